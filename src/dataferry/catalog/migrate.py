@@ -1,0 +1,49 @@
+"""Bring a catalog database to the schema this dataferry expects, on open."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Connection, inspect, text
+
+from dataferry.errors import CatalogVersionError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# the newest revision in migrations/versions; a test keeps the two in step
+HEAD_REVISION = "0001"
+_KNOWN = {"0001"}
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+    return row[0] if row else None
+
+
+def upgrade(conn: Connection) -> None:
+    """Apply the migrations the database lacks; cheap when it is already at head.
+
+    Raises:
+        CatalogVersionError: the database was written by a newer dataferry.
+    """
+    revision = current_revision(conn)
+    if revision == HEAD_REVISION:
+        return
+    if revision is not None and revision not in _KNOWN:
+        raise CatalogVersionError(
+            f"the catalog is at schema revision {revision!r}, newer than this dataferry "
+            f"knows ({HEAD_REVISION!r}); upgrade dataferry to open it."
+        )
+    from alembic import command
+    from alembic.config import Config
+
+    log.info("migrating catalog from %s to %s", revision, HEAD_REVISION)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")

@@ -1,0 +1,209 @@
+"""The catalog's tables. Changes here need an Alembic revision in ``migrations/versions``.
+
+The catalog is the only source of truth for "this output exists": bytes in storage with
+no committed row here are treated as absent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# key/value workspace settings: default datastore, concurrency cap, retention, ...
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", JSON, nullable=False),
+)
+
+datastores = Table(
+    "datastores",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("secret_keys", JSON, nullable=False),  # names only, never values
+    Column("secret_env", JSON, nullable=False),  # option -> environment variable name
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# a saved dataset definition; identical definitions share one row (same fingerprint)
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(10), nullable=False),  # 'file' | 'tabular'
+    Column("definition", JSON, nullable=False),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("dataset_id", String(36), ForeignKey("datasets.id"), nullable=False),
+    Column("description", Text),
+    Column("tags", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    # the step run that produced it (register_on_complete), for lineage
+    Column("producer_step_run_id", String(64)),
+    Index("ix_dataset_versions_dataset_id", "dataset_id"),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("experiment", String(255), ForeignKey("experiments.name"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("description", Text),
+    Column("tags", JSON, nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("options", JSON, nullable=False),  # continue_on_step_failure, regenerate, ...
+    Column("definition", JSON, nullable=False),  # the pipeline graph as submitted
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("ended_at", UtcDateTime()),
+    # liveness of the driving process, so a run whose driver died can be resumed
+    Column("heartbeat_at", UtcDateTime()),
+    Column("driver_host", String(255)),
+    Column("driver_pid", Integer),
+    Column("error", Text),
+    Index("ix_runs_experiment", "experiment"),
+)
+
+step_runs = Table(
+    "step_runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False),
+    Column("step_name", String(255), nullable=False),
+    Column("node_id", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("fingerprint", String(64)),
+    Column("reused_from", String(64)),  # the step run whose outputs this one reuses
+    Column("explanation", Text),  # why it was reused or rerun
+    Column("details", JSON, nullable=False),
+    Column("exit_code", Integer),
+    Column("log_dir", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("ended_at", UtcDateTime()),
+    UniqueConstraint("run_id", "node_id"),
+    Index("ix_step_runs_fingerprint", "fingerprint"),
+)
+
+# one row per committed output; present only once the bytes are whole at their place
+outputs = Table(
+    "outputs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("step_run_id", String(64), ForeignKey("step_runs.id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("datastore", String(255), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("mode", String(10), nullable=False),
+    Column("size_bytes", BigInteger),
+    Column("file_count", Integer),
+    Column("committed_at", UtcDateTime(), nullable=False),
+    Column("deleted_at", UtcDateTime()),
+    UniqueConstraint("step_run_id", "name"),
+)
+
+# a writer's claim on an output location; a second writer is refused while it exists
+leases = Table(
+    "leases",
+    metadata,
+    Column("datastore", String(255), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("step_run_id", String(64), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("acquired_at", UtcDateTime(), nullable=False),
+)
+
+lineage = Table(
+    "lineage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("step_run_id", String(64), ForeignKey("step_runs.id"), nullable=False),
+    Column("role", String(10), nullable=False),  # 'input' | 'output'
+    Column("name", String(255), nullable=False),
+    Column("dataset_id", String(36)),
+    Column("datastore", String(255)),
+    Column("path", Text),
+    Index("ix_lineage_step_run_id", "step_run_id"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("kind", String(10), nullable=False),  # scalar | list | row | table | image
+    Column("value", JSON, nullable=False),
+    Column("step", Integer),
+    Column("description", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_metrics_run_id", "run_id"),
+)
+
+# file signature -> content hash, so an unchanged input is not hashed again
+content_hashes = Table(
+    "content_hashes",
+    metadata,
+    Column("datastore", String(255), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("inode", BigInteger, nullable=False),
+    Column("etag", String(255), nullable=False),
+    Column("hash", String(64), nullable=False),
+)

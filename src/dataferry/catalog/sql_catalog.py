@@ -1,0 +1,374 @@
+"""The catalog over SQLAlchemy: SQLite (embedded default, WAL) or PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from dataferry.catalog import migrate
+from dataferry.catalog.records import DatasetRecord, DatasetVersionRecord
+from dataferry.catalog.schema import dataset_versions, datasets, datastores, settings
+from dataferry.errors import (
+    CatalogError,
+    DatasetExistsError,
+    DatasetNotFoundError,
+    DatastoreExistsError,
+    DatastoreNotFoundError,
+    did_you_mean,
+)
+from dataferry.storage.spec import DatastoreSpec
+
+log = logging.getLogger(__name__)
+
+_BUSY_RETRIES = 50
+
+
+def now() -> datetime:
+    """The current time, timezone-aware (UTC); every timestamp in the catalog is this."""
+    return datetime.now(UTC)
+
+
+def fingerprint_of(value: Any) -> str:
+    """sha256 of the canonical JSON of ``value``."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives kill -9
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the write lock up front: a deferred transaction that reads and
+            # then writes fails at once with SQLITE_BUSY when another writer got there first.
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class SqlCatalog:
+    """Metadata of one workspace: datastores, datasets and versions, runs and outputs.
+
+    Every multi-row change runs in one transaction. Methods return frozen records.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = _make_engine(url)
+            with self.write() as conn:
+                migrate.upgrade(conn)
+        except OperationalError as exc:
+            raise CatalogError(f"cannot open the catalog at {url}: {exc.orig}") from exc
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection in a read transaction."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection in a write transaction (SQLite: ``BEGIN IMMEDIATE``)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    # -- settings ---------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        """A workspace setting, or ``default``."""
+        with self.read() as conn:
+            row = conn.execute(select(settings.c.value).where(settings.c.key == key)).first()
+        return default if row is None else row[0]
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Create or replace a workspace setting."""
+        with self.write() as conn:
+            conn.execute(settings.delete().where(settings.c.key == key))
+            conn.execute(settings.insert().values(key=key, value=value))
+
+    # -- datastores -------------------------------------------------------------------
+
+    def add_datastore(self, spec: DatastoreSpec, *, overwrite: bool = False) -> None:
+        """Register a datastore.
+
+        Raises:
+            DatastoreExistsError: the name is taken and ``overwrite`` is False.
+        """
+        row = {
+            "name": spec.name,
+            "kind": spec.kind,
+            "options": dict(spec.options),
+            "secret_keys": list(spec.secret_keys),
+            "secret_env": dict(spec.secret_env),
+            "created_at": now(),
+        }
+        with self.write() as conn:
+            exists = conn.execute(
+                select(datastores.c.name).where(datastores.c.name == spec.name)
+            ).first()
+            if exists and not overwrite:
+                raise DatastoreExistsError(
+                    f"a datastore named '{spec.name}' is already registered; pass "
+                    "overwrite=True to replace it."
+                )
+            conn.execute(datastores.delete().where(datastores.c.name == spec.name))
+            conn.execute(datastores.insert().values(**row))
+
+    def get_datastore(self, name: str) -> DatastoreSpec:
+        """The registration of one datastore (names are case-insensitive).
+
+        Raises:
+            DatastoreNotFoundError: no datastore has that name.
+        """
+        with self.read() as conn:
+            row = conn.execute(
+                select(datastores).where(datastores.c.name == name.lower())
+            ).first()
+            if row is None:
+                names = conn.execute(select(datastores.c.name)).scalars().all()
+                raise DatastoreNotFoundError(
+                    f"no datastore named '{name}' in this workspace.{did_you_mean(name, names)}"
+                    f" Registered: {', '.join(sorted(names)) or 'none'}."
+                )
+        return _spec(row._mapping)
+
+    def list_datastores(self) -> list[DatastoreSpec]:
+        """Every registered datastore, by name."""
+        with self.read() as conn:
+            rows = conn.execute(select(datastores).order_by(datastores.c.name)).all()
+        return [_spec(r._mapping) for r in rows]
+
+    def remove_datastore(self, name: str) -> None:
+        """Forget a datastore registration (its bytes are untouched)."""
+        self.get_datastore(name)
+        with self.write() as conn:
+            conn.execute(datastores.delete().where(datastores.c.name == name.lower()))
+
+    # -- datasets ---------------------------------------------------------------------
+
+    def save_dataset(self, kind: str, definition: Mapping[str, Any]) -> DatasetRecord:
+        """Save a definition and return its record; an identical one returns the same id."""
+        fingerprint = fingerprint_of({"kind": kind, "definition": definition})
+        for attempt in range(_BUSY_RETRIES):
+            existing = self._dataset_by_fingerprint(fingerprint)
+            if existing is not None:
+                return existing
+            record = DatasetRecord(str(uuid.uuid4()), kind, dict(definition), fingerprint, now())
+            try:
+                with self.write() as conn:
+                    conn.execute(
+                        datasets.insert().values(
+                            id=record.id,
+                            kind=kind,
+                            definition=record.definition,
+                            fingerprint=fingerprint,
+                            created_at=record.created_at,
+                        )
+                    )
+                return record
+            except IntegrityError:  # another process saved the same definition just now
+                time.sleep(0.001 * attempt)
+        raise CatalogError("could not save the dataset definition: the catalog stays busy")
+
+    def _dataset_by_fingerprint(self, fingerprint: str) -> DatasetRecord | None:
+        with self.read() as conn:
+            row = conn.execute(
+                select(datasets).where(datasets.c.fingerprint == fingerprint)
+            ).first()
+        return None if row is None else _dataset(row._mapping)
+
+    def get_dataset(self, dataset_id: str) -> DatasetRecord:
+        """A saved definition by id.
+
+        Raises:
+            DatasetNotFoundError: no dataset has that id.
+        """
+        with self.read() as conn:
+            row = conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
+        if row is None:
+            raise DatasetNotFoundError(f'Cannot find dataset with id "{dataset_id}" in the workspace.')
+        return _dataset(row._mapping)
+
+    def register_version(
+        self,
+        name: str,
+        dataset_id: str,
+        *,
+        description: str | None,
+        tags: Mapping[str, str] | None,
+        create_new_version: bool,
+        producer_step_run_id: str | None = None,
+    ) -> DatasetVersionRecord:
+        """Register ``dataset_id`` as the next version of ``name``.
+
+        The version is assigned inside one write transaction; the (name, version) key makes
+        a second process that raced to the same number retry, never share it.
+
+        Raises:
+            DatasetExistsError: the name is taken and ``create_new_version`` is False.
+        """
+        for _ in range(_BUSY_RETRIES):
+            try:
+                with self.write() as conn:
+                    latest = conn.execute(
+                        select(func.max(dataset_versions.c.version)).where(
+                            dataset_versions.c.name == name
+                        )
+                    ).scalar()
+                    if latest is not None and not create_new_version:
+                        raise DatasetExistsError(
+                            f'There is already a dataset registered under name "{name}". '
+                            "Specify create_new_version=True to register the dataset as a "
+                            "new version. Use update, add_tags, or remove_tags to change "
+                            "only the description or tags."
+                        )
+                    record = DatasetVersionRecord(
+                        name=name,
+                        version=(latest or 0) + 1,
+                        dataset_id=dataset_id,
+                        description=description,
+                        tags=dict(tags or {}),
+                        created_at=now(),
+                        producer_step_run_id=producer_step_run_id,
+                    )
+                    conn.execute(
+                        dataset_versions.insert().values(
+                            name=name,
+                            version=record.version,
+                            dataset_id=dataset_id,
+                            description=description,
+                            tags=dict(record.tags),
+                            created_at=record.created_at,
+                            producer_step_run_id=producer_step_run_id,
+                        )
+                    )
+                return record
+            except IntegrityError:
+                continue  # PostgreSQL: another transaction took that version first
+        raise CatalogError(f"could not register dataset '{name}': the catalog stays busy")
+
+    def get_version(self, name: str, version: int | None = None) -> DatasetVersionRecord:
+        """One version of a named dataset; ``None`` means the latest.
+
+        Raises:
+            DatasetNotFoundError: the name or the version is not registered.
+        """
+        with self.read() as conn:
+            query = select(dataset_versions).where(dataset_versions.c.name == name)
+            if version is None:
+                query = query.order_by(dataset_versions.c.version.desc()).limit(1)
+            else:
+                query = query.where(dataset_versions.c.version == version)
+            row = conn.execute(query).first()
+            if row is not None:
+                return _version(row._mapping)
+            latest = conn.execute(
+                select(func.max(dataset_versions.c.version)).where(
+                    dataset_versions.c.name == name
+                )
+            ).scalar()
+            names = conn.execute(select(dataset_versions.c.name).distinct()).scalars().all()
+        shown = "latest" if version is None else version
+        message = f'Cannot find dataset registered with name "{name}" (version: {shown}) in the workspace.'
+        if latest is not None:
+            message += f" The latest version is {latest}; pass version={latest} or version='latest'."
+        else:
+            message += did_you_mean(name, names)
+        raise DatasetNotFoundError(message)
+
+    def list_versions(self, name: str) -> list[DatasetVersionRecord]:
+        """Every version of one name, oldest first."""
+        with self.read() as conn:
+            rows = conn.execute(
+                select(dataset_versions)
+                .where(dataset_versions.c.name == name)
+                .order_by(dataset_versions.c.version)
+            ).all()
+        return [_version(r._mapping) for r in rows]
+
+    def latest_versions(self) -> list[DatasetVersionRecord]:
+        """The latest version of every registered name, by name."""
+        latest = (
+            select(dataset_versions.c.name, func.max(dataset_versions.c.version).label("v"))
+            .group_by(dataset_versions.c.name)
+            .subquery()
+        )
+        with self.read() as conn:
+            rows = conn.execute(
+                select(dataset_versions)
+                .join(
+                    latest,
+                    (dataset_versions.c.name == latest.c.name)
+                    & (dataset_versions.c.version == latest.c.v),
+                )
+                .order_by(dataset_versions.c.name)
+            ).all()
+        return [_version(r._mapping) for r in rows]
+
+    def versions_of_dataset(self, dataset_id: str) -> list[DatasetVersionRecord]:
+        """The registrations that point at one saved definition."""
+        with self.read() as conn:
+            rows = conn.execute(
+                select(dataset_versions)
+                .where(dataset_versions.c.dataset_id == dataset_id)
+                .order_by(dataset_versions.c.name, dataset_versions.c.version)
+            ).all()
+        return [_version(r._mapping) for r in rows]
+
+
+def _spec(row: Mapping[str, Any]) -> DatastoreSpec:
+    return DatastoreSpec(
+        name=row["name"],
+        kind=row["kind"],
+        options=row["options"],
+        secret_keys=tuple(row["secret_keys"]),
+        secret_env=row["secret_env"],
+    )
+
+
+def _dataset(row: Mapping[str, Any]) -> DatasetRecord:
+    return DatasetRecord(
+        row["id"], row["kind"], row["definition"], row["fingerprint"], row["created_at"]
+    )
+
+
+def _version(row: Mapping[str, Any]) -> DatasetVersionRecord:
+    return DatasetVersionRecord(
+        name=row["name"],
+        version=row["version"],
+        dataset_id=row["dataset_id"],
+        description=row["description"],
+        tags=row["tags"] or {},
+        created_at=row["created_at"],
+        producer_step_run_id=row["producer_step_run_id"],
+    )

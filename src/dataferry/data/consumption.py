@@ -1,0 +1,97 @@
+"""DatasetConsumptionConfig: a dataset bound to a step under a name, with an access mode."""
+
+from __future__ import annotations
+
+import re
+import uuid
+import warnings
+from typing import Any
+
+from dataferry.errors import DatasetError, InvalidNameError
+
+_NAME_RE = re.compile(r"^[a-zA-Z_]+[a-zA-Z0-9_]*$")
+_ENV_NAMES = {"path", "ld_library_path", "user", "logname", "home", "pwd", "shell"}
+MODES = ("direct", "download", "mount", "hdfs")
+
+
+def validate_port_name(name: object, what: str = "input") -> str:
+    """An input or output name: it becomes an environment variable name in the step.
+
+    Raises:
+        InvalidNameError: it does not match ``^[a-zA-Z_]+[a-zA-Z0-9_]*$``.
+    """
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise InvalidNameError(
+            f"invalid {what} name {name!r}: it becomes an environment variable, so use "
+            "letters, digits and '_', not starting with a digit."
+        )
+    if name.lower() in _ENV_NAMES:
+        warnings.warn(f"{what} name {name!r} shadows the environment variable {name.upper()}", UserWarning, stacklevel=3)
+    return name
+
+
+class DatasetConsumptionConfig:
+    """How a step sees a dataset: ``direct`` (the dataset object), ``mount`` or ``download``."""
+
+    def __init__(self, name: str | None, dataset: Any, mode: str = "direct", path_on_compute: str | None = None) -> None:
+        from dataferry.data.abstract_dataset import AbstractDataset
+
+        if isinstance(dataset, tuple):  # (workspace, name[, version]) as in the original SDK
+            ws, ds_name, *rest = dataset
+            dataset = AbstractDataset.get_by_name(ws, ds_name, rest[0] if rest else "latest")
+        mode = str(mode).lower()
+        if mode not in MODES:
+            raise DatasetError(f"mode must be one of {MODES}, not {mode!r}")
+        if mode != "direct" and _is_tabular(dataset):
+            raise DatasetError(
+                f"dataset input '{name}' is tabular: it can only be consumed directly (as the "
+                f"dataset object). Only FileDataset supports {mode}."
+            )
+        if mode == "hdfs":
+            raise DatasetError("hdfs mode needs a Synapse Spark pool; use 'mount' or 'download'")
+        if name is None:
+            ds_id = getattr(dataset, "_id", None)
+            name = f"input__{(ds_id or uuid.uuid4().hex).split('-')[0][:8]}"
+        self._name = validate_port_name(name)
+        self.dataset = dataset
+        self.mode = mode
+        self.path_on_compute = path_on_compute
+
+    @property
+    def name(self) -> str:
+        """The input name: an environment variable and a key of ``run.input_datasets``."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = validate_port_name(value)
+
+    @property
+    def arg_val(self) -> str:
+        """The placeholder that stands for this input in a step's arguments."""
+        return f"DatasetConsumptionConfig:{self._name}"
+
+    def _with_mode(self, mode: str, path_on_compute: str | None) -> DatasetConsumptionConfig:
+        return DatasetConsumptionConfig(self._name, self.dataset, mode, path_on_compute)
+
+    def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        """The same input, mounted (file datasets only)."""
+        return self._with_mode("mount", path_on_compute)
+
+    def as_download(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        """The same input, downloaded (file datasets only)."""
+        return self._with_mode("download", path_on_compute)
+
+    def as_hdfs(self) -> DatasetConsumptionConfig:
+        """Not available without Synapse: raises ``DatasetError``."""
+        return self._with_mode("hdfs", None)
+
+    def __repr__(self) -> str:
+        return f"DatasetConsumptionConfig(name='{self._name}', mode='{self.mode}')"
+
+
+def _is_tabular(dataset: Any) -> bool:
+    from dataferry.data.tabular_dataset import TabularDataset
+
+    inner = getattr(dataset, "default_value", dataset)  # a PipelineParameter
+    return isinstance(inner, TabularDataset) or getattr(inner, "_is_tabular", False) is True

@@ -1,0 +1,475 @@
+"""Datastores as users see them: registration, lookup, upload and download."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dataferry.errors import DatastoreError, PathNotFoundError, StorageError
+from dataferry.storage import DatastoreSpec, StorageLocation, open_location, validate_datastore_name
+
+if TYPE_CHECKING:
+    from dataferry.data.datapath import DataReference
+    from dataferry.data.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class Datastore:
+    """A named storage location. ``Datastore(ws, name)`` returns the concrete subclass."""
+
+    datastore_type: ClassVar[str] = "Datastore"
+    _kinds: ClassVar[dict[str, type[Datastore]]] = {}
+
+    name: str
+    workspace: Workspace
+    _spec: DatastoreSpec
+    _location: StorageLocation | None
+
+    def __init_subclass__(cls, kind: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind:
+            Datastore._kinds[kind] = cls
+
+    def __new__(cls, workspace: Workspace, name: str | None = None) -> Datastore:  # noqa: PYI034
+        spec = workspace.catalog.get_datastore(name) if name else workspace.get_default_datastore()._spec
+        return Datastore._from_spec(workspace, spec)
+
+    def __init__(self, workspace: Workspace, name: str | None = None) -> None:
+        """Look up a registered datastore (``name=None``: the default one)."""
+
+    @staticmethod
+    def _from_spec(workspace: Workspace, spec: DatastoreSpec) -> Datastore:
+        cls = Datastore._kinds.get(spec.kind, FsspecDatastore)
+        obj = object.__new__(cls)
+        obj.name = spec.name
+        obj.workspace = workspace
+        obj._spec = spec
+        obj._location = None
+        return obj
+
+    # -- lookup -----------------------------------------------------------------------
+
+    @staticmethod
+    def get(workspace: Workspace, datastore_name: str) -> Datastore:
+        """The datastore registered as ``datastore_name``.
+
+        Raises:
+            DatastoreNotFoundError: no such datastore (the message lists the known ones).
+        """
+        return Datastore(workspace, datastore_name)
+
+    @staticmethod
+    def get_default(workspace: Workspace) -> Datastore:
+        """The workspace's default datastore."""
+        return workspace.get_default_datastore()
+
+    def set_as_default(self) -> None:
+        """Make this the workspace's default datastore."""
+        self.workspace.set_default_datastore(self.name)
+
+    def unregister(self) -> None:
+        """Forget the registration and its stored secrets; the data itself stays."""
+        self.workspace.catalog.remove_datastore(self.name)
+        self.workspace.secrets.put(self.name, {})
+
+    # -- registration -----------------------------------------------------------------
+
+    @staticmethod
+    def _register(
+        workspace: Workspace,
+        name: str,
+        kind: str,
+        options: Mapping[str, Any],
+        *,
+        secrets: Mapping[str, str | None],
+        secret_env: Mapping[str, str | None] | None = None,
+        overwrite: bool,
+    ) -> Datastore:
+        """Validate, store secrets in the secrets file and the rest in the catalog."""
+        name = validate_datastore_name(name)
+        given = {k: v for k, v in secrets.items() if v}
+        env = {k: v for k, v in (secret_env or {}).items() if v}
+        both = sorted(set(given) & set(env))
+        if both:
+            raise DatastoreError(
+                f"datastore '{name}': {both[0]} is given both as a value and as an "
+                "environment variable; pass one of them."
+            )
+        spec = DatastoreSpec(name, kind, dict(options), tuple(sorted(given)), env)
+        catalog = workspace.catalog
+        known = {s.name for s in catalog.list_datastores()}
+        if name in known and not overwrite:
+            from dataferry.errors import DatastoreExistsError
+
+            raise DatastoreExistsError(
+                f"a datastore named '{name}' is already registered; pass overwrite=True "
+                "to replace it."
+            )
+        workspace.secrets.put(name, dict(given))
+        catalog.add_datastore(spec, overwrite=overwrite)
+        log.info("registered datastore %s (%s)", name, kind)
+        return Datastore._from_spec(workspace, spec)
+
+    @staticmethod
+    def register_local(
+        workspace: Workspace, datastore_name: str, path: str | os.PathLike[str], *, overwrite: bool = False, create_if_not_exists: bool = True
+    ) -> Datastore:
+        """Register a folder on this machine.
+
+        Raises:
+            InvalidNameError: bad name.
+            PathNotFoundError: the folder is missing and ``create_if_not_exists`` is False.
+        """
+        validate_datastore_name(datastore_name)
+        folder = Path(path).expanduser().resolve()
+        if not folder.is_dir():
+            if folder.exists() or not create_if_not_exists:
+                raise PathNotFoundError(f"datastore folder {folder} does not exist or is not a folder")
+            folder.mkdir(parents=True)
+        return Datastore._register(
+            workspace, datastore_name, "local", {"path": str(folder)}, secrets={}, overwrite=overwrite
+        )
+
+    @staticmethod
+    def register_fsspec(
+        workspace: Workspace,
+        datastore_name: str,
+        url: str,
+        *,
+        overwrite: bool = False,
+        secret_options: Mapping[str, str] | None = None,
+        secret_env: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> Datastore:
+        """Register any fsspec URL (``s3://bucket/prefix``, ``memory://x``, ...).
+
+        ``options`` are fsspec storage options kept in the catalog; ``secret_options`` are
+        kept in the secrets file; ``secret_env`` maps an option to the environment
+        variable it is read from at use time.
+
+        Raises:
+            UnknownProtocolError: no installed fsspec backend serves the URL's protocol.
+        """
+        import fsspec
+        from fsspec.core import split_protocol
+
+        from dataferry.errors import UnknownProtocolError
+
+        validate_datastore_name(datastore_name)
+        protocol = split_protocol(url)[0] or "file"
+        try:
+            fsspec.get_filesystem_class(protocol)
+        except (ValueError, ImportError) as exc:
+            raise UnknownProtocolError(
+                f"datastore '{datastore_name}': fsspec cannot open {protocol!r} URLs ({exc})"
+            ) from exc
+        return Datastore._register(
+            workspace,
+            datastore_name,
+            "fsspec",
+            {"url": url, "storage_options": dict(options)},
+            secrets=dict(secret_options or {}),
+            secret_env=dict(secret_env or {}),
+            overwrite=overwrite,
+        )
+
+    @staticmethod
+    def register_azure_blob_container(
+        workspace: Workspace,
+        datastore_name: str,
+        container_name: str,
+        account_name: str,
+        sas_token: str | None = None,
+        account_key: str | None = None,
+        protocol: str | None = None,
+        endpoint: str | None = None,
+        overwrite: bool = False,
+        create_if_not_exists: bool = False,
+        skip_validation: bool = False,
+        blob_cache_timeout: int | None = None,
+        grant_workspace_access: bool = False,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        *,
+        account_key_env: str | None = None,
+        sas_token_env: str | None = None,
+    ) -> Datastore:
+        """Register an Azure Blob container (``endpoint`` may be a full emulator URL).
+
+        The key or SAS token goes to the workspace's secrets file, or is read from the
+        environment variable named by ``account_key_env``/``sas_token_env`` at use time.
+        Unless ``skip_validation``, the container is checked (and created with
+        ``create_if_not_exists``).
+        """
+        options = {
+            "container_name": container_name,
+            "account_name": account_name,
+            "protocol": protocol,
+            "endpoint": endpoint,
+            "blob_cache_timeout": blob_cache_timeout,
+        }
+        store = Datastore._register(
+            workspace,
+            datastore_name,
+            "azure_blob",
+            options,
+            secrets={"account_key": account_key, "sas_token": sas_token},
+            secret_env={"account_key": account_key_env, "sas_token": sas_token_env},
+            overwrite=overwrite,
+        )
+        store._check_container(create_if_not_exists, skip_validation)
+        return store
+
+    @staticmethod
+    def register_azure_data_lake_gen2(
+        workspace: Workspace,
+        datastore_name: str,
+        filesystem: str,
+        account_name: str,
+        tenant_id: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        resource_url: str | None = None,
+        authority_url: str | None = None,
+        protocol: str | None = None,
+        endpoint: str | None = None,
+        overwrite: bool = False,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        grant_workspace_access: bool = False,
+        *,
+        account_key: str | None = None,
+        client_secret_env: str | None = None,
+        account_key_env: str | None = None,
+    ) -> Datastore:
+        """Register an ADLS Gen2 filesystem (service principal, or account key)."""
+        options = {
+            "filesystem": filesystem,
+            "account_name": account_name,
+            "tenant_id": tenant_id,
+            "client_id": client_id,
+            "resource_url": resource_url,
+            "authority_url": authority_url,
+            "protocol": protocol,
+            "endpoint": endpoint,
+        }
+        return Datastore._register(
+            workspace,
+            datastore_name,
+            "azure_data_lake_gen2",
+            options,
+            secrets={"client_secret": client_secret, "account_key": account_key},
+            secret_env={"client_secret": client_secret_env, "account_key": account_key_env},
+            overwrite=overwrite,
+        )
+
+    @staticmethod
+    def register_azure_file_share(
+        workspace: Workspace,
+        datastore_name: str,
+        file_share_name: str,
+        account_name: str,
+        sas_token: str | None = None,
+        account_key: str | None = None,
+        protocol: str | None = None,
+        endpoint: str | None = None,
+        overwrite: bool = False,
+        create_if_not_exists: bool = False,
+        skip_validation: bool = False,
+        *,
+        account_key_env: str | None = None,
+    ) -> Datastore:
+        """Register an Azure file share, reached over SMB 3 with the account key."""
+        if sas_token and not (account_key or account_key_env):
+            raise DatastoreError(
+                f"datastore '{datastore_name}': an Azure file share is reached over SMB, "
+                "which cannot use a SAS token; pass account_key= or account_key_env=."
+            )
+        options = {
+            "file_share_name": file_share_name,
+            "account_name": account_name,
+            "protocol": protocol,
+            "endpoint": endpoint,
+        }
+        return Datastore._register(
+            workspace,
+            datastore_name,
+            "azure_file",
+            options,
+            secrets={"account_key": account_key},
+            secret_env={"account_key": account_key_env},
+            overwrite=overwrite,
+        )
+
+    # -- I/O --------------------------------------------------------------------------
+
+    @property
+    def location(self) -> StorageLocation:
+        """The opened filesystem and root (credentials are read here, on first use)."""
+        if self._location is None:
+            self._location = open_location(self._spec, self.workspace.secrets)
+        return self._location
+
+    def _check_container(self, create: bool, skip_validation: bool) -> None:
+        if skip_validation and not create:
+            return
+        loc = self.location
+        try:
+            if not loc.fs.exists(loc.root):
+                if not create:
+                    raise StorageError(
+                        f"datastore '{self.name}': container '{loc.root}' does not exist; "
+                        "pass create_if_not_exists=True or skip_validation=True."
+                    )
+                loc.fs.mkdir(loc.root)
+        except OSError as exc:
+            raise StorageError(f"datastore '{self.name}': cannot reach '{loc.root}': {exc}") from exc
+
+    def upload(
+        self, src_dir: str | os.PathLike[str], target_path: str | None = None, overwrite: bool = False, show_progress: bool = True
+    ) -> DataReference:
+        """Upload every file under ``src_dir`` to ``target_path`` on this datastore.
+
+        Existing files are skipped (with a message) unless ``overwrite``.
+
+        Raises:
+            PathNotFoundError: ``src_dir`` is not a folder.
+        """
+        from dataferry.data.datapath import DataReference
+
+        src = Path(src_dir)
+        if not src.is_dir():
+            raise PathNotFoundError(f"cannot upload {src}: it is not a folder")
+        files = sorted(p for p in src.rglob("*") if p.is_file())
+        prefix = (target_path or "").strip("/")
+        pairs = [(str(p), f"{prefix}/{p.relative_to(src).as_posix()}".lstrip("/")) for p in files]
+        self.location.put_files(pairs, overwrite=overwrite, show_progress=show_progress)
+        return DataReference(self, path_on_datastore=target_path)
+
+    def upload_files(
+        self,
+        files: Iterable[str | os.PathLike[str]],
+        relative_root: str | os.PathLike[str] | None = None,
+        target_path: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
+    ) -> DataReference:
+        """Upload the listed files, keeping their paths relative to ``relative_root``.
+
+        Raises:
+            PathNotFoundError: a listed path is not a file.
+            StorageError: a file is not under ``relative_root``.
+        """
+        from dataferry.data.datapath import DataReference
+
+        paths = [Path(f).resolve() for f in files]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise PathNotFoundError(f"cannot upload {missing[0]}: it is not a file")
+        if not paths:
+            return DataReference(self, path_on_datastore=target_path)
+        root = Path(relative_root).resolve() if relative_root else Path(os.path.commonpath([p.parent for p in paths]))
+        prefix = (target_path or "").strip("/")
+        pairs = []
+        for p in paths:
+            if not p.is_relative_to(root):
+                raise StorageError(f"cannot upload {p}: it is not under relative_root {root}")
+            pairs.append((str(p), f"{prefix}/{p.relative_to(root).as_posix()}".lstrip("/")))
+        self.location.put_files(pairs, overwrite=overwrite, show_progress=show_progress)
+        return DataReference(self, path_on_datastore=target_path)
+
+    def download(
+        self, target_path: str | os.PathLike[str], prefix: str | None = None, overwrite: bool = False, show_progress: bool = True
+    ) -> int:
+        """Download the files under ``prefix`` into ``target_path``; return how many.
+
+        Existing local files are skipped with a warning unless ``overwrite``.
+        """
+        loc = self.location
+        try:
+            fulls = loc.resolve(prefix or "")
+        except PathNotFoundError:
+            fulls = []
+        target = Path(target_path)
+        target.mkdir(parents=True, exist_ok=True)
+        pairs = []
+        for full in fulls:
+            local = target / loc.relative_path(full)
+            if local.exists() and not overwrite:
+                log.warning("Target %s already exists. Skipping download.", local)
+                continue
+            pairs.append((full, str(local)))
+        loc.get_files(pairs, overwrite=True, show_progress=show_progress)
+        return len(pairs)
+
+    def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataReference:
+        """A ``DataReference`` to ``path`` on this datastore."""
+        from dataferry.data.datapath import DataReference
+
+        return DataReference(self, data_reference_name=data_reference_name, path_on_datastore=path)
+
+    def as_mount(self) -> DataReference:
+        """A reference to the whole datastore, mounted."""
+        return self.path().as_mount()
+
+    def as_download(self, path_on_compute: str | None = None) -> DataReference:
+        """A reference to the whole datastore, downloaded."""
+        return self.path().as_download(path_on_compute)
+
+    def as_upload(self, path_on_compute: str | None = None) -> DataReference:
+        """A reference to the whole datastore, uploaded to at the end of a step."""
+        return self.path().as_upload(path_on_compute)
+
+    def _describe(self) -> dict[str, Any]:
+        """Registration details for display (never a secret)."""
+        return {
+            "name": self.name,
+            "type": self.datastore_type,
+            **{k: v for k, v in self._spec.options.items() if v is not None},
+            "secrets": list(self._spec.secret_keys),
+            "secrets_from_env": dict(self._spec.secret_env),
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name='{self.name}')"
+
+    def __getattr__(self, item: str) -> Any:
+        # kind-specific registration fields: container_name, account_name, path, url, ...
+        spec = self.__dict__.get("_spec")
+        if spec is not None and item in spec.options:
+            return spec.options[item]
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {item!r}")
+
+
+class LocalDatastore(Datastore, kind="local"):
+    """A folder on this machine."""
+
+    datastore_type = "Local"
+
+
+class AzureBlobDatastore(Datastore, kind="azure_blob"):
+    """An Azure Blob container."""
+
+    datastore_type = "AzureBlob"
+
+
+class AzureDataLakeGen2Datastore(Datastore, kind="azure_data_lake_gen2"):
+    """An Azure Data Lake Storage Gen2 filesystem."""
+
+    datastore_type = "AzureDataLakeGen2"
+
+
+class AzureFileDatastore(Datastore, kind="azure_file"):
+    """An Azure file share."""
+
+    datastore_type = "AzureFile"
+
+
+class FsspecDatastore(Datastore, kind="fsspec"):
+    """Any location fsspec can open, by URL."""
+
+    datastore_type = "Fsspec"

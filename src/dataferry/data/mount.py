@@ -1,0 +1,99 @@
+"""Mounting a FileDataset: on local storage, the files themselves, never a copy."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import tempfile
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from dataferry.errors import MountError
+
+if TYPE_CHECKING:
+    from dataferry.data.file_dataset import FileDataset
+    from dataferry.data.sources import ResolvedFile
+
+
+def whole_folder(files: list[ResolvedFile]) -> str | None:
+    """The folder whose files are exactly ``files``, if there is one (so it can be used as is)."""
+    if not files or not all(f.local_path for f in files):
+        return None
+    base = posixpath.commonpath([posixpath.dirname(f.full) for f in files])
+    suffix = files[0].display.lstrip("/")
+    root = files[0].full[: len(files[0].full) - len(suffix)].rstrip("/")
+    if not root or not base.startswith(root):
+        return None
+    count = 0
+    for _, _, names in os.walk(root):
+        count += len(names)
+        if count > len(files):
+            return None
+    return root if count == len(files) else None
+
+
+class MountContext:
+    """What ``FileDataset.mount`` returns: ``with ds.mount() as m: m.mount_point``."""
+
+    def __init__(self, dataset: FileDataset, mount_point: str | None) -> None:
+        self._dataset = dataset
+        self._requested = mount_point
+        self._made: str | None = None  # a folder we created, removed on stop
+        self.mount_point = mount_point or ""
+
+    def start(self) -> None:
+        """Make the files visible at ``mount_point``.
+
+        Raises:
+            MountError: the mount point is not empty, or the data is not on this machine.
+        """
+        files = self._dataset._files()
+        remote = [f for f in files if f.local_path is None]
+        if remote:
+            raise MountError(
+                f"cannot mount {remote[0].location.url(remote[0].location.relative_path(remote[0].full))}: "
+                "mounting a remote datastore is done by a pipeline step's input "
+                "(as_mount()); here, use download() instead."
+            )
+        if self._requested is None:
+            folder = whole_folder(files)
+            if folder is not None:
+                self.mount_point = folder
+                return
+            self._made = self.mount_point = tempfile.mkdtemp(prefix="dataferry-mount-")
+        else:
+            target = os.path.abspath(self._requested)
+            if os.path.ismount(target) or (os.path.isdir(target) and os.listdir(target)):
+                raise MountError(f"mount point {target} is not empty; give an empty or new folder")
+            if os.path.exists(target) and not os.path.isdir(target):
+                raise MountError(f"mount point {target} is a file; give a folder")
+            if not os.path.exists(target):
+                os.makedirs(target)
+                self._made = target
+            self.mount_point = target
+        for f in files:
+            link = os.path.join(self.mount_point, f.display.lstrip("/"))
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(f.full, link)
+
+    def stop(self) -> None:
+        """Remove the links (the data itself is never touched)."""
+        if self._requested is None and self._made is None:
+            return
+        for dirpath, _dirs, names in os.walk(self.mount_point, topdown=False):
+            for name in names:
+                path = os.path.join(dirpath, name)
+                if os.path.islink(path):
+                    os.unlink(path)
+            if dirpath != self.mount_point and not os.listdir(dirpath):
+                os.rmdir(dirpath)
+        if self._made is not None:
+            shutil.rmtree(self._made, ignore_errors=True)
+
+    def __enter__(self) -> MountContext:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,174 @@
+"""Where a dataset's files are: the ``path`` argument of the factories, and resolving it.
+
+A source is a plain dict so a definition serialises to JSON:
+``{"datastore": name, "path": p}``, ``{"url": "https://..."}`` or ``{"local": "/abs"}``.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from dataferry.errors import DatasetValidationError, PathNotFoundError, StorageError
+from dataferry.storage import StorageLocation
+from dataferry.storage.location import has_glob
+
+if TYPE_CHECKING:
+    from dataferry.data.workspace import Workspace
+
+Source = dict[str, str]
+
+_HTTP = ("http://", "https://")
+
+
+@dataclass(frozen=True)
+class ResolvedFile:
+    """One file of a dataset: where it is, and its path as the dataset shows it."""
+
+    location: StorageLocation
+    full: str
+    display: str  # relative to the common base of the sources, starting with "/"
+
+    @property
+    def local_path(self) -> str | None:
+        """The path on this machine, if the file is on a local filesystem."""
+        return self.full if self.location.is_local else None
+
+
+def parse_sources(path: Any) -> tuple[list[Source], Workspace | None]:
+    """Turn a factory's ``path`` argument into sources, and the workspace they need.
+
+    Raises:
+        TypeError: an item is not a DataPath, DataReference, (Datastore, path) tuple, URL
+            or local path.
+        DatasetValidationError: the datastores belong to different workspaces.
+    """
+    from dataferry.data.datapath import DataPath, DataReference
+    from dataferry.data.datastore import Datastore
+
+    items = path if isinstance(path, list) else [path]
+    if not items:
+        raise DatasetValidationError("path is empty: give at least one file, folder or glob")
+    sources: list[Source] = []
+    workspaces: list[Workspace] = []
+    for item in items:
+        if isinstance(item, DataPath | DataReference):
+            store, rel = item.datastore, item.path_on_datastore or "/"
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], Datastore):
+            store, rel = item[0], str(item[1] or "/")
+        elif isinstance(item, str) and "://" in item:
+            sources.append({"url": item})
+            continue
+        elif isinstance(item, str | PurePath):
+            sources.append({"local": os.path.abspath(os.path.expanduser(str(item)))})
+            continue
+        else:
+            raise TypeError(
+                f"Invalid argument type for `path`: {type(item).__name__}. Use a DataPath, "
+                "a (Datastore, 'path') tuple, a URL or a local path."
+            )
+        sources.append({"datastore": store.name, "path": rel})
+        workspaces.append(store.workspace)
+    if any(ws.path != workspaces[0].path for ws in workspaces):
+        raise DatasetValidationError("all datastores of one dataset must be in the same workspace")
+    return sources, (workspaces[0] if workspaces else None)
+
+
+def _base(pattern: str) -> str:
+    """The folder a pattern's files are shown relative to."""
+    if has_glob(pattern):
+        parts = pattern.split("/")
+        fixed = []
+        for part in parts:
+            if has_glob(part):
+                break
+            fixed.append(part)
+        return "/".join(fixed)
+    return pattern
+
+
+def _location_for(source: Source, workspace: Workspace | None, cache: dict[str, StorageLocation]) -> tuple[StorageLocation, str]:
+    """The location a source lives in and the pattern to resolve there."""
+    import fsspec
+    from fsspec.core import split_protocol
+
+    if "datastore" in source:
+        if workspace is None:
+            raise DatasetValidationError(
+                f"dataset reads datastore '{source['datastore']}' but has no workspace; "
+                "get it with Dataset.get_by_name(ws, ...) or build it from a DataPath."
+            )
+        name = source["datastore"]
+        if name not in cache:
+            from dataferry.data.datastore import Datastore
+
+            cache[name] = Datastore.get(workspace, name).location
+        return cache[name], source["path"]
+    if "local" in source:
+        if "local" not in cache:
+            cache["local"] = StorageLocation("local", fsspec.filesystem("file"), "/")
+        return cache["local"], source["local"].lstrip("/")
+    url = source["url"]
+    protocol, rest = split_protocol(url)
+    assert protocol is not None
+    if protocol not in cache:
+        try:
+            cache[protocol] = StorageLocation(protocol, fsspec.filesystem(protocol), "")
+        except (ValueError, ImportError) as exc:
+            raise DatasetValidationError(f"cannot read {url}: no fsspec backend for {protocol!r} ({exc})") from exc
+    return cache[protocol], url
+
+
+def resolve_sources(sources: Sequence[Source], workspace: Workspace | None) -> list[ResolvedFile]:
+    """List the files the sources name, in a stable order.
+
+    Raises:
+        PathNotFoundError: a path or glob matches no file (the message names it).
+    """
+    cache: dict[str, StorageLocation] = {}
+    per_source: list[tuple[StorageLocation, list[str], str]] = []
+    for source in sources:
+        loc, pattern = _location_for(source, workspace, cache)
+        if "url" in source and source["url"].startswith(_HTTP):
+            files = [pattern]  # one file per URL; query strings are not globs
+            base = posixpath.dirname(pattern.split("?", 1)[0])
+        else:
+            files = loc.resolve(pattern)
+            full = loc.full_path(pattern)
+            base = _base(full)
+            if len(files) == 1 and files[0] == full:
+                base = posixpath.dirname(full)
+        per_source.append((loc, files, base))
+    same_place = len({loc.name for loc, _, _ in per_source}) == 1
+    common = posixpath.commonpath([b for _, _, b in per_source]) if same_place and all(
+        b.startswith("/") == per_source[0][2].startswith("/") for _, _, b in per_source
+    ) else None
+    resolved: list[ResolvedFile] = []
+    seen: set[tuple[str, str]] = set()
+    for loc, files, base in per_source:
+        for full in files:
+            if (loc.name, full) in seen:
+                continue
+            seen.add((loc.name, full))
+            if common is not None:
+                display = "/" + posixpath.relpath(full.split("?", 1)[0], common or "/")
+            else:
+                display = f"/{loc.name}/" + posixpath.relpath(full.split("?", 1)[0], base or "/")
+            resolved.append(ResolvedFile(loc, full, display))
+    return resolved
+
+
+def check_http(files: Sequence[ResolvedFile]) -> None:
+    """Fail early, with the URL, if an http(s) file cannot be reached."""
+    for f in files:
+        if f.full.startswith(_HTTP):
+            try:
+                ok = f.location.fs.exists(f.full)
+            except (OSError, StorageError) as exc:
+                raise PathNotFoundError(f"cannot reach {f.full}: {exc}") from exc
+            if not ok:
+                raise PathNotFoundError(f"URL {f.full} does not exist (HTTP 404)")

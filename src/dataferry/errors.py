@@ -1,0 +1,173 @@
+"""Every error dataferry raises on purpose, one family per thing a user catches.
+
+Each class also subclasses the builtin that matches its meaning (``LookupError`` for a
+missing thing, ``ValueError`` for bad input), so ``except KeyError``-style code written
+against the original SDK keeps working. ``exit_code`` is what the CLI exits with.
+This module imports nothing from dataferry: every layer may raise these.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "CatalogError",
+    "CatalogVersionError",
+    "DataFormatError",
+    "DataferryError",
+    "DatasetError",
+    "DatasetExistsError",
+    "DatasetNotFoundError",
+    "DatasetValidationError",
+    "DatastoreError",
+    "DatastoreExistsError",
+    "DatastoreNotFoundError",
+    "InvalidNameError",
+    "InvalidVersionError",
+    "MountError",
+    "PathNotFoundError",
+    "SecretNotFoundError",
+    "StorageError",
+    "TargetExistsError",
+    "UnknownProtocolError",
+    "UserErrorException",
+    "WorkspaceExistsError",
+    "WorkspaceNotFoundError",
+    "did_you_mean",
+]
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest candidate, or ``""``."""
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+class DataferryError(Exception):
+    """Root of every error dataferry raises for bad input, data or configuration."""
+
+    exit_code = 1
+
+
+# The original SDK raises UserErrorException for most user mistakes; code that catches it
+# keeps working because it is the root of our family.
+UserErrorException = DataferryError
+
+
+class InvalidNameError(DataferryError, ValueError):
+    """A name (datastore, dataset, input, output, step) breaks the naming rules."""
+
+    exit_code = 2
+
+
+# -- workspace ------------------------------------------------------------------------
+
+
+class WorkspaceNotFoundError(DataferryError, FileNotFoundError):
+    """No workspace configuration or folder where one was looked for."""
+
+    exit_code = 3
+
+
+class WorkspaceExistsError(DataferryError, FileExistsError):
+    """``Workspace.create`` found a workspace already there."""
+
+    exit_code = 2
+
+
+# -- catalog --------------------------------------------------------------------------
+
+
+class CatalogError(DataferryError):
+    """The catalog database cannot be opened or used."""
+
+
+class CatalogVersionError(CatalogError):
+    """The catalog was written by a newer dataferry than this one."""
+
+
+# -- storage --------------------------------------------------------------------------
+
+
+class DatastoreError(DataferryError):
+    """A datastore registration is wrong or cannot be used."""
+
+
+class DatastoreNotFoundError(DatastoreError, LookupError):
+    """No datastore is registered under the given name."""
+
+    exit_code = 3
+
+
+class DatastoreExistsError(DatastoreError):
+    """A datastore is already registered under the name and ``overwrite`` is False."""
+
+    exit_code = 2
+
+
+class UnknownProtocolError(DatastoreError, ValueError):
+    """An fsspec URL names a protocol that no installed package provides."""
+
+    exit_code = 2
+
+
+class SecretNotFoundError(DatastoreError, LookupError):
+    """A credential the datastore needs is neither in the secrets file nor the env."""
+
+    exit_code = 3
+
+
+class StorageError(DataferryError, OSError):
+    """Reading or writing a datastore failed."""
+
+
+class PathNotFoundError(StorageError, FileNotFoundError):
+    """A path or glob on a datastore matches nothing."""
+
+    exit_code = 3
+
+
+class TargetExistsError(StorageError, FileExistsError):
+    """A download or upload would overwrite files and ``overwrite`` is False."""
+
+    exit_code = 2
+
+
+class MountError(StorageError):
+    """A dataset cannot be mounted at the requested mount point."""
+
+
+# -- datasets -------------------------------------------------------------------------
+
+
+class DatasetError(DataferryError):
+    """A dataset definition or registration is wrong."""
+
+
+class DatasetNotFoundError(DatasetError, LookupError):
+    """No registered dataset (or version, or id) matches."""
+
+    exit_code = 3
+
+
+class DatasetExistsError(DatasetError):
+    """The name is taken and ``create_new_version`` is False."""
+
+    exit_code = 2
+
+
+class InvalidVersionError(DatasetError, ValueError):
+    """A dataset version is not a positive integer or ``'latest'``."""
+
+    exit_code = 2
+
+
+class DatasetValidationError(DatasetError, ValueError):
+    """A dataset's paths do not resolve, or its first rows do not parse."""
+
+    exit_code = 2
+
+
+class DataFormatError(DatasetValidationError):
+    """A data file is malformed: the message names the file and the row."""

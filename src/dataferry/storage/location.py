@@ -1,0 +1,271 @@
+"""A datastore opened for I/O: an fsspec filesystem plus the root everything is under."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dataferry.errors import PathNotFoundError, StorageError
+
+if TYPE_CHECKING:
+    import fsspec
+
+log = logging.getLogger(__name__)
+
+_GLOB_CHARS = frozenset("*?[")
+TRANSFER_THREADS = 8
+
+
+def has_glob(path: str) -> bool:
+    """True if ``path`` holds a glob pattern (``*``, ``?`` or ``[``)."""
+    return any(ch in _GLOB_CHARS for ch in path)
+
+
+@dataclass(frozen=True, slots=True)
+class FileSignature:
+    """What identifies one version of a file cheaply: a changed file changes this."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int = 0
+    etag: str = ""
+
+
+@dataclass(frozen=True)
+class StorageLocation:
+    """A datastore's filesystem and root; paths given to it are relative to the root."""
+
+    name: str
+    fs: fsspec.AbstractFileSystem
+    root: str
+
+    @property
+    def is_local(self) -> bool:
+        """True if files live on this machine's filesystem (zero-copy mount, rename)."""
+        from fsspec.implementations.local import LocalFileSystem
+
+        return isinstance(self.fs, LocalFileSystem)
+
+    def full_path(self, relative: str) -> str:
+        """The filesystem path of ``relative`` (leading ``/`` and ``./`` are ignored)."""
+        rel = relative.replace("\\", "/").lstrip("/")
+        while rel.startswith("./"):
+            rel = rel[2:].lstrip("/")
+        if rel in ("", "."):
+            return self.root
+        return f"{self.root.rstrip('/')}/{rel}" if self.root else rel
+
+    def relative_path(self, full: str) -> str:
+        """Inverse of ``full_path``."""
+        root = self.root.rstrip("/")
+        if root and full.startswith(root + "/"):
+            return full[len(root) + 1 :]
+        return full.lstrip("/") if not root else full
+
+    def url(self, relative: str = "") -> str:
+        """A human-readable address, for messages and logs."""
+        return f"{self.name}:/{relative.lstrip('/')}"
+
+    def _raise(self, relative: str, action: str, exc: OSError) -> StorageError:
+        return StorageError(f"datastore '{self.name}': cannot {action} '{relative}': {exc}")
+
+    # -- reading the tree -------------------------------------------------------------
+
+    def resolve(self, pattern: str) -> list[str]:
+        """Full paths of the files that ``pattern`` names: one file, a folder, or a glob.
+
+        Folders are expanded recursively. The result is sorted, so every process that
+        resolves the same pattern over the same files sees them in the same order.
+
+        Raises:
+            PathNotFoundError: nothing matches.
+            StorageError: the datastore could not be listed.
+        """
+        full = self.full_path(pattern)
+        try:
+            if has_glob(pattern):
+                found = self.fs.glob(full, detail=True)
+                files = sorted(p for p, info in found.items() if info.get("type") == "file")
+                dirs = [p for p, info in found.items() if info.get("type") == "directory"]
+                for d in dirs:
+                    files.extend(self.fs.find(d))
+                files = sorted(set(files))
+            elif self.fs.isdir(full):
+                files = sorted(self.fs.find(full))
+            elif self.fs.isfile(full):
+                files = [full]
+            else:
+                files = []
+        except OSError as exc:
+            raise self._raise(pattern, "list", exc) from exc
+        if not files:
+            kind = "glob" if has_glob(pattern) else "path"
+            raise PathNotFoundError(
+                f"{kind} '{pattern}' matches no file on datastore '{self.name}' "
+                f"(looked in {full}); check the path, or list it with "
+                f"`dataferry datastore show {self.name}`."
+            )
+        return [self._strip(p) for p in files]
+
+    def _strip(self, path: str) -> str:
+        return str(self.fs._strip_protocol(path))
+
+    def exists(self, relative: str) -> bool:
+        """True if a file or folder is at ``relative``."""
+        return bool(self.fs.exists(self.full_path(relative)))
+
+    def signature(self, full: str) -> FileSignature:
+        """The size, modification time and inode (or etag) of one file."""
+        if self.is_local:
+            st = os.stat(full)
+            return FileSignature(full, st.st_size, st.st_mtime_ns, st.st_ino)
+        info: dict[str, Any] = self.fs.info(full)
+        mtime = info.get("mtime") or info.get("last_modified") or info.get("LastModified")
+        mtime_ns = int(mtime.timestamp() * 1e9) if hasattr(mtime, "timestamp") else 0
+        etag = str(info.get("etag") or info.get("ETag") or "").strip('"')
+        return FileSignature(full, int(info.get("size") or 0), mtime_ns, 0, etag)
+
+    @contextmanager
+    def open(self, full: str, mode: str = "rb") -> Iterator[Any]:
+        """Open one file by its full path."""
+        try:
+            with self.fs.open(full, mode) as fh:
+                yield fh
+        except FileNotFoundError as exc:
+            raise PathNotFoundError(
+                f"datastore '{self.name}': no file '{self.relative_path(full)}'"
+            ) from exc
+
+    # -- moving files -----------------------------------------------------------------
+
+    def put_files(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        overwrite: bool,
+        show_progress: bool,
+        description: str = "uploading",
+    ) -> list[str]:
+        """Copy local files to ``(local, relative-target)`` pairs; return the targets written.
+
+        Existing targets are skipped with a log message unless ``overwrite``.
+        """
+        todo: list[tuple[str, str]] = []
+        for local, rel in pairs:
+            full = self.full_path(rel)
+            if not overwrite and self.fs.exists(full):
+                log.warning("Target already exists. Skipping upload for %s", rel)
+                continue
+            todo.append((local, full))
+
+        def put(item: tuple[str, str]) -> int:
+            local, full = item
+            try:
+                self.fs.put_file(local, full)
+            except OSError as exc:
+                raise self._raise(self.relative_path(full), "upload to", exc) from exc
+            return os.path.getsize(local)
+
+        sizes = [os.path.getsize(local) for local, _ in todo]
+        _run_transfers(put, todo, sizes, show_progress, f"{description} to {self.name}")
+        return [self.relative_path(full) for _, full in todo]
+
+    def get_files(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        overwrite: bool,
+        show_progress: bool,
+        description: str = "downloading",
+    ) -> list[str]:
+        """Copy ``(full-source, local-target)`` pairs here; return the local paths written.
+
+        Raises:
+            TargetExistsError: a local target exists and ``overwrite`` is False (checked
+                for every file before anything is copied).
+        """
+        from dataferry.errors import TargetExistsError
+
+        if not overwrite:
+            taken = [local for _, local in pairs if os.path.exists(local)]
+            if taken:
+                raise TargetExistsError(
+                    f'File "{taken[0]}" already exists ({len(taken)} file(s) would be '
+                    "overwritten). Set overwrite=True to replace them."
+                )
+
+        def get(item: tuple[str, str]) -> int:
+            full, local = item
+            os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
+            if self.is_local:
+                _copy_local(full, local)
+            else:
+                tmp = f"{local}.part"
+                try:
+                    self.fs.get_file(full, tmp)
+                    os.replace(tmp, local)
+                except OSError as exc:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
+                    raise self._raise(self.relative_path(full), "download", exc) from exc
+            return os.path.getsize(local)
+
+        sizes = self._sizes([full for full, _ in pairs])
+        _run_transfers(get, list(pairs), sizes, show_progress, f"{description} from {self.name}")
+        return [local for _, local in pairs]
+
+    def _sizes(self, fulls: Sequence[str]) -> list[int]:
+        if self.is_local:
+            return [os.path.getsize(p) for p in fulls]
+        return [int(self.fs.info(p).get("size") or 0) for p in fulls]
+
+
+def _copy_local(src: str, dst: str) -> None:
+    """Copy a file, staged beside the target so a crash never leaves half a file."""
+    import shutil
+
+    tmp = f"{dst}.part"
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _run_transfers(
+    func: Any, items: list[Any], sizes: list[int], show_progress: bool, label: str
+) -> None:
+    """Run ``func`` over ``items`` in a thread pool, with a byte-count progress bar."""
+    if not items:
+        return
+    if not show_progress or len(items) == 1 and sizes[0] < (1 << 20):
+        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+            list(pool.map(func, items))
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TransferSpeedColumn,
+        TextColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"{label} ({len(items)} files)", total=sum(sizes))
+        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+            for done in pool.map(func, items):
+                progress.advance(task, done)

@@ -1,0 +1,59 @@
+"""Per-workspace secrets file: credentials never go into the catalog, logs or the UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from dataferry.errors import DatastoreError
+
+
+class SecretStore:
+    """A JSON file ``{datastore: {option: value}}`` readable only by its owner.
+
+    Writes go to a temporary file beside it, created with mode 0600, then ``os.replace``,
+    so a crash never leaves a half-written file or a moment where it is world-readable.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _load(self) -> dict[str, dict[str, str]]:
+        try:
+            mode = self.path.stat().st_mode
+        except FileNotFoundError:
+            return {}
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise DatastoreError(
+                f"secrets file {self.path} is readable by other users (mode "
+                f"{stat.S_IMODE(mode):o}); run `chmod 600 {self.path}` and try again."
+            )
+        data: dict[str, dict[str, str]] = json.loads(self.path.read_text("utf-8"))
+        return data
+
+    def get(self, datastore: str) -> dict[str, str]:
+        """Return the stored secrets of one datastore (empty if none)."""
+        return dict(self._load().get(datastore.lower(), {}))
+
+    def put(self, datastore: str, secrets: dict[str, str]) -> None:
+        """Replace the secrets of one datastore; an empty dict removes them."""
+        data = self._load()
+        if secrets:
+            data[datastore.lower()] = dict(secrets)
+        else:
+            data.pop(datastore.lower(), None)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".secrets-", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

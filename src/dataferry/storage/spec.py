@@ -1,0 +1,140 @@
+"""What a datastore is (its registration), and how one becomes an fsspec filesystem.
+
+A registration is a kind plus plain options (stored in the catalog) plus the *names* of
+its secret options. Secret values come from the workspace's secrets file or from the
+environment variables the registration names, never from the catalog.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from dataferry.errors import (
+    DatastoreError,
+    InvalidNameError,
+    SecretNotFoundError,
+    UnknownProtocolError,
+)
+from dataferry.storage.location import StorageLocation
+
+if TYPE_CHECKING:
+    import fsspec
+
+    from dataferry.storage.secrets import SecretStore
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+
+
+def validate_datastore_name(name: object) -> str:
+    """Return the datastore name lower-cased; names are case-insensitive, as in Azure ML.
+
+    Raises:
+        InvalidNameError: the name is empty or holds anything but letters, digits and ``_``.
+    """
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise InvalidNameError(
+            f"invalid datastore name {name!r}: use 1-255 letters, digits and '_' "
+            "(for example 'training_data')."
+        )
+    return name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class DatastoreSpec:
+    """A datastore registration as the catalog stores it (no secret values)."""
+
+    name: str
+    kind: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    secret_keys: tuple[str, ...] = ()
+    secret_env: Mapping[str, str] = field(default_factory=dict)
+
+    def secrets(self, store: SecretStore) -> dict[str, str]:
+        """Collect the secret values this datastore needs.
+
+        Raises:
+            SecretNotFoundError: a named environment variable is unset, or a stored
+                secret is missing from the secrets file.
+        """
+        values: dict[str, str] = {}
+        for option, var in self.secret_env.items():
+            value = os.environ.get(var)
+            if value is None:
+                raise SecretNotFoundError(
+                    f"datastore '{self.name}' reads its {option} from the environment "
+                    f"variable {var}, which is not set; export {var}=... and try again."
+                )
+            values[option] = value
+        if self.secret_keys:
+            stored = store.get(self.name)
+            for option in self.secret_keys:
+                if option not in stored:
+                    raise SecretNotFoundError(
+                        f"datastore '{self.name}' needs its {option}, but it is missing "
+                        f"from {store.path}; register the datastore again with "
+                        "overwrite=True to store it."
+                    )
+                values[option] = stored[option]
+        return values
+
+
+_Builder = Callable[[Mapping[str, Any], Mapping[str, str]], tuple["fsspec.AbstractFileSystem", str]]
+
+# kind -> ("module:function", install hint). Imported on first use so `import dataferry`
+# never pulls in a cloud SDK.
+_KINDS: dict[str, tuple[str, str]] = {
+    "local": ("dataferry.storage.backends:local_filesystem", ""),
+    "azure_blob": (
+        "dataferry.storage.backends:azure_blob_filesystem",
+        "pip install 'dataferry[azure]'",
+    ),
+    "azure_data_lake_gen2": (
+        "dataferry.storage.backends:azure_data_lake_gen2_filesystem",
+        "pip install 'dataferry[azure]'",
+    ),
+    "azure_file": (
+        "dataferry.storage.backends:azure_file_filesystem",
+        "pip install 'dataferry[fileshare]'",
+    ),
+    "fsspec": ("dataferry.storage.backends:fsspec_filesystem", ""),
+}
+KINDS = MappingProxyType(_KINDS)
+
+
+def _builder(kind: str) -> tuple[_Builder, str]:
+    try:
+        target, hint = _KINDS[kind]
+    except KeyError:
+        raise DatastoreError(f"unknown datastore kind {kind!r}; known: {sorted(_KINDS)}") from None
+    module, func = target.split(":")
+    builder: _Builder = getattr(importlib.import_module(module), func)
+    return builder, hint
+
+
+def open_location(spec: DatastoreSpec, store: SecretStore) -> StorageLocation:
+    """Turn a registration into a ``StorageLocation`` (filesystem + root).
+
+    Raises:
+        SecretNotFoundError: a credential is missing.
+        DatastoreError: the backend package is not installed (the message says which).
+    """
+    builder, hint = _builder(spec.kind)
+    secrets = spec.secrets(store)
+    try:
+        fs, root = builder(spec.options, secrets)
+    except ImportError as exc:
+        raise DatastoreError(
+            f"datastore '{spec.name}' ({spec.kind}) needs a package that is not "
+            f"installed: {exc.name or exc}; {hint or 'install it'} and try again."
+        ) from exc
+    except (UnknownProtocolError, DatastoreError):
+        raise
+    except ValueError as exc:
+        raise DatastoreError(f"datastore '{spec.name}': {exc}") from exc
+    return StorageLocation(spec.name, fs, root)
