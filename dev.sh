@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The two commands of the README. Each sets up .venv on a fresh machine first.
+#   bash dev.sh demo   run the demo on the embedded defaults
+#   bash dev.sh test   run the whole test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+setup() {
+    if [ ! -x .venv/bin/python ]; then
+        python3 -m venv .venv
+    fi
+    # re-install only when the project's requirements changed
+    stamp=.venv/.dataferry-installed
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        .venv/bin/python -m pip install --quiet --upgrade pip
+        .venv/bin/python -m pip install --quiet -e ".[dev]"
+        touch "$stamp"
+    fi
+}
+
+case "${1:-}" in
+    demo)
+        setup
+        shift
+        exec .venv/bin/python -m dataferry.demo "$@"
+        ;;
+    test)
+        setup
+        shift
+        exec .venv/bin/python -m pytest "$@"
+        ;;
+    *)
+        echo "usage: bash dev.sh demo|test [args...]" >&2
+        exit 2
+        ;;
+esac
