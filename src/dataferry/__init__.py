@@ -29,6 +29,22 @@ if TYPE_CHECKING:
         TabularDatasetFactory,
         Workspace,
     )
+    from dataferry.execution import Experiment, Pipeline, PipelineRun, PortDataReference, Run, StepRun
+    from dataferry.pipeline import (
+        CommandStep,
+        CondaDependencies,
+        Environment,
+        Estimator,
+        EstimatorStep,
+        InputPortBinding,
+        OutputFileDatasetConfig,
+        OutputTabularDatasetConfig,
+        PipelineData,
+        PipelineParameter,
+        PythonScriptStep,
+        RunConfiguration,
+        StepSequence,
+    )
 
 __version__ = "0.1.0"
 
@@ -49,6 +65,25 @@ _LAZY = {
     "TabularDataset": "dataferry.data",
     "TabularDatasetFactory": "dataferry.data",
     "Workspace": "dataferry.data",
+    "CommandStep": "dataferry.pipeline",
+    "CondaDependencies": "dataferry.pipeline",
+    "Environment": "dataferry.pipeline",
+    "Estimator": "dataferry.pipeline",
+    "EstimatorStep": "dataferry.pipeline",
+    "Experiment": "dataferry.execution",
+    "InputPortBinding": "dataferry.pipeline",
+    "OutputFileDatasetConfig": "dataferry.pipeline",
+    "OutputTabularDatasetConfig": "dataferry.pipeline",
+    "Pipeline": "dataferry.execution",
+    "PipelineData": "dataferry.pipeline",
+    "PipelineParameter": "dataferry.pipeline",
+    "PipelineRun": "dataferry.execution",
+    "PortDataReference": "dataferry.execution",
+    "PythonScriptStep": "dataferry.pipeline",
+    "Run": "dataferry.execution",
+    "RunConfiguration": "dataferry.pipeline",
+    "StepRun": "dataferry.execution",
+    "StepSequence": "dataferry.pipeline",
 }
 
 __all__ = sorted(_LAZY)

@@ -12,6 +12,15 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "ActivityFailedException",
+    "EnvironmentNotSupportedError",
+    "OutputLocationBusyError",
+    "PipelineError",
+    "PipelineValidationError",
+    "RunError",
+    "RunNotFoundError",
+    "RunStateError",
+    "StepDefinitionError",
     "CatalogError",
     "CatalogVersionError",
     "DataFormatError",
@@ -171,3 +180,57 @@ class DatasetValidationError(DatasetError, ValueError):
 
 class DataFormatError(DatasetValidationError):
     """A data file is malformed: the message names the file and the row."""
+
+
+# -- pipelines and runs ---------------------------------------------------------------
+
+
+class PipelineError(DataferryError):
+    """A step or pipeline is defined wrongly."""
+
+    exit_code = 2
+
+
+class StepDefinitionError(PipelineError, ValueError):
+    """A step's arguments are wrong (missing script, raw Dataset input, bad port name)."""
+
+
+class PipelineValidationError(PipelineError, ValueError):
+    """``Pipeline.validate()`` found problems; all of them are in the message."""
+
+    def __init__(self, problems: list[str], pipeline: str = "pipeline") -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in {pipeline}:\n{lines}")
+
+
+class EnvironmentNotSupportedError(PipelineError):
+    """A step's environment asks for packages to be installed, which is not done here."""
+
+
+class RunError(DataferryError):
+    """A run cannot be found, driven or changed as asked."""
+
+
+class RunNotFoundError(RunError, LookupError):
+    """No run or step run has the given id."""
+
+    exit_code = 3
+
+
+class RunStateError(RunError):
+    """The run is in a state that does not allow the operation (resume a live run, ...)."""
+
+    exit_code = 2
+
+
+class OutputLocationBusyError(RunError):
+    """Another live run is writing the same output location."""
+
+
+class ActivityFailedException(RunError):
+    """A waited-for run failed (``wait_for_completion(raise_on_error=True)``)."""
+
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}

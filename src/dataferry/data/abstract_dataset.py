@@ -112,7 +112,7 @@ class AbstractDataset:
     def from_json(text: str, workspace: Workspace | None = None) -> AbstractDataset:
         """The dataset a ``to_json`` string describes."""
         data = json.loads(text)
-        return _build(data["kind"], data["definition"], workspace)
+        return build_dataset(data["kind"], data["definition"], workspace)
 
     def __getstate__(self) -> dict[str, Any]:
         # pickled into other processes (steps, Ray tasks): carry the workspace as a path
@@ -236,7 +236,7 @@ class AbstractDataset:
         number = parse_version(version)
         reg = workspace.catalog.get_version(name, number)
         record = workspace.catalog.get_dataset(reg.dataset_id)
-        return _build(record.kind, record.definition, workspace, registration=reg, dataset_id=record.id)
+        return build_dataset(record.kind, record.definition, workspace, registration=reg, dataset_id=record.id)
 
     @staticmethod
     def get_by_id(workspace: Workspace, id: str, **kwargs: Any) -> AbstractDataset:  # noqa: A002
@@ -250,7 +250,7 @@ class AbstractDataset:
         record = workspace.catalog.get_dataset(id)
         versions = workspace.catalog.versions_of_dataset(id)
         reg = versions[-1] if versions else None
-        return _build(record.kind, record.definition, workspace, registration=reg, dataset_id=record.id)
+        return build_dataset(record.kind, record.definition, workspace, registration=reg, dataset_id=record.id)
 
     @staticmethod
     def get_all(workspace: Workspace) -> dict[str, AbstractDataset]:
@@ -258,7 +258,7 @@ class AbstractDataset:
         out: dict[str, AbstractDataset] = {}
         for reg in workspace.catalog.latest_versions():
             record = workspace.catalog.get_dataset(reg.dataset_id)
-            out[reg.name] = _build(record.kind, record.definition, workspace, registration=reg, dataset_id=record.id)
+            out[reg.name] = build_dataset(record.kind, record.definition, workspace, registration=reg, dataset_id=record.id)
         return out
 
     def __repr__(self) -> str:
@@ -276,7 +276,7 @@ def _show(source: Mapping[str, str]) -> str:
     return source.get("url") or source.get("local", "")
 
 
-def _build(
+def build_dataset(
     kind: str,
     definition: Mapping[str, Any],
     workspace: Workspace | None,

@@ -1,0 +1,306 @@
+"""Runs, step runs, committed outputs, leases and metrics in the catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from dataferry.catalog.schema import experiments, leases, lineage, metrics, outputs, runs, step_runs
+from dataferry.catalog.sql_catalog import now
+from dataferry.errors import CatalogError, OutputLocationBusyError, RunNotFoundError
+
+if TYPE_CHECKING:
+    from dataferry.catalog.sql_catalog import SqlCatalog
+
+TERMINAL = frozenset({"Finished", "Failed", "Canceled"})
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A pipeline run."""
+
+    id: str
+    experiment: str
+    status: str
+    definition: Mapping[str, Any]
+    parameters: Mapping[str, Any]
+    options: Mapping[str, Any]
+    tags: Mapping[str, str]
+    description: str | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    heartbeat_at: datetime | None
+    driver_host: str | None
+    driver_pid: int | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRunRecord:
+    """One execution (or reuse) of a step in a pipeline run."""
+
+    id: str
+    run_id: str
+    step_name: str
+    node_id: str
+    status: str
+    fingerprint: str | None
+    reused_from: str | None
+    explanation: str | None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None
+    log_dir: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRecord:
+    """A committed output: its bytes are whole at (datastore, path)."""
+
+    step_run_id: str
+    name: str
+    datastore: str
+    path: str
+    mode: str
+    size_bytes: int | None
+    file_count: int | None
+    committed_at: datetime
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRecord:
+    """A writer's claim on an output location."""
+
+    datastore: str
+    path: str
+    step_run_id: str
+    run_id: str
+    acquired_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRecord:
+    """One logged metric value."""
+
+    run_id: str
+    name: str
+    kind: str
+    value: Any
+    step: int | None
+    description: str | None
+    created_at: datetime
+
+
+def _fields(cls: type, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in cls.__dataclass_fields__}  # type: ignore[attr-defined]
+
+
+class RunStore:
+    """The run-related half of the catalog; shares the ``SqlCatalog``'s engine."""
+
+    def __init__(self, catalog: SqlCatalog) -> None:
+        self.catalog = catalog
+
+    # -- runs -------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        run_id: str,
+        experiment: str,
+        definition: Mapping[str, Any],
+        *,
+        parameters: Mapping[str, Any],
+        options: Mapping[str, Any],
+        tags: Mapping[str, str] | None,
+        description: str | None,
+        steps: Sequence[tuple[str, str, str]],
+    ) -> None:
+        """Insert a run and its step runs ``(step_run_id, node_id, name)`` in one transaction."""
+        stamp = now()
+        with self.catalog.write() as conn:
+            if conn.execute(select(experiments.c.name).where(experiments.c.name == experiment)).first() is None:
+                conn.execute(experiments.insert().values(name=experiment, created_at=stamp))
+            conn.execute(
+                runs.insert().values(
+                    id=run_id,
+                    experiment=experiment,
+                    status="NotStarted",
+                    definition=dict(definition),
+                    parameters=dict(parameters),
+                    options=dict(options),
+                    tags=dict(tags or {}),
+                    description=description,
+                    created_at=stamp,
+                )
+            )
+            for step_run_id, node_id, name in steps:
+                conn.execute(
+                    step_runs.insert().values(
+                        id=step_run_id,
+                        run_id=run_id,
+                        node_id=node_id,
+                        step_name=name,
+                        status="NotStarted",
+                        details={},
+                        created_at=stamp,
+                    )
+                )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """One run.
+
+        Raises:
+            RunNotFoundError: no run has that id.
+        """
+        with self.catalog.read() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFoundError(f"no run with id '{run_id}' in this workspace; list them with `dataferry runs list`")
+        return RunRecord(**_fields(RunRecord, row._mapping))
+
+    def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """The newest runs first."""
+        query = select(runs).order_by(runs.c.created_at.desc()).limit(limit)
+        if experiment:
+            query = query.where(runs.c.experiment == experiment)
+        with self.catalog.read() as conn:
+            rows = conn.execute(query).all()
+        return [RunRecord(**_fields(RunRecord, r._mapping)) for r in rows]
+
+    def update_run(self, run_id: str, **values: Any) -> None:
+        """Set columns of a run (status, started_at, heartbeat_at, driver_pid, error...)."""
+        with self.catalog.write() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+
+    def set_run_status_unless_terminal(self, run_id: str, status: str, **values: Any) -> bool:
+        """Change the status only if the run has not ended; True if it changed."""
+        with self.catalog.write() as conn:
+            result = conn.execute(
+                update(runs).where(and_(runs.c.id == run_id, runs.c.status.not_in(TERMINAL))).values(status=status, **values)
+            )
+        return bool(result.rowcount)
+
+    # -- step runs --------------------------------------------------------------------
+
+    def step_runs(self, run_id: str) -> list[StepRunRecord]:
+        """The step runs of one run, in creation order."""
+        with self.catalog.read() as conn:
+            rows = conn.execute(select(step_runs).where(step_runs.c.run_id == run_id).order_by(step_runs.c.created_at, step_runs.c.id)).all()
+        return [StepRunRecord(**_fields(StepRunRecord, r._mapping)) for r in rows]
+
+    def get_step_run(self, step_run_id: str) -> StepRunRecord:
+        """One step run.
+
+        Raises:
+            RunNotFoundError: no step run has that id.
+        """
+        with self.catalog.read() as conn:
+            row = conn.execute(select(step_runs).where(step_runs.c.id == step_run_id)).first()
+        if row is None:
+            raise RunNotFoundError(f"no step run with id '{step_run_id}' in this workspace")
+        return StepRunRecord(**_fields(StepRunRecord, row._mapping))
+
+    def update_step_run(self, step_run_id: str, **values: Any) -> None:
+        """Set columns of a step run."""
+        with self.catalog.write() as conn:
+            conn.execute(update(step_runs).where(step_runs.c.id == step_run_id).values(**values))
+
+    # -- outputs and leases -----------------------------------------------------------
+
+    def acquire_lease(self, datastore: str, path: str, *, step_run_id: str, run_id: str) -> None:
+        """Claim an output location for one writer.
+
+        A lease held by a run that has ended is stale and taken over.
+
+        Raises:
+            OutputLocationBusyError: another live run's step holds it (the message names it).
+        """
+        for _ in range(3):
+            with self.catalog.write() as conn:
+                held = conn.execute(select(leases).where(and_(leases.c.datastore == datastore, leases.c.path == path))).first()
+                if held is not None:
+                    holder = held._mapping
+                    run = conn.execute(select(runs.c.status, runs.c.experiment).where(runs.c.id == holder["run_id"])).first()
+                    if holder["step_run_id"] == step_run_id:
+                        return
+                    if run is not None and run.status not in TERMINAL:
+                        step = conn.execute(select(step_runs.c.step_name).where(step_runs.c.id == holder["step_run_id"])).scalar()
+                        raise OutputLocationBusyError(
+                            f"output location {datastore}:/{path} is being written by step "
+                            f"'{step}' (step run {holder['step_run_id']}) of run {holder['run_id']} "
+                            f"in experiment '{run.experiment}'; wait for it to finish, or add "
+                            "{run-id} to the destination so runs write to different places."
+                        )
+                    conn.execute(leases.delete().where(and_(leases.c.datastore == datastore, leases.c.path == path)))
+                try:
+                    conn.execute(
+                        leases.insert().values(datastore=datastore, path=path, step_run_id=step_run_id, run_id=run_id, acquired_at=now())
+                    )
+                    return
+                except IntegrityError:
+                    continue
+        raise CatalogError(f"could not lease {datastore}:/{path}: the catalog stays busy")
+
+    def release_leases(self, step_run_id: str) -> None:
+        """Drop every lease a step run holds."""
+        with self.catalog.write() as conn:
+            conn.execute(leases.delete().where(leases.c.step_run_id == step_run_id))
+
+    def leases_of_run(self, run_id: str) -> list[LeaseRecord]:
+        """The leases a run's steps hold."""
+        with self.catalog.read() as conn:
+            rows = conn.execute(select(leases).where(leases.c.run_id == run_id)).all()
+        return [LeaseRecord(**_fields(LeaseRecord, r._mapping)) for r in rows]
+
+    def record_outputs(
+        self,
+        step_run_id: str,
+        committed: Sequence[Mapping[str, Any]],
+        lineage_rows: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Record committed outputs and the step's lineage, and drop its leases: one transaction."""
+        stamp = now()
+        with self.catalog.write() as conn:
+            for out in committed:
+                conn.execute(outputs.insert().values(step_run_id=step_run_id, committed_at=stamp, **out))
+            for row in lineage_rows:
+                conn.execute(lineage.insert().values(step_run_id=step_run_id, **row))
+            conn.execute(leases.delete().where(leases.c.step_run_id == step_run_id))
+
+    def outputs_of(self, step_run_id: str) -> list[OutputRecord]:
+        """The committed outputs of a step run."""
+        with self.catalog.read() as conn:
+            rows = conn.execute(select(outputs).where(outputs.c.step_run_id == step_run_id).order_by(outputs.c.id)).all()
+        return [OutputRecord(**_fields(OutputRecord, r._mapping)) for r in rows]
+
+    def lineage_of(self, step_run_id: str) -> list[dict[str, Any]]:
+        """What a step run read and wrote."""
+        with self.catalog.read() as conn:
+            rows = conn.execute(select(lineage).where(lineage.c.step_run_id == step_run_id).order_by(lineage.c.id)).all()
+        return [dict(r._mapping) for r in rows]
+
+    # -- metrics ----------------------------------------------------------------------
+
+    def log_metric(self, run_id: str, name: str, kind: str, value: Any, *, step: int | None = None, description: str | None = None) -> None:
+        """Append one metric value."""
+        with self.catalog.write() as conn:
+            conn.execute(
+                metrics.insert().values(
+                    run_id=run_id, name=name, kind=kind, value=value, step=step, description=description or None, created_at=now()
+                )
+            )
+
+    def metrics_of(self, run_ids: Sequence[str]) -> list[MetricRecord]:
+        """Every metric value of the given runs, in logging order."""
+        with self.catalog.read() as conn:
+            rows = conn.execute(select(metrics).where(metrics.c.run_id.in_(list(run_ids))).order_by(metrics.c.id)).all()
+        return [MetricRecord(**_fields(MetricRecord, r._mapping)) for r in rows]

@@ -1,0 +1,158 @@
+"""Step outputs: a private place to write, then an atomic commit, or nothing at all.
+
+On a local datastore the step writes into a staging folder on the same filesystem as the
+destination (``<root>/.dataferry-staging/<step run>/<output>``) and the commit is one
+``rename``; on other datastores it writes locally and the commit uploads. Either way the
+catalog row that says "this output exists" is written only after the bytes are whole, and
+a failed or cancelled step leaves nothing at the destination and nothing registered.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dataferry.data.datastore import Datastore
+from dataferry.errors import RunError
+
+if TYPE_CHECKING:
+    from dataferry.catalog.run_store import RunStore
+    from dataferry.data.workspace import Workspace
+    from dataferry.storage import StorageLocation
+
+log = logging.getLogger(__name__)
+
+STAGING_DIR = ".dataferry-staging"
+
+
+def resolve_template(template: str, *, run_id: str, output_name: str) -> str:
+    """Fill ``{run-id}`` and ``{output-name}``; the path is relative to the datastore root."""
+    return template.replace("{run-id}", run_id).replace("{output-name}", output_name).strip("/")
+
+
+@dataclass
+class StagedOutput:
+    """An output being written: where the step writes and where it will be committed."""
+
+    spec: dict[str, Any]
+    location: StorageLocation
+    path: str  # destination, relative to the datastore root
+    write_dir: Path  # what the step is given
+
+    @property
+    def name(self) -> str:
+        return str(self.spec["name"])
+
+
+def stage_output(workspace: Workspace, store: RunStore, spec: dict[str, Any], *, run_id: str, step_run_id: str, step_dir: Path, work_dir: Path) -> StagedOutput:
+    """Lease the destination and make the folder the step writes to.
+
+    Raises:
+        OutputLocationBusyError: another live run writes the same destination.
+        RunError: the destination exists and the output may not overwrite it.
+    """
+    location = Datastore.get(workspace, spec["datastore"]).location
+    path = resolve_template(spec["path_template"], run_id=step_run_id, output_name=spec["name"])
+    store.acquire_lease(location.name, path, step_run_id=step_run_id, run_id=run_id)
+    if location.exists(path) and not spec.get("overwrite"):
+        store.release_leases(step_run_id)
+        raise RunError(
+            f"Output path already exist: output '{spec['name']}' would be written to "
+            f"{location.name}:/{path}, which holds data already. Put {{run-id}} in the "
+            "destination, or use as_upload(overwrite=True) to replace it."
+        )
+    if spec.get("source"):
+        write_dir = Path(spec["source"]) if os.path.isabs(spec["source"]) else work_dir / spec["source"]
+    elif location.is_local:
+        write_dir = Path(location.root) / STAGING_DIR / step_run_id / spec["name"]
+    else:
+        write_dir = step_dir / "outputs" / spec["name"]
+    shutil.rmtree(write_dir, ignore_errors=True)
+    write_dir.mkdir(parents=True, exist_ok=True)
+    return StagedOutput(spec, location, path, write_dir)
+
+
+def _keep_globs(staged: StagedOutput) -> None:
+    globs = staged.spec.get("source_globs")
+    if not globs:
+        return
+    for dirpath, _dirs, names in os.walk(staged.write_dir):
+        for name in names:
+            full = Path(dirpath, name)
+            if not any(fnmatch.fnmatch(full.as_posix(), g) or fnmatch.fnmatch(full.relative_to(staged.write_dir).as_posix(), g) for g in globs):
+                full.unlink()
+
+
+def _tree_size(folder: Path) -> tuple[int, int]:
+    size = count = 0
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            size += os.path.getsize(os.path.join(dirpath, name))
+            count += 1
+    return size, count
+
+
+def commit_output(staged: StagedOutput) -> dict[str, Any]:
+    """Move the written data to its destination, whole; return the catalog row values."""
+    _keep_globs(staged)
+    size, count = _tree_size(staged.write_dir)
+    loc = staged.location
+    if loc.is_local:
+        final = Path(loc.full_path(staged.path))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():  # overwrite=True: merge, file by file replacing
+            for dirpath, _dirs, names in os.walk(staged.write_dir):
+                rel = Path(dirpath).relative_to(staged.write_dir)
+                (final / rel).mkdir(parents=True, exist_ok=True)
+                for name in names:
+                    os.replace(Path(dirpath, name), final / rel / name)
+            shutil.rmtree(staged.write_dir, ignore_errors=True)
+        elif _same_device(staged.write_dir, final.parent):
+            os.rename(staged.write_dir, final)
+        else:  # a `source` folder on another filesystem: copy next to it, then rename
+            tmp = final.parent / f".{final.name}.committing"
+            shutil.copytree(staged.write_dir, tmp, dirs_exist_ok=True)
+            os.rename(tmp, final)
+            shutil.rmtree(staged.write_dir, ignore_errors=True)
+        _drop_empty_staging(staged)
+    else:
+        pairs = []
+        for dirpath, _dirs, names in os.walk(staged.write_dir):
+            for name in names:
+                local = Path(dirpath, name)
+                pairs.append((str(local), f"{staged.path}/{local.relative_to(staged.write_dir).as_posix()}"))
+        loc.put_files(pairs, overwrite=True, show_progress=False)
+        shutil.rmtree(staged.write_dir, ignore_errors=True)
+    return {"name": staged.name, "datastore": loc.name, "path": staged.path, "mode": staged.spec["mode"], "size_bytes": size, "file_count": count}
+
+
+def _same_device(a: Path, b: Path) -> bool:
+    return os.stat(a).st_dev == os.stat(b).st_dev
+
+
+def _drop_empty_staging(staged: StagedOutput) -> None:
+    parent = staged.write_dir.parent
+    if parent.name and parent.parent.name == STAGING_DIR:
+        try:
+            parent.rmdir()
+        except OSError:
+            pass  # other outputs of the step are still there
+
+
+def discard_output(staged: StagedOutput) -> None:
+    """Remove whatever a failed or cancelled step wrote."""
+    shutil.rmtree(staged.write_dir, ignore_errors=True)
+    _drop_empty_staging(staged)
+
+
+def discard_step_staging(workspace: Workspace, datastore: str, step_run_id: str) -> None:
+    """Remove a step run's staging folder on a local datastore (after a crash)."""
+    location = Datastore.get(workspace, datastore).location
+    if location.is_local:
+        shutil.rmtree(Path(location.root) / STAGING_DIR / step_run_id, ignore_errors=True)
+

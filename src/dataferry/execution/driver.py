@@ -1,0 +1,401 @@
+"""The process that drives one pipeline run: schedules steps, binds data, commits outputs.
+
+Started detached by ``Pipeline.submit`` (``python -m dataferry.execution.driver WS RUN``),
+so a run goes on when the submitting script ends, and any process can watch it through
+the catalog. It beats a heartbeat into the run's row while it lives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dataferry.catalog import now
+from dataferry.catalog.run_store import RunStore, StepRunRecord
+from dataferry.data.workspace import Workspace
+from dataferry.errors import DataferryError
+from dataferry.execution.commit import StagedOutput, commit_output, discard_output, stage_output
+from dataferry.execution.executors import Executor, LocalExecutor, PreparedStep, StepHandle
+from dataferry.execution.materialise import BoundInput, InputContext, bind_input
+from dataferry.execution.registration import register_outputs
+
+log = logging.getLogger("dataferry.driver")
+
+POLL_S = 0.005
+CANCEL_CHECK_S = 0.2
+HEARTBEAT_S = 2.0
+_KNOWN_LOCAL_TARGETS = {None, "", "local"}
+
+
+@dataclass
+class StepState:
+    """One node while the run is going."""
+
+    node: dict[str, Any]
+    record: StepRunRecord
+    status: str = "NotStarted"
+    handle: StepHandle | None = None
+    staged: list[StagedOutput] = field(default_factory=list)
+    inputs: list[BoundInput] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def node_id(self) -> str:
+        return str(self.node["node_id"])
+
+
+def run_dir(workspace: Workspace, run_id: str) -> Path:
+    """Where a run keeps its logs and step folders."""
+    return workspace.path / "runs" / run_id
+
+
+class Driver:
+    """Runs the plan of one pipeline run to its end."""
+
+    def __init__(self, workspace: Workspace, run_id: str, executor: Executor | None = None) -> None:
+        self.ws = workspace
+        self.run_id = run_id
+        self.store = RunStore(workspace.catalog)
+        self.run = self.store.get_run(run_id)
+        self.plan = self.run.definition
+        self.executor: Executor = executor or LocalExecutor()
+        self.continue_on_failure = bool(self.run.options.get("continue_on_step_failure"))
+        self.max_concurrency = int(workspace.catalog.get_setting("max_concurrency", 0) or os.cpu_count() or 1)
+        self.states = self._states()
+        self._stop = threading.Event()
+        self.cancelled = False
+
+    def _states(self) -> dict[str, StepState]:
+        records = {r.node_id: r for r in self.store.step_runs(self.run_id)}
+        states = {}
+        for node in self.plan["nodes"]:
+            record = records[node["node_id"]]
+            state = StepState(node, record, status=record.status)
+            states[state.node_id] = state
+        return states
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def drive(self) -> str:
+        """Run every step that can run; return the run's final status."""
+        self.store.update_run(
+            self.run_id, status="Running", started_at=self.run.started_at or now(), heartbeat_at=now(),
+            driver_host=socket.gethostname(), driver_pid=os.getpid(),
+        )
+        log.info("run %s: %d steps, at most %d at once", self.run_id, len(self.states), self.max_concurrency)
+        beat = threading.Thread(target=self._heartbeat, daemon=True)
+        beat.start()
+        try:
+            self._loop()
+        finally:
+            self._stop.set()
+        final = self._final_status()
+        self.store.update_run(self.run_id, status=final, ended_at=now(), heartbeat_at=now())
+        log.info("run %s: %s", self.run_id, final)
+        return final
+
+    def _loop(self) -> None:
+        next_check = 0.0
+        while True:
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + CANCEL_CHECK_S
+                if self.store.get_run(self.run_id).status == "CancelRequested":
+                    self._cancel_all("the run was cancelled")
+                    self.cancelled = True
+                    return
+            running = [s for s in self.states.values() if s.status == "Running"]
+            for state in running:
+                assert state.handle is not None
+                code = self.executor.poll(state.handle)
+                if code is not None:
+                    self._finish(state, code)
+            self._start_ready()
+            if all(s.status not in ("NotStarted", "Queued", "Running") for s in self.states.values()):
+                return
+            time.sleep(POLL_S)
+
+    def _start_ready(self) -> None:
+        running = sum(1 for s in self.states.values() if s.status == "Running")
+        for state in self.states.values():
+            if running >= self.max_concurrency:
+                return
+            if state.status != "NotStarted":
+                continue
+            ups = [self.states[u] for u in state.node["upstream"]]
+            if any(u.status in ("Failed", "Canceled") for u in ups):
+                failed = next(u for u in ups if u.status in ("Failed", "Canceled"))
+                self._skip(state, f"not run: upstream step '{failed.node['name']}' did not finish")
+                continue
+            if all(u.status == "Finished" for u in ups):
+                self._start(state)
+                running += 1
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self.store.update_run(self.run_id, heartbeat_at=now())
+            except Exception:  # a busy catalog must not kill the run; the next beat retries
+                log.exception("heartbeat failed")
+
+    # -- one step ---------------------------------------------------------------------
+
+    def _start(self, state: StepState) -> None:
+        try:
+            prepared = self._prepare(state)
+            self.executor.prepare(prepared)
+            state.handle = self.executor.start(prepared)
+        except DataferryError as exc:
+            self._fail_before_start(state, str(exc))
+            return
+        except OSError as exc:
+            self._fail_before_start(state, f"could not start: {exc}")
+            return
+        state.status = "Running"
+        self.store.update_step_run(
+            state.record.id, status="Running", started_at=now(), log_dir=str(self._step_dir(state)),
+            details=self._details(state),
+        )
+        log.info("step %s (%s) started, pid %s", state.node["name"], state.record.id, self.executor.pid(state.handle))
+
+    def _step_dir(self, state: StepState) -> Path:
+        return run_dir(self.ws, self.run_id) / state.record.id
+
+    def _prepare(self, state: StepState) -> PreparedStep:
+        node = state.node
+        step_dir = self._step_dir(state)
+        work_dir = step_dir / "wd"
+        shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.copytree(node["snapshot"], work_dir, symlinks=True)
+        (work_dir / "outputs").mkdir(exist_ok=True)
+        (work_dir / "logs").mkdir(exist_ok=True)
+        self._note_compute(state)
+        ctx = InputContext(self.ws, step_dir, work_dir, dict(self.run.parameters), self._committed(), state.notes)
+        state.inputs = [bind_input(ctx, spec) for spec in node["inputs"]]
+        try:
+            for spec in node["outputs"]:
+                state.staged.append(
+                    stage_output(self.ws, self.store, spec, run_id=self.run_id, step_run_id=state.record.id, step_dir=step_dir, work_dir=work_dir)
+                )
+        except DataferryError:
+            self._discard(state)
+            raise
+        argv = self._argv(state, work_dir)
+        env = self._env(state, step_dir)
+        (step_dir / "context.json").write_text(json.dumps(self._context(state), indent=2))
+        timeout = self._param_or(node, "MaxRunDurationSeconds", node.get("max_run_duration_seconds"))
+        return PreparedStep(
+            step_run_id=state.record.id, name=node["name"], argv=argv, cwd=str(work_dir), env=env,
+            stdout_path=str(step_dir / "stdout.txt"), stderr_path=str(step_dir / "stderr.txt"),
+            timeout_s=float(timeout) if timeout else None,
+        )
+
+    def _note_compute(self, state: StepState) -> None:
+        target = state.node.get("compute_target")
+        if target in _KNOWN_LOCAL_TARGETS:
+            return
+        configured = self.ws.catalog.get_setting("compute_targets", {}) or {}
+        if target not in configured:
+            note = f"compute target '{target}' is not configured in this workspace: step runs on the local executor"
+            state.notes.append(note)
+            log.info("step %s: %s", state.node["name"], note)
+
+    def _param_or(self, node: dict[str, Any], key: str, default: Any) -> Any:
+        value = node.get("runconfig_params", {}).get(key)
+        if isinstance(value, dict) and "param" in value:
+            return self.run.parameters.get(value["param"], default)
+        return default if value is None else value
+
+    def _committed(self) -> dict[tuple[str, str], Any]:
+        committed = {}
+        for state in self.states.values():
+            if state.status == "Finished":
+                source = state.record.reused_from or state.record.id
+                for rec in self.store.outputs_of(source):
+                    committed[(state.node_id, rec.name)] = rec
+        return committed
+
+    def _value(self, ref: Any, state: StepState) -> str:
+        if isinstance(ref, str):
+            return ref
+        (kind, name), = ref.items()
+        if kind == "input":
+            return next(i.value for i in state.inputs if i.name == name)
+        if kind == "output":
+            return str(next(o.write_dir for o in state.staged if o.name == name))
+        if kind == "param":
+            value = self.run.parameters[name]
+            return value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict) else str(value)
+        return str(self._step_param(state, name))
+
+    def _step_param(self, state: StepState, name: str) -> Any:
+        value = state.node["params"][name]
+        if isinstance(value, dict) and "param" in value:
+            value = self.run.parameters[value["param"]]
+        return value
+
+    def _argv(self, state: StepState, work_dir: Path) -> list[str]:
+        node = state.node
+        args = [self._value(a, state) for a in node["arguments"]]
+        if node["kind"] == "script":
+            return [node["interpreter"], str(work_dir / node["script"]), *args]
+        if node["shell"]:
+            return ["/bin/bash", "-c", args[0]]
+        if args and args[0] in ("python", "python3"):
+            args[0] = node["interpreter"]
+        return args
+
+    def _env(self, state: StepState, step_dir: Path) -> dict[str, str]:
+        node = state.node
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AZUREML_", "AML_PARAMETER_"))}
+        env.update({k: str(v) for k, v in node.get("environment_variables", {}).items()})
+        env.update(
+            PYTHONUNBUFFERED="1",
+            DATAFERRY_RUN_CONTEXT=str(step_dir / "context.json"),
+            AZUREML_RUN_ID=state.record.id,
+            AZUREML_ARM_PROJECT_NAME=self.run.experiment,
+            AZUREML_ARM_WORKSPACE_NAME=self.ws.name,
+            AZUREML_OUTPUT_DIRECTORY="./outputs",
+        )
+        if self.ws.subscription_id:
+            env["AZUREML_ARM_SUBSCRIPTION"] = self.ws.subscription_id
+        if self.ws.resource_group:
+            env["AZUREML_ARM_RESOURCEGROUP"] = self.ws.resource_group
+        dataset_inputs = []
+        for bound in state.inputs:
+            env[f"AZUREML_DATAREFERENCE_{bound.name}"] = bound.value
+            if bound.style == "dataset":
+                env[bound.name] = bound.value
+                dataset_inputs.append(f"{bound.name}:{bound.mode}")
+        env["AZUREML_DATASET_ENVIRONMENT_VARS"] = ",".join(dataset_inputs)
+        file_outputs = []
+        for staged in state.staged:
+            env[f"AZUREML_DATAREFERENCE_{staged.name}"] = str(staged.write_dir)
+            if staged.spec["type"] == "dataset_output":
+                env[staged.name] = str(staged.write_dir)
+                file_outputs.append(staged.name)
+        env["AZUREML_DATASET_FILE_OUTPUTS"] = ";".join(file_outputs)
+        for key in node["params"]:
+            env["AML_PARAMETER_" + key] = str(self._step_param(state, key))
+        return env
+
+    def _context(self, state: StepState) -> dict[str, Any]:
+        """What ``Run.get_context()`` reads inside the step."""
+        return {
+            "workspace": str(self.ws.path),
+            "run_id": state.record.id,
+            "parent_run_id": self.run_id,
+            "experiment": self.run.experiment,
+            "step_name": state.node["name"],
+            "inputs": {b.name: {"mode": b.mode, "value": b.value, "style": b.style} for b in state.inputs},
+            "outputs": {o.name: {"path": str(o.write_dir), "type": o.spec["type"]} for o in state.staged},
+        }
+
+    def _details(self, state: StepState, **extra: Any) -> dict[str, Any]:
+        return {
+            "inputs": {b.name: {"mode": b.mode, "value": b.value, **b.lineage} for b in state.inputs},
+            "outputs": {o.name: {"datastore": o.location.name, "path": o.path, "mode": o.spec["mode"]} for o in state.staged},
+            "notes": list(state.notes),
+            "compute_target": state.node.get("compute_target") or "local",
+            "executor": self.executor.name,
+            **extra,
+        }
+
+    def _finish(self, state: StepState, code: int) -> None:
+        if code == 0:
+            try:
+                committed = [commit_output(o) for o in state.staged]
+                lineage = [{"role": "input", "name": b.name, "dataset_id": b.lineage.get("dataset_id"), "datastore": b.lineage.get("datastore"), "path": b.lineage.get("path")} for b in state.inputs]
+                lineage += [{"role": "output", "name": c["name"], "datastore": c["datastore"], "path": c["path"]} for c in committed]
+                self.store.record_outputs(state.record.id, committed, lineage)
+                registered = register_outputs(self.ws, state.node, committed, state.record.id)
+            except (DataferryError, OSError) as exc:
+                self._discard(state)
+                self._end(state, "Failed", code, error=f"committing outputs failed: {exc}")
+                return
+            self._end(state, "Finished", code, registered=registered)
+            return
+        self._discard(state)
+        reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        tail = _tail(self._step_dir(state) / "stderr.txt")
+        self._end(state, "Failed", code, error=f"step '{state.node['name']}' failed ({reason})" + (f":\n{tail}" if tail else ""))
+        if not self.continue_on_failure:
+            self._cancel_all(f"not run: step '{state.node['name']}' failed")
+
+    def _end(self, state: StepState, status: str, code: int | None, **extra: Any) -> None:
+        state.status = status
+        self.store.update_step_run(state.record.id, status=status, ended_at=now(), exit_code=code, details=self._details(state, **extra))
+        log.info("step %s: %s%s", state.node["name"], status, f" ({extra['error'].splitlines()[0]})" if extra.get("error") else "")
+
+    def _fail_before_start(self, state: StepState, message: str) -> None:
+        state.status = "Failed"
+        self.store.update_step_run(state.record.id, status="Failed", started_at=now(), ended_at=now(), details=self._details(state, error=message))
+        log.info("step %s: Failed before start: %s", state.node["name"], message)
+        if not self.continue_on_failure:
+            self._cancel_all(f"not run: step '{state.node['name']}' failed")
+
+    def _skip(self, state: StepState, reason: str) -> None:
+        state.status = "Canceled"
+        self.store.update_step_run(state.record.id, status="Canceled", ended_at=now(), details=self._details(state, error=reason))
+
+    def _discard(self, state: StepState) -> None:
+        for staged in state.staged:
+            discard_output(staged)
+        self.store.release_leases(state.record.id)
+
+    def _cancel_all(self, reason: str) -> None:
+        for state in self.states.values():
+            if state.status == "Running" and state.handle is not None:
+                self.executor.cancel(state.handle)
+                self._discard(state)
+                self._end(state, "Canceled", None, error=reason)
+            elif state.status in ("NotStarted", "Queued"):
+                self._skip(state, reason)
+
+    def _final_status(self) -> str:
+        statuses = {s.status for s in self.states.values()}
+        if self.cancelled:
+            return "Canceled"
+        if statuses <= {"Finished"}:
+            return "Finished"
+        return "Failed"
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dataferry.execution.driver WORKSPACE_DIR RUN_ID``."""
+    args = sys.argv[1:] if argv is None else argv
+    workspace = Workspace(path=Path(args[0]))
+    run_id = args[1]
+    folder = run_dir(workspace, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(folder / "driver.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("dataferry").addHandler(handler)
+    logging.getLogger("dataferry").setLevel(logging.INFO)
+    try:
+        final = Driver(workspace, run_id).drive()
+    except Exception as exc:
+        log.exception("driver failed")
+        RunStore(workspace.catalog).set_run_status_unless_terminal(run_id, "Failed", ended_at=now(), error=f"driver failed: {exc}")
+        return 1
+    return 0 if final == "Finished" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

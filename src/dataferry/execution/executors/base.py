@@ -1,0 +1,48 @@
+"""The small interface every executor implements: prepare, start, poll, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class PreparedStep:
+    """A step ready to run: its command line, folder, environment and log files."""
+
+    step_run_id: str
+    name: str
+    argv: Sequence[str]
+    cwd: str
+    env: Mapping[str, str]
+    stdout_path: str
+    stderr_path: str
+    timeout_s: float | None = None
+
+
+class StepHandle(Protocol):
+    """What ``start`` returns; the executor alone knows what is inside."""
+
+    step_run_id: str
+
+
+class Executor(Protocol):
+    """Runs prepared steps. The driver's loop is the same whatever the executor."""
+
+    name: str
+
+    def prepare(self, step: PreparedStep) -> None:
+        """Anything needed before ``start`` (ship code, create folders)."""
+
+    def start(self, step: PreparedStep) -> StepHandle:
+        """Start the step; return at once."""
+
+    def poll(self, handle: StepHandle) -> int | None:
+        """The exit code once the step has ended, else None."""
+
+    def cancel(self, handle: StepHandle) -> None:
+        """Stop the step and everything it started."""
+
+    def pid(self, handle: StepHandle) -> Any:
+        """An identifier of the running step, for logs (a pid, a task id)."""

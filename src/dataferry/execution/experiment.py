@@ -1,0 +1,65 @@
+"""Experiment: a named group of runs; ``Experiment(ws, name).submit(pipeline)``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from dataferry.catalog.run_store import RunStore
+from dataferry.errors import InvalidNameError, PipelineError
+
+if TYPE_CHECKING:
+    from dataferry.data.workspace import Workspace
+    from dataferry.execution.pipeline_run import PipelineRun
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
+_PIPELINE_KWARGS = {"pipeline_parameters", "pipeline_params", "continue_on_step_failure", "regenerate_outputs",
+                    "parent_run_id", "enable_email_notification", "credential_passthrough"}
+
+
+def validate_experiment_name(name: object) -> str:
+    """Raises InvalidNameError unless ``name`` matches ``^[a-zA-Z0-9][\\w\\-]{0,254}$``."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise InvalidNameError(
+            f"invalid experiment name {name!r}: start with a letter or digit, then up to 254 "
+            "letters, digits, '_' or '-'."
+        )
+    return name
+
+
+class Experiment:
+    """A named group of runs in a workspace."""
+
+    def __init__(self, workspace: Workspace, name: str, _skip_name_validation: bool = False, **kwargs: Any) -> None:
+        if kwargs:
+            raise TypeError(f"Experiment() got unexpected keyword arguments {sorted(kwargs)}")
+        self.workspace = workspace
+        self.name = name if _skip_name_validation else validate_experiment_name(name)
+
+    def submit(self, config: Any, tags: Mapping[str, str] | None = None, **kwargs: Any) -> PipelineRun:
+        """Submit a pipeline; the keyword arguments go to ``Pipeline.submit``.
+
+        Raises:
+            PipelineError: ``config`` is not a pipeline.
+        """
+        from dataferry.execution.pipeline import Pipeline
+
+        if not isinstance(config, Pipeline):
+            raise PipelineError(f"Experiment.submit takes a Pipeline here, not {type(config).__name__}")
+        unknown = sorted(set(kwargs) - _PIPELINE_KWARGS)
+        if unknown:
+            raise TypeError(f"submit() got unexpected keyword arguments {unknown}")
+        if "pipeline_params" in kwargs:
+            kwargs["pipeline_parameters"] = kwargs.pop("pipeline_params")
+        return config._submit(self, tags=tags, **kwargs)
+
+    def get_runs(self) -> Iterator[PipelineRun]:
+        """This experiment's runs, newest first."""
+        from dataferry.execution.pipeline_run import PipelineRun
+
+        for record in RunStore(self.workspace.catalog).list_runs(experiment=self.name, limit=10_000):
+            yield PipelineRun(self, record.id)
+
+    def __repr__(self) -> str:
+        return f"Experiment(name='{self.name}', workspace='{self.workspace.name}')"

@@ -1,0 +1,120 @@
+"""``Pipeline``: the graph plus ``submit``, which records the run and starts its driver."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dataferry.catalog.run_store import RunStore
+from dataferry.errors import PipelineValidationError
+from dataferry.execution.experiment import Experiment
+from dataferry.execution.plan import PlanCompiler
+from dataferry.pipeline.graph import PipelineGraph
+
+if TYPE_CHECKING:
+    from dataferry.execution.pipeline_run import PipelineRun
+
+_SUBMIT_KWARGS = {"enable_email_notification"}
+# drivers started by this process; kept so they are reaped (no zombies, no ResourceWarning)
+_DRIVERS: list[subprocess.Popen[bytes]] = []
+
+
+def new_run_id(experiment: str) -> str:
+    """``<experiment>_<unix time>_<8 hex>``, as Azure ML names script runs."""
+    return f"{experiment}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+
+
+class Pipeline(PipelineGraph):
+    """Steps that pass data to each other; ``submit`` runs them.
+
+    The order comes from the data: a step that reads another's output runs after it, and
+    ``step.run_after(other)`` adds an order without data. Steps with no such edge between
+    them may run at the same time.
+    """
+
+    def submit(
+        self,
+        experiment_name: str,
+        pipeline_parameters: Mapping[str, Any] | None = None,
+        continue_on_step_failure: bool = False,
+        regenerate_outputs: bool = False,
+        parent_run_id: str | None = None,
+        credential_passthrough: bool | None = None,
+        **kwargs: Any,
+    ) -> PipelineRun:
+        """Run the pipeline under ``experiment_name``; returns at once with the run.
+
+        Raises:
+            PipelineValidationError: the graph has problems, or a parameter is unknown
+                (every problem is listed).
+            EnvironmentNotSupportedError: a step's environment asks for packages.
+            TypeError: an override is of another kind than the parameter's default.
+        """
+        unknown = sorted(set(kwargs) - _SUBMIT_KWARGS)
+        if unknown:
+            raise TypeError(f"submit() got unexpected keyword arguments {unknown}")
+        return self._submit(
+            Experiment(self.workspace, experiment_name),
+            pipeline_parameters=pipeline_parameters,
+            continue_on_step_failure=continue_on_step_failure,
+            regenerate_outputs=regenerate_outputs,
+            parent_run_id=parent_run_id,
+        )
+
+    def _submit(
+        self,
+        experiment: Experiment,
+        *,
+        tags: Mapping[str, str] | None = None,
+        pipeline_parameters: Mapping[str, Any] | None = None,
+        continue_on_step_failure: bool = False,
+        regenerate_outputs: bool = False,
+        parent_run_id: str | None = None,
+        enable_email_notification: bool | None = None,
+        credential_passthrough: bool | None = None,
+    ) -> PipelineRun:
+        from dataferry.execution.pipeline_run import PipelineRun
+
+        problems = self.validate()
+        if problems:
+            raise PipelineValidationError(problems, "pipeline")
+        compiler = PlanCompiler(self, self.workspace)
+        parameters = compiler.parameters(pipeline_parameters)
+        plan = compiler.compile()
+        run_id = new_run_id(experiment.name)
+        steps = [(f"{node['node_id']}_{uuid.uuid4().hex[:8]}", node["node_id"], node["name"]) for node in plan["nodes"]]
+        options = {
+            "continue_on_step_failure": bool(continue_on_step_failure),
+            "regenerate_outputs": bool(regenerate_outputs),
+            "parent_run_id": parent_run_id,
+        }
+        RunStore(self.workspace.catalog).create_run(
+            run_id, experiment.name, plan, parameters=parameters, options=options, tags=tags,
+            description=self.description, steps=steps,
+        )
+        start_driver(self.workspace.path, run_id)
+        print(f"Submitted PipelineRun {run_id}")
+        return PipelineRun(experiment, run_id)
+
+
+def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
+    """Start the detached process that drives a run; return its pid."""
+    folder = os.path.join(os.fspath(workspace_dir), "runs", run_id)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "driver.out"), "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dataferry.execution.driver", os.fspath(workspace_dir), run_id],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # the run outlives the submitting script
+            close_fds=True,
+        )
+    _DRIVERS[:] = [p for p in _DRIVERS if p.poll() is None]
+    _DRIVERS.append(process)
+    return process.pid

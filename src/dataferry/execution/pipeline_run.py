@@ -1,0 +1,358 @@
+"""PipelineRun and StepRun: watching, inspecting and cancelling runs through the catalog."""
+
+from __future__ import annotations
+
+import sys
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dataferry.catalog.run_store import TERMINAL, RunStore
+from dataferry.data.datapath import DataReference
+from dataferry.data.datastore import Datastore
+from dataferry.errors import ActivityFailedException, RunError
+from dataferry.execution.metrics import metrics_dict
+
+if TYPE_CHECKING:
+    from dataferry.catalog.run_store import OutputRecord, StepRunRecord
+    from dataferry.execution.experiment import Experiment
+
+_WATCH_S = 0.1
+
+
+class PortDataReference:
+    """A committed step output: where it is, and how to download it or read it later."""
+
+    def __init__(self, datastore: Datastore, path_on_datastore: str, name: str) -> None:
+        self.datastore = datastore
+        self.path_on_datastore = path_on_datastore
+        self.name = name
+
+    @property
+    def datastore_name(self) -> str:
+        """The datastore's name."""
+        return self.datastore.name
+
+    def download(self, local_path: str, overwrite: bool | None = None, show_progress: bool | None = None) -> int:
+        """Copy the output to ``local_path/<path_on_datastore>``; return the file count."""
+        target = Path(local_path)
+        return self.datastore.download(
+            target, prefix=self.path_on_datastore, overwrite=bool(overwrite), show_progress=bool(show_progress)
+        )
+
+    def as_input(self, input_name: str) -> DataReference:
+        """Read this output in another pipeline, mounted."""
+        return DataReference(self.datastore, input_name, self.path_on_datastore, "mount")
+
+    def as_mount(self, input_name: str | None = None) -> DataReference:
+        """Read this output in another pipeline, mounted."""
+        return DataReference(self.datastore, input_name or self.name, self.path_on_datastore, "mount")
+
+    def as_download(self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None) -> DataReference:
+        """Read this output in another pipeline, downloaded."""
+        return DataReference(self.datastore, input_name or self.name, self.path_on_datastore, "download", path_on_compute, bool(overwrite))
+
+    def __repr__(self) -> str:
+        return f"PortDataReference(datastore='{self.datastore_name}', path_on_datastore='{self.path_on_datastore}', name='{self.name}')"
+
+
+class StepRunOutput:
+    """One output of a step run."""
+
+    def __init__(self, name: str, reference: PortDataReference) -> None:
+        self.name = name
+        self._reference = reference
+
+    def get_port_data_reference(self) -> PortDataReference:
+        """Where the output is."""
+        return self._reference
+
+
+def _logs(folder: str | None) -> tuple[str, str]:
+    if not folder:
+        return "", ""
+    texts = []
+    for name in ("stdout.txt", "stderr.txt"):
+        try:
+            texts.append(Path(folder, name).read_text("utf-8", errors="replace"))
+        except FileNotFoundError:
+            texts.append("")
+    return texts[0], texts[1]
+
+
+class _RunBase(ABC):
+    experiment: Experiment
+    _id: str
+
+    @property
+    def id(self) -> str:
+        """The run's id."""
+        return self._id
+
+    @property
+    def _store(self) -> RunStore:
+        return RunStore(self.experiment.workspace.catalog)
+
+    @abstractmethod
+    def get_status(self) -> str:
+        """The run's current status."""
+
+    def _wait(self, timeout_seconds: float, show: Any) -> str:
+        deadline = time.monotonic() + timeout_seconds if timeout_seconds < sys.maxsize else None
+        while True:
+            status = self.get_status()
+            if show is not None:
+                show()
+            if status in TERMINAL:
+                return status
+            if deadline is not None and time.monotonic() > deadline:
+                print(f"Timed out after {timeout_seconds} s waiting for run {self.id} (status {status})")
+                return status
+            time.sleep(_WATCH_S)
+
+
+class StepRun(_RunBase):
+    """One step's execution in a pipeline run."""
+
+    def __init__(self, experiment: Experiment, step_run_id: str, pipeline_run_id: str | None = None, node_id: str | None = None) -> None:
+        self.experiment = experiment
+        self._id = step_run_id
+        record = self._record()
+        self.pipeline_run_id = pipeline_run_id or record.run_id
+        self.node_id = node_id or record.node_id
+
+    def _record(self) -> StepRunRecord:
+        return self._store.get_step_run(self._id)
+
+    @property
+    def name(self) -> str:
+        """The step's name."""
+        return self._record().step_name
+
+    @property
+    def status(self) -> str:
+        """The current status."""
+        return self.get_status()
+
+    @property
+    def parent(self) -> PipelineRun:
+        """The pipeline run."""
+        return PipelineRun(self.experiment, self.pipeline_run_id)
+
+    def get_status(self) -> str:
+        """NotStarted, Running, Finished, Failed or Canceled."""
+        return self._record().status
+
+    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True) -> str:
+        """Wait for the step to end; return its status."""
+        printer = _LogPrinter(self._store, self.pipeline_run_id, only=self._id) if show_output else None
+        status = self._wait(timeout_seconds, printer.show if printer else None)
+        if status == "Failed" and raise_on_error:
+            raise ActivityFailedException(self.get_details().get("error") or f"step run {self._id} failed", self.get_details())
+        return status
+
+    def get_details(self) -> dict[str, Any]:
+        """Status, times, inputs, outputs, notes, error, and the reuse explanation."""
+        r = self._record()
+        return {
+            "runId": r.id,
+            "name": r.step_name,
+            "status": r.status,
+            "startTimeUtc": r.started_at.isoformat() if r.started_at else None,
+            "endTimeUtc": r.ended_at.isoformat() if r.ended_at else None,
+            "exitCode": r.exit_code,
+            "reusedFrom": r.reused_from,
+            "explanation": r.explanation,
+            "logFiles": {n: str(Path(r.log_dir, n)) for n in ("stdout.txt", "stderr.txt")} if r.log_dir else {},
+            **dict(r.details),
+        }
+
+    def _output_records(self) -> list[OutputRecord]:
+        r = self._record()
+        return self._store.outputs_of(r.reused_from or r.id)
+
+    def get_outputs(self) -> dict[str, StepRunOutput]:
+        """Every committed output by name."""
+        return {rec.name: StepRunOutput(rec.name, self._reference(rec)) for rec in self._output_records()}
+
+    def get_output(self, name: str) -> StepRunOutput:
+        """One committed output.
+
+        Raises:
+            RunError: the step has no committed output of that name.
+        """
+        outputs = self.get_outputs()
+        if name not in outputs:
+            raise RunError(
+                f"step run {self._id} ('{self.name}', {self.get_status()}) has no committed output "
+                f"'{name}'; committed: {sorted(outputs) or 'none'}"
+            )
+        return outputs[name]
+
+    def get_output_data(self, name: str) -> PortDataReference:
+        """Where one committed output is; ``.download(path)`` copies it."""
+        return self.get_output(name).get_port_data_reference()
+
+    def _reference(self, rec: OutputRecord) -> PortDataReference:
+        return PortDataReference(Datastore.get(self.experiment.workspace, rec.datastore), rec.path, rec.name)
+
+    def get_stdout_log(self) -> str:
+        """What the step printed to stdout."""
+        return _logs(self._record().log_dir)[0]
+
+    def get_stderr_log(self) -> str:
+        """What the step printed to stderr."""
+        return _logs(self._record().log_dir)[1]
+
+    def get_job_log(self) -> str:
+        """stdout, then stderr."""
+        out, err = _logs(self._record().log_dir)
+        return out + (f"\n--- stderr ---\n{err}" if err else "")
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
+        """Metrics logged by the step (``run.log`` and friends)."""
+        return metrics_dict(self._store.metrics_of([self._id]), name)
+
+    def __repr__(self) -> str:
+        return f"StepRun(id='{self._id}', name='{self.name}', status='{self.get_status()}')"
+
+
+class PipelineRun(_RunBase):
+    """A submitted pipeline run."""
+
+    def __init__(self, experiment: Experiment, run_id: str, _service_endpoint: Any = None) -> None:
+        self.experiment = experiment
+        self._id = run_id
+        self._store.get_run(run_id)  # fail now for an unknown id
+
+    @property
+    def status(self) -> str:
+        """The current status."""
+        return self.get_status()
+
+    @property
+    def parent(self) -> None:
+        """A pipeline run has no parent."""
+        return None
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The run's tags."""
+        return dict(self._store.get_run(self._id).tags)
+
+    def get_status(self) -> str:
+        """NotStarted, Running, Finished, Failed, Canceled or CancelRequested."""
+        return self._store.get_run(self._id).status
+
+    def get_steps(self) -> list[StepRun]:
+        """The step runs, in plan order."""
+        return [StepRun(self.experiment, r.id, self._id, r.node_id) for r in self._store.step_runs(self._id)]
+
+    get_children = get_steps
+
+    def find_step_run(self, name: str) -> list[StepRun]:
+        """The step runs of the steps named ``name`` (names need not be unique)."""
+        return [StepRun(self.experiment, r.id, self._id, r.node_id) for r in self._store.step_runs(self._id) if r.step_name == name]
+
+    def get_details(self) -> dict[str, Any]:
+        """Status, times, parameters, options and the per-step summary."""
+        r = self._store.get_run(self._id)
+        steps = self._store.step_runs(self._id)
+        failed = [s for s in steps if s.status == "Failed"]
+        details: dict[str, Any] = {
+            "runId": r.id,
+            "experiment": r.experiment,
+            "status": r.status,
+            "startTimeUtc": r.started_at.isoformat() if r.started_at else None,
+            "endTimeUtc": r.ended_at.isoformat() if r.ended_at else None,
+            "parameters": dict(r.parameters),
+            "options": dict(r.options),
+            "tags": dict(r.tags),
+            "steps": {s.step_name: s.status for s in steps},
+        }
+        if failed or r.error:
+            details["error"] = r.error or "; ".join(f"{s.step_name}: {s.details.get('error', 'failed')}" for s in failed)
+        return details
+
+    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True) -> str:
+        """Wait for the run to end; with ``show_output``, stream the steps' logs meanwhile.
+
+        Returns the final status ('Finished', 'Failed', 'Canceled').
+
+        Raises:
+            ActivityFailedException: the run failed and ``raise_on_error`` is True.
+        """
+        printer = _LogPrinter(self._store, self._id) if show_output else None
+        if printer:
+            print(f"PipelineRunId: {self._id}")
+            print(f"Logs: {self.experiment.workspace.path / 'runs' / self._id}")
+        status = self._wait(timeout_seconds, printer.show if printer else None)
+        if printer:
+            printer.summary(status)
+        if status == "Failed" and raise_on_error:
+            details = self.get_details()
+            raise ActivityFailedException(f"pipeline run {self._id} failed: {details.get('error', '')}", details)
+        return status
+
+    def cancel(self) -> None:
+        """Ask the driver to stop the running steps; nothing they wrote is committed."""
+        self._store.set_run_status_unless_terminal(self._id, "CancelRequested")
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
+        """The run's metrics; ``recursive=True`` gives ``{run_id: metrics}`` per step run too."""
+        if not recursive:
+            return metrics_dict(self._store.metrics_of([self._id]), name)
+        ids = [self._id] + [s.id for s in self._store.step_runs(self._id)]
+        records = self._store.metrics_of(ids)
+        out = {rid: metrics_dict([m for m in records if m.run_id == rid], name) for rid in ids}
+        return {k: v for k, v in out.items() if v}
+
+    def __repr__(self) -> str:
+        return f"PipelineRun(id='{self._id}', experiment='{self.experiment.name}', status='{self.get_status()}')"
+
+
+class _LogPrinter:
+    """Streams new log lines and status changes of a run's steps to stdout."""
+
+    def __init__(self, store: RunStore, run_id: str, only: str | None = None) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.only = only
+        self.offsets: dict[str, int] = {}
+        self.statuses: dict[str, str] = {}
+
+    def show(self) -> None:
+        for rec in self.store.step_runs(self.run_id):
+            if self.only and rec.id != self.only:
+                continue
+            if rec.log_dir:
+                for name in ("stdout.txt", "stderr.txt"):
+                    self._tail(rec.step_name, Path(rec.log_dir, name))
+            if self.statuses.get(rec.id) != rec.status:
+                self.statuses[rec.id] = rec.status
+                print(f"[{rec.step_name}] {rec.status}", flush=True)
+
+    def _tail(self, step: str, path: Path) -> None:
+        key = str(path)
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(self.offsets.get(key, 0))
+                data = fh.read()
+        except FileNotFoundError:
+            return
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offsets[key] = self.offsets.get(key, 0) + len(complete)
+        for line in complete.decode("utf-8", errors="replace").splitlines():
+            print(f"[{step}] {line}", flush=True)
+
+    def summary(self, status: str) -> None:
+        self.show()
+        print(f"\nPipelineRun {self.run_id}: {status}")
+        for rec in self.store.step_runs(self.run_id):
+            extra = rec.details.get("error", "") if rec.status != "Finished" else ""
+            first = extra.splitlines()[0] if extra else ""
+            print(f"  {rec.step_name:30} {rec.status:10} {first}")
+
+
+__all__ = ["PipelineRun", "PortDataReference", "StepRun", "StepRunOutput"]

@@ -1,0 +1,195 @@
+"""Compiling a pipeline graph into a plan: plain JSON the driver process runs from.
+
+Everything the driver needs is in the plan (stored in the run's catalog row), so a run can
+be driven, resumed or inspected by any process that can open the workspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dataferry.data.abstract_dataset import AbstractDataset
+from dataferry.data.consumption import DatasetConsumptionConfig
+from dataferry.data.datapath import DataPath, DataReference
+from dataferry.data.tabular_dataset import TabularDataset
+from dataferry.errors import PipelineValidationError
+from dataferry.execution.snapshot import take_snapshot
+from dataferry.pipeline.bindings import ArgRef, InputSpec, OutputSpec
+from dataferry.pipeline.outputs import (
+    OutputDatasetConfig,
+    PipelineData,
+    PipelineOutputFileDataset,
+)
+from dataferry.pipeline.parameters import PipelineParameter, check_override
+from dataferry.pipeline.steps import CommandStep, PipelineStep, PythonScriptStep
+
+if TYPE_CHECKING:
+    from dataferry.data.workspace import Workspace
+    from dataferry.pipeline.graph import Node, PipelineGraph
+
+OUTPUT_DATASET_PATH = "dataset/{run-id}/{output-name}"
+PIPELINE_DATA_PATH = "azureml/{run-id}/{output-name}"
+
+
+def serialise_value(value: Any) -> Any:
+    """A parameter value as JSON: scalars as is, DataPaths and datasets as dicts."""
+    if isinstance(value, DataPath):
+        return {"datapath": {"datastore": value.datastore_name, "path": value.path_on_datastore}}
+    if isinstance(value, AbstractDataset):
+        return {"dataset": _dataset(value)}
+    return value
+
+
+def _dataset(ds: AbstractDataset) -> dict[str, Any]:
+    return {"kind": ds._kind, "definition": ds.definition, "id": ds.id}
+
+
+def _arguments(args: list[Any]) -> list[Any]:
+    return [{a.kind: a.name} if isinstance(a, ArgRef) else a for a in args]
+
+
+class PlanCompiler:
+    """Turns a validated graph, parameters and options into the plan dict."""
+
+    def __init__(self, graph: PipelineGraph, workspace: Workspace) -> None:
+        self.graph = graph
+        self.workspace = workspace
+        self.default_datastore = graph.default_datastore.name
+
+    def parameters(self, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Default and overridden parameter values, serialised.
+
+        Raises:
+            PipelineValidationError: an override names no parameter of the pipeline.
+            TypeError: an override is of another kind than the default.
+        """
+        params = self.graph.parameters()
+        unknown = sorted(set(overrides or {}) - set(params))
+        if unknown:
+            raise PipelineValidationError(
+                [f"Pipeline parameter with name {k} does not exist (parameters: {sorted(params) or 'none'})" for k in unknown]
+            )
+        values: dict[str, Any] = {}
+        for name, param in params.items():
+            value = (overrides or {}).get(name, param.default_value)
+            if name in (overrides or {}):
+                check_override(param, value)
+            values[name] = serialise_value(value)
+        return values
+
+    def compile(self) -> dict[str, Any]:
+        """The plan: every node with its command, data bindings and options."""
+        snapshots: dict[str, str] = {}
+        store = self.workspace.path / "snapshots"
+        store.mkdir(parents=True, exist_ok=True)
+        nodes = []
+        for node in self.graph.topological_order():
+            folder = node.step.resolve_source_directory(self.graph.default_source_directory)
+            key = str(folder)
+            if key not in snapshots:
+                _, snap = take_snapshot(folder, store)
+                snapshots[key] = str(snap)
+            nodes.append(self._node(node, snapshots[key]))
+        return {"description": self.graph.description, "default_datastore": self.default_datastore, "nodes": nodes}
+
+    def _node(self, node: Node, snapshot: str) -> dict[str, Any]:
+        step = node.step
+        env = step.environment
+        interpreter = env.interpreter(step.name)
+        runconfig_params = {k: ({"param": v.name} if isinstance(v, PipelineParameter) else v) for k, v in step.runconfig_pipeline_params.items()}
+        return {
+            "node_id": node.node_id,
+            "name": step.name,
+            "kind": _kind(step),
+            "script": getattr(step, "script_name", None),
+            "shell": getattr(step, "is_shell", False),
+            "snapshot": snapshot,
+            "arguments": _arguments(step.ports.arguments),
+            "inputs": [self._input(spec) for spec in step.ports.inputs],
+            "outputs": [self._output(spec) for spec in step.ports.outputs],
+            "params": {k: ({"param": v.name} if isinstance(v, PipelineParameter) else str(v)) for k, v in step.ports.params.items()},
+            "upstream": node.upstream,
+            "allow_reuse": step.allow_reuse,
+            "version": step.version,
+            "compute_target": step.compute_target,
+            "interpreter": interpreter,
+            "environment": env.name,
+            "environment_variables": {**env.environment_variables, **step.runconfig.environment_variables},
+            "runconfig_params": runconfig_params,
+        }
+
+    def _producer(self, spec: InputSpec) -> dict[str, str]:
+        assert spec.origin is not None
+        node = self.graph.producer_of(spec.origin)
+        assert node is not None  # validate() guarantees a producer
+        out = next(o for o in node.step.ports.outputs if o.origin is spec.origin)
+        return {"producer": node.node_id, "output": out.name}
+
+    def _input(self, spec: InputSpec) -> dict[str, Any]:
+        base = {"name": spec.name, "kind": spec.kind, "mode": spec.mode, "style": spec.style, "path_on_compute": spec.path_on_compute}
+        obj = spec.obj
+        if spec.kind == "dataset":
+            inner = obj.dataset
+            if isinstance(inner, PipelineParameter):
+                return {**base, "param": inner.name}
+            return {**base, "dataset": _dataset(inner)}
+        if spec.kind == "output":
+            inner = obj.dataset if isinstance(obj, DatasetConsumptionConfig) else obj
+            view = getattr(inner, "_tabular", None)
+            transforms = list(getattr(inner, "_transforms", []))
+            return {**base, **self._producer(spec), "view": {"tabular": view, "transforms": transforms}}
+        # datapath
+        if isinstance(obj, tuple):  # (PipelineParameter(DataPath), binding)
+            return {**base, "param": obj[0].name}
+        ref: DataReference = obj
+        return {**base, "datastore": ref.datastore_name, "path": ref.path_on_datastore or ""}
+
+    def _output(self, spec: OutputSpec) -> dict[str, Any]:
+        obj = spec.obj
+        registration = getattr(obj, "registration", None)
+        if isinstance(obj, PipelineOutputFileDataset):
+            obj = obj.pipeline_data
+        if isinstance(obj, PipelineData):
+            store = obj.datastore.name if obj.datastore is not None else self.default_datastore
+            out = {
+                "type": "pipeline_data",
+                "mode": obj.output_mode,
+                "datastore": store,
+                "path_template": PIPELINE_DATA_PATH,
+                "overwrite": bool(obj._output_overwrite),
+                "source_globs": None,
+                "source": obj._output_path_on_compute if obj.output_mode == "upload" else None,
+            }
+        else:
+            assert isinstance(obj, OutputDatasetConfig)
+            dest = obj.destination
+            store_obj, path = dest if dest else (self.default_datastore, OUTPUT_DATASET_PATH)
+            store = store_obj if isinstance(store_obj, str) else store_obj.name
+            out = {
+                "type": "dataset_output",
+                "mode": obj.mode,
+                "datastore": store.lower(),
+                "path_template": path,
+                "overwrite": obj.overwrite,
+                "source_globs": obj.source_globs,
+                "source": obj.source if obj.mode == "upload" else None,
+            }
+        reg = None
+        if registration is not None:
+            tabular = getattr(spec.obj, "_tabular", None)
+            reg = {"name": registration.name, "description": registration.description, "tags": registration.tags, "tabular": tabular}
+        return {"name": spec.name, **out, "register": reg}
+
+
+def _kind(step: PipelineStep) -> str:
+    if isinstance(step, CommandStep):
+        return "command"
+    if isinstance(step, PythonScriptStep):
+        return "script"
+    raise PipelineValidationError([f"step '{step.name}' of type {type(step).__name__} cannot run locally"])
+
+
+def is_tabular_dataset(value: Any) -> bool:
+    """True for a TabularDataset (used by parameter resolution)."""
+    return isinstance(value, TabularDataset)

@@ -1,0 +1,204 @@
+"""``Run.get_context()``: inside a step, the step run; elsewhere, an offline run.
+
+A step process finds its context in the JSON file named by ``DATAFERRY_RUN_CONTEXT``,
+written by the driver: its ids, the workspace, and how each input and output is bound.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+from types import GeneratorType
+from typing import TYPE_CHECKING, Any
+
+from dataferry.catalog.run_store import RunStore
+from dataferry.errors import DataferryError, RunError
+
+if TYPE_CHECKING:
+    from dataferry.data.workspace import Workspace
+    from dataferry.execution.experiment import Experiment
+    from dataferry.execution.pipeline_run import PipelineRun
+
+CONTEXT_ENV = "DATAFERRY_RUN_CONTEXT"
+
+
+class RunEnvironmentException(RunError):
+    """``Run.get_context(allow_offline=False)`` outside a run."""
+
+
+class InputDatasets(dict[str, Any]):
+    """``run.input_datasets``: a dataset object (direct mode) or a path, by input name."""
+
+
+class OutputDatasets(dict[str, Any]):
+    """``run.output_datasets``: the folder each output is written to, by name."""
+
+
+def _check_scalar(name: str, value: Any) -> None:
+    if isinstance(value, list | tuple | range | GeneratorType | set):
+        raise DataferryError(f"run.log does not support list type ({name!r}). Use run.log_list instead")
+
+
+class Run:
+    """The run a piece of code is part of. Use ``Run.get_context()``."""
+
+    _cache: dict[str, Run] = {}
+
+    @classmethod
+    def get_context(cls, allow_offline: bool = True, used_for_context_manager: bool = False, **kwargs: Any) -> Run:
+        """The current step run inside a pipeline step; an offline run elsewhere.
+
+        Raises:
+            RunEnvironmentException: outside a step with ``allow_offline=False``.
+        """
+        path = os.environ.get(CONTEXT_ENV)
+        if path:
+            if path not in cls._cache:
+                cls._cache[path] = _SubmittedRun(Path(path))
+            return cls._cache[path]
+        if not allow_offline:
+            raise RunEnvironmentException("Run.get_context(allow_offline=False) was called outside a dataferry step run")
+        return _OfflineRun()
+
+
+class _SubmittedRun(Run):
+    """The step run a step process belongs to."""
+
+    def __init__(self, context_file: Path) -> None:
+        self._ctx: dict[str, Any] = json.loads(context_file.read_text("utf-8"))
+        self.id: str = self._ctx["run_id"]
+        self.name = self._ctx["step_name"]
+
+    @cached_property
+    def _workspace(self) -> Workspace:
+        from dataferry.data.workspace import Workspace
+
+        return Workspace(path=Path(self._ctx["workspace"]))
+
+    @cached_property
+    def experiment(self) -> Experiment:
+        """The experiment; ``run.experiment.workspace`` is the workspace."""
+        from dataferry.execution.experiment import Experiment
+
+        return Experiment(self._workspace, self._ctx["experiment"], _skip_name_validation=True)
+
+    @property
+    def parent(self) -> PipelineRun:
+        """The pipeline run this step run is part of."""
+        from dataferry.execution.pipeline_run import PipelineRun
+
+        return PipelineRun(self.experiment, self._ctx["parent_run_id"])
+
+    @cached_property
+    def input_datasets(self) -> InputDatasets:
+        """Dataset inputs by name: a TabularDataset/FileDataset in direct mode, else a path."""
+        from dataferry.data.abstract_dataset import AbstractDataset
+
+        out = InputDatasets()
+        for name, bound in self._ctx["inputs"].items():
+            if bound["style"] != "dataset":
+                continue  # PipelineData: read it from the arguments, as in Azure ML
+            if bound["mode"] == "direct":
+                out[name] = AbstractDataset.get_by_id(self._workspace, bound["value"])
+            else:
+                out[name] = bound["value"]
+        return out
+
+    @cached_property
+    def output_datasets(self) -> OutputDatasets:
+        """OutputFileDatasetConfig outputs by name: the folder to write to."""
+        return OutputDatasets({n: o["path"] for n, o in self._ctx["outputs"].items() if o["type"] == "dataset_output"})
+
+    @property
+    def _store(self) -> RunStore:
+        return RunStore(self._workspace.catalog)
+
+    def get_status(self) -> str:
+        """The step run's status (Running, while the step runs)."""
+        return self._store.get_step_run(self.id).status
+
+    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+        """Log a scalar; logging the same name again appends."""
+        _check_scalar(name, value)
+        self._store.log_metric(self.id, name, "scalar", value, step=step, description=description)
+
+    def log_list(self, name: str, value: Iterable[Any], description: str = "") -> None:
+        """Log a list of scalars."""
+        self._store.log_metric(self.id, name, "list", list(value), description=description)
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        """Log one row of a table; rows of one name become ``{col: [..]}``."""
+        for col, v in kwargs.items():
+            if isinstance(v, list | tuple | dict):
+                raise DataferryError(f"log_row: column {col!r} must be a scalar, not {type(v).__name__}")
+        self._store.log_metric(self.id, name, "row", dict(kwargs), description=description)
+
+    def log_table(self, name: str, value: Mapping[str, Any], description: str = "") -> None:
+        """Log a table: a dict of equal-length column lists."""
+        columns = {k: (list(v) if isinstance(v, list | tuple) else [v]) for k, v in value.items()}
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise DataferryError(f"log_table {name!r}: columns have different lengths {sorted(lengths)}")
+        self._store.log_metric(self.id, name, "table", columns, description=description)
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
+        """What this step run logged."""
+        from dataferry.execution.metrics import metrics_dict
+
+        return metrics_dict(self._store.metrics_of([self.id]), name)
+
+    def complete(self, _set_status: bool = True) -> None:
+        """No effect inside a step: the driver sets the status from the exit code."""
+
+    def fail(self, error_details: Any = None, error_code: Any = None, _set_status: bool = True) -> None:
+        """No effect inside a step: exit non-zero to fail it."""
+
+    def cancel(self) -> None:
+        """No effect inside a step."""
+
+    def __repr__(self) -> str:
+        return f"Run(id='{self.id}', name='{self.name}')"
+
+
+class _OfflineRun(Run):
+    """Outside any run: logging prints what it would have logged."""
+
+    def __init__(self, run_id: str | None = None) -> None:
+        self.id = run_id or f"OfflineRun_{uuid.uuid4()}"
+
+    def log(self, name: str, value: Any, description: str = "") -> None:
+        """Print the metric instead of storing it."""
+        print(f"Attempted to log scalar metric {name}:\n{value}")
+
+    def log_list(self, name: str, value: Iterable[Any], description: str = "") -> None:
+        """Print the metric instead of storing it."""
+        print(f"Attempted to log list metric {name}:\n{list(value)}")
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        """Print the metric instead of storing it."""
+        print(f"Attempted to log row metric {name}:\n{kwargs}")
+
+    def log_table(self, name: str, value: Mapping[str, Any], description: str = "") -> None:
+        """Print the metric instead of storing it."""
+        print(f"Attempted to log table metric {name}:\n{dict(value)}")
+
+    def child_run(self, name: str | None = None, run_id: str | None = None, outputs: Any = None) -> _OfflineRun:
+        """Another offline run, ``<id>.<name>``."""
+        return _OfflineRun(run_id or f"{self.id}.{name}")
+
+    def complete(self, _set_status: bool = True) -> None:
+        """Nothing to complete offline."""
+
+    def fail(self, error_details: Any = None, error_code: Any = None, _set_status: bool = True) -> None:
+        """Print the failure."""
+        print(f"Attempted to fail offline run {self.id}: {error_details}")
+
+    def cancel(self) -> None:
+        """Nothing to cancel offline."""
+
+    def __repr__(self) -> str:
+        return f"Run(id='{self.id}', offline)"

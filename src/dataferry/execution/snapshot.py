@@ -1,0 +1,94 @@
+"""Snapshots of step source folders: copied once per content, immutable afterwards.
+
+Files matched by ``.amlignore`` (or, without one, ``.gitignore``) are left out, as in
+Azure ML. A snapshot is written under a temporary name and renamed into place, so a
+crash never leaves a half snapshot under its real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from dataferry.errors import StepDefinitionError
+
+_ALWAYS_IGNORED = (".git/", "__pycache__/", ".dataferry/", ".azureml/", ".venv/", "*.pyc")
+
+
+def ignore_spec(folder: Path) -> object:
+    """The ignore rules of a source folder (``.amlignore`` wins over ``.gitignore``)."""
+    import pathspec
+
+    lines = list(_ALWAYS_IGNORED)
+    for name in (".amlignore", ".gitignore"):
+        rules = folder / name
+        if rules.is_file():
+            lines += rules.read_text("utf-8", errors="replace").splitlines()
+            break
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def source_files(folder: Path) -> list[str]:
+    """The relative paths a snapshot of ``folder`` holds, sorted.
+
+    Raises:
+        StepDefinitionError: the folder is missing or cannot be read.
+    """
+    if not folder.is_dir():
+        raise StepDefinitionError(f"source_directory {folder} does not exist or is not a folder")
+    spec = ignore_spec(folder)
+    found: list[str] = []
+    try:
+        for dirpath, dirs, files in os.walk(folder, onerror=_raise):
+            rel_dir = os.path.relpath(dirpath, folder)
+            rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+            dirs[:] = sorted(d for d in dirs if not spec.match_file(rel_dir + d + "/"))  # type: ignore[attr-defined]
+            for name in files:
+                rel = rel_dir + name
+                if not spec.match_file(rel):  # type: ignore[attr-defined]
+                    found.append(rel)
+    except OSError as exc:
+        raise StepDefinitionError(f"cannot read source_directory {folder}: {exc}") from exc
+    return sorted(found)
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
+def content_hash(folder: Path, files: list[str]) -> str:
+    """sha256 over (relative path, bytes) of every file, in order."""
+    digest = hashlib.sha256()
+    for rel in files:
+        digest.update(rel.encode() + b"\0")
+        try:
+            with open(folder / rel, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as exc:
+            raise StepDefinitionError(f"cannot read {folder / rel}: {exc}") from exc
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def take_snapshot(folder: Path, store: Path) -> tuple[str, Path]:
+    """Copy ``folder`` (minus ignored files) into ``store/<hash>``; return (hash, path)."""
+    files = source_files(folder)
+    digest = content_hash(folder, files)
+    target = store / digest[:32]
+    if target.is_dir():
+        return digest, target
+    tmp = store / f".{digest[:32]}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for rel in files:
+        dst = tmp / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / rel, dst)
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(tmp, target)
+    except OSError:  # another submit wrote the same snapshot first: same content
+        shutil.rmtree(tmp, ignore_errors=True)
+    return digest, target

@@ -1,0 +1,234 @@
+"""A step's inputs, outputs and arguments, normalised from whatever the user passed.
+
+The user may pass dataset configs, output configs, PipelineData, port bindings, data
+references, ``(DataPath, DataPathComputeBinding)`` tuples and parameters, in ``inputs``,
+``outputs`` or ``arguments``. Here each becomes an ``InputSpec``/``OutputSpec`` and each
+argument a literal or a reference to one of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dataferry.data.abstract_dataset import AbstractDataset
+from dataferry.data.consumption import DatasetConsumptionConfig
+from dataferry.data.datapath import DataPath, DataPathComputeBinding, DataReference
+from dataferry.errors import StepDefinitionError
+from dataferry.pipeline.outputs import (
+    InputPortBinding,
+    OutputDatasetConfig,
+    PipelineData,
+    PipelineOutputFileDataset,
+    _Origin,
+)
+from dataferry.pipeline.parameters import PipelineParameter
+
+
+@dataclass
+class InputSpec:
+    """One input of a step.
+
+    ``kind``: ``dataset`` (a dataset or a dataset parameter), ``output`` (another step's
+    output, keyed by ``origin``) or ``datapath`` (a path on a datastore).
+    ``style``: ``dataset`` inputs appear as env ``{name}`` and in ``run.input_datasets``;
+    ``dataref`` ones as ``AZUREML_DATAREFERENCE_{name}``.
+    """
+
+    name: str
+    kind: str
+    mode: str
+    style: str
+    obj: Any
+    path_on_compute: str | None = None
+    origin: _Origin | None = None
+
+
+@dataclass
+class OutputSpec:
+    """One output of a step (an OutputDatasetConfig, a PipelineData or a promoted one)."""
+
+    name: str
+    obj: Any
+    origin: _Origin
+
+
+@dataclass(frozen=True)
+class ArgRef:
+    """An argument that resolves at run time: ``input``, ``output`` or ``param``."""
+
+    kind: str
+    name: str
+
+
+def _raw_dataset_error(where: str) -> StepDefinitionError:
+    return StepDefinitionError(
+        f"a Dataset cannot be used directly in {where}. Please call the as_named_input method "
+        "(ds.as_named_input('name'), then .as_mount() or .as_download() for files)."
+    )
+
+
+def input_spec(obj: Any) -> InputSpec:
+    """Normalise one entry of ``inputs``.
+
+    Raises:
+        StepDefinitionError: a raw dataset, or something that is not an input.
+    """
+    if isinstance(obj, AbstractDataset):
+        raise _raw_dataset_error("a step's inputs")
+    if isinstance(obj, DatasetConsumptionConfig):
+        inner = obj.dataset
+        if isinstance(inner, OutputDatasetConfig):
+            return InputSpec(obj.name, "output", obj.mode, "dataset", obj, obj.path_on_compute, inner._origin)
+        if isinstance(inner, PipelineOutputFileDataset):
+            return InputSpec(obj.name, "output", obj.mode, "dataset", obj, obj.path_on_compute, inner._origin)
+        return InputSpec(obj.name, "dataset", obj.mode, "dataset", obj, obj.path_on_compute)
+    if isinstance(obj, OutputDatasetConfig):  # an output listed as an input: its as_input()
+        return input_spec(obj.as_input(obj.name))
+    if isinstance(obj, PipelineOutputFileDataset):
+        return InputSpec(obj.name, "output", obj.mode, "dataset", obj, obj.path_on_compute, obj._origin)
+    if isinstance(obj, PipelineData):
+        return input_spec(obj.create_input_binding())
+    if isinstance(obj, InputPortBinding):
+        bound = obj.bind_object
+        if isinstance(bound, PipelineData):
+            return InputSpec(obj.name, "output", obj.bind_mode, "dataref", obj, obj.path_on_compute, bound._origin)
+        if isinstance(bound, DataReference | DataPath):
+            ref = bound if isinstance(bound, DataReference) else bound.create_data_reference(obj.name)
+            return InputSpec(obj.name, "datapath", obj.bind_mode, "dataref", ref, obj.path_on_compute)
+        raise StepDefinitionError(f"input binding '{obj.name}' binds a {type(bound).__name__}, which is not data")
+    if isinstance(obj, DataReference):
+        if obj.mode == "upload":
+            raise StepDefinitionError(f"data reference '{obj.data_reference_name}' is in upload mode; list it in outputs")
+        return InputSpec(obj.data_reference_name, "datapath", obj.mode, "dataref", obj, obj.path_on_compute)
+    if isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], DataPathComputeBinding):
+        path, binding = obj
+        if isinstance(path, PipelineParameter):
+            if not isinstance(path.default_value, DataPath):
+                raise StepDefinitionError(f"parameter '{path.name}' in a (DataPath, binding) input must have a DataPath default")
+            name = path.name
+            return InputSpec(name, "datapath", binding.mode, "dataref", (path, binding), binding.path_on_compute)
+        if not isinstance(path, DataPath):
+            raise StepDefinitionError("a (path, DataPathComputeBinding) input needs a DataPath or a PipelineParameter")
+        ref = path.create_data_reference(datapath_compute_binding=binding)
+        return InputSpec(ref.data_reference_name, "datapath", binding.mode, "dataref", ref, binding.path_on_compute)
+    raise StepDefinitionError(
+        f"{type(obj).__name__} cannot be a step input; use ds.as_named_input(...), "
+        "an output's as_input(), PipelineData or a DataReference"
+    )
+
+
+def output_spec(obj: Any) -> OutputSpec:
+    """Normalise one entry of ``outputs``.
+
+    Raises:
+        StepDefinitionError: something that is not an output.
+    """
+    if isinstance(obj, OutputDatasetConfig):
+        return OutputSpec(obj.name, obj, obj._origin)
+    if isinstance(obj, PipelineData):
+        return OutputSpec(obj.output_name, obj, obj._origin)
+    if isinstance(obj, PipelineOutputFileDataset):
+        return OutputSpec(obj.pipeline_data.output_name, obj, obj._origin)
+    raise StepDefinitionError(
+        f"{type(obj).__name__} cannot be a step output; use OutputFileDatasetConfig or PipelineData"
+    )
+
+
+class StepPorts:
+    """A step's inputs, outputs, arguments and params, normalised and checked."""
+
+    def __init__(self, step_name: str, arguments: list[Any], inputs: list[Any], outputs: list[Any], params: dict[str, Any]) -> None:
+        self.step_name = step_name
+        self.inputs = [input_spec(i) for i in inputs]
+        self.outputs = [output_spec(o) for o in outputs]
+        self.params = dict(params)
+        self._arg_params: list[PipelineParameter] = []
+        self.arguments = [self._argument(a) for a in arguments]
+        self._check_names()
+
+    def _find_input(self, origin: _Origin) -> InputSpec | None:
+        return next((i for i in self.inputs if i.origin is origin), None)
+
+    def _find_output(self, origin: _Origin) -> OutputSpec | None:
+        return next((o for o in self.outputs if o.origin is origin), None)
+
+    def _argument(self, arg: Any) -> str | ArgRef:
+        if isinstance(arg, AbstractDataset):
+            raise _raw_dataset_error("a step's arguments")
+        if isinstance(arg, DatasetConsumptionConfig):
+            spec = next((i for i in self.inputs if i.name == arg.name), None)
+            if spec is None:
+                spec = input_spec(arg)
+                self.inputs.append(spec)
+            return ArgRef("input", spec.name)
+        if isinstance(arg, OutputDatasetConfig):
+            as_input = self._find_input(arg._origin)
+            if as_input is not None:  # also listed in inputs: the reading side
+                return ArgRef("input", as_input.name)
+            out = self._find_output(arg._origin)
+            if out is None:
+                out = output_spec(arg)
+                self.outputs.append(out)
+            return ArgRef("output", out.name)
+        if isinstance(arg, PipelineData | PipelineOutputFileDataset):
+            out = self._find_output(arg._origin)
+            if out is not None:
+                return ArgRef("output", out.name)
+            found = self._find_input(arg._origin)
+            if found is None:
+                raise StepDefinitionError(
+                    f"step '{self.step_name}': {arg!r} is in arguments but in neither inputs "
+                    "nor outputs; add it to outputs=[...] if this step writes it, or to "
+                    "inputs=[...] if it reads it"
+                )
+            return ArgRef("input", found.name)
+        if isinstance(arg, InputPortBinding | DataReference):
+            name = arg.name if isinstance(arg, InputPortBinding) else arg.data_reference_name
+            spec = next((i for i in self.inputs if i.name == name), None)
+            if spec is None:
+                raise StepDefinitionError(
+                    f"step '{self.step_name}': input '{name}' is in arguments but not in "
+                    "inputs=[...]; add it there too"
+                )
+            return ArgRef("input", spec.name)
+        if isinstance(arg, PipelineParameter):
+            self._arg_params.append(arg)
+            return ArgRef("param", arg.name)
+        if isinstance(arg, str) and arg.startswith("parameter:") and arg[len("parameter:") :] in self.params:
+            return ArgRef("step_param", arg[len("parameter:") :])
+        if isinstance(arg, bool | int | float | str):
+            return str(arg)
+        return str(arg)
+
+    def _check_names(self) -> None:
+        seen: set[str] = set()
+        for spec in self.inputs:
+            if spec.name in seen:
+                raise StepDefinitionError(f"step '{self.step_name}': two inputs are named '{spec.name}'")
+            seen.add(spec.name)
+        out_seen: set[str] = set()
+        for out in self.outputs:
+            if out.name in out_seen:
+                raise StepDefinitionError(f"step '{self.step_name}': two outputs are named '{out.name}'")
+            out_seen.add(out.name)
+        for spec in self.inputs:  # as the original SDK: the input gets renamed
+            if spec.name in out_seen:
+                old = spec.name
+                spec.name = f"INPUT_{old}"
+                self.arguments = [ArgRef("input", spec.name) if a == ArgRef("input", old) else a for a in self.arguments]
+
+    def parameters(self) -> list[PipelineParameter]:
+        """Every PipelineParameter the step uses: arguments, params, dataset inputs."""
+        found: list[PipelineParameter] = list(self._arg_params)
+        for value in self.params.values():
+            if isinstance(value, PipelineParameter):
+                found.append(value)
+        for spec in self.inputs:
+            obj = spec.obj
+            inner = getattr(obj, "dataset", None)
+            if isinstance(inner, PipelineParameter):
+                found.append(inner)
+            if isinstance(obj, tuple) and isinstance(obj[0], PipelineParameter):
+                found.append(obj[0])
+        return found
