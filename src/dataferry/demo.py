@@ -1,7 +1,10 @@
-"""The README's main job: a workspace, a dataset from bundled files, a sample and a split.
+"""The README's main job: a three-step pipeline on bundled data, on the embedded defaults.
+
+prepare (tabular input, direct mode) -> split (random_split, two upload-mode outputs)
+-> train (both as inputs; the model file is registered with register_on_complete).
 
 Run with ``bash dev.sh demo`` (or ``python -m dataferry.demo [FOLDER]``). The workspace
-is kept in FOLDER (default ``./.demo``), so ``dataferry -w .demo dataset list`` shows it.
+is kept in FOLDER (default ``./.demo``): ``dataferry -w .demo runs list`` shows the run.
 """
 
 from __future__ import annotations
@@ -10,46 +13,80 @@ import shutil
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
-from dataferry import DataPath, Dataset, Datastore, Workspace
+from dataferry import (
+    DataPath,
+    Dataset,
+    Datastore,
+    Experiment,
+    OutputFileDatasetConfig,
+    Pipeline,
+    PythonScriptStep,
+    Workspace,
+)
 
 SAMPLES = Path(__file__).parent / "samples"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Build the demo workspace and print what it did."""
-    args = sys.argv[1:] if argv is None else argv
-    folder = Path(args[0] if args else ".demo").resolve()
-    console = Console()
-
-    ws = Workspace.create("demo", folder, exist_ok=True, show_output=False)
-    console.print(f"[bold]workspace[/] {ws.name} in {ws.path}")
-
+def build(ws: Workspace) -> Pipeline:
+    """The demo pipeline over the bundled flower measurements."""
     store = Datastore.get(ws, "workspaceblobstore")
     raw = Path(store.location.root) / "flowers"
     raw.mkdir(parents=True, exist_ok=True)
     for f in sorted(SAMPLES.glob("flowers_*.csv")):
         shutil.copyfile(f, raw / f.name)
-
     flowers = Dataset.Tabular.from_delimited_files(DataPath(store, "flowers/*.csv"))
     flowers = flowers.register(ws, "flowers", description="bundled sample measurements", create_new_version=True)
-    console.print(f"registered [cyan]{flowers.name}[/] version {flowers.version} (id {flowers.id})")
 
-    smaller = flowers.take_sample(0.5, seed=42)
-    train, test = smaller.random_split(percentage=0.8, seed=42)
-    df_all = flowers.to_pandas_dataframe()
-    df_train, df_test = train.to_pandas_dataframe(), test.to_pandas_dataframe()
-    console.print(
-        f"rows: all {len(df_all)}, sample {len(df_train) + len(df_test)}, "
-        f"train {len(df_train)}, test {len(df_test)}"
+    steps_dir = str(SAMPLES / "demo_steps")
+    prepared = OutputFileDatasetConfig(name="prepared")
+    prepare = PythonScriptStep(
+        name="prepare",
+        script_name="prepare.py",
+        source_directory=steps_dir,
+        inputs=[flowers.as_named_input("flowers")],
+        arguments=["--out", prepared],
     )
-    train.register(ws, "flowers_train", description="80% of a 50% sample, seed 42", create_new_version=True)
-    test.register(ws, "flowers_test", description="20% of a 50% sample, seed 42", create_new_version=True)
-    console.print(df_train.groupby("species").size().rename("train rows per species").to_string())
-    console.print(f"\nregistered datasets: {', '.join(sorted(ws.datasets))}")
-    console.print(f"look around: dataferry -w {folder} dataset list")
-    return 0
+    train_rows = OutputFileDatasetConfig(name="train_rows", destination=(store, "demo/{run-id}/train")).as_upload()
+    test_rows = OutputFileDatasetConfig(name="test_rows", destination=(store, "demo/{run-id}/test")).as_upload()
+    split = PythonScriptStep(
+        name="split",
+        script_name="split.py",
+        source_directory=steps_dir,
+        inputs=[prepared.read_delimited_files().as_input("prepared")],
+        arguments=["--train", train_rows, "--test", test_rows],
+    )
+    model = OutputFileDatasetConfig(name="model").as_upload().register_on_complete(
+        "flowers_model", description="nearest-centroid flower classifier"
+    )
+    train = PythonScriptStep(
+        name="train",
+        script_name="train.py",
+        source_directory=steps_dir,
+        arguments=["--train", train_rows.as_input("train"), "--test", test_rows.as_input("test"), "--model", model],
+    )
+    return Pipeline(workspace=ws, steps=[train], description="dataferry demo")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo pipeline and print where each output went."""
+    args = sys.argv[1:] if argv is None else argv
+    folder = Path(args[0] if args else ".demo").resolve()
+    ws = Workspace.create("demo", folder, exist_ok=True, show_output=False)
+    print(f"workspace '{ws.name}' in {ws.path}")
+    pipeline = build(ws)
+    run = Experiment(ws, "demo").submit(pipeline)
+    status = run.wait_for_completion(show_output=True, raise_on_error=False)
+    print("\nwhere the outputs went:")
+    for step in run.get_steps():
+        for name, out in step.get_outputs().items():
+            ref = out.get_port_data_reference()
+            print(f"  {step.name:8} {name:11} -> {ref.datastore_name}:/{ref.path_on_datastore}")
+    if status == "Finished":
+        model = Dataset.get_by_name(ws, "flowers_model")
+        accuracy = run.find_step_run("train")[0].get_metrics().get("test_accuracy")
+        print(f"\nregistered dataset 'flowers_model' version {model.version}; test accuracy {accuracy:.3f}")
+        print(f"look around: dataferry -w {folder} runs show {run.id}")
+    return 0 if status == "Finished" else 1
 
 
 if __name__ == "__main__":
