@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 _SUBMIT_KWARGS = {"enable_email_notification"}
 # drivers started by this process; kept so they are reaped (no zombies, no ResourceWarning)
 _DRIVERS: list[subprocess.Popen[bytes]] = []
+# runs submitted by this process, in order (``dataferry run FILE.py`` watches them)
+SUBMITTED: list[PipelineRun] = []
 
 
 def new_run_id(experiment: str) -> str:
@@ -99,7 +101,9 @@ class Pipeline(PipelineGraph):
         )
         start_driver(self.workspace.path, run_id)
         print(f"Submitted PipelineRun {run_id}")
-        return PipelineRun(experiment, run_id)
+        run = PipelineRun(experiment, run_id)
+        SUBMITTED.append(run)
+        return run
 
 
 def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
