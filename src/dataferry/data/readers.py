@@ -95,9 +95,7 @@ class CsvReader:
         import pyarrow.csv as pacsv
 
         names = None if self._schema is None else self._schema.names
-        has_header = self.mode in ("ALL_FILES_HAVE_SAME_HEADERS", "COMBINE_ALL_FILES_HEADERS") or (
-            self.mode == "ONLY_FIRST_FILE_HAS_HEADERS" and index == 0
-        )
+        has_header = self._has_header(index)
         read = pacsv.ReadOptions(
             encoding=self.encoding,
             block_size=STREAM_BLOCK_BYTES,
@@ -116,6 +114,12 @@ class CsvReader:
             timestamp_parsers=formats or None,
         )
         return read, parse, convert
+
+    def _has_header(self, index: int) -> bool:
+        """Whether the ``index``-th file's first line is a header."""
+        if self.mode == "ONLY_FIRST_FILE_HAS_HEADERS":
+            return index == 0
+        return self.mode != "NO_HEADERS"
 
     def schema(self) -> pa.Schema:
         """The dataset's columns and types, inferred from the first file's first block."""
@@ -172,7 +176,7 @@ class CsvReader:
 
         read, parse, convert = self._csv_options(1, None)
         read.block_size = _SAMPLE_BLOCK_BYTES
-        read.column_names = None
+        read.column_names = []  # this file's header (the setter rejects None)
         return pacsv.open_csv(_open_binary(f), read_options=read, parse_options=parse, convert_options=convert).schema
 
     def tables(self, *, streaming: bool) -> Iterator[tuple[ResolvedFile, Any]]:
@@ -191,7 +195,7 @@ class CsvReader:
             types = {n: (pa.string() if n in as_text else schema.field(n).type) for n in schema.names}
             read, parse, convert = self._csv_options(index, types)
             if self.mode == "COMBINE_ALL_FILES_HEADERS":
-                read.column_names = None
+                read.column_names = []  # this file's header (the setter rejects None)
             try:
                 source = _open_binary(f)
                 if streaming:
@@ -225,7 +229,8 @@ class CsvReader:
     def _finish(self, table: Any, schema: pa.Schema, as_text: set[str], f: ResolvedFile) -> Any:
         """Coerce text-read columns to their type (bad values become null); align columns."""
         if as_text:
-            table = _coerce(table, schema, as_text)
+            types = self.fmt.get("set_column_types", {})
+            table = _coerce(table, schema, as_text, types)
         if self.mode == "COMBINE_ALL_FILES_HEADERS" and table.schema.names != schema.names:
             arrays = [
                 table.column(n).cast(schema.field(n).type) if n in table.schema.names else pa.nulls(table.num_rows, schema.field(n).type)
@@ -247,7 +252,10 @@ class CsvReader:
             column = int(m.group(1))
             names = self.schema().names if self._schema is not None else []
             name = names[column] if column < len(names) else f"#{column}"
-            row = self._find_row(f, lambda r: len(r) > column and r[column] == m.group(3))
+            value = m.group(3)
+            row = self._find_row(
+                f, index, lambda r: len(r) > column and r[column] == value
+            )
             where = f"row {row}" if row else "a row"
             return DataFormatError(
                 f"{f.display}: {where}, column '{name}': value {m.group(3)!r} is not "
@@ -257,20 +265,29 @@ class CsvReader:
         m = _PARSE.search(text)
         if m:
             expected = int(m.group(1))
-            row = self._find_row(f, lambda r: len(r) != expected)
+            row = self._find_row(f, index, lambda r: len(r) != expected)
             return DataFormatError(
                 f"{f.display}: row {row or '?'} has {m.group(2)} fields where the header has "
                 f"{expected} (separator {self.fmt['separator']!r}); {text.splitlines()[0]}"
             )
+        if "newlines_in_values" in text:  # pyarrow's hint names its option, not ours
+            return DataFormatError(
+                f"{f.display}: a quoted value spans lines; pass support_multi_line=True"
+            )
         return DataFormatError(f"{f.display}: cannot parse as delimited text: {text}")
 
-    def _find_row(self, f: ResolvedFile, bad: Any) -> int | None:
-        """The 1-based line number of the first row for which ``bad(fields)`` holds."""
+    def _find_row(self, f: ResolvedFile, index: int, bad: Any) -> int | None:
+        """The 1-based line number of the first row for which ``bad(fields)`` holds.
+
+        ``index`` is the file's position: with ``ONLY_FIRST_FILE_HAS_HEADERS`` only the
+        first file's first line is a header.
+        """
+        has_header = self._has_header(index)
         with f.location.fs.open(f.full, "rb") as raw:
             text = io.TextIOWrapper(raw, encoding=self.encoding, errors="replace", newline="")
             rows = csv.reader(text, delimiter=self.fmt["separator"])
             for number, row in enumerate(rows, start=1):
-                if number == 1 and self.mode != "NO_HEADERS":
+                if number == 1 and has_header:
                     continue
                 if row and bad(row):
                     return number
@@ -292,8 +309,17 @@ class CsvReader:
                 )
 
 
-def _coerce(table: Any, schema: pa.Schema, columns: set[str]) -> Any:
-    """Cast text columns to their schema type, with null where a value does not parse."""
+def _coerce(
+    table: Any,
+    schema: pa.Schema,
+    columns: set[str],
+    types: Mapping[str, Any] | None = None,
+) -> Any:
+    """Cast text columns to their schema type, with null where a value does not parse.
+
+    ``types`` is the normalised ``set_column_types``: its timestamp formats are used, so
+    a fallback parse reads ``02/01/2024`` with ``%d/%m/%Y`` exactly as pyarrow would.
+    """
     import pandas as pd
 
     for name in columns:
@@ -305,7 +331,9 @@ def _coerce(table: Any, schema: pa.Schema, columns: set[str]) -> Any:
                 values = values.where(values == values.round())
             array = pa.array(values, from_pandas=True).cast(target, safe=False)
         elif pa.types.is_timestamp(target) or pa.types.is_date(target):
-            array = pa.array(pd.to_datetime(series, errors="coerce"), from_pandas=True).cast(target)
+            formats = (types or {}).get(name, {}).get("formats")
+            parsed = _parse_datetimes(series, formats)
+            array = pa.array(parsed, from_pandas=True).cast(target)
         elif pa.types.is_boolean(target):
             mapping = {"true": True, "false": False, "1": True, "0": False}
             array = pa.array(series.str.lower().map(mapping), type=pa.bool_(), from_pandas=True)
@@ -314,6 +342,18 @@ def _coerce(table: Any, schema: pa.Schema, columns: set[str]) -> Any:
         index = table.schema.get_field_index(name)
         table = table.set_column(index, name, array) if isinstance(table, pa.Table) else _set_batch_column(table, index, name, array)
     return table
+
+
+def _parse_datetimes(series: Any, formats: Sequence[str] | None) -> Any:
+    """Timestamps from text: the first of ``formats`` that parses, else ISO 8601."""
+    import pandas as pd
+
+    if not formats:
+        return pd.to_datetime(series, errors="coerce", format="ISO8601")
+    parsed = pd.to_datetime(series, errors="coerce", format=formats[0])
+    for fmt in formats[1:]:
+        parsed = parsed.fillna(pd.to_datetime(series, errors="coerce", format=fmt))
+    return parsed
 
 
 def _set_batch_column(batch: pa.RecordBatch, index: int, name: str, array: Any) -> pa.RecordBatch:
@@ -326,12 +366,25 @@ def _set_batch_column(batch: pa.RecordBatch, index: int, name: str, array: Any) 
 # -- Parquet and JSON lines -----------------------------------------------------------
 
 
-class ParquetReader:
+class _ConformingReader:
+    """What the Parquet and JSON-lines readers share: casting to the dataset schema."""
+
+    fmt: Mapping[str, Any]
+    on_error: str
+
+    def _conform(
+        self, table: Any, schema: pa.Schema, f: ResolvedFile, first_row: int = 0
+    ) -> Any:
+        return _conform(table, schema, f, self.fmt, self.on_error, first_row)
+
+
+class ParquetReader(_ConformingReader):
     """Reads Parquet files; the first file's schema (plus set_column_types) rules."""
 
     def __init__(self, files: Sequence[ResolvedFile], fmt: Mapping[str, Any], on_error: str = "null") -> None:
         self.files = files
         self.fmt = fmt
+        self.on_error = on_error
         self._schema: pa.Schema | None = None
 
     def schema(self) -> pa.Schema:
@@ -354,21 +407,28 @@ class ParquetReader:
         for f in self.files:
             try:
                 if streaming:
+                    first_row = 0
                     for batch in pq.ParquetFile(_open_binary(f)).iter_batches(batch_size=65536):
-                        yield f, _conform(batch, schema, f)
+                        yield f, self._conform(batch, schema, f, first_row)
+                        first_row += batch.num_rows
                 else:
-                    yield f, _conform(pq.read_table(_open_binary(f)), schema, f)
+                    table = pq.read_table(_open_binary(f))
+                    yield f, self._conform(table, schema, f)
             except (pa.ArrowInvalid, OSError) as exc:
                 raise DataFormatError(f"{f.display}: cannot read as Parquet: {exc}") from exc
 
 
-class JsonLinesReader:
+class JsonLinesReader(_ConformingReader):
     """Reads JSON-lines files with one schema, inferred from the first file."""
 
     def __init__(self, files: Sequence[ResolvedFile], fmt: Mapping[str, Any], on_error: str = "null") -> None:
         self.files = files
         self.fmt = fmt
+        self.on_error = on_error
         self._schema: pa.Schema | None = None
+        # what the JSON holds (as inferred); pyarrow's JSON parser cannot convert types,
+        # so set_column_types are applied by casting afterwards
+        self._parsed: pa.Schema | None = None
 
     def _read(self, f: ResolvedFile, schema: pa.Schema | None, block: int = STREAM_BLOCK_BYTES) -> Any:
         import pyarrow.json as pajson
@@ -390,6 +450,7 @@ class JsonLinesReader:
             except pa.ArrowInvalid as exc:
                 raise DataFormatError(f"{f.display}: not JSON lines: {exc}") from exc
             self._schema = _with_types(schema, self.fmt)
+            self._parsed = schema
         return self._schema
 
     def tables(self, *, streaming: bool) -> Iterator[tuple[ResolvedFile, Any]]:
@@ -397,17 +458,23 @@ class JsonLinesReader:
         import pyarrow.json as pajson
 
         schema = self.schema()
+        parsed = self._parsed
         for f in self.files:
             try:
                 if streaming:
                     reader = pajson.open_json(
                         _open_binary(f),
                         read_options=pajson.ReadOptions(block_size=STREAM_BLOCK_BYTES),
-                        parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+                        parse_options=pajson.ParseOptions(
+                            explicit_schema=parsed, unexpected_field_behavior="ignore"
+                        ),
                     )
-                    yield from ((f, _conform(b, schema, f)) for b in reader)
+                    first_row = 0
+                    for b in reader:
+                        yield f, self._conform(b, schema, f, first_row)
+                        first_row += b.num_rows
                 else:
-                    yield f, _conform(self._read(f, schema), schema, f)
+                    yield f, self._conform(self._read(f, parsed), schema, f)
             except pa.ArrowInvalid as exc:
                 raise DataFormatError(f"{f.display}: cannot read as JSON lines: {exc}") from exc
 
@@ -420,7 +487,22 @@ def _with_types(schema: pa.Schema, fmt: Mapping[str, Any]) -> pa.Schema:
     return pa.schema([(f.name, arrow_type(types[f.name]["type"]) if f.name in types else f.type) for f in schema])
 
 
-def _conform(table: Any, schema: pa.Schema, f: ResolvedFile) -> Any:
+_CAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError)
+
+
+def _conform(
+    table: Any,
+    schema: pa.Schema,
+    f: ResolvedFile,
+    fmt: Mapping[str, Any],
+    on_error: str,
+    first_row: int = 0,
+) -> Any:
+    """``table`` with the dataset's columns and types (``first_row``: offset in ``f``).
+
+    A value that does not cast becomes null (``on_error='null'``) or raises a
+    ``DataFormatError`` naming the file, the 1-based row and the column.
+    """
     if table.schema.equals(schema):
         return table
     missing = [n for n in schema.names if n not in table.schema.names]
@@ -429,8 +511,58 @@ def _conform(table: Any, schema: pa.Schema, f: ResolvedFile) -> Any:
     table = table.select(schema.names)
     try:
         return table.cast(schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise DataFormatError(f"{f.display}: columns do not match the dataset's types: {exc}") from exc
+    except _CAST_ERRORS as exc:
+        error = exc
+    bad = [fld for fld in schema if not _casts(table.column(fld.name), fld.type)]
+    if not bad:
+        raise DataFormatError(
+            f"{f.display}: columns do not match the dataset's types: {error}"
+        ) from error
+    if on_error == "fail":
+        name, target = bad[0].name, bad[0].type
+        row, value = _first_bad_value(table.column(name), target)
+        raise DataFormatError(
+            f"{f.display}: row {first_row + row}, column '{name}': value {value!r} is "
+            f"not {target}; fix the file, or read the column as text with "
+            f"set_column_types={{'{name}': DataType.to_string()}}"
+        ) from error
+    for fld in bad:
+        index = schema.get_field_index(fld.name)
+        try:
+            text = table.column(fld.name).cast(pa.string())
+        except _CAST_ERRORS as exc:  # nested values: no text to parse
+            raise DataFormatError(
+                f"{f.display}: column '{fld.name}' ({table.column(fld.name).type}) "
+                f"cannot be read as {fld.type}"
+            ) from exc
+        log.warning(
+            "%s: column '%s' has values that are not %s; they become null",
+            f.display, fld.name, fld.type,
+        )
+        if isinstance(table, pa.Table):
+            table = table.set_column(index, fld.name, text)
+        else:
+            table = _set_batch_column(table, index, fld.name, text)
+    types = fmt.get("set_column_types", {})
+    return _coerce(table, schema, {fld.name for fld in bad}, types).cast(schema)
+
+
+def _casts(column: Any, target: pa.DataType) -> bool:
+    try:
+        column.cast(target)
+    except _CAST_ERRORS:
+        return False
+    return True
+
+
+def _first_bad_value(column: Any, target: pa.DataType) -> tuple[int, Any]:
+    """The 1-based row and the value of the first element that does not cast."""
+    for row, value in enumerate(column.to_pylist(), start=1):
+        if value is None:
+            continue
+        if not _casts(pa.array([value], type=column.type), target):
+            return row, value
+    return 0, None
 
 
 READERS: dict[str, type[CsvReader] | type[ParquetReader] | type[JsonLinesReader]] = {

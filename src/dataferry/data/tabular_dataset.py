@@ -122,8 +122,12 @@ class TabularDataset(AbstractDataset):
         return pl.from_arrow(self.to_arrow(on_error))
 
     def _validate(self) -> None:
-        """Check that the paths resolve and the first rows parse."""
-        reader = self._reader("fail")
+        """Check that the paths resolve and the first rows parse.
+
+        A value that does not fit its column's type is not a validation failure: reading
+        turns it into null (or fails) as ``on_error`` says, as in the original SDK.
+        """
+        reader = self._reader("null")
         if hasattr(reader, "check_separator"):
             reader.check_separator()
         reader.schema()
