@@ -1,0 +1,5 @@
+"""``python -m dataferry.cli``: the same as the ``dataferry`` command."""
+
+from dataferry.cli.main import main
+
+main()

@@ -1,0 +1,161 @@
+"""``dataferry dataset``: list, show, preview and download registered datasets."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from dataferry.cli import render
+from dataferry.cli.context import current_workspace
+
+if TYPE_CHECKING:
+    from dataferry.data import AbstractDataset
+
+_version_option = click.option(
+    "--version",
+    "version",
+    default="latest",
+    show_default=True,
+    metavar="V",
+    help="Version number, or 'latest'.",
+)
+
+
+@click.group("dataset")
+def dataset() -> None:
+    """List, inspect, preview and download registered datasets."""
+
+
+def _get(name: str, version: str) -> AbstractDataset:
+    from dataferry.data import Dataset
+
+    return Dataset.get_by_name(current_workspace(), name, version=version)
+
+
+def kind_of(ds: AbstractDataset) -> str:
+    """``'Tabular'`` or ``'File'``."""
+    return type(ds).__name__.removesuffix("Dataset")
+
+
+@dataset.command("list")
+def list_datasets() -> None:
+    """List registered datasets with their latest version."""
+    from dataferry.data import Dataset
+
+    ws = current_workspace()
+    rows = [
+        (name, ds.version, kind_of(ds), ds.description)
+        for name, ds in Dataset.get_all(ws).items()
+    ]
+    if not rows:
+        render.say(f"No datasets are registered in workspace '{ws.name}'.")
+        return
+    render.print_table(
+        ["name", "latest version", "kind", "description"],
+        rows,
+        title=f"Datasets of workspace '{ws.name}'",
+    )
+
+
+@dataset.command("show")
+@click.argument("name")
+@_version_option
+def show(name: str, version: str) -> None:
+    """Show a dataset version's registration, tags and definition."""
+    ds = _get(name, version)
+    assert ds.name is not None and ds.version is not None  # got by name: registered
+    reg = current_workspace().catalog.get_version(ds.name, ds.version)
+    render.print_key_values(
+        {
+            "name": reg.name,
+            "version": reg.version,
+            "kind": kind_of(ds),
+            "id": reg.dataset_id,
+            "description": reg.description,
+            "registered": reg.created_at,
+            "produced by step run": reg.producer_step_run_id,
+        },
+        title=f"Dataset '{reg.name}' version {reg.version}",
+    )
+    if reg.tags:
+        render.print_table(["tag", "value"], sorted(reg.tags.items()), title="Tags")
+    else:
+        render.say("Tags: none")
+    render.print_json(ds.definition, title="Definition")
+
+
+@dataset.command("versions")
+@click.argument("name")
+def versions(name: str) -> None:
+    """List every version of a dataset, oldest first."""
+    catalog = current_workspace().catalog
+    records = catalog.list_versions(name)
+    if not records:
+        catalog.get_version(name)  # raises DatasetNotFoundError, with a suggestion
+    render.print_table(
+        ["version", "registered", "description", "tags", "id"],
+        [
+            (r.version, r.created_at, r.description, dict(r.tags), r.dataset_id)
+            for r in records
+        ],
+        title=f"Versions of dataset '{name}'",
+    )
+
+
+@dataset.command("head")
+@click.argument("name")
+@_version_option
+@click.option(
+    "-n",
+    "--rows",
+    "count",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="How many records (files) to show.",
+)
+def head(name: str, version: str, count: int) -> None:
+    """Show the first records of a tabular dataset, or a file dataset's first paths."""
+    from dataferry.data import FileDataset, TabularDataset
+
+    ds = _get(name, version)
+    title = f"{ds.name} (version {ds.version})"
+    if isinstance(ds, TabularDataset):
+        render.print_dataframe(ds.take(count).to_pandas_dataframe(), title=title)
+    elif isinstance(ds, FileDataset):
+        for path in ds.take(count).to_path():
+            click.echo(path)
+
+
+@dataset.command("download")
+@click.argument("name")
+@click.argument("target", type=click.Path())
+@_version_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    help="Tabular datasets: file format (default: from TARGET's suffix, else parquet).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace files that are already there.")
+def download(
+    name: str, target: str, version: str, fmt: str | None, overwrite: bool
+) -> None:
+    """Download a dataset: a file dataset's files into the folder TARGET, or a tabular
+    dataset's records into the file TARGET (a folder gets NAME.parquet or NAME.csv).
+    """
+    from dataferry.cli.tabular_export import write_records
+    from dataferry.data import FileDataset, TabularDataset
+
+    ds = _get(name, version)
+    if isinstance(ds, FileDataset):
+        if fmt is not None:
+            raise click.UsageError("--format applies to tabular datasets only.")
+        paths = ds.download(target, overwrite=overwrite)
+        render.say(
+            f"Downloaded {len(paths)} file(s) of '{name}' to {target}", style="green"
+        )
+    elif isinstance(ds, TabularDataset):
+        written, rows = write_records(ds, target, fmt=fmt, overwrite=overwrite)
+        render.say(f"Wrote {rows} record(s) of '{name}' to {written}", style="green")

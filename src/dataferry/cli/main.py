@@ -1,0 +1,65 @@
+"""The ``dataferry`` root group: global options, the command groups, error handling.
+
+To add commands, write a module with a ``click.Group`` (or command) and add it in
+``_COMMANDS`` below. Modules here import only click and rich at the top, so
+``dataferry --help`` stays fast; the data layer is imported inside each command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dataferry import __version__
+from dataferry.cli import dataset_cmds, datastore_cmds, render, workspace_cmds
+from dataferry.cli.context import CliState
+from dataferry.errors import DataferryError
+
+_COMMANDS: tuple[click.Command, ...] = (
+    workspace_cmds.init,
+    datastore_cmds.datastore,
+    dataset_cmds.dataset,
+)
+
+
+class DataferryGroup(click.Group):
+    """Root group: the one place a ``DataferryError`` becomes a message + exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DataferryError as exc:
+            render.print_error(str(exc))
+            ctx.exit(exc.exit_code)
+
+
+@click.group(
+    cls=DataferryGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.option(
+    "-w",
+    "--workspace",
+    "workspace_path",
+    type=click.Path(exists=True, path_type=Path),
+    envvar="DATAFERRY_WORKSPACE",
+    help="Project folder (or config file) of the workspace. Default: found from the "
+    "current folder, as Workspace.from_config() does. Env: DATAFERRY_WORKSPACE.",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="dataferry")
+@click.pass_context
+def app(ctx: click.Context, workspace_path: Path | None) -> None:
+    """Datasets, datastores and pipelines of a dataferry workspace."""
+    state = CliState(workspace_path)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+for _command in _COMMANDS:
+    app.add_command(_command)
+
+
+def main() -> None:
+    """Entry point of the ``dataferry`` console script."""
+    app(prog_name="dataferry")
