@@ -77,12 +77,15 @@ class SqlCatalog:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.engine = _make_engine(url)
         try:
-            self.engine = _make_engine(url)
             with self.write() as conn:
                 migrate.upgrade(conn)
-        except OperationalError as exc:
-            raise CatalogError(f"cannot open the catalog at {url}: {exc.orig}") from exc
+        except BaseException as exc:
+            self.engine.dispose()  # a refused catalog keeps no connection open
+            if isinstance(exc, OperationalError):
+                raise CatalogError(f"cannot open the catalog at {url}: {exc.orig}") from exc
+            raise
 
     def close(self) -> None:
         """Release the database connections."""

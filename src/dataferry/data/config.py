@@ -98,10 +98,12 @@ def project_folder(config_file: Path) -> Path:
     return parent.parent if parent.name in CONFIG_DIRS else parent
 
 
-def write_config(folder: Path, data: dict[str, Any]) -> Path:
-    """Write ``folder/.azureml/config.json`` (``aml_config/`` if that already exists)."""
+def write_config(
+    folder: Path, data: dict[str, Any], *, file_name: str = "config.json"
+) -> Path:
+    """Write ``folder/.azureml/<file_name>`` (``aml_config/`` if that already exists)."""
     sub = "aml_config" if (folder / "aml_config").is_dir() else ".azureml"
-    target = folder / sub / "config.json"
+    target = folder / sub / (file_name or "config.json")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", "utf-8")

@@ -35,11 +35,18 @@ class Datastore:
             Datastore._kinds[kind] = cls
 
     def __new__(cls, workspace: Workspace, name: str | None = None) -> Datastore:  # noqa: PYI034
-        spec = workspace.catalog.get_datastore(name) if name else workspace.get_default_datastore()._spec
+        if name is None:
+            return workspace.get_default_datastore()
+        spec = workspace.catalog.get_datastore(validate_datastore_name(name))
         return Datastore._from_spec(workspace, spec)
 
     def __init__(self, workspace: Workspace, name: str | None = None) -> None:
-        """Look up a registered datastore (``name=None``: the default one)."""
+        """Look up a registered datastore (``name=None``: the default one).
+
+        Raises:
+            InvalidNameError: ``name`` cannot be a datastore name.
+            DatastoreNotFoundError: no datastore has that name.
+        """
 
     @staticmethod
     def _from_spec(workspace: Workspace, spec: DatastoreSpec) -> Datastore:
@@ -124,11 +131,19 @@ class Datastore:
             InvalidNameError: bad name.
             PathNotFoundError: the folder is missing and ``create_if_not_exists`` is False.
         """
-        validate_datastore_name(datastore_name)
+        name = validate_datastore_name(datastore_name)
         folder = Path(path).expanduser().resolve()
         if not folder.is_dir():
             if folder.exists() or not create_if_not_exists:
                 raise PathNotFoundError(f"datastore folder {folder} does not exist or is not a folder")
+            if not overwrite and name in {s.name for s in workspace.catalog.list_datastores()}:
+                from dataferry.errors import DatastoreExistsError
+
+                # refused before the folder is made: a failed call leaves nothing behind
+                raise DatastoreExistsError(
+                    f"a datastore named '{name}' is already registered; pass overwrite=True "
+                    "to replace it."
+                )
             folder.mkdir(parents=True)
         return Datastore._register(
             workspace, datastore_name, "local", {"path": str(folder)}, secrets={}, overwrite=overwrite

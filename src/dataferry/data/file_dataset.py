@@ -9,12 +9,27 @@ from typing import TYPE_CHECKING
 
 from dataferry.data import transforms as tf
 from dataferry.data.abstract_dataset import AbstractDataset
-from dataferry.errors import PathNotFoundError, TargetExistsError
+from dataferry.errors import DatasetError, PathNotFoundError, TargetExistsError
 
 if TYPE_CHECKING:
     from dataferry.data.consumption import DatasetConsumptionConfig
     from dataferry.data.mount import MountContext
     from dataferry.data.sources import ResolvedFile
+
+
+def local_target(folder: str, file: ResolvedFile) -> str:
+    """Where ``file`` goes under ``folder``: its display path, never outside the folder.
+
+    Raises:
+        DatasetError: the display path climbs out of ``folder`` (``..``).
+    """
+    local = os.path.normpath(os.path.join(folder, file.display.lstrip("/")))
+    if os.path.commonpath([folder, local]) != os.path.normpath(folder):
+        raise DatasetError(
+            f"file {file.full} would be placed outside {folder} (as {file.display!r}); "
+            "this is a bug in resolving the dataset's paths, please report it."
+        )
+    return local
 
 
 class FileDataset(AbstractDataset):
@@ -53,9 +68,12 @@ class FileDataset(AbstractDataset):
             TargetExistsError: a target file exists and ``overwrite`` is False.
             PathNotFoundError: a source matches nothing (unless ``ignore_not_found``).
         """
-        target = os.path.abspath(target_path) if target_path is not None else tempfile.mkdtemp(prefix="dataferry-")
         files = self._files(ignore_not_found=ignore_not_found)
-        pairs = [(f, os.path.join(target, f.display.lstrip("/"))) for f in files]
+        if target_path is None:
+            target = tempfile.mkdtemp(prefix="dataferry-")
+        else:
+            target = os.path.abspath(target_path)
+        pairs = [(f, local_target(target, f)) for f in files]
         if not overwrite:
             taken = [local for _, local in pairs if os.path.exists(local)]
             if taken:

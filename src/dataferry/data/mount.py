@@ -72,10 +72,16 @@ class MountContext:
                 os.makedirs(target)
                 self._made = target
             self.mount_point = target
-        for f in files:
-            link = os.path.join(self.mount_point, f.display.lstrip("/"))
-            os.makedirs(os.path.dirname(link), exist_ok=True)
-            os.symlink(f.full, link)
+        from dataferry.data.file_dataset import local_target
+
+        try:
+            links = [(f.full, local_target(self.mount_point, f)) for f in files]
+            for source, link in links:
+                os.makedirs(os.path.dirname(link), exist_ok=True)
+                os.symlink(source, link)
+        except BaseException:
+            self.stop()  # leave no half-made mount behind
+            raise
 
     def stop(self) -> None:
         """Remove the links (the data itself is never touched)."""

@@ -138,7 +138,8 @@ def resolve_sources(sources: Sequence[Source], workspace: Workspace | None) -> l
             base = posixpath.dirname(pattern.split("?", 1)[0])
         else:
             files = loc.resolve(pattern)
-            full = loc.full_path(pattern)
+            # resolve() gives paths without a protocol (file:///x -> /x): compare alike
+            full = loc._strip(loc.full_path(pattern))
             base = _base(full)
             if len(files) == 1 and files[0] == full:
                 base = posixpath.dirname(full)

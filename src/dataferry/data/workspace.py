@@ -208,9 +208,7 @@ class Workspace:
         }
         if self._config.catalog_url:
             data["catalog_url"] = self._config.catalog_url
-        target = write_config(folder, data)
-        if file_name and file_name != "config.json":
-            os.replace(target, target.with_name(file_name))
+        write_config(folder, data, file_name=file_name or "config.json")
 
     # -- what it holds ----------------------------------------------------------------
 

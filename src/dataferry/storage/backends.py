@@ -86,13 +86,13 @@ def azure_file_filesystem(
     options: Mapping[str, Any], secrets: Mapping[str, str]
 ) -> tuple[fsspec.AbstractFileSystem, str]:
     """An Azure file share over SMB 3, the protocol Azure Files serves (fsspec ``smb``)."""
-    from fsspec.implementations.smb import SMBFileSystem
-
     if "account_key" not in secrets:
         raise DatastoreError(
             f"Azure file share '{options['file_share_name']}' is reached over SMB, which "
             "needs the account key; register it with account_key=..."
         )
+    from fsspec.implementations.smb import SMBFileSystem
+
     endpoint = options.get("endpoint") or "core.windows.net"
     host = endpoint.split("://", 1)[-1] if "://" in endpoint else (
         f"{options['account_name']}.file.{endpoint}"

@@ -167,7 +167,11 @@ class StorageLocation:
         def put(item: tuple[str, str]) -> int:
             local, full = item
             try:
-                self.fs.put_file(local, full)
+                if self.is_local:  # staged beside the target: never a half file
+                    os.makedirs(os.path.dirname(full) or ".", exist_ok=True)
+                    _copy_local(local, full)
+                else:
+                    self.fs.put_file(local, full)
             except OSError as exc:
                 raise self._raise(self.relative_path(full), "upload to", exc) from exc
             return os.path.getsize(local)

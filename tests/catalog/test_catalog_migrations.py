@@ -1,0 +1,169 @@
+"""The catalog schema: migrations applied on open, revision checks, SQLite settings."""
+
+from __future__ import annotations
+
+import ast
+import sqlite3
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import inspect, text
+
+from dataferry.catalog import SqlCatalog, migrate
+from dataferry.catalog.schema import metadata
+from dataferry.errors import CatalogError, CatalogVersionError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+VERSIONS = migrate.MIGRATIONS / "versions"
+
+
+def revisions() -> dict[str, str | None]:
+    """revision -> down_revision, read from every file in migrations/versions."""
+    found: dict[str, str | None] = {}
+    for path in sorted(VERSIONS.glob("*.py")):
+        values: dict[str, object] = {}
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = (
+                    node.targets if isinstance(node, ast.Assign) else [node.target]
+                )
+                for target in targets:
+                    if isinstance(target, ast.Name) and node.value is not None:
+                        values[target.id] = ast.literal_eval(node.value)
+        assert "revision" in values, f"{path.name} has no revision"
+        found[str(values["revision"])] = values.get("down_revision")  # type: ignore[assignment]
+    return found
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'catalog.db'}"
+
+
+@pytest.fixture
+def catalog(db_url: str) -> SqlCatalog:
+    cat = SqlCatalog(db_url)
+    yield cat  # type: ignore[misc]
+    cat.close()
+
+
+class TestRevisions:
+    def test_head_revision_is_the_newest_migration_file(self) -> None:
+        found = revisions()
+        parents = {down for down in found.values() if down is not None}
+        heads = [rev for rev in found if rev not in parents]
+
+        assert heads == [migrate.HEAD_REVISION]
+
+    def test_every_migration_file_is_a_known_revision(self) -> None:
+        assert set(revisions()) == migrate._KNOWN
+
+    def test_migrations_form_one_chain(self) -> None:
+        found = revisions()
+        roots = [rev for rev, down in found.items() if down is None]
+        assert len(roots) == 1
+        chain, rev = [], migrate.HEAD_REVISION
+        while rev is not None:
+            chain.append(rev)
+            rev = found[rev]  # type: ignore[assignment]
+        assert sorted(chain) == sorted(found)
+
+
+class TestOpen:
+    def test_new_database_is_migrated_to_head(self, catalog: SqlCatalog) -> None:
+        with catalog.read() as conn:
+            assert migrate.current_revision(conn) == migrate.HEAD_REVISION
+
+    @pytest.mark.parametrize(
+        "table",
+        [
+            "runs",
+            "step_runs",
+            "outputs",
+            "leases",
+            "lineage",
+            "metrics",
+            "datastores",
+            "datasets",
+            "dataset_versions",
+            "settings",
+            "experiments",
+            "content_hashes",
+        ],
+    )
+    def test_tables_exist(self, catalog: SqlCatalog, table: str) -> None:
+        with catalog.read() as conn:
+            assert inspect(conn).has_table(table)
+
+    def test_migrations_match_the_schema_module(self, catalog: SqlCatalog) -> None:
+        from alembic.autogenerate import compare_metadata
+        from alembic.migration import MigrationContext
+
+        with catalog.read() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+
+        assert diff == []
+
+    def test_sqlite_runs_in_wal_mode(self, catalog: SqlCatalog) -> None:
+        with catalog.read() as conn:
+            mode = conn.execute(text("PRAGMA journal_mode")).scalar()
+            fks = conn.execute(text("PRAGMA foreign_keys")).scalar()
+
+        assert mode == "wal"
+        assert fks == 1
+
+    def test_wal_mode_is_persistent_in_the_file(
+        self, catalog: SqlCatalog, tmp_path: Path
+    ) -> None:
+        with sqlite3.connect(tmp_path / "catalog.db") as raw:
+            assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    def test_reopening_keeps_data_and_revision(self, db_url: str) -> None:
+        first = SqlCatalog(db_url)
+        first.set_setting("k", {"v": 1})
+        first.close()
+
+        second = SqlCatalog(db_url)
+
+        assert second.get_setting("k") == {"v": 1}
+        with second.read() as conn:
+            assert migrate.current_revision(conn) == migrate.HEAD_REVISION
+        second.close()
+
+    def test_newer_revision_is_refused(self, db_url: str, tmp_path: Path) -> None:
+        SqlCatalog(db_url).close()
+        with sqlite3.connect(tmp_path / "catalog.db") as raw:
+            raw.execute("UPDATE alembic_version SET version_num = '9999'")
+
+        with pytest.raises(
+            CatalogVersionError, match=r"'9999', newer than .*upgrade dataferry"
+        ):
+            SqlCatalog(db_url)
+
+    def test_newer_revision_leaves_the_database_untouched(
+        self, db_url: str, tmp_path: Path
+    ) -> None:
+        SqlCatalog(db_url).close()
+        with sqlite3.connect(tmp_path / "catalog.db") as raw:
+            raw.execute("UPDATE alembic_version SET version_num = '9999'")
+            raw.execute("CREATE TABLE from_the_future (x INTEGER)")
+
+        with pytest.raises(CatalogVersionError, match="9999"):
+            SqlCatalog(db_url)
+
+        with sqlite3.connect(tmp_path / "catalog.db") as raw:
+            assert raw.execute(
+                "SELECT version_num FROM alembic_version"
+            ).fetchall() == [("9999",)]
+
+    def test_version_error_is_a_catalog_error(self) -> None:
+        assert issubclass(CatalogVersionError, CatalogError)
+
+    def test_unopenable_database(self, tmp_path: Path) -> None:
+        folder = tmp_path / "is-a-folder.db"
+        folder.mkdir()
+
+        with pytest.raises(CatalogError, match="cannot open the catalog"):
+            SqlCatalog(f"sqlite:///{folder}")
