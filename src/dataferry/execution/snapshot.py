@@ -27,7 +27,8 @@ def ignore_spec(folder: Path) -> object:
         if rules.is_file():
             lines += rules.read_text("utf-8", errors="replace").splitlines()
             break
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    # GitIgnoreSpec: git's own rules, and no DeprecationWarning from pathspec >= 1.0
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def source_files(folder: Path) -> list[str]:

@@ -1,0 +1,279 @@
+"""kill -9 in the middle of a write: nothing half-written is visible or registered.
+
+Each test runs a real pipeline: the step writes part of its output, tells the test
+where it is (a marker file with its pid and write folder) and waits. The test then
+SIGKILLs the step (or the driver) and checks what the catalog and the datastore show.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from dataferry import (
+    Datastore,
+    OutputFileDatasetConfig,
+    Pipeline,
+    PipelineData,
+    PythonScriptStep,
+    Workspace,
+)
+from dataferry.catalog.run_store import TERMINAL, RunStore
+from dataferry.execution.commit import STAGING_DIR, resolve_template
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+WAIT_S = 60.0  # upper bound for things that take well under a second; never asserted
+
+WRITER = '''\
+"""Writes part of its output, signals the test, then waits for a go file."""
+import json, os, sys, time
+
+out, marker, go = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(os.path.join(out, "part-0.bin"), "wb") as fh:
+    fh.write(b"x" * 65536)
+half = open(os.path.join(out, "part-1.bin"), "wb")  # still being written when killed
+half.write(b"y" * 1000)
+half.flush()
+with open(marker + ".tmp", "w") as fh:
+    json.dump({"pid": os.getpid(), "out": out}, fh)
+os.replace(marker + ".tmp", marker)
+deadline = time.monotonic() + 120  # a forgotten step ends on its own
+while not os.path.exists(go):
+    if time.monotonic() > deadline:
+        sys.exit(3)
+    time.sleep(0.02)
+half.write(b"y" * 1000)
+half.close()
+'''
+
+
+@dataclass
+class Case:
+    """One way of declaring the step's output."""
+
+    output: Any  # what goes in outputs=[...]
+    argument: Any  # what goes in arguments=[...]
+    dataset_name: str  # register_on_complete name
+    template: str  # the destination path template the plan must carry
+
+
+def _ofdc(mode: str) -> Callable[[Datastore], Case]:
+    def make(store: Datastore) -> Case:
+        name = f"crash_ofdc_{mode}"
+        out = OutputFileDatasetConfig(
+            name="out", destination=(store, "crash/{run-id}/{output-name}")
+        )
+        out = (
+            out.as_mount() if mode == "mount" else out.as_upload()
+        ).register_on_complete(name)
+        return Case(out, out, name, "crash/{run-id}/{output-name}")
+
+    return make
+
+
+def _pipeline_data(mode: str) -> Callable[[Datastore], Case]:
+    def make(store: Datastore) -> Case:
+        name = f"crash_pd_{mode}"
+        data = PipelineData("out", datastore=store, output_mode=mode)
+        return Case(
+            data.as_dataset().register(name),
+            data,
+            name,
+            "azureml/{run-id}/{output-name}",
+        )
+
+    return make
+
+
+CASES = {
+    "ofdc-mount": _ofdc("mount"),
+    "ofdc-upload": _ofdc("upload"),
+    "pipelinedata-mount": _pipeline_data("mount"),
+    "pipelinedata-upload": _pipeline_data("upload"),
+}
+
+
+@dataclass
+class Signals:
+    """The files a step and the test talk through."""
+
+    marker: Path
+    go: Path
+
+
+@pytest.fixture
+def signals(tmp_path: Path) -> Signals:
+    folder = tmp_path / "signals"
+    folder.mkdir()
+    return Signals(folder / "ready.json", folder / "go")
+
+
+@pytest.fixture
+def source_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "writer.py").write_text(WRITER)
+    return folder
+
+
+@pytest.fixture
+def stray_pids() -> Iterator[list[int]]:
+    """Pids to SIGKILL at teardown if a failing test left them running."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        if _is_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _is_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not reaped, counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while _is_alive(pid):
+        if time.monotonic() > deadline:
+            pytest.fail(f"process {pid} is still running after {WAIT_S} s")
+        time.sleep(0.02)
+
+
+def _submit(ws: Workspace, case: Case, source_dir: Path, sig: Signals) -> Any:
+    step = PythonScriptStep(
+        "writer.py",
+        name="writer",
+        arguments=[case.argument, str(sig.marker), str(sig.go)],
+        outputs=[case.output],
+        source_directory=str(source_dir),
+        allow_reuse=False,
+    )
+    return Pipeline(ws, steps=[step]).submit("crash")
+
+
+def _wait_ready(run: Any, marker: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + WAIT_S
+    while not marker.exists():
+        if run.get_status() in TERMINAL or time.monotonic() > deadline:
+            steps = [s.get_details() for s in run.get_steps()]
+            pytest.fail(
+                f"the step never signalled; run {run.get_status()}, steps {steps}"
+            )
+        time.sleep(0.02)
+    ready: dict[str, Any] = json.loads(marker.read_text())
+    return ready
+
+
+def _destination(store: RunStore, run_id: str, step_run_id: str) -> tuple[str, str]:
+    """(datastore, path) the plan resolves the step's only output to."""
+    (spec,) = store.get_run(run_id).definition["nodes"][0]["outputs"]
+    path = resolve_template(
+        spec["path_template"], run_id=step_run_id, output_name=spec["name"]
+    )
+    return spec["datastore"], path
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("make_case", CASES.values(), ids=CASES.keys())
+def test_step_killed_mid_write_leaves_nothing(
+    workspace: Workspace,
+    blobstore: Datastore,
+    store_root: Path,
+    source_dir: Path,
+    signals: Signals,
+    stray_pids: list[int],
+    make_case: Callable[[Datastore], Case],
+) -> None:
+    case = make_case(blobstore)
+    store = RunStore(workspace.catalog)
+    run = _submit(workspace, case, source_dir, signals)
+    ready = _wait_ready(run, signals.marker)
+    stray_pids.append(ready["pid"])
+    (step_rec,) = store.step_runs(run.id)
+    datastore, dest = _destination(store, run.id, step_rec.id)
+    assert (
+        store.get_run(run.id).definition["nodes"][0]["outputs"][0]["path_template"]
+        == case.template
+    )
+    staging = store_root / STAGING_DIR / step_rec.id
+    # while it writes: bytes in staging, destination empty, lease held
+    assert Path(ready["out"]).is_relative_to(staging)
+    assert (Path(ready["out"]) / "part-0.bin").stat().st_size == 65536
+    assert not (store_root / dest).exists()
+    assert [
+        (le.datastore, le.path, le.step_run_id) for le in store.leases_of_run(run.id)
+    ] == [(datastore, dest, step_rec.id)]
+
+    os.kill(ready["pid"], signal.SIGKILL)
+    status = run.wait_for_completion(
+        show_output=False, timeout_seconds=WAIT_S, raise_on_error=False
+    )
+
+    assert status == "Failed"
+    step = store.get_step_run(step_rec.id)
+    assert step.status == "Failed"
+    assert "killed by signal 9" in step.details["error"]
+    assert store.outputs_of(step_rec.id) == []
+    assert workspace.catalog.list_versions(case.dataset_name) == []
+    assert not (store_root / dest).exists()
+    assert not staging.exists()
+    assert _files_under(store_root) == []
+    assert store.leases_of_run(run.id) == []
+
+
+@pytest.mark.parametrize("step_outcome", ["step-killed-too", "step-finishes-alone"])
+def test_driver_killed_mid_step_commits_nothing(
+    workspace: Workspace,
+    blobstore: Datastore,
+    store_root: Path,
+    source_dir: Path,
+    signals: Signals,
+    stray_pids: list[int],
+    step_outcome: str,
+) -> None:
+    case = _ofdc("upload")(blobstore)
+    store = RunStore(workspace.catalog)
+    run = _submit(workspace, case, source_dir, signals)
+    ready = _wait_ready(run, signals.marker)
+    stray_pids.append(ready["pid"])
+    driver_pid = store.get_run(run.id).driver_pid
+    assert driver_pid is not None
+    stray_pids.append(driver_pid)
+    (step_rec,) = store.step_runs(run.id)
+    _, dest = _destination(store, run.id, step_rec.id)
+
+    os.kill(driver_pid, signal.SIGKILL)
+    _wait_gone(driver_pid)
+    if step_outcome == "step-killed-too":
+        os.kill(ready["pid"], signal.SIGKILL)
+    else:  # the orphaned step writes the rest and exits 0, with no driver to commit it
+        signals.go.touch()
+    _wait_gone(ready["pid"])
+
+    assert store.get_run(run.id).status not in TERMINAL  # resuming it is another story
+    assert store.get_step_run(step_rec.id).status == "Running"
+    assert store.outputs_of(step_rec.id) == []
+    assert workspace.catalog.list_versions(case.dataset_name) == []
+    assert not (store_root / dest).exists()
+    visible = [
+        f for f in _files_under(store_root) if not f.startswith(f"{STAGING_DIR}/")
+    ]
+    assert visible == []
+    if step_outcome == "step-finishes-alone":  # whole bytes, still only in staging
+        assert (Path(ready["out"]) / "part-1.bin").stat().st_size == 2000
