@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dataferry.errors import DatastoreError, PathNotFoundError, StorageError
-from dataferry.storage import DatastoreSpec, StorageLocation, open_location, validate_datastore_name
+from dataferry.storage import (
+    DatastoreSpec,
+    SecretStore,
+    StorageLocation,
+    open_location,
+    validate_datastore_name,
+)
 
 if TYPE_CHECKING:
     from dataferry.data.datapath import DataReference
@@ -95,8 +101,13 @@ class Datastore:
         secrets: Mapping[str, str | None],
         secret_env: Mapping[str, str | None] | None = None,
         overwrite: bool,
+        check: Callable[[Datastore], None] | None = None,
     ) -> Datastore:
-        """Validate, store secrets in the secrets file and the rest in the catalog."""
+        """Validate, store secrets in the secrets file and the rest in the catalog.
+
+        ``check`` runs on the new datastore before anything is written, so a failed
+        check leaves no registration (and an overwritten one in place).
+        """
         name = validate_datastore_name(name)
         given = {k: v for k, v in secrets.items() if v}
         env = {k: v for k, v in (secret_env or {}).items() if v}
@@ -116,10 +127,15 @@ class Datastore:
                 f"a datastore named '{name}' is already registered; pass overwrite=True "
                 "to replace it."
             )
+        store = Datastore._from_spec(workspace, spec)
+        if check is not None:
+            pending = _PendingSecrets(workspace.secrets.path, given)
+            store._location = open_location(spec, pending)
+            check(store)
         workspace.secrets.put(name, dict(given))
         catalog.add_datastore(spec, overwrite=overwrite)
         log.info("registered datastore %s (%s)", name, kind)
-        return Datastore._from_spec(workspace, spec)
+        return store
 
     @staticmethod
     def register_local(
@@ -218,7 +234,12 @@ class Datastore:
         The key or SAS token goes to the workspace's secrets file, or is read from the
         environment variable named by ``account_key_env``/``sas_token_env`` at use time.
         Unless ``skip_validation``, the container is checked (and created with
-        ``create_if_not_exists``).
+        ``create_if_not_exists``) before anything is registered.
+
+        Raises:
+            SecretNotFoundError: a named environment variable is not set (when checked).
+            StorageError: the container is missing or cannot be reached; nothing is
+                registered then.
         """
         options = {
             "container_name": container_name,
@@ -227,6 +248,10 @@ class Datastore:
             "endpoint": endpoint,
             "blob_cache_timeout": blob_cache_timeout,
         }
+
+        def check(new: Datastore) -> None:
+            new._check_container(create_if_not_exists, skip_validation)
+
         store = Datastore._register(
             workspace,
             datastore_name,
@@ -235,8 +260,8 @@ class Datastore:
             secrets={"account_key": account_key, "sas_token": sas_token},
             secret_env={"account_key": account_key_env, "sas_token": sas_token_env},
             overwrite=overwrite,
+            check=None if skip_validation and not create_if_not_exists else check,
         )
-        store._check_container(create_if_not_exists, skip_validation)
         return store
 
     @staticmethod
@@ -458,6 +483,17 @@ class Datastore:
         if spec is not None and item in spec.options:
             return spec.options[item]
         raise AttributeError(f"{type(self).__name__!s} has no attribute {item!r}")
+
+
+class _PendingSecrets(SecretStore):
+    """The secrets of a registration that is not saved yet, to check it before it is."""
+
+    def __init__(self, path: Path, secrets: Mapping[str, str]) -> None:
+        super().__init__(path)
+        self._pending = dict(secrets)
+
+    def get(self, datastore: str) -> dict[str, str]:
+        return dict(self._pending)
 
 
 class LocalDatastore(Datastore, kind="local"):
