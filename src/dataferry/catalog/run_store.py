@@ -214,6 +214,27 @@ class RunStore:
         with self.catalog.write() as conn:
             conn.execute(update(step_runs).where(step_runs.c.id == step_run_id).values(**values))
 
+    def finished_with_fingerprint(self, fingerprint: str) -> list[StepRunRecord]:
+        """Successful step runs with this fingerprint, newest first (reuse candidates)."""
+        with self.catalog.read() as conn:
+            rows = conn.execute(
+                select(step_runs)
+                .where(and_(step_runs.c.fingerprint == fingerprint, step_runs.c.status == "Finished"))
+                .order_by(step_runs.c.ended_at.desc())
+            ).all()
+        return [StepRunRecord(**_fields(StepRunRecord, r._mapping)) for r in rows]
+
+    def latest_finished_step(self, step_name: str) -> StepRunRecord | None:
+        """The newest successful run of a step by that name (to explain what changed)."""
+        with self.catalog.read() as conn:
+            rows = conn.execute(
+                select(step_runs)
+                .where(and_(step_runs.c.step_name == step_name, step_runs.c.status == "Finished", step_runs.c.fingerprint.is_not(None)))
+                .order_by(step_runs.c.ended_at.desc())
+                .limit(1)
+            ).all()
+        return StepRunRecord(**_fields(StepRunRecord, rows[0]._mapping)) if rows else None
+
     # -- outputs and leases -----------------------------------------------------------
 
     def acquire_lease(self, datastore: str, path: str, *, step_run_id: str, run_id: str) -> None:
@@ -275,6 +296,15 @@ class RunStore:
             for row in lineage_rows:
                 conn.execute(lineage.insert().values(step_run_id=step_run_id, **row))
             conn.execute(leases.delete().where(leases.c.step_run_id == step_run_id))
+
+    def mark_output_deleted(self, step_run_id: str, name: str) -> None:
+        """Record that an output's bytes are gone, so reuse does not count on them."""
+        with self.catalog.write() as conn:
+            conn.execute(
+                update(outputs)
+                .where(and_(outputs.c.step_run_id == step_run_id, outputs.c.name == name, outputs.c.deleted_at.is_(None)))
+                .values(deleted_at=now())
+            )
 
     def outputs_of(self, step_run_id: str) -> list[OutputRecord]:
         """The committed outputs of a step run."""

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from dataferry.catalog import now
-from dataferry.catalog.run_store import RunStore, StepRunRecord
+from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
 from dataferry.data.workspace import Workspace
 from dataferry.errors import DataferryError
 from dataferry.execution.commit import StagedOutput, commit_output, discard_output, stage_output
 from dataferry.execution.executors import Executor, LocalExecutor, PreparedStep, StepHandle
 from dataferry.execution.materialise import BoundInput, InputContext, bind_input
 from dataferry.execution.registration import register_outputs
+from dataferry.execution.reuse import ReuseAdvisor
 
 log = logging.getLogger("dataferry.driver")
 
@@ -47,6 +48,8 @@ class StepState:
     staged: list[StagedOutput] = field(default_factory=list)
     inputs: list[BoundInput] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    fingerprint: str | None = None
+    fingerprint_details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def node_id(self) -> str:
@@ -71,15 +74,19 @@ class Driver:
         self.continue_on_failure = bool(self.run.options.get("continue_on_step_failure"))
         self.max_concurrency = int(workspace.catalog.get_setting("max_concurrency", 0) or os.cpu_count() or 1)
         self.states = self._states()
+        self.advisor = ReuseAdvisor(workspace, self.store, dict(self.run.parameters))
+        self.advisor.step_names = {n["node_id"]: n["name"] for n in self.plan["nodes"]}
+        self.rerun_nodes = set(self.run.options.get("rerun_nodes") or [])
         self._stop = threading.Event()
         self.cancelled = False
+        self._outputs: dict[str, list[OutputRecord]] = {}  # step run id -> its committed outputs
 
     def _states(self) -> dict[str, StepState]:
         records = {r.node_id: r for r in self.store.step_runs(self.run_id)}
         states = {}
         for node in self.plan["nodes"]:
             record = records[node["node_id"]]
-            state = StepState(node, record, status=record.status)
+            state = StepState(node, record, status=record.status, fingerprint=record.fingerprint)
             states[state.node_id] = state
         return states
 
@@ -135,8 +142,7 @@ class Driver:
                 failed = next(u for u in ups if u.status in ("Failed", "Canceled"))
                 self._skip(state, f"not run: upstream step '{failed.node['name']}' did not finish")
                 continue
-            if all(u.status == "Finished" for u in ups):
-                self._start(state)
+            if all(u.status == "Finished" for u in ups) and self._start(state):
                 running += 1
 
     def _heartbeat(self) -> None:
@@ -148,23 +154,52 @@ class Driver:
 
     # -- one step ---------------------------------------------------------------------
 
-    def _start(self, state: StepState) -> None:
+    def _start(self, state: StepState) -> bool:
+        """Reuse the step, or start it; True if a process was started."""
         try:
+            if self._reuse(state):
+                return False
             prepared = self._prepare(state)
             self.executor.prepare(prepared)
             state.handle = self.executor.start(prepared)
         except DataferryError as exc:
             self._fail_before_start(state, str(exc))
-            return
+            return False
         except OSError as exc:
             self._fail_before_start(state, f"could not start: {exc}")
-            return
+            return False
         state.status = "Running"
         self.store.update_step_run(
             state.record.id, status="Running", started_at=now(), log_dir=str(self._step_dir(state)),
             details=self._details(state),
         )
         log.info("step %s (%s) started, pid %s", state.node["name"], state.record.id, self.executor.pid(state.handle))
+        return True
+
+    def _reuse(self, state: StepState) -> bool:
+        """Fingerprint the step; if an earlier step run matches, take its outputs."""
+        upstream = {n: s.fingerprint for n, s in self.states.items() if s.fingerprint}
+        fp = self.advisor.fingerprint(state.node, upstream)
+        decision = self.advisor.decide(
+            state.node, fp, regenerate=bool(self.run.options.get("regenerate_outputs")), forced=state.node_id in self.rerun_nodes
+        )
+        state.fingerprint = fp.digest
+        state.fingerprint_details = fp.to_details()
+        log.info("step %s: %s", state.node["name"], decision.explanation)
+        if not decision.reuse:
+            self.store.update_step_run(state.record.id, fingerprint=fp.digest, explanation=decision.explanation)
+            return False
+        source = decision.reused_from
+        assert source is not None
+        stamp = now()
+        self.store.update_step_run(
+            state.record.id, status="Finished", fingerprint=fp.digest, reused_from=source.reused_from or source.id,
+            explanation=decision.explanation, started_at=stamp, ended_at=stamp,
+            details=self._details(state, reused_run_id=source.run_id),
+        )
+        state.record = self.store.get_step_run(state.record.id)
+        state.status = "Finished"
+        return True
 
     def _step_dir(self, state: StepState) -> Path:
         return run_dir(self.ws, self.run_id) / state.record.id
@@ -215,11 +250,14 @@ class Driver:
         return default if value is None else value
 
     def _committed(self) -> dict[tuple[str, str], Any]:
+        """The committed outputs of the finished steps, by (node, output name)."""
         committed = {}
         for state in self.states.values():
             if state.status == "Finished":
                 source = state.record.reused_from or state.record.id
-                for rec in self.store.outputs_of(source):
+                if source not in self._outputs:  # read once: committed outputs never change
+                    self._outputs[source] = self.store.outputs_of(source)
+                for rec in self._outputs[source]:
                     committed[(state.node_id, rec.name)] = rec
         return committed
 
@@ -306,6 +344,7 @@ class Driver:
             "notes": list(state.notes),
             "compute_target": state.node.get("compute_target") or "local",
             "executor": self.executor.name,
+            "fingerprint": state.fingerprint_details,
             **extra,
         }
 

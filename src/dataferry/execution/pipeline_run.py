@@ -211,8 +211,10 @@ class StepRun(_RunBase):
         return out + (f"\n--- stderr ---\n{err}" if err else "")
 
     def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
-        """Metrics logged by the step (``run.log`` and friends)."""
-        return metrics_dict(self._store.metrics_of([self._id]), name)
+        """Metrics logged by the step (``run.log`` and friends); a reused step shows the
+        metrics of the step run it reused."""
+        r = self._record()
+        return metrics_dict(self._store.metrics_of([r.reused_from or r.id]), name)
 
     def __repr__(self) -> str:
         return f"StepRun(id='{self._id}', name='{self.name}', status='{self.get_status()}')"
@@ -331,7 +333,8 @@ class _LogPrinter:
                     self._tail(rec.step_name, Path(rec.log_dir, name))
             if self.statuses.get(rec.id) != rec.status:
                 self.statuses[rec.id] = rec.status
-                print(f"[{rec.step_name}] {rec.status}", flush=True)
+                why = f" ({rec.explanation})" if rec.explanation and rec.status in ("Running", "Finished") else ""
+                print(f"[{rec.step_name}] {rec.status}{why}", flush=True)
 
     def _tail(self, step: str, path: Path) -> None:
         key = str(path)
@@ -350,7 +353,7 @@ class _LogPrinter:
         self.show()
         print(f"\nPipelineRun {self.run_id}: {status}")
         for rec in self.store.step_runs(self.run_id):
-            extra = rec.details.get("error", "") if rec.status != "Finished" else ""
+            extra = rec.details.get("error", "") if rec.status != "Finished" else (rec.explanation or "")
             first = extra.splitlines()[0] if extra else ""
             print(f"  {rec.step_name:30} {rec.status:10} {first}")
 

@@ -80,7 +80,7 @@ class PlanCompiler:
 
     def compile(self) -> dict[str, Any]:
         """The plan: every node with its command, data bindings and options."""
-        snapshots: dict[str, str] = {}
+        snapshots: dict[str, tuple[str, str]] = {}
         store = self.workspace.path / "snapshots"
         store.mkdir(parents=True, exist_ok=True)
         nodes = []
@@ -88,12 +88,12 @@ class PlanCompiler:
             folder = node.step.resolve_source_directory(self.graph.default_source_directory)
             key = str(folder)
             if key not in snapshots:
-                _, snap = take_snapshot(folder, store)
-                snapshots[key] = str(snap)
-            nodes.append(self._node(node, snapshots[key]))
+                digest, snap = take_snapshot(folder, store)
+                snapshots[key] = (digest, str(snap))
+            nodes.append(self._node(node, *snapshots[key]))
         return {"description": self.graph.description, "default_datastore": self.default_datastore, "nodes": nodes}
 
-    def _node(self, node: Node, snapshot: str) -> dict[str, Any]:
+    def _node(self, node: Node, snapshot_hash: str, snapshot: str) -> dict[str, Any]:
         step = node.step
         env = step.environment
         interpreter = env.interpreter(step.name)
@@ -105,6 +105,7 @@ class PlanCompiler:
             "script": getattr(step, "script_name", None),
             "shell": getattr(step, "is_shell", False),
             "snapshot": snapshot,
+            "snapshot_hash": snapshot_hash,
             "arguments": _arguments(step.ports.arguments),
             "inputs": [self._input(spec) for spec in step.ports.inputs],
             "outputs": [self._output(spec) for spec in step.ports.outputs],
@@ -117,6 +118,7 @@ class PlanCompiler:
             "environment": env.name,
             "environment_variables": {**env.environment_variables, **step.runconfig.environment_variables},
             "runconfig_params": runconfig_params,
+            "max_run_duration_seconds": step.runconfig.max_run_duration_seconds,
         }
 
     def _producer(self, spec: InputSpec) -> dict[str, str]:

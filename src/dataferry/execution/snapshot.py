@@ -7,7 +7,7 @@ crash never leaves a half snapshot under its real name.
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -59,25 +59,39 @@ def _raise(exc: OSError) -> None:
     raise exc
 
 
-def content_hash(folder: Path, files: list[str]) -> str:
-    """sha256 over (relative path, bytes) of every file, in order."""
-    digest = hashlib.sha256()
+def file_hashes(folder: Path, files: list[str]) -> dict[str, str]:
+    """``{relative path: blake3 of its bytes}`` for every file.
+
+    Raises:
+        StepDefinitionError: a file cannot be read.
+    """
+    from dataferry.storage.hashing import hash_file
+
+    hashes = {}
     for rel in files:
-        digest.update(rel.encode() + b"\0")
         try:
-            with open(folder / rel, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
+            hashes[rel] = hash_file(str(folder / rel))
         except OSError as exc:
             raise StepDefinitionError(f"cannot read {folder / rel}: {exc}") from exc
-        digest.update(b"\0")
-    return digest.hexdigest()
+    return hashes
+
+
+def manifest_digest(hashes: dict[str, str]) -> str:
+    """One digest over (path, hash) pairs: equal exactly when the snapshots are equal."""
+    from dataferry.storage.hashing import hash_bytes
+
+    return hash_bytes(json.dumps(sorted(hashes.items())).encode())
 
 
 def take_snapshot(folder: Path, store: Path) -> tuple[str, Path]:
-    """Copy ``folder`` (minus ignored files) into ``store/<hash>``; return (hash, path)."""
+    """Copy ``folder`` (minus ignored files) into ``store/<hash>``; return (hash, path).
+
+    The per-file hashes are kept beside it (``<hash>.manifest.json``), so a rerun can say
+    which source file changed.
+    """
     files = source_files(folder)
-    digest = content_hash(folder, files)
+    hashes = file_hashes(folder, files)
+    digest = manifest_digest(hashes)
     target = store / digest[:32]
     if target.is_dir():
         return digest, target
@@ -88,8 +102,19 @@ def take_snapshot(folder: Path, store: Path) -> tuple[str, Path]:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(folder / rel, dst)
     tmp.mkdir(parents=True, exist_ok=True)
+    manifest = store / f"{digest[:32]}.manifest.json"
+    manifest.write_text(json.dumps(hashes, indent=0, sort_keys=True))
     try:
         os.rename(tmp, target)
     except OSError:  # another submit wrote the same snapshot first: same content
         shutil.rmtree(tmp, ignore_errors=True)
     return digest, target
+
+
+def read_manifest(snapshot: Path) -> dict[str, str]:
+    """The per-file hashes of a snapshot folder (empty if the manifest is gone)."""
+    try:
+        data: dict[str, str] = json.loads(snapshot.with_name(snapshot.name + ".manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data
