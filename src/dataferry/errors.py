@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "InvalidDurationError",
     "ActivityFailedException",
     "EnvironmentNotSupportedError",
     "OutputLocationBusyError",
@@ -234,3 +235,9 @@ class ActivityFailedException(RunError):
     def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.details = details or {}
+
+
+class InvalidDurationError(DataferryError, ValueError):
+    """A duration such as ``7d`` or ``12h`` is malformed."""
+
+    exit_code = 2

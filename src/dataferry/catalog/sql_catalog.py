@@ -349,6 +349,21 @@ class SqlCatalog:
         return [_version(r._mapping) for r in rows]
 
 
+    def versions_by_producer(self, step_run_id: str) -> list[DatasetVersionRecord]:
+        """The dataset versions a step run registered (``register_on_complete``)."""
+        with self.read() as conn:
+            rows = conn.execute(
+                select(dataset_versions).where(dataset_versions.c.producer_step_run_id == step_run_id)
+            ).all()
+        return [_version(r._mapping) for r in rows]
+
+    def all_datasets(self) -> list[DatasetRecord]:
+        """Every saved definition (to find which storage paths datasets point at)."""
+        with self.read() as conn:
+            rows = conn.execute(select(datasets)).all()
+        return [_dataset(r._mapping) for r in rows]
+
+
 def _spec(row: Mapping[str, Any]) -> DatastoreSpec:
     return DatastoreSpec(
         name=row["name"],

@@ -108,6 +108,11 @@ class Driver:
         final = self._final_status()
         self.store.update_run(self.run_id, status=final, ended_at=now(), heartbeat_at=now())
         log.info("run %s: %s", self.run_id, final)
+        if final == "Finished" and self.run.options.get("delete_intermediate_outputs"):
+            from dataferry.execution.lifecycle import delete_run_outputs
+
+            deleted = delete_run_outputs(self.ws, self.run_id)
+            log.info("run %s: deleted %d intermediate outputs", self.run_id, len(deleted))
         return final
 
     def _loop(self) -> None:
@@ -171,7 +176,7 @@ class Driver:
         state.status = "Running"
         self.store.update_step_run(
             state.record.id, status="Running", started_at=now(), log_dir=str(self._step_dir(state)),
-            details=self._details(state),
+            details=self._details(state, pid=self.executor.pid(state.handle), host=socket.gethostname()),
         )
         log.info("step %s (%s) started, pid %s", state.node["name"], state.record.id, self.executor.pid(state.handle))
         return True

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
 _PIPELINE_KWARGS = {"pipeline_parameters", "pipeline_params", "continue_on_step_failure", "regenerate_outputs",
-                    "parent_run_id", "enable_email_notification", "credential_passthrough"}
+                    "parent_run_id", "enable_email_notification", "credential_passthrough",
+                    "delete_intermediate_outputs"}
 
 
 def validate_experiment_name(name: object) -> str:

@@ -47,9 +47,14 @@ class Pipeline(PipelineGraph):
         regenerate_outputs: bool = False,
         parent_run_id: str | None = None,
         credential_passthrough: bool | None = None,
+        *,
+        delete_intermediate_outputs: bool = False,
         **kwargs: Any,
     ) -> PipelineRun:
         """Run the pipeline under ``experiment_name``; returns at once with the run.
+
+        ``delete_intermediate_outputs=True`` deletes the run's unregistered outputs once it
+        has finished successfully (what a kept run reuses is kept).
 
         Raises:
             PipelineValidationError: the graph has problems, or a parameter is unknown
@@ -66,6 +71,7 @@ class Pipeline(PipelineGraph):
             continue_on_step_failure=continue_on_step_failure,
             regenerate_outputs=regenerate_outputs,
             parent_run_id=parent_run_id,
+            delete_intermediate_outputs=delete_intermediate_outputs,
         )
 
     def _submit(
@@ -79,6 +85,7 @@ class Pipeline(PipelineGraph):
         parent_run_id: str | None = None,
         enable_email_notification: bool | None = None,
         credential_passthrough: bool | None = None,
+        delete_intermediate_outputs: bool = False,
     ) -> PipelineRun:
         from dataferry.execution.pipeline_run import PipelineRun
 
@@ -94,6 +101,7 @@ class Pipeline(PipelineGraph):
             "continue_on_step_failure": bool(continue_on_step_failure),
             "regenerate_outputs": bool(regenerate_outputs),
             "parent_run_id": parent_run_id,
+            "delete_intermediate_outputs": bool(delete_intermediate_outputs),
         }
         RunStore(self.workspace.catalog).create_run(
             run_id, experiment.name, plan, parameters=parameters, options=options, tags=tags,

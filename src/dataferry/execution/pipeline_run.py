@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from dataferry.catalog.run_store import TERMINAL, RunStore
 from dataferry.data.datapath import DataReference
 from dataferry.data.datastore import Datastore
-from dataferry.errors import ActivityFailedException, RunError
+from dataferry.errors import ActivityFailedException, RunError, RunStateError
 from dataferry.execution.metrics import metrics_dict
 
 if TYPE_CHECKING:
@@ -300,6 +300,43 @@ class PipelineRun(_RunBase):
     def cancel(self) -> None:
         """Ask the driver to stop the running steps; nothing they wrote is committed."""
         self._store.set_run_status_unless_terminal(self._id, "CancelRequested")
+
+    def resume(self) -> PipelineRun:
+        """Continue this run after its driver died: finished steps are kept, steps that were
+        running restart with clean outputs.
+
+        Raises:
+            RunStateError: the run has ended, or its driver is still alive.
+        """
+        from dataferry.execution.resume import resume_run
+
+        resume_run(self.experiment.workspace, self._id)
+        return self
+
+    def rerun(self, from_step: str) -> PipelineRun:
+        """A new run of the same pipeline that reruns ``from_step`` and all downstream of it.
+
+        Raises:
+            RunStateError: this run has not ended, or has no such step.
+        """
+        from dataferry.execution.resume import rerun_from
+
+        return PipelineRun(self.experiment, rerun_from(self.experiment.workspace, self._id, from_step))
+
+    def delete_intermediate_outputs(self) -> list[Any]:
+        """Delete this run's outputs that are not registered and that no kept run reuses.
+
+        Returns what was deleted.
+
+        Raises:
+            RunStateError: the run has not ended.
+        """
+        from dataferry.execution.lifecycle import delete_run_outputs
+
+        status = self.get_status()
+        if status not in TERMINAL:
+            raise RunStateError(f"run {self._id} is {status}: its outputs are deleted only once it has ended")
+        return delete_run_outputs(self.experiment.workspace, self._id)
 
     def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
         """The run's metrics; ``recursive=True`` gives ``{run_id: metrics}`` per step run too."""

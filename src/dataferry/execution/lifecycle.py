@@ -1,0 +1,233 @@
+"""The lifecycle of intermediate data: what belongs to a run, and deleting it safely.
+
+An intermediate output is a committed step output that no registered dataset points at.
+It belongs to its run. ``gc`` and ``delete_intermediate_outputs`` never delete anything
+registered, anything a kept run's reuse record points to, or anything of a run that has
+not ended; each deletion is recorded, so reuse knows the output is gone.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from dataferry.catalog import now
+from dataferry.catalog.run_store import TERMINAL, RunStore
+from dataferry.catalog.schema import outputs, runs, step_runs
+from dataferry.data.datastore import Datastore
+from dataferry.errors import InvalidDurationError
+from dataferry.execution.commit import STAGING_DIR
+
+if TYPE_CHECKING:
+    from dataferry.data.workspace import Workspace
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+RETENTION_SETTING = "retention"
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30s``, ``15m``, ``12h``, ``7d``, ``2w`` as a timedelta.
+
+    Raises:
+        InvalidDurationError: anything else.
+    """
+    m = _DURATION.match(str(text))
+    if not m:
+        raise InvalidDurationError(
+            f"invalid duration {text!r}: use a number and a unit, one of s, m, h, d, w (for example 7d or 12h)"
+        )
+    return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+
+
+@dataclass(frozen=True)
+class OutputItem:
+    """A committed output that may be deleted."""
+
+    run_id: str
+    step_run_id: str
+    step_name: str
+    name: str
+    datastore: str
+    path: str
+    size_bytes: int
+    file_count: int
+    run_ended_at: datetime | None
+
+
+@dataclass
+class GcReport:
+    """What ``gc`` found (and, unless a dry run, deleted)."""
+
+    items: list[OutputItem]
+    staging: list[str]
+    deleted: bool
+
+    @property
+    def total_bytes(self) -> int:
+        """The bytes of all listed outputs."""
+        return sum(i.size_bytes for i in self.items)
+
+
+def set_retention(workspace: Workspace, datastore: str, duration: str | None) -> None:
+    """Keep intermediate outputs on ``datastore`` for ``duration`` (``None``: forever).
+
+    Raises:
+        DatastoreNotFoundError: unknown datastore.
+        InvalidDurationError: malformed duration.
+    """
+    name = workspace.catalog.get_datastore(datastore).name
+    settings = dict(workspace.catalog.get_setting(RETENTION_SETTING, {}) or {})
+    if duration is None:
+        settings.pop(name, None)
+    else:
+        parse_duration(duration)
+        settings[name] = duration
+    workspace.catalog.set_setting(RETENTION_SETTING, settings)
+
+
+def retention(workspace: Workspace) -> dict[str, str]:
+    """The retention per datastore."""
+    return dict(workspace.catalog.get_setting(RETENTION_SETTING, {}) or {})
+
+
+def _registered_paths(workspace: Workspace) -> set[tuple[str, str]]:
+    """(datastore, path) every saved dataset definition reads (a glob counts by its folder)."""
+    found = set()
+    for record in workspace.catalog.all_datasets():
+        for source in record.definition.get("sources", []):
+            if "datastore" in source:
+                path = source["path"].strip("/")
+                fixed = re.split(r"[*?\[]", path, maxsplit=1)[0].rstrip("/")
+                found.add((source["datastore"], fixed))
+    return found
+
+
+def _is_registered(item: OutputItem, registered: set[tuple[str, str]]) -> bool:
+    for store, path in registered:
+        if store != item.datastore:
+            continue
+        if path == item.path or path.startswith(item.path + "/") or item.path.startswith(path + "/") or path == "":
+            return True
+    return False
+
+
+def intermediate_outputs(
+    workspace: Workspace, *, run_ids: set[str] | None = None, older_than: timedelta | None = None, datastore: str | None = None
+) -> list[OutputItem]:
+    """Outputs that may be deleted: of ended runs, unregistered, not reused by a kept run."""
+    cutoff = now() - older_than if older_than is not None else None
+    with workspace.catalog.read() as conn:
+        rows = conn.execute(
+            select(outputs, step_runs.c.run_id, step_runs.c.step_name, runs.c.status, runs.c.ended_at)
+            .join(step_runs, step_runs.c.id == outputs.c.step_run_id)
+            .join(runs, runs.c.id == step_runs.c.run_id)
+            .where(outputs.c.deleted_at.is_(None))
+            .order_by(outputs.c.id)
+        ).all()
+        reuse = conn.execute(
+            select(step_runs.c.reused_from, step_runs.c.run_id, runs.c.status, runs.c.ended_at)
+            .join(runs, runs.c.id == step_runs.c.run_id)
+            .where(step_runs.c.reused_from.is_not(None))
+        ).all()
+
+    def doomed(run_id: str, status: str, ended: datetime | None) -> bool:
+        if status not in TERMINAL:
+            return False
+        if run_ids is not None and run_id not in run_ids:
+            return False
+        return cutoff is None or (ended is not None and ended < cutoff)
+
+    # a reuse record of a run that stays keeps the output it points to
+    kept_by_reuse = {r.reused_from for r in reuse if not doomed(r.run_id, r.status, r.ended_at)}
+    registered = _registered_paths(workspace)
+    items = []
+    for r in rows:
+        m = r._mapping
+        if datastore is not None and m["datastore"] != datastore.lower():
+            continue
+        if not doomed(m["run_id"], m["status"], m["ended_at"]) or m["step_run_id"] in kept_by_reuse:
+            continue
+        if workspace.catalog.versions_by_producer(m["step_run_id"]):
+            continue
+        item = OutputItem(
+            m["run_id"], m["step_run_id"], m["step_name"], m["name"], m["datastore"], m["path"],
+            int(m["size_bytes"] or 0), int(m["file_count"] or 0), m["ended_at"],
+        )
+        if not _is_registered(item, registered):
+            items.append(item)
+    return items
+
+
+def delete_outputs(workspace: Workspace, items: list[OutputItem]) -> None:
+    """Delete the bytes of each output, then record the deletion."""
+    store = RunStore(workspace.catalog)
+    for item in items:
+        location = Datastore.get(workspace, item.datastore).location
+        full = location.full_path(item.path)
+        if location.is_local:
+            shutil.rmtree(full, ignore_errors=True)
+        elif location.fs.exists(full):
+            location.fs.rm(full, recursive=True)
+        store.mark_output_deleted(item.step_run_id, item.name)
+
+
+def stale_staging(workspace: Workspace, datastore: str | None = None) -> list[str]:
+    """Staging folders of step runs whose run has ended (left by a crash)."""
+    store = RunStore(workspace.catalog)
+    found = []
+    for spec in workspace.catalog.list_datastores():
+        if spec.kind != "local" or (datastore is not None and spec.name != datastore.lower()):
+            continue
+        folder = Path(spec.options["path"]) / STAGING_DIR
+        if not folder.is_dir():
+            continue
+        for child in folder.iterdir():
+            try:
+                run = store.get_run(store.get_step_run(child.name).run_id)
+            except LookupError:
+                found.append(str(child))
+                continue
+            if run.status in TERMINAL:
+                found.append(str(child))
+    return found
+
+
+def gc(workspace: Workspace, *, older_than: str | None = None, datastore: str | None = None, dry_run: bool = False) -> GcReport:
+    """Delete intermediate outputs of runs that ended more than ``older_than`` ago.
+
+    Without ``older_than``, each datastore's retention setting applies (datastores with
+    none are left alone). ``dry_run`` lists exactly what a real run would delete.
+
+    Raises:
+        InvalidDurationError: malformed ``older_than`` (checked before anything is read).
+        DatastoreNotFoundError: unknown ``datastore``.
+    """
+    if datastore is not None:
+        datastore = workspace.catalog.get_datastore(datastore).name
+    if older_than is not None:
+        items = intermediate_outputs(workspace, older_than=parse_duration(older_than), datastore=datastore)
+    else:
+        items = []
+        for store_name, duration in retention(workspace).items():
+            if datastore is None or store_name == datastore:
+                items += intermediate_outputs(workspace, older_than=parse_duration(duration), datastore=store_name)
+    staging = stale_staging(workspace, datastore)
+    if not dry_run:
+        delete_outputs(workspace, items)
+        for folder in staging:
+            shutil.rmtree(folder, ignore_errors=True)
+    return GcReport(items, staging, deleted=not dry_run)
+
+
+def delete_run_outputs(workspace: Workspace, run_id: str) -> list[OutputItem]:
+    """Delete one ended run's intermediate outputs; return what was deleted."""
+    items = intermediate_outputs(workspace, run_ids={run_id})
+    delete_outputs(workspace, items)
+    return items
