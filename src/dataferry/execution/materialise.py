@@ -18,6 +18,7 @@ from dataferry.data.datastore import Datastore
 from dataferry.data.file_dataset import FileDataset
 from dataferry.data.mount import whole_folder
 from dataferry.errors import RunError
+from dataferry.storage.location import has_glob
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord
@@ -86,8 +87,9 @@ def bind_input(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
         if not os.path.exists(full):
             raise RunError(f"input '{spec['name']}': {store}:/{path} does not exist")
         return _place(ctx, spec, full, lineage)
-    files = FileDataset({"sources": [{"datastore": store, "path": path}], "format": None, "transforms": []}, ctx.workspace)._files()
-    return _bind_files(ctx, spec, files, lineage, single_file_as_file=True)
+    sources = [{"datastore": store, "path": path}]
+    files = FileDataset({"sources": sources, "format": None, "transforms": []}, ctx.workspace)._files()
+    return _bind_files(ctx, spec, files, lineage, single_file_as_file=names_one_file(sources, files))
 
 
 def _dataset_of(ctx: InputContext, spec: dict[str, Any]) -> AbstractDataset:
@@ -115,8 +117,9 @@ def _bind_dataset(ctx: InputContext, spec: dict[str, Any], dataset: AbstractData
         return BoundInput(spec["name"], spec["style"], "direct", str(dataset.id), lineage)
     assert isinstance(dataset, FileDataset)
     files = dataset._files()
+    one_file = names_one_file(dataset.definition.get("sources", []), files)
     if spec["mode"] == "mount" and files and all(f.local_path for f in files):
-        if len(files) == 1:  # a single-file dataset mounts as the file itself
+        if one_file:  # a single-file dataset mounts as the file itself
             return _place(ctx, spec, files[0].full, lineage)
         folder = whole_folder(files)
         if folder is not None:
@@ -127,7 +130,26 @@ def _bind_dataset(ctx: InputContext, spec: dict[str, Any], dataset: AbstractData
             link.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(f.full, link)
         return BoundInput(spec["name"], spec["style"], "mount", str(target), lineage)
-    return _bind_files(ctx, spec, files, lineage, single_file_as_file=True)
+    return _bind_files(ctx, spec, files, lineage, single_file_as_file=one_file)
+
+
+def names_one_file(sources: list[dict[str, Any]], files: list[ResolvedFile]) -> bool:
+    """True if the input names one file, so the step gets the file's path.
+
+    A folder (or glob) that happens to hold one file is still a folder: the step gets
+    the folder, as in Azure ML, where only a single-file *source* is given as the file.
+    """
+    if len(sources) != 1 or len(files) != 1:
+        return False
+    source, found = sources[0], files[0]
+    if "url" in source and source["url"].startswith(("http://", "https://")):
+        return True
+    pattern = source.get("path", source.get("local", source.get("url", "")))
+    if has_glob(pattern):
+        return False
+    full = found.location.full_path(pattern)
+    # resolve() lists paths without their protocol: compare alike
+    return found.full in (full, found.location._strip(full))
 
 
 def _target(ctx: InputContext, spec: dict[str, Any]) -> Path:

@@ -192,6 +192,15 @@ class StepPorts:
                     "inputs=[...]; add it there too"
                 )
             return ArgRef("input", spec.name)
+        if isinstance(arg, tuple) and len(arg) == 2 and isinstance(arg[1], DataPathComputeBinding):
+            # a (DataPath or DataPath parameter, binding) pair: the bound path, as an input
+            path = arg[0]
+            name = path.name if isinstance(path, PipelineParameter) else getattr(path, "_name", None)
+            spec = next((i for i in self.inputs if i.name == name), None)
+            if spec is None:
+                spec = input_spec(arg)
+                self.inputs.append(spec)
+            return ArgRef("input", spec.name)
         if isinstance(arg, PipelineParameter):
             self._arg_params.append(arg)
             return ArgRef("param", arg.name)

@@ -1,0 +1,59 @@
+"""Helpers for pipeline tests: step scripts in a folder, submit-and-wait, reports.
+
+Imported as ``pipeline.kit`` (``tests/`` is on ``sys.path`` through its conftest).
+Step scripts that need no run context import nothing from dataferry, so they start in
+a few milliseconds; only scripts that call ``Run.get_context()`` pay for the import.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dataferry import Pipeline, PipelineRun, StepRun
+
+WAIT_S = 90
+
+
+def write_script(folder: Path, name: str, body: str) -> Path:
+    """Write a step script (dedented) into ``folder``; return the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(textwrap.dedent(body).lstrip())
+    return folder
+
+
+def run_pipeline(
+    pipeline: Pipeline, experiment: str = "tests", **submit: Any
+) -> PipelineRun:
+    """Submit and wait for the end (no raise); the run is returned for inspection."""
+    run = pipeline.submit(experiment, **submit)
+    run.wait_for_completion(
+        show_output=False, raise_on_error=False, timeout_seconds=WAIT_S
+    )
+    return run
+
+
+def step(run: PipelineRun, name: str) -> StepRun:
+    """The one step run named ``name``."""
+    (found,) = run.find_step_run(name)
+    return found
+
+
+def report(path: Path) -> Any:
+    """The JSON a step script wrote to ``path``."""
+    return json.loads(path.read_text())
+
+
+# A step that records its argv and some environment variables into the JSON file
+# given as its first argument, then exits.
+ARGV_REPORT = """
+import json, os, sys
+prefixes = ("AML_PARAMETER_", "AZUREML_DATAREFERENCE_")
+env = {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
+with open(sys.argv[1], "w") as fh:
+    json.dump({"argv": sys.argv[2:], "env": env, "cwd": os.getcwd()}, fh)
+"""
