@@ -145,6 +145,13 @@ class TestStepDefinition:
         with pytest.raises(StepDefinitionError, match="read_delimited_files"):
             OutputTabularDatasetConfig(name="x")
 
+    def test_path_glob_is_a_regular_expression(self) -> None:
+        out = OutputFileDatasetConfig(name="o")
+
+        out.read_delimited_files(path_glob=r"\.csv$")
+        with pytest.raises(StepDefinitionError, match="not a valid regular expression"):
+            out.read_parquet_files(path_glob="*.parquet")
+
     def test_register_on_complete_needs_a_name(self) -> None:
         with pytest.raises(ValueError, match="needs a dataset name"):
             OutputFileDatasetConfig().register_on_complete("")

@@ -54,12 +54,13 @@ def stage_output(workspace: Workspace, store: RunStore, spec: dict[str, Any], *,
 
     Raises:
         OutputLocationBusyError: another live run writes the same destination.
-        RunError: the destination exists and the output may not overwrite it.
+        RunError: an upload-mode output's destination exists and it may not overwrite
+            it. Mount mode writes in place, so an existing folder is written into.
     """
     location = Datastore.get(workspace, spec["datastore"]).location
     path = resolve_template(spec["path_template"], run_id=step_run_id, output_name=spec["name"])
     store.acquire_lease(location.name, path, step_run_id=step_run_id, run_id=run_id)
-    if location.exists(path) and not spec.get("overwrite"):
+    if spec["mode"] == "upload" and not spec.get("overwrite") and location.exists(path):
         store.release_leases(step_run_id)
         raise RunError(
             f"Output path already exist: output '{spec['name']}' would be written to "

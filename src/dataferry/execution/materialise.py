@@ -18,6 +18,7 @@ from dataferry.data.datastore import Datastore
 from dataferry.data.file_dataset import FileDataset
 from dataferry.data.mount import whole_folder
 from dataferry.errors import RunError
+from dataferry.execution.registration import tabular_sources
 from dataferry.storage.location import has_glob
 
 if TYPE_CHECKING:
@@ -106,9 +107,8 @@ def _datapath_of(ctx: InputContext, spec: dict[str, Any]) -> tuple[str, str]:
 
 def _tabular_over(ctx: InputContext, record: OutputRecord, view: dict[str, Any]) -> AbstractDataset:
     tabular = view["tabular"]
-    glob = tabular.get("path_glob") or tabular.get("file_glob")
-    path = f"{record.path.rstrip('/')}/**/{glob}" if glob else record.path
-    definition = {"sources": [{"datastore": record.datastore, "path": path}], "format": tabular["format"], "transforms": view.get("transforms", [])}
+    sources = tabular_sources(ctx.workspace, record.datastore, record.path, tabular)
+    definition = {"sources": sources, "format": tabular["format"], "transforms": view.get("transforms", [])}
     return build_dataset("tabular", definition, ctx.workspace)
 
 

@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from dataferry.data.datastore import Datastore
+from dataferry.errors import RunError
 
 if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
 
 
-def output_definition(output: dict[str, Any], committed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def tabular_sources(workspace: Workspace, datastore: str, path: str, tabular: dict[str, Any]) -> list[dict[str, str]]:
+    """The sources of a tabular view of a committed output folder.
+
+    ``path_glob`` (``read_*_files``) is, as in Azure ML and despite its name, a regular
+    expression searched in each file's path on the datastore; ``file_glob`` (from
+    ``parse_*_files(file_extension=...)``) is a glob.
+
+    Raises:
+        RunError: ``path_glob`` matches none of the output's files.
+    """
+    base = path.rstrip("/")
+    if tabular.get("file_glob"):
+        return [{"datastore": datastore, "path": f"{base}/**/{tabular['file_glob']}"}]
+    regex = tabular.get("path_glob")
+    if not regex:
+        return [{"datastore": datastore, "path": base}]
+    location = Datastore.get(workspace, datastore).location
+    found = [location.relative_path(f) for f in location.resolve(base)]
+    matched = [p for p in found if re.search(regex, p)]
+    if not matched:
+        raise RunError(
+            f"path_glob {regex!r} (a regular expression) matches none of the {len(found)} "
+            f"files of the output at {datastore}:/{base}"
+        )
+    return [{"datastore": datastore, "path": p} for p in matched]
+
+
+def output_definition(workspace: Workspace, output: dict[str, Any], committed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The dataset (kind, definition) that reads a committed output."""
     tabular = (output.get("register") or {}).get("tabular")
     if tabular:
-        glob = tabular.get("path_glob") or tabular.get("file_glob")
-        path = f"{committed['path']}/**/{glob}" if glob else committed["path"]
-        return "tabular", {"sources": [{"datastore": committed["datastore"], "path": path}], "format": tabular["format"], "transforms": []}
+        sources = tabular_sources(workspace, committed["datastore"], committed["path"], tabular)
+        return "tabular", {"sources": sources, "format": tabular["format"], "transforms": []}
     return "file", {"sources": [{"datastore": committed["datastore"], "path": committed["path"]}], "format": None, "transforms": []}
 
 
@@ -27,7 +57,7 @@ def register_outputs(workspace: Workspace, node: dict[str, Any], committed: Sequ
         reg = output.get("register")
         if not reg or output["name"] not in by_name:
             continue
-        kind, definition = output_definition(output, by_name[output["name"]])
+        kind, definition = output_definition(workspace, output, by_name[output["name"]])
         record = workspace.catalog.save_dataset(kind, definition)
         version = workspace.catalog.register_version(
             reg["name"], record.id, description=reg.get("description"), tags=reg.get("tags") or {},

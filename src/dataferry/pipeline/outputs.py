@@ -173,6 +173,24 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
         return OutputTabularDatasetConfig._view(self, fmt, path_glob)
 
 
+def _check_path_glob(path_glob: str | None) -> None:
+    """``path_glob`` is a regular expression, as in Azure ML (despite its name).
+
+    Raises:
+        StepDefinitionError: it is not a valid regular expression.
+    """
+    if path_glob is None:
+        return
+    try:
+        re.compile(path_glob)
+    except re.error as exc:
+        raise StepDefinitionError(
+            f"path_glob {path_glob!r} is not a valid regular expression ({exc}). As in "
+            "Azure ML it is matched as a regex against each file's path, not as a glob: "
+            "for CSV files use r'\\.csv$'."
+        ) from exc
+
+
 class OutputTabularDatasetConfig(OutputDatasetConfig):
     """An output viewed as records; made by ``read_delimited_files``/``read_parquet_files``."""
 
@@ -186,6 +204,7 @@ class OutputTabularDatasetConfig(OutputDatasetConfig):
 
     @staticmethod
     def _view(base: OutputDatasetConfig, fmt: dict[str, Any], path_glob: str | None) -> OutputTabularDatasetConfig:
+        _check_path_glob(path_glob)
         view = object.__new__(OutputTabularDatasetConfig)
         view.__dict__.update(base._copy().__dict__)
         view._tabular = {"format": fmt, "path_glob": path_glob}
