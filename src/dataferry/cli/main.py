@@ -13,7 +13,14 @@ from typing import Any
 import click
 
 from dataferry import __version__
-from dataferry.cli import dataset_cmds, datastore_cmds, render, workspace_cmds
+from dataferry.cli import (
+    dataset_cmds,
+    datastore_cmds,
+    render,
+    run_cmds,
+    runs_cmds,
+    workspace_cmds,
+)
 from dataferry.cli.context import CliState
 from dataferry.errors import DataferryError
 
@@ -21,6 +28,8 @@ _COMMANDS: tuple[click.Command, ...] = (
     workspace_cmds.init,
     datastore_cmds.datastore,
     dataset_cmds.dataset,
+    run_cmds.run,
+    runs_cmds.runs,
 )
 
 

@@ -30,8 +30,12 @@ def run_file(
 ) -> list[PipelineRun]:
     """Execute ``path``; return the pipeline runs it submitted (or that were submitted for it).
 
+    A file that ends with ``sys.exit(0)`` (or ``sys.exit()``) counts as having run to
+    its end; any other exit status is raised again as ``SystemExit``.
+
     Raises:
         PipelineError: the file neither submitted a run nor defines ``pipeline``.
+        SystemExit: the file exited with a non-zero status.
     """
     script = Path(path).resolve()
     if not script.is_file():
@@ -42,6 +46,10 @@ def run_file(
     sys.path.insert(0, str(script.parent))
     try:
         namespace = runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:  # ``sys.exit(main())`` after a successful submit
+        if exc.code not in (None, 0):
+            raise
+        namespace = {}
     finally:
         sys.argv, sys.path[:] = old_argv, old_path
     runs = list(pipeline_module.SUBMITTED[before:])

@@ -1,0 +1,118 @@
+"""How the run commands show runs: durations, sizes, step counts and failure lines."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from dataferry.cli import render
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from datetime import datetime
+
+    from dataferry.catalog.run_store import StepRunRecord
+
+# the order statuses are counted in: as a run goes, then how it ended
+STATUS_ORDER = (
+    "NotStarted",
+    "Queued",
+    "Running",
+    "CancelRequested",
+    "Finished",
+    "Failed",
+    "Canceled",
+)
+_SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")
+
+
+def format_duration(start: datetime | None, end: datetime | None) -> str:
+    """``'0.6s'``, ``'2.5m'``, ``'1.2h'``; up to now while running, ``''`` before."""
+    if start is None:
+        return ""
+    if end is None:
+        from dataferry.catalog import now
+
+        end = now()
+    seconds = max((end - start).total_seconds(), 0.0)
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def format_size(size_bytes: int | None) -> str:
+    """``'512 B'``, ``'1.5 KB'`` (powers of 1024); ``''`` when unknown."""
+    if size_bytes is None:
+        return ""
+    size = float(size_bytes)
+    for unit in _SIZE_UNITS[:-1]:
+        if size < 1024:
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} {_SIZE_UNITS[-1]}"
+
+
+def step_counts(records: Iterable[StepRunRecord]) -> str:
+    """``'2 Finished, 1 Failed'``: how many steps are in each status."""
+    counts = Counter(rec.status for rec in records)
+    known = [s for s in STATUS_ORDER if s in counts]
+    others = sorted(set(counts) - set(STATUS_ORDER))
+    return ", ".join(f"{counts[s]} {s}" for s in known + others)
+
+
+def error_line(error: str | None) -> str:
+    """An error's first line, and its last when the first only introduces the rest.
+
+    ``"step 'x' failed (exit code 1):\\nTraceback ...\\nValueError: boom"`` becomes
+    ``"step 'x' failed (exit code 1): ValueError: boom"``.
+    """
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[-1]}"
+    return lines[0]
+
+
+def step_note(rec: StepRunRecord) -> str:
+    """Where a reused step's outputs came from, and why it was (not) reused."""
+    parts = []
+    if rec.reused_from:
+        parts.append(f"reused from {rec.reused_from}")
+    if rec.explanation:
+        parts.append(rec.explanation)
+    return "; ".join(parts)
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    title: str,
+    whole: Sequence[str] = (),
+) -> None:
+    """Like ``render.print_table``, but the ``whole`` columns (ids) are never folded,
+    so they can be copied from a narrow terminal; the other columns give way.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        table.add_column(name, overflow="fold", no_wrap=name in whole)
+    for row in rows:
+        table.add_row(*(Text(render.format_value(v)) for v in row))
+    render.stdout().print(table)
+
+
+def format_utc(stamp: datetime | None) -> str:
+    """``'2026-11-23 15:08:13'`` in UTC (for a column headed so); ``''`` for None."""
+    if stamp is None:
+        return ""
+    from datetime import UTC
+
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(UTC)
+    return stamp.strftime("%Y-%m-%d %H:%M:%S")
