@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "ParameterTypeError",
     "InvalidDurationError",
     "ActivityFailedException",
     "EnvironmentNotSupportedError",
@@ -241,3 +242,7 @@ class InvalidDurationError(DataferryError, ValueError):
     """A duration such as ``7d`` or ``12h`` is malformed."""
 
     exit_code = 2
+
+
+class ParameterTypeError(PipelineError, TypeError):
+    """A pipeline parameter is overridden with a value of another kind than its default."""

@@ -100,16 +100,38 @@ class _RunBase(ABC):
 
     def _wait(self, timeout_seconds: float, show: Any) -> str:
         deadline = time.monotonic() + timeout_seconds if timeout_seconds < sys.maxsize else None
+        next_liveness = time.monotonic() + 2.0
         while True:
             status = self.get_status()
             if show is not None:
                 show()
             if status in TERMINAL:
                 return status
+            if time.monotonic() > next_liveness:
+                next_liveness = time.monotonic() + 2.0
+                self._check_driver()
             if deadline is not None and time.monotonic() > deadline:
                 print(f"Timed out after {timeout_seconds} s waiting for run {self.id} (status {status})")
                 return status
             time.sleep(_WATCH_S)
+
+
+    def _pipeline_run_id(self) -> str:
+        return self.id
+
+    def _check_driver(self) -> None:
+        """Raise instead of waiting forever for a run whose driver died."""
+        from dataferry.execution.resume import driver_state
+
+        record = self._store.get_run(self._pipeline_run_id())
+        if record.status in TERMINAL:
+            return
+        alive, why = driver_state(record)
+        if not alive:
+            raise RunStateError(
+                f"run {record.id} stopped progressing: {why}. Continue it with "
+                f"PipelineRun.resume() or `dataferry runs resume {record.id}`."
+            )
 
 
 class StepRun(_RunBase):
@@ -124,6 +146,9 @@ class StepRun(_RunBase):
 
     def _record(self) -> StepRunRecord:
         return self._store.get_step_run(self._id)
+
+    def _pipeline_run_id(self) -> str:
+        return self.pipeline_run_id
 
     @property
     def name(self) -> str:

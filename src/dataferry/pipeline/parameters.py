@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dataferry.errors import StepDefinitionError
+from dataferry.errors import ParameterTypeError, StepDefinitionError
 
 
 def _allowed(value: Any) -> bool:
@@ -51,7 +51,8 @@ def check_override(param: PipelineParameter, value: Any) -> None:
     """An override must be of the default's kind.
 
     Raises:
-        TypeError: a dataset default overridden by another kind of value, or the reverse.
+        ParameterTypeError: a dataset default overridden by another kind of value, or the
+            reverse (a ``TypeError`` too).
     """
     from dataferry.data.abstract_dataset import AbstractDataset
     from dataferry.data.datapath import DataPath
@@ -59,11 +60,11 @@ def check_override(param: PipelineParameter, value: Any) -> None:
     default = param.default_value
     for kind in (AbstractDataset, DataPath):
         if isinstance(default, kind) != isinstance(value, kind):
-            raise TypeError(
+            raise ParameterTypeError(
                 f"pipeline parameter '{param.name}' has a {type(default).__name__} default; "
                 f"it cannot be overridden with a {type(value).__name__}"
             )
     if isinstance(default, AbstractDataset) and type(default) is not type(value):
-        raise TypeError(f"pipeline parameter '{param.name}' needs a {type(default).__name__}, not a {type(value).__name__}")
+        raise ParameterTypeError(f"pipeline parameter '{param.name}' needs a {type(default).__name__}, not a {type(value).__name__}")
     if not _allowed(value):
-        raise TypeError(f"pipeline parameter '{param.name}': {type(value).__name__} is not a parameter value")
+        raise ParameterTypeError(f"pipeline parameter '{param.name}': {type(value).__name__} is not a parameter value")
