@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import sys
@@ -328,6 +329,9 @@ class Driver:
         env["AZUREML_DATASET_FILE_OUTPUTS"] = ";".join(file_outputs)
         for key in node["params"]:
             env["AML_PARAMETER_" + key] = str(self._step_param(state, key))
+        for arg in node["arguments"]:  # in Azure ML an argument parameter is $AML_PARAMETER_x
+            if isinstance(arg, dict) and "param" in arg:
+                env["AML_PARAMETER_" + re.sub(r"[~\W]", "_", arg["param"])] = self._value(arg, state)
         return env
 
     def _context(self, state: StepState) -> dict[str, Any]:
