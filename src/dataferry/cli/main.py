@@ -16,6 +16,7 @@ from dataferry import __version__
 from dataferry.cli import (
     dataset_cmds,
     datastore_cmds,
+    lifecycle_cmds,
     render,
     run_cmds,
     runs_cmds,
@@ -29,7 +30,8 @@ _COMMANDS: tuple[click.Command, ...] = (
     datastore_cmds.datastore,
     dataset_cmds.dataset,
     run_cmds.run,
-    runs_cmds.runs,
+    runs_cmds.runs,  # with `resume` and `rerun` from lifecycle_cmds
+    lifecycle_cmds.gc,
 )
 
 
