@@ -26,7 +26,12 @@ from dataferry import (
     Workspace,
 )
 from dataferry.catalog.run_store import TERMINAL, RunStore
-from dataferry.execution.commit import STAGING_DIR, resolve_template
+from dataferry.execution.commit import (
+    STAGING_DIR,
+    StagedOutput,
+    commit_output,
+    resolve_template,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -277,3 +282,67 @@ def test_driver_killed_mid_step_commits_nothing(
     assert visible == []
     if step_outcome == "step-finishes-alone":  # whole bytes, still only in staging
         assert (Path(ready["out"]) / "part-1.bin").stat().st_size == 2000
+
+
+def test_step_killed_while_overwriting_leaves_the_old_version(
+    workspace: Workspace,
+    blobstore: Datastore,
+    store_root: Path,
+    source_dir: Path,
+    signals: Signals,
+    stray_pids: list[int],
+) -> None:
+    old = store_root / "fixed" / "out"
+    (old / "sub").mkdir(parents=True)
+    before = {"part-0.bin": b"old 0", "keep.txt": b"old", "sub/deep.txt": b"old deep"}
+    for rel, data in before.items():
+        (old / rel).write_bytes(data)
+    out = OutputFileDatasetConfig(name="out", destination=(blobstore, "fixed/out"))
+    out = out.as_upload(overwrite=True).register_on_complete("overwritten")
+    run = _submit(workspace, Case(out, out, "overwritten", ""), source_dir, signals)
+    ready = _wait_ready(run, signals.marker)
+    stray_pids.append(ready["pid"])
+
+    os.kill(ready["pid"], signal.SIGKILL)
+    status = run.wait_for_completion(
+        show_output=False, timeout_seconds=WAIT_S, raise_on_error=False
+    )
+
+    assert status == "Failed"
+    assert {f: (old / f).read_bytes() for f in _files_under(old)} == before
+    assert workspace.catalog.list_versions("overwritten") == []
+    assert _files_under(store_root) == [f"fixed/out/{f}" for f in sorted(before)]
+
+
+def test_commit_over_an_existing_folder_swaps_in_the_merge(
+    blobstore: Datastore, store_root: Path
+) -> None:
+    final = store_root / "merge" / "out"
+    (final / "sub").mkdir(parents=True)
+    for rel in ("a.txt", "keep.txt", "sub/deep.txt"):
+        (final / rel).write_text(f"old {rel}")
+    (final / "link").symlink_to("keep.txt")
+    kept_inode, old_folder_inode = (
+        (final / "keep.txt").stat().st_ino,
+        final.stat().st_ino,
+    )
+    staged = store_root / STAGING_DIR / "step_1" / "out"
+    (staged / "sub").mkdir(parents=True)
+    (staged / "a.txt").write_text("new a.txt")
+    (staged / "sub" / "new.txt").write_text("new sub/new.txt")
+    spec = {"name": "out", "mode": "upload", "overwrite": True}
+
+    row = commit_output(StagedOutput(spec, blobstore.location, "merge/out", staged))
+
+    assert (row["path"], row["file_count"]) == ("merge/out", 2)  # what the step wrote
+    assert {f: (final / f).read_text() for f in _files_under(final)} == {
+        "a.txt": "new a.txt",
+        "keep.txt": "old keep.txt",
+        "link": "old keep.txt",
+        "sub/deep.txt": "old sub/deep.txt",
+        "sub/new.txt": "new sub/new.txt",
+    }
+    assert os.readlink(final / "link") == "keep.txt"
+    assert (final / "keep.txt").stat().st_ino == kept_inode  # linked, not copied
+    assert final.stat().st_ino != old_folder_inode  # one swap, not file by file
+    assert not (store_root / STAGING_DIR / "step_1").exists()

@@ -13,6 +13,7 @@ import fnmatch
 import logging
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,18 +107,14 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
     if loc.is_local:
         final = Path(loc.full_path(staged.path))
         final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():  # overwrite=True: merge, file by file replacing
-            for dirpath, _dirs, names in os.walk(staged.write_dir):
-                rel = Path(dirpath).relative_to(staged.write_dir)
-                (final / rel).mkdir(parents=True, exist_ok=True)
-                for name in names:
-                    os.replace(Path(dirpath, name), final / rel / name)
-            shutil.rmtree(staged.write_dir, ignore_errors=True)
+        if final.exists():  # overwrite=True or mount mode: merge into what is there
+            _merge_into(staged.write_dir, final)
         elif _same_device(staged.write_dir, final.parent):
             os.rename(staged.write_dir, final)
         else:  # a `source` folder on another filesystem: copy next to it, then rename
             tmp = final.parent / f".{final.name}.committing"
-            shutil.copytree(staged.write_dir, tmp, dirs_exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)  # never commit a crashed copy's leftovers
+            shutil.copytree(staged.write_dir, tmp)
             os.rename(tmp, final)
             shutil.rmtree(staged.write_dir, ignore_errors=True)
         _drop_empty_staging(staged)
@@ -130,6 +127,64 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
         loc.put_files(pairs, overwrite=True, show_progress=False)
         shutil.rmtree(staged.write_dir, ignore_errors=True)
     return {"name": staged.name, "datastore": loc.name, "path": staged.path, "mode": staged.spec["mode"], "size_bytes": size, "file_count": count}
+
+
+def _merge_into(staged: Path, final: Path) -> None:
+    """Commit over an existing folder: the new files win, the other old files stay.
+
+    The old files the step did not rewrite are hard-linked into the staged folder (no
+    copy), which then trades places with the destination in one ``renameat2`` with
+    ``RENAME_EXCHANGE``: a reader, or a ``kill -9``, sees the old folder or the merged
+    one, never a mix. Where the system cannot do that, files are moved one by one.
+    """
+    if not (_link_old_files(final, staged) and _exchange(staged, final)):
+        for dirpath, _dirs, names in os.walk(staged):
+            rel = Path(dirpath).relative_to(staged)
+            (final / rel).mkdir(parents=True, exist_ok=True)
+            for name in names:
+                os.replace(Path(dirpath, name), final / rel / name)
+    shutil.rmtree(staged, ignore_errors=True)  # after the exchange: the old folder
+
+
+def _link_old_files(old: Path, new: Path) -> bool:
+    """Hard-link into ``new`` every entry of ``old`` that ``new`` lacks; False if impossible."""
+    for dirpath, dirs, names in os.walk(old):
+        rel = Path(dirpath).relative_to(old)
+        target = new / rel
+        if target.is_symlink() or not target.is_dir():  # the new output has a file here
+            dirs[:] = []
+            continue
+        # links to folders are not walked: they are linked like files
+        entries = names + [d for d in dirs if Path(dirpath, d).is_symlink()]
+        for name in entries:
+            if not os.path.lexists(target / name):
+                try:
+                    os.link(Path(dirpath, name), target / name, follow_symlinks=False)
+                except OSError:  # a filesystem without hard links
+                    return False
+        for d in dirs:
+            if not os.path.lexists(target / d):
+                (target / d).mkdir()
+    return True
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2``); False where that is not possible."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import errno
+
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:  # glibc older than 2.28
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # not on this filesystem
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def _same_device(a: Path, b: Path) -> bool:
