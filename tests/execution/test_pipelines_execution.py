@@ -256,6 +256,41 @@ class TestCancel:
         assert "never" not in workspace.datasets
         assert not log.exists()
 
+    def test_cancel_before_the_driver_starts(
+        self, workspace: Workspace, code: Path, tmp_path: Path
+    ) -> None:
+        log = tmp_path / "times.log"
+        run = Pipeline(workspace, [timed(code, "a", log, 0)]).submit("tests")
+        run.cancel()
+
+        assert (
+            run.wait_for_completion(show_output=False, timeout_seconds=30) == "Canceled"
+        )
+        assert statuses(run) == {"a": "Canceled"}
+        assert not log.exists()
+
+    def test_wait_times_out(
+        self,
+        workspace: Workspace,
+        code: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        run = Pipeline(workspace, [timed(code, "a", tmp_path / "t.log", 30)]).submit(
+            "tests"
+        )
+
+        status = run.wait_for_completion(show_output=False, timeout_seconds=0.3)
+
+        assert status in ("NotStarted", "Running")
+        assert (
+            f"Timed out after 0.3 s waiting for run {run.id}" in capsys.readouterr().out
+        )
+        run.cancel()
+        assert (
+            run.wait_for_completion(show_output=False, timeout_seconds=30) == "Canceled"
+        )
+
 
 class TestWatching:
     def test_show_output_prints_step_lines(

@@ -205,6 +205,44 @@ class TestOutputFileDatasetConfig:
         ]
         assert (store_root / "merge" / "a.csv").read_text().startswith("n,label")
 
+    def test_source_folders_that_are_not_the_steps_own(
+        self, workspace: Workspace, store_root: Path, code: Path, tmp_path: Path
+    ) -> None:
+        mine = tmp_path / "mine"
+        mine.mkdir()
+        (mine / "precious.txt").write_text("keep me")
+        fresh = tmp_path / "fresh"
+        outputs = {
+            "full": OutputFileDatasetConfig(name="full", source=str(mine)).as_upload(),
+            "climbs": OutputFileDatasetConfig(name="climbs", source="../../x"),
+            "fresh": OutputFileDatasetConfig(name="fresh", source=str(fresh)),
+        }
+        steps = [
+            PythonScriptStep(
+                "writer.py",
+                name=name,
+                source_directory=str(code),
+                arguments=[str(tmp_path / f"{name}.json"), out],
+            )
+            for name, out in outputs.items()
+        ]
+
+        run = run_pipeline(Pipeline(workspace, steps), continue_on_step_failure=True)
+
+        errors = {n: step(run, n).get_details().get("error", "") for n in outputs}
+        assert errors["full"].startswith(
+            f"output 'full': source {mine} exists and is not an empty folder"
+        )
+        assert (mine / "precious.txt").read_text() == "keep me"
+        assert errors["climbs"].startswith(
+            "output 'climbs': source '../../x' is outside the step's working folder"
+        )
+        assert errors["fresh"] == ""
+        fresh_out = (
+            store_root / step(run, "fresh").get_output_data("fresh").path_on_datastore
+        )
+        assert files_under(fresh_out) == ALL_FILES
+
     def test_mount_to_a_fixed_path_twice(
         self, workspace: Workspace, store_root: Path, code: Path, tmp_path: Path
     ) -> None:
@@ -263,6 +301,7 @@ class TestOutputFileDatasetConfig:
                 .as_input("typed"),
                 pq.read_parquet_files().as_input("pq"),
                 table.as_input("files"),
+                table.as_input("files_copy").as_download(),
             ],
         )
 
@@ -283,7 +322,7 @@ class TestOutputFileDatasetConfig:
         }
         assert seen["typed"]["records"] == [{"n": 1}, {"n": 2}, {"n": 3}]
         assert seen["pq"]["records"] == [{"n": 1, "score": 0.5}, {"n": 2, "score": 1.5}]
-        assert seen["files"] == ALL_FILES
+        assert seen["files"] == seen["files_copy"] == ALL_FILES
         rows = Dataset.get_by_name(workspace, "table_rows")
         assert isinstance(rows, TabularDataset)
         assert (rows.version, rows.description) == (1, "rows of a.csv and c.csv")
@@ -379,14 +418,14 @@ class TestPipelineData:
         assert files_under(Path(copied)) == ALL_FILES
         assert not copied.startswith(str(store_root / "azureml"))
 
-    def test_output_data_download(
-        self, workspace: Workspace, code: Path, tmp_path: Path
+    def test_output_data_download_registration_and_reading_it_later(
+        self, workspace: Workspace, store_root: Path, code: Path, tmp_path: Path
     ) -> None:
         prepped = PipelineData("prepped")
         writer = PythonScriptStep(
             "writer.py",
             source_directory=str(code),
-            outputs=[prepped],
+            outputs=[prepped.as_dataset().register("prepped_ds")],
             arguments=[str(tmp_path / "w"), prepped],
         )
         run = run_pipeline(Pipeline(workspace, [writer]))
@@ -404,3 +443,16 @@ class TestPipelineData:
             RunError, match="has no committed output 'nope'; committed: \\['prepped'\\]"
         ):
             s.get_output_data("nope")
+        registered = Dataset.get_by_name(workspace, "prepped_ds")
+        assert registered.to_path() == ["/a.csv", "/b.txt", "/sub/c.csv"]
+        # a committed output is an input of a later pipeline
+        later = reference.as_mount()
+        out = tmp_path / "later.json"
+        reader = PythonScriptStep(
+            "reader.py",
+            source_directory=str(code),
+            inputs=[later],
+            arguments=[str(out), later],
+        )
+        assert run_pipeline(Pipeline(workspace, [reader])).get_status() == "Finished"
+        assert report(out)["argv"] == [str(store_root / reference.path_on_datastore)]

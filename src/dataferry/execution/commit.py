@@ -60,6 +60,7 @@ def stage_output(workspace: Workspace, store: RunStore, spec: dict[str, Any], *,
     """
     location = Datastore.get(workspace, spec["datastore"]).location
     path = resolve_template(spec["path_template"], run_id=step_run_id, output_name=spec["name"])
+    source = _source_dir(spec, work_dir) if spec.get("source") else None
     store.acquire_lease(location.name, path, step_run_id=step_run_id, run_id=run_id)
     if spec["mode"] == "upload" and not spec.get("overwrite") and location.exists(path):
         store.release_leases(step_run_id)
@@ -68,8 +69,8 @@ def stage_output(workspace: Workspace, store: RunStore, spec: dict[str, Any], *,
             f"{location.name}:/{path}, which holds data already. Put {{run-id}} in the "
             "destination, or use as_upload(overwrite=True) to replace it."
         )
-    if spec.get("source"):
-        write_dir = Path(spec["source"]) if os.path.isabs(spec["source"]) else work_dir / spec["source"]
+    if source is not None:
+        write_dir = source
     elif location.is_local:
         write_dir = Path(location.root) / STAGING_DIR / step_run_id / spec["name"]
     else:
@@ -77,6 +78,36 @@ def stage_output(workspace: Workspace, store: RunStore, spec: dict[str, Any], *,
     shutil.rmtree(write_dir, ignore_errors=True)
     write_dir.mkdir(parents=True, exist_ok=True)
     return StagedOutput(spec, location, path, write_dir)
+
+
+def _source_dir(spec: dict[str, Any], work_dir: Path) -> Path:
+    """An output's ``source`` folder; a relative one is in the step's working folder.
+
+    The folder is emptied before the step and moved into the output after it, so one
+    that holds files already is refused rather than emptied.
+
+    Raises:
+        RunError: an absolute source that holds files, or a relative one that climbs
+            out of the working folder.
+    """
+    source, name = spec["source"], spec["name"]
+    if not os.path.isabs(source):
+        folder = (work_dir / source).resolve()
+        if not folder.is_relative_to(work_dir.resolve()):
+            raise RunError(
+                f"output '{name}': source {source!r} is outside the step's working folder; "
+                "give a path inside it, or an absolute path to a new or empty folder."
+            )
+        return folder
+    folder = Path(source)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise RunError(
+            f"output '{name}': source {folder} exists and is not an empty folder. The step's "
+            "files are taken from it and it is moved into the output at the end, so it must "
+            "start empty; give a new or empty folder, or a path relative to the step's "
+            "working folder."
+        )
+    return folder
 
 
 def _keep_globs(staged: StagedOutput) -> None:

@@ -175,7 +175,7 @@ class PlanCompiler:
                 "path_template": path,
                 "overwrite": obj.overwrite,
                 "source_globs": obj.source_globs,
-                "source": obj.source if obj.mode == "upload" else None,
+                "source": obj.source,  # the local folder the step writes, in either mode
             }
         reg = None
         if registration is not None:
