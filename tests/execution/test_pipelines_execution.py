@@ -309,7 +309,7 @@ class TestWatching:
         assert f"PipelineRun {run.id}: Finished" in printed
 
     def test_steps_logs_and_details(
-        self, workspace: Workspace, code: Path, tmp_path: Path
+        self, workspace: Workspace, code: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         hello = PythonScriptStep("hello.py", name="hello", source_directory=str(code))
         bad = PythonScriptStep("fail.py", name="bad", source_directory=str(code))
@@ -330,6 +330,11 @@ class TestWatching:
         )
         with pytest.raises(ActivityFailedException, match="step 'bad' failed"):
             b.wait_for_completion(show_output=False)
+        capsys.readouterr()
+        assert h.wait_for_completion(show_output=True) == "Finished"
+        assert capsys.readouterr().out.startswith(
+            "[hello] hello line 1\n[hello] hello line 2\n[hello] Finished"
+        )
         details = run.get_details()
         assert details["status"] == "Failed"
         assert details["experiment"] == "details"

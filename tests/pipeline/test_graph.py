@@ -238,6 +238,25 @@ class TestStepShapes:
         assert out.arg_val == "DatasetOutputConfig:o"
         assert OutputFileDatasetConfig().name.startswith("output_")
 
+    def test_auto_names(self, files: FileDataset) -> None:
+        out = OutputFileDatasetConfig(name="o")
+        first, second = out.read_delimited_files().random_split(0.7, seed=1)
+
+        assert (first.name, second.name) == ("o_1", "o_2")
+        assert first._origin is out._origin
+        assert files.as_mount().name.startswith("input__")
+        assert files.as_named_input("x").as_download().name == "x"
+
+    @pytest.mark.parametrize("percentage", [-0.1, 1.5])
+    def test_split_percentage(self, percentage: float) -> None:
+        out = OutputFileDatasetConfig(name="o")
+        parsed = PipelineData("p").as_dataset().parse_delimited_files()
+
+        with pytest.raises(ValueError, match="percentage must be between 0 and 1"):
+            out.read_delimited_files().random_split(percentage)
+        with pytest.raises(ValueError, match="percentage must be between 0 and 1"):
+            parsed.random_split(percentage)
+
     def test_pipeline_data_text(self) -> None:
         data = PipelineData("prepped", output_name="out")
 

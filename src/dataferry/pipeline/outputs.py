@@ -462,6 +462,8 @@ class PipelineOutputTabularDataset(PipelineOutputFileDataset):
         """Two disjoint views of the records."""
         from dataferry.data.sampling import new_seed
 
+        if not 0.0 <= percentage <= 1.0:
+            raise ValueError(f"percentage must be between 0 and 1, not {percentage!r}")
         seed = new_seed() if seed is None else seed
         base = {"op": "split", "percentage": float(percentage), "seed": seed}
         return self._with({**base, "part": 0}), self._with({**base, "part": 1})
