@@ -14,10 +14,13 @@ minus the two steps' own work. In download mode the copy is part of that; it is 
 shown alone: the gap between A's end and B's start, minus the same gap in mount mode
 (where nothing is copied), next to ``cp -r`` of the same folder. "before A" is the part
 of the overhead spent before A starts (reuse check, work folder, staging): no data
-exists yet, so its spread between sizes shows how noisy the machine is.
+exists yet, so it cannot depend on the size, and the growth target compares the rest
+(the overhead from A's start on); on a busy machine "before A" alone swings by more
+than 50 ms between runs.
 
 Targets: mount and upload overhead do not grow with size (1 GiB within 50 ms of
-16 MiB); the download copy is within 1.2x of ``cp -r``.
+16 MiB); the download copy of 1 GiB is within 1.2x of ``cp -r`` (at 16 MiB both take
+a few milliseconds, so the ratio there is printed for information only).
 
 Part 2 runs a chain of ``--chain`` trivial steps, each reading the previous step's
 output (``as_input()``) and writing a tiny one. Overhead per step = (the run's span -
@@ -194,6 +197,7 @@ def _handoff_once(ws: Any, src: Path, mode: str, size: int) -> dict[str, float]:
         "work": work,
         "overhead": _span_s(record) - work,
         "before": before,
+        "after": _span_s(record) - work - before,
         "gap": gap,
         "cp": cp_s,
         "wall": wall,
@@ -249,12 +253,17 @@ def part1(ws: Any, src: Path, repeat: int) -> bool:
     small, big = SIZES
     print()
     for mode in ("mount", "upload"):
-        growth = med[(mode, big)]["overhead"] - med[(mode, small)]["overhead"]
+        growth = med[(mode, big)]["after"] - med[(mode, small)]["after"]
         passed = growth <= MAX_GROWTH_S
         ok &= passed
         print(
-            f"{_verdict(passed)}  {mode}: overhead at {big} - at {small} = "
-            f"{growth * 1000:.1f} ms (target <= {MAX_GROWTH_S * 1000:.0f} ms)"
+            f"{_verdict(passed)}  {mode}: overhead from A's start, at {big} - at "
+            f"{small} = {growth * 1000:.1f} ms (target <= {MAX_GROWTH_S * 1000:.0f} ms)"
+        )
+        total = med[(mode, big)]["overhead"] - med[(mode, small)]["overhead"]
+        print(
+            f"info  {mode}: whole overhead, at {big} - at {small} = "
+            f"{total * 1000:.1f} ms"
         )
     copy, cp = copy_s(big), min(samples[("download", big)]["cp"])
     passed = copy <= MAX_DOWNLOAD_TO_CP * cp
@@ -262,6 +271,12 @@ def part1(ws: Any, src: Path, repeat: int) -> bool:
     print(
         f"{_verdict(passed)}  download: copy of {big} {copy * 1000:.1f} ms = "
         f"{copy / cp:.2f}x cp -r ({cp * 1000:.1f} ms) (target <= {MAX_DOWNLOAD_TO_CP}x)"
+    )
+    # at 16 MiB both take milliseconds: fixed costs and noise decide the ratio
+    copy, cp = copy_s(small), min(samples[("download", small)]["cp"])
+    print(
+        f"info  download: copy of {small} {copy * 1000:.1f} ms = "
+        f"{copy / cp:.2f}x cp -r ({cp * 1000:.1f} ms) (fixed costs; no target)"
     )
     return ok
 
