@@ -26,7 +26,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STREAM_BLOCK_BYTES = 16 << 20
+# Bytes pyarrow parses at a time: a task for one thread in a whole-file read, a
+# record batch in a streamed one. The streaming reader reads and parses several blocks
+# ahead, so a stream holds a few times this much: streaming one half of a split of an
+# 800 MiB file peaked 700 MiB above the baseline with 16 MiB blocks, 100 MiB with 1 MiB
+# (pyarrow's default). Whole-file reads take as long either way.
+STREAM_BLOCK_BYTES = 1 << 20
+# A row longer than a block fails with "straddling object"; the read then restarts
+# with blocks 16 times larger, up to this (the old fixed size), so long rows still read.
+_MAX_BLOCK_BYTES = 16 << 20
+_JSON_BLOCK_BYTES = 16 << 20  # a JSON line must fit in one block; no retry there
 _SAMPLE_BLOCK_BYTES = 1 << 20
 _ENCODINGS = {
     "utf8": "utf8",
@@ -142,6 +151,7 @@ class CsvReader:
         names = line if self.mode != "NO_HEADERS" else [f"Column{i + 1}" for i in range(len(line))]
         read, parse, convert = self._csv_options(0, None)
         read.block_size = _SAMPLE_BLOCK_BYTES
+        read.use_threads = False  # only the first block is wanted: no read-ahead
         if self.mode == "NO_HEADERS":
             read.column_names = names
         if not self.fmt.get("infer_column_types", True):
@@ -176,6 +186,7 @@ class CsvReader:
 
         read, parse, convert = self._csv_options(1, None)
         read.block_size = _SAMPLE_BLOCK_BYTES
+        read.use_threads = False  # only the first block is wanted: no read-ahead
         read.column_names = []  # this file's header (the setter rejects None)
         return pacsv.open_csv(_open_binary(f), read_options=read, parse_options=parse, convert_options=convert).schema
 
@@ -191,9 +202,11 @@ class CsvReader:
 
         as_text: set[str] = set()
         done = 0  # rows already yielded from this file, skipped after a restart
+        block = STREAM_BLOCK_BYTES
         while True:
             types = {n: (pa.string() if n in as_text else schema.field(n).type) for n in schema.names}
             read, parse, convert = self._csv_options(index, types)
+            read.block_size = block
             if self.mode == "COMBINE_ALL_FILES_HEADERS":
                 read.column_names = []  # this file's header (the setter rejects None)
             try:
@@ -213,6 +226,10 @@ class CsvReader:
                     yield self._finish(table, schema, as_text, f)
                 return
             except pa.ArrowInvalid as exc:
+                if "straddl" in str(exc) and block < _MAX_BLOCK_BYTES:
+                    block = min(block * 16, _MAX_BLOCK_BYTES)
+                    log.debug("%s: a row outgrew the block; now %d B", f.display, block)
+                    continue
                 column = self._failed_column(exc, schema)
                 if column is None or column in as_text or self.on_error == "fail":
                     raise self._format_error(f, exc, index) from exc
@@ -430,7 +447,7 @@ class JsonLinesReader(_ConformingReader):
         # so set_column_types are applied by casting afterwards
         self._parsed: pa.Schema | None = None
 
-    def _read(self, f: ResolvedFile, schema: pa.Schema | None, block: int = STREAM_BLOCK_BYTES) -> Any:
+    def _read(self, f: ResolvedFile, schema: pa.Schema | None, block: int = _JSON_BLOCK_BYTES) -> Any:
         import pyarrow.json as pajson
 
         parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore" if schema else "infer")
@@ -464,7 +481,7 @@ class JsonLinesReader(_ConformingReader):
                 if streaming:
                     reader = pajson.open_json(
                         _open_binary(f),
-                        read_options=pajson.ReadOptions(block_size=STREAM_BLOCK_BYTES),
+                        read_options=pajson.ReadOptions(block_size=_JSON_BLOCK_BYTES),
                         parse_options=pajson.ParseOptions(
                             explicit_schema=parsed, unexpected_field_behavior="ignore"
                         ),
