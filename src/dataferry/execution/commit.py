@@ -90,7 +90,8 @@ def _source_dir(spec: dict[str, Any], work_dir: Path) -> Path:
         RunError: an absolute source that holds files, or a relative one that climbs
             out of the working folder.
     """
-    source, name = spec["source"], spec["name"]
+    source: str = spec["source"]
+    name = spec["name"]
     if not os.path.isabs(source):
         folder = (work_dir / source).resolve()
         if not folder.is_relative_to(work_dir.resolve()):

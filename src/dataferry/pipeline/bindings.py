@@ -195,8 +195,8 @@ class StepPorts:
         if isinstance(arg, tuple) and len(arg) == 2 and isinstance(arg[1], DataPathComputeBinding):
             # a (DataPath or DataPath parameter, binding) pair: the bound path, as an input
             path = arg[0]
-            name = path.name if isinstance(path, PipelineParameter) else getattr(path, "_name", None)
-            spec = next((i for i in self.inputs if i.name == name), None)
+            bound = path.name if isinstance(path, PipelineParameter) else getattr(path, "_name", None)
+            spec = next((i for i in self.inputs if i.name == bound), None)
             if spec is None:
                 spec = input_spec(arg)
                 self.inputs.append(spec)
