@@ -180,7 +180,10 @@ class PlanCompiler:
         reg = None
         if registration is not None:
             tabular = getattr(spec.obj, "_tabular", None)
-            reg = {"name": registration.name, "description": registration.description, "tags": registration.tags, "tabular": tabular}
+            reg = {
+                "name": registration.name, "description": registration.description, "tags": registration.tags,
+                "tabular": tabular, "transforms": list(getattr(spec.obj, "_transforms", [])),
+            }
         return {"name": spec.name, **out, "register": reg}
 
 

@@ -42,10 +42,12 @@ def tabular_sources(workspace: Workspace, datastore: str, path: str, tabular: di
 
 def output_definition(workspace: Workspace, output: dict[str, Any], committed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The dataset (kind, definition) that reads a committed output."""
-    tabular = (output.get("register") or {}).get("tabular")
+    register = output.get("register") or {}
+    tabular = register.get("tabular")
     if tabular:
         sources = tabular_sources(workspace, committed["datastore"], committed["path"], tabular)
-        return "tabular", {"sources": sources, "format": tabular["format"], "transforms": []}
+        # the view's transforms (keep_columns, random_split...) are part of what is registered
+        return "tabular", {"sources": sources, "format": tabular["format"], "transforms": register.get("transforms", [])}
     return "file", {"sources": [{"datastore": committed["datastore"], "path": committed["path"]}], "format": None, "transforms": []}
 
 
