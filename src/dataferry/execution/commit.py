@@ -51,7 +51,10 @@ class StagedOutput:
 
 
 def stage_output(workspace: Workspace, store: RunStore, spec: dict[str, Any], *, run_id: str, step_run_id: str, step_dir: Path, work_dir: Path) -> StagedOutput:
-    """Lease the destination and make the folder the step writes to.
+    """Lease the destination and make the (empty) folder the step writes to.
+
+    What the step leaves at that path is committed: the folder, or a single file if the
+    step replaced the folder with one.
 
     Raises:
         OutputLocationBusyError: another live run writes the same destination.
@@ -75,9 +78,16 @@ def stage_output(workspace: Workspace, store: RunStore, spec: dict[str, Any], *,
         write_dir = Path(location.root) / STAGING_DIR / step_run_id / spec["name"]
     else:
         write_dir = step_dir / "outputs" / spec["name"]
-    shutil.rmtree(write_dir, ignore_errors=True)
-    write_dir.mkdir(parents=True, exist_ok=True)
+    _remove(write_dir)
+    write_dir.mkdir(parents=True)  # like a mount point in Azure ML: the folder is there
     return StagedOutput(spec, location, path, write_dir)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        path.unlink()
 
 
 def _source_dir(spec: dict[str, Any], work_dir: Path) -> Path:
@@ -115,6 +125,11 @@ def _keep_globs(staged: StagedOutput) -> None:
     globs = staged.spec.get("source_globs")
     if not globs:
         return
+    if staged.write_dir.is_file():
+        name = staged.write_dir.name
+        if not any(fnmatch.fnmatch(staged.write_dir.as_posix(), g) or fnmatch.fnmatch(name, g) for g in globs):
+            staged.write_dir.unlink()
+        return
     for dirpath, _dirs, names in os.walk(staged.write_dir):
         for name in names:
             full = Path(dirpath, name)
@@ -123,6 +138,8 @@ def _keep_globs(staged: StagedOutput) -> None:
 
 
 def _tree_size(folder: Path) -> tuple[int, int]:
+    if folder.is_file():
+        return folder.stat().st_size, 1
     size = count = 0
     for dirpath, _dirs, names in os.walk(folder):
         for name in names:
@@ -132,11 +149,19 @@ def _tree_size(folder: Path) -> tuple[int, int]:
 
 
 def commit_output(staged: StagedOutput) -> dict[str, Any]:
-    """Move the written data to its destination, whole; return the catalog row values."""
+    """Move the written data to its destination, whole; return the catalog row values.
+
+    What the step left at its path is the output: a folder, or a single file; nothing
+    (as in Azure ML, not an error) commits an empty folder.
+    """
     _keep_globs(staged)
+    if not os.path.lexists(staged.write_dir):
+        staged.write_dir.mkdir()
     size, count = _tree_size(staged.write_dir)
     loc = staged.location
-    if loc.is_local:
+    if staged.write_dir.is_file():
+        _commit_file(staged)
+    elif loc.is_local:
         final = Path(loc.full_path(staged.path))
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():  # overwrite=True or mount mode: merge into what is there
@@ -159,6 +184,30 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
         loc.put_files(pairs, overwrite=True, show_progress=False)
         shutil.rmtree(staged.write_dir, ignore_errors=True)
     return {"name": staged.name, "datastore": loc.name, "path": staged.path, "mode": staged.spec["mode"], "size_bytes": size, "file_count": count}
+
+
+def _commit_file(staged: StagedOutput) -> None:
+    """A step that wrote one file at its output path: that file is the output."""
+    loc = staged.location
+    if not loc.is_local:
+        loc.put_files([(str(staged.write_dir), staged.path)], overwrite=True, show_progress=False)
+        staged.write_dir.unlink()
+        return
+    final = Path(loc.full_path(staged.path))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.is_dir():
+        raise RunError(
+            f"output '{staged.name}' is a file, but {loc.name}:/{staged.path} is a folder "
+            "already; write into a folder, or use a destination with {run-id}"
+        )
+    if _same_device(staged.write_dir, final.parent):
+        os.replace(staged.write_dir, final)
+    else:
+        tmp = final.with_name(f".{final.name}.committing")
+        shutil.copyfile(staged.write_dir, tmp)
+        os.replace(tmp, final)
+        staged.write_dir.unlink()
+    _drop_empty_staging(staged)
 
 
 def _merge_into(staged: Path, final: Path) -> None:
@@ -234,7 +283,7 @@ def _drop_empty_staging(staged: StagedOutput) -> None:
 
 def discard_output(staged: StagedOutput) -> None:
     """Remove whatever a failed or cancelled step wrote."""
-    shutil.rmtree(staged.write_dir, ignore_errors=True)
+    _remove(staged.write_dir)
     _drop_empty_staging(staged)
 
 
