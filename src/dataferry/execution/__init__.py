@@ -1,17 +1,38 @@
-"""Execution layer: submitting, driving and watching runs; the run context inside steps."""
+"""Execution layer: submitting, driving and watching runs; the run context inside steps.
 
-from dataferry.execution.experiment import Experiment
-from dataferry.execution.pipeline import Pipeline
-from dataferry.execution.pipeline_run import PipelineRun, PortDataReference, StepRun, StepRunOutput
-from dataferry.execution.run_context import Run, RunEnvironmentException
+Names load on first use: a step that only does ``from dataferry import Run`` should not
+pay for the catalog, Arrow and the pipeline machinery before it needs them.
+"""
 
-__all__ = [
-    "Experiment",
-    "Pipeline",
-    "PipelineRun",
-    "PortDataReference",
-    "Run",
-    "RunEnvironmentException",
-    "StepRun",
-    "StepRunOutput",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataferry.execution.experiment import Experiment
+    from dataferry.execution.pipeline import Pipeline
+    from dataferry.execution.pipeline_run import PipelineRun, PortDataReference, StepRun, StepRunOutput
+    from dataferry.execution.run_context import Run, RunEnvironmentException
+
+_LAZY = {
+    "Experiment": "dataferry.execution.experiment",
+    "Pipeline": "dataferry.execution.pipeline",
+    "PipelineRun": "dataferry.execution.pipeline_run",
+    "PortDataReference": "dataferry.execution.pipeline_run",
+    "Run": "dataferry.execution.run_context",
+    "RunEnvironmentException": "dataferry.execution.run_context",
+    "StepRun": "dataferry.execution.pipeline_run",
+    "StepRunOutput": "dataferry.execution.pipeline_run",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dataferry.execution' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -15,10 +15,10 @@ from pathlib import Path
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
-from dataferry.catalog.run_store import RunStore
 from dataferry.errors import DataferryError, RunError
 
 if TYPE_CHECKING:
+    from dataferry.catalog.run_store import RunStore
     from dataferry.data.workspace import Workspace
     from dataferry.execution.experiment import Experiment
     from dataferry.execution.pipeline_run import PipelineRun
@@ -115,6 +115,8 @@ class _SubmittedRun(Run):
 
     @property
     def _store(self) -> RunStore:
+        from dataferry.catalog.run_store import RunStore
+
         return RunStore(self._workspace.catalog)
 
     def get_status(self) -> str:
