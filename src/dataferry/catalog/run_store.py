@@ -181,6 +181,17 @@ class RunStore:
         with self.catalog.write() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
+    def claim_run(self, run_id: str, *, seen_heartbeat: datetime | None, **values: Any) -> bool:
+        """Set columns of a run only if its heartbeat is still ``seen_heartbeat``; True if set.
+
+        Two processes resuming the same orphaned run both read the old heartbeat; only
+        the first one's claim (which writes a new heartbeat) succeeds.
+        """
+        beat = runs.c.heartbeat_at.is_(None) if seen_heartbeat is None else runs.c.heartbeat_at == seen_heartbeat
+        with self.catalog.write() as conn:
+            result = conn.execute(update(runs).where(and_(runs.c.id == run_id, beat)).values(**values))
+        return bool(result.rowcount)
+
     def set_run_status_unless_terminal(self, run_id: str, status: str, **values: Any) -> bool:
         """Change the status only if the run has not ended; True if it changed."""
         with self.catalog.write() as conn:
@@ -288,10 +299,20 @@ class RunStore:
         committed: Sequence[Mapping[str, Any]],
         lineage_rows: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        """Record committed outputs and the step's lineage, and drop its leases: one transaction."""
+        """Record committed outputs and the step's lineage, and drop its leases: one transaction.
+
+        An earlier output committed at the same place (an overwrite) no longer holds its
+        bytes: it is marked deleted, so nothing reuses it and gc never deletes the new bytes
+        on its behalf.
+        """
         stamp = now()
         with self.catalog.write() as conn:
             for out in committed:
+                conn.execute(
+                    update(outputs)
+                    .where(and_(outputs.c.datastore == out["datastore"], outputs.c.path == out["path"], outputs.c.deleted_at.is_(None)))
+                    .values(deleted_at=stamp)
+                )
                 conn.execute(outputs.insert().values(step_run_id=step_run_id, committed_at=stamp, **out))
             for row in lineage_rows:
                 conn.execute(lineage.insert().values(step_run_id=step_run_id, **row))

@@ -28,7 +28,7 @@ from dataferry.execution.commit import StagedOutput, commit_output, discard_outp
 from dataferry.execution.executors import Executor, LocalExecutor, PreparedStep, StepHandle
 from dataferry.execution.materialise import BoundInput, InputContext, bind_input
 from dataferry.execution.registration import register_outputs
-from dataferry.execution.reuse import ReuseAdvisor
+from dataferry.execution.reuse import ReuseAdvisor, output_identity
 
 log = logging.getLogger("dataferry.driver")
 
@@ -77,6 +77,7 @@ class Driver:
         self.states = self._states()
         self.advisor = ReuseAdvisor(workspace, self.store, dict(self.run.parameters))
         self.advisor.step_names = {n["node_id"]: n["name"] for n in self.plan["nodes"]}
+        self.advisor.rerun_from = self.run.options.get("rerun_from")
         self.rerun_nodes = set(self.run.options.get("rerun_nodes") or [])
         self._stop = threading.Event()
         self.cancelled = False
@@ -95,10 +96,15 @@ class Driver:
 
     def drive(self) -> str:
         """Run every step that can run; return the run's final status."""
-        self.store.update_run(
-            self.run_id, status="Running", started_at=self.run.started_at or now(), heartbeat_at=now(),
-            driver_host=socket.gethostname(), driver_pid=os.getpid(),
-        )
+        values: dict[str, Any] = {
+            "started_at": self.run.started_at or now(), "heartbeat_at": now(),
+            "driver_host": socket.gethostname(), "driver_pid": os.getpid(),
+        }
+        # a cancel asked for before this process started must not be overwritten: the
+        # loop's first check acts on it
+        if self.store.get_run(self.run_id).status != "CancelRequested":
+            values["status"] = "Running"
+        self.store.update_run(self.run_id, **values)
         log.info("run %s: %d steps, at most %d at once", self.run_id, len(self.states), self.max_concurrency)
         beat = threading.Thread(target=self._heartbeat, daemon=True)
         beat.start()
@@ -107,14 +113,21 @@ class Driver:
         finally:
             self._stop.set()
         final = self._final_status()
+        if final == "Finished" and self.run.options.get("delete_intermediate_outputs"):
+            self._delete_intermediate_outputs()  # before the end is visible
         self.store.update_run(self.run_id, status=final, ended_at=now(), heartbeat_at=now())
         log.info("run %s: %s", self.run_id, final)
-        if final == "Finished" and self.run.options.get("delete_intermediate_outputs"):
-            from dataferry.execution.lifecycle import delete_run_outputs
-
-            deleted = delete_run_outputs(self.ws, self.run_id)
-            log.info("run %s: deleted %d intermediate outputs", self.run_id, len(deleted))
         return final
+
+    def _delete_intermediate_outputs(self) -> None:
+        from dataferry.execution.lifecycle import delete_run_outputs
+
+        try:
+            deleted = delete_run_outputs(self.ws, self.run_id, ending=True)
+        except (DataferryError, OSError):  # the run succeeded all the same
+            log.exception("run %s: deleting intermediate outputs failed", self.run_id)
+            return
+        log.info("run %s: deleted %d intermediate outputs", self.run_id, len(deleted))
 
     def _loop(self) -> None:
         next_check = 0.0
@@ -184,7 +197,7 @@ class Driver:
 
     def _reuse(self, state: StepState) -> bool:
         """Fingerprint the step; if an earlier step run matches, take its outputs."""
-        upstream = {n: s.fingerprint for n, s in self.states.items() if s.fingerprint}
+        upstream = {n: output_identity(s.fingerprint, s.record) for n, s in self.states.items() if s.fingerprint and s.status == "Finished"}
         fp = self.advisor.fingerprint(state.node, upstream)
         decision = self.advisor.decide(
             state.node, fp, regenerate=bool(self.run.options.get("regenerate_outputs")), forced=state.node_id in self.rerun_nodes

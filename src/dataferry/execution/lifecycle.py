@@ -8,6 +8,8 @@ not ended; each deletion is recorded, so reuse knows the output is gone.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -21,11 +23,13 @@ from dataferry.catalog import now
 from dataferry.catalog.run_store import TERMINAL, RunStore
 from dataferry.catalog.schema import outputs, runs, step_runs
 from dataferry.data.datastore import Datastore
-from dataferry.errors import InvalidDurationError
+from dataferry.errors import InvalidDurationError, StorageError
 from dataferry.execution.commit import STAGING_DIR
 
 if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -119,9 +123,17 @@ def _is_registered(item: OutputItem, registered: set[tuple[str, str]]) -> bool:
 
 
 def intermediate_outputs(
-    workspace: Workspace, *, run_ids: set[str] | None = None, older_than: timedelta | None = None, datastore: str | None = None
+    workspace: Workspace,
+    *,
+    run_ids: set[str] | None = None,
+    older_than: timedelta | None = None,
+    datastore: str | None = None,
+    ending: str | None = None,
 ) -> list[OutputItem]:
-    """Outputs that may be deleted: of ended runs, unregistered, not reused by a kept run."""
+    """Outputs that may be deleted: of ended runs, unregistered, not reused by a kept run.
+
+    ``ending`` is a run whose driver is finishing it: counted as ended.
+    """
     cutoff = now() - older_than if older_than is not None else None
     with workspace.catalog.read() as conn:
         rows = conn.execute(
@@ -138,7 +150,7 @@ def intermediate_outputs(
         ).all()
 
     def doomed(run_id: str, status: str, ended: datetime | None) -> bool:
-        if status not in TERMINAL:
+        if status not in TERMINAL and run_id != ending:
             return False
         if run_ids is not None and run_id not in run_ids:
             return False
@@ -151,6 +163,8 @@ def intermediate_outputs(
     for r in rows:
         m = r._mapping
         if datastore is not None and m["datastore"] != datastore.lower():
+            continue
+        if not m["path"].strip("/"):  # written at a datastore's root: deleting it would empty it
             continue
         if not doomed(m["run_id"], m["status"], m["ended_at"]) or m["step_run_id"] in kept_by_reuse:
             continue
@@ -166,16 +180,40 @@ def intermediate_outputs(
 
 
 def delete_outputs(workspace: Workspace, items: list[OutputItem]) -> None:
-    """Delete the bytes of each output, then record the deletion."""
+    """Delete the bytes of each output, then record the deletion.
+
+    Raises:
+        StorageError: an output cannot be deleted (it stays recorded as there).
+    """
     store = RunStore(workspace.catalog)
     for item in items:
-        location = Datastore.get(workspace, item.datastore).location
-        full = location.full_path(item.path)
+        if not item.path.strip("/"):  # an output at a datastore's root: never delete the root
+            log.warning("not deleting output '%s' of run %s: it is the root of datastore '%s'", item.name, item.run_id, item.datastore)
+            continue
+        remove_output(workspace, item.datastore, item.path)
+        store.mark_output_deleted(item.step_run_id, item.name)
+
+
+def remove_output(workspace: Workspace, datastore: str, path: str) -> None:
+    """Delete what is at ``path`` on a datastore (a folder or a single file), if anything.
+
+    Raises:
+        StorageError: it is there and cannot be deleted (the message names it).
+    """
+    location = Datastore.get(workspace, datastore).location
+    full = location.full_path(path)
+    try:
         if location.is_local:
-            shutil.rmtree(full, ignore_errors=True)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.unlink(full)
         elif location.fs.exists(full):
             location.fs.rm(full, recursive=True)
-        store.mark_output_deleted(item.step_run_id, item.name)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"datastore '{datastore}': cannot delete '{path}': {exc}") from exc
 
 
 def stale_staging(workspace: Workspace, datastore: str | None = None) -> list[str]:
@@ -226,8 +264,12 @@ def gc(workspace: Workspace, *, older_than: str | None = None, datastore: str | 
     return GcReport(items, staging, deleted=not dry_run)
 
 
-def delete_run_outputs(workspace: Workspace, run_id: str) -> list[OutputItem]:
-    """Delete one ended run's intermediate outputs; return what was deleted."""
-    items = intermediate_outputs(workspace, run_ids={run_id})
+def delete_run_outputs(workspace: Workspace, run_id: str, *, ending: bool = False) -> list[OutputItem]:
+    """Delete one ended run's intermediate outputs; return what was deleted.
+
+    ``ending``: the run's own driver calls this before it records the end, so that a
+    run seen Finished has its intermediate outputs deleted already.
+    """
+    items = intermediate_outputs(workspace, run_ids={run_id}, ending=run_id if ending else None)
     delete_outputs(workspace, items)
     return items

@@ -9,20 +9,21 @@ and starts a new driver for the rest.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
-from dataferry.catalog.run_store import TERMINAL, RunRecord, RunStore, StepRunRecord
+from dataferry.catalog.run_store import TERMINAL, OutputRecord, RunRecord, RunStore, StepRunRecord
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunStateError
 from dataferry.execution.commit import discard_step_staging, resolve_template
 from dataferry.execution.driver import HEARTBEAT_S
+from dataferry.execution.lifecycle import remove_output
 from dataferry.execution.pipeline import new_run_id, start_driver
 from dataferry.execution.registration import register_outputs
 
@@ -31,30 +32,43 @@ if TYPE_CHECKING:
 
 # a heartbeat older than this means the driver is gone (it beats every HEARTBEAT_S)
 ORPHAN_AFTER = timedelta(seconds=3 * HEARTBEAT_S + 4)
+_STOP_WAIT_S = 10.0
 
 
-def _pid_is_driver(pid: int) -> bool:
+def _pid_is_driver(pid: int, run_id: str) -> bool:
+    """True while ``pid`` is the driver of ``run_id`` (a zombie or a reused pid is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    try:  # a reused pid that is not a driver does not count
+    try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return True
-    return b"dataferry.execution.driver" in cmdline
+        return True  # no /proc to ask: the pid exists, assume it is the driver
+    args = cmdline.split(b"\0")
+    return b"dataferry.execution.driver" in args and run_id.encode() in args
 
 
 def driver_state(record: RunRecord) -> tuple[bool, str]:
-    """(alive, description) of a run's driver."""
-    if record.driver_pid and record.driver_host == socket.gethostname():
-        if not _pid_is_driver(record.driver_pid):
-            return False, f"its driver (pid {record.driver_pid}) is gone"
+    """(alive, description) of a run's driver.
+
+    On this host the process table decides: the driver is alive exactly while its
+    process runs. For a driver on another host, a heartbeat older than ``ORPHAN_AFTER``
+    means it is gone.
+    """
     last = record.heartbeat_at or record.created_at
     age = now() - last
-    if age > ORPHAN_AFTER:
+    if record.driver_pid and record.driver_host == socket.gethostname():
+        if not _pid_is_driver(record.driver_pid, record.id):
+            return False, f"its driver (pid {record.driver_pid}) is gone"
+        if age > ORPHAN_AFTER:
+            return True, (
+                f"its driver (pid {record.driver_pid}) still runs but its heartbeat is "
+                f"{age.total_seconds():.0f} s old; if it is stuck, stop it (kill {record.driver_pid}) and resume"
+            )
+    elif age > ORPHAN_AFTER:
         return False, f"its driver's last heartbeat was {age.total_seconds():.0f} s ago"
     return True, f"driver pid {record.driver_pid} on {record.driver_host}, heartbeat {age.total_seconds():.1f} s ago"
 
@@ -75,18 +89,25 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
     record = store.get_run(run_id)
     if record.status in TERMINAL:
         raise RunStateError(
-            f"run {run_id} has ended ({record.status}) and cannot be resumed; to run steps "
-            f"again use `dataferry runs rerun {run_id} --from STEP`."
+            f"run {run_id} has ended ({record.status}) and cannot be resumed; to run its "
+            "steps again, use run.rerun(from_step='STEP')."
         )
     alive, why = driver_state(record)
     if alive:
         raise RunStateError(f"run {run_id} is still running ({why}); wait for it, or cancel it first.")
+    # claim the run before touching it: of two processes resuming it at once, one goes on
+    # (a cancel asked for before the driver died stays asked for: the new driver carries it out)
+    status = "CancelRequested" if record.status == "CancelRequested" else "Running"
+    claimed = store.claim_run(
+        run_id, seen_heartbeat=record.heartbeat_at, status=status, heartbeat_at=now(),
+        driver_host=socket.gethostname(), driver_pid=None, error=None,
+    )
+    if not claimed:
+        raise RunStateError(f"run {run_id} is being resumed by another process")
     nodes = {n["node_id"]: n for n in record.definition["nodes"]}
     for step in store.step_runs(run_id):
         if step.status in ("Running", "Queued"):
             _recover_step(workspace, store, step, nodes[step.node_id])
-    # claim the run before starting a driver, so a second resume sees a fresh heartbeat
-    store.update_run(run_id, status="Running", heartbeat_at=now(), driver_host=socket.gethostname(), driver_pid=None, error=None)
     pid = start_driver(workspace.path, run_id)
     store.update_run(run_id, driver_pid=pid)
 
@@ -94,13 +115,12 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
 def _recover_step(workspace: Workspace, store: RunStore, step: StepRunRecord, node: dict[str, Any]) -> None:
     """A step that was running when the driver died: keep it if it was committed, else clean it."""
     _stop_leftover_process(step)
-    committed = {o.name for o in store.outputs_of(step.id)}
+    records = store.outputs_of(step.id)
+    committed = {o.name for o in records}
     if node["outputs"] and committed >= {o["name"] for o in node["outputs"]}:
         # the driver died after the commit: keep it (and finish its registration), never redo it
-        rows = [{"name": o.name, "datastore": o.datastore, "path": o.path} for o in store.outputs_of(step.id)]
-        if not workspace.catalog.versions_by_producer(step.id):
-            register_outputs(workspace, node, rows, step.id)
-        store.update_step_run(step.id, status="Finished", ended_at=now())
+        _complete_registration(workspace, node, records, step.id)
+        store.update_step_run(step.id, status="Finished", ended_at=now(), exit_code=0, explanation="committed before the driver died; kept by resume")
         return
     leased = {(lease.datastore, lease.path) for lease in store.leases_of_run(step.run_id) if lease.step_run_id == step.id}
     for out in node["outputs"]:
@@ -111,13 +131,18 @@ def _recover_step(workspace: Workspace, store: RunStore, step: StepRunRecord, no
         # write (the driver died between rename and record); an overwrite target may hold
         # older committed data, so it is left alone
         if out["name"] not in committed and (location.name, path) in leased and not out.get("overwrite"):
-            full = location.full_path(path)
-            if location.is_local:
-                shutil.rmtree(full, ignore_errors=True)
-            elif location.fs.exists(full):
-                location.fs.rm(full, recursive=True)
+            remove_output(workspace, out["datastore"], path)
     store.release_leases(step.id)
     store.update_step_run(step.id, status="NotStarted", started_at=None, ended_at=None, exit_code=None, details={}, explanation="restarted by resume")
+
+
+def _complete_registration(workspace: Workspace, node: dict[str, Any], records: list[OutputRecord], step_run_id: str) -> None:
+    """Register the committed outputs that asked for it and are not registered yet."""
+    done = {v.name for v in workspace.catalog.versions_by_producer(step_run_id)}
+    todo = {o["name"] for o in node["outputs"] if o.get("register") and o["register"]["name"] not in done}
+    rows = [{"name": o.name, "datastore": o.datastore, "path": o.path} for o in records if o.name in todo]
+    if rows:
+        register_outputs(workspace, node, rows, step_run_id)
 
 
 def _stop_leftover_process(step: StepRunRecord) -> None:
@@ -134,7 +159,20 @@ def _stop_leftover_process(step: StepRunRecord) -> None:
         try:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
-            pass
+            return
+        # wait until it is gone: a process still writing would race the clean-up below
+        deadline = time.monotonic() + _STOP_WAIT_S
+        while _is_running(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+def _is_running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (a zombie no longer writes)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
@@ -165,7 +203,7 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
                 changed = True
     new_id = new_run_id(record.experiment)
     steps = [(f"{n['node_id']}_{uuid.uuid4().hex[:8]}", n["node_id"], n["name"]) for n in nodes]
-    options = {**record.options, "rerun_nodes": sorted(forced), "rerun_of": run_id}
+    options = {**record.options, "rerun_nodes": sorted(forced), "rerun_of": run_id, "rerun_from": step_name}
     store.create_run(
         new_id, record.experiment, record.definition, parameters=record.parameters, options=options,
         tags=record.tags, description=record.description, steps=steps,

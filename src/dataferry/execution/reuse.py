@@ -34,7 +34,11 @@ log = logging.getLogger(__name__)
 
 # an input's per-file hashes are kept for explanations up to this many files
 MAX_EXPLAINED_FILES = 10_000
-_NOT_HASHED = ("snapshot", "snapshot_hash", "interpreter", "upstream", "node_id", "compute_target")
+# allow_reuse says whether to look for an earlier run, not what the step computes: a run
+# made with allow_reuse=False serves a later run with allow_reuse=True
+_NOT_HASHED = (
+    "snapshot", "snapshot_hash", "interpreter", "upstream", "node_id", "compute_target", "allow_reuse",
+)
 
 
 def _digest(value: Any) -> str:
@@ -57,11 +61,23 @@ class Fingerprint:
 
 @dataclass
 class Decision:
-    """Reuse ``reused_from``'s outputs, or run; ``explanation`` says why."""
+    """Reuse ``reused_from``'s outputs (the step run that wrote them), or run; ``explanation`` says why."""
 
     reuse: bool
     explanation: str
     reused_from: StepRunRecord | None = None
+
+
+def output_identity(fingerprint: str, producer: StepRunRecord) -> str:
+    """What a downstream step's fingerprint takes from the step whose outputs it reads.
+
+    The producer's fingerprint *and* the step run whose bytes are read (the original
+    one, for a reused step): when a step runs again with an unchanged fingerprint
+    (allow_reuse=False, or its earlier output was deleted), it writes new bytes, so the
+    steps reading them run again too instead of reusing results computed from bytes
+    that are gone.
+    """
+    return _digest([fingerprint, producer.reused_from or producer.id])
 
 
 def environment_digest(interpreter: str) -> str:
@@ -89,6 +105,7 @@ class ReuseAdvisor:
         self.cache = HashCache(workspace.catalog)
         self._env: dict[str, str] = {}
         self.step_names: dict[str, str] = {}  # node id -> step name, for explanations
+        self.rerun_from: str | None = None  # the step a rerun starts from, for explanations
 
     # -- fingerprint ------------------------------------------------------------------
 
@@ -168,20 +185,40 @@ class ReuseAdvisor:
         if regenerate:
             return Decision(False, "rerun: regenerate_outputs=True")
         if forced:
-            return Decision(False, "rerun: asked to rerun from this step")
+            return Decision(False, self._forced_reason(node))
         gone = None
+        seen: set[str] = set()
         for candidate in self.store.finished_with_fingerprint(fp.digest):
-            missing = self._missing_outputs(candidate)
+            original = self._original(candidate)
+            if original is None or original.id in seen:
+                continue
+            seen.add(original.id)
+            missing = self._missing_outputs(original)
             if not missing:
-                return Decision(True, f"reused from run {candidate.run_id} (step run {candidate.reused_from or candidate.id})", candidate)
-            gone = gone or (candidate, missing)
+                return Decision(True, f"reused from run {original.run_id} (step run {original.id})", original)
+            gone = gone or (original, missing)
         if gone is not None:
-            candidate, missing = gone
-            return Decision(False, f"rerun: earlier output was deleted ({', '.join(missing)} of run {candidate.run_id})")
+            original, missing = gone
+            return Decision(False, f"rerun: earlier output was deleted ({', '.join(missing)} of run {original.run_id})")
         return Decision(False, self._why_changed(node, fp))
 
-    def _missing_outputs(self, candidate: StepRunRecord) -> list[str]:
-        source = candidate.reused_from or candidate.id
+    def _forced_reason(self, node: dict[str, Any]) -> str:
+        start = self.rerun_from
+        if start is None or start in (node["name"], node["node_id"]):
+            return "rerun: asked to rerun from this step"
+        return f"rerun: downstream of step '{start}', which was asked to rerun"
+
+    def _original(self, candidate: StepRunRecord) -> StepRunRecord | None:
+        """The step run that wrote the outputs (a reuse record points at it)."""
+        if candidate.reused_from is None:
+            return candidate
+        try:
+            return self.store.get_step_run(candidate.reused_from)
+        except LookupError:
+            return None
+
+    def _missing_outputs(self, original: StepRunRecord) -> list[str]:
+        source = original.id
         missing = []
         for rec in self.store.outputs_of(source):
             if rec.deleted_at is not None:
@@ -235,11 +272,11 @@ class ReuseAdvisor:
 def _input_reason(
     name: str, old: dict[str, str] | None, new: dict[str, str] | None, node: dict[str, Any], step_names: dict[str, str]
 ) -> str:
-    spec = next((s for s in node["inputs"] if s["name"] == name), {})
+    spec: dict[str, Any] = next((s for s in node["inputs"] if s["name"] == name), {})
     if spec.get("kind") == "output":
         producer = step_names.get(spec["producer"], spec["producer"])
         return f"input '{name}' changed: upstream step '{producer}' produced new output"
     if old is None or new is None:
         return f"input '{name}' changed"
     differ = sum(1 for p in set(old) | set(new) if old.get(p) != new.get(p))
-    return f"input '{name}' changed: {differ} file{'s' if differ != 1 else ''} differ"
+    return f"input '{name}' changed: {differ} file{' differs' if differ == 1 else 's differ'}"

@@ -42,10 +42,12 @@ def source_files(folder: Path) -> list[str]:
     spec = ignore_spec(folder)
     found: list[str] = []
     try:
-        for dirpath, dirs, files in os.walk(folder, onerror=_raise):
+        # a linked folder is part of the snapshot, as a linked file is (both are copied)
+        for dirpath, dirs, files in os.walk(folder, onerror=_raise, followlinks=True):
             rel_dir = os.path.relpath(dirpath, folder)
             rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
             dirs[:] = sorted(d for d in dirs if not spec.match_file(rel_dir + d + "/"))  # type: ignore[attr-defined]
+            _check_no_loop(folder, dirpath, dirs, rel_dir)
             for name in files:
                 rel = rel_dir + name
                 if not spec.match_file(rel):  # type: ignore[attr-defined]
@@ -57,6 +59,27 @@ def source_files(folder: Path) -> list[str]:
 
 def _raise(exc: OSError) -> None:
     raise exc
+
+
+def _check_no_loop(folder: Path, dirpath: str, dirs: list[str], rel_dir: str) -> None:
+    """Refuse a linked folder that points at a folder the walk is already inside."""
+    links = [name for name in dirs if os.path.islink(os.path.join(dirpath, name))]
+    if not links:
+        return
+    here = os.path.realpath(dirpath)
+    above = {os.path.realpath(folder)}  # every folder on the way down, resolved
+    prefix = folder
+    for part in Path(os.path.relpath(dirpath, folder)).parts:
+        prefix = prefix / part
+        above.add(os.path.realpath(prefix))
+    for name in links:
+        target = os.path.realpath(os.path.join(dirpath, name))
+        if target in above or here.startswith(target.rstrip(os.sep) + os.sep):
+            raise StepDefinitionError(
+                f"source_directory {folder}: the link {rel_dir}{name} points at {target}, "
+                "a folder that contains it, so the snapshot would never end; remove the "
+                "link or list it in .amlignore"
+            )
 
 
 def file_hashes(folder: Path, files: list[str]) -> dict[str, str]:

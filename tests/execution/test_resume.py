@@ -1,0 +1,492 @@
+"""Resuming a run whose driver died, and rerunning a run from one of its steps.
+
+The pipeline is a chain ``a -> b -> c``. Every attempt of a step appends its name to an
+attempts log, so a test can tell exactly which steps ran how often. In the kill tests,
+``b``'s first attempt writes part of its output, tells the test (a marker file with its
+pid) and waits; later attempts go straight through. Other tests stop the driver at an
+exact point with a driver that SIGKILLs itself there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from pipeline.kit import WAIT_S, run_pipeline, step, write_script
+
+import dataferry.execution.pipeline as pipeline_module
+from dataferry import (
+    Experiment,
+    OutputFileDatasetConfig,
+    Pipeline,
+    PythonScriptStep,
+    Workspace,
+)
+from dataferry.catalog import now
+from dataferry.catalog.run_store import TERMINAL, RunRecord, RunStore
+from dataferry.errors import RunNotFoundError, RunStateError
+from dataferry.execution.commit import STAGING_DIR
+from dataferry.execution.pipeline_run import PipelineRun
+from dataferry.execution.resume import driver_state, is_orphaned, resume_run
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+STEP = """
+import json, os, sys, time
+src, dst, marker, attempts, name = sys.argv[1:6]
+with open(attempts, "a") as fh:
+    fh.write(name + "\\n")
+os.makedirs(dst, exist_ok=True)
+with open(os.path.join(dst, "part-0.bin"), "wb") as fh:
+    fh.write(b"x" * 65536)
+if marker != "-" and not os.path.exists(marker):  # first attempt: signal, then wait
+    with open(marker + ".tmp", "w") as fh:
+        json.dump({"pid": os.getpid(), "out": dst}, fh)
+    os.replace(marker + ".tmp", marker)
+    deadline = time.monotonic() + 120  # a forgotten step ends on its own
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+    sys.exit(3)
+with open(os.path.join(dst, "part-1.bin"), "wb") as fh:
+    fh.write(b"y" * 2000)
+"""
+
+# A driver that SIGKILLs itself at one point of step `b`'s commit.
+CRASHING_DRIVER = """
+import os, signal, sys
+from dataferry.catalog.run_store import RunStore
+from dataferry.execution import driver
+
+workspace, run_id, point = sys.argv[1:4]
+
+def die_at(owner, name, step_run_id_of):
+    real = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        if step_run_id_of(args).startswith("b_"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args, **kwargs)
+    setattr(owner, name, wrapper)
+
+if point == "before-record":  # b's bytes are at their destination, not in the catalog
+    die_at(RunStore, "record_outputs", lambda args: args[1])
+else:  # "before-register": b's outputs are committed, the dataset not registered
+    die_at(driver, "register_outputs", lambda args: args[3])
+sys.exit(driver.main([workspace, run_id]))
+"""
+DATASET = "resume_second"
+
+
+@dataclass
+class Chain:
+    """The pipeline and the files its steps talk through."""
+
+    pipeline: Pipeline
+    marker: Path
+    attempts: Path
+
+    def attempts_made(self) -> list[str]:
+        return self.attempts.read_text().split() if self.attempts.exists() else []
+
+
+def chain(ws: Workspace, tmp_path: Path, *, wait_in_b: bool) -> Chain:
+    code = write_script(tmp_path / "code", "step.py", STEP)
+    marker, attempts = tmp_path / "b-ready.json", tmp_path / "attempts.txt"
+    first = OutputFileDatasetConfig("first")
+    second = OutputFileDatasetConfig("second").as_upload().register_on_complete(DATASET)
+    third = OutputFileDatasetConfig("third")
+
+    def make(name: str, src: Any, out: Any, waits: bool = False) -> PythonScriptStep:
+        return PythonScriptStep(
+            "step.py",
+            name=name,
+            source_directory=str(code),
+            arguments=[src, out, str(marker) if waits else "-", str(attempts), name],
+        )
+
+    make("a", "-", first)
+    make("b", first.as_input("first"), second, waits=wait_in_b)
+    last = make("c", second.as_input("second"), third)
+    return Chain(Pipeline(ws, steps=[last]), marker, attempts)
+
+
+def _is_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not reaped, counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while _is_alive(pid):
+        if time.monotonic() > deadline:
+            pytest.fail(f"process {pid} is still running after {WAIT_S} s")
+        time.sleep(0.02)
+
+
+def _wait_ready(run: PipelineRun, marker: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + WAIT_S
+    while not marker.exists():
+        if run.get_status() in TERMINAL or time.monotonic() > deadline:
+            pytest.fail(f"b never signalled; run {run.get_details()}")
+        time.sleep(0.02)
+    ready: dict[str, Any] = json.loads(marker.read_text())
+    return ready
+
+
+def _finish(run: PipelineRun) -> str:
+    return run.wait_for_completion(
+        show_output=False, timeout_seconds=WAIT_S, raise_on_error=False
+    )
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def _expected_files(run: PipelineRun) -> list[str]:
+    """Each step's output, committed once, at ``dataset/<step run>/<output>``."""
+    outputs = {"a": "first", "b": "second", "c": "third"}
+    return sorted(
+        f"dataset/{step(run, name).id}/{out}/{part}"
+        for name, out in outputs.items()
+        for part in ("part-0.bin", "part-1.bin")
+    )
+
+
+@pytest.fixture
+def stray_pids() -> Iterator[list[int]]:
+    """Pids to SIGKILL at teardown if a failing test left them running."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        if _is_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class Orphan:
+    """A run whose driver was SIGKILLed while ``b`` was writing."""
+
+    run: PipelineRun
+    chain: Chain
+    step_pid: int  # b's first attempt, still running
+    driver_pid: int
+
+
+@pytest.fixture
+def orphan(workspace: Workspace, tmp_path: Path, stray_pids: list[int]) -> Orphan:
+    setup = chain(workspace, tmp_path, wait_in_b=True)
+    run = setup.pipeline.submit("resume")
+    ready = _wait_ready(run, setup.marker)
+    stray_pids.append(ready["pid"])
+    store = RunStore(workspace.catalog)
+    driver_pid = store.get_run(run.id).driver_pid
+    assert driver_pid is not None
+    stray_pids.append(driver_pid)
+    # a live run cannot be resumed
+    with pytest.raises(RunStateError, match=r"is still running \(driver pid"):
+        run.resume()
+
+    os.kill(driver_pid, signal.SIGKILL)
+    _wait_gone(driver_pid)
+
+    assert is_orphaned(store.get_run(run.id))
+    assert step(run, "a").get_status() == "Finished"
+    assert step(run, "b").get_status() == "Running"
+    return Orphan(run, setup, ready["pid"], driver_pid)
+
+
+class TestResume:
+    def test_kill_9_of_the_driver_then_resume(
+        self, workspace: Workspace, store_root: Path, orphan: Orphan
+    ) -> None:
+        store = RunStore(workspace.catalog)
+        run = orphan.run
+        a_before = store.get_step_run(step(run, "a").id)
+        b_id = step(run, "b").id
+        assert store.leases_of_run(run.id) != []
+        assert (store_root / STAGING_DIR / b_id).is_dir()
+
+        assert run.resume() is run
+        status = _finish(run)
+
+        assert status == "Finished", run.get_details()
+        assert not _is_alive(orphan.step_pid)  # b's first attempt was stopped
+        # a was kept as it was; b was restarted once; c ran once
+        assert store.get_step_run(a_before.id) == a_before
+        assert orphan.chain.attempts_made() == ["a", "b", "b", "c"]
+        # every output committed exactly once, nothing left in staging or leased
+        for name in ("a", "b", "c"):
+            (record,) = store.outputs_of(step(run, name).id)
+            assert record.deleted_at is None
+        assert _files_under(store_root) == _expected_files(run)
+        assert store.leases_of_run(run.id) == []
+        (version,) = workspace.catalog.list_versions(DATASET)
+        assert version.producer_step_run_id == b_id
+        assert not is_orphaned(store.get_run(run.id))
+
+    def test_cancel_asked_before_resume_is_carried_out(
+        self, workspace: Workspace, store_root: Path, orphan: Orphan
+    ) -> None:
+        orphan.run.cancel()
+
+        orphan.run.resume()
+        status = _finish(orphan.run)
+
+        assert status == "Canceled"
+        store = RunStore(workspace.catalog)
+        assert store.outputs_of(step(orphan.run, "b").id) == []
+        assert orphan.chain.attempts_made() == ["a", "b"]
+        assert workspace.catalog.list_versions(DATASET) == []
+        assert [f.split("/")[1] for f in _files_under(store_root)] == [
+            step(orphan.run, "a").id
+        ] * 2
+
+    def test_resume_twice(self, workspace: Workspace, orphan: Orphan) -> None:
+        """Of two processes resuming the same run, the second is refused."""
+        store = RunStore(workspace.catalog)
+        record = store.get_run(orphan.run.id)
+        claim = {"status": "Running", "heartbeat_at": now(), "driver_pid": None}
+
+        assert store.claim_run(record.id, seen_heartbeat=record.heartbeat_at, **claim)
+        assert not store.claim_run(
+            record.id, seen_heartbeat=record.heartbeat_at, **claim
+        )
+        # the claim's fresh heartbeat makes the run look alive to a later resume
+        with pytest.raises(RunStateError, match=r"is still running"):
+            orphan.run.resume()
+        # un-claim
+        store.update_run(
+            record.id, heartbeat_at=record.heartbeat_at, driver_pid=record.driver_pid
+        )
+
+        orphan.run.resume()
+        assert _finish(orphan.run) == "Finished"
+
+
+@pytest.fixture
+def crashing_driver(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[dict[str, Any]]:
+    """``submit`` starts a driver that SIGKILLs itself at ``point`` (test's choice)."""
+    script = tmp_path / "crashing_driver.py"
+    script.write_text(CRASHING_DRIVER)
+    started: list[subprocess.Popen[bytes]] = []
+    config: dict[str, Any] = {"point": None, "started": started}
+
+    def start(workspace_dir: Any, run_id: str) -> int:
+        folder = Path(workspace_dir, "runs", run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "driver.out", "ab") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(script),
+                    str(workspace_dir),
+                    run_id,
+                    config["point"],
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        started.append(process)
+        return process.pid
+
+    monkeypatch.setattr(pipeline_module, "start_driver", start)
+    yield config
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+class TestDriverKilledWhileCommitting:
+    @pytest.mark.parametrize("point", ["before-record", "before-register"])
+    def test_resume_commits_nothing_twice(
+        self,
+        workspace: Workspace,
+        store_root: Path,
+        tmp_path: Path,
+        crashing_driver: dict[str, Any],
+        point: str,
+    ) -> None:
+        crashing_driver["point"] = point
+        setup = chain(workspace, tmp_path, wait_in_b=False)
+        run = setup.pipeline.submit("resume")
+        (driver,) = crashing_driver["started"]
+        assert driver.wait(timeout=WAIT_S) == -signal.SIGKILL
+        store = RunStore(workspace.catalog)
+        b_id = step(run, "b").id
+        destination = store_root / "dataset" / b_id / "second"
+        assert is_orphaned(store.get_run(run.id))
+        assert destination.is_dir()  # the bytes were moved into place...
+        if point == "before-record":  # ...but the catalog does not know them
+            assert store.outputs_of(b_id) == []
+        else:  # ...and recorded, but not registered
+            assert len(store.outputs_of(b_id)) == 1
+        assert workspace.catalog.list_versions(DATASET) == []
+
+        resume_run(workspace, run.id)  # the real driver, this time
+        status = _finish(run)
+
+        assert status == "Finished", run.get_details()
+        expected_b = ["b", "b"] if point == "before-record" else ["b"]
+        assert setup.attempts_made() == ["a", *expected_b, "c"]
+        assert len(store.outputs_of(b_id)) == 1
+        (version,) = workspace.catalog.list_versions(DATASET)
+        assert version.producer_step_run_id == b_id
+        assert _files_under(store_root) == _expected_files(run)
+        assert store.leases_of_run(run.id) == []
+        if point == "before-register":
+            assert store.get_step_run(b_id).explanation == (
+                "committed before the driver died; kept by resume"
+            )
+
+
+class TestResumeRefused:
+    def test_finished_run(self, workspace: Workspace, tmp_path: Path) -> None:
+        run = run_pipeline(chain(workspace, tmp_path, wait_in_b=False).pipeline)
+        assert run.get_status() == "Finished"
+
+        with pytest.raises(
+            RunStateError,
+            match=rf"run {run.id} has ended \(Finished\) and cannot be resumed; "
+            r"to run its steps again, use run.rerun\(from_step='STEP'\)",
+        ):
+            run.resume()
+
+    def test_unknown_run(self, workspace: Workspace) -> None:
+        with pytest.raises(RunNotFoundError, match=r"no run with id 'nope'"):
+            resume_run(workspace, "nope")
+        with pytest.raises(RunNotFoundError, match=r"no run with id 'nope'"):
+            PipelineRun(Experiment(workspace, "resume"), "nope")
+
+
+class TestDriverState:
+    """Orphan detection: the process table on this host, the heartbeat elsewhere."""
+
+    @pytest.fixture
+    def record(self) -> RunRecord:
+        return RunRecord(
+            id="exp_1_0123abcd",
+            experiment="exp",
+            status="Running",
+            definition={},
+            parameters={},
+            options={},
+            tags={},
+            description=None,
+            created_at=now() - timedelta(minutes=5),
+            started_at=None,
+            ended_at=None,
+            heartbeat_at=None,
+            driver_host=None,
+            driver_pid=None,
+            error=None,
+        )
+
+    def test_other_host_by_heartbeat(self, record: RunRecord) -> None:
+        elsewhere = replace(record, driver_host="elsewhere", driver_pid=1)
+        fresh = replace(elsewhere, heartbeat_at=now() - timedelta(seconds=1))
+        stale = replace(elsewhere, heartbeat_at=now() - timedelta(seconds=60))
+
+        assert driver_state(fresh)[0]
+        assert not is_orphaned(fresh)
+        alive, why = driver_state(stale)
+        assert not alive
+        assert why.startswith("its driver's last heartbeat was 6")
+        assert is_orphaned(stale)
+        assert not is_orphaned(replace(stale, status="Finished"))
+
+    def test_this_host_by_process(self, record: RunRecord) -> None:
+        here = replace(record, driver_host=socket.gethostname())
+        fresh = now() - timedelta(seconds=1)
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        not_a_driver = os.getpid()
+
+        assert is_orphaned(replace(here, driver_pid=gone.pid, heartbeat_at=fresh))
+        assert is_orphaned(replace(here, driver_pid=not_a_driver, heartbeat_at=fresh))
+
+    def test_live_driver_with_a_stale_heartbeat_is_not_orphaned(
+        self, record: RunRecord
+    ) -> None:
+        """A stuck driver still runs: resuming beside it would make two drivers."""
+        lookalike = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import time; time.sleep(60)",
+                "dataferry.execution.driver",
+                record.id,
+            ]
+        )
+        try:
+            stale = replace(
+                record,
+                driver_host=socket.gethostname(),
+                driver_pid=lookalike.pid,
+                heartbeat_at=now() - timedelta(seconds=60),
+            )
+            alive, why = driver_state(stale)
+        finally:
+            lookalike.kill()
+            lookalike.wait()
+
+        assert alive
+        assert f"stop it (kill {lookalike.pid}) and resume" in why
+
+
+class TestRerunFrom:
+    def test_rerun_from_a_middle_step(
+        self, workspace: Workspace, tmp_path: Path
+    ) -> None:
+        setup = chain(workspace, tmp_path, wait_in_b=False)
+        first = run_pipeline(setup.pipeline)
+        assert first.get_status() == "Finished"
+
+        second = first.rerun(from_step="b")
+        assert _finish(second) == "Finished"
+
+        assert second.id != first.id
+        assert second.get_details()["options"]["rerun_of"] == first.id
+        assert {s.name: s.get_details()["explanation"] for s in second.get_steps()} == {
+            "a": f"reused from run {first.id} (step run {step(first, 'a').id})",
+            "b": "rerun: asked to rerun from this step",
+            "c": "rerun: downstream of step 'b', which was asked to rerun",
+        }
+        assert setup.attempts_made() == ["a", "b", "c", "b", "c"]
+        assert len(workspace.catalog.list_versions(DATASET)) == 2
+
+    def test_rerun_of_an_unknown_step(
+        self, workspace: Workspace, tmp_path: Path
+    ) -> None:
+        first = run_pipeline(chain(workspace, tmp_path, wait_in_b=False).pipeline)
+
+        with pytest.raises(
+            RunStateError,
+            match=rf"run {first.id} has no step named 'train'; its steps are: a, b, c",
+        ):
+            first.rerun(from_step="train")
+
+    def test_rerun_of_a_run_that_has_not_ended(self, orphan: Orphan) -> None:
+        with pytest.raises(
+            RunStateError,
+            match=rf"run {orphan.run.id} has not ended \(Running\); resume or cancel",
+        ):
+            orphan.run.rerun(from_step="b")
