@@ -437,6 +437,12 @@ class TestDriverState:
             ]
         )
         try:
+            # until the child has exec'd, /proc shows the parent's command line
+            cmdline = Path(f"/proc/{lookalike.pid}/cmdline")
+            deadline = time.monotonic() + 10
+            while b"dataferry.execution.driver" not in cmdline.read_bytes():
+                assert time.monotonic() < deadline, "the stand-in driver never started"
+                time.sleep(0.01)
             stale = replace(
                 record,
                 driver_host=socket.gethostname(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -20,8 +19,8 @@ if TYPE_CHECKING:
     from dataferry.execution.pipeline_run import PipelineRun
 
 _SUBMIT_KWARGS = {"enable_email_notification"}
-# drivers started by this process; kept so they are reaped (no zombies, no ResourceWarning)
-_DRIVERS: list[subprocess.Popen[bytes]] = []
+# pids of drivers started by this process, reaped when the next one starts
+_DRIVERS: list[int] = []
 # runs submitted by this process, in order (``dataferry run FILE.py`` watches them)
 SUBMITTED: list[PipelineRun] = []
 
@@ -115,18 +114,36 @@ class Pipeline(PipelineGraph):
 
 
 def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
-    """Start the detached process that drives a run; return its pid."""
+    """Start the detached process that drives a run; return its pid.
+
+    ``posix_spawn`` in a new session: the driver outlives the submitting script, and no
+    ``Popen`` object is left to warn at exit. Finished drivers are reaped here.
+    """
+    _reap_drivers()
     folder = os.path.join(os.fspath(workspace_dir), "runs", run_id)
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "driver.out"), "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dataferry.execution.driver", os.fspath(workspace_dir), run_id],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # the run outlives the submitting script
-            close_fds=True,
-        )
-    _DRIVERS[:] = [p for p in _DRIVERS if p.poll() is None]
-    _DRIVERS.append(process)
-    return process.pid
+    out = os.path.join(folder, "driver.out")
+    pid = os.posix_spawn(
+        sys.executable,
+        [sys.executable, "-m", "dataferry.execution.driver", os.fspath(workspace_dir), run_id],
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
+    _DRIVERS.append(pid)
+    return pid
+
+
+def _reap_drivers() -> None:
+    """Collect the exit status of drivers that ended, so none lingers as a zombie."""
+    for pid in list(_DRIVERS):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _DRIVERS.remove(pid)
