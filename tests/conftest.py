@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from dataferry import Datastore, Workspace
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Keep ~/.dataferry (the name -> workspace index) out of the user's home."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("DATAFERRY_HOME", str(home))
@@ -33,7 +38,9 @@ def blobstore(workspace: Workspace) -> Datastore:
     return workspace.get_default_datastore()
 
 
-def write_csv(path: Path, rows: int, *, header: str = "id,value,label", start: int = 0) -> Path:
+def write_csv(
+    path: Path, rows: int, *, header: str = "id,value,label", start: int = 0
+) -> Path:
     """A CSV with ``rows`` rows: id (int), value (float), label (text)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [header] + [f"{i},{i * 0.5},item{i}" for i in range(start, start + rows)]

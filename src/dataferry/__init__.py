@@ -12,38 +12,109 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dataferry.data import (
-        AbstractDataset,
-        AzureBlobDatastore,
-        AzureDataLakeGen2Datastore,
-        AzureFileDatastore,
-        DataPath,
-        DataPathComputeBinding,
-        DataReference,
-        Dataset,
-        DatasetConsumptionConfig,
-        Datastore,
-        DataType,
-        FileDataset,
-        FileDatasetFactory,
-        TabularDataset,
-        TabularDatasetFactory,
-        Workspace,
+        AbstractDataset as AbstractDataset,
     )
-    from dataferry.execution import Experiment, Pipeline, PipelineRun, PortDataReference, Run, StepRun
+    from dataferry.data import (
+        AzureBlobDatastore as AzureBlobDatastore,
+    )
+    from dataferry.data import (
+        AzureDataLakeGen2Datastore as AzureDataLakeGen2Datastore,
+    )
+    from dataferry.data import (
+        AzureFileDatastore as AzureFileDatastore,
+    )
+    from dataferry.data import (
+        DataPath as DataPath,
+    )
+    from dataferry.data import (
+        DataPathComputeBinding as DataPathComputeBinding,
+    )
+    from dataferry.data import (
+        DataReference as DataReference,
+    )
+    from dataferry.data import (
+        Dataset as Dataset,
+    )
+    from dataferry.data import (
+        DatasetConsumptionConfig as DatasetConsumptionConfig,
+    )
+    from dataferry.data import (
+        Datastore as Datastore,
+    )
+    from dataferry.data import (
+        DataType as DataType,
+    )
+    from dataferry.data import (
+        FileDataset as FileDataset,
+    )
+    from dataferry.data import (
+        FileDatasetFactory as FileDatasetFactory,
+    )
+    from dataferry.data import (
+        TabularDataset as TabularDataset,
+    )
+    from dataferry.data import (
+        TabularDatasetFactory as TabularDatasetFactory,
+    )
+    from dataferry.data import (
+        Workspace as Workspace,
+    )
+    from dataferry.execution import (
+        Experiment as Experiment,
+    )
+    from dataferry.execution import (
+        Pipeline as Pipeline,
+    )
+    from dataferry.execution import (
+        PipelineRun as PipelineRun,
+    )
+    from dataferry.execution import (
+        PortDataReference as PortDataReference,
+    )
+    from dataferry.execution import (
+        Run as Run,
+    )
+    from dataferry.execution import (
+        StepRun as StepRun,
+    )
     from dataferry.pipeline import (
-        CommandStep,
-        CondaDependencies,
-        Environment,
-        Estimator,
-        EstimatorStep,
-        InputPortBinding,
-        OutputFileDatasetConfig,
-        OutputTabularDatasetConfig,
-        PipelineData,
-        PipelineParameter,
-        PythonScriptStep,
-        RunConfiguration,
-        StepSequence,
+        CommandStep as CommandStep,
+    )
+    from dataferry.pipeline import (
+        CondaDependencies as CondaDependencies,
+    )
+    from dataferry.pipeline import (
+        Environment as Environment,
+    )
+    from dataferry.pipeline import (
+        Estimator as Estimator,
+    )
+    from dataferry.pipeline import (
+        EstimatorStep as EstimatorStep,
+    )
+    from dataferry.pipeline import (
+        InputPortBinding as InputPortBinding,
+    )
+    from dataferry.pipeline import (
+        OutputFileDatasetConfig as OutputFileDatasetConfig,
+    )
+    from dataferry.pipeline import (
+        OutputTabularDatasetConfig as OutputTabularDatasetConfig,
+    )
+    from dataferry.pipeline import (
+        PipelineData as PipelineData,
+    )
+    from dataferry.pipeline import (
+        PipelineParameter as PipelineParameter,
+    )
+    from dataferry.pipeline import (
+        PythonScriptStep as PythonScriptStep,
+    )
+    from dataferry.pipeline import (
+        RunConfiguration as RunConfiguration,
+    )
+    from dataferry.pipeline import (
+        StepSequence as StepSequence,
     )
 
 __version__ = "0.1.0"

@@ -35,7 +35,12 @@ def build(ws: Workspace) -> Pipeline:
     for f in sorted(SAMPLES.glob("flowers_*.csv")):
         shutil.copyfile(f, raw / f.name)
     flowers = Dataset.Tabular.from_delimited_files(DataPath(store, "flowers/*.csv"))
-    flowers = flowers.register(ws, "flowers", description="bundled sample measurements", create_new_version=True)
+    flowers = flowers.register(
+        ws,
+        "flowers",
+        description="bundled sample measurements",
+        create_new_version=True,
+    )
 
     steps_dir = str(SAMPLES / "demo_steps")
     prepared = OutputFileDatasetConfig(name="prepared")
@@ -46,8 +51,12 @@ def build(ws: Workspace) -> Pipeline:
         inputs=[flowers.as_named_input("flowers")],
         arguments=["--out", prepared],
     )
-    train_rows = OutputFileDatasetConfig(name="train_rows", destination=(store, "demo/{run-id}/train")).as_upload()
-    test_rows = OutputFileDatasetConfig(name="test_rows", destination=(store, "demo/{run-id}/test")).as_upload()
+    train_rows = OutputFileDatasetConfig(
+        name="train_rows", destination=(store, "demo/{run-id}/train")
+    ).as_upload()
+    test_rows = OutputFileDatasetConfig(
+        name="test_rows", destination=(store, "demo/{run-id}/test")
+    ).as_upload()
     split = PythonScriptStep(
         name="split",
         script_name="split.py",
@@ -55,16 +64,29 @@ def build(ws: Workspace) -> Pipeline:
         inputs=[prepared.read_delimited_files().as_input("prepared")],
         arguments=["--train", train_rows, "--test", test_rows],
     )
-    model = OutputFileDatasetConfig(name="model").as_upload().register_on_complete(
-        "flowers_model", description="nearest-centroid flower classifier"
+    model = (
+        OutputFileDatasetConfig(name="model")
+        .as_upload()
+        .register_on_complete(
+            "flowers_model", description="nearest-centroid flower classifier"
+        )
     )
     train = PythonScriptStep(
         name="train",
         script_name="train.py",
         source_directory=steps_dir,
-        arguments=["--train", train_rows.as_input("train"), "--test", test_rows.as_input("test"), "--model", model],
+        arguments=[
+            "--train",
+            train_rows.as_input("train"),
+            "--test",
+            test_rows.as_input("test"),
+            "--model",
+            model,
+        ],
     )
-    return Pipeline(workspace=ws, steps=[train], description="dataferry demo")
+    return Pipeline(
+        workspace=ws, steps=[prepare, split, train], description="dataferry demo"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,11 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     for step in run.get_steps():
         for name, out in step.get_outputs().items():
             ref = out.get_port_data_reference()
-            print(f"  {step.name:8} {name:11} -> {ref.datastore_name}:/{ref.path_on_datastore}")
+            print(
+                f"  {step.name:8} {name:11} -> {ref.datastore_name}:/{ref.path_on_datastore}"
+            )
     if status == "Finished":
         model = Dataset.get_by_name(ws, "flowers_model")
         accuracy = run.find_step_run("train")[0].get_metrics().get("test_accuracy")
-        print(f"\nregistered dataset 'flowers_model' version {model.version}; test accuracy {accuracy:.3f}")
+        print(
+            f"\nregistered dataset 'flowers_model' version {model.version}; test accuracy {accuracy:.3f}"
+        )
         print(f"look around: dataferry -w {folder} runs show {run.id}")
     return 0 if status == "Finished" else 1
 

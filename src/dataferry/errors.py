@@ -9,20 +9,13 @@ This module imports nothing from dataferry: every layer may raise these.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = [
-    "ParameterTypeError",
-    "InvalidDurationError",
     "ActivityFailedException",
-    "EnvironmentNotSupportedError",
-    "OutputLocationBusyError",
-    "PipelineError",
-    "PipelineValidationError",
-    "RunError",
-    "RunNotFoundError",
-    "RunStateError",
-    "StepDefinitionError",
     "CatalogError",
     "CatalogVersionError",
     "DataFormatError",
@@ -34,11 +27,21 @@ __all__ = [
     "DatastoreError",
     "DatastoreExistsError",
     "DatastoreNotFoundError",
+    "EnvironmentNotSupportedError",
+    "InvalidDurationError",
     "InvalidNameError",
     "InvalidVersionError",
     "MountError",
+    "OutputLocationBusyError",
+    "ParameterTypeError",
     "PathNotFoundError",
+    "PipelineError",
+    "PipelineValidationError",
+    "RunError",
+    "RunNotFoundError",
+    "RunStateError",
     "SecretNotFoundError",
+    "StepDefinitionError",
     "StorageError",
     "TargetExistsError",
     "UnknownProtocolError",

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from dataferry import Experiment, OutputFileDatasetConfig, Pipeline, PythonScriptStep, Workspace
+from dataferry import (
+    Experiment,
+    OutputFileDatasetConfig,
+    Pipeline,
+    PythonScriptStep,
+    Workspace,
+)
 from dataferry.execution import PipelineRun
 
 WRITE = """
@@ -24,12 +30,19 @@ def two_step_run(workspace: Workspace, tmp_path: Path) -> PipelineRun:
     (source / "write.py").write_text(WRITE)
     first = OutputFileDatasetConfig(name="first")
     second = OutputFileDatasetConfig(name="second")
-    make = PythonScriptStep("write.py", name="make", arguments=[first], source_directory=str(source))
-    use = PythonScriptStep(
-        "write.py", name="use", arguments=[second, first.as_input("first_in")], source_directory=str(source)
+    make = PythonScriptStep(
+        "write.py", name="make", arguments=[first], source_directory=str(source)
     )
-    run = Experiment(workspace, "life").submit(Pipeline(workspace, steps=[use]))
-    assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Finished"
+    use = PythonScriptStep(
+        "write.py",
+        name="use",
+        arguments=[second, first.as_input("first_in")],
+        source_directory=str(source),
+    )
+    run = Experiment(workspace, "life").submit(Pipeline(workspace, steps=[make, use]))
+    assert (
+        run.wait_for_completion(show_output=False, raise_on_error=False) == "Finished"
+    )
     return run
 
 
@@ -66,7 +79,9 @@ def test_gc_malformed_duration_exits_2(run) -> None:
 
 
 def test_retention_is_what_gc_applies(run, two_step_run: PipelineRun) -> None:
-    assert "would delete 0 output(s)" in run("gc", "--dry-run").output  # no retention yet
+    assert (
+        "would delete 0 output(s)" in run("gc", "--dry-run").output
+    )  # no retention yet
     assert run("datastore", "retention", "workspaceblobstore", "0s").exit_code == 0
     assert "would delete 2 output(s)" in run("gc", "--dry-run").output
     assert run("datastore", "retention", "workspaceblobstore", "none").exit_code == 0
@@ -91,7 +106,9 @@ def test_resume_of_an_unknown_run_exits_3(run) -> None:
     assert "no run with id 'nope'" in result.output
 
 
-def test_rerun_from_a_step(run, workspace: Workspace, two_step_run: PipelineRun) -> None:
+def test_rerun_from_a_step(
+    run, workspace: Workspace, two_step_run: PipelineRun
+) -> None:
     result = run("runs", "rerun", two_step_run.id, "--from", "use")
     assert result.exit_code == 0, result.output
     new_id = result.output.split("Submitted PipelineRun ")[1].split()[0]

@@ -4,7 +4,6 @@ Seed 000 ("Moving data into and between ML pipeline steps") and seed 002 ("Pass 
 between pipeline steps"). The step scripts are small ones written here; where a seed
 shows the script's code, the script uses that code.
 """
-# ruff: noqa: E501 -- the seeds' snippets are kept as they are, long lines included
 
 from __future__ import annotations
 
@@ -84,9 +83,13 @@ with open(sys.argv[1], "w") as fh:
 
 
 class TestSeed000:
-    def test_tabular_dataset_cannot_be_mounted(self, datastore: Datastore, scripts: Path) -> None:
+    def test_tabular_dataset_cannot_be_mounted(
+        self, datastore: Datastore, scripts: Path
+    ) -> None:
         write_script(scripts, "train.py", "print('never runs')\n")
-        iris_dataset = Dataset.Tabular.from_delimited_files(DataPath(datastore, "iris.csv"))
+        iris_dataset = Dataset.Tabular.from_delimited_files(
+            DataPath(datastore, "iris.csv")
+        )
 
         with pytest.raises(DatasetError, match="Only FileDataset supports mount"):
             PythonScriptStep(
@@ -115,7 +118,10 @@ class TestSeed000:
         assert run.get_status() == "Finished"
         seen = report(out)["iris"]
         # a single-file dataset on a local datastore mounts as the file itself: no copy
-        assert seen == {"path": str(tmp_path / "training" / "iris.csv"), "files": ["iris.csv"]}
+        assert seen == {
+            "path": str(tmp_path / "training" / "iris.csv"),
+            "files": ["iris.csv"],
+        }
         notes = step(run, "train_data").get_details()["notes"]
         assert notes == [
             "compute target 'cpu-cluster' is not configured in this workspace: "
@@ -126,7 +132,9 @@ class TestSeed000:
         self, workspace: Workspace, datastore: Datastore, scripts: Path, tmp_path: Path
     ) -> None:
         images = Dataset.File.from_files(DataPath(datastore, "images"))
-        iris_dataset = Dataset.Tabular.from_delimited_files(DataPath(datastore, "iris.csv"))
+        iris_dataset = Dataset.Tabular.from_delimited_files(
+            DataPath(datastore, "iris.csv")
+        )
         write_script(scripts, "train.py", LIST_INPUTS)
         write_script(
             scripts,
@@ -153,13 +161,18 @@ class TestSeed000:
         train, test = smaller_dataset.random_split(percentage=0.8, seed=seed)
         assert train.to_path() and test.to_path()
         with pytest.raises(DatasetError, match="Only FileDataset supports download"):
-            iris_dataset.take_sample(0.5, seed=seed).as_named_input("train").as_download()
+            iris_dataset.take_sample(0.5, seed=seed).as_named_input(
+                "train"
+            ).as_download()
 
         train_step = PythonScriptStep(
             name="train_data",
             script_name="train.py",
             compute_target=cluster,
-            inputs=[train.as_named_input("train").as_download(), test.as_named_input("test").as_download()],
+            inputs=[
+                train.as_named_input("train").as_download(),
+                test.as_named_input("test").as_download(),
+            ],
             arguments=[str(tmp_path / "inputs.json")],
         )
         # Code for demonstration only: It would be very confusing to split datasets between `arguments` and `inputs`
@@ -167,16 +180,25 @@ class TestSeed000:
             name="train_args",
             script_name="train_args.py",
             compute_target=cluster,
-            arguments=["--training-folder", train.as_named_input("train").as_download(),
-                       "--report", str(tmp_path / "args.json")],
+            arguments=[
+                "--training-folder",
+                train.as_named_input("train").as_download(),
+                "--report",
+                str(tmp_path / "args.json"),
+            ],
             inputs=[test.as_named_input("test").as_download()],
         )
         # tabular splits are read directly, as dataset objects
-        rows_train, rows_test = iris_dataset.take_sample(0.5, seed=seed).random_split(0.8, seed=seed)
+        rows_train, rows_test = iris_dataset.take_sample(0.5, seed=seed).random_split(
+            0.8, seed=seed
+        )
         tabular_step = PythonScriptStep(
             name="train_tabular",
             script_name="train.py",
-            inputs=[rows_train.as_named_input("train"), rows_test.as_named_input("test")],
+            inputs=[
+                rows_train.as_named_input("train"),
+                rows_test.as_named_input("test"),
+            ],
             arguments=[str(tmp_path / "tabular.json")],
         )
         run = run_pipeline(Pipeline(workspace, [train_step, args_step, tabular_step]))
@@ -185,16 +207,23 @@ class TestSeed000:
         seen = report(tmp_path / "inputs.json")
         for name, part in (("train", train), ("test", test)):
             assert seen[name]["files"] == sorted(p.lstrip("/") for p in part.to_path())
-            assert not seen[name]["path"].startswith(str(tmp_path / "training"))  # a copy
+            assert not seen[name]["path"].startswith(
+                str(tmp_path / "training")
+            )  # a copy
         args = report(tmp_path / "args.json")
         assert args["inputs"] == ["test", "train"]
-        assert sorted(os.listdir(args["test"])) == sorted({p.split("/")[1] for p in test.to_path()})
+        assert sorted(os.listdir(args["test"])) == sorted(
+            {p.split("/")[1] for p in test.to_path()}
+        )
         tabular = report(tmp_path / "tabular.json")
         assert tabular["train"] == {
             "type": "TabularDataset",
             "rows": rows_train.to_pandas_dataframe()["sepal_length"].tolist(),
         }
-        assert tabular["test"]["rows"] == rows_test.to_pandas_dataframe()["sepal_length"].tolist()
+        assert (
+            tabular["test"]["rows"]
+            == rows_test.to_pandas_dataframe()["sepal_length"].tolist()
+        )
         assert len(tabular["train"]["rows"]) + len(tabular["test"]["rows"]) == len(
             iris_dataset.take_sample(0.5, seed=seed).to_pandas_dataframe()
         )
@@ -202,7 +231,9 @@ class TestSeed000:
     def test_output_file_dataset_config_for_intermediate_data(
         self, workspace: Workspace, datastore: Datastore, scripts: Path
     ) -> None:
-        Dataset.File.from_files(DataPath(datastore, "images/cat")).register(workspace, "raw_data")
+        Dataset.File.from_files(DataPath(datastore, "images/cat")).register(
+            workspace, "raw_data"
+        )
         write_script(
             scripts,
             "dataprep.py",
@@ -221,7 +252,10 @@ class TestSeed000:
             name="prep_data",
             script_name="dataprep.py",
             compute_target=cluster,
-            arguments=[input_dataset.as_named_input("raw_data").as_mount(), dataprep_output],
+            arguments=[
+                input_dataset.as_named_input("raw_data").as_mount(),
+                dataprep_output,
+            ],
         )
         run = run_pipeline(Pipeline(workspace, [dataprep_step]))
 
@@ -231,7 +265,11 @@ class TestSeed000:
         # the default destination: the default datastore, dataset/{run-id}/{output-name}
         assert written.datastore_name == workspace.get_default_datastore().name
         assert written.path_on_datastore == f"dataset/{prep.id}/{dataprep_output.name}"
-        folder = Path(workspace.get_default_datastore().location.full_path(written.path_on_datastore))
+        folder = Path(
+            workspace.get_default_datastore().location.full_path(
+                written.path_on_datastore
+            )
+        )
         assert len(os.listdir(folder)) == IMAGES // 2
         assert (folder / "1.jpg.txt").read_text() == "PIXELS 1"
         # the mounted input was the registered folder itself
@@ -275,17 +313,20 @@ class TestSeed000:
         )
         (tmp_path / "mnist").mkdir()
         (tmp_path / "mnist" / "0.png").write_text("0")
-        Dataset.File.upload_directory(str(tmp_path / "mnist"), (workspace.get_default_datastore(), "mnist"))
-        Dataset.File.from_files(DataPath(workspace.get_default_datastore(), "mnist")).register(
-            workspace, "mnist_opendataset"
+        Dataset.File.upload_directory(
+            str(tmp_path / "mnist"), (workspace.get_default_datastore(), "mnist")
         )
+        Dataset.File.from_files(
+            DataPath(workspace.get_default_datastore(), "mnist")
+        ).register(workspace, "mnist_opendataset")
 
         aml_run_config = RunConfiguration()
         compute = cluster
         # get adls gen 2 datastore already registered with the workspace
         datastore = workspace.datastores["my_adlsgen2"]
         step1_output_data = OutputFileDatasetConfig(
-            name="processed_data", destination=(datastore, "mypath/{run-id}/{output-name}")
+            name="processed_data",
+            destination=(datastore, "mypath/{run-id}/{output-name}"),
         ).as_upload()
         step1_output_ds = step1_output_data.register_on_complete(
             name="processed_data", description="files from step1"
@@ -308,7 +349,9 @@ class TestSeed000:
 
         assert run.get_status() == "Finished"
         producer = step(run, "generate_data")
-        expected = tmp_path / "adls" / "mypath" / producer.id / "processed_data" / "step1.txt"
+        expected = (
+            tmp_path / "adls" / "mypath" / producer.id / "processed_data" / "step1.txt"
+        )
         assert expected.read_text() == "Step 1's output"
         log = step(run, "read_pipeline_data").get_job_log()
         assert "step2 read: Step 1's output" in log
@@ -321,7 +364,12 @@ class TestSeed000:
         version = workspace.catalog.get_version("processed_data")
         assert version.producer_step_run_id == producer.id
         assert producer.get_details()["registered"] == [
-            {"name": "processed_data", "version": 1, "id": registered.id, "output": "processed_data"}
+            {
+                "name": "processed_data",
+                "version": 1,
+                "id": registered.id,
+                "output": "processed_data",
+            }
         ]
 
 
@@ -333,11 +381,12 @@ class TestSeed002:
         root = Path(ws.get_default_datastore().location.root)
         (root / "raw").mkdir()
         (root / "raw" / "data.csv").write_text(
-            "col1,col2,col3,col4\n" + "".join(f"{i},{i * 2},{i * 3},x{i}\n" for i in range(10))
+            "col1,col2,col3,col4\n"
+            + "".join(f"{i},{i * 2},{i * 3},x{i}\n" for i in range(10))
         )
-        Dataset.Tabular.from_delimited_files(DataPath(ws.get_default_datastore(), "raw/data.csv")).register(
-            ws, "raw_dataset"
-        )
+        Dataset.Tabular.from_delimited_files(
+            DataPath(ws.get_default_datastore(), "raw/data.csv")
+        ).register(ws, "raw_dataset")
         write_script(
             scripts / "scripts",
             "data_prep.py",
@@ -385,7 +434,11 @@ class TestSeed002:
             """,
         )
         run_config = RunConfiguration()
-        sk_estimator = Estimator(source_directory="scripts", entry_script="train.py", compute_target="aml-cluster")
+        sk_estimator = Estimator(
+            source_directory="scripts",
+            entry_script="train.py",
+            compute_target="aml-cluster",
+        )
 
         # Get a dataset for the initial data
         raw_ds = Dataset.get_by_name(ws, "raw_dataset")
@@ -395,36 +448,47 @@ class TestSeed002:
         prepped_data = PipelineData("prepped", datastore=data_store)
 
         # Step to run a Python script
-        step1 = PythonScriptStep(name = 'prepare data',
-                                 source_directory = 'scripts',
-                                 script_name = 'data_prep.py',
-                                 compute_target = 'aml-cluster',
-                                 runconfig = run_config,
-                                 # Specify dataset as initial input
-                                 inputs=[raw_ds.as_named_input('raw_data')],
-                                 # Specify PipelineData as output
-                                 outputs=[prepped_data],
-                                 # Also pass as data reference to script
-                                 arguments = ['--folder', prepped_data])
+        step1 = PythonScriptStep(
+            name="prepare data",
+            source_directory="scripts",
+            script_name="data_prep.py",
+            compute_target="aml-cluster",
+            runconfig=run_config,
+            # Specify dataset as initial input
+            inputs=[raw_ds.as_named_input("raw_data")],
+            # Specify PipelineData as output
+            outputs=[prepped_data],
+            # Also pass as data reference to script
+            arguments=["--folder", prepped_data],
+        )
 
         # Step to run an estimator
         with pytest.warns(DeprecationWarning, match="EstimatorStep is deprecated"):
-            step2 = EstimatorStep(name = 'train model',
-                                  estimator = sk_estimator,
-                                  compute_target = 'aml-cluster',
-                                  # Specify PipelineData as input
-                                  inputs=[prepped_data],
-                                  # Pass as data reference to estimator script
-                                  estimator_entry_script_arguments=['--folder', prepped_data])
+            step2 = EstimatorStep(
+                name="train model",
+                estimator=sk_estimator,
+                compute_target="aml-cluster",
+                # Specify PipelineData as input
+                inputs=[prepped_data],
+                # Pass as data reference to estimator script
+                estimator_entry_script_arguments=["--folder", prepped_data],
+            )
 
-        pipeline = Pipeline(ws, steps=[step2])  # step1 comes in as the producer of prepped
+        pipeline = Pipeline(
+            ws, steps=[step2]
+        )  # step1 comes in as the producer of prepped
         assert pipeline.steps == [step2, step1]
         run = run_pipeline(pipeline)
 
         assert run.get_status() == "Finished"
         prep, train = step(run, "prepare data"), step(run, "train model")
-        assert train.get_metrics() == {"rows": 10, "col3_sum": sum(i * 3 for i in range(10))}
+        assert train.get_metrics() == {
+            "rows": 10,
+            "col3_sum": sum(i * 3 for i in range(10)),
+        }
         written = prep.get_output_data("prepped")
         assert written.path_on_datastore == f"azureml/{prep.id}/prepped"
-        assert (root / written.path_on_datastore / "prepped_data.csv").read_text().splitlines()[0] == ",col1,col2,col3"
+        assert (
+            root / written.path_on_datastore / "prepped_data.csv"
+        ).read_text().splitlines()[0] == ",col1,col2,col3"
         assert prep.get_details()["inputs"]["raw_data"]["mode"] == "direct"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, select
@@ -10,6 +9,8 @@ from sqlalchemy import and_, select
 from dataferry.catalog.schema import content_hashes
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dataferry.catalog.sql_catalog import SqlCatalog
     from dataferry.storage.hashing import HashedFile
     from dataferry.storage.location import FileSignature
@@ -23,7 +24,9 @@ class HashCache:
     def __init__(self, catalog: SqlCatalog) -> None:
         self.catalog = catalog
 
-    def lookup(self, datastore: str, signatures: Sequence[FileSignature]) -> dict[str, str]:
+    def lookup(
+        self, datastore: str, signatures: Sequence[FileSignature]
+    ) -> dict[str, str]:
         """``{path: hash}`` for the signatures whose file is unchanged since it was hashed."""
         wanted = {s.path: s for s in signatures}
         found: dict[str, str] = {}
@@ -32,13 +35,21 @@ class HashCache:
             for i in range(0, len(paths), _CHUNK):
                 rows = conn.execute(
                     select(content_hashes).where(
-                        and_(content_hashes.c.datastore == datastore, content_hashes.c.path.in_(paths[i : i + _CHUNK]))
+                        and_(
+                            content_hashes.c.datastore == datastore,
+                            content_hashes.c.path.in_(paths[i : i + _CHUNK]),
+                        )
                     )
                 ).all()
                 for row in rows:
                     r = row._mapping
                     s = wanted[r["path"]]
-                    if (r["size"], r["mtime_ns"], r["inode"], r["etag"]) == (s.size, s.mtime_ns, s.inode, s.etag):
+                    if (r["size"], r["mtime_ns"], r["inode"], r["etag"]) == (
+                        s.size,
+                        s.mtime_ns,
+                        s.inode,
+                        s.etag,
+                    ):
                         found[s.path] = r["hash"]
         return found
 
@@ -49,7 +60,10 @@ class HashCache:
             for i in range(0, len(paths), _CHUNK):
                 conn.execute(
                     content_hashes.delete().where(
-                        and_(content_hashes.c.datastore == datastore, content_hashes.c.path.in_(paths[i : i + _CHUNK]))
+                        and_(
+                            content_hashes.c.datastore == datastore,
+                            content_hashes.c.path.in_(paths[i : i + _CHUNK]),
+                        )
                     )
                 )
             conn.execute(

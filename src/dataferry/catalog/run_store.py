@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import RowMapping, and_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from dataferry.catalog.schema import experiments, leases, lineage, metrics, outputs, runs, step_runs
+from dataferry.catalog.schema import (
+    experiments,
+    leases,
+    lineage,
+    metrics,
+    outputs,
+    runs,
+    step_runs,
+)
 from dataferry.catalog.sql_catalog import now
 from dataferry.errors import CatalogError, OutputLocationBusyError, RunNotFoundError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+
     from dataferry.catalog.sql_catalog import SqlCatalog
 
 TERMINAL = frozenset({"Finished", "Failed", "Canceled"})
@@ -100,7 +109,7 @@ class MetricRecord:
     created_at: datetime
 
 
-def _fields(cls: type, row: Mapping[str, Any]) -> dict[str, Any]:
+def _fields(cls: type, row: RowMapping) -> dict[str, Any]:
     return {k: row[k] for k in cls.__dataclass_fields__}  # type: ignore[attr-defined]
 
 
@@ -127,8 +136,15 @@ class RunStore:
         """Insert a run and its step runs ``(step_run_id, node_id, name)`` in one transaction."""
         stamp = now()
         with self.catalog.write() as conn:
-            if conn.execute(select(experiments.c.name).where(experiments.c.name == experiment)).first() is None:
-                conn.execute(experiments.insert().values(name=experiment, created_at=stamp))
+            if (
+                conn.execute(
+                    select(experiments.c.name).where(experiments.c.name == experiment)
+                ).first()
+                is None
+            ):
+                conn.execute(
+                    experiments.insert().values(name=experiment, created_at=stamp)
+                )
             conn.execute(
                 runs.insert().values(
                     id=run_id,
@@ -164,10 +180,14 @@ class RunStore:
         with self.catalog.read() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
         if row is None:
-            raise RunNotFoundError(f"no run with id '{run_id}' in this workspace; list them with `dataferry runs list`")
+            raise RunNotFoundError(
+                f"no run with id '{run_id}' in this workspace; list them with `dataferry runs list`"
+            )
         return RunRecord(**_fields(RunRecord, row._mapping))
 
-    def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> list[RunRecord]:
+    def list_runs(
+        self, *, experiment: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
         """The newest runs first."""
         query = select(runs).order_by(runs.c.created_at.desc()).limit(limit)
         if experiment:
@@ -181,22 +201,34 @@ class RunStore:
         with self.catalog.write() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
-    def claim_run(self, run_id: str, *, seen_heartbeat: datetime | None, **values: Any) -> bool:
+    def claim_run(
+        self, run_id: str, *, seen_heartbeat: datetime | None, **values: Any
+    ) -> bool:
         """Set columns of a run only if its heartbeat is still ``seen_heartbeat``; True if set.
 
         Two processes resuming the same orphaned run both read the old heartbeat; only
         the first one's claim (which writes a new heartbeat) succeeds.
         """
-        beat = runs.c.heartbeat_at.is_(None) if seen_heartbeat is None else runs.c.heartbeat_at == seen_heartbeat
+        beat = (
+            runs.c.heartbeat_at.is_(None)
+            if seen_heartbeat is None
+            else runs.c.heartbeat_at == seen_heartbeat
+        )
         with self.catalog.write() as conn:
-            result = conn.execute(update(runs).where(and_(runs.c.id == run_id, beat)).values(**values))
+            result = conn.execute(
+                update(runs).where(and_(runs.c.id == run_id, beat)).values(**values)
+            )
         return bool(result.rowcount)
 
-    def set_run_status_unless_terminal(self, run_id: str, status: str, **values: Any) -> bool:
+    def set_run_status_unless_terminal(
+        self, run_id: str, status: str, **values: Any
+    ) -> bool:
         """Change the status only if the run has not ended; True if it changed."""
         with self.catalog.write() as conn:
             result = conn.execute(
-                update(runs).where(and_(runs.c.id == run_id, runs.c.status.not_in(TERMINAL))).values(status=status, **values)
+                update(runs)
+                .where(and_(runs.c.id == run_id, runs.c.status.not_in(TERMINAL)))
+                .values(status=status, **values)
             )
         return bool(result.rowcount)
 
@@ -205,7 +237,11 @@ class RunStore:
     def step_runs(self, run_id: str) -> list[StepRunRecord]:
         """The step runs of one run, in creation order."""
         with self.catalog.read() as conn:
-            rows = conn.execute(select(step_runs).where(step_runs.c.run_id == run_id).order_by(step_runs.c.created_at, step_runs.c.id)).all()
+            rows = conn.execute(
+                select(step_runs)
+                .where(step_runs.c.run_id == run_id)
+                .order_by(step_runs.c.created_at, step_runs.c.id)
+            ).all()
         return [StepRunRecord(**_fields(StepRunRecord, r._mapping)) for r in rows]
 
     def get_step_run(self, step_run_id: str) -> StepRunRecord:
@@ -215,22 +251,33 @@ class RunStore:
             RunNotFoundError: no step run has that id.
         """
         with self.catalog.read() as conn:
-            row = conn.execute(select(step_runs).where(step_runs.c.id == step_run_id)).first()
+            row = conn.execute(
+                select(step_runs).where(step_runs.c.id == step_run_id)
+            ).first()
         if row is None:
-            raise RunNotFoundError(f"no step run with id '{step_run_id}' in this workspace")
+            raise RunNotFoundError(
+                f"no step run with id '{step_run_id}' in this workspace"
+            )
         return StepRunRecord(**_fields(StepRunRecord, row._mapping))
 
     def update_step_run(self, step_run_id: str, **values: Any) -> None:
         """Set columns of a step run."""
         with self.catalog.write() as conn:
-            conn.execute(update(step_runs).where(step_runs.c.id == step_run_id).values(**values))
+            conn.execute(
+                update(step_runs).where(step_runs.c.id == step_run_id).values(**values)
+            )
 
     def finished_with_fingerprint(self, fingerprint: str) -> list[StepRunRecord]:
         """Successful step runs with this fingerprint, newest first (reuse candidates)."""
         with self.catalog.read() as conn:
             rows = conn.execute(
                 select(step_runs)
-                .where(and_(step_runs.c.fingerprint == fingerprint, step_runs.c.status == "Finished"))
+                .where(
+                    and_(
+                        step_runs.c.fingerprint == fingerprint,
+                        step_runs.c.status == "Finished",
+                    )
+                )
                 .order_by(step_runs.c.ended_at.desc())
             ).all()
         return [StepRunRecord(**_fields(StepRunRecord, r._mapping)) for r in rows]
@@ -240,15 +287,25 @@ class RunStore:
         with self.catalog.read() as conn:
             rows = conn.execute(
                 select(step_runs)
-                .where(and_(step_runs.c.step_name == step_name, step_runs.c.status == "Finished", step_runs.c.fingerprint.is_not(None)))
+                .where(
+                    and_(
+                        step_runs.c.step_name == step_name,
+                        step_runs.c.status == "Finished",
+                        step_runs.c.fingerprint.is_not(None),
+                    )
+                )
                 .order_by(step_runs.c.ended_at.desc())
                 .limit(1)
             ).all()
-        return StepRunRecord(**_fields(StepRunRecord, rows[0]._mapping)) if rows else None
+        return (
+            StepRunRecord(**_fields(StepRunRecord, rows[0]._mapping)) if rows else None
+        )
 
     # -- outputs and leases -----------------------------------------------------------
 
-    def acquire_lease(self, datastore: str, path: str, *, step_run_id: str, run_id: str) -> None:
+    def acquire_lease(
+        self, datastore: str, path: str, *, step_run_id: str, run_id: str
+    ) -> None:
         """Claim an output location for one writer.
 
         A lease held by a run that has ended is stale and taken over.
@@ -258,29 +315,53 @@ class RunStore:
         """
         for _ in range(3):
             with self.catalog.write() as conn:
-                held = conn.execute(select(leases).where(and_(leases.c.datastore == datastore, leases.c.path == path))).first()
+                held = conn.execute(
+                    select(leases).where(
+                        and_(leases.c.datastore == datastore, leases.c.path == path)
+                    )
+                ).first()
                 if held is not None:
                     holder = held._mapping
-                    run = conn.execute(select(runs.c.status, runs.c.experiment).where(runs.c.id == holder["run_id"])).first()
+                    run = conn.execute(
+                        select(runs.c.status, runs.c.experiment).where(
+                            runs.c.id == holder["run_id"]
+                        )
+                    ).first()
                     if holder["step_run_id"] == step_run_id:
                         return
                     if run is not None and run.status not in TERMINAL:
-                        step = conn.execute(select(step_runs.c.step_name).where(step_runs.c.id == holder["step_run_id"])).scalar()
+                        step = conn.execute(
+                            select(step_runs.c.step_name).where(
+                                step_runs.c.id == holder["step_run_id"]
+                            )
+                        ).scalar()
                         raise OutputLocationBusyError(
                             f"output location {datastore}:/{path} is being written by step "
                             f"'{step}' (step run {holder['step_run_id']}) of run {holder['run_id']} "
                             f"in experiment '{run.experiment}'; wait for it to finish, or add "
                             "{run-id} to the destination so runs write to different places."
                         )
-                    conn.execute(leases.delete().where(and_(leases.c.datastore == datastore, leases.c.path == path)))
+                    conn.execute(
+                        leases.delete().where(
+                            and_(leases.c.datastore == datastore, leases.c.path == path)
+                        )
+                    )
                 try:
                     conn.execute(
-                        leases.insert().values(datastore=datastore, path=path, step_run_id=step_run_id, run_id=run_id, acquired_at=now())
+                        leases.insert().values(
+                            datastore=datastore,
+                            path=path,
+                            step_run_id=step_run_id,
+                            run_id=run_id,
+                            acquired_at=now(),
+                        )
                     )
                     return
                 except IntegrityError:
                     continue
-        raise CatalogError(f"could not lease {datastore}:/{path}: the catalog stays busy")
+        raise CatalogError(
+            f"could not lease {datastore}:/{path}: the catalog stays busy"
+        )
 
     def release_leases(self, step_run_id: str) -> None:
         """Drop every lease a step run holds."""
@@ -310,10 +391,20 @@ class RunStore:
             for out in committed:
                 conn.execute(
                     update(outputs)
-                    .where(and_(outputs.c.datastore == out["datastore"], outputs.c.path == out["path"], outputs.c.deleted_at.is_(None)))
+                    .where(
+                        and_(
+                            outputs.c.datastore == out["datastore"],
+                            outputs.c.path == out["path"],
+                            outputs.c.deleted_at.is_(None),
+                        )
+                    )
                     .values(deleted_at=stamp)
                 )
-                conn.execute(outputs.insert().values(step_run_id=step_run_id, committed_at=stamp, **out))
+                conn.execute(
+                    outputs.insert().values(
+                        step_run_id=step_run_id, committed_at=stamp, **out
+                    )
+                )
             for row in lineage_rows:
                 conn.execute(lineage.insert().values(step_run_id=step_run_id, **row))
             conn.execute(leases.delete().where(leases.c.step_run_id == step_run_id))
@@ -323,35 +414,68 @@ class RunStore:
         with self.catalog.write() as conn:
             conn.execute(
                 update(outputs)
-                .where(and_(outputs.c.step_run_id == step_run_id, outputs.c.name == name, outputs.c.deleted_at.is_(None)))
+                .where(
+                    and_(
+                        outputs.c.step_run_id == step_run_id,
+                        outputs.c.name == name,
+                        outputs.c.deleted_at.is_(None),
+                    )
+                )
                 .values(deleted_at=now())
             )
 
     def outputs_of(self, step_run_id: str) -> list[OutputRecord]:
         """The committed outputs of a step run."""
         with self.catalog.read() as conn:
-            rows = conn.execute(select(outputs).where(outputs.c.step_run_id == step_run_id).order_by(outputs.c.id)).all()
+            rows = conn.execute(
+                select(outputs)
+                .where(outputs.c.step_run_id == step_run_id)
+                .order_by(outputs.c.id)
+            ).all()
         return [OutputRecord(**_fields(OutputRecord, r._mapping)) for r in rows]
 
     def lineage_of(self, step_run_id: str) -> list[dict[str, Any]]:
         """What a step run read and wrote."""
         with self.catalog.read() as conn:
-            rows = conn.execute(select(lineage).where(lineage.c.step_run_id == step_run_id).order_by(lineage.c.id)).all()
+            rows = conn.execute(
+                select(lineage)
+                .where(lineage.c.step_run_id == step_run_id)
+                .order_by(lineage.c.id)
+            ).all()
         return [dict(r._mapping) for r in rows]
 
     # -- metrics ----------------------------------------------------------------------
 
-    def log_metric(self, run_id: str, name: str, kind: str, value: Any, *, step: int | None = None, description: str | None = None) -> None:
+    def log_metric(
+        self,
+        run_id: str,
+        name: str,
+        kind: str,
+        value: Any,
+        *,
+        step: int | None = None,
+        description: str | None = None,
+    ) -> None:
         """Append one metric value."""
         with self.catalog.write() as conn:
             conn.execute(
                 metrics.insert().values(
-                    run_id=run_id, name=name, kind=kind, value=value, step=step, description=description or None, created_at=now()
+                    run_id=run_id,
+                    name=name,
+                    kind=kind,
+                    value=value,
+                    step=step,
+                    description=description or None,
+                    created_at=now(),
                 )
             )
 
     def metrics_of(self, run_ids: Sequence[str]) -> list[MetricRecord]:
         """Every metric value of the given runs, in logging order."""
         with self.catalog.read() as conn:
-            rows = conn.execute(select(metrics).where(metrics.c.run_id.in_(list(run_ids))).order_by(metrics.c.id)).all()
+            rows = conn.execute(
+                select(metrics)
+                .where(metrics.c.run_id.in_(list(run_ids)))
+                .order_by(metrics.c.id)
+            ).all()
         return [MetricRecord(**_fields(MetricRecord, r._mapping)) for r in rows]

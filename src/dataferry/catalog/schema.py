@@ -37,6 +37,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
 
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -106,7 +107,9 @@ runs = Table(
     Column("description", Text),
     Column("tags", JSON, nullable=False),
     Column("parameters", JSON, nullable=False),
-    Column("options", JSON, nullable=False),  # continue_on_step_failure, regenerate, ...
+    Column(
+        "options", JSON, nullable=False
+    ),  # continue_on_step_failure, regenerate, ...
     Column("definition", JSON, nullable=False),  # the pipeline graph as submitted
     Column("created_at", UtcDateTime(), nullable=False),
     Column("started_at", UtcDateTime()),

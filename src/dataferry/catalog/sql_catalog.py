@@ -7,12 +7,19 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from dataferry.catalog import migrate
@@ -27,6 +34,9 @@ from dataferry.errors import (
     did_you_mean,
 )
 from dataferry.storage.spec import DatastoreSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +94,9 @@ class SqlCatalog:
         except BaseException as exc:
             self.engine.dispose()  # a refused catalog keeps no connection open
             if isinstance(exc, OperationalError):
-                raise CatalogError(f"cannot open the catalog at {url}: {exc.orig}") from exc
+                raise CatalogError(
+                    f"cannot open the catalog at {url}: {exc.orig}"
+                ) from exc
             raise
 
     def close(self) -> None:
@@ -110,7 +122,9 @@ class SqlCatalog:
     def get_setting(self, key: str, default: Any = None) -> Any:
         """A workspace setting, or ``default``."""
         with self.read() as conn:
-            row = conn.execute(select(settings.c.value).where(settings.c.key == key)).first()
+            row = conn.execute(
+                select(settings.c.value).where(settings.c.key == key)
+            ).first()
         return default if row is None else row[0]
 
     def set_setting(self, key: str, value: Any) -> None:
@@ -186,7 +200,9 @@ class SqlCatalog:
             existing = self._dataset_by_fingerprint(fingerprint)
             if existing is not None:
                 return existing
-            record = DatasetRecord(str(uuid.uuid4()), kind, dict(definition), fingerprint, now())
+            record = DatasetRecord(
+                str(uuid.uuid4()), kind, dict(definition), fingerprint, now()
+            )
             try:
                 with self.write() as conn:
                     conn.execute(
@@ -201,7 +217,9 @@ class SqlCatalog:
                 return record
             except IntegrityError:  # another process saved the same definition just now
                 time.sleep(0.001 * attempt)
-        raise CatalogError("could not save the dataset definition: the catalog stays busy")
+        raise CatalogError(
+            "could not save the dataset definition: the catalog stays busy"
+        )
 
     def _dataset_by_fingerprint(self, fingerprint: str) -> DatasetRecord | None:
         with self.read() as conn:
@@ -217,9 +235,13 @@ class SqlCatalog:
             DatasetNotFoundError: no dataset has that id.
         """
         with self.read() as conn:
-            row = conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
+            row = conn.execute(
+                select(datasets).where(datasets.c.id == dataset_id)
+            ).first()
         if row is None:
-            raise DatasetNotFoundError(f'Cannot find dataset with id "{dataset_id}" in the workspace.')
+            raise DatasetNotFoundError(
+                f'Cannot find dataset with id "{dataset_id}" in the workspace.'
+            )
         return _dataset(row._mapping)
 
     def register_version(
@@ -278,9 +300,13 @@ class SqlCatalog:
                 return record
             except IntegrityError:
                 continue  # PostgreSQL: another transaction took that version first
-        raise CatalogError(f"could not register dataset '{name}': the catalog stays busy")
+        raise CatalogError(
+            f"could not register dataset '{name}': the catalog stays busy"
+        )
 
-    def get_version(self, name: str, version: int | None = None) -> DatasetVersionRecord:
+    def get_version(
+        self, name: str, version: int | None = None
+    ) -> DatasetVersionRecord:
         """One version of a named dataset; ``None`` means the latest.
 
         Raises:
@@ -300,7 +326,9 @@ class SqlCatalog:
                     dataset_versions.c.name == name
                 )
             ).scalar()
-            names = conn.execute(select(dataset_versions.c.name).distinct()).scalars().all()
+            names = (
+                conn.execute(select(dataset_versions.c.name).distinct()).scalars().all()
+            )
         shown = "latest" if version is None else version
         message = f'Cannot find dataset registered with name "{name}" (version: {shown}) in the workspace.'
         if latest is not None:
@@ -322,7 +350,9 @@ class SqlCatalog:
     def latest_versions(self) -> list[DatasetVersionRecord]:
         """The latest version of every registered name, by name."""
         latest = (
-            select(dataset_versions.c.name, func.max(dataset_versions.c.version).label("v"))
+            select(
+                dataset_versions.c.name, func.max(dataset_versions.c.version).label("v")
+            )
             .group_by(dataset_versions.c.name)
             .subquery()
         )
@@ -348,12 +378,13 @@ class SqlCatalog:
             ).all()
         return [_version(r._mapping) for r in rows]
 
-
     def versions_by_producer(self, step_run_id: str) -> list[DatasetVersionRecord]:
         """The dataset versions a step run registered (``register_on_complete``)."""
         with self.read() as conn:
             rows = conn.execute(
-                select(dataset_versions).where(dataset_versions.c.producer_step_run_id == step_run_id)
+                select(dataset_versions).where(
+                    dataset_versions.c.producer_step_run_id == step_run_id
+                )
             ).all()
         return [_version(r._mapping) for r in rows]
 
@@ -364,7 +395,7 @@ class SqlCatalog:
         return [_dataset(r._mapping) for r in rows]
 
 
-def _spec(row: Mapping[str, Any]) -> DatastoreSpec:
+def _spec(row: RowMapping) -> DatastoreSpec:
     return DatastoreSpec(
         name=row["name"],
         kind=row["kind"],
@@ -374,13 +405,13 @@ def _spec(row: Mapping[str, Any]) -> DatastoreSpec:
     )
 
 
-def _dataset(row: Mapping[str, Any]) -> DatasetRecord:
+def _dataset(row: RowMapping) -> DatasetRecord:
     return DatasetRecord(
         row["id"], row["kind"], row["definition"], row["fingerprint"], row["created_at"]
     )
 
 
-def _version(row: Mapping[str, Any]) -> DatasetVersionRecord:
+def _version(row: RowMapping) -> DatasetVersionRecord:
     return DatasetVersionRecord(
         name=row["name"],
         version=row["version"],

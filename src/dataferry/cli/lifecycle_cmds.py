@@ -19,12 +19,20 @@ def resume(run_id: str) -> None:
     from dataferry.execution.resume import resume_run
 
     resume_run(current_workspace(), run_id)
-    render.say(f"Resumed run {run_id}; follow it with: dataferry runs logs {run_id} --follow")
+    render.say(
+        f"Resumed run {run_id}; follow it with: dataferry runs logs {run_id} --follow"
+    )
 
 
 @runs.command("rerun")
 @click.argument("run_id")
-@click.option("--from", "from_step", required=True, metavar="STEP", help="Rerun this step and everything downstream of it.")
+@click.option(
+    "--from",
+    "from_step",
+    required=True,
+    metavar="STEP",
+    help="Rerun this step and everything downstream of it.",
+)
 def rerun(run_id: str, from_step: str) -> None:
     """Start a new run of RUN_ID's pipeline that reruns STEP and its downstream steps.
 
@@ -38,9 +46,20 @@ def rerun(run_id: str, from_step: str) -> None:
 
 
 @click.command("gc")
-@click.option("--older-than", metavar="DURATION", help="Runs that ended longer ago than this (7d, 12h, 30m). Default: each datastore's retention.")
-@click.option("--datastore", "datastore_name", metavar="NAME", help="Only outputs on this datastore.")
-@click.option("--dry-run", is_flag=True, help="List what would be deleted, delete nothing.")
+@click.option(
+    "--older-than",
+    metavar="DURATION",
+    help="Runs that ended longer ago than this (7d, 12h, 30m). Default: each datastore's retention.",
+)
+@click.option(
+    "--datastore",
+    "datastore_name",
+    metavar="NAME",
+    help="Only outputs on this datastore.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="List what would be deleted, delete nothing."
+)
 def gc(older_than: str | None, datastore_name: str | None, dry_run: bool) -> None:
     """Delete intermediate outputs of old runs (never registered data, never what a kept
     run reuses, never anything of a running run)."""
@@ -50,17 +69,31 @@ def gc(older_than: str | None, datastore_name: str | None, dry_run: bool) -> Non
     if older_than is not None:
         parse_duration(older_than)  # a malformed duration fails before anything is read
     ws = current_workspace()
-    report = collect(ws, older_than=older_than, datastore=datastore_name, dry_run=dry_run)
+    report = collect(
+        ws, older_than=older_than, datastore=datastore_name, dry_run=dry_run
+    )
     verb = "would delete" if dry_run else "deleted"
     if report.items:
         render.print_table(
             ["run", "step", "output", "location", "files", "size"],
-            [(i.run_id, i.step_name, i.name, f"{i.datastore}:/{i.path}", i.file_count, format_size(i.size_bytes)) for i in report.items],
+            [
+                (
+                    i.run_id,
+                    i.step_name,
+                    i.name,
+                    f"{i.datastore}:/{i.path}",
+                    i.file_count,
+                    format_size(i.size_bytes),
+                )
+                for i in report.items
+            ],
             title=f"Intermediate outputs gc {verb}",
         )
     for folder in report.staging:
         render.say(f"{verb} leftover staging folder {folder}")
-    render.say(f"{verb} {len(report.items)} output(s), {format_size(report.total_bytes)} in total")
+    render.say(
+        f"{verb} {len(report.items)} output(s), {format_size(report.total_bytes)} in total"
+    )
 
 
 @datastore.command("retention")
@@ -71,5 +104,7 @@ def retention(name: str, duration: str) -> None:
     them until deleted by hand. ``dataferry gc`` with no --older-than applies it."""
     from dataferry.execution.lifecycle import set_retention
 
-    set_retention(current_workspace(), name, None if duration.lower() == "none" else duration)
+    set_retention(
+        current_workspace(), name, None if duration.lower() == "none" else duration
+    )
     render.say(f"retention of datastore '{name.lower()}': {duration}")

@@ -4,7 +4,11 @@ from dataferry.data.abstract_dataset import AbstractDataset
 from dataferry.data.column_types import DataType
 from dataferry.data.consumption import DatasetConsumptionConfig
 from dataferry.data.datapath import DataPath, DataPathComputeBinding, DataReference
-from dataferry.data.dataset_factory import Dataset, FileDatasetFactory, TabularDatasetFactory
+from dataferry.data.dataset_factory import (
+    Dataset,
+    FileDatasetFactory,
+    TabularDatasetFactory,
+)
 from dataferry.data.datastore import (
     AzureBlobDatastore,
     AzureDataLakeGen2Datastore,

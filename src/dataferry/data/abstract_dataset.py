@@ -71,7 +71,9 @@ class AbstractDataset:
     def id(self) -> str | None:
         """The saved definition's id; reading it saves the definition if it has a workspace."""
         if self._id is None and self._workspace is not None:
-            self._id = self._workspace.catalog.save_dataset(self._kind, self._definition).id
+            self._id = self._workspace.catalog.save_dataset(
+                self._kind, self._definition
+            ).id
         return self._id
 
     @property
@@ -163,10 +165,20 @@ class AbstractDataset:
     def take_sample(self: D, probability: float, seed: int | None = None) -> D:
         """Each record kept with ``probability``, decided by ``(seed, record position)``."""
         if not isinstance(probability, int | float) or not 0.0 <= probability <= 1.0:
-            raise ValueError(f"probability must be between 0 and 1, not {probability!r}")
-        return self._derive({"op": "sample", "probability": float(probability), "seed": self._seeded(seed)})
+            raise ValueError(
+                f"probability must be between 0 and 1, not {probability!r}"
+            )
+        return self._derive(
+            {
+                "op": "sample",
+                "probability": float(probability),
+                "seed": self._seeded(seed),
+            }
+        )
 
-    def random_split(self: D, percentage: float, seed: int | None = None) -> tuple[D, D]:
+    def random_split(
+        self: D, percentage: float, seed: int | None = None
+    ) -> tuple[D, D]:
         """Two disjoint datasets: about ``percentage`` of the records, and the rest.
 
         A record's side depends only on ``(seed, record position)``, so the split is the
@@ -216,15 +228,25 @@ class AbstractDataset:
                 "254 letters, digits, '_', '.', '-' or spaces."
             )
         if tags is not None and not isinstance(tags, Mapping):
-            raise TypeError(f"tags must be a dict of str to str, not {type(tags).__name__}")
+            raise TypeError(
+                f"tags must be a dict of str to str, not {type(tags).__name__}"
+            )
         record = workspace.catalog.save_dataset(self._kind, self._definition)
         version = workspace.catalog.register_version(
-            name, record.id, description=description, tags=tags, create_new_version=create_new_version
+            name,
+            record.id,
+            description=description,
+            tags=tags,
+            create_new_version=create_new_version,
         )
-        return type(self)(self._definition, workspace, registration=version, dataset_id=record.id)
+        return type(self)(
+            self._definition, workspace, registration=version, dataset_id=record.id
+        )
 
     @staticmethod
-    def get_by_name(workspace: Workspace, name: str, version: int | str = "latest", **kwargs: Any) -> AbstractDataset:
+    def get_by_name(
+        workspace: Workspace, name: str, version: int | str = "latest", **kwargs: Any
+    ) -> AbstractDataset:
         """A registered dataset by name; ``version`` is an int, an int string or 'latest'.
 
         Raises:
@@ -232,25 +254,41 @@ class AbstractDataset:
             DatasetNotFoundError: no such name or version (the message gives the latest).
         """
         if kwargs:
-            raise TypeError(f"get_by_name() got unexpected keyword arguments {sorted(kwargs)}")
+            raise TypeError(
+                f"get_by_name() got unexpected keyword arguments {sorted(kwargs)}"
+            )
         number = parse_version(version)
         reg = workspace.catalog.get_version(name, number)
         record = workspace.catalog.get_dataset(reg.dataset_id)
-        return build_dataset(record.kind, record.definition, workspace, registration=reg, dataset_id=record.id)
+        return build_dataset(
+            record.kind,
+            record.definition,
+            workspace,
+            registration=reg,
+            dataset_id=record.id,
+        )
 
     @staticmethod
-    def get_by_id(workspace: Workspace, id: str, **kwargs: Any) -> AbstractDataset:  # noqa: A002
+    def get_by_id(workspace: Workspace, id: str, **kwargs: Any) -> AbstractDataset:
         """A saved dataset by id (with name and version if it was registered).
 
         Raises:
             DatasetNotFoundError: no dataset has that id.
         """
         if kwargs:
-            raise TypeError(f"get_by_id() got unexpected keyword arguments {sorted(kwargs)}")
+            raise TypeError(
+                f"get_by_id() got unexpected keyword arguments {sorted(kwargs)}"
+            )
         record = workspace.catalog.get_dataset(id)
         versions = workspace.catalog.versions_of_dataset(id)
         reg = versions[-1] if versions else None
-        return build_dataset(record.kind, record.definition, workspace, registration=reg, dataset_id=record.id)
+        return build_dataset(
+            record.kind,
+            record.definition,
+            workspace,
+            registration=reg,
+            dataset_id=record.id,
+        )
 
     @staticmethod
     def get_all(workspace: Workspace) -> dict[str, AbstractDataset]:
@@ -258,15 +296,27 @@ class AbstractDataset:
         out: dict[str, AbstractDataset] = {}
         for reg in workspace.catalog.latest_versions():
             record = workspace.catalog.get_dataset(reg.dataset_id)
-            out[reg.name] = build_dataset(record.kind, record.definition, workspace, registration=reg, dataset_id=record.id)
+            out[reg.name] = build_dataset(
+                record.kind,
+                record.definition,
+                workspace,
+                registration=reg,
+                dataset_id=record.id,
+            )
         return out
 
     def __repr__(self) -> str:
-        shown: dict[str, Any] = {"source": [_show(s) for s in self._definition["sources"]]}
+        shown: dict[str, Any] = {
+            "source": [_show(s) for s in self._definition["sources"]]
+        }
         if self._definition.get("transforms"):
             shown["transforms"] = [t["op"] for t in self._definition["transforms"]]
         if self._registration:
-            shown["registration"] = {"name": self.name, "version": self.version, "id": self._id}
+            shown["registration"] = {
+                "name": self.name,
+                "version": self.version,
+                "id": self._id,
+            }
         return f"{type(self).__name__}\n{json.dumps(shown, indent=2)}"
 
 

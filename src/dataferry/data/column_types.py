@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import DatasetValidationError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     import pyarrow as pa
 
 _ALIASES = {
@@ -64,7 +65,11 @@ class DataType:
         return DataType("timestamp", formats or ())
 
     def __repr__(self) -> str:
-        return f"DataType({self.name!r})" if not self.formats else f"DataType({self.name!r}, {list(self.formats)!r})"
+        return (
+            f"DataType({self.name!r})"
+            if not self.formats
+            else f"DataType({self.name!r}, {list(self.formats)!r})"
+        )
 
 
 def normalise(types: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:

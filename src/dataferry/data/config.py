@@ -67,8 +67,10 @@ def read_config(config_file: Path) -> WorkspaceConfig:
     try:
         data: dict[str, Any] = json.loads(config_file.read_text("utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise WorkspaceNotFoundError(f"cannot read workspace config {config_file}: {exc}") from exc
-    if "Scope" in data and data["Scope"]:
+        raise WorkspaceNotFoundError(
+            f"cannot read workspace config {config_file}: {exc}"
+        ) from exc
+    if data.get("Scope"):
         parts = str(data["Scope"]).split("/")
         if len(parts) > 8:
             data.setdefault("subscription_id", parts[2])
@@ -85,7 +87,9 @@ def read_config(config_file: Path) -> WorkspaceConfig:
     return WorkspaceConfig(
         config_file=config_file,
         workspace_name=str(name),
-        workspace_dir=workspace_dir if workspace_dir.is_absolute() else home / workspace_dir,
+        workspace_dir=workspace_dir
+        if workspace_dir.is_absolute()
+        else home / workspace_dir,
         subscription_id=data.get("subscription_id"),
         resource_group=data.get("resource_group"),
         catalog_url=data.get("catalog_url") or None,

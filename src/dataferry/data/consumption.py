@@ -26,19 +26,33 @@ def validate_port_name(name: object, what: str = "input") -> str:
             "letters, digits and '_', not starting with a digit."
         )
     if name.lower() in _ENV_NAMES:
-        warnings.warn(f"{what} name {name!r} shadows the environment variable {name.upper()}", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{what} name {name!r} shadows the environment variable {name.upper()}",
+            UserWarning,
+            stacklevel=3,
+        )
     return name
 
 
 class DatasetConsumptionConfig:
     """How a step sees a dataset: ``direct`` (the dataset object), ``mount`` or ``download``."""
 
-    def __init__(self, name: str | None, dataset: Any, mode: str = "direct", path_on_compute: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str | None,
+        dataset: Any,
+        mode: str = "direct",
+        path_on_compute: str | None = None,
+    ) -> None:
         from dataferry.data.abstract_dataset import AbstractDataset
 
-        if isinstance(dataset, tuple):  # (workspace, name[, version]) as in the original SDK
+        if isinstance(
+            dataset, tuple
+        ):  # (workspace, name[, version]) as in the original SDK
             ws, ds_name, *rest = dataset
-            dataset = AbstractDataset.get_by_name(ws, ds_name, rest[0] if rest else "latest")
+            dataset = AbstractDataset.get_by_name(
+                ws, ds_name, rest[0] if rest else "latest"
+            )
         mode = str(mode).lower()
         if mode not in MODES:
             raise DatasetError(f"mode must be one of {MODES}, not {mode!r}")
@@ -48,7 +62,9 @@ class DatasetConsumptionConfig:
                 f"dataset object). Only FileDataset supports {mode}."
             )
         if mode == "hdfs":
-            raise DatasetError("hdfs mode needs a Synapse Spark pool; use 'mount' or 'download'")
+            raise DatasetError(
+                "hdfs mode needs a Synapse Spark pool; use 'mount' or 'download'"
+            )
         if name is None:
             ds_id = getattr(dataset, "_id", None)
             name = f"input__{(ds_id or uuid.uuid4().hex).split('-')[0][:8]}"
@@ -71,14 +87,18 @@ class DatasetConsumptionConfig:
         """The placeholder that stands for this input in a step's arguments."""
         return f"DatasetConsumptionConfig:{self._name}"
 
-    def _with_mode(self, mode: str, path_on_compute: str | None) -> DatasetConsumptionConfig:
+    def _with_mode(
+        self, mode: str, path_on_compute: str | None
+    ) -> DatasetConsumptionConfig:
         return DatasetConsumptionConfig(self._name, self.dataset, mode, path_on_compute)
 
     def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
         """The same input, mounted (file datasets only)."""
         return self._with_mode("mount", path_on_compute)
 
-    def as_download(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+    def as_download(
+        self, path_on_compute: str | None = None
+    ) -> DatasetConsumptionConfig:
         """The same input, downloaded (file datasets only)."""
         return self._with_mode("download", path_on_compute)
 
@@ -94,4 +114,7 @@ def _is_tabular(dataset: Any) -> bool:
     from dataferry.data.tabular_dataset import TabularDataset
 
     inner = getattr(dataset, "default_value", dataset)  # a PipelineParameter
-    return isinstance(inner, TabularDataset) or getattr(inner, "_is_tabular", False) is True
+    return (
+        isinstance(inner, TabularDataset)
+        or getattr(inner, "_is_tabular", False) is True
+    )

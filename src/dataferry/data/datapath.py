@@ -20,7 +20,9 @@ class DataPath:
         name: str | None = None,
     ) -> None:
         if datastore is None:
-            raise ValueError("DataPath needs a datastore: DataPath(datastore, 'path/on/it')")
+            raise ValueError(
+                "DataPath needs a datastore: DataPath(datastore, 'path/on/it')"
+            )
         self._datastore = datastore
         self._path = path_on_datastore or "/"
         self._name = name or f"{datastore.name}_{uuid.uuid4().hex[:8]}"
@@ -41,7 +43,9 @@ class DataPath:
         return self._path
 
     def create_data_reference(
-        self, data_reference_name: str | None = None, datapath_compute_binding: DataPathComputeBinding | None = None
+        self,
+        data_reference_name: str | None = None,
+        datapath_compute_binding: DataPathComputeBinding | None = None,
     ) -> DataReference:
         """A ``DataReference`` to the same place, with the binding's mode."""
         binding = datapath_compute_binding or DataPathComputeBinding()
@@ -57,7 +61,11 @@ class DataPath:
     @staticmethod
     def create_from_data_reference(data_reference: DataReference) -> DataPath:
         """The ``DataPath`` a ``DataReference`` points at."""
-        return DataPath(data_reference.datastore, data_reference.path_on_datastore, data_reference.data_reference_name)
+        return DataPath(
+            data_reference.datastore,
+            data_reference.path_on_datastore,
+            data_reference.data_reference_name,
+        )
 
     def __repr__(self) -> str:
         return f"DataPath(datastore='{self.datastore_name}', path_on_datastore='{self._path}')"
@@ -66,9 +74,16 @@ class DataPath:
 class DataPathComputeBinding:
     """How a DataPath appears to a step: mounted, downloaded or uploaded."""
 
-    def __init__(self, mode: str = "mount", path_on_compute: str | None = None, overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        mode: str = "mount",
+        path_on_compute: str | None = None,
+        overwrite: bool = False,
+    ) -> None:
         if mode not in ("mount", "download", "upload"):
-            raise ValueError(f"mode must be 'mount', 'download' or 'upload', not {mode!r}")
+            raise ValueError(
+                f"mode must be 'mount', 'download' or 'upload', not {mode!r}"
+            )
         self.mode = mode
         self.path_on_compute = path_on_compute
         self.overwrite = overwrite
@@ -87,11 +102,15 @@ class DataReference:
         overwrite: bool = False,
     ) -> None:
         if mode not in ("mount", "download", "upload"):
-            raise ValueError(f"mode must be 'mount', 'download' or 'upload', not {mode!r}")
+            raise ValueError(
+                f"mode must be 'mount', 'download' or 'upload', not {mode!r}"
+            )
         self.datastore = datastore
         self.path_on_datastore = path_on_datastore
         has_path = path_on_datastore not in (None, "/", ".", "./")
-        self.data_reference_name = data_reference_name or (uuid.uuid4().hex if has_path else datastore.name)
+        self.data_reference_name = data_reference_name or (
+            uuid.uuid4().hex if has_path else datastore.name
+        )
         self.mode = mode
         self.path_on_compute = path_on_compute
         self.overwrite = overwrite
@@ -101,10 +120,14 @@ class DataReference:
         """The datastore's name."""
         return self.datastore.name
 
-    def _clone(self, mode: str, path_on_compute: str | None, overwrite: bool | None) -> DataReference:
+    def _clone(
+        self, mode: str, path_on_compute: str | None, overwrite: bool | None
+    ) -> DataReference:
         clone = copy.copy(self)
         clone.mode = mode
-        clone.path_on_compute = path_on_compute if path_on_compute is not None else self.path_on_compute
+        clone.path_on_compute = (
+            path_on_compute if path_on_compute is not None else self.path_on_compute
+        )
         # Unlike the original SDK, which keeps the old value, overwrite= is honoured here.
         if overwrite is not None:
             clone.overwrite = overwrite
@@ -114,19 +137,32 @@ class DataReference:
         """A copy of this reference in mount mode."""
         return self._clone("mount", None, None)
 
-    def as_download(self, path_on_compute: str | None = None, overwrite: bool | None = None) -> DataReference:
+    def as_download(
+        self, path_on_compute: str | None = None, overwrite: bool | None = None
+    ) -> DataReference:
         """A copy of this reference in download mode."""
         return self._clone("download", path_on_compute, overwrite)
 
-    def as_upload(self, path_on_compute: str | None = None, overwrite: bool | None = None) -> DataReference:
+    def as_upload(
+        self, path_on_compute: str | None = None, overwrite: bool | None = None
+    ) -> DataReference:
         """A copy of this reference in upload mode."""
         return self._clone("upload", path_on_compute, overwrite)
 
-    def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataReference:
+    def path(
+        self, path: str | None = None, data_reference_name: str | None = None
+    ) -> DataReference:
         """A reference to ``path`` below this one."""
         base = (self.path_on_datastore or "").rstrip("/")
         joined = f"{base}/{(path or '').lstrip('/')}" if base else path
-        return DataReference(self.datastore, data_reference_name, joined, self.mode, self.path_on_compute, self.overwrite)
+        return DataReference(
+            self.datastore,
+            data_reference_name,
+            joined,
+            self.mode,
+            self.path_on_compute,
+            self.overwrite,
+        )
 
     def __str__(self) -> str:
         return f"$AZUREML_DATAREFERENCE_{self.data_reference_name}"

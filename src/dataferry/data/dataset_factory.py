@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataferry.data.abstract_dataset import AbstractDataset
 from dataferry.data.column_types import normalise
@@ -14,6 +13,9 @@ from dataferry.data.readers import header_mode, python_encoding
 from dataferry.data.sources import parse_sources
 from dataferry.data.tabular_dataset import TabularDataset
 from dataferry.errors import DatasetValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,9 @@ class TabularDatasetFactory:
             DataFormatError: a malformed file (the message names the file and row).
         """
         if not isinstance(separator, str) or len(separator) != 1:
-            raise DatasetValidationError(f"separator must be a single character, not {separator!r}")
+            raise DatasetValidationError(
+                f"separator must be a single character, not {separator!r}"
+            )
         python_encoding(encoding)
         fmt = {
             "type": "delimited",
@@ -114,9 +118,13 @@ class TabularDatasetFactory:
             DataFormatError: a line is not a JSON object.
         """
         if invalid_lines != "error":
-            raise DatasetValidationError("invalid_lines must be 'error': bad lines are never dropped silently")
+            raise DatasetValidationError(
+                "invalid_lines must be 'error': bad lines are never dropped silently"
+            )
         if python_encoding(encoding) not in ("utf8", "utf-8-sig"):
-            raise DatasetValidationError("JSON lines are read as UTF-8; re-encode the files first")
+            raise DatasetValidationError(
+                "JSON lines are read as UTF-8; re-encode the files first"
+            )
         fmt = {
             "type": "json_lines",
             "include_path": bool(include_path),
@@ -130,7 +138,12 @@ class FileDatasetFactory:
     """``Dataset.File``: datasets of files."""
 
     @staticmethod
-    def from_files(path: Any, validate: bool = True, partition_format: str | None = None, is_file: bool = False) -> FileDataset:
+    def from_files(
+        path: Any,
+        validate: bool = True,
+        partition_format: str | None = None,
+        is_file: bool = False,
+    ) -> FileDataset:
         """Files named by paths, folders, globs (``dir/**/*.jpg``) or URLs.
 
         Raises:
@@ -142,15 +155,24 @@ class FileDatasetFactory:
                 "Dataset.Tabular.from_*_files"
             )
         sources, workspace = parse_sources(path)
-        dataset = FileDataset({"sources": sources, "format": None, "transforms": []}, workspace)
+        dataset = FileDataset(
+            {"sources": sources, "format": None, "transforms": []}, workspace
+        )
         if is_file and validate:
-            log.warning("is_file=True: skipping validation of %s", [s.get("path") or s.get("url") or s.get("local") for s in sources])
+            log.warning(
+                "is_file=True: skipping validation of %s",
+                [s.get("path") or s.get("url") or s.get("local") for s in sources],
+            )
             return dataset
         return _validated(dataset, validate)  # type: ignore[no-any-return]
 
     @staticmethod
     def upload_directory(
-        src_dir: str, target: Any, pattern: str | None = None, overwrite: bool = False, show_progress: bool = True
+        src_dir: str,
+        target: Any,
+        pattern: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
     ) -> FileDataset:
         """Upload a local folder to ``target`` (DataPath, Datastore or (Datastore, path)).
 
@@ -168,17 +190,32 @@ class FileDatasetFactory:
             store, prefix = target.datastore, target.path_on_datastore
         elif isinstance(target, Datastore):
             store, prefix = target, ""
-        elif isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], Datastore):
+        elif (
+            isinstance(target, tuple)
+            and len(target) == 2
+            and isinstance(target[0], Datastore)
+        ):
             store, prefix = target[0], str(target[1])
         else:
-            raise TypeError("target must be a DataPath, a Datastore or a (Datastore, path) tuple")
+            raise TypeError(
+                "target must be a DataPath, a Datastore or a (Datastore, path) tuple"
+            )
         src = Path(src_dir)
         if not src.is_dir():
             raise PathNotFoundError(f"cannot upload {src}: it is not a folder")
-        files = sorted(p for p in src.rglob("*") if p.is_file() and (pattern is None or fnmatch.fnmatch(p.name, pattern)))
+        files = sorted(
+            p
+            for p in src.rglob("*")
+            if p.is_file() and (pattern is None or fnmatch.fnmatch(p.name, pattern))
+        )
         prefix = prefix.strip("/")
-        pairs = [(str(p), f"{prefix}/{p.relative_to(src).as_posix()}".lstrip("/")) for p in files]
-        store.location.put_files(pairs, overwrite=overwrite, show_progress=show_progress)
+        pairs = [
+            (str(p), f"{prefix}/{p.relative_to(src).as_posix()}".lstrip("/"))
+            for p in files
+        ]
+        store.location.put_files(
+            pairs, overwrite=overwrite, show_progress=show_progress
+        )
         return FileDatasetFactory.from_files(DataPath(store, "/" + prefix))
 
 

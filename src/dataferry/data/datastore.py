@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,6 +17,8 @@ from dataferry.storage import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
     from dataferry.data.datapath import DataReference
     from dataferry.data.workspace import Workspace
 
@@ -40,7 +41,7 @@ class Datastore:
         if kind:
             Datastore._kinds[kind] = cls
 
-    def __new__(cls, workspace: Workspace, name: str | None = None) -> Datastore:  # noqa: PYI034
+    def __new__(cls, workspace: Workspace, name: str | None = None) -> Datastore:
         if name is None:
             return workspace.get_default_datastore()
         spec = workspace.catalog.get_datastore(validate_datastore_name(name))
@@ -139,7 +140,12 @@ class Datastore:
 
     @staticmethod
     def register_local(
-        workspace: Workspace, datastore_name: str, path: str | os.PathLike[str], *, overwrite: bool = False, create_if_not_exists: bool = True
+        workspace: Workspace,
+        datastore_name: str,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        create_if_not_exists: bool = True,
     ) -> Datastore:
         """Register a folder on this machine.
 
@@ -151,8 +157,12 @@ class Datastore:
         folder = Path(path).expanduser().resolve()
         if not folder.is_dir():
             if folder.exists() or not create_if_not_exists:
-                raise PathNotFoundError(f"datastore folder {folder} does not exist or is not a folder")
-            if not overwrite and name in {s.name for s in workspace.catalog.list_datastores()}:
+                raise PathNotFoundError(
+                    f"datastore folder {folder} does not exist or is not a folder"
+                )
+            if not overwrite and name in {
+                s.name for s in workspace.catalog.list_datastores()
+            }:
                 from dataferry.errors import DatastoreExistsError
 
                 # refused before the folder is made: a failed call leaves nothing behind
@@ -162,7 +172,12 @@ class Datastore:
                 )
             folder.mkdir(parents=True)
         return Datastore._register(
-            workspace, datastore_name, "local", {"path": str(folder)}, secrets={}, overwrite=overwrite
+            workspace,
+            datastore_name,
+            "local",
+            {"path": str(folder)},
+            secrets={},
+            overwrite=overwrite,
         )
 
     @staticmethod
@@ -303,7 +318,10 @@ class Datastore:
             "azure_data_lake_gen2",
             options,
             secrets={"client_secret": client_secret, "account_key": account_key},
-            secret_env={"client_secret": client_secret_env, "account_key": account_key_env},
+            secret_env={
+                "client_secret": client_secret_env,
+                "account_key": account_key_env,
+            },
             overwrite=overwrite,
         )
 
@@ -367,10 +385,16 @@ class Datastore:
                     )
                 loc.fs.mkdir(loc.root)
         except OSError as exc:
-            raise StorageError(f"datastore '{self.name}': cannot reach '{loc.root}': {exc}") from exc
+            raise StorageError(
+                f"datastore '{self.name}': cannot reach '{loc.root}': {exc}"
+            ) from exc
 
     def upload(
-        self, src_dir: str | os.PathLike[str], target_path: str | None = None, overwrite: bool = False, show_progress: bool = True
+        self,
+        src_dir: str | os.PathLike[str],
+        target_path: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
     ) -> DataReference:
         """Upload every file under ``src_dir`` to ``target_path`` on this datastore.
 
@@ -386,7 +410,10 @@ class Datastore:
             raise PathNotFoundError(f"cannot upload {src}: it is not a folder")
         files = sorted(p for p in src.rglob("*") if p.is_file())
         prefix = (target_path or "").strip("/")
-        pairs = [(str(p), f"{prefix}/{p.relative_to(src).as_posix()}".lstrip("/")) for p in files]
+        pairs = [
+            (str(p), f"{prefix}/{p.relative_to(src).as_posix()}".lstrip("/"))
+            for p in files
+        ]
         self.location.put_files(pairs, overwrite=overwrite, show_progress=show_progress)
         return DataReference(self, path_on_datastore=target_path)
 
@@ -412,18 +439,30 @@ class Datastore:
             raise PathNotFoundError(f"cannot upload {missing[0]}: it is not a file")
         if not paths:
             return DataReference(self, path_on_datastore=target_path)
-        root = Path(relative_root).resolve() if relative_root else Path(os.path.commonpath([p.parent for p in paths]))
+        root = (
+            Path(relative_root).resolve()
+            if relative_root
+            else Path(os.path.commonpath([p.parent for p in paths]))
+        )
         prefix = (target_path or "").strip("/")
         pairs = []
         for p in paths:
             if not p.is_relative_to(root):
-                raise StorageError(f"cannot upload {p}: it is not under relative_root {root}")
-            pairs.append((str(p), f"{prefix}/{p.relative_to(root).as_posix()}".lstrip("/")))
+                raise StorageError(
+                    f"cannot upload {p}: it is not under relative_root {root}"
+                )
+            pairs.append(
+                (str(p), f"{prefix}/{p.relative_to(root).as_posix()}".lstrip("/"))
+            )
         self.location.put_files(pairs, overwrite=overwrite, show_progress=show_progress)
         return DataReference(self, path_on_datastore=target_path)
 
     def download(
-        self, target_path: str | os.PathLike[str], prefix: str | None = None, overwrite: bool = False, show_progress: bool = True
+        self,
+        target_path: str | os.PathLike[str],
+        prefix: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
     ) -> int:
         """Download the files under ``prefix`` into ``target_path``; return how many.
 
@@ -446,11 +485,15 @@ class Datastore:
         loc.get_files(pairs, overwrite=True, show_progress=show_progress)
         return len(pairs)
 
-    def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataReference:
+    def path(
+        self, path: str | None = None, data_reference_name: str | None = None
+    ) -> DataReference:
         """A ``DataReference`` to ``path`` on this datastore."""
         from dataferry.data.datapath import DataReference
 
-        return DataReference(self, data_reference_name=data_reference_name, path_on_datastore=path)
+        return DataReference(
+            self, data_reference_name=data_reference_name, path_on_datastore=path
+        )
 
     def as_mount(self) -> DataReference:
         """A reference to the whole datastore, mounted."""

@@ -57,7 +57,12 @@ class FileDataset(AbstractDataset):
         """The files' paths relative to the common base of the sources (``'/a/b.csv'``)."""
         return [f.display for f in self._files()]
 
-    def download(self, target_path: str | os.PathLike[str] | None = None, overwrite: bool = False, ignore_not_found: bool = False) -> list[str]:
+    def download(
+        self,
+        target_path: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+        ignore_not_found: bool = False,
+    ) -> list[str]:
         """Copy the files into ``target_path`` (default: a new temporary folder).
 
         Returns the absolute local paths. Every collision is checked before anything is
@@ -91,7 +96,9 @@ class FileDataset(AbstractDataset):
             locations[name].get_files(items, overwrite=True, show_progress=True)
         return [local for _, local in pairs]
 
-    def mount(self, mount_point: str | os.PathLike[str] | None = None, **kwargs: object) -> MountContext:
+    def mount(
+        self, mount_point: str | os.PathLike[str] | None = None, **kwargs: object
+    ) -> MountContext:
         """A context manager that makes the files appear under a folder.
 
         On a local datastore nothing is copied: a dataset that is a whole folder mounts
@@ -103,8 +110,12 @@ class FileDataset(AbstractDataset):
         from dataferry.data.mount import MountContext
 
         if kwargs:
-            raise TypeError(f"mount() got unexpected keyword arguments {sorted(kwargs)}")
-        return MountContext(self, None if mount_point is None else os.fspath(mount_point))
+            raise TypeError(
+                f"mount() got unexpected keyword arguments {sorted(kwargs)}"
+            )
+        return MountContext(
+            self, None if mount_point is None else os.fspath(mount_point)
+        )
 
     def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
         """Bind to a step, mounted, under an automatic name."""
@@ -112,7 +123,9 @@ class FileDataset(AbstractDataset):
 
         return DatasetConsumptionConfig(None, self).as_mount(path_on_compute)
 
-    def as_download(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+    def as_download(
+        self, path_on_compute: str | None = None
+    ) -> DatasetConsumptionConfig:
         """Bind to a step, downloaded, under an automatic name."""
         from dataferry.data.consumption import DatasetConsumptionConfig
 

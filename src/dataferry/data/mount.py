@@ -6,12 +6,13 @@ import os
 import posixpath
 import shutil
 import tempfile
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from dataferry.errors import MountError
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from dataferry.data.file_dataset import FileDataset
     from dataferry.data.sources import ResolvedFile
 
@@ -64,8 +65,12 @@ class MountContext:
             self._made = self.mount_point = tempfile.mkdtemp(prefix="dataferry-mount-")
         else:
             target = os.path.abspath(self._requested)
-            if os.path.ismount(target) or (os.path.isdir(target) and os.listdir(target)):
-                raise MountError(f"mount point {target} is not empty; give an empty or new folder")
+            if os.path.ismount(target) or (
+                os.path.isdir(target) and os.listdir(target)
+            ):
+                raise MountError(
+                    f"mount point {target} is not empty; give an empty or new folder"
+                )
             if os.path.exists(target) and not os.path.isdir(target):
                 raise MountError(f"mount point {target} is a file; give a folder")
             if not os.path.exists(target):
@@ -101,5 +106,10 @@ class MountContext:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -9,8 +9,14 @@ from typing import Any
 from dataferry.errors import DatasetValidationError
 
 _TOKEN = re.compile(r"\{(\w+)(?::([^}]+))?\}")
-_DATE_PARTS = [("yyyy", r"\d{4}", "%Y"), ("MM", r"\d{2}", "%m"), ("dd", r"\d{2}", "%d"),
-               ("HH", r"\d{2}", "%H"), ("mm", r"\d{2}", "%M"), ("ss", r"\d{2}", "%S")]
+_DATE_PARTS = [
+    ("yyyy", r"\d{4}", "%Y"),
+    ("MM", r"\d{2}", "%m"),
+    ("dd", r"\d{2}", "%d"),
+    ("HH", r"\d{2}", "%H"),
+    ("mm", r"\d{2}", "%M"),
+    ("ss", r"\d{2}", "%S"),
+]
 
 
 def _date_pattern(fmt: str) -> tuple[str, str]:
@@ -41,7 +47,9 @@ class PartitionFormat:
             pos = m.end()
         regex += re.escape(fmt[pos:]).replace(r"\*", "[^/]*")
         if not self.columns:
-            raise DatasetValidationError(f"partition_format {fmt!r} names no {{column}}")
+            raise DatasetValidationError(
+                f"partition_format {fmt!r} names no {{column}}"
+            )
         self.regex = re.compile(regex + "$")
 
     def values(self, path: str) -> dict[str, Any]:
@@ -52,9 +60,13 @@ class PartitionFormat:
         """
         m = self.regex.search(path)
         if not m:
-            raise DatasetValidationError(f"file {path} does not match partition_format {self.fmt!r}")
+            raise DatasetValidationError(
+                f"file {path} does not match partition_format {self.fmt!r}"
+            )
         out: dict[str, Any] = {}
         for name, strptime in self.columns:
             raw = m.group(name)
-            out[name] = datetime.strptime(raw, strptime.replace("/", "/")) if strptime else raw
+            out[name] = (
+                datetime.strptime(raw, strptime.replace("/", "/")) if strptime else raw
+            )
         return out

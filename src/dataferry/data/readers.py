@@ -13,7 +13,6 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -22,6 +21,8 @@ from dataferry.data.column_types import arrow_type
 from dataferry.errors import DataFormatError, DatasetValidationError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
     from dataferry.data.sources import ResolvedFile
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ HEADER_MODES = (
     "ONLY_FIRST_FILE_HAS_HEADERS",
     "COMBINE_ALL_FILES_HEADERS",
 )
-_CONVERSION = re.compile(r"In CSV column #(\d+): .*CSV conversion error to (\S+): invalid value '(.*)'", re.S)
+_CONVERSION = re.compile(
+    r"In CSV column #(\d+): .*CSV conversion error to (\S+): invalid value '(.*)'", re.S
+)
 _PARSE = re.compile(r"Expected (\d+) columns, got (\d+)")
 
 
@@ -65,7 +68,9 @@ def python_encoding(name: str) -> str:
     """
     key = name.lower().replace("-", "").replace("_", "")
     if key not in _ENCODINGS:
-        raise DatasetValidationError(f"unknown encoding {name!r}; use one of {sorted(_ENCODINGS)}")
+        raise DatasetValidationError(
+            f"unknown encoding {name!r}; use one of {sorted(_ENCODINGS)}"
+        )
     return _ENCODINGS[key]
 
 
@@ -77,13 +82,17 @@ def header_mode(header: bool | str) -> str:
         return "NO_HEADERS"
     value = str(getattr(header, "value", header)).upper()
     if value not in HEADER_MODES:
-        raise DatasetValidationError(f"header must be True, False or one of {HEADER_MODES}, not {header!r}")
+        raise DatasetValidationError(
+            f"header must be True, False or one of {HEADER_MODES}, not {header!r}"
+        )
     return value
 
 
 def _open_binary(f: ResolvedFile) -> Any:
     """What pyarrow reads from: the local path (fast, native I/O) or a file object."""
-    return f.local_path if f.local_path is not None else f.location.fs.open(f.full, "rb")
+    return (
+        f.local_path if f.local_path is not None else f.location.fs.open(f.full, "rb")
+    )
 
 
 # -- CSV ------------------------------------------------------------------------------
@@ -92,7 +101,12 @@ def _open_binary(f: ResolvedFile) -> Any:
 class CsvReader:
     """Reads delimited files of one dataset with one schema."""
 
-    def __init__(self, files: Sequence[ResolvedFile], fmt: Mapping[str, Any], on_error: str = "null") -> None:
+    def __init__(
+        self,
+        files: Sequence[ResolvedFile],
+        fmt: Mapping[str, Any],
+        on_error: str = "null",
+    ) -> None:
         self.files = files
         self.fmt = fmt
         self.on_error = on_error
@@ -100,7 +114,9 @@ class CsvReader:
         self.encoding = python_encoding(fmt["encoding"])
         self._schema: pa.Schema | None = None
 
-    def _csv_options(self, index: int, column_types: Mapping[str, pa.DataType] | None) -> tuple[Any, Any, Any]:
+    def _csv_options(
+        self, index: int, column_types: Mapping[str, pa.DataType] | None
+    ) -> tuple[Any, Any, Any]:
         import pyarrow.csv as pacsv
 
         names = None if self._schema is None else self._schema.names
@@ -112,10 +128,15 @@ class CsvReader:
             autogenerate_column_names=False,
         )
         parse = pacsv.ParseOptions(
-            delimiter=self.fmt["separator"], newlines_in_values=bool(self.fmt.get("support_multi_line"))
+            delimiter=self.fmt["separator"],
+            newlines_in_values=bool(self.fmt.get("support_multi_line")),
         )
         strings_null = not self.fmt.get("empty_as_string", False)
-        formats = [f for spec in self.fmt.get("set_column_types", {}).values() for f in spec.get("formats", [])]
+        formats = [
+            f
+            for spec in self.fmt.get("set_column_types", {}).values()
+            for f in spec.get("formats", [])
+        ]
         convert = pacsv.ConvertOptions(
             column_types=dict(column_types or {}),
             strings_can_be_null=strings_null,
@@ -128,7 +149,7 @@ class CsvReader:
         """Whether the ``index``-th file's first line is a header."""
         if self.mode == "ONLY_FIRST_FILE_HAS_HEADERS":
             return index == 0
-        return self.mode != "NO_HEADERS"
+        return bool(self.mode != "NO_HEADERS")
 
     def schema(self) -> pa.Schema:
         """The dataset's columns and types, inferred from the first file's first block."""
@@ -148,7 +169,11 @@ class CsvReader:
 
         first = self.files[0]
         line = self._first_line_names(first)
-        names = line if self.mode != "NO_HEADERS" else [f"Column{i + 1}" for i in range(len(line))]
+        names = (
+            line
+            if self.mode != "NO_HEADERS"
+            else [f"Column{i + 1}" for i in range(len(line))]
+        )
         read, parse, convert = self._csv_options(0, None)
         read.block_size = _SAMPLE_BLOCK_BYTES
         read.use_threads = False  # only the first block is wanted: no read-ahead
@@ -158,7 +183,9 @@ class CsvReader:
             convert.column_types = {n: pa.string() for n in names}
         try:
             source = _open_binary(first)
-            reader = pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert)
+            reader = pacsv.open_csv(
+                source, read_options=read, parse_options=parse, convert_options=convert
+            )
             sample = reader.schema
         except pa.ArrowInvalid as exc:
             raise self._format_error(first, exc, 0) from exc
@@ -188,7 +215,12 @@ class CsvReader:
         read.block_size = _SAMPLE_BLOCK_BYTES
         read.use_threads = False  # only the first block is wanted: no read-ahead
         read.column_names = []  # this file's header (the setter rejects None)
-        return pacsv.open_csv(_open_binary(f), read_options=read, parse_options=parse, convert_options=convert).schema
+        return pacsv.open_csv(
+            _open_binary(f),
+            read_options=read,
+            parse_options=parse,
+            convert_options=convert,
+        ).schema
 
     def tables(self, *, streaming: bool) -> Iterator[tuple[ResolvedFile, Any]]:
         """``(file, chunk)`` for every file in order: whole tables, or record batches."""
@@ -197,14 +229,19 @@ class CsvReader:
             for chunk in self._read_file(index, f, schema, streaming):
                 yield f, chunk
 
-    def _read_file(self, index: int, f: ResolvedFile, schema: pa.Schema, streaming: bool) -> Iterator[Any]:
+    def _read_file(
+        self, index: int, f: ResolvedFile, schema: pa.Schema, streaming: bool
+    ) -> Iterator[Any]:
         import pyarrow.csv as pacsv
 
         as_text: set[str] = set()
         done = 0  # rows already yielded from this file, skipped after a restart
         block = STREAM_BLOCK_BYTES
         while True:
-            types = {n: (pa.string() if n in as_text else schema.field(n).type) for n in schema.names}
+            types = {
+                n: (pa.string() if n in as_text else schema.field(n).type)
+                for n in schema.names
+            }
             read, parse, convert = self._csv_options(index, types)
             read.block_size = block
             if self.mode == "COMBINE_ALL_FILES_HEADERS":
@@ -212,7 +249,12 @@ class CsvReader:
             try:
                 source = _open_binary(f)
                 if streaming:
-                    reader = pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert)
+                    reader = pacsv.open_csv(
+                        source,
+                        read_options=read,
+                        parse_options=parse,
+                        convert_options=convert,
+                    )
                     seen = 0
                     for batch in reader:
                         start = max(0, done - seen)
@@ -222,7 +264,12 @@ class CsvReader:
                             done += out.num_rows
                             yield out
                 else:
-                    table = pacsv.read_csv(source, read_options=read, parse_options=parse, convert_options=convert)
+                    table = pacsv.read_csv(
+                        source,
+                        read_options=read,
+                        parse_options=parse,
+                        convert_options=convert,
+                    )
                     yield self._finish(table, schema, as_text, f)
                 return
             except pa.ArrowInvalid as exc:
@@ -233,7 +280,12 @@ class CsvReader:
                 column = self._failed_column(exc, schema)
                 if column is None or column in as_text or self.on_error == "fail":
                     raise self._format_error(f, exc, index) from exc
-                log.warning("%s: column '%s' has values that are not %s; they become null", f.display, column, schema.field(column).type)
+                log.warning(
+                    "%s: column '%s' has values that are not %s; they become null",
+                    f.display,
+                    column,
+                    schema.field(column).type,
+                )
                 as_text.add(column)
 
     def _failed_column(self, exc: Exception, schema: pa.Schema) -> str | None:
@@ -243,17 +295,28 @@ class CsvReader:
         position = int(m.group(1))
         return schema.names[position] if position < len(schema.names) else None
 
-    def _finish(self, table: Any, schema: pa.Schema, as_text: set[str], f: ResolvedFile) -> Any:
+    def _finish(
+        self, table: Any, schema: pa.Schema, as_text: set[str], f: ResolvedFile
+    ) -> Any:
         """Coerce text-read columns to their type (bad values become null); align columns."""
         if as_text:
             types = self.fmt.get("set_column_types", {})
             table = _coerce(table, schema, as_text, types)
-        if self.mode == "COMBINE_ALL_FILES_HEADERS" and table.schema.names != schema.names:
+        if (
+            self.mode == "COMBINE_ALL_FILES_HEADERS"
+            and table.schema.names != schema.names
+        ):
             arrays = [
-                table.column(n).cast(schema.field(n).type) if n in table.schema.names else pa.nulls(table.num_rows, schema.field(n).type)
+                table.column(n).cast(schema.field(n).type)
+                if n in table.schema.names
+                else pa.nulls(table.num_rows, schema.field(n).type)
                 for n in schema.names
             ]
-            table = pa.Table.from_arrays(arrays, schema=schema) if isinstance(table, pa.Table) else pa.RecordBatch.from_arrays(arrays, schema=schema)
+            table = (
+                pa.Table.from_arrays(arrays, schema=schema)
+                if isinstance(table, pa.Table)
+                else pa.RecordBatch.from_arrays(arrays, schema=schema)
+            )
         elif table.schema.names != schema.names:
             raise DataFormatError(
                 f"{f.display}: its columns {table.schema.names} differ from the dataset's "
@@ -261,7 +324,9 @@ class CsvReader:
             )
         return table
 
-    def _format_error(self, f: ResolvedFile, exc: Exception, index: int) -> DataFormatError:
+    def _format_error(
+        self, f: ResolvedFile, exc: Exception, index: int
+    ) -> DataFormatError:
         """A message naming the file, the row and what to do."""
         text = str(exc)
         m = _CONVERSION.search(text)
@@ -301,7 +366,9 @@ class CsvReader:
         """
         has_header = self._has_header(index)
         with f.location.fs.open(f.full, "rb") as raw:
-            text = io.TextIOWrapper(raw, encoding=self.encoding, errors="replace", newline="")
+            text = io.TextIOWrapper(
+                raw, encoding=self.encoding, errors="replace", newline=""
+            )
             rows = csv.reader(text, delimiter=self.fmt["separator"])
             for number, row in enumerate(rows, start=1):
                 if number == 1 and has_header:
@@ -353,11 +420,17 @@ def _coerce(
             array = pa.array(parsed, from_pandas=True).cast(target)
         elif pa.types.is_boolean(target):
             mapping = {"true": True, "false": False, "1": True, "0": False}
-            array = pa.array(series.str.lower().map(mapping), type=pa.bool_(), from_pandas=True)
+            array = pa.array(
+                series.str.lower().map(mapping), type=pa.bool_(), from_pandas=True
+            )
         else:
             array = table.column(name)
         index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, array) if isinstance(table, pa.Table) else _set_batch_column(table, index, name, array)
+        table = (
+            table.set_column(index, name, array)
+            if isinstance(table, pa.Table)
+            else _set_batch_column(table, index, name, array)
+        )
     return table
 
 
@@ -373,7 +446,9 @@ def _parse_datetimes(series: Any, formats: Sequence[str] | None) -> Any:
     return parsed
 
 
-def _set_batch_column(batch: pa.RecordBatch, index: int, name: str, array: Any) -> pa.RecordBatch:
+def _set_batch_column(
+    batch: pa.RecordBatch, index: int, name: str, array: Any
+) -> pa.RecordBatch:
     arrays = list(batch.columns)
     arrays[index] = array
     names = list(batch.schema.names)
@@ -398,7 +473,12 @@ class _ConformingReader:
 class ParquetReader(_ConformingReader):
     """Reads Parquet files; the first file's schema (plus set_column_types) rules."""
 
-    def __init__(self, files: Sequence[ResolvedFile], fmt: Mapping[str, Any], on_error: str = "null") -> None:
+    def __init__(
+        self,
+        files: Sequence[ResolvedFile],
+        fmt: Mapping[str, Any],
+        on_error: str = "null",
+    ) -> None:
         self.files = files
         self.fmt = fmt
         self.on_error = on_error
@@ -412,7 +492,9 @@ class ParquetReader(_ConformingReader):
             try:
                 schema = pq.read_schema(_open_binary(self.files[0]))
             except (pa.ArrowInvalid, OSError) as exc:
-                raise DataFormatError(f"{self.files[0].display}: not a Parquet file: {exc}") from exc
+                raise DataFormatError(
+                    f"{self.files[0].display}: not a Parquet file: {exc}"
+                ) from exc
             self._schema = _with_types(schema, self.fmt)
         return self._schema
 
@@ -425,20 +507,29 @@ class ParquetReader(_ConformingReader):
             try:
                 if streaming:
                     first_row = 0
-                    for batch in pq.ParquetFile(_open_binary(f)).iter_batches(batch_size=65536):
+                    for batch in pq.ParquetFile(_open_binary(f)).iter_batches(
+                        batch_size=65536
+                    ):
                         yield f, self._conform(batch, schema, f, first_row)
                         first_row += batch.num_rows
                 else:
                     table = pq.read_table(_open_binary(f))
                     yield f, self._conform(table, schema, f)
             except (pa.ArrowInvalid, OSError) as exc:
-                raise DataFormatError(f"{f.display}: cannot read as Parquet: {exc}") from exc
+                raise DataFormatError(
+                    f"{f.display}: cannot read as Parquet: {exc}"
+                ) from exc
 
 
 class JsonLinesReader(_ConformingReader):
     """Reads JSON-lines files with one schema, inferred from the first file."""
 
-    def __init__(self, files: Sequence[ResolvedFile], fmt: Mapping[str, Any], on_error: str = "null") -> None:
+    def __init__(
+        self,
+        files: Sequence[ResolvedFile],
+        fmt: Mapping[str, Any],
+        on_error: str = "null",
+    ) -> None:
         self.files = files
         self.fmt = fmt
         self.on_error = on_error
@@ -447,11 +538,20 @@ class JsonLinesReader(_ConformingReader):
         # so set_column_types are applied by casting afterwards
         self._parsed: pa.Schema | None = None
 
-    def _read(self, f: ResolvedFile, schema: pa.Schema | None, block: int = _JSON_BLOCK_BYTES) -> Any:
+    def _read(
+        self, f: ResolvedFile, schema: pa.Schema | None, block: int = _JSON_BLOCK_BYTES
+    ) -> Any:
         import pyarrow.json as pajson
 
-        parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore" if schema else "infer")
-        return pajson.read_json(_open_binary(f), read_options=pajson.ReadOptions(block_size=block), parse_options=parse)
+        parse = pajson.ParseOptions(
+            explicit_schema=schema,
+            unexpected_field_behavior="ignore" if schema else "infer",
+        )
+        return pajson.read_json(
+            _open_binary(f),
+            read_options=pajson.ReadOptions(block_size=block),
+            parse_options=parse,
+        )
 
     def schema(self) -> pa.Schema:
         """The dataset's schema."""
@@ -461,7 +561,8 @@ class JsonLinesReader(_ConformingReader):
                 import pyarrow.json as pajson
 
                 reader = pajson.open_json(
-                    _open_binary(f), read_options=pajson.ReadOptions(block_size=_SAMPLE_BLOCK_BYTES)
+                    _open_binary(f),
+                    read_options=pajson.ReadOptions(block_size=_SAMPLE_BLOCK_BYTES),
                 )
                 schema = reader.schema
             except pa.ArrowInvalid as exc:
@@ -493,15 +594,24 @@ class JsonLinesReader(_ConformingReader):
                 else:
                     yield f, self._conform(self._read(f, parsed), schema, f)
             except pa.ArrowInvalid as exc:
-                raise DataFormatError(f"{f.display}: cannot read as JSON lines: {exc}") from exc
+                raise DataFormatError(
+                    f"{f.display}: cannot read as JSON lines: {exc}"
+                ) from exc
 
 
 def _with_types(schema: pa.Schema, fmt: Mapping[str, Any]) -> pa.Schema:
     types = fmt.get("set_column_types", {})
     missing = [c for c in types if c not in schema.names]
     if missing:
-        raise DatasetValidationError(f"set_column_types names column(s) {missing} that the data lacks; columns: {schema.names}")
-    return pa.schema([(f.name, arrow_type(types[f.name]["type"]) if f.name in types else f.type) for f in schema])
+        raise DatasetValidationError(
+            f"set_column_types names column(s) {missing} that the data lacks; columns: {schema.names}"
+        )
+    return pa.schema(
+        [
+            (f.name, arrow_type(types[f.name]["type"]) if f.name in types else f.type)
+            for f in schema
+        ]
+    )
 
 
 _CAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError)
@@ -524,7 +634,9 @@ def _conform(
         return table
     missing = [n for n in schema.names if n not in table.schema.names]
     if missing:
-        raise DataFormatError(f"{f.display}: lacks column(s) {missing} that the first file has")
+        raise DataFormatError(
+            f"{f.display}: lacks column(s) {missing} that the first file has"
+        )
     table = table.select(schema.names)
     try:
         return table.cast(schema)
@@ -554,7 +666,9 @@ def _conform(
             ) from exc
         log.warning(
             "%s: column '%s' has values that are not %s; they become null",
-            f.display, fld.name, fld.type,
+            f.display,
+            fld.name,
+            fld.type,
         )
         if isinstance(table, pa.Table):
             table = table.set_column(index, fld.name, text)

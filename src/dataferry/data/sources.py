@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,8 @@ from dataferry.storage import StorageLocation
 from dataferry.storage.location import has_glob
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dataferry.data.workspace import Workspace
 
 Source = dict[str, str]
@@ -52,13 +53,19 @@ def parse_sources(path: Any) -> tuple[list[Source], Workspace | None]:
 
     items = path if isinstance(path, list) else [path]
     if not items:
-        raise DatasetValidationError("path is empty: give at least one file, folder or glob")
+        raise DatasetValidationError(
+            "path is empty: give at least one file, folder or glob"
+        )
     sources: list[Source] = []
     workspaces: list[Workspace] = []
     for item in items:
         if isinstance(item, DataPath | DataReference):
             store, rel = item.datastore, item.path_on_datastore or "/"
-        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], Datastore):
+        elif (
+            isinstance(item, tuple)
+            and len(item) == 2
+            and isinstance(item[0], Datastore)
+        ):
             store, rel = item[0], str(item[1] or "/")
         elif isinstance(item, str) and "://" in item:
             sources.append({"url": item})
@@ -74,7 +81,9 @@ def parse_sources(path: Any) -> tuple[list[Source], Workspace | None]:
         sources.append({"datastore": store.name, "path": rel})
         workspaces.append(store.workspace)
     if any(ws.path != workspaces[0].path for ws in workspaces):
-        raise DatasetValidationError("all datastores of one dataset must be in the same workspace")
+        raise DatasetValidationError(
+            "all datastores of one dataset must be in the same workspace"
+        )
     return sources, (workspaces[0] if workspaces else None)
 
 
@@ -91,7 +100,9 @@ def _base(pattern: str) -> str:
     return pattern
 
 
-def _location_for(source: Source, workspace: Workspace | None, cache: dict[str, StorageLocation]) -> tuple[StorageLocation, str]:
+def _location_for(
+    source: Source, workspace: Workspace | None, cache: dict[str, StorageLocation]
+) -> tuple[StorageLocation, str]:
     """The location a source lives in and the pattern to resolve there."""
     import fsspec
     from fsspec.core import split_protocol
@@ -113,17 +124,21 @@ def _location_for(source: Source, workspace: Workspace | None, cache: dict[str, 
             cache["local"] = StorageLocation("local", fsspec.filesystem("file"), "/")
         return cache["local"], source["local"].lstrip("/")
     url = source["url"]
-    protocol, rest = split_protocol(url)
+    protocol = split_protocol(url)[0]
     assert protocol is not None
     if protocol not in cache:
         try:
             cache[protocol] = StorageLocation(protocol, fsspec.filesystem(protocol), "")
         except (ValueError, ImportError) as exc:
-            raise DatasetValidationError(f"cannot read {url}: no fsspec backend for {protocol!r} ({exc})") from exc
+            raise DatasetValidationError(
+                f"cannot read {url}: no fsspec backend for {protocol!r} ({exc})"
+            ) from exc
     return cache[protocol], url
 
 
-def resolve_sources(sources: Sequence[Source], workspace: Workspace | None) -> list[ResolvedFile]:
+def resolve_sources(
+    sources: Sequence[Source], workspace: Workspace | None
+) -> list[ResolvedFile]:
     """List the files the sources name, in a stable order.
 
     Raises:
@@ -145,9 +160,15 @@ def resolve_sources(sources: Sequence[Source], workspace: Workspace | None) -> l
                 base = posixpath.dirname(full)
         per_source.append((loc, files, base))
     same_place = len({loc.name for loc, _, _ in per_source}) == 1
-    common = posixpath.commonpath([b for _, _, b in per_source]) if same_place and all(
-        b.startswith("/") == per_source[0][2].startswith("/") for _, _, b in per_source
-    ) else None
+    common = (
+        posixpath.commonpath([b for _, _, b in per_source])
+        if same_place
+        and all(
+            b.startswith("/") == per_source[0][2].startswith("/")
+            for _, _, b in per_source
+        )
+        else None
+    )
     resolved: list[ResolvedFile] = []
     seen: set[tuple[str, str]] = set()
     for loc, files, base in per_source:
@@ -158,7 +179,9 @@ def resolve_sources(sources: Sequence[Source], workspace: Workspace | None) -> l
             if common is not None:
                 display = "/" + posixpath.relpath(full.split("?", 1)[0], common or "/")
             else:
-                display = f"/{loc.name}/" + posixpath.relpath(full.split("?", 1)[0], base or "/")
+                display = f"/{loc.name}/" + posixpath.relpath(
+                    full.split("?", 1)[0], base or "/"
+                )
             resolved.append(ResolvedFile(loc, full, display))
     return resolved
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -14,6 +13,8 @@ from dataferry.data.readers import READERS
 from dataferry.errors import DatasetValidationError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     import pandas as pd
 
     from dataferry.data.sources import ResolvedFile
@@ -29,14 +30,18 @@ class TabularDataset(AbstractDataset):
 
     # -- transforms -------------------------------------------------------------------
 
-    def keep_columns(self, columns: str | Sequence[str], validate: bool = False) -> TabularDataset:
+    def keep_columns(
+        self, columns: str | Sequence[str], validate: bool = False
+    ) -> TabularDataset:
         """Only the named columns (``validate=True``: fail if one is missing)."""
         names = [columns] if isinstance(columns, str) else list(columns)
         if validate:
             present = self._schema().names
             missing = [c for c in names if c not in present]
             if missing:
-                raise DatasetValidationError(f"keep_columns: no column(s) {missing}; the columns are {present}")
+                raise DatasetValidationError(
+                    f"keep_columns: no column(s) {missing}; the columns are {present}"
+                )
         return self._derive({"op": "keep_columns", "columns": names})
 
     def drop_columns(self, columns: str | Sequence[str]) -> TabularDataset:
@@ -57,14 +62,18 @@ class TabularDataset(AbstractDataset):
         reader = self._reader()
         return self._add_columns_schema(reader.schema(), reader.files)
 
-    def _add_columns_schema(self, schema: pa.Schema, files: Sequence[ResolvedFile]) -> pa.Schema:
+    def _add_columns_schema(
+        self, schema: pa.Schema, files: Sequence[ResolvedFile]
+    ) -> pa.Schema:
         fmt = self._definition["format"]
         extra = _extra_columns(files[0], fmt)
         for name, value in extra.items():
             schema = schema.append(pa.field(name, pa.scalar(value).type))
         return schema
 
-    def _chunks(self, *, on_error: str = "null", streaming: bool | None = None) -> Iterator[Any]:
+    def _chunks(
+        self, *, on_error: str = "null", streaming: bool | None = None
+    ) -> Iterator[Any]:
         transforms = self._definition.get("transforms", [])
         if streaming is None:
             streaming = any(t["op"] in _STREAMED for t in transforms)
@@ -89,14 +98,21 @@ class TabularDataset(AbstractDataset):
             PathNotFoundError: a source path matches no file.
             DataFormatError: a file is malformed (the message names the file and row).
         """
-        chunks = [c if isinstance(c, pa.Table) else pa.Table.from_batches([c]) for c in self._chunks(on_error=on_error)]
+        chunks = [
+            c if isinstance(c, pa.Table) else pa.Table.from_batches([c])
+            for c in self._chunks(on_error=on_error)
+        ]
         if not chunks:
             schema = self._schema()
-            names = tf.column_names(schema.names, self._definition.get("transforms", []))
+            names = tf.column_names(
+                schema.names, self._definition.get("transforms", [])
+            )
             return pa.schema([schema.field(n) for n in names]).empty_table()
         return chunks[0] if len(chunks) == 1 else pa.concat_tables(chunks)
 
-    def to_pandas_dataframe(self, on_error: str = "null", out_of_range_datetime: str = "null") -> pd.DataFrame:
+    def to_pandas_dataframe(
+        self, on_error: str = "null", out_of_range_datetime: str = "null"
+    ) -> pd.DataFrame:
         """All records as a pandas DataFrame.
 
         ``on_error='null'`` turns values that do not fit their column's type into nulls;
@@ -104,21 +120,29 @@ class TabularDataset(AbstractDataset):
         ``out_of_range_datetime='fail'`` raises on timestamps pandas cannot hold.
         """
         if out_of_range_datetime not in ("null", "fail"):
-            raise ValueError(f"out_of_range_datetime must be 'null' or 'fail', not {out_of_range_datetime!r}")
+            raise ValueError(
+                f"out_of_range_datetime must be 'null' or 'fail', not {out_of_range_datetime!r}"
+            )
         table = self.to_arrow(on_error)
         try:
             return table.to_pandas(split_blocks=True, self_destruct=True)
         except pa.ArrowInvalid as exc:
             if out_of_range_datetime == "fail":
-                raise DatasetValidationError(f"a timestamp is out of pandas' range: {exc}") from exc
-            return table.to_pandas(timestamp_as_object=False, coerce_temporal_nanoseconds=True)
+                raise DatasetValidationError(
+                    f"a timestamp is out of pandas' range: {exc}"
+                ) from exc
+            return table.to_pandas(
+                timestamp_as_object=False, coerce_temporal_nanoseconds=True
+            )
 
     def to_polars(self, on_error: str = "null") -> Any:
         """All records as a polars DataFrame (needs ``pip install polars``)."""
         try:
             import polars as pl
         except ImportError as exc:
-            raise ImportError("to_polars() needs polars: pip install 'dataferry[polars]'") from exc
+            raise ImportError(
+                "to_polars() needs polars: pip install 'dataferry[polars]'"
+            ) from exc
         return pl.from_arrow(self.to_arrow(on_error))
 
     def _validate(self) -> None:
@@ -152,6 +176,10 @@ def _extra_columns(f: ResolvedFile, fmt: dict[str, Any]) -> dict[str, Any]:
 def _with_extra_columns(chunk: Any, f: ResolvedFile, fmt: dict[str, Any]) -> Any:
     extra = _extra_columns(f, fmt)
     for name, value in extra.items():
-        column = pa.array([value] * chunk.num_rows) if chunk.num_rows else pa.array([], pa.scalar(value).type)
+        column = (
+            pa.array([value] * chunk.num_rows)
+            if chunk.num_rows
+            else pa.array([], pa.scalar(value).type)
+        )
         chunk = chunk.append_column(name, column)
     return chunk

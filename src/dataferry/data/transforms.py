@@ -6,13 +6,15 @@ chunks; every stage counts positions itself, so the result is the same for any c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
 from dataferry.data.sampling import draws
 from dataferry.errors import DatasetValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 Transform = dict[str, Any]
 
@@ -83,9 +85,11 @@ def apply(chunks: Iterator[C], transforms: Sequence[Transform]) -> Iterator[C]:
             else:
                 chunks = _select(chunks, t["seed"], "split", lambda u, p=p: u >= p)
         elif op in ("keep_columns", "drop_columns"):
-            chunks = _columns(chunks, t)  # type: ignore[arg-type]
+            chunks = _columns(chunks, t)
         else:  # a definition from a newer dataferry
-            raise DatasetValidationError(f"unknown dataset transform {op!r}; upgrade dataferry")
+            raise DatasetValidationError(
+                f"unknown dataset transform {op!r}; upgrade dataferry"
+            )
     return chunks
 
 
@@ -95,7 +99,9 @@ def _columns(chunks: Iterator[Any], t: Transform) -> Iterator[Any]:
         present = chunk.schema.names
         missing = [c for c in names if c not in present]
         if missing and t["op"] == "keep_columns" and t.get("validate", False):
-            raise DatasetValidationError(f"keep_columns: no column(s) {missing}; the columns are {present}")
+            raise DatasetValidationError(
+                f"keep_columns: no column(s) {missing}; the columns are {present}"
+            )
         if t["op"] == "keep_columns":
             yield chunk.select([c for c in names if c in present])
         else:
@@ -128,4 +134,10 @@ class FileList:
         return FileList(self.items[offset:end])
 
     def filter(self, mask: Any) -> FileList:
-        return FileList([item for item, keep in zip(self.items, np.asarray(mask), strict=True) if keep])
+        return FileList(
+            [
+                item
+                for item, keep in zip(self.items, np.asarray(mask), strict=True)
+                if keep
+            ]
+        )

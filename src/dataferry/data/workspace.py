@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +16,16 @@ from dataferry.data.config import (
     read_config,
     write_config,
 )
-from dataferry.errors import InvalidNameError, WorkspaceExistsError, WorkspaceNotFoundError
+from dataferry.errors import (
+    InvalidNameError,
+    WorkspaceExistsError,
+    WorkspaceNotFoundError,
+)
 from dataferry.storage import DatastoreSpec, SecretStore
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dataferry.data.abstract_dataset import AbstractDataset
     from dataferry.data.datastore import Datastore
 
@@ -72,7 +77,9 @@ class Workspace:
     ) -> None:
         if path is None:
             if workspace_name is None:
-                raise TypeError("Workspace() needs workspace_name, or path= to its folder")
+                raise TypeError(
+                    "Workspace() needs workspace_name, or path= to its folder"
+                )
             path = self._lookup(workspace_name)
         config = _open_config(Path(path))
         self._config = config
@@ -126,7 +133,7 @@ class Workspace:
         resource_group: str | None = None,
         location: str | None = None,
         cloud: str = "AzureCloud",
-        id: str | None = None,  # noqa: A002 - the original SDK's parameter name
+        id: str | None = None,
     ) -> Workspace:
         """Open a workspace created on this machine, by name.
 
@@ -197,7 +204,9 @@ class Workspace:
             print(f"Created workspace '{name}' in {ws.path}")
         return ws
 
-    def write_config(self, path: str | os.PathLike[str] | None = None, file_name: str | None = None) -> None:
+    def write_config(
+        self, path: str | os.PathLike[str] | None = None, file_name: str | None = None
+    ) -> None:
         """Write this workspace's ``config.json`` into ``path`` (default: the current folder)."""
         folder = Path(path if path is not None else ".").resolve()
         data: dict[str, Any] = {
@@ -244,7 +253,10 @@ class Workspace:
         """Every registered datastore by name."""
         from dataferry.data.datastore import Datastore
 
-        return {spec.name: Datastore._from_spec(self, spec) for spec in self.catalog.list_datastores()}
+        return {
+            spec.name: Datastore._from_spec(self, spec)
+            for spec in self.catalog.list_datastores()
+        }
 
     @property
     def datasets(self) -> dict[str, AbstractDataset]:
@@ -257,7 +269,9 @@ class Workspace:
         """The datastore outputs go to when none is named (``workspaceblobstore`` at first)."""
         from dataferry.data.datastore import Datastore
 
-        return Datastore.get(self, self.catalog.get_setting("default_datastore", BUILTIN_DATASTORES[0]))
+        return Datastore.get(
+            self, self.catalog.get_setting("default_datastore", BUILTIN_DATASTORES[0])
+        )
 
     def set_default_datastore(self, name: str) -> None:
         """Make ``name`` the default datastore.

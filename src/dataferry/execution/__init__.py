@@ -10,10 +10,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dataferry.execution.experiment import Experiment
-    from dataferry.execution.pipeline import Pipeline
-    from dataferry.execution.pipeline_run import PipelineRun, PortDataReference, StepRun, StepRunOutput
-    from dataferry.execution.run_context import Run, RunEnvironmentException
+    from dataferry.execution.experiment import Experiment as Experiment
+    from dataferry.execution.pipeline import Pipeline as Pipeline
+    from dataferry.execution.pipeline_run import (
+        PipelineRun as PipelineRun,
+    )
+    from dataferry.execution.pipeline_run import (
+        PortDataReference as PortDataReference,
+    )
+    from dataferry.execution.pipeline_run import (
+        StepRun as StepRun,
+    )
+    from dataferry.execution.pipeline_run import (
+        StepRunOutput as StepRunOutput,
+    )
+    from dataferry.execution.run_context import (
+        Run as Run,
+    )
+    from dataferry.execution.run_context import (
+        RunEnvironmentException as RunEnvironmentException,
+    )
 
 _LAZY = {
     "Experiment": "dataferry.execution.experiment",

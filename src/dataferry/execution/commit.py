@@ -9,6 +9,7 @@ a failed or cancelled step leaves nothing at the destination and nothing registe
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import os
@@ -33,7 +34,11 @@ STAGING_DIR = ".dataferry-staging"
 
 def resolve_template(template: str, *, run_id: str, output_name: str) -> str:
     """Fill ``{run-id}`` and ``{output-name}``; the path is relative to the datastore root."""
-    return template.replace("{run-id}", run_id).replace("{output-name}", output_name).strip("/")
+    return (
+        template.replace("{run-id}", run_id)
+        .replace("{output-name}", output_name)
+        .strip("/")
+    )
 
 
 @dataclass
@@ -50,7 +55,16 @@ class StagedOutput:
         return str(self.spec["name"])
 
 
-def stage_output(workspace: Workspace, store: RunStore, spec: dict[str, Any], *, run_id: str, step_run_id: str, step_dir: Path, work_dir: Path) -> StagedOutput:
+def stage_output(
+    workspace: Workspace,
+    store: RunStore,
+    spec: dict[str, Any],
+    *,
+    run_id: str,
+    step_run_id: str,
+    step_dir: Path,
+    work_dir: Path,
+) -> StagedOutput:
     """Lease the destination and make the (empty) folder the step writes to.
 
     What the step leaves at that path is committed: the folder, or a single file if the
@@ -62,7 +76,9 @@ def stage_output(workspace: Workspace, store: RunStore, spec: dict[str, Any], *,
             it. Mount mode writes in place, so an existing folder is written into.
     """
     location = Datastore.get(workspace, spec["datastore"]).location
-    path = resolve_template(spec["path_template"], run_id=step_run_id, output_name=spec["name"])
+    path = resolve_template(
+        spec["path_template"], run_id=step_run_id, output_name=spec["name"]
+    )
     source = _source_dir(spec, work_dir) if spec.get("source") else None
     store.acquire_lease(location.name, path, step_run_id=step_run_id, run_id=run_id)
     if spec["mode"] == "upload" and not spec.get("overwrite") and location.exists(path):
@@ -127,13 +143,20 @@ def _keep_globs(staged: StagedOutput) -> None:
         return
     if staged.write_dir.is_file():
         name = staged.write_dir.name
-        if not any(fnmatch.fnmatch(staged.write_dir.as_posix(), g) or fnmatch.fnmatch(name, g) for g in globs):
+        if not any(
+            fnmatch.fnmatch(staged.write_dir.as_posix(), g) or fnmatch.fnmatch(name, g)
+            for g in globs
+        ):
             staged.write_dir.unlink()
         return
     for dirpath, _dirs, names in os.walk(staged.write_dir):
         for name in names:
             full = Path(dirpath, name)
-            if not any(fnmatch.fnmatch(full.as_posix(), g) or fnmatch.fnmatch(full.relative_to(staged.write_dir).as_posix(), g) for g in globs):
+            if not any(
+                fnmatch.fnmatch(full.as_posix(), g)
+                or fnmatch.fnmatch(full.relative_to(staged.write_dir).as_posix(), g)
+                for g in globs
+            ):
                 full.unlink()
 
 
@@ -170,7 +193,9 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
             os.rename(staged.write_dir, final)
         else:  # a `source` folder on another filesystem: copy next to it, then rename
             tmp = final.parent / f".{final.name}.committing"
-            shutil.rmtree(tmp, ignore_errors=True)  # never commit a crashed copy's leftovers
+            shutil.rmtree(
+                tmp, ignore_errors=True
+            )  # never commit a crashed copy's leftovers
             shutil.copytree(staged.write_dir, tmp)
             os.rename(tmp, final)
             shutil.rmtree(staged.write_dir, ignore_errors=True)
@@ -180,17 +205,31 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
         for dirpath, _dirs, names in os.walk(staged.write_dir):
             for name in names:
                 local = Path(dirpath, name)
-                pairs.append((str(local), f"{staged.path}/{local.relative_to(staged.write_dir).as_posix()}"))
+                pairs.append(
+                    (
+                        str(local),
+                        f"{staged.path}/{local.relative_to(staged.write_dir).as_posix()}",
+                    )
+                )
         loc.put_files(pairs, overwrite=True, show_progress=False)
         shutil.rmtree(staged.write_dir, ignore_errors=True)
-    return {"name": staged.name, "datastore": loc.name, "path": staged.path, "mode": staged.spec["mode"], "size_bytes": size, "file_count": count}
+    return {
+        "name": staged.name,
+        "datastore": loc.name,
+        "path": staged.path,
+        "mode": staged.spec["mode"],
+        "size_bytes": size,
+        "file_count": count,
+    }
 
 
 def _commit_file(staged: StagedOutput) -> None:
     """A step that wrote one file at its output path: that file is the output."""
     loc = staged.location
     if not loc.is_local:
-        loc.put_files([(str(staged.write_dir), staged.path)], overwrite=True, show_progress=False)
+        loc.put_files(
+            [(str(staged.write_dir), staged.path)], overwrite=True, show_progress=False
+        )
         staged.write_dir.unlink()
         return
     final = Path(loc.full_path(staged.path))
@@ -260,7 +299,10 @@ def _exchange(a: Path, b: Path) -> bool:
     if renameat2 is None:  # glibc older than 2.28
         return False
     at_fdcwd, rename_exchange = -100, 2
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+    if (
+        renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+        == 0
+    ):
         return True
     err = ctypes.get_errno()
     if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # not on this filesystem
@@ -275,10 +317,8 @@ def _same_device(a: Path, b: Path) -> bool:
 def _drop_empty_staging(staged: StagedOutput) -> None:
     parent = staged.write_dir.parent
     if parent.name and parent.parent.name == STAGING_DIR:
-        try:
+        with contextlib.suppress(OSError):  # other outputs of the step are still there
             parent.rmdir()
-        except OSError:
-            pass  # other outputs of the step are still there
 
 
 def discard_output(staged: StagedOutput) -> None:
@@ -287,9 +327,12 @@ def discard_output(staged: StagedOutput) -> None:
     _drop_empty_staging(staged)
 
 
-def discard_step_staging(workspace: Workspace, datastore: str, step_run_id: str) -> None:
+def discard_step_staging(
+    workspace: Workspace, datastore: str, step_run_id: str
+) -> None:
     """Remove a step run's staging folder on a local datastore (after a crash)."""
     location = Datastore.get(workspace, datastore).location
     if location.is_local:
-        shutil.rmtree(Path(location.root) / STAGING_DIR / step_run_id, ignore_errors=True)
-
+        shutil.rmtree(
+            Path(location.root) / STAGING_DIR / step_run_id, ignore_errors=True
+        )

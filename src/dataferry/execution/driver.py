@@ -24,8 +24,18 @@ from dataferry.catalog import now
 from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
 from dataferry.data.workspace import Workspace
 from dataferry.errors import DataferryError
-from dataferry.execution.commit import StagedOutput, commit_output, discard_output, stage_output
-from dataferry.execution.executors import Executor, LocalExecutor, PreparedStep, StepHandle
+from dataferry.execution.commit import (
+    StagedOutput,
+    commit_output,
+    discard_output,
+    stage_output,
+)
+from dataferry.execution.executors import (
+    Executor,
+    LocalExecutor,
+    PreparedStep,
+    StepHandle,
+)
 from dataferry.execution.materialise import BoundInput, InputContext, bind_input
 from dataferry.execution.registration import register_outputs
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
@@ -65,15 +75,21 @@ def run_dir(workspace: Workspace, run_id: str) -> Path:
 class Driver:
     """Runs the plan of one pipeline run to its end."""
 
-    def __init__(self, workspace: Workspace, run_id: str, executor: Executor | None = None) -> None:
+    def __init__(
+        self, workspace: Workspace, run_id: str, executor: Executor | None = None
+    ) -> None:
         self.ws = workspace
         self.run_id = run_id
         self.store = RunStore(workspace.catalog)
         self.run = self.store.get_run(run_id)
         self.plan = self.run.definition
         self.executor: Executor = executor or LocalExecutor()
-        self.continue_on_failure = bool(self.run.options.get("continue_on_step_failure"))
-        self.max_concurrency = int(workspace.catalog.get_setting("max_concurrency", 0) or os.cpu_count() or 1)
+        self.continue_on_failure = bool(
+            self.run.options.get("continue_on_step_failure")
+        )
+        self.max_concurrency = int(
+            workspace.catalog.get_setting("max_concurrency", 0) or os.cpu_count() or 1
+        )
         self.states = self._states()
         self.advisor = ReuseAdvisor(workspace, self.store, dict(self.run.parameters))
         self.advisor.step_names = {n["node_id"]: n["name"] for n in self.plan["nodes"]}
@@ -81,14 +97,18 @@ class Driver:
         self.rerun_nodes = set(self.run.options.get("rerun_nodes") or [])
         self._stop = threading.Event()
         self.cancelled = False
-        self._outputs: dict[str, list[OutputRecord]] = {}  # step run id -> its committed outputs
+        self._outputs: dict[
+            str, list[OutputRecord]
+        ] = {}  # step run id -> its committed outputs
 
     def _states(self) -> dict[str, StepState]:
         records = {r.node_id: r for r in self.store.step_runs(self.run_id)}
         states = {}
         for node in self.plan["nodes"]:
             record = records[node["node_id"]]
-            state = StepState(node, record, status=record.status, fingerprint=record.fingerprint)
+            state = StepState(
+                node, record, status=record.status, fingerprint=record.fingerprint
+            )
             states[state.node_id] = state
         return states
 
@@ -97,15 +117,22 @@ class Driver:
     def drive(self) -> str:
         """Run every step that can run; return the run's final status."""
         values: dict[str, Any] = {
-            "started_at": self.run.started_at or now(), "heartbeat_at": now(),
-            "driver_host": socket.gethostname(), "driver_pid": os.getpid(),
+            "started_at": self.run.started_at or now(),
+            "heartbeat_at": now(),
+            "driver_host": socket.gethostname(),
+            "driver_pid": os.getpid(),
         }
         # a cancel asked for before this process started must not be overwritten: the
         # loop's first check acts on it
         if self.store.get_run(self.run_id).status != "CancelRequested":
             values["status"] = "Running"
         self.store.update_run(self.run_id, **values)
-        log.info("run %s: %d steps, at most %d at once", self.run_id, len(self.states), self.max_concurrency)
+        log.info(
+            "run %s: %d steps, at most %d at once",
+            self.run_id,
+            len(self.states),
+            self.max_concurrency,
+        )
         beat = threading.Thread(target=self._heartbeat, daemon=True)
         beat.start()
         try:
@@ -115,7 +142,9 @@ class Driver:
         final = self._final_status()
         if final == "Finished" and self.run.options.get("delete_intermediate_outputs"):
             self._delete_intermediate_outputs()  # before the end is visible
-        self.store.update_run(self.run_id, status=final, ended_at=now(), heartbeat_at=now())
+        self.store.update_run(
+            self.run_id, status=final, ended_at=now(), heartbeat_at=now()
+        )
         log.info("run %s: %s", self.run_id, final)
         return final
 
@@ -145,7 +174,10 @@ class Driver:
                 if code is not None:
                     self._finish(state, code)
             self._start_ready()
-            if all(s.status not in ("NotStarted", "Queued", "Running") for s in self.states.values()):
+            if all(
+                s.status not in ("NotStarted", "Queued", "Running")
+                for s in self.states.values()
+            ):
                 return
             time.sleep(POLL_S)
 
@@ -159,7 +191,10 @@ class Driver:
             ups = [self.states[u] for u in state.node["upstream"]]
             if any(u.status in ("Failed", "Canceled") for u in ups):
                 failed = next(u for u in ups if u.status in ("Failed", "Canceled"))
-                self._skip(state, f"not run: upstream step '{failed.node['name']}' did not finish")
+                self._skip(
+                    state,
+                    f"not run: upstream step '{failed.node['name']}' did not finish",
+                )
                 continue
             if all(u.status == "Finished" for u in ups) and self._start(state):
                 running += 1
@@ -168,7 +203,9 @@ class Driver:
         while not self._stop.wait(HEARTBEAT_S):
             try:
                 self.store.update_run(self.run_id, heartbeat_at=now())
-            except Exception:  # a busy catalog must not kill the run; the next beat retries
+            except (
+                Exception
+            ):  # a busy catalog must not kill the run; the next beat retries
                 log.exception("heartbeat failed")
 
     # -- one step ---------------------------------------------------------------------
@@ -189,31 +226,55 @@ class Driver:
             return False
         state.status = "Running"
         self.store.update_step_run(
-            state.record.id, status="Running", started_at=now(), log_dir=str(self._step_dir(state)),
-            details=self._details(state, pid=self.executor.pid(state.handle), host=socket.gethostname()),
+            state.record.id,
+            status="Running",
+            started_at=now(),
+            log_dir=str(self._step_dir(state)),
+            details=self._details(
+                state, pid=self.executor.pid(state.handle), host=socket.gethostname()
+            ),
         )
-        log.info("step %s (%s) started, pid %s", state.node["name"], state.record.id, self.executor.pid(state.handle))
+        log.info(
+            "step %s (%s) started, pid %s",
+            state.node["name"],
+            state.record.id,
+            self.executor.pid(state.handle),
+        )
         return True
 
     def _reuse(self, state: StepState) -> bool:
         """Fingerprint the step; if an earlier step run matches, take its outputs."""
-        upstream = {n: output_identity(s.fingerprint, s.record) for n, s in self.states.items() if s.fingerprint and s.status == "Finished"}
+        upstream = {
+            n: output_identity(s.fingerprint, s.record)
+            for n, s in self.states.items()
+            if s.fingerprint and s.status == "Finished"
+        }
         fp = self.advisor.fingerprint(state.node, upstream)
         decision = self.advisor.decide(
-            state.node, fp, regenerate=bool(self.run.options.get("regenerate_outputs")), forced=state.node_id in self.rerun_nodes
+            state.node,
+            fp,
+            regenerate=bool(self.run.options.get("regenerate_outputs")),
+            forced=state.node_id in self.rerun_nodes,
         )
         state.fingerprint = fp.digest
         state.fingerprint_details = fp.to_details()
         log.info("step %s: %s", state.node["name"], decision.explanation)
         if not decision.reuse:
-            self.store.update_step_run(state.record.id, fingerprint=fp.digest, explanation=decision.explanation)
+            self.store.update_step_run(
+                state.record.id, fingerprint=fp.digest, explanation=decision.explanation
+            )
             return False
         source = decision.reused_from
         assert source is not None
         stamp = now()
         self.store.update_step_run(
-            state.record.id, status="Finished", fingerprint=fp.digest, reused_from=source.reused_from or source.id,
-            explanation=decision.explanation, started_at=stamp, ended_at=stamp,
+            state.record.id,
+            status="Finished",
+            fingerprint=fp.digest,
+            reused_from=source.reused_from or source.id,
+            explanation=decision.explanation,
+            started_at=stamp,
+            ended_at=stamp,
             details=self._details(state, reused_run_id=source.run_id),
         )
         state.record = self.store.get_step_run(state.record.id)
@@ -232,23 +293,47 @@ class Driver:
         (work_dir / "outputs").mkdir(exist_ok=True)
         (work_dir / "logs").mkdir(exist_ok=True)
         self._note_compute(state)
-        ctx = InputContext(self.ws, step_dir, work_dir, dict(self.run.parameters), self._committed(), state.notes)
+        ctx = InputContext(
+            self.ws,
+            step_dir,
+            work_dir,
+            dict(self.run.parameters),
+            self._committed(),
+            state.notes,
+        )
         state.inputs = [bind_input(ctx, spec) for spec in node["inputs"]]
         try:
             for spec in node["outputs"]:
                 state.staged.append(
-                    stage_output(self.ws, self.store, spec, run_id=self.run_id, step_run_id=state.record.id, step_dir=step_dir, work_dir=work_dir)
+                    stage_output(
+                        self.ws,
+                        self.store,
+                        spec,
+                        run_id=self.run_id,
+                        step_run_id=state.record.id,
+                        step_dir=step_dir,
+                        work_dir=work_dir,
+                    )
                 )
         except DataferryError:
             self._discard(state)
             raise
         argv = self._argv(state, work_dir)
         env = self._env(state, step_dir)
-        (step_dir / "context.json").write_text(json.dumps(self._context(state), indent=2))
-        timeout = self._param_or(node, "MaxRunDurationSeconds", node.get("max_run_duration_seconds"))
+        (step_dir / "context.json").write_text(
+            json.dumps(self._context(state), indent=2)
+        )
+        timeout = self._param_or(
+            node, "MaxRunDurationSeconds", node.get("max_run_duration_seconds")
+        )
         return PreparedStep(
-            step_run_id=state.record.id, name=node["name"], argv=argv, cwd=str(work_dir), env=env,
-            stdout_path=str(step_dir / "stdout.txt"), stderr_path=str(step_dir / "stderr.txt"),
+            step_run_id=state.record.id,
+            name=node["name"],
+            argv=argv,
+            cwd=str(work_dir),
+            env=env,
+            stdout_path=str(step_dir / "stdout.txt"),
+            stderr_path=str(step_dir / "stderr.txt"),
             timeout_s=float(timeout) if timeout else None,
         )
 
@@ -274,7 +359,9 @@ class Driver:
         for state in self.states.values():
             if state.status == "Finished":
                 source = state.record.reused_from or state.record.id
-                if source not in self._outputs:  # read once: committed outputs never change
+                if (
+                    source not in self._outputs
+                ):  # read once: committed outputs never change
                     self._outputs[source] = self.store.outputs_of(source)
                 for rec in self._outputs[source]:
                     committed[(state.node_id, rec.name)] = rec
@@ -283,14 +370,20 @@ class Driver:
     def _value(self, ref: Any, state: StepState) -> str:
         if isinstance(ref, str):
             return ref
-        (kind, name), = ref.items()
+        ((kind, name),) = ref.items()
         if kind == "input":
             return next(i.value for i in state.inputs if i.name == name)
         if kind == "output":
             return str(next(o.write_dir for o in state.staged if o.name == name))
         if kind == "param":
             value = self.run.parameters[name]
-            return value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict) else str(value)
+            return (
+                value
+                if isinstance(value, str)
+                else json.dumps(value)
+                if isinstance(value, dict)
+                else str(value)
+            )
         return str(self._step_param(state, name))
 
     def _step_param(self, state: StepState, name: str) -> Any:
@@ -312,8 +405,14 @@ class Driver:
 
     def _env(self, state: StepState, step_dir: Path) -> dict[str, str]:
         node = state.node
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AZUREML_", "AML_PARAMETER_"))}
-        env.update({k: str(v) for k, v in node.get("environment_variables", {}).items()})
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AZUREML_", "AML_PARAMETER_"))
+        }
+        env.update(
+            {k: str(v) for k, v in node.get("environment_variables", {}).items()}
+        )
         env.update(
             PYTHONUNBUFFERED="1",
             DATAFERRY_RUN_CONTEXT=str(step_dir / "context.json"),
@@ -342,9 +441,13 @@ class Driver:
         env["AZUREML_DATASET_FILE_OUTPUTS"] = ";".join(file_outputs)
         for key in node["params"]:
             env["AML_PARAMETER_" + key] = str(self._step_param(state, key))
-        for arg in node["arguments"]:  # in Azure ML an argument parameter is $AML_PARAMETER_x
+        for arg in node[
+            "arguments"
+        ]:  # in Azure ML an argument parameter is $AML_PARAMETER_x
             if isinstance(arg, dict) and "param" in arg:
-                env["AML_PARAMETER_" + re.sub(r"[~\W]", "_", arg["param"])] = self._value(arg, state)
+                env["AML_PARAMETER_" + re.sub(r"[~\W]", "_", arg["param"])] = (
+                    self._value(arg, state)
+                )
         return env
 
     def _context(self, state: StepState) -> dict[str, Any]:
@@ -355,14 +458,30 @@ class Driver:
             "parent_run_id": self.run_id,
             "experiment": self.run.experiment,
             "step_name": state.node["name"],
-            "inputs": {b.name: {"mode": b.mode, "value": b.value, "style": b.style} for b in state.inputs},
-            "outputs": {o.name: {"path": str(o.write_dir), "type": o.spec["type"]} for o in state.staged},
+            "inputs": {
+                b.name: {"mode": b.mode, "value": b.value, "style": b.style}
+                for b in state.inputs
+            },
+            "outputs": {
+                o.name: {"path": str(o.write_dir), "type": o.spec["type"]}
+                for o in state.staged
+            },
         }
 
     def _details(self, state: StepState, **extra: Any) -> dict[str, Any]:
         return {
-            "inputs": {b.name: {"mode": b.mode, "value": b.value, **b.lineage} for b in state.inputs},
-            "outputs": {o.name: {"datastore": o.location.name, "path": o.path, "mode": o.spec["mode"]} for o in state.staged},
+            "inputs": {
+                b.name: {"mode": b.mode, "value": b.value, **b.lineage}
+                for b in state.inputs
+            },
+            "outputs": {
+                o.name: {
+                    "datastore": o.location.name,
+                    "path": o.path,
+                    "mode": o.spec["mode"],
+                }
+                for o in state.staged
+            },
             "notes": list(state.notes),
             "compute_target": state.node.get("compute_target") or "local",
             "executor": self.executor.name,
@@ -374,38 +493,89 @@ class Driver:
         if code == 0:
             try:
                 committed = [commit_output(o) for o in state.staged]
-                lineage = [{"role": "input", "name": b.name, "dataset_id": b.lineage.get("dataset_id"), "datastore": b.lineage.get("datastore"), "path": b.lineage.get("path")} for b in state.inputs]
-                lineage += [{"role": "output", "name": c["name"], "datastore": c["datastore"], "path": c["path"]} for c in committed]
+                lineage = [
+                    {
+                        "role": "input",
+                        "name": b.name,
+                        "dataset_id": b.lineage.get("dataset_id"),
+                        "datastore": b.lineage.get("datastore"),
+                        "path": b.lineage.get("path"),
+                    }
+                    for b in state.inputs
+                ]
+                lineage += [
+                    {
+                        "role": "output",
+                        "name": c["name"],
+                        "datastore": c["datastore"],
+                        "path": c["path"],
+                    }
+                    for c in committed
+                ]
                 self.store.record_outputs(state.record.id, committed, lineage)
-                registered = register_outputs(self.ws, state.node, committed, state.record.id)
+                registered = register_outputs(
+                    self.ws, state.node, committed, state.record.id
+                )
             except (DataferryError, OSError) as exc:
                 self._discard(state)
-                self._end(state, "Failed", code, error=f"committing outputs failed: {exc}")
+                self._end(
+                    state, "Failed", code, error=f"committing outputs failed: {exc}"
+                )
                 return
             self._end(state, "Finished", code, registered=registered)
             return
         self._discard(state)
         reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         tail = _tail(self._step_dir(state) / "stderr.txt")
-        self._end(state, "Failed", code, error=f"step '{state.node['name']}' failed ({reason})" + (f":\n{tail}" if tail else ""))
+        self._end(
+            state,
+            "Failed",
+            code,
+            error=f"step '{state.node['name']}' failed ({reason})"
+            + (f":\n{tail}" if tail else ""),
+        )
         if not self.continue_on_failure:
             self._cancel_all(f"not run: step '{state.node['name']}' failed")
 
-    def _end(self, state: StepState, status: str, code: int | None, **extra: Any) -> None:
+    def _end(
+        self, state: StepState, status: str, code: int | None, **extra: Any
+    ) -> None:
         state.status = status
-        self.store.update_step_run(state.record.id, status=status, ended_at=now(), exit_code=code, details=self._details(state, **extra))
-        log.info("step %s: %s%s", state.node["name"], status, f" ({extra['error'].splitlines()[0]})" if extra.get("error") else "")
+        self.store.update_step_run(
+            state.record.id,
+            status=status,
+            ended_at=now(),
+            exit_code=code,
+            details=self._details(state, **extra),
+        )
+        log.info(
+            "step %s: %s%s",
+            state.node["name"],
+            status,
+            f" ({extra['error'].splitlines()[0]})" if extra.get("error") else "",
+        )
 
     def _fail_before_start(self, state: StepState, message: str) -> None:
         state.status = "Failed"
-        self.store.update_step_run(state.record.id, status="Failed", started_at=now(), ended_at=now(), details=self._details(state, error=message))
+        self.store.update_step_run(
+            state.record.id,
+            status="Failed",
+            started_at=now(),
+            ended_at=now(),
+            details=self._details(state, error=message),
+        )
         log.info("step %s: Failed before start: %s", state.node["name"], message)
         if not self.continue_on_failure:
             self._cancel_all(f"not run: step '{state.node['name']}' failed")
 
     def _skip(self, state: StepState, reason: str) -> None:
         state.status = "Canceled"
-        self.store.update_step_run(state.record.id, status="Canceled", ended_at=now(), details=self._details(state, error=reason))
+        self.store.update_step_run(
+            state.record.id,
+            status="Canceled",
+            ended_at=now(),
+            details=self._details(state, error=reason),
+        )
 
     def _discard(self, state: StepState) -> None:
         for staged in state.staged:
@@ -453,7 +623,9 @@ def main(argv: list[str] | None = None) -> int:
         final = Driver(workspace, run_id).drive()
     except Exception as exc:
         log.exception("driver failed")
-        RunStore(workspace.catalog).set_run_status_unless_terminal(run_id, "Failed", ended_at=now(), error=f"driver failed: {exc}")
+        RunStore(workspace.catalog).set_run_status_unless_terminal(
+            run_id, "Failed", ended_at=now(), error=f"driver failed: {exc}"
+        )
         return 1
     return 0 if final == "Finished" else 1
 

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.run_store import RunStore
 from dataferry.errors import InvalidNameError, PipelineError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
     from dataferry.data.workspace import Workspace
     from dataferry.execution.pipeline_run import PipelineRun
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
-_PIPELINE_KWARGS = {"pipeline_parameters", "pipeline_params", "continue_on_step_failure", "regenerate_outputs",
-                    "parent_run_id", "enable_email_notification", "credential_passthrough",
-                    "delete_intermediate_outputs"}
+_PIPELINE_KWARGS = {
+    "pipeline_parameters",
+    "pipeline_params",
+    "continue_on_step_failure",
+    "regenerate_outputs",
+    "parent_run_id",
+    "enable_email_notification",
+    "credential_passthrough",
+    "delete_intermediate_outputs",
+}
 
 
 def validate_experiment_name(name: object) -> str:
@@ -32,13 +40,23 @@ def validate_experiment_name(name: object) -> str:
 class Experiment:
     """A named group of runs in a workspace."""
 
-    def __init__(self, workspace: Workspace, name: str, _skip_name_validation: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        name: str,
+        _skip_name_validation: bool = False,
+        **kwargs: Any,
+    ) -> None:
         if kwargs:
-            raise TypeError(f"Experiment() got unexpected keyword arguments {sorted(kwargs)}")
+            raise TypeError(
+                f"Experiment() got unexpected keyword arguments {sorted(kwargs)}"
+            )
         self.workspace = workspace
         self.name = name if _skip_name_validation else validate_experiment_name(name)
 
-    def submit(self, config: Any, tags: Mapping[str, str] | None = None, **kwargs: Any) -> PipelineRun:
+    def submit(
+        self, config: Any, tags: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> PipelineRun:
         """Submit a pipeline; the keyword arguments go to ``Pipeline.submit``.
 
         Raises:
@@ -47,7 +65,9 @@ class Experiment:
         from dataferry.execution.pipeline import Pipeline
 
         if not isinstance(config, Pipeline):
-            raise PipelineError(f"Experiment.submit takes a Pipeline here, not {type(config).__name__}")
+            raise PipelineError(
+                f"Experiment.submit takes a Pipeline here, not {type(config).__name__}"
+            )
         unknown = sorted(set(kwargs) - _PIPELINE_KWARGS)
         if unknown:
             raise TypeError(f"submit() got unexpected keyword arguments {unknown}")
@@ -59,7 +79,9 @@ class Experiment:
         """This experiment's runs, newest first."""
         from dataferry.execution.pipeline_run import PipelineRun
 
-        for record in RunStore(self.workspace.catalog).list_runs(experiment=self.name, limit=10_000):
+        for record in RunStore(self.workspace.catalog).list_runs(
+            experiment=self.name, limit=10_000
+        ):
             yield PipelineRun(self, record.id)
 
     def __repr__(self) -> str:

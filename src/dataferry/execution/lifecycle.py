@@ -117,7 +117,12 @@ def _is_registered(item: OutputItem, registered: set[tuple[str, str]]) -> bool:
     for store, path in registered:
         if store != item.datastore:
             continue
-        if path == item.path or path.startswith(item.path + "/") or item.path.startswith(path + "/") or path == "":
+        if (
+            path == item.path
+            or path.startswith(item.path + "/")
+            or item.path.startswith(path + "/")
+            or path == ""
+        ):
             return True
     return False
 
@@ -137,14 +142,25 @@ def intermediate_outputs(
     cutoff = now() - older_than if older_than is not None else None
     with workspace.catalog.read() as conn:
         rows = conn.execute(
-            select(outputs, step_runs.c.run_id, step_runs.c.step_name, runs.c.status, runs.c.ended_at)
+            select(
+                outputs,
+                step_runs.c.run_id,
+                step_runs.c.step_name,
+                runs.c.status,
+                runs.c.ended_at,
+            )
             .join(step_runs, step_runs.c.id == outputs.c.step_run_id)
             .join(runs, runs.c.id == step_runs.c.run_id)
             .where(outputs.c.deleted_at.is_(None))
             .order_by(outputs.c.id)
         ).all()
         reuse = conn.execute(
-            select(step_runs.c.reused_from, step_runs.c.run_id, runs.c.status, runs.c.ended_at)
+            select(
+                step_runs.c.reused_from,
+                step_runs.c.run_id,
+                runs.c.status,
+                runs.c.ended_at,
+            )
             .join(runs, runs.c.id == step_runs.c.run_id)
             .where(step_runs.c.reused_from.is_not(None))
         ).all()
@@ -157,22 +173,36 @@ def intermediate_outputs(
         return cutoff is None or (ended is not None and ended < cutoff)
 
     # a reuse record of a run that stays keeps the output it points to
-    kept_by_reuse = {r.reused_from for r in reuse if not doomed(r.run_id, r.status, r.ended_at)}
+    kept_by_reuse = {
+        r.reused_from for r in reuse if not doomed(r.run_id, r.status, r.ended_at)
+    }
     registered = _registered_paths(workspace)
     items = []
     for r in rows:
         m = r._mapping
         if datastore is not None and m["datastore"] != datastore.lower():
             continue
-        if not m["path"].strip("/"):  # written at a datastore's root: deleting it would empty it
+        if not m["path"].strip(
+            "/"
+        ):  # written at a datastore's root: deleting it would empty it
             continue
-        if not doomed(m["run_id"], m["status"], m["ended_at"]) or m["step_run_id"] in kept_by_reuse:
+        if (
+            not doomed(m["run_id"], m["status"], m["ended_at"])
+            or m["step_run_id"] in kept_by_reuse
+        ):
             continue
         if workspace.catalog.versions_by_producer(m["step_run_id"]):
             continue
         item = OutputItem(
-            m["run_id"], m["step_run_id"], m["step_name"], m["name"], m["datastore"], m["path"],
-            int(m["size_bytes"] or 0), int(m["file_count"] or 0), m["ended_at"],
+            m["run_id"],
+            m["step_run_id"],
+            m["step_name"],
+            m["name"],
+            m["datastore"],
+            m["path"],
+            int(m["size_bytes"] or 0),
+            int(m["file_count"] or 0),
+            m["ended_at"],
         )
         if not _is_registered(item, registered):
             items.append(item)
@@ -187,8 +217,15 @@ def delete_outputs(workspace: Workspace, items: list[OutputItem]) -> None:
     """
     store = RunStore(workspace.catalog)
     for item in items:
-        if not item.path.strip("/"):  # an output at a datastore's root: never delete the root
-            log.warning("not deleting output '%s' of run %s: it is the root of datastore '%s'", item.name, item.run_id, item.datastore)
+        if not item.path.strip(
+            "/"
+        ):  # an output at a datastore's root: never delete the root
+            log.warning(
+                "not deleting output '%s' of run %s: it is the root of datastore '%s'",
+                item.name,
+                item.run_id,
+                item.datastore,
+            )
             continue
         remove_output(workspace, item.datastore, item.path)
         store.mark_output_deleted(item.step_run_id, item.name)
@@ -213,7 +250,9 @@ def remove_output(workspace: Workspace, datastore: str, path: str) -> None:
     except FileNotFoundError:
         pass
     except OSError as exc:
-        raise StorageError(f"datastore '{datastore}': cannot delete '{path}': {exc}") from exc
+        raise StorageError(
+            f"datastore '{datastore}': cannot delete '{path}': {exc}"
+        ) from exc
 
 
 def stale_staging(workspace: Workspace, datastore: str | None = None) -> list[str]:
@@ -221,7 +260,9 @@ def stale_staging(workspace: Workspace, datastore: str | None = None) -> list[st
     store = RunStore(workspace.catalog)
     found = []
     for spec in workspace.catalog.list_datastores():
-        if spec.kind != "local" or (datastore is not None and spec.name != datastore.lower()):
+        if spec.kind != "local" or (
+            datastore is not None and spec.name != datastore.lower()
+        ):
             continue
         folder = Path(spec.options["path"]) / STAGING_DIR
         if not folder.is_dir():
@@ -237,7 +278,13 @@ def stale_staging(workspace: Workspace, datastore: str | None = None) -> list[st
     return found
 
 
-def gc(workspace: Workspace, *, older_than: str | None = None, datastore: str | None = None, dry_run: bool = False) -> GcReport:
+def gc(
+    workspace: Workspace,
+    *,
+    older_than: str | None = None,
+    datastore: str | None = None,
+    dry_run: bool = False,
+) -> GcReport:
     """Delete intermediate outputs of runs that ended more than ``older_than`` ago.
 
     Without ``older_than``, each datastore's retention setting applies (datastores with
@@ -250,12 +297,16 @@ def gc(workspace: Workspace, *, older_than: str | None = None, datastore: str | 
     if datastore is not None:
         datastore = workspace.catalog.get_datastore(datastore).name
     if older_than is not None:
-        items = intermediate_outputs(workspace, older_than=parse_duration(older_than), datastore=datastore)
+        items = intermediate_outputs(
+            workspace, older_than=parse_duration(older_than), datastore=datastore
+        )
     else:
         items = []
         for store_name, duration in retention(workspace).items():
             if datastore is None or store_name == datastore:
-                items += intermediate_outputs(workspace, older_than=parse_duration(duration), datastore=store_name)
+                items += intermediate_outputs(
+                    workspace, older_than=parse_duration(duration), datastore=store_name
+                )
     staging = stale_staging(workspace, datastore)
     if not dry_run:
         delete_outputs(workspace, items)
@@ -264,12 +315,16 @@ def gc(workspace: Workspace, *, older_than: str | None = None, datastore: str | 
     return GcReport(items, staging, deleted=not dry_run)
 
 
-def delete_run_outputs(workspace: Workspace, run_id: str, *, ending: bool = False) -> list[OutputItem]:
+def delete_run_outputs(
+    workspace: Workspace, run_id: str, *, ending: bool = False
+) -> list[OutputItem]:
     """Delete one ended run's intermediate outputs; return what was deleted.
 
     ``ending``: the run's own driver calls this before it records the end, so that a
     run seen Finished has its intermediate outputs deleted already.
     """
-    items = intermediate_outputs(workspace, run_ids={run_id}, ending=run_id if ending else None)
+    items = intermediate_outputs(
+        workspace, run_ids={run_id}, ending=run_id if ending else None
+    )
     delete_outputs(workspace, items)
     return items

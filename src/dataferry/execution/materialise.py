@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.abstract_dataset import AbstractDataset, build_dataset
@@ -22,6 +21,8 @@ from dataferry.execution.registration import tabular_sources
 from dataferry.storage.location import has_glob
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dataferry.catalog.run_store import OutputRecord
     from dataferry.data.sources import ResolvedFile
     from dataferry.data.workspace import Workspace
@@ -66,19 +67,42 @@ def bind_input(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
         key = (spec["producer"], spec["output"])
         record = ctx.committed.get(key)
         if record is None:
-            raise RunError(f"input '{spec['name']}': output '{spec['output']}' of step '{spec['producer']}' was not committed")
+            raise RunError(
+                f"input '{spec['name']}': output '{spec['output']}' of step '{spec['producer']}' was not committed"
+            )
         lineage = {"datastore": record.datastore, "path": record.path}
         view = spec.get("view") or {}
         if view.get("tabular"):
             dataset = _tabular_over(ctx, record, view)
-            return BoundInput(spec["name"], spec["style"], "direct", str(dataset.id), {**lineage, "dataset_id": dataset.id})
-        folder = FileDataset({"sources": [{"datastore": record.datastore, "path": record.path}], "format": None, "transforms": view.get("transforms", [])}, ctx.workspace)
+            return BoundInput(
+                spec["name"],
+                spec["style"],
+                "direct",
+                str(dataset.id),
+                {**lineage, "dataset_id": dataset.id},
+            )
+        folder = FileDataset(
+            {
+                "sources": [{"datastore": record.datastore, "path": record.path}],
+                "format": None,
+                "transforms": view.get("transforms", []),
+            },
+            ctx.workspace,
+        )
         if spec["mode"] == "direct":
-            return BoundInput(spec["name"], spec["style"], "direct", str(folder.id), {**lineage, "dataset_id": folder.id})
+            return BoundInput(
+                spec["name"],
+                spec["style"],
+                "direct",
+                str(folder.id),
+                {**lineage, "dataset_id": folder.id},
+            )
         location = Datastore.get(ctx.workspace, record.datastore).location
         if location.is_local and spec["mode"] == "mount" and not view.get("transforms"):
             return _place(ctx, spec, location.full_path(record.path), lineage)
-        return _bind_files(ctx, spec, folder._files(), lineage, single_file_as_file=False)
+        return _bind_files(
+            ctx, spec, folder._files(), lineage, single_file_as_file=False
+        )
     # datapath
     store, path = _datapath_of(ctx, spec)
     location = Datastore.get(ctx.workspace, store).location
@@ -89,13 +113,21 @@ def bind_input(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
             raise RunError(f"input '{spec['name']}': {store}:/{path} does not exist")
         return _place(ctx, spec, full, lineage)
     sources = [{"datastore": store, "path": path}]
-    files = FileDataset({"sources": sources, "format": None, "transforms": []}, ctx.workspace)._files()
-    return _bind_files(ctx, spec, files, lineage, single_file_as_file=names_one_file(sources, files))
+    files = FileDataset(
+        {"sources": sources, "format": None, "transforms": []}, ctx.workspace
+    )._files()
+    return _bind_files(
+        ctx, spec, files, lineage, single_file_as_file=names_one_file(sources, files)
+    )
 
 
 def _dataset_of(ctx: InputContext, spec: dict[str, Any]) -> AbstractDataset:
-    data = ctx.parameters[spec["param"]]["dataset"] if "param" in spec else spec["dataset"]
-    return build_dataset(data["kind"], data["definition"], ctx.workspace, dataset_id=data.get("id"))
+    data = (
+        ctx.parameters[spec["param"]]["dataset"] if "param" in spec else spec["dataset"]
+    )
+    return build_dataset(
+        data["kind"], data["definition"], ctx.workspace, dataset_id=data.get("id")
+    )
 
 
 def _datapath_of(ctx: InputContext, spec: dict[str, Any]) -> tuple[str, str]:
@@ -105,16 +137,29 @@ def _datapath_of(ctx: InputContext, spec: dict[str, Any]) -> tuple[str, str]:
     return spec["datastore"], spec["path"]
 
 
-def _tabular_over(ctx: InputContext, record: OutputRecord, view: dict[str, Any]) -> AbstractDataset:
+def _tabular_over(
+    ctx: InputContext, record: OutputRecord, view: dict[str, Any]
+) -> AbstractDataset:
     tabular = view["tabular"]
     sources = tabular_sources(ctx.workspace, record.datastore, record.path, tabular)
-    definition = {"sources": sources, "format": tabular["format"], "transforms": view.get("transforms", [])}
+    definition = {
+        "sources": sources,
+        "format": tabular["format"],
+        "transforms": view.get("transforms", []),
+    }
     return build_dataset("tabular", definition, ctx.workspace)
 
 
-def _bind_dataset(ctx: InputContext, spec: dict[str, Any], dataset: AbstractDataset, lineage: dict[str, Any]) -> BoundInput:
+def _bind_dataset(
+    ctx: InputContext,
+    spec: dict[str, Any],
+    dataset: AbstractDataset,
+    lineage: dict[str, Any],
+) -> BoundInput:
     if spec["mode"] == "direct":
-        return BoundInput(spec["name"], spec["style"], "direct", str(dataset.id), lineage)
+        return BoundInput(
+            spec["name"], spec["style"], "direct", str(dataset.id), lineage
+        )
     assert isinstance(dataset, FileDataset)
     files = dataset._files()
     one_file = names_one_file(dataset.definition.get("sources", []), files)
@@ -154,12 +199,16 @@ def names_one_file(sources: list[dict[str, Any]], files: list[ResolvedFile]) -> 
 
 def _target(ctx: InputContext, spec: dict[str, Any]) -> Path:
     poc = spec.get("path_on_compute")
-    target = (ctx.work_dir / poc) if poc else (ctx.step_dir / "inputs" / spec["name"])
+    target: Path = (
+        (ctx.work_dir / poc) if poc else (ctx.step_dir / "inputs" / spec["name"])
+    )
     target.mkdir(parents=True, exist_ok=True)
     return target
 
 
-def _place(ctx: InputContext, spec: dict[str, Any], path: str, lineage: dict[str, Any]) -> BoundInput:
+def _place(
+    ctx: InputContext, spec: dict[str, Any], path: str, lineage: dict[str, Any]
+) -> BoundInput:
     """A zero-copy input; with path_on_compute, a link there points at it."""
     poc = spec.get("path_on_compute")
     if poc:
@@ -172,18 +221,35 @@ def _place(ctx: InputContext, spec: dict[str, Any], path: str, lineage: dict[str
     return BoundInput(spec["name"], spec["style"], "mount", path, lineage)
 
 
-def _bind_files(ctx: InputContext, spec: dict[str, Any], files: list[ResolvedFile], lineage: dict[str, Any], *, single_file_as_file: bool) -> BoundInput:
+def _bind_files(
+    ctx: InputContext,
+    spec: dict[str, Any],
+    files: list[ResolvedFile],
+    lineage: dict[str, Any],
+    *,
+    single_file_as_file: bool,
+) -> BoundInput:
     """Copy files under the input's folder (download mode, or a mount of remote data)."""
     if spec["mode"] == "mount":
-        ctx.notes.append(f"input '{spec['name']}': its datastore is not on this machine, so the mount is a download")
+        ctx.notes.append(
+            f"input '{spec['name']}': its datastore is not on this machine, so the mount is a download"
+        )
     target = _target(ctx, spec)
     by_location: dict[str, list[tuple[str, str]]] = {}
     locations = {}
     for f in files:
-        by_location.setdefault(f.location.name, []).append((f.full, str(target / f.display.lstrip("/"))))
+        by_location.setdefault(f.location.name, []).append(
+            (f.full, str(target / f.display.lstrip("/")))
+        )
         locations[f.location.name] = f.location
     for name, pairs in by_location.items():
         locations[name].get_files(pairs, overwrite=True, show_progress=False)
     if single_file_as_file and len(files) == 1:
-        return BoundInput(spec["name"], spec["style"], spec["mode"], str(target / files[0].display.lstrip("/")), lineage)
+        return BoundInput(
+            spec["name"],
+            spec["style"],
+            spec["mode"],
+            str(target / files[0].display.lstrip("/")),
+            lineage,
+        )
     return BoundInput(spec["name"], spec["style"], spec["mode"], str(target), lineage)

@@ -6,7 +6,6 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.run_store import RunStore
@@ -16,6 +15,8 @@ from dataferry.execution.plan import PlanCompiler
 from dataferry.pipeline.graph import PipelineGraph
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dataferry.execution.pipeline_run import PipelineRun
 
 _SUBMIT_KWARGS = {"enable_email_notification"}
@@ -95,7 +96,10 @@ class Pipeline(PipelineGraph):
         parameters = compiler.parameters(pipeline_parameters)
         plan = compiler.compile()
         run_id = new_run_id(experiment.name)
-        steps = [(f"{node['node_id']}_{uuid.uuid4().hex[:8]}", node["node_id"], node["name"]) for node in plan["nodes"]]
+        steps = [
+            (f"{node['node_id']}_{uuid.uuid4().hex[:8]}", node["node_id"], node["name"])
+            for node in plan["nodes"]
+        ]
         options = {
             "continue_on_step_failure": bool(continue_on_step_failure),
             "regenerate_outputs": bool(regenerate_outputs),
@@ -103,8 +107,14 @@ class Pipeline(PipelineGraph):
             "delete_intermediate_outputs": bool(delete_intermediate_outputs),
         }
         RunStore(self.workspace.catalog).create_run(
-            run_id, experiment.name, plan, parameters=parameters, options=options, tags=tags,
-            description=self.description, steps=steps,
+            run_id,
+            experiment.name,
+            plan,
+            parameters=parameters,
+            options=options,
+            tags=tags,
+            description=self.description,
+            steps=steps,
         )
         start_driver(self.workspace.path, run_id)
         print(f"Submitted PipelineRun {run_id}")
@@ -125,11 +135,23 @@ def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
     out = os.path.join(folder, "driver.out")
     pid = os.posix_spawn(
         sys.executable,
-        [sys.executable, "-m", "dataferry.execution.driver", os.fspath(workspace_dir), run_id],
+        [
+            sys.executable,
+            "-m",
+            "dataferry.execution.driver",
+            os.fspath(workspace_dir),
+            run_id,
+        ],
         dict(os.environ),
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (
+                os.POSIX_SPAWN_OPEN,
+                1,
+                out,
+                os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                0o644,
+            ),
             (os.POSIX_SPAWN_DUP2, 1, 2),
         ],
         setsid=True,

@@ -34,24 +34,48 @@ class PortDataReference:
         """The datastore's name."""
         return self.datastore.name
 
-    def download(self, local_path: str, overwrite: bool | None = None, show_progress: bool | None = None) -> int:
+    def download(
+        self,
+        local_path: str,
+        overwrite: bool | None = None,
+        show_progress: bool | None = None,
+    ) -> int:
         """Copy the output to ``local_path/<path_on_datastore>``; return the file count."""
         target = Path(local_path)
         return self.datastore.download(
-            target, prefix=self.path_on_datastore, overwrite=bool(overwrite), show_progress=bool(show_progress)
+            target,
+            prefix=self.path_on_datastore,
+            overwrite=bool(overwrite),
+            show_progress=bool(show_progress),
         )
 
     def as_input(self, input_name: str) -> DataReference:
         """Read this output in another pipeline, mounted."""
-        return DataReference(self.datastore, input_name, self.path_on_datastore, "mount")
+        return DataReference(
+            self.datastore, input_name, self.path_on_datastore, "mount"
+        )
 
     def as_mount(self, input_name: str | None = None) -> DataReference:
         """Read this output in another pipeline, mounted."""
-        return DataReference(self.datastore, input_name or self.name, self.path_on_datastore, "mount")
+        return DataReference(
+            self.datastore, input_name or self.name, self.path_on_datastore, "mount"
+        )
 
-    def as_download(self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None) -> DataReference:
+    def as_download(
+        self,
+        input_name: str | None = None,
+        path_on_compute: str | None = None,
+        overwrite: bool | None = None,
+    ) -> DataReference:
         """Read this output in another pipeline, downloaded."""
-        return DataReference(self.datastore, input_name or self.name, self.path_on_datastore, "download", path_on_compute, bool(overwrite))
+        return DataReference(
+            self.datastore,
+            input_name or self.name,
+            self.path_on_datastore,
+            "download",
+            path_on_compute,
+            bool(overwrite),
+        )
 
     def __repr__(self) -> str:
         return f"PortDataReference(datastore='{self.datastore_name}', path_on_datastore='{self.path_on_datastore}', name='{self.name}')"
@@ -99,7 +123,11 @@ class _RunBase(ABC):
         """The run's current status."""
 
     def _wait(self, timeout_seconds: float, show: Any) -> str:
-        deadline = time.monotonic() + timeout_seconds if timeout_seconds < sys.maxsize else None
+        deadline = (
+            time.monotonic() + timeout_seconds
+            if timeout_seconds < sys.maxsize
+            else None
+        )
         next_liveness = time.monotonic() + 2.0
         while True:
             status = self.get_status()
@@ -111,10 +139,11 @@ class _RunBase(ABC):
                 next_liveness = time.monotonic() + 2.0
                 self._check_driver()
             if deadline is not None and time.monotonic() > deadline:
-                print(f"Timed out after {timeout_seconds} s waiting for run {self.id} (status {status})")
+                print(
+                    f"Timed out after {timeout_seconds} s waiting for run {self.id} (status {status})"
+                )
                 return status
             time.sleep(_WATCH_S)
-
 
     def _pipeline_run_id(self) -> str:
         return self.id
@@ -137,7 +166,13 @@ class _RunBase(ABC):
 class StepRun(_RunBase):
     """One step's execution in a pipeline run."""
 
-    def __init__(self, experiment: Experiment, step_run_id: str, pipeline_run_id: str | None = None, node_id: str | None = None) -> None:
+    def __init__(
+        self,
+        experiment: Experiment,
+        step_run_id: str,
+        pipeline_run_id: str | None = None,
+        node_id: str | None = None,
+    ) -> None:
         self.experiment = experiment
         self._id = step_run_id
         record = self._record()
@@ -169,12 +204,24 @@ class StepRun(_RunBase):
         """NotStarted, Running, Finished, Failed or Canceled."""
         return self._record().status
 
-    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True) -> str:
+    def wait_for_completion(
+        self,
+        show_output: bool = True,
+        timeout_seconds: float = sys.maxsize,
+        raise_on_error: bool = True,
+    ) -> str:
         """Wait for the step to end; return its status."""
-        printer = _LogPrinter(self._store, self.pipeline_run_id, only=self._id) if show_output else None
+        printer = (
+            _LogPrinter(self._store, self.pipeline_run_id, only=self._id)
+            if show_output
+            else None
+        )
         status = self._wait(timeout_seconds, printer.show if printer else None)
         if status == "Failed" and raise_on_error:
-            raise ActivityFailedException(self.get_details().get("error") or f"step run {self._id} failed", self.get_details())
+            raise ActivityFailedException(
+                self.get_details().get("error") or f"step run {self._id} failed",
+                self.get_details(),
+            )
         return status
 
     def get_details(self) -> dict[str, Any]:
@@ -189,7 +236,11 @@ class StepRun(_RunBase):
             "exitCode": r.exit_code,
             "reusedFrom": r.reused_from,
             "explanation": r.explanation,
-            "logFiles": {n: str(Path(r.log_dir, n)) for n in ("stdout.txt", "stderr.txt")} if r.log_dir else {},
+            "logFiles": {
+                n: str(Path(r.log_dir, n)) for n in ("stdout.txt", "stderr.txt")
+            }
+            if r.log_dir
+            else {},
             **dict(r.details),
         }
 
@@ -199,7 +250,10 @@ class StepRun(_RunBase):
 
     def get_outputs(self) -> dict[str, StepRunOutput]:
         """Every committed output by name."""
-        return {rec.name: StepRunOutput(rec.name, self._reference(rec)) for rec in self._output_records()}
+        return {
+            rec.name: StepRunOutput(rec.name, self._reference(rec))
+            for rec in self._output_records()
+        }
 
     def get_output(self, name: str) -> StepRunOutput:
         """One committed output.
@@ -220,7 +274,9 @@ class StepRun(_RunBase):
         return self.get_output(name).get_port_data_reference()
 
     def _reference(self, rec: OutputRecord) -> PortDataReference:
-        return PortDataReference(Datastore.get(self.experiment.workspace, rec.datastore), rec.path, rec.name)
+        return PortDataReference(
+            Datastore.get(self.experiment.workspace, rec.datastore), rec.path, rec.name
+        )
 
     def get_stdout_log(self) -> str:
         """What the step printed to stdout."""
@@ -235,7 +291,9 @@ class StepRun(_RunBase):
         out, err = _logs(self._record().log_dir)
         return out + (f"\n--- stderr ---\n{err}" if err else "")
 
-    def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
+    def get_metrics(
+        self, name: str | None = None, recursive: bool = False
+    ) -> dict[str, Any]:
         """Metrics logged by the step (``run.log`` and friends); a reused step shows the
         metrics of the step run it reused."""
         r = self._record()
@@ -248,7 +306,9 @@ class StepRun(_RunBase):
 class PipelineRun(_RunBase):
     """A submitted pipeline run."""
 
-    def __init__(self, experiment: Experiment, run_id: str, _service_endpoint: Any = None) -> None:
+    def __init__(
+        self, experiment: Experiment, run_id: str, _service_endpoint: Any = None
+    ) -> None:
         self.experiment = experiment
         self._id = run_id
         self._store.get_run(run_id)  # fail now for an unknown id
@@ -274,13 +334,20 @@ class PipelineRun(_RunBase):
 
     def get_steps(self) -> list[StepRun]:
         """The step runs, in plan order."""
-        return [StepRun(self.experiment, r.id, self._id, r.node_id) for r in self._store.step_runs(self._id)]
+        return [
+            StepRun(self.experiment, r.id, self._id, r.node_id)
+            for r in self._store.step_runs(self._id)
+        ]
 
     get_children = get_steps
 
     def find_step_run(self, name: str) -> list[StepRun]:
         """The step runs of the steps named ``name`` (names need not be unique)."""
-        return [StepRun(self.experiment, r.id, self._id, r.node_id) for r in self._store.step_runs(self._id) if r.step_name == name]
+        return [
+            StepRun(self.experiment, r.id, self._id, r.node_id)
+            for r in self._store.step_runs(self._id)
+            if r.step_name == name
+        ]
 
     def get_details(self) -> dict[str, Any]:
         """Status, times, parameters, options and the per-step summary."""
@@ -299,10 +366,17 @@ class PipelineRun(_RunBase):
             "steps": {s.step_name: s.status for s in steps},
         }
         if failed or r.error:
-            details["error"] = r.error or "; ".join(f"{s.step_name}: {s.details.get('error', 'failed')}" for s in failed)
+            details["error"] = r.error or "; ".join(
+                f"{s.step_name}: {s.details.get('error', 'failed')}" for s in failed
+            )
         return details
 
-    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True) -> str:
+    def wait_for_completion(
+        self,
+        show_output: bool = True,
+        timeout_seconds: float = sys.maxsize,
+        raise_on_error: bool = True,
+    ) -> str:
         """Wait for the run to end; with ``show_output``, stream the steps' logs meanwhile.
 
         Returns the final status ('Finished', 'Failed', 'Canceled').
@@ -319,7 +393,9 @@ class PipelineRun(_RunBase):
             printer.summary(status)
         if status == "Failed" and raise_on_error:
             details = self.get_details()
-            raise ActivityFailedException(f"pipeline run {self._id} failed: {details.get('error', '')}", details)
+            raise ActivityFailedException(
+                f"pipeline run {self._id} failed: {details.get('error', '')}", details
+            )
         return status
 
     def cancel(self) -> None:
@@ -346,7 +422,9 @@ class PipelineRun(_RunBase):
         """
         from dataferry.execution.resume import rerun_from
 
-        return PipelineRun(self.experiment, rerun_from(self.experiment.workspace, self._id, from_step))
+        return PipelineRun(
+            self.experiment, rerun_from(self.experiment.workspace, self._id, from_step)
+        )
 
     def delete_intermediate_outputs(self) -> list[Any]:
         """Delete this run's outputs that are not registered and that no kept run reuses.
@@ -360,16 +438,23 @@ class PipelineRun(_RunBase):
 
         status = self.get_status()
         if status not in TERMINAL:
-            raise RunStateError(f"run {self._id} is {status}: its outputs are deleted only once it has ended")
+            raise RunStateError(
+                f"run {self._id} is {status}: its outputs are deleted only once it has ended"
+            )
         return delete_run_outputs(self.experiment.workspace, self._id)
 
-    def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
+    def get_metrics(
+        self, name: str | None = None, recursive: bool = False
+    ) -> dict[str, Any]:
         """The run's metrics; ``recursive=True`` gives ``{run_id: metrics}`` per step run too."""
         if not recursive:
             return metrics_dict(self._store.metrics_of([self._id]), name)
         ids = [self._id] + [s.id for s in self._store.step_runs(self._id)]
         records = self._store.metrics_of(ids)
-        out = {rid: metrics_dict([m for m in records if m.run_id == rid], name) for rid in ids}
+        out = {
+            rid: metrics_dict([m for m in records if m.run_id == rid], name)
+            for rid in ids
+        }
         return {k: v for k, v in out.items() if v}
 
     def __repr__(self) -> str:
@@ -395,7 +480,11 @@ class _LogPrinter:
                     self._tail(rec.step_name, Path(rec.log_dir, name))
             if self.statuses.get(rec.id) != rec.status:
                 self.statuses[rec.id] = rec.status
-                why = f" ({rec.explanation})" if rec.explanation and rec.status in ("Running", "Finished") else ""
+                why = (
+                    f" ({rec.explanation})"
+                    if rec.explanation and rec.status in ("Running", "Finished")
+                    else ""
+                )
                 print(f"[{rec.step_name}] {rec.status}{why}", flush=True)
 
     def _tail(self, step: str, path: Path) -> None:
@@ -415,7 +504,11 @@ class _LogPrinter:
         self.show()
         print(f"\nPipelineRun {self.run_id}: {status}")
         for rec in self.store.step_runs(self.run_id):
-            extra = rec.details.get("error", "") if rec.status != "Finished" else (rec.explanation or "")
+            extra = (
+                rec.details.get("error", "")
+                if rec.status != "Finished"
+                else (rec.explanation or "")
+            )
             first = extra.splitlines()[0] if extra else ""
             print(f"  {rec.step_name:30} {rec.status:10} {first}")
 

@@ -6,7 +6,6 @@ be driven, resumed or inspected by any process that can open the workspace.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.abstract_dataset import AbstractDataset
@@ -25,6 +24,8 @@ from dataferry.pipeline.parameters import PipelineParameter, check_override
 from dataferry.pipeline.steps import CommandStep, PipelineStep, PythonScriptStep
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dataferry.data.workspace import Workspace
     from dataferry.pipeline.graph import Node, PipelineGraph
 
@@ -35,7 +36,12 @@ PIPELINE_DATA_PATH = "azureml/{run-id}/{output-name}"
 def serialise_value(value: Any) -> Any:
     """A parameter value as JSON: scalars as is, DataPaths and datasets as dicts."""
     if isinstance(value, DataPath):
-        return {"datapath": {"datastore": value.datastore_name, "path": value.path_on_datastore}}
+        return {
+            "datapath": {
+                "datastore": value.datastore_name,
+                "path": value.path_on_datastore,
+            }
+        }
     if isinstance(value, AbstractDataset):
         return {"dataset": _dataset(value)}
     return value
@@ -68,7 +74,10 @@ class PlanCompiler:
         unknown = sorted(set(overrides or {}) - set(params))
         if unknown:
             raise PipelineValidationError(
-                [f"Pipeline parameter with name {k} does not exist (parameters: {sorted(params) or 'none'})" for k in unknown]
+                [
+                    f"Pipeline parameter with name {k} does not exist (parameters: {sorted(params) or 'none'})"
+                    for k in unknown
+                ]
             )
         values: dict[str, Any] = {}
         for name, param in params.items():
@@ -85,19 +94,28 @@ class PlanCompiler:
         store.mkdir(parents=True, exist_ok=True)
         nodes = []
         for node in self.graph.topological_order():
-            folder = node.step.resolve_source_directory(self.graph.default_source_directory)
+            folder = node.step.resolve_source_directory(
+                self.graph.default_source_directory
+            )
             key = str(folder)
             if key not in snapshots:
                 digest, snap = take_snapshot(folder, store)
                 snapshots[key] = (digest, str(snap))
             nodes.append(self._node(node, *snapshots[key]))
-        return {"description": self.graph.description, "default_datastore": self.default_datastore, "nodes": nodes}
+        return {
+            "description": self.graph.description,
+            "default_datastore": self.default_datastore,
+            "nodes": nodes,
+        }
 
     def _node(self, node: Node, snapshot_hash: str, snapshot: str) -> dict[str, Any]:
         step = node.step
         env = step.environment
         interpreter = env.interpreter(step.name)
-        runconfig_params = {k: ({"param": v.name} if isinstance(v, PipelineParameter) else v) for k, v in step.runconfig_pipeline_params.items()}
+        runconfig_params = {
+            k: ({"param": v.name} if isinstance(v, PipelineParameter) else v)
+            for k, v in step.runconfig_pipeline_params.items()
+        }
         return {
             "node_id": node.node_id,
             "name": step.name,
@@ -109,14 +127,20 @@ class PlanCompiler:
             "arguments": _arguments(step.ports.arguments),
             "inputs": [self._input(spec) for spec in step.ports.inputs],
             "outputs": [self._output(spec) for spec in step.ports.outputs],
-            "params": {k: ({"param": v.name} if isinstance(v, PipelineParameter) else str(v)) for k, v in step.ports.params.items()},
+            "params": {
+                k: ({"param": v.name} if isinstance(v, PipelineParameter) else str(v))
+                for k, v in step.ports.params.items()
+            },
             "upstream": node.upstream,
             "allow_reuse": step.allow_reuse,
             "version": step.version,
             "compute_target": step.compute_target,
             "interpreter": interpreter,
             "environment": env.name,
-            "environment_variables": {**env.environment_variables, **step.runconfig.environment_variables},
+            "environment_variables": {
+                **env.environment_variables,
+                **step.runconfig.environment_variables,
+            },
             "runconfig_params": runconfig_params,
             "max_run_duration_seconds": step.runconfig.max_run_duration_seconds,
         }
@@ -129,7 +153,13 @@ class PlanCompiler:
         return {"producer": node.node_id, "output": out.name}
 
     def _input(self, spec: InputSpec) -> dict[str, Any]:
-        base = {"name": spec.name, "kind": spec.kind, "mode": spec.mode, "style": spec.style, "path_on_compute": spec.path_on_compute}
+        base = {
+            "name": spec.name,
+            "kind": spec.kind,
+            "mode": spec.mode,
+            "style": spec.style,
+            "path_on_compute": spec.path_on_compute,
+        }
         obj = spec.obj
         if spec.kind == "dataset":
             inner = obj.dataset
@@ -140,12 +170,20 @@ class PlanCompiler:
             inner = obj.dataset if isinstance(obj, DatasetConsumptionConfig) else obj
             view = getattr(inner, "_tabular", None)
             transforms = list(getattr(inner, "_transforms", []))
-            return {**base, **self._producer(spec), "view": {"tabular": view, "transforms": transforms}}
+            return {
+                **base,
+                **self._producer(spec),
+                "view": {"tabular": view, "transforms": transforms},
+            }
         # datapath
         if isinstance(obj, tuple):  # (PipelineParameter(DataPath), binding)
             return {**base, "param": obj[0].name}
         ref: DataReference = obj
-        return {**base, "datastore": ref.datastore_name, "path": ref.path_on_datastore or ""}
+        return {
+            **base,
+            "datastore": ref.datastore_name,
+            "path": ref.path_on_datastore or "",
+        }
 
     def _output(self, spec: OutputSpec) -> dict[str, Any]:
         obj = spec.obj
@@ -153,7 +191,11 @@ class PlanCompiler:
         if isinstance(obj, PipelineOutputFileDataset):
             obj = obj.pipeline_data
         if isinstance(obj, PipelineData):
-            store = obj.datastore.name if obj.datastore is not None else self.default_datastore
+            store = (
+                obj.datastore.name
+                if obj.datastore is not None
+                else self.default_datastore
+            )
             out = {
                 "type": "pipeline_data",
                 "mode": obj.output_mode,
@@ -161,12 +203,16 @@ class PlanCompiler:
                 "path_template": PIPELINE_DATA_PATH,
                 "overwrite": bool(obj._output_overwrite),
                 "source_globs": None,
-                "source": obj._output_path_on_compute if obj.output_mode == "upload" else None,
+                "source": obj._output_path_on_compute
+                if obj.output_mode == "upload"
+                else None,
             }
         else:
             assert isinstance(obj, OutputDatasetConfig)
             dest = obj.destination
-            store_obj, path = dest if dest else (self.default_datastore, OUTPUT_DATASET_PATH)
+            store_obj, path = (
+                dest if dest else (self.default_datastore, OUTPUT_DATASET_PATH)
+            )
             store = store_obj if isinstance(store_obj, str) else store_obj.name
             out = {
                 "type": "dataset_output",
@@ -181,8 +227,11 @@ class PlanCompiler:
         if registration is not None:
             tabular = getattr(spec.obj, "_tabular", None)
             reg = {
-                "name": registration.name, "description": registration.description, "tags": registration.tags,
-                "tabular": tabular, "transforms": list(getattr(spec.obj, "_transforms", [])),
+                "name": registration.name,
+                "description": registration.description,
+                "tags": registration.tags,
+                "tabular": tabular,
+                "transforms": list(getattr(spec.obj, "_transforms", [])),
             }
         return {"name": spec.name, **out, "register": reg}
 
@@ -192,7 +241,9 @@ def _kind(step: PipelineStep) -> str:
         return "command"
     if isinstance(step, PythonScriptStep):
         return "script"
-    raise PipelineValidationError([f"step '{step.name}' of type {type(step).__name__} cannot run locally"])
+    raise PipelineValidationError(
+        [f"step '{step.name}' of type {type(step).__name__} cannot run locally"]
+    )
 
 
 def is_tabular_dataset(value: Any) -> bool:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dataferry.data.workspace import Workspace
 
 
-def tabular_sources(workspace: Workspace, datastore: str, path: str, tabular: dict[str, Any]) -> list[dict[str, str]]:
+def tabular_sources(
+    workspace: Workspace, datastore: str, path: str, tabular: dict[str, Any]
+) -> list[dict[str, str]]:
     """The sources of a tabular view of a committed output folder.
 
     ``path_glob`` (``read_*_files``) is, as in Azure ML and despite its name, a regular
@@ -40,18 +43,35 @@ def tabular_sources(workspace: Workspace, datastore: str, path: str, tabular: di
     return [{"datastore": datastore, "path": p} for p in matched]
 
 
-def output_definition(workspace: Workspace, output: dict[str, Any], committed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def output_definition(
+    workspace: Workspace, output: dict[str, Any], committed: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
     """The dataset (kind, definition) that reads a committed output."""
     register = output.get("register") or {}
     tabular = register.get("tabular")
     if tabular:
-        sources = tabular_sources(workspace, committed["datastore"], committed["path"], tabular)
+        sources = tabular_sources(
+            workspace, committed["datastore"], committed["path"], tabular
+        )
         # the view's transforms (keep_columns, random_split...) are part of what is registered
-        return "tabular", {"sources": sources, "format": tabular["format"], "transforms": register.get("transforms", [])}
-    return "file", {"sources": [{"datastore": committed["datastore"], "path": committed["path"]}], "format": None, "transforms": []}
+        return "tabular", {
+            "sources": sources,
+            "format": tabular["format"],
+            "transforms": register.get("transforms", []),
+        }
+    return "file", {
+        "sources": [{"datastore": committed["datastore"], "path": committed["path"]}],
+        "format": None,
+        "transforms": [],
+    }
 
 
-def register_outputs(workspace: Workspace, node: dict[str, Any], committed: Sequence[dict[str, Any]], step_run_id: str) -> list[dict[str, Any]]:
+def register_outputs(
+    workspace: Workspace,
+    node: dict[str, Any],
+    committed: Sequence[dict[str, Any]],
+    step_run_id: str,
+) -> list[dict[str, Any]]:
     """Register every committed output that asks for it; return (name, version, id) dicts."""
     by_name = {c["name"]: c for c in committed}
     registered = []
@@ -62,8 +82,19 @@ def register_outputs(workspace: Workspace, node: dict[str, Any], committed: Sequ
         kind, definition = output_definition(workspace, output, by_name[output["name"]])
         record = workspace.catalog.save_dataset(kind, definition)
         version = workspace.catalog.register_version(
-            reg["name"], record.id, description=reg.get("description"), tags=reg.get("tags") or {},
-            create_new_version=True, producer_step_run_id=step_run_id,
+            reg["name"],
+            record.id,
+            description=reg.get("description"),
+            tags=reg.get("tags") or {},
+            create_new_version=True,
+            producer_step_run_id=step_run_id,
         )
-        registered.append({"name": version.name, "version": version.version, "id": record.id, "output": output["name"]})
+        registered.append(
+            {
+                "name": version.name,
+                "version": version.version,
+                "id": record.id,
+                "output": output["name"],
+            }
+        )
     return registered

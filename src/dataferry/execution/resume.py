@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
-from dataferry.catalog.run_store import TERMINAL, OutputRecord, RunRecord, RunStore, StepRunRecord
+from dataferry.catalog.run_store import (
+    TERMINAL,
+    OutputRecord,
+    RunRecord,
+    RunStore,
+    StepRunRecord,
+)
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunStateError
 from dataferry.execution.commit import discard_step_staging, resolve_template
@@ -70,7 +76,10 @@ def driver_state(record: RunRecord) -> tuple[bool, str]:
             )
     elif age > ORPHAN_AFTER:
         return False, f"its driver's last heartbeat was {age.total_seconds():.0f} s ago"
-    return True, f"driver pid {record.driver_pid} on {record.driver_host}, heartbeat {age.total_seconds():.1f} s ago"
+    return (
+        True,
+        f"driver pid {record.driver_pid} on {record.driver_host}, heartbeat {age.total_seconds():.1f} s ago",
+    )
 
 
 def is_orphaned(record: RunRecord) -> bool:
@@ -94,13 +103,20 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
         )
     alive, why = driver_state(record)
     if alive:
-        raise RunStateError(f"run {run_id} is still running ({why}); wait for it, or cancel it first.")
+        raise RunStateError(
+            f"run {run_id} is still running ({why}); wait for it, or cancel it first."
+        )
     # claim the run before touching it: of two processes resuming it at once, one goes on
     # (a cancel asked for before the driver died stays asked for: the new driver carries it out)
     status = "CancelRequested" if record.status == "CancelRequested" else "Running"
     claimed = store.claim_run(
-        run_id, seen_heartbeat=record.heartbeat_at, status=status, heartbeat_at=now(),
-        driver_host=socket.gethostname(), driver_pid=None, error=None,
+        run_id,
+        seen_heartbeat=record.heartbeat_at,
+        status=status,
+        heartbeat_at=now(),
+        driver_host=socket.gethostname(),
+        driver_pid=None,
+        error=None,
     )
     if not claimed:
         raise RunStateError(f"run {run_id} is being resumed by another process")
@@ -112,7 +128,9 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
     store.update_run(run_id, driver_pid=pid)
 
 
-def _recover_step(workspace: Workspace, store: RunStore, step: StepRunRecord, node: dict[str, Any]) -> None:
+def _recover_step(
+    workspace: Workspace, store: RunStore, step: StepRunRecord, node: dict[str, Any]
+) -> None:
     """A step that was running when the driver died: keep it if it was committed, else clean it."""
     _stop_leftover_process(step)
     records = store.outputs_of(step.id)
@@ -120,27 +138,64 @@ def _recover_step(workspace: Workspace, store: RunStore, step: StepRunRecord, no
     if node["outputs"] and committed >= {o["name"] for o in node["outputs"]}:
         # the driver died after the commit: keep it (and finish its registration), never redo it
         _complete_registration(workspace, node, records, step.id)
-        store.update_step_run(step.id, status="Finished", ended_at=now(), exit_code=0, explanation="committed before the driver died; kept by resume")
+        store.update_step_run(
+            step.id,
+            status="Finished",
+            ended_at=now(),
+            exit_code=0,
+            explanation="committed before the driver died; kept by resume",
+        )
         return
-    leased = {(lease.datastore, lease.path) for lease in store.leases_of_run(step.run_id) if lease.step_run_id == step.id}
+    leased = {
+        (lease.datastore, lease.path)
+        for lease in store.leases_of_run(step.run_id)
+        if lease.step_run_id == step.id
+    }
     for out in node["outputs"]:
         discard_step_staging(workspace, out["datastore"], step.id)
-        path = resolve_template(out["path_template"], run_id=step.id, output_name=out["name"])
+        path = resolve_template(
+            out["path_template"], run_id=step.id, output_name=out["name"]
+        )
         location = Datastore.get(workspace, out["datastore"]).location
         # bytes at a destination this step leased, with no catalog row, are its uncommitted
         # write (the driver died between rename and record); an overwrite target may hold
         # older committed data, so it is left alone
-        if out["name"] not in committed and (location.name, path) in leased and not out.get("overwrite"):
+        if (
+            out["name"] not in committed
+            and (location.name, path) in leased
+            and not out.get("overwrite")
+        ):
             remove_output(workspace, out["datastore"], path)
     store.release_leases(step.id)
-    store.update_step_run(step.id, status="NotStarted", started_at=None, ended_at=None, exit_code=None, details={}, explanation="restarted by resume")
+    store.update_step_run(
+        step.id,
+        status="NotStarted",
+        started_at=None,
+        ended_at=None,
+        exit_code=None,
+        details={},
+        explanation="restarted by resume",
+    )
 
 
-def _complete_registration(workspace: Workspace, node: dict[str, Any], records: list[OutputRecord], step_run_id: str) -> None:
+def _complete_registration(
+    workspace: Workspace,
+    node: dict[str, Any],
+    records: list[OutputRecord],
+    step_run_id: str,
+) -> None:
     """Register the committed outputs that asked for it and are not registered yet."""
     done = {v.name for v in workspace.catalog.versions_by_producer(step_run_id)}
-    todo = {o["name"] for o in node["outputs"] if o.get("register") and o["register"]["name"] not in done}
-    rows = [{"name": o.name, "datastore": o.datastore, "path": o.path} for o in records if o.name in todo]
+    todo = {
+        o["name"]
+        for o in node["outputs"]
+        if o.get("register") and o["register"]["name"] not in done
+    }
+    rows = [
+        {"name": o.name, "datastore": o.datastore, "path": o.path}
+        for o in records
+        if o.name in todo
+    ]
     if rows:
         register_outputs(workspace, node, rows, step_run_id)
 
@@ -155,7 +210,9 @@ def _stop_leftover_process(step: StepRunRecord) -> None:
         cwd = os.readlink(f"/proc/{pid}/cwd")
     except OSError:
         return  # gone already
-    if step.log_dir and cwd.startswith(step.log_dir):  # the pid is still that step's process
+    if step.log_dir and cwd.startswith(
+        step.log_dir
+    ):  # the pid is still that step's process
         try:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -187,12 +244,20 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
     store = RunStore(workspace.catalog)
     record = store.get_run(run_id)
     if record.status not in TERMINAL:
-        raise RunStateError(f"run {run_id} has not ended ({record.status}); resume or cancel it before rerunning it")
+        raise RunStateError(
+            f"run {run_id} has not ended ({record.status}); resume or cancel it before rerunning it"
+        )
     nodes = record.definition["nodes"]
-    start = [n["node_id"] for n in nodes if n["name"] == step_name or n["node_id"] == step_name]
+    start = [
+        n["node_id"]
+        for n in nodes
+        if n["name"] == step_name or n["node_id"] == step_name
+    ]
     if not start:
         names = ", ".join(sorted(n["name"] for n in nodes))
-        raise RunStateError(f"run {run_id} has no step named '{step_name}'; its steps are: {names}")
+        raise RunStateError(
+            f"run {run_id} has no step named '{step_name}'; its steps are: {names}"
+        )
     forced = set(start)
     changed = True
     while changed:
@@ -202,11 +267,25 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
                 forced.add(n["node_id"])
                 changed = True
     new_id = new_run_id(record.experiment)
-    steps = [(f"{n['node_id']}_{uuid.uuid4().hex[:8]}", n["node_id"], n["name"]) for n in nodes]
-    options = {**record.options, "rerun_nodes": sorted(forced), "rerun_of": run_id, "rerun_from": step_name}
+    steps = [
+        (f"{n['node_id']}_{uuid.uuid4().hex[:8]}", n["node_id"], n["name"])
+        for n in nodes
+    ]
+    options = {
+        **record.options,
+        "rerun_nodes": sorted(forced),
+        "rerun_of": run_id,
+        "rerun_from": step_name,
+    }
     store.create_run(
-        new_id, record.experiment, record.definition, parameters=record.parameters, options=options,
-        tags=record.tags, description=record.description, steps=steps,
+        new_id,
+        record.experiment,
+        record.definition,
+        parameters=record.parameters,
+        options=options,
+        tags=record.tags,
+        description=record.description,
+        steps=steps,
     )
     start_driver(workspace.path, new_id)
     return new_id

@@ -37,12 +37,20 @@ MAX_EXPLAINED_FILES = 10_000
 # allow_reuse says whether to look for an earlier run, not what the step computes: a run
 # made with allow_reuse=False serves a later run with allow_reuse=True
 _NOT_HASHED = (
-    "snapshot", "snapshot_hash", "interpreter", "upstream", "node_id", "compute_target", "allow_reuse",
+    "snapshot",
+    "snapshot_hash",
+    "interpreter",
+    "upstream",
+    "node_id",
+    "compute_target",
+    "allow_reuse",
 )
 
 
 def _digest(value: Any) -> str:
-    return hash_bytes(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode())
+    return hash_bytes(
+        json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+    )
 
 
 @dataclass
@@ -56,7 +64,12 @@ class Fingerprint:
 
     def to_details(self) -> dict[str, Any]:
         """What is stored in the step run's details."""
-        return {"digest": self.digest, "parts": self.parts, "source_files": self.source_files, "input_files": self.input_files}
+        return {
+            "digest": self.digest,
+            "parts": self.parts,
+            "source_files": self.source_files,
+            "input_files": self.input_files,
+        }
 
 
 @dataclass
@@ -85,34 +98,52 @@ def environment_digest(interpreter: str) -> str:
     if Path(interpreter).resolve() == Path(sys.executable).resolve():
         from importlib import metadata
 
-        packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+        packages = sorted(
+            f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
+        )
         return _digest([sys.version, packages])
     code = (
         "import sys, json; from importlib import metadata; "
         "print(json.dumps([sys.version, sorted(f\"{d.metadata['Name']}=={d.version}\" for d in metadata.distributions())]))"
     )
-    out = subprocess.run([interpreter, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    out = subprocess.run(
+        [interpreter, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     return _digest(out.stdout if out.returncode == 0 else f"unknown:{interpreter}")
 
 
 class ReuseAdvisor:
     """Fingerprints steps of one run and finds earlier step runs to reuse."""
 
-    def __init__(self, workspace: Workspace, store: RunStore, parameters: dict[str, Any]) -> None:
+    def __init__(
+        self, workspace: Workspace, store: RunStore, parameters: dict[str, Any]
+    ) -> None:
         self.ws = workspace
         self.store = store
         self.parameters = parameters
         self.cache = HashCache(workspace.catalog)
         self._env: dict[str, str] = {}
         self.step_names: dict[str, str] = {}  # node id -> step name, for explanations
-        self.rerun_from: str | None = None  # the step a rerun starts from, for explanations
+        self.rerun_from: str | None = (
+            None  # the step a rerun starts from, for explanations
+        )
 
     # -- fingerprint ------------------------------------------------------------------
 
-    def fingerprint(self, node: dict[str, Any], upstream: dict[str, str]) -> Fingerprint:
+    def fingerprint(
+        self, node: dict[str, Any], upstream: dict[str, str]
+    ) -> Fingerprint:
         """The fingerprint of one plan node; ``upstream`` maps node id -> its fingerprint."""
         used = self._parameters_used(node)
-        definition = {k: v for k, v in node.items() if k not in _NOT_HASHED and k not in ("inputs", "arguments", "outputs")}
+        definition = {
+            k: v
+            for k, v in node.items()
+            if k not in _NOT_HASHED and k not in ("inputs", "arguments", "outputs")
+        }
         interpreter = node["interpreter"]
         if interpreter not in self._env:
             self._env[interpreter] = environment_digest(interpreter)
@@ -127,27 +158,52 @@ class ReuseAdvisor:
             "definition": _digest(definition),
             "arguments": _digest(node["arguments"]),
             "parameters": {k: _digest(v) for k, v in used.items()},
-            "bindings": _digest([{k: v for k, v in s.items() if k not in ("producer",)} for s in node["inputs"]] + node["outputs"]),
+            "bindings": _digest(
+                [
+                    {k: v for k, v in s.items() if k not in ("producer",)}
+                    for s in node["inputs"]
+                ]
+                + node["outputs"]
+            ),
             "source": node["snapshot_hash"],
             "environment": self._env[interpreter],
             "inputs": inputs,
         }
-        return Fingerprint(_digest(parts), parts, read_manifest(Path(node["snapshot"])), input_files)
+        return Fingerprint(
+            _digest(parts), parts, read_manifest(Path(node["snapshot"])), input_files
+        )
 
     def _parameters_used(self, node: dict[str, Any]) -> dict[str, Any]:
         names = set()
-        for item in [*node["arguments"], *node["params"].values(), *node.get("runconfig_params", {}).values(), *node["inputs"]]:
+        for item in [
+            *node["arguments"],
+            *node["params"].values(),
+            *node.get("runconfig_params", {}).values(),
+            *node["inputs"],
+        ]:
             if isinstance(item, dict) and "param" in item:
                 names.add(item["param"])
         return {n: self.parameters.get(n) for n in sorted(names)}
 
-    def _input(self, spec: dict[str, Any], upstream: dict[str, str]) -> tuple[str, dict[str, str] | None]:
+    def _input(
+        self, spec: dict[str, Any], upstream: dict[str, str]
+    ) -> tuple[str, dict[str, str] | None]:
         if spec["kind"] == "output":
-            return _digest([upstream[spec["producer"]], spec["output"], spec.get("view")]), None
+            return _digest(
+                [upstream[spec["producer"]], spec["output"], spec.get("view")]
+            ), None
         if spec["kind"] == "dataset":
-            data = self.parameters[spec["param"]]["dataset"] if "param" in spec else spec["dataset"]
+            data = (
+                self.parameters[spec["param"]]["dataset"]
+                if "param" in spec
+                else spec["dataset"]
+            )
             dataset = build_dataset(data["kind"], data["definition"], self.ws)
-            files = dataset._files() if isinstance(dataset, FileDataset) else dataset._source_files()
+            files = (
+                dataset._files()
+                if isinstance(dataset, FileDataset)
+                else dataset._source_files()
+            )
             what = {"kind": data["kind"], "definition": data["definition"]}
         else:
             if "param" in spec:
@@ -155,7 +211,14 @@ class ReuseAdvisor:
                 store, path = value["datastore"], value["path"]
             else:
                 store, path = spec["datastore"], spec["path"]
-            files = FileDataset({"sources": [{"datastore": store, "path": path}], "format": None, "transforms": []}, self.ws)._files()
+            files = FileDataset(
+                {
+                    "sources": [{"datastore": store, "path": path}],
+                    "format": None,
+                    "transforms": [],
+                },
+                self.ws,
+            )._files()
             what = {"datastore": store, "path": path}
         hashes = self._hash_files(files)
         digest = _digest([what, sorted(hashes.items())])
@@ -168,17 +231,32 @@ class ReuseAdvisor:
         out: dict[str, str] = {}
         for group in by_location.values():
             location = group[0].location
-            if location.name in ("http", "https"):  # no listing signature: hash the URL itself
+            if location.name in (
+                "http",
+                "https",
+            ):  # no listing signature: hash the URL itself
                 out.update({f.display: hash_bytes(f.full.encode()) for f in group})
                 continue
-            hashed = content_hashes(location, [f.full for f in group], cached=self.cache.lookup, remember=self.cache.remember)
+            hashed = content_hashes(
+                location,
+                [f.full for f in group],
+                cached=self.cache.lookup,
+                remember=self.cache.remember,
+            )
             display = {f.full: f.display for f in group}
             out.update({display[h.signature.path]: h.content_hash for h in hashed})
         return out
 
     # -- decision ---------------------------------------------------------------------
 
-    def decide(self, node: dict[str, Any], fp: Fingerprint, *, regenerate: bool, forced: bool = False) -> Decision:
+    def decide(
+        self,
+        node: dict[str, Any],
+        fp: Fingerprint,
+        *,
+        regenerate: bool,
+        forced: bool = False,
+    ) -> Decision:
         """Reuse an earlier step run with the same fingerprint and all outputs, or say why not."""
         if not node["allow_reuse"]:
             return Decision(False, "rerun: allow_reuse=False")
@@ -195,11 +273,18 @@ class ReuseAdvisor:
             seen.add(original.id)
             missing = self._missing_outputs(original)
             if not missing:
-                return Decision(True, f"reused from run {original.run_id} (step run {original.id})", original)
+                return Decision(
+                    True,
+                    f"reused from run {original.run_id} (step run {original.id})",
+                    original,
+                )
             gone = gone or (original, missing)
         if gone is not None:
             original, missing = gone
-            return Decision(False, f"rerun: earlier output was deleted ({', '.join(missing)} of run {original.run_id})")
+            return Decision(
+                False,
+                f"rerun: earlier output was deleted ({', '.join(missing)} of run {original.run_id})",
+            )
         return Decision(False, self._why_changed(node, fp))
 
     def _forced_reason(self, node: dict[str, Any]) -> str:
@@ -225,10 +310,14 @@ class ReuseAdvisor:
                 missing.append(rec.name)
                 continue
             try:
-                present = Datastore.get(self.ws, rec.datastore).location.exists(rec.path)
+                present = Datastore.get(self.ws, rec.datastore).location.exists(
+                    rec.path
+                )
             except LookupError:
                 present = False
-            if not present:  # deleted behind our back: record it, so the next look is cheap
+            if (
+                not present
+            ):  # deleted behind our back: record it, so the next look is cheap
                 self.store.mark_output_deleted(source, rec.name)
                 missing.append(rec.name)
         return missing
@@ -244,20 +333,38 @@ class ReuseAdvisor:
             reasons.append(self._source_reason(previous, fp))
         for name, digest in new_parts["inputs"].items():
             if old_parts["inputs"].get(name) != digest:
-                reasons.append(_input_reason(name, old.get("input_files", {}).get(name), fp.input_files.get(name), node, self.step_names))
+                reasons.append(
+                    _input_reason(
+                        name,
+                        old.get("input_files", {}).get(name),
+                        fp.input_files.get(name),
+                        node,
+                        self.step_names,
+                    )
+                )
         for name, digest in new_parts["parameters"].items():
             if old_parts["parameters"].get(name) != digest:
                 reasons.append(f"parameter '{name}' changed")
-        for key, label in (("arguments", "arguments changed"), ("bindings", "inputs or outputs changed"),
-                           ("definition", "step definition changed"), ("environment", "runtime environment changed")):
+        for key, label in (
+            ("arguments", "arguments changed"),
+            ("bindings", "inputs or outputs changed"),
+            ("definition", "step definition changed"),
+            ("environment", "runtime environment changed"),
+        ):
             if old_parts[key] != new_parts[key]:
                 reasons.append(label)
-        return "rerun: " + ("; ".join(reasons) if reasons else "inputs or definition changed")
+        return "rerun: " + (
+            "; ".join(reasons) if reasons else "inputs or definition changed"
+        )
 
     def _source_reason(self, previous: StepRunRecord, fp: Fingerprint) -> str:
-        old_files: dict[str, str] = previous.details.get("fingerprint", {}).get("source_files", {})
+        old_files: dict[str, str] = previous.details.get("fingerprint", {}).get(
+            "source_files", {}
+        )
         new_files = fp.source_files
-        changed = sorted(p for p in new_files if p in old_files and old_files[p] != new_files[p])
+        changed = sorted(
+            p for p in new_files if p in old_files and old_files[p] != new_files[p]
+        )
         added = sorted(set(new_files) - set(old_files))
         removed = sorted(set(old_files) - set(new_files))
         parts = [f"source file {p} changed" for p in changed[:3]]
@@ -270,7 +377,11 @@ class ReuseAdvisor:
 
 
 def _input_reason(
-    name: str, old: dict[str, str] | None, new: dict[str, str] | None, node: dict[str, Any], step_names: dict[str, str]
+    name: str,
+    old: dict[str, str] | None,
+    new: dict[str, str] | None,
+    node: dict[str, Any],
+    step_names: dict[str, str],
 ) -> str:
     spec: dict[str, Any] = next((s for s in node["inputs"] if s["name"] == name), {})
     if spec.get("kind") == "output":

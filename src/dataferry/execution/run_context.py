@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from types import GeneratorType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dataferry.errors import DataferryError, RunError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from dataferry.catalog.run_store import RunStore
     from dataferry.data.workspace import Workspace
     from dataferry.execution.experiment import Experiment
@@ -40,16 +41,42 @@ class OutputDatasets(dict[str, Any]):
 
 def _check_scalar(name: str, value: Any) -> None:
     if isinstance(value, list | tuple | range | GeneratorType | set):
-        raise DataferryError(f"run.log does not support list type ({name!r}). Use run.log_list instead")
+        raise DataferryError(
+            f"run.log does not support list type ({name!r}). Use run.log_list instead"
+        )
 
 
 class Run:
-    """The run a piece of code is part of. Use ``Run.get_context()``."""
+    """The run a piece of code is part of. Use ``Run.get_context()``.
 
-    _cache: dict[str, Run] = {}
+    Inside a step it is the step run; elsewhere an offline run, which has no
+    ``experiment``, ``parent``, ``input_datasets`` or ``output_datasets`` (as in Azure ML).
+    """
+
+    _cache: ClassVar[dict[str, Run]] = {}
+    id: str
+
+    @property
+    def input_datasets(self) -> InputDatasets:
+        """Only a step run has inputs; an offline run raises ``AttributeError``."""
+        raise AttributeError(
+            "an offline run has no input_datasets: it is not a step of a pipeline run"
+        )
+
+    @property
+    def output_datasets(self) -> OutputDatasets:
+        """Only a step run has outputs; an offline run raises ``AttributeError``."""
+        raise AttributeError(
+            "an offline run has no output_datasets: it is not a step of a pipeline run"
+        )
 
     @classmethod
-    def get_context(cls, allow_offline: bool = True, used_for_context_manager: bool = False, **kwargs: Any) -> Run:
+    def get_context(
+        cls,
+        allow_offline: bool = True,
+        used_for_context_manager: bool = False,
+        **kwargs: Any,
+    ) -> Run:
         """The current step run inside a pipeline step; an offline run elsewhere.
 
         Raises:
@@ -61,7 +88,9 @@ class Run:
                 cls._cache[path] = _SubmittedRun(Path(path))
             return cls._cache[path]
         if not allow_offline:
-            raise RunEnvironmentException("Run.get_context(allow_offline=False) was called outside a dataferry step run")
+            raise RunEnvironmentException(
+                "Run.get_context(allow_offline=False) was called outside a dataferry step run"
+            )
         return _OfflineRun()
 
 
@@ -84,7 +113,9 @@ class _SubmittedRun(Run):
         """The experiment; ``run.experiment.workspace`` is the workspace."""
         from dataferry.execution.experiment import Experiment
 
-        return Experiment(self._workspace, self._ctx["experiment"], _skip_name_validation=True)
+        return Experiment(
+            self._workspace, self._ctx["experiment"], _skip_name_validation=True
+        )
 
     @property
     def parent(self) -> PipelineRun:
@@ -111,7 +142,13 @@ class _SubmittedRun(Run):
     @cached_property
     def output_datasets(self) -> OutputDatasets:
         """OutputFileDatasetConfig outputs by name: the folder to write to."""
-        return OutputDatasets({n: o["path"] for n, o in self._ctx["outputs"].items() if o["type"] == "dataset_output"})
+        return OutputDatasets(
+            {
+                n: o["path"]
+                for n, o in self._ctx["outputs"].items()
+                if o["type"] == "dataset_output"
+            }
+        )
 
     @property
     def _store(self) -> RunStore:
@@ -123,31 +160,50 @@ class _SubmittedRun(Run):
         """The step run's status (Running, while the step runs)."""
         return self._store.get_step_run(self.id).status
 
-    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+    def log(
+        self, name: str, value: Any, description: str = "", step: int | None = None
+    ) -> None:
         """Log a scalar; logging the same name again appends."""
         _check_scalar(name, value)
-        self._store.log_metric(self.id, name, "scalar", value, step=step, description=description)
+        self._store.log_metric(
+            self.id, name, "scalar", value, step=step, description=description
+        )
 
     def log_list(self, name: str, value: Iterable[Any], description: str = "") -> None:
         """Log a list of scalars."""
-        self._store.log_metric(self.id, name, "list", list(value), description=description)
+        self._store.log_metric(
+            self.id, name, "list", list(value), description=description
+        )
 
     def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
         """Log one row of a table; rows of one name become ``{col: [..]}``."""
         for col, v in kwargs.items():
             if isinstance(v, list | tuple | dict):
-                raise DataferryError(f"log_row: column {col!r} must be a scalar, not {type(v).__name__}")
-        self._store.log_metric(self.id, name, "row", dict(kwargs), description=description)
+                raise DataferryError(
+                    f"log_row: column {col!r} must be a scalar, not {type(v).__name__}"
+                )
+        self._store.log_metric(
+            self.id, name, "row", dict(kwargs), description=description
+        )
 
-    def log_table(self, name: str, value: Mapping[str, Any], description: str = "") -> None:
+    def log_table(
+        self, name: str, value: Mapping[str, Any], description: str = ""
+    ) -> None:
         """Log a table: a dict of equal-length column lists."""
-        columns = {k: (list(v) if isinstance(v, list | tuple) else [v]) for k, v in value.items()}
+        columns = {
+            k: (list(v) if isinstance(v, list | tuple) else [v])
+            for k, v in value.items()
+        }
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
-            raise DataferryError(f"log_table {name!r}: columns have different lengths {sorted(lengths)}")
+            raise DataferryError(
+                f"log_table {name!r}: columns have different lengths {sorted(lengths)}"
+            )
         self._store.log_metric(self.id, name, "table", columns, description=description)
 
-    def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
+    def get_metrics(
+        self, name: str | None = None, recursive: bool = False
+    ) -> dict[str, Any]:
         """What this step run logged."""
         from dataferry.execution.metrics import metrics_dict
 
@@ -156,7 +212,12 @@ class _SubmittedRun(Run):
     def complete(self, _set_status: bool = True) -> None:
         """No effect inside a step: the driver sets the status from the exit code."""
 
-    def fail(self, error_details: Any = None, error_code: Any = None, _set_status: bool = True) -> None:
+    def fail(
+        self,
+        error_details: Any = None,
+        error_code: Any = None,
+        _set_status: bool = True,
+    ) -> None:
         """No effect inside a step: exit non-zero to fail it."""
 
     def cancel(self) -> None:
@@ -184,18 +245,27 @@ class _OfflineRun(Run):
         """Print the metric instead of storing it."""
         print(f"Attempted to log row metric {name}:\n{kwargs}")
 
-    def log_table(self, name: str, value: Mapping[str, Any], description: str = "") -> None:
+    def log_table(
+        self, name: str, value: Mapping[str, Any], description: str = ""
+    ) -> None:
         """Print the metric instead of storing it."""
         print(f"Attempted to log table metric {name}:\n{dict(value)}")
 
-    def child_run(self, name: str | None = None, run_id: str | None = None, outputs: Any = None) -> _OfflineRun:
+    def child_run(
+        self, name: str | None = None, run_id: str | None = None, outputs: Any = None
+    ) -> _OfflineRun:
         """Another offline run, ``<id>.<name>``."""
         return _OfflineRun(run_id or f"{self.id}.{name}")
 
     def complete(self, _set_status: bool = True) -> None:
         """Nothing to complete offline."""
 
-    def fail(self, error_details: Any = None, error_code: Any = None, _set_status: bool = True) -> None:
+    def fail(
+        self,
+        error_details: Any = None,
+        error_code: Any = None,
+        _set_status: bool = True,
+    ) -> None:
         """Print the failure."""
         print(f"Attempted to fail offline run {self.id}: {error_details}")
 

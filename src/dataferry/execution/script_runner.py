@@ -9,15 +9,18 @@ from __future__ import annotations
 import runpy
 import sys
 import time
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.run_store import TERMINAL
 from dataferry.errors import PipelineError
 from dataferry.execution import pipeline as pipeline_module
 from dataferry.execution.pipeline import Pipeline
-from dataferry.execution.pipeline_run import PipelineRun
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from dataferry.execution.pipeline_run import PipelineRun
 
 
 def run_file(
@@ -60,7 +63,11 @@ def run_file(
                 f"{script.name} submitted no run and defines no module-level `pipeline`; "
                 "end it with pipeline = Pipeline(...) or call pipeline.submit(...)"
             )
-        runs = [pipeline.submit(experiment or _experiment_name(script), pipeline_parameters=parameters)]
+        runs = [
+            pipeline.submit(
+                experiment or _experiment_name(script), pipeline_parameters=parameters
+            )
+        ]
     for run in runs:
         if on_submit is not None:
             on_submit(run)
@@ -68,7 +75,9 @@ def run_file(
 
 
 def _experiment_name(script: Path) -> str:
-    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in script.stem).strip("-_")
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in script.stem).strip(
+        "-_"
+    )
     return name or "default"
 
 

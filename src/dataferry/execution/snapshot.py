@@ -14,7 +14,14 @@ from pathlib import Path
 
 from dataferry.errors import StepDefinitionError
 
-_ALWAYS_IGNORED = (".git/", "__pycache__/", ".dataferry/", ".azureml/", ".venv/", "*.pyc")
+_ALWAYS_IGNORED = (
+    ".git/",
+    "__pycache__/",
+    ".dataferry/",
+    ".azureml/",
+    ".venv/",
+    "*.pyc",
+)
 
 
 def ignore_spec(folder: Path) -> object:
@@ -38,7 +45,9 @@ def source_files(folder: Path) -> list[str]:
         StepDefinitionError: the folder is missing or cannot be read.
     """
     if not folder.is_dir():
-        raise StepDefinitionError(f"source_directory {folder} does not exist or is not a folder")
+        raise StepDefinitionError(
+            f"source_directory {folder} does not exist or is not a folder"
+        )
     spec = ignore_spec(folder)
     found: list[str] = []
     try:
@@ -53,7 +62,9 @@ def source_files(folder: Path) -> list[str]:
                 if not spec.match_file(rel):  # type: ignore[attr-defined]
                     found.append(rel)
     except OSError as exc:
-        raise StepDefinitionError(f"cannot read source_directory {folder}: {exc}") from exc
+        raise StepDefinitionError(
+            f"cannot read source_directory {folder}: {exc}"
+        ) from exc
     return sorted(found)
 
 
@@ -137,7 +148,9 @@ def take_snapshot(folder: Path, store: Path) -> tuple[str, Path]:
 def read_manifest(snapshot: Path) -> dict[str, str]:
     """The per-file hashes of a snapshot folder (empty if the manifest is gone)."""
     try:
-        data: dict[str, str] = json.loads(snapshot.with_name(snapshot.name + ".manifest.json").read_text())
+        data: dict[str, str] = json.loads(
+            snapshot.with_name(snapshot.name + ".manifest.json").read_text()
+        )
     except (OSError, ValueError):
         return {}
     return data

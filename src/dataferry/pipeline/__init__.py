@@ -11,8 +11,19 @@ from dataferry.pipeline.outputs import (
     PipelineOutputTabularDataset,
 )
 from dataferry.pipeline.parameters import PipelineParameter
-from dataferry.pipeline.runconfig import CondaDependencies, Environment, Estimator, RunConfiguration
-from dataferry.pipeline.steps import CommandStep, EstimatorStep, PipelineStep, PythonScriptStep, StepSequence
+from dataferry.pipeline.runconfig import (
+    CondaDependencies,
+    Environment,
+    Estimator,
+    RunConfiguration,
+)
+from dataferry.pipeline.steps import (
+    CommandStep,
+    EstimatorStep,
+    PipelineStep,
+    PythonScriptStep,
+    StepSequence,
+)
 
 __all__ = [
     "CommandStep",

@@ -18,6 +18,8 @@ from dataferry.errors import StepDefinitionError
 from dataferry.pipeline.outputs import (
     InputPortBinding,
     OutputDatasetConfig,
+    OutputFileDatasetConfig,
+    OutputTabularDatasetConfig,
     PipelineData,
     PipelineOutputFileDataset,
     _Origin,
@@ -79,39 +81,112 @@ def input_spec(obj: Any) -> InputSpec:
     if isinstance(obj, DatasetConsumptionConfig):
         inner = obj.dataset
         if isinstance(inner, OutputDatasetConfig):
-            return InputSpec(obj.name, "output", obj.mode, "dataset", obj, obj.path_on_compute, inner._origin)
+            return InputSpec(
+                obj.name,
+                "output",
+                obj.mode,
+                "dataset",
+                obj,
+                obj.path_on_compute,
+                inner._origin,
+            )
         if isinstance(inner, PipelineOutputFileDataset):
-            return InputSpec(obj.name, "output", obj.mode, "dataset", obj, obj.path_on_compute, inner._origin)
-        return InputSpec(obj.name, "dataset", obj.mode, "dataset", obj, obj.path_on_compute)
-    if isinstance(obj, OutputDatasetConfig):  # an output listed as an input: its as_input()
-        return input_spec(obj.as_input(obj.name))
+            return InputSpec(
+                obj.name,
+                "output",
+                obj.mode,
+                "dataset",
+                obj,
+                obj.path_on_compute,
+                inner._origin,
+            )
+        return InputSpec(
+            obj.name, "dataset", obj.mode, "dataset", obj, obj.path_on_compute
+        )
+    if isinstance(obj, OutputFileDatasetConfig | OutputTabularDatasetConfig):
+        return input_spec(obj.as_input(obj.name))  # an output listed as an input
     if isinstance(obj, PipelineOutputFileDataset):
-        return InputSpec(obj.name, "output", obj.mode, "dataset", obj, obj.path_on_compute, obj._origin)
+        return InputSpec(
+            obj.name,
+            "output",
+            obj.mode,
+            "dataset",
+            obj,
+            obj.path_on_compute,
+            obj._origin,
+        )
     if isinstance(obj, PipelineData):
         return input_spec(obj.create_input_binding())
     if isinstance(obj, InputPortBinding):
         bound = obj.bind_object
         if isinstance(bound, PipelineData):
-            return InputSpec(obj.name, "output", obj.bind_mode, "dataref", obj, obj.path_on_compute, bound._origin)
+            return InputSpec(
+                obj.name,
+                "output",
+                obj.bind_mode,
+                "dataref",
+                obj,
+                obj.path_on_compute,
+                bound._origin,
+            )
         if isinstance(bound, DataReference | DataPath):
-            ref = bound if isinstance(bound, DataReference) else bound.create_data_reference(obj.name)
-            return InputSpec(obj.name, "datapath", obj.bind_mode, "dataref", ref, obj.path_on_compute)
-        raise StepDefinitionError(f"input binding '{obj.name}' binds a {type(bound).__name__}, which is not data")
+            ref = (
+                bound
+                if isinstance(bound, DataReference)
+                else bound.create_data_reference(obj.name)
+            )
+            return InputSpec(
+                obj.name, "datapath", obj.bind_mode, "dataref", ref, obj.path_on_compute
+            )
+        raise StepDefinitionError(
+            f"input binding '{obj.name}' binds a {type(bound).__name__}, which is not data"
+        )
     if isinstance(obj, DataReference):
         if obj.mode == "upload":
-            raise StepDefinitionError(f"data reference '{obj.data_reference_name}' is in upload mode; list it in outputs")
-        return InputSpec(obj.data_reference_name, "datapath", obj.mode, "dataref", obj, obj.path_on_compute)
-    if isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], DataPathComputeBinding):
+            raise StepDefinitionError(
+                f"data reference '{obj.data_reference_name}' is in upload mode; list it in outputs"
+            )
+        return InputSpec(
+            obj.data_reference_name,
+            "datapath",
+            obj.mode,
+            "dataref",
+            obj,
+            obj.path_on_compute,
+        )
+    if (
+        isinstance(obj, tuple)
+        and len(obj) == 2
+        and isinstance(obj[1], DataPathComputeBinding)
+    ):
         path, binding = obj
         if isinstance(path, PipelineParameter):
             if not isinstance(path.default_value, DataPath):
-                raise StepDefinitionError(f"parameter '{path.name}' in a (DataPath, binding) input must have a DataPath default")
+                raise StepDefinitionError(
+                    f"parameter '{path.name}' in a (DataPath, binding) input must have a DataPath default"
+                )
             name = path.name
-            return InputSpec(name, "datapath", binding.mode, "dataref", (path, binding), binding.path_on_compute)
+            return InputSpec(
+                name,
+                "datapath",
+                binding.mode,
+                "dataref",
+                (path, binding),
+                binding.path_on_compute,
+            )
         if not isinstance(path, DataPath):
-            raise StepDefinitionError("a (path, DataPathComputeBinding) input needs a DataPath or a PipelineParameter")
+            raise StepDefinitionError(
+                "a (path, DataPathComputeBinding) input needs a DataPath or a PipelineParameter"
+            )
         ref = path.create_data_reference(datapath_compute_binding=binding)
-        return InputSpec(ref.data_reference_name, "datapath", binding.mode, "dataref", ref, binding.path_on_compute)
+        return InputSpec(
+            ref.data_reference_name,
+            "datapath",
+            binding.mode,
+            "dataref",
+            ref,
+            binding.path_on_compute,
+        )
     raise StepDefinitionError(
         f"{type(obj).__name__} cannot be a step input; use ds.as_named_input(...), "
         "an output's as_input(), PipelineData or a DataReference"
@@ -138,7 +213,14 @@ def output_spec(obj: Any) -> OutputSpec:
 class StepPorts:
     """A step's inputs, outputs, arguments and params, normalised and checked."""
 
-    def __init__(self, step_name: str, arguments: list[Any], inputs: list[Any], outputs: list[Any], params: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        step_name: str,
+        arguments: list[Any],
+        inputs: list[Any],
+        outputs: list[Any],
+        params: dict[str, Any],
+    ) -> None:
         self.step_name = step_name
         self.inputs = [input_spec(i) for i in inputs]
         self.outputs = [output_spec(o) for o in outputs]
@@ -184,7 +266,11 @@ class StepPorts:
                 )
             return ArgRef("input", found.name)
         if isinstance(arg, InputPortBinding | DataReference):
-            name = arg.name if isinstance(arg, InputPortBinding) else arg.data_reference_name
+            name = (
+                arg.name
+                if isinstance(arg, InputPortBinding)
+                else arg.data_reference_name
+            )
             spec = next((i for i in self.inputs if i.name == name), None)
             if spec is None:
                 raise StepDefinitionError(
@@ -192,10 +278,18 @@ class StepPorts:
                     "inputs=[...]; add it there too"
                 )
             return ArgRef("input", spec.name)
-        if isinstance(arg, tuple) and len(arg) == 2 and isinstance(arg[1], DataPathComputeBinding):
+        if (
+            isinstance(arg, tuple)
+            and len(arg) == 2
+            and isinstance(arg[1], DataPathComputeBinding)
+        ):
             # a (DataPath or DataPath parameter, binding) pair: the bound path, as an input
             path = arg[0]
-            bound = path.name if isinstance(path, PipelineParameter) else getattr(path, "_name", None)
+            bound = (
+                path.name
+                if isinstance(path, PipelineParameter)
+                else getattr(path, "_name", None)
+            )
             spec = next((i for i in self.inputs if i.name == bound), None)
             if spec is None:
                 spec = input_spec(arg)
@@ -204,7 +298,11 @@ class StepPorts:
         if isinstance(arg, PipelineParameter):
             self._arg_params.append(arg)
             return ArgRef("param", arg.name)
-        if isinstance(arg, str) and arg.startswith("parameter:") and arg[len("parameter:") :] in self.params:
+        if (
+            isinstance(arg, str)
+            and arg.startswith("parameter:")
+            and arg[len("parameter:") :] in self.params
+        ):
             return ArgRef("step_param", arg[len("parameter:") :])
         if isinstance(arg, bool | int | float | str):
             return str(arg)
@@ -214,18 +312,25 @@ class StepPorts:
         seen: set[str] = set()
         for spec in self.inputs:
             if spec.name in seen:
-                raise StepDefinitionError(f"step '{self.step_name}': two inputs are named '{spec.name}'")
+                raise StepDefinitionError(
+                    f"step '{self.step_name}': two inputs are named '{spec.name}'"
+                )
             seen.add(spec.name)
         out_seen: set[str] = set()
         for out in self.outputs:
             if out.name in out_seen:
-                raise StepDefinitionError(f"step '{self.step_name}': two outputs are named '{out.name}'")
+                raise StepDefinitionError(
+                    f"step '{self.step_name}': two outputs are named '{out.name}'"
+                )
             out_seen.add(out.name)
         for spec in self.inputs:  # as the original SDK: the input gets renamed
             if spec.name in out_seen:
                 old = spec.name
                 spec.name = f"INPUT_{old}"
-                self.arguments = [ArgRef("input", spec.name) if a == ArgRef("input", old) else a for a in self.arguments]
+                self.arguments = [
+                    ArgRef("input", spec.name) if a == ArgRef("input", old) else a
+                    for a in self.arguments
+                ]
 
     def parameters(self) -> list[PipelineParameter]:
         """Every PipelineParameter the step uses: arguments, params, dataset inputs."""

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import StepDefinitionError
+from dataferry.pipeline.bindings import ArgRef
 from dataferry.pipeline.outputs import PipelineData, _Origin
-from dataferry.pipeline.parameters import PipelineParameter
 from dataferry.pipeline.steps import PipelineStep, StepSequence, parameter_objects
 
 if TYPE_CHECKING:
     from dataferry.data.datastore import Datastore
     from dataferry.data.workspace import Workspace
+    from dataferry.pipeline.parameters import PipelineParameter
 
 _ALLOWED_KWARGS = {"enable_email_notification"}
 
@@ -46,7 +47,9 @@ def _flatten(steps: Any) -> list[PipelineStep]:
         for item in steps:
             out.extend(_flatten(item))
         return out
-    raise StepDefinitionError(f"steps must be steps, a list of steps or a StepSequence, not {type(steps).__name__}")
+    raise StepDefinitionError(
+        f"steps must be steps, a list of steps or a StepSequence, not {type(steps).__name__}"
+    )
 
 
 def _slug(name: str) -> str:
@@ -70,7 +73,9 @@ class PipelineGraph:
     ) -> None:
         unknown = sorted(set(kwargs) - _ALLOWED_KWARGS)
         if unknown:
-            raise StepDefinitionError(f"Pipeline() got unexpected keyword arguments {unknown}; only {sorted(_ALLOWED_KWARGS)}")
+            raise StepDefinitionError(
+                f"Pipeline() got unexpected keyword arguments {unknown}; only {sorted(_ALLOWED_KWARGS)}"
+            )
         self.workspace = workspace
         self.description = description
         self._default_datastore = default_datastore
@@ -122,7 +127,11 @@ class PipelineGraph:
             upstream = [ids[id(s)] for s in step._run_after if id(s) in ids]
             for spec in step.ports.inputs:
                 if spec.origin is not None:
-                    upstream += [ids[id(p)] for p in spec.origin.producers if id(p) in ids and p is not step]
+                    upstream += [
+                        ids[id(p)]
+                        for p in spec.origin.producers
+                        if id(p) in ids and p is not step
+                    ]
             nodes.append(Node(ids[id(step)], step, sorted(set(upstream))))
         return nodes
 
@@ -168,7 +177,9 @@ class PipelineGraph:
                         f"{producers[1].name}, as it is already an output of step {producers[0].name}."
                     )
             for spec in step.ports.inputs:
-                if spec.origin is not None and not any(id(p) in in_graph for p in spec.origin.producers):
+                if spec.origin is not None and not any(
+                    id(p) in in_graph for p in spec.origin.producers
+                ):
                     problems.append(
                         f"step '{step.name}': input '{spec.name}' reads an output that no step "
                         "in the pipeline produces; add its producer to steps (or keep "
@@ -182,11 +193,21 @@ class PipelineGraph:
         for step in self.steps:
             for p in parameter_objects(step):
                 first = by_name.setdefault(p.name, p)
-                if first is not p and repr(first.default_value) != repr(p.default_value):
-                    problems.append(f"pipeline parameter '{p.name}' is defined twice with different defaults")
+                if first is not p and repr(first.default_value) != repr(
+                    p.default_value
+                ):
+                    problems.append(
+                        f"pipeline parameter '{p.name}' is defined twice with different defaults"
+                    )
             for ref in step.ports.arguments:
-                if getattr(ref, "kind", None) == "step_param" and ref.name not in step.ports.params:
-                    problems.append(f"step '{step.name}': argument 'parameter:{ref.name}' names no entry of params")
+                if (
+                    isinstance(ref, ArgRef)
+                    and ref.kind == "step_param"
+                    and ref.name not in step.ports.params
+                ):
+                    problems.append(
+                        f"step '{step.name}': argument 'parameter:{ref.name}' names no entry of params"
+                    )
         return problems
 
     def _cycle_problems(self) -> list[str]:
@@ -198,7 +219,7 @@ class PipelineGraph:
             state[node] = 1
             for up in upstream[node]:
                 if state.get(up) == 1:
-                    cycle.extend(path[path.index(up):] if up in path else [up])
+                    cycle.extend(path[path.index(up) :] if up in path else [up])
                     return True
                 if state.get(up) is None and visit(up, [*path, up]):
                     return True
@@ -207,7 +228,9 @@ class PipelineGraph:
 
         for node in upstream:
             if state.get(node) is None and visit(node, [node]):
-                return [f"Cycle detected including node(s) {', '.join(sorted(set(cycle)))}"]
+                return [
+                    f"Cycle detected including node(s) {', '.join(sorted(set(cycle)))}"
+                ]
         return []
 
     def _datastore_problems(self) -> list[str]:
@@ -215,12 +238,18 @@ class PipelineGraph:
         for step in self.steps:
             for out in step.ports.outputs:
                 obj = getattr(out.obj, "pipeline_data", out.obj)
-                store = obj.datastore if isinstance(obj, PipelineData) else (obj.destination[0] if obj.destination else None)
+                store = (
+                    obj.datastore
+                    if isinstance(obj, PipelineData)
+                    else (obj.destination[0] if obj.destination else None)
+                )
                 if isinstance(store, str):
                     try:
                         self.workspace.catalog.get_datastore(store)
                     except LookupError as exc:
-                        problems.append(f"step '{step.name}': output '{out.name}': {exc}")
+                        problems.append(
+                            f"step '{step.name}': output '{out.name}': {exc}"
+                        )
         return problems
 
     def topological_order(self) -> list[Node]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,8 @@ from dataferry.data.readers import header_mode
 from dataferry.errors import InvalidNameError, StepDefinitionError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from dataferry.data.datastore import Datastore
 
 _WORD = re.compile(r"^\w+$")
@@ -52,9 +53,13 @@ def _destination(destination: Any) -> tuple[Any, str] | None:
         )
     store, path = destination
     if not isinstance(store, Datastore | str):
-        raise StepDefinitionError(f"destination[0] must be a Datastore or its name, not {type(store).__name__}")
+        raise StepDefinitionError(
+            f"destination[0] must be a Datastore or its name, not {type(store).__name__}"
+        )
     if not isinstance(path, str) or not path.strip("/"):
-        raise StepDefinitionError(f"destination path must be a non-empty string, not {path!r}")
+        raise StepDefinitionError(
+            f"destination path must be a non-empty string, not {path!r}"
+        )
     return store, path
 
 
@@ -63,8 +68,16 @@ class OutputDatasetConfig:
 
     _is_tabular = False
 
-    def __init__(self, name: str | None = None, destination: Any = None, source: str | None = None, partition_format: str | None = None) -> None:
-        self._name = validate_port_name(name or f"output_{uuid.uuid4().hex[:8]}", "output")
+    def __init__(
+        self,
+        name: str | None = None,
+        destination: Any = None,
+        source: str | None = None,
+        partition_format: str | None = None,
+    ) -> None:
+        self._name = validate_port_name(
+            name or f"output_{uuid.uuid4().hex[:8]}", "output"
+        )
         self.destination = _destination(destination)
         self.source = source
         self.partition_format = partition_format
@@ -105,14 +118,25 @@ class OutputDatasetConfig:
         clone.disable_metadata_cache = disable_metadata_cache
         return clone
 
-    def as_upload(self, overwrite: bool = False, source_globs: str | Sequence[str] | None = None) -> Any:
+    def as_upload(
+        self, overwrite: bool = False, source_globs: str | Sequence[str] | None = None
+    ) -> Any:
         """The same output in upload mode: committed when the step succeeds, never before."""
         clone = self._copy()
         clone.mode, clone.overwrite = "upload", bool(overwrite)
-        clone.source_globs = [source_globs] if isinstance(source_globs, str) else (list(source_globs) if source_globs else None)
+        clone.source_globs = (
+            [source_globs]
+            if isinstance(source_globs, str)
+            else (list(source_globs) if source_globs else None)
+        )
         return clone
 
-    def register_on_complete(self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None) -> Any:
+    def register_on_complete(
+        self,
+        name: str,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Any:
         """Register the committed output as a new version of dataset ``name``."""
         if not name:
             raise ValueError("register_on_complete needs a dataset name")
@@ -129,7 +153,9 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
 
     def as_input(self, name: str | None = None) -> DatasetConsumptionConfig:
         """Read this output in a later step, mounted (``.as_download()`` on the result copies)."""
-        return DatasetConsumptionConfig(name or f"input_{uuid.uuid4().hex[:8]}", self, "mount")
+        return DatasetConsumptionConfig(
+            name or f"input_{uuid.uuid4().hex[:8]}", self, "mount"
+        )
 
     def read_delimited_files(
         self,
@@ -203,7 +229,9 @@ class OutputTabularDatasetConfig(OutputDatasetConfig):
         )
 
     @staticmethod
-    def _view(base: OutputDatasetConfig, fmt: dict[str, Any], path_glob: str | None) -> OutputTabularDatasetConfig:
+    def _view(
+        base: OutputDatasetConfig, fmt: dict[str, Any], path_glob: str | None
+    ) -> OutputTabularDatasetConfig:
         _check_path_glob(path_glob)
         view = object.__new__(OutputTabularDatasetConfig)
         view.__dict__.update(base._copy().__dict__)
@@ -212,9 +240,13 @@ class OutputTabularDatasetConfig(OutputDatasetConfig):
 
     def as_input(self, name: str | None = None) -> DatasetConsumptionConfig:
         """Read the records in a later step: ``run.input_datasets[name]`` is a TabularDataset."""
-        return DatasetConsumptionConfig(name or f"input_{uuid.uuid4().hex[:8]}", self, "direct")
+        return DatasetConsumptionConfig(
+            name or f"input_{uuid.uuid4().hex[:8]}", self, "direct"
+        )
 
-    def _with(self, transform: dict[str, Any], name: str | None = None) -> OutputTabularDatasetConfig:
+    def _with(
+        self, transform: dict[str, Any], name: str | None = None
+    ) -> OutputTabularDatasetConfig:
         clone = self._copy()
         clone._transforms = [*self._transforms, transform]
         if name:
@@ -223,13 +255,25 @@ class OutputTabularDatasetConfig(OutputDatasetConfig):
 
     def keep_columns(self, columns: str | Sequence[str]) -> OutputTabularDatasetConfig:
         """Only the named columns."""
-        return self._with({"op": "keep_columns", "columns": [columns] if isinstance(columns, str) else list(columns)})
+        return self._with(
+            {
+                "op": "keep_columns",
+                "columns": [columns] if isinstance(columns, str) else list(columns),
+            }
+        )
 
     def drop_columns(self, columns: str | Sequence[str]) -> OutputTabularDatasetConfig:
         """All but the named columns."""
-        return self._with({"op": "drop_columns", "columns": [columns] if isinstance(columns, str) else list(columns)})
+        return self._with(
+            {
+                "op": "drop_columns",
+                "columns": [columns] if isinstance(columns, str) else list(columns),
+            }
+        )
 
-    def random_split(self, percentage: float, seed: int | None = None) -> tuple[OutputTabularDatasetConfig, OutputTabularDatasetConfig]:
+    def random_split(
+        self, percentage: float, seed: int | None = None
+    ) -> tuple[OutputTabularDatasetConfig, OutputTabularDatasetConfig]:
         """Two disjoint views (named ``<name>_1`` and ``<name>_2``)."""
         from dataferry.data.sampling import new_seed
 
@@ -237,7 +281,10 @@ class OutputTabularDatasetConfig(OutputDatasetConfig):
             raise ValueError(f"percentage must be between 0 and 1, not {percentage!r}")
         seed = new_seed() if seed is None else seed
         base = {"op": "split", "percentage": float(percentage), "seed": seed}
-        return (self._with({**base, "part": 0}, f"{self._name}_1"), self._with({**base, "part": 1}, f"{self._name}_2"))
+        return (
+            self._with({**base, "part": 0}, f"{self._name}_1"),
+            self._with({**base, "part": 1}, f"{self._name}_2"),
+        )
 
 
 class PipelineData:
@@ -258,9 +305,13 @@ class PipelineData:
     ) -> None:
         for label, value in (("name", name), ("output_name", output_name or name)):
             if not isinstance(value, str) or not _WORD.match(value):
-                raise InvalidNameError(f"PipelineData {label} {value!r} must match \\w+ (letters, digits, '_')")
+                raise InvalidNameError(
+                    f"PipelineData {label} {value!r} must match \\w+ (letters, digits, '_')"
+                )
         if output_mode not in ("mount", "upload"):
-            raise ValueError(f"output_mode must be 'mount' or 'upload', not {output_mode!r}")
+            raise ValueError(
+                f"output_mode must be 'mount' or 'upload', not {output_mode!r}"
+            )
         self._name = name
         self._datastore = datastore
         self._output_name = output_name or name
@@ -274,9 +325,14 @@ class PipelineData:
         self._as_dataset = False
 
     name = property(lambda self: self._name, doc="The data's name.")
-    datastore = property(lambda self: self._datastore, doc="The datastore (None: the pipeline's default).")
+    datastore = property(
+        lambda self: self._datastore,
+        doc="The datastore (None: the pipeline's default).",
+    )
     data_type = property(lambda self: self._data_type, doc="The declared data type.")
-    output_name = property(lambda self: self._output_name, doc="The producing step's output port name.")
+    output_name = property(
+        lambda self: self._output_name, doc="The producing step's output port name."
+    )
     output_mode = property(lambda self: self._output_mode, doc="'mount' or 'upload'.")
 
     def get_env_variable_name(self) -> str:
@@ -290,10 +346,16 @@ class PipelineData:
         return f"PipelineData(name='{self._name}', mode='{self._output_mode}')"
 
     def create_input_binding(
-        self, input_name: str | None = None, mode: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None
+        self,
+        input_name: str | None = None,
+        mode: str | None = None,
+        path_on_compute: str | None = None,
+        overwrite: bool | None = None,
     ) -> InputPortBinding:
         """Bind this data as a later step's input (mount by default, or download)."""
-        return InputPortBinding(input_name or self._name, self, mode or "mount", path_on_compute, overwrite)
+        return InputPortBinding(
+            input_name or self._name, self, mode or "mount", path_on_compute, overwrite
+        )
 
     def as_input(self, input_name: str) -> InputPortBinding:
         """An input binding under ``input_name``, mounted."""
@@ -303,9 +365,16 @@ class PipelineData:
         """An input binding, mounted."""
         return self.create_input_binding(input_name, "mount")
 
-    def as_download(self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None) -> InputPortBinding:
+    def as_download(
+        self,
+        input_name: str | None = None,
+        path_on_compute: str | None = None,
+        overwrite: bool | None = None,
+    ) -> InputPortBinding:
         """An input binding, downloaded."""
-        return self.create_input_binding(input_name, "download", path_on_compute, overwrite)
+        return self.create_input_binding(
+            input_name, "download", path_on_compute, overwrite
+        )
 
     def as_dataset(self) -> PipelineOutputFileDataset:
         """Promote the output to a file dataset (for ``run.input_datasets`` and registration)."""
@@ -329,7 +398,9 @@ class InputPortBinding:
         if not isinstance(name, str) or not _WORD.match(name):
             raise InvalidNameError(f"input name {name!r} must match \\w+")
         if bind_mode not in ("mount", "download"):
-            raise ValueError(f"bind_mode must be 'mount' or 'download', not {bind_mode!r}")
+            raise ValueError(
+                f"bind_mode must be 'mount' or 'download', not {bind_mode!r}"
+            )
         self.name = name
         self.bind_object = bind_object
         self.bind_mode = bind_mode
@@ -345,8 +416,15 @@ class PipelineOutputFileDataset:
 
     _is_tabular = False
 
-    def __init__(self, pipeline_data: PipelineData, *, mode: str = "mount", input_name: str | None = None,
-                 path_on_compute: str | None = None, registration: Registration | None = None) -> None:
+    def __init__(
+        self,
+        pipeline_data: PipelineData,
+        *,
+        mode: str = "mount",
+        input_name: str | None = None,
+        path_on_compute: str | None = None,
+        registration: Registration | None = None,
+    ) -> None:
         self._pipeline_data = pipeline_data
         self._origin = pipeline_data._origin
         self.mode = mode
@@ -390,7 +468,9 @@ class PipelineOutputFileDataset:
     def register(self, name: str, create_new_version: bool = True) -> Any:
         """Register the output as dataset ``name`` when it is committed."""
         if not create_new_version:
-            raise StepDefinitionError("a pipeline output always registers a new version; pass create_new_version=True")
+            raise StepDefinitionError(
+                "a pipeline output always registers a new version; pass create_new_version=True"
+            )
         return self._clone(registration=Registration(name))
 
     def parse_delimited_files(
@@ -426,7 +506,12 @@ class PipelineOutputFileDataset:
         set_column_types: Mapping[str, Any] | None = None,
     ) -> PipelineOutputTabularDataset:
         """Read the output as records from Parquet files (direct mode)."""
-        fmt = {"type": "parquet", "include_path": bool(include_path), "set_column_types": normalise(set_column_types), "partition_format": partition_format}
+        fmt = {
+            "type": "parquet",
+            "include_path": bool(include_path),
+            "set_column_types": normalise(set_column_types),
+            "partition_format": partition_format,
+        }
         return PipelineOutputTabularDataset._of(self, fmt, file_extension)
 
 
@@ -436,7 +521,9 @@ class PipelineOutputTabularDataset(PipelineOutputFileDataset):
     _is_tabular = True
 
     @staticmethod
-    def _of(base: PipelineOutputFileDataset, fmt: dict[str, Any], file_extension: str) -> PipelineOutputTabularDataset:
+    def _of(
+        base: PipelineOutputFileDataset, fmt: dict[str, Any], file_extension: str
+    ) -> PipelineOutputTabularDataset:
         view = object.__new__(PipelineOutputTabularDataset)
         view.__dict__.update(base.__dict__)
         view.mode = "direct"
@@ -450,15 +537,31 @@ class PipelineOutputTabularDataset(PipelineOutputFileDataset):
         clone._transforms = [*self._transforms, transform]
         return clone
 
-    def keep_columns(self, columns: str | Sequence[str]) -> PipelineOutputTabularDataset:
+    def keep_columns(
+        self, columns: str | Sequence[str]
+    ) -> PipelineOutputTabularDataset:
         """Only the named columns."""
-        return self._with({"op": "keep_columns", "columns": [columns] if isinstance(columns, str) else list(columns)})
+        return self._with(
+            {
+                "op": "keep_columns",
+                "columns": [columns] if isinstance(columns, str) else list(columns),
+            }
+        )
 
-    def drop_columns(self, columns: str | Sequence[str]) -> PipelineOutputTabularDataset:
+    def drop_columns(
+        self, columns: str | Sequence[str]
+    ) -> PipelineOutputTabularDataset:
         """All but the named columns."""
-        return self._with({"op": "drop_columns", "columns": [columns] if isinstance(columns, str) else list(columns)})
+        return self._with(
+            {
+                "op": "drop_columns",
+                "columns": [columns] if isinstance(columns, str) else list(columns),
+            }
+        )
 
-    def random_split(self, percentage: float, seed: int | None = None) -> tuple[PipelineOutputTabularDataset, PipelineOutputTabularDataset]:
+    def random_split(
+        self, percentage: float, seed: int | None = None
+    ) -> tuple[PipelineOutputTabularDataset, PipelineOutputTabularDataset]:
         """Two disjoint views of the records."""
         from dataferry.data.sampling import new_seed
 
@@ -470,8 +573,12 @@ class PipelineOutputTabularDataset(PipelineOutputFileDataset):
 
     def as_mount(self, path_on_compute: str | None = None) -> Any:
         """Not possible: parsed records are only read directly."""
-        raise StepDefinitionError("a parsed (tabular) pipeline output can only be read directly, not mounted")
+        raise StepDefinitionError(
+            "a parsed (tabular) pipeline output can only be read directly, not mounted"
+        )
 
     def as_download(self, path_on_compute: str | None = None) -> Any:
         """Not possible: parsed records are only read directly."""
-        raise StepDefinitionError("a parsed (tabular) pipeline output can only be read directly, not downloaded")
+        raise StepDefinitionError(
+            "a parsed (tabular) pipeline output can only be read directly, not downloaded"
+        )

@@ -20,7 +20,9 @@ class PipelineParameter:
 
     def __init__(self, name: str, default_value: Any) -> None:
         if not isinstance(name, str) or not name:
-            raise StepDefinitionError(f"PipelineParameter name must be a non-empty string, not {name!r}")
+            raise StepDefinitionError(
+                f"PipelineParameter name must be a non-empty string, not {name!r}"
+            )
         if not _allowed(default_value):
             raise StepDefinitionError(
                 f"PipelineParameter '{name}': the default must be an int, float, bool, str, "
@@ -65,6 +67,10 @@ def check_override(param: PipelineParameter, value: Any) -> None:
                 f"it cannot be overridden with a {type(value).__name__}"
             )
     if isinstance(default, AbstractDataset) and type(default) is not type(value):
-        raise ParameterTypeError(f"pipeline parameter '{param.name}' needs a {type(default).__name__}, not a {type(value).__name__}")
+        raise ParameterTypeError(
+            f"pipeline parameter '{param.name}' needs a {type(default).__name__}, not a {type(value).__name__}"
+        )
     if not _allowed(value):
-        raise ParameterTypeError(f"pipeline parameter '{param.name}': {type(value).__name__} is not a parameter value")
+        raise ParameterTypeError(
+            f"pipeline parameter '{param.name}': {type(value).__name__} is not a parameter value"
+        )

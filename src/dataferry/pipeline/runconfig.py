@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import EnvironmentNotSupportedError, StepDefinitionError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 
 class CondaDependencies:
     """The conda and pip packages an environment declares."""
 
-    def __init__(self, conda_dependencies_file_path: str | None = None, _underlying_structure: Any = None) -> None:
+    def __init__(
+        self,
+        conda_dependencies_file_path: str | None = None,
+        _underlying_structure: Any = None,
+    ) -> None:
         self._conda: list[str] = []
         self._pip: list[str] = []
         self._channels: list[str] = []
@@ -29,12 +35,20 @@ class CondaDependencies:
             self._load(Path(conda_dependencies_file_path))
 
     def _load(self, path: Path) -> None:
-        import yaml  # type: ignore[import-untyped]
+        import yaml
 
         data = yaml.safe_load(path.read_text("utf-8")) or {}
-        unknown = set(data) - {"name", "channels", "dependencies", "prefix", "variables"}
+        unknown = set(data) - {
+            "name",
+            "channels",
+            "dependencies",
+            "prefix",
+            "variables",
+        }
         if unknown:
-            raise StepDefinitionError(f"Environment error: unknown {sorted(unknown)[0]!r} key in {path}")
+            raise StepDefinitionError(
+                f"Environment error: unknown {sorted(unknown)[0]!r} key in {path}"
+            )
         self._channels = list(data.get("channels") or [])
         for dep in data.get("dependencies") or []:
             if isinstance(dep, dict):
@@ -45,8 +59,13 @@ class CondaDependencies:
                 self._conda.append(str(dep))
 
     @staticmethod
-    def create(pip_indexurl: str | None = None, pip_packages: Iterable[str] | None = None, conda_packages: Iterable[str] | None = None,
-               python_version: str | None = None, pin_sdk_version: bool = True) -> CondaDependencies:
+    def create(
+        pip_indexurl: str | None = None,
+        pip_packages: Iterable[str] | None = None,
+        conda_packages: Iterable[str] | None = None,
+        python_version: str | None = None,
+        pin_sdk_version: bool = True,
+    ) -> CondaDependencies:
         """Dependencies from package lists."""
         deps = CondaDependencies()
         deps._pip = list(pip_packages or [])
@@ -114,9 +133,13 @@ class Environment:
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         if name is not None and not isinstance(name, str):
-            raise TypeError(f"Environment name must be a str, not {type(name).__name__}")
+            raise TypeError(
+                f"Environment name must be a str, not {type(name).__name__}"
+            )
         if kwargs:
-            raise TypeError(f"Environment() got unexpected keyword arguments {sorted(kwargs)}")
+            raise TypeError(
+                f"Environment() got unexpected keyword arguments {sorted(kwargs)}"
+            )
         self.name = name
         self.version: str | None = None
         self.python = PythonSection()
@@ -124,11 +147,15 @@ class Environment:
         self.environment_variables: dict[str, str] = {}
 
     @staticmethod
-    def from_pip_requirements(name: str, file_path: str, pip_version: str | None = None) -> Environment:
+    def from_pip_requirements(
+        name: str, file_path: str, pip_version: str | None = None
+    ) -> Environment:
         """An environment whose pip packages are the lines of a requirements file."""
         env = Environment(name)
         lines = Path(file_path).read_text("utf-8").splitlines()
-        env.python.conda_dependencies._pip = [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+        env.python.conda_dependencies._pip = [
+            ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")
+        ]
         return env
 
     @staticmethod
@@ -161,7 +188,9 @@ class Environment:
                 "interpreter and set env.python.user_managed_dependencies = True."
             )
         path = self.python.interpreter_path
-        return sys.executable if path in ("python", "", None) else os.path.expanduser(path)
+        return (
+            sys.executable if path in ("python", "", None) else os.path.expanduser(path)
+        )
 
     def __repr__(self) -> str:
         return f"Environment(Name: {self.name},\nVersion: {self.version})"
@@ -170,9 +199,18 @@ class Environment:
 class RunConfiguration:
     """Where and with what a step runs: ``.target``, ``.environment``, env variables."""
 
-    def __init__(self, script: str | None = None, arguments: list[Any] | None = None, framework: str | None = None,
-                 communicator: str | None = None, conda_dependencies: CondaDependencies | None = None,
-                 _history_enabled: Any = None, _path: Any = None, _name: Any = None, command: Any = None) -> None:
+    def __init__(
+        self,
+        script: str | None = None,
+        arguments: list[Any] | None = None,
+        framework: str | None = None,
+        communicator: str | None = None,
+        conda_dependencies: CondaDependencies | None = None,
+        _history_enabled: Any = None,
+        _path: Any = None,
+        _name: Any = None,
+        command: Any = None,
+    ) -> None:
         self.script = script
         self.arguments = list(arguments or [])
         self.command = command or ""
@@ -195,17 +233,30 @@ class RunConfiguration:
 
     @target.setter
     def target(self, value: Any) -> None:
-        self._target = value if isinstance(value, str) else str(getattr(value, "name", value))
+        self._target = (
+            value if isinstance(value, str) else str(getattr(value, "name", value))
+        )
 
 
 class Estimator:
     """Deprecated in the original SDK, kept minimal: a source folder, a script, an environment."""
 
-    def __init__(self, source_directory: str, *, compute_target: Any = None, entry_script: str, script_params: Mapping[str, Any] | None = None,
-                 environment_definition: Environment | None = None, pip_packages: list[str] | None = None,
-                 conda_packages: list[str] | None = None, environment_variables: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        source_directory: str,
+        *,
+        compute_target: Any = None,
+        entry_script: str,
+        script_params: Mapping[str, Any] | None = None,
+        environment_definition: Environment | None = None,
+        pip_packages: list[str] | None = None,
+        conda_packages: list[str] | None = None,
+        environment_variables: Mapping[str, str] | None = None,
+    ) -> None:
         if script_params:
-            raise StepDefinitionError("an Estimator used in EstimatorStep must have no script_params; pass estimator_entry_script_arguments")
+            raise StepDefinitionError(
+                "an Estimator used in EstimatorStep must have no script_params; pass estimator_entry_script_arguments"
+            )
         self.source_directory = source_directory
         self.entry_script = entry_script
         self.compute_target = compute_target

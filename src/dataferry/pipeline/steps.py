@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import shlex
 import warnings
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import StepDefinitionError
 from dataferry.pipeline.bindings import StepPorts
 from dataferry.pipeline.parameters import PipelineParameter
 from dataferry.pipeline.runconfig import Environment, Estimator, RunConfiguration
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 _RUNCONFIG_PARAMS = {
     "NodeCount": "node_count",
@@ -29,7 +31,9 @@ def _target_name(compute_target: Any) -> str | None:
         return str(compute_target[0])
     name = getattr(compute_target, "name", None)
     if not isinstance(name, str):
-        raise StepDefinitionError(f"compute_target must be a name, a (name, type) tuple or a compute object, not {compute_target!r}")
+        raise StepDefinitionError(
+            f"compute_target must be a name, a (name, type) tuple or a compute object, not {compute_target!r}"
+        )
     return name
 
 
@@ -52,23 +56,39 @@ class PipelineStep:
         version: str | None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
-            raise StepDefinitionError(f"a step name must be a non-empty string, not {name!r}")
+            raise StepDefinitionError(
+                f"a step name must be a non-empty string, not {name!r}"
+            )
         if arguments is not None and isinstance(arguments, str | bytes):
-            raise StepDefinitionError(f"step '{name}': arguments must be a list, not a string")
+            raise StepDefinitionError(
+                f"step '{name}': arguments must be a list, not a string"
+            )
         self.name = name
         self.source_directory = source_directory
         self.runconfig = runconfig or RunConfiguration()
-        self.compute_target = _target_name(compute_target) or (self.runconfig.target if runconfig else None)
-        self.runconfig_pipeline_params = self._check_runconfig_params(runconfig_pipeline_params)
+        self.compute_target = _target_name(compute_target) or (
+            self.runconfig.target if runconfig else None
+        )
+        self.runconfig_pipeline_params = self._check_runconfig_params(
+            runconfig_pipeline_params
+        )
         self.allow_reuse = bool(allow_reuse)
         self.version = version
-        self.ports = StepPorts(name, list(arguments or []), list(inputs or []), list(outputs or []), dict(params or {}))
+        self.ports = StepPorts(
+            name,
+            list(arguments or []),
+            list(inputs or []),
+            list(outputs or []),
+            dict(params or {}),
+        )
         self._run_after: list[PipelineStep] = []
         for out in self.ports.outputs:
             if self not in out.origin.producers:
                 out.origin.producers.append(self)
 
-    def _check_runconfig_params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _check_runconfig_params(
+        self, params: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         unknown = sorted(set(params or {}) - set(_RUNCONFIG_PARAMS))
         if unknown:
             raise StepDefinitionError(
@@ -80,7 +100,9 @@ class PipelineStep:
     def run_after(self, step: PipelineStep) -> None:
         """Run this step only after ``step`` has finished."""
         if not isinstance(step, PipelineStep):
-            raise StepDefinitionError(f"run_after needs a step, not {type(step).__name__}")
+            raise StepDefinitionError(
+                f"run_after needs a step, not {type(step).__name__}"
+            )
         if step is self:
             raise StepDefinitionError(f"step '{self.name}' cannot run after itself")
         self._run_after.append(step)
@@ -121,7 +143,9 @@ class PythonScriptStep(PipelineStep):
         hash_paths: Sequence[str] | None = None,
     ) -> None:
         if not isinstance(script_name, str) or not script_name:
-            raise StepDefinitionError(f"script_name must be a non-empty string, not {script_name!r}")
+            raise StepDefinitionError(
+                f"script_name must be a non-empty string, not {script_name!r}"
+            )
         if hash_paths is not None:
             warnings.warn(
                 "hash_paths is deprecated and has no effect: the whole source_directory is "
@@ -176,12 +200,20 @@ class CommandStep(PipelineStep):
         allow_reuse: bool = True,
         version: str | None = None,
     ) -> None:
-        command = command if command is not None else (runconfig.command if runconfig else None)
+        command = (
+            command
+            if command is not None
+            else (runconfig.command if runconfig else None)
+        )
         if not command:
-            raise StepDefinitionError("CommandStep needs a command (a string or a list)")
+            raise StepDefinitionError(
+                "CommandStep needs a command (a string or a list)"
+            )
         self.is_shell = isinstance(command, str)
         words = [command] if isinstance(command, str) else list(command)
-        default_name = shlex.split(command)[0] if isinstance(command, str) else str(words[0])
+        default_name = (
+            shlex.split(command)[0] if isinstance(command, str) else str(words[0])
+        )
         super().__init__(
             name or default_name,
             arguments=words,
@@ -212,23 +244,37 @@ class EstimatorStep(PythonScriptStep):
         allow_reuse: bool = True,
         version: str | None = None,
     ) -> None:
-        warnings.warn("EstimatorStep is deprecated; use CommandStep or PythonScriptStep", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "EstimatorStep is deprecated; use CommandStep or PythonScriptStep",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if estimator is None:
             raise StepDefinitionError("EstimatorStep needs an estimator")
         if compute_target is None:
             raise StepDefinitionError("EstimatorStep needs a compute_target")
         if estimator_entry_script_arguments is None:
-            raise StepDefinitionError("EstimatorStep needs estimator_entry_script_arguments (use [] for none)")
+            raise StepDefinitionError(
+                "EstimatorStep needs estimator_entry_script_arguments (use [] for none)"
+            )
         if isinstance(estimator, Estimator):
-            source, script, runconfig = estimator.source_directory, estimator.entry_script, estimator.run_config
+            source, script, runconfig = (
+                estimator.source_directory,
+                estimator.entry_script,
+                estimator.run_config,
+            )
         else:  # an estimator-like object from the original SDK's shape
             source = getattr(estimator, "source_directory", None)
-            script = getattr(estimator, "entry_script", None) or getattr(estimator, "script", None)
+            script = getattr(estimator, "entry_script", None) or getattr(
+                estimator, "script", None
+            )
             runconfig = getattr(estimator, "run_config", None)
             if not script:
-                raise StepDefinitionError(f"estimator {estimator!r} has no entry_script")
+                raise StepDefinitionError(
+                    f"estimator {estimator!r} has no entry_script"
+                )
         super().__init__(
-            script,  # type: ignore[arg-type]
+            script,
             name=name,
             arguments=estimator_entry_script_arguments,
             compute_target=compute_target,
@@ -255,5 +301,9 @@ class StepSequence:
 def parameter_objects(step: PipelineStep) -> list[PipelineParameter]:
     """Every PipelineParameter a step refers to, including its runconfig params."""
     found = step.ports.parameters()
-    found += [v for v in step.runconfig_pipeline_params.values() if isinstance(v, PipelineParameter)]
+    found += [
+        v
+        for v in step.runconfig_pipeline_params.values()
+        if isinstance(v, PipelineParameter)
+    ]
     return found

@@ -2,7 +2,12 @@
 
 from dataferry.storage.location import FileSignature, StorageLocation
 from dataferry.storage.secrets import SecretStore
-from dataferry.storage.spec import KINDS, DatastoreSpec, open_location, validate_datastore_name
+from dataferry.storage.spec import (
+    KINDS,
+    DatastoreSpec,
+    open_location,
+    validate_datastore_name,
+)
 
 __all__ = [
     "KINDS",

@@ -6,12 +6,13 @@ a workspace that uses it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import DatastoreError, UnknownProtocolError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import fsspec
 
 
@@ -94,8 +95,10 @@ def azure_file_filesystem(
     from fsspec.implementations.smb import SMBFileSystem
 
     endpoint = options.get("endpoint") or "core.windows.net"
-    host = endpoint.split("://", 1)[-1] if "://" in endpoint else (
-        f"{options['account_name']}.file.{endpoint}"
+    host = (
+        endpoint.split("://", 1)[-1]
+        if "://" in endpoint
+        else (f"{options['account_name']}.file.{endpoint}")
     )
     fs = SMBFileSystem(
         host=host, username=options["account_name"], password=secrets["account_key"]
@@ -110,12 +113,14 @@ def fsspec_filesystem(
     import fsspec
     from fsspec.core import split_protocol
 
-    protocol, path = split_protocol(str(options["url"]))
+    protocol = split_protocol(str(options["url"]))[0]
     protocol = protocol or "file"
     try:
         cls = fsspec.get_filesystem_class(protocol)
     except ValueError as exc:
-        raise UnknownProtocolError(f"protocol {protocol!r} is not known to fsspec") from exc
+        raise UnknownProtocolError(
+            f"protocol {protocol!r} is not known to fsspec"
+        ) from exc
     storage_options = {**options.get("storage_options", {}), **secrets}
     fs = cls(**storage_options)
     root = cls._strip_protocol(str(options["url"]))

@@ -75,7 +75,9 @@ Lookup = Callable[[str, list["FileSignature"]], dict[str, str]]
 Store = Callable[[str, list[HashedFile]], None]
 
 
-def content_hashes(location: StorageLocation, paths: Iterable[str], *, cached: Lookup, remember: Store) -> list[HashedFile]:
+def content_hashes(
+    location: StorageLocation, paths: Iterable[str], *, cached: Lookup, remember: Store
+) -> list[HashedFile]:
     """Hash ``paths`` on ``location``, reading only files whose signature is not cached.
 
     ``cached(datastore, signatures)`` returns ``{path: hash}`` for the signatures it knows;
@@ -103,7 +105,9 @@ def content_hashes(location: StorageLocation, paths: Iterable[str], *, cached: L
     with ThreadPoolExecutor(threads) as pool:
         fresh = list(pool.map(compute, todo))
     # without an etag or a modification time a signature is only a size: never trust it
-    settled = [h for h in fresh if h.signature.etag or 0 < h.signature.mtime_ns < racy_after_ns]
+    settled = [
+        h for h in fresh if h.signature.etag or 0 < h.signature.mtime_ns < racy_after_ns
+    ]
     if settled:
         remember(location.name, settled)
     by_path = {h.signature.path: h for h in fresh}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from dataferry.errors import PathNotFoundError, StorageError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     import fsspec
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,9 @@ class StorageLocation:
         return f"{self.name}:/{relative.lstrip('/')}"
 
     def _raise(self, relative: str, action: str, exc: OSError) -> StorageError:
-        return StorageError(f"datastore '{self.name}': cannot {action} '{relative}': {exc}")
+        return StorageError(
+            f"datastore '{self.name}': cannot {action} '{relative}': {exc}"
+        )
 
     # -- reading the tree -------------------------------------------------------------
 
@@ -91,8 +94,12 @@ class StorageLocation:
         try:
             if has_glob(pattern):
                 found = self.fs.glob(full, detail=True)
-                files = sorted(p for p, info in found.items() if info.get("type") == "file")
-                dirs = [p for p, info in found.items() if info.get("type") == "directory"]
+                files = sorted(
+                    p for p, info in found.items() if info.get("type") == "file"
+                )
+                dirs = [
+                    p for p, info in found.items() if info.get("type") == "directory"
+                ]
                 for d in dirs:
                     files.extend(self.fs.find(d))
                 files = sorted(set(files))
@@ -126,8 +133,11 @@ class StorageLocation:
             st = os.stat(full)
             return FileSignature(full, st.st_size, st.st_mtime_ns, st.st_ino)
         info: dict[str, Any] = self.fs.info(full)
-        mtime = info.get("mtime") or info.get("last_modified") or info.get("LastModified")
-        mtime_ns = int(mtime.timestamp() * 1e9) if hasattr(mtime, "timestamp") else 0
+        mtime = (
+            info.get("mtime") or info.get("last_modified") or info.get("LastModified")
+        )
+        stamp = getattr(mtime, "timestamp", None)
+        mtime_ns = int(stamp() * 1e9) if stamp is not None else 0
         etag = str(info.get("etag") or info.get("ETag") or "").strip('"')
         return FileSignature(full, int(info.get("size") or 0), mtime_ns, 0, etag)
 
@@ -217,11 +227,15 @@ class StorageLocation:
                 except OSError as exc:
                     if os.path.exists(tmp):
                         os.unlink(tmp)
-                    raise self._raise(self.relative_path(full), "download", exc) from exc
+                    raise self._raise(
+                        self.relative_path(full), "download", exc
+                    ) from exc
             return os.path.getsize(local)
 
         sizes = self._sizes([full for full, _ in pairs])
-        _run_transfers(get, list(pairs), sizes, show_progress, f"{description} from {self.name}")
+        _run_transfers(
+            get, list(pairs), sizes, show_progress, f"{description} from {self.name}"
+        )
         return [local for _, local in pairs]
 
     def _sizes(self, fulls: Sequence[str]) -> list[int]:
@@ -250,7 +264,7 @@ def _run_transfers(
     """Run ``func`` over ``items`` in a thread pool, with a byte-count progress bar."""
     if not items:
         return
-    if not show_progress or len(items) == 1 and sizes[0] < (1 << 20):
+    if not show_progress or (len(items) == 1 and sizes[0] < (1 << 20)):
         with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
             list(pool.map(func, items))
         return
@@ -258,8 +272,8 @@ def _run_transfers(
         BarColumn,
         DownloadColumn,
         Progress,
-        TransferSpeedColumn,
         TextColumn,
+        TransferSpeedColumn,
     )
 
     with Progress(

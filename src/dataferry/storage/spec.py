@@ -84,7 +84,9 @@ class DatastoreSpec:
         return values
 
 
-_Builder = Callable[[Mapping[str, Any], Mapping[str, str]], tuple["fsspec.AbstractFileSystem", str]]
+_Builder = Callable[
+    [Mapping[str, Any], Mapping[str, str]], tuple["fsspec.AbstractFileSystem", str]
+]
 
 # kind -> ("module:function", install hint). Imported on first use so `import dataferry`
 # never pulls in a cloud SDK.
@@ -111,7 +113,9 @@ def _builder(kind: str) -> tuple[_Builder, str]:
     try:
         target, hint = _KINDS[kind]
     except KeyError:
-        raise DatastoreError(f"unknown datastore kind {kind!r}; known: {sorted(_KINDS)}") from None
+        raise DatastoreError(
+            f"unknown datastore kind {kind!r}; known: {sorted(_KINDS)}"
+        ) from None
     module, func = target.split(":")
     builder: _Builder = getattr(importlib.import_module(module), func)
     return builder, hint

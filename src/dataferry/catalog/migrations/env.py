@@ -10,7 +10,9 @@ connection = context.config.attributes.get("connection")
 if connection is None:  # `alembic` command line, for writing new revisions
     from sqlalchemy import create_engine
 
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "sqlite://")
+    engine = create_engine(
+        context.config.get_main_option("sqlalchemy.url") or "sqlite://"
+    )
     connection = engine.connect()
 
 context.configure(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,11 @@ class Executor(Protocol):
     def start(self, step: PreparedStep) -> StepHandle:
         """Start the step; return at once."""
 
-    def poll(self, handle: StepHandle) -> int | None:
+    def poll(self, handle: Any) -> int | None:
         """The exit code once the step has ended, else None."""
 
-    def cancel(self, handle: StepHandle) -> None:
+    def cancel(self, handle: Any) -> None:
         """Stop the step and everything it started."""
 
-    def pid(self, handle: StepHandle) -> Any:
+    def pid(self, handle: Any) -> Any:
         """An identifier of the running step, for logs (a pid, a task id)."""

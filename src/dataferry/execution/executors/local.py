@@ -7,8 +7,10 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from dataferry.execution.executors.base import PreparedStep
+if TYPE_CHECKING:
+    from dataferry.execution.executors.base import PreparedStep
 
 _GRACE_S = 5.0
 
@@ -47,15 +49,19 @@ class LocalExecutor:
         deadline = time.monotonic() + step.timeout_s if step.timeout_s else None
         return LocalHandle(step.step_run_id, process, deadline=deadline)
 
-    def poll(self, handle: LocalHandle) -> int | None:  # type: ignore[override]
+    def poll(self, handle: LocalHandle) -> int | None:
         """The exit code (negative: killed by that signal), or None while it runs."""
         code = handle.process.poll()
-        if code is None and handle.deadline is not None and time.monotonic() > handle.deadline:
+        if (
+            code is None
+            and handle.deadline is not None
+            and time.monotonic() > handle.deadline
+        ):
             self.cancel(handle)
             return handle.process.wait()
         return code
 
-    def cancel(self, handle: LocalHandle) -> None:  # type: ignore[override]
+    def cancel(self, handle: LocalHandle) -> None:
         """SIGTERM the process group, then SIGKILL what is left after a grace period."""
         if handle.process.poll() is not None:
             return
@@ -68,6 +74,6 @@ class LocalExecutor:
         except ProcessLookupError:
             pass
 
-    def pid(self, handle: LocalHandle) -> int:  # type: ignore[override]
+    def pid(self, handle: LocalHandle) -> int:
         """The step's process id."""
         return handle.process.pid

@@ -16,6 +16,9 @@ train, test = prepared.random_split(percentage=0.8, seed=42)
 for folder, part in ((args.train, train), (args.test, test)):
     os.makedirs(folder, exist_ok=True)
     part.to_pandas_dataframe().to_csv(os.path.join(folder, "rows.csv"), index=False)
-counts = {"train": len(train.to_pandas_dataframe()), "test": len(test.to_pandas_dataframe())}
+counts = {
+    "train": len(train.to_pandas_dataframe()),
+    "test": len(test.to_pandas_dataframe()),
+}
 run.log_row("split", **counts)
 print(f"split into {counts['train']} train and {counts['test']} test rows")

@@ -23,13 +23,25 @@ scale = train[FEATURES].std()
 
 
 def predict(frame: pd.DataFrame) -> pd.Series:
-    distances = {s: (((frame[FEATURES] - c) / scale) ** 2).sum(axis=1) for s, c in centroids.iterrows()}
+    distances = {
+        s: (((frame[FEATURES] - c) / scale) ** 2).sum(axis=1)
+        for s, c in centroids.iterrows()
+    }
     return pd.DataFrame(distances).idxmin(axis=1)
 
 
 accuracy = float((predict(test) == test.species).mean())
 os.makedirs(args.model, exist_ok=True)
 with open(os.path.join(args.model, "model.json"), "w") as fh:
-    json.dump({"features": FEATURES, "centroids": centroids.to_dict(orient="index"), "scale": scale.to_dict(), "test_accuracy": accuracy}, fh, indent=2)
+    json.dump(
+        {
+            "features": FEATURES,
+            "centroids": centroids.to_dict(orient="index"),
+            "scale": scale.to_dict(),
+            "test_accuracy": accuracy,
+        },
+        fh,
+        indent=2,
+    )
 Run.get_context().log("test_accuracy", accuracy)
 print(f"test accuracy {accuracy:.3f}")
