@@ -192,3 +192,22 @@ class TestColumns:
         assert kept.to_pylist() == [
             {"Path": "/2024/a.csv", "year": "2024", "id": i} for i in range(2)
         ]
+
+
+def test_a_row_longer_than_a_block_is_read_whole_and_streamed(
+    blobstore: Datastore, store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "STREAM_BLOCK_BYTES", 64)
+    long_text = "x" * 2048
+    rows = [f"{i},short{i}" for i in range(50)]
+    rows[20] = f"20,{long_text}"
+    (store_root / "long").mkdir()
+    (store_root / "long" / "rows.csv").write_text("id,text\n" + "\n".join(rows) + "\n")
+    ds = Dataset.Tabular.from_delimited_files(DataPath(blobstore, "long/rows.csv"))
+
+    whole = ds.to_pandas_dataframe()
+    streamed = pa.Table.from_batches(list(ds.to_record_batches())).to_pandas()
+
+    for frame in (whole, streamed):
+        assert list(frame["id"]) == list(range(50))
+        assert frame.loc[20, "text"] == long_text
