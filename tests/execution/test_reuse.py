@@ -57,7 +57,7 @@ with open(os.path.join(dst, "result.json"), "w") as fh:
 # version 1
 """
 STEPS = ("prep", "train", "report")
-NO_EARLIER = "rerun: no earlier run of this step"
+NO_EARLIER = "run: first run of this step, nothing to reuse"
 NEW_MODEL = "rerun: input 'model' changed: upstream step 'train' produced new output"
 NEW_CLEAN = "rerun: input 'clean' changed: upstream step 'prep' produced new output"
 

@@ -325,7 +325,7 @@ class ReuseAdvisor:
     def _why_changed(self, node: dict[str, Any], fp: Fingerprint) -> str:
         previous = self.store.latest_finished_step(node["name"])
         if previous is None or "fingerprint" not in previous.details:
-            return "rerun: no earlier run of this step"
+            return "run: first run of this step, nothing to reuse"
         old = previous.details["fingerprint"]
         old_parts, new_parts = old["parts"], fp.parts
         reasons: list[str] = []
