@@ -80,17 +80,7 @@ def input_spec(obj: Any) -> InputSpec:
         raise _raw_dataset_error("a step's inputs")
     if isinstance(obj, DatasetConsumptionConfig):
         inner = obj.dataset
-        if isinstance(inner, OutputDatasetConfig):
-            return InputSpec(
-                obj.name,
-                "output",
-                obj.mode,
-                "dataset",
-                obj,
-                obj.path_on_compute,
-                inner._origin,
-            )
-        if isinstance(inner, PipelineOutputFileDataset):
+        if isinstance(inner, OutputDatasetConfig | PipelineOutputFileDataset):
             return InputSpec(
                 obj.name,
                 "output",
