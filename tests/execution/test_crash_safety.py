@@ -19,6 +19,7 @@ import pytest
 
 from dataferry import (
     Datastore,
+    Experiment,
     OutputFileDatasetConfig,
     Pipeline,
     PipelineData,
@@ -346,3 +347,37 @@ def test_commit_over_an_existing_folder_swaps_in_the_merge(
     assert (final / "keep.txt").stat().st_ino == kept_inode  # linked, not copied
     assert final.stat().st_ino != old_folder_inode  # one swap, not file by file
     assert not (store_root / STAGING_DIR / "step_1").exists()
+
+
+def test_a_failed_second_commit_takes_the_first_back(
+    workspace: Workspace, store_root: Path, tmp_path: Path
+) -> None:
+    """Outputs of a step are committed all or none: the second output's destination is
+    under a file, so its commit fails, and the first output must not stay at its place."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "two.py").write_text(
+        "import os, sys\n"
+        "for folder in sys.argv[1:]:\n"
+        "    os.makedirs(folder, exist_ok=True)\n"
+        "    open(os.path.join(folder, 'x.txt'), 'w').write('x')\n"
+    )
+    (store_root / "blocker").write_text("a file where a folder would go")
+    store = workspace.get_default_datastore()
+    first = OutputFileDatasetConfig(name="first", destination=(store, "fresh/first"))
+    second = OutputFileDatasetConfig(name="second", destination=(store, "blocker/out"))
+    step = PythonScriptStep(
+        "two.py",
+        arguments=[first, second],
+        source_directory=str(code),
+        allow_reuse=False,
+    )
+    run = Experiment(workspace, "allornone").submit(Pipeline(workspace, [step]))
+
+    assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
+    details = run.get_steps()[0].get_details()
+    assert "committing outputs failed" in details["error"]
+    assert not (store_root / "fresh" / "first").exists()
+    assert (store_root / "blocker").read_text() == "a file where a folder would go"
+    assert RunStore(workspace.catalog).outputs_of(run.get_steps()[0].id) == []
+    assert not any((store_root / STAGING_DIR).rglob("*.txt"))

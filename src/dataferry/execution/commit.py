@@ -223,6 +223,34 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
     }
 
 
+def commit_outputs(outputs: list[StagedOutput]) -> list[dict[str, Any]]:
+    """Commit every output of a step, or none: if one fails, those already moved into a
+    place that was empty before are taken back out (a merge into an existing folder
+    cannot be undone and is left; the catalog, which records nothing, is what counts)."""
+    rows: list[dict[str, Any]] = []
+    fresh: list[StagedOutput] = []
+    try:
+        for staged in outputs:
+            was_empty = not staged.location.exists(staged.path)
+            rows.append(commit_output(staged))
+            if was_empty:
+                fresh.append(staged)
+    except BaseException:
+        for staged in fresh:
+            _remove_destination(staged)
+        raise
+    return rows
+
+
+def _remove_destination(staged: StagedOutput) -> None:
+    loc = staged.location
+    full = loc.full_path(staged.path)
+    if loc.is_local:
+        _remove(Path(full))
+    elif loc.fs.exists(full):
+        loc.fs.rm(full, recursive=True)
+
+
 def _commit_file(staged: StagedOutput) -> None:
     """A step that wrote one file at its output path: that file is the output."""
     loc = staged.location
@@ -263,7 +291,7 @@ def _merge_into(staged: Path, final: Path) -> None:
             (final / rel).mkdir(parents=True, exist_ok=True)
             for name in names:
                 os.replace(Path(dirpath, name), final / rel / name)
-    shutil.rmtree(staged, ignore_errors=True)  # after the exchange: the old folder
+    _remove(staged)  # after the exchange: what was at the destination
 
 
 def _link_old_files(old: Path, new: Path) -> bool:

@@ -26,7 +26,7 @@ from dataferry.data.workspace import Workspace
 from dataferry.errors import DataferryError
 from dataferry.execution.commit import (
     StagedOutput,
-    commit_output,
+    commit_outputs,
     discard_output,
     stage_output,
 )
@@ -492,7 +492,7 @@ class Driver:
     def _finish(self, state: StepState, code: int) -> None:
         if code == 0:
             try:
-                committed = [commit_output(o) for o in state.staged]
+                committed = commit_outputs(state.staged)
                 lineage = [
                     {
                         "role": "input",
