@@ -461,18 +461,6 @@ def _set_batch_column(
 class _ConformingReader:
     """What the Parquet and JSON-lines readers share: casting to the dataset schema."""
 
-    fmt: Mapping[str, Any]
-    on_error: str
-
-    def _conform(
-        self, table: Any, schema: pa.Schema, f: ResolvedFile, first_row: int = 0
-    ) -> Any:
-        return _conform(table, schema, f, self.fmt, self.on_error, first_row)
-
-
-class ParquetReader(_ConformingReader):
-    """Reads Parquet files; the first file's schema (plus set_column_types) rules."""
-
     def __init__(
         self,
         files: Sequence[ResolvedFile],
@@ -483,6 +471,15 @@ class ParquetReader(_ConformingReader):
         self.fmt = fmt
         self.on_error = on_error
         self._schema: pa.Schema | None = None
+
+    def _conform(
+        self, table: Any, schema: pa.Schema, f: ResolvedFile, first_row: int = 0
+    ) -> Any:
+        return _conform(table, schema, f, self.fmt, self.on_error, first_row)
+
+
+class ParquetReader(_ConformingReader):
+    """Reads Parquet files; the first file's schema (plus set_column_types) rules."""
 
     def schema(self) -> pa.Schema:
         """The dataset's schema."""
@@ -530,10 +527,7 @@ class JsonLinesReader(_ConformingReader):
         fmt: Mapping[str, Any],
         on_error: str = "null",
     ) -> None:
-        self.files = files
-        self.fmt = fmt
-        self.on_error = on_error
-        self._schema: pa.Schema | None = None
+        super().__init__(files, fmt, on_error)
         # what the JSON holds (as inferred); pyarrow's JSON parser cannot convert types,
         # so set_column_types are applied by casting afterwards
         self._parsed: pa.Schema | None = None
