@@ -381,3 +381,34 @@ def test_a_failed_second_commit_takes_the_first_back(
     assert (store_root / "blocker").read_text() == "a file where a folder would go"
     assert RunStore(workspace.catalog).outputs_of(run.get_steps()[0].id) == []
     assert not any((store_root / STAGING_DIR).rglob("*.txt"))
+
+
+def test_a_registration_that_cannot_be_made_commits_nothing(
+    workspace: Workspace, store_root: Path, tmp_path: Path
+) -> None:
+    """register_on_complete is checked before the catalog records the output: a view
+    whose path_glob matches none of the files fails the step and leaves nothing."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "one.py").write_text(
+        "import os, sys\n"
+        "os.makedirs(sys.argv[1], exist_ok=True)\n"
+        "open(os.path.join(sys.argv[1], 'rows.txt'), 'w').write('a\\n1\\n')\n"
+    )
+    store = workspace.get_default_datastore()
+    out = (
+        OutputFileDatasetConfig(name="rows", destination=(store, "fresh/rows"))
+        .read_delimited_files(path_glob=r"\.csv$")
+        .register_on_complete("csv_rows")
+    )
+    step = PythonScriptStep(
+        "one.py", arguments=[out], source_directory=str(code), allow_reuse=False
+    )
+    run = Experiment(workspace, "noreg").submit(Pipeline(workspace, [step]))
+
+    assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
+    step_run = run.get_steps()[0]
+    assert "matches none of the 1 files" in step_run.get_details()["error"]
+    assert not (store_root / "fresh" / "rows").exists()
+    assert RunStore(workspace.catalog).outputs_of(step_run.id) == []
+    assert "csv_rows" not in workspace.datasets

@@ -49,6 +49,7 @@ class StagedOutput:
     location: StorageLocation
     path: str  # destination, relative to the datastore root
     write_dir: Path  # what the step is given
+    moved_to_empty: bool = False  # committed into a place that was empty: can be undone
 
     @property
     def name(self) -> str:
@@ -228,27 +229,30 @@ def commit_outputs(outputs: list[StagedOutput]) -> list[dict[str, Any]]:
     place that was empty before are taken back out (a merge into an existing folder
     cannot be undone and is left; the catalog, which records nothing, is what counts)."""
     rows: list[dict[str, Any]] = []
-    fresh: list[StagedOutput] = []
     try:
         for staged in outputs:
             was_empty = not staged.location.exists(staged.path)
             rows.append(commit_output(staged))
-            if was_empty:
-                fresh.append(staged)
+            staged.moved_to_empty = was_empty
     except BaseException:
-        for staged in fresh:
-            _remove_destination(staged)
+        undo_commits(outputs)
         raise
     return rows
 
 
-def _remove_destination(staged: StagedOutput) -> None:
-    loc = staged.location
-    full = loc.full_path(staged.path)
-    if loc.is_local:
-        _remove(Path(full))
-    elif loc.fs.exists(full):
-        loc.fs.rm(full, recursive=True)
+def undo_commits(outputs: list[StagedOutput]) -> None:
+    """Take committed outputs back out of places that were empty before (the catalog has
+    not recorded them yet)."""
+    for staged in outputs:
+        if not staged.moved_to_empty:
+            continue
+        loc = staged.location
+        full = loc.full_path(staged.path)
+        if loc.is_local:
+            _remove(Path(full))
+        elif loc.fs.exists(full):
+            loc.fs.rm(full, recursive=True)
+        staged.moved_to_empty = False
 
 
 def _commit_file(staged: StagedOutput) -> None:

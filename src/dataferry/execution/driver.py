@@ -29,6 +29,7 @@ from dataferry.execution.commit import (
     commit_outputs,
     discard_output,
     stage_output,
+    undo_commits,
 )
 from dataferry.execution.executors import (
     Executor,
@@ -37,7 +38,7 @@ from dataferry.execution.executors import (
     StepHandle,
 )
 from dataferry.execution.materialise import BoundInput, InputContext, bind_input
-from dataferry.execution.registration import register_outputs
+from dataferry.execution.registration import plan_registrations, register_planned
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
 
 log = logging.getLogger("dataferry.driver")
@@ -493,6 +494,11 @@ class Driver:
         if code == 0:
             try:
                 committed = commit_outputs(state.staged)
+                try:  # what will be registered is checked before anything is recorded
+                    planned = plan_registrations(self.ws, state.node, committed)
+                except (DataferryError, OSError):
+                    undo_commits(state.staged)
+                    raise
                 lineage = [
                     {
                         "role": "input",
@@ -513,9 +519,7 @@ class Driver:
                     for c in committed
                 ]
                 self.store.record_outputs(state.record.id, committed, lineage)
-                registered = register_outputs(
-                    self.ws, state.node, committed, state.record.id
-                )
+                registered = register_planned(self.ws, planned, state.record.id)
             except (DataferryError, OSError) as exc:
                 self._discard(state)
                 self._end(

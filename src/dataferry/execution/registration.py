@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.datastore import Datastore
@@ -66,26 +67,58 @@ def output_definition(
     }
 
 
-def register_outputs(
-    workspace: Workspace,
-    node: dict[str, Any],
-    committed: Sequence[dict[str, Any]],
-    step_run_id: str,
-) -> list[dict[str, Any]]:
-    """Register every committed output that asks for it; return (name, version, id) dicts."""
+@dataclass(frozen=True)
+class PlannedRegistration:
+    """A dataset version to register for one committed output."""
+
+    output: str
+    name: str
+    description: str | None
+    tags: dict[str, str]
+    kind: str
+    definition: dict[str, Any]
+
+
+def plan_registrations(
+    workspace: Workspace, node: dict[str, Any], committed: Sequence[dict[str, Any]]
+) -> list[PlannedRegistration]:
+    """What ``register_on_complete`` will register; checked before anything is recorded.
+
+    Raises:
+        RunError: a tabular view's ``path_glob`` matches none of the output's files.
+    """
     by_name = {c["name"]: c for c in committed}
-    registered = []
+    planned = []
     for output in node["outputs"]:
         reg = output.get("register")
         if not reg or output["name"] not in by_name:
             continue
         kind, definition = output_definition(workspace, output, by_name[output["name"]])
-        record = workspace.catalog.save_dataset(kind, definition)
+        planned.append(
+            PlannedRegistration(
+                output["name"],
+                reg["name"],
+                reg.get("description"),
+                dict(reg.get("tags") or {}),
+                kind,
+                definition,
+            )
+        )
+    return planned
+
+
+def register_planned(
+    workspace: Workspace, planned: Sequence[PlannedRegistration], step_run_id: str
+) -> list[dict[str, Any]]:
+    """Register each planned version, with the step run as its producer."""
+    registered = []
+    for p in planned:
+        record = workspace.catalog.save_dataset(p.kind, p.definition)
         version = workspace.catalog.register_version(
-            reg["name"],
+            p.name,
             record.id,
-            description=reg.get("description"),
-            tags=reg.get("tags") or {},
+            description=p.description,
+            tags=p.tags,
             create_new_version=True,
             producer_step_run_id=step_run_id,
         )
@@ -94,7 +127,19 @@ def register_outputs(
                 "name": version.name,
                 "version": version.version,
                 "id": record.id,
-                "output": output["name"],
+                "output": p.output,
             }
         )
     return registered
+
+
+def register_outputs(
+    workspace: Workspace,
+    node: dict[str, Any],
+    committed: Sequence[dict[str, Any]],
+    step_run_id: str,
+) -> list[dict[str, Any]]:
+    """Register every committed output that asks for it; return (name, version, id) dicts."""
+    return register_planned(
+        workspace, plan_registrations(workspace, node, committed), step_run_id
+    )
