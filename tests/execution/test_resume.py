@@ -81,7 +81,7 @@ def die_at(owner, name, step_run_id_of):
 if point == "before-record":  # b's bytes are at their destination, not in the catalog
     die_at(RunStore, "record_outputs", lambda args: args[1])
 else:  # "before-register": b's outputs are committed, the dataset not registered
-    die_at(driver, "register_outputs", lambda args: args[3])
+    die_at(driver, "register_planned", lambda args: args[2])
 sys.exit(driver.main([workspace, run_id]))
 """
 DATASET = "resume_second"
