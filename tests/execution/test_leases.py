@@ -155,6 +155,14 @@ def test_second_run_is_refused_while_the_first_writes(
         store.acquire_lease(
             "workspaceblobstore", SHARED, step_run_id="someone", run_id="else"
         )
+    # a location inside the leased one, or one that holds it, overlaps it too
+    for nested in (f"{SHARED}/inner", SHARED.rsplit("/", 1)[0]):
+        with pytest.raises(
+            OutputLocationBusyError, match=r"overlaps .* 'first_writer'"
+        ):
+            store.acquire_lease(
+                "workspaceblobstore", nested, step_run_id="someone", run_id="else"
+            )
     staged = Path(json.loads(first.marker.read_text())["out"])
     assert (staged / "data.txt").read_text() == "written by first_writer\n"
 

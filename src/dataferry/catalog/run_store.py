@@ -113,6 +113,12 @@ def _fields(cls: type, row: RowMapping) -> dict[str, Any]:
     return {k: row[k] for k in cls.__dataclass_fields__}  # type: ignore[attr-defined]
 
 
+def _overlaps(a: str, b: str) -> bool:
+    """True if two datastore paths are the same or one lies inside the other."""
+    a, b = a.strip("/"), b.strip("/")
+    return a == b or not a or not b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
 class RunStore:
     """The run-related half of the catalog; shares the ``SqlCatalog``'s engine."""
 
@@ -306,44 +312,57 @@ class RunStore:
     def acquire_lease(
         self, datastore: str, path: str, *, step_run_id: str, run_id: str
     ) -> None:
-        """Claim an output location for one writer.
+        """Claim an output location, and everything below it, for one writer.
 
-        A lease held by a run that has ended is stale and taken over.
+        A location overlaps another when one is the other or lies inside it. A lease
+        held by a run that has ended is stale and taken over.
 
         Raises:
-            OutputLocationBusyError: another live run's step holds it (the message names it).
+            OutputLocationBusyError: another live run's step holds an overlapping
+                location (the message names it).
         """
         for _ in range(3):
             with self.catalog.write() as conn:
                 held = conn.execute(
-                    select(leases).where(
-                        and_(leases.c.datastore == datastore, leases.c.path == path)
-                    )
-                ).first()
-                if held is not None:
-                    holder = held._mapping
+                    select(leases).where(leases.c.datastore == datastore)
+                ).all()
+                for row in held:
+                    holder = row._mapping
+                    if not _overlaps(holder["path"], path):
+                        continue
+                    if holder["step_run_id"] == step_run_id:
+                        if holder["path"] == path:
+                            return
+                        continue
                     run = conn.execute(
                         select(runs.c.status, runs.c.experiment).where(
                             runs.c.id == holder["run_id"]
                         )
                     ).first()
-                    if holder["step_run_id"] == step_run_id:
-                        return
                     if run is not None and run.status not in TERMINAL:
                         step = conn.execute(
                             select(step_runs.c.step_name).where(
                                 step_runs.c.id == holder["step_run_id"]
                             )
                         ).scalar()
+                        where = (
+                            f"output location {datastore}:/{path}"
+                            if holder["path"] == path
+                            else f"output location {datastore}:/{path} overlaps "
+                            f"{datastore}:/{holder['path']}, which"
+                        )
                         raise OutputLocationBusyError(
-                            f"output location {datastore}:/{path} is being written by step "
+                            f"{where} is being written by step "
                             f"'{step}' (step run {holder['step_run_id']}) of run {holder['run_id']} "
                             f"in experiment '{run.experiment}'; wait for it to finish, or add "
                             "{run-id} to the destination so runs write to different places."
                         )
                     conn.execute(
                         leases.delete().where(
-                            and_(leases.c.datastore == datastore, leases.c.path == path)
+                            and_(
+                                leases.c.datastore == datastore,
+                                leases.c.path == holder["path"],
+                            )
                         )
                     )
                 try:
