@@ -496,3 +496,38 @@ class TestRerunFrom:
             match=rf"run {orphan.run.id} has not ended \(Running\); resume or cancel",
         ):
             orphan.run.rerun(from_step="b")
+
+
+def test_a_step_process_the_driver_never_recorded_is_stopped(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """The driver can die between starting a step and recording its pid: resume finds
+    the process by the folder it works in, and stops it before cleaning up."""
+    from dataferry.catalog.run_store import StepRunRecord
+    from dataferry.execution.resume import _stop_leftover_process
+
+    step = StepRunRecord(
+        id="b_00000000",
+        run_id="r_0",
+        step_name="b",
+        node_id="b",
+        status="Running",
+        fingerprint=None,
+        reused_from=None,
+        explanation=None,
+        details={},  # no pid: never recorded
+    )
+    wd = workspace.path / "runs" / step.run_id / step.id / "wd"
+    wd.mkdir(parents=True)
+    leftover = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        cwd=wd,
+        start_new_session=True,
+    )
+    try:
+        _stop_leftover_process(workspace, step)
+        assert leftover.wait(timeout=WAIT_S) == -signal.SIGKILL
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
+            leftover.wait()

@@ -132,7 +132,7 @@ def _recover_step(
     workspace: Workspace, store: RunStore, step: StepRunRecord, node: dict[str, Any]
 ) -> None:
     """A step that was running when the driver died: keep it if it was committed, else clean it."""
-    _stop_leftover_process(step)
+    _stop_leftover_process(workspace, step)
     records = store.outputs_of(step.id)
     committed = {o.name for o in records}
     if node["outputs"] and committed >= {o["name"] for o in node["outputs"]}:
@@ -200,27 +200,42 @@ def _complete_registration(
         register_outputs(workspace, node, rows, step_run_id)
 
 
-def _stop_leftover_process(step: StepRunRecord) -> None:
+def _stop_leftover_process(workspace: Workspace, step: StepRunRecord) -> None:
     """A step process outlives a killed driver (it has its own session): stop it first, so
-    it cannot write into the folder its restart is given."""
-    pid = step.details.get("pid")
-    if not pid or step.details.get("host") != socket.gethostname():
+    it cannot write into the folder its restart is given.
+
+    Every process working in the step's folder counts, so a step the driver started but
+    had not yet recorded as Running (it died in between) is found too.
+    """
+    if step.details.get("host", socket.gethostname()) != socket.gethostname():
         return
-    try:
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
-        return  # gone already
-    if step.log_dir and cwd.startswith(
-        step.log_dir
-    ):  # the pid is still that step's process
+    step_dir = str(workspace.path / "runs" / step.run_id / step.id)
+    pids = set(_pids_working_in(step_dir))
+    for pid in pids:
         try:
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        # wait until it is gone: a process still writing would race the clean-up below
-        deadline = time.monotonic() + _STOP_WAIT_S
-        while _is_running(pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        except (ProcessLookupError, PermissionError):
+            continue
+    # wait until they are gone: a process still writing would race the clean-up below
+    deadline = time.monotonic() + _STOP_WAIT_S
+    while any(_is_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _pids_working_in(folder: str) -> list[int]:
+    """Processes of this user whose working directory is ``folder`` or inside it."""
+    found = []
+    prefix = folder.rstrip("/") + "/"
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue  # gone, or not ours to look at
+        if cwd == folder or cwd.startswith(prefix):
+            found.append(int(entry.name))
+    return found
 
 
 def _is_running(pid: int) -> bool:
