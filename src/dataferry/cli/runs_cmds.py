@@ -32,7 +32,7 @@ _POLL_S = 0.2
 
 @click.group("runs")
 def runs() -> None:
-    """List, inspect, read the logs of and cancel pipeline runs."""
+    """List, inspect, read the logs of, cancel, resume and rerun pipeline runs."""
 
 
 def _store() -> RunStore:
