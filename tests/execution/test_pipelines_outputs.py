@@ -458,3 +458,33 @@ class TestPipelineData:
         )
         assert run_pipeline(Pipeline(workspace, [reader])).get_status() == "Finished"
         assert report(out)["argv"] == [str(store_root / reference.path_on_datastore)]
+
+
+def test_get_pipeline_output_finds_the_named_pipeline_data(
+    workspace: Workspace, code: Path, tmp_path: Path
+) -> None:
+    model = PipelineData("model", pipeline_output_name="final_model")
+    writer = PythonScriptStep(
+        "writer.py",
+        name="write",
+        source_directory=str(code),
+        outputs=[model],
+        arguments=[str(tmp_path / "w"), model],
+    )
+    run = run_pipeline(Pipeline(workspace, [writer]))
+
+    ref = run.get_pipeline_output("final_model")
+    assert (
+        ref.path_on_datastore
+        == step(run, "write").get_output_data("model").path_on_datastore
+    )
+    assert ref.download(str(tmp_path / "dl")) == len(ALL_FILES)
+    with pytest.raises(RunError, match="no pipeline output named 'nope'"):
+        run.get_pipeline_output("nope")
+
+
+def test_training_output_is_refused_not_ignored() -> None:
+    from dataferry.errors import StepDefinitionError
+
+    with pytest.raises(StepDefinitionError, match="no AutoML step"):
+        PipelineData("metrics", training_output=object())

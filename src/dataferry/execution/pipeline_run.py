@@ -349,6 +349,26 @@ class PipelineRun(_RunBase):
             if r.step_name == name
         ]
 
+    def get_pipeline_output(self, pipeline_output_name: str) -> PortDataReference:
+        """The committed output of the ``PipelineData`` declared with that
+        ``pipeline_output_name``.
+
+        Raises:
+            RunError: no step declares it, or its step has not committed it.
+        """
+        record = self._store.get_run(self._id)
+        for node in record.definition["nodes"]:
+            for out in node["outputs"]:
+                if out.get("pipeline_output_name") == pipeline_output_name:
+                    step = next(
+                        s for s in self.get_steps() if s.node_id == node["node_id"]
+                    )
+                    return step.get_output_data(out["name"])
+        raise RunError(
+            f"run {self._id} has no pipeline output named '{pipeline_output_name}'; declare "
+            "one with PipelineData(..., pipeline_output_name=...)"
+        )
+
     def get_details(self) -> dict[str, Any]:
         """Status, times, parameters, options and the per-step summary."""
         r = self._store.get_run(self._id)

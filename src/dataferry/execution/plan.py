@@ -198,6 +198,7 @@ class PlanCompiler:
             )
             out = {
                 "type": "pipeline_data",
+                "pipeline_output_name": obj._pipeline_output_name,
                 "mode": obj.output_mode,
                 "datastore": store,
                 "path_template": PIPELINE_DATA_PATH,

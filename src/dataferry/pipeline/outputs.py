@@ -176,7 +176,7 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
             "infer_column_types": False,
             "set_column_types": normalise(set_column_types),
             "include_path": bool(include_path),
-            "partition_format": partition_format,
+            "partition_format": partition_format or self.partition_format,
             "support_multi_line": False,
             "empty_as_string": False,
         }
@@ -194,7 +194,7 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
             "type": "parquet",
             "include_path": bool(include_path),
             "set_column_types": normalise(set_column_types),
-            "partition_format": partition_format,
+            "partition_format": partition_format or self.partition_format,
         }
         return OutputTabularDatasetConfig._view(self, fmt, path_glob)
 
@@ -311,6 +311,17 @@ class PipelineData:
         if output_mode not in ("mount", "upload"):
             raise ValueError(
                 f"output_mode must be 'mount' or 'upload', not {output_mode!r}"
+            )
+        if training_output is not None:
+            raise StepDefinitionError(
+                "training_output selects an AutoML step's metrics or model; dataferry has "
+                "no AutoML step, so a PipelineData cannot carry one"
+            )
+        if pipeline_output_name is not None and not _WORD.match(
+            str(pipeline_output_name)
+        ):
+            raise InvalidNameError(
+                f"pipeline_output_name {pipeline_output_name!r} must match \\w+"
             )
         self._name = name
         self._datastore = datastore
