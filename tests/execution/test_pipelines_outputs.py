@@ -479,6 +479,14 @@ def test_get_pipeline_output_finds_the_named_pipeline_data(
         == step(run, "write").get_output_data("model").path_on_datastore
     )
     assert ref.download(str(tmp_path / "dl")) == len(ALL_FILES)
+    # the step run's lineage names what it wrote, and where
+    lineage = step(run, "write").get_details()["lineage"]
+    assert {
+        "role": "output",
+        "name": "model",
+        "datastore": ref.datastore_name,
+        "path": ref.path_on_datastore,
+    } in lineage
     with pytest.raises(RunError, match="no pipeline output named 'nope'"):
         run.get_pipeline_output("nope")
 

@@ -241,6 +241,14 @@ class StepRun(_RunBase):
             }
             if r.log_dir
             else {},
+            "lineage": [
+                {
+                    k: v
+                    for k, v in row.items()
+                    if k not in ("id", "step_run_id") and v is not None
+                }
+                for row in self._store.lineage_of(r.reused_from or r.id)
+            ],
             **dict(r.details),
         }
 

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from dataferry.data.abstract_dataset import AbstractDataset
 from dataferry.data.consumption import DatasetConsumptionConfig
 from dataferry.data.datapath import DataPath, DataReference
-from dataferry.data.tabular_dataset import TabularDataset
 from dataferry.errors import PipelineValidationError
 from dataferry.execution.snapshot import take_snapshot
 from dataferry.pipeline.bindings import ArgRef, InputSpec, OutputSpec
@@ -245,8 +244,3 @@ def _kind(step: PipelineStep) -> str:
     raise PipelineValidationError(
         [f"step '{step.name}' of type {type(step).__name__} cannot run locally"]
     )
-
-
-def is_tabular_dataset(value: Any) -> bool:
-    """True for a TabularDataset (used by parameter resolution)."""
-    return isinstance(value, TabularDataset)

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import runpy
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataferry.catalog.run_store import TERMINAL
 from dataferry.errors import PipelineError
 from dataferry.execution import pipeline as pipeline_module
 from dataferry.execution.pipeline import Pipeline
@@ -79,12 +77,3 @@ def _experiment_name(script: Path) -> str:
         "-_"
     )
     return name or "default"
-
-
-def wait_all(runs: list[PipelineRun], *, poll_s: float = 0.2) -> list[str]:
-    """Wait until every run has ended; return their statuses."""
-    while True:
-        statuses = [r.get_status() for r in runs]
-        if all(s in TERMINAL for s in statuses):
-            return statuses
-        time.sleep(poll_s)

@@ -135,10 +135,6 @@ class PipelineGraph:
             nodes.append(Node(ids[id(step)], step, sorted(set(upstream))))
         return nodes
 
-    def node_of(self, step: PipelineStep) -> Node:
-        """The node of one step."""
-        return next(n for n in self.nodes if n.step is step)
-
     def producer_of(self, origin: _Origin) -> Node | None:
         """The node that writes an output (the first one, if the graph is invalid)."""
         for node in self.nodes:
