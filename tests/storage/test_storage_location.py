@@ -30,7 +30,9 @@ class LocationContract:
 
     @pytest.fixture
     def location(self) -> StorageLocation:
-        raise NotImplementedError
+        pytest.fail(
+            f"{type(self).__name__} must define its backend's `location` fixture"
+        )
 
     @pytest.fixture
     def filled(self, location: StorageLocation) -> StorageLocation:
