@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from pipeline.kit import is_alive, wait_gone
 
 from dataferry import (
     Datastore,
@@ -137,25 +138,8 @@ def stray_pids() -> Iterator[list[int]]:
     pids: list[int] = []
     yield pids
     for pid in pids:
-        if _is_alive(pid):
+        if is_alive(pid):
             os.kill(pid, signal.SIGKILL)
-
-
-def _is_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie, dead but not reaped, counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _wait_gone(pid: int) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while _is_alive(pid):
-        if time.monotonic() > deadline:
-            pytest.fail(f"process {pid} is still running after {WAIT_S} s")
-        time.sleep(0.02)
 
 
 def _submit(ws: Workspace, case: Case, source_dir: Path, sig: Signals) -> Any:
@@ -265,12 +249,12 @@ def test_driver_killed_mid_step_commits_nothing(
     _, dest = _destination(store, run.id, step_rec.id)
 
     os.kill(driver_pid, signal.SIGKILL)
-    _wait_gone(driver_pid)
+    wait_gone(driver_pid, WAIT_S)
     if step_outcome == "step-killed-too":
         os.kill(ready["pid"], signal.SIGKILL)
     else:  # the orphaned step writes the rest and exits 0, with no driver to commit it
         signals.go.touch()
-    _wait_gone(ready["pid"])
+    wait_gone(ready["pid"], WAIT_S)
 
     assert store.get_run(run.id).status not in TERMINAL  # resuming it is another story
     assert store.get_step_run(step_rec.id).status == "Running"

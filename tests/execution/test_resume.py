@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pipeline.kit import WAIT_S, run_pipeline, step, write_script
+from pipeline.kit import WAIT_S, is_alive, run_pipeline, step, wait_gone, write_script
 
 import dataferry.execution.pipeline as pipeline_module
 from dataferry import (
@@ -120,23 +120,6 @@ def chain(ws: Workspace, tmp_path: Path, *, wait_in_b: bool) -> Chain:
     return Chain(Pipeline(ws, steps=[last]), marker, attempts)
 
 
-def _is_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie, dead but not reaped, counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _wait_gone(pid: int) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while _is_alive(pid):
-        if time.monotonic() > deadline:
-            pytest.fail(f"process {pid} is still running after {WAIT_S} s")
-        time.sleep(0.02)
-
-
 def _wait_ready(run: PipelineRun, marker: Path) -> dict[str, Any]:
     deadline = time.monotonic() + WAIT_S
     while not marker.exists():
@@ -173,7 +156,7 @@ def stray_pids() -> Iterator[list[int]]:
     pids: list[int] = []
     yield pids
     for pid in pids:
-        if _is_alive(pid):
+        if is_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -202,7 +185,7 @@ def orphan(workspace: Workspace, tmp_path: Path, stray_pids: list[int]) -> Orpha
         run.resume()
 
     os.kill(driver_pid, signal.SIGKILL)
-    _wait_gone(driver_pid)
+    wait_gone(driver_pid)
 
     assert is_orphaned(store.get_run(run.id))
     assert step(run, "a").get_status() == "Finished"
@@ -225,7 +208,7 @@ class TestResume:
         status = _finish(run)
 
         assert status == "Finished", run.get_details()
-        assert not _is_alive(orphan.step_pid)  # b's first attempt was stopped
+        assert not is_alive(orphan.step_pid)  # b's first attempt was stopped
         # a was kept as it was; b was restarted once; c ran once
         assert store.get_step_run(a_before.id) == a_before
         assert orphan.chain.attempts_made() == ["a", "b", "b", "c"]

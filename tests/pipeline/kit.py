@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from pathlib import Path
+import pytest
 
+if TYPE_CHECKING:
     from dataferry import Pipeline, PipelineRun, StepRun
 
 WAIT_S = 90
@@ -57,3 +59,21 @@ env = {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
 with open(sys.argv[1], "w") as fh:
     json.dump({"argv": sys.argv[2:], "env": env, "cwd": os.getcwd()}, fh)
 """
+
+
+def is_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not reaped, counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def wait_gone(pid: int, timeout_s: float = WAIT_S) -> None:
+    """Wait until ``pid`` has ended; fail the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while is_alive(pid):
+        if time.monotonic() > deadline:
+            pytest.fail(f"process {pid} is still running after {timeout_s} s")
+        time.sleep(0.02)
