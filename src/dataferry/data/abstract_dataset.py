@@ -14,7 +14,7 @@ from dataferry.data.sources import ResolvedFile, check_http, resolve_sources
 from dataferry.errors import InvalidNameError, InvalidVersionError
 
 if TYPE_CHECKING:
-    from dataferry.catalog import DatasetVersionRecord
+    from dataferry.catalog import DatasetRecord, DatasetVersionRecord
     from dataferry.data.consumption import DatasetConsumptionConfig
     from dataferry.data.workspace import Workspace
 
@@ -260,13 +260,7 @@ class AbstractDataset:
         number = parse_version(version)
         reg = workspace.catalog.get_version(name, number)
         record = workspace.catalog.get_dataset(reg.dataset_id)
-        return build_dataset(
-            record.kind,
-            record.definition,
-            workspace,
-            registration=reg,
-            dataset_id=record.id,
-        )
+        return _from_record(workspace, record, reg)
 
     @staticmethod
     def get_by_id(workspace: Workspace, id: str, **kwargs: Any) -> AbstractDataset:
@@ -282,13 +276,7 @@ class AbstractDataset:
         record = workspace.catalog.get_dataset(id)
         versions = workspace.catalog.versions_of_dataset(id)
         reg = versions[-1] if versions else None
-        return build_dataset(
-            record.kind,
-            record.definition,
-            workspace,
-            registration=reg,
-            dataset_id=record.id,
-        )
+        return _from_record(workspace, record, reg)
 
     @staticmethod
     def get_all(workspace: Workspace) -> dict[str, AbstractDataset]:
@@ -296,13 +284,7 @@ class AbstractDataset:
         out: dict[str, AbstractDataset] = {}
         for reg in workspace.catalog.latest_versions():
             record = workspace.catalog.get_dataset(reg.dataset_id)
-            out[reg.name] = build_dataset(
-                record.kind,
-                record.definition,
-                workspace,
-                registration=reg,
-                dataset_id=record.id,
-            )
+            out[reg.name] = _from_record(workspace, record, reg)
         return out
 
     def __repr__(self) -> str:
@@ -324,6 +306,19 @@ def _show(source: Mapping[str, str]) -> str:
     if "datastore" in source:
         return f"('{source['datastore']}', '{source['path']}')"
     return source.get("url") or source.get("local", "")
+
+
+def _from_record(
+    workspace: Workspace, record: DatasetRecord, reg: DatasetVersionRecord | None
+) -> AbstractDataset:
+    """The dataset a saved definition describes, with its registration if any."""
+    return build_dataset(
+        record.kind,
+        record.definition,
+        workspace,
+        registration=reg,
+        dataset_id=record.id,
+    )
 
 
 def build_dataset(
