@@ -42,6 +42,7 @@ def resolve_datastore(
         raise TypeError(
             f"a datastore must be a Datastore or its name, not {type(datastore).__name__}"
         )
+    opened = workspace is None
     if workspace is None:
         try:
             workspace = Workspace.from_config()
@@ -55,6 +56,8 @@ def resolve_datastore(
         return Datastore.get(workspace, datastore)
     except DatastoreNotFoundError as exc:
         names = sorted(s.name for s in workspace.catalog.list_datastores())
+        if opened:  # nothing will use the workspace found for this lookup
+            workspace.close()
         raise DatastoreNotFoundError(
             f"no datastore named '{datastore}' in workspace '{workspace.name}' "
             f"({workspace.path}).{did_you_mean(datastore.lower(), names)} Registered: "
