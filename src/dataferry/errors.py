@@ -27,6 +27,7 @@ __all__ = [
     "DatastoreError",
     "DatastoreExistsError",
     "DatastoreNotFoundError",
+    "DatastorePathError",
     "EnvironmentNotSupportedError",
     "InvalidDurationError",
     "InvalidNameError",
@@ -44,6 +45,7 @@ __all__ = [
     "StepDefinitionError",
     "StorageError",
     "TargetExistsError",
+    "UnknownPlaceholderError",
     "UnknownProtocolError",
     "UserErrorException",
     "WorkspaceExistsError",
@@ -126,6 +128,12 @@ class UnknownProtocolError(DatastoreError, ValueError):
     exit_code = 2
 
 
+class DatastorePathError(DatastoreError, ValueError):
+    """A path on a datastore leaves its root, or is not a path on it (absolute, a URL)."""
+
+    exit_code = 2
+
+
 class SecretNotFoundError(DatastoreError, LookupError):
     """A credential the datastore needs is neither in the secrets file nor the env."""
 
@@ -198,6 +206,10 @@ class PipelineError(DataferryError):
 
 class StepDefinitionError(PipelineError, ValueError):
     """A step's arguments are wrong (missing script, raw Dataset input, bad port name)."""
+
+
+class UnknownPlaceholderError(StepDefinitionError):
+    """An output destination holds a ``{...}`` other than ``{run-id}`` or ``{output-name}``."""
 
 
 class PipelineValidationError(PipelineError, ValueError):

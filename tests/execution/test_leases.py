@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +75,17 @@ def source_dir(tmp_path: Path) -> Path:
 
 
 def _submit(
-    ws: Workspace, store: Datastore, source_dir: Path, step_name: str, mode: str
+    ws: Workspace,
+    store: Datastore,
+    source_dir: Path,
+    step_name: str,
+    mode: str,
+    destination: str = SHARED,
 ) -> Writer:
     signals = source_dir.parent / f"signals_{step_name}"
     signals.mkdir()
     marker, go = signals / "ready.json", signals / "go"
-    out = OutputFileDatasetConfig(name="out", destination=(store, SHARED))
+    out = OutputFileDatasetConfig(name="out", destination=(store, destination))
     out = out.as_mount() if mode == "mount" else out.as_upload()
     step = PythonScriptStep(
         "holder.py",
@@ -165,6 +170,47 @@ def test_second_run_is_refused_while_the_first_writes(
             )
     staged = Path(json.loads(first.marker.read_text())["out"])
     assert (staged / "data.txt").read_text() == "written by first_writer\n"
+
+    first.go.touch()
+    assert _finish(first) == "Finished"
+    _check_committed(store, store_root, first)
+
+
+@pytest.mark.parametrize(
+    ("first_spelling", "second_spelling"),
+    [("shared/out", "shared/./out"), ("shared//out/", "./shared/out")],
+)
+def test_two_spellings_of_one_destination_are_one_place(
+    workspace: Workspace,
+    blobstore: Datastore,
+    store_root: Path,
+    source_dir: Path,
+    first_spelling: str,
+    second_spelling: str,
+) -> None:
+    store = RunStore(workspace.catalog)
+    first = _submit(
+        workspace, blobstore, source_dir, "first_writer", "upload", first_spelling
+    )
+    _wait(lambda: first.marker.exists() or first.run.get_status() in TERMINAL, "first")
+    assert first.marker.exists(), first.error(store)
+
+    second = _submit(
+        workspace, blobstore, source_dir, "second_writer", "upload", second_spelling
+    )
+    assert _finish(second) == "Failed"
+    _check_refused(store, second, first)
+    # where a datastore ignores case, another case of the same place is refused too
+    folding = replace(blobstore.location, is_case_insensitive=True)
+    with pytest.raises(
+        OutputLocationBusyError, match=r"is being written by step 'first_writer'"
+    ):
+        store.acquire_lease(
+            folding.name,
+            folding.comparison_key("Shared/./OUT/"),
+            step_run_id="someone",
+            run_id="else",
+        )
 
     first.go.touch()
     assert _finish(first) == "Finished"

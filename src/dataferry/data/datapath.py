@@ -3,11 +3,80 @@
 from __future__ import annotations
 
 import copy
+import os
 import uuid
+from pathlib import PurePath
 from typing import TYPE_CHECKING
+
+from dataferry.errors import (
+    DatastoreNotFoundError,
+    WorkspaceNotFoundError,
+    did_you_mean,
+)
+from dataferry.storage.paths import normalise_datastore_path
 
 if TYPE_CHECKING:
     from dataferry.data.datastore import Datastore
+    from dataferry.data.workspace import Workspace
+
+
+def resolve_datastore(
+    datastore: object, workspace: Workspace | None = None
+) -> Datastore:
+    """The Datastore ``datastore`` stands for: a Datastore as is, or one by its name.
+
+    A name is looked up in ``workspace``, or else in the workspace that
+    ``Workspace.from_config()`` finds from the current folder.
+
+    Raises:
+        TypeError: ``datastore`` is neither a Datastore nor a name.
+        DatastoreNotFoundError: no datastore of that name is registered there (the
+            message names the registered ones), or no workspace is found to look in.
+    """
+    from dataferry.data.datastore import Datastore
+    from dataferry.data.workspace import Workspace
+
+    if isinstance(datastore, Datastore):
+        return datastore
+    if not isinstance(datastore, str):
+        raise TypeError(
+            f"a datastore must be a Datastore or its name, not {type(datastore).__name__}"
+        )
+    opened = workspace is None
+    if workspace is None:
+        try:
+            workspace = Workspace.from_config()
+        except WorkspaceNotFoundError as exc:
+            raise DatastoreNotFoundError(
+                f"datastore '{datastore}' is given by name, but no workspace was found "
+                f"from {os.getcwd()} to look it up in; pass the Datastore instead: "
+                f"Datastore.get(ws, '{datastore}')."
+            ) from exc
+    try:
+        return Datastore.get(workspace, datastore)
+    except DatastoreNotFoundError as exc:
+        names = sorted(s.name for s in workspace.catalog.list_datastores())
+        if opened:  # nothing will use the workspace found for this lookup
+            workspace.close()
+        raise DatastoreNotFoundError(
+            f"no datastore named '{datastore}' in workspace '{workspace.name}' "
+            f"({workspace.path}).{did_you_mean(datastore.lower(), names)} Registered: "
+            f"{', '.join(names) or 'none'}. Register it first, or use one of those."
+        ) from exc
+
+
+def datastore_path(path: object, datastore: str, role: str = "path") -> str:
+    """A path read from the user, normalised; ``"/"`` for the datastore's root.
+
+    Raises:
+        TypeError: ``path`` is not a string.
+        DatastorePathError: ``path`` leaves the datastore's root.
+    """
+    if isinstance(path, PurePath):
+        path = path.as_posix()
+    if not isinstance(path, str):
+        raise TypeError(f"{role} must be a string, not {type(path).__name__}")
+    return normalise_datastore_path(path, datastore=datastore, role=role) or "/"
 
 
 class DataPath:
@@ -15,17 +84,29 @@ class DataPath:
 
     def __init__(
         self,
-        datastore: Datastore | None = None,
+        datastore: Datastore | str | None = None,
         path_on_datastore: str | None = None,
         name: str | None = None,
     ) -> None:
+        """Point at ``path_on_datastore`` (default: the root) on ``datastore``.
+
+        The path is normalised here (``a/./b//`` is ``a/b``); a leading ``/`` means the
+        datastore's root. A datastore given by name is looked up as in
+        :func:`resolve_datastore`.
+
+        Raises:
+            ValueError: no datastore is given.
+            DatastoreNotFoundError: the named datastore is not registered.
+            DatastorePathError: the path leaves the datastore's root.
+        """
         if datastore is None:
             raise ValueError(
                 "DataPath needs a datastore: DataPath(datastore, 'path/on/it')"
             )
-        self._datastore = datastore
-        self._path = path_on_datastore or "/"
-        self._name = name or f"{datastore.name}_{uuid.uuid4().hex[:8]}"
+        store = resolve_datastore(datastore)
+        self._datastore = store
+        self._path = datastore_path(path_on_datastore or "/", store.name)
+        self._name = name or f"{store.name}_{uuid.uuid4().hex[:8]}"
 
     @property
     def datastore(self) -> Datastore:
@@ -106,8 +187,12 @@ class DataReference:
                 f"mode must be 'mount', 'download' or 'upload', not {mode!r}"
             )
         self.datastore = datastore
-        self.path_on_datastore = path_on_datastore
-        has_path = path_on_datastore not in (None, "/", ".", "./")
+        self.path_on_datastore = (
+            None
+            if path_on_datastore is None
+            else datastore_path(path_on_datastore, datastore.name, "path_on_datastore")
+        )
+        has_path = self.path_on_datastore not in (None, "/")
         self.data_reference_name = data_reference_name or (
             uuid.uuid4().hex if has_path else datastore.name
         )

@@ -178,11 +178,16 @@ class FileDatasetFactory:
 
         Returns a FileDataset of the uploaded folder. Existing files are kept unless
         ``overwrite``.
+
+        Raises:
+            TypeError: ``target`` is of another type.
+            PathNotFoundError: ``src_dir`` is not a folder.
+            DatastorePathError: the target path leaves the datastore's root.
         """
         import fnmatch
         from pathlib import Path
 
-        from dataferry.data.datapath import DataPath
+        from dataferry.data.datapath import DataPath, datastore_path
         from dataferry.data.datastore import Datastore
         from dataferry.errors import PathNotFoundError
 
@@ -195,7 +200,8 @@ class FileDatasetFactory:
             and len(target) == 2
             and isinstance(target[0], Datastore)
         ):
-            store, prefix = target[0], str(target[1])
+            store = target[0]
+            prefix = datastore_path(target[1] or "/", store.name, "target")
         else:
             raise TypeError(
                 "target must be a DataPath, a Datastore or a (Datastore, path) tuple"

@@ -15,6 +15,7 @@ from dataferry.storage import (
     open_location,
     validate_datastore_name,
 )
+from dataferry.storage.paths import normalise_datastore_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -402,6 +403,7 @@ class Datastore:
 
         Raises:
             PathNotFoundError: ``src_dir`` is not a folder.
+            DatastorePathError: ``target_path`` leaves the datastore's root.
         """
         from dataferry.data.datapath import DataReference
 
@@ -409,7 +411,9 @@ class Datastore:
         if not src.is_dir():
             raise PathNotFoundError(f"cannot upload {src}: it is not a folder")
         files = sorted(p for p in src.rglob("*") if p.is_file())
-        prefix = (target_path or "").strip("/")
+        prefix = normalise_datastore_path(
+            target_path or "", datastore=self.name, role="target_path"
+        )
         pairs = [
             (str(p), f"{prefix}/{p.relative_to(src).as_posix()}".lstrip("/"))
             for p in files
@@ -429,6 +433,7 @@ class Datastore:
 
         Raises:
             PathNotFoundError: a listed path is not a file.
+            DatastorePathError: ``target_path`` leaves the datastore's root.
             StorageError: a file is not under ``relative_root``.
         """
         from dataferry.data.datapath import DataReference
@@ -444,7 +449,9 @@ class Datastore:
             if relative_root
             else Path(os.path.commonpath([p.parent for p in paths]))
         )
-        prefix = (target_path or "").strip("/")
+        prefix = normalise_datastore_path(
+            target_path or "", datastore=self.name, role="target_path"
+        )
         pairs = []
         for p in paths:
             if not p.is_relative_to(root):

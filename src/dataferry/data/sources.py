@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from dataferry.data.datapath import datastore_path, resolve_datastore
 from dataferry.errors import DatasetValidationError, PathNotFoundError, StorageError
 from dataferry.storage import StorageLocation
 from dataferry.storage.location import has_glob
@@ -19,6 +20,7 @@ from dataferry.storage.location import has_glob
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from dataferry.data.datastore import Datastore
     from dataferry.data.workspace import Workspace
 
 Source = dict[str, str]
@@ -43,41 +45,36 @@ class ResolvedFile:
 def parse_sources(path: Any) -> tuple[list[Source], Workspace | None]:
     """Turn a factory's ``path`` argument into sources, and the workspace they need.
 
+    Datastore paths are normalised here (``a/./b`` is ``a/b``). A datastore given by
+    name, as in ``('store', 'path')``, is looked up in the workspace of the other
+    datastores given, or else in the one ``Workspace.from_config()`` finds.
+
     Raises:
-        TypeError: an item is not a DataPath, DataReference, (Datastore, path) tuple, URL
-            or local path.
+        TypeError: an item is not a DataPath, DataReference, (Datastore or datastore
+            name, path) tuple, URL or local path.
+        DatastoreNotFoundError: a datastore given by name is not registered.
+        DatastorePathError: a datastore path leaves its datastore's root.
         DatasetValidationError: the datastores belong to different workspaces.
     """
-    from dataferry.data.datapath import DataPath, DataReference
-    from dataferry.data.datastore import Datastore
-
     items = path if isinstance(path, list) else [path]
     if not items:
         raise DatasetValidationError(
             "path is empty: give at least one file, folder or glob"
         )
+    pending = [_classify(item) for item in items]
+    known = [p.workspace for p in pending if isinstance(p, _StorePath)]
     sources: list[Source] = []
     workspaces: list[Workspace] = []
-    for item in items:
-        if isinstance(item, DataPath | DataReference):
-            store, rel = item.datastore, item.path_on_datastore or "/"
-        elif (
-            isinstance(item, tuple)
-            and len(item) == 2
-            and isinstance(item[0], Datastore)
-        ):
-            store, rel = item[0], str(item[1] or "/")
-        elif isinstance(item, str) and "://" in item:
-            sources.append({"url": item})
+    for item in pending:
+        if not isinstance(item, _StorePath | _NamedPath):
+            sources.append(item)
             continue
-        elif isinstance(item, str | PurePath):
-            sources.append({"local": os.path.abspath(os.path.expanduser(str(item)))})
-            continue
-        else:
-            raise TypeError(
-                f"Invalid argument type for `path`: {type(item).__name__}. Use a DataPath, "
-                "a (Datastore, 'path') tuple, a URL or a local path."
-            )
+        store = (
+            item.store
+            if isinstance(item, _StorePath)
+            else resolve_datastore(item.name, known[0] if known else None)
+        )
+        rel = datastore_path(item.rel, store.name)
         sources.append({"datastore": store.name, "path": rel})
         workspaces.append(store.workspace)
     if any(ws.path != workspaces[0].path for ws in workspaces):
@@ -85,6 +82,54 @@ def parse_sources(path: Any) -> tuple[list[Source], Workspace | None]:
             "all datastores of one dataset must be in the same workspace"
         )
     return sources, (workspaces[0] if workspaces else None)
+
+
+@dataclass(frozen=True)
+class _StorePath:
+    """A path on a Datastore object."""
+
+    store: Datastore
+    rel: object
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.store.workspace
+
+
+@dataclass(frozen=True)
+class _NamedPath:
+    """A path on a datastore given by its name, looked up once the workspace is known."""
+
+    name: str
+    rel: object
+
+
+def _classify(item: Any) -> _StorePath | _NamedPath | Source:
+    """What one item of ``path`` is; URLs and local paths become sources at once."""
+    from dataferry.data.datapath import DataPath, DataReference
+    from dataferry.data.datastore import Datastore
+
+    if isinstance(item, DataPath | DataReference):
+        return _StorePath(item.datastore, item.path_on_datastore or "/")
+    if isinstance(item, tuple):
+        if len(item) != 2 or not isinstance(item[0], Datastore | str):
+            raise TypeError(
+                "a tuple in `path` must be (Datastore or datastore name, 'path/on/it'), "
+                f"not a {len(item)}-tuple of "
+                f"({', '.join(type(x).__name__ for x in item)})."
+            )
+        rel = "/" if item[1] is None else item[1]
+        if isinstance(item[0], str):
+            return _NamedPath(item[0], rel)
+        return _StorePath(item[0], rel)
+    if isinstance(item, str) and "://" in item:
+        return {"url": item}
+    if isinstance(item, str | PurePath):
+        return {"local": os.path.abspath(os.path.expanduser(str(item)))}
+    raise TypeError(
+        f"Invalid argument type for `path`: {type(item).__name__}. Use a DataPath, "
+        "a (Datastore, 'path') tuple, a URL or a local path."
+    )
 
 
 def _base(pattern: str) -> str:

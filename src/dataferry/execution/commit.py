@@ -81,7 +81,9 @@ def stage_output(
         spec["path_template"], run_id=step_run_id, output_name=spec["name"]
     )
     source = _source_dir(spec, work_dir) if spec.get("source") else None
-    store.acquire_lease(location.name, path, step_run_id=step_run_id, run_id=run_id)
+    # the lease compares places, so it holds the key every spelling of this one shares
+    key = location.comparison_key(path)
+    store.acquire_lease(location.name, key, step_run_id=step_run_id, run_id=run_id)
     if spec["mode"] == "upload" and not spec.get("overwrite") and location.exists(path):
         store.release_leases(step_run_id)
         raise RunError(

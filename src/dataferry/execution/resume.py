@@ -162,7 +162,7 @@ def _recover_step(
         # older committed data, so it is left alone
         if (
             out["name"] not in committed
-            and (location.name, path) in leased
+            and (location.name, location.comparison_key(path)) in leased
             and not out.get("overwrite")
         ):
             remove_output(workspace, out["datastore"], path)

@@ -6,7 +6,8 @@ Pure: building and validating a graph reads no data and writes nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +89,7 @@ class PipelineGraph:
         for step in self.steps:
             step.check_files(default_source_directory)
         self.nodes = self._nodes()
+        self._index = {id(node.step): i for i, node in enumerate(self.nodes)}
 
     @property
     def default_datastore(self) -> Datastore:
@@ -98,15 +100,17 @@ class PipelineGraph:
     def _closure(listed: list[PipelineStep]) -> list[PipelineStep]:
         """The listed steps plus every producer and run-after step they depend on."""
         found = _unique(listed)
-        queue = list(found)
+        seen = {id(step) for step in found}
+        queue = deque(found)
         while queue:
-            step = queue.pop(0)
+            step = queue.popleft()
             needed = list(step._run_after)
             for spec in step.ports.inputs:
                 if spec.origin is not None:
                     needed.extend(spec.origin.producers)
             for dep in needed:
-                if dep not in found:
+                if id(dep) not in seen:
+                    seen.add(id(dep))
                     found.append(dep)
                     queue.append(dep)
         return found
@@ -137,10 +141,8 @@ class PipelineGraph:
 
     def producer_of(self, origin: _Origin) -> Node | None:
         """The node that writes an output (the first one, if the graph is invalid)."""
-        for node in self.nodes:
-            if node.step in origin.producers:
-                return node
-        return None
+        at = [self._index[id(p)] for p in origin.producers if id(p) in self._index]
+        return self.nodes[min(at)] if at else None
 
     def parameters(self) -> dict[str, PipelineParameter]:
         """Every pipeline parameter by name."""
@@ -207,30 +209,17 @@ class PipelineGraph:
         return problems
 
     def _cycle_problems(self) -> list[str]:
-        upstream = {n.node_id: n.upstream for n in self.nodes}
-        state: dict[str, int] = {}
-        cycle: list[str] = []
-
-        def visit(node: str, path: list[str]) -> bool:
-            state[node] = 1
-            for up in upstream[node]:
-                if state.get(up) == 1:
-                    cycle.extend(path[path.index(up) :] if up in path else [up])
-                    return True
-                if state.get(up) is None and visit(up, [*path, up]):
-                    return True
-            state[node] = 2
-            return False
-
-        for node in upstream:
-            if state.get(node) is None and visit(node, [node]):
-                return [
-                    f"Cycle detected including node(s) {', '.join(sorted(set(cycle)))}"
-                ]
+        cycle = find_cycle({n.node_id: n.upstream for n in self.nodes})
+        if cycle:
+            return [f"Cycle detected including node(s) {', '.join(sorted(set(cycle)))}"]
         return []
 
     def _datastore_problems(self) -> list[str]:
         problems = []
+        unknown: dict[
+            str, str
+        ] = {}  # looked up once per name: a big graph repeats them
+        known: set[str] = set()
         for step in self.steps:
             for out in step.ports.outputs:
                 obj = getattr(out.obj, "pipeline_data", out.obj)
@@ -239,34 +228,86 @@ class PipelineGraph:
                     if isinstance(obj, PipelineData)
                     else (obj.destination[0] if obj.destination else None)
                 )
-                if isinstance(store, str):
+                if not isinstance(store, str) or store in known:
+                    continue
+                if store not in unknown:
                     try:
                         self.workspace.catalog.get_datastore(store)
+                        known.add(store)
+                        continue
                     except LookupError as exc:
-                        problems.append(
-                            f"step '{step.name}': output '{out.name}': {exc}"
-                        )
+                        unknown[store] = str(exc)
+                problems.append(
+                    f"step '{step.name}': output '{out.name}': {unknown[store]}"
+                )
         return problems
 
     def topological_order(self) -> list[Node]:
-        """The nodes, each after everything it waits for (the graph must be valid)."""
-        done: set[str] = set()
+        """The nodes, each after everything it waits for (the graph must be valid).
+
+        Nodes are taken in waves: first every node that waits for nothing, then every
+        node whose upstream is all in earlier waves, each wave in the graph's order.
+
+        Raises:
+            StepDefinitionError: the graph has a cycle.
+        """
+        position = {n.node_id: i for i, n in enumerate(self.nodes)}
+        waiting = {n.node_id: len(n.upstream) for n in self.nodes}
+        downstream: dict[str, list[str]] = {n.node_id: [] for n in self.nodes}
+        for n in self.nodes:
+            for up in n.upstream:
+                downstream[up].append(n.node_id)
+        wave = [n.node_id for n in self.nodes if not n.upstream]
         order: list[Node] = []
-        pending = list(self.nodes)
-        while pending:
-            ready = [n for n in pending if set(n.upstream) <= done]
-            if not ready:
-                raise StepDefinitionError("the pipeline has a cycle; see validate()")
-            for n in ready:
-                order.append(n)
-                done.add(n.node_id)
-                pending.remove(n)
+        while wave:
+            following: list[str] = []
+            for node_id in wave:
+                order.append(self.nodes[position[node_id]])
+                for down in downstream[node_id]:
+                    waiting[down] -= 1
+                    if not waiting[down]:
+                        following.append(down)
+            wave = sorted(following, key=position.__getitem__)
+        if len(order) < len(self.nodes):
+            raise StepDefinitionError("the pipeline has a cycle; see validate()")
         return order
 
 
+def find_cycle(upstream: Mapping[str, Sequence[str]]) -> list[str]:
+    """The nodes of one cycle in ``node -> nodes it waits for``; ``[]`` if there is none.
+
+    An iterative depth-first walk with its own stack: a chain of 100,000 steps is as
+    fine as one of ten (recursion would stop at Python's recursion limit).
+    """
+    done: set[str] = set()
+    for start in upstream:
+        if start in done:
+            continue
+        path = [start]
+        on_path = {start: 0}  # node -> its index in path
+        pending = [iter(upstream[start])]
+        while pending:
+            up = next(pending[-1], None)
+            if up is None:
+                finished = path.pop()
+                del on_path[finished]
+                done.add(finished)
+                pending.pop()
+            elif up in on_path:
+                return path[on_path[up] :]
+            elif up not in done:
+                on_path[up] = len(path)
+                path.append(up)
+                pending.append(iter(upstream[up]))
+    return []
+
+
 def _unique(steps: Sequence[PipelineStep]) -> list[PipelineStep]:
+    """The steps in order, each once (by identity: a step is one object)."""
+    seen: set[int] = set()
     out: list[PipelineStep] = []
-    for s in steps:
-        if s not in out:
-            out.append(s)
+    for step in steps:
+        if id(step) not in seen:
+            seen.add(id(step))
+            out.append(step)
     return out

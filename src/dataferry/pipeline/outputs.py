@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 from dataferry.data.column_types import normalise
 from dataferry.data.consumption import DatasetConsumptionConfig, validate_port_name
 from dataferry.data.readers import header_mode
-from dataferry.errors import InvalidNameError, StepDefinitionError
+from dataferry.errors import (
+    InvalidNameError,
+    StepDefinitionError,
+    UnknownPlaceholderError,
+    did_you_mean,
+)
+from dataferry.storage.paths import normalise_datastore_path
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -41,7 +47,20 @@ class Registration:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def _destination(destination: Any) -> tuple[Any, str] | None:
+PLACEHOLDERS = ("{run-id}", "{output-name}")
+_VALID_PLACEHOLDER = re.compile(r"\{(?:run-id|output-name)\}")
+_BRACED = re.compile(r"\{[^{}]*\}|[{}]")
+
+
+def _destination(destination: Any, output: str) -> tuple[Any, str] | None:
+    """Check a ``(datastore, path)`` destination; return it with the path normalised.
+
+    Raises:
+        StepDefinitionError: it is not a (Datastore or name, non-empty string) tuple, or
+            its path is the datastore's root.
+        UnknownPlaceholderError: the path holds a ``{...}`` other than the placeholders.
+        DatastorePathError: the path is absolute or leaves the datastore's root.
+    """
     if destination is None:
         return None
     from dataferry.data.datastore import Datastore
@@ -60,7 +79,38 @@ def _destination(destination: Any) -> tuple[Any, str] | None:
         raise StepDefinitionError(
             f"destination path must be a non-empty string, not {path!r}"
         )
-    return store, path
+    role = f"output '{output}': destination"
+    store_name = store if isinstance(store, str) else store.name
+    _check_placeholders(path, f"{role} '{path}' on datastore '{store_name}'")
+    normal = normalise_datastore_path(
+        path, datastore=store_name, role=role, allow_absolute=False
+    )
+    if not normal:
+        raise StepDefinitionError(
+            f"{role} '{path}' on datastore '{store_name}' is the datastore's root, "
+            "which would hold every other output too; give a folder, such as "
+            "'outputs/{run-id}/{output-name}'."
+        )
+    return store, normal
+
+
+def _check_placeholders(path: str, where: str) -> None:
+    """Only ``{run-id}`` and ``{output-name}`` are filled in; any other brace is a typo.
+
+    Raises:
+        UnknownPlaceholderError: the first ``{...}`` (or stray brace) that is not one.
+    """
+    rest = _VALID_PLACEHOLDER.sub("", path)
+    found = _BRACED.search(rest)
+    if found is None:
+        return
+    braced = found.group()
+    what = f"an unmatched '{braced}'" if braced in ("{", "}") else f"'{braced}'"
+    raise UnknownPlaceholderError(
+        f"{where} holds {what}, which is not a placeholder: only {{run-id}} and "
+        f"{{output-name}} are filled in, and anything else in braces would be kept "
+        f"literally, so every run would write to one folder.{did_you_mean(braced.lower(), PLACEHOLDERS)}"
+    )
 
 
 class OutputDatasetConfig:
@@ -75,10 +125,20 @@ class OutputDatasetConfig:
         source: str | None = None,
         partition_format: str | None = None,
     ) -> None:
+        """An output named ``name``, written to ``destination`` (default: the default
+        datastore at ``dataset/{run-id}/{output-name}``).
+
+        Raises:
+            InvalidNameError: ``name`` is not a valid port name.
+            StepDefinitionError: ``destination`` is not a (datastore, path) tuple.
+            UnknownPlaceholderError: its path holds a ``{...}`` other than ``{run-id}``
+                and ``{output-name}`` (the message names those two).
+            DatastorePathError: its path is absolute or leaves the datastore's root.
+        """
         self._name = validate_port_name(
             name or f"output_{uuid.uuid4().hex[:8]}", "output"
         )
-        self.destination = _destination(destination)
+        self.destination = destination
         self.source = source
         self.partition_format = partition_format
         self.mode = "mount"
@@ -89,6 +149,15 @@ class OutputDatasetConfig:
         self._origin = _Origin()
         self._tabular: dict[str, Any] | None = None  # read options of a tabular view
         self._transforms: list[dict[str, Any]] = []
+
+    @property
+    def destination(self) -> tuple[Any, str] | None:
+        """``(datastore, path template)``, the path normalised; None for the default."""
+        return self._destination
+
+    @destination.setter
+    def destination(self, value: Any) -> None:
+        self._destination = _destination(value, self._name)
 
     @property
     def name(self) -> str:

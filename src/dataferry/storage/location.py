@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import PathNotFoundError, StorageError
+from dataferry.storage.paths import normalise_datastore_path
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -40,11 +41,16 @@ class FileSignature:
 
 @dataclass(frozen=True)
 class StorageLocation:
-    """A datastore's filesystem and root; paths given to it are relative to the root."""
+    """A datastore's filesystem and root; paths given to it are relative to the root.
+
+    ``is_case_insensitive`` says that two spellings differing only in case name one file
+    there (an SMB share): such places are compared case-folded (``comparison_key``).
+    """
 
     name: str
     fs: fsspec.AbstractFileSystem
     root: str
+    is_case_insensitive: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -54,13 +60,30 @@ class StorageLocation:
         return isinstance(self.fs, LocalFileSystem)
 
     def full_path(self, relative: str) -> str:
-        """The filesystem path of ``relative`` (leading ``/`` and ``./`` are ignored)."""
-        rel = relative.replace("\\", "/").lstrip("/")
-        while rel.startswith("./"):
-            rel = rel[2:].lstrip("/")
-        if rel in ("", "."):
+        """The filesystem path of ``relative``, normalised (a leading ``/`` is the root).
+
+        Raises:
+            DatastorePathError: ``relative`` leaves the root (``..`` above it, a URL).
+        """
+        if not self.root and "://" in relative:
+            return relative  # a rootless location (a URL source) is addressed by URLs
+        rel = normalise_datastore_path(relative, datastore=self.name)
+        if not rel:
             return self.root
         return f"{self.root.rstrip('/')}/{rel}" if self.root else rel
+
+    def comparison_key(self, relative: str) -> str:
+        """The form every spelling of one place here shares, for comparing places.
+
+        Normalised, and case-folded where the datastore ignores case. Leases compare
+        this; files are always written at the path as given.
+
+        Raises:
+            DatastorePathError: ``relative`` leaves the root.
+        """
+        return normalise_datastore_path(
+            relative, datastore=self.name, fold_case=self.is_case_insensitive
+        )
 
     def relative_path(self, full: str) -> str:
         """Inverse of ``full_path``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -108,6 +109,29 @@ _KINDS: dict[str, tuple[str, str]] = {
 }
 KINDS = MappingProxyType(_KINDS)
 
+# Where two spellings differing only in case name one file: SMB shares (Azure Files, an
+# fsspec smb:// URL) and the default filesystems of macOS and Windows. Blob stores and
+# local folders on Linux tell case apart.
+_CASE_INSENSITIVE_PROTOCOLS = frozenset({"smb"})
+_CASE_INSENSITIVE_PLATFORMS = frozenset({"darwin", "win32"})
+
+
+def is_case_insensitive(spec: DatastoreSpec, *, platform: str = sys.platform) -> bool:
+    """True if the datastore's paths ignore case, so places are compared case-folded.
+
+    Args:
+        spec: the registration (its kind, and for ``fsspec`` its URL's protocol).
+        platform: the ``sys.platform`` a local folder is on.
+    """
+    if spec.kind == "azure_file":
+        return True
+    if spec.kind == "local":
+        return platform in _CASE_INSENSITIVE_PLATFORMS
+    if spec.kind == "fsspec":
+        protocol = str(spec.options.get("url", "")).partition("://")[0]
+        return protocol.lower() in _CASE_INSENSITIVE_PROTOCOLS
+    return False
+
 
 def _builder(kind: str) -> tuple[_Builder, str]:
     try:
@@ -141,4 +165,6 @@ def open_location(spec: DatastoreSpec, store: SecretStore) -> StorageLocation:
         raise
     except ValueError as exc:
         raise DatastoreError(f"datastore '{spec.name}': {exc}") from exc
-    return StorageLocation(spec.name, fs, root)
+    return StorageLocation(
+        spec.name, fs, root, is_case_insensitive=is_case_insensitive(spec)
+    )
