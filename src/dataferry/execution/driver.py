@@ -218,7 +218,9 @@ class Driver:
                 return False
             prepared = self._prepare(state)
             self.executor.prepare(prepared)
-            state.handle = self.executor.start(prepared)
+            state.handle = self.executor.start(
+                prepared, before_run=lambda handle: self._record_start(state, handle)
+            )
         except DataferryError as exc:
             self._fail_before_start(state, str(exc))
             return False
@@ -226,15 +228,6 @@ class Driver:
             self._fail_before_start(state, f"could not start: {exc}")
             return False
         state.status = "Running"
-        self.store.update_step_run(
-            state.record.id,
-            status="Running",
-            started_at=now(),
-            log_dir=str(self._step_dir(state)),
-            details=self._details(
-                state, pid=self.executor.pid(state.handle), host=socket.gethostname()
-            ),
-        )
         log.info(
             "step %s (%s) started, pid %s",
             state.node["name"],
@@ -242,6 +235,18 @@ class Driver:
             self.executor.pid(state.handle),
         )
         return True
+
+    def _record_start(self, state: StepState, handle: StepHandle) -> None:
+        """Record the step as Running with its pid, before its process may run."""
+        self.store.update_step_run(
+            state.record.id,
+            status="Running",
+            started_at=now(),
+            log_dir=str(self._step_dir(state)),
+            details=self._details(
+                state, pid=self.executor.pid(handle), host=socket.gethostname()
+            ),
+        )
 
     def _reuse(self, state: StepState) -> bool:
         """Fingerprint the step; if an earlier step run matches, take its outputs."""
