@@ -98,7 +98,9 @@ class ScriptedDriver:
     """Stands in for ``start_driver``: runs ``python SCRIPT WORKSPACE RUN_ID *args``.
 
     The script is a real driver process that changes one thing first (registers a
-    filesystem, dies at a chosen point) and then calls ``driver.main``. Monkeypatch
+    filesystem, dies at a chosen point) and then calls ``driver.main``. A last argument,
+    ``dataferry.execution.driver``, shows it in the process table as the run's driver,
+    as ``python -m dataferry.execution.driver`` shows the real one. Monkeypatch
     ``dataferry.execution.pipeline.start_driver`` with ``start``; ``reap`` at teardown.
     """
 
@@ -117,6 +119,7 @@ class ScriptedDriver:
                     str(workspace_dir),
                     run_id,
                     *self.args,
+                    "dataferry.execution.driver",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -1,7 +1,7 @@
 """Continuing a run whose driver died, and rerunning a run from one step.
 
-A run is orphaned when it has not ended but its driver is gone: its process no longer
-exists on this host, or its heartbeat in the catalog stopped.
+A run is orphaned when it has not ended but its driver is gone: no process drives it on
+this host, or (for a driver on another host) its heartbeat in the catalog stopped.
 Resuming stops what its steps left running, keeps finished steps, cleans what the
 interrupted ones had written (nothing of it was committed), and starts a new driver.
 """
@@ -28,6 +28,7 @@ from dataferry.execution.driver import HEARTBEAT_S, run_dir
 from dataferry.execution.lifecycle import remove_output
 from dataferry.execution.pipeline import new_run_id, start_driver
 from dataferry.execution.processes import (
+    find_driver,
     pid_is_driver,
     step_processes,
     stop_processes,
@@ -46,27 +47,77 @@ _STOP_WAIT_S = 10.0
 
 
 def driver_state(record: RunRecord) -> tuple[bool, str]:
-    """(alive, description) of a run's driver.
+    """(alive, description) of a run's driver; the description says what is waited for.
 
-    On this host the process table decides: the driver is alive exactly while its
-    process runs. For a driver on another host, a heartbeat older than ``ORPHAN_AFTER``
-    means it is gone.
+    On this host the process table decides at once: the driver is alive exactly while a
+    process drives the run (the recorded pid, or one found), whether or not it has
+    written a heartbeat yet. Only in the moment between submitting (or claiming) a run
+    and recording its driver's pid is there nothing to look at; then, as for a driver
+    on another host, a heartbeat (or submission) older than ``ORPHAN_AFTER`` means gone.
     """
-    last = record.heartbeat_at or record.created_at
-    age = now() - last
-    if record.driver_pid and record.driver_host == socket.gethostname():
-        if not pid_is_driver(record.driver_pid, record.id):
-            return False, f"its driver (pid {record.driver_pid}) is gone"
-        if age > ORPHAN_AFTER:
-            return True, (
-                f"its driver (pid {record.driver_pid}) still runs but its heartbeat is "
-                f"{age.total_seconds():.0f} s old; if it is stuck, stop it (kill {record.driver_pid}) and resume"
+    age = (now() - (record.heartbeat_at or record.created_at)).total_seconds()
+    here = socket.gethostname()
+    pid = _local_driver(record) if record.driver_host in (None, here) else None
+    if pid is not None:
+        return True, _alive_here(record, pid, age)
+    if record.driver_host == here and record.driver_pid is not None:
+        return False, f"its driver (pid {record.driver_pid}) is gone"
+    limit = ORPHAN_AFTER.total_seconds()
+    if record.driver_host == here:
+        if age > limit:
+            return False, (
+                f"no driver runs it on this host, and none was recorded {age:.0f} s "
+                "after it was submitted or claimed"
             )
-    elif age > ORPHAN_AFTER:
-        return False, f"its driver's last heartbeat was {age.total_seconds():.0f} s ago"
-    return (
-        True,
-        f"driver pid {record.driver_pid} on {record.driver_host}, heartbeat {age.total_seconds():.1f} s ago",
+        return True, (
+            f"waiting for its driver to start on this host: none runs or is recorded "
+            f"yet, {age:.1f} s after the run was submitted or claimed; it counts as "
+            f"gone after {limit:.0f} s"
+        )
+    return _by_heartbeat(record, age, limit)
+
+
+def _local_driver(record: RunRecord) -> int | None:
+    """The pid of the process on this host that drives the run, if one does."""
+    if record.driver_pid and pid_is_driver(record.driver_pid, record.id):
+        return record.driver_pid
+    return find_driver(record.id)
+
+
+def _alive_here(record: RunRecord, pid: int, age: float) -> str:
+    who = f"its driver (pid {pid} on this host)"
+    if record.heartbeat_at is None:
+        return (
+            f"{who} is starting: no heartbeat yet, {age:.1f} s after it was submitted"
+        )
+    if age > ORPHAN_AFTER.total_seconds():
+        return (
+            f"{who} still runs but its heartbeat is {age:.0f} s old; if it is stuck, "
+            f"stop it (kill {pid}) and resume"
+        )
+    return f"{who} is alive, last heartbeat {age:.1f} s ago"
+
+
+def _by_heartbeat(record: RunRecord, age: float, limit: float) -> tuple[bool, str]:
+    """A driver on another host (or on none recorded yet): its heartbeat decides."""
+    if record.driver_host is None:
+        who = "its driver (no host recorded yet)"
+    elif record.driver_pid is None:
+        who = f"its driver on host '{record.driver_host}'"
+    else:
+        who = f"its driver (pid {record.driver_pid} on host '{record.driver_host}')"
+    if record.heartbeat_at is None:
+        if age > limit:
+            return False, f"{who} never wrote a heartbeat in {age:.0f} s"
+        return True, (
+            f"waiting for the first heartbeat of {who}: {age:.1f} s after the run was "
+            f"submitted; it counts as gone after {limit:.0f} s without one"
+        )
+    if age > limit:
+        return False, f"its driver's last heartbeat was {age:.0f} s ago"
+    return True, (
+        f"waiting for the next heartbeat of {who}: the last was {age:.1f} s ago; it "
+        f"counts as gone after {limit:.0f} s without one"
     )
 
 
@@ -290,6 +341,7 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
         tags=record.tags,
         description=record.description,
         steps=steps,
+        driver_host=socket.gethostname(),
     )
-    start_driver(workspace.path, new_id)
+    store.update_run(new_id, driver_pid=start_driver(workspace.path, new_id))
     return new_id
