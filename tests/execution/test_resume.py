@@ -12,17 +12,21 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, replace
-from datetime import timedelta
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pipeline.kit import WAIT_S, is_alive, run_pipeline, step, wait_gone, write_script
+from pipeline.kit import (
+    WAIT_S,
+    ScriptedDriver,
+    is_alive,
+    run_pipeline,
+    step,
+    wait_gone,
+    wait_until,
+    write_script,
+)
 
 import dataferry.execution.pipeline as pipeline_module
 from dataferry import (
@@ -33,14 +37,17 @@ from dataferry import (
     Workspace,
 )
 from dataferry.catalog import now
-from dataferry.catalog.run_store import TERMINAL, RunRecord, RunStore
+from dataferry.catalog.run_store import TERMINAL, RunStore
 from dataferry.errors import RunNotFoundError, RunStateError
 from dataferry.execution.commit import STAGING_DIR
+from dataferry.execution.driver import run_dir
 from dataferry.execution.pipeline_run import PipelineRun
-from dataferry.execution.resume import driver_state, is_orphaned, resume_run
+from dataferry.execution.processes import step_processes
+from dataferry.execution.resume import is_orphaned, resume_run
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 STEP = """
 import json, os, sys, time
@@ -70,16 +77,23 @@ from dataferry.execution import driver
 
 workspace, run_id, point = sys.argv[1:4]
 
-def die_at(owner, name, step_run_id_of):
+def die_at(owner, name, step_run_id_of, when=lambda kwargs: True):
     real = getattr(owner, name)
     def wrapper(*args, **kwargs):
-        if step_run_id_of(args).startswith("b_"):
+        if step_run_id_of(args).startswith("b_") and when(kwargs):
             os.kill(os.getpid(), signal.SIGKILL)
         return real(*args, **kwargs)
     setattr(owner, name, wrapper)
 
 if point == "before-record":  # b's bytes are at their destination, not in the catalog
     die_at(RunStore, "record_outputs", lambda args: args[1])
+elif point == "before-running":  # b's process is started, not yet recorded as Running
+    die_at(
+        RunStore,
+        "update_step_run",
+        lambda args: args[1],
+        lambda kwargs: kwargs.get("status") == "Running",
+    )
 else:  # "before-register": b's outputs are committed, the dataset not registered
     die_at(driver, "register_planned", lambda args: args[2])
 sys.exit(driver.main([workspace, run_id]))
@@ -181,7 +195,11 @@ def orphan(workspace: Workspace, tmp_path: Path, stray_pids: list[int]) -> Orpha
     assert driver_pid is not None
     stray_pids.append(driver_pid)
     # a live run cannot be resumed
-    with pytest.raises(RunStateError, match=r"is still running \(driver pid"):
+    with pytest.raises(
+        RunStateError,
+        match=rf"^run {run.id} is still running \(its driver \(pid {driver_pid} on this "
+        r"host\) is alive, last heartbeat \d+\.\d s ago\); wait for it, or cancel it",
+    ):
         run.resume()
 
     os.kill(driver_pid, signal.SIGKILL)
@@ -264,38 +282,14 @@ class TestResume:
 @pytest.fixture
 def crashing_driver(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[dict[str, Any]]:
-    """``submit`` starts a driver that SIGKILLs itself at ``point`` (test's choice)."""
+) -> Iterator[ScriptedDriver]:
+    """``submit`` starts a driver that SIGKILLs itself at ``args[0]`` (test's choice)."""
     script = tmp_path / "crashing_driver.py"
     script.write_text(CRASHING_DRIVER)
-    started: list[subprocess.Popen[bytes]] = []
-    config: dict[str, Any] = {"point": None, "started": started}
-
-    def start(workspace_dir: Any, run_id: str) -> int:
-        folder = Path(workspace_dir, "runs", run_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / "driver.out", "ab") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(script),
-                    str(workspace_dir),
-                    run_id,
-                    config["point"],
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        started.append(process)
-        return process.pid
-
-    monkeypatch.setattr(pipeline_module, "start_driver", start)
-    yield config
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+    driver = ScriptedDriver(script)
+    monkeypatch.setattr(pipeline_module, "start_driver", driver.start)
+    yield driver
+    driver.reap()
 
 
 class TestDriverKilledWhileCommitting:
@@ -305,13 +299,13 @@ class TestDriverKilledWhileCommitting:
         workspace: Workspace,
         store_root: Path,
         tmp_path: Path,
-        crashing_driver: dict[str, Any],
+        crashing_driver: ScriptedDriver,
         point: str,
     ) -> None:
-        crashing_driver["point"] = point
+        crashing_driver.args = [point]
         setup = chain(workspace, tmp_path, wait_in_b=False)
         run = setup.pipeline.submit("resume")
-        (driver,) = crashing_driver["started"]
+        (driver,) = crashing_driver.started
         assert driver.wait(timeout=WAIT_S) == -signal.SIGKILL
         store = RunStore(workspace.catalog)
         b_id = step(run, "b").id
@@ -360,87 +354,6 @@ class TestResumeRefused:
             PipelineRun(Experiment(workspace, "resume"), "nope")
 
 
-class TestDriverState:
-    """Orphan detection: the process table on this host, the heartbeat elsewhere."""
-
-    @pytest.fixture
-    def record(self) -> RunRecord:
-        return RunRecord(
-            id="exp_1_0123abcd",
-            experiment="exp",
-            status="Running",
-            definition={},
-            parameters={},
-            options={},
-            tags={},
-            description=None,
-            created_at=now() - timedelta(minutes=5),
-            started_at=None,
-            ended_at=None,
-            heartbeat_at=None,
-            driver_host=None,
-            driver_pid=None,
-            error=None,
-        )
-
-    def test_other_host_by_heartbeat(self, record: RunRecord) -> None:
-        elsewhere = replace(record, driver_host="elsewhere", driver_pid=1)
-        fresh = replace(elsewhere, heartbeat_at=now() - timedelta(seconds=1))
-        stale = replace(elsewhere, heartbeat_at=now() - timedelta(seconds=60))
-
-        assert driver_state(fresh)[0]
-        assert not is_orphaned(fresh)
-        alive, why = driver_state(stale)
-        assert not alive
-        assert why.startswith("its driver's last heartbeat was 6")
-        assert is_orphaned(stale)
-        assert not is_orphaned(replace(stale, status="Finished"))
-
-    def test_this_host_by_process(self, record: RunRecord) -> None:
-        here = replace(record, driver_host=socket.gethostname())
-        fresh = now() - timedelta(seconds=1)
-        gone = subprocess.Popen([sys.executable, "-c", "pass"])
-        gone.wait()
-        not_a_driver = os.getpid()
-
-        assert is_orphaned(replace(here, driver_pid=gone.pid, heartbeat_at=fresh))
-        assert is_orphaned(replace(here, driver_pid=not_a_driver, heartbeat_at=fresh))
-
-    def test_live_driver_with_a_stale_heartbeat_is_not_orphaned(
-        self, record: RunRecord
-    ) -> None:
-        """A stuck driver still runs: resuming beside it would make two drivers."""
-        lookalike = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import time; time.sleep(60)",
-                "dataferry.execution.driver",
-                record.id,
-            ]
-        )
-        try:
-            # until the child has exec'd, /proc shows the parent's command line
-            cmdline = Path(f"/proc/{lookalike.pid}/cmdline")
-            deadline = time.monotonic() + 10
-            while b"dataferry.execution.driver" not in cmdline.read_bytes():
-                assert time.monotonic() < deadline, "the stand-in driver never started"
-                time.sleep(0.01)
-            stale = replace(
-                record,
-                driver_host=socket.gethostname(),
-                driver_pid=lookalike.pid,
-                heartbeat_at=now() - timedelta(seconds=60),
-            )
-            alive, why = driver_state(stale)
-        finally:
-            lookalike.kill()
-            lookalike.wait()
-
-        assert alive
-        assert f"stop it (kill {lookalike.pid}) and resume" in why
-
-
 class TestRerunFrom:
     def test_rerun_from_a_middle_step(
         self, workspace: Workspace, tmp_path: Path
@@ -481,36 +394,114 @@ class TestRerunFrom:
             orphan.run.rerun(from_step="b")
 
 
-def test_a_step_process_the_driver_never_recorded_is_stopped(
-    workspace: Workspace, tmp_path: Path
-) -> None:
-    """The driver can die between starting a step and recording its pid: resume finds
-    the process by the folder it works in, and stops it before cleaning up."""
-    from dataferry.catalog.run_store import StepRunRecord
-    from dataferry.execution.resume import _stop_leftover_process
+# A step that starts two children writing into its output, then waits: one child left
+# the step's folder, the other also dropped its environment. Later attempts go through.
+CHILDREN_STEP = """
+import json, os, subprocess, sys, time
+dst, marker = sys.argv[1:3]
+os.makedirs(dst, exist_ok=True)
+if os.path.exists(marker):
+    with open(os.path.join(dst, "done.txt"), "w") as fh:
+        fh.write("ok")
+    sys.exit(0)
+writer = '''
+import os, sys, time
+while True:  # a folder removed under it is made again: it writes on, whatever happens
+    os.makedirs(sys.argv[1], exist_ok=True)
+    with open(os.path.join(sys.argv[1], "late-%d.txt" % os.getpid()), "a") as fh:
+        fh.write("x")
+    time.sleep(0.02)
+'''
+kept = subprocess.Popen([sys.executable, "-c", writer, dst], cwd="/")
+cleared = subprocess.Popen([sys.executable, "-c", writer, dst], cwd="/", env={})
+with open(marker + ".tmp", "w") as fh:
+    json.dump({"pid": os.getpid(), "children": [kept.pid, cleared.pid]}, fh)
+os.replace(marker + ".tmp", marker)
+time.sleep(120)
+"""
 
-    step = StepRunRecord(
-        id="b_00000000",
-        run_id="r_0",
-        step_name="b",
-        node_id="b",
-        status="Running",
-        fingerprint=None,
-        reused_from=None,
-        explanation=None,
-        details={},  # no pid: never recorded
-    )
-    wd = workspace.path / "runs" / step.run_id / step.id / "wd"
-    wd.mkdir(parents=True)
-    leftover = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)"],
-        cwd=wd,
-        start_new_session=True,
-    )
-    try:
-        _stop_leftover_process(workspace, step)
-        assert leftover.wait(timeout=WAIT_S) == -signal.SIGKILL
-    finally:
-        if leftover.poll() is None:
-            leftover.kill()
-            leftover.wait()
+
+class TestEveryStepProcessIsStopped:
+    """Resume stops every process the run's steps started, whatever their rows say."""
+
+    def test_driver_killed_between_starting_a_step_and_recording_it(
+        self,
+        workspace: Workspace,
+        store_root: Path,
+        tmp_path: Path,
+        crashing_driver: ScriptedDriver,
+    ) -> None:
+        """A step's process is held until the driver has recorded it: the driver died
+        first, so the step never ran (its row says NotStarted, truly), and runs once."""
+        crashing_driver.args = ["before-running"]
+        setup = chain(workspace, tmp_path, wait_in_b=False)
+        run = setup.pipeline.submit("resume")
+        (driver,) = crashing_driver.started
+        assert driver.wait(timeout=WAIT_S) == -signal.SIGKILL
+        store = RunStore(workspace.catalog)
+        b = store.get_step_run(step(run, "b").id)
+        assert b.status == "NotStarted"
+        assert (store_root / STAGING_DIR / b.id).is_dir()  # prepared, never released
+        folder = run_dir(workspace, run.id)
+        wait_until(lambda: step_processes(folder) == [], "the held step's exit")
+        assert setup.attempts_made() == ["a"]
+
+        resume_run(workspace, run.id)
+
+        assert _finish(run) == "Finished", run.get_details()
+        assert setup.attempts_made() == ["a", "b", "c"]
+        assert _files_under(store_root) == _expected_files(run)
+        assert store.leases_of_run(run.id) == []
+
+    def test_a_step_recorded_as_not_started_is_stopped(
+        self, workspace: Workspace, store_root: Path, orphan: Orphan
+    ) -> None:
+        """A row that says NotStarted (as a driver that died before recording leaves it)
+        does not hide the step's process: it is found by its folder and stopped."""
+        store = RunStore(workspace.catalog)
+        b_id = step(orphan.run, "b").id
+        store.update_step_run(b_id, status="NotStarted", started_at=None, details={})
+
+        orphan.run.resume()
+
+        assert _finish(orphan.run) == "Finished", orphan.run.get_details()
+        assert not is_alive(orphan.step_pid)
+        assert orphan.chain.attempts_made() == ["a", "b", "b", "c"]
+        assert _files_under(store_root) == _expected_files(orphan.run)
+        assert store.leases_of_run(orphan.run.id) == []
+
+    def test_children_that_left_the_step_are_stopped(
+        self,
+        workspace: Workspace,
+        store_root: Path,
+        tmp_path: Path,
+        stray_pids: list[int],
+    ) -> None:
+        """The step's own process is gone too; its children, one without the step's
+        environment, keep writing into the output until resume stops them."""
+        code = write_script(tmp_path / "code", "children.py", CHILDREN_STEP)
+        marker = tmp_path / "ready.json"
+        out = OutputFileDatasetConfig("out")
+        writer = PythonScriptStep(
+            "children.py",
+            name="writer",
+            source_directory=str(code),
+            arguments=[out, str(marker)],
+        )
+        run = Pipeline(workspace, steps=[writer]).submit("resume")
+        ready = _wait_ready(run, marker)
+        stray_pids.extend([ready["pid"], *ready["children"]])
+        store = RunStore(workspace.catalog)
+        driver_pid = store.get_run(run.id).driver_pid
+        assert driver_pid is not None
+        for pid in (driver_pid, ready["pid"]):
+            os.kill(pid, signal.SIGKILL)
+            wait_gone(pid)
+        assert all(is_alive(pid) for pid in ready["children"])
+
+        run.resume()
+
+        assert _finish(run) == "Finished", run.get_details()
+        assert not any(is_alive(pid) for pid in ready["children"])
+        writer_id = step(run, "writer").id
+        assert _files_under(store_root) == [f"dataset/{writer_id}/out/done.txt"]

@@ -8,14 +8,19 @@ a few milliseconds; only scripts that call ``Run.get_context()`` pay for the imp
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dataferry import Pipeline, PipelineRun, StepRun
 
 WAIT_S = 90
@@ -70,6 +75,15 @@ def is_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Wait until ``condition()`` holds; fail the test, saying ``what``, after WAIT_S."""
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {WAIT_S} s")
+        time.sleep(0.01)
+
+
 def wait_gone(pid: int, timeout_s: float = WAIT_S) -> None:
     """Wait until ``pid`` has ended; fail the test after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
@@ -77,3 +91,46 @@ def wait_gone(pid: int, timeout_s: float = WAIT_S) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"process {pid} is still running after {timeout_s} s")
         time.sleep(0.02)
+
+
+@dataclass
+class ScriptedDriver:
+    """Stands in for ``start_driver``: runs ``python SCRIPT WORKSPACE RUN_ID *args``.
+
+    The script is a real driver process that changes one thing first (registers a
+    filesystem, dies at a chosen point) and then calls ``driver.main``. A last argument,
+    ``dataferry.execution.driver``, shows it in the process table as the run's driver,
+    as ``python -m dataferry.execution.driver`` shows the real one. Monkeypatch
+    ``dataferry.execution.pipeline.start_driver`` with ``start``; ``reap`` at teardown.
+    """
+
+    script: Path
+    args: list[str] = field(default_factory=list)
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, workspace_dir: Any, run_id: str) -> int:
+        folder = Path(workspace_dir, "runs", run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "driver.out", "ab") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(self.script),
+                    str(workspace_dir),
+                    run_id,
+                    *self.args,
+                    "dataferry.execution.driver",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.started.append(process)
+        return process.pid
+
+    def reap(self) -> None:
+        """Kill the drivers still running and collect every exit status."""
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+            process.wait()

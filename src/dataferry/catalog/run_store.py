@@ -138,8 +138,12 @@ class RunStore:
         tags: Mapping[str, str] | None,
         description: str | None,
         steps: Sequence[tuple[str, str, str]],
+        driver_host: str | None = None,
     ) -> None:
-        """Insert a run and its step runs ``(step_run_id, node_id, name)`` in one transaction."""
+        """Insert a run and its step runs ``(step_run_id, node_id, name)`` in one transaction.
+
+        ``driver_host`` is the host its driver is about to be started on.
+        """
         stamp = now()
         with self.catalog.write() as conn:
             if (
@@ -162,6 +166,7 @@ class RunStore:
                     tags=dict(tags or {}),
                     description=description,
                     created_at=stamp,
+                    driver_host=driver_host,
                 )
             )
             for step_run_id, node_id, name in steps:

@@ -38,6 +38,7 @@ from dataferry.execution.executors import (
     StepHandle,
 )
 from dataferry.execution.materialise import BoundInput, InputContext, bind_input
+from dataferry.execution.places import failures_at, input_places, output_place
 from dataferry.execution.registration import plan_registrations, register_planned
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
 
@@ -138,6 +139,12 @@ class Driver:
         beat.start()
         try:
             self._loop()
+        except Exception as exc:
+            # no step row may stay Running or NotStarted once its driver is gone
+            self._cancel_all(
+                f"stopped: the driver failed ({type(exc).__name__}: {exc})"
+            )
+            raise
         finally:
             self._stop.set()
         final = self._final_status()
@@ -212,29 +219,23 @@ class Driver:
     # -- one step ---------------------------------------------------------------------
 
     def _start(self, state: StepState) -> bool:
-        """Reuse the step, or start it; True if a process was started."""
+        """Reuse the step, or start it; True if a process was started.
+
+        Any error on the way fails this step alone (and, unless the run continues on
+        failure, cancels the rest): the driver itself goes on to end the run.
+        """
         try:
             if self._reuse(state):
                 return False
             prepared = self._prepare(state)
             self.executor.prepare(prepared)
-            state.handle = self.executor.start(prepared)
-        except DataferryError as exc:
-            self._fail_before_start(state, str(exc))
-            return False
-        except OSError as exc:
-            self._fail_before_start(state, f"could not start: {exc}")
+            state.handle = self.executor.start(
+                prepared, before_run=lambda handle: self._record_start(state, handle)
+            )
+        except Exception as exc:
+            self._fail_before_start(state, exc)
             return False
         state.status = "Running"
-        self.store.update_step_run(
-            state.record.id,
-            status="Running",
-            started_at=now(),
-            log_dir=str(self._step_dir(state)),
-            details=self._details(
-                state, pid=self.executor.pid(state.handle), host=socket.gethostname()
-            ),
-        )
         log.info(
             "step %s (%s) started, pid %s",
             state.node["name"],
@@ -243,6 +244,18 @@ class Driver:
         )
         return True
 
+    def _record_start(self, state: StepState, handle: StepHandle) -> None:
+        """Record the step as Running with its pid, before its process may run."""
+        self.store.update_step_run(
+            state.record.id,
+            status="Running",
+            started_at=now(),
+            log_dir=str(self._step_dir(state)),
+            details=self._details(
+                state, pid=self.executor.pid(handle), host=socket.gethostname()
+            ),
+        )
+
     def _reuse(self, state: StepState) -> bool:
         """Fingerprint the step; if an earlier step run matches, take its outputs."""
         upstream = {
@@ -250,13 +263,17 @@ class Driver:
             for n, s in self.states.items()
             if s.fingerprint and s.status == "Finished"
         }
-        fp = self.advisor.fingerprint(state.node, upstream)
-        decision = self.advisor.decide(
-            state.node,
-            fp,
-            regenerate=bool(self.run.options.get("regenerate_outputs")),
-            forced=state.node_id in self.rerun_nodes,
-        )
+        with failures_at(
+            f"step '{state.node['name']}': its inputs could not be read to fingerprint them",
+            self._read_places(state),
+        ):
+            fp = self.advisor.fingerprint(state.node, upstream)
+            decision = self.advisor.decide(
+                state.node,
+                fp,
+                regenerate=bool(self.run.options.get("regenerate_outputs")),
+                forced=state.node_id in self.rerun_nodes,
+            )
         state.fingerprint = fp.digest
         state.fingerprint_details = fp.to_details()
         log.info("step %s: %s", state.node["name"], decision.explanation)
@@ -282,6 +299,16 @@ class Driver:
         state.status = "Finished"
         return True
 
+    def _read_places(self, state: StepState) -> list[str]:
+        """Where fingerprinting reads: the data inputs (an upstream output counts by its
+        producer's fingerprint, and is not read)."""
+        return [
+            f"input '{spec['name']}': {place}"
+            for spec in state.node["inputs"]
+            if spec["kind"] != "output"
+            for place in input_places(spec, self.run.parameters, {})
+        ]
+
     def _step_dir(self, state: StepState) -> Path:
         return run_dir(self.ws, self.run_id) / state.record.id
 
@@ -302,9 +329,17 @@ class Driver:
             self._committed(),
             state.notes,
         )
-        state.inputs = [bind_input(ctx, spec) for spec in node["inputs"]]
-        try:
-            for spec in node["outputs"]:
+        for spec in node["inputs"]:
+            with failures_at(
+                f"step '{node['name']}': input '{spec['name']}' could not be prepared",
+                input_places(spec, self.run.parameters, ctx.committed),
+            ):
+                state.inputs.append(bind_input(ctx, spec))
+        for spec in node["outputs"]:
+            with failures_at(
+                f"step '{node['name']}': output '{spec['name']}' could not be prepared",
+                [output_place(spec, state.record.id)],
+            ):
                 state.staged.append(
                     stage_output(
                         self.ws,
@@ -316,9 +351,6 @@ class Driver:
                         work_dir=work_dir,
                     )
                 )
-        except DataferryError:
-            self._discard(state)
-            raise
         argv = self._argv(state, work_dir)
         env = self._env(state, step_dir)
         (step_dir / "context.json").write_text(
@@ -493,51 +525,66 @@ class Driver:
     def _finish(self, state: StepState, code: int) -> None:
         if code == 0:
             try:
-                committed = commit_outputs(state.staged)
-                try:  # what will be registered is checked before anything is recorded
-                    planned = plan_registrations(self.ws, state.node, committed)
-                except (DataferryError, OSError):
-                    undo_commits(state.staged)
-                    raise
-                lineage = [
-                    {
-                        "role": "input",
-                        "name": b.name,
-                        "dataset_id": b.lineage.get("dataset_id"),
-                        "datastore": b.lineage.get("datastore"),
-                        "path": b.lineage.get("path"),
-                    }
-                    for b in state.inputs
-                ]
-                lineage += [
-                    {
-                        "role": "output",
-                        "name": c["name"],
-                        "datastore": c["datastore"],
-                        "path": c["path"],
-                    }
-                    for c in committed
-                ]
-                self.store.record_outputs(state.record.id, committed, lineage)
-                registered = register_planned(self.ws, planned, state.record.id)
-            except (DataferryError, OSError) as exc:
+                registered = self._commit(state)
+            except Exception as exc:
                 self._discard(state)
-                self._end(
-                    state, "Failed", code, error=f"committing outputs failed: {exc}"
-                )
+                self._fail(state, code, f"committing outputs failed: {exc}", exc)
                 return
             self._end(state, "Finished", code, registered=registered)
             return
         self._discard(state)
         reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         tail = _tail(self._step_dir(state) / "stderr.txt")
-        self._end(
+        self._fail(
             state,
-            "Failed",
             code,
-            error=f"step '{state.node['name']}' failed ({reason})"
+            f"step '{state.node['name']}' failed ({reason})"
             + (f":\n{tail}" if tail else ""),
         )
+
+    def _commit(self, state: StepState) -> list[dict[str, Any]]:
+        """Commit the step's outputs, record them and register what asks for it.
+
+        Raises:
+            StorageError: the outputs could not be written (names datastore and path).
+            Exception: recording or registering failed; nothing was recorded.
+        """
+        places = [output_place(o.spec, state.record.id) for o in state.staged]
+        with failures_at(f"step '{state.node['name']}'", places):
+            committed = commit_outputs(state.staged)
+            try:  # what will be registered is checked before anything is recorded
+                planned = plan_registrations(self.ws, state.node, committed)
+            except Exception:
+                undo_commits(state.staged)
+                raise
+        lineage = [
+            {
+                "role": "input",
+                "name": b.name,
+                "dataset_id": b.lineage.get("dataset_id"),
+                "datastore": b.lineage.get("datastore"),
+                "path": b.lineage.get("path"),
+            }
+            for b in state.inputs
+        ]
+        lineage += [
+            {
+                "role": "output",
+                "name": c["name"],
+                "datastore": c["datastore"],
+                "path": c["path"],
+            }
+            for c in committed
+        ]
+        self.store.record_outputs(state.record.id, committed, lineage)
+        return register_planned(self.ws, planned, state.record.id)
+
+    def _fail(
+        self, state: StepState, code: int, error: str, exc: Exception | None = None
+    ) -> None:
+        """End a step that ran as Failed; the rest is cancelled unless the run goes on."""
+        typed = {"error_type": type(exc).__name__} if exc is not None else {}
+        self._end(state, "Failed", code, error=error, **typed)
         if not self.continue_on_failure:
             self._cancel_all(f"not run: step '{state.node['name']}' failed")
 
@@ -559,14 +606,22 @@ class Driver:
             f" ({extra['error'].splitlines()[0]})" if extra.get("error") else "",
         )
 
-    def _fail_before_start(self, state: StepState, message: str) -> None:
+    def _fail_before_start(self, state: StepState, exc: Exception) -> None:
+        """End a step that could not start as Failed; what it had staged is discarded."""
+        if isinstance(exc, DataferryError):
+            message = str(exc)
+        elif isinstance(exc, OSError):
+            message = f"could not start: {exc}"
+        else:
+            message = f"could not start: {type(exc).__name__}: {exc}"
+        self._discard(state)
         state.status = "Failed"
         self.store.update_step_run(
             state.record.id,
             status="Failed",
             started_at=now(),
             ended_at=now(),
-            details=self._details(state, error=message),
+            details=self._details(state, error=message, error_type=type(exc).__name__),
         )
         log.info("step %s: Failed before start: %s", state.node["name"], message)
         if not self.continue_on_failure:

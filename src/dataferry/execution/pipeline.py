@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 import uuid
@@ -106,7 +107,8 @@ class Pipeline(PipelineGraph):
             "parent_run_id": parent_run_id,
             "delete_intermediate_outputs": bool(delete_intermediate_outputs),
         }
-        RunStore(self.workspace.catalog).create_run(
+        store = RunStore(self.workspace.catalog)
+        store.create_run(
             run_id,
             experiment.name,
             plan,
@@ -115,8 +117,10 @@ class Pipeline(PipelineGraph):
             tags=tags,
             description=self.description,
             steps=steps,
+            driver_host=socket.gethostname(),
         )
-        start_driver(self.workspace.path, run_id)
+        # on record at once: a driver that dies before it writes anything is seen as gone
+        store.update_run(run_id, driver_pid=start_driver(self.workspace.path, run_id))
         print(f"Submitted PipelineRun {run_id}")
         run = PipelineRun(experiment, run_id)
         SUBMITTED.append(run)
@@ -127,7 +131,9 @@ def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
     """Start the detached process that drives a run; return its pid.
 
     ``posix_spawn`` in a new session: the driver outlives the submitting script, and no
-    ``Popen`` object is left to warn at exit. Finished drivers are reaped here.
+    ``Popen`` object is left to warn at exit. Finished drivers are reaped here. The
+    caller records the pid on the run, so that a driver that dies before it has
+    written anything is recognised as gone at once.
     """
     _reap_drivers()
     folder = os.path.join(os.fspath(workspace_dir), "runs", run_id)

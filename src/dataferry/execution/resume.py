@@ -1,20 +1,16 @@
 """Continuing a run whose driver died, and rerunning a run from one step.
 
-A run is orphaned when it has not ended but its driver is gone: its process no longer
-exists on this host, or its heartbeat in the catalog stopped. Resuming keeps finished
-steps, cleans what the steps that were running had written (nothing of it was committed),
-and starts a new driver for the rest.
+A run is orphaned when it has not ended but its driver is gone: no process drives it on
+this host, or (for a driver on another host) its heartbeat in the catalog stopped.
+Resuming stops what its steps left running, keeps finished steps, cleans what the
+interrupted ones had written (nothing of it was committed), and starts a new driver.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
@@ -28,12 +24,21 @@ from dataferry.catalog.run_store import (
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunStateError
 from dataferry.execution.commit import discard_step_staging, resolve_template
-from dataferry.execution.driver import HEARTBEAT_S
+from dataferry.execution.driver import HEARTBEAT_S, run_dir
 from dataferry.execution.lifecycle import remove_output
 from dataferry.execution.pipeline import new_run_id, start_driver
+from dataferry.execution.processes import (
+    find_driver,
+    pid_is_driver,
+    step_processes,
+    stop_processes,
+)
 from dataferry.execution.registration import register_outputs
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
+
     from dataferry.data.workspace import Workspace
 
 # a heartbeat older than this means the driver is gone (it beats every HEARTBEAT_S)
@@ -41,44 +46,78 @@ ORPHAN_AFTER = timedelta(seconds=3 * HEARTBEAT_S + 4)
 _STOP_WAIT_S = 10.0
 
 
-def _pid_is_driver(pid: int, run_id: str) -> bool:
-    """True while ``pid`` is the driver of ``run_id`` (a zombie or a reused pid is not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True  # no /proc to ask: the pid exists, assume it is the driver
-    args = cmdline.split(b"\0")
-    return b"dataferry.execution.driver" in args and run_id.encode() in args
-
-
 def driver_state(record: RunRecord) -> tuple[bool, str]:
-    """(alive, description) of a run's driver.
+    """(alive, description) of a run's driver; the description says what is waited for.
 
-    On this host the process table decides: the driver is alive exactly while its
-    process runs. For a driver on another host, a heartbeat older than ``ORPHAN_AFTER``
-    means it is gone.
+    On this host the process table decides at once: the driver is alive exactly while a
+    process drives the run (the recorded pid, or one found), whether or not it has
+    written a heartbeat yet. Only in the moment between submitting (or claiming) a run
+    and recording its driver's pid is there nothing to look at; then, as for a driver
+    on another host, a heartbeat (or submission) older than ``ORPHAN_AFTER`` means gone.
     """
-    last = record.heartbeat_at or record.created_at
-    age = now() - last
-    if record.driver_pid and record.driver_host == socket.gethostname():
-        if not _pid_is_driver(record.driver_pid, record.id):
-            return False, f"its driver (pid {record.driver_pid}) is gone"
-        if age > ORPHAN_AFTER:
-            return True, (
-                f"its driver (pid {record.driver_pid}) still runs but its heartbeat is "
-                f"{age.total_seconds():.0f} s old; if it is stuck, stop it (kill {record.driver_pid}) and resume"
+    age = (now() - (record.heartbeat_at or record.created_at)).total_seconds()
+    here = socket.gethostname()
+    pid = _local_driver(record) if record.driver_host in (None, here) else None
+    if pid is not None:
+        return True, _alive_here(record, pid, age)
+    if record.driver_host == here and record.driver_pid is not None:
+        return False, f"its driver (pid {record.driver_pid}) is gone"
+    limit = ORPHAN_AFTER.total_seconds()
+    if record.driver_host == here:
+        if age > limit:
+            return False, (
+                f"no driver runs it on this host, and none was recorded {age:.0f} s "
+                "after it was submitted or claimed"
             )
-    elif age > ORPHAN_AFTER:
-        return False, f"its driver's last heartbeat was {age.total_seconds():.0f} s ago"
-    return (
-        True,
-        f"driver pid {record.driver_pid} on {record.driver_host}, heartbeat {age.total_seconds():.1f} s ago",
+        return True, (
+            f"waiting for its driver to start on this host: none runs or is recorded "
+            f"yet, {age:.1f} s after the run was submitted or claimed; it counts as "
+            f"gone after {limit:.0f} s"
+        )
+    return _by_heartbeat(record, age, limit)
+
+
+def _local_driver(record: RunRecord) -> int | None:
+    """The pid of the process on this host that drives the run, if one does."""
+    if record.driver_pid and pid_is_driver(record.driver_pid, record.id):
+        return record.driver_pid
+    return find_driver(record.id)
+
+
+def _alive_here(record: RunRecord, pid: int, age: float) -> str:
+    who = f"its driver (pid {pid} on this host)"
+    if record.heartbeat_at is None:
+        return (
+            f"{who} is starting: no heartbeat yet, {age:.1f} s after it was submitted"
+        )
+    if age > ORPHAN_AFTER.total_seconds():
+        return (
+            f"{who} still runs but its heartbeat is {age:.0f} s old; if it is stuck, "
+            f"stop it (kill {pid}) and resume"
+        )
+    return f"{who} is alive, last heartbeat {age:.1f} s ago"
+
+
+def _by_heartbeat(record: RunRecord, age: float, limit: float) -> tuple[bool, str]:
+    """A driver on another host (or on none recorded yet): its heartbeat decides."""
+    if record.driver_host is None:
+        who = "its driver (no host recorded yet)"
+    elif record.driver_pid is None:
+        who = f"its driver on host '{record.driver_host}'"
+    else:
+        who = f"its driver (pid {record.driver_pid} on host '{record.driver_host}')"
+    if record.heartbeat_at is None:
+        if age > limit:
+            return False, f"{who} never wrote a heartbeat in {age:.0f} s"
+        return True, (
+            f"waiting for the first heartbeat of {who}: {age:.1f} s after the run was "
+            f"submitted; it counts as gone after {limit:.0f} s without one"
+        )
+    if age > limit:
+        return False, f"its driver's last heartbeat was {age:.0f} s ago"
+    return True, (
+        f"waiting for the next heartbeat of {who}: the last was {age:.1f} s ago; it "
+        f"counts as gone after {limit:.0f} s without one"
     )
 
 
@@ -90,9 +129,13 @@ def is_orphaned(record: RunRecord) -> bool:
 def resume_run(workspace: Workspace, run_id: str) -> None:
     """Continue an orphaned run: keep finished steps, restart interrupted ones cleanly.
 
+    Every process the run's steps started on this host is stopped first, whatever the
+    catalog says about its step (the driver may have died before recording it).
+
     Raises:
         RunNotFoundError: no such run.
-        RunStateError: the run has ended, or its driver is still alive.
+        RunStateError: the run has ended, its driver is still alive, another process
+            resumes it, or a process of its steps could not be stopped.
     """
     store = RunStore(workspace.catalog)
     record = store.get_run(run_id)
@@ -109,30 +152,74 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
     # claim the run before touching it: of two processes resuming it at once, one goes on
     # (a cancel asked for before the driver died stays asked for: the new driver carries it out)
     status = "CancelRequested" if record.status == "CancelRequested" else "Running"
+    beat = now()
     claimed = store.claim_run(
         run_id,
         seen_heartbeat=record.heartbeat_at,
         status=status,
-        heartbeat_at=now(),
+        heartbeat_at=beat,
         driver_host=socket.gethostname(),
         driver_pid=None,
         error=None,
     )
     if not claimed:
         raise RunStateError(f"run {run_id} is being resumed by another process")
+    folder = run_dir(workspace, run_id)
+    _stop_step_processes(run_id, folder)
+    beat = _renew_claim(store, run_id, beat)
     nodes = {n["node_id"]: n for n in record.definition["nodes"]}
+    leased = {lease.step_run_id for lease in store.leases_of_run(run_id)}
     for step in store.step_runs(run_id):
-        if step.status in ("Running", "Queued"):
+        if _was_begun(step, folder, leased):
             _recover_step(workspace, store, step, nodes[step.node_id])
+            beat = _renew_claim(store, run_id, beat)
     pid = start_driver(workspace.path, run_id)
     store.update_run(run_id, driver_pid=pid)
+
+
+def _stop_step_processes(run_id: str, folder: Path) -> None:
+    """Stop every process of the run's steps on this host (it has its own session, so it
+    outlived the driver), so none writes into the folders the restarts are given.
+
+    Raises:
+        RunStateError: some are still running after SIGKILL and a wait.
+    """
+    left = stop_processes(step_processes(folder), wait_s=_STOP_WAIT_S)
+    if left:
+        pids = " ".join(str(p) for p in left)
+        raise RunStateError(
+            f"run {run_id}: processes of its steps still run {_STOP_WAIT_S:.0f} s after "
+            f"SIGKILL (pids {pids}); resume once they have ended (check them with "
+            f"`ps -o pid,stat,cmd -p {pids}`)."
+        )
+
+
+def _renew_claim(store: RunStore, run_id: str, seen: datetime) -> datetime:
+    """Keep the claim fresh while resuming, so no second process takes the run over.
+
+    Raises:
+        RunStateError: another process claimed the run meanwhile.
+    """
+    beat = now()
+    if not store.claim_run(run_id, seen_heartbeat=seen, heartbeat_at=beat):
+        raise RunStateError(f"run {run_id} is being resumed by another process")
+    return beat
+
+
+def _was_begun(step: StepRunRecord, folder: Path, leased: set[str]) -> bool:
+    """True for a step the dead driver had begun: recorded as such, or not yet recorded
+    but with a folder or a lease of its own."""
+    if step.status in TERMINAL:
+        return False
+    return (
+        step.status != "NotStarted" or step.id in leased or (folder / step.id).exists()
+    )
 
 
 def _recover_step(
     workspace: Workspace, store: RunStore, step: StepRunRecord, node: dict[str, Any]
 ) -> None:
     """A step that was running when the driver died: keep it if it was committed, else clean it."""
-    _stop_leftover_process(workspace, step)
     records = store.outputs_of(step.id)
     committed = {o.name for o in records}
     if node["outputs"] and committed >= {o["name"] for o in node["outputs"]}:
@@ -200,53 +287,6 @@ def _complete_registration(
         register_outputs(workspace, node, rows, step_run_id)
 
 
-def _stop_leftover_process(workspace: Workspace, step: StepRunRecord) -> None:
-    """A step process outlives a killed driver (it has its own session): stop it first, so
-    it cannot write into the folder its restart is given.
-
-    Every process working in the step's folder counts, so a step the driver started but
-    had not yet recorded as Running (it died in between) is found too.
-    """
-    if step.details.get("host", socket.gethostname()) != socket.gethostname():
-        return
-    step_dir = str(workspace.path / "runs" / step.run_id / step.id)
-    pids = set(_pids_working_in(step_dir))
-    for pid in pids:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            continue
-    # wait until they are gone: a process still writing would race the clean-up below
-    deadline = time.monotonic() + _STOP_WAIT_S
-    while any(_is_running(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
-def _pids_working_in(folder: str) -> list[int]:
-    """Processes of this user whose working directory is ``folder`` or inside it."""
-    found = []
-    prefix = folder.rstrip("/") + "/"
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue  # gone, or not ours to look at
-        if cwd == folder or cwd.startswith(prefix):
-            found.append(int(entry.name))
-    return found
-
-
-def _is_running(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie (a zombie no longer writes)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
 def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
     """A new run of the same plan that reruns ``step_name`` and everything downstream of it.
 
@@ -301,6 +341,7 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
         tags=record.tags,
         description=record.description,
         steps=steps,
+        driver_host=socket.gethostname(),
     )
-    start_driver(workspace.path, new_id)
+    store.update_run(new_id, driver_pid=start_driver(workspace.path, new_id))
     return new_id

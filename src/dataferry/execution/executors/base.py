@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,15 @@ class Executor(Protocol):
     def prepare(self, step: PreparedStep) -> None:
         """Anything needed before ``start`` (ship code, create folders)."""
 
-    def start(self, step: PreparedStep) -> StepHandle:
-        """Start the step; return at once."""
+    def start(
+        self, step: PreparedStep, *, before_run: Callable[[Any], None]
+    ) -> StepHandle:
+        """Start the step; return at once.
+
+        ``before_run(handle)`` is called before the step's own code runs, which waits
+        for it to return: whoever started the step records it there, so no step writes
+        anything that is not on record. If it raises, the step never runs.
+        """
 
     def poll(self, handle: Any) -> int | None:
         """The exit code once the step has ended, else None."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,9 +11,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dataferry.execution.executors.base import PreparedStep
 
 _GRACE_S = 5.0
+# The step's process first waits for one line on stdin, then becomes the step's command
+# (same pid, group and folder). The driver sends the line once it has recorded the pid;
+# if the driver dies before that, the pipe closes, `read` fails and the step never runs.
+_GATE = 'IFS= read -r go || exit 125; exec "$@" </dev/null'
 
 
 @dataclass
@@ -34,20 +41,52 @@ class LocalExecutor:
         """Make sure the log folder exists."""
         os.makedirs(os.path.dirname(step.stdout_path), exist_ok=True)
 
-    def start(self, step: PreparedStep) -> LocalHandle:
-        """Start the step's process, stdout and stderr going to its log files."""
-        with open(step.stdout_path, "ab") as out, open(step.stderr_path, "ab") as err:
-            process = subprocess.Popen(
-                list(step.argv),
-                cwd=step.cwd,
-                env=dict(step.env),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,  # its own group, so cancel reaches its children too
-            )
+    def start(
+        self, step: PreparedStep, *, before_run: Callable[[LocalHandle], None]
+    ) -> LocalHandle:
+        """Start the step's process, stdout and stderr going to its log files.
+
+        The process is held before the step's command runs until ``before_run(handle)``
+        has returned, so whoever started it is on record first.
+
+        Raises:
+            OSError: the process could not be started.
+            Exception: whatever ``before_run`` raised; the held process is stopped.
+        """
+        hold, release = os.pipe()
+        try:
+            with (
+                open(step.stdout_path, "ab") as out,
+                open(step.stderr_path, "ab") as err,
+            ):
+                process = subprocess.Popen(
+                    ["/bin/sh", "-c", _GATE, "dataferry-step", *step.argv],
+                    cwd=step.cwd,
+                    env=dict(step.env),
+                    stdin=hold,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,  # its own group: cancel reaches its children
+                )
+        except BaseException:
+            os.close(release)
+            raise
+        finally:
+            os.close(hold)
         deadline = time.monotonic() + step.timeout_s if step.timeout_s else None
-        return LocalHandle(step.step_run_id, process, deadline=deadline)
+        handle = LocalHandle(step.step_run_id, process, deadline=deadline)
+        try:
+            before_run(handle)
+        except BaseException:
+            os.close(release)  # end of input: the held process exits without running
+            process.wait()
+            raise
+        try:
+            with contextlib.suppress(BrokenPipeError):  # it died: poll reports how
+                os.write(release, b"go\n")
+        finally:
+            os.close(release)
+        return handle
 
     def poll(self, handle: LocalHandle) -> int | None:
         """The exit code (negative: killed by that signal), or None while it runs."""
