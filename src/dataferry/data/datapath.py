@@ -25,6 +25,8 @@ class DataPath:
             )
         self._datastore = datastore
         self._path = path_on_datastore or "/"
+        # a generated name says nothing about the data: it stays out of fingerprints
+        self._auto_name = not name
         self._name = name or f"{datastore.name}_{uuid.uuid4().hex[:8]}"
 
     @property
@@ -42,6 +44,11 @@ class DataPath:
         """The path (or glob) relative to the datastore's root."""
         return self._path
 
+    @property
+    def is_auto_named(self) -> bool:
+        """True if the name was generated (none was given), False if the user chose it."""
+        return self._auto_name
+
     def create_data_reference(
         self,
         data_reference_name: str | None = None,
@@ -49,7 +56,7 @@ class DataPath:
     ) -> DataReference:
         """A ``DataReference`` to the same place, with the binding's mode."""
         binding = datapath_compute_binding or DataPathComputeBinding()
-        return DataReference(
+        reference = DataReference(
             self._datastore,
             data_reference_name=data_reference_name or self._name,
             path_on_datastore=self._path,
@@ -57,15 +64,19 @@ class DataPath:
             path_on_compute=binding.path_on_compute,
             overwrite=binding.overwrite,
         )
+        reference._auto_name = not data_reference_name and self._auto_name
+        return reference
 
     @staticmethod
     def create_from_data_reference(data_reference: DataReference) -> DataPath:
         """The ``DataPath`` a ``DataReference`` points at."""
-        return DataPath(
+        path = DataPath(
             data_reference.datastore,
             data_reference.path_on_datastore,
             data_reference.data_reference_name,
         )
+        path._auto_name = data_reference.is_auto_named
+        return path
 
     def __repr__(self) -> str:
         return f"DataPath(datastore='{self.datastore_name}', path_on_datastore='{self._path}')"
@@ -108,7 +119,10 @@ class DataReference:
         self.datastore = datastore
         self.path_on_datastore = path_on_datastore
         has_path = path_on_datastore not in (None, "/", ".", "./")
-        self.data_reference_name = data_reference_name or (
+        # a random name says nothing about the data: it stays out of fingerprints (the
+        # datastore's name, used for its root, is no random name)
+        self._auto_name = not data_reference_name and has_path
+        self._reference_name = data_reference_name or (
             uuid.uuid4().hex if has_path else datastore.name
         )
         self.mode = mode
@@ -119,6 +133,21 @@ class DataReference:
     def datastore_name(self) -> str:
         """The datastore's name."""
         return self.datastore.name
+
+    @property
+    def data_reference_name(self) -> str:
+        """The reference's name: the step sees it as ``AZUREML_DATAREFERENCE_<name>``."""
+        return self._reference_name
+
+    @data_reference_name.setter
+    def data_reference_name(self, value: str) -> None:
+        self._reference_name = value
+        self._auto_name = False
+
+    @property
+    def is_auto_named(self) -> bool:
+        """True if the name was generated (none was given), False if the user chose it."""
+        return self._auto_name
 
     def _clone(
         self, mode: str, path_on_compute: str | None, overwrite: bool | None
