@@ -65,6 +65,8 @@ class DatasetConsumptionConfig:
             raise DatasetError(
                 "hdfs mode needs a Synapse Spark pool; use 'mount' or 'download'"
             )
+        # a generated name says nothing about the step: it stays out of its fingerprint
+        self._auto_name = name is None
         if name is None:
             ds_id = getattr(dataset, "_id", None)
             name = f"input__{(ds_id or uuid.uuid4().hex).split('-')[0][:8]}"
@@ -81,6 +83,33 @@ class DatasetConsumptionConfig:
     @name.setter
     def name(self, value: str) -> None:
         self._name = validate_port_name(value)
+        self._auto_name = False
+
+    @property
+    def is_auto_named(self) -> bool:
+        """True if the name was generated (none was given), False if the user chose it."""
+        return self._auto_name
+
+    @classmethod
+    def auto_named(
+        cls, prefix: str, dataset: Any, mode: str
+    ) -> DatasetConsumptionConfig:
+        """A consumption under a generated name, ``<prefix><8 hex digits>``.
+
+        Args:
+            prefix: the start of the name, e.g. ``"input_"``.
+            dataset: what is consumed (as for the constructor).
+            mode: ``direct``, ``mount`` or ``download``.
+
+        Returns:
+            The config, with ``is_auto_named`` True.
+
+        Raises:
+            DatasetError: as the constructor.
+        """
+        config = cls(f"{prefix}{uuid.uuid4().hex[:8]}", dataset, mode)
+        config._auto_name = True
+        return config
 
     @property
     def arg_val(self) -> str:
@@ -90,7 +119,11 @@ class DatasetConsumptionConfig:
     def _with_mode(
         self, mode: str, path_on_compute: str | None
     ) -> DatasetConsumptionConfig:
-        return DatasetConsumptionConfig(self._name, self.dataset, mode, path_on_compute)
+        clone = DatasetConsumptionConfig(
+            self._name, self.dataset, mode, path_on_compute
+        )
+        clone._auto_name = self._auto_name
+        return clone
 
     def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
         """The same input, mounted (file datasets only)."""

@@ -106,6 +106,8 @@ class DataPath:
         store = resolve_datastore(datastore)
         self._datastore = store
         self._path = datastore_path(path_on_datastore or "/", store.name)
+        # a generated name says nothing about the data: it stays out of fingerprints
+        self._auto_name = not name
         self._name = name or f"{store.name}_{uuid.uuid4().hex[:8]}"
 
     @property
@@ -123,6 +125,11 @@ class DataPath:
         """The path (or glob) relative to the datastore's root."""
         return self._path
 
+    @property
+    def is_auto_named(self) -> bool:
+        """True if the name was generated (none was given), False if the user chose it."""
+        return self._auto_name
+
     def create_data_reference(
         self,
         data_reference_name: str | None = None,
@@ -130,7 +137,7 @@ class DataPath:
     ) -> DataReference:
         """A ``DataReference`` to the same place, with the binding's mode."""
         binding = datapath_compute_binding or DataPathComputeBinding()
-        return DataReference(
+        reference = DataReference(
             self._datastore,
             data_reference_name=data_reference_name or self._name,
             path_on_datastore=self._path,
@@ -138,15 +145,19 @@ class DataPath:
             path_on_compute=binding.path_on_compute,
             overwrite=binding.overwrite,
         )
+        reference._auto_name = not data_reference_name and self._auto_name
+        return reference
 
     @staticmethod
     def create_from_data_reference(data_reference: DataReference) -> DataPath:
         """The ``DataPath`` a ``DataReference`` points at."""
-        return DataPath(
+        path = DataPath(
             data_reference.datastore,
             data_reference.path_on_datastore,
             data_reference.data_reference_name,
         )
+        path._auto_name = data_reference.is_auto_named
+        return path
 
     def __repr__(self) -> str:
         return f"DataPath(datastore='{self.datastore_name}', path_on_datastore='{self._path}')"
@@ -193,7 +204,10 @@ class DataReference:
             else datastore_path(path_on_datastore, datastore.name, "path_on_datastore")
         )
         has_path = self.path_on_datastore not in (None, "/")
-        self.data_reference_name = data_reference_name or (
+        # a random name says nothing about the data: it stays out of fingerprints (the
+        # datastore's name, used for its root, is no random name)
+        self._auto_name = not data_reference_name and has_path
+        self._reference_name = data_reference_name or (
             uuid.uuid4().hex if has_path else datastore.name
         )
         self.mode = mode
@@ -204,6 +218,21 @@ class DataReference:
     def datastore_name(self) -> str:
         """The datastore's name."""
         return self.datastore.name
+
+    @property
+    def data_reference_name(self) -> str:
+        """The reference's name: the step sees it as ``AZUREML_DATAREFERENCE_<name>``."""
+        return self._reference_name
+
+    @data_reference_name.setter
+    def data_reference_name(self, value: str) -> None:
+        self._reference_name = value
+        self._auto_name = False
+
+    @property
+    def is_auto_named(self) -> bool:
+        """True if the name was generated (none was given), False if the user chose it."""
+        return self._auto_name
 
     def _clone(
         self, mode: str, path_on_compute: str | None, overwrite: bool | None

@@ -39,6 +39,7 @@ from dataferry.execution.executors import (
 )
 from dataferry.execution.materialise import BoundInput, InputContext, bind_input
 from dataferry.execution.places import failures_at, input_places, output_place
+from dataferry.execution.port_identity import reused_names, reused_output_names
 from dataferry.execution.registration import plan_registrations, register_planned
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
 
@@ -94,7 +95,7 @@ class Driver:
         )
         self.states = self._states()
         self.advisor = ReuseAdvisor(workspace, self.store, dict(self.run.parameters))
-        self.advisor.step_names = {n["node_id"]: n["name"] for n in self.plan["nodes"]}
+        self.advisor.use_plan(self.plan["nodes"])
         self.advisor.rerun_from = self.run.options.get("rerun_from")
         self.rerun_nodes = set(self.run.options.get("rerun_nodes") or [])
         self._stop = threading.Event()
@@ -293,7 +294,12 @@ class Driver:
             explanation=decision.explanation,
             started_at=stamp,
             ended_at=stamp,
-            details=self._details(state, reused_run_id=source.run_id),
+            details=self._details(
+                state,
+                reused_run_id=source.run_id,
+                # this run may have generated other names for the same outputs
+                reused_output_names=reused_output_names(state.node, source),
+            ),
         )
         state.record = self.store.get_step_run(state.record.id)
         state.status = "Finished"
@@ -387,7 +393,7 @@ class Driver:
         return default if value is None else value
 
     def _committed(self) -> dict[tuple[str, str], Any]:
-        """The committed outputs of the finished steps, by (node, output name)."""
+        """The committed outputs of the finished steps, by (node, output name in this run)."""
         committed = {}
         for state in self.states.values():
             if state.status == "Finished":
@@ -396,8 +402,9 @@ class Driver:
                     source not in self._outputs
                 ):  # read once: committed outputs never change
                     self._outputs[source] = self.store.outputs_of(source)
+                renamed = reused_names(state.record)
                 for rec in self._outputs[source]:
-                    committed[(state.node_id, rec.name)] = rec
+                    committed[(state.node_id, renamed.get(rec.name, rec.name))] = rec
         return committed
 
     def _value(self, ref: Any, state: StepState) -> str:

@@ -13,6 +13,7 @@ from dataferry.data.datapath import DataReference
 from dataferry.data.datastore import Datastore
 from dataferry.errors import ActivityFailedException, RunError, RunStateError
 from dataferry.execution.metrics import metrics_dict
+from dataferry.execution.port_identity import reused_names
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, StepRunRecord
@@ -258,11 +259,17 @@ class StepRun(_RunBase):
         return self._store.outputs_of(r.reused_from or r.id)
 
     def get_outputs(self) -> dict[str, StepRunOutput]:
-        """Every committed output by name."""
-        return {
-            rec.name: StepRunOutput(rec.name, self._reference(rec))
-            for rec in self._output_records()
-        }
+        """Every committed output by the name it has in this step's run.
+
+        A reused step shows the outputs it took under this run's names: an unnamed
+        output gets a new generated name each time the pipeline is built.
+        """
+        renamed = reused_names(self._record())
+        outputs = {}
+        for rec in self._output_records():
+            name = renamed.get(rec.name, rec.name)
+            outputs[name] = StepRunOutput(name, self._reference(rec, name))
+        return outputs
 
     def get_output(self, name: str) -> StepRunOutput:
         """One committed output.
@@ -282,9 +289,9 @@ class StepRun(_RunBase):
         """Where one committed output is; ``.download(path)`` copies it."""
         return self.get_output(name).get_port_data_reference()
 
-    def _reference(self, rec: OutputRecord) -> PortDataReference:
+    def _reference(self, rec: OutputRecord, name: str) -> PortDataReference:
         return PortDataReference(
-            Datastore.get(self.experiment.workspace, rec.datastore), rec.path, rec.name
+            Datastore.get(self.experiment.workspace, rec.datastore), rec.path, name
         )
 
     def get_stdout_log(self) -> str:

@@ -154,6 +154,7 @@ class PlanCompiler:
     def _input(self, spec: InputSpec) -> dict[str, Any]:
         base = {
             "name": spec.name,
+            "auto_name": spec.auto_name,
             "kind": spec.kind,
             "mode": spec.mode,
             "style": spec.style,
@@ -233,7 +234,12 @@ class PlanCompiler:
                 "tabular": tabular,
                 "transforms": list(getattr(spec.obj, "_transforms", [])),
             }
-        return {"name": spec.name, **out, "register": reg}
+        return {
+            "name": spec.name,
+            "auto_name": spec.auto_name,
+            **out,
+            "register": reg,
+        }
 
 
 def _kind(step: PipelineStep) -> str:

@@ -3,9 +3,10 @@
 A step's fingerprint covers its definition (name, script, arguments, parameter values,
 bindings), the content of its source folder, the runtime environment, and the *content*
 of every input: datastore files by content hash (cached by signature, so an unchanged
-input is not read again), upstream outputs by their producer's fingerprint. A step is
-reused when an earlier successful step run has the same fingerprint and all its outputs
-are still there.
+input is not read again), upstream outputs by their producer's fingerprint. Generated
+port names stay out of it: a port is seen by its place, or by the name the user gave
+(``port_identity``). A step is reused when an earlier successful step run has the same
+fingerprint and all its outputs are still there.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from dataferry.catalog.hash_cache import HashCache
 from dataferry.data.abstract_dataset import build_dataset
 from dataferry.data.datastore import Datastore
 from dataferry.data.file_dataset import FileDataset
+from dataferry.execution.port_identity import (
+    canonical_node,
+    hashable_port,
+    name_tokens,
+    port_names,
+    positional_arguments,
+)
+from dataferry.execution.reuse_explain import why_changed
 from dataferry.execution.snapshot import read_manifest
 from dataferry.storage.hashing import content_hashes, hash_bytes
 
@@ -55,12 +64,22 @@ def _digest(value: Any) -> str:
 
 @dataclass
 class Fingerprint:
-    """A step's fingerprint and the parts it is made of (kept to explain reruns)."""
+    """A step's fingerprint and the parts it is made of (kept to explain reruns).
+
+    ``digest`` is made of ``parts`` alone. The rest is kept for explanations and for
+    reuse: per-file hashes and what each input reads (by input identity), the ports as
+    the fingerprint sees them with the names they have in this run, and the arguments
+    with port references as positions.
+    """
 
     digest: str
     parts: dict[str, Any]
     source_files: dict[str, str] = field(default_factory=dict)
     input_files: dict[str, dict[str, str]] = field(default_factory=dict)
+    input_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    port_names: dict[str, list[str]] = field(default_factory=dict)
+    arguments: list[Any] = field(default_factory=list)
 
     def to_details(self) -> dict[str, Any]:
         """What is stored in the step run's details."""
@@ -69,7 +88,20 @@ class Fingerprint:
             "parts": self.parts,
             "source_files": self.source_files,
             "input_files": self.input_files,
+            "input_sources": self.input_sources,
+            "ports": self.ports,
+            "port_names": self.port_names,
+            "arguments": self.arguments,
         }
+
+
+@dataclass
+class _InputSeen:
+    """One input as the fingerprint sees it: its digest, its files' hashes, what it reads."""
+
+    digest: str
+    files: dict[str, str] | None
+    source: dict[str, Any]
 
 
 @dataclass
@@ -128,50 +160,68 @@ class ReuseAdvisor:
         self.cache = HashCache(workspace.catalog)
         self._env: dict[str, str] = {}
         self.step_names: dict[str, str] = {}  # node id -> step name, for explanations
+        # node id -> {generated port name: the token the fingerprint sees instead}
+        self.tokens: dict[str, dict[str, str]] = {}
         self.rerun_from: str | None = (
             None  # the step a rerun starts from, for explanations
         )
 
     # -- fingerprint ------------------------------------------------------------------
 
+    def use_plan(self, nodes: list[dict[str, Any]]) -> None:
+        """Learn the run's step names and generated port names from its plan nodes."""
+        self.step_names = {n["node_id"]: n["name"] for n in nodes}
+        self.tokens = name_tokens(nodes)
+
     def fingerprint(
         self, node: dict[str, Any], upstream: dict[str, str]
     ) -> Fingerprint:
-        """The fingerprint of one plan node; ``upstream`` maps node id -> its fingerprint."""
-        used = self._parameters_used(node)
+        """The fingerprint of one plan node; ``upstream`` maps node id -> its fingerprint.
+
+        Generated port names are replaced by the ports' places first (``use_plan``
+        gives the names), so the same pipeline built again has the same fingerprint.
+        """
+        canon = canonical_node(node, self.tokens.get(node["node_id"], {}))
+        fp = Fingerprint("", {}, read_manifest(Path(node["snapshot"])))
+        inputs: dict[str, str] = {}
+        for spec, seen_as in zip(node["inputs"], canon["inputs"], strict=True):
+            key = seen_as["name"]
+            seen = self._input(spec, seen_as.get("output"), upstream)
+            inputs[key] = seen.digest
+            fp.input_sources[key] = seen.source
+            if seen.files is not None:
+                fp.input_files[key] = seen.files
+        fp.parts = self._parts(node, canon, inputs)
+        fp.digest = _digest(fp.parts)
+        fp.ports = {"inputs": canon["inputs"], "outputs": canon["outputs"]}
+        fp.port_names = port_names(node)
+        fp.arguments = positional_arguments(canon)
+        return fp
+
+    def _parts(
+        self, node: dict[str, Any], canon: dict[str, Any], inputs: dict[str, str]
+    ) -> dict[str, Any]:
         definition = {
             k: v
-            for k, v in node.items()
+            for k, v in canon.items()
             if k not in _NOT_HASHED and k not in ("inputs", "arguments", "outputs")
         }
         interpreter = node["interpreter"]
         if interpreter not in self._env:
             self._env[interpreter] = environment_digest(interpreter)
-        inputs: dict[str, str] = {}
-        input_files: dict[str, dict[str, str]] = {}
-        for spec in node["inputs"]:
-            digest, files = self._input(spec, upstream)
-            inputs[spec["name"]] = digest
-            if files is not None:
-                input_files[spec["name"]] = files
-        parts = {
+        used = self._parameters_used(node)
+        return {
             "definition": _digest(definition),
-            "arguments": _digest(node["arguments"]),
+            "arguments": _digest(canon["arguments"]),
             "parameters": {k: _digest(v) for k, v in used.items()},
             "bindings": _digest(
-                [
-                    {k: v for k, v in s.items() if k not in ("producer",)}
-                    for s in node["inputs"]
-                ]
-                + node["outputs"]
+                [hashable_port(s, drop=("producer",)) for s in canon["inputs"]]
+                + [hashable_port(o) for o in canon["outputs"]]
             ),
             "source": node["snapshot_hash"],
             "environment": self._env[interpreter],
             "inputs": inputs,
         }
-        return Fingerprint(
-            _digest(parts), parts, read_manifest(Path(node["snapshot"])), input_files
-        )
 
     def _parameters_used(self, node: dict[str, Any]) -> dict[str, Any]:
         names = set()
@@ -186,12 +236,18 @@ class ReuseAdvisor:
         return {n: self.parameters.get(n) for n in sorted(names)}
 
     def _input(
-        self, spec: dict[str, Any], upstream: dict[str, str]
-    ) -> tuple[str, dict[str, str] | None]:
+        self, spec: dict[str, Any], output_id: str | None, upstream: dict[str, str]
+    ) -> _InputSeen:
+        """``output_id``: for another step's output, the output's identity (not its name)."""
         if spec["kind"] == "output":
-            return _digest(
-                [upstream[spec["producer"]], spec["output"], spec.get("view")]
-            ), None
+            source = {
+                "producer": self.step_names.get(spec["producer"], spec["producer"]),
+                "output": spec["output"],
+                "output_id": output_id,
+                "view": spec.get("view"),
+            }
+            digest = _digest([upstream[spec["producer"]], output_id, spec.get("view")])
+            return _InputSeen(digest, None, source)
         if spec["kind"] == "dataset":
             data = (
                 self.parameters[spec["param"]]["dataset"]
@@ -222,7 +278,8 @@ class ReuseAdvisor:
             what = {"datastore": store, "path": path}
         hashes = self._hash_files(files)
         digest = _digest([what, sorted(hashes.items())])
-        return digest, (hashes if len(hashes) <= MAX_EXPLAINED_FILES else None)
+        kept = hashes if len(hashes) <= MAX_EXPLAINED_FILES else None
+        return _InputSeen(digest, kept, what)
 
     def _hash_files(self, files: list[ResolvedFile]) -> dict[str, str]:
         by_location: dict[str, list[ResolvedFile]] = {}
@@ -324,70 +381,4 @@ class ReuseAdvisor:
 
     def _why_changed(self, node: dict[str, Any], fp: Fingerprint) -> str:
         previous = self.store.latest_finished_step(node["name"])
-        if previous is None or "fingerprint" not in previous.details:
-            return "run: first run of this step, nothing to reuse"
-        old = previous.details["fingerprint"]
-        old_parts, new_parts = old["parts"], fp.parts
-        reasons: list[str] = []
-        if old_parts["source"] != new_parts["source"]:
-            reasons.append(self._source_reason(previous, fp))
-        for name, digest in new_parts["inputs"].items():
-            if old_parts["inputs"].get(name) != digest:
-                reasons.append(
-                    _input_reason(
-                        name,
-                        old.get("input_files", {}).get(name),
-                        fp.input_files.get(name),
-                        node,
-                        self.step_names,
-                    )
-                )
-        for name, digest in new_parts["parameters"].items():
-            if old_parts["parameters"].get(name) != digest:
-                reasons.append(f"parameter '{name}' changed")
-        for key, label in (
-            ("arguments", "arguments changed"),
-            ("bindings", "inputs or outputs changed"),
-            ("definition", "step definition changed"),
-            ("environment", "runtime environment changed"),
-        ):
-            if old_parts[key] != new_parts[key]:
-                reasons.append(label)
-        return "rerun: " + (
-            "; ".join(reasons) if reasons else "inputs or definition changed"
-        )
-
-    def _source_reason(self, previous: StepRunRecord, fp: Fingerprint) -> str:
-        old_files: dict[str, str] = previous.details.get("fingerprint", {}).get(
-            "source_files", {}
-        )
-        new_files = fp.source_files
-        changed = sorted(
-            p for p in new_files if p in old_files and old_files[p] != new_files[p]
-        )
-        added = sorted(set(new_files) - set(old_files))
-        removed = sorted(set(old_files) - set(new_files))
-        parts = [f"source file {p} changed" for p in changed[:3]]
-        parts += [f"source file {p} added" for p in added[:3]]
-        parts += [f"source file {p} removed" for p in removed[:3]]
-        extra = len(changed) + len(added) + len(removed) - len(parts)
-        if extra > 0:
-            parts.append(f"{extra} more source files differ")
-        return "; ".join(parts) or "source files changed"
-
-
-def _input_reason(
-    name: str,
-    old: dict[str, str] | None,
-    new: dict[str, str] | None,
-    node: dict[str, Any],
-    step_names: dict[str, str],
-) -> str:
-    spec: dict[str, Any] = next((s for s in node["inputs"] if s["name"] == name), {})
-    if spec.get("kind") == "output":
-        producer = step_names.get(spec["producer"], spec["producer"])
-        return f"input '{name}' changed: upstream step '{producer}' produced new output"
-    if old is None or new is None:
-        return f"input '{name}' changed"
-    differ = sum(1 for p in set(old) | set(new) if old.get(p) != new.get(p))
-    return f"input '{name}' changed: {differ} file{' differs' if differ == 1 else 's differ'}"
+        return why_changed(fp.to_details(), previous)

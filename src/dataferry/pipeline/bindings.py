@@ -35,6 +35,7 @@ class InputSpec:
     output, keyed by ``origin``) or ``datapath`` (a path on a datastore).
     ``style``: ``dataset`` inputs appear as env ``{name}`` and in ``run.input_datasets``;
     ``dataref`` ones as ``AZUREML_DATAREFERENCE_{name}``.
+    ``auto_name``: the name was generated, not given; it is not part of the step's identity.
     """
 
     name: str
@@ -44,6 +45,7 @@ class InputSpec:
     obj: Any
     path_on_compute: str | None = None
     origin: _Origin | None = None
+    auto_name: bool = False
 
 
 @dataclass
@@ -53,6 +55,7 @@ class OutputSpec:
     name: str
     obj: Any
     origin: _Origin
+    auto_name: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,12 +92,22 @@ def input_spec(obj: Any) -> InputSpec:
                 obj,
                 obj.path_on_compute,
                 inner._origin,
+                obj.is_auto_named,
             )
         return InputSpec(
-            obj.name, "dataset", obj.mode, "dataset", obj, obj.path_on_compute
+            obj.name,
+            "dataset",
+            obj.mode,
+            "dataset",
+            obj,
+            obj.path_on_compute,
+            auto_name=obj.is_auto_named,
         )
     if isinstance(obj, OutputFileDatasetConfig | OutputTabularDatasetConfig):
-        return input_spec(obj.as_input(obj.name))  # an output listed as an input
+        # an output listed as an input: read under the output's name, generated or not
+        spec = input_spec(obj.as_input(obj.name))
+        spec.auto_name = obj.is_auto_named
+        return spec
     if isinstance(obj, PipelineOutputFileDataset):
         return InputSpec(
             obj.name,
@@ -143,6 +156,7 @@ def input_spec(obj: Any) -> InputSpec:
             "dataref",
             obj,
             obj.path_on_compute,
+            auto_name=obj.is_auto_named,
         )
     if (
         isinstance(obj, tuple)
@@ -176,6 +190,7 @@ def input_spec(obj: Any) -> InputSpec:
             "dataref",
             ref,
             binding.path_on_compute,
+            auto_name=ref.is_auto_named,
         )
     raise StepDefinitionError(
         f"{type(obj).__name__} cannot be a step input; use ds.as_named_input(...), "
@@ -190,7 +205,7 @@ def output_spec(obj: Any) -> OutputSpec:
         StepDefinitionError: something that is not an output.
     """
     if isinstance(obj, OutputDatasetConfig):
-        return OutputSpec(obj.name, obj, obj._origin)
+        return OutputSpec(obj.name, obj, obj._origin, obj.is_auto_named)
     if isinstance(obj, PipelineData):
         return OutputSpec(obj.output_name, obj, obj._origin)
     if isinstance(obj, PipelineOutputFileDataset):

@@ -135,6 +135,8 @@ class OutputDatasetConfig:
                 and ``{output-name}`` (the message names those two).
             DatastorePathError: its path is absolute or leaves the datastore's root.
         """
+        # a generated name says nothing about the step: it stays out of its fingerprint
+        self._auto_name = not name
         self._name = validate_port_name(
             name or f"output_{uuid.uuid4().hex[:8]}", "output"
         )
@@ -167,6 +169,15 @@ class OutputDatasetConfig:
     @name.setter
     def name(self, value: str) -> None:
         self._name = validate_port_name(value, "output")
+        self._auto_name = False
+
+    @property
+    def is_auto_named(self) -> bool:
+        """True if the name was generated (none was given), False if the user chose it.
+
+        The views ``random_split`` makes (``<name>_1``, ``<name>_2``) share their base's flag.
+        """
+        return self._auto_name
 
     @property
     def arg_val(self) -> str:
@@ -222,9 +233,9 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
 
     def as_input(self, name: str | None = None) -> DatasetConsumptionConfig:
         """Read this output in a later step, mounted (``.as_download()`` on the result copies)."""
-        return DatasetConsumptionConfig(
-            name or f"input_{uuid.uuid4().hex[:8]}", self, "mount"
-        )
+        if name:
+            return DatasetConsumptionConfig(name, self, "mount")
+        return DatasetConsumptionConfig.auto_named("input_", self, "mount")
 
     def read_delimited_files(
         self,
@@ -309,9 +320,9 @@ class OutputTabularDatasetConfig(OutputDatasetConfig):
 
     def as_input(self, name: str | None = None) -> DatasetConsumptionConfig:
         """Read the records in a later step: ``run.input_datasets[name]`` is a TabularDataset."""
-        return DatasetConsumptionConfig(
-            name or f"input_{uuid.uuid4().hex[:8]}", self, "direct"
-        )
+        if name:
+            return DatasetConsumptionConfig(name, self, "direct")
+        return DatasetConsumptionConfig.auto_named("input_", self, "direct")
 
     def _with(
         self, transform: dict[str, Any], name: str | None = None

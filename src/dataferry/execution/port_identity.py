@@ -1,0 +1,145 @@
+"""Stable identities for a step's ports: generated names never reach a fingerprint.
+
+An unnamed ``OutputFileDatasetConfig()``, ``.as_input()``, ``ds.as_mount()``, DataPath or
+DataReference gets a random name when it is built, so the same pipeline built twice has
+other names. A fingerprint sees such a port by its place instead: ``<input 1>`` is the
+step's second input, ``<prep output 0>`` the first output of step ``prep``. A name the
+user gave stays as it is: the step sees it (an environment variable, a key of
+``run.input_datasets``), so changing it is a real change.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dataferry.catalog.run_store import StepRunRecord
+
+# only in the plan, to say which names were generated: never hashed, so a pipeline whose
+# ports all have names keeps the fingerprint it had before the flag existed
+AUTO_NAME = "auto_name"
+
+
+def name_tokens(nodes: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """For each plan node, its generated names and the tokens that stand for them.
+
+    Args:
+        nodes: the plan's nodes (each port dict carries ``auto_name``).
+
+    Returns:
+        node id -> {generated name: token}: the node's own inputs (``<input i>``) and
+        every step's outputs (``<node output i>``), as they may appear in its arguments.
+    """
+    outputs = {
+        out["name"]: f"<{node['node_id']} output {i}>"
+        for node in nodes
+        for i, out in enumerate(node["outputs"])
+        if out.get(AUTO_NAME)
+    }
+    tokens = {}
+    for node in nodes:
+        own = {
+            spec["name"]: f"<input {i}>"
+            for i, spec in enumerate(node["inputs"])
+            if spec.get(AUTO_NAME)
+        }
+        tokens[node["node_id"]] = {**outputs, **own}
+    return tokens
+
+
+def canonical_node(node: dict[str, Any], tokens: dict[str, str]) -> dict[str, Any]:
+    """A copy of a plan node with every generated name replaced by its token.
+
+    Names are replaced wherever they occur, also inside strings: an argument such as
+    ``"--out=$AZUREML_DATAREFERENCE_<generated>"`` would carry the random name too.
+    Port dicts keep their ``auto_name`` flag; ``hashable_port`` drops it.
+    """
+    canon: dict[str, Any] = _replace(node, _swapper(tokens))
+    return canon
+
+
+def hashable_port(
+    spec: dict[str, Any], *, drop: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A canonical port dict as it enters the fingerprint (without the plan-only flag)."""
+    return {k: v for k, v in spec.items() if k != AUTO_NAME and k not in drop}
+
+
+def positional_arguments(canon: dict[str, Any]) -> list[Any]:
+    """A canonical node's arguments with each port reference as the port's position.
+
+    Explanations compare these, so renaming a port is not also reported as an
+    argument change.
+    """
+    where = {("input", spec["name"]): i for i, spec in enumerate(canon["inputs"])} | {
+        ("output", spec["name"]): i for i, spec in enumerate(canon["outputs"])
+    }
+    out: list[Any] = []
+    for arg in canon["arguments"]:
+        if isinstance(arg, dict) and len(arg) == 1:
+            ((kind, name),) = arg.items()
+            arg = {kind: where.get((kind, name), name)}
+        out.append(arg)
+    return out
+
+
+def port_names(node: dict[str, Any]) -> dict[str, list[str]]:
+    """The names a step's ports have in this run, in order (inputs, outputs)."""
+    return {
+        "inputs": [spec["name"] for spec in node["inputs"]],
+        "outputs": [spec["name"] for spec in node["outputs"]],
+    }
+
+
+def reused_output_names(
+    node: dict[str, Any], original: StepRunRecord
+) -> dict[str, str]:
+    """Outputs a reused step names otherwise than the run that wrote them.
+
+    Args:
+        node: the plan node of the step that reuses.
+        original: the step run whose committed outputs it takes; both have the same
+            fingerprint, so their outputs correspond one to one, in order.
+
+    Returns:
+        {name in this run: name the outputs were committed under}, only where they differ.
+    """
+    recorded = original.details.get("fingerprint", {}).get("port_names", {})
+    earlier: list[str] = recorded.get("outputs") or []
+    return {
+        out["name"]: name
+        for out, name in zip(node["outputs"], earlier, strict=False)
+        if out["name"] != name
+    }
+
+
+def reused_names(record: StepRunRecord) -> dict[str, str]:
+    """For a step run that reused outputs: {name committed under: name in its run}."""
+    renamed: dict[str, str] = record.details.get("reused_output_names") or {}
+    return {committed: name for name, committed in renamed.items()}
+
+
+def _swapper(tokens: dict[str, str]) -> Callable[[str], str]:
+    if not tokens:
+        return lambda text: text
+    # longest first: a view's name (``<name>_1``) starts with its base's generated name
+    pattern = re.compile(
+        "|".join(re.escape(name) for name in sorted(tokens, key=len, reverse=True))
+    )
+    return lambda text: pattern.sub(lambda m: tokens[m.group(0)], text)
+
+
+def _replace(value: Any, swap: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return swap(value)
+    if isinstance(value, dict):
+        return {
+            (swap(k) if isinstance(k, str) else k): _replace(v, swap)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_replace(v, swap) for v in value]
+    return value
