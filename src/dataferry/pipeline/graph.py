@@ -6,7 +6,8 @@ Pure: building and validating a graph reads no data and writes nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,23 +34,27 @@ class Node:
 
 
 def _flatten(steps: Any) -> list[PipelineStep]:
-    if isinstance(steps, PipelineStep):
-        return [steps]
-    if isinstance(steps, StepSequence):
-        return list(steps.steps)
-    if isinstance(steps, PipelineData):
-        producers = steps._origin.producers
-        if not producers:
-            raise StepDefinitionError(f"{steps!r} is produced by no step")
-        return list(producers)
-    if isinstance(steps, Iterable) and not isinstance(steps, str | bytes):
-        out: list[PipelineStep] = []
-        for item in steps:
-            out.extend(_flatten(item))
-        return out
-    raise StepDefinitionError(
-        f"steps must be steps, a list of steps or a StepSequence, not {type(steps).__name__}"
-    )
+    """The steps ``steps`` stands for, in order; nested lists are walked with a stack."""
+    out: list[PipelineStep] = []
+    stack: list[Any] = [steps]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, PipelineStep):
+            out.append(item)
+        elif isinstance(item, StepSequence):
+            out.extend(item.steps)
+        elif isinstance(item, PipelineData):
+            if not item._origin.producers:
+                raise StepDefinitionError(f"{item!r} is produced by no step")
+            out.extend(item._origin.producers)
+        elif isinstance(item, Iterable) and not isinstance(item, str | bytes):
+            stack.extend(reversed(list(item)))  # reversed: popped in list order
+        else:
+            raise StepDefinitionError(
+                "steps must be steps, a list of steps or a StepSequence, not "
+                f"{type(item).__name__}"
+            )
+    return out
 
 
 def _slug(name: str) -> str:
@@ -85,9 +90,24 @@ class PipelineGraph:
         if not listed:
             raise StepDefinitionError("a pipeline needs at least one step")
         self.steps = self._closure(listed) if resolve_closure else _unique(listed)
-        for step in self.steps:
-            step.check_files(default_source_directory)
+        self._check_files()
         self.nodes = self._nodes()
+        self._step_index: dict[int, int] = {}
+
+    def _check_files(self) -> None:
+        """What each step runs exists (one check per folder and script, not per step)."""
+        checked: set[tuple[Any, ...]] = set()
+        for step in self.steps:
+            # a step's check depends only on these, so a long chain of steps running
+            # one script costs one file lookup, not one per step
+            key = (
+                type(step),
+                step.source_directory,
+                getattr(step, "script_name", None),
+            )
+            if key not in checked:
+                step.check_files(self.default_source_directory)
+                checked.add(key)
 
     @property
     def default_datastore(self) -> Datastore:
@@ -96,17 +116,22 @@ class PipelineGraph:
 
     @staticmethod
     def _closure(listed: list[PipelineStep]) -> list[PipelineStep]:
-        """The listed steps plus every producer and run-after step they depend on."""
+        """The listed steps plus every producer and run-after step they depend on.
+
+        Breadth first from the listed steps, with a queue: a chain of any length is fine.
+        """
         found = _unique(listed)
-        queue = list(found)
+        seen = {id(s) for s in found}
+        queue = deque(found)
         while queue:
-            step = queue.pop(0)
+            step = queue.popleft()
             needed = list(step._run_after)
             for spec in step.ports.inputs:
                 if spec.origin is not None:
                     needed.extend(spec.origin.producers)
             for dep in needed:
-                if dep not in found:
+                if id(dep) not in seen:
+                    seen.add(id(dep))
                     found.append(dep)
                     queue.append(dep)
         return found
@@ -137,10 +162,15 @@ class PipelineGraph:
 
     def producer_of(self, origin: _Origin) -> Node | None:
         """The node that writes an output (the first one, if the graph is invalid)."""
-        for node in self.nodes:
-            if node.step in origin.producers:
-                return node
-        return None
+        index = self._index_by_step()
+        found = [index[id(p)] for p in origin.producers if id(p) in index]
+        return self.nodes[min(found)] if found else None
+
+    def _index_by_step(self) -> dict[int, int]:
+        """Position in ``nodes`` by ``id(step)``: a lookup instead of a scan per call."""
+        if len(self._step_index) != len(self.nodes):
+            self._step_index = {id(n.step): i for i, n in enumerate(self.nodes)}
+        return self._step_index
 
     def parameters(self) -> dict[str, PipelineParameter]:
         """Every pipeline parameter by name."""
@@ -207,26 +237,9 @@ class PipelineGraph:
         return problems
 
     def _cycle_problems(self) -> list[str]:
-        upstream = {n.node_id: n.upstream for n in self.nodes}
-        state: dict[str, int] = {}
-        cycle: list[str] = []
-
-        def visit(node: str, path: list[str]) -> bool:
-            state[node] = 1
-            for up in upstream[node]:
-                if state.get(up) == 1:
-                    cycle.extend(path[path.index(up) :] if up in path else [up])
-                    return True
-                if state.get(up) is None and visit(up, [*path, up]):
-                    return True
-            state[node] = 2
-            return False
-
-        for node in upstream:
-            if state.get(node) is None and visit(node, [node]):
-                return [
-                    f"Cycle detected including node(s) {', '.join(sorted(set(cycle)))}"
-                ]
+        cycle = find_cycle({n.node_id: n.upstream for n in self.nodes})
+        if cycle:
+            return [f"Cycle detected including node(s) {', '.join(sorted(set(cycle)))}"]
         return []
 
     def _datastore_problems(self) -> list[str]:
@@ -249,24 +262,64 @@ class PipelineGraph:
         return problems
 
     def topological_order(self) -> list[Node]:
-        """The nodes, each after everything it waits for (the graph must be valid)."""
-        done: set[str] = set()
+        """The nodes, each after everything it waits for (the graph must be valid).
+
+        Level by level (Kahn's algorithm): first the nodes that wait for nothing, then
+        those whose every upstream node is in an earlier level; within a level, in
+        ``nodes`` order. Linear in the size of the graph, and iterative.
+
+        Raises:
+            StepDefinitionError: the graph has a cycle.
+        """
+        position = {n.node_id: i for i, n in enumerate(self.nodes)}
+        waiting = [len(n.upstream) for n in self.nodes]
+        downstream: list[list[int]] = [[] for _ in self.nodes]
+        for i, node in enumerate(self.nodes):
+            for up in node.upstream:
+                downstream[position[up]].append(i)
+        level = [i for i, count in enumerate(waiting) if count == 0]
         order: list[Node] = []
-        pending = list(self.nodes)
-        while pending:
-            ready = [n for n in pending if set(n.upstream) <= done]
-            if not ready:
-                raise StepDefinitionError("the pipeline has a cycle; see validate()")
-            for n in ready:
-                order.append(n)
-                done.add(n.node_id)
-                pending.remove(n)
+        while level:
+            order.extend(self.nodes[i] for i in level)
+            following = []
+            for i in level:
+                for j in downstream[i]:
+                    waiting[j] -= 1
+                    if waiting[j] == 0:
+                        following.append(j)
+            level = sorted(following)
+        if len(order) != len(self.nodes):
+            raise StepDefinitionError("the pipeline has a cycle; see validate()")
         return order
 
 
+def find_cycle(upstream: Mapping[str, Sequence[str]]) -> list[str]:
+    """The nodes of one cycle in a graph given as ``{node: [nodes it waits for]}``.
+
+    Depth first with an explicit stack, so a chain of any length is walked without
+    recursion. ``[]`` if there is no cycle.
+    """
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in upstream:
+        if root in state:
+            continue
+        path = [root]
+        todo = [iter(upstream[root])]
+        state[root] = 1
+        while todo:
+            up = next(todo[-1], None)
+            if up is None:
+                state[path.pop()] = 2
+                todo.pop()
+            elif state.get(up) == 1:
+                return path[path.index(up) :]
+            elif up not in state:
+                state[up] = 1
+                path.append(up)
+                todo.append(iter(upstream[up]))
+    return []
+
+
 def _unique(steps: Sequence[PipelineStep]) -> list[PipelineStep]:
-    out: list[PipelineStep] = []
-    for s in steps:
-        if s not in out:
-            out.append(s)
-    return out
+    """``steps`` without repeats (a step is itself: identity, not equality)."""
+    return list({id(s): s for s in steps}.values())
