@@ -36,6 +36,7 @@ __all__ = [
     "ParameterTypeError",
     "PathNotFoundError",
     "PipelineError",
+    "PipelineTypeError",
     "PipelineValidationError",
     "RunError",
     "RunNotFoundError",
@@ -198,6 +199,15 @@ class PipelineError(DataferryError):
 
 class StepDefinitionError(PipelineError, ValueError):
     """A step's arguments are wrong (missing script, raw Dataset input, bad port name)."""
+
+
+class PipelineTypeError(StepDefinitionError, TypeError):
+    """A pipeline, step or experiment got an argument of the wrong type (a programmer mistake).
+
+    Raised at construction, naming the argument and the types it takes. It is a
+    ``TypeError``, and still a ``StepDefinitionError`` (a ``ValueError``), which is what
+    the original SDK raises for most of these, so either ``except`` keeps working.
+    """
 
 
 class PipelineValidationError(PipelineError, ValueError):

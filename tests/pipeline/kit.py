@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from dataferry import OutputFileDatasetConfig, PipelineData, PythonScriptStep
+from dataferry.catalog.run_store import RunStore
 
 if TYPE_CHECKING:
-    from dataferry import Pipeline, PipelineRun, StepRun
+    from dataferry import Pipeline, PipelineRun, StepRun, Workspace
     from dataferry.pipeline import PipelineStep
 
 WAIT_S = 90
@@ -99,6 +100,12 @@ def chain(
             step.run_after(steps[-1])
         steps.append(step)
     return steps
+
+
+def nothing_written(workspace: Workspace) -> bool:
+    """True if no run was recorded and no step snapshot taken (submit refused early)."""
+    runs = RunStore(workspace.catalog).list_runs()
+    return runs == [] and not (workspace.path / "snapshots").exists()
 
 
 def is_alive(pid: int) -> bool:

@@ -11,8 +11,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dataferry.errors import StepDefinitionError
+from dataferry.errors import PipelineTypeError, StepDefinitionError
 from dataferry.pipeline.bindings import ArgRef
+from dataferry.pipeline.checks import (
+    as_path_text,
+    check_bool,
+    check_type,
+    check_workspace,
+    is_datastore,
+    type_error,
+)
 from dataferry.pipeline.outputs import PipelineData, _Origin
 from dataferry.pipeline.steps import PipelineStep, StepSequence, parameter_objects
 
@@ -50,11 +58,37 @@ def _flatten(steps: Any) -> list[PipelineStep]:
         elif isinstance(item, Iterable) and not isinstance(item, str | bytes):
             stack.extend(reversed(list(item)))  # reversed: popped in list order
         else:
-            raise StepDefinitionError(
-                "steps must be steps, a list of steps or a StepSequence, not "
-                f"{type(item).__name__}"
+            raise type_error(
+                "Pipeline(): steps",
+                "steps, a list of steps, a StepSequence or a PipelineData",
+                item,
             )
     return out
+
+
+def _check_arguments(
+    workspace: Any, description: Any, default_datastore: Any, kwargs: dict[str, Any]
+) -> None:
+    """``Pipeline()``'s arguments other than the steps are of the right types.
+
+    Raises:
+        PipelineTypeError: one is not, or a keyword argument is unknown.
+    """
+    unknown = sorted(set(kwargs) - _ALLOWED_KWARGS)
+    if unknown:
+        raise PipelineTypeError(
+            f"Pipeline() got unexpected keyword arguments {unknown}; only {sorted(_ALLOWED_KWARGS)}"
+        )
+    check_workspace(workspace, "Pipeline()")
+    check_type(description, str, "Pipeline(): description", "a str")
+    if default_datastore is not None and not is_datastore(default_datastore):
+        raise type_error(
+            "Pipeline(): default_datastore",
+            "a Datastore (Datastore.get(ws, name))",
+            default_datastore,
+        )
+    for key, value in kwargs.items():  # enable_email_notification: no mail is sent
+        check_type(value, bool, f"Pipeline(): {key}", "True or False")
 
 
 def _slug(name: str) -> str:
@@ -62,7 +96,13 @@ def _slug(name: str) -> str:
 
 
 class PipelineGraph:
-    """Steps and the order their data implies. ``Pipeline`` adds submitting on top."""
+    """Steps and the order their data implies. ``Pipeline`` adds submitting on top.
+
+    Raises:
+        PipelineTypeError: an argument is of the wrong type (a ``TypeError`` naming it),
+            e.g. ``workspace`` is not a Workspace, or an unknown keyword argument.
+        StepDefinitionError: no steps, or a step's script is missing.
+    """
 
     def __init__(
         self,
@@ -76,16 +116,16 @@ class PipelineGraph:
         _service_endpoint: Any = None,
         **kwargs: Any,
     ) -> None:
-        unknown = sorted(set(kwargs) - _ALLOWED_KWARGS)
-        if unknown:
-            raise StepDefinitionError(
-                f"Pipeline() got unexpected keyword arguments {unknown}; only {sorted(_ALLOWED_KWARGS)}"
-            )
+        _check_arguments(workspace, description, default_datastore, kwargs)
         self.workspace = workspace
         self.description = description
         self._default_datastore = default_datastore
-        self.default_source_directory = default_source_directory
-        self.resolve_closure = resolve_closure
+        self.default_source_directory = as_path_text(
+            default_source_directory, "Pipeline(): default_source_directory"
+        )
+        self.resolve_closure = check_bool(
+            resolve_closure, "Pipeline(): resolve_closure"
+        )
         listed = _flatten(steps)
         if not listed:
             raise StepDefinitionError("a pipeline needs at least one step")

@@ -16,6 +16,7 @@ from dataferry.data.column_types import normalise
 from dataferry.data.consumption import DatasetConsumptionConfig, validate_port_name
 from dataferry.data.readers import header_mode
 from dataferry.errors import InvalidNameError, StepDefinitionError
+from dataferry.pipeline.checks import is_datastore, type_error
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -311,6 +312,12 @@ class PipelineData:
         if output_mode not in ("mount", "upload"):
             raise ValueError(
                 f"output_mode must be 'mount' or 'upload', not {output_mode!r}"
+            )
+        if datastore is not None and not is_datastore(datastore):
+            raise type_error(
+                f"PipelineData '{name}': datastore",
+                "a Datastore (Datastore.get(ws, name)) or None for the pipeline's default",
+                datastore,
             )
         if training_output is not None:
             raise StepDefinitionError(
