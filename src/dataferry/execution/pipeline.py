@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.run_store import RunStore
 from dataferry.errors import (
+    EnvironmentNotSupportedError,
     PipelineTypeError,
     PipelineValidationError,
 )
@@ -120,6 +121,9 @@ class Pipeline(PipelineGraph):
         problems = self.validate()
         if problems:
             raise PipelineValidationError(problems, "pipeline")
+        refused = self.environment_problems()
+        if refused:
+            raise EnvironmentNotSupportedError("\n".join(refused))
         compiler = PlanCompiler(self, self.workspace)
         parameters = compiler.parameters(overrides)
         plan = compiler.compile()

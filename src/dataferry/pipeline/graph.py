@@ -22,6 +22,7 @@ from dataferry.pipeline.checks import (
     type_error,
 )
 from dataferry.pipeline.outputs import PipelineData, _Origin
+from dataferry.pipeline.runconfig import Environment, refusal
 from dataferry.pipeline.steps import PipelineStep, StepSequence, parameter_objects
 
 if TYPE_CHECKING:
@@ -89,6 +90,14 @@ def _check_arguments(
         )
     for key, value in kwargs.items():  # enable_email_notification: no mail is sent
         check_type(value, bool, f"Pipeline(): {key}", "True or False")
+
+
+def _step_names(names: list[str]) -> str:
+    """``step 'a'``, or ``steps 'a', 'b', 'c' and 7 more``."""
+    if len(names) == 1:
+        return f"step '{names[0]}'"
+    shown = ", ".join(f"'{n}'" for n in names[:3])
+    return f"steps {shown}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def _slug(name: str) -> str:
@@ -281,6 +290,31 @@ class PipelineGraph:
         if cycle:
             return [f"Cycle detected including node(s) {', '.join(sorted(set(cycle)))}"]
         return []
+
+    def environment_problems(self) -> list[str]:
+        """Why steps cannot run with their environments; ``[]`` if every one can.
+
+        An environment asking for packages or a Docker image to be built is a problem
+        (see ``Environment.requests``); steps sharing one environment are named together.
+
+        Raises:
+            PipelineTypeError: a step's ``runconfig.environment`` is not an Environment,
+                or an environment's settings are of the wrong type.
+        """
+        users: dict[int, tuple[Environment, list[str]]] = {}
+        for step in self.steps:
+            env = step.runconfig.environment
+            if not isinstance(env, Environment):
+                raise type_error(
+                    f"step '{step.name}': runconfig.environment", "an Environment", env
+                )
+            users.setdefault(id(env), (env, []))[1].append(step.name)
+        problems = []
+        for env, names in users.values():
+            asked = env.requests()
+            if asked:
+                problems.append(refusal(_step_names(names), env.name, asked))
+        return problems
 
     def _datastore_problems(self) -> list[str]:
         problems = []
