@@ -66,6 +66,16 @@ class TestLongChains:
 
         assert [s.name for s in Pipeline(workspace, [a, nested]).steps] == ["s0", "s1"]
 
+    def test_a_list_that_contains_itself(self, workspace: Workspace, src: Path) -> None:
+        a, b = chain(2, src, link="none")
+        steps: list[object] = [a, b]
+        steps.append(steps)
+
+        assert [s.name for s in Pipeline(workspace, [steps, steps]).steps] == [
+            "s0",
+            "s1",
+        ]
+
     def test_a_cycle_through_a_3000_step_chain(
         self, workspace: Workspace, src: Path
     ) -> None:

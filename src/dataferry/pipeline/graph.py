@@ -43,11 +43,18 @@ class Node:
 
 
 def _flatten(steps: Any) -> list[PipelineStep]:
-    """The steps ``steps`` stands for, in order; nested lists are walked with a stack."""
+    """The steps ``steps`` stands for, in order; nested lists are walked with a stack.
+
+    A list seen before is not walked again: its steps are already in (and a list that
+    contains itself ends).
+    """
     out: list[PipelineStep] = []
     stack: list[Any] = [steps]
+    walked: set[int] = set()
     while stack:
         item = stack.pop()
+        if id(item) in walked:
+            continue
         if isinstance(item, PipelineStep):
             out.append(item)
         elif isinstance(item, StepSequence):
@@ -57,6 +64,7 @@ def _flatten(steps: Any) -> list[PipelineStep]:
                 raise StepDefinitionError(f"{item!r} is produced by no step")
             out.extend(item._origin.producers)
         elif isinstance(item, Iterable) and not isinstance(item, str | bytes):
+            walked.add(id(item))
             stack.extend(reversed(list(item)))  # reversed: popped in list order
         else:
             raise type_error(
