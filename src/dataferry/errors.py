@@ -37,6 +37,7 @@ __all__ = [
     "ParameterTypeError",
     "PathNotFoundError",
     "PipelineError",
+    "PipelineTypeError",
     "PipelineValidationError",
     "RunError",
     "RunNotFoundError",
@@ -210,6 +211,15 @@ class StepDefinitionError(PipelineError, ValueError):
 
 class UnknownPlaceholderError(StepDefinitionError):
     """An output destination holds a ``{...}`` other than ``{run-id}`` or ``{output-name}``."""
+
+
+class PipelineTypeError(StepDefinitionError, TypeError):
+    """A pipeline, step or experiment got an argument of the wrong type (a programmer mistake).
+
+    Raised at construction, naming the argument and the types it takes. It is a
+    ``TypeError``, and still a ``StepDefinitionError`` (a ``ValueError``), which is what
+    the original SDK raises for most of these, so either ``except`` keeps working.
+    """
 
 
 class PipelineValidationError(PipelineError, ValueError):

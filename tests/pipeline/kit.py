@@ -18,10 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from dataferry import OutputFileDatasetConfig, PipelineData, PythonScriptStep
+from dataferry.catalog.run_store import RunStore
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from dataferry import Pipeline, PipelineRun, StepRun
+    from dataferry import Pipeline, PipelineRun, StepRun, Workspace
+    from dataferry.pipeline import PipelineStep
 
 WAIT_S = 90
 
@@ -64,6 +68,49 @@ env = {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
 with open(sys.argv[1], "w") as fh:
     json.dump({"argv": sys.argv[2:], "env": env, "cwd": os.getcwd()}, fh)
 """
+
+
+def chain(
+    n: int, src: Path, link: str = "pipeline_data", script: str = "step.py"
+) -> list[PipelineStep]:
+    """``n`` steps ``s0 .. s{n-1}``, each waiting for the one before through ``link``.
+
+    ``link``: ``pipeline_data`` (a PipelineData output read by the next step),
+    ``output_config`` (an OutputFileDatasetConfig and its ``as_input``), ``run_after``,
+    or ``none`` (independent steps).
+    """
+    steps: list[PipelineStep] = []
+    data: list[PipelineData] = []
+    configs: list[OutputFileDatasetConfig] = []
+    for i in range(n):
+        inputs: list[object] = []
+        outputs: list[object] = []
+        arguments: list[object] = []
+        if link == "pipeline_data":
+            data.append(PipelineData(f"d{i}"))
+            inputs, outputs = data[-2:-1], data[-1:]
+        elif link == "output_config":
+            configs.append(OutputFileDatasetConfig(name=f"o{i}"))
+            reads = [configs[-2].as_input(f"i{i}")] if i else []
+            arguments = [*reads, configs[-1]]
+        step = PythonScriptStep(
+            script,
+            name=f"s{i}",
+            source_directory=str(src),
+            inputs=inputs,
+            outputs=outputs,
+            arguments=arguments,
+        )
+        if link == "run_after" and steps:
+            step.run_after(steps[-1])
+        steps.append(step)
+    return steps
+
+
+def nothing_written(workspace: Workspace) -> bool:
+    """True if no run was recorded and no step snapshot taken (submit refused early)."""
+    runs = RunStore(workspace.catalog).list_runs()
+    return runs == [] and not (workspace.path / "snapshots").exists()
 
 
 def is_alive(pid: int) -> bool:

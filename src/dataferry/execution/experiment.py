@@ -6,7 +6,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.run_store import RunStore
-from dataferry.errors import InvalidNameError, PipelineError
+from dataferry.errors import InvalidNameError, PipelineTypeError
+from dataferry.pipeline.checks import (
+    as_dict,
+    check_bool,
+    check_type,
+    check_workspace,
+    type_error,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -38,7 +45,13 @@ def validate_experiment_name(name: object) -> str:
 
 
 class Experiment:
-    """A named group of runs in a workspace."""
+    """A named group of runs in a workspace.
+
+    Raises:
+        PipelineTypeError: ``workspace`` is not a Workspace, ``name`` is not a str, or a
+            keyword argument is unknown (a ``TypeError``).
+        InvalidNameError: ``name`` breaks the experiment naming rule.
+    """
 
     def __init__(
         self,
@@ -48,11 +61,14 @@ class Experiment:
         **kwargs: Any,
     ) -> None:
         if kwargs:
-            raise TypeError(
+            raise PipelineTypeError(
                 f"Experiment() got unexpected keyword arguments {sorted(kwargs)}"
             )
+        check_workspace(workspace, "Experiment()")
+        check_type(name, str, "Experiment(): name", "a str")
         self.workspace = workspace
-        self.name = name if _skip_name_validation else validate_experiment_name(name)
+        skip = check_bool(_skip_name_validation, "Experiment(): _skip_name_validation")
+        self.name = name if skip else validate_experiment_name(name)
 
     def submit(
         self, config: Any, tags: Mapping[str, str] | None = None, **kwargs: Any
@@ -60,20 +76,28 @@ class Experiment:
         """Submit a pipeline; the keyword arguments go to ``Pipeline.submit``.
 
         Raises:
-            PipelineError: ``config`` is not a pipeline.
+            PipelineTypeError: ``config`` is not a pipeline, ``tags`` is not a dict with
+                str keys, or a keyword argument is unknown (a ``TypeError``).
+            PipelineValidationError, EnvironmentNotSupportedError, ParameterTypeError:
+                as ``Pipeline.submit``.
         """
         from dataferry.execution.pipeline import Pipeline
 
         if not isinstance(config, Pipeline):
-            raise PipelineError(
-                f"Experiment.submit takes a Pipeline here, not {type(config).__name__}"
-            )
+            raise type_error("Experiment.submit(): config", "a Pipeline", config)
         unknown = sorted(set(kwargs) - _PIPELINE_KWARGS)
         if unknown:
-            raise TypeError(f"submit() got unexpected keyword arguments {unknown}")
+            raise PipelineTypeError(
+                f"submit() got unexpected keyword arguments {unknown}"
+            )
+        # as the original SDK's set_tags: a value that is not a str is stored as str()
+        text_tags: dict[str, Any] = {
+            key: value if value is None or isinstance(value, str) else str(value)
+            for key, value in as_dict(tags, "Experiment.submit(): tags").items()
+        }
         if "pipeline_params" in kwargs:
             kwargs["pipeline_parameters"] = kwargs.pop("pipeline_params")
-        return config._submit(self, tags=tags, **kwargs)
+        return config._submit(self, tags=text_tags, **kwargs)
 
     def get_runs(self) -> Iterator[PipelineRun]:
         """This experiment's runs, newest first."""

@@ -10,9 +10,14 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.run_store import RunStore
-from dataferry.errors import PipelineValidationError
+from dataferry.errors import (
+    EnvironmentNotSupportedError,
+    PipelineTypeError,
+    PipelineValidationError,
+)
 from dataferry.execution.experiment import Experiment
 from dataferry.execution.plan import PlanCompiler
+from dataferry.pipeline.checks import as_dict, check_bool, check_type, type_error
 from dataferry.pipeline.graph import PipelineGraph
 
 if TYPE_CHECKING:
@@ -57,22 +62,34 @@ class Pipeline(PipelineGraph):
         ``delete_intermediate_outputs=True`` deletes the run's unregistered outputs once it
         has finished successfully (what a kept run reuses is kept).
 
+        Nothing is written (no snapshot, no run record) unless every check passes.
+
         Raises:
+            PipelineTypeError: an argument is of the wrong type, or a keyword argument
+                is unknown (a ``TypeError``).
             PipelineValidationError: the graph has problems, or a parameter is unknown
                 (every problem is listed).
-            EnvironmentNotSupportedError: a step's environment asks for packages.
-            TypeError: an override is of another kind than the parameter's default.
+            EnvironmentNotSupportedError: a step's environment asks for packages or a
+                Docker image to be installed or built (every such environment is named).
+            ParameterTypeError: an override cannot be read as its parameter's type (a
+                ``TypeError``), e.g. ``'three'`` for an int parameter; ``'3'`` is 3.
         """
         unknown = sorted(set(kwargs) - _SUBMIT_KWARGS)
         if unknown:
-            raise TypeError(f"submit() got unexpected keyword arguments {unknown}")
+            raise PipelineTypeError(
+                f"submit() got unexpected keyword arguments {unknown}"
+            )
+        if not isinstance(experiment_name, str):
+            raise type_error("submit(): experiment_name", "a str", experiment_name)
         return self._submit(
             Experiment(self.workspace, experiment_name),
             pipeline_parameters=pipeline_parameters,
             continue_on_step_failure=continue_on_step_failure,
             regenerate_outputs=regenerate_outputs,
             parent_run_id=parent_run_id,
+            credential_passthrough=credential_passthrough,
             delete_intermediate_outputs=delete_intermediate_outputs,
+            **kwargs,
         )
 
     def _submit(
@@ -90,23 +107,32 @@ class Pipeline(PipelineGraph):
     ) -> PipelineRun:
         from dataferry.execution.pipeline_run import PipelineRun
 
+        overrides = as_dict(pipeline_parameters, "submit(): pipeline_parameters")
+        options = _options(
+            continue_on_step_failure=continue_on_step_failure,
+            regenerate_outputs=regenerate_outputs,
+            parent_run_id=parent_run_id,
+            delete_intermediate_outputs=delete_intermediate_outputs,
+        )
+        for label, flag in (
+            ("enable_email_notification", enable_email_notification),
+            ("credential_passthrough", credential_passthrough),
+        ):  # accepted for the original SDK's sake; neither changes a local run
+            check_type(flag, bool, f"submit(): {label}", "True or False")
         problems = self.validate()
         if problems:
             raise PipelineValidationError(problems, "pipeline")
+        refused = self.environment_problems()
+        if refused:
+            raise EnvironmentNotSupportedError("\n".join(refused))
         compiler = PlanCompiler(self, self.workspace)
-        parameters = compiler.parameters(pipeline_parameters)
+        parameters = compiler.parameters(overrides)
         plan = compiler.compile()
         run_id = new_run_id(experiment.name)
         steps = [
             (f"{node['node_id']}_{uuid.uuid4().hex[:8]}", node["node_id"], node["name"])
             for node in plan["nodes"]
         ]
-        options = {
-            "continue_on_step_failure": bool(continue_on_step_failure),
-            "regenerate_outputs": bool(regenerate_outputs),
-            "parent_run_id": parent_run_id,
-            "delete_intermediate_outputs": bool(delete_intermediate_outputs),
-        }
         store = RunStore(self.workspace.catalog)
         store.create_run(
             run_id,
@@ -125,6 +151,33 @@ class Pipeline(PipelineGraph):
         run = PipelineRun(experiment, run_id)
         SUBMITTED.append(run)
         return run
+
+
+def _options(
+    *,
+    continue_on_step_failure: Any,
+    regenerate_outputs: Any,
+    parent_run_id: Any,
+    delete_intermediate_outputs: Any,
+) -> dict[str, Any]:
+    """The run's options, each checked: a flag must be a bool (``'no'`` is not False).
+
+    Raises:
+        PipelineTypeError: an option is of the wrong type.
+    """
+    check_type(parent_run_id, str, "submit(): parent_run_id", "a str")
+    return {
+        "continue_on_step_failure": check_bool(
+            continue_on_step_failure, "submit(): continue_on_step_failure"
+        ),
+        "regenerate_outputs": check_bool(
+            regenerate_outputs, "submit(): regenerate_outputs"
+        ),
+        "parent_run_id": parent_run_id,
+        "delete_intermediate_outputs": check_bool(
+            delete_intermediate_outputs, "submit(): delete_intermediate_outputs"
+        ),
+    }
 
 
 def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:

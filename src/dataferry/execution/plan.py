@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from dataferry.data.abstract_dataset import AbstractDataset
 from dataferry.data.consumption import DatasetConsumptionConfig
 from dataferry.data.datapath import DataPath, DataReference
-from dataferry.errors import PipelineValidationError
+from dataferry.errors import ParameterTypeError, PipelineValidationError
 from dataferry.execution.snapshot import take_snapshot
 from dataferry.pipeline.bindings import ArgRef, InputSpec, OutputSpec
 from dataferry.pipeline.outputs import (
@@ -19,7 +19,7 @@ from dataferry.pipeline.outputs import (
     PipelineData,
     PipelineOutputFileDataset,
 )
-from dataferry.pipeline.parameters import PipelineParameter, check_override
+from dataferry.pipeline.parameters import PipelineParameter, coerce_override
 from dataferry.pipeline.steps import CommandStep, PipelineStep, PythonScriptStep
 
 if TYPE_CHECKING:
@@ -65,9 +65,12 @@ class PlanCompiler:
     def parameters(self, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
         """Default and overridden parameter values, serialised.
 
+        An override is read as its parameter's type (``'3'`` for an int parameter is 3).
+
         Raises:
             PipelineValidationError: an override names no parameter of the pipeline.
-            TypeError: an override is of another kind than the default.
+            ParameterTypeError: an override cannot be read as its parameter's type (a
+                ``TypeError``); every such override is named.
         """
         params = self.graph.parameters()
         unknown = sorted(set(overrides or {}) - set(params))
@@ -79,11 +82,17 @@ class PlanCompiler:
                 ]
             )
         values: dict[str, Any] = {}
+        problems: list[str] = []
         for name, param in params.items():
-            value = (overrides or {}).get(name, param.default_value)
+            value = param.default_value
             if name in (overrides or {}):
-                check_override(param, value)
+                try:
+                    value = coerce_override(param, (overrides or {})[name])
+                except ParameterTypeError as exc:
+                    problems.append(str(exc))
             values[name] = serialise_value(value)
+        if problems:
+            raise ParameterTypeError("\n".join(problems))
         return values
 
     def compile(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ argument a literal or a reference to one of them.
 
 from __future__ import annotations
 
+import numbers
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,7 @@ from dataferry.data.abstract_dataset import AbstractDataset
 from dataferry.data.consumption import DatasetConsumptionConfig
 from dataferry.data.datapath import DataPath, DataPathComputeBinding, DataReference
 from dataferry.errors import StepDefinitionError
+from dataferry.pipeline.checks import describe, type_error
 from dataferry.pipeline.outputs import (
     InputPortBinding,
     OutputDatasetConfig,
@@ -66,6 +69,20 @@ class ArgRef:
     name: str
 
 
+_DATA_KINDS = (
+    "a dataset's as_named_input(...), an OutputFileDatasetConfig or its as_input(...), "
+    "a PipelineData or its as_input(...)/as_dataset(), a DataReference or a "
+    "(DataPath, DataPathComputeBinding) tuple"
+)
+ARGUMENT_KINDS = (
+    f"a str, int, float, bool, path, PipelineParameter, or data: {_DATA_KINDS}"
+)
+INPUT_KINDS = f"data: {_DATA_KINDS}"
+OUTPUT_KINDS = (
+    "an OutputFileDatasetConfig, a PipelineData or a PipelineData's as_dataset()"
+)
+
+
 def _raw_dataset_error(where: str) -> StepDefinitionError:
     return StepDefinitionError(
         f"a Dataset cannot be used directly in {where}. Please call the as_named_input method "
@@ -73,11 +90,12 @@ def _raw_dataset_error(where: str) -> StepDefinitionError:
     )
 
 
-def input_spec(obj: Any) -> InputSpec:
-    """Normalise one entry of ``inputs``.
+def input_spec(obj: Any, where: str = "a step input") -> InputSpec:
+    """Normalise one entry of ``inputs`` (``where`` names it in messages).
 
     Raises:
-        StepDefinitionError: a raw dataset, or something that is not an input.
+        StepDefinitionError: a raw dataset (the original SDK's message).
+        PipelineTypeError: something that is not an input (a ``TypeError``).
     """
     if isinstance(obj, AbstractDataset):
         raise _raw_dataset_error("a step's inputs")
@@ -141,8 +159,10 @@ def input_spec(obj: Any) -> InputSpec:
             return InputSpec(
                 obj.name, "datapath", obj.bind_mode, "dataref", ref, obj.path_on_compute
             )
-        raise StepDefinitionError(
-            f"input binding '{obj.name}' binds a {type(bound).__name__}, which is not data"
+        raise type_error(
+            f"{where}: input binding '{obj.name}' binds {describe(bound)}; it",
+            "a PipelineData, a DataReference or a DataPath",
+            bound,
         )
     if isinstance(obj, DataReference):
         if obj.mode == "upload":
@@ -179,8 +199,10 @@ def input_spec(obj: Any) -> InputSpec:
                 binding.path_on_compute,
             )
         if not isinstance(path, DataPath):
-            raise StepDefinitionError(
-                "a (path, DataPathComputeBinding) input needs a DataPath or a PipelineParameter"
+            raise type_error(
+                f"{where}: the path of a (path, DataPathComputeBinding) pair",
+                "a DataPath or a PipelineParameter with a DataPath default",
+                path,
             )
         ref = path.create_data_reference(datapath_compute_binding=binding)
         return InputSpec(
@@ -192,17 +214,14 @@ def input_spec(obj: Any) -> InputSpec:
             binding.path_on_compute,
             auto_name=ref.is_auto_named,
         )
-    raise StepDefinitionError(
-        f"{type(obj).__name__} cannot be a step input; use ds.as_named_input(...), "
-        "an output's as_input(), PipelineData or a DataReference"
-    )
+    raise type_error(where, INPUT_KINDS, obj)
 
 
-def output_spec(obj: Any) -> OutputSpec:
-    """Normalise one entry of ``outputs``.
+def output_spec(obj: Any, where: str = "a step output") -> OutputSpec:
+    """Normalise one entry of ``outputs`` (``where`` names it in messages).
 
     Raises:
-        StepDefinitionError: something that is not an output.
+        PipelineTypeError: something that is not an output (a ``TypeError``).
     """
     if isinstance(obj, OutputDatasetConfig):
         return OutputSpec(obj.name, obj, obj._origin, obj.is_auto_named)
@@ -210,13 +229,21 @@ def output_spec(obj: Any) -> OutputSpec:
         return OutputSpec(obj.output_name, obj, obj._origin)
     if isinstance(obj, PipelineOutputFileDataset):
         return OutputSpec(obj.pipeline_data.output_name, obj, obj._origin)
-    raise StepDefinitionError(
-        f"{type(obj).__name__} cannot be a step output; use OutputFileDatasetConfig or PipelineData"
-    )
+    raise type_error(where, OUTPUT_KINDS, obj)
 
 
 class StepPorts:
-    """A step's inputs, outputs, arguments and params, normalised and checked."""
+    """A step's inputs, outputs, arguments and params, normalised and checked.
+
+    ``arguments_label`` is what the arguments are called in messages (``arguments``, or
+    ``command`` for a CommandStep).
+
+    Raises:
+        PipelineTypeError: an entry of ``inputs``, ``outputs`` or ``arguments`` is of a
+            kind a step cannot take (a ``TypeError``; the message lists the kinds).
+        StepDefinitionError: entries that do not fit together (two inputs with one name,
+            data in arguments that is neither an input nor an output, ...).
+    """
 
     def __init__(
         self,
@@ -225,13 +252,23 @@ class StepPorts:
         inputs: list[Any],
         outputs: list[Any],
         params: dict[str, Any],
+        *,
+        arguments_label: str = "arguments",
     ) -> None:
         self.step_name = step_name
-        self.inputs = [input_spec(i) for i in inputs]
-        self.outputs = [output_spec(o) for o in outputs]
+        where = f"step '{step_name}'"
+        self.inputs = [
+            input_spec(obj, f"{where}: inputs[{i}]") for i, obj in enumerate(inputs)
+        ]
+        self.outputs = [
+            output_spec(obj, f"{where}: outputs[{i}]") for i, obj in enumerate(outputs)
+        ]
         self.params = dict(params)
         self._arg_params: list[PipelineParameter] = []
-        self.arguments = [self._argument(a) for a in arguments]
+        self.arguments = [
+            self._argument(arg, f"{where}: {arguments_label}[{i}]")
+            for i, arg in enumerate(arguments)
+        ]
         self._check_names()
 
     def _find_input(self, origin: _Origin) -> InputSpec | None:
@@ -240,13 +277,13 @@ class StepPorts:
     def _find_output(self, origin: _Origin) -> OutputSpec | None:
         return next((o for o in self.outputs if o.origin is origin), None)
 
-    def _argument(self, arg: Any) -> str | ArgRef:
+    def _argument(self, arg: Any, where: str) -> str | ArgRef:
         if isinstance(arg, AbstractDataset):
             raise _raw_dataset_error("a step's arguments")
         if isinstance(arg, DatasetConsumptionConfig):
             spec = next((i for i in self.inputs if i.name == arg.name), None)
             if spec is None:
-                spec = input_spec(arg)
+                spec = input_spec(arg, where)
                 self.inputs.append(spec)
             return ArgRef("input", spec.name)
         if isinstance(arg, OutputDatasetConfig):
@@ -297,7 +334,7 @@ class StepPorts:
             )
             spec = next((i for i in self.inputs if i.name == bound), None)
             if spec is None:
-                spec = input_spec(arg)
+                spec = input_spec(arg, where)
                 self.inputs.append(spec)
             return ArgRef("input", spec.name)
         if isinstance(arg, PipelineParameter):
@@ -309,9 +346,12 @@ class StepPorts:
             and arg[len("parameter:") :] in self.params
         ):
             return ArgRef("step_param", arg[len("parameter:") :])
-        if isinstance(arg, bool | int | float | str):
+        if isinstance(arg, str | numbers.Real):
             return str(arg)
-        return str(arg)
+        text = os.fspath(arg) if isinstance(arg, os.PathLike) else None
+        if isinstance(text, str):
+            return text
+        raise type_error(where, ARGUMENT_KINDS, arg)
 
     def _check_names(self) -> None:
         seen: set[str] = set()

@@ -11,9 +11,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dataferry.errors import StepDefinitionError
+from dataferry.errors import PipelineTypeError, StepDefinitionError
 from dataferry.pipeline.bindings import ArgRef
+from dataferry.pipeline.checks import (
+    as_path_text,
+    check_bool,
+    check_type,
+    check_workspace,
+    is_datastore,
+    type_error,
+)
 from dataferry.pipeline.outputs import PipelineData, _Origin
+from dataferry.pipeline.runconfig import Environment, refusal
 from dataferry.pipeline.steps import PipelineStep, StepSequence, parameter_objects
 
 if TYPE_CHECKING:
@@ -34,23 +43,69 @@ class Node:
 
 
 def _flatten(steps: Any) -> list[PipelineStep]:
-    if isinstance(steps, PipelineStep):
-        return [steps]
-    if isinstance(steps, StepSequence):
-        return list(steps.steps)
-    if isinstance(steps, PipelineData):
-        producers = steps._origin.producers
-        if not producers:
-            raise StepDefinitionError(f"{steps!r} is produced by no step")
-        return list(producers)
-    if isinstance(steps, Iterable) and not isinstance(steps, str | bytes):
-        out: list[PipelineStep] = []
-        for item in steps:
-            out.extend(_flatten(item))
-        return out
-    raise StepDefinitionError(
-        f"steps must be steps, a list of steps or a StepSequence, not {type(steps).__name__}"
-    )
+    """The steps ``steps`` stands for, in order; nested lists are walked with a stack.
+
+    A list seen before is not walked again: its steps are already in (and a list that
+    contains itself ends).
+    """
+    out: list[PipelineStep] = []
+    stack: list[Any] = [steps]
+    walked: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if id(item) in walked:
+            continue
+        if isinstance(item, PipelineStep):
+            out.append(item)
+        elif isinstance(item, StepSequence):
+            out.extend(item.steps)
+        elif isinstance(item, PipelineData):
+            if not item._origin.producers:
+                raise StepDefinitionError(f"{item!r} is produced by no step")
+            out.extend(item._origin.producers)
+        elif isinstance(item, Iterable) and not isinstance(item, str | bytes):
+            walked.add(id(item))
+            stack.extend(reversed(list(item)))  # reversed: popped in list order
+        else:
+            raise type_error(
+                "Pipeline(): steps",
+                "steps, a list of steps, a StepSequence or a PipelineData",
+                item,
+            )
+    return out
+
+
+def _check_arguments(
+    workspace: Any, description: Any, default_datastore: Any, kwargs: dict[str, Any]
+) -> None:
+    """``Pipeline()``'s arguments other than the steps are of the right types.
+
+    Raises:
+        PipelineTypeError: one is not, or a keyword argument is unknown.
+    """
+    unknown = sorted(set(kwargs) - _ALLOWED_KWARGS)
+    if unknown:
+        raise PipelineTypeError(
+            f"Pipeline() got unexpected keyword arguments {unknown}; only {sorted(_ALLOWED_KWARGS)}"
+        )
+    check_workspace(workspace, "Pipeline()")
+    check_type(description, str, "Pipeline(): description", "a str")
+    if default_datastore is not None and not is_datastore(default_datastore):
+        raise type_error(
+            "Pipeline(): default_datastore",
+            "a Datastore (Datastore.get(ws, name))",
+            default_datastore,
+        )
+    for key, value in kwargs.items():  # enable_email_notification: no mail is sent
+        check_type(value, bool, f"Pipeline(): {key}", "True or False")
+
+
+def _step_names(names: list[str]) -> str:
+    """``step 'a'``, or ``steps 'a', 'b', 'c' and 7 more``."""
+    if len(names) == 1:
+        return f"step '{names[0]}'"
+    shown = ", ".join(f"'{n}'" for n in names[:3])
+    return f"steps {shown}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def _slug(name: str) -> str:
@@ -58,7 +113,13 @@ def _slug(name: str) -> str:
 
 
 class PipelineGraph:
-    """Steps and the order their data implies. ``Pipeline`` adds submitting on top."""
+    """Steps and the order their data implies. ``Pipeline`` adds submitting on top.
+
+    Raises:
+        PipelineTypeError: an argument is of the wrong type (a ``TypeError`` naming it),
+            e.g. ``workspace`` is not a Workspace, or an unknown keyword argument.
+        StepDefinitionError: no steps, or a step's script is missing.
+    """
 
     def __init__(
         self,
@@ -72,24 +133,38 @@ class PipelineGraph:
         _service_endpoint: Any = None,
         **kwargs: Any,
     ) -> None:
-        unknown = sorted(set(kwargs) - _ALLOWED_KWARGS)
-        if unknown:
-            raise StepDefinitionError(
-                f"Pipeline() got unexpected keyword arguments {unknown}; only {sorted(_ALLOWED_KWARGS)}"
-            )
+        _check_arguments(workspace, description, default_datastore, kwargs)
         self.workspace = workspace
         self.description = description
         self._default_datastore = default_datastore
-        self.default_source_directory = default_source_directory
-        self.resolve_closure = resolve_closure
+        self.default_source_directory = as_path_text(
+            default_source_directory, "Pipeline(): default_source_directory"
+        )
+        self.resolve_closure = check_bool(
+            resolve_closure, "Pipeline(): resolve_closure"
+        )
         listed = _flatten(steps)
         if not listed:
             raise StepDefinitionError("a pipeline needs at least one step")
         self.steps = self._closure(listed) if resolve_closure else _unique(listed)
-        for step in self.steps:
-            step.check_files(default_source_directory)
+        self._check_files()
         self.nodes = self._nodes()
-        self._index = {id(node.step): i for i, node in enumerate(self.nodes)}
+        self._step_index: dict[int, int] = {}
+
+    def _check_files(self) -> None:
+        """What each step runs exists (one check per folder and script, not per step)."""
+        checked: set[tuple[Any, ...]] = set()
+        for step in self.steps:
+            # a step's check depends only on these, so a long chain of steps running
+            # one script costs one file lookup, not one per step
+            key = (
+                type(step),
+                step.source_directory,
+                getattr(step, "script_name", None),
+            )
+            if key not in checked:
+                step.check_files(self.default_source_directory)
+                checked.add(key)
 
     @property
     def default_datastore(self) -> Datastore:
@@ -98,9 +173,12 @@ class PipelineGraph:
 
     @staticmethod
     def _closure(listed: list[PipelineStep]) -> list[PipelineStep]:
-        """The listed steps plus every producer and run-after step they depend on."""
+        """The listed steps plus every producer and run-after step they depend on.
+
+        Breadth first from the listed steps, with a queue: a chain of any length is fine.
+        """
         found = _unique(listed)
-        seen = {id(step) for step in found}
+        seen = {id(s) for s in found}
         queue = deque(found)
         while queue:
             step = queue.popleft()
@@ -141,8 +219,15 @@ class PipelineGraph:
 
     def producer_of(self, origin: _Origin) -> Node | None:
         """The node that writes an output (the first one, if the graph is invalid)."""
-        at = [self._index[id(p)] for p in origin.producers if id(p) in self._index]
-        return self.nodes[min(at)] if at else None
+        index = self._index_by_step()
+        found = [index[id(p)] for p in origin.producers if id(p) in index]
+        return self.nodes[min(found)] if found else None
+
+    def _index_by_step(self) -> dict[int, int]:
+        """Position in ``nodes`` by ``id(step)``: a lookup instead of a scan per call."""
+        if len(self._step_index) != len(self.nodes):
+            self._step_index = {id(n.step): i for i, n in enumerate(self.nodes)}
+        return self._step_index
 
     def parameters(self) -> dict[str, PipelineParameter]:
         """Every pipeline parameter by name."""
@@ -214,6 +299,31 @@ class PipelineGraph:
             return [f"Cycle detected including node(s) {', '.join(sorted(set(cycle)))}"]
         return []
 
+    def environment_problems(self) -> list[str]:
+        """Why steps cannot run with their environments; ``[]`` if every one can.
+
+        An environment asking for packages or a Docker image to be built is a problem
+        (see ``Environment.requests``); steps sharing one environment are named together.
+
+        Raises:
+            PipelineTypeError: a step's ``runconfig.environment`` is not an Environment,
+                or an environment's settings are of the wrong type.
+        """
+        users: dict[int, tuple[Environment, list[str]]] = {}
+        for step in self.steps:
+            env = step.runconfig.environment
+            if not isinstance(env, Environment):
+                raise type_error(
+                    f"step '{step.name}': runconfig.environment", "an Environment", env
+                )
+            users.setdefault(id(env), (env, []))[1].append(step.name)
+        problems = []
+        for env, names in users.values():
+            asked = env.requests()
+            if asked:
+                problems.append(refusal(_step_names(names), env.name, asked))
+        return problems
+
     def _datastore_problems(self) -> list[str]:
         problems = []
         unknown: dict[
@@ -245,69 +355,62 @@ class PipelineGraph:
     def topological_order(self) -> list[Node]:
         """The nodes, each after everything it waits for (the graph must be valid).
 
-        Nodes are taken in waves: first every node that waits for nothing, then every
-        node whose upstream is all in earlier waves, each wave in the graph's order.
+        Level by level (Kahn's algorithm): first the nodes that wait for nothing, then
+        those whose every upstream node is in an earlier level; within a level, in
+        ``nodes`` order. Linear in the size of the graph, and iterative.
 
         Raises:
             StepDefinitionError: the graph has a cycle.
         """
         position = {n.node_id: i for i, n in enumerate(self.nodes)}
-        waiting = {n.node_id: len(n.upstream) for n in self.nodes}
-        downstream: dict[str, list[str]] = {n.node_id: [] for n in self.nodes}
-        for n in self.nodes:
-            for up in n.upstream:
-                downstream[up].append(n.node_id)
-        wave = [n.node_id for n in self.nodes if not n.upstream]
+        waiting = [len(n.upstream) for n in self.nodes]
+        downstream: list[list[int]] = [[] for _ in self.nodes]
+        for i, node in enumerate(self.nodes):
+            for up in node.upstream:
+                downstream[position[up]].append(i)
+        level = [i for i, count in enumerate(waiting) if count == 0]
         order: list[Node] = []
-        while wave:
-            following: list[str] = []
-            for node_id in wave:
-                order.append(self.nodes[position[node_id]])
-                for down in downstream[node_id]:
-                    waiting[down] -= 1
-                    if not waiting[down]:
-                        following.append(down)
-            wave = sorted(following, key=position.__getitem__)
-        if len(order) < len(self.nodes):
+        while level:
+            order.extend(self.nodes[i] for i in level)
+            following = []
+            for i in level:
+                for j in downstream[i]:
+                    waiting[j] -= 1
+                    if waiting[j] == 0:
+                        following.append(j)
+            level = sorted(following)
+        if len(order) != len(self.nodes):
             raise StepDefinitionError("the pipeline has a cycle; see validate()")
         return order
 
 
 def find_cycle(upstream: Mapping[str, Sequence[str]]) -> list[str]:
-    """The nodes of one cycle in ``node -> nodes it waits for``; ``[]`` if there is none.
+    """The nodes of one cycle in a graph given as ``{node: [nodes it waits for]}``.
 
-    An iterative depth-first walk with its own stack: a chain of 100,000 steps is as
-    fine as one of ten (recursion would stop at Python's recursion limit).
+    Depth first with an explicit stack, so a chain of any length is walked without
+    recursion. ``[]`` if there is no cycle.
     """
-    done: set[str] = set()
-    for start in upstream:
-        if start in done:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in upstream:
+        if root in state:
             continue
-        path = [start]
-        on_path = {start: 0}  # node -> its index in path
-        pending = [iter(upstream[start])]
-        while pending:
-            up = next(pending[-1], None)
+        path = [root]
+        todo = [iter(upstream[root])]
+        state[root] = 1
+        while todo:
+            up = next(todo[-1], None)
             if up is None:
-                finished = path.pop()
-                del on_path[finished]
-                done.add(finished)
-                pending.pop()
-            elif up in on_path:
-                return path[on_path[up] :]
-            elif up not in done:
-                on_path[up] = len(path)
+                state[path.pop()] = 2
+                todo.pop()
+            elif state.get(up) == 1:
+                return path[path.index(up) :]
+            elif up not in state:
+                state[up] = 1
                 path.append(up)
-                pending.append(iter(upstream[up]))
+                todo.append(iter(upstream[up]))
     return []
 
 
 def _unique(steps: Sequence[PipelineStep]) -> list[PipelineStep]:
-    """The steps in order, each once (by identity: a step is one object)."""
-    seen: set[int] = set()
-    out: list[PipelineStep] = []
-    for step in steps:
-        if id(step) not in seen:
-            seen.add(id(step))
-            out.append(step)
-    return out
+    """``steps`` without repeats (a step is itself: identity, not equality)."""
+    return list({id(s): s for s in steps}.values())

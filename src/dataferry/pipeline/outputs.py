@@ -21,6 +21,7 @@ from dataferry.errors import (
     UnknownPlaceholderError,
     did_you_mean,
 )
+from dataferry.pipeline.checks import is_datastore, type_error
 from dataferry.storage.paths import normalise_datastore_path
 
 if TYPE_CHECKING:
@@ -391,6 +392,12 @@ class PipelineData:
         if output_mode not in ("mount", "upload"):
             raise ValueError(
                 f"output_mode must be 'mount' or 'upload', not {output_mode!r}"
+            )
+        if datastore is not None and not is_datastore(datastore):
+            raise type_error(
+                f"PipelineData '{name}': datastore",
+                "a Datastore (Datastore.get(ws, name)) or None for the pipeline's default",
+                datastore,
             )
         if training_output is not None:
             raise StepDefinitionError(

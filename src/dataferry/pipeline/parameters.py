@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
 import re
 from typing import Any
 
 from dataferry.errors import ParameterTypeError, StepDefinitionError
+from dataferry.pipeline.checks import type_error
 
 
 def _allowed(value: Any) -> bool:
@@ -16,17 +18,26 @@ def _allowed(value: Any) -> bool:
 
 
 class PipelineParameter:
-    """A named value with a default; ``pipeline.submit(pipeline_parameters={...})`` overrides it."""
+    """A named value with a default; ``pipeline.submit(pipeline_parameters={...})`` overrides it.
+
+    Raises:
+        PipelineTypeError: ``name`` is not a str, or the default is not an int, float,
+            bool, str, DataPath or dataset (a ``TypeError``).
+        StepDefinitionError: ``name`` is empty.
+    """
 
     def __init__(self, name: str, default_value: Any) -> None:
-        if not isinstance(name, str) or not name:
+        if not isinstance(name, str):
+            raise type_error("PipelineParameter: name", "a str", name)
+        if not name:
             raise StepDefinitionError(
                 f"PipelineParameter name must be a non-empty string, not {name!r}"
             )
         if not _allowed(default_value):
-            raise StepDefinitionError(
-                f"PipelineParameter '{name}': the default must be an int, float, bool, str, "
-                f"DataPath or dataset, not {type(default_value).__name__}"
+            raise type_error(
+                f"PipelineParameter '{name}': the default",
+                "an int, float, bool, str, DataPath or dataset",
+                default_value,
             )
         self.name = name
         self.default_value = default_value
@@ -49,12 +60,23 @@ class PipelineParameter:
         return isinstance(self.default_value, TabularDataset)
 
 
-def check_override(param: PipelineParameter, value: Any) -> None:
-    """An override must be of the default's kind.
+_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+_FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def coerce_override(param: PipelineParameter, value: Any) -> Any:
+    """The value a run gets when ``value`` overrides ``param`` at submit.
+
+    A dataset or DataPath default takes only a value of its own kind. A scalar is read
+    as the default's type, as in the original SDK, which sends it as ``str(value)`` for
+    the service to parse: a string of digits for an int parameter is that int (``'3'``
+    gives 3), a number as text or an int for a float parameter is that float, ``'true'``
+    or ``'false'`` (any case) for a bool parameter is that bool, and any str, int,
+    float or bool for a str parameter is its text.
 
     Raises:
-        ParameterTypeError: a dataset default overridden by another kind of value, or the
-            reverse (a ``TypeError`` too).
+        ParameterTypeError: ``value`` cannot be read as the parameter's type (a
+            ``TypeError``), e.g. ``'three'`` for an int parameter.
     """
     from dataferry.data.abstract_dataset import AbstractDataset
     from dataferry.data.datapath import DataPath
@@ -70,7 +92,47 @@ def check_override(param: PipelineParameter, value: Any) -> None:
         raise ParameterTypeError(
             f"pipeline parameter '{param.name}' needs a {type(default).__name__}, not a {type(value).__name__}"
         )
-    if not _allowed(value):
+    if isinstance(default, AbstractDataset | DataPath):
+        return value
+    read, expected = _read_scalar(default, value)
+    if expected:
         raise ParameterTypeError(
-            f"pipeline parameter '{param.name}': {type(value).__name__} is not a parameter value"
+            f"pipeline parameter '{param.name}' has {_kind(default)} default ({default!r}); it "
+            f"cannot be overridden with {value!r} ({type(value).__name__}). Pass "
+            f"{expected}."
         )
+    return read
+
+
+def _kind(default: Any) -> str:
+    for cls, name in ((bool, "a bool"), (int, "an int"), (float, "a float")):
+        if isinstance(default, cls):
+            return name
+    return "a str"
+
+
+def _read_scalar(default: Any, value: Any) -> tuple[Any, str]:
+    """``(value read as the default's type, "")``, or ``(None, what was expected)``."""
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    text = value.strip() if isinstance(value, str) else None
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value, ""
+        if text is not None and text.lower() in ("true", "false"):
+            return text.lower() == "true", ""
+        return None, "True or False (or the text 'true' or 'false')"
+    if isinstance(default, int):
+        if is_number and isinstance(value, numbers.Integral):
+            return int(value), ""
+        if text is not None and _INT_TEXT.fullmatch(text):
+            return int(text), ""
+        return None, "an int, or a string of digits such as '3'"
+    if isinstance(default, float):
+        if is_number:
+            return float(value), ""
+        if text is not None and _FLOAT_TEXT.fullmatch(text):
+            return float(text), ""
+        return None, "a float or an int, or a number as text such as '0.5'"
+    if isinstance(value, str | numbers.Real):
+        return (value if isinstance(value, str) else str(value)), ""
+    return None, "a str (or an int, float or bool, passed as its text)"

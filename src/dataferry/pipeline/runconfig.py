@@ -1,9 +1,11 @@
 """Run configuration and environments, as in the original SDK, for local runs.
 
-A user-managed environment (the default here) runs a step with the current interpreter,
-or ``python.interpreter_path`` when set. An environment that asks for packages to be
-installed is refused at submit with ``EnvironmentNotSupportedError``: building
-per-environment virtualenvs is not done yet, and silently skipping it would be wrong.
+A step runs with the current interpreter, or ``python.interpreter_path`` when set. An
+environment that asks for something to be installed or built (conda or pip packages
+while ``python.user_managed_dependencies`` is False, or a Docker image from a Dockerfile
+or build context) is refused at submit with ``EnvironmentNotSupportedError``, however
+it was made: building environments is not done yet, and silently skipping it would be
+wrong.
 """
 
 from __future__ import annotations
@@ -14,6 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import EnvironmentNotSupportedError, StepDefinitionError
+from dataferry.pipeline.checks import (
+    as_dict,
+    as_list,
+    as_path_text,
+    as_str_list,
+    check_bool,
+    check_type,
+    type_error,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -66,22 +77,52 @@ class CondaDependencies:
         python_version: str | None = None,
         pin_sdk_version: bool = True,
     ) -> CondaDependencies:
-        """Dependencies from package lists."""
+        """Dependencies from package lists.
+
+        ``pip_indexurl`` and ``pin_sdk_version`` only shape how the original SDK would
+        install the packages; nothing is installed here (see the module docstring).
+
+        Raises:
+            PipelineTypeError: a package list is not a list of str (one str is refused:
+                it would be read as one package per character).
+        """
         deps = CondaDependencies()
-        deps._pip = list(pip_packages or [])
-        deps._conda = list(conda_packages or [])
+        deps._pip = as_str_list(
+            pip_packages, "CondaDependencies.create(): pip_packages"
+        )
+        deps._conda = as_str_list(
+            conda_packages, "CondaDependencies.create(): conda_packages"
+        )
+        check_type(
+            python_version, str, "CondaDependencies.create(): python_version", "a str"
+        )
         deps._python = python_version
         return deps
 
     def add_conda_package(self, conda_package: str) -> None:
-        """Declare a conda package."""
+        """Declare a conda package.
+
+        Raises:
+            PipelineTypeError: ``conda_package`` is not a str.
+        """
+        if not isinstance(conda_package, str):
+            raise type_error(
+                "add_conda_package(): conda_package", "a str", conda_package
+            )
         if conda_package.startswith("python"):
             self._python = conda_package.partition("=")[2] or None
         elif conda_package not in self._conda:
             self._conda.append(conda_package)
 
     def add_pip_package(self, pip_package: str) -> None:
-        """Declare a pip package."""
+        """Declare a pip package.
+
+        Raises:
+            PipelineTypeError: ``pip_package`` is not a str.
+            StepDefinitionError: it is an option (starts with ``-``), not a package.
+        """
+        if not isinstance(pip_package, str):
+            raise type_error("add_pip_package(): pip_package", "a str", pip_package)
         if pip_package.startswith("-"):
             raise StepDefinitionError(f"Invalid package name {pip_package!r}")
         if pip_package not in self._pip:
@@ -120,11 +161,18 @@ class PythonSection:
 
 
 class DockerSection:
-    """``env.docker``: kept for compatibility; local runs use no container."""
+    """``env.docker``: kept for compatibility; local runs use no container.
+
+    ``base_image`` is accepted (the step runs with this interpreter, as for a user-managed
+    environment); an image to build (``base_dockerfile``, ``build_context``) is refused
+    at submit, since nothing would build it.
+    """
 
     def __init__(self) -> None:
         self.enabled = False
         self.base_image: str | None = None
+        self.base_dockerfile: str | None = None
+        self.build_context: Any = None
         self.shm_size = "2g"
 
 
@@ -171,21 +219,50 @@ class Environment:
         env.name, env.version = new_name, None
         return env
 
+    def requests(self) -> list[str]:
+        """What this environment asks to have installed or built; ``[]`` if nothing.
+
+        Packages count unless ``python.user_managed_dependencies`` is True (then they are
+        the user's to install where ``python.interpreter_path`` points). A Docker image
+        to build always counts: steps run without Docker here.
+
+        Raises:
+            PipelineTypeError: ``python.conda_dependencies`` is not a CondaDependencies,
+                or ``python.user_managed_dependencies`` is not a bool.
+        """
+        where = f"environment '{self.name}'"
+        deps = self.python.conda_dependencies
+        check_type(
+            deps,
+            CondaDependencies,
+            f"{where}: python.conda_dependencies",
+            "a CondaDependencies",
+        )
+        managed = check_bool(
+            self.python.user_managed_dependencies,
+            f"{where}: python.user_managed_dependencies",
+        )
+        asked = []
+        if deps is not None and deps.packages() and not managed:
+            asked.append(f"packages to be installed ({', '.join(deps.packages())})")
+        for setting in ("base_dockerfile", "build_context"):
+            if getattr(self.docker, setting, None) is not None:
+                asked.append(f"a Docker image built from docker.{setting}")
+        return asked
+
     def interpreter(self, step_name: str) -> str:
         """The interpreter a step runs with.
 
         Raises:
-            EnvironmentNotSupportedError: the environment declares packages to install.
+            EnvironmentNotSupportedError: the environment asks for something to be
+                installed or built (see ``requests``).
         """
         import sys
 
-        packages = self.python.conda_dependencies.packages()
-        if packages and not self.python.user_managed_dependencies:
+        asked = self.requests()
+        if asked:
             raise EnvironmentNotSupportedError(
-                f"step '{step_name}': environment '{self.name}' asks for packages to be "
-                f"installed ({', '.join(packages[:5])}{', ...' if len(packages) > 5 else ''}); "
-                "dataferry does not build environments yet. Install them into this "
-                "interpreter and set env.python.user_managed_dependencies = True."
+                refusal(f"step '{step_name}'", self.name, asked)
             )
         path = self.python.interpreter_path
         return (
@@ -196,8 +273,36 @@ class Environment:
         return f"Environment(Name: {self.name},\nVersion: {self.version})"
 
 
+def refusal(where: str, environment: str | None, asked: list[str]) -> str:
+    """Why an environment is refused, and what to do instead."""
+    hints = []
+    if any(a.startswith("packages") for a in asked):
+        hints.append(
+            "Install the packages into this interpreter (or the one "
+            "env.python.interpreter_path names) and set "
+            "env.python.user_managed_dependencies = True."
+        )
+    if any("Docker" in a for a in asked):
+        hints.append(
+            "Steps run without Docker here: leave env.docker.base_dockerfile and "
+            "env.docker.build_context unset."
+        )
+    return (
+        f"{where}: environment '{environment}' asks for {' and '.join(asked)}; "
+        f"dataferry does not build environments yet. {' '.join(hints)}"
+    )
+
+
 class RunConfiguration:
-    """Where and with what a step runs: ``.target``, ``.environment``, env variables."""
+    """Where and with what a step runs: ``.target``, ``.environment``, env variables.
+
+    As in the original SDK, its environment is not user-managed: packages added to it
+    (``conda_dependencies=``, or ``rc.environment.python.conda_dependencies``) are
+    packages to install, which submit refuses (see the module docstring).
+
+    Raises:
+        PipelineTypeError: an argument is of the wrong type (a ``TypeError``).
+    """
 
     def __init__(
         self,
@@ -211,18 +316,27 @@ class RunConfiguration:
         _name: Any = None,
         command: Any = None,
     ) -> None:
+        check_type(script, str, "RunConfiguration(): script", "a str")
+        check_type(framework, str, "RunConfiguration(): framework", "a str")
+        check_type(communicator, str, "RunConfiguration(): communicator", "a str")
+        check_type(
+            conda_dependencies,
+            CondaDependencies,
+            "RunConfiguration(): conda_dependencies",
+            "a CondaDependencies",
+        )
+        if command is not None and not isinstance(command, str):
+            command = as_list(command, "RunConfiguration(): command")
         self.script = script
-        self.arguments = list(arguments or [])
+        self.arguments = as_list(arguments, "RunConfiguration(): arguments")
         self.command = command or ""
         self.framework = framework or "Python"
         self.communicator = communicator or "None"
         self.node_count = 1
         self._target: str = "local"
         self.environment = Environment("default-environment")
-        self.environment.python.user_managed_dependencies = True
         if conda_dependencies is not None:
             self.environment.python.conda_dependencies = conda_dependencies
-            self.environment.python.user_managed_dependencies = False
         self.environment_variables: dict[str, str] = {}
         self.max_run_duration_seconds: int | None = None
 
@@ -239,7 +353,17 @@ class RunConfiguration:
 
 
 class Estimator:
-    """Deprecated in the original SDK, kept minimal: a source folder, a script, an environment."""
+    """Deprecated in the original SDK, kept minimal: a source folder, a script, an environment.
+
+    ``pip_packages``/``conda_packages`` make an environment with packages to install,
+    which submit refuses (see the module docstring).
+
+    Raises:
+        PipelineTypeError: an argument is of the wrong type (a ``TypeError``).
+        StepDefinitionError: ``script_params`` given, an empty ``entry_script``, or
+            packages given together with ``environment_definition`` (they would be
+            dropped).
+    """
 
     def __init__(
         self,
@@ -257,18 +381,40 @@ class Estimator:
             raise StepDefinitionError(
                 "an Estimator used in EstimatorStep must have no script_params; pass estimator_entry_script_arguments"
             )
-        self.source_directory = source_directory
+        pip = as_str_list(pip_packages, "Estimator(): pip_packages")
+        conda = as_str_list(conda_packages, "Estimator(): conda_packages")
+        check_type(
+            environment_definition,
+            Environment,
+            "Estimator(): environment_definition",
+            "an Environment",
+        )
+        if environment_definition is not None and (pip or conda):
+            raise StepDefinitionError(
+                "Estimator(): pip_packages and conda_packages cannot be combined with "
+                "environment_definition; declare the packages in the environment"
+            )
+        if not isinstance(entry_script, str):
+            raise type_error("Estimator(): entry_script", "a str", entry_script)
+        if not entry_script:
+            raise StepDefinitionError("Estimator(): entry_script must not be empty")
+        self.source_directory = as_path_text(
+            source_directory, "Estimator(): source_directory"
+        )
         self.entry_script = entry_script
         self.compute_target = compute_target
         self.run_config = RunConfiguration()
         env = environment_definition or Environment("estimator-environment")
-        if environment_definition is None:
-            env.python.user_managed_dependencies = not (pip_packages or conda_packages)
-            for p in pip_packages or []:
-                env.python.conda_dependencies.add_pip_package(p)
-            for p in conda_packages or []:
-                env.python.conda_dependencies.add_conda_package(p)
+        for package in pip:
+            env.python.conda_dependencies.add_pip_package(package)
+        for package in conda:
+            env.python.conda_dependencies.add_conda_package(package)
         self.run_config.environment = env
-        self.run_config.environment_variables = dict(environment_variables or {})
+        variables = as_dict(environment_variables, "Estimator(): environment_variables")
+        for key, value in variables.items():
+            check_type(
+                value, str, f"Estimator(): environment_variables[{key!r}]", "a str"
+            )
+        self.run_config.environment_variables = variables
         if compute_target is not None:
             self.run_config.target = compute_target

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import shlex
 import warnings
 from pathlib import Path
@@ -9,6 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import StepDefinitionError
 from dataferry.pipeline.bindings import StepPorts
+from dataferry.pipeline.checks import (
+    as_dict,
+    as_list,
+    as_path_text,
+    check_bool,
+    check_type,
+    type_error,
+)
 from dataferry.pipeline.parameters import PipelineParameter
 from dataferry.pipeline.runconfig import Environment, Estimator, RunConfiguration
 
@@ -20,25 +29,63 @@ _RUNCONFIG_PARAMS = {
     "MaxRunDurationSeconds": "max_run_duration_seconds",
     "TargetCompute": "target",
 }
+# what each runconfig_pipeline_params key takes besides a PipelineParameter
+_RUNCONFIG_PARAM_KINDS: dict[str, tuple[type, str]] = {
+    "NodeCount": (int, "an int"),
+    "MaxRunDurationSeconds": (int, "an int"),
+    "TargetCompute": (str, "a str"),
+}
+_PARAM_KINDS = "a str, int, float, bool or PipelineParameter"
 
 
-def _target_name(compute_target: Any) -> str | None:
+def _target_name(compute_target: Any, where: str) -> str | None:
     if compute_target is None:
         return None
     if isinstance(compute_target, str):
         return compute_target
     if isinstance(compute_target, tuple) and compute_target:
-        return str(compute_target[0])
-    name = getattr(compute_target, "name", None)
-    if not isinstance(name, str):
-        raise StepDefinitionError(
-            f"compute_target must be a name, a (name, type) tuple or a compute object, not {compute_target!r}"
-        )
-    return name
+        if isinstance(compute_target[0], str):
+            return compute_target[0]
+    else:
+        name = getattr(compute_target, "name", None)
+        if isinstance(name, str):
+            return name
+    raise type_error(
+        f"{where}: compute_target",
+        "a name, a (name, type) tuple or a compute object with a name",
+        compute_target,
+    )
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | numbers.Real)
+
+
+def _params(params: Any, where: str) -> dict[str, Any]:
+    checked = as_dict(params, f"{where}: params")
+    for key, value in checked.items():
+        if not (_is_scalar(value) or isinstance(value, PipelineParameter)):
+            raise type_error(f"{where}: params[{key!r}]", _PARAM_KINDS, value)
+    return checked
+
+
+def _version(version: Any, where: str) -> str | None:
+    if version is None or isinstance(version, str):
+        return version
+    if isinstance(version, int) and not isinstance(version, bool):
+        return str(version)  # an opaque tag: 2 and '2' mean the same
+    raise type_error(f"{where}: version", "a str", version)
 
 
 class PipelineStep:
-    """What every step has: a name, ports, a compute target, a reuse flag, run-after edges."""
+    """What every step has: a name, ports, a compute target, a reuse flag, run-after edges.
+
+    Raises:
+        PipelineTypeError: an argument is of the wrong type (a ``TypeError``).
+        StepDefinitionError: an argument has a wrong value (an empty name, ...).
+    """
+
+    _ARGUMENTS = "arguments"  # what the arguments are called in messages
 
     def __init__(
         self,
@@ -55,54 +102,70 @@ class PipelineStep:
         allow_reuse: bool,
         version: str | None,
     ) -> None:
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str):
+            raise type_error("a step's name", "a str", name)
+        if not name.strip():
             raise StepDefinitionError(
                 f"a step name must be a non-empty string, not {name!r}"
             )
-        if arguments is not None and isinstance(arguments, str | bytes):
-            raise StepDefinitionError(
-                f"step '{name}': arguments must be a list, not a string"
-            )
+        where = f"step '{name}'"
+        check_type(
+            runconfig, RunConfiguration, f"{where}: runconfig", "a RunConfiguration"
+        )
         self.name = name
-        self.source_directory = source_directory
+        self.source_directory = as_path_text(
+            source_directory, f"{where}: source_directory"
+        )
         self.runconfig = runconfig or RunConfiguration()
-        self.compute_target = _target_name(compute_target) or (
+        self.compute_target = _target_name(compute_target, where) or (
             self.runconfig.target if runconfig else None
         )
         self.runconfig_pipeline_params = self._check_runconfig_params(
-            runconfig_pipeline_params
+            as_dict(runconfig_pipeline_params, f"{where}: runconfig_pipeline_params")
         )
-        self.allow_reuse = bool(allow_reuse)
-        self.version = version
+        self.allow_reuse = check_bool(allow_reuse, f"{where}: allow_reuse")
+        self.version = _version(version, where)
         self.ports = StepPorts(
             name,
-            list(arguments or []),
-            list(inputs or []),
-            list(outputs or []),
-            dict(params or {}),
+            as_list(arguments, f"{where}: {self._ARGUMENTS}"),
+            as_list(inputs, f"{where}: inputs"),
+            as_list(outputs, f"{where}: outputs"),
+            _params(params, where),
+            arguments_label=self._ARGUMENTS,
         )
         self._run_after: list[PipelineStep] = []
         for out in self.ports.outputs:
             if self not in out.origin.producers:
                 out.origin.producers.append(self)
 
-    def _check_runconfig_params(
-        self, params: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        unknown = sorted(set(params or {}) - set(_RUNCONFIG_PARAMS))
+    def _check_runconfig_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(params) - set(_RUNCONFIG_PARAMS))
         if unknown:
             raise StepDefinitionError(
                 f"step '{self.name}': runconfig_pipeline_params has unknown key(s) {unknown}; "
                 f"known: {sorted(_RUNCONFIG_PARAMS)}"
             )
-        return dict(params or {})
+        for key, value in params.items():
+            kind, label = _RUNCONFIG_PARAM_KINDS[key]
+            if isinstance(value, bool) or not isinstance(
+                value, kind | PipelineParameter
+            ):
+                raise type_error(
+                    f"step '{self.name}': runconfig_pipeline_params[{key!r}]",
+                    f"{label} or a PipelineParameter",
+                    value,
+                )
+        return params
 
     def run_after(self, step: PipelineStep) -> None:
-        """Run this step only after ``step`` has finished."""
+        """Run this step only after ``step`` has finished.
+
+        Raises:
+            PipelineTypeError: ``step`` is not a step.
+            StepDefinitionError: ``step`` is this step.
+        """
         if not isinstance(step, PipelineStep):
-            raise StepDefinitionError(
-                f"run_after needs a step, not {type(step).__name__}"
-            )
+            raise type_error(f"step '{self.name}': run_after(step)", "a step", step)
         if step is self:
             raise StepDefinitionError(f"step '{self.name}' cannot run after itself")
         self._run_after.append(step)
@@ -124,7 +187,14 @@ class PipelineStep:
 
 
 class PythonScriptStep(PipelineStep):
-    """Runs a Python script in its own process, with its data bound to paths or datasets."""
+    """Runs a Python script in its own process, with its data bound to paths or datasets.
+
+    Raises:
+        PipelineTypeError: an argument is of the wrong type (a ``TypeError``): the
+            message names it and the types it takes.
+        StepDefinitionError: an argument has a wrong value (an empty ``script_name``,
+            a raw dataset in ``inputs``, two inputs with one name, ...).
+    """
 
     def __init__(
         self,
@@ -142,10 +212,15 @@ class PythonScriptStep(PipelineStep):
         version: str | None = None,
         hash_paths: Sequence[str] | None = None,
     ) -> None:
-        if not isinstance(script_name, str) or not script_name:
+        if not isinstance(script_name, str):
+            raise type_error(
+                f"{type(self).__name__}: script_name", "a str", script_name
+            )
+        if not script_name:
             raise StepDefinitionError(
                 f"script_name must be a non-empty string, not {script_name!r}"
             )
+        check_type(name, str, f"{type(self).__name__}: name", "a str")
         if hash_paths is not None:
             warnings.warn(
                 "hash_paths is deprecated and has no effect: the whole source_directory is "
@@ -184,7 +259,14 @@ class PythonScriptStep(PipelineStep):
 
 
 class CommandStep(PipelineStep):
-    """Runs a command line (a string for the shell, or a list of words and data objects)."""
+    """Runs a command line (a string for the shell, or a list of words and data objects).
+
+    Raises:
+        PipelineTypeError: an argument is of the wrong type (a ``TypeError``).
+        StepDefinitionError: no command, or an argument has a wrong value.
+    """
+
+    _ARGUMENTS = "command"
 
     def __init__(
         self,
@@ -200,6 +282,10 @@ class CommandStep(PipelineStep):
         allow_reuse: bool = True,
         version: str | None = None,
     ) -> None:
+        check_type(
+            runconfig, RunConfiguration, "CommandStep: runconfig", "a RunConfiguration"
+        )
+        check_type(name, str, "CommandStep: name", "a str")
         command = (
             command
             if command is not None
@@ -210,7 +296,11 @@ class CommandStep(PipelineStep):
                 "CommandStep needs a command (a string or a list)"
             )
         self.is_shell = isinstance(command, str)
-        words = [command] if isinstance(command, str) else list(command)
+        words = (
+            [command]
+            if isinstance(command, str)
+            else as_list(command, "CommandStep: command")
+        )
         default_name = (
             shlex.split(command)[0] if isinstance(command, str) else str(words[0])
         )
@@ -270,8 +360,10 @@ class EstimatorStep(PythonScriptStep):
             )
             runconfig = getattr(estimator, "run_config", None)
             if not script:
-                raise StepDefinitionError(
-                    f"estimator {estimator!r} has no entry_script"
+                raise type_error(
+                    "EstimatorStep: estimator",
+                    "an Estimator (or an object with an entry_script)",
+                    estimator,
                 )
         super().__init__(
             script,
@@ -289,13 +381,19 @@ class EstimatorStep(PythonScriptStep):
 
 
 class StepSequence:
-    """Steps that run one after the other, in list order."""
+    """Steps that run one after the other, in list order.
+
+    Raises:
+        PipelineTypeError: ``steps`` is not a list of steps.
+    """
 
     def __init__(self, steps: Sequence[PipelineStep] | None = None) -> None:
-        self.steps = list(steps or [])
+        self.steps = as_list(steps, "StepSequence: steps")
+        for i, step in enumerate(self.steps):  # all checked before any edge is added
+            if not isinstance(step, PipelineStep):
+                raise type_error(f"StepSequence: steps[{i}]", "a step", step)
         for before, after in zip(self.steps, self.steps[1:], strict=False):
-            if isinstance(after, PipelineStep) and isinstance(before, PipelineStep):
-                after.run_after(before)
+            after.run_after(before)
 
 
 def parameter_objects(step: PipelineStep) -> list[PipelineParameter]:
