@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
-import dataferry.data.readers as readers
+import dataferry.data.delimited as delimited
 from dataferry import DataPath, Dataset, Datastore, DataType, TabularDataset
 from dataferry.errors import DataFormatError
 
@@ -114,16 +115,19 @@ class TestHeader:
         frame = ds.to_pandas_dataframe()
         assert frame["colour"].isna().tolist() == [False, True, True]
 
-    def test_same_headers_mode_rejects_files_with_other_columns(
-        self, blobstore: Datastore, store_root: Path
+    def test_same_headers_mode_takes_the_first_files_names_and_drops_each_first_line(
+        self, blobstore: Datastore, store_root: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
+        # as in Azure ML: the first line of every other file is dropped uncompared
         write(store_root, "h/1.csv", "id,colour\n1,red\n")
         write(store_root, "h/2.csv", "id,size\n2,2.5\n")
         ds = Dataset.Tabular.from_delimited_files(DataPath(blobstore, "h/*.csv"))
-        with pytest.raises(
-            DataFormatError, match=r"/2\.csv: its columns .*COMBINE_ALL_FILES_HEADERS"
-        ):
-            ds.to_arrow()
+        expected = [{"id": 1, "colour": "red"}, {"id": 2, "colour": "2.5"}]
+        assert rows(ds) == expected
+        assert [r for b in ds.to_record_batches() for r in b.to_pylist()] == expected
+        assert "/2.csv: its first line ['id', 'size'] differs from the header" in (
+            caplog.text
+        )
 
 
 class TestEncoding:
@@ -165,7 +169,7 @@ class TestEncoding:
             "name\n" + "".join(f"José{i}\n" for i in range(300)),
             "utf-16",
         )
-        monkeypatch.setattr(readers, "STREAM_BLOCK_BYTES", 256)
+        monkeypatch.setattr(delimited, "STREAM_BLOCK_BYTES", 256)
         ds = Dataset.Tabular.from_delimited_files(
             DataPath(blobstore, "enc/a.csv"), encoding="utf16"
         )
@@ -268,6 +272,46 @@ class TestColumnTypes:
             dt.datetime(2024, 1, 13),
         ]
 
+    def test_a_date_only_column_reads_as_timestamps(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        path = write(store_root, "t/a.csv", "id,day\n1,2024-01-02\n2,2024-02-29\n")
+        ds = Dataset.Tabular.from_delimited_files(DataPath(blobstore, "t/a.csv"))
+
+        days = [dt.datetime(2024, 1, 2), dt.datetime(2024, 2, 29)]
+        assert ds.to_arrow().schema.field("day").type == pa.timestamp("s")
+        assert rows(ds) == [{"id": 1, "day": days[0]}, {"id": 2, "day": days[1]}]
+        batches = list(ds.to_record_batches())
+        assert [b.schema.field("day").type for b in batches] == [pa.timestamp("s")]
+        frame = ds.to_pandas_dataframe()
+        assert str(frame["day"].dtype) == "datetime64[s]"
+        assert frame["day"].dt.day.tolist() == [2, 29]
+        parsed = pd.read_csv(path, parse_dates=["day"])  # what pandas gives, asked
+        assert frame["day"].tolist() == parsed["day"].tolist()
+
+    def test_a_date_column_takes_times_in_later_files(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "t/1.csv", "day\n2024-01-02\n")
+        write(store_root, "t/2.csv", "day\n2024-01-03 10:30:00\n")
+        ds = Dataset.Tabular.from_delimited_files(DataPath(blobstore, "t/*.csv"))
+        assert ds.to_arrow().column("day").to_pylist() == [
+            dt.datetime(2024, 1, 2),
+            dt.datetime(2024, 1, 3, 10, 30),
+        ]
+
+    def test_a_column_typed_date_is_datetime64_in_pandas(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "t/a.csv", "day\n2024-01-02\n")
+        ds = Dataset.Tabular.from_delimited_files(
+            DataPath(blobstore, "t/a.csv"), set_column_types={"day": "date"}
+        )
+        assert ds.to_arrow().schema.field("day").type == pa.date32()
+        frame = ds.to_pandas_dataframe()
+        assert frame["day"].dtype.kind == "M"
+        assert frame["day"].dt.year.tolist() == [2024]
+
     @pytest.mark.parametrize(
         ("name", "arrow", "value"),
         [
@@ -347,7 +391,7 @@ class TestParsingOptions:
         body = "".join(f'{i},"first line {i}\nsecond, line"\n' for i in range(200))
         write(store_root, "ml/a.csv", "id,text\n" + body)
         monkeypatch.setattr(
-            readers, "STREAM_BLOCK_BYTES", 256
+            delimited, "STREAM_BLOCK_BYTES", 256
         )  # blocks end inside quotes
         ds = Dataset.Tabular.from_delimited_files(
             DataPath(blobstore, "ml/a.csv"), support_multi_line=True
@@ -366,7 +410,7 @@ class TestParsingOptions:
             "ml/a.csv",
             "id,text\n" + "".join(f'{i},"a\nb"\n' for i in range(200)),
         )
-        monkeypatch.setattr(readers, "STREAM_BLOCK_BYTES", 256)
+        monkeypatch.setattr(delimited, "STREAM_BLOCK_BYTES", 256)
         ds = Dataset.Tabular.from_delimited_files(
             DataPath(blobstore, "ml/a.csv"), validate=False
         )

@@ -87,7 +87,10 @@ class TabularDataset(AbstractDataset):
         return tf.apply(chunks(), transforms)
 
     def to_record_batches(self, on_error: str = "null") -> Iterator[pa.RecordBatch]:
-        """Stream the records as Arrow record batches, in bounded memory."""
+        """Stream the records as Arrow record batches, in bounded memory.
+
+        Raises the errors ``to_arrow`` raises, when the stream reaches them.
+        """
         for chunk in self._chunks(on_error=on_error, streaming=True):
             yield from (chunk.to_batches() if isinstance(chunk, pa.Table) else [chunk])
 
@@ -116,7 +119,8 @@ class TabularDataset(AbstractDataset):
         """All records as a pandas DataFrame.
 
         ``on_error='null'`` turns values that do not fit their column's type into nulls;
-        ``'fail'`` raises ``DataFormatError`` naming the file, row and column.
+        ``'fail'`` raises ``DataFormatError`` naming the file, row and column. Date
+        columns come as ``datetime64``, as timestamps do.
         ``out_of_range_datetime='fail'`` raises on timestamps pandas cannot hold.
         """
         if out_of_range_datetime not in ("null", "fail"):
@@ -125,14 +129,19 @@ class TabularDataset(AbstractDataset):
             )
         table = self.to_arrow(on_error)
         try:
-            return table.to_pandas(split_blocks=True, self_destruct=True)
+            # date_as_object=False: a date column is datetime64, as timestamps are
+            return table.to_pandas(
+                split_blocks=True, self_destruct=True, date_as_object=False
+            )
         except pa.ArrowInvalid as exc:
             if out_of_range_datetime == "fail":
                 raise DatasetValidationError(
                     f"a timestamp is out of pandas' range: {exc}"
                 ) from exc
             return table.to_pandas(
-                timestamp_as_object=False, coerce_temporal_nanoseconds=True
+                timestamp_as_object=False,
+                coerce_temporal_nanoseconds=True,
+                date_as_object=False,
             )
 
     def to_polars(self, on_error: str = "null") -> Any:
