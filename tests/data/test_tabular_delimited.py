@@ -11,7 +11,7 @@ import pytest
 
 import dataferry.data.delimited as delimited
 from dataferry import DataPath, Dataset, Datastore, DataType, TabularDataset
-from dataferry.errors import DataFormatError
+from dataferry.errors import DataFormatError, DatasetValidationError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -357,6 +357,71 @@ class TestExtraColumns:
             {"id": 2, "Path": "/a.csv"},
             {"id": 3, "Path": "/b.csv"},
         ]
+
+    @pytest.mark.parametrize("validate", [True, False])
+    def test_include_path_on_data_with_a_path_column_is_refused(
+        self, blobstore: Datastore, store_root: Path, validate: bool
+    ) -> None:
+        write(store_root, "p/a.csv", "Path,x\n/raw/1,1\n")
+        message = (
+            r"^include_path=True adds a column 'Path', and the data \(/a\.csv\) has "
+            r"a column 'Path' too; rename that column, or read the files without "
+            r"include_path=True$"
+        )
+        path = DataPath(blobstore, "p/*.csv")
+        if validate:
+            with pytest.raises(DatasetValidationError, match=message):
+                Dataset.Tabular.from_delimited_files(path, include_path=True)
+            return
+        ds = Dataset.Tabular.from_delimited_files(
+            path, include_path=True, validate=False
+        )
+        with pytest.raises(DatasetValidationError, match=message):
+            ds.to_arrow()
+        with pytest.raises(DatasetValidationError, match=message):
+            list(ds.to_record_batches())
+        with pytest.raises(DatasetValidationError, match=message):
+            ds.take(1).to_pandas_dataframe()
+        with pytest.raises(DatasetValidationError, match=message):
+            ds.keep_columns(["x"], validate=True)
+
+    def test_a_column_named_path_in_another_case_is_no_clash(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "p/a.csv", "path,x\n/raw/1,1\n")
+        ds = Dataset.Tabular.from_delimited_files(
+            DataPath(blobstore, "p/*.csv"), include_path=True
+        )
+        assert rows(ds) == [{"path": "/raw/1", "x": 1, "Path": "/a.csv"}]
+
+    def test_a_partition_column_the_data_has_is_refused(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "p/2024/a.csv", "year,x\n1999,1\n")
+        with pytest.raises(
+            DatasetValidationError,
+            match=r"^partition_format '/\{year\}/\*\.csv' adds a column 'year', and "
+            r"the data \(/2024/a\.csv\) has a column 'year' too; give it another "
+            r"name in partition_format, e\.g\. '\{year_part\}'$",
+        ):
+            Dataset.Tabular.from_delimited_files(
+                DataPath(blobstore, "p/**/*.csv"), partition_format="/{year}/*.csv"
+            )
+
+    def test_a_partition_column_named_path_with_include_path_is_refused(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "p/raw/a.csv", "x\n1\n")
+        with pytest.raises(
+            DatasetValidationError,
+            match=r"^include_path=True adds a column 'Path', and partition_format "
+            r"'/\{Path\}/\*\.csv' has a column 'Path' too",
+        ):
+            Dataset.Tabular.from_delimited_files(
+                DataPath(blobstore, "p/**/*.csv"),
+                partition_format="/{Path}/*.csv",
+                include_path=True,
+            )
 
     def test_partition_format_gives_columns_from_the_path(
         self, blobstore: Datastore, store_root: Path

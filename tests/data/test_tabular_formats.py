@@ -270,3 +270,18 @@ class TestDateColumns:
         frame = ds.to_pandas_dataframe()
         assert frame["day"].dtype.kind == "M"
         assert frame["day"].tolist() == [pd.Timestamp(day)]
+
+
+class TestExtraColumns:
+    def test_include_path_on_parquet_with_a_path_column_is_refused(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write_parquet(store_root, "pq/a.parquet", pa.table({"Path": ["x"], "n": [1]}))
+        with pytest.raises(
+            DatasetValidationError,
+            match=r"^include_path=True adds a column 'Path', and the data "
+            r"\(/a\.parquet\) has a column 'Path' too",
+        ):
+            Dataset.Tabular.from_parquet_files(
+                DataPath(blobstore, "pq/*.parquet"), include_path=True
+            )

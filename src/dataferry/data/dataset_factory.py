@@ -62,7 +62,8 @@ class TabularDatasetFactory:
 
         Raises:
             PathNotFoundError: a path or glob matches no file.
-            DatasetValidationError: bad options, a wrong separator, unparsable first rows.
+            DatasetValidationError: bad options, a wrong separator, unparsable first rows,
+                ``include_path``/``partition_format`` adding a column the data has.
             DataFormatError: a malformed file (the message names the file and row): no
                 file with a line, a quote that never closes; ``DataEncodingError`` for
                 bytes that ``encoding`` cannot decode.

@@ -66,6 +66,7 @@ class TabularDataset(AbstractDataset):
         self, schema: pa.Schema, files: Sequence[ResolvedFile]
     ) -> pa.Schema:
         fmt = self._definition["format"]
+        _check_added_columns(schema.names, fmt, files[0])
         extra = _extra_columns(files[0], fmt)
         for name, value in extra.items():
             schema = schema.append(pa.field(name, pa.scalar(value).type))
@@ -79,6 +80,8 @@ class TabularDataset(AbstractDataset):
             streaming = any(t["op"] in _STREAMED for t in transforms)
         reader = self._reader(on_error)
         fmt = self._definition["format"]
+        if fmt.get("include_path") or fmt.get("partition_format"):
+            _check_added_columns(reader.schema().names, fmt, reader.files[0])
 
         def chunks() -> Iterator[Any]:
             for f, chunk in reader.tables(streaming=streaming):
@@ -100,6 +103,8 @@ class TabularDataset(AbstractDataset):
         Raises:
             PathNotFoundError: a source path matches no file.
             DataFormatError: a file is malformed (the message names the file and row).
+            DatasetValidationError: ``include_path`` or ``partition_format`` adds a
+                column the data already has.
         """
         chunks = [
             c if isinstance(c, pa.Table) else pa.Table.from_batches([c])
@@ -163,14 +168,41 @@ class TabularDataset(AbstractDataset):
         reader = self._reader("null")
         if hasattr(reader, "check_separator"):
             reader.check_separator()
-        reader.schema()
         fmt = self._definition["format"]
+        _check_added_columns(reader.schema().names, fmt, reader.files[0])
         if fmt.get("partition_format"):
             for f in reader.files:
                 _extra_columns(f, fmt)
         for _, chunk in reader.tables(streaming=True):
             _ = chunk.num_rows  # the first block parses
             break
+
+
+def _check_added_columns(
+    names: Sequence[str], fmt: dict[str, Any], f: ResolvedFile
+) -> None:
+    """Fail if ``include_path`` or ``partition_format`` adds a column already there.
+
+    Raises:
+        DatasetValidationError: the clash, and what to rename.
+    """
+    added: list[tuple[str, str, str]] = []  # (column, what adds it, what to do)
+    if fmt.get("partition_format"):
+        pattern = fmt["partition_format"]
+        for name, _ in PartitionFormat(pattern).columns:
+            fix = f"give it another name in partition_format, e.g. '{{{name}_part}}'"
+            added.append((name, f"partition_format {pattern!r}", fix))
+    if fmt.get("include_path"):
+        fix = "rename that column, or read the files without include_path=True"
+        added.append(("Path", "include_path=True", fix))
+    present = {name: f"the data ({f.display})" for name in names}
+    for name, source, fix in added:
+        if name in present:
+            raise DatasetValidationError(
+                f"{source} adds a column '{name}', and {present[name]} has a column "
+                f"'{name}' too; {fix}"
+            )
+        present[name] = source
 
 
 def _extra_columns(f: ResolvedFile, fmt: dict[str, Any]) -> dict[str, Any]:
