@@ -10,12 +10,14 @@ import random
 import pandas as pd
 import pytest
 
+from dataferry.data import delimited_text
 from dataferry.data.delimited_text import (
     DecodedStream,
     find_unclosed_quote,
     first_record,
     unique_names,
 )
+from dataferry.errors import DataFormatError
 
 
 def pieces(data: bytes | str, rng: random.Random) -> list[bytes | str]:
@@ -82,15 +84,15 @@ def test_decoded_stream_gives_the_same_utf8_for_any_cut(
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 25)))
         bom = b"\xef\xbb\xbf" if codec == "utf8" and rng.random() < 0.3 else b""
         data = bom + text.encode(codec)
-        stream = DecodedStream(codec, ",", drop_header=drop_header)
+        stream = DecodedStream(codec, ",", drop_header=drop_header, name="t")
         out = b"".join(stream(p) for p in [*pieces(data, rng), b"", b""])
 
         decoded = data.decode(codec).removeprefix("\ufeff")
-        header = first_record(io.BytesIO(data), codec, ",")
+        header = first_record(io.BytesIO(data), codec, ",", name="t")
         rest = decoded
         if drop_header:
             assert stream.header == header
-            whole = DecodedStream(codec, ",", drop_header=True)
+            whole = DecodedStream(codec, ",", drop_header=True, name="t")
             rest = (whole(data) + whole(b"")).decode()
         assert out == rest.encode("utf-8"), (data, pieces)
         assert stream.quotes == decoded.count('"')
@@ -98,13 +100,37 @@ def test_decoded_stream_gives_the_same_utf8_for_any_cut(
 
 
 def test_decoded_stream_drops_the_header_and_a_bom() -> None:
-    stream = DecodedStream("utf8", ",", drop_header=True)
+    stream = DecodedStream("utf8", ",", drop_header=True, name="t")
     out = stream(b'\xef\xbb\xbf\n"a,b",c\r\n1,2\n') + stream(b"")
     assert (stream.header, out) == (["a,b", "c"], b"1,2\n")
 
 
 def test_decoded_stream_raises_on_bytes_the_codec_cannot_decode() -> None:
-    stream = DecodedStream("utf8", ",", drop_header=False)
+    stream = DecodedStream("utf8", ",", drop_header=False, name="t")
     stream(b"id\n1\n")
     with pytest.raises(UnicodeDecodeError):
         stream(b"Z\xfcrich\n")
+
+
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        (
+            '"id,x\n' + "1,2\n" * 1000,
+            r"^t\.csv: a quoted value opens in the first line \(the header\) and does "
+            r"not close within 0 MiB; close the quote",
+        ),
+        (
+            "x" * 1000,
+            r"^t\.csv: the first line is longer than 0 MiB; check that the file is "
+            r"delimited text with its lines ending in \\n or \\r\\n$",
+        ),
+    ],
+    ids=["open-quote", "no-line-break"],
+)
+def test_a_first_record_too_long_to_hold_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, head: str, message: str
+) -> None:
+    monkeypatch.setattr(delimited_text, "_MAX_HEAD_CHARS", 64)
+    with pytest.raises(DataFormatError, match=message):
+        first_record(io.BytesIO(head.encode()), "utf8", ",", name="t.csv")

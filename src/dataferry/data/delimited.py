@@ -121,7 +121,9 @@ class CsvReader:
         for index, f in enumerate(self.files):
             try:
                 with f.location.fs.open(f.full, "rb") as raw:
-                    record = first_record(raw, self.codec, self.separator)
+                    record = first_record(
+                        raw, self.codec, self.separator, name=f.display
+                    )
             except UnicodeDecodeError as exc:
                 header = self.mode != "NO_HEADERS"
                 raise self._encoding_error(f, None, header=header) from exc
@@ -254,8 +256,9 @@ class CsvReader:
 
     def _open(self, index: int, f: ResolvedFile) -> _Opened:
         """The file as pyarrow reads it: decoded, checked, header dropped if it has one."""
+        drop = self._has_header(index)
         state = DecodedStream(
-            self.codec, self.separator, drop_header=self._has_header(index)
+            self.codec, self.separator, drop_header=drop, name=f.display
         )
         source = f.local_path or f.location.fs.open(f.full, "rb")
         stream = pa.TransformInputStream(pa.input_stream(source), state)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dataferry.errors import DatasetValidationError
+from dataferry.errors import DataFormatError, DatasetValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -35,8 +35,10 @@ _ENCODINGS = {
     "windows1252": "cp1252",
 }
 _HEAD_BYTES = 64 << 10  # read a first record this much at a time
+_MAX_HEAD_CHARS = 16 << 20  # a first record longer than this is an error
 _SCAN_CHARS = 1 << 20  # what the scans decode at a time
 _HEAD_TOKENS = re.compile(r'["\r\n]')
+_QUOTE_CHAR = re.compile('"')
 _QUOTE = ord('"')
 _MARK = "dataferry.mark-undecodable"
 _MARKED = re.compile("[\udc00-\udcff]+")
@@ -81,10 +83,15 @@ def unique_names(names: Sequence[str]) -> list[str]:
 
 
 class _FirstRecord:
-    """Finds where a file's first non-blank record ends, fed text a piece at a time."""
+    """Finds where a file's first non-blank record ends, fed text a piece at a time.
 
-    def __init__(self, separator: str) -> None:
+    The text is held until the record ends, so a record longer than
+    ``_MAX_HEAD_CHARS`` is an error rather than a whole file held in memory.
+    """
+
+    def __init__(self, separator: str, name: str) -> None:
         self.separator = separator
+        self.name = name
         self.text = ""
         self._start = 0  # where the record starts (after blank lines)
         self._pos = 0  # where scanning resumes
@@ -100,6 +107,7 @@ class _FirstRecord:
         end = self._scan(final)
         if end is None:
             if not final:
+                self._check_length()
                 return None
             end = len(self.text)
         record = self.text[self._start : end]
@@ -108,9 +116,28 @@ class _FirstRecord:
         fields = next(csv.reader(io.StringIO(record), delimiter=self.separator), [])
         return fields, end
 
+    def _next_token(self, text: str, pos: int) -> re.Match[str] | None:
+        """The next character that may change the state: only a quote inside quotes."""
+        return (_QUOTE_CHAR if self._quoted else _HEAD_TOKENS).search(text, pos)
+
+    def _check_length(self) -> None:
+        if len(self.text) <= _MAX_HEAD_CHARS:
+            return
+        mib = _MAX_HEAD_CHARS >> 20
+        if self._quoted:
+            raise DataFormatError(
+                f"{self.name}: a quoted value opens in the first line (the header) and "
+                f"does not close within {mib} MiB; close the quote (a quote inside a "
+                'quoted value is written twice: "")'
+            )
+        raise DataFormatError(
+            f"{self.name}: the first line is longer than {mib} MiB; check that the "
+            "file is delimited text with its lines ending in \\n or \\r\\n"
+        )
+
     def _scan(self, final: bool) -> int | None:
         text, pos = self.text, self._pos
-        while (m := _HEAD_TOKENS.search(text, pos)) is not None:
+        while (m := self._next_token(text, pos)) is not None:
             i, char = m.start(), m.group()
             if i + 1 == len(text) and not final and char in '"\r':
                 break  # a doubled quote or a \r\n may go on in the next piece
@@ -136,16 +163,19 @@ class DecodedStream:
 
     It decodes the bytes with ``codec`` (an undecodable byte raises
     ``UnicodeDecodeError``), drops a byte-order mark and, with ``drop_header``, the
-    first record (its fields go to ``header``), and returns UTF-8: UTF-8 input as it
-    is, other encodings re-encoded. ``quotes`` counts quote characters (an odd count
+    first record (its fields go to ``header``; one longer than 16 MiB raises
+    ``DataFormatError`` naming the file ``name``), and returns UTF-8: UTF-8 input as
+    it is, other encodings re-encoded. ``quotes`` counts quote characters (an odd count
     means a quote that never closes, or a stray one); ``bytes_in`` and ``bytes_out``
     count what went through.
     """
 
-    def __init__(self, codec: str, separator: str, *, drop_header: bool) -> None:
+    def __init__(
+        self, codec: str, separator: str, *, drop_header: bool, name: str
+    ) -> None:
         self._decoder = codecs.getincrementaldecoder(codec)()
         self._utf8 = codecs.lookup(codec).name == "utf-8"
-        self._first = _FirstRecord(separator) if drop_header else None
+        self._first = _FirstRecord(separator, name) if drop_header else None
         self._head: bytearray | None = bytearray()  # the bytes before the data
         self._text = ""  # their text, after a byte-order mark
         self._bom: bool | None = None  # None: no character seen yet
@@ -200,18 +230,23 @@ def _quotes(data: Any) -> int:
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == _QUOTE))
 
 
-def first_record(raw: BinaryIO, codec: str, separator: str) -> list[str] | None:
+def first_record(
+    raw: BinaryIO, codec: str, separator: str, *, name: str
+) -> list[str] | None:
     """The fields of the first non-blank record of ``raw``; None if it has none.
 
     Raises:
         UnicodeDecodeError: the bytes read are not valid ``codec``.
+        DataFormatError: the record is longer than 16 MiB (``name`` is the file).
     """
-    stream = DecodedStream(codec, separator, drop_header=True)
+    stream = DecodedStream(codec, separator, drop_header=True, name=name)
+    size = _HEAD_BYTES
     while not stream.header_found:
-        chunk = raw.read(_HEAD_BYTES)
+        chunk = raw.read(size)
         stream(chunk)
         if not chunk:
             break
+        size *= 2  # a long record is read in few pieces: held text is copied per piece
     return stream.header
 
 
