@@ -18,6 +18,7 @@ __all__ = [
     "ActivityFailedException",
     "CatalogError",
     "CatalogVersionError",
+    "DataEncodingError",
     "DataFormatError",
     "DataferryError",
     "DatasetError",
@@ -194,6 +195,10 @@ class DatasetValidationError(DatasetError, ValueError):
 
 class DataFormatError(DatasetValidationError):
     """A data file is malformed: the message names the file and the row."""
+
+
+class DataEncodingError(DataFormatError, UnicodeError):
+    """A data file has bytes its declared encoding cannot decode (file, row, column)."""
 
 
 # -- pipelines and runs ---------------------------------------------------------------

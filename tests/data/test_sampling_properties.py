@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import dataferry.data.readers as readers
+import dataferry.data.delimited as delimited
 from dataferry import DataPath, Dataset, Datastore, TabularDataset
 
 # The workspace fixtures are function-scoped and shared by a test's examples on purpose:
@@ -83,9 +83,9 @@ def test_sample_and_split_do_not_depend_on_the_batch_size(
     first, second = ds.random_split(p, seed=seed)
     chained = sample.random_split(0.5, seed=seed)[1]
 
-    monkeypatch.setattr(readers, "STREAM_BLOCK_BYTES", LARGE_BLOCK_BYTES)
+    monkeypatch.setattr(delimited, "STREAM_BLOCK_BYTES", LARGE_BLOCK_BYTES)
     whole = [ids_whole(d) for d in (sample, first, second, chained)]
-    monkeypatch.setattr(readers, "STREAM_BLOCK_BYTES", SMALL_BLOCK_BYTES)
+    monkeypatch.setattr(delimited, "STREAM_BLOCK_BYTES", SMALL_BLOCK_BYTES)
     batches = list(ds.to_record_batches())
     assert rows < 100 or len(batches) > files  # the small blocks really split the files
     streamed = [ids_streamed(d) for d in (sample, first, second, chained)]

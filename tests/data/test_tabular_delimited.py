@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
-import dataferry.data.readers as readers
+import dataferry.data.delimited as delimited
 from dataferry import DataPath, Dataset, Datastore, DataType, TabularDataset
-from dataferry.errors import DataFormatError
+from dataferry.errors import DataFormatError, DatasetValidationError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -114,16 +115,19 @@ class TestHeader:
         frame = ds.to_pandas_dataframe()
         assert frame["colour"].isna().tolist() == [False, True, True]
 
-    def test_same_headers_mode_rejects_files_with_other_columns(
-        self, blobstore: Datastore, store_root: Path
+    def test_same_headers_mode_takes_the_first_files_names_and_drops_each_first_line(
+        self, blobstore: Datastore, store_root: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
+        # as in Azure ML: the first line of every other file is dropped uncompared
         write(store_root, "h/1.csv", "id,colour\n1,red\n")
         write(store_root, "h/2.csv", "id,size\n2,2.5\n")
         ds = Dataset.Tabular.from_delimited_files(DataPath(blobstore, "h/*.csv"))
-        with pytest.raises(
-            DataFormatError, match=r"/2\.csv: its columns .*COMBINE_ALL_FILES_HEADERS"
-        ):
-            ds.to_arrow()
+        expected = [{"id": 1, "colour": "red"}, {"id": 2, "colour": "2.5"}]
+        assert rows(ds) == expected
+        assert [r for b in ds.to_record_batches() for r in b.to_pylist()] == expected
+        assert "/2.csv: its first line ['id', 'size'] differs from the header" in (
+            caplog.text
+        )
 
 
 class TestEncoding:
@@ -165,7 +169,7 @@ class TestEncoding:
             "name\n" + "".join(f"José{i}\n" for i in range(300)),
             "utf-16",
         )
-        monkeypatch.setattr(readers, "STREAM_BLOCK_BYTES", 256)
+        monkeypatch.setattr(delimited, "STREAM_BLOCK_BYTES", 256)
         ds = Dataset.Tabular.from_delimited_files(
             DataPath(blobstore, "enc/a.csv"), encoding="utf16"
         )
@@ -268,6 +272,46 @@ class TestColumnTypes:
             dt.datetime(2024, 1, 13),
         ]
 
+    def test_a_date_only_column_reads_as_timestamps(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        path = write(store_root, "t/a.csv", "id,day\n1,2024-01-02\n2,2024-02-29\n")
+        ds = Dataset.Tabular.from_delimited_files(DataPath(blobstore, "t/a.csv"))
+
+        days = [dt.datetime(2024, 1, 2), dt.datetime(2024, 2, 29)]
+        assert ds.to_arrow().schema.field("day").type == pa.timestamp("s")
+        assert rows(ds) == [{"id": 1, "day": days[0]}, {"id": 2, "day": days[1]}]
+        batches = list(ds.to_record_batches())
+        assert [b.schema.field("day").type for b in batches] == [pa.timestamp("s")]
+        frame = ds.to_pandas_dataframe()
+        assert str(frame["day"].dtype) == "datetime64[s]"
+        assert frame["day"].dt.day.tolist() == [2, 29]
+        parsed = pd.read_csv(path, parse_dates=["day"])  # what pandas gives, asked
+        assert frame["day"].tolist() == parsed["day"].tolist()
+
+    def test_a_date_column_takes_times_in_later_files(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "t/1.csv", "day\n2024-01-02\n")
+        write(store_root, "t/2.csv", "day\n2024-01-03 10:30:00\n")
+        ds = Dataset.Tabular.from_delimited_files(DataPath(blobstore, "t/*.csv"))
+        assert ds.to_arrow().column("day").to_pylist() == [
+            dt.datetime(2024, 1, 2),
+            dt.datetime(2024, 1, 3, 10, 30),
+        ]
+
+    def test_a_column_typed_date_is_datetime64_in_pandas(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "t/a.csv", "day\n2024-01-02\n")
+        ds = Dataset.Tabular.from_delimited_files(
+            DataPath(blobstore, "t/a.csv"), set_column_types={"day": "date"}
+        )
+        assert ds.to_arrow().schema.field("day").type == pa.date32()
+        frame = ds.to_pandas_dataframe()
+        assert frame["day"].dtype.kind == "M"
+        assert frame["day"].dt.year.tolist() == [2024]
+
     @pytest.mark.parametrize(
         ("name", "arrow", "value"),
         [
@@ -314,6 +358,71 @@ class TestExtraColumns:
             {"id": 3, "Path": "/b.csv"},
         ]
 
+    @pytest.mark.parametrize("validate", [True, False])
+    def test_include_path_on_data_with_a_path_column_is_refused(
+        self, blobstore: Datastore, store_root: Path, validate: bool
+    ) -> None:
+        write(store_root, "p/a.csv", "Path,x\n/raw/1,1\n")
+        message = (
+            r"^include_path=True adds a column 'Path', and the data \(/a\.csv\) has "
+            r"a column 'Path' too; rename that column, or read the files without "
+            r"include_path=True$"
+        )
+        path = DataPath(blobstore, "p/*.csv")
+        if validate:
+            with pytest.raises(DatasetValidationError, match=message):
+                Dataset.Tabular.from_delimited_files(path, include_path=True)
+            return
+        ds = Dataset.Tabular.from_delimited_files(
+            path, include_path=True, validate=False
+        )
+        with pytest.raises(DatasetValidationError, match=message):
+            ds.to_arrow()
+        with pytest.raises(DatasetValidationError, match=message):
+            list(ds.to_record_batches())
+        with pytest.raises(DatasetValidationError, match=message):
+            ds.take(1).to_pandas_dataframe()
+        with pytest.raises(DatasetValidationError, match=message):
+            ds.keep_columns(["x"], validate=True)
+
+    def test_a_column_named_path_in_another_case_is_no_clash(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "p/a.csv", "path,x\n/raw/1,1\n")
+        ds = Dataset.Tabular.from_delimited_files(
+            DataPath(blobstore, "p/*.csv"), include_path=True
+        )
+        assert rows(ds) == [{"path": "/raw/1", "x": 1, "Path": "/a.csv"}]
+
+    def test_a_partition_column_the_data_has_is_refused(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "p/2024/a.csv", "year,x\n1999,1\n")
+        with pytest.raises(
+            DatasetValidationError,
+            match=r"^partition_format '/\{year\}/\*\.csv' adds a column 'year', and "
+            r"the data \(/2024/a\.csv\) has a column 'year' too; give it another "
+            r"name in partition_format, e\.g\. '\{year_part\}'$",
+        ):
+            Dataset.Tabular.from_delimited_files(
+                DataPath(blobstore, "p/**/*.csv"), partition_format="/{year}/*.csv"
+            )
+
+    def test_a_partition_column_named_path_with_include_path_is_refused(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "p/raw/a.csv", "x\n1\n")
+        with pytest.raises(
+            DatasetValidationError,
+            match=r"^include_path=True adds a column 'Path', and partition_format "
+            r"'/\{Path\}/\*\.csv' has a column 'Path' too",
+        ):
+            Dataset.Tabular.from_delimited_files(
+                DataPath(blobstore, "p/**/*.csv"),
+                partition_format="/{Path}/*.csv",
+                include_path=True,
+            )
+
     def test_partition_format_gives_columns_from_the_path(
         self, blobstore: Datastore, store_root: Path
     ) -> None:
@@ -347,7 +456,7 @@ class TestParsingOptions:
         body = "".join(f'{i},"first line {i}\nsecond, line"\n' for i in range(200))
         write(store_root, "ml/a.csv", "id,text\n" + body)
         monkeypatch.setattr(
-            readers, "STREAM_BLOCK_BYTES", 256
+            delimited, "STREAM_BLOCK_BYTES", 256
         )  # blocks end inside quotes
         ds = Dataset.Tabular.from_delimited_files(
             DataPath(blobstore, "ml/a.csv"), support_multi_line=True
@@ -366,7 +475,7 @@ class TestParsingOptions:
             "ml/a.csv",
             "id,text\n" + "".join(f'{i},"a\nb"\n' for i in range(200)),
         )
-        monkeypatch.setattr(readers, "STREAM_BLOCK_BYTES", 256)
+        monkeypatch.setattr(delimited, "STREAM_BLOCK_BYTES", 256)
         ds = Dataset.Tabular.from_delimited_files(
             DataPath(blobstore, "ml/a.csv"), validate=False
         )

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -256,4 +257,31 @@ class TestJsonLines:
         ):
             Dataset.Tabular.from_json_lines_files(
                 DataPath(blobstore, "js/a.jsonl"), encoding="latin1"
+            )
+
+
+class TestDateColumns:
+    def test_a_parquet_date_column_is_datetime64_in_pandas(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        day = dt.date(2024, 1, 2)
+        write_parquet(store_root, "pq/a.parquet", pa.table({"day": [day]}))
+        ds = Dataset.Tabular.from_parquet_files(DataPath(blobstore, "pq/*.parquet"))
+        frame = ds.to_pandas_dataframe()
+        assert frame["day"].dtype.kind == "M"
+        assert frame["day"].tolist() == [pd.Timestamp(day)]
+
+
+class TestExtraColumns:
+    def test_include_path_on_parquet_with_a_path_column_is_refused(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write_parquet(store_root, "pq/a.parquet", pa.table({"Path": ["x"], "n": [1]}))
+        with pytest.raises(
+            DatasetValidationError,
+            match=r"^include_path=True adds a column 'Path', and the data "
+            r"\(/a\.parquet\) has a column 'Path' too",
+        ):
+            Dataset.Tabular.from_parquet_files(
+                DataPath(blobstore, "pq/*.parquet"), include_path=True
             )

@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-import dataferry.data.readers as readers
+import dataferry.data.delimited as delimited
 from dataferry import DataPath, Dataset, Datastore, TabularDataset
 from dataferry.errors import DatasetValidationError, PathNotFoundError
 
@@ -67,7 +67,7 @@ class TestOutputs:
     def test_to_record_batches_streams_in_small_batches(
         self, dataset: TabularDataset, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(readers, "STREAM_BLOCK_BYTES", 64)
+        monkeypatch.setattr(delimited, "STREAM_BLOCK_BYTES", 64)
         batches = list(dataset.to_record_batches())
         assert all(isinstance(b, pa.RecordBatch) for b in batches)
         assert len(batches) > 3  # more than one per file
@@ -121,7 +121,7 @@ class TestRows:
         build: object,
         expected: list[int],
     ) -> None:
-        monkeypatch.setattr(readers, "STREAM_BLOCK_BYTES", block)
+        monkeypatch.setattr(delimited, "STREAM_BLOCK_BYTES", block)
         result = build(dataset)  # type: ignore[operator]
         assert ids(result) == expected
         assert [
@@ -197,7 +197,7 @@ class TestColumns:
 def test_a_row_longer_than_a_block_is_read_whole_and_streamed(
     blobstore: Datastore, store_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readers, "STREAM_BLOCK_BYTES", 64)
+    monkeypatch.setattr(delimited, "STREAM_BLOCK_BYTES", 64)
     long_text = "x" * 2048
     rows = [f"{i},short{i}" for i in range(50)]
     rows[20] = f"20,{long_text}"

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.data.abstract_dataset import AbstractDataset
 from dataferry.data.column_types import normalise
+from dataferry.data.delimited_text import python_encoding
 from dataferry.data.file_dataset import FileDataset
 from dataferry.data.partitions import PartitionFormat
-from dataferry.data.readers import header_mode, python_encoding
+from dataferry.data.readers import header_mode
 from dataferry.data.sources import parse_sources
 from dataferry.data.tabular_dataset import TabularDataset
 from dataferry.errors import DatasetValidationError
@@ -54,11 +55,18 @@ class TabularDatasetFactory:
         """Records from CSV/TSV files. Lazy: nothing is read until the data is asked for.
 
         ``validate=True`` checks now that the paths resolve and the first rows parse.
+        ``header=True`` (``ALL_FILES_HAVE_SAME_HEADERS``) takes the column names from
+        the first file and drops the first line of every other file, as Azure ML does;
+        duplicate names are made unique as pandas does (``a``, ``a.1``). Types are
+        inferred from the first rows of the dataset; a file without rows adds none.
 
         Raises:
             PathNotFoundError: a path or glob matches no file.
-            DatasetValidationError: bad options, a wrong separator, unparsable first rows.
-            DataFormatError: a malformed file (the message names the file and row).
+            DatasetValidationError: bad options, a wrong separator, unparsable first rows,
+                ``include_path``/``partition_format`` adding a column the data has.
+            DataFormatError: a malformed file (the message names the file and row): no
+                file with a line, a quote that never closes; ``DataEncodingError`` for
+                bytes that ``encoding`` cannot decode.
         """
         if not isinstance(separator, str) or len(separator) != 1:
             raise DatasetValidationError(

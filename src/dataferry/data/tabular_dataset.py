@@ -66,6 +66,7 @@ class TabularDataset(AbstractDataset):
         self, schema: pa.Schema, files: Sequence[ResolvedFile]
     ) -> pa.Schema:
         fmt = self._definition["format"]
+        _check_added_columns(schema.names, fmt, files[0])
         extra = _extra_columns(files[0], fmt)
         for name, value in extra.items():
             schema = schema.append(pa.field(name, pa.scalar(value).type))
@@ -79,6 +80,8 @@ class TabularDataset(AbstractDataset):
             streaming = any(t["op"] in _STREAMED for t in transforms)
         reader = self._reader(on_error)
         fmt = self._definition["format"]
+        if fmt.get("include_path") or fmt.get("partition_format"):
+            _check_added_columns(reader.schema().names, fmt, reader.files[0])
 
         def chunks() -> Iterator[Any]:
             for f, chunk in reader.tables(streaming=streaming):
@@ -87,7 +90,10 @@ class TabularDataset(AbstractDataset):
         return tf.apply(chunks(), transforms)
 
     def to_record_batches(self, on_error: str = "null") -> Iterator[pa.RecordBatch]:
-        """Stream the records as Arrow record batches, in bounded memory."""
+        """Stream the records as Arrow record batches, in bounded memory.
+
+        Raises the errors ``to_arrow`` raises, when the stream reaches them.
+        """
         for chunk in self._chunks(on_error=on_error, streaming=True):
             yield from (chunk.to_batches() if isinstance(chunk, pa.Table) else [chunk])
 
@@ -97,6 +103,8 @@ class TabularDataset(AbstractDataset):
         Raises:
             PathNotFoundError: a source path matches no file.
             DataFormatError: a file is malformed (the message names the file and row).
+            DatasetValidationError: ``include_path`` or ``partition_format`` adds a
+                column the data already has.
         """
         chunks = [
             c if isinstance(c, pa.Table) else pa.Table.from_batches([c])
@@ -116,7 +124,8 @@ class TabularDataset(AbstractDataset):
         """All records as a pandas DataFrame.
 
         ``on_error='null'`` turns values that do not fit their column's type into nulls;
-        ``'fail'`` raises ``DataFormatError`` naming the file, row and column.
+        ``'fail'`` raises ``DataFormatError`` naming the file, row and column. Date
+        columns come as ``datetime64``, as timestamps do.
         ``out_of_range_datetime='fail'`` raises on timestamps pandas cannot hold.
         """
         if out_of_range_datetime not in ("null", "fail"):
@@ -125,14 +134,19 @@ class TabularDataset(AbstractDataset):
             )
         table = self.to_arrow(on_error)
         try:
-            return table.to_pandas(split_blocks=True, self_destruct=True)
+            # date_as_object=False: a date column is datetime64, as timestamps are
+            return table.to_pandas(
+                split_blocks=True, self_destruct=True, date_as_object=False
+            )
         except pa.ArrowInvalid as exc:
             if out_of_range_datetime == "fail":
                 raise DatasetValidationError(
                     f"a timestamp is out of pandas' range: {exc}"
                 ) from exc
             return table.to_pandas(
-                timestamp_as_object=False, coerce_temporal_nanoseconds=True
+                timestamp_as_object=False,
+                coerce_temporal_nanoseconds=True,
+                date_as_object=False,
             )
 
     def to_polars(self, on_error: str = "null") -> Any:
@@ -154,14 +168,41 @@ class TabularDataset(AbstractDataset):
         reader = self._reader("null")
         if hasattr(reader, "check_separator"):
             reader.check_separator()
-        reader.schema()
         fmt = self._definition["format"]
+        _check_added_columns(reader.schema().names, fmt, reader.files[0])
         if fmt.get("partition_format"):
             for f in reader.files:
                 _extra_columns(f, fmt)
         for _, chunk in reader.tables(streaming=True):
             _ = chunk.num_rows  # the first block parses
             break
+
+
+def _check_added_columns(
+    names: Sequence[str], fmt: dict[str, Any], f: ResolvedFile
+) -> None:
+    """Fail if ``include_path`` or ``partition_format`` adds a column already there.
+
+    Raises:
+        DatasetValidationError: the clash, and what to rename.
+    """
+    added: list[tuple[str, str, str]] = []  # (column, what adds it, what to do)
+    if fmt.get("partition_format"):
+        pattern = fmt["partition_format"]
+        for name, _ in PartitionFormat(pattern).columns:
+            fix = f"give it another name in partition_format, e.g. '{{{name}_part}}'"
+            added.append((name, f"partition_format {pattern!r}", fix))
+    if fmt.get("include_path"):
+        fix = "rename that column, or read the files without include_path=True"
+        added.append(("Path", "include_path=True", fix))
+    present = {name: f"the data ({f.display})" for name in names}
+    for name, source, fix in added:
+        if name in present:
+            raise DatasetValidationError(
+                f"{source} adds a column '{name}', and {present[name]} has a column "
+                f"'{name}' too; {fix}"
+            )
+        present[name] = source
 
 
 def _extra_columns(f: ResolvedFile, fmt: dict[str, Any]) -> dict[str, Any]:
