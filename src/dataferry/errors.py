@@ -18,6 +18,7 @@ __all__ = [
     "ActivityFailedException",
     "CatalogError",
     "CatalogVersionError",
+    "DamagedDataError",
     "DataFormatError",
     "DataferryError",
     "DatasetError",
@@ -28,6 +29,7 @@ __all__ = [
     "DatastoreExistsError",
     "DatastoreNotFoundError",
     "EnvironmentNotSupportedError",
+    "InputChangedError",
     "InvalidDurationError",
     "InvalidNameError",
     "InvalidVersionError",
@@ -35,6 +37,7 @@ __all__ = [
     "OutputLocationBusyError",
     "ParameterTypeError",
     "PathNotFoundError",
+    "PathOnComputeError",
     "PipelineError",
     "PipelineValidationError",
     "RunError",
@@ -152,6 +155,10 @@ class MountError(StorageError):
     """A dataset cannot be mounted at the requested mount point."""
 
 
+class DamagedDataError(StorageError):
+    """Committed data was changed after it was committed, so it is not served."""
+
+
 # -- datasets -------------------------------------------------------------------------
 
 
@@ -200,6 +207,10 @@ class StepDefinitionError(PipelineError, ValueError):
     """A step's arguments are wrong (missing script, raw Dataset input, bad port name)."""
 
 
+class PathOnComputeError(StepDefinitionError):
+    """A ``path_on_compute`` leaves the step's working folder, or names it itself."""
+
+
 class PipelineValidationError(PipelineError, ValueError):
     """``Pipeline.validate()`` found problems; all of them are in the message."""
 
@@ -231,6 +242,10 @@ class RunStateError(RunError):
 
 class OutputLocationBusyError(RunError):
     """Another live run is writing the same output location."""
+
+
+class InputChangedError(RunError, PermissionError):
+    """A step's read-only input changed while it ran (a write the system let through)."""
 
 
 class ActivityFailedException(RunError):
