@@ -21,6 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunError
+from dataferry.storage.integrity import (
+    remove_tree,
+    seal,
+    to_record,
+    tree_signatures,
+    unseal_folders,
+)
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import RunStore
@@ -101,10 +108,12 @@ def stage_output(
 
 
 def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.lexists(path):
-        path.unlink()
+    """Delete what is at ``path``, also a sealed (read-only) tree; a failure is logged,
+    as a leftover in a staging place is harmless and is found by ``gc``."""
+    try:
+        remove_tree(str(path))
+    except OSError as exc:
+        log.warning("could not remove %s: %s", path, exc)
 
 
 def _source_dir(spec: dict[str, Any], work_dir: Path) -> Path:
@@ -221,7 +230,17 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
         "mode": staged.spec["mode"],
         "size_bytes": size,
         "file_count": count,
+        "signatures": _seal(staged),
     }
+
+
+def _seal(staged: StagedOutput) -> dict[str, list[Any]]:
+    """Make a committed output read-only (where the filesystem can) and return the
+    signatures it is recorded with, so any later change to it shows."""
+    loc = staged.location
+    if loc.is_local:
+        seal(loc.full_path(staged.path))
+    return to_record(tree_signatures(loc, staged.path) or {})
 
 
 def commit_outputs(outputs: list[StagedOutput]) -> list[dict[str, Any]]:
@@ -290,6 +309,7 @@ def _merge_into(staged: Path, final: Path) -> None:
     one, never a mix. Where the system cannot do that, files are moved one by one.
     """
     if not (_link_old_files(final, staged) and _exchange(staged, final)):
+        unseal_folders(str(final))  # a committed folder is read-only
         for dirpath, _dirs, names in os.walk(staged):
             rel = Path(dirpath).relative_to(staged)
             (final / rel).mkdir(parents=True, exist_ok=True)
