@@ -23,7 +23,7 @@ from typing import Any
 from dataferry.catalog import now
 from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
 from dataferry.data.workspace import Workspace
-from dataferry.errors import DataferryError
+from dataferry.errors import DataferryError, InputChangedError
 from dataferry.execution.commit import (
     StagedOutput,
     commit_outputs,
@@ -37,9 +37,16 @@ from dataferry.execution.executors import (
     PreparedStep,
     StepHandle,
 )
-from dataferry.execution.materialise import BoundInput, InputContext, bind_input
+from dataferry.execution.input_guard import check_inputs
+from dataferry.execution.materialise import (
+    BoundInput,
+    InputContext,
+    bind_input,
+    release_inputs,
+)
 from dataferry.execution.registration import plan_registrations, register_planned
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
+from dataferry.storage.integrity import remove_tree
 
 log = logging.getLogger("dataferry.driver")
 
@@ -220,7 +227,7 @@ class Driver:
             self.executor.prepare(prepared)
             state.handle = self.executor.start(prepared)
         except DataferryError as exc:
-            self._fail_before_start(state, str(exc))
+            self._fail_before_start(state, str(exc), error_type=type(exc).__name__)
             return False
         except OSError as exc:
             self._fail_before_start(state, f"could not start: {exc}")
@@ -289,7 +296,7 @@ class Driver:
         node = state.node
         step_dir = self._step_dir(state)
         work_dir = step_dir / "wd"
-        shutil.rmtree(work_dir, ignore_errors=True)
+        remove_tree(str(work_dir))  # an earlier attempt's, read-only views and all
         shutil.copytree(node["snapshot"], work_dir, symlinks=True)
         (work_dir / "outputs").mkdir(exist_ok=True)
         (work_dir / "logs").mkdir(exist_ok=True)
@@ -301,8 +308,9 @@ class Driver:
             dict(self.run.parameters),
             self._committed(),
             state.notes,
+            self.store,
         )
-        state.inputs = [bind_input(ctx, spec) for spec in node["inputs"]]
+        self._bind_inputs(state, ctx)
         try:
             for spec in node["outputs"]:
                 state.staged.append(
@@ -337,6 +345,20 @@ class Driver:
             stderr_path=str(step_dir / "stderr.txt"),
             timeout_s=float(timeout) if timeout else None,
         )
+
+    def _bind_inputs(self, state: StepState, ctx: InputContext) -> None:
+        """Bind every input, or none (what was made is removed); the notes binding
+        made go to the top of the step's log."""
+        state.inputs = []
+        try:
+            for spec in state.node["inputs"]:
+                state.inputs.append(bind_input(ctx, spec))
+        except BaseException:
+            release_inputs(state.inputs)
+            raise
+        if state.notes:
+            with open(ctx.step_dir / "stdout.txt", "a", encoding="utf-8") as fh:
+                fh.writelines(f"dataferry: {note}\n" for note in state.notes)
 
     def _note_compute(self, state: StepState) -> None:
         target = state.node.get("compute_target")
@@ -491,6 +513,8 @@ class Driver:
         }
 
     def _finish(self, state: StepState, code: int) -> None:
+        if self._fail_on_changed_inputs(state, code):
+            return
         if code == 0:
             try:
                 committed = commit_outputs(state.staged)
@@ -541,6 +565,28 @@ class Driver:
         if not self.continue_on_failure:
             self._cancel_all(f"not run: step '{state.node['name']}' failed")
 
+    def _fail_on_changed_inputs(self, state: StepState, code: int | None) -> bool:
+        """Fail the step if any of its read-only inputs changed while it ran (marking a
+        changed committed output damaged); True if it was failed."""
+        error = self._check_inputs(state)
+        if error is None:
+            return False
+        self._discard(state)
+        message = str(error)
+        if code:
+            message += f"\nThe step also failed (exit code {code})."
+        self._end(state, "Failed", code, error=message, error_type=type(error).__name__)
+        if not self.continue_on_failure:
+            self._cancel_all(f"not run: step '{state.node['name']}' failed")
+        return True
+
+    def _check_inputs(self, state: StepState) -> InputChangedError | None:
+        """Check a step's inputs after it ended, then remove the places made for them."""
+        guards = [b.guard for b in state.inputs if b.guard is not None]
+        error = check_inputs(state.node["name"], state.record.id, guards, self.store)
+        release_inputs(state.inputs)
+        return error
+
     def _end(
         self, state: StepState, status: str, code: int | None, **extra: Any
     ) -> None:
@@ -559,14 +605,21 @@ class Driver:
             f" ({extra['error'].splitlines()[0]})" if extra.get("error") else "",
         )
 
-    def _fail_before_start(self, state: StepState, message: str) -> None:
+    def _fail_before_start(
+        self, state: StepState, message: str, *, error_type: str | None = None
+    ) -> None:
+        release_inputs(state.inputs)
         state.status = "Failed"
         self.store.update_step_run(
             state.record.id,
             status="Failed",
             started_at=now(),
             ended_at=now(),
-            details=self._details(state, error=message),
+            details=self._details(
+                state,
+                error=message,
+                **({"error_type": error_type} if error_type else {}),
+            ),
         )
         log.info("step %s: Failed before start: %s", state.node["name"], message)
         if not self.continue_on_failure:
@@ -591,7 +644,9 @@ class Driver:
             if state.status == "Running" and state.handle is not None:
                 self.executor.cancel(state.handle)
                 self._discard(state)
-                self._end(state, "Canceled", None, error=reason)
+                changed = self._check_inputs(state)
+                error = reason if changed is None else f"{reason}\n{changed}"
+                self._end(state, "Canceled", None, error=error)
             elif state.status in ("NotStarted", "Queued"):
                 self._skip(state, reason)
 

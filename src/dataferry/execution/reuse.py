@@ -200,8 +200,10 @@ class ReuseAdvisor:
                 else spec["dataset"]
             )
             dataset = build_dataset(data["kind"], data["definition"], self.ws)
+            # a mount of nothing is an empty folder (see materialise): no files
+            nothing_ok = spec["mode"] == "mount"
             files = (
-                dataset._files()
+                dataset._files(ignore_not_found=nothing_ok)
                 if isinstance(dataset, FileDataset)
                 else dataset._source_files()
             )
@@ -219,7 +221,7 @@ class ReuseAdvisor:
                     "transforms": [],
                 },
                 self.ws,
-            )._files()
+            )._files(ignore_not_found=spec["mode"] == "mount")
             what = {"datastore": store, "path": path}
         hashes = self._hash_files(files)
         digest = _digest([what, sorted(hashes.items())])
