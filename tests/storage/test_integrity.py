@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
-import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import fsspec
 import pytest
+from pipeline.kit import NOBODY, as_nobody, needs_root, nobody_folder
 
 from dataferry.storage import StorageLocation
 from dataferry.storage.integrity import (
@@ -24,8 +22,7 @@ from dataferry.storage.integrity import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-
-NOBODY = 65534
+    from pathlib import Path
 
 
 @pytest.fixture
@@ -165,44 +162,21 @@ class TestSeal:
         remove_tree(str(tmp_path / "missing"))
 
 
-@pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() != 0,
-    reason="needs root to run a check as another user",
-)
+@needs_root
 class TestNotRoot:
     """What the system enforces for a user that is not root (the owner of the data)."""
 
     @pytest.fixture
     def owned(self) -> Iterator[Path]:
-        base = Path(tempfile.mkdtemp(prefix="dataferry-seal-"))
-        os.chmod(base, 0o755)
+        base = nobody_folder()
         folder = base / "out"
         (folder / "sub").mkdir(parents=True)
         (folder / "a.csv").write_text("n\n1\n")
-        for path in [base, folder, folder / "sub", folder / "a.csv"]:
+        for path in [folder, folder / "sub", folder / "a.csv"]:
             os.chown(path, NOBODY, NOBODY)
         seal(str(folder))
         yield folder
         remove_tree(str(base))
-
-    def as_nobody(self, action: Callable[[], object]) -> str:
-        """Run ``action`` in a child process that has become user nobody."""
-        with warnings.catch_warnings():  # fork in a threaded process: the child
-            warnings.simplefilter("ignore", DeprecationWarning)  # only calls os
-            pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child
-            code = 0
-            try:
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-                action()
-            except PermissionError:
-                code = 13
-            except BaseException:
-                code = 1
-            os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        return {0: "done", 13: "refused"}.get(os.waitstatus_to_exitcode(status), "?")
 
     @pytest.mark.parametrize(
         "write",
@@ -218,9 +192,9 @@ class TestNotRoot:
     def test_writes_are_refused(
         self, owned: Path, write: Callable[[Path], object]
     ) -> None:
-        assert self.as_nobody(lambda: write(owned)) == "refused"
+        assert as_nobody(lambda: write(owned)) == "refused"
         assert (owned / "a.csv").read_text() == "n\n1\n"
 
     def test_the_owner_can_still_remove_it(self, owned: Path) -> None:
-        assert self.as_nobody(lambda: remove_tree(str(owned))) == "done"
+        assert as_nobody(lambda: remove_tree(str(owned))) == "done"
         assert not owned.exists()

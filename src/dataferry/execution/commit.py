@@ -234,10 +234,16 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
     }
 
 
-def _seal(staged: StagedOutput) -> dict[str, list[Any]]:
+def _seal(staged: StagedOutput) -> dict[str, list[Any]] | None:
     """Make a committed output read-only (where the filesystem can) and return the
-    signatures it is recorded with, so any later change to it shows."""
+    signatures it is recorded with, so any later change to it shows.
+
+    An output at a datastore's root is neither: the root also holds the staging folder
+    and every other output, so it changes all the time.
+    """
     loc = staged.location
+    if not staged.path.strip("/"):
+        return None
     if loc.is_local:
         seal(loc.full_path(staged.path))
     return to_record(tree_signatures(loc, staged.path) or {})
@@ -308,8 +314,8 @@ def _merge_into(staged: Path, final: Path) -> None:
     ``RENAME_EXCHANGE``: a reader, or a ``kill -9``, sees the old folder or the merged
     one, never a mix. Where the system cannot do that, files are moved one by one.
     """
+    unseal_folders(str(final))  # committed folders are read-only; sealed again after
     if not (_link_old_files(final, staged) and _exchange(staged, final)):
-        unseal_folders(str(final))  # a committed folder is read-only
         for dirpath, _dirs, names in os.walk(staged):
             rel = Path(dirpath).relative_to(staged)
             (final / rel).mkdir(parents=True, exist_ok=True)
