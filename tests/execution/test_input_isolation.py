@@ -25,6 +25,7 @@ from dataferry import (
 )
 from dataferry.catalog.run_store import RunStore
 from dataferry.errors import DamagedDataError
+from dataferry.execution.materialise import InputContext, bind_input
 
 if TYPE_CHECKING:
     from dataferry import Datastore, PipelineRun, Workspace
@@ -156,6 +157,54 @@ class TestMountedInputIsReadOnly:
         )
         latest = Dataset.get_by_name(workspace, "prepared_ds")
         assert (latest.version, latest.to_path()) == (2, ["/part.csv", "/sub/more.csv"])
+
+    def test_an_output_changed_before_a_step_starts_is_not_bound(
+        self, workspace: Workspace, code: Path, tmp_path: Path
+    ) -> None:
+        prepared = OutputFileDatasetConfig(name="prepared")
+        produce = PythonScriptStep(
+            "produce.py",
+            name="produce",
+            source_directory=str(code),
+            arguments=[prepared],
+        )
+        run = run_pipeline(Pipeline(workspace, [produce]))
+        (record,) = RunStore(workspace.catalog).outputs_of(step(run, "produce").id)
+        folder = committed_folder(run, workspace)
+        os.chmod(folder / "sub", 0o755)
+        (folder / "sub" / "more.csv").unlink()
+        step_dir = tmp_path / "step_run_x"
+        ctx = InputContext(
+            workspace,
+            step_dir,
+            step_dir / "wd",
+            {},
+            {("produce", "prepared"): record},
+            [],
+            RunStore(workspace.catalog),
+        )
+        spec = {
+            "name": "data",
+            "kind": "output",
+            "mode": "mount",
+            "style": "dataset",
+            "path_on_compute": None,
+            "producer": "produce",
+            "output": "prepared",
+        }
+
+        with pytest.raises(
+            DamagedDataError,
+            match=rf"^input 'data': output 'prepared' of step run {record.step_run_id} "
+            rf"\(workspaceblobstore:/{record.path}\) was changed after it was "
+            r"committed: 'sub/more.csv' deleted\. It is marked damaged and not read; "
+            r"run the pipeline again to write it anew\.$",
+        ):
+            bind_input(ctx, spec)
+        assert damage_of(workspace, run) == (
+            "'sub/more.csv' deleted; found before step run step_run_x started"
+        )
+        assert not step_dir.exists()
 
     def test_truncating_a_file_is_caught_too(
         self, workspace: Workspace, code: Path, tmp_path: Path
