@@ -1,10 +1,7 @@
 """Making a step's inputs available: a path (mount, download) or a dataset id (direct).
 
-Every input that is a path gets a place of its own inside the step's folder, whatever
-``path_on_compute`` says: a relative one is in the working folder, an absolute one is
-re-rooted under ``<step folder>/paths/``, none is ``<step folder>/inputs/<name>``. So
-parallel steps never see each other's inputs, and nothing outside the workspace and the
-step's folder is created, replaced or deleted.
+Every input that is a path gets a place of its own in the step's folder, whatever
+``path_on_compute`` says (see ``input_places``).
 
 A mount is read-only. On a local datastore it costs no copy: the step gets a folder of
 links to the files (a single file: a link to it) in read-only folders, and committed
@@ -15,22 +12,25 @@ matches nothing is an empty read-only folder (the step's log says so), as in Azu
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.abstract_dataset import AbstractDataset, build_dataset
-from dataferry.data.compute_path import check_path_on_compute, normalise_path_on_compute
 from dataferry.data.datastore import Datastore
-from dataferry.data.file_dataset import FileDataset, local_target
-from dataferry.data.mount import make_link_view
+from dataferry.data.file_dataset import FileDataset
 from dataferry.errors import DamagedDataError, PathNotFoundError, RunError
 from dataferry.execution.input_guard import InputGuard
+from dataferry.execution.input_places import (
+    copy_into,
+    empty_view,
+    input_place,
+    link_view,
+    remove_places,
+)
 from dataferry.execution.registration import tabular_sources
 from dataferry.storage.integrity import (
     differences,
-    remove_tree,
     seal,
     tree_signatures,
 )
@@ -42,8 +42,7 @@ if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, RunStore
     from dataferry.data.sources import ResolvedFile
     from dataferry.data.workspace import Workspace
-
-log = logging.getLogger(__name__)
+    from dataferry.storage.location import StorageLocation
 
 
 @dataclass
@@ -55,7 +54,9 @@ class BoundInput:
     mode: str
     value: str  # a path, or a dataset id in direct mode
     lineage: dict[str, Any] = field(default_factory=dict)
-    place: Path | None = None  # the private place made for it (removed after the step)
+    place: Path | None = (
+        None  # the private place made for it (a mount's is removed after the step)
+    )
     guard: InputGuard | None = None
 
 
@@ -147,7 +148,7 @@ def _bind_output(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
 
 
 def _check_committed(
-    ctx: InputContext, name: str, record: OutputRecord, location: Any
+    ctx: InputContext, name: str, record: OutputRecord, location: StorageLocation
 ) -> None:
     """Refuse an upstream output whose files changed since it was committed."""
     if record.signatures is None:  # committed before signatures were recorded
@@ -273,56 +274,6 @@ def names_one_file(sources: list[dict[str, Any]], files: list[ResolvedFile]) -> 
     return found.full in (full, found.location._strip(full))
 
 
-# -- places ---------------------------------------------------------------------------
-
-
-def input_place(ctx: InputContext, spec: dict[str, Any]) -> Path:
-    """The input's private place in the step's folder (not made yet; leftovers of an
-    earlier attempt are removed).
-
-    Raises:
-        RunError: the place would cover a file of the step's working folder, or a link
-            in the working folder leads it out of the step's folder.
-    """
-    name = spec["name"]
-    poc = check_path_on_compute(spec.get("path_on_compute"), port=name)
-    place: Path
-    if not poc:
-        place = ctx.step_dir / "inputs" / name
-    else:
-        normal = normalise_path_on_compute(poc)
-        if normal.startswith("/"):
-            place = ctx.step_dir / "paths" / normal.lstrip("/")
-            ctx.notes.append(
-                f"input '{name}': path_on_compute {poc!r} is absolute; this step has "
-                f"its own copy of that place at {place}"
-            )
-        else:
-            place = ctx.work_dir / normal
-    _check_inside(ctx, name, poc, place)
-    if place.is_relative_to(ctx.work_dir) and os.path.lexists(place):
-        raise RunError(
-            f"input '{name}': path_on_compute {poc!r} would cover {place}, which is part "
-            "of the step's source folder; choose a path that is not in it"
-        )
-    remove_tree(str(place))
-    return place
-
-
-def _check_inside(ctx: InputContext, name: str, poc: str | None, place: Path) -> None:
-    """Refuse a place that a link in the working folder (a copy of the source folder,
-    links kept) would lead out of the step's folder."""
-    existing = place.parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.resolve().is_relative_to(ctx.step_dir.resolve()):
-        raise RunError(
-            f"input '{name}': path_on_compute {poc!r} leads through a link in the "
-            f"source folder to {existing.resolve()}, outside the step's folder; "
-            "choose a path that does not go through a link"
-        )
-
-
 def _bind_paths(
     ctx: InputContext,
     spec: dict[str, Any],
@@ -333,10 +284,11 @@ def _bind_paths(
     one_file: bool,
 ) -> BoundInput:
     """Mount (links to local files, else a read-only copy) or download (a copy)."""
-    place = input_place(ctx, spec)
+    place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
     mount = spec["mode"] == "mount"
     if mount and all(f.local_path for f in files):
-        value = _link_place(ctx, spec, place, files, one_file=one_file)
+        named = bool(spec.get("path_on_compute"))
+        value = link_view(place, files, one_file=one_file, as_named=named)
         return BoundInput(
             spec["name"], spec["style"], "mount", value, lineage, place, guard
         )
@@ -345,48 +297,12 @@ def _bind_paths(
             f"input '{spec['name']}': its datastore is not on this machine, so the "
             "mount is a read-only copy"
         )
-    value = _copy_into(place, files, one_file=one_file)
+    value = copy_into(place, files, one_file=one_file)
     if mount:
         seal(str(place))
     return BoundInput(
         spec["name"], spec["style"], spec["mode"], value, lineage, place, guard
     )
-
-
-def _link_place(
-    ctx: InputContext,
-    spec: dict[str, Any],
-    place: Path,
-    files: list[ResolvedFile],
-    *,
-    one_file: bool,
-) -> str:
-    """A read-only view of local files: links, in folders without write access."""
-    if one_file and spec.get("path_on_compute"):
-        place.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(files[0].full, place)  # the place is the file, as the user named it
-        return str(place)
-    make_link_view(files, str(place))
-    seal(str(place))
-    # one file: the step gets the file, under its own name
-    return local_target(str(place), files[0]) if one_file else str(place)
-
-
-def _copy_into(place: Path, files: list[ResolvedFile], *, one_file: bool) -> str:
-    """Copy the files under ``place``; return the folder, or the file for one file."""
-    place.mkdir(parents=True)
-    by_location: dict[str, list[tuple[str, str]]] = {}
-    locations = {}
-    for f in files:
-        by_location.setdefault(f.location.name, []).append(
-            (f.full, local_target(str(place), f))
-        )
-        locations[f.location.name] = f.location
-    for name, pairs in by_location.items():
-        locations[name].get_files(pairs, overwrite=True, show_progress=False)
-    if one_file and len(files) == 1:
-        return local_target(str(place), files[0])
-    return str(place)
 
 
 def _bind_nothing(
@@ -398,25 +314,20 @@ def _bind_nothing(
 ) -> BoundInput:
     """A mount of a path that matches nothing: an empty read-only folder, as Azure ML
     mounts a container path without checking it exists and lets the script decide."""
-    place = input_place(ctx, spec)
-    place.mkdir(parents=True)
-    seal(str(place))
+    place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
+    value = empty_view(place)
     ctx.notes.append(
         f"input '{spec['name']}': {what} matched nothing; the step gets an empty "
         "read-only folder"
     )
     return BoundInput(
-        spec["name"], spec["style"], "mount", str(place), lineage, place, guard
+        spec["name"], spec["style"], "mount", value, lineage, place, guard
     )
 
 
 def release_inputs(inputs: list[BoundInput]) -> None:
-    """Remove the private places made for a step's inputs (links and copies only:
-    the data they point at is never touched)."""
-    for bound in inputs:
-        if bound.place is None:
-            continue
-        try:
-            remove_tree(str(bound.place))
-        except OSError as exc:  # left in the step's own folder: harmless
-            log.warning("could not remove input place %s: %s", bound.place, exc)
+    """Remove the read-only places made for a step's mounted inputs (links, or copies
+    of remote data: the data itself is never touched), so that nothing read-only is
+    left in the step's folder. A download is the step's own copy and stays, with its
+    logs, for a look afterwards."""
+    remove_places(b.place for b in inputs if b.place is not None and b.mode == "mount")
