@@ -206,6 +206,40 @@ class TestMountedInputIsReadOnly:
         )
         assert not step_dir.exists()
 
+    @pytest.mark.slow
+    def test_a_registered_version_mounted_later_is_guarded_too(
+        self, workspace: Workspace, code: Path, tmp_path: Path
+    ) -> None:
+        out = tmp_path / "seen.json"
+        first = run_pipeline(consumer_pipeline(workspace, code, "read", "mount", out))
+        registered = Dataset.get_by_name(workspace, "prepared_ds", version=1)
+        data = registered.as_named_input("registered").as_mount()
+        later = PythonScriptStep(
+            "touch.py",
+            name="later",
+            source_directory=str(code),
+            arguments=["append", data, str(out)],
+        )
+
+        run = run_pipeline(Pipeline(workspace, [later]))
+
+        assert step(run, "later").get_status() == "Failed"
+        if report(out)["error"] == "PermissionError":
+            return
+        producer = step(first, "produce").id
+        path = f"dataset/{producer}/prepared"
+        assert (
+            step(run, "later")
+            .get_details()["error"]
+            .startswith(
+                "step 'later': input 'registered' is read-only, but its data changed while "
+                f"the step ran: 'workspaceblobstore:/{path}/part.csv' changed (6 -> 8 "
+                f"bytes). Output 'prepared' of step run {producer} is marked damaged"
+            )
+        )
+        with pytest.raises(DamagedDataError, match=f"'{path}' is output 'prepared'"):
+            registered.to_path()
+
     def test_truncating_a_file_is_caught_too(
         self, workspace: Workspace, code: Path, tmp_path: Path
     ) -> None:

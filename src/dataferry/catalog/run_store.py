@@ -465,6 +465,19 @@ class RunStore:
                 .values(damage=damage)
             )
 
+    def live_outputs(self, datastore: str) -> list[OutputRecord]:
+        """The committed outputs on ``datastore`` that are not deleted."""
+        with self.catalog.read() as conn:
+            rows = conn.execute(
+                select(outputs).where(
+                    and_(
+                        outputs.c.datastore == datastore,
+                        outputs.c.deleted_at.is_(None),
+                    )
+                )
+            ).all()
+        return [OutputRecord(**_fields(OutputRecord, r._mapping)) for r in rows]
+
     def damaged_outputs(self, datastore: str) -> list[OutputRecord]:
         """The outputs on ``datastore`` found changed after commit and still there."""
         with self.catalog.read() as conn:

@@ -28,9 +28,12 @@ class InputChanges:
     """What changed under one input while its step ran; empty lists: nothing."""
 
     name: str
-    output: OutputRecord | None
+    output: OutputRecord | None  # the committed output the input reads, if any
     data: list[str] = field(default_factory=list)  # the bytes the input points at
     view: list[str] = field(default_factory=list)  # only the step's own view of them
+    # changed datastore files (of an input that is not an output): where and which
+    files: list[tuple[StorageLocation, str]] = field(default_factory=list)
+    damaged: list[OutputRecord] = field(default_factory=list)  # outputs now damaged
 
     @property
     def any(self) -> bool:
@@ -45,8 +48,10 @@ class InputGuard:
     name: str
     location: StorageLocation | None = None
     output: OutputRecord | None = None  # the committed output it reads, if any
-    # local source files: full path -> (name in messages, signature)
-    sources: dict[str, tuple[str, FileSignature]] = field(default_factory=dict)
+    # local source files: full path -> (their datastore, signature)
+    sources: dict[str, tuple[StorageLocation, FileSignature]] = field(
+        default_factory=dict
+    )
     view: Path | None = None  # the read-only view (mount), if one was made
     view_entries: dict[str, str] = field(default_factory=dict)
 
@@ -55,8 +60,7 @@ class InputGuard:
         step, which can therefore not reach them)."""
         if location.is_local:
             for full in fulls:
-                label = f"{location.name}:/{location.relative_path(full)}"
-                self.sources[full] = (label, location.signature(full))
+                self.sources[full] = (location, location.signature(full))
 
     def watch_view(self, view: Path) -> None:
         """Remember what a read-only view holds right after it was made."""
@@ -73,25 +77,34 @@ class InputGuard:
                 self.output.signatures, now, root_name=_leaf(self.output.path)
             )
         else:
-            found.data = self._source_changes()
+            for location, full, phrase in self._source_changes():
+                found.data.append(phrase)
+                found.files.append((location, full))
         if self.view is not None:
             found.view = _entry_changes(self.view_entries, view_entries(self.view))
         return found
 
-    def _source_changes(self) -> list[str]:
+    def _source_changes(self) -> list[tuple[StorageLocation, str, str]]:
+        """(datastore, full path, what happened) of each watched file that changed."""
         changes = []
-        for full, (label, old) in sorted(self.sources.items()):
+        for full, (location, old) in sorted(self.sources.items()):
+            label = f"'{location.name}:/{location.relative_path(full)}'"
             try:
                 st = os.stat(full)
             except FileNotFoundError:
-                changes.append(f"'{label}' deleted")
+                changes.append((location, full, f"{label} deleted"))
                 continue
-            now = (st.st_size, st.st_mtime_ns, st.st_ino)
-            if now != (old.size, old.mtime_ns, old.inode):
+            if (st.st_size, st.st_mtime_ns, st.st_ino) != (
+                old.size,
+                old.mtime_ns,
+                old.inode,
+            ):
                 how = (
-                    f" ({old.size} -> {st.st_size} bytes)" if old.size != now[0] else ""
+                    f" ({old.size} -> {st.st_size} bytes)"
+                    if old.size != st.st_size
+                    else ""
                 )
-                changes.append(f"'{label}' changed{how}")
+                changes.append((location, full, f"{label} changed{how}"))
         return changes
 
 
@@ -137,11 +150,15 @@ def describe(step: str, found: InputChanges) -> str:
     what = f"step '{step}': input '{found.name}' is read-only, but "
     if found.data:
         what += f"its data changed while the step ran: {', '.join(found.data)}. "
-        if found.output is not None:
+        if found.damaged:
+            named = ", ".join(
+                f"output '{o.name}' of step run {o.step_run_id}" for o in found.damaged
+            )
+            verb = "is" if len(found.damaged) == 1 else "are"
             what += (
-                f"Output '{found.output.name}' of step run {found.output.step_run_id} is "
-                "marked damaged: reuse will not serve it and datasets that read it "
-                "refuse to; run the pipeline again to write it anew. "
+                f"{named[0].upper()}{named[1:]} {verb} marked damaged: reuse will not "
+                "serve it and datasets that read it refuse to; run the pipeline again "
+                "to write it anew. "
             )
         else:
             what += "Those are datastore files, not a pipeline output: check them. "
@@ -169,12 +186,35 @@ def check_inputs(
         found = guard.changes()
         if not found.any:
             continue
-        if found.data and found.output is not None:
+        if found.data:
+            found.damaged = (
+                [found.output]
+                if found.output is not None
+                else _outputs_holding(store, found.files)
+            )
+        for output in found.damaged:
             store.mark_output_damaged(
-                found.output.step_run_id,
-                found.output.name,
+                output.step_run_id,
+                output.name,
                 f"{', '.join(found.data)}; found when step '{step}' (step run "
                 f"{step_run_id}) ended",
             )
         messages.append(describe(step, found))
     return InputChangedError("\n".join(messages)) if messages else None
+
+
+def _outputs_holding(
+    store: RunStore, files: list[tuple[StorageLocation, str]]
+) -> list[OutputRecord]:
+    """The committed outputs that hold any of ``files``: an input that is a dataset
+    (a registered version, say) may read an output's files without being that output."""
+    found: dict[tuple[str, str], OutputRecord] = {}
+    live: dict[str, list[OutputRecord]] = {}
+    for location, full in files:
+        if location.name not in live:
+            live[location.name] = store.live_outputs(location.name)
+        for rec in live[location.name]:
+            root = location.full_path(rec.path).rstrip("/")
+            if full == root or full.startswith(root + "/"):
+                found[(rec.step_run_id, rec.name)] = rec
+    return list(found.values())
