@@ -18,6 +18,7 @@ __all__ = [
     "ActivityFailedException",
     "CatalogError",
     "CatalogVersionError",
+    "DamagedDataError",
     "DataEncodingError",
     "DataFormatError",
     "DataferryError",
@@ -30,6 +31,7 @@ __all__ = [
     "DatastoreNotFoundError",
     "DatastorePathError",
     "EnvironmentNotSupportedError",
+    "InputChangedError",
     "InvalidDurationError",
     "InvalidNameError",
     "InvalidVersionError",
@@ -37,6 +39,7 @@ __all__ = [
     "OutputLocationBusyError",
     "ParameterTypeError",
     "PathNotFoundError",
+    "PathOnComputeError",
     "PipelineError",
     "PipelineTypeError",
     "PipelineValidationError",
@@ -162,6 +165,10 @@ class MountError(StorageError):
     """A dataset cannot be mounted at the requested mount point."""
 
 
+class DamagedDataError(StorageError):
+    """Committed data was changed after it was committed, so it is not served."""
+
+
 # -- datasets -------------------------------------------------------------------------
 
 
@@ -227,6 +234,10 @@ class PipelineTypeError(StepDefinitionError, TypeError):
     """
 
 
+class PathOnComputeError(StepDefinitionError):
+    """A ``path_on_compute`` leaves the step's working folder, or names it itself."""
+
+
 class PipelineValidationError(PipelineError, ValueError):
     """``Pipeline.validate()`` found problems; all of them are in the message."""
 
@@ -258,6 +269,10 @@ class RunStateError(RunError):
 
 class OutputLocationBusyError(RunError):
     """Another live run is writing the same output location."""
+
+
+class InputChangedError(RunError, PermissionError):
+    """A step's read-only input changed while it ran (a write the system let through)."""
 
 
 class ActivityFailedException(RunError):

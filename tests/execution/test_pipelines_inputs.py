@@ -33,7 +33,8 @@ def describe(path):
     if os.path.isfile(path):
         return {"file": open(path).read()}
     found = [os.path.join(d, n) for d, _, ns in os.walk(path) for n in ns]
-    return {"files": sorted(os.path.relpath(f, path) for f in found)}
+    links = {os.path.relpath(f, path): os.path.realpath(f) for f in found if os.path.islink(f)}
+    return {"files": sorted(os.path.relpath(f, path) for f in found), "links": links}
 
 run = Run.get_context()
 seen = {"argv": sys.argv[2:], "cwd": os.getcwd(), "inputs": {}, "refs": {}}
@@ -69,6 +70,12 @@ def docs(store_root: Path, blobstore: Datastore) -> Path:
 @pytest.fixture
 def code(tmp_path: Path) -> Path:
     return write_script(tmp_path / "code", "see.py", SEE_INPUTS)
+
+
+def inputs_folder(run: Any, name: str = "see.py") -> str:
+    """Where a step's inputs without a path_on_compute are: ``<step folder>/inputs``."""
+    stdout = step(run, name).get_details()["logFiles"]["stdout.txt"]
+    return os.path.join(os.path.dirname(stdout), "inputs")
 
 
 def see_step(
@@ -125,30 +132,34 @@ class TestDatasetInputs:
         seen = report(out)["inputs"]
         cwd = report(out)["cwd"]
         all_files = ["a.txt", "b.txt", "sub/c.csv"]
-        # mount of a local folder is the folder itself; of one file, the file itself
+        links = {f: str(docs / f) for f in all_files}
+        inputs = inputs_folder(run)
+        # a mount of local data is a folder of links to the files, in the step's
+        # own folder (no copy); of one file, a link to the file under its own name
         assert seen["mounted"] == {
-            "env": str(docs),
-            "path": str(docs),
-            "real": str(docs),
+            "env": f"{inputs}/mounted",
+            "path": f"{inputs}/mounted",
+            "real": f"{inputs}/mounted",
             "files": all_files,
+            "links": links,
         }
         assert seen["single"] == {
-            "env": str(docs / "a.txt"),
-            "path": str(docs / "a.txt"),
+            "env": f"{inputs}/single/a.txt",
+            "path": f"{inputs}/single/a.txt",
             "real": str(docs / "a.txt"),
             "file": "A",
         }
-        # a subset of a folder is a folder of links to the files
         assert seen["subset"]["files"] == ["a.txt", "b.txt"]
-        assert seen["subset"]["path"] != str(docs)
+        assert seen["subset"]["links"] == {f: str(docs / f) for f in ["a.txt", "b.txt"]}
         # download copies (a single file comes as the file)
         assert seen["copied"]["files"] == all_files
+        assert seen["copied"]["links"] == {}
         assert not seen["copied"]["real"].startswith(str(docs))
         assert seen["single_copy"]["file"] == "A"
         assert not seen["single_copy"]["real"].startswith(str(docs))
         # a folder holding one file is still a folder
         assert (seen["sub"]["path"], seen["sub"]["files"]) == (
-            str(docs / "sub"),
+            f"{inputs}/sub",
             ["c.csv"],
         )
         assert seen["sub_copy"]["files"] == ["c.csv"]
@@ -158,7 +169,7 @@ class TestDatasetInputs:
         assert seen["direct"]["paths"] == ["/a.txt", "/b.txt", "/sub/c.csv"]
         # path_on_compute is relative to the working directory
         assert seen["placed"]["path"] == os.path.join(cwd, "data/placed")
-        assert seen["placed"]["real"] == str(docs)
+        assert seen["placed"]["links"] == links
         assert seen["placed_copy"]["path"] == os.path.join(cwd, "data/copy")
         assert seen["placed_copy"]["files"] == all_files
         assert not seen["placed_copy"]["real"].startswith(str(docs))
@@ -199,7 +210,8 @@ class TestDatasetInputs:
         assert run.get_status() == "Finished", step(run, "see.py").get_job_log()
         seen = report(out)
         # mount: the path; direct: the dataset id (as the original SDK documents)
-        assert seen["argv"] == ["--m", str(docs), "--t", table.id]
+        assert seen["argv"] == ["--m", f"{inputs_folder(run)}/m", "--t", table.id]
+        assert seen["inputs"]["m"]["links"]["a.txt"] == str(docs / "a.txt")
         assert seen["inputs"]["t"]["type"] == "TabularDataset"
 
     def test_dataset_parameter(
@@ -254,7 +266,8 @@ class TestDataPathInputs:
         assert run.get_status() == "Finished", step(run, "see.py").get_job_log()
         seen = report(out)
         refs = seen["refs"]
-        assert refs["docs_ref"]["path"] == str(docs)
+        assert refs["docs_ref"]["path"] == f"{inputs_folder(run)}/docs_ref"
+        assert refs["docs_ref"]["links"]["sub/c.csv"] == str(docs / "sub/c.csv")
         assert refs["docs_copy"]["files"] == ["a.txt", "b.txt", "sub/c.csv"]
         assert not refs["docs_copy"]["path"].startswith(str(docs))
         assert refs["sub_path"]["files"] == ["c.csv"]
@@ -262,7 +275,7 @@ class TestDataPathInputs:
         assert seen["inputs"] == {}
         assert seen["argv"] == [
             "--m",
-            str(docs),
+            refs["docs_ref"]["path"],
             "--d",
             refs["docs_copy"]["path"],
             "--b",
@@ -293,20 +306,26 @@ class TestDataPathInputs:
         assert run.get_status() == "Finished", step(run, "see.py").get_job_log()
         seen = report(out)
         assert seen["refs"]["input_path"] == {
-            "path": str(docs / "sub"),
+            "path": f"{inputs_folder(run)}/input_path",
             "files": ["c.csv"],
+            "links": {"c.csv": str(docs / "sub/c.csv")},
         }
-        assert seen["argv"] == ["--in", str(docs / "sub")]
+        assert seen["argv"] == ["--in", f"{inputs_folder(run)}/input_path"]
 
-    def test_missing_datapath_fails_the_step(
+    def test_missing_datapath_fails_a_download(
         self, workspace: Workspace, blobstore: Datastore, code: Path, tmp_path: Path
     ) -> None:
-        ref = blobstore.path("nothing/here", data_reference_name="gone")
+        ref = blobstore.path("nothing/here", data_reference_name="gone").as_download()
         s = see_step(code, tmp_path / "seen.json", inputs=[ref])
 
         run = run_pipeline(Pipeline(workspace, [s]))
 
         assert run.get_status() == "Failed"
-        error = step(run, "see.py").get_details()["error"]
-        assert "'nothing/here'" in error
+        details = step(run, "see.py").get_details()
+        assert details["error"] == (
+            "path 'nothing/here' matches no file on datastore 'workspaceblobstore' "
+            f"(looked in {blobstore.location.full_path('nothing/here')}); check the "
+            "path, or list it with `dataferry datastore show workspaceblobstore`."
+        )
+        assert details["error_type"] == "PathNotFoundError"
         assert not (tmp_path / "seen.json").exists()

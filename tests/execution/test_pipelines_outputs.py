@@ -68,6 +68,10 @@ for name, value in Run.get_context().input_datasets.items():
             "records": frame.to_dict("records"),
         }
 seen["argv"] = sys.argv[2:]
+seen["argv_files"] = [
+    sorted(os.path.relpath(os.path.join(d, n), a) for d, _, ns in os.walk(a) for n in ns)
+    for a in sys.argv[2:] if os.path.isdir(a)
+]
 with open(sys.argv[1], "w") as fh:
     json.dump(seen, fh)
 """
@@ -406,7 +410,13 @@ class TestPipelineData:
         assert files_under(store_root / "azureml" / w.id / "raw_out") == ALL_FILES
         seen = report(out)
         # PipelineData is not in run.input_datasets; promoted with as_dataset it is
-        assert sorted(seen) == ["argv", "prepped", "prepped_rows", "raw_files"]
+        assert sorted(seen) == [
+            "argv",
+            "argv_files",
+            "prepped",
+            "prepped_rows",
+            "raw_files",
+        ]
         assert seen["prepped"] == ALL_FILES
         assert seen["raw_files"] == ALL_FILES
         assert seen["prepped_rows"]["type"] == "TabularDataset"
@@ -417,8 +427,12 @@ class TestPipelineData:
         ]
         # as_download copies: the argument is a folder of the read step's own
         copied = seen["argv"][1]
+        assert seen["argv_files"] == [ALL_FILES]
+        assert copied == (
+            f"{Path(step(run, 'read').get_details()['logFiles']['stdout.txt']).parent}"
+            "/inputs/prepped_copy"
+        )
         assert files_under(Path(copied)) == ALL_FILES
-        assert not copied.startswith(str(store_root / "azureml"))
 
     def test_output_data_download_registration_and_reading_it_later(
         self, workspace: Workspace, store_root: Path, code: Path, tmp_path: Path
@@ -456,8 +470,15 @@ class TestPipelineData:
             inputs=[later],
             arguments=[str(out), later],
         )
-        assert run_pipeline(Pipeline(workspace, [reader])).get_status() == "Finished"
-        assert report(out)["argv"] == [str(store_root / reference.path_on_datastore)]
+        later_run = run_pipeline(Pipeline(workspace, [reader]))
+        assert later_run.get_status() == "Finished"
+        # mounted: a read-only view of links to the committed files, in the step's
+        # own folder
+        folder = Path(
+            step(later_run, "reader.py").get_details()["logFiles"]["stdout.txt"]
+        )
+        assert report(out)["argv"] == [f"{folder.parent}/inputs/prepped"]
+        assert report(out)["argv_files"] == [ALL_FILES]
 
 
 def test_get_pipeline_output_finds_the_named_pipeline_data(

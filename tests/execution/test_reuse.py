@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from dataferry import PipelineRun
 
 # Reads every file of its input (argv[1]) and writes, into its output (argv[2]), where
-# it read from, a digest of what it read, and its other arguments.
+# it read from (the folder of the first file, links resolved), a digest of what it
+# read, and its other arguments.
 STEP = """
 import hashlib, json, os, sys
 src, dst, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -52,7 +53,8 @@ for folder, dirs, names in os.walk(src):
             digest.update(fh.read())
 os.makedirs(dst, exist_ok=True)
 with open(os.path.join(dst, "result.json"), "w") as fh:
-    seen = {"read_from": os.path.realpath(src), "digest": digest.hexdigest()}
+    first = min(os.path.join(f, n) for f, _, ns in os.walk(src) for n in ns)
+    seen = {"read_from": os.path.dirname(os.path.realpath(first)), "digest": digest.hexdigest()}
     json.dump({**seen, "args": extra}, fh)
 # version 1
 """

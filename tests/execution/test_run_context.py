@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,8 +22,6 @@ from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.run_context import CONTEXT_ENV
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from dataferry import Datastore, Workspace
 
 
@@ -163,9 +162,10 @@ class TestInsideAStep:
         assert (seen["id"], seen["parent"]) == (inside.id, run.id)
         assert (seen["status"], seen["parent_status"]) == ("Running", "Running")
         assert (seen["experiment"], seen["workspace"]) == ("ctx", "test-ws")
+        log_dir = Path(inside.get_details()["logFiles"]["stdout.txt"]).parent
         assert seen["inputs"] == {
             "direct": "FileDataset",
-            "mounted": str(store_root / "in.txt"),
+            "mounted": f"{log_dir}/inputs/mounted/in.txt",
         }
         assert list(seen["outputs"]) == ["result"]
         assert seen["errors"] == [

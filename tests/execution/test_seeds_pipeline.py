@@ -117,9 +117,11 @@ class TestSeed000:
 
         assert run.get_status() == "Finished"
         seen = report(out)["iris"]
-        # a single-file dataset on a local datastore mounts as the file itself: no copy
+        # a single-file dataset on a local datastore mounts as a link to the file
+        # (no copy), in a read-only folder of the step's own
+        folder = Path(step(run, "train_data").get_details()["logFiles"]["stdout.txt"])
         assert seen == {
-            "path": str(tmp_path / "training" / "iris.csv"),
+            "path": f"{folder.parent}/inputs/iris/iris.csv",
             "files": ["iris.csv"],
         }
         notes = step(run, "train_data").get_details()["notes"]
@@ -272,9 +274,11 @@ class TestSeed000:
         )
         assert len(os.listdir(folder)) == IMAGES // 2
         assert (folder / "1.jpg.txt").read_text() == "PIXELS 1"
-        # the mounted input was the registered folder itself
+        # the mounted input was a read-only view of the registered folder, in the
+        # step's own folder
         mounted = prep.get_details()["inputs"]["raw_data"]
-        assert mounted["value"] == str(datastore.location.full_path("images/cat"))
+        log_dir = Path(prep.get_details()["logFiles"]["stdout.txt"]).parent
+        assert mounted["value"] == f"{log_dir}/inputs/raw_data"
 
     def test_upload_to_a_destination_read_by_the_next_step_and_registered(
         self, workspace: Workspace, tmp_path: Path, scripts: Path

@@ -8,10 +8,13 @@ a few milliseconds; only scripts that call ``Run.get_context()`` pay for the imp
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,3 +184,48 @@ class ScriptedDriver:
             if process.poll() is None:
                 process.kill()
             process.wait()
+
+
+# -- acting as a user that is not root ---------------------------------------------------
+
+NOBODY = 65534
+needs_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs root to act as another user",
+)
+
+
+def nobody_folder() -> Path:
+    """A new folder under the system temp folder, owned by user nobody (a test's
+    ``tmp_path`` is private to root, so nobody could not reach it)."""
+    folder = Path(tempfile.mkdtemp(prefix="dataferry-nobody-"))
+    os.chmod(folder, 0o755)
+    os.chown(folder, NOBODY, NOBODY)
+    return folder
+
+
+def as_nobody(action: Callable[[], object]) -> str:
+    """Run ``action`` in a child process that became user nobody: ``"done"``,
+    ``"refused"`` (a PermissionError) or ``"failed: <error>"``."""
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # fork in a threaded process: the child only
+        warnings.simplefilter("ignore", DeprecationWarning)  # does file operations
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        try:
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            action()
+            outcome = "done"
+        except PermissionError:
+            outcome = "refused"
+        except BaseException as exc:
+            outcome = f"failed: {type(exc).__name__}: {exc}"
+        os.write(write, outcome.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        outcome = fh.read().decode()
+    os.waitpid(pid, 0)
+    return outcome

@@ -83,6 +83,9 @@ class OutputRecord:
     file_count: int | None
     committed_at: datetime
     deleted_at: datetime | None
+    # {path below the output: [size, mtime_ns, inode, etag]}; None for older rows
+    signatures: Mapping[str, Any] | None = None
+    damage: str | None = None  # set when its bytes were found changed after commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +450,52 @@ class RunStore:
                 )
                 .values(deleted_at=now())
             )
+
+    def mark_output_damaged(self, step_run_id: str, name: str, damage: str) -> None:
+        """Record that an output's bytes no longer match what was committed.
+
+        Nothing reuses a damaged output, and a dataset that reads it refuses to (the
+        bytes stay until it is deleted or rewritten, for inspection).
+        """
+        with self.catalog.write() as conn:
+            conn.execute(
+                update(outputs)
+                .where(
+                    and_(
+                        outputs.c.step_run_id == step_run_id,
+                        outputs.c.name == name,
+                        outputs.c.damage.is_(None),
+                    )
+                )
+                .values(damage=damage)
+            )
+
+    def live_outputs(self, datastore: str) -> list[OutputRecord]:
+        """The committed outputs on ``datastore`` that are not deleted."""
+        with self.catalog.read() as conn:
+            rows = conn.execute(
+                select(outputs).where(
+                    and_(
+                        outputs.c.datastore == datastore,
+                        outputs.c.deleted_at.is_(None),
+                    )
+                )
+            ).all()
+        return [OutputRecord(**_fields(OutputRecord, r._mapping)) for r in rows]
+
+    def damaged_outputs(self, datastore: str) -> list[OutputRecord]:
+        """The outputs on ``datastore`` found changed after commit and still there."""
+        with self.catalog.read() as conn:
+            rows = conn.execute(
+                select(outputs).where(
+                    and_(
+                        outputs.c.datastore == datastore,
+                        outputs.c.damage.is_not(None),
+                        outputs.c.deleted_at.is_(None),
+                    )
+                )
+            ).all()
+        return [OutputRecord(**_fields(OutputRecord, r._mapping)) for r in rows]
 
     def outputs_of(self, step_run_id: str) -> list[OutputRecord]:
         """The committed outputs of a step run."""

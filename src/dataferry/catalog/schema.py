@@ -157,6 +157,10 @@ outputs = Table(
     Column("file_count", Integer),
     Column("committed_at", UtcDateTime(), nullable=False),
     Column("deleted_at", UtcDateTime()),
+    # {path below the output: [size, mtime_ns, inode, etag]} when it was committed
+    Column("signatures", JSON),
+    # why the bytes no longer match what was committed; nothing serves them then
+    Column("damage", Text),
     UniqueConstraint("step_run_id", "name"),
 )
 

@@ -7,6 +7,7 @@ import uuid
 import warnings
 from typing import Any
 
+from dataferry.data.compute_path import check_path_on_compute
 from dataferry.errors import DatasetError, InvalidNameError
 
 _NAME_RE = re.compile(r"^[a-zA-Z_]+[a-zA-Z0-9_]*$")
@@ -73,7 +74,7 @@ class DatasetConsumptionConfig:
         self._name = validate_port_name(name)
         self.dataset = dataset
         self.mode = mode
-        self.path_on_compute = path_on_compute
+        self.path_on_compute = check_path_on_compute(path_on_compute, port=self._name)
 
     @property
     def name(self) -> str:

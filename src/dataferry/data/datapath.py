@@ -8,6 +8,7 @@ import uuid
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
+from dataferry.data.compute_path import check_path_on_compute
 from dataferry.errors import (
     DatastoreNotFoundError,
     WorkspaceNotFoundError,
@@ -177,7 +178,7 @@ class DataPathComputeBinding:
                 f"mode must be 'mount', 'download' or 'upload', not {mode!r}"
             )
         self.mode = mode
-        self.path_on_compute = path_on_compute
+        self.path_on_compute = check_path_on_compute(path_on_compute)
         self.overwrite = overwrite
 
 
@@ -211,7 +212,9 @@ class DataReference:
             uuid.uuid4().hex if has_path else datastore.name
         )
         self.mode = mode
-        self.path_on_compute = path_on_compute
+        self.path_on_compute = check_path_on_compute(
+            path_on_compute, port=self.data_reference_name
+        )
         self.overwrite = overwrite
 
     @property
@@ -240,7 +243,9 @@ class DataReference:
         clone = copy.copy(self)
         clone.mode = mode
         clone.path_on_compute = (
-            path_on_compute if path_on_compute is not None else self.path_on_compute
+            check_path_on_compute(path_on_compute, port=self.data_reference_name)
+            if path_on_compute is not None
+            else self.path_on_compute
         )
         # Unlike the original SDK, which keeps the old value, overwrite= is honoured here.
         if overwrite is not None:

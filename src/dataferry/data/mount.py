@@ -1,4 +1,4 @@
-"""Mounting a FileDataset: on local storage, the files themselves, never a copy."""
+"""Mounting a FileDataset: on local storage, the files themselves or links, never a copy."""
 
 from __future__ import annotations
 
@@ -32,6 +32,24 @@ def whole_folder(files: list[ResolvedFile]) -> str | None:
         if count > len(files):
             return None
     return root if count == len(files) else None
+
+
+def make_link_view(files: list[ResolvedFile], folder: str) -> None:
+    """Make ``folder`` (new) hold a link to each local file, at its display path.
+
+    The data is never copied; together with folders without write access (``seal``)
+    this is a read-only view of it: removing or adding an entry changes only the view.
+
+    Raises:
+        FileExistsError: ``folder`` exists already.
+    """
+    from dataferry.data.file_dataset import local_target
+
+    os.makedirs(folder)
+    for f in files:
+        link = local_target(folder, f)
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(f.full, link)
 
 
 class MountContext:

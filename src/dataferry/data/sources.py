@@ -13,7 +13,12 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.datapath import datastore_path, resolve_datastore
-from dataferry.errors import DatasetValidationError, PathNotFoundError, StorageError
+from dataferry.errors import (
+    DamagedDataError,
+    DatasetValidationError,
+    PathNotFoundError,
+    StorageError,
+)
 from dataferry.storage import StorageLocation
 from dataferry.storage.location import has_glob
 
@@ -198,6 +203,8 @@ def resolve_sources(
             base = posixpath.dirname(pattern.split("?", 1)[0])
         else:
             files = loc.resolve(pattern)
+            if "datastore" in source and workspace is not None:
+                refuse_damaged(workspace, loc, files)
             # resolve() gives paths without a protocol (file:///x -> /x): compare alike
             full = loc._strip(loc.full_path(pattern))
             base = _base(full)
@@ -229,6 +236,28 @@ def resolve_sources(
                 )
             resolved.append(ResolvedFile(loc, full, display))
     return resolved
+
+
+def refuse_damaged(
+    workspace: Workspace, location: StorageLocation, files: Sequence[str]
+) -> None:
+    """Fail if any of ``files`` belongs to a committed output found changed after commit.
+
+    Raises:
+        DamagedDataError: the message names the output, its step run and what changed.
+    """
+    from dataferry.catalog.run_store import RunStore
+
+    for rec in RunStore(workspace.catalog).damaged_outputs(location.name):
+        root = location._strip(location.full_path(rec.path)).rstrip("/")
+        if any(f == root or f.startswith(root + "/") for f in files):
+            raise DamagedDataError(
+                f"datastore '{location.name}': '{rec.path}' is output '{rec.name}' of "
+                f"step run {rec.step_run_id}, and its files were changed after it was "
+                f"committed ({rec.damage}), so it is not read. Run the pipeline again to "
+                "write it anew (reuse never serves a damaged output) and read the new "
+                "output or dataset version."
+            )
 
 
 def check_http(files: Sequence[ResolvedFile]) -> None:

@@ -21,6 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunError
+from dataferry.storage.integrity import (
+    remove_tree,
+    seal,
+    to_record,
+    tree_signatures,
+    unseal_folders,
+)
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import RunStore
@@ -103,10 +110,12 @@ def stage_output(
 
 
 def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.lexists(path):
-        path.unlink()
+    """Delete what is at ``path``, also a sealed (read-only) tree; a failure is logged,
+    as a leftover in a staging place is harmless and is found by ``gc``."""
+    try:
+        remove_tree(str(path))
+    except OSError as exc:
+        log.warning("could not remove %s: %s", path, exc)
 
 
 def _source_dir(spec: dict[str, Any], work_dir: Path) -> Path:
@@ -223,7 +232,23 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
         "mode": staged.spec["mode"],
         "size_bytes": size,
         "file_count": count,
+        "signatures": _seal(staged),
     }
+
+
+def _seal(staged: StagedOutput) -> dict[str, list[Any]] | None:
+    """Make a committed output read-only (where the filesystem can) and return the
+    signatures it is recorded with, so any later change to it shows.
+
+    An output at a datastore's root is neither: the root also holds the staging folder
+    and every other output, so it changes all the time.
+    """
+    loc = staged.location
+    if not staged.path.strip("/"):
+        return None
+    if loc.is_local:
+        seal(loc.full_path(staged.path))
+    return to_record(tree_signatures(loc, staged.path) or {})
 
 
 def commit_outputs(outputs: list[StagedOutput]) -> list[dict[str, Any]]:
@@ -291,6 +316,7 @@ def _merge_into(staged: Path, final: Path) -> None:
     ``RENAME_EXCHANGE``: a reader, or a ``kill -9``, sees the old folder or the merged
     one, never a mix. Where the system cannot do that, files are moved one by one.
     """
+    unseal_folders(str(final))  # committed folders are read-only; sealed again after
     if not (_link_old_files(final, staged) and _exchange(staged, final)):
         for dirpath, _dirs, names in os.walk(staged):
             rel = Path(dirpath).relative_to(staged)

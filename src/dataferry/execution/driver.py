@@ -23,7 +23,7 @@ from typing import Any
 from dataferry.catalog import now
 from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
 from dataferry.data.workspace import Workspace
-from dataferry.errors import DataferryError
+from dataferry.errors import DataferryError, InputChangedError
 from dataferry.execution.commit import (
     StagedOutput,
     commit_outputs,
@@ -37,11 +37,18 @@ from dataferry.execution.executors import (
     PreparedStep,
     StepHandle,
 )
-from dataferry.execution.materialise import BoundInput, InputContext, bind_input
+from dataferry.execution.input_guard import check_inputs
+from dataferry.execution.materialise import (
+    BoundInput,
+    InputContext,
+    bind_input,
+    release_inputs,
+)
 from dataferry.execution.places import failures_at, input_places, output_place
 from dataferry.execution.port_identity import reused_names, reused_output_names
 from dataferry.execution.registration import plan_registrations, register_planned
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
+from dataferry.storage.integrity import remove_tree
 
 log = logging.getLogger("dataferry.driver")
 
@@ -322,7 +329,7 @@ class Driver:
         node = state.node
         step_dir = self._step_dir(state)
         work_dir = step_dir / "wd"
-        shutil.rmtree(work_dir, ignore_errors=True)
+        remove_tree(str(work_dir))  # an earlier attempt's, read-only views and all
         shutil.copytree(node["snapshot"], work_dir, symlinks=True)
         (work_dir / "outputs").mkdir(exist_ok=True)
         (work_dir / "logs").mkdir(exist_ok=True)
@@ -334,13 +341,9 @@ class Driver:
             dict(self.run.parameters),
             self._committed(),
             state.notes,
+            self.store,
         )
-        for spec in node["inputs"]:
-            with failures_at(
-                f"step '{node['name']}': input '{spec['name']}' could not be prepared",
-                input_places(spec, self.run.parameters, ctx.committed),
-            ):
-                state.inputs.append(bind_input(ctx, spec))
+        self._bind_inputs(state, ctx)
         for spec in node["outputs"]:
             with failures_at(
                 f"step '{node['name']}': output '{spec['name']}' could not be prepared",
@@ -375,6 +378,24 @@ class Driver:
             stderr_path=str(step_dir / "stderr.txt"),
             timeout_s=float(timeout) if timeout else None,
         )
+
+    def _bind_inputs(self, state: StepState, ctx: InputContext) -> None:
+        """Bind every input, or none (what was made is removed); the notes binding
+        made go to the top of the step's log."""
+        state.inputs = []
+        try:
+            for spec in state.node["inputs"]:
+                with failures_at(
+                    f"step '{state.node['name']}': input '{spec['name']}' could not be prepared",
+                    input_places(spec, self.run.parameters, ctx.committed),
+                ):
+                    state.inputs.append(bind_input(ctx, spec))
+        except BaseException:
+            release_inputs(state.inputs)
+            raise
+        if state.notes:
+            with open(ctx.step_dir / "stdout.txt", "a", encoding="utf-8") as fh:
+                fh.writelines(f"dataferry: {note}\n" for note in state.notes)
 
     def _note_compute(self, state: StepState) -> None:
         target = state.node.get("compute_target")
@@ -530,6 +551,8 @@ class Driver:
         }
 
     def _finish(self, state: StepState, code: int) -> None:
+        if self._fail_on_changed_inputs(state, code):
+            return
         if code == 0:
             try:
                 registered = self._commit(state)
@@ -595,6 +618,28 @@ class Driver:
         if not self.continue_on_failure:
             self._cancel_all(f"not run: step '{state.node['name']}' failed")
 
+    def _fail_on_changed_inputs(self, state: StepState, code: int | None) -> bool:
+        """Fail the step if any of its read-only inputs changed while it ran (marking a
+        changed committed output damaged); True if it was failed."""
+        error = self._check_inputs(state)
+        if error is None:
+            return False
+        self._discard(state)
+        message = str(error)
+        if code:
+            message += f"\nThe step also failed (exit code {code})."
+        self._end(state, "Failed", code, error=message, error_type=type(error).__name__)
+        if not self.continue_on_failure:
+            self._cancel_all(f"not run: step '{state.node['name']}' failed")
+        return True
+
+    def _check_inputs(self, state: StepState) -> InputChangedError | None:
+        """Check a step's inputs after it ended, then remove the places made for them."""
+        guards = [b.guard for b in state.inputs if b.guard is not None]
+        error = check_inputs(state.node["name"], state.record.id, guards, self.store)
+        release_inputs(state.inputs)
+        return error
+
     def _end(
         self, state: StepState, status: str, code: int | None, **extra: Any
     ) -> None:
@@ -621,6 +666,7 @@ class Driver:
             message = f"could not start: {exc}"
         else:
             message = f"could not start: {type(exc).__name__}: {exc}"
+        release_inputs(state.inputs)
         self._discard(state)
         state.status = "Failed"
         self.store.update_step_run(
@@ -653,7 +699,9 @@ class Driver:
             if state.status == "Running" and state.handle is not None:
                 self.executor.cancel(state.handle)
                 self._discard(state)
-                self._end(state, "Canceled", None, error=reason)
+                changed = self._check_inputs(state)
+                error = reason if changed is None else f"{reason}\n{changed}"
+                self._end(state, "Canceled", None, error=error)
             elif state.status in ("NotStarted", "Queued"):
                 self._skip(state, reason)
 

@@ -9,7 +9,6 @@ not ended; each deletion is recorded, so reuse knows the output is gone.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from dataferry.catalog.schema import outputs, runs, step_runs
 from dataferry.data.datastore import Datastore
 from dataferry.errors import InvalidDurationError, StorageError
 from dataferry.execution.commit import STAGING_DIR
+from dataferry.storage.integrity import remove_tree
 
 if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
@@ -241,10 +241,7 @@ def remove_output(workspace: Workspace, datastore: str, path: str) -> None:
     full = location.full_path(path)
     try:
         if location.is_local:
-            if os.path.isdir(full) and not os.path.islink(full):
-                shutil.rmtree(full)
-            else:
-                os.unlink(full)
+            remove_tree(full)  # committed outputs are read-only: made writable first
         elif location.fs.exists(full):
             location.fs.rm(full, recursive=True)
     except FileNotFoundError:

@@ -1,13 +1,17 @@
 """Making a step's inputs available: a path (mount, download) or a dataset id (direct).
 
-Mount on a local datastore costs no copy: a dataset that is a whole folder is that
-folder, a single file is the file, any other subset is a folder of links. Download copies.
-Datastores that are not on this machine are downloaded for mount too (the step log says so).
+Every input that is a path gets a place of its own in the step's folder, whatever
+``path_on_compute`` says (see ``input_places``).
+
+A mount is read-only. On a local datastore it costs no copy: the step gets a folder of
+links to the files (a single file: a link to it) in read-only folders, and committed
+outputs are read-only themselves; a mount of a datastore that is not on this machine is
+a read-only copy. A download is the step's own writable copy. A mount of a path that
+matches nothing is an empty read-only folder (the step's log says so), as in Azure ML.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,19 +19,30 @@ from typing import TYPE_CHECKING, Any
 from dataferry.data.abstract_dataset import AbstractDataset, build_dataset
 from dataferry.data.datastore import Datastore
 from dataferry.data.file_dataset import FileDataset
-from dataferry.data.mount import whole_folder
-from dataferry.errors import RunError
+from dataferry.errors import DamagedDataError, PathNotFoundError, RunError
+from dataferry.execution.input_guard import InputGuard
+from dataferry.execution.input_places import (
+    copy_into,
+    empty_view,
+    input_place,
+    link_view,
+    remove_places,
+)
 from dataferry.execution.registration import tabular_sources
+from dataferry.storage.integrity import (
+    differences,
+    seal,
+    tree_signatures,
+)
 from dataferry.storage.location import has_glob
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from dataferry.catalog.run_store import OutputRecord
+    from dataferry.catalog.run_store import OutputRecord, RunStore
     from dataferry.data.sources import ResolvedFile
     from dataferry.data.workspace import Workspace
-
-log = logging.getLogger(__name__)
+    from dataferry.storage.location import StorageLocation
 
 
 @dataclass
@@ -39,6 +54,10 @@ class BoundInput:
     mode: str
     value: str  # a path, or a dataset id in direct mode
     lineage: dict[str, Any] = field(default_factory=dict)
+    place: Path | None = (
+        None  # the private place made for it (a mount's is removed after the step)
+    )
+    guard: InputGuard | None = None
 
 
 @dataclass
@@ -51,74 +70,124 @@ class InputContext:
     parameters: dict[str, Any]
     committed: dict[tuple[str, str], OutputRecord]  # (producer node, output) -> record
     notes: list[str]
+    store: RunStore | None = None  # to mark a committed output found damaged
 
 
 def bind_input(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
     """Materialise one input of the plan.
 
     Raises:
-        RunError: an upstream output is missing from the catalog.
+        RunError: an upstream output is missing from the catalog, or the input's place
+            would cover a file of the step or lead out of its folder.
+        DamagedDataError: an upstream output no longer matches what was committed.
+        PathNotFoundError: a download matches nothing.
     """
     kind = spec["kind"]
     if kind == "dataset":
         dataset = _dataset_of(ctx, spec)
-        return _bind_dataset(ctx, spec, dataset, {"dataset_id": dataset.id})
-    if kind == "output":
-        key = (spec["producer"], spec["output"])
-        record = ctx.committed.get(key)
-        if record is None:
-            raise RunError(
-                f"input '{spec['name']}': output '{spec['output']}' of step '{spec['producer']}' was not committed"
-            )
-        lineage = {"datastore": record.datastore, "path": record.path}
-        view = spec.get("view") or {}
-        if view.get("tabular"):
-            dataset = _tabular_over(ctx, record, view)
-            return BoundInput(
-                spec["name"],
-                spec["style"],
-                "direct",
-                str(dataset.id),
-                {**lineage, "dataset_id": dataset.id},
-            )
-        folder = FileDataset(
-            {
-                "sources": [{"datastore": record.datastore, "path": record.path}],
-                "format": None,
-                "transforms": view.get("transforms", []),
-            },
-            ctx.workspace,
+        guard = InputGuard(spec["name"])
+        bound = _bind_dataset(ctx, spec, dataset, guard, {"dataset_id": dataset.id})
+    elif kind == "output":
+        bound = _bind_output(ctx, spec)
+    else:
+        bound = _bind_datapath(ctx, spec)
+    if bound.guard is not None and bound.place is not None and bound.mode == "mount":
+        bound.guard.watch_view(bound.place)
+    return bound
+
+
+def _bind_output(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
+    key = (spec["producer"], spec["output"])
+    record = ctx.committed.get(key)
+    if record is None:
+        raise RunError(
+            f"input '{spec['name']}': output '{spec['output']}' of step '{spec['producer']}' was not committed"
         )
-        if spec["mode"] == "direct":
-            return BoundInput(
-                spec["name"],
-                spec["style"],
-                "direct",
-                str(folder.id),
-                {**lineage, "dataset_id": folder.id},
-            )
-        location = Datastore.get(ctx.workspace, record.datastore).location
-        if location.is_local and spec["mode"] == "mount" and not view.get("transforms"):
-            return _place(ctx, spec, location.full_path(record.path), lineage)
-        return _bind_files(
-            ctx, spec, folder._files(), lineage, single_file_as_file=False
+    location = Datastore.get(ctx.workspace, record.datastore).location
+    _check_committed(ctx, spec["name"], record, location)
+    guard = InputGuard(spec["name"], location=location, output=record)
+    lineage = {"datastore": record.datastore, "path": record.path}
+    view = spec.get("view") or {}
+    if view.get("tabular"):
+        dataset = _tabular_over(ctx, record, view)
+        return BoundInput(
+            spec["name"],
+            spec["style"],
+            "direct",
+            str(dataset.id),
+            {**lineage, "dataset_id": dataset.id},
+            guard=guard,
         )
-    # datapath
+    folder = FileDataset(
+        {
+            "sources": [{"datastore": record.datastore, "path": record.path}],
+            "format": None,
+            "transforms": view.get("transforms", []),
+        },
+        ctx.workspace,
+    )
+    files = folder._files()
+    if record.signatures is None:  # no recorded signatures: watch the files instead
+        guard.watch_files(location, [f.full for f in files])
+    if spec["mode"] == "direct":
+        return BoundInput(
+            spec["name"],
+            spec["style"],
+            "direct",
+            str(folder.id),
+            {**lineage, "dataset_id": folder.id},
+            guard=guard,
+        )
+    # a mounted output that is one file is that file (a download is a folder)
+    one_file = (
+        spec["mode"] == "mount"
+        and not view.get("transforms")
+        and os.path.isfile(location.full_path(record.path))
+    )
+    return _bind_paths(ctx, spec, files, guard, lineage, one_file=one_file)
+
+
+def _check_committed(
+    ctx: InputContext, name: str, record: OutputRecord, location: StorageLocation
+) -> None:
+    """Refuse an upstream output whose files changed since it was committed."""
+    if record.signatures is None:  # committed before signatures were recorded
+        return
+    changes = differences(
+        record.signatures,
+        tree_signatures(location, record.path),
+        root_name=record.path.rsplit("/", 1)[-1],
+    )
+    if not changes:
+        return
+    damage = f"{', '.join(changes)}; found before step run {ctx.step_dir.name} started"
+    if ctx.store is not None:
+        ctx.store.mark_output_damaged(record.step_run_id, record.name, damage)
+    raise DamagedDataError(
+        f"input '{name}': output '{record.name}' of step run {record.step_run_id} "
+        f"({record.datastore}:/{record.path}) was changed after it was committed: "
+        f"{', '.join(changes)}. It is marked damaged and not read; run the pipeline "
+        "again to write it anew."
+    )
+
+
+def _bind_datapath(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
     store, path = _datapath_of(ctx, spec)
     location = Datastore.get(ctx.workspace, store).location
     lineage = {"datastore": store, "path": path}
-    if location.is_local and spec["mode"] == "mount":
-        full = location.full_path(path)
-        if not os.path.exists(full):
-            raise RunError(f"input '{spec['name']}': {store}:/{path} does not exist")
-        return _place(ctx, spec, full, lineage)
+    guard = InputGuard(spec["name"], location=location)
     sources = [{"datastore": store, "path": path}]
-    files = FileDataset(
-        {"sources": sources, "format": None, "transforms": []}, ctx.workspace
-    )._files()
-    return _bind_files(
-        ctx, spec, files, lineage, single_file_as_file=names_one_file(sources, files)
-    )
+    try:
+        files = FileDataset(
+            {"sources": sources, "format": None, "transforms": []}, ctx.workspace
+        )._files()
+    except PathNotFoundError:
+        if spec["mode"] != "mount":
+            raise
+        return _bind_nothing(ctx, spec, guard, lineage, f"{store}:/{path}")
+    guard.watch_files(location, [f.full for f in files])
+    one_file = names_one_file(sources, files)
+    return _bind_paths(ctx, spec, files, guard, lineage, one_file=one_file)
 
 
 def _dataset_of(ctx: InputContext, spec: dict[str, Any]) -> AbstractDataset:
@@ -154,28 +223,36 @@ def _bind_dataset(
     ctx: InputContext,
     spec: dict[str, Any],
     dataset: AbstractDataset,
+    guard: InputGuard,
     lineage: dict[str, Any],
 ) -> BoundInput:
     if spec["mode"] == "direct":
+        _watch_direct(guard, dataset)
         return BoundInput(
-            spec["name"], spec["style"], "direct", str(dataset.id), lineage
+            spec["name"], spec["style"], "direct", str(dataset.id), lineage, guard=guard
         )
     assert isinstance(dataset, FileDataset)
-    files = dataset._files()
+    try:
+        files = dataset._files()
+    except PathNotFoundError:
+        if spec["mode"] != "mount":
+            raise
+        return _bind_nothing(ctx, spec, guard, lineage, f"dataset {dataset.id}")
+    for f in files:
+        guard.watch_files(f.location, [f.full])
     one_file = names_one_file(dataset.definition.get("sources", []), files)
-    if spec["mode"] == "mount" and files and all(f.local_path for f in files):
-        if one_file:  # a single-file dataset mounts as the file itself
-            return _place(ctx, spec, files[0].full, lineage)
-        folder = whole_folder(files)
-        if folder is not None:
-            return _place(ctx, spec, folder, lineage)
-        target = _target(ctx, spec)
-        for f in files:
-            link = target / f.display.lstrip("/")
-            link.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(f.full, link)
-        return BoundInput(spec["name"], spec["style"], "mount", str(target), lineage)
-    return _bind_files(ctx, spec, files, lineage, single_file_as_file=one_file)
+    return _bind_paths(ctx, spec, files, guard, lineage, one_file=one_file)
+
+
+def _watch_direct(guard: InputGuard, dataset: AbstractDataset) -> None:
+    """Watch a direct input's local files; one that resolves to nothing is left to the
+    step, which reads it (and reports the missing path) itself."""
+    try:
+        files = dataset._source_files()
+    except PathNotFoundError:
+        return
+    for f in files:
+        guard.watch_files(f.location, [f.full])
 
 
 def names_one_file(sources: list[dict[str, Any]], files: list[ResolvedFile]) -> bool:
@@ -197,59 +274,60 @@ def names_one_file(sources: list[dict[str, Any]], files: list[ResolvedFile]) -> 
     return found.full in (full, found.location._strip(full))
 
 
-def _target(ctx: InputContext, spec: dict[str, Any]) -> Path:
-    poc = spec.get("path_on_compute")
-    target: Path = (
-        (ctx.work_dir / poc) if poc else (ctx.step_dir / "inputs" / spec["name"])
-    )
-    target.mkdir(parents=True, exist_ok=True)
-    return target
-
-
-def _place(
-    ctx: InputContext, spec: dict[str, Any], path: str, lineage: dict[str, Any]
-) -> BoundInput:
-    """A zero-copy input; with path_on_compute, a link there points at it."""
-    poc = spec.get("path_on_compute")
-    if poc:
-        link = ctx.work_dir / poc
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        os.symlink(path, link)
-        path = str(link)
-    return BoundInput(spec["name"], spec["style"], "mount", path, lineage)
-
-
-def _bind_files(
+def _bind_paths(
     ctx: InputContext,
     spec: dict[str, Any],
     files: list[ResolvedFile],
+    guard: InputGuard,
     lineage: dict[str, Any],
     *,
-    single_file_as_file: bool,
+    one_file: bool,
 ) -> BoundInput:
-    """Copy files under the input's folder (download mode, or a mount of remote data)."""
-    if spec["mode"] == "mount":
-        ctx.notes.append(
-            f"input '{spec['name']}': its datastore is not on this machine, so the mount is a download"
-        )
-    target = _target(ctx, spec)
-    by_location: dict[str, list[tuple[str, str]]] = {}
-    locations = {}
-    for f in files:
-        by_location.setdefault(f.location.name, []).append(
-            (f.full, str(target / f.display.lstrip("/")))
-        )
-        locations[f.location.name] = f.location
-    for name, pairs in by_location.items():
-        locations[name].get_files(pairs, overwrite=True, show_progress=False)
-    if single_file_as_file and len(files) == 1:
+    """Mount (links to local files, else a read-only copy) or download (a copy)."""
+    place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
+    mount = spec["mode"] == "mount"
+    if mount and all(f.local_path for f in files):
+        named = bool(spec.get("path_on_compute"))
+        value = link_view(place, files, one_file=one_file, as_named=named)
         return BoundInput(
-            spec["name"],
-            spec["style"],
-            spec["mode"],
-            str(target / files[0].display.lstrip("/")),
-            lineage,
+            spec["name"], spec["style"], "mount", value, lineage, place, guard
         )
-    return BoundInput(spec["name"], spec["style"], spec["mode"], str(target), lineage)
+    if mount:
+        ctx.notes.append(
+            f"input '{spec['name']}': its datastore is not on this machine, so the "
+            "mount is a read-only copy"
+        )
+    value = copy_into(place, files, one_file=one_file)
+    if mount:
+        seal(str(place))
+    return BoundInput(
+        spec["name"], spec["style"], spec["mode"], value, lineage, place, guard
+    )
+
+
+def _bind_nothing(
+    ctx: InputContext,
+    spec: dict[str, Any],
+    guard: InputGuard,
+    lineage: dict[str, Any],
+    what: str,
+) -> BoundInput:
+    """A mount of a path that matches nothing: an empty read-only folder, as Azure ML
+    mounts a container path without checking it exists and lets the script decide."""
+    place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
+    value = empty_view(place)
+    ctx.notes.append(
+        f"input '{spec['name']}': {what} matched nothing; the step gets an empty "
+        "read-only folder"
+    )
+    return BoundInput(
+        spec["name"], spec["style"], "mount", value, lineage, place, guard
+    )
+
+
+def release_inputs(inputs: list[BoundInput]) -> None:
+    """Remove the read-only places made for a step's mounted inputs (links, or copies
+    of remote data: the data itself is never touched), so that nothing read-only is
+    left in the step's folder. A download is the step's own copy and stays, with its
+    logs, for a look afterwards."""
+    remove_places(b.place for b in inputs if b.place is not None and b.mode == "mount")

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.abstract_dataset import AbstractDataset
+from dataferry.data.compute_path import normalise_path_on_compute, places_overlap
 from dataferry.data.consumption import DatasetConsumptionConfig
 from dataferry.data.datapath import DataPath, DataReference
 from dataferry.errors import ParameterTypeError, PipelineValidationError
-from dataferry.execution.snapshot import take_snapshot
+from dataferry.execution.snapshot import source_files, take_snapshot
 from dataferry.pipeline.bindings import ArgRef, InputSpec, OutputSpec
 from dataferry.pipeline.outputs import (
     OutputDatasetConfig,
@@ -24,6 +25,7 @@ from dataferry.pipeline.steps import CommandStep, PipelineStep, PythonScriptStep
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from dataferry.data.workspace import Workspace
     from dataferry.pipeline.graph import Node, PipelineGraph
@@ -97,14 +99,17 @@ class PlanCompiler:
 
     def compile(self) -> dict[str, Any]:
         """The plan: every node with its command, data bindings and options."""
+        order = self.graph.topological_order()
+        folders = [
+            node.step.resolve_source_directory(self.graph.default_source_directory)
+            for node in order
+        ]
+        _check_places(order, folders)  # before anything is written
         snapshots: dict[str, tuple[str, str]] = {}
         store = self.workspace.path / "snapshots"
         store.mkdir(parents=True, exist_ok=True)
         nodes = []
-        for node in self.graph.topological_order():
-            folder = node.step.resolve_source_directory(
-                self.graph.default_source_directory
-            )
+        for node, folder in zip(order, folders, strict=True):
             key = str(folder)
             if key not in snapshots:
                 digest, snap = take_snapshot(folder, store)
@@ -249,6 +254,47 @@ class PlanCompiler:
             **out,
             "register": reg,
         }
+
+
+# folders the driver makes in every working folder (AZUREML_OUTPUT_DIRECTORY, logs)
+_MADE_IN_WORKING_FOLDER = ("outputs", "logs")
+
+
+def _check_places(order: list[Node], folders: list[Path]) -> None:
+    """Refuse a relative ``path_on_compute`` that would cover the step's own files.
+
+    The working folder is a copy of the source folder; an input placed over one of its
+    files or folders would hide (or, for a folder, mix with) the step's code.
+
+    Raises:
+        PipelineValidationError: every input placed over a file of its step's snapshot.
+    """
+    problems = []
+    listed: dict[Path, list[str]] = {}
+    for node, folder in zip(order, folders, strict=True):
+        places = [
+            (spec.name, spec.path_on_compute)
+            for spec in node.step.ports.inputs
+            if spec.path_on_compute and not spec.path_on_compute.startswith("/")
+        ]
+        if not places:
+            continue
+        if folder not in listed:
+            listed[folder] = source_files(folder)
+        for name, written in places:
+            place = normalise_path_on_compute(written)
+            hit = next((f for f in listed[folder] if places_overlap(place, f)), None)
+            if place in _MADE_IN_WORKING_FOLDER:
+                hit = place
+            if hit is not None:
+                problems.append(
+                    f"step '{node.step.name}': input '{name}' (path_on_compute "
+                    f"{written!r}) would cover '{hit}' in the step's working folder "
+                    f"(a copy of {folder}); choose a path_on_compute that is not in "
+                    "the source folder"
+                )
+    if problems:
+        raise PipelineValidationError(problems, "pipeline")
 
 
 def _kind(step: PipelineStep) -> str:

@@ -33,6 +33,7 @@ from dataferry.execution.port_identity import (
 from dataferry.execution.reuse_explain import why_changed
 from dataferry.execution.snapshot import read_manifest
 from dataferry.storage.hashing import content_hashes, hash_bytes
+from dataferry.storage.integrity import differences, tree_signatures
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import RunStore, StepRunRecord
@@ -255,8 +256,10 @@ class ReuseAdvisor:
                 else spec["dataset"]
             )
             dataset = build_dataset(data["kind"], data["definition"], self.ws)
+            # a mount of nothing is an empty folder (see materialise): no files
+            nothing_ok = spec["mode"] == "mount"
             files = (
-                dataset._files()
+                dataset._files(ignore_not_found=nothing_ok)
                 if isinstance(dataset, FileDataset)
                 else dataset._source_files()
             )
@@ -274,7 +277,7 @@ class ReuseAdvisor:
                     "transforms": [],
                 },
                 self.ws,
-            )._files()
+            )._files(ignore_not_found=spec["mode"] == "mount")
             what = {"datastore": store, "path": path}
         hashes = self._hash_files(files)
         digest = _digest([what, sorted(hashes.items())])
@@ -328,20 +331,16 @@ class ReuseAdvisor:
             if original is None or original.id in seen:
                 continue
             seen.add(original.id)
-            missing = self._missing_outputs(original)
-            if not missing:
+            missing, changed = self._unusable_outputs(original)
+            if not missing and not changed:
                 return Decision(
                     True,
                     f"reused from run {original.run_id} (step run {original.id})",
                     original,
                 )
-            gone = gone or (original, missing)
+            gone = gone or (original, missing, changed)
         if gone is not None:
-            original, missing = gone
-            return Decision(
-                False,
-                f"rerun: earlier output was deleted ({', '.join(missing)} of run {original.run_id})",
-            )
+            return Decision(False, _unusable_reason(*gone))
         return Decision(False, self._why_changed(node, fp))
 
     def _forced_reason(self, node: dict[str, Any]) -> str:
@@ -359,26 +358,57 @@ class ReuseAdvisor:
         except LookupError:
             return None
 
-    def _missing_outputs(self, original: StepRunRecord) -> list[str]:
+    def _unusable_outputs(self, original: StepRunRecord) -> tuple[list[str], list[str]]:
+        """The outputs of ``original`` that are gone, and those whose files no longer
+        match the signatures recorded at commit (size, mtime, inode or etag: nothing is
+        read). Both are recorded, so the next look is cheap."""
         source = original.id
-        missing = []
+        missing: list[str] = []
+        changed: list[str] = []
         for rec in self.store.outputs_of(source):
             if rec.deleted_at is not None:
                 missing.append(rec.name)
                 continue
+            if rec.damage is not None:
+                changed.append(f"{rec.name}: {rec.damage}")
+                continue
             try:
-                present = Datastore.get(self.ws, rec.datastore).location.exists(
-                    rec.path
-                )
+                location = Datastore.get(self.ws, rec.datastore).location
+                present = location.exists(rec.path)
             except LookupError:
                 present = False
-            if (
-                not present
-            ):  # deleted behind our back: record it, so the next look is cheap
+            if not present:  # deleted behind our back
                 self.store.mark_output_deleted(source, rec.name)
                 missing.append(rec.name)
-        return missing
+            elif rec.signatures is not None:
+                now = tree_signatures(location, rec.path)
+                leaf = rec.path.rstrip("/").rsplit("/", 1)[-1]
+                changes = differences(rec.signatures, now, root_name=leaf)
+                if changes:
+                    self.store.mark_output_damaged(
+                        source,
+                        rec.name,
+                        f"{', '.join(changes)}; found by a reuse check",
+                    )
+                    changed.append(f"{rec.name}: {', '.join(changes)}")
+        return missing, changed
 
     def _why_changed(self, node: dict[str, Any], fp: Fingerprint) -> str:
         previous = self.store.latest_finished_step(node["name"])
         return why_changed(fp.to_details(), previous)
+
+
+def _unusable_reason(
+    original: StepRunRecord, missing: list[str], changed: list[str]
+) -> str:
+    reasons = []
+    if missing:
+        reasons.append(
+            f"earlier output was deleted ({', '.join(missing)} of run {original.run_id})"
+        )
+    if changed:
+        reasons.append(
+            "earlier output was changed after it was committed "
+            f"({'; '.join(changed)}; run {original.run_id})"
+        )
+    return "rerun: " + "; ".join(reasons)

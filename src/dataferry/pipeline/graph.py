@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dataferry.data.compute_path import normalise_path_on_compute, places_overlap
 from dataferry.errors import PipelineTypeError, StepDefinitionError
 from dataferry.pipeline.bindings import ArgRef
 from dataferry.pipeline.checks import (
@@ -244,6 +245,7 @@ class PipelineGraph:
         problems += self._parameter_problems()
         problems += self._cycle_problems()
         problems += self._datastore_problems()
+        problems += [p for step in self.steps for p in _place_problems(step)]
         return problems
 
     def _producer_problems(self) -> list[str]:
@@ -409,6 +411,41 @@ def find_cycle(upstream: Mapping[str, Sequence[str]]) -> list[str]:
                 path.append(up)
                 todo.append(iter(upstream[up]))
     return []
+
+
+def _place_problems(step: PipelineStep) -> list[str]:
+    """Inputs of one step whose ``path_on_compute`` clash with another input's, or (if
+    relative) with a relative output ``source``: the same place, or one inside another
+    would mix two ports' files, so the step could not tell them apart."""
+    inputs = [
+        (
+            f"input '{spec.name}' (path_on_compute {spec.path_on_compute!r})",
+            normalise_path_on_compute(spec.path_on_compute),
+        )
+        for spec in step.ports.inputs
+        if spec.path_on_compute
+    ]
+    sources = []
+    for out in step.ports.outputs:
+        obj = getattr(out.obj, "pipeline_data", out.obj)
+        source = getattr(obj, "source", None) or getattr(
+            obj, "_output_path_on_compute", None
+        )
+        if isinstance(source, str) and source and not source.startswith("/"):
+            place = normalise_path_on_compute(source)
+            sources.append((f"output '{out.name}' (source {source!r})", place))
+    problems = []
+    for i, (what, place) in enumerate(inputs):
+        for other, other_place in inputs[:i] + sources:
+            if places_overlap(place, other_place):
+                relation = (
+                    "is the same place as" if place == other_place else "overlaps"
+                )
+                problems.append(
+                    f"step '{step.name}': {what} {relation} {other}; give each input "
+                    "a path_on_compute of its own, not inside another port's"
+                )
+    return problems
 
 
 def _unique(steps: Sequence[PipelineStep]) -> list[PipelineStep]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.column_types import normalise
+from dataferry.data.compute_path import check_path_on_compute
 from dataferry.data.consumption import DatasetConsumptionConfig, validate_port_name
 from dataferry.data.readers import header_mode
 from dataferry.errors import (
@@ -414,7 +415,7 @@ class PipelineData:
         self._datastore = datastore
         self._output_name = output_name or name
         self._output_mode = output_mode
-        self._output_path_on_compute = output_path_on_compute
+        self._output_path_on_compute = check_path_on_compute(output_path_on_compute)
         self._output_overwrite = output_overwrite
         self._data_type = data_type or "AnyDirectory"
         self._is_directory = is_directory
@@ -502,7 +503,7 @@ class InputPortBinding:
         self.name = name
         self.bind_object = bind_object
         self.bind_mode = bind_mode
-        self.path_on_compute = path_on_compute
+        self.path_on_compute = check_path_on_compute(path_on_compute, port=name)
         self.overwrite = overwrite
 
     def __str__(self) -> str:
@@ -527,7 +528,7 @@ class PipelineOutputFileDataset:
         self._origin = pipeline_data._origin
         self.mode = mode
         self._input_name = input_name
-        self.path_on_compute = path_on_compute
+        self.path_on_compute = check_path_on_compute(path_on_compute, port=input_name)
         self.registration = registration
         self._tabular: dict[str, Any] | None = None
         self._transforms: list[dict[str, Any]] = []
@@ -552,12 +553,22 @@ class PipelineOutputFileDataset:
         return self._clone(_input_name=validate_port_name(name))
 
     def as_mount(self, path_on_compute: str | None = None) -> Any:
-        """Read it mounted."""
-        return self._clone(mode="mount", path_on_compute=path_on_compute)
+        """Read it mounted.
+
+        Raises:
+            PathOnComputeError: ``path_on_compute`` leaves the working folder.
+        """
+        checked = check_path_on_compute(path_on_compute, port=self.name)
+        return self._clone(mode="mount", path_on_compute=checked)
 
     def as_download(self, path_on_compute: str | None = None) -> Any:
-        """Read it downloaded."""
-        return self._clone(mode="download", path_on_compute=path_on_compute)
+        """Read it downloaded.
+
+        Raises:
+            PathOnComputeError: ``path_on_compute`` leaves the working folder.
+        """
+        checked = check_path_on_compute(path_on_compute, port=self.name)
+        return self._clone(mode="download", path_on_compute=checked)
 
     def as_direct(self) -> Any:
         """Read it as the dataset object (``run.input_datasets[name]``)."""
