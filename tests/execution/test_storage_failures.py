@@ -103,7 +103,11 @@ import os, sys, time
 name, attempts, *outputs = sys.argv[1:]
 with open(attempts, "a") as fh:
     fh.write(name + "\\n")
-for out in outputs:
+args = iter(outputs)
+for out in args:
+    if out == "--in":  # an input: read-only, never written
+        next(args)
+        continue
     if out.startswith("--"):
         continue
     os.makedirs(out, exist_ok=True)
@@ -171,8 +175,10 @@ class Chain:
 
     def run(self, *, b_inputs: list[Any], b_output: Any, **submit: Any) -> PipelineRun:
         a = self.make("a", self.first)
-        b = self.make("b", self.first.as_input("first"), b_output, inputs=b_inputs)
-        c = self.make("c", b_output.as_input("second"))
+        b = self.make(
+            "b", "--in", self.first.as_input("first"), b_output, inputs=b_inputs
+        )
+        c = self.make("c", "--in", b_output.as_input("second"))
         extra = submit.pop("extra_steps", [])
         run = Pipeline(self.ws, steps=[a, b, c, *extra]).submit("locked", **submit)
         run.wait_for_completion(
@@ -352,8 +358,8 @@ def test_a_failing_driver_ends_every_step(
     chain = Chain(workspace, tmp_path)
     try:
         a = chain.make("a", chain.first)
-        b = chain.make("b-slow", chain.first.as_input("first"))
-        c = chain.make("c", chain.first.as_input("first_again"))
+        b = chain.make("b-slow", "--in", chain.first.as_input("first"))
+        c = chain.make("c", "--in", chain.first.as_input("first_again"))
         c.run_after(b)
         run = Pipeline(workspace, steps=[a, b, c]).submit("broken")
         (process,) = driver.started
