@@ -208,8 +208,7 @@ def _dataferry_prepare(folder: Path, length: int) -> None:
 
 def _dataferry_check(folder: Path, length: int, out: str, reused: bool) -> None:
     """Every step Finished, and all reused (or none) as the phase expects."""
-    from dataferry import Experiment, Workspace
-    from dataferry.execution.pipeline_run import PipelineRun
+    from dataferry import Experiment, PipelineRun, Workspace
 
     run_id = out.rsplit("Submitted PipelineRun ", 1)[-1].split()[0]
     ws = Workspace.from_config(folder)
