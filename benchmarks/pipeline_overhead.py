@@ -177,6 +177,38 @@ def _run(argv: list[str], cwd: Path) -> str:
     return done.stdout
 
 
+def _remove(folder: Path) -> None:
+    """Remove a project folder, retrying while a run's driver is still closing its catalog.
+
+    A run's status turns final a few milliseconds before its driver exits, and the
+    driver of ``python pipeline.py`` is not this process's child, so it cannot be waited
+    for: a file it deletes as it closes may vanish under ``rmtree``.
+    """
+    for _ in range(50):
+        try:
+            shutil.rmtree(folder)
+            return
+        except OSError:  # vanished, or a file appeared meanwhile
+            time.sleep(0.1)
+    shutil.rmtree(folder)
+
+
+def _reap_children(timeout_s: float) -> bool:
+    """Wait for every child of this process (the drivers ``submit`` started) to exit.
+
+    True once none is left; False if one still runs after ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if pid == 0:
+            time.sleep(0.05)
+    return False
+
+
 def _expect_chain_end(path: Path, length: int, tool: str) -> None:
     found = path.read_text() if path.exists() else "(missing)"
     if found != str(length - 1):
@@ -385,7 +417,7 @@ def _one_round(tool: Tool, folder: Path, length: int) -> dict[str, float]:
         out = tool.run(folder, length)
         found[phase] = time.perf_counter() - started
         tool.check(folder, length, out, reused)
-    shutil.rmtree(folder)
+    _remove(folder)
     return found
 
 
@@ -516,11 +548,12 @@ def scale_once(root: Path, shape: str, size: int) -> dict[str, float]:
         show_output=False, raise_on_error=False, timeout_seconds=CLEANUP_S
     )
     ws.close()
-    if status not in ("Finished", "Failed", "Canceled"):
-        LEFT.append(folder)  # its driver still uses it: not removed
-        print(f"run {run.id} still {status} after cancel; {folder} is left in place")
-    else:
+    ended = status in ("Finished", "Failed", "Canceled") and _reap_children(60.0)
+    if ended:
         shutil.rmtree(folder)
+    else:
+        LEFT.append(folder)  # its driver still uses it: not removed
+        print(f"run {run.id} ({status}): its driver still runs; {folder} is kept")
     phases = ("steps", "Pipeline()", "validate()", "submit()")
     return {p: b - a for p, (a, b) in zip(phases, pairwise(times), strict=True)}
 
