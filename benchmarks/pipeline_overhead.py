@@ -43,7 +43,8 @@ first rows, starting the driver), and the time *per added step* at N steps is
 (total(N) - total(10)) / (N - 10). Targets: steps + ``Pipeline()`` + ``validate()`` +
 ``submit()`` under 1 s at 10,000 steps, and linear growth: the time per added step at
 the largest size at most 1.5x that at the smallest. Each figure is the best of
-``--scale-repeat`` runs (default 1), after one untimed 10-step warm-up.
+``--scale-repeat`` runs (default 1), after one untimed 10-step warm-up. The time from
+``cancel()`` to the run's end is printed for information.
 
 Kedro and DVC are installed with pip into their own virtualenv,
 ``benchmarks/_data/peers`` (never into the project's); one that cannot be installed is
@@ -85,10 +86,12 @@ TARGET_STEP_S = 0.020
 TARGET_SCALE_S = 1.0
 TARGET_SCALE_AT = 10_000
 MAX_GROWTH = 1.5
+PHASES = ("steps", "Pipeline()", "validate()", "submit()")  # timed in part 2
 BASELINE = 10  # steps: a pipeline this small shows the fixed cost of submitting
 LARGE_FROM = 10_000  # sizes above this need --large
 CLEANUP_S = 900.0  # how long a cancelled large run may take to end
 EXPERIMENT = "overhead"
+KEDRO_VERSION = "import kedro.runner, kedro; print(kedro.__version__)"
 LEFT: list[Path] = []  # workspaces of cancelled runs that had not ended: kept
 
 # One step: reads n from the previous step's folder (if any), writes n + 1 into its own.
@@ -351,56 +354,43 @@ def install_peers() -> list[Tool]:
     """Kedro and DVC from PyPI into ``benchmarks/_data/peers``; the ones that work.
 
     Each is installed on its own, so one that fails does not keep the other out; pip's
-    output goes to ``benchmarks/_data/peers-install.log``.
+    output goes to ``benchmarks/_data/peers-install.log``. Each found is named with
+    its version.
     """
     python = PEERS / "bin" / "python"
     log = DATA / "peers-install.log"
     DATA.mkdir(parents=True, exist_ok=True)
-    if not python.exists() and not _works([sys.executable, "-m", "venv", str(PEERS)]):
+    venv = [sys.executable, "-m", "venv", str(PEERS)]
+    if not python.exists() and _version(venv) is None:
         print(f"no virtualenv could be made at {PEERS}: Kedro and DVC not measured")
         return []
     tools = []
     for package, probe, make in (
-        ("kedro", [str(python), "-c", "import kedro.runner"], kedro_tool),
+        ("kedro", [str(python), "-c", KEDRO_VERSION], kedro_tool),
         ("dvc", [str(PEERS / "bin" / "dvc"), "--version"], dvc_tool),
     ):
-        if _works(probe):
-            tools.append(make())
-            continue
-        print(f"installing {package} into {PEERS} (pip output: {log}) ...")
-        with open(log, "a") as fh:
-            subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", package],
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                check=False,
-            )
-        if _works(probe):
-            tools.append(make())
-        else:
+        version = _version(probe)
+        if version is None:
+            print(f"installing {package} into {PEERS} (pip output: {log}) ...")
+            with open(log, "a") as fh:
+                pip = [str(python), "-m", "pip", "install", "-q", package]
+                subprocess.run(pip, stdout=fh, stderr=subprocess.STDOUT, check=False)
+            version = _version(probe)
+        if version is None:
             print(f"{package} could not be installed (see {log}): not measured")
+        else:
+            print(f"{package} {version}")
+            tools.append(make())
     return tools
 
 
-def _works(argv: list[str]) -> bool:
+def _version(argv: list[str]) -> str | None:
+    """What ``argv`` prints, stripped; None if it cannot start or fails."""
     try:
-        done = subprocess.run(argv, capture_output=True, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
     except OSError:
-        return False
-    return done.returncode == 0
-
-
-def _peer_versions(tools: list[Tool]) -> str:
-    found = []
-    for tool in tools:
-        if tool.name.startswith("kedro"):
-            code = "import kedro; print(kedro.__version__)"
-            found.append(
-                "kedro " + _run([str(PEERS / "bin" / "python"), "-c", code], DATA)
-            )
-        elif tool.name.startswith("dvc"):
-            found.append("dvc " + _run([str(PEERS / "bin" / "dvc"), "--version"], DATA))
-    return ", ".join(v.strip() for v in found) or "none"
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 # -- part 1: whole processes ----------------------------------------------------------
@@ -547,6 +537,7 @@ def scale_once(root: Path, shape: str, size: int) -> dict[str, float]:
     status = run.wait_for_completion(
         show_output=False, raise_on_error=False, timeout_seconds=CLEANUP_S
     )
+    times.append(time.perf_counter())  # for information: how long the cancel took
     ws.close()
     ended = status in ("Finished", "Failed", "Canceled") and _reap_children(60.0)
     if ended:
@@ -554,26 +545,27 @@ def scale_once(root: Path, shape: str, size: int) -> dict[str, float]:
     else:
         LEFT.append(folder)  # its driver still uses it: not removed
         print(f"run {run.id} ({status}): its driver still runs; {folder} is kept")
-    phases = ("steps", "Pipeline()", "validate()", "submit()")
-    return {p: b - a for p, (a, b) in zip(phases, pairwise(times), strict=True)}
+    names = (*PHASES, "cancel")
+    return {p: b - a for p, (a, b) in zip(names, pairwise(times), strict=True)}
 
 
 def _best(root: Path, shape: str, size: int, repeat: int) -> dict[str, float]:
     """Best of ``repeat`` per phase, and ``total``: the best sum of the phases."""
     runs = [scale_once(root, shape, size) for _ in range(repeat)]
     best = {p: min(r[p] for r in runs) for p in runs[0]}
-    return {**best, "total": min(sum(r.values()) for r in runs)}
+    return {**best, "total": min(sum(r[p] for p in PHASES) for r in runs)}
 
 
 def scale(root: Path, sizes: list[int], repeat: int) -> bool:
     print(
-        f"\nPart 2: large pipelines, seconds per phase (best of {repeat}; submit "
-        "until it returns, the run then cancelled; per added step: (total - total "
-        f"at {BASELINE}) / (steps - {BASELINE}))"
+        f"\nPart 2: large pipelines, seconds per phase, best of {repeat}\n"
+        f"  submit() until it returns; per added step = (total - total at {BASELINE}) "
+        f"/ (steps - {BASELINE});\n  cancel = from cancel() just after submit to the "
+        "run's end (not in the total)"
     )
     print(
         f"{'shape':8}{'steps':>8}{'steps':>8}{'Pipeline()':>12}{'validate()':>12}"
-        f"{'submit()':>10}{'total':>9}{'per added step':>16}"
+        f"{'submit()':>10}{'total':>9}{'per added step':>16}{'cancel':>9}"
     )
     scale_once(root, "chain", BASELINE)  # warm-up (imports, first calls): not recorded
     ok = True
@@ -596,15 +588,17 @@ def scale(root: Path, sizes: list[int], repeat: int) -> bool:
     return ok
 
 
-def _row(shape: str, size: int, phases: dict[str, float], per_step: str) -> None:
+def _row(shape: str, size: int, found: dict[str, float], per_step: str) -> None:
+    widths = (8, 12, 12, 10, 9)
     cells = "".join(
-        f"{v:>{w}.3f}" for v, w in zip(phases.values(), (8, 12, 12, 10, 9), strict=True)
+        f"{found[p]:>{w}.3f}" for p, w in zip((*PHASES, "total"), widths, strict=True)
     )
-    print(f"{shape:8}{size:>8,}{cells}{per_step:>16}")
+    print(f"{shape:8}{size:>8,}{cells}{per_step:>16}{found['cancel']:>9.3f}")
 
 
 def _growth(shape: str, per_step: dict[int, float]) -> bool:
     if len(per_step) < 2:
+        print(f"info  {shape}: growth is judged with two sizes or more")
         return True
     small, large = min(per_step), max(per_step)
     ratio = per_step[large] / per_step[small]
@@ -661,9 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.part in ("overhead", "both"):
             peers = [] if args.no_peers else install_peers()
-            print(
-                f"python {sys.version.split()[0]}; cpus {os.cpu_count()}; peers: {_peer_versions(peers)}"
-            )
+            print(f"python {sys.version.split()[0]}; cpus {os.cpu_count()}")
             tools = [dataferry_tool(), *peers, bare_tool()]
             lengths = [SHORT, args.chain]
             samples = measure(tools, lengths, args.repeat, root)
@@ -671,7 +663,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.part in ("scale", "both"):
             ok &= scale(root, args.sizes, args.scale_repeat)
     finally:
-        if not LEFT:
+        if LEFT:
+            print(f"{root} is kept: drivers of cancelled runs still use it")
+        else:
             shutil.rmtree(root, ignore_errors=True)
     print(
         f"\ntotal benchmark time {time.perf_counter() - started:.0f} s; "
