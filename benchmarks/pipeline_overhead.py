@@ -385,12 +385,13 @@ def install_peers() -> list[Tool]:
 
 
 def _version(argv: list[str]) -> str | None:
-    """What ``argv`` prints, stripped; None if it cannot start or fails."""
+    """The last line ``argv`` prints (Kedro logs on import); None if it fails."""
     try:
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
     except OSError:
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    lines = done.stdout.strip().splitlines()
+    return lines[-1] if done.returncode == 0 and lines else None
 
 
 # -- part 1: whole processes ----------------------------------------------------------
