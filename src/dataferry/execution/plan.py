@@ -6,6 +6,7 @@ be driven, resumed or inspected by any process that can open the workspace.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.abstract_dataset import AbstractDataset
@@ -100,14 +101,20 @@ class PlanCompiler:
         snapshots: dict[str, tuple[str, str]] = {}
         store = self.workspace.path / "snapshots"
         store.mkdir(parents=True, exist_ok=True)
+        # each folder is resolved and snapshotted once, however many steps run in it
+        folders: dict[str | None, str] = {}
         nodes = []
         for node in self.graph.topological_order():
-            folder = node.step.resolve_source_directory(
-                self.graph.default_source_directory
-            )
-            key = str(folder)
+            given = node.step.source_directory
+            if given not in folders:
+                folders[given] = str(
+                    node.step.resolve_source_directory(
+                        self.graph.default_source_directory
+                    )
+                )
+            key = folders[given]
             if key not in snapshots:
-                digest, snap = take_snapshot(folder, store)
+                digest, snap = take_snapshot(Path(key), store)
                 snapshots[key] = (digest, str(snap))
             nodes.append(self._node(node, *snapshots[key]))
         return {
