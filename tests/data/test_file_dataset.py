@@ -22,9 +22,11 @@ from dataferry import (
 )
 from dataferry.errors import (
     DatasetError,
+    DatasetNotFoundError,
     InvalidNameError,
     MountError,
     PathNotFoundError,
+    PipelineTypeError,
     TargetExistsError,
 )
 
@@ -636,6 +638,25 @@ class TestConsumption:
         first = DatasetConsumptionConfig("x", (workspace, "pets", 1))
 
         assert (latest.dataset.version, first.dataset.version) == (2, 1)
+
+    @pytest.mark.parametrize(
+        "ref",
+        [("ws", "pets"), ("pets",), ("a", "b", 1, 2)],
+        ids=["name-first", "one-item", "four-items"],
+    )
+    def test_a_tuple_that_is_not_a_workspace_and_a_name(
+        self, ref: tuple[object, ...]
+    ) -> None:
+        with pytest.raises(
+            PipelineTypeError,
+            match=r"must be \(workspace, name\) or \(workspace, name, version\), "
+            r"with a Workspace first, not \(",
+        ):
+            DatasetConsumptionConfig("x", ref)
+
+    def test_a_workspace_and_an_unknown_name(self, workspace: Workspace) -> None:
+        with pytest.raises(DatasetNotFoundError, match="'nope'"):
+            DatasetConsumptionConfig("x", (workspace, "nope"))
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

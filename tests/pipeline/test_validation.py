@@ -345,9 +345,16 @@ class TestPipelineValidation:
             "step.py", name="a", source_directory=str(src), arguments=[out]
         )
 
-        (problem,) = Pipeline(workspace, [a]).validate()
+        pipeline = Pipeline(workspace, [a])
+
+        # validate() is pure (no catalog read): submit looks the datastore up
+        assert pipeline.validate() == []
+        with pytest.raises(PipelineValidationError, match="1 problem") as info:
+            pipeline.submit("exp")
+        (problem,) = info.value.problems
         assert problem.startswith("step 'a': output 'o':")
         assert "nowhere" in problem
+        assert no_runs(workspace)
 
     def test_unknown_pipeline_kwarg(self, workspace: Workspace, src: Path) -> None:
         a = PythonScriptStep("step.py", source_directory=str(src))

@@ -172,18 +172,21 @@ class RunStore:
                     driver_host=driver_host,
                 )
             )
-            for step_run_id, node_id, name in steps:
-                conn.execute(
-                    step_runs.insert().values(
-                        id=step_run_id,
-                        run_id=run_id,
-                        node_id=node_id,
-                        step_name=name,
-                        status="NotStarted",
-                        details={},
-                        created_at=stamp,
-                    )
-                )
+            # one executemany: a 10,000-step run is one statement, not 10,000
+            rows = [
+                {
+                    "id": step_run_id,
+                    "run_id": run_id,
+                    "node_id": node_id,
+                    "step_name": name,
+                    "status": "NotStarted",
+                    "details": {},
+                    "created_at": stamp,
+                }
+                for step_run_id, node_id, name in steps
+            ]
+            if rows:
+                conn.execute(step_runs.insert(), rows)
 
     def get_run(self, run_id: str) -> RunRecord:
         """One run.
@@ -198,6 +201,22 @@ class RunStore:
                 f"no run with id '{run_id}' in this workspace; list them with `dataferry runs list`"
             )
         return RunRecord(**_fields(RunRecord, row._mapping))
+
+    def run_status(self, run_id: str) -> str:
+        """One run's status, read without its plan (which a big pipeline makes large).
+
+        Raises:
+            RunNotFoundError: no run has that id.
+        """
+        with self.catalog.read() as conn:
+            status = conn.execute(
+                select(runs.c.status).where(runs.c.id == run_id)
+            ).scalar()
+        if status is None:
+            raise RunNotFoundError(
+                f"no run with id '{run_id}' in this workspace; list them with `dataferry runs list`"
+            )
+        return str(status)
 
     def list_runs(
         self, *, experiment: str | None = None, limit: int = 50

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dataferry.data.sampling import new_seed
+from dataferry.data.seeds import new_seed
 from dataferry.data.sources import ResolvedFile, check_http, resolve_sources
 from dataferry.errors import InvalidNameError, InvalidVersionError
 

@@ -14,6 +14,18 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 
+def arrow_type(name: str) -> pa.DataType:
+    """The Arrow type for a normalised type name (see ``column_types.normalise``)."""
+    return {
+        "string": pa.string(),
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "bool": pa.bool_(),
+        "timestamp": pa.timestamp("ns"),
+        "date": pa.date32(),
+    }[name]
+
+
 def coerce_columns(
     table: Any,
     schema: pa.Schema,

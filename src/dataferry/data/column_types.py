@@ -1,4 +1,10 @@
-"""Column types for ``set_column_types``: the original SDK's ``DataType`` and plain names."""
+"""How tabular files are read, as light definitions: column types and header modes.
+
+``set_column_types`` takes the original SDK's ``DataType`` or plain names; ``header``
+takes True/False or a ``PromoteHeadersBehavior`` name. Both are checked where a dataset
+or an output is defined, so this module imports neither pyarrow nor storage (the
+pipeline layer uses it); the Arrow types are in ``coercion.arrow_type``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,12 @@ from dataferry.errors import DatasetValidationError
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    import pyarrow as pa
-
+HEADER_MODES = (
+    "ALL_FILES_HAVE_SAME_HEADERS",
+    "NO_HEADERS",
+    "ONLY_FIRST_FILE_HAS_HEADERS",
+    "COMBINE_ALL_FILES_HEADERS",
+)
 _ALIASES = {
     "str": "string",
     "string": "string",
@@ -93,15 +103,19 @@ def normalise(types: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     return out
 
 
-def arrow_type(name: str) -> pa.DataType:
-    """The Arrow type for a normalised type name."""
-    import pyarrow as pa
+def header_mode(header: bool | str) -> str:
+    """``header=True/False`` or a ``PromoteHeadersBehavior`` name, as a mode name.
 
-    return {
-        "string": pa.string(),
-        "int64": pa.int64(),
-        "float64": pa.float64(),
-        "bool": pa.bool_(),
-        "timestamp": pa.timestamp("ns"),
-        "date": pa.date32(),
-    }[name]
+    Raises:
+        DatasetValidationError: ``header`` is none of those.
+    """
+    if header is True:
+        return "ALL_FILES_HAVE_SAME_HEADERS"
+    if header is False:
+        return "NO_HEADERS"
+    value = str(getattr(header, "value", header)).upper()
+    if value not in HEADER_MODES:
+        raise DatasetValidationError(
+            f"header must be True, False or one of {HEADER_MODES}, not {header!r}"
+        )
+    return value

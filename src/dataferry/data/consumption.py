@@ -8,7 +8,8 @@ import warnings
 from typing import Any
 
 from dataferry.data.compute_path import check_path_on_compute
-from dataferry.errors import DatasetError, InvalidNameError
+from dataferry.data.kinds import is_tabular_dataset, is_workspace
+from dataferry.errors import DatasetError, InvalidNameError, PipelineTypeError
 
 _NAME_RE = re.compile(r"^[a-zA-Z_]+[a-zA-Z0-9_]*$")
 _ENV_NAMES = {"path", "ld_library_path", "user", "logname", "home", "pwd", "shell"}
@@ -45,15 +46,8 @@ class DatasetConsumptionConfig:
         mode: str = "direct",
         path_on_compute: str | None = None,
     ) -> None:
-        from dataferry.data.abstract_dataset import AbstractDataset
-
-        if isinstance(
-            dataset, tuple
-        ):  # (workspace, name[, version]) as in the original SDK
-            ws, ds_name, *rest = dataset
-            dataset = AbstractDataset.get_by_name(
-                ws, ds_name, rest[0] if rest else "latest"
-            )
+        if isinstance(dataset, tuple):
+            dataset = _registered(dataset)
         mode = str(mode).lower()
         if mode not in MODES:
             raise DatasetError(f"mode must be one of {MODES}, not {mode!r}")
@@ -144,11 +138,25 @@ class DatasetConsumptionConfig:
         return f"DatasetConsumptionConfig(name='{self._name}', mode='{self.mode}')"
 
 
-def _is_tabular(dataset: Any) -> bool:
-    from dataferry.data.tabular_dataset import TabularDataset
+def _registered(ref: tuple[Any, ...]) -> Any:
+    """The dataset a ``(workspace, name[, version])`` tuple names, as the original SDK.
 
+    The workspace looks it up, so this module never imports the catalog-reading classes
+    (the pipeline layer builds inputs with it).
+
+    Raises:
+        PipelineTypeError: the tuple is not a Workspace, a name and maybe a version
+            (a ``TypeError``).
+        DatasetNotFoundError: no such dataset or version is registered.
+    """
+    if len(ref) not in (2, 3) or not is_workspace(ref[0]):
+        raise PipelineTypeError(
+            "a dataset input given as a tuple must be (workspace, name) or (workspace, "
+            f"name, version), with a Workspace first, not {ref!r}"
+        )
+    return ref[0].registered_dataset(ref[1], ref[2] if len(ref) == 3 else "latest")
+
+
+def _is_tabular(dataset: Any) -> bool:
     inner = getattr(dataset, "default_value", dataset)  # a PipelineParameter
-    return (
-        isinstance(inner, TabularDataset)
-        or getattr(inner, "_is_tabular", False) is True
-    )
+    return is_tabular_dataset(inner) or getattr(inner, "_is_tabular", False) is True

@@ -6,11 +6,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.abstract_dataset import AbstractDataset
-from dataferry.data.column_types import normalise
+from dataferry.data.column_types import header_mode, normalise
 from dataferry.data.delimited_text import python_encoding
 from dataferry.data.file_dataset import FileDataset
 from dataferry.data.partitions import PartitionFormat
-from dataferry.data.readers import header_mode
 from dataferry.data.sources import parse_sources
 from dataferry.data.tabular_dataset import TabularDataset
 from dataferry.errors import DatasetValidationError

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from dataferry.data import delimited_errors
-from dataferry.data.coercion import coerce_columns
-from dataferry.data.column_types import arrow_type
+from dataferry.data.coercion import arrow_type, coerce_columns
 from dataferry.data.delimited_text import (
     DecodedStream,
     first_record,

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dataferry.data.coercion import coerce_columns, set_batch_column
-from dataferry.data.column_types import arrow_type
+from dataferry.data.coercion import arrow_type, coerce_columns, set_batch_column
 from dataferry.data.delimited import CsvReader
 from dataferry.errors import DataFormatError, DatasetValidationError
 
@@ -30,26 +29,6 @@ log = logging.getLogger(__name__)
 
 _JSON_BLOCK_BYTES = 16 << 20  # a JSON line must fit in one block; no retry there
 _SAMPLE_BLOCK_BYTES = 1 << 20
-HEADER_MODES = (
-    "ALL_FILES_HAVE_SAME_HEADERS",
-    "NO_HEADERS",
-    "ONLY_FIRST_FILE_HAS_HEADERS",
-    "COMBINE_ALL_FILES_HEADERS",
-)
-
-
-def header_mode(header: bool | str) -> str:
-    """``header=True/False`` or a ``PromoteHeadersBehavior`` name, as a mode name."""
-    if header is True:
-        return "ALL_FILES_HAVE_SAME_HEADERS"
-    if header is False:
-        return "NO_HEADERS"
-    value = str(getattr(header, "value", header)).upper()
-    if value not in HEADER_MODES:
-        raise DatasetValidationError(
-            f"header must be True, False or one of {HEADER_MODES}, not {header!r}"
-        )
-    return value
 
 
 def _open_binary(f: ResolvedFile) -> Any:

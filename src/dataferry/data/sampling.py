@@ -7,7 +7,6 @@ machine, the same seed selects the same rows everywhere, and the two halves of a
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,11 +21,6 @@ _M2 = np.uint64(0x94D049BB133111EB)
 # a different stream per purpose, so sample(seed=42) and random_split(seed=42) are
 # independent draws even when chained
 _SALTS = {"sample": 0x5A17_0001, "split": 0x5A17_0002}
-
-
-def new_seed() -> int:
-    """A fresh random seed, recorded in the definition so the dataset stays reproducible."""
-    return random.SystemRandom().randint(0, 2**32 - 1)
 
 
 def _mix_scalar(z: int) -> int:

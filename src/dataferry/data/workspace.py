@@ -265,6 +265,19 @@ class Workspace:
 
         return AbstractDataset.get_all(self)
 
+    def registered_dataset(
+        self, name: str, version: int | str = "latest"
+    ) -> AbstractDataset:
+        """The dataset registered as ``name`` (the ``version``: an int or 'latest').
+
+        Raises:
+            InvalidVersionError: the version is not a positive integer or 'latest'.
+            DatasetNotFoundError: no such name or version (the message gives the latest).
+        """
+        from dataferry.data.abstract_dataset import AbstractDataset
+
+        return AbstractDataset.get_by_name(self, name, version)
+
     def get_default_datastore(self) -> Datastore:
         """The datastore outputs go to when none is named (``workspaceblobstore`` at first)."""
         from dataferry.data.datastore import Datastore

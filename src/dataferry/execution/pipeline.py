@@ -9,20 +9,19 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from dataferry.catalog.run_store import RunStore
 from dataferry.errors import (
     EnvironmentNotSupportedError,
     PipelineTypeError,
     PipelineValidationError,
 )
-from dataferry.execution.experiment import Experiment
-from dataferry.execution.plan import PlanCompiler
+from dataferry.execution.datastore_check import datastore_problems
 from dataferry.pipeline.checks import as_dict, check_bool, check_type, type_error
 from dataferry.pipeline.graph import PipelineGraph
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from dataferry.execution.experiment import Experiment
     from dataferry.execution.pipeline_run import PipelineRun
 
 _SUBMIT_KWARGS = {"enable_email_notification"}
@@ -81,6 +80,9 @@ class Pipeline(PipelineGraph):
             )
         if not isinstance(experiment_name, str):
             raise type_error("submit(): experiment_name", "a str", experiment_name)
+        # imported here: building and validating a pipeline loads no catalog code
+        from dataferry.execution.experiment import Experiment
+
         return self._submit(
             Experiment(self.workspace, experiment_name),
             pipeline_parameters=pipeline_parameters,
@@ -105,7 +107,10 @@ class Pipeline(PipelineGraph):
         credential_passthrough: bool | None = None,
         delete_intermediate_outputs: bool = False,
     ) -> PipelineRun:
+        # imported here: building and validating a pipeline loads no catalog code
+        from dataferry.catalog.run_store import RunStore
         from dataferry.execution.pipeline_run import PipelineRun
+        from dataferry.execution.plan import PlanCompiler
 
         overrides = as_dict(pipeline_parameters, "submit(): pipeline_parameters")
         options = _options(
@@ -119,7 +124,7 @@ class Pipeline(PipelineGraph):
             ("credential_passthrough", credential_passthrough),
         ):  # accepted for the original SDK's sake; neither changes a local run
             check_type(flag, bool, f"submit(): {label}", "True or False")
-        problems = self.validate()
+        problems = self.validate() + datastore_problems(self, self.workspace.catalog)
         if problems:
             raise PipelineValidationError(problems, "pipeline")
         refused = self.environment_problems()

@@ -327,7 +327,7 @@ class PipelineRun(_RunBase):
     ) -> None:
         self.experiment = experiment
         self._id = run_id
-        self._store.get_run(run_id)  # fail now for an unknown id
+        self._store.run_status(run_id)  # fail now for an unknown id
 
     @property
     def status(self) -> str:
@@ -346,7 +346,7 @@ class PipelineRun(_RunBase):
 
     def get_status(self) -> str:
         """NotStarted, Running, Finished, Failed, Canceled or CancelRequested."""
-        return self._store.get_run(self._id).status
+        return self._store.run_status(self._id)
 
     def get_steps(self) -> list[StepRun]:
         """The step runs, in plan order."""

@@ -6,6 +6,7 @@ be driven, resumed or inspected by any process that can open the workspace.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.abstract_dataset import AbstractDataset
@@ -100,10 +101,15 @@ class PlanCompiler:
     def compile(self) -> dict[str, Any]:
         """The plan: every node with its command, data bindings and options."""
         order = self.graph.topological_order()
-        folders = [
-            node.step.resolve_source_directory(self.graph.default_source_directory)
-            for node in order
-        ]
+        # each folder is resolved and snapshotted once, however many steps run in it
+        resolved: dict[str | None, Path] = {}
+        for node in order:
+            given = node.step.source_directory
+            if given not in resolved:
+                resolved[given] = node.step.resolve_source_directory(
+                    self.graph.default_source_directory
+                )
+        folders = [resolved[node.step.source_directory] for node in order]
         _check_places(order, folders)  # before anything is written
         snapshots: dict[str, tuple[str, str]] = {}
         store = self.workspace.path / "snapshots"

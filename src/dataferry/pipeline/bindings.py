@@ -13,9 +13,13 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from dataferry.data.abstract_dataset import AbstractDataset
 from dataferry.data.consumption import DatasetConsumptionConfig
-from dataferry.data.datapath import DataPath, DataPathComputeBinding, DataReference
+from dataferry.data.kinds import (
+    is_compute_binding,
+    is_data_reference,
+    is_datapath,
+    is_dataset,
+)
 from dataferry.errors import StepDefinitionError
 from dataferry.pipeline.checks import describe, type_error
 from dataferry.pipeline.outputs import (
@@ -97,7 +101,7 @@ def input_spec(obj: Any, where: str = "a step input") -> InputSpec:
         StepDefinitionError: a raw dataset (the original SDK's message).
         PipelineTypeError: something that is not an input (a ``TypeError``).
     """
-    if isinstance(obj, AbstractDataset):
+    if is_dataset(obj):
         raise _raw_dataset_error("a step's inputs")
     if isinstance(obj, DatasetConsumptionConfig):
         inner = obj.dataset
@@ -150,12 +154,9 @@ def input_spec(obj: Any, where: str = "a step input") -> InputSpec:
                 obj.path_on_compute,
                 bound._origin,
             )
-        if isinstance(bound, DataReference | DataPath):
-            ref = (
-                bound
-                if isinstance(bound, DataReference)
-                else bound.create_data_reference(obj.name)
-            )
+        # a DataPath is bound as the reference it makes; a DataReference as it is
+        ref = bound.create_data_reference(obj.name) if is_datapath(bound) else bound
+        if is_data_reference(ref):
             return InputSpec(
                 obj.name, "datapath", obj.bind_mode, "dataref", ref, obj.path_on_compute
             )
@@ -164,7 +165,7 @@ def input_spec(obj: Any, where: str = "a step input") -> InputSpec:
             "a PipelineData, a DataReference or a DataPath",
             bound,
         )
-    if isinstance(obj, DataReference):
+    if is_data_reference(obj):
         if obj.mode == "upload":
             raise StepDefinitionError(
                 f"data reference '{obj.data_reference_name}' is in upload mode; list it in outputs"
@@ -178,14 +179,10 @@ def input_spec(obj: Any, where: str = "a step input") -> InputSpec:
             obj.path_on_compute,
             auto_name=obj.is_auto_named,
         )
-    if (
-        isinstance(obj, tuple)
-        and len(obj) == 2
-        and isinstance(obj[1], DataPathComputeBinding)
-    ):
+    if isinstance(obj, tuple) and len(obj) == 2 and is_compute_binding(obj[1]):
         path, binding = obj
         if isinstance(path, PipelineParameter):
-            if not isinstance(path.default_value, DataPath):
+            if not is_datapath(path.default_value):
                 raise StepDefinitionError(
                     f"parameter '{path.name}' in a (DataPath, binding) input must have a DataPath default"
                 )
@@ -198,7 +195,7 @@ def input_spec(obj: Any, where: str = "a step input") -> InputSpec:
                 (path, binding),
                 binding.path_on_compute,
             )
-        if not isinstance(path, DataPath):
+        if not is_datapath(path):
             raise type_error(
                 f"{where}: the path of a (path, DataPathComputeBinding) pair",
                 "a DataPath or a PipelineParameter with a DataPath default",
@@ -278,7 +275,7 @@ class StepPorts:
         return next((o for o in self.outputs if o.origin is origin), None)
 
     def _argument(self, arg: Any, where: str) -> str | ArgRef:
-        if isinstance(arg, AbstractDataset):
+        if is_dataset(arg):
             raise _raw_dataset_error("a step's arguments")
         if isinstance(arg, DatasetConsumptionConfig):
             spec = next((i for i in self.inputs if i.name == arg.name), None)
@@ -307,7 +304,7 @@ class StepPorts:
                     "inputs=[...] if it reads it"
                 )
             return ArgRef("input", found.name)
-        if isinstance(arg, InputPortBinding | DataReference):
+        if isinstance(arg, InputPortBinding) or is_data_reference(arg):
             name = (
                 arg.name
                 if isinstance(arg, InputPortBinding)
@@ -320,11 +317,7 @@ class StepPorts:
                     "inputs=[...]; add it there too"
                 )
             return ArgRef("input", spec.name)
-        if (
-            isinstance(arg, tuple)
-            and len(arg) == 2
-            and isinstance(arg[1], DataPathComputeBinding)
-        ):
+        if isinstance(arg, tuple) and len(arg) == 2 and is_compute_binding(arg[1]):
             # a (DataPath or DataPath parameter, binding) pair: the bound path, as an input
             path = arg[0]
             bound = (

@@ -8,10 +8,13 @@ when the object is built, naming the argument and the types it takes, instead of
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+# re-exported: the pipeline layer recognises data objects without importing their classes
+from dataferry.data.kinds import is_datastore as is_datastore
+from dataferry.data.kinds import is_instance_of as is_instance_of
+from dataferry.data.kinds import is_workspace as is_workspace
 from dataferry.errors import PipelineTypeError
 
 WORKSPACE_KIND = "a Workspace (Workspace.from_config() or Workspace.get(name))"
@@ -28,27 +31,6 @@ def describe(value: Any) -> str:
 def type_error(where: str, expected: str, value: Any) -> PipelineTypeError:
     """``<where> must be <expected>, not <type> (<repr>)``."""
     return PipelineTypeError(f"{where} must be {expected}, not {describe(value)}")
-
-
-def is_instance_of(value: Any, module: str, name: str) -> bool:
-    """``isinstance(value, module.name)``, without importing ``module``.
-
-    No object can be an instance of a class that was never imported, so a module that is
-    not loaded answers False. This keeps the pipeline layer free of the catalog and
-    storage imports that ``Workspace`` and ``Datastore`` bring with them.
-    """
-    cls = getattr(sys.modules.get(module), name, None)
-    return isinstance(cls, type) and isinstance(value, cls)
-
-
-def is_workspace(value: Any) -> bool:
-    """True for a ``Workspace`` (light: see ``is_instance_of``)."""
-    return is_instance_of(value, "dataferry.data.workspace", "Workspace")
-
-
-def is_datastore(value: Any) -> bool:
-    """True for a ``Datastore`` of any kind (light: see ``is_instance_of``)."""
-    return is_instance_of(value, "dataferry.data.datastore", "Datastore")
 
 
 def check_workspace(value: Any, where: str) -> None:

@@ -239,12 +239,15 @@ class PipelineGraph:
         return params
 
     def validate(self) -> list[str]:
-        """Every problem that would stop the pipeline from running; ``[]`` if none."""
+        """Every problem in the graph itself that would stop it from running; ``[]`` if none.
+
+        Pure: it reads no catalog or storage. Whether a datastore named by an output
+        exists is checked by ``submit``, which also lists those problems.
+        """
         problems: list[str] = []
         problems += self._producer_problems()
         problems += self._parameter_problems()
         problems += self._cycle_problems()
-        problems += self._datastore_problems()
         problems += [p for step in self.steps for p in _place_problems(step)]
         return problems
 
@@ -324,34 +327,6 @@ class PipelineGraph:
             asked = env.requests()
             if asked:
                 problems.append(refusal(_step_names(names), env.name, asked))
-        return problems
-
-    def _datastore_problems(self) -> list[str]:
-        problems = []
-        unknown: dict[
-            str, str
-        ] = {}  # looked up once per name: a big graph repeats them
-        known: set[str] = set()
-        for step in self.steps:
-            for out in step.ports.outputs:
-                obj = getattr(out.obj, "pipeline_data", out.obj)
-                store = (
-                    obj.datastore
-                    if isinstance(obj, PipelineData)
-                    else (obj.destination[0] if obj.destination else None)
-                )
-                if not isinstance(store, str) or store in known:
-                    continue
-                if store not in unknown:
-                    try:
-                        self.workspace.catalog.get_datastore(store)
-                        known.add(store)
-                        continue
-                    except LookupError as exc:
-                        unknown[store] = str(exc)
-                problems.append(
-                    f"step '{step.name}': output '{out.name}': {unknown[store]}"
-                )
         return problems
 
     def topological_order(self) -> list[Node]:

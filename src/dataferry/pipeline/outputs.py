@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dataferry.data.column_types import normalise
+from dataferry.data.column_types import header_mode, normalise
 from dataferry.data.compute_path import check_path_on_compute
 from dataferry.data.consumption import DatasetConsumptionConfig, validate_port_name
-from dataferry.data.readers import header_mode
+from dataferry.data.seeds import new_seed
 from dataferry.errors import (
     InvalidNameError,
     StepDefinitionError,
@@ -65,15 +65,13 @@ def _destination(destination: Any, output: str) -> tuple[Any, str] | None:
     """
     if destination is None:
         return None
-    from dataferry.data.datastore import Datastore
-
     if not (isinstance(destination, tuple) and len(destination) == 2):
         raise StepDefinitionError(
             "destination must be a (datastore, 'path/{run-id}/{output-name}') tuple, "
             f"not {type(destination).__name__}"
         )
     store, path = destination
-    if not isinstance(store, Datastore | str):
+    if not (isinstance(store, str) or is_datastore(store)):
         raise StepDefinitionError(
             f"destination[0] must be a Datastore or its name, not {type(store).__name__}"
         )
@@ -357,8 +355,6 @@ class OutputTabularDatasetConfig(OutputDatasetConfig):
         self, percentage: float, seed: int | None = None
     ) -> tuple[OutputTabularDatasetConfig, OutputTabularDatasetConfig]:
         """Two disjoint views (named ``<name>_1`` and ``<name>_2``)."""
-        from dataferry.data.sampling import new_seed
-
         if not 0.0 <= percentage <= 1.0:
             raise ValueError(f"percentage must be between 0 and 1, not {percentage!r}")
         seed = new_seed() if seed is None else seed
@@ -672,8 +668,6 @@ class PipelineOutputTabularDataset(PipelineOutputFileDataset):
         self, percentage: float, seed: int | None = None
     ) -> tuple[PipelineOutputTabularDataset, PipelineOutputTabularDataset]:
         """Two disjoint views of the records."""
-        from dataferry.data.sampling import new_seed
-
         if not 0.0 <= percentage <= 1.0:
             raise ValueError(f"percentage must be between 0 and 1, not {percentage!r}")
         seed = new_seed() if seed is None else seed

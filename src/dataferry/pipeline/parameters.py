@@ -6,15 +6,18 @@ import numbers
 import re
 from typing import Any
 
+from dataferry.data.kinds import is_datapath, is_dataset, is_tabular_dataset
 from dataferry.errors import ParameterTypeError, StepDefinitionError
 from dataferry.pipeline.checks import type_error
 
 
 def _allowed(value: Any) -> bool:
-    from dataferry.data.abstract_dataset import AbstractDataset
-    from dataferry.data.datapath import DataPath
+    return isinstance(value, bool | int | float | str) or _is_data(value)
 
-    return isinstance(value, bool | int | float | str | DataPath | AbstractDataset)
+
+def _is_data(value: Any) -> bool:
+    """A dataset or DataPath (recognised without importing the data layer's classes)."""
+    return is_dataset(value) or is_datapath(value)
 
 
 class PipelineParameter:
@@ -55,9 +58,7 @@ class PipelineParameter:
 
     @property
     def _is_tabular(self) -> bool:
-        from dataferry.data.tabular_dataset import TabularDataset
-
-        return isinstance(self.default_value, TabularDataset)
+        return is_tabular_dataset(self.default_value)
 
 
 _INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
@@ -78,21 +79,18 @@ def coerce_override(param: PipelineParameter, value: Any) -> Any:
         ParameterTypeError: ``value`` cannot be read as the parameter's type (a
             ``TypeError``), e.g. ``'three'`` for an int parameter.
     """
-    from dataferry.data.abstract_dataset import AbstractDataset
-    from dataferry.data.datapath import DataPath
-
     default = param.default_value
-    for kind in (AbstractDataset, DataPath):
-        if isinstance(default, kind) != isinstance(value, kind):
+    for kind in (is_dataset, is_datapath):
+        if kind(default) != kind(value):
             raise ParameterTypeError(
                 f"pipeline parameter '{param.name}' has a {type(default).__name__} default; "
                 f"it cannot be overridden with a {type(value).__name__}"
             )
-    if isinstance(default, AbstractDataset) and type(default) is not type(value):
+    if is_dataset(default) and type(default) is not type(value):
         raise ParameterTypeError(
             f"pipeline parameter '{param.name}' needs a {type(default).__name__}, not a {type(value).__name__}"
         )
-    if isinstance(default, AbstractDataset | DataPath):
+    if _is_data(default):
         return value
     read, expected = _read_scalar(default, value)
     if expected:

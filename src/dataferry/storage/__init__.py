@@ -1,20 +1,46 @@
-"""Storage layer: datastores over fsspec (open, list, glob, transfer, signatures)."""
+"""Storage layer: datastores over fsspec (open, list, glob, transfer, signatures).
 
-from dataferry.storage.location import FileSignature, StorageLocation
-from dataferry.storage.secrets import SecretStore
-from dataferry.storage.spec import (
-    KINDS,
-    DatastoreSpec,
-    open_location,
-    validate_datastore_name,
-)
+The names are loaded on first use, so importing the pure path normaliser
+(``dataferry.storage.paths``) loads no filesystem code.
+"""
 
-__all__ = [
-    "KINDS",
-    "DatastoreSpec",
-    "FileSignature",
-    "SecretStore",
-    "StorageLocation",
-    "open_location",
-    "validate_datastore_name",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataferry.storage.location import FileSignature as FileSignature
+    from dataferry.storage.location import StorageLocation as StorageLocation
+    from dataferry.storage.secrets import SecretStore as SecretStore
+    from dataferry.storage.spec import KINDS as KINDS
+    from dataferry.storage.spec import DatastoreSpec as DatastoreSpec
+    from dataferry.storage.spec import open_location as open_location
+    from dataferry.storage.spec import (
+        validate_datastore_name as validate_datastore_name,
+    )
+
+_LAZY = {
+    "KINDS": "dataferry.storage.spec",
+    "DatastoreSpec": "dataferry.storage.spec",
+    "FileSignature": "dataferry.storage.location",
+    "SecretStore": "dataferry.storage.secrets",
+    "StorageLocation": "dataferry.storage.location",
+    "open_location": "dataferry.storage.spec",
+    "validate_datastore_name": "dataferry.storage.spec",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dataferry.storage' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
