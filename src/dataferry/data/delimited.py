@@ -124,7 +124,7 @@ class CsvReader:
                     record = first_record(
                         raw, self.codec, self.separator, name=f.display
                     )
-            except UnicodeDecodeError as exc:
+            except UnicodeError as exc:  # also a UTF-16/32 file without its mark
                 header = self.mode != "NO_HEADERS"
                 raise self._encoding_error(f, None, header=header) from exc
             if record is not None:
@@ -219,7 +219,7 @@ class CsvReader:
             if opened.state.bytes_out == 0:  # nothing after the header: no rows
                 return pa.schema([]), 0
             raise self._parse_error(f, exc, index) from exc
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
             header = self._has_header(index)
             raise self._encoding_error(f, columns, header=header) from exc
         finally:
@@ -323,7 +323,7 @@ class CsvReader:
                     self._no_rows(opened)
                     return
                 block = self._retry(exc, opened, schema, as_text, block)
-            except UnicodeDecodeError as exc:
+            except UnicodeError as exc:
                 header = self._has_header(index)
                 raise self._encoding_error(f, columns, header=header) from exc
             finally:
