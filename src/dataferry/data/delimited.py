@@ -133,6 +133,16 @@ class CsvReader:
                     break
         return records
 
+    def column_file(self, name: str) -> ResolvedFile:
+        """The first file whose header has column ``name`` (else the first with a line)."""
+        layout = self.layout()
+        for index in sorted(
+            layout.per_file
+        ):  # only COMBINE_ALL_FILES_HEADERS has these
+            if name in layout.per_file[index]:
+                return self.files[index]
+        return self.files[layout.first_index]
+
     def _names_of(self, index: int) -> list[str] | None:
         """The columns of the ``index``-th file, as pyarrow reads it; None: no lines."""
         layout = self.layout()
