@@ -60,8 +60,9 @@ class PipelineParameter:
         return isinstance(self.default_value, TabularDataset)
 
 
-_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
-_FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+# re.ASCII: \d is 0-9 only, as the service's parser reads it ('١٢' is not 12)
+_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
+_FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
 
 
 def coerce_override(param: PipelineParameter, value: Any) -> Any:
@@ -84,10 +85,7 @@ def coerce_override(param: PipelineParameter, value: Any) -> Any:
     default = param.default_value
     for kind in (AbstractDataset, DataPath):
         if isinstance(default, kind) != isinstance(value, kind):
-            raise ParameterTypeError(
-                f"pipeline parameter '{param.name}' has a {type(default).__name__} default; "
-                f"it cannot be overridden with a {type(value).__name__}"
-            )
+            raise _other_kind(param.name, default, value)
     if isinstance(default, AbstractDataset) and type(default) is not type(value):
         raise ParameterTypeError(
             f"pipeline parameter '{param.name}' needs a {type(default).__name__}, not a {type(value).__name__}"
@@ -102,6 +100,28 @@ def coerce_override(param: PipelineParameter, value: Any) -> Any:
             f"{expected}."
         )
     return read
+
+
+def _other_kind(name: str, default: Any, value: Any) -> ParameterTypeError:
+    """A DataPath or dataset parameter overridden with another kind, or the reverse."""
+    from dataferry.data.abstract_dataset import AbstractDataset
+    from dataferry.data.datapath import DataPath
+
+    if isinstance(default, DataPath):
+        kind, need = "a DataPath", "a DataPath, e.g. DataPath(datastore, 'path/on/it')"
+    elif isinstance(default, AbstractDataset):
+        kind = need = f"a {type(default).__name__}"  # its repr is its whole definition
+    else:
+        kind, need = _kind(default), _read_scalar(default, None)[1]
+    shown = "" if isinstance(default, AbstractDataset) else f" ({default!r})"
+    given = type(value).__name__
+    value_shown = (
+        given if isinstance(value, AbstractDataset) else f"{value!r} ({given})"
+    )
+    return ParameterTypeError(
+        f"pipeline parameter '{name}' has {kind} default{shown}; it cannot be "
+        f"overridden with {value_shown}. Pass {need}."
+    )
 
 
 def _kind(default: Any) -> str:
