@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -9,10 +10,12 @@ import pandas as pd
 import pytest
 from click.testing import Result
 
+from dataferry import DataPath, Dataset
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from dataferry import FileDataset, TabularDataset, Workspace
+    from dataferry import Datastore, FileDataset, TabularDataset, Workspace
 
 Invoke = Callable[..., Result]
 
@@ -140,6 +143,47 @@ class TestHead:
         result = run("dataset", "head", "sales", "-n", "-1")
         assert result.exit_code == 2
         assert "-1 is not in the range x>=0" in result.stderr
+
+    @pytest.mark.parametrize(
+        ("data", "encoding", "message"),
+        [
+            (
+                "city\nKöln\n".encode("latin-1"),
+                "utf8",
+                r"Error: /a\.csv: row 2, column 'city': bytes b'\\xf6' are not "
+                r"valid utf8; pass the file's encoding, e\.g\. encoding='latin1' or "
+                r"encoding='windows1252'",
+            ),
+            (
+                "city\nKöln\n".encode("utf-16-le"),
+                "utf16",
+                r"Error: /a\.csv: does not start with a byte-order mark, which "
+                r"encoding='utf16' needs",
+            ),
+        ],
+        ids=["latin1-as-utf8", "utf16-without-mark"],
+    )
+    def test_a_file_the_encoding_cannot_read_is_one_line(
+        self,
+        run: Invoke,
+        workspace: Workspace,
+        blobstore: Datastore,
+        store_root: Path,
+        data: bytes,
+        encoding: str,
+        message: str,
+    ) -> None:
+        (store_root / "bad").mkdir()
+        (store_root / "bad" / "a.csv").write_bytes(data)
+        Dataset.Tabular.from_delimited_files(
+            DataPath(blobstore, "bad/a.csv"), encoding=encoding, validate=False
+        ).register(workspace, "bad")
+
+        result = run("dataset", "head", "bad")
+
+        assert result.exit_code == 2
+        assert re.fullmatch(message + ".*\n", result.stderr)
+        assert "Traceback" not in result.output
 
 
 class TestDownloadTabular:

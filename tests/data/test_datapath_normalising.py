@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dataferry import DataPath, Dataset, Datastore, Workspace
+from dataferry import DataPath, DataReference, Dataset, Datastore, Workspace
 from dataferry.errors import DatastoreNotFoundError, DatastorePathError
 
 if TYPE_CHECKING:
@@ -142,6 +142,27 @@ class TestDataReference:
             match=r"^path_on_datastore '.*' on datastore 'workspaceblobstore' leaves",
         ):
             blobstore.path(given)
+
+    def test_a_datastore_name_is_looked_up(self, in_workspace: Workspace) -> None:
+        # was AttributeError: 'str' object has no attribute 'name'
+        ref = DataReference(datastore="WorkspaceBlobStore", path_on_datastore="./a/")
+        assert (ref.datastore_name, ref.path_on_datastore) == (
+            "workspaceblobstore",
+            "a",
+        )
+
+    def test_an_unknown_datastore_name_lists_the_registered_ones(
+        self, in_workspace: Workspace
+    ) -> None:
+        with pytest.raises(DatastoreNotFoundError, match=unknown_store(in_workspace)):
+            DataReference(datastore="nope_store", path_on_datastore="path")
+
+    def test_no_datastore_is_a_type_error(self) -> None:
+        with pytest.raises(
+            TypeError,
+            match=r"^a datastore must be a Datastore or its name, not NoneType$",
+        ):
+            DataReference(datastore=None, path_on_datastore="path")  # type: ignore[arg-type]
 
 
 class TestDatasetSources:

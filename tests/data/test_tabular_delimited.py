@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -447,6 +448,50 @@ class TestExtraColumns:
             partition_format="/{day:yyyy/MM}/*.csv",
         )
         assert rows(ds) == [{"n": 1, "day": dt.datetime(2024, 3, 1)}]
+
+    @pytest.mark.parametrize(
+        ("fmt", "name"),
+        [("/{y}/{y}/*.csv", "y"), ("/{day:yyyy}/{day}/*.csv", "day")],
+    )
+    def test_a_column_named_twice_in_partition_format_is_refused(
+        self, blobstore: Datastore, store_root: Path, fmt: str, name: str
+    ) -> None:
+        # was re.error ("redefinition of group name") from the pattern it compiles to
+        write(store_root, "p/2024/01/a.csv", "x\n1\n")
+        with pytest.raises(
+            DatasetValidationError,
+            match=rf"^partition_format '{re.escape(fmt)}' names the column "
+            rf"\{{{name}\}} twice; give each \{{column\}} its own name$",
+        ):
+            Dataset.Tabular.from_delimited_files(
+                DataPath(blobstore, "p/**/*.csv"), partition_format=fmt
+            )
+
+    def test_a_partition_column_name_need_not_be_an_identifier(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "p/2024/a.csv", "x\n1\n")
+        ds = Dataset.Tabular.from_delimited_files(
+            DataPath(blobstore, "p/**/*.csv"), partition_format="/{1st}/*.csv"
+        )
+        assert rows(ds) == [{"x": 1, "1st": "2024"}]
+
+    def test_the_clash_names_the_file_that_has_the_column(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        # COMBINE_ALL_FILES_HEADERS: 'Path' is only in the second file's header
+        write(store_root, "p/a.csv", "a\n1\n")
+        write(store_root, "p/b.csv", "Path,a\nx,2\n")
+        with pytest.raises(
+            DatasetValidationError,
+            match=r"^include_path=True adds a column 'Path', and the data \(/b\.csv\) "
+            r"has a column 'Path' too",
+        ):
+            Dataset.Tabular.from_delimited_files(
+                DataPath(blobstore, "p/*.csv"),
+                include_path=True,
+                header="COMBINE_ALL_FILES_HEADERS",
+            )
 
 
 class TestParsingOptions:

@@ -7,6 +7,8 @@ must behave the same.
 
 from __future__ import annotations
 
+import codecs
+import re
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -230,6 +232,98 @@ class TestUndecodableBytes:
         assert isinstance(caught.value, DataFormatError)
         assert isinstance(caught.value, UnicodeError)
         assert caught.value.exit_code == 2
+
+
+UNMARKED = (
+    r"does not start with a byte-order mark, which encoding='{enc}' needs to know the "
+    r"order of its bytes; if the file is UTF-16/32, save it again with the mark \(or as "
+    r"UTF-8\); if it is not, pass its encoding, e\.g\. encoding='utf8' or "
+    r"encoding='latin1'$"
+)
+
+
+class TestWideEncodings:
+    """UTF-16/32 files: read with their mark; a missing or other mark is named."""
+
+    @pytest.mark.parametrize("codec", ["utf-16", "utf-32"])
+    def test_a_marked_file_reads(
+        self, blobstore: Datastore, store_root: Path, codec: str
+    ) -> None:
+        write(store_root, "w/a.csv", "zip,city\n01234,Köln\n".encode(codec))
+        ds = Dataset.Tabular.from_delimited_files(
+            DataPath(blobstore, "w/a.csv"),
+            encoding=codec.replace("-", ""),
+            infer_column_types=False,
+        )
+        assert read(ds) == [{"zip": "01234", "city": "Köln"}]
+
+    @pytest.mark.parametrize(
+        ("data", "encoding"),
+        [
+            ("zip,city\n01234,Köln\n".encode("utf-16-le"), "utf16"),
+            ("zip,city\n01234,Köln\n".encode("utf-16-be"), "utf16"),
+            ("zip,city\n01234,Köln\n".encode("utf-32-le"), "utf32"),
+            (b"zip,city\n01234,Paris\n", "utf16"),  # UTF-8 declared as UTF-16
+        ],
+        ids=["utf16le", "utf16be", "utf32le", "utf8"],
+    )
+    def test_a_file_without_the_mark_is_refused(
+        self, blobstore: Datastore, store_root: Path, data: bytes, encoding: str
+    ) -> None:
+        # Python's UTF-16/32 codecs cannot tell the byte order without the mark, and
+        # pandas.read_csv refuses these files too; the codec's bare UnicodeError escaped
+        write(store_root, "w/a.csv", data)
+        ds = Dataset.Tabular.from_delimited_files(
+            DataPath(blobstore, "w/a.csv"), encoding=encoding, validate=False
+        )
+        fails_alike(
+            ds, DataEncodingError, "^/a\\.csv: " + UNMARKED.format(enc=encoding)
+        )
+
+    def test_in_a_later_file_of_a_glob(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "w/1.csv", "a,b\n1,2\n".encode("utf-16"))
+        write(store_root, "w/2.csv", "a,b\n3,4\n".encode("utf-16-le"))
+        ds = Dataset.Tabular.from_delimited_files(
+            DataPath(blobstore, "w/*.csv"), encoding="utf16", validate=False
+        )
+        fails_alike(ds, DataEncodingError, "^/2\\.csv: " + UNMARKED.format(enc="utf16"))
+
+    @pytest.mark.parametrize(
+        ("codec", "mark", "wide"),
+        [
+            ("utf-16-le", codecs.BOM_UTF16_LE, "utf16"),
+            ("utf-16-be", codecs.BOM_UTF16_BE, "utf16"),
+            ("utf-32-le", codecs.BOM_UTF32_LE, "utf32"),
+        ],
+    )
+    def test_a_marked_file_read_as_utf8_suggests_its_encoding(
+        self, blobstore: Datastore, store_root: Path, codec: str, mark: bytes, wide: str
+    ) -> None:
+        write(store_root, "w/a.csv", mark + "zip,city\n01234,Köln\n".encode(codec))
+        # utf8 cannot decode the mark's first two bytes (a UTF-32 mark's 00 00 are NULs)
+        with pytest.raises(
+            DataEncodingError,
+            match=rf"^/a\.csv: row 1 \(the header\), field 1: bytes {re.escape(repr(mark[:2]))} "
+            rf"are not valid utf8; pass the file's encoding, encoding='{wide}' \(the "
+            rf"file starts with a {wide} byte-order mark\)$",
+        ):
+            Dataset.Tabular.from_delimited_files(DataPath(blobstore, "w/a.csv"))
+
+    def test_the_other_wide_mark_is_named(
+        self, blobstore: Datastore, store_root: Path
+    ) -> None:
+        write(store_root, "w/a.csv", "a,b\n1,2\n".encode("utf-16"))
+        ds = Dataset.Tabular.from_delimited_files(
+            DataPath(blobstore, "w/a.csv"), encoding="utf32", validate=False
+        )
+        fails_alike(
+            ds,
+            DataEncodingError,
+            r"^/a\.csv: starts with a utf16 byte-order mark, not a utf32 one; pass "
+            r"encoding='utf16'$",
+        )
 
 
 QUOTE_MESSAGE = (

@@ -19,7 +19,14 @@ from pipeline.kit import (
     write_script,
 )
 
-from dataferry import Experiment, Pipeline, PipelineParameter, PythonScriptStep
+from dataferry import (
+    DataPath,
+    DataPathComputeBinding,
+    Experiment,
+    Pipeline,
+    PipelineParameter,
+    PythonScriptStep,
+)
 from dataferry.errors import ParameterTypeError
 from dataferry.execution.plan import PlanCompiler
 
@@ -142,6 +149,8 @@ def test_an_override_is_read_as_the_parameter_type(
             r"\(NoneType\). Pass a str \(or an int, float or bool, passed as its text\).",
         ),
         ("base", {"a": 1}, r"has a str default \('base'\); .* \{'a': 1\} \(dict\)"),
+        # digits of other scripts are not digits to the service ('١٢' read as 12)
+        (3, "\u0661\u0662", INT + r"'\u0661\u0662' \(str\). Pass an int"),
     ],
 )
 def test_an_override_that_is_not_of_the_parameter_type_is_refused(
@@ -155,6 +164,58 @@ def test_an_override_that_is_not_of_the_parameter_type_is_refused(
         pipeline.submit("exp", pipeline_parameters={"p": override})
 
     assert isinstance(caught.value, TypeError)
+    assert nothing_written(workspace)
+
+
+DATAPATH = (
+    r"^pipeline parameter 'p' has a DataPath default \(DataPath\(datastore="
+    r"'workspaceblobstore', path_on_datastore='in'\)\); it cannot be overridden with "
+)
+
+
+@pytest.mark.parametrize(
+    ("override", "given"),
+    [
+        ("other/path", r"'other/path' \(str\)"),
+        (5, r"5 \(int\)"),
+        (("workspaceblobstore", "x"), r"\('workspaceblobstore', 'x'\) \(tuple\)"),
+    ],
+)
+def test_a_datapath_parameter_takes_only_a_datapath(
+    workspace: Workspace, code: Path, override: Any, given: str
+) -> None:
+    # was "has a DataPath default; it cannot be overridden with a str": no value,
+    # nothing to pass
+    store = workspace.get_default_datastore()
+    param = PipelineParameter("p", default_value=DataPath(store, "in"))
+    bound = (param, DataPathComputeBinding(mode="mount"))
+    step = PythonScriptStep(
+        "argv.py", source_directory=str(code), arguments=[bound], inputs=[bound]
+    )
+
+    with pytest.raises(
+        ParameterTypeError,
+        match=DATAPATH + given + r"\. Pass a DataPath, e\.g\. "
+        r"DataPath\(datastore, 'path/on/it'\)\.$",
+    ):
+        Pipeline(workspace, [step]).submit("exp", pipeline_parameters={"p": override})
+    assert nothing_written(workspace)
+
+
+def test_a_scalar_parameter_does_not_take_a_datapath(
+    workspace: Workspace, code: Path
+) -> None:
+    pipeline = pipeline_with(workspace, code, 3)
+    path = DataPath(workspace.get_default_datastore(), "x")
+
+    with pytest.raises(
+        ParameterTypeError,
+        match=r"^pipeline parameter 'p' has an int default \(3\); it cannot be "
+        r"overridden with DataPath\(datastore='workspaceblobstore', "
+        r"path_on_datastore='x'\) \(DataPath\)\. Pass an int, or a string of digits "
+        r"such as '3'\.$",
+    ):
+        pipeline.submit("exp", pipeline_parameters={"p": path})
     assert nothing_written(workspace)
 
 

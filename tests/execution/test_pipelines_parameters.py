@@ -133,7 +133,9 @@ class TestParameters:
         pipeline = Pipeline(workspace, [s])
 
         with pytest.raises(
-            TypeError, match=r"'data' has a FileDataset default; .* a str"
+            TypeError,
+            match=r"'data' has a FileDataset default; it cannot be overridden with "
+            r"'a\.csv' \(str\)\. Pass a FileDataset\.$",
         ):
             pipeline.submit("exp", pipeline_parameters={"data": "a.csv"})
         with pytest.raises(

@@ -150,7 +150,8 @@ class TestLeavingTheDatastore:
         with pytest.raises(DatastorePathError, match=problem):
             output(blobstore, path)
 
-    @pytest.mark.parametrize("path", ["./", "a/..", "./{run-id}/.."])
+    # "/" was "destination path must be a non-empty string"
+    @pytest.mark.parametrize("path", ["./", "a/..", "./{run-id}/..", "/", "///", ".\\"])
     def test_the_datastore_root_is_refused(
         self, blobstore: Datastore, path: str
     ) -> None:

@@ -187,17 +187,29 @@ class DataReference:
 
     def __init__(
         self,
-        datastore: Datastore,
+        datastore: Datastore | str,
         data_reference_name: str | None = None,
         path_on_datastore: str | None = None,
         mode: str = "mount",
         path_on_compute: str | None = None,
         overwrite: bool = False,
     ) -> None:
+        """Refer to ``path_on_datastore`` (None: the root) on ``datastore``.
+
+        A datastore given by name is looked up as in :func:`resolve_datastore`.
+
+        Raises:
+            ValueError: ``mode`` is not mount, download or upload.
+            TypeError: ``datastore`` is neither a Datastore nor a name.
+            DatastoreNotFoundError: the named datastore is not registered (the message
+                names the registered ones).
+            DatastorePathError: the path leaves the datastore's root.
+        """
         if mode not in ("mount", "download", "upload"):
             raise ValueError(
                 f"mode must be 'mount', 'download' or 'upload', not {mode!r}"
             )
+        datastore = resolve_datastore(datastore)
         self.datastore = datastore
         self.path_on_datastore = (
             None

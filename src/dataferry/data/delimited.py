@@ -123,7 +123,7 @@ class CsvReader:
                     record = first_record(
                         raw, self.codec, self.separator, name=f.display
                     )
-            except UnicodeDecodeError as exc:
+            except UnicodeError as exc:  # also a UTF-16/32 file without its mark
                 header = self.mode != "NO_HEADERS"
                 raise self._encoding_error(f, None, header=header) from exc
             if record is not None:
@@ -131,6 +131,16 @@ class CsvReader:
                 if self.mode != "COMBINE_ALL_FILES_HEADERS":
                     break
         return records
+
+    def column_file(self, name: str) -> ResolvedFile:
+        """The first file whose header has column ``name`` (else the first with a line)."""
+        layout = self.layout()
+        for index in sorted(
+            layout.per_file
+        ):  # only COMBINE_ALL_FILES_HEADERS has these
+            if name in layout.per_file[index]:
+                return self.files[index]
+        return self.files[layout.first_index]
 
     def _names_of(self, index: int) -> list[str] | None:
         """The columns of the ``index``-th file, as pyarrow reads it; None: no lines."""
@@ -218,7 +228,7 @@ class CsvReader:
             if opened.state.bytes_out == 0:  # nothing after the header: no rows
                 return pa.schema([]), 0
             raise self._parse_error(f, exc, index) from exc
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
             header = self._has_header(index)
             raise self._encoding_error(f, columns, header=header) from exc
         finally:
@@ -322,7 +332,7 @@ class CsvReader:
                     self._no_rows(opened)
                     return
                 block = self._retry(exc, opened, schema, as_text, block)
-            except UnicodeDecodeError as exc:
+            except UnicodeError as exc:
                 header = self._has_header(index)
                 raise self._encoding_error(f, columns, header=header) from exc
             finally:

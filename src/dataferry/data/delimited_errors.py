@@ -5,6 +5,7 @@ These run after something went wrong, so they may read a file again to find the 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -29,6 +30,14 @@ _CONVERSION = re.compile(
 _PARSE = re.compile(r"Expected (\d+) columns, got (\d+)")
 _UTF8 = ("utf8", "utf8sig")
 _SHOWN_FILES = 5
+# Byte-order marks of the wide encodings, UTF-32 first: its little-endian mark starts
+# with UTF-16's.
+_WIDE_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf32"),
+    (codecs.BOM_UTF32_BE, "utf32"),
+    (codecs.BOM_UTF16_LE, "utf16"),
+    (codecs.BOM_UTF16_BE, "utf16"),
+)
 
 
 def no_lines(files: Sequence[ResolvedFile]) -> DataFormatError:
@@ -66,10 +75,21 @@ def undecodable(
     columns: Sequence[str] | None,
     has_header: bool,
 ) -> DataEncodingError:
-    """Bytes of ``f`` that ``encoding`` cannot decode: where they are, what to pass."""
+    """Bytes of ``f`` that ``encoding`` cannot decode: where they are, what to pass.
+
+    A file that starts with a UTF-16/32 byte-order mark gets that encoding as the
+    hint; a file read as UTF-16/32 without the mark (Python's codecs need it for the
+    byte order) gets its own message.
+    """
+    with f.location.fs.open(f.full, "rb") as raw:
+        wide = _wide_encoding(raw.read(4))
+    if codec in ("utf-16", "utf-32") and wide != codec.replace("-", ""):
+        return _unmarked(f, encoding, wide)
     hint = "e.g. encoding='latin1' or encoding='windows1252'"
     if codec.replace("-", "") not in _UTF8:
         hint = "e.g. encoding='utf8', encoding='latin1' or encoding='windows1252'"
+    if wide is not None and codec.replace("-", "") != wide:
+        hint = f"encoding='{wide}' (the file starts with a {wide} byte-order mark)"
     found = find_undecodable(lambda: f.location.fs.open(f.full, "rb"), codec, separator)
     if found is None:  # the codec failed on something the scan decodes: say what it can
         return DataEncodingError(
@@ -92,6 +112,29 @@ def undecodable(
         f"{f.display}: {where}: bytes {bad!r} are not valid {encoding}; pass the "
         f"file's encoding, {hint}"
     )
+
+
+def _unmarked(f: ResolvedFile, encoding: str, wide: str | None) -> DataEncodingError:
+    """A file read as UTF-16/32 that does not start with that encoding's mark."""
+    if wide is not None:
+        return DataEncodingError(
+            f"{f.display}: starts with a {wide} byte-order mark, not a {encoding} one; "
+            f"pass encoding='{wide}'"
+        )
+    return DataEncodingError(
+        f"{f.display}: does not start with a byte-order mark, which "
+        f"encoding={encoding!r} needs to know the order of its bytes; if the file is "
+        "UTF-16/32, save it again with the mark (or as UTF-8); if it is not, pass its "
+        "encoding, e.g. encoding='utf8' or encoding='latin1'"
+    )
+
+
+def _wide_encoding(start: bytes) -> str | None:
+    """``'utf16'`` or ``'utf32'`` if ``start`` opens with that byte-order mark."""
+    for mark, name in _WIDE_MARKS:
+        if start.startswith(mark):
+            return name
+    return None
 
 
 def format_error(

@@ -236,7 +236,8 @@ def first_record(
     """The fields of the first non-blank record of ``raw``; None if it has none.
 
     Raises:
-        UnicodeDecodeError: the bytes read are not valid ``codec``.
+        UnicodeError: the bytes read are not valid ``codec`` (``UnicodeDecodeError``),
+            or a UTF-16/32 file has no byte-order mark to tell its byte order.
         DataFormatError: the record is longer than 16 MiB (``name`` is the file).
     """
     stream = DecodedStream(codec, separator, drop_header=True, name=name)

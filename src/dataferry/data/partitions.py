@@ -31,18 +31,29 @@ class PartitionFormat:
     """A compiled ``partition_format``; ``values(path)`` gives the columns for one file."""
 
     def __init__(self, fmt: str) -> None:
+        """Compile ``fmt``.
+
+        Raises:
+            DatasetValidationError: ``fmt`` names no column, or one column twice.
+        """
         self.fmt = fmt
         self.columns: list[tuple[str, str | None]] = []
         regex, pos = "", 0
         for m in _TOKEN.finditer(fmt):
             regex += re.escape(fmt[pos : m.start()]).replace(r"\*", "[^/]*")
             name, date_fmt = m.group(1), m.group(2)
+            if name in (c for c, _ in self.columns):
+                raise DatasetValidationError(
+                    f"partition_format {fmt!r} names the column {{{name}}} twice; give "
+                    "each {column} its own name"
+                )
+            # groups by position, not by name: a column name need not be one re takes
             if date_fmt:
                 rx, strptime = _date_pattern(date_fmt)
-                regex += f"(?P<{name}>{rx})"
+                regex += f"({rx})"
                 self.columns.append((name, strptime))
             else:
-                regex += f"(?P<{name}>[^/]+)"
+                regex += "([^/]+)"
                 self.columns.append((name, None))
             pos = m.end()
         regex += re.escape(fmt[pos:]).replace(r"\*", "[^/]*")
@@ -64,8 +75,8 @@ class PartitionFormat:
                 f"file {path} does not match partition_format {self.fmt!r}"
             )
         out: dict[str, Any] = {}
-        for name, strptime in self.columns:
-            raw = m.group(name)
+        for group, (name, strptime) in enumerate(self.columns, start=1):
+            raw = m.group(group)
             out[name] = (
                 datetime.strptime(raw, strptime.replace("/", "/")) if strptime else raw
             )

@@ -60,14 +60,10 @@ class TabularDataset(AbstractDataset):
 
     def _schema(self) -> pa.Schema:
         reader = self._reader()
-        return self._add_columns_schema(reader.schema(), reader.files)
-
-    def _add_columns_schema(
-        self, schema: pa.Schema, files: Sequence[ResolvedFile]
-    ) -> pa.Schema:
+        schema = reader.schema()
         fmt = self._definition["format"]
-        _check_added_columns(schema.names, fmt, files[0])
-        extra = _extra_columns(files[0], fmt)
+        _check_added_columns(reader, fmt)
+        extra = _extra_columns(reader.files[0], fmt)
         for name, value in extra.items():
             schema = schema.append(pa.field(name, pa.scalar(value).type))
         return schema
@@ -81,7 +77,7 @@ class TabularDataset(AbstractDataset):
         reader = self._reader(on_error)
         fmt = self._definition["format"]
         if fmt.get("include_path") or fmt.get("partition_format"):
-            _check_added_columns(reader.schema().names, fmt, reader.files[0])
+            _check_added_columns(reader, fmt)
 
         def chunks() -> Iterator[Any]:
             for f, chunk in reader.tables(streaming=streaming):
@@ -169,7 +165,7 @@ class TabularDataset(AbstractDataset):
         if hasattr(reader, "check_separator"):
             reader.check_separator()
         fmt = self._definition["format"]
-        _check_added_columns(reader.schema().names, fmt, reader.files[0])
+        _check_added_columns(reader, fmt)
         if fmt.get("partition_format"):
             for f in reader.files:
                 _extra_columns(f, fmt)
@@ -178,10 +174,11 @@ class TabularDataset(AbstractDataset):
             break
 
 
-def _check_added_columns(
-    names: Sequence[str], fmt: dict[str, Any], f: ResolvedFile
-) -> None:
+def _check_added_columns(reader: Any, fmt: dict[str, Any]) -> None:
     """Fail if ``include_path`` or ``partition_format`` adds a column already there.
+
+    The data's column is named with the file it comes from: the first file, or the
+    reader's ``column_file`` where files have columns of their own.
 
     Raises:
         DatasetValidationError: the clash, and what to rename.
@@ -195,7 +192,11 @@ def _check_added_columns(
     if fmt.get("include_path"):
         fix = "rename that column, or read the files without include_path=True"
         added.append(("Path", "include_path=True", fix))
-    present = {name: f"the data ({f.display})" for name in names}
+    column_file = getattr(reader, "column_file", lambda name: reader.files[0])
+    present = {
+        name: f"the data ({column_file(name).display})"
+        for name in reader.schema().names
+    }
     for name, source, fix in added:
         if name in present:
             raise DatasetValidationError(

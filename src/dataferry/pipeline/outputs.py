@@ -75,14 +75,15 @@ def _destination(destination: Any, output: str) -> tuple[Any, str] | None:
         raise StepDefinitionError(
             f"destination[0] must be a Datastore or its name, not {type(store).__name__}"
         )
-    if not isinstance(path, str) or not path.strip("/"):
+    if not isinstance(path, str) or not path:
         raise StepDefinitionError(
             f"destination path must be a non-empty string, not {path!r}"
         )
     role = f"output '{output}': destination"
     store_name = store if isinstance(store, str) else store.name
     _check_placeholders(path, f"{role} '{path}' on datastore '{store_name}'")
-    normal = normalise_datastore_path(
+    # '/' alone is the root, not an absolute path to write without its '/'
+    normal = path.strip("/") and normalise_datastore_path(
         path, datastore=store_name, role=role, allow_absolute=False
     )
     if not normal:

@@ -61,8 +61,9 @@ class PipelineParameter:
         return is_tabular_dataset(self.default_value)
 
 
-_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
-_FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+# re.ASCII: \d is 0-9 only, as the service's parser reads it ('١٢' is not 12)
+_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
+_FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
 
 
 def coerce_override(param: PipelineParameter, value: Any) -> Any:
@@ -82,10 +83,7 @@ def coerce_override(param: PipelineParameter, value: Any) -> Any:
     default = param.default_value
     for kind in (is_dataset, is_datapath):
         if kind(default) != kind(value):
-            raise ParameterTypeError(
-                f"pipeline parameter '{param.name}' has a {type(default).__name__} default; "
-                f"it cannot be overridden with a {type(value).__name__}"
-            )
+            raise _other_kind(param.name, default, value)
     if is_dataset(default) and type(default) is not type(value):
         raise ParameterTypeError(
             f"pipeline parameter '{param.name}' needs a {type(default).__name__}, not a {type(value).__name__}"
@@ -100,6 +98,23 @@ def coerce_override(param: PipelineParameter, value: Any) -> Any:
             f"{expected}."
         )
     return read
+
+
+def _other_kind(name: str, default: Any, value: Any) -> ParameterTypeError:
+    """A DataPath or dataset parameter overridden with another kind, or the reverse."""
+    if is_datapath(default):
+        kind, need = "a DataPath", "a DataPath, e.g. DataPath(datastore, 'path/on/it')"
+    elif is_dataset(default):
+        kind = need = f"a {type(default).__name__}"  # its repr is its whole definition
+    else:
+        kind, need = _kind(default), _read_scalar(default, None)[1]
+    shown = "" if is_dataset(default) else f" ({default!r})"
+    given = type(value).__name__
+    value_shown = given if is_dataset(value) else f"{value!r} ({given})"
+    return ParameterTypeError(
+        f"pipeline parameter '{name}' has {kind} default{shown}; it cannot be "
+        f"overridden with {value_shown}. Pass {need}."
+    )
 
 
 def _kind(default: Any) -> str:
