@@ -33,6 +33,7 @@ __all__ = [
     "InvalidDurationError",
     "InvalidNameError",
     "InvalidVersionError",
+    "LogOffsetError",
     "MountError",
     "OutputLocationBusyError",
     "ParameterTypeError",
@@ -50,6 +51,7 @@ __all__ = [
     "UnknownPlaceholderError",
     "UnknownProtocolError",
     "UserErrorException",
+    "WaitArgumentError",
     "WorkspaceExistsError",
     "WorkspaceNotFoundError",
     "did_you_mean",
@@ -258,6 +260,18 @@ class RunStateError(RunError):
 
 class OutputLocationBusyError(RunError):
     """Another live run is writing the same output location."""
+
+
+class LogOffsetError(RunError, ValueError):
+    """A log was asked for from a byte offset (or in a chunk size) that cannot be one."""
+
+    exit_code = 2
+
+
+class WaitArgumentError(RunError, ValueError):
+    """A wait was asked for with a negative timeout or a poll interval that is not positive."""
+
+    exit_code = 2
 
 
 class ActivityFailedException(RunError):
