@@ -16,3 +16,8 @@ def test_import_contracts_are_kept() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+    for contract in (
+        "the CLI reads runs through the read model, not the catalog",
+        "only the catalog layer imports SQLAlchemy",
+    ):
+        assert f"{contract} KEPT" in result.stdout

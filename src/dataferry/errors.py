@@ -35,6 +35,7 @@ __all__ = [
     "InvalidDurationError",
     "InvalidNameError",
     "InvalidVersionError",
+    "LogOffsetError",
     "MountError",
     "OutputLocationBusyError",
     "ParameterTypeError",
@@ -53,6 +54,7 @@ __all__ = [
     "UnknownPlaceholderError",
     "UnknownProtocolError",
     "UserErrorException",
+    "WaitArgumentError",
     "WorkspaceExistsError",
     "WorkspaceNotFoundError",
     "did_you_mean",
@@ -273,6 +275,18 @@ class OutputLocationBusyError(RunError):
 
 class InputChangedError(RunError, PermissionError):
     """A step's read-only input changed while it ran (a write the system let through)."""
+
+
+class LogOffsetError(RunError, ValueError):
+    """A log was asked for from a byte offset (or in a chunk size) that cannot be one."""
+
+    exit_code = 2
+
+
+class WaitArgumentError(RunError, ValueError):
+    """A wait was asked for with a negative timeout or a poll interval that is not positive."""
+
+    exit_code = 2
 
 
 class ActivityFailedException(RunError):

@@ -40,10 +40,10 @@ from dataferry.catalog import now
 from dataferry.catalog.run_store import TERMINAL, RunStore
 from dataferry.errors import RunNotFoundError, RunStateError
 from dataferry.execution.commit import STAGING_DIR
-from dataferry.execution.driver import run_dir
 from dataferry.execution.pipeline_run import PipelineRun
 from dataferry.execution.processes import step_processes
 from dataferry.execution.resume import is_orphaned, resume_run
+from dataferry.execution.run_layout import run_dir
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -29,8 +29,8 @@ from dataferry import (
     Workspace,
 )
 from dataferry.catalog.run_store import RunStore
-from dataferry.execution.driver import run_dir
 from dataferry.execution.processes import step_processes
+from dataferry.execution.run_layout import run_dir
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

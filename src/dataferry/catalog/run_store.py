@@ -89,6 +89,27 @@ class OutputRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RunOutputRecord:
+    """A live committed output with the run that made it (what gc weighs)."""
+
+    output: OutputRecord
+    run_id: str
+    step_name: str
+    run_status: str
+    run_ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReuseReference:
+    """A step run that reused another's outputs, and the state of its run."""
+
+    reused_from: str
+    run_id: str
+    run_status: str
+    run_ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class LeaseRecord:
     """A writer's claim on an output location."""
 
@@ -525,6 +546,44 @@ class RunStore:
                 .order_by(outputs.c.id)
             ).all()
         return [OutputRecord(**_fields(OutputRecord, r._mapping)) for r in rows]
+
+    def live_outputs_and_reuse(
+        self,
+    ) -> tuple[list[RunOutputRecord], list[ReuseReference]]:
+        """Every output not marked deleted, with its run's status, in commit order; and
+        every step run that reused another's outputs. One read, so the two agree."""
+        live = (
+            select(outputs, step_runs.c.run_id, step_runs.c.step_name, runs.c.status)
+            .add_columns(runs.c.ended_at.label("run_ended_at"))
+            .join(step_runs, step_runs.c.id == outputs.c.step_run_id)
+            .join(runs, runs.c.id == step_runs.c.run_id)
+            .where(outputs.c.deleted_at.is_(None))
+            .order_by(outputs.c.id)
+        )
+        reusing = (
+            select(
+                step_runs.c.reused_from,
+                step_runs.c.run_id,
+                runs.c.status,
+                runs.c.ended_at,
+            )
+            .join(runs, runs.c.id == step_runs.c.run_id)
+            .where(step_runs.c.reused_from.is_not(None))
+        )
+        with self.catalog.read() as conn:
+            rows = conn.execute(live).all()
+            reuse = conn.execute(reusing).all()
+        records = [
+            RunOutputRecord(
+                OutputRecord(**_fields(OutputRecord, r._mapping)),
+                r.run_id,
+                r.step_name,
+                r.status,
+                r.run_ended_at,
+            )
+            for r in rows
+        ]
+        return records, [ReuseReference(*r) for r in reuse]
 
     def lineage_of(self, step_run_id: str) -> list[dict[str, Any]]:
         """What a step run read and wrote."""

@@ -117,12 +117,10 @@ def _warn_unapplied(
     runs: Sequence[PipelineRun], experiment: str | None, overrides: Mapping[str, Any]
 ) -> None:
     """A file that submits its own runs decides their experiment and parameters."""
-    from dataferry.catalog.run_store import RunStore
+    from dataferry.execution.views import run_detail
 
     for pipeline_run in runs:
-        record = RunStore(pipeline_run.experiment.workspace.catalog).get_run(
-            pipeline_run.id
-        )
+        record = run_detail(pipeline_run.experiment.workspace, pipeline_run.id)
         if experiment is not None and record.experiment != experiment:
             render.print_warning(
                 f"--experiment {experiment} was not used: the file submitted run "
@@ -177,20 +175,19 @@ def _say_still_running(runs: Sequence[PipelineRun]) -> None:
 
 def _report_failures(runs: Sequence[PipelineRun]) -> None:
     """Print each run that did not finish, with its failed steps' errors."""
-    from dataferry.catalog.run_store import RunStore
+    from dataferry.execution.views import run_detail
 
     for pipeline_run in runs:
-        store = RunStore(pipeline_run.experiment.workspace.catalog)
-        record = store.get_run(pipeline_run.id)
+        record = run_detail(pipeline_run.experiment.workspace, pipeline_run.id)
         if record.status == "Finished":
             continue
         render.print_error(f"run {record.id} {record.status}")
         if record.error:
             click.echo(f"  {error_line(record.error)}", err=True)
-        for step in store.step_runs(record.id):
+        for step in record.steps:
             if step.status == "Failed":
-                line = error_line(step.details.get("error")) or "failed"
-                click.echo(f"  {step.step_name}: {line}", err=True)
+                line = error_line(step.error) or "failed"
+                click.echo(f"  {step.name}: {line}", err=True)
 
 
 def _close_workspaces(runs: Sequence[PipelineRun]) -> None:

@@ -1,4 +1,7 @@
-"""How the run commands show runs: durations, sizes, step counts and failure lines."""
+"""How the run commands show runs: sizes, step counts and failure lines.
+
+Durations are written by ``dataferry.execution.views.format_duration``, as everywhere.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import datetime
 
-    from dataferry.catalog.run_store import StepRunRecord
+    from dataferry.execution.views import StepView
 
 # the order statuses are counted in: as a run goes, then how it ended
 STATUS_ORDER = (
@@ -26,22 +29,6 @@ STATUS_ORDER = (
 _SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")
 
 
-def format_duration(start: datetime | None, end: datetime | None) -> str:
-    """``'0.6s'``, ``'2.5m'``, ``'1.2h'``; up to now while running, ``''`` before."""
-    if start is None:
-        return ""
-    if end is None:
-        from dataferry.catalog import now
-
-        end = now()
-    seconds = max((end - start).total_seconds(), 0.0)
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f}m"
-    return f"{seconds / 3600:.1f}h"
-
-
 def format_size(size_bytes: int | None) -> str:
     """``'512 B'``, ``'1.5 KB'`` (powers of 1024); ``''`` when unknown."""
     if size_bytes is None:
@@ -54,9 +41,9 @@ def format_size(size_bytes: int | None) -> str:
     return f"{size:.1f} {_SIZE_UNITS[-1]}"
 
 
-def step_counts(records: Iterable[StepRunRecord]) -> str:
+def step_counts(statuses: Iterable[str]) -> str:
     """``'2 Finished, 1 Failed'``: how many steps are in each status."""
-    counts = Counter(rec.status for rec in records)
+    counts = Counter(statuses)
     known = [s for s in STATUS_ORDER if s in counts]
     others = sorted(set(counts) - set(STATUS_ORDER))
     return ", ".join(f"{counts[s]} {s}" for s in known + others)
@@ -76,7 +63,7 @@ def error_line(error: str | None) -> str:
     return lines[0]
 
 
-def step_note(rec: StepRunRecord) -> str:
+def step_note(rec: StepView) -> str:
     """Where a reused step's outputs came from, and why it was (not) reused."""
     parts = []
     if rec.reused_from:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -11,7 +10,6 @@ from dataferry.cli import render
 from dataferry.cli.context import current_workspace
 from dataferry.cli.run_views import (
     error_line,
-    format_duration,
     format_size,
     format_utc,
     print_table,
@@ -23,9 +21,9 @@ from dataferry.errors import RunStateError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from dataferry.catalog.run_store import RunRecord, RunStore, StepRunRecord
     from dataferry.data import Workspace
     from dataferry.execution import PipelineRun
+    from dataferry.execution.views import RunDetail, StepView
 
 _POLL_S = 0.2
 
@@ -35,13 +33,7 @@ def runs() -> None:
     """List, inspect, read the logs of, cancel, resume and rerun pipeline runs."""
 
 
-def _store() -> RunStore:
-    from dataferry.catalog.run_store import RunStore
-
-    return RunStore(current_workspace().catalog)
-
-
-def _pipeline_run(ws: Workspace, record: RunRecord) -> PipelineRun:
+def _pipeline_run(ws: Workspace, record: RunDetail) -> PipelineRun:
     from dataferry.execution import Experiment, PipelineRun
 
     experiment = Experiment(ws, record.experiment, _skip_name_validation=True)
@@ -60,11 +52,12 @@ def _pipeline_run(ws: Workspace, record: RunRecord) -> PipelineRun:
 )
 def list_runs(experiment: str | None, limit: int) -> None:
     """List the newest runs: status, start, duration and their steps' statuses."""
+    from dataferry.execution import views
+
     ws = current_workspace()
-    store = _store()
-    records = store.list_runs(experiment=experiment, limit=limit)
-    if not records:
-        render.say(_no_runs_message(store, ws.name, experiment))
+    summaries = views.list_runs(ws, experiment=experiment, limit=limit)
+    if not summaries:
+        render.say(_no_runs_message(ws, experiment))
         return
     rows = [
         (
@@ -72,10 +65,10 @@ def list_runs(experiment: str | None, limit: int) -> None:
             r.experiment,
             r.status,
             format_utc(r.started_at),
-            format_duration(r.started_at, r.ended_at),
-            step_counts(store.step_runs(r.id)),
+            views.format_duration(r.duration_s),
+            step_counts(r.step_statuses),
         )
-        for r in records
+        for r in summaries
     ]
     where = f"experiment '{experiment}'" if experiment else f"workspace '{ws.name}'"
     print_table(
@@ -86,12 +79,13 @@ def list_runs(experiment: str | None, limit: int) -> None:
     )
 
 
-def _no_runs_message(store: RunStore, workspace: str, experiment: str | None) -> str:
+def _no_runs_message(ws: Workspace, experiment: str | None) -> str:
     from dataferry.errors import did_you_mean
+    from dataferry.execution.views import list_runs
 
     if experiment is None:
-        return f"No runs in workspace '{workspace}'."
-    known = {r.experiment for r in store.list_runs(limit=1000)}
+        return f"No runs in workspace '{ws.name}'."
+    known = {r.experiment for r in list_runs(ws, limit=1000)}
     return f"No runs of experiment '{experiment}'.{did_you_mean(experiment, known)}"
 
 
@@ -99,21 +93,23 @@ def _no_runs_message(store: RunStore, workspace: str, experiment: str | None) ->
 @click.argument("run_id")
 def show(run_id: str) -> None:
     """Show a run: its settings, steps, outputs, registered datasets and metrics."""
+    from dataferry.execution.views import run_detail
+
     ws = current_workspace()
-    store = _store()
-    record = store.get_run(run_id)
-    steps = store.step_runs(run_id)
-    _print_run(ws, record)
-    _print_mapping("Parameters", record.parameters)
-    _print_mapping("Options", record.options)
-    _print_mapping("Tags", record.tags)
-    _print_steps(steps)
-    _print_outputs(store, steps)
-    _print_registered(steps)
-    _print_metrics(_pipeline_run(ws, record))
+    detail = run_detail(ws, run_id)
+    _print_run(detail)
+    _print_mapping("Parameters", detail.parameters)
+    _print_mapping("Options", detail.options)
+    _print_mapping("Tags", detail.tags)
+    _print_steps(detail.steps)
+    _print_outputs(ws, detail.steps)
+    _print_registered(detail.steps)
+    _print_metrics(_pipeline_run(ws, detail))
 
 
-def _print_run(ws: Workspace, r: RunRecord) -> None:
+def _print_run(r: RunDetail) -> None:
+    from dataferry.execution.views import format_duration
+
     driver = f"{r.driver_host or '?'} pid {r.driver_pid}" if r.driver_pid else None
     render.print_key_values(
         {
@@ -123,10 +119,10 @@ def _print_run(ws: Workspace, r: RunRecord) -> None:
             "submitted": r.created_at,
             "started": r.started_at,
             "ended": r.ended_at,
-            "duration": format_duration(r.started_at, r.ended_at),
+            "duration": format_duration(r.duration_s),
             "driver": driver,
             "error": error_line(r.error),
-            "logs": ws.path / "runs" / r.id,
+            "logs": r.log_dir,
         },
         title=f"Run {r.id}",
     )
@@ -139,17 +135,19 @@ def _print_mapping(title: str, values: Any) -> None:
         render.say(f"{title}: none")
 
 
-def _print_steps(steps: Sequence[StepRunRecord]) -> None:
+def _print_steps(steps: Sequence[StepView]) -> None:
+    from dataferry.execution.views import format_duration
+
     print_table(
         ["step", "status", "duration", "step run", "reuse", "error"],
         [
             (
-                s.step_name,
+                s.name,
                 s.status,
-                format_duration(s.started_at, s.ended_at),
+                format_duration(s.duration_s),
                 s.id,
                 step_note(s),
-                error_line(s.details.get("error")),
+                error_line(s.error),
             )
             for s in steps
         ],
@@ -158,17 +156,18 @@ def _print_steps(steps: Sequence[StepRunRecord]) -> None:
     )
 
 
-def _print_outputs(store: RunStore, steps: Sequence[StepRunRecord]) -> None:
+def _print_outputs(ws: Workspace, steps: Sequence[StepView]) -> None:
+    from dataferry.execution.views import outputs
+
     rows = [
         (
-            s.step_name,
+            out.step_name,
             out.name,
             f"{out.datastore}:{out.path}",
             out.file_count,
             format_size(out.size_bytes),
         )
-        for s in steps
-        for out in store.outputs_of(s.reused_from or s.id)
+        for out in outputs(ws, steps)
     ]
     if rows:
         columns = ["step", "output", "location", "files", "size"]
@@ -177,11 +176,12 @@ def _print_outputs(store: RunStore, steps: Sequence[StepRunRecord]) -> None:
         render.say("Committed outputs: none")
 
 
-def _print_registered(steps: Sequence[StepRunRecord]) -> None:
+def _print_registered(steps: Sequence[StepView]) -> None:
+    from dataferry.execution.views import registrations
+
     rows = [
-        (s.step_name, reg.get("name"), reg.get("version"), reg.get("output"))
-        for s in steps
-        for reg in s.details.get("registered") or ()
+        (reg.step_name, reg.dataset, reg.version, reg.output)
+        for reg in registrations(steps)
     ]
     if rows:
         columns = ["step", "dataset", "version", "from output"]
@@ -213,37 +213,39 @@ def logs(run_id: str, step_name: str | None, follow: bool) -> None:
 
     Lines from stderr are marked [STEP stderr]. The driver's own log is named first.
     """
-    from dataferry.catalog.run_store import TERMINAL
-    from dataferry.cli.run_logs import LogTail
+    from dataferry.execution.views import LogTail, StatusChanges, run_detail, wait_until
 
     ws = current_workspace()
-    store = _store()
-    store.get_run(run_id)  # an unknown id fails before anything is printed
-    _select(store.step_runs(run_id), run_id, step_name)
-    render.say(f"Driver log: {ws.path / 'runs' / run_id / 'driver.log'}")
+    first = run_detail(ws, run_id)  # an unknown id fails before anything is printed
+    _select(first.steps, run_id, step_name)
+    render.say(f"Driver log: {first.driver_log}")
     tail = LogTail()
-    shown: dict[str, str] = {}
-    while True:
-        status = store.get_run(run_id).status  # read first: the steps below are newer
-        is_final = status in TERMINAL or not follow
-        for rec in _select(store.step_runs(run_id), run_id, step_name):
-            if follow and shown.get(rec.id) != rec.status:
-                shown[rec.id] = rec.status
-                click.echo(f"[{rec.step_name}] -- {rec.status}")
-            for line in tail.lines(rec, is_final=is_final):
-                click.echo(line)
-            if not follow and not rec.log_dir:
-                click.echo(f"[{rec.step_name}] -- no logs ({rec.status})")
-        if is_final:
-            if follow:
-                render.say(f"Run {run_id}: {status}")
-            return
-        time.sleep(_POLL_S)
+    changes = StatusChanges()
+
+    def show(detail: RunDetail) -> None:
+        is_final = detail.is_terminal or not follow
+        for step in _select(detail.steps, run_id, step_name):
+            if follow and changes.changed(step):
+                click.echo(f"[{step.name}] -- {step.status}")
+            for stream, line in tail.step_lines(step, final=is_final):
+                marker = "" if stream == "stdout" else f" {stream}"
+                click.echo(f"[{step.name}{marker}] {line}")
+            if not follow and step.log_dir is None:
+                click.echo(f"[{step.name}] -- no logs ({step.status})")
+
+    last = wait_until(
+        lambda: run_detail(ws, run_id),
+        lambda detail: detail.is_terminal or not follow,
+        poll_s=_POLL_S,
+        on_poll=show,
+    )
+    if follow:
+        render.say(f"Run {run_id}: {last.status}")
 
 
 def _select(
-    steps: Sequence[StepRunRecord], run_id: str, step_name: str | None
-) -> list[StepRunRecord]:
+    steps: Sequence[StepView], run_id: str, step_name: str | None
+) -> list[StepView]:
     """The step runs named ``step_name`` (every one if None).
 
     Raises:
@@ -251,11 +253,11 @@ def _select(
     """
     if step_name is None:
         return list(steps)
-    chosen = [s for s in steps if s.step_name == step_name]
+    chosen = [s for s in steps if s.name == step_name]
     if not chosen:
         from dataferry.errors import RunNotFoundError, did_you_mean
 
-        names = sorted({s.step_name for s in steps})
+        names = sorted({s.name for s in steps})
         raise RunNotFoundError(
             f"run '{run_id}' has no step '{step_name}'; its steps are "
             f"{', '.join(names) or 'none'}.{did_you_mean(step_name, names)}"
@@ -280,17 +282,17 @@ def cancel(run_id: str, no_wait: bool, timeout_s: float) -> None:
     nothing they wrote is committed.
     """
     from dataferry.errors import RunError
+    from dataferry.execution.views import run_detail, wait_for_status
     from dataferry.execution.watch import status_table
 
     ws = current_workspace()
-    store = _store()
-    record = store.get_run(run_id)
-    _check_not_ended(record)
-    _pipeline_run(ws, record).cancel()
+    detail = run_detail(ws, run_id)
+    _check_not_ended(detail)
+    _pipeline_run(ws, detail).cancel()
     if no_wait:
         render.say(f"Cancel of run {run_id} requested.")
         return
-    status = _wait_until_ended(store, run_id, timeout_s)
+    status = wait_for_status(ws, run_id, timeout_s=timeout_s, poll_s=_POLL_S / 2)
     if status in ("Finished", "Failed"):
         raise RunStateError(
             f"run '{run_id}' ended ({status}) before the cancel took effect."
@@ -299,29 +301,16 @@ def cancel(run_id: str, no_wait: bool, timeout_s: float) -> None:
         raise RunError(
             f"run '{run_id}': cancel requested, but its driver has not stopped it "
             f"within {timeout_s:g} s (status {status}). Is the driver still alive? "
-            f"See {ws.path / 'runs' / run_id / 'driver.log'}"
+            f"See {detail.driver_log}"
         )
     render.say(f"Canceled run {run_id}.", style="yellow")
     render.stdout().print(status_table(ws, run_id))
 
 
-def _check_not_ended(record: RunRecord) -> None:
+def _check_not_ended(detail: RunDetail) -> None:
     """Raises RunStateError if the run has finished, failed or been canceled."""
-    from dataferry.catalog.run_store import TERMINAL
-
-    if record.status in TERMINAL:
+    if detail.is_terminal:
         raise RunStateError(
-            f"run '{record.id}' has already ended ({record.status}); "
+            f"run '{detail.id}' has already ended ({detail.status}); "
             "only a run that is not started or running can be canceled."
         )
-
-
-def _wait_until_ended(store: RunStore, run_id: str, timeout_s: float) -> str:
-    from dataferry.catalog.run_store import TERMINAL
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status = store.get_run(run_id).status
-        if status in TERMINAL or time.monotonic() >= deadline:
-            return status
-        time.sleep(_POLL_S / 2)

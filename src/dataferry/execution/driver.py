@@ -48,6 +48,14 @@ from dataferry.execution.places import failures_at, input_places, output_place
 from dataferry.execution.port_identity import reused_names, reused_output_names
 from dataferry.execution.registration import plan_registrations, register_planned
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
+from dataferry.execution.run_layout import (
+    context_file,
+    driver_log,
+    stderr_path,
+    stdout_path,
+    step_dir,
+    work_dir,
+)
 from dataferry.storage.integrity import remove_tree
 
 log = logging.getLogger("dataferry.driver")
@@ -75,11 +83,6 @@ class StepState:
     @property
     def node_id(self) -> str:
         return str(self.node["node_id"])
-
-
-def run_dir(workspace: Workspace, run_id: str) -> Path:
-    """Where a run keeps its logs and step folders."""
-    return workspace.path / "runs" / run_id
 
 
 class Driver:
@@ -323,21 +326,21 @@ class Driver:
         ]
 
     def _step_dir(self, state: StepState) -> Path:
-        return run_dir(self.ws, self.run_id) / state.record.id
+        return step_dir(self.ws, self.run_id, state.record.id)
 
     def _prepare(self, state: StepState) -> PreparedStep:
         node = state.node
-        step_dir = self._step_dir(state)
-        work_dir = step_dir / "wd"
-        remove_tree(str(work_dir))  # an earlier attempt's, read-only views and all
-        shutil.copytree(node["snapshot"], work_dir, symlinks=True)
-        (work_dir / "outputs").mkdir(exist_ok=True)
-        (work_dir / "logs").mkdir(exist_ok=True)
+        folder = self._step_dir(state)
+        cwd = work_dir(folder)
+        remove_tree(str(cwd))  # an earlier attempt's, read-only views and all
+        shutil.copytree(node["snapshot"], cwd, symlinks=True)
+        (cwd / "outputs").mkdir(exist_ok=True)
+        (cwd / "logs").mkdir(exist_ok=True)
         self._note_compute(state)
         ctx = InputContext(
             self.ws,
-            step_dir,
-            work_dir,
+            folder,
+            cwd,
             dict(self.run.parameters),
             self._committed(),
             state.notes,
@@ -356,15 +359,13 @@ class Driver:
                         spec,
                         run_id=self.run_id,
                         step_run_id=state.record.id,
-                        step_dir=step_dir,
-                        work_dir=work_dir,
+                        step_dir=folder,
+                        work_dir=cwd,
                     )
                 )
-        argv = self._argv(state, work_dir)
-        env = self._env(state, step_dir)
-        (step_dir / "context.json").write_text(
-            json.dumps(self._context(state), indent=2)
-        )
+        argv = self._argv(state, cwd)
+        env = self._env(state, folder)
+        context_file(folder).write_text(json.dumps(self._context(state), indent=2))
         timeout = self._param_or(
             node, "MaxRunDurationSeconds", node.get("max_run_duration_seconds")
         )
@@ -372,10 +373,10 @@ class Driver:
             step_run_id=state.record.id,
             name=node["name"],
             argv=argv,
-            cwd=str(work_dir),
+            cwd=str(cwd),
             env=env,
-            stdout_path=str(step_dir / "stdout.txt"),
-            stderr_path=str(step_dir / "stderr.txt"),
+            stdout_path=str(stdout_path(folder)),
+            stderr_path=str(stderr_path(folder)),
             timeout_s=float(timeout) if timeout else None,
         )
 
@@ -464,7 +465,7 @@ class Driver:
             args[0] = node["interpreter"]
         return args
 
-    def _env(self, state: StepState, step_dir: Path) -> dict[str, str]:
+    def _env(self, state: StepState, folder: Path) -> dict[str, str]:
         node = state.node
         env = {
             k: v
@@ -476,7 +477,7 @@ class Driver:
         )
         env.update(
             PYTHONUNBUFFERED="1",
-            DATAFERRY_RUN_CONTEXT=str(step_dir / "context.json"),
+            DATAFERRY_RUN_CONTEXT=str(context_file(folder)),
             AZUREML_RUN_ID=state.record.id,
             AZUREML_ARM_PROJECT_NAME=self.run.experiment,
             AZUREML_ARM_WORKSPACE_NAME=self.ws.name,
@@ -564,7 +565,7 @@ class Driver:
             return
         self._discard(state)
         reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        tail = _tail(self._step_dir(state) / "stderr.txt")
+        tail = _tail(stderr_path(self._step_dir(state)))
         self._fail(
             state,
             code,
@@ -727,9 +728,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     workspace = Workspace(path=Path(args[0]))
     run_id = args[1]
-    folder = run_dir(workspace, run_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(folder / "driver.log")
+    log_file = driver_log(workspace, run_id)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("dataferry").addHandler(handler)
     logging.getLogger("dataferry").setLevel(logging.INFO)

@@ -16,11 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from dataferry.catalog import now
 from dataferry.catalog.run_store import TERMINAL, RunStore
-from dataferry.catalog.schema import outputs, runs, step_runs
 from dataferry.data.datastore import Datastore
 from dataferry.errors import InvalidDurationError, StorageError
 from dataferry.execution.commit import STAGING_DIR
@@ -140,30 +137,7 @@ def intermediate_outputs(
     ``ending`` is a run whose driver is finishing it: counted as ended.
     """
     cutoff = now() - older_than if older_than is not None else None
-    with workspace.catalog.read() as conn:
-        rows = conn.execute(
-            select(
-                outputs,
-                step_runs.c.run_id,
-                step_runs.c.step_name,
-                runs.c.status,
-                runs.c.ended_at,
-            )
-            .join(step_runs, step_runs.c.id == outputs.c.step_run_id)
-            .join(runs, runs.c.id == step_runs.c.run_id)
-            .where(outputs.c.deleted_at.is_(None))
-            .order_by(outputs.c.id)
-        ).all()
-        reuse = conn.execute(
-            select(
-                step_runs.c.reused_from,
-                step_runs.c.run_id,
-                runs.c.status,
-                runs.c.ended_at,
-            )
-            .join(runs, runs.c.id == step_runs.c.run_id)
-            .where(step_runs.c.reused_from.is_not(None))
-        ).all()
+    rows, reuse = RunStore(workspace.catalog).live_outputs_and_reuse()
 
     def doomed(run_id: str, status: str, ended: datetime | None) -> bool:
         if status not in TERMINAL and run_id != ending:
@@ -174,35 +148,35 @@ def intermediate_outputs(
 
     # a reuse record of a run that stays keeps the output it points to
     kept_by_reuse = {
-        r.reused_from for r in reuse if not doomed(r.run_id, r.status, r.ended_at)
+        r.reused_from
+        for r in reuse
+        if not doomed(r.run_id, r.run_status, r.run_ended_at)
     }
     registered = _registered_paths(workspace)
     items = []
     for r in rows:
-        m = r._mapping
-        if datastore is not None and m["datastore"] != datastore.lower():
+        out = r.output
+        if datastore is not None and out.datastore != datastore.lower():
             continue
-        if not m["path"].strip(
-            "/"
-        ):  # written at a datastore's root: deleting it would empty it
+        if not out.path.strip("/"):  # at a datastore's root: deleting it would empty it
             continue
         if (
-            not doomed(m["run_id"], m["status"], m["ended_at"])
-            or m["step_run_id"] in kept_by_reuse
+            not doomed(r.run_id, r.run_status, r.run_ended_at)
+            or out.step_run_id in kept_by_reuse
         ):
             continue
-        if workspace.catalog.versions_by_producer(m["step_run_id"]):
+        if workspace.catalog.versions_by_producer(out.step_run_id):
             continue
         item = OutputItem(
-            m["run_id"],
-            m["step_run_id"],
-            m["step_name"],
-            m["name"],
-            m["datastore"],
-            m["path"],
-            int(m["size_bytes"] or 0),
-            int(m["file_count"] or 0),
-            m["ended_at"],
+            r.run_id,
+            out.step_run_id,
+            r.step_name,
+            out.name,
+            out.datastore,
+            out.path,
+            int(out.size_bytes or 0),
+            int(out.file_count or 0),
+            r.run_ended_at,
         )
         if not _is_registered(item, registered):
             items.append(item)

@@ -8,12 +8,21 @@ back as ``{col: value}`` for one row and ``{col: [values]}`` for several.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from dataferry.catalog.run_store import MetricRecord
+
+class MetricRecord(Protocol):
+    """One logged value, as the catalog record and the read model's view both give it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def value(self) -> Any: ...
 
 
 def _unwrap(values: list[Any]) -> Any:

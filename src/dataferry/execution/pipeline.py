@@ -14,6 +14,7 @@ from dataferry.errors import (
     PipelineTypeError,
     PipelineValidationError,
 )
+from dataferry.execution import run_layout
 from dataferry.execution.datastore_check import datastore_problems
 from dataferry.pipeline.checks import as_dict, check_bool, check_type, type_error
 from dataferry.pipeline.graph import PipelineGraph
@@ -194,9 +195,8 @@ def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
     written anything is recognised as gone at once.
     """
     _reap_drivers()
-    folder = os.path.join(os.fspath(workspace_dir), "runs", run_id)
-    os.makedirs(folder, exist_ok=True)
-    out = os.path.join(folder, "driver.out")
+    out = run_layout.driver_out(workspace_dir, run_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
     pid = os.posix_spawn(
         sys.executable,
         [
@@ -212,7 +212,7 @@ def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
             (
                 os.POSIX_SPAWN_OPEN,
                 1,
-                out,
+                os.fspath(out),
                 os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                 0o644,
             ),

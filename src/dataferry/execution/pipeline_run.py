@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import sys
-import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataferry.catalog.run_store import TERMINAL, RunStore
+from dataferry.catalog.run_store import RunStore
 from dataferry.data.datapath import DataReference
 from dataferry.data.datastore import Datastore
 from dataferry.errors import ActivityFailedException, RunError, RunStateError
+from dataferry.execution import run_layout, views
 from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.port_identity import reused_names
+from dataferry.execution.views import TERMINAL
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, StepRunRecord
     from dataferry.execution.experiment import Experiment
 
 _WATCH_S = 0.1
+_LIVENESS_S = 2.0  # how often a waiter checks that the run's driver is alive
 
 
 class PortDataReference:
@@ -94,16 +96,12 @@ class StepRunOutput:
         return self._reference
 
 
-def _logs(folder: str | None) -> tuple[str, str]:
-    if not folder:
-        return "", ""
-    texts = []
-    for name in ("stdout.txt", "stderr.txt"):
-        try:
-            texts.append(Path(folder, name).read_text("utf-8", errors="replace"))
-        except FileNotFoundError:
-            texts.append("")
-    return texts[0], texts[1]
+def _logs(step: views.StepView) -> tuple[str, str]:
+    """A step's whole stdout and stderr (``''`` for what it has not written)."""
+    texts = dict.fromkeys(("stdout", "stderr"), "")
+    for stream, path in step.log_files():
+        texts[stream] = views.read_whole_log(path)
+    return texts["stdout"], texts["stderr"]
 
 
 class _RunBase(ABC):
@@ -123,28 +121,32 @@ class _RunBase(ABC):
     def get_status(self) -> str:
         """The run's current status."""
 
-    def _wait(self, timeout_seconds: float, show: Any) -> str:
-        deadline = (
-            time.monotonic() + timeout_seconds
-            if timeout_seconds < sys.maxsize
-            else None
-        )
-        next_liveness = time.monotonic() + 2.0
-        while True:
-            status = self.get_status()
+    def _wait(self, timeout_seconds: float, show: _LogPrinter | None) -> str:
+        """Poll until the run ends or ``timeout_seconds`` pass; show logs meanwhile.
+
+        Raises:
+            RunStateError: the run's driver died before it ended the run.
+        """
+        liveness = views.Every(_LIVENESS_S)
+
+        def poll(status: str) -> None:
             if show is not None:
-                show()
-            if status in TERMINAL:
-                return status
-            if time.monotonic() > next_liveness:
-                next_liveness = time.monotonic() + 2.0
+                show.show()
+            if status not in TERMINAL and liveness.due():
                 self._check_driver()
-            if deadline is not None and time.monotonic() > deadline:
-                print(
-                    f"Timed out after {timeout_seconds} s waiting for run {self.id} (status {status})"
-                )
-                return status
-            time.sleep(_WATCH_S)
+
+        status = views.wait_until(
+            self.get_status,
+            lambda status: status in TERMINAL,
+            timeout_s=timeout_seconds if timeout_seconds < sys.maxsize else None,
+            poll_s=_WATCH_S,
+            on_poll=poll,
+        )
+        if status not in TERMINAL:
+            print(
+                f"Timed out after {timeout_seconds} s waiting for run {self.id} (status {status})"
+            )
+        return status
 
     def _pipeline_run_id(self) -> str:
         return self.id
@@ -184,6 +186,9 @@ class StepRun(_RunBase):
     def _record(self) -> StepRunRecord:
         return self._store.get_step_run(self._id)
 
+    def _view(self) -> views.StepView:
+        return views.get_step(self.experiment.workspace, self._id)
+
     def _pipeline_run_id(self) -> str:
         return self.pipeline_run_id
 
@@ -204,7 +209,7 @@ class StepRun(_RunBase):
 
     def get_status(self) -> str:
         """NotStarted, Running, Finished, Failed or Canceled."""
-        return self._record().status
+        return self._view().status
 
     def wait_for_completion(
         self,
@@ -214,11 +219,11 @@ class StepRun(_RunBase):
     ) -> str:
         """Wait for the step to end; return its status."""
         printer = (
-            _LogPrinter(self._store, self.pipeline_run_id, only=self._id)
+            _LogPrinter(self.experiment, self.pipeline_run_id, only=self._id)
             if show_output
             else None
         )
-        status = self._wait(timeout_seconds, printer.show if printer else None)
+        status = self._wait(timeout_seconds, printer)
         if status == "Failed" and raise_on_error:
             raise ActivityFailedException(
                 self.get_details().get("error") or f"step run {self._id} failed",
@@ -238,9 +243,7 @@ class StepRun(_RunBase):
             "exitCode": r.exit_code,
             "reusedFrom": r.reused_from,
             "explanation": r.explanation,
-            "logFiles": {
-                n: str(Path(r.log_dir, n)) for n in ("stdout.txt", "stderr.txt")
-            }
+            "logFiles": {n: str(Path(r.log_dir, n)) for n in run_layout.STREAMS}
             if r.log_dir
             else {},
             "lineage": [
@@ -296,15 +299,15 @@ class StepRun(_RunBase):
 
     def get_stdout_log(self) -> str:
         """What the step printed to stdout."""
-        return _logs(self._record().log_dir)[0]
+        return _logs(self._view())[0]
 
     def get_stderr_log(self) -> str:
         """What the step printed to stderr."""
-        return _logs(self._record().log_dir)[1]
+        return _logs(self._view())[1]
 
     def get_job_log(self) -> str:
         """stdout, then stderr."""
-        out, err = _logs(self._record().log_dir)
+        out, err = _logs(self._view())
         return out + (f"\n--- stderr ---\n{err}" if err else "")
 
     def get_metrics(
@@ -312,8 +315,8 @@ class StepRun(_RunBase):
     ) -> dict[str, Any]:
         """Metrics logged by the step (``run.log`` and friends); a reused step shows the
         metrics of the step run it reused."""
-        r = self._record()
-        return metrics_dict(self._store.metrics_of([r.reused_from or r.id]), name)
+        workspace = self.experiment.workspace
+        return metrics_dict(views.metrics(workspace, [self._view().source_id]), name)
 
     def __repr__(self) -> str:
         return f"StepRun(id='{self._id}', name='{self.name}', status='{self.get_status()}')"
@@ -346,7 +349,7 @@ class PipelineRun(_RunBase):
 
     def get_status(self) -> str:
         """NotStarted, Running, Finished, Failed, Canceled or CancelRequested."""
-        return self._store.run_status(self._id)
+        return views.run_status(self.experiment.workspace, self._id)
 
     def get_steps(self) -> list[StepRun]:
         """The step runs, in plan order."""
@@ -420,11 +423,11 @@ class PipelineRun(_RunBase):
         Raises:
             ActivityFailedException: the run failed and ``raise_on_error`` is True.
         """
-        printer = _LogPrinter(self._store, self._id) if show_output else None
+        printer = _LogPrinter(self.experiment, self._id) if show_output else None
         if printer:
             print(f"PipelineRunId: {self._id}")
-            print(f"Logs: {self.experiment.workspace.path / 'runs' / self._id}")
-        status = self._wait(timeout_seconds, printer.show if printer else None)
+            print(f"Logs: {run_layout.run_dir(self.experiment.workspace, self._id)}")
+        status = self._wait(timeout_seconds, printer)
         if printer:
             printer.summary(status)
         if status == "Failed" and raise_on_error:
@@ -483,10 +486,11 @@ class PipelineRun(_RunBase):
         self, name: str | None = None, recursive: bool = False
     ) -> dict[str, Any]:
         """The run's metrics; ``recursive=True`` gives ``{run_id: metrics}`` per step run too."""
+        workspace = self.experiment.workspace
         if not recursive:
-            return metrics_dict(self._store.metrics_of([self._id]), name)
-        ids = [self._id] + [s.id for s in self._store.step_runs(self._id)]
-        records = self._store.metrics_of(ids)
+            return metrics_dict(views.metrics(workspace, [self._id]), name)
+        ids = [self._id] + [s.id for s in views.run_detail(workspace, self._id).steps]
+        records = views.metrics(workspace, ids)
         out = {
             rid: metrics_dict([m for m in records if m.run_id == rid], name)
             for rid in ids
@@ -500,53 +504,42 @@ class PipelineRun(_RunBase):
 class _LogPrinter:
     """Streams new log lines and status changes of a run's steps to stdout."""
 
-    def __init__(self, store: RunStore, run_id: str, only: str | None = None) -> None:
-        self.store = store
+    def __init__(
+        self, experiment: Experiment, run_id: str, only: str | None = None
+    ) -> None:
+        self.workspace = experiment.workspace
         self.run_id = run_id
         self.only = only
-        self.offsets: dict[str, int] = {}
-        self.statuses: dict[str, str] = {}
+        self.tail = views.LogTail()
+        self.changes = views.StatusChanges()
 
     def show(self) -> None:
-        for rec in self.store.step_runs(self.run_id):
-            if self.only and rec.id != self.only:
+        """Print what the steps wrote since the last call, and their new statuses."""
+        for step in views.run_detail(self.workspace, self.run_id).steps:
+            if self.only and step.id != self.only:
                 continue
-            if rec.log_dir:
-                for name in ("stdout.txt", "stderr.txt"):
-                    self._tail(rec.step_name, Path(rec.log_dir, name))
-            if self.statuses.get(rec.id) != rec.status:
-                self.statuses[rec.id] = rec.status
+            for _stream, line in self.tail.step_lines(step, final=False):
+                print(f"[{step.name}] {line}", flush=True)
+            if self.changes.changed(step):
                 why = (
-                    f" ({rec.explanation})"
-                    if rec.explanation and rec.status in ("Running", "Finished")
+                    f" ({step.explanation})"
+                    if step.explanation and step.status in ("Running", "Finished")
                     else ""
                 )
-                print(f"[{rec.step_name}] {rec.status}{why}", flush=True)
-
-    def _tail(self, step: str, path: Path) -> None:
-        key = str(path)
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(self.offsets.get(key, 0))
-                data = fh.read()
-        except FileNotFoundError:
-            return
-        complete = data[: data.rfind(b"\n") + 1]
-        self.offsets[key] = self.offsets.get(key, 0) + len(complete)
-        for line in complete.decode("utf-8", errors="replace").splitlines():
-            print(f"[{step}] {line}", flush=True)
+                print(f"[{step.name}] {step.status}{why}", flush=True)
 
     def summary(self, status: str) -> None:
+        """The last lines, then one line per step: status and error or reuse note."""
         self.show()
         print(f"\nPipelineRun {self.run_id}: {status}")
-        for rec in self.store.step_runs(self.run_id):
+        for step in views.run_detail(self.workspace, self.run_id).steps:
             extra = (
-                rec.details.get("error", "")
-                if rec.status != "Finished"
-                else (rec.explanation or "")
+                (step.error or "")
+                if step.status != "Finished"
+                else (step.explanation or "")
             )
             first = extra.splitlines()[0] if extra else ""
-            print(f"  {rec.step_name:30} {rec.status:10} {first}")
+            print(f"  {step.name:30} {step.status:10} {first}")
 
 
 __all__ = ["PipelineRun", "PortDataReference", "StepRun", "StepRunOutput"]

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dataferry.execution import run_layout
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
@@ -82,11 +84,15 @@ def _works_in(pid: int, run_folder: str) -> bool:
     for entry in environ.split(b"\0"):
         if entry.startswith(prefix):
             context = os.path.realpath(os.fsdecode(entry[len(prefix) :]))
-            if os.path.dirname(os.path.dirname(context)) == run_folder:
+            if run_layout.run_dir_of_context(context) == run_folder:
                 return True
     # <run folder>/<step run>/wd is where a step is started
     parts = Path(cwd).parts[len(Path(run_folder).parts) :]
-    return cwd.startswith(run_folder + "/") and len(parts) >= 2 and parts[1] == "wd"
+    return (
+        cwd.startswith(run_folder + "/")
+        and len(parts) >= 2
+        and parts[1] == run_layout.WORK_DIR
+    )
 
 
 def stop_processes(pids: Iterable[int], *, wait_s: float) -> list[int]:

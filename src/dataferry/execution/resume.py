@@ -24,7 +24,7 @@ from dataferry.catalog.run_store import (
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunStateError
 from dataferry.execution.commit import discard_step_staging, resolve_template
-from dataferry.execution.driver import HEARTBEAT_S, run_dir
+from dataferry.execution.driver import HEARTBEAT_S
 from dataferry.execution.lifecycle import remove_output
 from dataferry.execution.pipeline import new_run_id, start_driver
 from dataferry.execution.processes import (
@@ -34,6 +34,7 @@ from dataferry.execution.processes import (
     stop_processes,
 )
 from dataferry.execution.registration import register_outputs
+from dataferry.execution.run_layout import run_dir
 
 if TYPE_CHECKING:
     from datetime import datetime

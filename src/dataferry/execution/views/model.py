@@ -1,0 +1,183 @@
+"""Frozen views of runs, as every reader sees them: the CLI, PipelineRun and a web page.
+
+They are read from the catalog by ``dataferry.execution.views.runs``; a view is a
+snapshot taken when it was read (a running step's ``duration_s`` counts up to then).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dataferry.execution import run_layout
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+    from pathlib import Path
+
+# statuses a run or step run never leaves
+TERMINAL = frozenset({"Finished", "Failed", "Canceled"})
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationView:
+    """A dataset version a step registered from one of its outputs."""
+
+    step_run_id: str
+    step_name: str
+    dataset: str
+    version: int | None
+    output: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    """One step run: status, times, reuse explanation, error and where its logs are.
+
+    ``source_id`` is the step run whose outputs, lineage and metrics this one shows:
+    itself, or the step run it reused.
+    """
+
+    id: str
+    run_id: str
+    name: str
+    node_id: str
+    status: str
+    created_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    exit_code: int | None
+    reused_from: str | None
+    explanation: str | None
+    error: str | None
+    log_dir: Path | None
+    registrations: tuple[RegistrationView, ...]
+
+    @property
+    def source_id(self) -> str:
+        """The step run that produced what this one shows (itself, or the reused one)."""
+        return self.reused_from or self.id
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the step run has finished, failed or been canceled."""
+        return self.status in TERMINAL
+
+    def log_files(self) -> tuple[tuple[str, Path], ...]:
+        """``(("stdout", path), ("stderr", path))``; empty before the step has a folder."""
+        if self.log_dir is None:
+            return ()
+        return (
+            ("stdout", run_layout.stdout_path(self.log_dir)),
+            ("stderr", run_layout.stderr_path(self.log_dir)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """One line of a run listing: status, times and its steps' statuses."""
+
+    id: str
+    experiment: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    error: str | None
+    step_statuses: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """A run with its settings, driver, log folder and its steps in plan order."""
+
+    id: str
+    experiment: str
+    status: str
+    description: str | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    driver_host: str | None
+    driver_pid: int | None
+    error: str | None
+    parameters: Mapping[str, Any]
+    options: Mapping[str, Any]
+    tags: Mapping[str, str]
+    log_dir: Path
+    driver_log: Path
+    steps: tuple[StepView, ...]
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the run has finished, failed or been canceled."""
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True, slots=True)
+class OutputView:
+    """A committed output shown for a step run (``producer_id`` wrote it)."""
+
+    step_run_id: str
+    producer_id: str
+    step_name: str
+    name: str
+    datastore: str
+    path: str
+    mode: str
+    size_bytes: int | None
+    file_count: int | None
+    committed_at: datetime
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineageView:
+    """One thing a step run read (``role='input'``) or wrote (``role='output'``)."""
+
+    step_run_id: str
+    role: str
+    name: str
+    dataset_id: str | None
+    datastore: str | None
+    path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricView:
+    """One logged metric value."""
+
+    run_id: str
+    name: str
+    kind: str
+    value: Any
+    step: int | None
+    description: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LogChunk:
+    """Text a log file holds from byte ``offset`` up to byte ``end``.
+
+    Read the next chunk from ``end``. ``restarted`` is True when the file had become
+    shorter than the offset asked for (it was written anew, as a resumed step's log is)
+    and the chunk was read from its start. ``more`` is True when a size limit stopped
+    the read before the end of the file: read again from ``end`` at once.
+    """
+
+    path: Path
+    offset: int
+    end: int
+    text: str
+    restarted: bool
+    more: bool
+
+    @property
+    def lines(self) -> list[str]:
+        """The chunk's text split into lines, without their line breaks."""
+        return self.text.splitlines()

@@ -1,0 +1,243 @@
+"""Read functions over the catalog: runs, steps, outputs, lineage, metrics, statuses.
+
+Every reader of runs (the CLI, ``PipelineRun``/``StepRun``, a web page) reads them
+here, so a change to how runs are stored changes one module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dataferry.catalog import now
+from dataferry.catalog.run_store import RunStore
+from dataferry.execution import run_layout
+from dataferry.execution.views.model import (
+    TERMINAL,
+    LineageView,
+    MetricView,
+    OutputView,
+    RegistrationView,
+    RunDetail,
+    RunSummary,
+    StepView,
+)
+from dataferry.execution.views.waiting import wait_until
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Iterable, Sequence
+    from datetime import datetime
+
+    from dataferry.catalog.run_store import RunRecord, StepRunRecord
+    from dataferry.data.workspace import Workspace
+
+
+def _seconds(
+    start: datetime | None, end: datetime | None, at: datetime
+) -> float | None:
+    """Seconds from ``start`` to ``end`` (to ``at`` while still going); None before."""
+    if start is None:
+        return None
+    return max(((end or at) - start).total_seconds(), 0.0)
+
+
+def _registrations(rec: StepRunRecord) -> tuple[RegistrationView, ...]:
+    return tuple(
+        RegistrationView(
+            rec.id,
+            rec.step_name,
+            str(reg.get("name")),
+            reg.get("version"),
+            reg.get("output"),
+        )
+        for reg in rec.details.get("registered") or ()
+    )
+
+
+def step_view(rec: StepRunRecord, at: datetime | None = None) -> StepView:
+    """The view of one step run record (durations count up to ``at``, default now)."""
+    return StepView(
+        id=rec.id,
+        run_id=rec.run_id,
+        name=rec.step_name,
+        node_id=rec.node_id,
+        status=rec.status,
+        created_at=rec.created_at,
+        started_at=rec.started_at,
+        ended_at=rec.ended_at,
+        duration_s=_seconds(rec.started_at, rec.ended_at, at or now()),
+        exit_code=rec.exit_code,
+        reused_from=rec.reused_from,
+        explanation=rec.explanation,
+        error=rec.details.get("error"),
+        log_dir=Path(rec.log_dir) if rec.log_dir else None,
+        registrations=_registrations(rec),
+    )
+
+
+def list_runs(
+    workspace: Workspace, *, experiment: str | None = None, limit: int = 50
+) -> list[RunSummary]:
+    """The newest ``limit`` runs first (of one experiment, if named)."""
+    store = RunStore(workspace.catalog)
+    at = now()
+    return [
+        RunSummary(
+            id=r.id,
+            experiment=r.experiment,
+            status=r.status,
+            created_at=r.created_at,
+            started_at=r.started_at,
+            ended_at=r.ended_at,
+            duration_s=_seconds(r.started_at, r.ended_at, at),
+            error=r.error,
+            step_statuses=tuple(s.status for s in store.step_runs(r.id)),
+        )
+        for r in store.list_runs(experiment=experiment, limit=limit)
+    ]
+
+
+def run_status(workspace: Workspace, run_id: str) -> str:
+    """A run's current status.
+
+    Raises:
+        RunNotFoundError: no run has that id.
+    """
+    return RunStore(workspace.catalog).run_status(run_id)
+
+
+def run_detail(workspace: Workspace, run_id: str) -> RunDetail:
+    """A run with its settings and its steps in plan order.
+
+    Raises:
+        RunNotFoundError: no run has that id.
+    """
+    store = RunStore(workspace.catalog)
+    record = store.get_run(run_id)  # read first: the steps read after are newer
+    at = now()
+    steps = tuple(step_view(s, at) for s in store.step_runs(run_id))
+    return _detail(workspace, record, steps, at)
+
+
+def _detail(
+    workspace: Workspace, r: RunRecord, steps: tuple[StepView, ...], at: datetime
+) -> RunDetail:
+    return RunDetail(
+        id=r.id,
+        experiment=r.experiment,
+        status=r.status,
+        description=r.description,
+        created_at=r.created_at,
+        started_at=r.started_at,
+        ended_at=r.ended_at,
+        duration_s=_seconds(r.started_at, r.ended_at, at),
+        driver_host=r.driver_host,
+        driver_pid=r.driver_pid,
+        error=r.error,
+        parameters=dict(r.parameters),
+        options=dict(r.options),
+        tags=dict(r.tags),
+        log_dir=run_layout.run_dir(workspace, r.id),
+        driver_log=run_layout.driver_log(workspace, r.id),
+        steps=steps,
+    )
+
+
+def get_step(workspace: Workspace, step_run_id: str) -> StepView:
+    """One step run.
+
+    Raises:
+        RunNotFoundError: no step run has that id.
+    """
+    return step_view(RunStore(workspace.catalog).get_step_run(step_run_id))
+
+
+def outputs(workspace: Workspace, steps: Iterable[StepView]) -> list[OutputView]:
+    """The committed outputs each step shows (a reused step: those it reused), in order."""
+    store = RunStore(workspace.catalog)
+    return [
+        OutputView(
+            step_run_id=step.id,
+            producer_id=out.step_run_id,
+            step_name=step.name,
+            name=out.name,
+            datastore=out.datastore,
+            path=out.path,
+            mode=out.mode,
+            size_bytes=out.size_bytes,
+            file_count=out.file_count,
+            committed_at=out.committed_at,
+            deleted_at=out.deleted_at,
+        )
+        for step in steps
+        for out in store.outputs_of(step.source_id)
+    ]
+
+
+def lineage(workspace: Workspace, step: StepView) -> list[LineageView]:
+    """What the step (a reused step: the step run it reused) read and wrote."""
+    return [
+        LineageView(
+            step_run_id=row["step_run_id"],
+            role=row["role"],
+            name=row["name"],
+            dataset_id=row.get("dataset_id"),
+            datastore=row.get("datastore"),
+            path=row.get("path"),
+        )
+        for row in RunStore(workspace.catalog).lineage_of(step.source_id)
+    ]
+
+
+def registrations(steps: Iterable[StepView]) -> list[RegistrationView]:
+    """The dataset versions the steps registered, step by step."""
+    return [reg for step in steps for reg in step.registrations]
+
+
+def metrics(workspace: Workspace, run_ids: Sequence[str]) -> list[MetricView]:
+    """Every metric value logged by the given runs or step runs, in logging order."""
+    return [
+        MetricView(
+            m.run_id, m.name, m.kind, m.value, m.step, m.description, m.created_at
+        )
+        for m in RunStore(workspace.catalog).metrics_of(run_ids)
+    ]
+
+
+def wait_for_status(
+    workspace: Workspace,
+    run_id: str,
+    statuses: Collection[str] = TERMINAL,
+    *,
+    timeout_s: float | None = None,
+    poll_s: float = 0.1,
+    on_poll: Callable[[str], None] | None = None,
+) -> str:
+    """Wait until the run's status is one of ``statuses``; return the status last read
+    (another one if ``timeout_s`` passed first).
+
+    Raises:
+        RunNotFoundError: no run has that id.
+        WaitArgumentError: ``timeout_s`` is negative or ``poll_s`` is not positive.
+    """
+    return wait_until(
+        lambda: run_status(workspace, run_id),
+        lambda status: status in statuses,
+        timeout_s=timeout_s,
+        poll_s=poll_s,
+        on_poll=on_poll,
+    )
+
+
+class StatusChanges:
+    """Status-based change detection: which steps' statuses changed since last seen."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+
+    def changed(self, step: StepView) -> bool:
+        """True the first time a step is seen and each time its status is new."""
+        if self._seen.get(step.id) == step.status:
+            return False
+        self._seen[step.id] = step.status
+        return True
