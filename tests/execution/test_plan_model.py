@@ -388,6 +388,11 @@ class TestRefused:
                 r"\{input \| output \| param \| step_param: name\}",
             ),
             (
+                lambda p: p["nodes"][0].update(environment_variables=["abc"]),
+                r"the plan cannot be read \(dictionary update sequence element #0 has "
+                r"length 3; 2 is required\); submit the pipeline again",
+            ),
+            (
                 lambda p: p["nodes"][0]["params"].update(p={"param": 5}),
                 r"'param' is 5, not a str",
             ),
@@ -397,6 +402,7 @@ class TestRefused:
             "unknown-step-kind",
             "unknown-input-kind",
             "bad-argument",
+            "bad-variables",
             "bad-param",
         ],
     )

@@ -291,11 +291,12 @@ class Plan:
                 current["default_datastore"],
                 current.get("description"),
             )
-        except (PlanFormatError, KeyError, TypeError, AttributeError) as exc:
+        # PlanFormatError is a ValueError: it gets the plan's name here, like the rest
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             raise PlanFormatError(
-                f"{where} cannot be read ({detail}); it was not written by dataferry, "
-                "or was changed since: submit the pipeline again"
+                f"{where} cannot be read ({detail}); submit the pipeline again to run "
+                "it with this dataferry"
             ) from exc
 
 
