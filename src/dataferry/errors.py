@@ -44,6 +44,8 @@ __all__ = [
     "PipelineError",
     "PipelineTypeError",
     "PipelineValidationError",
+    "PlanFormatError",
+    "PlanVersionError",
     "RunError",
     "RunNotFoundError",
     "RunStateError",
@@ -267,6 +269,16 @@ class RunStateError(RunError):
     """The run is in a state that does not allow the operation (resume a live run, ...)."""
 
     exit_code = 2
+
+
+class PlanFormatError(RunError, ValueError):
+    """A run's stored plan cannot be read: a field is missing or of the wrong kind."""
+
+    exit_code = 2
+
+
+class PlanVersionError(PlanFormatError):
+    """A run's plan was stored by a newer dataferry, in a version this one cannot read."""
 
 
 class OutputLocationBusyError(RunError):

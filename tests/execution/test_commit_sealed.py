@@ -14,6 +14,7 @@ import pytest
 from pipeline.kit import as_nobody, needs_root, nobody_folder
 
 from dataferry.execution.commit import STAGING_DIR, StagedOutput, commit_output
+from dataferry.execution.plan_model import OutputTarget
 from dataferry.storage import StorageLocation
 from dataferry.storage.integrity import remove_tree
 
@@ -29,6 +30,17 @@ def root() -> Iterator[Path]:
     remove_tree(str(folder))
 
 
+def target(mode: str) -> OutputTarget:
+    """Output 'out' of datastore 's' at ``data/out``."""
+    return OutputTarget(
+        name="out",
+        type="dataset_output",
+        mode=mode,
+        datastore="s",
+        path_template="data/out",
+    )
+
+
 def commit(root: Path, files: dict[str, str], *, mode: str = "mount") -> None:
     """Stage ``files`` and commit them as output 'out' at ``data/out``."""
     location = StorageLocation("s", fsspec.filesystem("file"), str(root))
@@ -37,7 +49,7 @@ def commit(root: Path, files: dict[str, str], *, mode: str = "mount") -> None:
     for name, text in files.items():
         (staged / name).parent.mkdir(parents=True, exist_ok=True)
         (staged / name).write_text(text)
-    spec = {"name": "out", "mode": mode, "source_globs": None}
+    spec = target(mode)
     commit_output(StagedOutput(spec, location, "data/out", staged))
 
 
@@ -84,7 +96,7 @@ def test_commit_records_signatures_of_every_file(tmp_path: Path) -> None:
     (staged / "sub").mkdir(parents=True)
     (staged / "a.csv").write_text("abc")
     (staged / "sub" / "c.csv").write_text("de")
-    spec = {"name": "out", "mode": "upload", "source_globs": None}
+    spec = target("upload")
 
     row = commit_output(StagedOutput(spec, location, "data/out", staged))
 

@@ -34,6 +34,7 @@ from dataferry.execution.commit import (
     commit_output,
     resolve_template,
 )
+from dataferry.execution.plan_model import OutputTarget
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -315,7 +316,14 @@ def test_commit_over_an_existing_folder_swaps_in_the_merge(
     (staged / "sub").mkdir(parents=True)
     (staged / "a.txt").write_text("new a.txt")
     (staged / "sub" / "new.txt").write_text("new sub/new.txt")
-    spec = {"name": "out", "mode": "upload", "overwrite": True}
+    spec = OutputTarget(
+        name="out",
+        type="dataset_output",
+        mode="upload",
+        datastore=blobstore.name,
+        path_template="merge/out",
+        overwrite=True,
+    )
 
     row = commit_output(StagedOutput(spec, blobstore.location, "merge/out", staged))
 

@@ -26,6 +26,7 @@ from dataferry import (
 from dataferry.catalog.run_store import RunStore
 from dataferry.errors import DamagedDataError
 from dataferry.execution.materialise import InputContext, bind_input
+from dataferry.execution.plan_inputs import UpstreamOutputInput
 
 if TYPE_CHECKING:
     from dataferry import Datastore, PipelineRun, Workspace
@@ -183,15 +184,13 @@ class TestMountedInputIsReadOnly:
             [],
             RunStore(workspace.catalog),
         )
-        spec = {
-            "name": "data",
-            "kind": "output",
-            "mode": "mount",
-            "style": "dataset",
-            "path_on_compute": None,
-            "producer": "produce",
-            "output": "prepared",
-        }
+        spec = UpstreamOutputInput(
+            name="data",
+            mode="mount",
+            style="dataset",
+            producer="produce",
+            output="prepared",
+        )
 
         with pytest.raises(
             DamagedDataError,

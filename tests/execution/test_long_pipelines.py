@@ -9,6 +9,7 @@ from pipeline.kit import chain, run_pipeline, step, write_script
 
 from dataferry import Pipeline
 from dataferry.execution.plan import PlanCompiler
+from dataferry.execution.plan_inputs import UpstreamOutputInput
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,11 +26,13 @@ def test_a_long_chain_compiles_into_a_plan(
 
     plan = PlanCompiler(pipeline, workspace).compile()
 
-    nodes = plan["nodes"]
-    assert [node["name"] for node in nodes] == [f"s{i}" for i in range(n)]
-    assert nodes[0]["upstream"] == []
-    assert nodes[-1]["upstream"] == [f"s{n - 2}"]
-    assert nodes[-1]["inputs"][0]["producer"] == f"s{n - 2}"
+    nodes = plan.nodes
+    assert [node.name for node in nodes] == [f"s{i}" for i in range(n)]
+    assert nodes[0].upstream == ()
+    assert nodes[-1].upstream == (f"s{n - 2}",)
+    first_input = nodes[-1].inputs[0]
+    assert isinstance(first_input, UpstreamOutputInput)
+    assert first_input.producer == f"s{n - 2}"
 
 
 @pytest.mark.slow

@@ -9,6 +9,13 @@ import pytest
 from dataferry.catalog.run_store import OutputRecord
 from dataferry.errors import PathNotFoundError, StorageError
 from dataferry.execution.places import failures_at, input_places, output_place
+from dataferry.execution.plan_inputs import (
+    DataPathInput,
+    DatasetInput,
+    UpstreamOutputInput,
+)
+from dataferry.execution.plan_model import OutputTarget
+from dataferry.execution.plan_values import DatasetRef, ParamRef
 
 
 class AuthenticationError(Exception):
@@ -52,18 +59,19 @@ class TestFailuresAt:
 
 class TestPlaces:
     def test_dataset_sources(self) -> None:
-        spec = {
-            "kind": "dataset",
-            "dataset": {
-                "definition": {
-                    "sources": [
-                        {"datastore": "cloud", "path": "raw/*.csv"},
-                        {"url": "https://example.org/a.csv"},
-                        {"local": "/data/b.csv"},
-                    ]
-                }
-            },
+        definition = {
+            "sources": [
+                {"datastore": "cloud", "path": "raw/*.csv"},
+                {"url": "https://example.org/a.csv"},
+                {"local": "/data/b.csv"},
+            ]
         }
+        spec = DatasetInput(
+            name="d",
+            mode="mount",
+            style="dataset",
+            source=DatasetRef("file", definition),
+        )
 
         assert input_places(spec, {}, {}) == [
             "datastore 'cloud', path 'raw/*.csv'",
@@ -73,19 +81,29 @@ class TestPlaces:
 
     def test_parameters(self) -> None:
         parameters = {
-            "ds": {"dataset": {"definition": {"sources": [{"url": "s3://b/k"}]}}},
+            "ds": {
+                "dataset": {
+                    "kind": "file",
+                    "definition": {"sources": [{"url": "s3://b/k"}]},
+                }
+            },
             "dp": {"datapath": {"datastore": "cloud", "path": "p"}},
         }
 
-        assert input_places({"kind": "dataset", "param": "ds"}, parameters, {}) == [
-            "URL 's3://b/k'"
-        ]
-        assert input_places({"kind": "datapath", "param": "dp"}, parameters, {}) == [
-            "datastore 'cloud', path 'p'"
-        ]
+        ds = DatasetInput(
+            name="d", mode="mount", style="dataset", source=ParamRef("ds")
+        )
+        dp = DataPathInput(
+            name="p", mode="mount", style="dataref", source=ParamRef("dp")
+        )
+
+        assert input_places(ds, parameters, {}) == ["URL 's3://b/k'"]
+        assert input_places(dp, parameters, {}) == ["datastore 'cloud', path 'p'"]
 
     def test_upstream_output(self) -> None:
-        spec = {"kind": "output", "producer": "a", "output": "first"}
+        spec = UpstreamOutputInput(
+            name="i", mode="mount", style="dataset", producer="a", output="first"
+        )
         record = OutputRecord(
             "a_1", "first", "store", "dataset/a_1/first", "mount", 1, 1,
             datetime.now(UTC), None,
@@ -97,10 +115,12 @@ class TestPlaces:
         assert input_places(spec, {}, {}) == ["output 'first' of step 'a'"]
 
     def test_output(self) -> None:
-        spec = {
-            "name": "model",
-            "datastore": "cloud",
-            "path_template": "m/{run-id}/{output-name}",
-        }
+        spec = OutputTarget(
+            name="model",
+            type="pipeline_data",
+            mode="upload",
+            datastore="cloud",
+            path_template="m/{run-id}/{output-name}",
+        )
 
         assert output_place(spec, "b_1") == "datastore 'cloud', path 'm/b_1/model'"

@@ -75,19 +75,19 @@ def submit_work(workspace: Workspace, src: Path, shape: str, n: int) -> int:
     RunStore(workspace.catalog).create_run(
         f"{shape}_{n}",
         "scaling",
-        plan,
+        plan.to_json(),
         parameters=parameters,
         options={},
         tags=None,
         description=None,
         steps=[
-            (f"{shape}_{n}_{node['node_id']}", node["node_id"], node["name"])
-            for node in plan["nodes"]
+            (f"{shape}_{n}_{node.node_id}", node.node_id, node.name)
+            for node in plan.nodes
         ],
         driver_host=socket.gethostname(),
     )
     profile.disable()
-    assert (problems, len(plan["nodes"])) == ([], n)
+    assert (problems, len(plan.nodes)) == ([], n)
     return pstats.Stats(profile).total_calls  # type: ignore[attr-defined,no-any-return]
 
 
@@ -122,15 +122,12 @@ def test_step_runs_are_recorded_in_one_statement(
         store.create_run(
             "r1",
             "scaling",
-            plan,
+            plan.to_json(),
             parameters={},
             options={},
             tags=None,
             description=None,
-            steps=[
-                (f"{nd['node_id']}_r", nd["node_id"], nd["name"])
-                for nd in plan["nodes"]
-            ],
+            steps=[(f"{nd.node_id}_r", nd.node_id, nd.name) for nd in plan.nodes],
         )
     finally:
         event.remove(engine, "before_cursor_execute", record)

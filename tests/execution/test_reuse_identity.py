@@ -220,13 +220,13 @@ def fingerprints(ws: Workspace, pipeline: Pipeline) -> dict[str, str]:
     """``{step name: fingerprint}`` of a pipeline's plan, without running it."""
     compiler = PlanCompiler(pipeline, ws)
     parameters = compiler.parameters(None)
-    nodes = compiler.compile()["nodes"]
+    nodes = compiler.compile().nodes
     advisor = ReuseAdvisor(ws, RunStore(ws.catalog), parameters)
     advisor.use_plan(nodes)
     digests: dict[str, str] = {}
     for node in nodes:  # in topological order: producers first
-        digests[node["node_id"]] = advisor.fingerprint(node, digests).digest
-    return {node["name"]: digests[node["node_id"]] for node in nodes}
+        digests[node.node_id] = advisor.fingerprint(node, digests).digest
+    return {node.name: digests[node.node_id] for node in nodes}
 
 
 def explanations(run: PipelineRun) -> dict[str, str | None]:

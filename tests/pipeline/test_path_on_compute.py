@@ -258,4 +258,4 @@ class TestClashInOneStep:
 
         plan = PlanCompiler(Pipeline(workspace, [step]), workspace).compile()
 
-        assert plan["nodes"][0]["inputs"][0]["path_on_compute"] == "conf/in"
+        assert plan.nodes[0].inputs[0].path_on_compute == "conf/in"

@@ -32,6 +32,7 @@ from dataferry.storage.integrity import (
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import RunStore
     from dataferry.data.workspace import Workspace
+    from dataferry.execution.plan_model import OutputTarget
     from dataferry.storage import StorageLocation
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def resolve_template(template: str, *, run_id: str, output_name: str) -> str:
 class StagedOutput:
     """An output being written: where the step writes and where it will be committed."""
 
-    spec: dict[str, Any]
+    spec: OutputTarget
     location: StorageLocation
     path: str  # destination, relative to the datastore root
     write_dir: Path  # what the step is given
@@ -60,13 +61,13 @@ class StagedOutput:
 
     @property
     def name(self) -> str:
-        return str(self.spec["name"])
+        return self.spec.name
 
 
 def stage_output(
     workspace: Workspace,
     store: RunStore,
-    spec: dict[str, Any],
+    spec: OutputTarget,
     *,
     run_id: str,
     step_run_id: str,
@@ -83,27 +84,27 @@ def stage_output(
         RunError: an upload-mode output's destination exists and it may not overwrite
             it. Mount mode writes in place, so an existing folder is written into.
     """
-    location = Datastore.get(workspace, spec["datastore"]).location
+    location = Datastore.get(workspace, spec.datastore).location
     path = resolve_template(
-        spec["path_template"], run_id=step_run_id, output_name=spec["name"]
+        spec.path_template, run_id=step_run_id, output_name=spec.name
     )
-    source = _source_dir(spec, work_dir) if spec.get("source") else None
+    source = _source_dir(spec.name, spec.source, work_dir) if spec.source else None
     # the lease compares places, so it holds the key every spelling of this one shares
     key = location.comparison_key(path)
     store.acquire_lease(location.name, key, step_run_id=step_run_id, run_id=run_id)
-    if spec["mode"] == "upload" and not spec.get("overwrite") and location.exists(path):
+    if spec.mode == "upload" and not spec.overwrite and location.exists(path):
         store.release_leases(step_run_id)
         raise RunError(
-            f"Output path already exist: output '{spec['name']}' would be written to "
+            f"Output path already exist: output '{spec.name}' would be written to "
             f"{location.name}:/{path}, which holds data already. Put {{run-id}} in the "
             "destination, or use as_upload(overwrite=True) to replace it."
         )
     if source is not None:
         write_dir = source
     elif location.is_local:
-        write_dir = Path(location.root) / STAGING_DIR / step_run_id / spec["name"]
+        write_dir = Path(location.root) / STAGING_DIR / step_run_id / spec.name
     else:
-        write_dir = step_dir / "outputs" / spec["name"]
+        write_dir = step_dir / "outputs" / spec.name
     _remove(write_dir)
     write_dir.mkdir(parents=True)  # like a mount point in Azure ML: the folder is there
     return StagedOutput(spec, location, path, write_dir)
@@ -118,7 +119,7 @@ def _remove(path: Path) -> None:
         log.warning("could not remove %s: %s", path, exc)
 
 
-def _source_dir(spec: dict[str, Any], work_dir: Path) -> Path:
+def _source_dir(name: str, source: str, work_dir: Path) -> Path:
     """An output's ``source`` folder; a relative one is in the step's working folder.
 
     The folder is emptied before the step and moved into the output after it, so one
@@ -128,8 +129,6 @@ def _source_dir(spec: dict[str, Any], work_dir: Path) -> Path:
         RunError: an absolute source that holds files, or a relative one that climbs
             out of the working folder.
     """
-    source: str = spec["source"]
-    name = spec["name"]
     if not os.path.isabs(source):
         folder = (work_dir / source).resolve()
         if not folder.is_relative_to(work_dir.resolve()):
@@ -150,7 +149,7 @@ def _source_dir(spec: dict[str, Any], work_dir: Path) -> Path:
 
 
 def _keep_globs(staged: StagedOutput) -> None:
-    globs = staged.spec.get("source_globs")
+    globs = staged.spec.source_globs
     if not globs:
         return
     if staged.write_dir.is_file():
@@ -229,7 +228,7 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
         "name": staged.name,
         "datastore": loc.name,
         "path": staged.path,
-        "mode": staged.spec["mode"],
+        "mode": staged.spec.mode,
         "size_bytes": size,
         "file_count": count,
         "signatures": _seal(staged),

@@ -45,6 +45,16 @@ from dataferry.execution.materialise import (
     release_inputs,
 )
 from dataferry.execution.places import failures_at, input_places, output_place
+from dataferry.execution.plan_inputs import UpstreamOutputInput
+from dataferry.execution.plan_model import PlanNode, plan_of
+from dataferry.execution.plan_values import (
+    ArgumentItem,
+    InputArg,
+    LiteralArg,
+    OutputArg,
+    ParamArg,
+    ParamRef,
+)
 from dataferry.execution.port_identity import reused_names, reused_output_names
 from dataferry.execution.registration import plan_registrations, register_planned
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
@@ -70,7 +80,7 @@ _KNOWN_LOCAL_TARGETS = {None, "", "local"}
 class StepState:
     """One node while the run is going."""
 
-    node: dict[str, Any]
+    node: PlanNode
     record: StepRunRecord
     status: str = "NotStarted"
     handle: StepHandle | None = None
@@ -82,7 +92,7 @@ class StepState:
 
     @property
     def node_id(self) -> str:
-        return str(self.node["node_id"])
+        return self.node.node_id
 
 
 class Driver:
@@ -95,7 +105,7 @@ class Driver:
         self.run_id = run_id
         self.store = RunStore(workspace.catalog)
         self.run = self.store.get_run(run_id)
-        self.plan = self.run.definition
+        self.plan = plan_of(self.run)
         self.executor: Executor = executor or LocalExecutor()
         self.continue_on_failure = bool(
             self.run.options.get("continue_on_step_failure")
@@ -105,7 +115,7 @@ class Driver:
         )
         self.states = self._states()
         self.advisor = ReuseAdvisor(workspace, self.store, dict(self.run.parameters))
-        self.advisor.use_plan(self.plan["nodes"])
+        self.advisor.use_plan(self.plan.nodes)
         self.advisor.rerun_from = self.run.options.get("rerun_from")
         self.rerun_nodes = set(self.run.options.get("rerun_nodes") or [])
         self._stop = threading.Event()
@@ -117,8 +127,8 @@ class Driver:
     def _states(self) -> dict[str, StepState]:
         records = {r.node_id: r for r in self.store.step_runs(self.run_id)}
         states = {}
-        for node in self.plan["nodes"]:
-            record = records[node["node_id"]]
+        for node in self.plan.nodes:
+            record = records[node.node_id]
             state = StepState(
                 node, record, status=record.status, fingerprint=record.fingerprint
             )
@@ -207,12 +217,12 @@ class Driver:
                 return
             if state.status != "NotStarted":
                 continue
-            ups = [self.states[u] for u in state.node["upstream"]]
+            ups = [self.states[u] for u in state.node.upstream]
             if any(u.status in ("Failed", "Canceled") for u in ups):
                 failed = next(u for u in ups if u.status in ("Failed", "Canceled"))
                 self._skip(
                     state,
-                    f"not run: upstream step '{failed.node['name']}' did not finish",
+                    f"not run: upstream step '{failed.node.name}' did not finish",
                 )
                 continue
             if all(u.status == "Finished" for u in ups) and self._start(state):
@@ -249,7 +259,7 @@ class Driver:
         state.status = "Running"
         log.info(
             "step %s (%s) started, pid %s",
-            state.node["name"],
+            state.node.name,
             state.record.id,
             self.executor.pid(state.handle),
         )
@@ -275,7 +285,7 @@ class Driver:
             if s.fingerprint and s.status == "Finished"
         }
         with failures_at(
-            f"step '{state.node['name']}': its inputs could not be read to fingerprint them",
+            f"step '{state.node.name}': its inputs could not be read to fingerprint them",
             self._read_places(state),
         ):
             fp = self.advisor.fingerprint(state.node, upstream)
@@ -287,7 +297,7 @@ class Driver:
             )
         state.fingerprint = fp.digest
         state.fingerprint_details = fp.to_details()
-        log.info("step %s: %s", state.node["name"], decision.explanation)
+        log.info("step %s: %s", state.node.name, decision.explanation)
         if not decision.reuse:
             self.store.update_step_run(
                 state.record.id, fingerprint=fp.digest, explanation=decision.explanation
@@ -319,9 +329,9 @@ class Driver:
         """Where fingerprinting reads: the data inputs (an upstream output counts by its
         producer's fingerprint, and is not read)."""
         return [
-            f"input '{spec['name']}': {place}"
-            for spec in state.node["inputs"]
-            if spec["kind"] != "output"
+            f"input '{spec.name}': {place}"
+            for spec in state.node.inputs
+            if not isinstance(spec, UpstreamOutputInput)
             for place in input_places(spec, self.run.parameters, {})
         ]
 
@@ -333,7 +343,7 @@ class Driver:
         folder = self._step_dir(state)
         cwd = work_dir(folder)
         remove_tree(str(cwd))  # an earlier attempt's, read-only views and all
-        shutil.copytree(node["snapshot"], cwd, symlinks=True)
+        shutil.copytree(node.snapshot, cwd, symlinks=True)
         (cwd / "outputs").mkdir(exist_ok=True)
         (cwd / "logs").mkdir(exist_ok=True)
         self._note_compute(state)
@@ -347,9 +357,9 @@ class Driver:
             self.store,
         )
         self._bind_inputs(state, ctx)
-        for spec in node["outputs"]:
+        for spec in node.outputs:
             with failures_at(
-                f"step '{node['name']}': output '{spec['name']}' could not be prepared",
+                f"step '{node.name}': output '{spec.name}' could not be prepared",
                 [output_place(spec, state.record.id)],
             ):
                 state.staged.append(
@@ -366,12 +376,10 @@ class Driver:
         argv = self._argv(state, cwd)
         env = self._env(state, folder)
         context_file(folder).write_text(json.dumps(self._context(state), indent=2))
-        timeout = self._param_or(
-            node, "MaxRunDurationSeconds", node.get("max_run_duration_seconds")
-        )
+        timeout = node.max_duration_s(self.run.parameters)
         return PreparedStep(
             step_run_id=state.record.id,
-            name=node["name"],
+            name=node.name,
             argv=argv,
             cwd=str(cwd),
             env=env,
@@ -385,9 +393,9 @@ class Driver:
         made go to the top of the step's log."""
         state.inputs = []
         try:
-            for spec in state.node["inputs"]:
+            for spec in state.node.inputs:
                 with failures_at(
-                    f"step '{state.node['name']}': input '{spec['name']}' could not be prepared",
+                    f"step '{state.node.name}': input '{spec.name}' could not be prepared",
                     input_places(spec, self.run.parameters, ctx.committed),
                 ):
                     state.inputs.append(bind_input(ctx, spec))
@@ -399,20 +407,14 @@ class Driver:
                 fh.writelines(f"dataferry: {note}\n" for note in state.notes)
 
     def _note_compute(self, state: StepState) -> None:
-        target = state.node.get("compute_target")
+        target = state.node.compute_target
         if target in _KNOWN_LOCAL_TARGETS:
             return
         configured = self.ws.catalog.get_setting("compute_targets", {}) or {}
         if target not in configured:
             note = f"compute target '{target}' is not configured in this workspace: step runs on the local executor"
             state.notes.append(note)
-            log.info("step %s: %s", state.node["name"], note)
-
-    def _param_or(self, node: dict[str, Any], key: str, default: Any) -> Any:
-        value = node.get("runconfig_params", {}).get(key)
-        if isinstance(value, dict) and "param" in value:
-            return self.run.parameters.get(value["param"], default)
-        return default if value is None else value
+            log.info("step %s: %s", state.node.name, note)
 
     def _committed(self) -> dict[tuple[str, str], Any]:
         """The committed outputs of the finished steps, by (node, output name in this run)."""
@@ -429,16 +431,15 @@ class Driver:
                     committed[(state.node_id, renamed.get(rec.name, rec.name))] = rec
         return committed
 
-    def _value(self, ref: Any, state: StepState) -> str:
-        if isinstance(ref, str):
-            return ref
-        ((kind, name),) = ref.items()
-        if kind == "input":
-            return next(i.value for i in state.inputs if i.name == name)
-        if kind == "output":
-            return str(next(o.write_dir for o in state.staged if o.name == name))
-        if kind == "param":
-            value = self.run.parameters[name]
+    def _value(self, ref: ArgumentItem, state: StepState) -> str:
+        if isinstance(ref, LiteralArg):
+            return ref.text
+        if isinstance(ref, InputArg):
+            return next(i.value for i in state.inputs if i.name == ref.name)
+        if isinstance(ref, OutputArg):
+            return str(next(o.write_dir for o in state.staged if o.name == ref.name))
+        if isinstance(ref, ParamArg):
+            value = ParamRef(ref.name).resolve(self.run.parameters)
             return (
                 value
                 if isinstance(value, str)
@@ -446,24 +447,14 @@ class Driver:
                 if isinstance(value, dict)
                 else str(value)
             )
-        return str(self._step_param(state, name))
-
-    def _step_param(self, state: StepState, name: str) -> Any:
-        value = state.node["params"][name]
-        if isinstance(value, dict) and "param" in value:
-            value = self.run.parameters[value["param"]]
-        return value
+        return str(state.node.step_param(ref.name, self.run.parameters))
 
     def _argv(self, state: StepState, work_dir: Path) -> list[str]:
+        """The step's command line, as its kind builds it from the resolved arguments."""
         node = state.node
-        args = [self._value(a, state) for a in node["arguments"]]
-        if node["kind"] == "script":
-            return [node["interpreter"], str(work_dir / node["script"]), *args]
-        if node["shell"]:
-            return ["/bin/bash", "-c", args[0]]
-        if args and args[0] in ("python", "python3"):
-            args[0] = node["interpreter"]
-        return args
+        args = [self._value(a, state) for a in node.arguments]
+        interpreter = node.environment.resolve_interpreter()
+        return node.kind.argv(args, work_dir=work_dir, interpreter=interpreter)
 
     def _env(self, state: StepState, folder: Path) -> dict[str, str]:
         node = state.node
@@ -472,9 +463,7 @@ class Driver:
             for k, v in os.environ.items()
             if not k.startswith(("AZUREML_", "AML_PARAMETER_"))
         }
-        env.update(
-            {k: str(v) for k, v in node.get("environment_variables", {}).items()}
-        )
+        env.update({k: str(v) for k, v in node.environment.variables.items()})
         env.update(
             PYTHONUNBUFFERED="1",
             DATAFERRY_RUN_CONTEXT=str(context_file(folder)),
@@ -497,18 +486,18 @@ class Driver:
         file_outputs = []
         for staged in state.staged:
             env[f"AZUREML_DATAREFERENCE_{staged.name}"] = str(staged.write_dir)
-            if staged.spec["type"] == "dataset_output":
+            if staged.spec.type == "dataset_output":
                 env[staged.name] = str(staged.write_dir)
                 file_outputs.append(staged.name)
         env["AZUREML_DATASET_FILE_OUTPUTS"] = ";".join(file_outputs)
-        for key in node["params"]:
-            env["AML_PARAMETER_" + key] = str(self._step_param(state, key))
-        for arg in node[
-            "arguments"
-        ]:  # in Azure ML an argument parameter is $AML_PARAMETER_x
-            if isinstance(arg, dict) and "param" in arg:
-                env["AML_PARAMETER_" + re.sub(r"[~\W]", "_", arg["param"])] = (
-                    self._value(arg, state)
+        for key in node.params:
+            env["AML_PARAMETER_" + key] = str(node.step_param(key, self.run.parameters))
+        for (
+            arg
+        ) in node.arguments:  # in Azure ML an argument parameter is $AML_PARAMETER_x
+            if isinstance(arg, ParamArg):
+                env["AML_PARAMETER_" + re.sub(r"[~\W]", "_", arg.name)] = self._value(
+                    arg, state
                 )
         return env
 
@@ -519,13 +508,13 @@ class Driver:
             "run_id": state.record.id,
             "parent_run_id": self.run_id,
             "experiment": self.run.experiment,
-            "step_name": state.node["name"],
+            "step_name": state.node.name,
             "inputs": {
                 b.name: {"mode": b.mode, "value": b.value, "style": b.style}
                 for b in state.inputs
             },
             "outputs": {
-                o.name: {"path": str(o.write_dir), "type": o.spec["type"]}
+                o.name: {"path": str(o.write_dir), "type": o.spec.type}
                 for o in state.staged
             },
         }
@@ -540,12 +529,12 @@ class Driver:
                 o.name: {
                     "datastore": o.location.name,
                     "path": o.path,
-                    "mode": o.spec["mode"],
+                    "mode": o.spec.mode,
                 }
                 for o in state.staged
             },
             "notes": list(state.notes),
-            "compute_target": state.node.get("compute_target") or "local",
+            "compute_target": state.node.compute_target or "local",
             "executor": self.executor.name,
             "fingerprint": state.fingerprint_details,
             **extra,
@@ -569,7 +558,7 @@ class Driver:
         self._fail(
             state,
             code,
-            f"step '{state.node['name']}' failed ({reason})"
+            f"step '{state.node.name}' failed ({reason})"
             + (f":\n{tail}" if tail else ""),
         )
 
@@ -581,7 +570,7 @@ class Driver:
             Exception: recording or registering failed; nothing was recorded.
         """
         places = [output_place(o.spec, state.record.id) for o in state.staged]
-        with failures_at(f"step '{state.node['name']}'", places):
+        with failures_at(f"step '{state.node.name}'", places):
             committed = commit_outputs(state.staged)
             try:  # what will be registered is checked before anything is recorded
                 planned = plan_registrations(self.ws, state.node, committed)
@@ -617,7 +606,7 @@ class Driver:
         typed = {"error_type": type(exc).__name__} if exc is not None else {}
         self._end(state, "Failed", code, error=error, **typed)
         if not self.continue_on_failure:
-            self._cancel_all(f"not run: step '{state.node['name']}' failed")
+            self._cancel_all(f"not run: step '{state.node.name}' failed")
 
     def _fail_on_changed_inputs(self, state: StepState, code: int | None) -> bool:
         """Fail the step if any of its read-only inputs changed while it ran (marking a
@@ -631,13 +620,13 @@ class Driver:
             message += f"\nThe step also failed (exit code {code})."
         self._end(state, "Failed", code, error=message, error_type=type(error).__name__)
         if not self.continue_on_failure:
-            self._cancel_all(f"not run: step '{state.node['name']}' failed")
+            self._cancel_all(f"not run: step '{state.node.name}' failed")
         return True
 
     def _check_inputs(self, state: StepState) -> InputChangedError | None:
         """Check a step's inputs after it ended, then remove the places made for them."""
         guards = [b.guard for b in state.inputs if b.guard is not None]
-        error = check_inputs(state.node["name"], state.record.id, guards, self.store)
+        error = check_inputs(state.node.name, state.record.id, guards, self.store)
         release_inputs(state.inputs)
         return error
 
@@ -654,7 +643,7 @@ class Driver:
         )
         log.info(
             "step %s: %s%s",
-            state.node["name"],
+            state.node.name,
             status,
             f" ({extra['error'].splitlines()[0]})" if extra.get("error") else "",
         )
@@ -677,9 +666,9 @@ class Driver:
             ended_at=now(),
             details=self._details(state, error=message, error_type=type(exc).__name__),
         )
-        log.info("step %s: Failed before start: %s", state.node["name"], message)
+        log.info("step %s: Failed before start: %s", state.node.name, message)
         if not self.continue_on_failure:
-            self._cancel_all(f"not run: step '{state.node['name']}' failed")
+            self._cancel_all(f"not run: step '{state.node.name}' failed")
 
     def _skip(self, state: StepState, reason: str) -> None:
         state.status = "Canceled"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dataferry.data.compute_path import check_path_on_compute, normalise_path_on_compute
 from dataferry.data.file_dataset import local_target
@@ -24,12 +24,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from dataferry.data.sources import ResolvedFile
+    from dataferry.execution.plan_inputs import InputBinding
 
 log = logging.getLogger(__name__)
 
 
 def input_place(
-    step_dir: Path, work_dir: Path, spec: dict[str, Any], notes: list[str]
+    step_dir: Path, work_dir: Path, spec: InputBinding, notes: list[str]
 ) -> Path:
     """The input's private place (not made yet; an earlier attempt's is removed).
 
@@ -37,8 +38,8 @@ def input_place(
         RunError: the place would cover a file of the step's working folder, or a link
             in the working folder would lead it out of the step's folder.
     """
-    name = spec["name"]
-    poc = check_path_on_compute(spec.get("path_on_compute"), port=name)
+    name = spec.name
+    poc = check_path_on_compute(spec.path_on_compute, port=name)
     place: Path
     if not poc:
         place = step_dir / "inputs" / name

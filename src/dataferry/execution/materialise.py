@@ -28,6 +28,12 @@ from dataferry.execution.input_places import (
     link_view,
     remove_places,
 )
+from dataferry.execution.plan_inputs import (
+    DataPathInput,
+    DatasetInput,
+    InputBinding,
+    UpstreamOutputInput,
+)
 from dataferry.execution.registration import tabular_sources
 from dataferry.storage.integrity import (
     differences,
@@ -73,7 +79,7 @@ class InputContext:
     store: RunStore | None = None  # to mark a committed output found damaged
 
 
-def bind_input(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
+def bind_input(ctx: InputContext, spec: InputBinding) -> BoundInput:
     """Materialise one input of the plan.
 
     Raises:
@@ -82,12 +88,14 @@ def bind_input(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
         DamagedDataError: an upstream output no longer matches what was committed.
         PathNotFoundError: a download matches nothing.
     """
-    kind = spec["kind"]
-    if kind == "dataset":
-        dataset = _dataset_of(ctx, spec)
-        guard = InputGuard(spec["name"])
+    if isinstance(spec, DatasetInput):
+        data = spec.resolve(ctx.parameters)
+        dataset = build_dataset(
+            data.kind, data.definition, ctx.workspace, dataset_id=data.id
+        )
+        guard = InputGuard(spec.name)
         bound = _bind_dataset(ctx, spec, dataset, guard, {"dataset_id": dataset.id})
-    elif kind == "output":
+    elif isinstance(spec, UpstreamOutputInput):
         bound = _bind_output(ctx, spec)
     else:
         bound = _bind_datapath(ctx, spec)
@@ -96,23 +104,22 @@ def bind_input(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
     return bound
 
 
-def _bind_output(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
-    key = (spec["producer"], spec["output"])
-    record = ctx.committed.get(key)
+def _bind_output(ctx: InputContext, spec: UpstreamOutputInput) -> BoundInput:
+    record = ctx.committed.get(spec.resolve(ctx.parameters))
     if record is None:
         raise RunError(
-            f"input '{spec['name']}': output '{spec['output']}' of step '{spec['producer']}' was not committed"
+            f"input '{spec.name}': output '{spec.output}' of step '{spec.producer}' was not committed"
         )
     location = Datastore.get(ctx.workspace, record.datastore).location
-    _check_committed(ctx, spec["name"], record, location)
-    guard = InputGuard(spec["name"], location=location, output=record)
+    _check_committed(ctx, spec.name, record, location)
+    guard = InputGuard(spec.name, location=location, output=record)
     lineage = {"datastore": record.datastore, "path": record.path}
-    view = spec.get("view") or {}
-    if view.get("tabular"):
-        dataset = _tabular_over(ctx, record, view)
+    view = spec.view
+    if view.tabular:
+        dataset = _tabular_over(ctx, record, view.tabular, view.transforms)
         return BoundInput(
-            spec["name"],
-            spec["style"],
+            spec.name,
+            spec.style,
             "direct",
             str(dataset.id),
             {**lineage, "dataset_id": dataset.id},
@@ -122,17 +129,17 @@ def _bind_output(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
         {
             "sources": [{"datastore": record.datastore, "path": record.path}],
             "format": None,
-            "transforms": view.get("transforms", []),
+            "transforms": view.transforms,
         },
         ctx.workspace,
     )
     files = folder._files()
     if record.signatures is None:  # no recorded signatures: watch the files instead
         guard.watch_files(location, [f.full for f in files])
-    if spec["mode"] == "direct":
+    if spec.mode == "direct":
         return BoundInput(
-            spec["name"],
-            spec["style"],
+            spec.name,
+            spec.style,
             "direct",
             str(folder.id),
             {**lineage, "dataset_id": folder.id},
@@ -140,8 +147,8 @@ def _bind_output(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
         )
     # a mounted output that is one file is that file (a download is a folder)
     one_file = (
-        spec["mode"] == "mount"
-        and not view.get("transforms")
+        spec.mode == "mount"
+        and not view.transforms
         and os.path.isfile(location.full_path(record.path))
     )
     return _bind_paths(ctx, spec, files, guard, lineage, one_file=one_file)
@@ -171,18 +178,19 @@ def _check_committed(
     )
 
 
-def _bind_datapath(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
-    store, path = _datapath_of(ctx, spec)
+def _bind_datapath(ctx: InputContext, spec: DataPathInput) -> BoundInput:
+    ref = spec.resolve(ctx.parameters)
+    store, path = ref.datastore, ref.path
     location = Datastore.get(ctx.workspace, store).location
-    lineage = {"datastore": store, "path": path}
-    guard = InputGuard(spec["name"], location=location)
-    sources = [{"datastore": store, "path": path}]
+    lineage: dict[str, Any] = {"datastore": store, "path": path}
+    guard = InputGuard(spec.name, location=location)
+    sources = [ref.to_json()]
     try:
         files = FileDataset(
             {"sources": sources, "format": None, "transforms": []}, ctx.workspace
         )._files()
     except PathNotFoundError:
-        if spec["mode"] != "mount":
+        if spec.mode != "mount":
             raise
         return _bind_nothing(ctx, spec, guard, lineage, f"{store}:/{path}")
     guard.watch_files(location, [f.full for f in files])
@@ -190,52 +198,38 @@ def _bind_datapath(ctx: InputContext, spec: dict[str, Any]) -> BoundInput:
     return _bind_paths(ctx, spec, files, guard, lineage, one_file=one_file)
 
 
-def _dataset_of(ctx: InputContext, spec: dict[str, Any]) -> AbstractDataset:
-    data = (
-        ctx.parameters[spec["param"]]["dataset"] if "param" in spec else spec["dataset"]
-    )
-    return build_dataset(
-        data["kind"], data["definition"], ctx.workspace, dataset_id=data.get("id")
-    )
-
-
-def _datapath_of(ctx: InputContext, spec: dict[str, Any]) -> tuple[str, str]:
-    if "param" in spec:
-        value = ctx.parameters[spec["param"]]["datapath"]
-        return value["datastore"], value["path"]
-    return spec["datastore"], spec["path"]
-
-
 def _tabular_over(
-    ctx: InputContext, record: OutputRecord, view: dict[str, Any]
+    ctx: InputContext,
+    record: OutputRecord,
+    tabular: dict[str, Any],
+    transforms: list[dict[str, Any]],
 ) -> AbstractDataset:
-    tabular = view["tabular"]
     sources = tabular_sources(ctx.workspace, record.datastore, record.path, tabular)
     definition = {
         "sources": sources,
         "format": tabular["format"],
-        "transforms": view.get("transforms", []),
+        "transforms": transforms,
     }
     return build_dataset("tabular", definition, ctx.workspace)
 
 
 def _bind_dataset(
     ctx: InputContext,
-    spec: dict[str, Any],
+    spec: DatasetInput,
     dataset: AbstractDataset,
     guard: InputGuard,
     lineage: dict[str, Any],
 ) -> BoundInput:
-    if spec["mode"] == "direct":
+    if spec.mode == "direct":
         _watch_direct(guard, dataset)
         return BoundInput(
-            spec["name"], spec["style"], "direct", str(dataset.id), lineage, guard=guard
+            spec.name, spec.style, "direct", str(dataset.id), lineage, guard=guard
         )
     assert isinstance(dataset, FileDataset)
     try:
         files = dataset._files()
     except PathNotFoundError:
-        if spec["mode"] != "mount":
+        if spec.mode != "mount":
             raise
         return _bind_nothing(ctx, spec, guard, lineage, f"dataset {dataset.id}")
     for f in files:
@@ -276,7 +270,7 @@ def names_one_file(sources: list[dict[str, Any]], files: list[ResolvedFile]) -> 
 
 def _bind_paths(
     ctx: InputContext,
-    spec: dict[str, Any],
+    spec: InputBinding,
     files: list[ResolvedFile],
     guard: InputGuard,
     lineage: dict[str, Any],
@@ -285,29 +279,25 @@ def _bind_paths(
 ) -> BoundInput:
     """Mount (links to local files, else a read-only copy) or download (a copy)."""
     place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
-    mount = spec["mode"] == "mount"
+    mount = spec.mode == "mount"
     if mount and all(f.local_path for f in files):
-        named = bool(spec.get("path_on_compute"))
+        named = bool(spec.path_on_compute)
         value = link_view(place, files, one_file=one_file, as_named=named)
-        return BoundInput(
-            spec["name"], spec["style"], "mount", value, lineage, place, guard
-        )
+        return BoundInput(spec.name, spec.style, "mount", value, lineage, place, guard)
     if mount:
         ctx.notes.append(
-            f"input '{spec['name']}': its datastore is not on this machine, so the "
+            f"input '{spec.name}': its datastore is not on this machine, so the "
             "mount is a read-only copy"
         )
     value = copy_into(place, files, one_file=one_file)
     if mount:
         seal(str(place))
-    return BoundInput(
-        spec["name"], spec["style"], spec["mode"], value, lineage, place, guard
-    )
+    return BoundInput(spec.name, spec.style, spec.mode, value, lineage, place, guard)
 
 
 def _bind_nothing(
     ctx: InputContext,
-    spec: dict[str, Any],
+    spec: InputBinding,
     guard: InputGuard,
     lineage: dict[str, Any],
     what: str,
@@ -317,12 +307,10 @@ def _bind_nothing(
     place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
     value = empty_view(place)
     ctx.notes.append(
-        f"input '{spec['name']}': {what} matched nothing; the step gets an empty "
+        f"input '{spec.name}': {what} matched nothing; the step gets an empty "
         "read-only folder"
     )
-    return BoundInput(
-        spec["name"], spec["style"], "mount", value, lineage, place, guard
-    )
+    return BoundInput(spec.name, spec.style, "mount", value, lineage, place, guard)
 
 
 def release_inputs(inputs: list[BoundInput]) -> None:

@@ -136,14 +136,14 @@ class Pipeline(PipelineGraph):
         plan = compiler.compile()
         run_id = new_run_id(experiment.name)
         steps = [
-            (f"{node['node_id']}_{uuid.uuid4().hex[:8]}", node["node_id"], node["name"])
-            for node in plan["nodes"]
+            (f"{node.node_id}_{uuid.uuid4().hex[:8]}", node.node_id, node.name)
+            for node in plan.nodes
         ]
         store = RunStore(self.workspace.catalog)
         store.create_run(
             run_id,
             experiment.name,
-            plan,
+            plan.to_json(),
             parameters=parameters,
             options=options,
             tags=tags,

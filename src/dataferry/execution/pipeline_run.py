@@ -13,6 +13,7 @@ from dataferry.data.datastore import Datastore
 from dataferry.errors import ActivityFailedException, RunError, RunStateError
 from dataferry.execution import run_layout, views
 from dataferry.execution.metrics import metrics_dict
+from dataferry.execution.plan_model import plan_of
 from dataferry.execution.port_identity import reused_names
 from dataferry.execution.views import TERMINAL
 
@@ -374,15 +375,16 @@ class PipelineRun(_RunBase):
 
         Raises:
             RunError: no step declares it, or its step has not committed it.
+            PlanVersionError: the run was stored by a newer dataferry.
         """
-        record = self._store.get_run(self._id)
-        for node in record.definition["nodes"]:
-            for out in node["outputs"]:
-                if out.get("pipeline_output_name") == pipeline_output_name:
+        plan = plan_of(self._store.get_run(self._id))
+        for node in plan.nodes:
+            for out in node.outputs:
+                if out.pipeline_output_name == pipeline_output_name:
                     step = next(
-                        s for s in self.get_steps() if s.node_id == node["node_id"]
+                        s for s in self.get_steps() if s.node_id == node.node_id
                     )
-                    return step.get_output_data(out["name"])
+                    return step.get_output_data(out.name)
         raise RunError(
             f"run {self._id} has no pipeline output named '{pipeline_output_name}'; declare "
             "one with PipelineData(..., pipeline_output_name=...)"

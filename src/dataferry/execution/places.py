@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import DataferryError, StorageError
 from dataferry.execution.commit import resolve_template
+from dataferry.execution.plan_inputs import DatasetInput, UpstreamOutputInput
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
     from dataferry.catalog.run_store import OutputRecord
+    from dataferry.execution.plan_inputs import InputBinding, OutputKey
+    from dataferry.execution.plan_model import OutputTarget
 
 
 @contextmanager
@@ -42,32 +45,29 @@ def failures_at(action: str, places: Sequence[str]) -> Iterator[None]:
 
 
 def input_places(
-    spec: Mapping[str, Any],
+    spec: InputBinding,
     parameters: Mapping[str, Any],
-    committed: Mapping[tuple[str, str], OutputRecord],
+    committed: Mapping[OutputKey, OutputRecord],
 ) -> list[str]:
     """Where one input of the plan reads from: ``datastore 'x', path 'y'`` or a URL."""
-    kind = spec["kind"]
-    if kind == "output":
-        record = committed.get((spec["producer"], spec["output"]))
+    if isinstance(spec, UpstreamOutputInput):
+        record = committed.get(spec.resolve(parameters))
         if record is None:
-            return [f"output '{spec['output']}' of step '{spec['producer']}'"]
+            return [f"output '{spec.output}' of step '{spec.producer}'"]
         return [_place(record.datastore, record.path)]
-    if kind == "dataset":
-        data = (
-            parameters[spec["param"]]["dataset"] if "param" in spec else spec["dataset"]
-        )
-        return [_source(s) for s in data["definition"].get("sources", [])]
-    value = parameters[spec["param"]]["datapath"] if "param" in spec else spec
-    return [_place(value["datastore"], value["path"])]
+    if isinstance(spec, DatasetInput):
+        data = spec.resolve(parameters)
+        return [_source(s) for s in data.definition.get("sources", [])]
+    ref = spec.resolve(parameters)
+    return [_place(ref.datastore, ref.path)]
 
 
-def output_place(spec: Mapping[str, Any], step_run_id: str) -> str:
+def output_place(spec: OutputTarget, step_run_id: str) -> str:
     """Where one output of the plan is committed: ``datastore 'x', path 'y'``."""
     path = resolve_template(
-        spec["path_template"], run_id=step_run_id, output_name=spec["name"]
+        spec.path_template, run_id=step_run_id, output_name=spec.name
     )
-    return _place(spec["datastore"], path)
+    return _place(spec.datastore, path)
 
 
 def _place(datastore: str, path: str) -> str:

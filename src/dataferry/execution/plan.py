@@ -1,4 +1,4 @@
-"""Compiling a pipeline graph into a plan: plain JSON the driver process runs from.
+"""Compiling a pipeline graph into a typed ``Plan`` (``plan_model``) the driver runs from.
 
 Everything the driver needs is in the plan (stored in the run's catalog row), so a run can
 be driven, resumed or inspected by any process that can open the workspace.
@@ -14,7 +14,29 @@ from dataferry.data.compute_path import normalise_path_on_compute, places_overla
 from dataferry.data.consumption import DatasetConsumptionConfig
 from dataferry.data.datapath import DataPath, DataReference
 from dataferry.errors import ParameterTypeError, PipelineValidationError
+from dataferry.execution.plan_inputs import (
+    DataPathInput,
+    DatasetInput,
+    InputBinding,
+    OutputView,
+    UpstreamOutputInput,
+)
+from dataferry.execution.plan_model import (
+    EnvironmentSpec,
+    OutputTarget,
+    Plan,
+    PlanNode,
+    Registration,
+)
+from dataferry.execution.plan_values import (
+    ArgumentItem,
+    DataPathRef,
+    DatasetRef,
+    ParamRef,
+    argument_from_json,
+)
 from dataferry.execution.snapshot import source_files, take_snapshot
+from dataferry.execution.step_kinds import CommandStepKind, ScriptStepKind, StepKind
 from dataferry.pipeline.bindings import ArgRef, InputSpec, OutputSpec
 from dataferry.pipeline.outputs import (
     OutputDatasetConfig,
@@ -45,20 +67,28 @@ def serialise_value(value: Any) -> Any:
             }
         }
     if isinstance(value, AbstractDataset):
-        return {"dataset": _dataset(value)}
+        return {"dataset": _dataset(value).to_json()}
     return value
 
 
-def _dataset(ds: AbstractDataset) -> dict[str, Any]:
-    return {"kind": ds._kind, "definition": ds.definition, "id": ds.id}
+def _dataset(ds: AbstractDataset) -> DatasetRef:
+    return DatasetRef(ds._kind, ds.definition, ds.id)
 
 
-def _arguments(args: list[Any]) -> list[Any]:
-    return [{a.kind: a.name} if isinstance(a, ArgRef) else a for a in args]
+def _arguments(args: list[Any]) -> tuple[ArgumentItem, ...]:
+    return tuple(
+        argument_from_json({a.kind: a.name} if isinstance(a, ArgRef) else a)
+        for a in args
+    )
+
+
+def _param_or(value: Any) -> Any:
+    """A ``PipelineParameter`` as a ``ParamRef``; any other value as it is."""
+    return ParamRef(value.name) if isinstance(value, PipelineParameter) else value
 
 
 class PlanCompiler:
-    """Turns a validated graph, parameters and options into the plan dict."""
+    """Turns a validated graph, parameters and options into a ``Plan``."""
 
     def __init__(self, graph: PipelineGraph, workspace: Workspace) -> None:
         self.graph = graph
@@ -98,8 +128,14 @@ class PlanCompiler:
             raise ParameterTypeError("\n".join(problems))
         return values
 
-    def compile(self) -> dict[str, Any]:
-        """The plan: every node with its command, data bindings and options."""
+    def compile(self) -> Plan:
+        """The plan: every node with its command, data bindings and options.
+
+        Raises:
+            PipelineValidationError: an input's path_on_compute covers a file of its
+                step's source folder, or a step is of a type that cannot run here.
+            EnvironmentNotSupportedError: a step's environment asks for packages.
+        """
         order = self.graph.topological_order()
         # each folder is resolved and snapshotted once, however many steps run in it
         resolved: dict[str | None, Path] = {}
@@ -121,61 +157,45 @@ class PlanCompiler:
                 digest, snap = take_snapshot(folder, store)
                 snapshots[key] = (digest, str(snap))
             nodes.append(self._node(node, *snapshots[key]))
-        return {
-            "description": self.graph.description,
-            "default_datastore": self.default_datastore,
-            "nodes": nodes,
-        }
+        return Plan(tuple(nodes), self.default_datastore, self.graph.description)
 
-    def _node(self, node: Node, snapshot_hash: str, snapshot: str) -> dict[str, Any]:
+    def _node(self, node: Node, snapshot_hash: str, snapshot: str) -> PlanNode:
         step = node.step
-        env = step.environment
-        interpreter = env.interpreter(step.name)
-        runconfig_params = {
-            k: ({"param": v.name} if isinstance(v, PipelineParameter) else v)
-            for k, v in step.runconfig_pipeline_params.items()
-        }
-        return {
-            "node_id": node.node_id,
-            "name": step.name,
-            "kind": _kind(step),
-            "script": getattr(step, "script_name", None),
-            "shell": getattr(step, "is_shell", False),
-            "snapshot": snapshot,
-            "snapshot_hash": snapshot_hash,
-            "arguments": _arguments(step.ports.arguments),
-            "inputs": [self._input(spec) for spec in step.ports.inputs],
-            "outputs": [self._output(spec) for spec in step.ports.outputs],
-            "params": {
-                k: ({"param": v.name} if isinstance(v, PipelineParameter) else str(v))
+        return PlanNode(
+            node_id=node.node_id,
+            name=step.name,
+            kind=_kind(step),
+            snapshot=snapshot,
+            snapshot_hash=snapshot_hash,
+            arguments=_arguments(step.ports.arguments),
+            inputs=tuple(self._input(spec) for spec in step.ports.inputs),
+            outputs=tuple(self._output(spec) for spec in step.ports.outputs),
+            params={
+                k: ParamRef(v.name) if isinstance(v, PipelineParameter) else str(v)
                 for k, v in step.ports.params.items()
             },
-            "upstream": node.upstream,
-            "allow_reuse": step.allow_reuse,
-            "version": step.version,
-            "compute_target": step.compute_target,
-            "interpreter": interpreter,
-            "environment": env.name,
-            "environment_variables": {
-                **env.environment_variables,
-                **step.runconfig.environment_variables,
+            upstream=tuple(node.upstream),
+            allow_reuse=step.allow_reuse,
+            version=step.version,
+            compute_target=step.compute_target,
+            environment=_environment(step),
+            runconfig_params={
+                k: _param_or(v) for k, v in step.runconfig_pipeline_params.items()
             },
-            "runconfig_params": runconfig_params,
-            "max_run_duration_seconds": step.runconfig.max_run_duration_seconds,
-        }
+            max_run_duration_seconds=step.runconfig.max_run_duration_seconds,
+        )
 
-    def _producer(self, spec: InputSpec) -> dict[str, str]:
+    def _producer(self, spec: InputSpec) -> tuple[str, str]:
         assert spec.origin is not None
         node = self.graph.producer_of(spec.origin)
         assert node is not None  # validate() guarantees a producer
         out = next(o for o in node.step.ports.outputs if o.origin is spec.origin)
-        return {"producer": node.node_id, "output": out.name}
+        return node.node_id, out.name
 
-    def _input(self, spec: InputSpec) -> dict[str, Any]:
-        base = {
+    def _input(self, spec: InputSpec) -> InputBinding:
+        base: dict[str, Any] = {
             "name": spec.name,
             "auto_name": spec.auto_name,
-            "kind": spec.kind,
             "mode": spec.mode,
             "style": spec.style,
             "path_on_compute": spec.path_on_compute,
@@ -184,82 +204,88 @@ class PlanCompiler:
         if spec.kind == "dataset":
             inner = obj.dataset
             if isinstance(inner, PipelineParameter):
-                return {**base, "param": inner.name}
-            return {**base, "dataset": _dataset(inner)}
+                return DatasetInput(**base, source=ParamRef(inner.name))
+            return DatasetInput(**base, source=_dataset(inner))
         if spec.kind == "output":
             inner = obj.dataset if isinstance(obj, DatasetConsumptionConfig) else obj
-            view = getattr(inner, "_tabular", None)
-            transforms = list(getattr(inner, "_transforms", []))
-            return {
-                **base,
-                **self._producer(spec),
-                "view": {"tabular": view, "transforms": transforms},
-            }
-        # datapath
+            producer, output = self._producer(spec)
+            view = OutputView(
+                getattr(inner, "_tabular", None),
+                list(getattr(inner, "_transforms", [])),
+            )
+            return UpstreamOutputInput(
+                **base, producer=producer, output=output, view=view
+            )
         if isinstance(obj, tuple):  # (PipelineParameter(DataPath), binding)
-            return {**base, "param": obj[0].name}
+            return DataPathInput(**base, source=ParamRef(obj[0].name))
         ref: DataReference = obj
-        return {
-            **base,
-            "datastore": ref.datastore_name,
-            "path": ref.path_on_datastore or "",
-        }
+        path = DataPathRef(ref.datastore_name, ref.path_on_datastore or "")
+        return DataPathInput(**base, source=path)
 
-    def _output(self, spec: OutputSpec) -> dict[str, Any]:
+    def _output(self, spec: OutputSpec) -> OutputTarget:
         obj = spec.obj
         registration = getattr(obj, "registration", None)
+        register = None
+        if registration is not None:
+            register = Registration(
+                registration.name,
+                registration.description,
+                registration.tags,
+                getattr(spec.obj, "_tabular", None),
+                list(getattr(spec.obj, "_transforms", [])),
+            )
         if isinstance(obj, PipelineOutputFileDataset):
             obj = obj.pipeline_data
+        named: dict[str, Any] = {
+            "name": spec.name,
+            "auto_name": spec.auto_name,
+            "register": register,
+        }
         if isinstance(obj, PipelineData):
             store = (
                 obj.datastore.name
                 if obj.datastore is not None
                 else self.default_datastore
             )
-            out = {
-                "type": "pipeline_data",
-                "pipeline_output_name": obj._pipeline_output_name,
-                "mode": obj.output_mode,
-                "datastore": store,
-                "path_template": PIPELINE_DATA_PATH,
-                "overwrite": bool(obj._output_overwrite),
-                "source_globs": None,
-                "source": obj._output_path_on_compute
+            return OutputTarget(
+                **named,
+                type="pipeline_data",
+                pipeline_output_name=obj._pipeline_output_name,
+                mode=obj.output_mode,
+                datastore=store,
+                path_template=PIPELINE_DATA_PATH,
+                overwrite=bool(obj._output_overwrite),
+                source=obj._output_path_on_compute
                 if obj.output_mode == "upload"
                 else None,
-            }
-        else:
-            assert isinstance(obj, OutputDatasetConfig)
-            dest = obj.destination
-            store_obj, path = (
-                dest if dest else (self.default_datastore, OUTPUT_DATASET_PATH)
             )
-            store = store_obj if isinstance(store_obj, str) else store_obj.name
-            out = {
-                "type": "dataset_output",
-                "mode": obj.mode,
-                "datastore": store.lower(),
-                "path_template": path,
-                "overwrite": obj.overwrite,
-                "source_globs": obj.source_globs,
-                "source": obj.source,  # the local folder the step writes, in either mode
-            }
-        reg = None
-        if registration is not None:
-            tabular = getattr(spec.obj, "_tabular", None)
-            reg = {
-                "name": registration.name,
-                "description": registration.description,
-                "tags": registration.tags,
-                "tabular": tabular,
-                "transforms": list(getattr(spec.obj, "_transforms", [])),
-            }
-        return {
-            "name": spec.name,
-            "auto_name": spec.auto_name,
-            **out,
-            "register": reg,
-        }
+        assert isinstance(obj, OutputDatasetConfig)
+        dest = obj.destination
+        store_obj, path = (
+            dest if dest else (self.default_datastore, OUTPUT_DATASET_PATH)
+        )
+        store = store_obj if isinstance(store_obj, str) else store_obj.name
+        return OutputTarget(
+            **named,
+            type="dataset_output",
+            mode=obj.mode,
+            datastore=store.lower(),
+            path_template=path,
+            overwrite=obj.overwrite,
+            source_globs=obj.source_globs,
+            source=obj.source,  # the local folder the step writes, in either mode
+        )
+
+
+def _environment(step: PipelineStep) -> EnvironmentSpec:
+    """The step's environment as a spec; refused here if it asks for packages."""
+    env = step.environment
+    env.interpreter(step.name)  # raises EnvironmentNotSupportedError before any write
+    return EnvironmentSpec(
+        env.name,
+        env.python.interpreter_path or None,
+        {**env.environment_variables, **step.runconfig.environment_variables},
+    )
 
 
 # folders the driver makes in every working folder (AZUREML_OUTPUT_DIRECTORY, logs)
@@ -303,11 +329,11 @@ def _check_places(order: list[Node], folders: list[Path]) -> None:
         raise PipelineValidationError(problems, "pipeline")
 
 
-def _kind(step: PipelineStep) -> str:
+def _kind(step: PipelineStep) -> StepKind:
     if isinstance(step, CommandStep):
-        return "command"
+        return CommandStepKind(step.is_shell)
     if isinstance(step, PythonScriptStep):
-        return "script"
+        return ScriptStepKind(step.script_name)
     raise PipelineValidationError(
         [f"step '{step.name}' of type {type(step).__name__} cannot run locally"]
     )

@@ -14,50 +14,51 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from dataferry.catalog.run_store import StepRunRecord
+    from dataferry.execution.plan_model import PlanNode
 
-# only in the plan, to say which names were generated: never hashed, so a pipeline whose
+# in a port's JSON, to say which names were generated: never hashed, so a pipeline whose
 # ports all have names keeps the fingerprint it had before the flag existed
 AUTO_NAME = "auto_name"
 
 
-def name_tokens(nodes: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+def name_tokens(nodes: Sequence[PlanNode]) -> dict[str, dict[str, str]]:
     """For each plan node, its generated names and the tokens that stand for them.
 
     Args:
-        nodes: the plan's nodes (each port dict carries ``auto_name``).
+        nodes: the plan's nodes.
 
     Returns:
         node id -> {generated name: token}: the node's own inputs (``<input i>``) and
         every step's outputs (``<node output i>``), as they may appear in its arguments.
     """
     outputs = {
-        out["name"]: f"<{node['node_id']} output {i}>"
+        out.name: f"<{node.node_id} output {i}>"
         for node in nodes
-        for i, out in enumerate(node["outputs"])
-        if out.get(AUTO_NAME)
+        for i, out in enumerate(node.outputs)
+        if out.auto_name
     }
     tokens = {}
     for node in nodes:
         own = {
-            spec["name"]: f"<input {i}>"
-            for i, spec in enumerate(node["inputs"])
-            if spec.get(AUTO_NAME)
+            spec.name: f"<input {i}>"
+            for i, spec in enumerate(node.inputs)
+            if spec.auto_name
         }
-        tokens[node["node_id"]] = {**outputs, **own}
+        tokens[node.node_id] = {**outputs, **own}
     return tokens
 
 
-def canonical_node(node: dict[str, Any], tokens: dict[str, str]) -> dict[str, Any]:
-    """A copy of a plan node with every generated name replaced by its token.
+def canonical_node(node: PlanNode, tokens: dict[str, str]) -> dict[str, Any]:
+    """The JSON of a plan node with every generated name replaced by its token.
 
     Names are replaced wherever they occur, also inside strings: an argument such as
     ``"--out=$AZUREML_DATAREFERENCE_<generated>"`` would carry the random name too.
     Port dicts keep their ``auto_name`` flag; ``hashable_port`` drops it.
     """
-    canon: dict[str, Any] = _replace(node, _swapper(tokens))
+    canon: dict[str, Any] = _replace(node.to_json(), _swapper(tokens))
     return canon
 
 
@@ -86,17 +87,15 @@ def positional_arguments(canon: dict[str, Any]) -> list[Any]:
     return out
 
 
-def port_names(node: dict[str, Any]) -> dict[str, list[str]]:
+def port_names(node: PlanNode) -> dict[str, list[str]]:
     """The names a step's ports have in this run, in order (inputs, outputs)."""
     return {
-        "inputs": [spec["name"] for spec in node["inputs"]],
-        "outputs": [spec["name"] for spec in node["outputs"]],
+        "inputs": [spec.name for spec in node.inputs],
+        "outputs": [out.name for out in node.outputs],
     }
 
 
-def reused_output_names(
-    node: dict[str, Any], original: StepRunRecord
-) -> dict[str, str]:
+def reused_output_names(node: PlanNode, original: StepRunRecord) -> dict[str, str]:
     """Outputs a reused step names otherwise than the run that wrote them.
 
     Args:
@@ -110,9 +109,9 @@ def reused_output_names(
     recorded = original.details.get("fingerprint", {}).get("port_names", {})
     earlier: list[str] = recorded.get("outputs") or []
     return {
-        out["name"]: name
-        for out, name in zip(node["outputs"], earlier, strict=False)
-        if out["name"] != name
+        out.name: name
+        for out, name in zip(node.outputs, earlier, strict=False)
+        if out.name != name
     }
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from dataferry.data.workspace import Workspace
+    from dataferry.execution.plan_model import PlanNode, Registration
 
 
 def tabular_sources(
@@ -45,11 +46,14 @@ def tabular_sources(
 
 
 def output_definition(
-    workspace: Workspace, output: dict[str, Any], committed: dict[str, Any]
+    workspace: Workspace, register: Registration, committed: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    """The dataset (kind, definition) that reads a committed output."""
-    register = output.get("register") or {}
-    tabular = register.get("tabular")
+    """The dataset (kind, definition) that reads a committed output.
+
+    Raises:
+        RunError: a tabular view's ``path_glob`` matches none of the output's files.
+    """
+    tabular = register.tabular
     if tabular:
         sources = tabular_sources(
             workspace, committed["datastore"], committed["path"], tabular
@@ -58,7 +62,7 @@ def output_definition(
         return "tabular", {
             "sources": sources,
             "format": tabular["format"],
-            "transforms": register.get("transforms", []),
+            "transforms": register.transforms,
         }
     return "file", {
         "sources": [{"datastore": committed["datastore"], "path": committed["path"]}],
@@ -80,7 +84,7 @@ class PlannedRegistration:
 
 
 def plan_registrations(
-    workspace: Workspace, node: dict[str, Any], committed: Sequence[dict[str, Any]]
+    workspace: Workspace, node: PlanNode, committed: Sequence[dict[str, Any]]
 ) -> list[PlannedRegistration]:
     """What ``register_on_complete`` will register; checked before anything is recorded.
 
@@ -89,17 +93,17 @@ def plan_registrations(
     """
     by_name = {c["name"]: c for c in committed}
     planned = []
-    for output in node["outputs"]:
-        reg = output.get("register")
-        if not reg or output["name"] not in by_name:
+    for output in node.outputs:
+        reg = output.register
+        if reg is None or output.name not in by_name:
             continue
-        kind, definition = output_definition(workspace, output, by_name[output["name"]])
+        kind, definition = output_definition(workspace, reg, by_name[output.name])
         planned.append(
             PlannedRegistration(
-                output["name"],
-                reg["name"],
-                reg.get("description"),
-                dict(reg.get("tags") or {}),
+                output.name,
+                reg.name,
+                reg.description,
+                dict(reg.tags or {}),
                 kind,
                 definition,
             )
@@ -135,7 +139,7 @@ def register_planned(
 
 def register_outputs(
     workspace: Workspace,
-    node: dict[str, Any],
+    node: PlanNode,
     committed: Sequence[dict[str, Any]],
     step_run_id: str,
 ) -> list[dict[str, Any]]:

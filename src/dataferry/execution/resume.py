@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dataferry.catalog import now
 from dataferry.catalog.run_store import (
@@ -27,6 +27,7 @@ from dataferry.execution.commit import discard_step_staging, resolve_template
 from dataferry.execution.driver import HEARTBEAT_S
 from dataferry.execution.lifecycle import remove_output
 from dataferry.execution.pipeline import new_run_id, start_driver
+from dataferry.execution.plan_model import plan_of
 from dataferry.execution.processes import (
     find_driver,
     pid_is_driver,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from dataferry.data.workspace import Workspace
+    from dataferry.execution.plan_model import PlanNode
 
 # a heartbeat older than this means the driver is gone (it beats every HEARTBEAT_S)
 ORPHAN_AFTER = timedelta(seconds=3 * HEARTBEAT_S + 4)
@@ -137,6 +139,8 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
         RunNotFoundError: no such run.
         RunStateError: the run has ended, its driver is still alive, another process
             resumes it, or a process of its steps could not be stopped.
+        PlanVersionError: the run was stored by a newer dataferry.
+        PlanFormatError: the run's stored plan cannot be read.
     """
     store = RunStore(workspace.catalog)
     record = store.get_run(run_id)
@@ -150,6 +154,8 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
         raise RunStateError(
             f"run {run_id} is still running ({why}); wait for it, or cancel it first."
         )
+    # read before anything is written: a plan of a newer dataferry is refused
+    nodes = {n.node_id: n for n in plan_of(record).nodes}
     # claim the run before touching it: of two processes resuming it at once, one goes on
     # (a cancel asked for before the driver died stays asked for: the new driver carries it out)
     status = "CancelRequested" if record.status == "CancelRequested" else "Running"
@@ -168,7 +174,6 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
     folder = run_dir(workspace, run_id)
     _stop_step_processes(run_id, folder)
     beat = _renew_claim(store, run_id, beat)
-    nodes = {n["node_id"]: n for n in record.definition["nodes"]}
     leased = {lease.step_run_id for lease in store.leases_of_run(run_id)}
     for step in store.step_runs(run_id):
         if _was_begun(step, folder, leased):
@@ -218,12 +223,12 @@ def _was_begun(step: StepRunRecord, folder: Path, leased: set[str]) -> bool:
 
 
 def _recover_step(
-    workspace: Workspace, store: RunStore, step: StepRunRecord, node: dict[str, Any]
+    workspace: Workspace, store: RunStore, step: StepRunRecord, node: PlanNode
 ) -> None:
     """A step that was running when the driver died: keep it if it was committed, else clean it."""
     records = store.outputs_of(step.id)
     committed = {o.name for o in records}
-    if node["outputs"] and committed >= {o["name"] for o in node["outputs"]}:
+    if node.outputs and committed >= {o.name for o in node.outputs}:
         # the driver died after the commit: keep it (and finish its registration), never redo it
         _complete_registration(workspace, node, records, step.id)
         store.update_step_run(
@@ -239,21 +244,19 @@ def _recover_step(
         for lease in store.leases_of_run(step.run_id)
         if lease.step_run_id == step.id
     }
-    for out in node["outputs"]:
-        discard_step_staging(workspace, out["datastore"], step.id)
-        path = resolve_template(
-            out["path_template"], run_id=step.id, output_name=out["name"]
-        )
-        location = Datastore.get(workspace, out["datastore"]).location
+    for out in node.outputs:
+        discard_step_staging(workspace, out.datastore, step.id)
+        path = resolve_template(out.path_template, run_id=step.id, output_name=out.name)
+        location = Datastore.get(workspace, out.datastore).location
         # bytes at a destination this step leased, with no catalog row, are its uncommitted
         # write (the driver died between rename and record); an overwrite target may hold
         # older committed data, so it is left alone
         if (
-            out["name"] not in committed
+            out.name not in committed
             and (location.name, location.comparison_key(path)) in leased
-            and not out.get("overwrite")
+            and not out.overwrite
         ):
-            remove_output(workspace, out["datastore"], path)
+            remove_output(workspace, out.datastore, path)
     store.release_leases(step.id)
     store.update_step_run(
         step.id,
@@ -268,16 +271,16 @@ def _recover_step(
 
 def _complete_registration(
     workspace: Workspace,
-    node: dict[str, Any],
+    node: PlanNode,
     records: list[OutputRecord],
     step_run_id: str,
 ) -> None:
     """Register the committed outputs that asked for it and are not registered yet."""
     done = {v.name for v in workspace.catalog.versions_by_producer(step_run_id)}
     todo = {
-        o["name"]
-        for o in node["outputs"]
-        if o.get("register") and o["register"]["name"] not in done
+        o.name
+        for o in node.outputs
+        if o.register is not None and o.register.name not in done
     }
     rows = [
         {"name": o.name, "datastore": o.datastore, "path": o.path}
@@ -296,6 +299,8 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
     Raises:
         RunNotFoundError: no such run.
         RunStateError: the run has not ended, or has no step of that name.
+        PlanVersionError: the run was stored by a newer dataferry.
+        PlanFormatError: the run's stored plan cannot be read.
     """
     store = RunStore(workspace.catalog)
     record = store.get_run(run_id)
@@ -303,14 +308,11 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
         raise RunStateError(
             f"run {run_id} has not ended ({record.status}); resume or cancel it before rerunning it"
         )
-    nodes = record.definition["nodes"]
-    start = [
-        n["node_id"]
-        for n in nodes
-        if n["name"] == step_name or n["node_id"] == step_name
-    ]
+    plan = plan_of(record)
+    nodes = plan.nodes
+    start = [n.node_id for n in nodes if step_name in (n.name, n.node_id)]
     if not start:
-        names = ", ".join(sorted(n["name"] for n in nodes))
+        names = ", ".join(sorted(n.name for n in nodes))
         raise RunStateError(
             f"run {run_id} has no step named '{step_name}'; its steps are: {names}"
         )
@@ -319,14 +321,11 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
     while changed:
         changed = False
         for n in nodes:
-            if n["node_id"] not in forced and forced & set(n["upstream"]):
-                forced.add(n["node_id"])
+            if n.node_id not in forced and forced & set(n.upstream):
+                forced.add(n.node_id)
                 changed = True
     new_id = new_run_id(record.experiment)
-    steps = [
-        (f"{n['node_id']}_{uuid.uuid4().hex[:8]}", n["node_id"], n["name"])
-        for n in nodes
-    ]
+    steps = [(f"{n.node_id}_{uuid.uuid4().hex[:8]}", n.node_id, n.name) for n in nodes]
     options = {
         **record.options,
         "rerun_nodes": sorted(forced),
@@ -336,7 +335,7 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
     store.create_run(
         new_id,
         record.experiment,
-        record.definition,
+        plan.to_json(),  # a rerun of an older run stores the plan in today's version
         parameters=record.parameters,
         options=options,
         tags=record.tags,

@@ -23,6 +23,11 @@ from dataferry.catalog.hash_cache import HashCache
 from dataferry.data.abstract_dataset import build_dataset
 from dataferry.data.datastore import Datastore
 from dataferry.data.file_dataset import FileDataset
+from dataferry.execution.plan_inputs import (
+    DatasetInput,
+    InputBinding,
+    UpstreamOutputInput,
+)
 from dataferry.execution.port_identity import (
     canonical_node,
     hashable_port,
@@ -36,9 +41,12 @@ from dataferry.storage.hashing import content_hashes, hash_bytes
 from dataferry.storage.integrity import differences, tree_signatures
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dataferry.catalog.run_store import RunStore, StepRunRecord
     from dataferry.data.sources import ResolvedFile
     from dataferry.data.workspace import Workspace
+    from dataferry.execution.plan_model import PlanNode
 
 log = logging.getLogger(__name__)
 
@@ -169,23 +177,21 @@ class ReuseAdvisor:
 
     # -- fingerprint ------------------------------------------------------------------
 
-    def use_plan(self, nodes: list[dict[str, Any]]) -> None:
+    def use_plan(self, nodes: Sequence[PlanNode]) -> None:
         """Learn the run's step names and generated port names from its plan nodes."""
-        self.step_names = {n["node_id"]: n["name"] for n in nodes}
+        self.step_names = {n.node_id: n.name for n in nodes}
         self.tokens = name_tokens(nodes)
 
-    def fingerprint(
-        self, node: dict[str, Any], upstream: dict[str, str]
-    ) -> Fingerprint:
+    def fingerprint(self, node: PlanNode, upstream: dict[str, str]) -> Fingerprint:
         """The fingerprint of one plan node; ``upstream`` maps node id -> its fingerprint.
 
         Generated port names are replaced by the ports' places first (``use_plan``
         gives the names), so the same pipeline built again has the same fingerprint.
         """
-        canon = canonical_node(node, self.tokens.get(node["node_id"], {}))
-        fp = Fingerprint("", {}, read_manifest(Path(node["snapshot"])))
+        canon = canonical_node(node, self.tokens.get(node.node_id, {}))
+        fp = Fingerprint("", {}, read_manifest(Path(node.snapshot)))
         inputs: dict[str, str] = {}
-        for spec, seen_as in zip(node["inputs"], canon["inputs"], strict=True):
+        for spec, seen_as in zip(node.inputs, canon["inputs"], strict=True):
             key = seen_as["name"]
             seen = self._input(spec, seen_as.get("output"), upstream)
             inputs[key] = seen.digest
@@ -200,17 +206,17 @@ class ReuseAdvisor:
         return fp
 
     def _parts(
-        self, node: dict[str, Any], canon: dict[str, Any], inputs: dict[str, str]
+        self, node: PlanNode, canon: dict[str, Any], inputs: dict[str, str]
     ) -> dict[str, Any]:
         definition = {
             k: v
             for k, v in canon.items()
             if k not in _NOT_HASHED and k not in ("inputs", "arguments", "outputs")
         }
-        interpreter = node["interpreter"]
+        interpreter = node.environment.resolve_interpreter()
         if interpreter not in self._env:
             self._env[interpreter] = environment_digest(interpreter)
-        used = self._parameters_used(node)
+        used = {n: self.parameters.get(n) for n in sorted(node.parameters_used())}
         return {
             "definition": _digest(definition),
             "arguments": _digest(canon["arguments"]),
@@ -219,66 +225,44 @@ class ReuseAdvisor:
                 [hashable_port(s, drop=("producer",)) for s in canon["inputs"]]
                 + [hashable_port(o) for o in canon["outputs"]]
             ),
-            "source": node["snapshot_hash"],
+            "source": node.snapshot_hash,
             "environment": self._env[interpreter],
             "inputs": inputs,
         }
 
-    def _parameters_used(self, node: dict[str, Any]) -> dict[str, Any]:
-        names = set()
-        for item in [
-            *node["arguments"],
-            *node["params"].values(),
-            *node.get("runconfig_params", {}).values(),
-            *node["inputs"],
-        ]:
-            if isinstance(item, dict) and "param" in item:
-                names.add(item["param"])
-        return {n: self.parameters.get(n) for n in sorted(names)}
-
     def _input(
-        self, spec: dict[str, Any], output_id: str | None, upstream: dict[str, str]
+        self, spec: InputBinding, output_id: str | None, upstream: dict[str, str]
     ) -> _InputSeen:
         """``output_id``: for another step's output, the output's identity (not its name)."""
-        if spec["kind"] == "output":
+        if isinstance(spec, UpstreamOutputInput):
+            view = spec.view.to_json()
             source = {
-                "producer": self.step_names.get(spec["producer"], spec["producer"]),
-                "output": spec["output"],
+                "producer": self.step_names.get(spec.producer, spec.producer),
+                "output": spec.output,
                 "output_id": output_id,
-                "view": spec.get("view"),
+                "view": view,
             }
-            digest = _digest([upstream[spec["producer"]], output_id, spec.get("view")])
+            digest = _digest([upstream[spec.producer], output_id, view])
             return _InputSeen(digest, None, source)
-        if spec["kind"] == "dataset":
-            data = (
-                self.parameters[spec["param"]]["dataset"]
-                if "param" in spec
-                else spec["dataset"]
-            )
-            dataset = build_dataset(data["kind"], data["definition"], self.ws)
-            # a mount of nothing is an empty folder (see materialise): no files
-            nothing_ok = spec["mode"] == "mount"
+        # a mount of nothing is an empty folder (see materialise): no files
+        nothing_ok = spec.mode == "mount"
+        what: dict[str, Any]
+        if isinstance(spec, DatasetInput):
+            data = spec.resolve(self.parameters)
+            dataset = build_dataset(data.kind, data.definition, self.ws)
             files = (
                 dataset._files(ignore_not_found=nothing_ok)
                 if isinstance(dataset, FileDataset)
                 else dataset._source_files()
             )
-            what = {"kind": data["kind"], "definition": data["definition"]}
+            what = {"kind": data.kind, "definition": data.definition}
         else:
-            if "param" in spec:
-                value = self.parameters[spec["param"]]["datapath"]
-                store, path = value["datastore"], value["path"]
-            else:
-                store, path = spec["datastore"], spec["path"]
+            ref = spec.resolve(self.parameters)
             files = FileDataset(
-                {
-                    "sources": [{"datastore": store, "path": path}],
-                    "format": None,
-                    "transforms": [],
-                },
+                {"sources": [ref.to_json()], "format": None, "transforms": []},
                 self.ws,
-            )._files(ignore_not_found=spec["mode"] == "mount")
-            what = {"datastore": store, "path": path}
+            )._files(ignore_not_found=nothing_ok)
+            what = ref.to_json()
         hashes = self._hash_files(files)
         digest = _digest([what, sorted(hashes.items())])
         kept = hashes if len(hashes) <= MAX_EXPLAINED_FILES else None
@@ -311,14 +295,14 @@ class ReuseAdvisor:
 
     def decide(
         self,
-        node: dict[str, Any],
+        node: PlanNode,
         fp: Fingerprint,
         *,
         regenerate: bool,
         forced: bool = False,
     ) -> Decision:
         """Reuse an earlier step run with the same fingerprint and all outputs, or say why not."""
-        if not node["allow_reuse"]:
+        if not node.allow_reuse:
             return Decision(False, "rerun: allow_reuse=False")
         if regenerate:
             return Decision(False, "rerun: regenerate_outputs=True")
@@ -343,9 +327,9 @@ class ReuseAdvisor:
             return Decision(False, _unusable_reason(*gone))
         return Decision(False, self._why_changed(node, fp))
 
-    def _forced_reason(self, node: dict[str, Any]) -> str:
+    def _forced_reason(self, node: PlanNode) -> str:
         start = self.rerun_from
-        if start is None or start in (node["name"], node["node_id"]):
+        if start is None or start in (node.name, node.node_id):
             return "rerun: asked to rerun from this step"
         return f"rerun: downstream of step '{start}', which was asked to rerun"
 
@@ -393,8 +377,8 @@ class ReuseAdvisor:
                     changed.append(f"{rec.name}: {', '.join(changes)}")
         return missing, changed
 
-    def _why_changed(self, node: dict[str, Any], fp: Fingerprint) -> str:
-        previous = self.store.latest_finished_step(node["name"])
+    def _why_changed(self, node: PlanNode, fp: Fingerprint) -> str:
+        previous = self.store.latest_finished_step(node.name)
         return why_changed(fp.to_details(), previous)
 
 

@@ -1,0 +1,108 @@
+"""Step kinds: what a plan node runs, and the command line that runs it.
+
+A node carries one kind object; the driver asks it for the argv and knows no kind by
+name. A new kind (a ``ScriptRunConfig`` run, a parallel step) is a class here and an
+entry in ``STEP_KINDS``; the driver does not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from dataferry.errors import PlanFormatError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
+
+class StepKind(Protocol):
+    """What a node runs; ``name`` is the JSON's ``kind``."""
+
+    name: ClassVar[str]
+
+    def argv(
+        self, arguments: list[str], *, work_dir: Path, interpreter: str
+    ) -> list[str]:
+        """The command line, from the step's resolved arguments."""
+        ...
+
+    def to_json(self) -> dict[str, Any]:
+        """The node fields that say the kind (``kind`` and the kind's own fields)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptStepKind:
+    """A Python script of the step's snapshot, run by the step's interpreter."""
+
+    name: ClassVar[str] = "script"
+    script: str
+
+    def argv(
+        self, arguments: list[str], *, work_dir: Path, interpreter: str
+    ) -> list[str]:
+        """``interpreter <work_dir>/<script> arguments...``."""
+        return [interpreter, str(work_dir / self.script), *arguments]
+
+    def to_json(self) -> dict[str, Any]:
+        """``kind``, ``script`` and ``shell`` (False: every node has both fields, as
+        fingerprints have always hashed both)."""
+        return {"kind": self.name, "script": self.script, "shell": False}
+
+    @classmethod
+    def from_json(cls, node: Mapping[str, Any]) -> ScriptStepKind:
+        """The kind of a node stored by ``to_json``."""
+        return cls(node["script"])
+
+
+@dataclass(frozen=True, slots=True)
+class CommandStepKind:
+    """A command: an argv list, or (``shell``) one string run by bash."""
+
+    name: ClassVar[str] = "command"
+    shell: bool
+
+    def argv(
+        self, arguments: list[str], *, work_dir: Path, interpreter: str
+    ) -> list[str]:
+        """The arguments as the command; a leading ``python`` is the step's interpreter."""
+        if self.shell:
+            return ["/bin/bash", "-c", arguments[0]]
+        if arguments and arguments[0] in ("python", "python3"):
+            return [interpreter, *arguments[1:]]
+        return list(arguments)
+
+    def to_json(self) -> dict[str, Any]:
+        """``kind``, ``script`` (None) and ``shell``."""
+        return {"kind": self.name, "script": None, "shell": self.shell}
+
+    @classmethod
+    def from_json(cls, node: Mapping[str, Any]) -> CommandStepKind:
+        """The kind of a node stored by ``to_json``."""
+        return cls(bool(node["shell"]))
+
+
+STEP_KINDS: Mapping[str, Callable[[Mapping[str, Any]], StepKind]] = MappingProxyType(
+    {
+        ScriptStepKind.name: ScriptStepKind.from_json,
+        CommandStepKind.name: CommandStepKind.from_json,
+    }
+)
+
+
+def kind_from_json(node: Mapping[str, Any]) -> StepKind:
+    """The kind of a stored plan node.
+
+    Raises:
+        PlanFormatError: a kind no entry of ``STEP_KINDS`` reads.
+    """
+    reader = STEP_KINDS.get(node["kind"])
+    if reader is None:
+        raise PlanFormatError(
+            f"step '{node['name']}' is of kind {node['kind']!r}, which this dataferry "
+            f"cannot run (known kinds: {', '.join(sorted(STEP_KINDS))}); upgrade dataferry"
+        )
+    return reader(node)
