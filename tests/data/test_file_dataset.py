@@ -655,7 +655,7 @@ class TestConsumption:
             DatasetConsumptionConfig("x", ref)
 
     def test_a_workspace_and_an_unknown_name(self, workspace: Workspace) -> None:
-        with pytest.raises(DatasetNotFoundError, match="'nope'"):
+        with pytest.raises(DatasetNotFoundError, match='name "nope"'):
             DatasetConsumptionConfig("x", (workspace, "nope"))
 
 
