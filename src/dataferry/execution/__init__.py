@@ -6,8 +6,9 @@ pay for the catalog, Arrow and the pipeline machinery before it needs them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dataferry._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dataferry.execution.experiment import Experiment as Experiment
@@ -45,10 +46,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dataferry.execution' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
