@@ -23,7 +23,6 @@ from dataferry.data.datastore import Datastore
 from dataferry.errors import RunError
 from dataferry.storage.integrity import (
     remove_tree,
-    seal,
     to_record,
     tree_signatures,
     unseal_folders,
@@ -245,8 +244,7 @@ def _seal(staged: StagedOutput) -> dict[str, list[Any]] | None:
     loc = staged.location
     if not staged.path.strip("/"):
         return None
-    if loc.is_local:
-        seal(loc.full_path(staged.path))
+    loc.seal(staged.path)
     return to_record(tree_signatures(loc, staged.path) or {})
 
 

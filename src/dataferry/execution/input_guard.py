@@ -58,7 +58,7 @@ class InputGuard:
     def watch_files(self, location: StorageLocation, fulls: list[str]) -> None:
         """Remember the signatures of local source files (other ones are copied for the
         step, which can therefore not reach them)."""
-        if location.is_local:
+        if location.reads_in_place:
             for full in fulls:
                 self.sources[full] = (location, location.signature(full))
 

@@ -59,6 +59,23 @@ class StorageLocation:
 
         return isinstance(self.fs, LocalFileSystem)
 
+    @property
+    def reads_in_place(self) -> bool:
+        """True if a step reads these files where they are (a mount is a view of them),
+        so a step could change them; elsewhere a step only ever gets a copy."""
+        return self.is_local
+
+    def seal(self, relative: str) -> None:
+        """Make a committed output read-only where the filesystem can (files 0444,
+        folders 0555 on a local disk). Object stores have nothing to seal: a step never
+        writes to a committed blob, it only ever gets a copy."""
+        if self.is_local:
+            from dataferry.storage.integrity import (
+                seal,  # integrity builds on this module
+            )
+
+            seal(self.full_path(relative))
+
     def full_path(self, relative: str) -> str:
         """The filesystem path of ``relative``, normalised (a leading ``/`` is the root).
 
