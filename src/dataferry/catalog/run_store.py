@@ -512,26 +512,21 @@ class RunStore:
 
     def live_outputs(self, datastore: str) -> list[OutputRecord]:
         """The committed outputs on ``datastore`` that are not deleted."""
-        with self.catalog.read() as conn:
-            rows = conn.execute(
-                select(outputs).where(
-                    and_(
-                        outputs.c.datastore == datastore,
-                        outputs.c.deleted_at.is_(None),
-                    )
-                )
-            ).all()
-        return [OutputRecord(**_fields(OutputRecord, r._mapping)) for r in rows]
+        return self._outputs_on(datastore)
 
     def damaged_outputs(self, datastore: str) -> list[OutputRecord]:
         """The outputs on ``datastore`` found changed after commit and still there."""
+        return self._outputs_on(datastore, outputs.c.damage.is_not(None))
+
+    def _outputs_on(self, datastore: str, *where: Any) -> list[OutputRecord]:
+        """The not-deleted outputs on ``datastore`` that also meet ``where``."""
         with self.catalog.read() as conn:
             rows = conn.execute(
                 select(outputs).where(
                     and_(
                         outputs.c.datastore == datastore,
-                        outputs.c.damage.is_not(None),
                         outputs.c.deleted_at.is_(None),
+                        *where,
                     )
                 )
             ).all()
