@@ -91,6 +91,7 @@ class TestOpen:
             "settings",
             "experiments",
             "content_hashes",
+            "events",
         ],
     )
     def test_tables_exist(self, catalog: SqlCatalog, table: str) -> None:
