@@ -400,7 +400,8 @@ class RunStore:
 
     def restart_step(self, step_run_id: str, explanation: str) -> None:
         """Put a step run its dead driver had begun back to NotStarted: its leases and
-        the inputs it recorded are dropped, in one transaction with the move.
+        the inputs it recorded are dropped, in one transaction with the move. A step
+        still NotStarted (its driver died before recording the start) is only cleaned.
 
         Raises:
             StatusTransitionError: the step run has ended (a Finished step is kept).
@@ -408,16 +409,24 @@ class RunStore:
         with self.catalog.write() as conn:
             conn.execute(leases.delete().where(leases.c.step_run_id == step_run_id))
             conn.execute(lineage.delete().where(lineage.c.step_run_id == step_run_id))
-            run_events.move_step(
-                conn,
-                step_run_id,
-                StepStatus.NOT_STARTED,
-                started_at=None,
-                ended_at=None,
-                exit_code=None,
-                details={},
-                explanation=explanation,
-            )
+            reset = {
+                "started_at": None,
+                "ended_at": None,
+                "exit_code": None,
+                "details": {},
+                "explanation": explanation,
+            }
+            status = conn.execute(
+                select(step_runs.c.status).where(step_runs.c.id == step_run_id)
+            ).scalar()
+            if status == StepStatus.NOT_STARTED:  # begun, but never recorded as such
+                conn.execute(
+                    update(step_runs)
+                    .where(step_runs.c.id == step_run_id)
+                    .values(**reset)
+                )
+                return
+            run_events.move_step(conn, step_run_id, StepStatus.NOT_STARTED, **reset)
 
     def commit_step(self, commit: StepCommit) -> list[DatasetVersionRecord]:
         """Record a finished step (outputs, lineage, registrations, lease release,
