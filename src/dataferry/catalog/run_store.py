@@ -409,7 +409,7 @@ class RunStore:
         with self.catalog.write() as conn:
             conn.execute(leases.delete().where(leases.c.step_run_id == step_run_id))
             conn.execute(lineage.delete().where(lineage.c.step_run_id == step_run_id))
-            reset = {
+            reset: dict[str, Any] = {
                 "started_at": None,
                 "ended_at": None,
                 "exit_code": None,
