@@ -23,6 +23,7 @@ from dataferry import (
     PythonScriptStep,
     Workspace,
 )
+from dataferry.execution.views import RunStatus
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -105,14 +106,14 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  {step.name:8} {name:11} -> {ref.datastore_name}:/{ref.path_on_datastore}"
             )
-    if status == "Finished":
+    if status == RunStatus.FINISHED:
         model = Dataset.get_by_name(ws, "flowers_model")
         accuracy = run.find_step_run("train")[0].get_metrics().get("test_accuracy")
         print(
             f"\nregistered dataset 'flowers_model' version {model.version}; test accuracy {accuracy:.3f}"
         )
         print(f"look around: dataferry -w {folder} runs show {run.id}")
-    return 0 if status == "Finished" else 1
+    return 0 if status == RunStatus.FINISHED else 1
 
 
 if __name__ == "__main__":

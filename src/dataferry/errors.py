@@ -271,6 +271,17 @@ class RunStateError(RunError):
     exit_code = 2
 
 
+class StatusTransitionError(RunStateError):
+    """A run or step run was asked to move to a status its current one does not allow
+    (a step that already ended cannot start again, a finished run cannot be canceled)."""
+
+
+class EventCursorError(RunError, ValueError):
+    """Events were asked for after an id that cannot be one (negative, not an integer)."""
+
+    exit_code = 2
+
+
 class PlanFormatError(RunError, ValueError):
     """A run's stored plan cannot be read: a field is missing or of the wrong kind."""
 

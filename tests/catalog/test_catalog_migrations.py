@@ -91,6 +91,7 @@ class TestOpen:
             "settings",
             "experiments",
             "content_hashes",
+            "events",
         ],
     )
     def test_tables_exist(self, catalog: SqlCatalog, table: str) -> None:
@@ -167,3 +168,88 @@ class TestOpen:
 
         with pytest.raises(CatalogError, match="cannot open the catalog"):
             SqlCatalog(f"sqlite:///{folder}")
+
+
+def _catalog_at(db_url: str, revision: str) -> None:
+    """Bring an empty database to ``revision`` with alembic, as an older dataferry did."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(migrate.MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    engine.dispose()
+
+
+class TestUpgradeTo0003:
+    """A 0002 catalog with runs in it gains events, lineage bindings and version
+    producers, and its runs read and move on as before."""
+
+    @pytest.fixture
+    def old_catalog(self, db_url: str, tmp_path: Path) -> str:
+        _catalog_at(db_url, "0002")
+        stamp = "2026-12-01 10:00:00.000000"
+        details = (
+            '{"inputs": {"raw": {"mode": "mount", "value": "/x"}}, "registered": []}'
+        )
+        with sqlite3.connect(tmp_path / "catalog.db") as raw:
+            raw.execute("INSERT INTO experiments VALUES ('exp', ?)", (stamp,))
+            raw.execute(
+                "INSERT INTO runs (id, experiment, status, tags, parameters, options, "
+                "definition, created_at) VALUES "
+                "('r1', 'exp', 'Running', '{}', '{}', '{}', '{}', ?)",
+                (stamp,),
+            )
+            raw.execute(
+                "INSERT INTO step_runs (id, run_id, step_name, node_id, status, details, "
+                "created_at) VALUES ('s1', 'r1', 'prep', 'n1', 'Running', ?, ?)",
+                (details, stamp),
+            )
+            raw.execute(
+                "INSERT INTO lineage (step_run_id, role, name, datastore, path) "
+                "VALUES ('s1', 'input', 'raw', 'blob', 'in')"
+            )
+        return db_url
+
+    def test_the_old_runs_read_and_move_on(self, old_catalog: str) -> None:
+        from dataferry.catalog.run_store import RunStore
+        from dataferry.catalog.status import RunStatus, StepStatus
+
+        catalog = SqlCatalog(old_catalog)
+        store = RunStore(catalog)
+
+        with catalog.read() as conn:
+            assert migrate.current_revision(conn) == "0003"
+            assert inspect(conn).has_table("events")
+        assert store.get_run("r1").status == "Running"
+        assert store.get_step_run("s1").details["inputs"]["raw"]["mode"] == "mount"
+        (row,) = store.lineage_of("s1")
+        assert (row["name"], row["mode"], row["value"]) == ("raw", None, None)
+        assert store.events_since("r1") == []  # no history was recorded before
+
+        store.move_step("s1", StepStatus.FAILED)
+        store.move_run("r1", RunStatus.FAILED)
+
+        assert [(e.step_name, e.kind, e.payload) for e in store.events_since("r1")] == [
+            ("prep", "step_status", {"from": "Running", "to": "Failed"}),
+            (None, "run_status", {"from": "Running", "to": "Failed"}),
+        ]
+        catalog.close()
+
+    def test_versions_registered_before_have_no_producer_output(
+        self, old_catalog: str
+    ) -> None:
+        catalog = SqlCatalog(old_catalog)
+        record = catalog.save_dataset("file", {"sources": []})
+        catalog.register_version(
+            "d", record.id, description=None, tags=None, create_new_version=True
+        )
+
+        (version,) = catalog.list_versions("d")
+
+        assert (version.version, version.producer_output) == (1, None)
+        catalog.close()

@@ -13,6 +13,7 @@ import pytest
 from execution.plan_kit import every_kind_pipeline
 
 from dataferry.catalog.run_store import RunStore
+from dataferry.catalog.status import RunStatus
 from dataferry.errors import PlanFormatError, PlanVersionError, RunError
 from dataferry.execution.plan import PlanCompiler
 from dataferry.execution.plan_inputs import (
@@ -333,7 +334,8 @@ class TestRefused:
         self, workspace: Workspace
     ) -> None:
         store = stored(workspace, {**V1_PLAN, "plan_version": 7})
-        store.update_run("r1", status="Finished")
+        store.move_run("r1", RunStatus.RUNNING)
+        store.move_run("r1", RunStatus.FINISHED)
 
         with pytest.raises(PlanVersionError, match="plan version 7"):
             rerun_from(workspace, "r1", "prep")

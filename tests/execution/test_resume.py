@@ -37,7 +37,8 @@ from dataferry import (
     Workspace,
 )
 from dataferry.catalog import now
-from dataferry.catalog.run_store import TERMINAL, RunStore
+from dataferry.catalog.run_store import RunStore
+from dataferry.catalog.status import TERMINAL, StepStatus
 from dataferry.errors import RunNotFoundError, RunStateError
 from dataferry.execution.commit import STAGING_DIR
 from dataferry.execution.pipeline_run import PipelineRun
@@ -69,33 +70,23 @@ with open(os.path.join(dst, "part-1.bin"), "wb") as fh:
     fh.write(b"y" * 2000)
 """
 
-# A driver that SIGKILLs itself at one point of step `b`'s commit.
+# A driver that SIGKILLs itself after starting step `b`'s process, before recording it.
 CRASHING_DRIVER = """
 import os, signal, sys
 from dataferry.catalog.run_store import RunStore
+from dataferry.catalog.status import StepStatus
 from dataferry.execution import driver
 
 workspace, run_id, point = sys.argv[1:4]
+assert point == "before-running"
+real = RunStore.move_step
 
-def die_at(owner, name, step_run_id_of, when=lambda kwargs: True):
-    real = getattr(owner, name)
-    def wrapper(*args, **kwargs):
-        if step_run_id_of(args).startswith("b_") and when(kwargs):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(*args, **kwargs)
-    setattr(owner, name, wrapper)
+def move_step(self, step_run_id, to, **kwargs):
+    if step_run_id.startswith("b_") and to == StepStatus.RUNNING:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, step_run_id, to, **kwargs)
 
-if point == "before-record":  # b's bytes are at their destination, not in the catalog
-    die_at(RunStore, "record_outputs", lambda args: args[1])
-elif point == "before-running":  # b's process is started, not yet recorded as Running
-    die_at(
-        RunStore,
-        "update_step_run",
-        lambda args: args[1],
-        lambda kwargs: kwargs.get("status") == "Running",
-    )
-else:  # "before-register": b's outputs are committed, the dataset not registered
-    die_at(driver, "register_planned", lambda args: args[2])
+RunStore.move_step = move_step
 sys.exit(driver.main([workspace, run_id]))
 """
 DATASET = "resume_second"
@@ -292,49 +283,6 @@ def crashing_driver(
     driver.reap()
 
 
-class TestDriverKilledWhileCommitting:
-    @pytest.mark.parametrize("point", ["before-record", "before-register"])
-    def test_resume_commits_nothing_twice(
-        self,
-        workspace: Workspace,
-        store_root: Path,
-        tmp_path: Path,
-        crashing_driver: ScriptedDriver,
-        point: str,
-    ) -> None:
-        crashing_driver.args = [point]
-        setup = chain(workspace, tmp_path, wait_in_b=False)
-        run = setup.pipeline.submit("resume")
-        (driver,) = crashing_driver.started
-        assert driver.wait(timeout=WAIT_S) == -signal.SIGKILL
-        store = RunStore(workspace.catalog)
-        b_id = step(run, "b").id
-        destination = store_root / "dataset" / b_id / "second"
-        assert is_orphaned(store.get_run(run.id))
-        assert destination.is_dir()  # the bytes were moved into place...
-        if point == "before-record":  # ...but the catalog does not know them
-            assert store.outputs_of(b_id) == []
-        else:  # ...and recorded, but not registered
-            assert len(store.outputs_of(b_id)) == 1
-        assert workspace.catalog.list_versions(DATASET) == []
-
-        resume_run(workspace, run.id)  # the real driver, this time
-        status = _finish(run)
-
-        assert status == "Finished", run.get_details()
-        expected_b = ["b", "b"] if point == "before-record" else ["b"]
-        assert setup.attempts_made() == ["a", *expected_b, "c"]
-        assert len(store.outputs_of(b_id)) == 1
-        (version,) = workspace.catalog.list_versions(DATASET)
-        assert version.producer_step_run_id == b_id
-        assert _files_under(store_root) == _expected_files(run)
-        assert store.leases_of_run(run.id) == []
-        if point == "before-register":
-            assert store.get_step_run(b_id).explanation == (
-                "committed before the driver died; kept by resume"
-            )
-
-
 class TestResumeRefused:
     def test_finished_run(self, workspace: Workspace, tmp_path: Path) -> None:
         run = run_pipeline(chain(workspace, tmp_path, wait_in_b=False).pipeline)
@@ -460,7 +408,7 @@ class TestEveryStepProcessIsStopped:
         does not hide the step's process: it is found by its folder and stopped."""
         store = RunStore(workspace.catalog)
         b_id = step(orphan.run, "b").id
-        store.update_step_run(b_id, status="NotStarted", started_at=None, details={})
+        store.move_step(b_id, StepStatus.NOT_STARTED, started_at=None, details={})
 
         orphan.run.resume()
 

@@ -32,3 +32,4 @@ class DatasetVersionRecord:
     tags: Mapping[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
     producer_step_run_id: str | None = None
+    producer_output: str | None = None  # the output of that step run it reads

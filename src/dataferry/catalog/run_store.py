@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import RowMapping, and_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from dataferry.catalog import run_events, step_commit
 from dataferry.catalog.schema import (
+    events,
     experiments,
     leases,
     lineage,
@@ -18,15 +20,23 @@ from dataferry.catalog.schema import (
     step_runs,
 )
 from dataferry.catalog.sql_catalog import now
-from dataferry.errors import CatalogError, OutputLocationBusyError, RunNotFoundError
+from dataferry.catalog.status import TERMINAL, EventKind, RunStatus, StepStatus
+from dataferry.errors import (
+    CatalogError,
+    EventCursorError,
+    OutputLocationBusyError,
+    RunNotFoundError,
+    StatusTransitionError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
 
+    from dataferry.catalog.records import DatasetVersionRecord
+    from dataferry.catalog.run_events import EventRecord
     from dataferry.catalog.sql_catalog import SqlCatalog
-
-TERMINAL = frozenset({"Finished", "Failed", "Canceled"})
+    from dataferry.catalog.step_commit import StepCommit
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +147,13 @@ def _fields(cls: type, row: RowMapping) -> dict[str, Any]:
     return {k: row[k] for k in cls.__dataclass_fields__}  # type: ignore[attr-defined]
 
 
+def _no_status(values: Mapping[str, Any], use: str) -> None:
+    """Refuse a status in a plain column update: every status change is a checked
+    transition with an event."""
+    if "status" in values:
+        raise TypeError(f"a status is set with RunStore.{use}, not as a column value")
+
+
 def _overlaps(a: str, b: str) -> bool:
     """True if two datastore paths are the same or one lies inside the other."""
     a, b = a.strip("/"), b.strip("/")
@@ -183,7 +200,7 @@ class RunStore:
                 runs.insert().values(
                     id=run_id,
                     experiment=experiment,
-                    status="NotStarted",
+                    status=str(RunStatus.NOT_STARTED),
                     definition=dict(definition),
                     parameters=dict(parameters),
                     options=dict(options),
@@ -200,7 +217,7 @@ class RunStore:
                     "run_id": run_id,
                     "node_id": node_id,
                     "step_name": name,
-                    "status": "NotStarted",
+                    "status": str(StepStatus.NOT_STARTED),
                     "details": {},
                     "created_at": stamp,
                 }
@@ -208,6 +225,13 @@ class RunStore:
             ]
             if rows:
                 conn.execute(step_runs.insert(), rows)
+            # one event for the run and its steps: a step's own events start when it moves
+            created = {
+                "from": None,
+                "to": str(RunStatus.NOT_STARTED),
+                "steps": len(rows),
+            }
+            run_events.append_event(conn, run_id, EventKind.RUN_STATUS, created)
 
     def get_run(self, run_id: str) -> RunRecord:
         """One run.
@@ -251,7 +275,13 @@ class RunStore:
         return [RunRecord(**_fields(RunRecord, r._mapping)) for r in rows]
 
     def update_run(self, run_id: str, **values: Any) -> None:
-        """Set columns of a run (status, started_at, heartbeat_at, driver_pid, error...)."""
+        """Set columns of a run other than its status (started_at, heartbeat_at,
+        driver_pid, error...); a status changes through ``move_run``.
+
+        Raises:
+            TypeError: ``values`` holds ``status``.
+        """
+        _no_status(values, "move_run")
         with self.catalog.write() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
@@ -274,17 +304,28 @@ class RunStore:
             )
         return bool(result.rowcount)
 
-    def set_run_status_unless_terminal(
-        self, run_id: str, status: str, **values: Any
+    def move_run(
+        self, run_id: str, to: RunStatus, *, strict: bool = True, **values: Any
     ) -> bool:
-        """Change the status only if the run has not ended; True if it changed."""
-        with self.catalog.write() as conn:
-            result = conn.execute(
-                update(runs)
-                .where(and_(runs.c.id == run_id, runs.c.status.not_in(TERMINAL)))
-                .values(status=status, **values)
-            )
-        return bool(result.rowcount)
+        """Move a run to status ``to`` (setting ``values`` too), with its event, in one
+        transaction; True if it moved.
+
+        With ``strict=False`` a move the run's status does not allow is a no-op that
+        returns False (a cancel of a run that has ended, a start of a run already
+        running after resume).
+
+        Raises:
+            RunNotFoundError: no run has that id.
+            StatusTransitionError: ``strict`` and the move is not allowed.
+        """
+        try:
+            with self.catalog.write() as conn:
+                run_events.move_run(conn, run_id, to, **values)
+        except StatusTransitionError:
+            if strict:
+                raise
+            return False
+        return True
 
     # -- step runs --------------------------------------------------------------------
 
@@ -314,12 +355,155 @@ class RunStore:
             )
         return StepRunRecord(**_fields(StepRunRecord, row._mapping))
 
-    def update_step_run(self, step_run_id: str, **values: Any) -> None:
-        """Set columns of a step run."""
+    def update_step_run(
+        self, step_run_id: str, *, event: Mapping[str, Any] | None = None, **values: Any
+    ) -> None:
+        """Set columns of a step run other than its status (a status changes through
+        ``move_step``); ``event`` is appended as a reuse event in the same transaction.
+
+        Raises:
+            TypeError: ``values`` holds ``status``.
+        """
+        _no_status(values, "move_step")
         with self.catalog.write() as conn:
+            if event is not None:
+                self._step_event(conn, step_run_id, EventKind.REUSE, event)
             conn.execute(
                 update(step_runs).where(step_runs.c.id == step_run_id).values(**values)
             )
+
+    def move_step(
+        self,
+        step_run_id: str,
+        to: StepStatus,
+        *,
+        note: Mapping[str, Any] | None = None,
+        inputs: Sequence[Mapping[str, Any]] = (),
+        reuse: Mapping[str, Any] | None = None,
+        **values: Any,
+    ) -> None:
+        """Move a step run to ``to`` (setting ``values``), with its event, in one
+        transaction. ``note`` goes into the event (what a Preparing step does);
+        ``inputs`` are lineage rows of what it reads (role, name, mode, value, dataset_id,
+        datastore, path), recorded as it starts; ``reuse`` a reuse event appended first.
+
+        Raises:
+            RunNotFoundError: no step run has that id.
+            StatusTransitionError: ``to`` is not allowed from the step's status.
+        """
+        with self.catalog.write() as conn:
+            if reuse is not None:
+                self._step_event(conn, step_run_id, EventKind.REUSE, reuse)
+            for row in inputs:
+                conn.execute(lineage.insert().values(step_run_id=step_run_id, **row))
+            run_events.move_step(conn, step_run_id, to, note=note, **values)
+
+    def restart_step(self, step_run_id: str, explanation: str) -> None:
+        """Put a step run its dead driver had begun back to NotStarted: its leases and
+        the inputs it recorded are dropped, in one transaction with the move. A step
+        still NotStarted (its driver died before recording the start) is only cleaned.
+
+        Raises:
+            StatusTransitionError: the step run has ended (a Finished step is kept).
+        """
+        with self.catalog.write() as conn:
+            conn.execute(leases.delete().where(leases.c.step_run_id == step_run_id))
+            conn.execute(lineage.delete().where(lineage.c.step_run_id == step_run_id))
+            reset: dict[str, Any] = {
+                "started_at": None,
+                "ended_at": None,
+                "exit_code": None,
+                "details": {},
+                "explanation": explanation,
+            }
+            status = conn.execute(
+                select(step_runs.c.status).where(step_runs.c.id == step_run_id)
+            ).scalar()
+            if status == StepStatus.NOT_STARTED:  # begun, but never recorded as such
+                conn.execute(
+                    update(step_runs)
+                    .where(step_runs.c.id == step_run_id)
+                    .values(**reset)
+                )
+                return
+            run_events.move_step(conn, step_run_id, StepStatus.NOT_STARTED, **reset)
+
+    def commit_step(self, commit: StepCommit) -> list[DatasetVersionRecord]:
+        """Record a finished step (outputs, lineage, registrations, lease release,
+        Finished, events) in one transaction; see ``catalog.step_commit``.
+
+        Raises:
+            StatusTransitionError: the step run is not Running; nothing is recorded.
+            CatalogError: the catalog stayed busy.
+        """
+        return step_commit.commit_step(self.catalog, commit)
+
+    def record_event(
+        self,
+        run_id: str,
+        kind: EventKind,
+        payload: Mapping[str, Any],
+        *,
+        step_run_id: str | None = None,
+    ) -> None:
+        """Append one event that changes no status (a preparation stage, ...)."""
+        with self.catalog.write() as conn:
+            run_events.append_event(
+                conn, run_id, kind, payload, step_run_id=step_run_id
+            )
+
+    def events_since(
+        self, run_id: str, after_id: int = 0, *, limit: int = 1000
+    ) -> list[EventRecord]:
+        """The run's events with an id above ``after_id``, oldest first.
+
+        Raises:
+            RunNotFoundError: no run has that id.
+            EventCursorError: ``after_id`` is not an integer >= 0, or ``limit`` < 1.
+        """
+        if isinstance(after_id, bool) or not isinstance(after_id, int) or after_id < 0:
+            raise EventCursorError(
+                f"run {run_id}: events after id {after_id!r}: pass 0 or the id of the "
+                "last event read."
+            )
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise EventCursorError(
+                f"run {run_id}: limit {limit!r}: pass an integer >= 1."
+            )
+        with self.catalog.read() as conn:
+            if (
+                conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first()
+                is None
+            ):
+                raise RunNotFoundError(
+                    f"no run with id '{run_id}' in this workspace; list them with "
+                    "`dataferry runs list`"
+                )
+            return run_events.events_of(conn, run_id, after_id, limit)
+
+    def last_event_id(self, run_id: str) -> int:
+        """The id of the run's newest event (0 if it has none)."""
+        with self.catalog.read() as conn:
+            found = conn.execute(
+                select(events.c.id)
+                .where(events.c.run_id == run_id)
+                .order_by(events.c.id.desc())
+                .limit(1)
+            ).scalar()
+        return int(found or 0)
+
+    @staticmethod
+    def _step_event(
+        conn: Any, step_run_id: str, kind: EventKind, payload: Mapping[str, Any]
+    ) -> None:
+        run_id = conn.execute(
+            select(step_runs.c.run_id).where(step_runs.c.id == step_run_id)
+        ).scalar()
+        if run_id is None:
+            raise RunNotFoundError(
+                f"no step run with id '{step_run_id}' in this workspace"
+            )
+        run_events.append_event(conn, run_id, kind, payload, step_run_id=step_run_id)
 
     def finished_with_fingerprint(self, fingerprint: str) -> list[StepRunRecord]:
         """Successful step runs with this fingerprint, newest first (reuse candidates)."""
@@ -329,7 +513,7 @@ class RunStore:
                 .where(
                     and_(
                         step_runs.c.fingerprint == fingerprint,
-                        step_runs.c.status == "Finished",
+                        step_runs.c.status == str(StepStatus.FINISHED),
                     )
                 )
                 .order_by(step_runs.c.ended_at.desc())
@@ -344,7 +528,7 @@ class RunStore:
                 .where(
                     and_(
                         step_runs.c.step_name == step_name,
-                        step_runs.c.status == "Finished",
+                        step_runs.c.status == str(StepStatus.FINISHED),
                         step_runs.c.fingerprint.is_not(None),
                     )
                 )
@@ -440,41 +624,6 @@ class RunStore:
         with self.catalog.read() as conn:
             rows = conn.execute(select(leases).where(leases.c.run_id == run_id)).all()
         return [LeaseRecord(**_fields(LeaseRecord, r._mapping)) for r in rows]
-
-    def record_outputs(
-        self,
-        step_run_id: str,
-        committed: Sequence[Mapping[str, Any]],
-        lineage_rows: Sequence[Mapping[str, Any]] = (),
-    ) -> None:
-        """Record committed outputs and the step's lineage, and drop its leases: one transaction.
-
-        An earlier output committed at the same place (an overwrite) no longer holds its
-        bytes: it is marked deleted, so nothing reuses it and gc never deletes the new bytes
-        on its behalf.
-        """
-        stamp = now()
-        with self.catalog.write() as conn:
-            for out in committed:
-                conn.execute(
-                    update(outputs)
-                    .where(
-                        and_(
-                            outputs.c.datastore == out["datastore"],
-                            outputs.c.path == out["path"],
-                            outputs.c.deleted_at.is_(None),
-                        )
-                    )
-                    .values(deleted_at=stamp)
-                )
-                conn.execute(
-                    outputs.insert().values(
-                        step_run_id=step_run_id, committed_at=stamp, **out
-                    )
-                )
-            for row in lineage_rows:
-                conn.execute(lineage.insert().values(step_run_id=step_run_id, **row))
-            conn.execute(leases.delete().where(leases.c.step_run_id == step_run_id))
 
     def mark_output_deleted(self, step_run_id: str, name: str) -> None:
         """Record that an output's bytes are gone, so reuse does not count on them."""

@@ -88,6 +88,7 @@ dataset_versions = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     # the step run that produced it (register_on_complete), for lineage
     Column("producer_step_run_id", String(64)),
+    Column("producer_output", String(255)),  # which of that step run's outputs
     Index("ix_dataset_versions_dataset_id", "dataset_id"),
 )
 
@@ -185,7 +186,26 @@ lineage = Table(
     Column("dataset_id", String(36)),
     Column("datastore", String(255)),
     Column("path", Text),
+    # an input's access mode and the value the step was given (recorded as it starts)
+    Column("mode", String(10)),
+    Column("value", Text),
     Index("ix_lineage_step_run_id", "step_run_id"),
+)
+
+# every change of a run's or step run's status, and what happened in between (reuse,
+# preparation, commits, registrations), appended in the change's own transaction; a
+# reader follows a run by asking for its events after the last id it saw
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("step_run_id", String(64)),
+    Column("time", UtcDateTime(), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Index("ix_events_run_id_id", "run_id", "id"),
+    sqlite_autoincrement=True,  # ids never reused, so "after id N" never misses one
 )
 
 metrics = Table(

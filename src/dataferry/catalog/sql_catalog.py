@@ -36,7 +36,7 @@ from dataferry.errors import (
 from dataferry.storage.spec import DatastoreSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Collection, Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -195,26 +195,16 @@ class SqlCatalog:
 
     def save_dataset(self, kind: str, definition: Mapping[str, Any]) -> DatasetRecord:
         """Save a definition and return its record; an identical one returns the same id."""
-        fingerprint = fingerprint_of({"kind": kind, "definition": definition})
+        # a definition saved before is found without taking the write lock
+        existing = self._dataset_by_fingerprint(
+            fingerprint_of({"kind": kind, "definition": definition})
+        )
+        if existing is not None:
+            return existing
         for attempt in range(_BUSY_RETRIES):
-            existing = self._dataset_by_fingerprint(fingerprint)
-            if existing is not None:
-                return existing
-            record = DatasetRecord(
-                str(uuid.uuid4()), kind, dict(definition), fingerprint, now()
-            )
             try:
                 with self.write() as conn:
-                    conn.execute(
-                        datasets.insert().values(
-                            id=record.id,
-                            kind=kind,
-                            definition=record.definition,
-                            fingerprint=fingerprint,
-                            created_at=record.created_at,
-                        )
-                    )
-                return record
+                    return save_dataset_in(conn, kind, definition)
             except IntegrityError:  # another process saved the same definition just now
                 time.sleep(0.001 * attempt)
         raise CatalogError(
@@ -265,39 +255,15 @@ class SqlCatalog:
         for _ in range(_BUSY_RETRIES):
             try:
                 with self.write() as conn:
-                    latest = conn.execute(
-                        select(func.max(dataset_versions.c.version)).where(
-                            dataset_versions.c.name == name
-                        )
-                    ).scalar()
-                    if latest is not None and not create_new_version:
-                        raise DatasetExistsError(
-                            f'There is already a dataset registered under name "{name}". '
-                            "Specify create_new_version=True to register the dataset as a "
-                            "new version. Use update, add_tags, or remove_tags to change "
-                            "only the description or tags."
-                        )
-                    record = DatasetVersionRecord(
-                        name=name,
-                        version=(latest or 0) + 1,
-                        dataset_id=dataset_id,
+                    return register_version_in(
+                        conn,
+                        name,
+                        dataset_id,
                         description=description,
-                        tags=dict(tags or {}),
-                        created_at=now(),
+                        tags=tags,
+                        create_new_version=create_new_version,
                         producer_step_run_id=producer_step_run_id,
                     )
-                    conn.execute(
-                        dataset_versions.insert().values(
-                            name=name,
-                            version=record.version,
-                            dataset_id=dataset_id,
-                            description=description,
-                            tags=dict(record.tags),
-                            created_at=record.created_at,
-                            producer_step_run_id=producer_step_run_id,
-                        )
-                    )
-                return record
             except IntegrityError:
                 continue  # PostgreSQL: another transaction took that version first
         raise CatalogError(
@@ -388,6 +354,18 @@ class SqlCatalog:
             ).all()
         return [_version(r._mapping) for r in rows]
 
+    def versions_by_producers(
+        self, step_run_ids: Collection[str]
+    ) -> list[DatasetVersionRecord]:
+        """The dataset versions the given step runs registered, in registration order."""
+        with self.read() as conn:
+            rows = conn.execute(
+                select(dataset_versions)
+                .where(dataset_versions.c.producer_step_run_id.in_(list(step_run_ids)))
+                .order_by(dataset_versions.c.created_at, dataset_versions.c.name)
+            ).all()
+        return [_version(r._mapping) for r in rows]
+
     def all_datasets(self) -> list[DatasetRecord]:
         """Every saved definition (to find which storage paths datasets point at)."""
         with self.read() as conn:
@@ -420,4 +398,89 @@ def _version(row: RowMapping) -> DatasetVersionRecord:
         tags=row["tags"] or {},
         created_at=row["created_at"],
         producer_step_run_id=row["producer_step_run_id"],
+        producer_output=row["producer_output"],
     )
+
+
+def save_dataset_in(
+    conn: Connection, kind: str, definition: Mapping[str, Any]
+) -> DatasetRecord:
+    """Inside a write transaction: the saved definition identical to this one, or a new
+    one inserted.
+
+    Raises:
+        IntegrityError: PostgreSQL: another transaction saved it meanwhile (retry).
+    """
+    fingerprint = fingerprint_of({"kind": kind, "definition": definition})
+    row = conn.execute(
+        select(datasets).where(datasets.c.fingerprint == fingerprint)
+    ).first()
+    if row is not None:
+        return _dataset(row._mapping)
+    record = DatasetRecord(
+        str(uuid.uuid4()), kind, dict(definition), fingerprint, now()
+    )
+    conn.execute(
+        datasets.insert().values(
+            id=record.id,
+            kind=kind,
+            definition=record.definition,
+            fingerprint=fingerprint,
+            created_at=record.created_at,
+        )
+    )
+    return record
+
+
+def register_version_in(
+    conn: Connection,
+    name: str,
+    dataset_id: str,
+    *,
+    description: str | None,
+    tags: Mapping[str, str] | None,
+    create_new_version: bool,
+    producer_step_run_id: str | None = None,
+    producer_output: str | None = None,
+) -> DatasetVersionRecord:
+    """Inside a write transaction: register ``dataset_id`` as the next version of ``name``.
+
+    Raises:
+        DatasetExistsError: the name is taken and ``create_new_version`` is False.
+        IntegrityError: PostgreSQL: another transaction took that version (retry).
+    """
+    latest = conn.execute(
+        select(func.max(dataset_versions.c.version)).where(
+            dataset_versions.c.name == name
+        )
+    ).scalar()
+    if latest is not None and not create_new_version:
+        raise DatasetExistsError(
+            f'There is already a dataset registered under name "{name}". '
+            "Specify create_new_version=True to register the dataset as a "
+            "new version. Use update, add_tags, or remove_tags to change "
+            "only the description or tags."
+        )
+    record = DatasetVersionRecord(
+        name=name,
+        version=(latest or 0) + 1,
+        dataset_id=dataset_id,
+        description=description,
+        tags=dict(tags or {}),
+        created_at=now(),
+        producer_step_run_id=producer_step_run_id,
+        producer_output=producer_output,
+    )
+    conn.execute(
+        dataset_versions.insert().values(
+            name=name,
+            version=record.version,
+            dataset_id=dataset_id,
+            description=description,
+            tags=dict(record.tags),
+            created_at=record.created_at,
+            producer_step_run_id=producer_step_run_id,
+            producer_output=producer_output,
+        )
+    )
+    return record

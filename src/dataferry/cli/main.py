@@ -16,6 +16,7 @@ from dataferry import __version__
 from dataferry.cli import (
     dataset_cmds,
     datastore_cmds,
+    events_cmds,
     lifecycle_cmds,
     render,
     run_cmds,
@@ -30,9 +31,11 @@ _COMMANDS: tuple[click.Command, ...] = (
     datastore_cmds.datastore,
     dataset_cmds.dataset,
     run_cmds.run,
-    runs_cmds.runs,  # with `resume` and `rerun` from lifecycle_cmds
+    runs_cmds.runs,  # with `resume`, `rerun` (lifecycle_cmds) and `events`, added below
     lifecycle_cmds.gc,
 )
+
+runs_cmds.runs.add_command(events_cmds.events)
 
 
 class DataferryGroup(click.Group):

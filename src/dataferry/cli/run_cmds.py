@@ -61,6 +61,7 @@ def run(
     """
     from dataferry.execution.experiment import validate_experiment_name
     from dataferry.execution.script_runner import run_file
+    from dataferry.execution.views import RunStatus
 
     if experiment is not None:
         validate_experiment_name(experiment)
@@ -77,7 +78,7 @@ def run(
             _say_submitted(runs)
             return
         statuses = _watch_all(runs)
-        if any(status != "Finished" for status in statuses):
+        if any(status != RunStatus.FINISHED for status in statuses):
             _report_failures(runs)
             click.get_current_context().exit(1)
     finally:
@@ -175,17 +176,17 @@ def _say_still_running(runs: Sequence[PipelineRun]) -> None:
 
 def _report_failures(runs: Sequence[PipelineRun]) -> None:
     """Print each run that did not finish, with its failed steps' errors."""
-    from dataferry.execution.views import run_detail
+    from dataferry.execution.views import RunStatus, StepStatus, run_detail
 
     for pipeline_run in runs:
         record = run_detail(pipeline_run.experiment.workspace, pipeline_run.id)
-        if record.status == "Finished":
+        if record.status == RunStatus.FINISHED:
             continue
         render.print_error(f"run {record.id} {record.status}")
         if record.error:
             click.echo(f"  {error_line(record.error)}", err=True)
         for step in record.steps:
-            if step.status == "Failed":
+            if step.status == StepStatus.FAILED:
                 line = error_line(step.error) or "failed"
                 click.echo(f"  {step.name}: {line}", err=True)
 

@@ -16,16 +16,6 @@ if TYPE_CHECKING:
 
     from dataferry.execution.views import StepView
 
-# the order statuses are counted in: as a run goes, then how it ended
-STATUS_ORDER = (
-    "NotStarted",
-    "Queued",
-    "Running",
-    "CancelRequested",
-    "Finished",
-    "Failed",
-    "Canceled",
-)
 _SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")
 
 
@@ -41,11 +31,28 @@ def format_size(size_bytes: int | None) -> str:
     return f"{size:.1f} {_SIZE_UNITS[-1]}"
 
 
+def status_order() -> tuple[str, ...]:
+    """The order statuses are counted in: as a run goes, then how it ended."""
+    # imported here: the read model loads the catalog, which `dataferry --help` need not
+    from dataferry.execution.views import RunStatus, StepStatus
+
+    return (
+        StepStatus.NOT_STARTED,
+        StepStatus.PREPARING,
+        StepStatus.RUNNING,
+        RunStatus.CANCEL_REQUESTED,
+        StepStatus.FINISHED,
+        StepStatus.FAILED,
+        StepStatus.CANCELED,
+    )
+
+
 def step_counts(statuses: Iterable[str]) -> str:
     """``'2 Finished, 1 Failed'``: how many steps are in each status."""
     counts = Counter(statuses)
-    known = [s for s in STATUS_ORDER if s in counts]
-    others = sorted(set(counts) - set(STATUS_ORDER))
+    order = status_order()
+    known = [s for s in order if s in counts]
+    others = sorted(set(counts) - set(order))
     return ", ".join(f"{counts[s]} {s}" for s in known + others)
 
 

@@ -282,7 +282,7 @@ def cancel(run_id: str, no_wait: bool, timeout_s: float) -> None:
     nothing they wrote is committed.
     """
     from dataferry.errors import RunError
-    from dataferry.execution.views import run_detail, wait_for_status
+    from dataferry.execution.views import RunStatus, run_detail, wait_for_status
     from dataferry.execution.watch import status_table
 
     ws = current_workspace()
@@ -293,11 +293,11 @@ def cancel(run_id: str, no_wait: bool, timeout_s: float) -> None:
         render.say(f"Cancel of run {run_id} requested.")
         return
     status = wait_for_status(ws, run_id, timeout_s=timeout_s, poll_s=_POLL_S / 2)
-    if status in ("Finished", "Failed"):
+    if status in (RunStatus.FINISHED, RunStatus.FAILED):
         raise RunStateError(
             f"run '{run_id}' ended ({status}) before the cancel took effect."
         )
-    if status != "Canceled":
+    if status != RunStatus.CANCELED:
         raise RunError(
             f"run '{run_id}': cancel requested, but its driver has not stopped it "
             f"within {timeout_s:g} s (status {status}). Is the driver still alive? "

@@ -22,6 +22,8 @@ from typing import Any
 
 from dataferry.catalog import now
 from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
+from dataferry.catalog.status import RunStatus, StepStatus
+from dataferry.catalog.step_commit import StepCommit
 from dataferry.data.workspace import Workspace
 from dataferry.errors import DataferryError, InputChangedError
 from dataferry.execution.commit import (
@@ -56,7 +58,7 @@ from dataferry.execution.plan_values import (
     ParamRef,
 )
 from dataferry.execution.port_identity import reused_names, reused_output_names
-from dataferry.execution.registration import plan_registrations, register_planned
+from dataferry.execution.registration import plan_registrations
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
 from dataferry.execution.run_layout import (
     context_file,
@@ -82,7 +84,7 @@ class StepState:
 
     node: PlanNode
     record: StepRunRecord
-    status: str = "NotStarted"
+    status: StepStatus = StepStatus.NOT_STARTED
     handle: StepHandle | None = None
     staged: list[StagedOutput] = field(default_factory=list)
     inputs: list[BoundInput] = field(default_factory=list)
@@ -130,14 +132,17 @@ class Driver:
         for node in self.plan.nodes:
             record = records[node.node_id]
             state = StepState(
-                node, record, status=record.status, fingerprint=record.fingerprint
+                node,
+                record,
+                status=StepStatus(record.status),
+                fingerprint=record.fingerprint,
             )
             states[state.node_id] = state
         return states
 
     # -- the loop ---------------------------------------------------------------------
 
-    def drive(self) -> str:
+    def drive(self) -> RunStatus:
         """Run every step that can run; return the run's final status."""
         values: dict[str, Any] = {
             "started_at": self.run.started_at or now(),
@@ -145,11 +150,12 @@ class Driver:
             "driver_host": socket.gethostname(),
             "driver_pid": os.getpid(),
         }
-        # a cancel asked for before this process started must not be overwritten: the
-        # loop's first check acts on it
-        if self.store.get_run(self.run_id).status != "CancelRequested":
-            values["status"] = "Running"
-        self.store.update_run(self.run_id, **values)
+        # a cancel asked for before this process started must not be overwritten (the
+        # loop's first check acts on it), and a resumed run is Running already
+        if not self.store.move_run(
+            self.run_id, RunStatus.RUNNING, strict=False, **values
+        ):
+            self.store.update_run(self.run_id, **values)
         log.info(
             "run %s: %d steps, at most %d at once",
             self.run_id,
@@ -169,11 +175,11 @@ class Driver:
         finally:
             self._stop.set()
         final = self._final_status()
-        if final == "Finished" and self.run.options.get("delete_intermediate_outputs"):
+        if final == RunStatus.FINISHED and self.run.options.get(
+            "delete_intermediate_outputs"
+        ):
             self._delete_intermediate_outputs()  # before the end is visible
-        self.store.update_run(
-            self.run_id, status=final, ended_at=now(), heartbeat_at=now()
-        )
+        self.store.move_run(self.run_id, final, ended_at=now(), heartbeat_at=now())
         log.info("run %s: %s", self.run_id, final)
         return final
 
@@ -192,40 +198,40 @@ class Driver:
         while True:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + CANCEL_CHECK_S
-                if self.store.get_run(self.run_id).status == "CancelRequested":
+                if self.store.run_status(self.run_id) == RunStatus.CANCEL_REQUESTED:
                     self._cancel_all("the run was cancelled")
                     self.cancelled = True
                     return
-            running = [s for s in self.states.values() if s.status == "Running"]
+            running = [
+                s for s in self.states.values() if s.status == StepStatus.RUNNING
+            ]
             for state in running:
                 assert state.handle is not None
                 code = self.executor.poll(state.handle)
                 if code is not None:
                     self._finish(state, code)
             self._start_ready()
-            if all(
-                s.status not in ("NotStarted", "Queued", "Running")
-                for s in self.states.values()
-            ):
+            if all(s.status.is_terminal for s in self.states.values()):
                 return
             time.sleep(POLL_S)
 
     def _start_ready(self) -> None:
-        running = sum(1 for s in self.states.values() if s.status == "Running")
+        running = sum(1 for s in self.states.values() if s.status == StepStatus.RUNNING)
         for state in self.states.values():
             if running >= self.max_concurrency:
                 return
-            if state.status != "NotStarted":
+            if state.status != StepStatus.NOT_STARTED:
                 continue
             ups = [self.states[u] for u in state.node.upstream]
-            if any(u.status in ("Failed", "Canceled") for u in ups):
-                failed = next(u for u in ups if u.status in ("Failed", "Canceled"))
+            ended = (StepStatus.FAILED, StepStatus.CANCELED)
+            if any(u.status in ended for u in ups):
+                failed = next(u for u in ups if u.status in ended)
                 self._skip(
                     state,
                     f"not run: upstream step '{failed.node.name}' did not finish",
                 )
                 continue
-            if all(u.status == "Finished" for u in ups) and self._start(state):
+            if all(u.status == StepStatus.FINISHED for u in ups) and self._start(state):
                 running += 1
 
     def _heartbeat(self) -> None:
@@ -256,7 +262,7 @@ class Driver:
         except Exception as exc:
             self._fail_before_start(state, exc)
             return False
-        state.status = "Running"
+        state.status = StepStatus.RUNNING
         log.info(
             "step %s (%s) started, pid %s",
             state.node.name,
@@ -266,10 +272,17 @@ class Driver:
         return True
 
     def _record_start(self, state: StepState, handle: StepHandle) -> None:
-        """Record the step as Running with its pid, before its process may run."""
-        self.store.update_step_run(
+        """Record the step as Running with its pid and what it reads, before its
+        process may run."""
+        inputs = [
+            {"role": "input", "name": b.name, "mode": b.mode, "value": b.value}
+            | {k: b.lineage.get(k) for k in ("dataset_id", "datastore", "path")}
+            for b in state.inputs
+        ]
+        self.store.move_step(
             state.record.id,
-            status="Running",
+            StepStatus.RUNNING,
+            inputs=inputs,
             started_at=now(),
             log_dir=str(self._step_dir(state)),
             details=self._details(
@@ -282,7 +295,7 @@ class Driver:
         upstream = {
             n: output_identity(s.fingerprint, s.record)
             for n, s in self.states.items()
-            if s.fingerprint and s.status == "Finished"
+            if s.fingerprint and s.status == StepStatus.FINISHED
         }
         with failures_at(
             f"step '{state.node.name}': its inputs could not be read to fingerprint them",
@@ -298,17 +311,22 @@ class Driver:
         state.fingerprint = fp.digest
         state.fingerprint_details = fp.to_details()
         log.info("step %s: %s", state.node.name, decision.explanation)
+        event = {"reuse": decision.reuse, "explanation": decision.explanation}
         if not decision.reuse:
             self.store.update_step_run(
-                state.record.id, fingerprint=fp.digest, explanation=decision.explanation
+                state.record.id,
+                event=event,
+                fingerprint=fp.digest,
+                explanation=decision.explanation,
             )
             return False
         source = decision.reused_from
         assert source is not None
         stamp = now()
-        self.store.update_step_run(
+        self.store.move_step(
             state.record.id,
-            status="Finished",
+            StepStatus.FINISHED,
+            reuse={**event, "reused_from": source.reused_from or source.id},
             fingerprint=fp.digest,
             reused_from=source.reused_from or source.id,
             explanation=decision.explanation,
@@ -322,7 +340,7 @@ class Driver:
             ),
         )
         state.record = self.store.get_step_run(state.record.id)
-        state.status = "Finished"
+        state.status = StepStatus.FINISHED
         return True
 
     def _read_places(self, state: StepState) -> list[str]:
@@ -420,7 +438,7 @@ class Driver:
         """The committed outputs of the finished steps, by (node, output name in this run)."""
         committed = {}
         for state in self.states.values():
-            if state.status == "Finished":
+            if state.status == StepStatus.FINISHED:
                 source = state.record.reused_from or state.record.id
                 if (
                     source not in self._outputs
@@ -520,19 +538,9 @@ class Driver:
         }
 
     def _details(self, state: StepState, **extra: Any) -> dict[str, Any]:
+        """What only the step run's row holds; its inputs, outputs and registrations
+        are in their tables."""
         return {
-            "inputs": {
-                b.name: {"mode": b.mode, "value": b.value, **b.lineage}
-                for b in state.inputs
-            },
-            "outputs": {
-                o.name: {
-                    "datastore": o.location.name,
-                    "path": o.path,
-                    "mode": o.spec.mode,
-                }
-                for o in state.staged
-            },
             "notes": list(state.notes),
             "compute_target": state.node.compute_target or "local",
             "executor": self.executor.name,
@@ -545,12 +553,13 @@ class Driver:
             return
         if code == 0:
             try:
-                registered = self._commit(state)
+                self._commit(state)
             except Exception as exc:
                 self._discard(state)
                 self._fail(state, code, f"committing outputs failed: {exc}", exc)
                 return
-            self._end(state, "Finished", code, registered=registered)
+            state.status = StepStatus.FINISHED
+            log.info("step %s: Finished", state.node.name)
             return
         self._discard(state)
         reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
@@ -562,12 +571,14 @@ class Driver:
             + (f":\n{tail}" if tail else ""),
         )
 
-    def _commit(self, state: StepState) -> list[dict[str, Any]]:
-        """Commit the step's outputs, record them and register what asks for it.
+    def _commit(self, state: StepState) -> None:
+        """Commit the step's outputs, then record them, their lineage, what they
+        register and the step's end as Finished, in one catalog transaction.
 
         Raises:
             StorageError: the outputs could not be written (names datastore and path).
-            Exception: recording or registering failed; nothing was recorded.
+            Exception: recording failed; nothing was recorded, and the moved outputs
+                are taken back out.
         """
         places = [output_place(o.spec, state.record.id) for o in state.staged]
         with failures_at(f"step '{state.node.name}'", places):
@@ -578,33 +589,30 @@ class Driver:
                 undo_commits(state.staged)
                 raise
         lineage = [
-            {
-                "role": "input",
-                "name": b.name,
-                "dataset_id": b.lineage.get("dataset_id"),
-                "datastore": b.lineage.get("datastore"),
-                "path": b.lineage.get("path"),
-            }
-            for b in state.inputs
-        ]
-        lineage += [
-            {
-                "role": "output",
-                "name": c["name"],
-                "datastore": c["datastore"],
-                "path": c["path"],
-            }
+            {"role": "output"} | {k: c[k] for k in ("name", "datastore", "path")}
             for c in committed
         ]
-        self.store.record_outputs(state.record.id, committed, lineage)
-        return register_planned(self.ws, planned, state.record.id)
+        commit = StepCommit(
+            state.record.id,
+            self.run_id,
+            exit_code=0,
+            outputs=committed,
+            lineage=lineage,
+            registrations=planned,
+            values={"details": self._details(state)},
+        )
+        try:
+            self.store.commit_step(commit)
+        except BaseException:
+            undo_commits(state.staged)
+            raise
 
     def _fail(
         self, state: StepState, code: int, error: str, exc: Exception | None = None
     ) -> None:
         """End a step that ran as Failed; the rest is cancelled unless the run goes on."""
         typed = {"error_type": type(exc).__name__} if exc is not None else {}
-        self._end(state, "Failed", code, error=error, **typed)
+        self._end(state, StepStatus.FAILED, code, error=error, **typed)
         if not self.continue_on_failure:
             self._cancel_all(f"not run: step '{state.node.name}' failed")
 
@@ -618,7 +626,13 @@ class Driver:
         message = str(error)
         if code:
             message += f"\nThe step also failed (exit code {code})."
-        self._end(state, "Failed", code, error=message, error_type=type(error).__name__)
+        self._end(
+            state,
+            StepStatus.FAILED,
+            code,
+            error=message,
+            error_type=type(error).__name__,
+        )
         if not self.continue_on_failure:
             self._cancel_all(f"not run: step '{state.node.name}' failed")
         return True
@@ -631,12 +645,12 @@ class Driver:
         return error
 
     def _end(
-        self, state: StepState, status: str, code: int | None, **extra: Any
+        self, state: StepState, status: StepStatus, code: int | None, **extra: Any
     ) -> None:
         state.status = status
-        self.store.update_step_run(
+        self.store.move_step(
             state.record.id,
-            status=status,
+            status,
             ended_at=now(),
             exit_code=code,
             details=self._details(state, **extra),
@@ -658,10 +672,10 @@ class Driver:
             message = f"could not start: {type(exc).__name__}: {exc}"
         release_inputs(state.inputs)
         self._discard(state)
-        state.status = "Failed"
-        self.store.update_step_run(
+        state.status = StepStatus.FAILED
+        self.store.move_step(
             state.record.id,
-            status="Failed",
+            StepStatus.FAILED,
             started_at=now(),
             ended_at=now(),
             details=self._details(state, error=message, error_type=type(exc).__name__),
@@ -671,10 +685,10 @@ class Driver:
             self._cancel_all(f"not run: step '{state.node.name}' failed")
 
     def _skip(self, state: StepState, reason: str) -> None:
-        state.status = "Canceled"
-        self.store.update_step_run(
+        state.status = StepStatus.CANCELED
+        self.store.move_step(
             state.record.id,
-            status="Canceled",
+            StepStatus.CANCELED,
             ended_at=now(),
             details=self._details(state, error=reason),
         )
@@ -686,22 +700,21 @@ class Driver:
 
     def _cancel_all(self, reason: str) -> None:
         for state in self.states.values():
-            if state.status == "Running" and state.handle is not None:
+            if state.status == StepStatus.RUNNING and state.handle is not None:
                 self.executor.cancel(state.handle)
                 self._discard(state)
                 changed = self._check_inputs(state)
                 error = reason if changed is None else f"{reason}\n{changed}"
-                self._end(state, "Canceled", None, error=error)
-            elif state.status in ("NotStarted", "Queued"):
+                self._end(state, StepStatus.CANCELED, None, error=error)
+            elif state.status in (StepStatus.NOT_STARTED, StepStatus.PREPARING):
                 self._skip(state, reason)
 
-    def _final_status(self) -> str:
-        statuses = {s.status for s in self.states.values()}
+    def _final_status(self) -> RunStatus:
         if self.cancelled:
-            return "Canceled"
-        if statuses <= {"Finished"}:
-            return "Finished"
-        return "Failed"
+            return RunStatus.CANCELED
+        if all(s.status == StepStatus.FINISHED for s in self.states.values()):
+            return RunStatus.FINISHED
+        return RunStatus.FAILED
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -727,11 +740,15 @@ def main(argv: list[str] | None = None) -> int:
         final = Driver(workspace, run_id).drive()
     except Exception as exc:
         log.exception("driver failed")
-        RunStore(workspace.catalog).set_run_status_unless_terminal(
-            run_id, "Failed", ended_at=now(), error=f"driver failed: {exc}"
+        RunStore(workspace.catalog).move_run(
+            run_id,
+            RunStatus.FAILED,
+            strict=False,  # the run may have ended before the driver failed
+            ended_at=now(),
+            error=f"driver failed: {exc}",
         )
         return 1
-    return 0 if final == "Finished" else 1
+    return 0 if final == RunStatus.FINISHED else 1
 
 
 if __name__ == "__main__":

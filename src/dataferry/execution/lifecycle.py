@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataferry.catalog import now
-from dataferry.catalog.run_store import TERMINAL, RunStore
+from dataferry.catalog.run_store import RunStore
+from dataferry.catalog.status import TERMINAL
 from dataferry.data.datastore import Datastore
 from dataferry.errors import InvalidDurationError, StorageError
 from dataferry.execution.commit import STAGING_DIR

@@ -15,7 +15,7 @@ from dataferry.execution import run_layout, views
 from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.port_identity import reused_names
-from dataferry.execution.views import TERMINAL
+from dataferry.execution.views import TERMINAL, RunStatus, StepStatus
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, StepRunRecord
@@ -225,7 +225,7 @@ class StepRun(_RunBase):
             else None
         )
         status = self._wait(timeout_seconds, printer)
-        if status == "Failed" and raise_on_error:
+        if status == StepStatus.FAILED and raise_on_error:
             raise ActivityFailedException(
                 self.get_details().get("error") or f"step run {self._id} failed",
                 self.get_details(),
@@ -233,9 +233,13 @@ class StepRun(_RunBase):
         return status
 
     def get_details(self) -> dict[str, Any]:
-        """Status, times, inputs, outputs, notes, error, and the reuse explanation."""
+        """Status, times, inputs, notes, error, the reuse explanation and lineage; a
+        step that ran and finished also lists what it ``registered``."""
         r = self._record()
-        return {
+        lineage = self._store.lineage_of(r.reused_from or r.id)
+        # a reused step read nothing itself: its inputs are its own rows, none
+        own = lineage if not r.reused_from else self._store.lineage_of(r.id)
+        details = {
             "runId": r.id,
             "name": r.step_name,
             "status": r.status,
@@ -251,12 +255,21 @@ class StepRun(_RunBase):
                 {
                     k: v
                     for k, v in row.items()
-                    if k not in ("id", "step_run_id") and v is not None
+                    if k not in ("id", "step_run_id", "mode", "value") and v is not None
                 }
-                for row in self._store.lineage_of(r.reused_from or r.id)
+                for row in lineage
             ],
             **dict(r.details),
         }
+        # runs recorded before the catalog kept bindings in lineage have them in details
+        details["inputs"] = _inputs(own) or details.get("inputs", {})
+        if r.status == StepStatus.FINISHED and not r.reused_from:
+            details["registered"] = [
+                {"name": v.name, "version": v.version, "id": v.dataset_id}
+                | {"output": v.producer_output}
+                for v in self.experiment.workspace.catalog.versions_by_producer(r.id)
+            ] or details.get("registered", [])
+        return details
 
     def _output_records(self) -> list[OutputRecord]:
         r = self._record()
@@ -394,7 +407,7 @@ class PipelineRun(_RunBase):
         """Status, times, parameters, options and the per-step summary."""
         r = self._store.get_run(self._id)
         steps = self._store.step_runs(self._id)
-        failed = [s for s in steps if s.status == "Failed"]
+        failed = [s for s in steps if s.status == StepStatus.FAILED]
         details: dict[str, Any] = {
             "runId": r.id,
             "experiment": r.experiment,
@@ -432,7 +445,7 @@ class PipelineRun(_RunBase):
         status = self._wait(timeout_seconds, printer)
         if printer:
             printer.summary(status)
-        if status == "Failed" and raise_on_error:
+        if status == RunStatus.FAILED and raise_on_error:
             details = self.get_details()
             raise ActivityFailedException(
                 f"pipeline run {self._id} failed: {details.get('error', '')}", details
@@ -441,7 +454,8 @@ class PipelineRun(_RunBase):
 
     def cancel(self) -> None:
         """Ask the driver to stop the running steps; nothing they wrote is committed."""
-        self._store.set_run_status_unless_terminal(self._id, "CancelRequested")
+        # a run that has ended (or is being canceled) stays as it is
+        self._store.move_run(self._id, RunStatus.CANCEL_REQUESTED, strict=False)
 
     def resume(self) -> PipelineRun:
         """Continue this run after its driver died: finished steps are kept, steps that were
@@ -525,7 +539,8 @@ class _LogPrinter:
             if self.changes.changed(step):
                 why = (
                     f" ({step.explanation})"
-                    if step.explanation and step.status in ("Running", "Finished")
+                    if step.explanation
+                    and step.status in (StepStatus.RUNNING, StepStatus.FINISHED)
                     else ""
                 )
                 print(f"[{step.name}] {step.status}{why}", flush=True)
@@ -537,11 +552,24 @@ class _LogPrinter:
         for step in views.run_detail(self.workspace, self.run_id).steps:
             extra = (
                 (step.error or "")
-                if step.status != "Finished"
+                if step.status != StepStatus.FINISHED
                 else (step.explanation or "")
             )
             first = extra.splitlines()[0] if extra else ""
             print(f"  {step.name:30} {step.status:10} {first}")
+
+
+def _inputs(lineage: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What each input was bound to (mode, value) and what it read, by input name."""
+    return {
+        row["name"]: {
+            k: row[k]
+            for k in ("mode", "value", "dataset_id", "datastore", "path")
+            if row[k] is not None
+        }
+        for row in lineage
+        if row["role"] == "input"
+    }
 
 
 __all__ = ["PipelineRun", "PortDataReference", "StepRun", "StepRunOutput"]

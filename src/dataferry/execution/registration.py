@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dataferry.catalog.step_commit import VersionToRegister
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunError
 
@@ -71,22 +71,11 @@ def output_definition(
     }
 
 
-@dataclass(frozen=True)
-class PlannedRegistration:
-    """A dataset version to register for one committed output."""
-
-    output: str
-    name: str
-    description: str | None
-    tags: dict[str, str]
-    kind: str
-    definition: dict[str, Any]
-
-
 def plan_registrations(
     workspace: Workspace, node: PlanNode, committed: Sequence[dict[str, Any]]
-) -> list[PlannedRegistration]:
-    """What ``register_on_complete`` will register; checked before anything is recorded.
+) -> list[VersionToRegister]:
+    """What ``register_on_complete`` will register, recorded with the step's commit;
+    checked before anything is recorded.
 
     Raises:
         RunError: a tabular view's ``path_glob`` matches none of the output's files.
@@ -99,7 +88,7 @@ def plan_registrations(
             continue
         kind, definition = output_definition(workspace, reg, by_name[output.name])
         planned.append(
-            PlannedRegistration(
+            VersionToRegister(
                 output.name,
                 reg.name,
                 reg.description,
@@ -109,41 +98,3 @@ def plan_registrations(
             )
         )
     return planned
-
-
-def register_planned(
-    workspace: Workspace, planned: Sequence[PlannedRegistration], step_run_id: str
-) -> list[dict[str, Any]]:
-    """Register each planned version, with the step run as its producer."""
-    registered = []
-    for p in planned:
-        record = workspace.catalog.save_dataset(p.kind, p.definition)
-        version = workspace.catalog.register_version(
-            p.name,
-            record.id,
-            description=p.description,
-            tags=p.tags,
-            create_new_version=True,
-            producer_step_run_id=step_run_id,
-        )
-        registered.append(
-            {
-                "name": version.name,
-                "version": version.version,
-                "id": record.id,
-                "output": p.output,
-            }
-        )
-    return registered
-
-
-def register_outputs(
-    workspace: Workspace,
-    node: PlanNode,
-    committed: Sequence[dict[str, Any]],
-    step_run_id: str,
-) -> list[dict[str, Any]]:
-    """Register every committed output that asks for it; return (name, version, id) dicts."""
-    return register_planned(
-        workspace, plan_registrations(workspace, node, committed), step_run_id
-    )

@@ -14,13 +14,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from dataferry.catalog import now
-from dataferry.catalog.run_store import (
-    TERMINAL,
-    OutputRecord,
-    RunRecord,
-    RunStore,
-    StepRunRecord,
-)
+from dataferry.catalog.run_store import RunRecord, RunStore, StepRunRecord
+from dataferry.catalog.status import TERMINAL, StepStatus
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunStateError
 from dataferry.execution.commit import discard_step_staging, resolve_template
@@ -34,7 +29,6 @@ from dataferry.execution.processes import (
     step_processes,
     stop_processes,
 )
-from dataferry.execution.registration import register_outputs
 from dataferry.execution.run_layout import run_dir
 
 if TYPE_CHECKING:
@@ -156,14 +150,13 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
         )
     # read before anything is written: a plan of a newer dataferry is refused
     nodes = {n.node_id: n for n in plan_of(record).nodes}
-    # claim the run before touching it: of two processes resuming it at once, one goes on
-    # (a cancel asked for before the driver died stays asked for: the new driver carries it out)
-    status = "CancelRequested" if record.status == "CancelRequested" else "Running"
+    # claim the run before touching it: of two processes resuming it at once, one goes on.
+    # Its status stays: the new driver moves a NotStarted run to Running, and carries out
+    # a cancel asked for before the old one died.
     beat = now()
     claimed = store.claim_run(
         run_id,
         seen_heartbeat=record.heartbeat_at,
-        status=status,
         heartbeat_at=beat,
         driver_host=socket.gethostname(),
         driver_pid=None,
@@ -218,27 +211,22 @@ def _was_begun(step: StepRunRecord, folder: Path, leased: set[str]) -> bool:
     if step.status in TERMINAL:
         return False
     return (
-        step.status != "NotStarted" or step.id in leased or (folder / step.id).exists()
+        step.status != StepStatus.NOT_STARTED
+        or step.id in leased
+        or (folder / step.id).exists()
     )
 
 
 def _recover_step(
     workspace: Workspace, store: RunStore, step: StepRunRecord, node: PlanNode
 ) -> None:
-    """A step that was running when the driver died: keep it if it was committed, else clean it."""
-    records = store.outputs_of(step.id)
-    committed = {o.name for o in records}
-    if node.outputs and committed >= {o.name for o in node.outputs}:
-        # the driver died after the commit: keep it (and finish its registration), never redo it
-        _complete_registration(workspace, node, records, step.id)
-        store.update_step_run(
-            step.id,
-            status="Finished",
-            ended_at=now(),
-            exit_code=0,
-            explanation="committed before the driver died; kept by resume",
-        )
-        return
+    """Clean a step the dead driver had begun but not finished, for a restart.
+
+    A step's commit is one transaction that also makes it Finished, so a step that is
+    not Finished has recorded no output: bytes at a destination it leased are its
+    uncommitted write (the driver died between the rename and the record). An
+    overwrite target may hold older committed data, so it is left alone.
+    """
     leased = {
         (lease.datastore, lease.path)
         for lease in store.leases_of_run(step.run_id)
@@ -248,47 +236,12 @@ def _recover_step(
         discard_step_staging(workspace, out.datastore, step.id)
         path = resolve_template(out.path_template, run_id=step.id, output_name=out.name)
         location = Datastore.get(workspace, out.datastore).location
-        # bytes at a destination this step leased, with no catalog row, are its uncommitted
-        # write (the driver died between rename and record); an overwrite target may hold
-        # older committed data, so it is left alone
         if (
-            out.name not in committed
-            and (location.name, location.comparison_key(path)) in leased
-            and not out.overwrite
-        ):
+            location.name,
+            location.comparison_key(path),
+        ) in leased and not out.overwrite:
             remove_output(workspace, out.datastore, path)
-    store.release_leases(step.id)
-    store.update_step_run(
-        step.id,
-        status="NotStarted",
-        started_at=None,
-        ended_at=None,
-        exit_code=None,
-        details={},
-        explanation="restarted by resume",
-    )
-
-
-def _complete_registration(
-    workspace: Workspace,
-    node: PlanNode,
-    records: list[OutputRecord],
-    step_run_id: str,
-) -> None:
-    """Register the committed outputs that asked for it and are not registered yet."""
-    done = {v.name for v in workspace.catalog.versions_by_producer(step_run_id)}
-    todo = {
-        o.name
-        for o in node.outputs
-        if o.register is not None and o.register.name not in done
-    }
-    rows = [
-        {"name": o.name, "datastore": o.datastore, "path": o.path}
-        for o in records
-        if o.name in todo
-    ]
-    if rows:
-        register_outputs(workspace, node, rows, step_run_id)
+    store.restart_step(step.id, "restarted by resume")
 
 
 def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dataferry.execution.views import format_duration, run_detail, wait_until
+from dataferry.execution.views import (
+    RunStatus,
+    StepStatus,
+    format_duration,
+    run_detail,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -13,12 +19,13 @@ if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
     from dataferry.execution.views import RunDetail
 
-_STYLE = {
-    "Finished": "green",
-    "Failed": "red",
-    "Canceled": "yellow",
-    "Running": "cyan",
-    "CancelRequested": "yellow",
+_STYLE: dict[str, str] = {
+    StepStatus.FINISHED: "green",
+    StepStatus.FAILED: "red",
+    StepStatus.CANCELED: "yellow",
+    StepStatus.RUNNING: "cyan",
+    StepStatus.PREPARING: "cyan",
+    RunStatus.CANCEL_REQUESTED: "yellow",
 }
 
 
@@ -47,7 +54,7 @@ def detail_table(run: RunDetail) -> Table:
     for column in ("step", "status", "time", "step run", "note"):
         table.add_column(column)
     for step in run.steps:
-        has_note = step.status != "Finished" or step.explanation
+        has_note = step.status != StepStatus.FINISHED or step.explanation
         note = (step.explanation or step.error or "") if has_note else ""
         note = note.splitlines()[0] if note else ""
         table.add_row(

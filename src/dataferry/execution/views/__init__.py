@@ -3,10 +3,12 @@
 Everything that shows runs (``dataferry runs ...``, ``dataferry run``, ``PipelineRun``
 and ``StepRun``, a web page) reads them through this package: run summaries, a run's
 detail with its steps, outputs, lineage, registrations and metrics; log chunks since a
-byte offset; waiting until a status. Change detection is status-based (``StatusChanges``)
-until runs record their transitions as events.
+byte offset; a run's events since an id; waiting until a status. Statuses are the
+``RunStatus``/``StepStatus`` enums of the catalog, re-exported here for readers.
 """
 
+from dataferry.catalog.status import RunStatus, StepStatus
+from dataferry.execution.views.events import events_since
 from dataferry.execution.views.formatting import format_duration
 from dataferry.execution.views.logs import (
     LogTail,
@@ -15,6 +17,7 @@ from dataferry.execution.views.logs import (
 )
 from dataferry.execution.views.model import (
     TERMINAL,
+    EventView,
     LineageView,
     LogChunk,
     MetricView,
@@ -41,6 +44,7 @@ from dataferry.execution.views.waiting import Every, wait_until
 
 __all__ = [
     "TERMINAL",
+    "EventView",
     "Every",
     "LineageView",
     "LogChunk",
@@ -49,9 +53,12 @@ __all__ = [
     "OutputView",
     "RegistrationView",
     "RunDetail",
+    "RunStatus",
     "RunSummary",
     "StatusChanges",
+    "StepStatus",
     "StepView",
+    "events_since",
     "format_duration",
     "get_step",
     "lineage",

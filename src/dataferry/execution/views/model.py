@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dataferry.catalog.status import TERMINAL
 from dataferry.execution import run_layout
 
 if TYPE_CHECKING:
@@ -16,8 +17,18 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
-# statuses a run or step run never leaves
-TERMINAL = frozenset({"Finished", "Failed", "Canceled"})
+__all__ = [
+    "TERMINAL",
+    "EventView",
+    "LineageView",
+    "LogChunk",
+    "MetricView",
+    "OutputView",
+    "RegistrationView",
+    "RunDetail",
+    "RunSummary",
+    "StepView",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +169,24 @@ class MetricView:
     step: int | None
     description: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """One event of a run: a status change of the run or a step, a reuse decision, a
+    preparation stage, a committed output or a registered dataset version.
+
+    ``id`` grows with every event of the workspace: read on with ``after_id=id``.
+    ``payload`` holds what the kind records (``from``/``to`` for a status change).
+    """
+
+    id: int
+    run_id: str
+    step_run_id: str | None
+    step_name: str | None
+    time: datetime
+    kind: str
+    payload: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

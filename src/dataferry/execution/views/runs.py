@@ -41,21 +41,36 @@ def _seconds(
     return max(((end or at) - start).total_seconds(), 0.0)
 
 
-def _registrations(rec: StepRunRecord) -> tuple[RegistrationView, ...]:
-    return tuple(
-        RegistrationView(
-            rec.id,
-            rec.step_name,
-            str(reg.get("name")),
-            reg.get("version"),
-            reg.get("output"),
+def _registrations(
+    workspace: Workspace, records: Sequence[StepRunRecord]
+) -> dict[str, tuple[RegistrationView, ...]]:
+    """The dataset versions each step run registered, read from the catalog's versions
+    in one query, by step run id."""
+    names = {r.id: r.step_name for r in records}
+    found: dict[str, list[RegistrationView]] = {r.id: [] for r in records}
+    for version in workspace.catalog.versions_by_producers(list(names)):
+        producer = version.producer_step_run_id
+        assert producer is not None  # asked for by producer
+        found[producer].append(
+            RegistrationView(
+                producer,
+                names[producer],
+                version.name,
+                version.version,
+                version.producer_output,
+            )
         )
-        for reg in rec.details.get("registered") or ()
-    )
+    return {k: tuple(v) for k, v in found.items()}
 
 
-def step_view(rec: StepRunRecord, at: datetime | None = None) -> StepView:
-    """The view of one step run record (durations count up to ``at``, default now)."""
+def step_view(
+    rec: StepRunRecord,
+    at: datetime | None = None,
+    *,
+    registrations: tuple[RegistrationView, ...] = (),
+) -> StepView:
+    """The view of one step run record (durations count up to ``at``, default now),
+    with the dataset versions it registered."""
     return StepView(
         id=rec.id,
         run_id=rec.run_id,
@@ -71,7 +86,7 @@ def step_view(rec: StepRunRecord, at: datetime | None = None) -> StepView:
         explanation=rec.explanation,
         error=rec.details.get("error"),
         log_dir=Path(rec.log_dir) if rec.log_dir else None,
-        registrations=_registrations(rec),
+        registrations=registrations,
     )
 
 
@@ -115,7 +130,9 @@ def run_detail(workspace: Workspace, run_id: str) -> RunDetail:
     store = RunStore(workspace.catalog)
     record = store.get_run(run_id)  # read first: the steps read after are newer
     at = now()
-    steps = tuple(step_view(s, at) for s in store.step_runs(run_id))
+    records = store.step_runs(run_id)
+    registered = _registrations(workspace, records)
+    steps = tuple(step_view(s, at, registrations=registered[s.id]) for s in records)
     return _detail(workspace, record, steps, at)
 
 
@@ -149,7 +166,10 @@ def get_step(workspace: Workspace, step_run_id: str) -> StepView:
     Raises:
         RunNotFoundError: no step run has that id.
     """
-    return step_view(RunStore(workspace.catalog).get_step_run(step_run_id))
+    record = RunStore(workspace.catalog).get_step_run(step_run_id)
+    return step_view(
+        record, registrations=_registrations(workspace, [record])[record.id]
+    )
 
 
 def outputs(workspace: Workspace, steps: Iterable[StepView]) -> list[OutputView]:

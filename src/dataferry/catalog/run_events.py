@@ -1,0 +1,152 @@
+"""Status transitions of runs and step runs, each with its event, in the caller's
+transaction; and reading a run's events since an id.
+
+A transition is a compare-and-set: the status is read, checked against the allowed
+map, and the row updated only while it still holds that status, so two writers never
+both move a run (the loser gets ``StatusTransitionError``). Its event row is appended
+in the same transaction, so the events of a run are exactly its history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, select, update
+
+from dataferry.catalog.schema import events, runs, step_runs
+from dataferry.catalog.sql_catalog import now
+from dataferry.catalog.status import (
+    EventKind,
+    RunStatus,
+    StepStatus,
+    check_run_transition,
+    check_step_transition,
+)
+from dataferry.errors import RunNotFoundError, StatusTransitionError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from sqlalchemy import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One row of the ``events`` table."""
+
+    id: int
+    run_id: str
+    step_run_id: str | None
+    step_name: str | None
+    time: datetime
+    kind: str
+    payload: Mapping[str, Any]
+
+
+def append_event(
+    conn: Connection,
+    run_id: str,
+    kind: EventKind,
+    payload: Mapping[str, Any],
+    *,
+    step_run_id: str | None = None,
+) -> None:
+    """Append one event row (in ``conn``'s transaction)."""
+    conn.execute(
+        events.insert().values(
+            run_id=run_id,
+            step_run_id=step_run_id,
+            time=now(),
+            kind=str(kind),
+            payload=dict(payload),
+        )
+    )
+
+
+def move_run(conn: Connection, run_id: str, to: RunStatus, **values: Any) -> RunStatus:
+    """Move a run to ``to`` (and set ``values``), with its event; return the old status.
+
+    Raises:
+        RunNotFoundError: no run has that id.
+        StatusTransitionError: ``to`` is not allowed from the run's status, or another
+            writer changed the status meanwhile.
+    """
+    current = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
+    if current is None:
+        raise RunNotFoundError(f"no run with id '{run_id}' in this workspace")
+    check_run_transition(run_id, current, to)
+    result = conn.execute(
+        update(runs)
+        .where(and_(runs.c.id == run_id, runs.c.status == current))
+        .values(status=str(to), **values)
+    )
+    if not result.rowcount:
+        raise StatusTransitionError(_raced(f"run {run_id}", current, to))
+    payload = {"from": current, "to": str(to)}
+    append_event(conn, run_id, EventKind.RUN_STATUS, payload)
+    return RunStatus(current)
+
+
+def move_step(
+    conn: Connection,
+    step_run_id: str,
+    to: StepStatus,
+    *,
+    note: Mapping[str, Any] | None = None,
+    **values: Any,
+) -> StepStatus:
+    """Move a step run to ``to`` (and set ``values``), with its event; return the old
+    status. ``note`` is added to the event's payload (what a Preparing step does).
+
+    Raises:
+        RunNotFoundError: no step run has that id.
+        StatusTransitionError: ``to`` is not allowed from the step's status, or another
+            writer changed the status meanwhile.
+    """
+    row = conn.execute(
+        select(step_runs.c.status, step_runs.c.run_id).where(
+            step_runs.c.id == step_run_id
+        )
+    ).first()
+    if row is None:
+        raise RunNotFoundError(f"no step run with id '{step_run_id}' in this workspace")
+    current, run_id = row
+    check_step_transition(step_run_id, current, to)
+    result = conn.execute(
+        update(step_runs)
+        .where(and_(step_runs.c.id == step_run_id, step_runs.c.status == current))
+        .values(status=str(to), **values)
+    )
+    if not result.rowcount:
+        raise StatusTransitionError(_raced(f"step run {step_run_id}", current, to))
+    payload = {"from": current, "to": str(to), **(note or {})}
+    append_event(conn, run_id, EventKind.STEP_STATUS, payload, step_run_id=step_run_id)
+    return StepStatus(current)
+
+
+def _raced(who: str, current: str, to: str) -> str:
+    return (
+        f"{who} changed from {current} while it was being moved to {to}; read its "
+        "status again and retry if the move still applies."
+    )
+
+
+def events_of(
+    conn: Connection, run_id: str, after_id: int, limit: int
+) -> list[EventRecord]:
+    """The run's events with an id above ``after_id``, oldest first, at most ``limit``."""
+    rows = conn.execute(
+        select(events, step_runs.c.step_name)
+        .outerjoin(step_runs, step_runs.c.id == events.c.step_run_id)
+        .where(and_(events.c.run_id == run_id, events.c.id > after_id))
+        .order_by(events.c.id)
+        .limit(limit)
+    ).all()
+    return [
+        EventRecord(
+            r.id, r.run_id, r.step_run_id, r.step_name, r.time, r.kind, r.payload
+        )
+        for r in rows
+    ]

@@ -1,0 +1,195 @@
+"""Recording a finished step in one transaction: outputs, lineage, dataset versions,
+lease release, the Finished status and their events, all or nothing.
+
+The bytes are moved into place before this runs; if the transaction fails (or the
+process dies inside it) nothing of the step is recorded, the step is not Finished, and
+resume restarts it. ``DATAFERRY_TEST_CRASH_AFTER_COMMIT_WRITE=k`` makes the process exit
+at once (``os._exit``) after the k-th write of a commit, or after its commit when k is
+one more than the writes: tests use it to check that a crash anywhere leaves the whole
+commit or none of it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, update
+from sqlalchemy.exc import IntegrityError
+
+from dataferry.catalog.run_events import append_event, move_step
+from dataferry.catalog.schema import leases, lineage, outputs
+from dataferry.catalog.sql_catalog import (
+    now,
+    register_version_in,
+    save_dataset_in,
+)
+from dataferry.catalog.status import EventKind, StepStatus
+from dataferry.errors import CatalogError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from sqlalchemy import Connection
+
+    from dataferry.catalog.records import DatasetVersionRecord
+    from dataferry.catalog.sql_catalog import SqlCatalog
+
+CRASH_ENV = "DATAFERRY_TEST_CRASH_AFTER_COMMIT_WRITE"
+CRASH_EXIT_CODE = 86
+_RETRIES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class VersionToRegister:
+    """A dataset version a committed output becomes (``register_on_complete``)."""
+
+    output: str
+    name: str
+    description: str | None
+    tags: Mapping[str, str]
+    kind: str
+    definition: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StepCommit:
+    """Everything recorded when a step run finishes with its outputs in place.
+
+    ``outputs`` are the output rows (name, datastore, path, mode, size_bytes,
+    file_count, signatures); ``lineage`` the rows of what it wrote (role, name,
+    datastore, path); ``values`` other step-run columns to set (details, ...).
+    """
+
+    step_run_id: str
+    run_id: str
+    exit_code: int
+    outputs: Sequence[Mapping[str, Any]] = ()
+    lineage: Sequence[Mapping[str, Any]] = ()
+    registrations: Sequence[VersionToRegister] = ()
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+class _Writes:
+    """Counts a commit's writes, for the crash hook of the tests."""
+
+    def __init__(self) -> None:
+        raw = os.environ.get(CRASH_ENV, "")
+        self.crash_after = int(raw) if raw.isdigit() else 0
+        self.count = 0
+
+    def wrote(self) -> None:
+        self.count += 1
+        if self.count == self.crash_after:
+            os._exit(CRASH_EXIT_CODE)  # a crash: no cleanup, no rollback by us
+
+
+def commit_step(catalog: SqlCatalog, commit: StepCommit) -> list[DatasetVersionRecord]:
+    """Record a finished step run in one transaction; return the versions registered.
+
+    An earlier output committed at the same place (an overwrite) no longer holds its
+    bytes: it is marked deleted in the same transaction.
+
+    Raises:
+        StatusTransitionError: the step run is not Running (nothing is recorded).
+        DatasetExistsError: never in practice (new versions are always created).
+        CatalogError: the catalog stayed busy through every retry.
+    """
+    for _ in range(_RETRIES):
+        writes = _Writes()
+        try:
+            with catalog.write() as conn:
+                registered = _record(conn, commit, writes)
+        except IntegrityError:  # PostgreSQL: a dataset version was taken meanwhile
+            continue
+        writes.wrote()  # after the transaction: the "whole commit" crash point
+        return registered
+    raise CatalogError(
+        f"could not record step run {commit.step_run_id}: the catalog stays busy"
+    )
+
+
+def _record(
+    conn: Connection, commit: StepCommit, writes: _Writes
+) -> list[DatasetVersionRecord]:
+    _record_outputs(conn, commit, writes)
+    for row in commit.lineage:
+        conn.execute(lineage.insert().values(step_run_id=commit.step_run_id, **row))
+        writes.wrote()
+    registered = [_register(conn, commit, reg, writes) for reg in commit.registrations]
+    conn.execute(leases.delete().where(leases.c.step_run_id == commit.step_run_id))
+    writes.wrote()
+    move_step(
+        conn,
+        commit.step_run_id,
+        StepStatus.FINISHED,
+        exit_code=commit.exit_code,
+        ended_at=now(),
+        **commit.values,
+    )
+    writes.wrote()
+    return registered
+
+
+def _record_outputs(conn: Connection, commit: StepCommit, writes: _Writes) -> None:
+    stamp = now()
+    for out in commit.outputs:
+        conn.execute(
+            update(outputs)
+            .where(
+                and_(
+                    outputs.c.datastore == out["datastore"],
+                    outputs.c.path == out["path"],
+                    outputs.c.deleted_at.is_(None),
+                )
+            )
+            .values(deleted_at=stamp)
+        )
+        conn.execute(
+            outputs.insert().values(
+                step_run_id=commit.step_run_id, committed_at=stamp, **out
+            )
+        )
+        writes.wrote()
+        payload = {
+            "output": out["name"],
+            "datastore": out["datastore"],
+            "path": out["path"],
+        }
+        append_event(
+            conn,
+            commit.run_id,
+            EventKind.OUTPUT_COMMITTED,
+            payload,
+            step_run_id=commit.step_run_id,
+        )
+        writes.wrote()
+
+
+def _register(
+    conn: Connection, commit: StepCommit, reg: VersionToRegister, writes: _Writes
+) -> DatasetVersionRecord:
+    dataset = save_dataset_in(conn, reg.kind, reg.definition)
+    writes.wrote()
+    version = register_version_in(
+        conn,
+        reg.name,
+        dataset.id,
+        description=reg.description,
+        tags=reg.tags,
+        create_new_version=True,
+        producer_step_run_id=commit.step_run_id,
+        producer_output=reg.output,
+    )
+    writes.wrote()
+    payload = {"dataset": reg.name, "version": version.version, "output": reg.output}
+    append_event(
+        conn,
+        commit.run_id,
+        EventKind.REGISTERED,
+        payload,
+        step_run_id=commit.step_run_id,
+    )
+    writes.wrote()
+    return version

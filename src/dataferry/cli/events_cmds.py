@@ -1,0 +1,76 @@
+"""``dataferry runs events``: a run's history, one event a line, read through the read
+model's ``events_since``. ``cli.main`` adds it to the ``runs`` group."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from dataferry.cli.context import current_workspace
+from dataferry.cli.run_views import format_utc
+
+if TYPE_CHECKING:
+    from dataferry.execution.views import EventView
+
+_POLL_S = 0.2
+
+
+@click.command("events")
+@click.argument("run_id")
+@click.option(
+    "--after",
+    "after_id",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Only events with an id above this one.",
+)
+@click.option(
+    "-f", "--follow", is_flag=True, help="Keep printing new events until the run ends."
+)
+def events(run_id: str, after_id: int, follow: bool) -> None:
+    """Print a run's events: status changes of the run and its steps, reuse decisions,
+    preparation stages, committed outputs and registered datasets.
+
+    Each line is ``ID TIME STEP KIND DETAILS``; ``--after ID`` reads on from a line.
+    """
+    from dataferry.execution.views import events_since, run_status, wait_until
+
+    ws = current_workspace()
+    cursor = after_id
+
+    def show(_status: str) -> None:
+        nonlocal cursor
+        while batch := events_since(ws, run_id, cursor):
+            for event in batch:
+                click.echo(format_event(event))
+            cursor = batch[-1].id
+
+    # the events are read after each status, so the last read sees the final ones
+    wait_until(
+        lambda: run_status(ws, run_id),
+        lambda status: not follow or status in _ended(),
+        poll_s=_POLL_S,
+        on_poll=show,
+    )
+
+
+def _ended() -> frozenset[str]:
+    from dataferry.execution.views import TERMINAL
+
+    return TERMINAL
+
+
+def format_event(event: EventView) -> str:
+    """``'12 2026-12-09 10:00:01 prep step_status NotStarted -> Running'``."""
+    payload = dict(event.payload)
+    if "to" in payload:
+        frm = payload.pop("from")
+        details = f"{frm or '(created)'} -> {payload.pop('to')}"
+        if payload:
+            details += " " + json.dumps(payload, sort_keys=True, default=str)
+    else:
+        details = json.dumps(payload, sort_keys=True, default=str)
+    step = event.step_name or "-"
+    return f"{event.id} {format_utc(event.time)} {step} {event.kind} {details}"

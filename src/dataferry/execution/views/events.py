@@ -1,0 +1,30 @@
+"""A run's events since an id: what a live page or ``runs events --follow`` reads."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dataferry.catalog.run_store import RunStore
+from dataferry.execution.views.model import EventView
+
+if TYPE_CHECKING:
+    from dataferry.data.workspace import Workspace
+
+
+def events_since(
+    workspace: Workspace, run_id: str, after_id: int = 0, *, limit: int = 1000
+) -> list[EventView]:
+    """The run's events with an id above ``after_id``, oldest first, at most ``limit``.
+
+    Read on from the last one's ``id``: no event is missed or read twice.
+
+    Raises:
+        RunNotFoundError: no run has that id.
+        EventCursorError: ``after_id`` is not an integer >= 0, or ``limit`` < 1.
+    """
+    return [
+        EventView(
+            e.id, e.run_id, e.step_run_id, e.step_name, e.time, e.kind, dict(e.payload)
+        )
+        for e in RunStore(workspace.catalog).events_since(run_id, after_id, limit=limit)
+    ]
