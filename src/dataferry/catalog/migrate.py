@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import Connection, inspect, text
@@ -15,6 +16,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest revision in migrations/versions; a test keeps the two in step
 HEAD_REVISION = "0003"
 _KNOWN = {"0001", "0002", "0003"}
+_SQLITE_FILE = (
+    "sqlite:///"  # the URL of a SQLite file, as Workspace.catalog_url makes it
+)
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -23,6 +27,30 @@ def current_revision(conn: Connection) -> str | None:
         return None
     row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
     return row[0] if row else None
+
+
+def is_current_sqlite(url: str) -> bool:
+    """Whether ``url`` names an existing SQLite file already at ``HEAD_REVISION``.
+
+    Read with the standard library's ``sqlite3`` and no write lock: opening a current
+    catalog (what every submit, driver and waiter does) then neither waits for nor
+    blocks a writer. Anything else (another database, a missing or older file, one
+    that cannot be read) answers False, and ``upgrade`` decides under the write lock.
+    """
+    if not url.startswith(_SQLITE_FILE):
+        return False
+    path = Path(url.removeprefix(_SQLITE_FILE))
+    if not path.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:  # no such table yet, not a database...: upgrade says what
+        return False
+    return row is not None and row[0] == HEAD_REVISION
 
 
 def upgrade(conn: Connection) -> None:

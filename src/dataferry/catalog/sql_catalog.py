@@ -88,6 +88,8 @@ class SqlCatalog:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _make_engine(url)
+        if migrate.is_current_sqlite(url):
+            return  # nothing to migrate: no write lock taken
         try:
             with self.write() as conn:
                 migrate.upgrade(conn)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataferry.catalog import SqlCatalog, now
 from dataferry.data.config import (
     DEFAULT_WORKSPACE_DIR,
     WorkspaceConfig,
@@ -26,6 +26,7 @@ from dataferry.storage import DatastoreSpec, SecretStore
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from dataferry.catalog import SqlCatalog
     from dataferry.data.abstract_dataset import AbstractDataset
     from dataferry.data.datastore import Datastore
 
@@ -199,6 +200,8 @@ class Workspace:
             data["catalog_url"] = catalog_url
         config_file = write_config(folder, data)
         ws = Workspace(auth=auth, path=config_file, tags=tags, sku=sku)
+        # the catalog is made (migrated) now, so that the first run does not pay for it
+        ws.catalog  # noqa: B018
         _remember(name, folder)
         if show_output:
             print(f"Created workspace '{name}' in {ws.path}")
@@ -239,6 +242,9 @@ class Workspace:
     def catalog(self) -> SqlCatalog:
         """The catalog, opened (and migrated) on first use."""
         if self._catalog is None:
+            # imported here: a script that only builds a pipeline loads no SQLAlchemy
+            from dataferry.catalog import SqlCatalog
+
             self._catalog = SqlCatalog(self.catalog_url)
             _ensure_builtin_datastores(self)
         return self._catalog
@@ -332,7 +338,10 @@ def _ensure_folder(config: WorkspaceConfig) -> None:
         return
     for name in BUILTIN_DATASTORES:
         (folder / "datastores" / name).mkdir(parents=True, exist_ok=True)
-    data = {"name": config.workspace_name, "created_at": now().isoformat()}
+    stamp = datetime.now(
+        UTC
+    ).isoformat()  # as catalog.now(), without loading SQLAlchemy
+    data = {"name": config.workspace_name, "created_at": stamp}
     if config.catalog_url:
         data["catalog_url"] = config.catalog_url
     tmp = folder / f".{_META_FILE}.{os.getpid()}.tmp"

@@ -12,6 +12,17 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# A waiter wakes within this share of the time it has already waited (at least every
+# FIRST_POLL_S, at most every poll_s): a short run is seen to end within milliseconds,
+# and a long one is not read more often than it needs.
+FIRST_POLL_S = 0.002
+LATENESS = 0.05
+
+
+def next_poll_s(waited_s: float, poll_s: float) -> float:
+    """How long to sleep after ``waited_s`` seconds of waiting, ``poll_s`` at most."""
+    return min(poll_s, max(FIRST_POLL_S, waited_s * LATENESS))
+
 
 def wait_until(
     read: Callable[[], T],
@@ -24,7 +35,8 @@ def wait_until(
     """Read until ``done(value)`` or ``timeout_s`` has passed; return the last value.
 
     Each round reads, hands the value to ``on_poll`` (to show progress), then stops if
-    it is done or the time is up, else sleeps ``poll_s`` (never past the deadline).
+    it is done or the time is up, else sleeps: a few milliseconds at first, then a
+    twentieth of the time waited so far, at most ``poll_s`` (never past the deadline).
     The value is read at least once, also with ``timeout_s=0``; ``None`` waits
     without limit. A timeout is not an error here: the caller looks at the value.
 
@@ -41,20 +53,21 @@ def wait_until(
         raise WaitArgumentError(
             f"poll interval of {poll_s!r} s: pass a number of seconds > 0."
         )
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    start = time.monotonic()
+    deadline = None if timeout_s is None else start + timeout_s
     while True:
         value = read()
         if on_poll is not None:
             on_poll(value)
         if done(value):
             return value
-        if deadline is None:
-            time.sleep(poll_s)
-            continue
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return value
-        time.sleep(min(poll_s, left))
+        now = time.monotonic()
+        pause = next_poll_s(now - start, poll_s)
+        if deadline is not None:
+            if now >= deadline:
+                return value
+            pause = min(pause, deadline - now)
+        time.sleep(pause)
 
 
 class Every:
