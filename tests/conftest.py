@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from dataferry import Datastore, Workspace
+from dataferry.catalog import SqlCatalog
+from dataferry.data.config import DEFAULT_WORKSPACE_DIR
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -24,10 +27,29 @@ def isolated_home(
     return home
 
 
+@pytest.fixture(scope="session")
+def migrated_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite catalog at the head schema revision, made once per session."""
+    path = tmp_path_factory.mktemp("catalog") / "catalog.db"
+    SqlCatalog(
+        f"sqlite:///{path}"
+    ).close()  # the last close folds the WAL into the file
+    return path
+
+
 @pytest.fixture
-def workspace(tmp_path: Path) -> Iterator[Workspace]:
-    """A new workspace in ``tmp_path/project`` with the built-in datastores."""
+def workspace(tmp_path: Path, migrated_catalog: Path) -> Iterator[Workspace]:
+    """A new workspace in ``tmp_path/project`` with the built-in datastores.
+
+    Its catalog starts as a copy of ``migrated_catalog``: running the migrations for
+    every test was most of the quick tests' time, and tests/catalog checks them. The
+    workspace still adds its own built-in datastores, which name its own folders.
+    """
+    folder = tmp_path / "project" / DEFAULT_WORKSPACE_DIR
+    folder.mkdir(parents=True)
+    shutil.copyfile(migrated_catalog, folder / "catalog.db")
     ws = Workspace.create("test-ws", tmp_path / "project", show_output=False)
+    assert ws.catalog_url == f"sqlite:///{folder / 'catalog.db'}"
     yield ws
     ws.close()
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -24,6 +26,8 @@ def test_ruff_format_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# --no-incremental checks every module from scratch: 25-50 s, far over the quick budget
+@pytest.mark.slow
 def test_mypy_strict_is_clean() -> None:
     result = _run(str(BIN / "mypy"), "--no-incremental")
     assert result.returncode == 0, result.stdout + result.stderr

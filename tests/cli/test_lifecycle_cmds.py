@@ -54,6 +54,7 @@ def _destinations(run: PipelineRun) -> list[Path]:
     return out
 
 
+@pytest.mark.slow
 def test_gc_dry_run_lists_what_gc_then_deletes(run, two_step_run: PipelineRun) -> None:
     places = _destinations(two_step_run)
     dry = run("gc", "--older-than", "0s", "--dry-run")
@@ -67,6 +68,7 @@ def test_gc_dry_run_lists_what_gc_then_deletes(run, two_step_run: PipelineRun) -
     assert "deleted 0 output(s)" in run("gc", "--older-than", "0s").output
 
 
+@pytest.mark.slow
 def test_gc_keeps_recent_runs(run, two_step_run: PipelineRun) -> None:
     result = run("gc", "--older-than", "7d", "--dry-run")
     assert "would delete 0 output(s)" in result.output
@@ -78,6 +80,7 @@ def test_gc_malformed_duration_exits_2(run) -> None:
     assert "invalid duration '7x'" in result.output
 
 
+@pytest.mark.slow
 def test_retention_is_what_gc_applies(run, two_step_run: PipelineRun) -> None:
     assert (
         "would delete 0 output(s)" in run("gc", "--dry-run").output
@@ -94,6 +97,7 @@ def test_retention_of_unknown_datastore_exits_3(run) -> None:
     assert "no datastore named 'nope'" in result.output
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_run_exits_2(run, two_step_run: PipelineRun) -> None:
     result = run("runs", "resume", two_step_run.id)
     assert result.exit_code == 2
@@ -106,6 +110,7 @@ def test_resume_of_an_unknown_run_exits_3(run) -> None:
     assert "no run with id 'nope'" in result.output
 
 
+@pytest.mark.slow
 def test_rerun_from_a_step(
     run, workspace: Workspace, two_step_run: PipelineRun
 ) -> None:
@@ -119,6 +124,7 @@ def test_rerun_from_a_step(
     assert steps["use"]["explanation"] == "rerun: asked to rerun from this step"
 
 
+@pytest.mark.slow
 def test_rerun_from_an_unknown_step_exits_2(run, two_step_run: PipelineRun) -> None:
     result = run("runs", "rerun", two_step_run.id, "--from", "nope")
     assert result.exit_code == 2

@@ -94,6 +94,7 @@ def _wait_ended(store: RunStore, run_id: str) -> str:
     return status
 
 
+@pytest.mark.slow
 class TestRunAFile:
     def test_a_file_that_submits_is_watched_to_its_end(
         self, run: Invoke, write_file: WriteFile, store: RunStore
@@ -150,6 +151,7 @@ class TestRunAFile:
 
 
 class TestFailures:
+    @pytest.mark.slow
     def test_a_failing_step_exits_1_with_its_error(
         self, run: Invoke, write_file: WriteFile, store: RunStore
     ) -> None:
@@ -208,6 +210,7 @@ class TestFailures:
         assert "invalid experiment name 'no spaces'" in result.stderr
         assert not (tmp_path / "ran").exists()
 
+    @pytest.mark.slow
     def test_params_are_not_applied_to_a_run_the_file_submits_itself(
         self, run: Invoke, write_file: WriteFile, store: RunStore
     ) -> None:

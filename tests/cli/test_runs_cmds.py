@@ -122,6 +122,7 @@ def sleeping(submit: Submit, tmp_path: Path) -> PipelineRun:
 
 
 class TestList:
+    @pytest.mark.slow
     def test_shows_the_run(self, run: Invoke, finished: PipelineRun) -> None:
         result = run("runs", "list")
         assert result.exit_code == 0, result.output
@@ -132,6 +133,7 @@ class TestList:
         assert cells[4].endswith("s")
         assert cells[5] == "1 Finished"
 
+    @pytest.mark.slow
     def test_ids_are_whole_on_a_narrow_terminal(
         self, cli: CliRunner, project: Path, finished: PipelineRun
     ) -> None:
@@ -141,6 +143,7 @@ class TestList:
         assert max(len(line) for line in result.stdout.splitlines()) <= 80
         assert _cells(_row(result.stdout, finished.id))[0] == finished.id
 
+    @pytest.mark.slow
     def test_newest_first_limited_and_by_experiment(
         self, run: Invoke, finished: PipelineRun, submit: Submit
     ) -> None:
@@ -158,6 +161,7 @@ class TestList:
         assert result.exit_code == 0
         assert "No runs in workspace 'test-ws'." in result.stdout
 
+    @pytest.mark.slow
     def test_unknown_experiment_suggests_a_close_one(
         self, run: Invoke, finished: PipelineRun
     ) -> None:
@@ -166,6 +170,7 @@ class TestList:
         assert "No runs of experiment 'gret'. Did you mean 'greet'?" in result.stdout
 
 
+@pytest.mark.slow
 class TestShow:
     def test_steps_outputs_datasets_and_metrics(
         self, run: Invoke, finished: PipelineRun
@@ -215,6 +220,7 @@ class TestShow:
         assert "Metrics: none" in result.stdout
 
 
+@pytest.mark.slow
 class TestLogs:
     def test_prints_each_stream_with_the_step_name(
         self, run: Invoke, finished: PipelineRun, workspace: Workspace
@@ -254,6 +260,7 @@ class TestLogs:
         assert lines[-1] == f"Run {slow.id}: Finished"
 
 
+@pytest.mark.slow
 class TestCancel:
     def test_a_sleeping_step_is_canceled(
         self, run: Invoke, sleeping: PipelineRun

@@ -67,6 +67,7 @@ def ids_whole(ds: TabularDataset) -> list[int]:
     return ds.to_arrow().column("id").to_pylist()  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(rows=row_counts, files=file_counts, p=probabilities, seed=seeds)
 def test_sample_and_split_do_not_depend_on_the_batch_size(
@@ -147,6 +148,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 @settings(SETTINGS, max_examples=3)
 @given(
     cases=st.lists(

@@ -181,6 +181,7 @@ def _files_under(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make_case", CASES.values(), ids=CASES.keys())
 def test_step_killed_mid_write_leaves_nothing(
     workspace: Workspace,
@@ -228,6 +229,7 @@ def test_step_killed_mid_write_leaves_nothing(
     assert store.leases_of_run(run.id) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step_outcome", ["step-killed-too", "step-finishes-alone"])
 def test_driver_killed_mid_step_commits_nothing(
     workspace: Workspace,
@@ -270,6 +272,7 @@ def test_driver_killed_mid_step_commits_nothing(
         assert (Path(ready["out"]) / "part-1.bin").stat().st_size == 2000
 
 
+@pytest.mark.slow
 def test_step_killed_while_overwriting_leaves_the_old_version(
     workspace: Workspace,
     blobstore: Datastore,
@@ -341,6 +344,7 @@ def test_commit_over_an_existing_folder_swaps_in_the_merge(
     assert not (store_root / STAGING_DIR / "step_1").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_second_commit_takes_the_first_back(
     workspace: Workspace, store_root: Path, tmp_path: Path
 ) -> None:
@@ -375,6 +379,7 @@ def test_a_failed_second_commit_takes_the_first_back(
     assert not any((store_root / STAGING_DIR).rglob("*.txt"))
 
 
+@pytest.mark.slow
 def test_a_registration_that_cannot_be_made_commits_nothing(
     workspace: Workspace, store_root: Path, tmp_path: Path
 ) -> None:

@@ -88,6 +88,7 @@ def sleepy_driver(
     driver.reap()
 
 
+@pytest.mark.slow
 class TestDriverKilledEarly:
     def test_killed_before_its_first_heartbeat(
         self, workspace: Workspace, tmp_path: Path, sleepy_driver: ScriptedDriver

@@ -31,6 +31,9 @@ from dataferry.execution.plan_inputs import UpstreamOutputInput
 if TYPE_CHECKING:
     from dataferry import Datastore, PipelineRun, Workspace
 
+# every test runs real pipelines: a driver process and step processes each
+pytestmark = pytest.mark.slow
+
 PRODUCE = """
 import os, sys
 out = sys.argv[1]
@@ -110,7 +113,6 @@ def damage_of(workspace: Workspace, run: PipelineRun) -> str | None:
 
 
 class TestMountedInputIsReadOnly:
-    @pytest.mark.slow
     def test_append_fails_the_step_and_marks_the_output_damaged(
         self, workspace: Workspace, code: Path, tmp_path: Path
     ) -> None:
@@ -205,7 +207,6 @@ class TestMountedInputIsReadOnly:
         )
         assert not step_dir.exists()
 
-    @pytest.mark.slow
     def test_a_registered_version_mounted_later_is_guarded_too(
         self, workspace: Workspace, code: Path, tmp_path: Path
     ) -> None:
@@ -251,7 +252,6 @@ class TestMountedInputIsReadOnly:
         assert "'part.csv' changed (6 -> 0 bytes)" in details["error"]
         assert damage_of(workspace, run) is not None
 
-    @pytest.mark.slow
     def test_deleting_a_file_fails_the_step_and_leaves_the_data(
         self, workspace: Workspace, code: Path, tmp_path: Path
     ) -> None:
@@ -344,7 +344,6 @@ class TestMountedInputIsReadOnly:
 
 
 class TestDownloadIsAPrivateCopy:
-    @pytest.mark.slow
     @pytest.mark.parametrize("action", ["append", "delete", "truncate"])
     def test_changing_the_copy_leaves_the_committed_data(
         self, workspace: Workspace, code: Path, tmp_path: Path, action: str
@@ -370,7 +369,6 @@ class TestDownloadIsAPrivateCopy:
 
 
 class TestReuseChecksSignatures:
-    @pytest.mark.slow
     def test_output_changed_behind_the_catalogs_back_is_not_reused(
         self, workspace: Workspace, code: Path, tmp_path: Path
     ) -> None:
@@ -393,7 +391,6 @@ class TestReuseChecksSignatures:
 
 
 class TestPrivatePlaces:
-    @pytest.mark.slow
     def test_parallel_downloads_to_one_absolute_path_stay_apart(
         self,
         workspace: Workspace,

@@ -138,6 +138,7 @@ def _check_committed(store: RunStore, root: Path, winner: Writer) -> None:
     assert store.leases_of_run(winner.run.id) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["mount", "upload"])
 def test_second_run_is_refused_while_the_first_writes(
     workspace: Workspace,
@@ -176,6 +177,7 @@ def test_second_run_is_refused_while_the_first_writes(
     _check_committed(store, store_root, first)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("first_spelling", "second_spelling"),
     [("shared/out", "shared/./out"), ("shared//out/", "./shared/out")],
@@ -217,6 +219,7 @@ def test_two_spellings_of_one_destination_are_one_place(
     _check_committed(store, store_root, first)
 
 
+@pytest.mark.slow
 def test_runs_started_together_one_wins_one_is_refused(
     workspace: Workspace, blobstore: Datastore, store_root: Path, source_dir: Path
 ) -> None:

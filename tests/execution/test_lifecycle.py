@@ -170,6 +170,7 @@ class TestParseDuration:
             parse_duration(text)
 
 
+@pytest.mark.slow
 class TestGc:
     def test_dry_run_lists_exactly_what_gc_deletes(
         self,
@@ -363,6 +364,7 @@ def test_remove_output_of_a_folder_a_file_or_nothing(
     assert list(store_root.iterdir()) == []
 
 
+@pytest.mark.slow
 class TestDeleteIntermediateOutputs:
     def test_of_a_finished_run(
         self, workspace: Workspace, store_root: Path, code: Path

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
     from dataferry import Workspace
 
+# thousands of steps: compiling or running them takes seconds
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("n", [998, 2000])
 def test_a_long_chain_compiles_into_a_plan(
@@ -35,7 +38,6 @@ def test_a_long_chain_compiles_into_a_plan(
     assert first_input.producer == f"s{n - 2}"
 
 
-@pytest.mark.slow
 def test_a_2000_step_chain_submits_and_runs(
     workspace: Workspace, tmp_path: Path
 ) -> None:

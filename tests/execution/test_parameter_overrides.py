@@ -53,6 +53,7 @@ def pipeline_with(workspace: Workspace, code: Path, default: Any) -> Pipeline:
     return Pipeline(workspace, [step])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("default", "override", "value"),
     [
@@ -85,6 +86,7 @@ def test_an_override_is_read_as_the_parameter_type(
     assert (read, type(read)) == (value, type(value))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("default", "override", "message"),
     [
@@ -173,6 +175,7 @@ DATAPATH = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "given"),
     [
@@ -251,6 +254,7 @@ def test_every_bad_override_is_named_at_once(workspace: Workspace, code: Path) -
     assert nothing_written(workspace)
 
 
+@pytest.mark.slow
 def test_a_numeric_string_runs_as_the_number(
     workspace: Workspace, code: Path, tmp_path: Path
 ) -> None:

@@ -86,6 +86,7 @@ def statuses(run: PipelineRun) -> dict[str, str]:
     return {s.name: s.get_status() for s in run.get_steps()}
 
 
+@pytest.mark.slow
 class TestConcurrency:
     def test_independent_steps_run_at_the_same_time(
         self, workspace: Workspace, code: Path, tmp_path: Path
@@ -114,6 +115,7 @@ class TestConcurrency:
         assert first[1] <= second[0]
 
 
+@pytest.mark.slow
 class TestFailures:
     def test_failure_cancels_downstream_and_running_steps(
         self, workspace: Workspace, code: Path, tmp_path: Path
@@ -218,6 +220,7 @@ class TestFailures:
         assert "never" not in workspace.datasets
 
 
+@pytest.mark.slow
 class TestCancel:
     def test_cancel_a_sleeping_step(
         self, workspace: Workspace, store_root: Path, code: Path, tmp_path: Path
@@ -293,6 +296,7 @@ class TestCancel:
 
 
 class TestWatching:
+    @pytest.mark.slow
     def test_show_output_prints_step_lines(
         self, workspace: Workspace, code: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -308,6 +312,7 @@ class TestWatching:
         assert "[hello] Finished" in printed
         assert f"PipelineRun {run.id}: Finished" in printed
 
+    # Not slow: the quick selection's one submit-and-run end to end (two steps).
     def test_steps_logs_and_details(
         self, workspace: Workspace, code: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -347,6 +352,7 @@ class TestWatching:
         assert step_details["notes"] == []
         assert os.path.isfile(step_details["logFiles"]["stdout.txt"])
 
+    @pytest.mark.slow
     def test_configured_compute_target_has_no_note(
         self, workspace: Workspace, code: Path
     ) -> None:

@@ -23,6 +23,9 @@ from dataferry import (
 if TYPE_CHECKING:
     from pathlib import Path
 
+# every test runs real pipelines: a driver process and step processes each
+pytestmark = pytest.mark.slow
+
 # Records, for every input: what run.input_datasets holds, the env variables of its
 # name, and what the path holds.
 SEE_INPUTS = """

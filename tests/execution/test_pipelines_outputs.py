@@ -102,6 +102,7 @@ def files_under(folder: Path) -> list[str]:
     return sorted(os.path.relpath(f, folder) for f in found)
 
 
+@pytest.mark.slow
 class TestOutputFileDatasetConfig:
     def test_modes_destinations_and_globs(
         self, workspace: Workspace, store_root: Path, code: Path, tmp_path: Path
@@ -364,6 +365,7 @@ class TestOutputFileDatasetConfig:
         assert Dataset.get_by_name(workspace, "outs").version == 2
 
 
+@pytest.mark.slow
 class TestPipelineData:
     def test_modes_and_dataset_views(
         self, workspace: Workspace, store_root: Path, code: Path, tmp_path: Path
@@ -481,6 +483,7 @@ class TestPipelineData:
         assert report(out)["argv_files"] == [ALL_FILES]
 
 
+@pytest.mark.slow
 def test_get_pipeline_output_finds_the_named_pipeline_data(
     workspace: Workspace, code: Path, tmp_path: Path
 ) -> None:

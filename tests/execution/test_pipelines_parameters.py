@@ -55,6 +55,7 @@ def times(log: Path) -> dict[str, tuple[float, float]]:
 
 
 class TestParameters:
+    @pytest.mark.slow
     def test_defaults_overrides_and_params(
         self, workspace: Workspace, code: Path, tmp_path: Path
     ) -> None:
@@ -146,6 +147,7 @@ class TestParameters:
             pipeline.submit("exp", pipeline_parameters={"where": "a.csv"})
         assert RunStore(workspace.catalog).list_runs() == []
 
+    @pytest.mark.slow
     def test_experiment_submit_with_legacy_alias_and_tags(
         self, workspace: Workspace, code: Path, tmp_path: Path
     ) -> None:
@@ -168,6 +170,7 @@ class TestParameters:
         assert [r.id for r in experiment.get_runs()] == [run.id]
 
 
+@pytest.mark.slow
 class TestOrder:
     def test_step_sequence_and_run_after(
         self, workspace: Workspace, code: Path, tmp_path: Path
@@ -195,6 +198,7 @@ class TestOrder:
         assert t["a"][1] <= t["d"][0]
 
 
+@pytest.mark.slow
 class TestCommandStep:
     def test_shell_string(self, workspace: Workspace, tmp_path: Path) -> None:
         out = OutputFileDatasetConfig(name="greeting").as_upload()

@@ -305,6 +305,7 @@ class TestOlderPlans:
     def test_an_unversioned_plan_is_stored_as_today_except_its_version(self) -> None:
         assert Plan.from_json(V1_PLAN).to_json() == {**V1_PLAN, "plan_version": 2}
 
+    @pytest.mark.slow
     def test_an_unversioned_plan_keeps_its_fingerprints(
         self, workspace: Workspace, compiled: tuple[Plan, dict[str, Any]]
     ) -> None:

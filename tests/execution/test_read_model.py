@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
     from dataferry import Workspace
 
-pytestmark = pytest.mark.slow
-
 WAIT_S = 60.0  # an upper bound for runs that take about a second; never asserted
 
 HELLO = """\
@@ -70,6 +68,7 @@ def source(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_finished_run(workspace: Workspace, source: Path) -> None:
     run = _run(workspace, source, "hello.py", reuse=False, out=True)
     detail = views.run_detail(workspace, run.id)
@@ -124,6 +123,7 @@ def test_a_finished_run(workspace: Workspace, source: Path) -> None:
         detail.status = "Failed"  # type: ignore[misc]
 
 
+@pytest.mark.slow
 def test_a_failed_run(workspace: Workspace, source: Path) -> None:
     run = _run(workspace, source, "fails.py", reuse=False, out=False)
     detail = views.run_detail(workspace, run.id)
@@ -140,6 +140,7 @@ def test_a_failed_run(workspace: Workspace, source: Path) -> None:
     assert list(tail.step_lines(step, final=True)) == [("stderr", "no data here")]
 
 
+# Not slow: the quick selection's check that reuse works end to end (two one-step runs).
 def test_a_reused_run_shows_what_it_reused(workspace: Workspace, source: Path) -> None:
     first = _run(workspace, source, "hello.py", reuse=True, out=True)
     second = _run(workspace, source, "hello.py", reuse=True, out=True)
@@ -161,6 +162,7 @@ def test_a_reused_run_shows_what_it_reused(workspace: Workspace, source: Path) -
     assert [s.id for s in summaries] == [second.id, first.id]
 
 
+@pytest.mark.slow
 def test_waiting_for_a_status(workspace: Workspace, source: Path) -> None:
     run = _run(workspace, source, "fails.py", reuse=False, out=False)
     seen: list[str] = []
@@ -171,6 +173,7 @@ def test_waiting_for_a_status(workspace: Workspace, source: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_an_unknown_run(workspace: Workspace) -> None:
     with pytest.raises(
         RunNotFoundError, match="no run with id 'nope' in this workspace"

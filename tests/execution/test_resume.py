@@ -202,6 +202,7 @@ def orphan(workspace: Workspace, tmp_path: Path, stray_pids: list[int]) -> Orpha
     return Orphan(run, setup, ready["pid"], driver_pid)
 
 
+@pytest.mark.slow
 class TestResume:
     def test_kill_9_of_the_driver_then_resume(
         self, workspace: Workspace, store_root: Path, orphan: Orphan
@@ -284,6 +285,7 @@ def crashing_driver(
 
 
 class TestResumeRefused:
+    @pytest.mark.slow
     def test_finished_run(self, workspace: Workspace, tmp_path: Path) -> None:
         run = run_pipeline(chain(workspace, tmp_path, wait_in_b=False).pipeline)
         assert run.get_status() == "Finished"
@@ -302,6 +304,7 @@ class TestResumeRefused:
             PipelineRun(Experiment(workspace, "resume"), "nope")
 
 
+@pytest.mark.slow
 class TestRerunFrom:
     def test_rerun_from_a_middle_step(
         self, workspace: Workspace, tmp_path: Path
@@ -369,6 +372,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.slow
 class TestEveryStepProcessIsStopped:
     """Resume stops every process the run's steps started, whatever their rows say."""
 

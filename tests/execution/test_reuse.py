@@ -164,6 +164,7 @@ def first(workspace: Workspace, raw: Path, code: Path) -> PipelineRun:
     return run
 
 
+@pytest.mark.slow
 class TestReuse:
     def test_unchanged_pipeline_reuses_every_step(
         self, workspace: Workspace, code: Path, first: PipelineRun
@@ -430,6 +431,7 @@ class TestReuse:
 
 
 class TestLinkedSourceFolders:
+    @pytest.mark.slow
     def test_a_linked_folder_is_part_of_the_source(
         self, workspace: Workspace, raw: Path, code: Path, tmp_path: Path
     ) -> None:
@@ -464,6 +466,7 @@ class TestLinkedSourceFolders:
 
 
 class TestBadSource:
+    @pytest.mark.slow
     def test_unreadable_file_in_source_directory(
         self, workspace: Workspace, raw: Path, code: Path
     ) -> None:

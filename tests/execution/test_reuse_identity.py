@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
     from dataferry import PipelineRun
 
+# each test builds or runs a pipeline at least twice: seconds each
+pytestmark = pytest.mark.slow
+
 # Reads its input (a folder, a file, or a dataset id in direct mode) and writes, into
 # its output folder, a CSV row saying where it read from and a digest of what it read.
 STEP = """
@@ -414,7 +417,6 @@ class TestBuiltAgainIsReused:
             clean_again.name: clean.name
         }
 
-    @pytest.mark.slow
     @pytest.mark.parametrize("link", list(LINKS.values()), ids=list(LINKS))
     def test_three_steps_then_a_change_in_the_middle(
         self,

@@ -130,6 +130,7 @@ with open(sys.argv[1], "w") as fh:
 """
 
 
+@pytest.mark.slow
 class TestInsideAStep:
     def test_context_and_metrics(
         self,

@@ -99,6 +99,7 @@ class TestSeed000:
                 inputs=[iris_dataset.as_named_input("iris").as_mount()],
             )
 
+    @pytest.mark.slow
     def test_named_input_as_mount(
         self, workspace: Workspace, datastore: Datastore, scripts: Path, tmp_path: Path
     ) -> None:
@@ -130,6 +131,7 @@ class TestSeed000:
             "step runs on the local executor"
         ]
 
+    @pytest.mark.slow
     def test_sampled_splits_as_download_and_as_arguments(
         self, workspace: Workspace, datastore: Datastore, scripts: Path, tmp_path: Path
     ) -> None:
@@ -230,6 +232,7 @@ class TestSeed000:
             iris_dataset.take_sample(0.5, seed=seed).to_pandas_dataframe()
         )
 
+    @pytest.mark.slow
     def test_output_file_dataset_config_for_intermediate_data(
         self, workspace: Workspace, datastore: Datastore, scripts: Path
     ) -> None:
@@ -280,6 +283,7 @@ class TestSeed000:
         log_dir = Path(prep.get_details()["logFiles"]["stdout.txt"]).parent
         assert mounted["value"] == f"{log_dir}/inputs/raw_data"
 
+    @pytest.mark.slow
     def test_upload_to_a_destination_read_by_the_next_step_and_registered(
         self, workspace: Workspace, tmp_path: Path, scripts: Path
     ) -> None:
@@ -377,6 +381,7 @@ class TestSeed000:
         ]
 
 
+@pytest.mark.slow
 class TestSeed002:
     def test_pipeline_data_between_a_script_step_and_an_estimator_step(
         self, workspace: Workspace, scripts: Path

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
     from dataferry import PipelineRun
 
+# every test runs real pipelines: a driver process and step processes each
+pytestmark = pytest.mark.slow
+
 LOCKED_FS = '''
 """A local folder served as a cloud store whose credentials fail on chosen operations."""
 from fsspec.implementations.local import LocalFileSystem
