@@ -49,6 +49,7 @@ __all__ = [
     "RunError",
     "RunNotFoundError",
     "RunStateError",
+    "SchedulerStateError",
     "SecretNotFoundError",
     "StepDefinitionError",
     "StorageError",
@@ -269,6 +270,11 @@ class RunStateError(RunError):
     """The run is in a state that does not allow the operation (resume a live run, ...)."""
 
     exit_code = 2
+
+
+class SchedulerStateError(RunStateError, RuntimeError):
+    """The scheduler was told of an event its state does not allow (a step that is not
+    running reported finished, an unknown step): a fault of the driver, not of the plan."""
 
 
 class PlanFormatError(RunError, ValueError):
