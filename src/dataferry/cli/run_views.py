@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 STATUS_ORDER = (
     "NotStarted",
     "Queued",
+    "Preparing",
     "Running",
     "CancelRequested",
     "Finished",
@@ -47,6 +48,12 @@ def step_counts(statuses: Iterable[str]) -> str:
     known = [s for s in STATUS_ORDER if s in counts]
     others = sorted(set(counts) - set(STATUS_ORDER))
     return ", ".join(f"{counts[s]} {s}" for s in known + others)
+
+
+def status_text(rec: StepView) -> str:
+    """A step's status, with what it is doing while it prepares:
+    ``"Preparing: hashing input 'raw'"``."""
+    return f"{rec.status}: {rec.stage}" if rec.stage else rec.status
 
 
 def error_line(error: str | None) -> str:

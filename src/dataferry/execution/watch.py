@@ -17,6 +17,7 @@ _STYLE = {
     "Finished": "green",
     "Failed": "red",
     "Canceled": "yellow",
+    "Preparing": "cyan",
     "Running": "cyan",
     "CancelRequested": "yellow",
 }
@@ -48,7 +49,7 @@ def detail_table(run: RunDetail) -> Table:
         table.add_column(column)
     for step in run.steps:
         has_note = step.status != "Finished" or step.explanation
-        note = (step.explanation or step.error or "") if has_note else ""
+        note = (step.stage or step.explanation or step.error or "") if has_note else ""
         note = note.splitlines()[0] if note else ""
         table.add_row(
             Text(step.name),

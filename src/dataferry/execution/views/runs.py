@@ -72,6 +72,7 @@ def step_view(rec: StepRunRecord, at: datetime | None = None) -> StepView:
         error=rec.details.get("error"),
         log_dir=Path(rec.log_dir) if rec.log_dir else None,
         registrations=_registrations(rec),
+        stage=rec.details.get("stage") if rec.status == "Preparing" else None,
     )
 
 
