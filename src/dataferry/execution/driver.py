@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import signal
 import socket
 import sys
 import threading
@@ -22,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
 from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
@@ -41,16 +42,21 @@ from dataferry.execution.places import failures_at, output_place
 from dataferry.execution.plan_model import PlanNode, plan_of
 from dataferry.execution.port_identity import reused_output_names
 from dataferry.execution.preparation import Preparation, StepJob
+from dataferry.execution.processes import NUDGE_SIGNAL
 from dataferry.execution.registration import plan_registrations, register_planned
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
 from dataferry.execution.run_layout import driver_log, stderr_path, step_dir
 from dataferry.execution.scheduler import Change, Phase, Scheduler
 from dataferry.execution.wakeup import Wakeup
 
+if TYPE_CHECKING:
+    from types import FrameType
+
 log = logging.getLogger("dataferry.driver")
 
 # the loop sleeps at most this long: how soon a cancel asked for in the catalog is seen
-CANCEL_CHECK_S = 0.2
+# when no nudge comes with it (a nudge, sent by a canceller on this host, wakes it now)
+CANCEL_CHECK_S = 1.0
 HEARTBEAT_S = 2.0
 PREPARING = "Preparing"
 _INITIAL_PHASES = {
@@ -116,6 +122,7 @@ class Driver:
         self.rerun_nodes = set(self.run.options.get("rerun_nodes") or [])
         self._stop = threading.Event()
         self._wakeup = Wakeup()
+        self._nudged = False
         # (node id, stage) from the preparations, or a Preparation that is done
         self._news: queue.SimpleQueue[tuple[str, str] | Preparation] = (
             queue.SimpleQueue()
@@ -149,6 +156,8 @@ class Driver:
             Exception: whatever stopped the loop; every step it started has been
                 stopped and every step row ended before it is raised.
         """
+        # before the pid is on record: whoever reads it may nudge this process
+        self._listen_for_nudges()
         values: dict[str, Any] = {
             "started_at": self.run.started_at or now(),
             "heartbeat_at": now(),
@@ -176,6 +185,7 @@ class Driver:
             raise
         finally:
             self._stop.set()
+            self._wakeup.close()
             # a cancelled preparation still running removes what it made, then its
             # thread ends; the process waits for it before it exits
             self._workers.shutdown(wait=False, cancel_futures=True)
@@ -203,7 +213,8 @@ class Driver:
             self._apply(Change(skipped=(skip,)), "")
         next_check = 0.0
         while True:
-            if time.monotonic() >= next_check:
+            if self._nudged or time.monotonic() >= next_check:
+                self._nudged = False
                 next_check = time.monotonic() + CANCEL_CHECK_S
                 self._check_cancel()
             self._take_news()
@@ -216,6 +227,17 @@ class Driver:
             self._wakeup.wait(
                 [fd for fd in fds if fd is not None], next_check - time.monotonic()
             )
+
+    def _listen_for_nudges(self) -> None:
+        """Wake on ``NUDGE_SIGNAL`` (a cancel asked for on this host) and check the run's
+        row at once. Only a driver in its main thread can (a signal goes there)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(NUDGE_SIGNAL, self._on_nudge)
+        self._wakeup.wake_on_signals()
+
+    def _on_nudge(self, signum: int, frame: FrameType | None) -> None:
+        self._nudged = True
 
     def _check_cancel(self) -> None:
         if self.scheduler.cancelled:

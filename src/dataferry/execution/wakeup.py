@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,6 +24,12 @@ class Wakeup:
         self._read, self._write = os.pipe()
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
+        self._on_signals = False
+
+    def wake_on_signals(self) -> None:
+        """Let any signal this process handles end a ``wait`` too (main thread only)."""
+        signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        self._on_signals = True
 
     def wake(self) -> None:
         """End the current (or the next) ``wait`` at once; safe from any thread."""
