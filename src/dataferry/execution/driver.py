@@ -47,6 +47,7 @@ from dataferry.execution.registration import plan_registrations, register_planne
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
 from dataferry.execution.run_layout import driver_log, stderr_path, step_dir
 from dataferry.execution.scheduler import Change, Phase, Scheduler
+from dataferry.execution.stage_board import StageBoard
 from dataferry.execution.wakeup import Wakeup
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ log = logging.getLogger("dataferry.driver")
 # when no nudge comes with it (a nudge, sent by a canceller on this host, wakes it now)
 CANCEL_CHECK_S = 1.0
 HEARTBEAT_S = 2.0
+# a preparation's stage is shown once it has lasted this long (see stage_board)
+STAGE_SHOWN_AFTER_S = 0.1
 PREPARING = "Preparing"
 _INITIAL_PHASES = {
     "Finished": Phase.FINISHED,
@@ -123,10 +126,11 @@ class Driver:
         self._stop = threading.Event()
         self._wakeup = Wakeup()
         self._nudged = False
-        # (node id, stage) from the preparations, or a Preparation that is done
-        self._news: queue.SimpleQueue[tuple[str, str] | Preparation] = (
+        # (node id, stage, since) from the preparations, or a Preparation that is done
+        self._news: queue.SimpleQueue[tuple[str, str, float] | Preparation] = (
             queue.SimpleQueue()
         )
+        self._stages = StageBoard(STAGE_SHOWN_AFTER_S)
         self._workers = ThreadPoolExecutor(
             self.max_concurrency, thread_name_prefix="dataferry-prepare"
         )
@@ -223,9 +227,11 @@ class Driver:
                 self._begin(self.states[node_id])
             if self.scheduler.done:
                 return
+            self._show_stages()
             fds = (self.executor.exit_fd(s.handle) for s in self._running.values())
+            wake_at = min(next_check, self._stages.next_due() or next_check)
             self._wakeup.wait(
-                [fd for fd in fds if fd is not None], next_check - time.monotonic()
+                [fd for fd in fds if fd is not None], wake_at - time.monotonic()
             )
 
     def _listen_for_nudges(self) -> None:
@@ -292,7 +298,7 @@ class Driver:
             state.record.id,
             status=PREPARING,
             started_at=now(),
-            details=self._details(state, stage="waiting for a worker"),
+            details=self._details(state, stage="fingerprinting"),
         )
         state.status = PREPARING
         ups = [self.states[u] for u in state.node.upstream]
@@ -320,7 +326,7 @@ class Driver:
 
     def _tell(self, node_id: str, stage: str) -> None:
         """A preparation's stage (from its worker thread)."""
-        self._news.put((node_id, stage))
+        self._news.put((node_id, stage, time.monotonic()))
         self._wakeup.wake()
 
     def _tell_done(self, prep: Preparation) -> None:
@@ -329,9 +335,8 @@ class Driver:
         self._wakeup.wake()
 
     def _take_news(self) -> None:
-        """Start (or end) the steps whose preparation is done, then show the latest
-        stage of each step still preparing."""
-        stages: dict[str, str] = {}
+        """Note the stages the preparations reported, and start (or end) the steps
+        whose preparation is done."""
         done: list[Preparation] = []
         while True:
             try:
@@ -341,11 +346,15 @@ class Driver:
             if isinstance(news, Preparation):
                 done.append(news)
             else:
-                stages[news[0]] = news[1]
+                self._stages.report(*news)
         for prep in done:
+            self._stages.forget(prep.node_id)
             if self._preparing.pop(prep.node_id, None) is prep:
                 self._prepared(self.states[prep.node_id], prep)
-        for node_id, stage in stages.items():
+
+    def _show_stages(self) -> None:
+        """Show the stages that have lasted, of the steps still preparing."""
+        for node_id, stage in self._stages.due(time.monotonic()):
             if node_id in self._preparing:
                 state = self.states[node_id]
                 self.store.update_step_run(

@@ -149,9 +149,12 @@ class Preparation:
         Raises:
             Cancelled: the preparation was cancelled.
         """
+        self._checkpoint()
+        self.report(self.node_id, text)
+
+    def _checkpoint(self) -> None:
         if self._cancel.is_set():
             raise Cancelled
-        self.report(self.node_id, text)
 
     # -- the work ---------------------------------------------------------------------
 
@@ -183,7 +186,7 @@ class Preparation:
     def _decide_reuse(self) -> bool:
         """Fingerprint the step and decide; True if an earlier step run serves it."""
         job, node = self.job, self.job.node
-        self.stage("fingerprinting")
+        self._checkpoint()  # "fingerprinting" is shown from the start
         with failures_at(
             f"step '{node.name}': its inputs could not be read to fingerprint them",
             self._read_places(),
