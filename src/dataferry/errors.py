@@ -49,6 +49,7 @@ __all__ = [
     "RunError",
     "RunNotFoundError",
     "RunStateError",
+    "SchedulerStateError",
     "SecretNotFoundError",
     "StepDefinitionError",
     "StorageError",
@@ -280,6 +281,11 @@ class EventCursorError(RunError, ValueError):
     """Events were asked for after an id that cannot be one (negative, not an integer)."""
 
     exit_code = 2
+
+
+class SchedulerStateError(RunStateError, RuntimeError):
+    """The scheduler was told of an event its state does not allow (a step that is not
+    running reported finished, an unknown step): a fault of the driver, not of the plan."""
 
 
 class PlanFormatError(RunError, ValueError):

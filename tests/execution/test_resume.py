@@ -384,7 +384,8 @@ class TestEveryStepProcessIsStopped:
         crashing_driver: ScriptedDriver,
     ) -> None:
         """A step's process is held until the driver has recorded it: the driver died
-        first, so the step never ran (its row says NotStarted, truly), and runs once."""
+        first, so the step never ran (its row says Preparing, truly: its process was
+        never let run), and runs once."""
         crashing_driver.args = ["before-running"]
         setup = chain(workspace, tmp_path, wait_in_b=False)
         run = setup.pipeline.submit("resume")
@@ -392,7 +393,7 @@ class TestEveryStepProcessIsStopped:
         assert driver.wait(timeout=WAIT_S) == -signal.SIGKILL
         store = RunStore(workspace.catalog)
         b = store.get_step_run(step(run, "b").id)
-        assert b.status == "NotStarted"
+        assert b.status == "Preparing"
         assert (store_root / STAGING_DIR / b.id).is_dir()  # prepared, never released
         folder = run_dir(workspace, run.id)
         wait_until(lambda: step_processes(folder) == [], "the held step's exit")

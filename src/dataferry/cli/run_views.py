@@ -56,6 +56,12 @@ def step_counts(statuses: Iterable[str]) -> str:
     return ", ".join(f"{counts[s]} {s}" for s in known + others)
 
 
+def status_text(rec: StepView) -> str:
+    """A step's status, with what it is doing while it prepares:
+    ``"Preparing: hashing input 'raw'"``."""
+    return f"{rec.status}: {rec.stage}" if rec.stage else rec.status
+
+
 def error_line(error: str | None) -> str:
     """An error's first line, and its last when the first only introduces the rest.
 

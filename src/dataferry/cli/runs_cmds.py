@@ -13,6 +13,7 @@ from dataferry.cli.run_views import (
     format_size,
     format_utc,
     print_table,
+    status_text,
     step_counts,
     step_note,
 )
@@ -143,7 +144,7 @@ def _print_steps(steps: Sequence[StepView]) -> None:
         [
             (
                 s.name,
-                s.status,
+                status_text(s),
                 format_duration(s.duration_s),
                 s.id,
                 step_note(s),

@@ -1,28 +1,33 @@
-"""The process that drives one pipeline run: schedules steps, binds data, commits outputs.
+"""The process that drives one pipeline run: schedules steps, starts them, commits them.
 
 Started detached by ``Pipeline.submit`` (``python -m dataferry.execution.driver WS RUN``),
 so a run goes on when the submitting script ends, and any process can watch it through
 the catalog. It beats a heartbeat into the run's row while it lives.
+
+What runs next is the scheduler's to say (``scheduler``). Preparing a step (reuse
+decision, inputs, staged outputs) runs in worker threads (``preparation``), so the loop
+never waits on a hash or a download: it polls processes, honours a cancel, and sleeps
+until a process ends, a preparation has news, or its short timeout passes (``wakeup``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
-import shutil
+import queue
+import signal
 import socket
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
 from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
-from dataferry.catalog.status import RunStatus, StepStatus
+from dataferry.catalog.status import EventKind, RunStatus, StepStatus
 from dataferry.catalog.step_commit import StepCommit
 from dataferry.data.workspace import Workspace
 from dataferry.errors import DataferryError, InputChangedError
@@ -30,52 +35,39 @@ from dataferry.execution.commit import (
     StagedOutput,
     commit_outputs,
     discard_output,
-    stage_output,
     undo_commits,
 )
-from dataferry.execution.executors import (
-    Executor,
-    LocalExecutor,
-    PreparedStep,
-    StepHandle,
-)
+from dataferry.execution.executors import Executor, LocalExecutor, StepHandle
 from dataferry.execution.input_guard import check_inputs
-from dataferry.execution.materialise import (
-    BoundInput,
-    InputContext,
-    bind_input,
-    release_inputs,
-)
-from dataferry.execution.places import failures_at, input_places, output_place
-from dataferry.execution.plan_inputs import UpstreamOutputInput
+from dataferry.execution.materialise import BoundInput, release_inputs
+from dataferry.execution.places import failures_at, output_place
 from dataferry.execution.plan_model import PlanNode, plan_of
-from dataferry.execution.plan_values import (
-    ArgumentItem,
-    InputArg,
-    LiteralArg,
-    OutputArg,
-    ParamArg,
-    ParamRef,
-)
-from dataferry.execution.port_identity import reused_names, reused_output_names
+from dataferry.execution.port_identity import reused_output_names
+from dataferry.execution.preparation import Preparation, StepJob
+from dataferry.execution.processes import NUDGE_SIGNAL
 from dataferry.execution.registration import plan_registrations
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
-from dataferry.execution.run_layout import (
-    context_file,
-    driver_log,
-    stderr_path,
-    stdout_path,
-    step_dir,
-    work_dir,
-)
-from dataferry.storage.integrity import remove_tree
+from dataferry.execution.run_layout import driver_log, stderr_path, step_dir
+from dataferry.execution.scheduler import Change, Phase, Scheduler
+from dataferry.execution.stage_board import StageBoard
+from dataferry.execution.wakeup import Wakeup
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 log = logging.getLogger("dataferry.driver")
 
-POLL_S = 0.005
-CANCEL_CHECK_S = 0.2
+# the loop sleeps at most this long: how soon a cancel asked for in the catalog is seen
+# when no nudge comes with it (a nudge, sent by a canceller on this host, wakes it now)
+CANCEL_CHECK_S = 1.0
 HEARTBEAT_S = 2.0
-_KNOWN_LOCAL_TARGETS = {None, "", "local"}
+# a preparation's stage is shown once it has lasted this long (see stage_board)
+STAGE_SHOWN_AFTER_S = 0.1
+_INITIAL_PHASES = {
+    StepStatus.FINISHED: Phase.FINISHED,
+    StepStatus.FAILED: Phase.FAILED,
+    StepStatus.CANCELED: Phase.CANCELLED,
+}
 
 
 @dataclass
@@ -91,6 +83,8 @@ class StepState:
     notes: list[str] = field(default_factory=list)
     fingerprint: str | None = None
     fingerprint_details: dict[str, Any] = field(default_factory=dict)
+    explanation: str | None = None
+    stop_reason: str = ""
 
     @property
     def node_id(self) -> str:
@@ -116,12 +110,33 @@ class Driver:
             workspace.catalog.get_setting("max_concurrency", 0) or os.cpu_count() or 1
         )
         self.states = self._states()
+        self.scheduler = Scheduler(
+            {n.node_id: n.upstream for n in self.plan.nodes},
+            continue_on_failure=self.continue_on_failure,
+            max_active=self.max_concurrency,
+            phases={
+                n: _INITIAL_PHASES[s.status]
+                for n, s in self.states.items()
+                if s.status in _INITIAL_PHASES
+            },
+        )
         self.advisor = ReuseAdvisor(workspace, self.store, dict(self.run.parameters))
         self.advisor.use_plan(self.plan.nodes)
         self.advisor.rerun_from = self.run.options.get("rerun_from")
         self.rerun_nodes = set(self.run.options.get("rerun_nodes") or [])
         self._stop = threading.Event()
-        self.cancelled = False
+        self._wakeup = Wakeup()
+        self._nudged = False
+        # (node id, stage, since) from the preparations, or a Preparation that is done
+        self._news: queue.SimpleQueue[tuple[str, str, float] | Preparation] = (
+            queue.SimpleQueue()
+        )
+        self._stages = StageBoard(STAGE_SHOWN_AFTER_S)
+        self._workers = ThreadPoolExecutor(
+            self.max_concurrency, thread_name_prefix="dataferry-prepare"
+        )
+        self._preparing: dict[str, Preparation] = {}
+        self._running: dict[str, StepState] = {}  # has a process (running, stopping)
         self._outputs: dict[
             str, list[OutputRecord]
         ] = {}  # step run id -> its committed outputs
@@ -143,7 +158,14 @@ class Driver:
     # -- the loop ---------------------------------------------------------------------
 
     def drive(self) -> RunStatus:
-        """Run every step that can run; return the run's final status."""
+        """Run every step that can run; return the run's final status.
+
+        Raises:
+            Exception: whatever stopped the loop; every step it started has been
+                stopped and every step row ended before it is raised.
+        """
+        # before the pid is on record: whoever reads it may nudge this process
+        self._listen_for_nudges()
         values: dict[str, Any] = {
             "started_at": self.run.started_at or now(),
             "heartbeat_at": now(),
@@ -167,14 +189,16 @@ class Driver:
         try:
             self._loop()
         except Exception as exc:
-            # no step row may stay Running or NotStarted once its driver is gone
-            self._cancel_all(
-                f"stopped: the driver failed ({type(exc).__name__}: {exc})"
-            )
+            # no step may go on, and no row stay unended, once its driver is gone
+            self._abort(f"stopped: the driver failed ({type(exc).__name__}: {exc})")
             raise
         finally:
             self._stop.set()
-        final = self._final_status()
+            self._wakeup.close()
+            # a cancelled preparation still running removes what it made, then its
+            # thread ends; the process waits for it before it exits
+            self._workers.shutdown(wait=False, cancel_futures=True)
+        final = self.scheduler.final_status()
         if final == RunStatus.FINISHED and self.run.options.get(
             "delete_intermediate_outputs"
         ):
@@ -194,45 +218,44 @@ class Driver:
         log.info("run %s: deleted %d intermediate outputs", self.run_id, len(deleted))
 
     def _loop(self) -> None:
+        for skip in self.scheduler.take_skips():
+            self._apply(Change(skipped=(skip,)), "")
         next_check = 0.0
         while True:
-            if time.monotonic() >= next_check:
+            if self._nudged or time.monotonic() >= next_check:
+                self._nudged = False
                 next_check = time.monotonic() + CANCEL_CHECK_S
-                if self.store.run_status(self.run_id) == RunStatus.CANCEL_REQUESTED:
-                    self._cancel_all("the run was cancelled")
-                    self.cancelled = True
-                    return
-            running = [
-                s for s in self.states.values() if s.status == StepStatus.RUNNING
-            ]
-            for state in running:
-                assert state.handle is not None
-                code = self.executor.poll(state.handle)
-                if code is not None:
-                    self._finish(state, code)
-            self._start_ready()
-            if all(s.status.is_terminal for s in self.states.values()):
+                self._check_cancel()
+            self._take_news()
+            self._poll_processes()
+            for node_id in self.scheduler.next_to_prepare():
+                self._begin(self.states[node_id])
+            if self.scheduler.done:
                 return
-            time.sleep(POLL_S)
+            self._show_stages()
+            fds = (self.executor.exit_fd(s.handle) for s in self._running.values())
+            wake_at = min(next_check, self._stages.next_due() or next_check)
+            self._wakeup.wait(
+                [fd for fd in fds if fd is not None], wake_at - time.monotonic()
+            )
 
-    def _start_ready(self) -> None:
-        running = sum(1 for s in self.states.values() if s.status == StepStatus.RUNNING)
-        for state in self.states.values():
-            if running >= self.max_concurrency:
-                return
-            if state.status != StepStatus.NOT_STARTED:
-                continue
-            ups = [self.states[u] for u in state.node.upstream]
-            ended = (StepStatus.FAILED, StepStatus.CANCELED)
-            if any(u.status in ended for u in ups):
-                failed = next(u for u in ups if u.status in ended)
-                self._skip(
-                    state,
-                    f"not run: upstream step '{failed.node.name}' did not finish",
-                )
-                continue
-            if all(u.status == StepStatus.FINISHED for u in ups) and self._start(state):
-                running += 1
+    def _listen_for_nudges(self) -> None:
+        """Wake on ``NUDGE_SIGNAL`` (a cancel asked for on this host) and check the run's
+        row at once. Only a driver in its main thread can (a signal goes there)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(NUDGE_SIGNAL, self._on_nudge)
+        self._wakeup.wake_on_signals()
+
+    def _on_nudge(self, signum: int, frame: FrameType | None) -> None:
+        self._nudged = True
+
+    def _check_cancel(self) -> None:
+        if self.scheduler.cancelled:
+            return
+        if self.store.run_status(self.run_id) == RunStatus.CANCEL_REQUESTED:
+            log.info("run %s: cancel requested", self.run_id)
+            self._apply(self.scheduler.cancel(), "the run was cancelled")
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
@@ -243,93 +266,165 @@ class Driver:
             ):  # a busy catalog must not kill the run; the next beat retries
                 log.exception("heartbeat failed")
 
-    # -- one step ---------------------------------------------------------------------
-
-    def _start(self, state: StepState) -> bool:
-        """Reuse the step, or start it; True if a process was started.
-
-        Any error on the way fails this step alone (and, unless the run continues on
-        failure, cancels the rest): the driver itself goes on to end the run.
-        """
-        try:
-            if self._reuse(state):
-                return False
-            prepared = self._prepare(state)
-            self.executor.prepare(prepared)
-            state.handle = self.executor.start(
-                prepared, before_run=lambda handle: self._record_start(state, handle)
+    def _apply(self, change: Change, reason: str) -> None:
+        """Carry out what the scheduler decided: end the skipped and cancelled steps,
+        ask the ones to stop to stop (``_poll_processes`` ends them once they have)."""
+        for skip in change.skipped:
+            upstream = self.states[skip.because].node.name
+            self._skip(
+                self.states[skip.node_id],
+                f"not run: upstream step '{upstream}' did not finish",
             )
+        for node_id in change.cancelled:
+            prep = self._preparing.pop(node_id, None)
+            if prep is not None and prep.cancel():
+                prep.clean_up()  # it was done, its news not yet taken
+            self._skip(self.states[node_id], reason)
+        for node_id in change.to_stop:
+            state = self.states[node_id]
+            assert state.handle is not None
+            state.stop_reason = reason
+            self.executor.cancel(state.handle)
+
+    def _after(self, state: StepState) -> None:
+        """Tell the scheduler how a step that began has ended (its row says so)."""
+        if state.status == StepStatus.FINISHED:
+            self.scheduler.finished(state.node_id)
+        elif state.status == StepStatus.FAILED:
+            change = self.scheduler.failed(state.node_id)
+            self._apply(change, f"not run: step '{state.node.name}' failed")
+
+    # -- preparing a step (off the loop) ------------------------------------------------
+
+    def _begin(self, state: StepState) -> None:
+        """Show the step as Preparing (its duration counts from here) and hand its
+        preparation to a worker thread."""
+        self.store.move_step(
+            state.record.id,
+            StepStatus.PREPARING,
+            note={"doing": "fingerprinting"},
+            started_at=now(),
+            details=self._details(state, stage="fingerprinting"),
+        )
+        state.status = StepStatus.PREPARING
+        ups = [self.states[u] for u in state.node.upstream]
+        job = StepJob(
+            workspace=self.ws,
+            store=self.store,
+            run=self.run,
+            node=state.node,
+            record=state.record,
+            folder=self._step_dir(state),
+            advisor=self.advisor,
+            upstream={
+                u.node_id: output_identity(u.fingerprint, u.record)
+                for u in ups
+                if u.fingerprint
+            },
+            producers={u.node_id: u.record for u in ups},
+            outputs_cache=self._outputs,
+            regenerate=bool(self.run.options.get("regenerate_outputs")),
+            forced=state.node_id in self.rerun_nodes,
+        )
+        prep = Preparation(job, report=self._tell, done=self._tell_done)
+        self._preparing[state.node_id] = prep
+        self._workers.submit(prep.run)
+
+    def _tell(self, node_id: str, stage: str) -> None:
+        """A preparation's stage (from its worker thread)."""
+        self._news.put((node_id, stage, time.monotonic()))
+        self._wakeup.wake()
+
+    def _tell_done(self, prep: Preparation) -> None:
+        """A preparation is done (from its worker thread)."""
+        self._news.put(prep)
+        self._wakeup.wake()
+
+    def _take_news(self) -> None:
+        """Note the stages the preparations reported, and start (or end) the steps
+        whose preparation is done."""
+        done: list[Preparation] = []
+        while True:
+            try:
+                news = self._news.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(news, Preparation):
+                done.append(news)
+            else:
+                self._stages.report(*news)
+        for prep in done:
+            self._stages.forget(prep.node_id)
+            if self._preparing.pop(prep.node_id, None) is prep:
+                self._prepared(self.states[prep.node_id], prep)
+
+    def _show_stages(self) -> None:
+        """Show the stages that have lasted, of the steps still preparing."""
+        for node_id, stage in self._stages.due(time.monotonic()):
+            if node_id in self._preparing:
+                state = self.states[node_id]
+                self.store.update_step_run(
+                    state.record.id, details=self._details(state, stage=stage)
+                )
+                self.store.record_event(
+                    self.run_id,
+                    EventKind.PREPARING,
+                    {"doing": stage},
+                    step_run_id=state.record.id,
+                )
+
+    def _prepared(self, state: StepState, prep: Preparation) -> None:
+        """Reuse the step, start its process, or fail it, as its preparation ended."""
+        state.inputs, state.staged, state.notes = prep.inputs, prep.staged, prep.notes
+        if prep.fingerprint is not None and prep.decision is not None:
+            state.fingerprint = prep.fingerprint.digest
+            state.fingerprint_details = prep.fingerprint.to_details()
+            state.explanation = prep.decision.explanation
+        try:
+            if prep.error is not None:
+                raise prep.error
+            if prep.decision is not None and prep.decision.reuse:
+                self._record_reuse(state, prep)
+            else:
+                assert prep.step is not None
+                self.executor.prepare(prep.step)
+                state.handle = self.executor.start(
+                    prep.step,
+                    before_run=lambda handle: self._record_start(state, handle),
+                )
         except Exception as exc:
             self._fail_before_start(state, exc)
-            return False
+            self._after(state)
+            return
+        if state.handle is None:  # reused
+            self._after(state)
+            return
         state.status = StepStatus.RUNNING
+        self.scheduler.started(state.node_id)
+        self._running[state.node_id] = state
         log.info(
             "step %s (%s) started, pid %s",
             state.node.name,
             state.record.id,
             self.executor.pid(state.handle),
         )
-        return True
 
-    def _record_start(self, state: StepState, handle: StepHandle) -> None:
-        """Record the step as Running with its pid and what it reads, before its
-        process may run."""
-        inputs = [
-            {"role": "input", "name": b.name, "mode": b.mode, "value": b.value}
-            | {k: b.lineage.get(k) for k in ("dataset_id", "datastore", "path")}
-            for b in state.inputs
-        ]
-        self.store.move_step(
-            state.record.id,
-            StepStatus.RUNNING,
-            inputs=inputs,
-            started_at=now(),
-            log_dir=str(self._step_dir(state)),
-            details=self._details(
-                state, pid=self.executor.pid(handle), host=socket.gethostname()
-            ),
-        )
-
-    def _reuse(self, state: StepState) -> bool:
-        """Fingerprint the step; if an earlier step run matches, take its outputs."""
-        upstream = {
-            n: output_identity(s.fingerprint, s.record)
-            for n, s in self.states.items()
-            if s.fingerprint and s.status == StepStatus.FINISHED
-        }
-        with failures_at(
-            f"step '{state.node.name}': its inputs could not be read to fingerprint them",
-            self._read_places(state),
-        ):
-            fp = self.advisor.fingerprint(state.node, upstream)
-            decision = self.advisor.decide(
-                state.node,
-                fp,
-                regenerate=bool(self.run.options.get("regenerate_outputs")),
-                forced=state.node_id in self.rerun_nodes,
-            )
-        state.fingerprint = fp.digest
-        state.fingerprint_details = fp.to_details()
-        log.info("step %s: %s", state.node.name, decision.explanation)
-        event = {"reuse": decision.reuse, "explanation": decision.explanation}
-        if not decision.reuse:
-            self.store.update_step_run(
-                state.record.id,
-                event=event,
-                fingerprint=fp.digest,
-                explanation=decision.explanation,
-            )
-            return False
-        source = decision.reused_from
-        assert source is not None
+    def _record_reuse(self, state: StepState, prep: Preparation) -> None:
+        """Record the step as Finished with the outputs of the step run it reuses."""
+        assert prep.decision is not None and prep.decision.reused_from is not None
+        source = prep.decision.reused_from
         stamp = now()
         self.store.move_step(
             state.record.id,
             StepStatus.FINISHED,
-            reuse={**event, "reused_from": source.reused_from or source.id},
-            fingerprint=fp.digest,
+            reuse={
+                **self._reuse_event(state, reuse=True),
+                "reused_from": source.reused_from or source.id,
+            },
+            fingerprint=state.fingerprint,
             reused_from=source.reused_from or source.id,
-            explanation=decision.explanation,
+            explanation=state.explanation,
+            # a reused step ran nothing: it shows no time of its own, as before
             started_at=stamp,
             ended_at=stamp,
             details=self._details(
@@ -341,201 +436,82 @@ class Driver:
         )
         state.record = self.store.get_step_run(state.record.id)
         state.status = StepStatus.FINISHED
-        return True
 
-    def _read_places(self, state: StepState) -> list[str]:
-        """Where fingerprinting reads: the data inputs (an upstream output counts by its
-        producer's fingerprint, and is not read)."""
-        return [
-            f"input '{spec.name}': {place}"
-            for spec in state.node.inputs
-            if not isinstance(spec, UpstreamOutputInput)
-            for place in input_places(spec, self.run.parameters, {})
+    def _reuse_event(self, state: StepState, *, reuse: bool) -> dict[str, Any]:
+        return {"reuse": reuse, "explanation": state.explanation}
+
+    def _record_start(self, state: StepState, handle: StepHandle) -> None:
+        """Record the step as Running with its pid, what it reads and why it was not
+        reused, before its process may run."""
+        inputs = [
+            {"role": "input", "name": b.name, "mode": b.mode, "value": b.value}
+            | {k: b.lineage.get(k) for k in ("dataset_id", "datastore", "path")}
+            for b in state.inputs
         ]
+        self.store.move_step(
+            state.record.id,
+            StepStatus.RUNNING,
+            inputs=inputs,
+            reuse=self._reuse_event(state, reuse=False),
+            fingerprint=state.fingerprint,
+            explanation=state.explanation,
+            log_dir=str(self._step_dir(state)),
+            details=self._details(
+                state, pid=self.executor.pid(handle), host=socket.gethostname()
+            ),
+        )
 
     def _step_dir(self, state: StepState) -> Path:
         return step_dir(self.ws, self.run_id, state.record.id)
 
-    def _prepare(self, state: StepState) -> PreparedStep:
-        node = state.node
-        folder = self._step_dir(state)
-        cwd = work_dir(folder)
-        remove_tree(str(cwd))  # an earlier attempt's, read-only views and all
-        shutil.copytree(node.snapshot, cwd, symlinks=True)
-        (cwd / "outputs").mkdir(exist_ok=True)
-        (cwd / "logs").mkdir(exist_ok=True)
-        self._note_compute(state)
-        ctx = InputContext(
-            self.ws,
-            folder,
-            cwd,
-            dict(self.run.parameters),
-            self._committed(),
-            state.notes,
-            self.store,
-        )
-        self._bind_inputs(state, ctx)
-        for spec in node.outputs:
-            with failures_at(
-                f"step '{node.name}': output '{spec.name}' could not be prepared",
-                [output_place(spec, state.record.id)],
-            ):
-                state.staged.append(
-                    stage_output(
-                        self.ws,
-                        self.store,
-                        spec,
-                        run_id=self.run_id,
-                        step_run_id=state.record.id,
-                        step_dir=folder,
-                        work_dir=cwd,
-                    )
-                )
-        argv = self._argv(state, cwd)
-        env = self._env(state, folder)
-        context_file(folder).write_text(json.dumps(self._context(state), indent=2))
-        timeout = node.max_duration_s(self.run.parameters)
-        return PreparedStep(
-            step_run_id=state.record.id,
-            name=node.name,
-            argv=argv,
-            cwd=str(cwd),
-            env=env,
-            stdout_path=str(stdout_path(folder)),
-            stderr_path=str(stderr_path(folder)),
-            timeout_s=float(timeout) if timeout else None,
-        )
+    # -- a step's process ---------------------------------------------------------------
 
-    def _bind_inputs(self, state: StepState, ctx: InputContext) -> None:
-        """Bind every input, or none (what was made is removed); the notes binding
-        made go to the top of the step's log."""
-        state.inputs = []
-        try:
-            for spec in state.node.inputs:
-                with failures_at(
-                    f"step '{state.node.name}': input '{spec.name}' could not be prepared",
-                    input_places(spec, self.run.parameters, ctx.committed),
-                ):
-                    state.inputs.append(bind_input(ctx, spec))
-        except BaseException:
-            release_inputs(state.inputs)
-            raise
-        if state.notes:
-            with open(ctx.step_dir / "stdout.txt", "a", encoding="utf-8") as fh:
-                fh.writelines(f"dataferry: {note}\n" for note in state.notes)
+    def _poll_processes(self) -> None:
+        """End the steps whose process has ended: finished, failed, or stopped."""
+        for state in list(self._running.values()):
+            assert state.handle is not None
+            code = self.executor.poll(state.handle)
+            if code is None:
+                continue
+            del self._running[state.node_id]
+            if self.scheduler.phase(state.node_id) is Phase.STOPPING:
+                self._end_stopped(state)
+                self.scheduler.stopped(state.node_id)
+            else:
+                self._finish(state, code)
+                self._after(state)
 
-    def _note_compute(self, state: StepState) -> None:
-        target = state.node.compute_target
-        if target in _KNOWN_LOCAL_TARGETS:
-            return
-        configured = self.ws.catalog.get_setting("compute_targets", {}) or {}
-        if target not in configured:
-            note = f"compute target '{target}' is not configured in this workspace: step runs on the local executor"
-            state.notes.append(note)
-            log.info("step %s: %s", state.node.name, note)
+    def _end_stopped(self, state: StepState) -> None:
+        """End a step whose process was stopped: nothing it wrote is kept."""
+        self._discard(state)
+        changed = self._check_inputs(state)
+        reason = state.stop_reason
+        error = reason if changed is None else f"{reason}\n{changed}"
+        self._end(state, StepStatus.CANCELED, None, error=error)
 
-    def _committed(self) -> dict[tuple[str, str], Any]:
-        """The committed outputs of the finished steps, by (node, output name in this run)."""
-        committed = {}
+    def _abort(self, reason: str) -> None:
+        """The loop failed: stop every preparation and process, then end every row.
+
+        Processes are stopped first and waited for (the loop that would reap them is
+        gone), so a catalog that fails too cannot leave a step running.
+        """
+        for prep in self._preparing.values():
+            if prep.cancel():
+                prep.clean_up()
+        stopping = list(self._running.values())
+        for state in stopping:
+            assert state.handle is not None
+            self.executor.cancel(state.handle)  # all at once: one grace period in all
+        for state in stopping:
+            assert state.handle is not None
+            self.executor.stop(state.handle)
+        self._running.clear()
+        for state in stopping:
+            state.stop_reason = reason
+            self._end_stopped(state)
         for state in self.states.values():
-            if state.status == StepStatus.FINISHED:
-                source = state.record.reused_from or state.record.id
-                if (
-                    source not in self._outputs
-                ):  # read once: committed outputs never change
-                    self._outputs[source] = self.store.outputs_of(source)
-                renamed = reused_names(state.record)
-                for rec in self._outputs[source]:
-                    committed[(state.node_id, renamed.get(rec.name, rec.name))] = rec
-        return committed
-
-    def _value(self, ref: ArgumentItem, state: StepState) -> str:
-        if isinstance(ref, LiteralArg):
-            return ref.text
-        if isinstance(ref, InputArg):
-            return next(i.value for i in state.inputs if i.name == ref.name)
-        if isinstance(ref, OutputArg):
-            return str(next(o.write_dir for o in state.staged if o.name == ref.name))
-        if isinstance(ref, ParamArg):
-            value = ParamRef(ref.name).resolve(self.run.parameters)
-            return (
-                value
-                if isinstance(value, str)
-                else json.dumps(value)
-                if isinstance(value, dict)
-                else str(value)
-            )
-        return str(state.node.step_param(ref.name, self.run.parameters))
-
-    def _argv(self, state: StepState, work_dir: Path) -> list[str]:
-        """The step's command line, as its kind builds it from the resolved arguments."""
-        node = state.node
-        args = [self._value(a, state) for a in node.arguments]
-        interpreter = node.environment.resolve_interpreter()
-        return node.kind.argv(args, work_dir=work_dir, interpreter=interpreter)
-
-    def _env(self, state: StepState, folder: Path) -> dict[str, str]:
-        node = state.node
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("AZUREML_", "AML_PARAMETER_"))
-        }
-        env.update({k: str(v) for k, v in node.environment.variables.items()})
-        env.update(
-            PYTHONUNBUFFERED="1",
-            DATAFERRY_RUN_CONTEXT=str(context_file(folder)),
-            AZUREML_RUN_ID=state.record.id,
-            AZUREML_ARM_PROJECT_NAME=self.run.experiment,
-            AZUREML_ARM_WORKSPACE_NAME=self.ws.name,
-            AZUREML_OUTPUT_DIRECTORY="./outputs",
-        )
-        if self.ws.subscription_id:
-            env["AZUREML_ARM_SUBSCRIPTION"] = self.ws.subscription_id
-        if self.ws.resource_group:
-            env["AZUREML_ARM_RESOURCEGROUP"] = self.ws.resource_group
-        dataset_inputs = []
-        for bound in state.inputs:
-            env[f"AZUREML_DATAREFERENCE_{bound.name}"] = bound.value
-            if bound.style == "dataset":
-                env[bound.name] = bound.value
-                dataset_inputs.append(f"{bound.name}:{bound.mode}")
-        env["AZUREML_DATASET_ENVIRONMENT_VARS"] = ",".join(dataset_inputs)
-        file_outputs = []
-        for staged in state.staged:
-            env[f"AZUREML_DATAREFERENCE_{staged.name}"] = str(staged.write_dir)
-            if staged.spec.type == "dataset_output":
-                env[staged.name] = str(staged.write_dir)
-                file_outputs.append(staged.name)
-        env["AZUREML_DATASET_FILE_OUTPUTS"] = ";".join(file_outputs)
-        for key in node.params:
-            env["AML_PARAMETER_" + key] = str(node.step_param(key, self.run.parameters))
-        for (
-            arg
-        ) in node.arguments:  # in Azure ML an argument parameter is $AML_PARAMETER_x
-            if isinstance(arg, ParamArg):
-                env["AML_PARAMETER_" + re.sub(r"[~\W]", "_", arg.name)] = self._value(
-                    arg, state
-                )
-        return env
-
-    def _context(self, state: StepState) -> dict[str, Any]:
-        """What ``Run.get_context()`` reads inside the step."""
-        return {
-            "workspace": str(self.ws.path),
-            "run_id": state.record.id,
-            "parent_run_id": self.run_id,
-            "experiment": self.run.experiment,
-            "step_name": state.node.name,
-            "inputs": {
-                b.name: {"mode": b.mode, "value": b.value, "style": b.style}
-                for b in state.inputs
-            },
-            "outputs": {
-                o.name: {"path": str(o.write_dir), "type": o.spec.type}
-                for o in state.staged
-            },
-        }
+            if state.status in (StepStatus.NOT_STARTED, StepStatus.PREPARING):
+                self._skip(state, reason)
 
     def _details(self, state: StepState, **extra: Any) -> dict[str, Any]:
         """What only the step run's row holds; its inputs, outputs and registrations
@@ -610,11 +586,9 @@ class Driver:
     def _fail(
         self, state: StepState, code: int, error: str, exc: Exception | None = None
     ) -> None:
-        """End a step that ran as Failed; the rest is cancelled unless the run goes on."""
+        """End a step that ran as Failed (what follows is the scheduler's to say)."""
         typed = {"error_type": type(exc).__name__} if exc is not None else {}
         self._end(state, StepStatus.FAILED, code, error=error, **typed)
-        if not self.continue_on_failure:
-            self._cancel_all(f"not run: step '{state.node.name}' failed")
 
     def _fail_on_changed_inputs(self, state: StepState, code: int | None) -> bool:
         """Fail the step if any of its read-only inputs changed while it ran (marking a
@@ -633,8 +607,6 @@ class Driver:
             error=message,
             error_type=type(error).__name__,
         )
-        if not self.continue_on_failure:
-            self._cancel_all(f"not run: step '{state.node.name}' failed")
         return True
 
     def _check_inputs(self, state: StepState) -> InputChangedError | None:
@@ -676,13 +648,12 @@ class Driver:
         self.store.move_step(
             state.record.id,
             StepStatus.FAILED,
-            started_at=now(),
+            fingerprint=state.fingerprint,
+            explanation=state.explanation,
             ended_at=now(),
             details=self._details(state, error=message, error_type=type(exc).__name__),
         )
         log.info("step %s: Failed before start: %s", state.node.name, message)
-        if not self.continue_on_failure:
-            self._cancel_all(f"not run: step '{state.node.name}' failed")
 
     def _skip(self, state: StepState, reason: str) -> None:
         state.status = StepStatus.CANCELED
@@ -697,24 +668,6 @@ class Driver:
         for staged in state.staged:
             discard_output(staged)
         self.store.release_leases(state.record.id)
-
-    def _cancel_all(self, reason: str) -> None:
-        for state in self.states.values():
-            if state.status == StepStatus.RUNNING and state.handle is not None:
-                self.executor.cancel(state.handle)
-                self._discard(state)
-                changed = self._check_inputs(state)
-                error = reason if changed is None else f"{reason}\n{changed}"
-                self._end(state, StepStatus.CANCELED, None, error=error)
-            elif state.status in (StepStatus.NOT_STARTED, StepStatus.PREPARING):
-                self._skip(state, reason)
-
-    def _final_status(self) -> RunStatus:
-        if self.cancelled:
-            return RunStatus.CANCELED
-        if all(s.status == StepStatus.FINISHED for s in self.states.values()):
-            return RunStatus.FINISHED
-        return RunStatus.FAILED
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -43,6 +43,7 @@ from dataferry.storage.integrity import (
 from dataferry.storage.location import has_glob
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from dataferry.catalog.run_store import OutputRecord, RunStore
@@ -77,6 +78,14 @@ class InputContext:
     committed: dict[tuple[str, str], OutputRecord]  # (producer node, output) -> record
     notes: list[str]
     store: RunStore | None = None  # to mark a committed output found damaged
+    # told what binding is doing ("linking input 'x'"), for the step's shown stage;
+    # whatever it raises stops the binding there (a cancel)
+    report: Callable[[str], None] | None = None
+
+    def stage(self, text: str) -> None:
+        """Say what binding is doing now."""
+        if self.report is not None:
+            self.report(text)
 
 
 def bind_input(ctx: InputContext, spec: InputBinding) -> BoundInput:
@@ -160,6 +169,7 @@ def _check_committed(
     """Refuse an upstream output whose files changed since it was committed."""
     if record.signatures is None:  # committed before signatures were recorded
         return
+    ctx.stage(f"checking input '{name}'")
     changes = differences(
         record.signatures,
         tree_signatures(location, record.path),
@@ -281,6 +291,7 @@ def _bind_paths(
     place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
     mount = spec.mode == "mount"
     if mount and all(f.local_path for f in files):
+        ctx.stage(f"linking input '{spec.name}'")
         named = bool(spec.path_on_compute)
         value = link_view(place, files, one_file=one_file, as_named=named)
         return BoundInput(spec.name, spec.style, "mount", value, lineage, place, guard)
@@ -289,6 +300,7 @@ def _bind_paths(
             f"input '{spec.name}': its datastore is not on this machine, so the "
             "mount is a read-only copy"
         )
+    ctx.stage(f"downloading input '{spec.name}'")
     value = copy_into(place, files, one_file=one_file)
     if mount:
         seal(str(place))

@@ -209,7 +209,7 @@ class StepRun(_RunBase):
         return PipelineRun(self.experiment, self.pipeline_run_id)
 
     def get_status(self) -> str:
-        """NotStarted, Running, Finished, Failed or Canceled."""
+        """NotStarted, Preparing, Running, Finished, Failed or Canceled."""
         return self._view().status
 
     def wait_for_completion(
@@ -455,7 +455,11 @@ class PipelineRun(_RunBase):
     def cancel(self) -> None:
         """Ask the driver to stop the running steps; nothing they wrote is committed."""
         # a run that has ended (or is being canceled) stays as it is
-        self._store.move_run(self._id, RunStatus.CANCEL_REQUESTED, strict=False)
+        if self._store.move_run(self._id, RunStatus.CANCEL_REQUESTED, strict=False):
+            from dataferry.execution.processes import nudge_driver
+
+            record = self._store.get_run(self._id)
+            nudge_driver(self._id, record.driver_host, record.driver_pid)
 
     def resume(self) -> PipelineRun:
         """Continue this run after its driver died: finished steps are kept, steps that were

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 
 RUN_CONTEXT_ENV = "DATAFERRY_RUN_CONTEXT"
 DRIVER_MODULE = "dataferry.execution.driver"
+# what a process that changed a run's row sends its driver (which handles it, and
+# wakes). Ignored by default: a driver still starting (its pid is recorded by submit)
+# is not killed by it, and reads the row on its first check anyway.
+NUDGE_SIGNAL = signal.SIGURG
 _PROC = Path("/proc")
 
 
@@ -39,6 +44,21 @@ def pid_is_driver(pid: int, run_id: str) -> bool:
     except OSError:
         return True  # no /proc to ask: the pid exists, assume it is the driver
     return _drives(cmdline, run_id)
+
+
+def nudge_driver(run_id: str, host: str | None, pid: int | None) -> bool:
+    """Wake the driver of ``run_id`` (``NUDGE_SIGNAL``) if it runs on this host, so it
+    reads the run's row now rather than at its next check; True if it was signalled.
+
+    A driver elsewhere, gone, or not ours to signal reads the row on its next check.
+    """
+    if pid is None or host != socket.gethostname() or not pid_is_driver(pid, run_id):
+        return False
+    try:
+        os.kill(pid, NUDGE_SIGNAL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def find_driver(run_id: str) -> int | None:

@@ -41,7 +41,7 @@ from dataferry.storage.hashing import content_hashes, hash_bytes
 from dataferry.storage.integrity import differences, tree_signatures
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from dataferry.catalog.run_store import RunStore, StepRunRecord
     from dataferry.data.sources import ResolvedFile
@@ -182,17 +182,27 @@ class ReuseAdvisor:
         self.step_names = {n.node_id: n.name for n in nodes}
         self.tokens = name_tokens(nodes)
 
-    def fingerprint(self, node: PlanNode, upstream: dict[str, str]) -> Fingerprint:
+    def fingerprint(
+        self,
+        node: PlanNode,
+        upstream: dict[str, str],
+        *,
+        on_input: Callable[[str], None] | None = None,
+    ) -> Fingerprint:
         """The fingerprint of one plan node; ``upstream`` maps node id -> its fingerprint.
 
         Generated port names are replaced by the ports' places first (``use_plan``
         gives the names), so the same pipeline built again has the same fingerprint.
+        ``on_input(name)`` is called before each input whose files are read (hashed,
+        or their hashes looked up); whatever it raises stops the fingerprint there.
         """
         canon = canonical_node(node, self.tokens.get(node.node_id, {}))
         fp = Fingerprint("", {}, read_manifest(Path(node.snapshot)))
         inputs: dict[str, str] = {}
         for spec, seen_as in zip(node.inputs, canon["inputs"], strict=True):
             key = seen_as["name"]
+            if on_input is not None and not isinstance(spec, UpstreamOutputInput):
+                on_input(spec.name)
             seen = self._input(spec, seen_as.get("output"), upstream)
             inputs[key] = seen.digest
             fp.input_sources[key] = seen.source

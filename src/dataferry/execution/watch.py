@@ -55,7 +55,7 @@ def detail_table(run: RunDetail) -> Table:
         table.add_column(column)
     for step in run.steps:
         has_note = step.status != StepStatus.FINISHED or step.explanation
-        note = (step.explanation or step.error or "") if has_note else ""
+        note = (step.stage or step.explanation or step.error or "") if has_note else ""
         note = note.splitlines()[0] if note else ""
         table.add_row(
             Text(step.name),

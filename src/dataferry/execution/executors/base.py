@@ -1,4 +1,4 @@
-"""The small interface every executor implements: prepare, start, poll, cancel."""
+"""The small interface every executor implements: prepare, start, poll, cancel, stop."""
 
 from __future__ import annotations
 
@@ -48,10 +48,25 @@ class Executor(Protocol):
         """
 
     def poll(self, handle: Any) -> int | None:
-        """The exit code once the step has ended, else None."""
+        """The exit code once the step has ended, else None.
+
+        Also where a step past its time limit, or asked to stop and still running
+        after a grace period, is stopped harder: call it on every turn of the loop.
+        """
 
     def cancel(self, handle: Any) -> None:
-        """Stop the step and everything it started."""
+        """Ask the step and everything it started to stop; return at once.
+
+        ``poll`` reports when it has ended and stops it harder after a grace period.
+        """
+
+    def stop(self, handle: Any) -> int:
+        """Stop the step and everything it started, and wait until it has ended
+        (for a driver that cannot go on looping); return its exit code."""
+
+    def exit_fd(self, handle: Any) -> int | None:
+        """A file descriptor that becomes readable when the step ends, to wake the
+        loop; None if the executor has none (the loop then wakes on its timeout)."""
 
     def pid(self, handle: Any) -> Any:
         """An identifier of the running step, for logs (a pid, a task id)."""

@@ -24,12 +24,26 @@ _GATE = 'IFS= read -r go || exit 125; exec "$@" </dev/null'
 
 @dataclass
 class LocalHandle:
-    """A running local step."""
+    """A running local step.
+
+    ``exit_fd``: a pidfd of the process (readable once it has ended), where the system
+    has them; ``kill_at``: when a step asked to stop is killed if still running.
+    """
 
     step_run_id: str
     process: subprocess.Popen[bytes]
     started: float = field(default_factory=time.monotonic)
     deadline: float | None = None
+    exit_fd: int | None = None
+    kill_at: float | None = None
+
+
+def _pidfd(pid: int) -> int | None:
+    """A pidfd of ``pid`` (Linux 5.3+), or None where there is none."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 class LocalExecutor:
@@ -74,12 +88,15 @@ class LocalExecutor:
         finally:
             os.close(hold)
         deadline = time.monotonic() + step.timeout_s if step.timeout_s else None
-        handle = LocalHandle(step.step_run_id, process, deadline=deadline)
+        handle = LocalHandle(
+            step.step_run_id, process, deadline=deadline, exit_fd=_pidfd(process.pid)
+        )
         try:
             before_run(handle)
         except BaseException:
             os.close(release)  # end of input: the held process exits without running
             process.wait()
+            _close_exit_fd(handle)
             raise
         try:
             with contextlib.suppress(BrokenPipeError):  # it died: poll reports how
@@ -89,30 +106,62 @@ class LocalExecutor:
         return handle
 
     def poll(self, handle: LocalHandle) -> int | None:
-        """The exit code (negative: killed by that signal), or None while it runs."""
+        """The exit code (negative: killed by that signal), or None while it runs.
+
+        A step past its time limit is asked to stop; one still running a grace period
+        after it was asked is killed.
+        """
         code = handle.process.poll()
-        if (
-            code is None
-            and handle.deadline is not None
-            and time.monotonic() > handle.deadline
-        ):
+        if code is not None:
+            _close_exit_fd(handle)
+            return code
+        moment = time.monotonic()
+        if handle.deadline is not None and moment > handle.deadline:
+            handle.deadline = None
             self.cancel(handle)
-            return handle.process.wait()
-        return code
+        elif handle.kill_at is not None and moment > handle.kill_at:
+            handle.kill_at = None
+            _signal_group(handle, signal.SIGKILL)
+        return None
 
     def cancel(self, handle: LocalHandle) -> None:
-        """SIGTERM the process group, then SIGKILL what is left after a grace period."""
-        if handle.process.poll() is not None:
+        """SIGTERM the process group and return; ``poll`` SIGKILLs what is left after
+        a grace period. Asking again changes nothing."""
+        if handle.process.poll() is not None or handle.kill_at is not None:
             return
-        try:
-            os.killpg(handle.process.pid, signal.SIGTERM)
-            handle.process.wait(timeout=_GRACE_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(handle.process.pid, signal.SIGKILL)
-            handle.process.wait()
-        except ProcessLookupError:
-            pass
+        handle.kill_at = time.monotonic() + _GRACE_S
+        _signal_group(handle, signal.SIGTERM)
+
+    def stop(self, handle: LocalHandle) -> int:
+        """SIGTERM the process group (unless asked already), SIGKILL what is left after
+        the grace period, and wait for the process to end; return its exit code."""
+        self.cancel(handle)
+        if handle.process.poll() is None:
+            left = (handle.kill_at or time.monotonic()) - time.monotonic()
+            try:
+                handle.process.wait(timeout=max(left, 0.0))
+            except subprocess.TimeoutExpired:
+                _signal_group(handle, signal.SIGKILL)
+        code = handle.process.wait()
+        _close_exit_fd(handle)
+        return code
+
+    def exit_fd(self, handle: LocalHandle) -> int | None:
+        """The process's pidfd while it runs (None where the system has none)."""
+        return handle.exit_fd
 
     def pid(self, handle: LocalHandle) -> int:
         """The step's process id."""
         return handle.process.pid
+
+
+def _signal_group(handle: LocalHandle, sig: signal.Signals) -> None:
+    """Signal the step's process group (it runs in its own): its children too."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(handle.process.pid, sig)
+
+
+def _close_exit_fd(handle: LocalHandle) -> None:
+    if handle.exit_fd is not None:
+        os.close(handle.exit_fd)
+        handle.exit_fd = None

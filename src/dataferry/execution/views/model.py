@@ -47,7 +47,8 @@ class StepView:
     """One step run: status, times, reuse explanation, error and where its logs are.
 
     ``source_id`` is the step run whose outputs, lineage and metrics this one shows:
-    itself, or the step run it reused.
+    itself, or the step run it reused. ``stage`` says what a ``Preparing`` step is
+    doing (``"hashing input 'raw'"``); None in any other status.
     """
 
     id: str
@@ -65,6 +66,7 @@ class StepView:
     error: str | None
     log_dir: Path | None
     registrations: tuple[RegistrationView, ...]
+    stage: str | None = None
 
     @property
     def source_id(self) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from dataferry.catalog import now
 from dataferry.catalog.run_store import RunStore
+from dataferry.catalog.status import StepStatus
 from dataferry.execution import run_layout
 from dataferry.execution.views.model import (
     TERMINAL,
@@ -87,6 +88,9 @@ def step_view(
         error=rec.details.get("error"),
         log_dir=Path(rec.log_dir) if rec.log_dir else None,
         registrations=registrations,
+        stage=(
+            rec.details.get("stage") if rec.status == StepStatus.PREPARING else None
+        ),
     )
 
 
