@@ -73,8 +73,9 @@ class TestEventsOfARealRun:
         output = {"output": "out", "datastore": "workspaceblobstore"}
         assert found[1:] == [
             (None, "run_status", "NotStarted->Running"),
+            ("w", "step_status", "NotStarted->Preparing"),
             reuse,
-            ("w", "step_status", "NotStarted->Running"),
+            ("w", "step_status", "Preparing->Running"),
             ("w", "output_committed", output | {"path": f"dataset/{w.id}/out"}),
             ("w", "registered", {"dataset": DATASET, "version": 1, "output": "out"}),
             ("w", "step_status", "Running->Finished"),
@@ -83,7 +84,7 @@ class TestEventsOfARealRun:
         ids = [e.id for e in views.events_since(workspace, run.id)]
         assert ids == sorted(ids)
 
-    def test_a_reused_step_moves_straight_to_finished(
+    def test_a_reused_step_moves_from_preparing_to_finished(
         self, workspace: Workspace, tmp_path: Path
     ) -> None:
         pipeline, _ = build(workspace, tmp_path)
@@ -92,11 +93,12 @@ class TestEventsOfARealRun:
         second = run_pipeline(pipeline)
 
         steps = [f for f in history(workspace, second) if f[0] == "w"]
-        reuse = steps[0]
+        assert steps[0] == ("w", "step_status", "NotStarted->Preparing")
+        reuse = steps[1]
         assert reuse[1] == "reuse"
         assert reuse[2]["reuse"] is True
         assert reuse[2]["reused_from"] == step(first, "w").id
-        assert steps[1:] == [("w", "step_status", "NotStarted->Finished")]
+        assert steps[2:] == [("w", "step_status", "Preparing->Finished")]
 
     def test_the_cli_prints_them_and_reads_on_after_an_id(
         self, workspace: Workspace, tmp_path: Path, cli: CliRunner
