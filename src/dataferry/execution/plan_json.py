@@ -83,20 +83,26 @@ def shared_defaults(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return defaults
 
 
-def compact_node(
-    node: Mapping[str, Any], shared: Mapping[str, Any], datastore: str
-) -> dict[str, Any]:
-    """A node's full JSON without the fields ``full_node`` restores."""
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key == "inputs":
-            value = [_compact_input(i) for i in value]
-        elif key == "outputs":
-            value = [_compact_output(o, datastore) for o in value]
-        default = shared[key] if key in shared else NODE_DEFAULTS.get(key, _NONE)
-        if value != default:
-            out[key] = value
-    return out
+def compact_nodes(
+    nodes: Sequence[Mapping[str, Any]], datastore: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``node_defaults`` and each node's full JSON without what ``full_nodes`` restores.
+
+    Args:
+        nodes: the full JSON of every node (``PlanNode.to_json``).
+        datastore: the plan's default datastore.
+    """
+    shared = shared_defaults(nodes)
+    defaults = {**NODE_DEFAULTS, **shared}
+    compact = []
+    for node in nodes:
+        out = {k: v for k, v in node.items() if v != defaults.get(k, _NONE)}
+        if "inputs" in out:
+            out["inputs"] = [_compact_input(i) for i in out["inputs"]]
+        if "outputs" in out:
+            out["outputs"] = [_compact_output(o, datastore) for o in out["outputs"]]
+        compact.append(out)
+    return shared, compact
 
 
 def full_nodes(data: Mapping[str, Any]) -> list[dict[str, Any]]:
