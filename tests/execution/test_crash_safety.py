@@ -34,7 +34,7 @@ from dataferry.execution.commit import (
     commit_output,
     resolve_template,
 )
-from dataferry.execution.plan_model import OutputTarget
+from dataferry.execution.plan_model import OutputTarget, plan_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -170,11 +170,11 @@ def _wait_ready(run: Any, marker: Path) -> dict[str, Any]:
 
 def _destination(store: RunStore, run_id: str, step_run_id: str) -> tuple[str, str]:
     """(datastore, path) the plan resolves the step's only output to."""
-    (spec,) = store.get_run(run_id).definition["nodes"][0]["outputs"]
+    (spec,) = plan_of(store.get_run(run_id)).nodes[0].outputs
     path = resolve_template(
-        spec["path_template"], run_id=step_run_id, output_name=spec["name"]
+        spec.path_template, run_id=step_run_id, output_name=spec.name
     )
-    return spec["datastore"], path
+    return spec.datastore, path
 
 
 def _files_under(folder: Path) -> list[str]:
@@ -199,9 +199,8 @@ def test_step_killed_mid_write_leaves_nothing(
     stray_pids.append(ready["pid"])
     (step_rec,) = store.step_runs(run.id)
     datastore, dest = _destination(store, run.id, step_rec.id)
-    assert (
-        store.get_run(run.id).definition["nodes"][0]["outputs"][0]["path_template"]
-        == case.template
+    assert plan_of(store.get_run(run.id)).nodes[0].outputs[0].path_template == (
+        case.template
     )
     staging = store_root / STAGING_DIR / step_rec.id
     # while it writes: bytes in staging, destination empty, lease held

@@ -147,7 +147,7 @@ class TestRoundTrip:
 
         assert again == plan
         assert again.to_json() == plan.to_json()
-        assert plan.to_json()["plan_version"] == PLAN_VERSION == 2
+        assert plan.to_json()["plan_version"] == PLAN_VERSION == 3
 
     def test_a_plan_stored_in_the_catalog_reads_back_the_same(
         self, workspace: Workspace, compiled: tuple[Plan, dict[str, Any]]
@@ -302,8 +302,19 @@ class TestOlderPlans:
             view=OutputView(None, []),
         )
 
-    def test_an_unversioned_plan_is_stored_as_today_except_its_version(self) -> None:
-        assert Plan.from_json(V1_PLAN).to_json() == {**V1_PLAN, "plan_version": 2}
+    def test_an_unversioned_plan_keeps_every_field_of_its_nodes(self) -> None:
+        plan = Plan.from_json(V1_PLAN)
+
+        assert [n.to_json() for n in plan.nodes] == V1_PLAN["nodes"]
+        assert Plan.from_json(plan.to_json()) == plan
+
+    def test_a_version_2_plan_reads_as_stored(self) -> None:
+        v2 = {**V1_PLAN, "plan_version": 2}
+
+        plan = Plan.from_json(v2)
+
+        assert [n.to_json() for n in plan.nodes] == V1_PLAN["nodes"]
+        assert plan == Plan.from_json(V1_PLAN)
 
     @pytest.mark.slow
     def test_an_unversioned_plan_keeps_its_fingerprints(
@@ -322,12 +333,12 @@ class TestOlderPlans:
 
 class TestRefused:
     def test_a_newer_plan_version_is_refused(self, workspace: Workspace) -> None:
-        store = stored(workspace, {**V1_PLAN, "plan_version": 3})
+        store = stored(workspace, {**V1_PLAN, "plan_version": 4})
 
         with pytest.raises(
             PlanVersionError,
-            match=r"run r1's plan has plan version 3, written by a newer dataferry; "
-            r"this one reads plan versions up to 2\. Upgrade dataferry",
+            match=r"run r1's plan has plan version 4, written by a newer dataferry; "
+            r"this one reads plan versions up to 3\. Upgrade dataferry",
         ):
             plan_of(store.get_run("r1"))
 

@@ -9,6 +9,7 @@ from sqlalchemy import RowMapping, and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dataferry.catalog import run_events, step_commit
+from dataferry.catalog.bulk_insert import insert_many
 from dataferry.catalog.schema import (
     events,
     experiments,
@@ -210,26 +211,25 @@ class RunStore:
                     driver_host=driver_host,
                 )
             )
-            # one executemany: a 10,000-step run is one statement, not 10,000
-            rows = [
+            # one executemany, values shared by every step converted once: a
+            # 10,000-step run is one statement and no per-row Python conversion
+            insert_many(
+                conn,
+                step_runs,
+                ("id", "node_id", "step_name"),
+                steps,
                 {
-                    "id": step_run_id,
                     "run_id": run_id,
-                    "node_id": node_id,
-                    "step_name": name,
                     "status": str(StepStatus.NOT_STARTED),
                     "details": {},
                     "created_at": stamp,
-                }
-                for step_run_id, node_id, name in steps
-            ]
-            if rows:
-                conn.execute(step_runs.insert(), rows)
+                },
+            )
             # one event for the run and its steps: a step's own events start when it moves
             created = {
                 "from": None,
                 "to": str(RunStatus.NOT_STARTED),
-                "steps": len(rows),
+                "steps": len(steps),
             }
             run_events.append_event(conn, run_id, EventKind.RUN_STATUS, created)
 

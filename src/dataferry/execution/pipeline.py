@@ -17,13 +17,15 @@ from dataferry.errors import (
 from dataferry.execution import run_layout
 from dataferry.execution.datastore_check import datastore_problems
 from dataferry.pipeline.checks import as_dict, check_bool, check_type, type_error
+from dataferry.pipeline.gc_pause import gc_paused
 from dataferry.pipeline.graph import PipelineGraph
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from dataferry.execution.experiment import Experiment
     from dataferry.execution.pipeline_run import PipelineRun
+    from dataferry.execution.plan_model import PlanNode
 
 _SUBMIT_KWARGS = {"enable_email_notification"}
 # pids of drivers started by this process, reaped when the next one starts
@@ -125,38 +127,49 @@ class Pipeline(PipelineGraph):
             ("credential_passthrough", credential_passthrough),
         ):  # accepted for the original SDK's sake; neither changes a local run
             check_type(flag, bool, f"submit(): {label}", "True or False")
-        problems = self.validate() + datastore_problems(self, self.workspace.catalog)
-        if problems:
-            raise PipelineValidationError(problems, "pipeline")
-        refused = self.environment_problems()
-        if refused:
-            raise EnvironmentNotSupportedError("\n".join(refused))
-        compiler = PlanCompiler(self, self.workspace)
-        parameters = compiler.parameters(overrides)
-        plan = compiler.compile()
-        run_id = new_run_id(experiment.name)
-        steps = [
-            (f"{node.node_id}_{uuid.uuid4().hex[:8]}", node.node_id, node.name)
-            for node in plan.nodes
-        ]
-        store = RunStore(self.workspace.catalog)
-        store.create_run(
-            run_id,
-            experiment.name,
-            plan.to_json(),
-            parameters=parameters,
-            options=options,
-            tags=tags,
-            description=self.description,
-            steps=steps,
-            driver_host=socket.gethostname(),
-        )
+        with gc_paused():
+            problems = self.validate()
+            problems += datastore_problems(self, self.workspace.catalog)
+            if problems:
+                raise PipelineValidationError(problems, "pipeline")
+            refused = self.environment_problems()
+            if refused:
+                raise EnvironmentNotSupportedError("\n".join(refused))
+            compiler = PlanCompiler(self, self.workspace)
+            parameters = compiler.parameters(overrides)
+            plan = compiler.compile()
+            run_id = new_run_id(experiment.name)
+            store = RunStore(self.workspace.catalog)
+            store.create_run(
+                run_id,
+                experiment.name,
+                plan.to_json(),
+                parameters=parameters,
+                options=options,
+                tags=tags,
+                description=self.description,
+                steps=_step_runs(plan.nodes),
+                driver_host=socket.gethostname(),
+            )
         # on record at once: a driver that dies before it writes anything is seen as gone
         store.update_run(run_id, driver_pid=start_driver(self.workspace.path, run_id))
         print(f"Submitted PipelineRun {run_id}")
         run = PipelineRun(experiment, run_id)
         SUBMITTED.append(run)
         return run
+
+
+def _step_runs(nodes: Sequence[PlanNode]) -> list[tuple[str, str, str]]:
+    """``(step run id, node id, step name)`` per node; an id is the node id and 8 hex.
+
+    One random block for all of them: a ``uuid4`` per step was a tenth of the time
+    a 10,000-step submit spent outside the catalog.
+    """
+    tokens = os.urandom(4 * len(nodes)).hex()
+    return [
+        (f"{node.node_id}_{tokens[8 * i : 8 * i + 8]}", node.node_id, node.name)
+        for i, node in enumerate(nodes)
+    ]
 
 
 def _options(

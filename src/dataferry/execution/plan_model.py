@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import PlanFormatError, PlanVersionError
 from dataferry.execution.plan_inputs import InputBinding, input_from_json
+from dataferry.execution.plan_json import compact_nodes, full_nodes
 from dataferry.execution.plan_values import (
     ArgumentItem,
     ParamArg,
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
     from dataferry.catalog.run_store import RunRecord
 
 # 1: stored before plans had a version (no "plan_version"); 2: the interpreter is the
-# environment's request, resolved where the step runs
-PLAN_VERSION = 2
+# environment's request, resolved where the step runs; 3: per-run facts stored once and
+# default values omitted (``plan_json``)
+PLAN_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,12 +265,20 @@ class Plan:
     description: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON stored in the run's catalog row, with ``plan_version``."""
+        """The JSON stored in the run's catalog row, with ``plan_version``.
+
+        Compact (``plan_json``): per-run facts once in ``node_defaults``, and no field
+        at its default; ``from_json`` restores every field.
+        """
+        shared, nodes = compact_nodes(
+            [n.to_json() for n in self.nodes], self.default_datastore
+        )
         return {
             "plan_version": PLAN_VERSION,
             "description": self.description,
             "default_datastore": self.default_datastore,
-            "nodes": [n.to_json() for n in self.nodes],
+            "node_defaults": shared,
+            "nodes": nodes,
         }
 
     @classmethod
@@ -287,7 +297,7 @@ class Plan:
         current = _upgraded(data, where)
         try:
             return cls(
-                tuple(PlanNode.from_json(n) for n in current["nodes"]),
+                tuple(PlanNode.from_json(n) for n in full_nodes(current)),
                 current["default_datastore"],
                 current.get("description"),
             )
@@ -316,7 +326,15 @@ def _v1_to_v2(data: Mapping[str, Any]) -> dict[str, Any]:
     return {**data, "plan_version": 2}
 
 
-_UPGRADES: dict[int, Callable[[Mapping[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+def _v2_to_v3(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A version 2 node holds every field: a version 3 node that omits none."""
+    return {**data, "plan_version": 3}
+
+
+_UPGRADES: dict[int, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+}
 
 
 def _upgraded(data: Mapping[str, Any], where: str) -> Mapping[str, Any]:

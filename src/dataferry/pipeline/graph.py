@@ -22,6 +22,7 @@ from dataferry.pipeline.checks import (
     is_datastore,
     type_error,
 )
+from dataferry.pipeline.gc_pause import gc_paused
 from dataferry.pipeline.outputs import PipelineData, _Origin
 from dataferry.pipeline.runconfig import Environment, refusal
 from dataferry.pipeline.steps import PipelineStep, StepSequence, parameter_objects
@@ -144,12 +145,13 @@ class PipelineGraph:
         self.resolve_closure = check_bool(
             resolve_closure, "Pipeline(): resolve_closure"
         )
-        listed = _flatten(steps)
-        if not listed:
-            raise StepDefinitionError("a pipeline needs at least one step")
-        self.steps = self._closure(listed) if resolve_closure else _unique(listed)
-        self._check_files()
-        self.nodes = self._nodes()
+        with gc_paused():
+            listed = _flatten(steps)
+            if not listed:
+                raise StepDefinitionError("a pipeline needs at least one step")
+            self.steps = self._closure(listed) if resolve_closure else _unique(listed)
+            self._check_files()
+            self.nodes = self._nodes()
         self._step_index: dict[int, int] = {}
 
     def _check_files(self) -> None:
@@ -245,10 +247,11 @@ class PipelineGraph:
         exists is checked by ``submit``, which also lists those problems.
         """
         problems: list[str] = []
-        problems += self._producer_problems()
-        problems += self._parameter_problems()
-        problems += self._cycle_problems()
-        problems += [p for step in self.steps for p in _place_problems(step)]
+        with gc_paused():
+            problems += self._producer_problems()
+            problems += self._parameter_problems()
+            problems += self._cycle_problems()
+            problems += [p for step in self.steps for p in _place_problems(step)]
         return problems
 
     def _producer_problems(self) -> list[str]:
