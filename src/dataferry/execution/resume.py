@@ -67,8 +67,11 @@ def driver_state(
     pid = _local_driver(record, folder) if record.driver_host in (None, here) else None
     if pid is not None:
         return True, _alive_here(record, pid, age)
-    # a forked driver is on record in driver.pid before its first write to the row
-    recorded = record.driver_pid or marked_pid(folder)
+    recorded = record.driver_pid
+    if recorded is None and record.heartbeat_at is None:
+        # submitted, never claimed nor beaten: a forked driver is on record in
+        # driver.pid before its first write to the row
+        recorded = marked_pid(folder)
     if record.driver_host == here and recorded is not None:
         return False, f"its driver (pid {recorded}) is gone"
     limit = ORPHAN_AFTER.total_seconds()
@@ -187,7 +190,9 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
         if _was_begun(step, folder, leased):
             _recover_step(workspace, store, step, nodes[step.node_id])
             beat = _renew_claim(store, run_id, beat)
-    record_driver(store, workspace.path, run_id, start_driver(workspace.path, run_id))
+    # on the row at once (the claim's heartbeat hides a driver.pid): a driver that dies
+    # before it writes anything is seen as gone
+    store.update_run(run_id, driver_pid=start_driver(workspace.path, run_id))
 
 
 def _stop_step_processes(run_id: str, folder: Path) -> None:
