@@ -32,7 +32,9 @@ from dataferry import OutputFileDatasetConfig, Pipeline, PythonScriptStep, Works
 from dataferry.catalog import now
 from dataferry.catalog.run_store import RunRecord, RunStore
 from dataferry.errors import RunStateError
+from dataferry.execution.processes import marked_pid
 from dataferry.execution.resume import driver_state, is_orphaned, resume_run
+from dataferry.execution.run_layout import run_dir
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -53,6 +55,8 @@ with open(os.path.join(sys.argv[1], "rows.txt"), "w") as fh:
 HERE = socket.gethostname()
 # what a fresh run's age looks like in messages
 SECONDS = r"\d+\.\d s"
+# a workspace without the run's folder: no driver has recorded itself in driver.pid
+WS = Path("/nonexistent/workspace")
 
 
 def one_step(ws: Workspace, tmp_path: Path) -> tuple[Pipeline, Path]:
@@ -113,7 +117,7 @@ class TestDriverKilledEarly:
         os.kill(driver.pid, signal.SIGKILL)
         wait_gone(driver.pid)  # a zombie, not reaped yet: gone all the same
 
-        assert driver_state(store.get_run(run.id)) == (
+        assert driver_state(store.get_run(run.id), workspace) == (
             False,
             f"its driver (pid {driver.pid}) is gone",
         )
@@ -134,12 +138,14 @@ class TestDriverKilledEarly:
                 lambda: store.get_run(run.id).heartbeat_at is not None,
                 "the driver's first heartbeat",
             )
-        pid = store.get_run(run.id).driver_pid
+        # a forked driver is on record in driver.pid before it writes to the run's row
+        pid = marked_pid(run_dir(workspace, run.id))
         assert pid is not None
+        assert store.get_run(run.id).driver_pid in (None, pid)
         os.kill(pid, signal.SIGKILL)
         wait_gone(pid)
 
-        assert is_orphaned(store.get_run(run.id))
+        assert is_orphaned(store.get_run(run.id), workspace)
         run.resume()
 
         assert _finish(run) == "Finished", run.get_details()
@@ -204,24 +210,24 @@ class TestDriverState:
         fresh = replace(elsewhere, heartbeat_at=ago(1))
         stale = replace(elsewhere, heartbeat_at=ago(60))
 
-        alive, why = driver_state(fresh)
+        alive, why = driver_state(fresh, WS)
         assert alive
         assert re.fullmatch(
             rf"waiting for the next heartbeat of its driver \(pid 7 on host 'elsewhere'\): "
             rf"the last was {SECONDS} ago; it counts as gone after 10 s without one",
             why,
         )
-        assert not is_orphaned(fresh)
-        alive, why = driver_state(stale)
+        assert not is_orphaned(fresh, WS)
+        alive, why = driver_state(stale, WS)
         assert not alive
         assert why == "its driver's last heartbeat was 60 s ago"
-        assert is_orphaned(stale)
-        assert not is_orphaned(replace(stale, status="Finished"))
+        assert is_orphaned(stale, WS)
+        assert not is_orphaned(replace(stale, status="Finished"), WS)
 
     def test_other_host_before_its_first_heartbeat(self, record: RunRecord) -> None:
         elsewhere = replace(record, driver_host="elsewhere", driver_pid=7)
 
-        alive, why = driver_state(replace(elsewhere, created_at=ago(1)))
+        alive, why = driver_state(replace(elsewhere, created_at=ago(1)), WS)
         assert alive
         assert re.fullmatch(
             r"waiting for the first heartbeat of its driver \(pid 7 on host "
@@ -229,7 +235,7 @@ class TestDriverState:
             r"after 10 s without one",
             why,
         )
-        assert driver_state(replace(elsewhere, created_at=ago(60))) == (
+        assert driver_state(replace(elsewhere, created_at=ago(60)), WS) == (
             False,
             "its driver (pid 7 on host 'elsewhere') never wrote a heartbeat in 60 s",
         )
@@ -240,17 +246,17 @@ class TestDriverState:
         gone.wait()
         not_a_driver = os.getpid()  # a live pid, reused by something else
 
-        assert driver_state(replace(here, driver_pid=gone.pid)) == (
+        assert driver_state(replace(here, driver_pid=gone.pid), WS) == (
             False,
             f"its driver (pid {gone.pid}) is gone",
         )
-        assert is_orphaned(replace(here, driver_pid=not_a_driver))
+        assert is_orphaned(replace(here, driver_pid=not_a_driver), WS)
 
     def test_no_driver_recorded_yet_on_this_host(self, record: RunRecord) -> None:
         """Between submitting (or claiming) a run and recording its driver's pid."""
         here = replace(record, driver_host=HERE)
 
-        alive, why = driver_state(replace(here, created_at=ago(1)))
+        alive, why = driver_state(replace(here, created_at=ago(1)), WS)
         assert alive
         assert re.fullmatch(
             r"waiting for its driver to start on this host: none runs or is recorded "
@@ -258,7 +264,7 @@ class TestDriverState:
             r"after 10 s",
             why,
         )
-        assert driver_state(replace(here, created_at=ago(60))) == (
+        assert driver_state(replace(here, created_at=ago(60)), WS) == (
             False,
             "no driver runs it on this host, and none was recorded 60 s after it was "
             "submitted or claimed",
@@ -271,7 +277,9 @@ class TestDriverState:
         stand_in: subprocess.Popen[bytes],
         host: str | None,
     ) -> None:
-        alive, why = driver_state(replace(record, driver_host=host, created_at=ago(60)))
+        alive, why = driver_state(
+            replace(record, driver_host=host, created_at=ago(60)), WS
+        )
 
         assert alive
         assert re.fullmatch(
@@ -284,7 +292,7 @@ class TestDriverState:
         self, record: RunRecord
     ) -> None:
         """A run row from before hosts were recorded at submit: nothing runs it here."""
-        alive, why = driver_state(replace(record, created_at=ago(1)))
+        alive, why = driver_state(replace(record, created_at=ago(1)), WS)
 
         assert alive
         assert re.fullmatch(
@@ -302,7 +310,7 @@ class TestDriverState:
             record, driver_host=HERE, driver_pid=stand_in.pid, heartbeat_at=ago(60)
         )
 
-        assert driver_state(stale) == (
+        assert driver_state(stale, WS) == (
             True,
             f"its driver (pid {stand_in.pid} on this host) still runs but its heartbeat "
             f"is 60 s old; if it is stuck, stop it (kill {stand_in.pid}) and resume",

@@ -205,7 +205,7 @@ def _end_or_crash(ws: Workspace, run: PipelineRun) -> str | None:
         record = store.get_run(run.id)
         if record.status in views.TERMINAL:
             return record.status
-        if is_orphaned(record):
+        if is_orphaned(record, ws):
             return None
         time.sleep(0.05)
     pytest.fail(f"run {run.id} neither ended nor crashed within {WAIT_S} s")

@@ -164,9 +164,11 @@ class TestWaking:
 
 
 class TestNudge:
-    def test_only_a_driver_of_the_run_on_this_host_is_nudged(self) -> None:
+    def test_only_a_driver_of_the_run_on_this_host_is_nudged(
+        self, tmp_path: Path
+    ) -> None:
         here = socket.gethostname()
-        assert nudge_driver("run-1", here, None) is False
-        assert nudge_driver("run-1", "another-host", os.getpid()) is False
+        assert nudge_driver("run-1", here, None, tmp_path) is False
+        assert nudge_driver("run-1", "another-host", os.getpid(), tmp_path) is False
         # this test process is alive but is no driver of run-1
-        assert nudge_driver("run-1", here, os.getpid()) is False
+        assert nudge_driver("run-1", here, os.getpid(), tmp_path) is False

@@ -172,9 +172,11 @@ class TestFindDriver:
 
         # seen once under load: the first look missed a process just started, so the
         # test waits (bounded) for the process table to show it
-        wait_until(lambda: find_driver("r_1") == stand_in.pid, "the stand-in found")
-        assert find_driver("r_2") is None
+        wait_until(
+            lambda: find_driver("r_1", tmp_path) == stand_in.pid, "the stand-in found"
+        )
+        assert find_driver("r_2", tmp_path) is None
         stand_in.kill()
         stand_in.wait()
-        assert find_driver("r_1") is None
+        assert find_driver("r_1", tmp_path) is None
         assert not is_alive(stand_in.pid)

@@ -196,7 +196,7 @@ def orphan(workspace: Workspace, tmp_path: Path, stray_pids: list[int]) -> Orpha
     os.kill(driver_pid, signal.SIGKILL)
     wait_gone(driver_pid)
 
-    assert is_orphaned(store.get_run(run.id))
+    assert is_orphaned(store.get_run(run.id), workspace)
     assert step(run, "a").get_status() == "Finished"
     assert step(run, "b").get_status() == "Running"
     return Orphan(run, setup, ready["pid"], driver_pid)
@@ -230,7 +230,7 @@ class TestResume:
         assert store.leases_of_run(run.id) == []
         (version,) = workspace.catalog.list_versions(DATASET)
         assert version.producer_step_run_id == b_id
-        assert not is_orphaned(store.get_run(run.id))
+        assert not is_orphaned(store.get_run(run.id), workspace)
 
     def test_cancel_asked_before_resume_is_carried_out(
         self, workspace: Workspace, store_root: Path, orphan: Orphan

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import uuid
+import weakref
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BUSY_RETRIES = 50
+# every catalog this process opened: a fork must know what connections it inherits
+_OPEN: weakref.WeakSet[SqlCatalog] = weakref.WeakSet()
 
 
 def now() -> datetime:
@@ -52,6 +55,18 @@ def fingerprint_of(value: Any) -> str:
     """sha256 of the canonical JSON of ``value``."""
     blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def prepare_fork() -> list[str]:
+    """Close every open catalog's idle connections before ``fork``; return the SQLite
+    database files among them (the caller checks that none is still open)."""
+    return [f for f in (c.release_for_fork() for c in list(_OPEN)) if f]
+
+
+def after_fork_in_child() -> None:
+    """In the forked child, forget every inherited catalog connection (not closing it)."""
+    for catalog in list(_OPEN):
+        catalog.forget_inherited()
 
 
 def _make_engine(url: str) -> Engine:
@@ -88,6 +103,7 @@ class SqlCatalog:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _make_engine(url)
+        _OPEN.add(self)
         if migrate.is_current_sqlite(url):
             return  # nothing to migrate: no write lock taken
         try:
@@ -104,6 +120,22 @@ class SqlCatalog:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+    def release_for_fork(self) -> str | None:
+        """Close the idle connections before this process forks; return the database
+        file of a SQLite catalog (which the child must not find open), else None.
+
+        SQLite must not carry a connection across ``fork``: its in-process lock state
+        would be shared with the child's own connections.
+        """
+        self.engine.dispose()
+        database = self.engine.url.database
+        return database if self.engine.dialect.name == "sqlite" and database else None
+
+    def forget_inherited(self) -> None:
+        """In a forked child: drop the pool's connections without closing them, so the
+        parent's (a PostgreSQL session, say) are left alone; new ones are opened."""
+        self.engine.dispose(close=False)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

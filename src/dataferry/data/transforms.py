@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import numpy as np
-
-from dataferry.data.sampling import draws
 from dataferry.errors import DatasetValidationError
 
 if TYPE_CHECKING:
@@ -62,6 +59,9 @@ def _select(chunks: Iterator[C], seed: int, purpose: str, keep: Any) -> Iterator
     position = 0
     for chunk in chunks:
         n = chunk.num_rows
+        # imported here: a driver or a step that never samples loads no numpy
+        from dataferry.data.sampling import draws
+
         u = draws(seed, purpose, position, n)
         position += n
         yield chunk.filter(keep(u))
@@ -134,6 +134,8 @@ class FileList:
         return FileList(self.items[offset:end])
 
     def filter(self, mask: Any) -> FileList:
+        import numpy as np  # here: listing files needs no numpy
+
         return FileList(
             [
                 item

@@ -1,7 +1,8 @@
 """The process that drives one pipeline run: schedules steps, starts them, commits them.
 
-Started detached by ``Pipeline.submit`` (``python -m dataferry.execution.driver WS RUN``),
-so a run goes on when the submitting script ends, and any process can watch it through
+Started detached by ``Pipeline.submit``: forked from the submitting process, or
+spawned as ``python -m dataferry.execution.driver WS RUN`` (``driver_start``), so a run
+goes on when the submitting script ends, and any process can watch it through
 the catalog. It beats a heartbeat into the run's row while it lives.
 
 What runs next is the scheduler's to say (``scheduler``). Preparing a step (reuse
@@ -44,10 +45,10 @@ from dataferry.execution.places import failures_at, output_place
 from dataferry.execution.plan_model import PlanNode, plan_of
 from dataferry.execution.port_identity import reused_output_names
 from dataferry.execution.preparation import Preparation, StepJob
-from dataferry.execution.processes import NUDGE_SIGNAL
+from dataferry.execution.processes import NUDGE_SIGNAL, mark_driver
 from dataferry.execution.registration import plan_registrations
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
-from dataferry.execution.run_layout import driver_log, stderr_path, step_dir
+from dataferry.execution.run_layout import driver_log, run_dir, stderr_path, step_dir
 from dataferry.execution.scheduler import Change, Phase, Scheduler
 from dataferry.execution.stage_board import StageBoard
 from dataferry.execution.wakeup import Wakeup
@@ -679,10 +680,16 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m dataferry.execution.driver WORKSPACE_DIR RUN_ID``."""
+    """``python -m dataferry.execution.driver WORKSPACE_DIR RUN_ID``; a forked driver
+    calls it with those two arguments. Returns the exit status (0: the run finished).
+
+    The process first records itself in the run's ``driver.pid``, which identifies it
+    whatever its command line.
+    """
     args = sys.argv[1:] if argv is None else argv
     workspace = Workspace(path=Path(args[0]))
     run_id = args[1]
+    mark_driver(run_dir(workspace, run_id))
     log_file = driver_log(workspace, run_id)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file)

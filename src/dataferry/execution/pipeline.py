@@ -23,6 +23,7 @@ from dataferry.pipeline.graph import PipelineGraph
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from dataferry.catalog.run_store import RunStore
     from dataferry.execution.experiment import Experiment
     from dataferry.execution.pipeline_run import PipelineRun
     from dataferry.execution.plan_model import PlanNode
@@ -151,8 +152,8 @@ class Pipeline(PipelineGraph):
                 steps=_step_runs(plan.nodes),
                 driver_host=socket.gethostname(),
             )
-        # on record at once: a driver that dies before it writes anything is seen as gone
-        store.update_run(run_id, driver_pid=start_driver(self.workspace.path, run_id))
+        pid = start_driver(self.workspace.path, run_id)
+        record_driver(store, self.workspace.path, run_id, pid)
         print(f"Submitted PipelineRun {run_id}")
         run = PipelineRun(experiment, run_id)
         SUBMITTED.append(run)
@@ -202,23 +203,30 @@ def _options(
 def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
     """Start the detached process that drives a run; return its pid.
 
-    ``posix_spawn`` in a new session: the driver outlives the submitting script, and no
-    ``Popen`` object is left to warn at exit. Finished drivers are reaped here. The
-    caller records the pid on the run, so that a driver that dies before it has
-    written anything is recognised as gone at once.
+    Forked from this process where that is safe (``driver_start``): it starts in about a
+    millisecond, records itself in the run's ``driver.pid`` before this returns, and its
+    first write to the run's row names it. Otherwise spawned as ``python -m
+    dataferry.execution.driver WS RUN`` (``posix_spawn``, a new session); the caller
+    records that pid (``record_driver``), so that a driver that dies before it has
+    written anything is recognised as gone at once. Either way it outlives the
+    submitting script; finished spawned drivers are reaped here.
+
+    Raises:
+        OSError: the system could start no process.
     """
+    from dataferry.execution import driver_start
+
     _reap_drivers()
-    out = run_layout.driver_out(workspace_dir, run_id)
+    folder = os.fspath(workspace_dir)
+    out = run_layout.driver_out(folder, run_id)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if driver_start.can_fork():
+        pid = driver_start.fork_driver(folder, run_id)
+        if pid is not None:
+            return pid
     pid = os.posix_spawn(
         sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "dataferry.execution.driver",
-            os.fspath(workspace_dir),
-            run_id,
-        ],
+        [sys.executable, "-m", "dataferry.execution.driver", folder, run_id],
         dict(os.environ),
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -235,6 +243,17 @@ def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
     )
     _DRIVERS.append(pid)
     return pid
+
+
+def record_driver(
+    store: RunStore, workspace_dir: os.PathLike[str] | str, run_id: str, pid: int
+) -> None:
+    """Put ``pid`` on the run's row unless the driver has recorded itself already (a
+    forked one has, in ``driver.pid``): one transaction fewer on the common path."""
+    from dataferry.execution.processes import marked_driver
+
+    if marked_driver(run_layout.run_dir(workspace_dir, run_id)) != pid:
+        store.update_run(run_id, driver_pid=pid)
 
 
 def _reap_drivers() -> None:

@@ -159,7 +159,7 @@ class _RunBase(ABC):
         record = self._store.get_run(self._pipeline_run_id())
         if record.status in TERMINAL:
             return
-        alive, why = driver_state(record)
+        alive, why = driver_state(record, self.experiment.workspace)
         # a driver that ended the run a moment ago is gone too: only a run left unended counts
         if not alive and self._store.get_run(record.id).status not in TERMINAL:
             raise RunStateError(
@@ -459,7 +459,12 @@ class PipelineRun(_RunBase):
             from dataferry.execution.processes import nudge_driver
 
             record = self._store.get_run(self._id)
-            nudge_driver(self._id, record.driver_host, record.driver_pid)
+            nudge_driver(
+                self._id,
+                record.driver_host,
+                record.driver_pid,
+                run_layout.run_dir(self.experiment.workspace, self._id),
+            )
 
     def resume(self) -> PipelineRun:
         """Continue this run after its driver died: finished steps are kept, steps that were

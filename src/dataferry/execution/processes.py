@@ -4,7 +4,8 @@ process its steps started.
 A step process is recognised by where it works, whatever the catalog says about its
 step: its environment names the step's run context file (``DATAFERRY_RUN_CONTEXT``,
 which every process a step starts inherits), or its working folder is inside the step's
-``wd``. Where ``/proc`` is missing nothing is found, and a recorded pid that exists is
+``wd``. A driver is the process its run's ``driver.pid`` names (pid and start time), or
+one whose command line is ``python -m dataferry.execution.driver WS RUN``. Where ``/proc`` is missing nothing is found, and a recorded pid that exists is
 taken to be what it was recorded as.
 """
 
@@ -25,34 +26,95 @@ if TYPE_CHECKING:
 RUN_CONTEXT_ENV = "DATAFERRY_RUN_CONTEXT"
 DRIVER_MODULE = "dataferry.execution.driver"
 # what a process that changed a run's row sends its driver (which handles it, and
-# wakes). Ignored by default: a driver still starting (its pid is recorded by submit)
+# wakes). Ignored by default: a driver still starting (its pid is already known)
 # is not killed by it, and reads the row on its first check anyway.
 NUDGE_SIGNAL = signal.SIGURG
 _PROC = Path("/proc")
 
 
-def pid_is_driver(pid: int, run_id: str) -> bool:
-    """True while ``pid`` is the driver of ``run_id`` (a zombie or a reused pid is not)."""
+def mark_driver(run_folder: Path) -> None:
+    """Record this process as the driver of the run in ``run_folder``: its pid and start
+    time, written whole (a temporary file renamed over ``driver.pid``).
+
+    A forked driver has its submitter's command line, so the command line cannot tell
+    it; pid and start time together name one process, never a later one with that pid.
+    """
+    pid = os.getpid()
+    mark = run_layout.driver_mark(run_folder)
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    draft = mark.with_name(f"{mark.name}.{pid}")
+    draft.write_text(f"{pid} {_start_ticks(pid) or 0}\n")
+    os.replace(draft, mark)
+
+
+def marked_pid(run_folder: Path) -> int | None:
+    """The pid ``driver.pid`` names, running or not; None if there is none."""
+    mark = _read_mark(run_folder)
+    return mark[0] if mark is not None else None
+
+
+def marked_driver(run_folder: Path) -> int | None:
+    """The pid ``driver.pid`` names if that process still runs (same start time)."""
+    mark = _read_mark(run_folder)
+    if mark is None:
+        return None
+    pid, ticks = mark
+    started = _start_ticks(pid)
+    if started is None:
+        # no /proc to ask: an existing pid is taken to be what it was recorded as
+        return pid if not _proc_exists() and _exists(pid) else None
+    return pid if started == ticks and is_running(pid) else None
+
+
+def _read_mark(run_folder: Path) -> tuple[int, int] | None:
+    """(pid, start ticks) from ``driver.pid``; None if there is none (or not ours to read)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        pid_text, ticks_text = run_layout.driver_mark(run_folder).read_text().split()
+        return int(pid_text), int(ticks_text)
+    except (OSError, ValueError):
+        return None
+
+
+def forget_driver(run_folder: Path) -> None:
+    """Remove the run's ``driver.pid`` (a run being resumed: its driver is gone)."""
+    run_layout.driver_mark(run_folder).unlink(missing_ok=True)
+
+
+def pid_is_driver(pid: int, run_id: str, run_folder: Path) -> bool:
+    """True while ``pid`` is the driver of ``run_id`` (a zombie or a reused pid is not).
+
+    The run's ``driver.pid`` decides when it names ``pid``; else the command line
+    (``python -m dataferry.execution.driver WS RUN``, a driver started by spawning). A
+    process with no command line yet is in the middle of ``exec``: the spawned driver
+    whose pid was just recorded, so it counts.
+    """
+    if not _exists(pid):
         return False
-    except PermissionError:
+    if marked_driver(run_folder) == pid:
         return True
     try:
         cmdline = (_PROC / str(pid) / "cmdline").read_bytes()
     except OSError:
-        return True  # no /proc to ask: the pid exists, assume it is the driver
+        return not _proc_exists()  # no /proc to ask: assume it is the driver
+    if not cmdline:
+        return is_running(pid)
     return _drives(cmdline, run_id)
 
 
-def nudge_driver(run_id: str, host: str | None, pid: int | None) -> bool:
+def nudge_driver(
+    run_id: str, host: str | None, pid: int | None, run_folder: Path
+) -> bool:
     """Wake the driver of ``run_id`` (``NUDGE_SIGNAL``) if it runs on this host, so it
     reads the run's row now rather than at its next check; True if it was signalled.
 
-    A driver elsewhere, gone, or not ours to signal reads the row on its next check.
+    A driver not yet on the run's row is found through its ``driver.pid``. A driver
+    elsewhere, gone, or not ours to signal reads the row on its next check.
     """
-    if pid is None or host != socket.gethostname() or not pid_is_driver(pid, run_id):
+    if host != socket.gethostname():
+        return False
+    if pid is None:
+        pid = marked_driver(run_folder)
+    if pid is None or not pid_is_driver(pid, run_id, run_folder):
         return False
     try:
         os.kill(pid, NUDGE_SIGNAL)
@@ -61,8 +123,12 @@ def nudge_driver(run_id: str, host: str | None, pid: int | None) -> bool:
     return True
 
 
-def find_driver(run_id: str) -> int | None:
-    """The pid of a process on this host that drives ``run_id``, if there is one."""
+def find_driver(run_id: str, run_folder: Path) -> int | None:
+    """The pid of a process on this host that drives ``run_id``, if there is one: the
+    one ``driver.pid`` names, else one whose command line says so."""
+    marked = marked_driver(run_folder)
+    if marked is not None:
+        return marked
     for pid in _pids():
         try:
             cmdline = (_PROC / str(pid) / "cmdline").read_bytes()
@@ -76,6 +142,26 @@ def find_driver(run_id: str) -> int | None:
 def _drives(cmdline: bytes, run_id: str) -> bool:
     args = cmdline.split(b"\0")
     return DRIVER_MODULE.encode() in args and run_id.encode() in args
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _proc_exists() -> bool:
+    return (_PROC / "self").exists()
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (``/proc/PID/stat`` field 22)."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields is not None else None
 
 
 def step_processes(run_folder: Path) -> list[int]:

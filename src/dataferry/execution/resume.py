@@ -21,10 +21,12 @@ from dataferry.errors import RunStateError
 from dataferry.execution.commit import discard_step_staging, resolve_template
 from dataferry.execution.driver import HEARTBEAT_S
 from dataferry.execution.lifecycle import remove_output
-from dataferry.execution.pipeline import new_run_id, start_driver
+from dataferry.execution.pipeline import new_run_id, record_driver, start_driver
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.processes import (
     find_driver,
+    forget_driver,
+    marked_pid,
     pid_is_driver,
     step_processes,
     stop_processes,
@@ -32,6 +34,7 @@ from dataferry.execution.processes import (
 from dataferry.execution.run_layout import run_dir
 
 if TYPE_CHECKING:
+    import os
     from datetime import datetime
     from pathlib import Path
 
@@ -43,22 +46,34 @@ ORPHAN_AFTER = timedelta(seconds=3 * HEARTBEAT_S + 4)
 _STOP_WAIT_S = 10.0
 
 
-def driver_state(record: RunRecord) -> tuple[bool, str]:
+def driver_state(
+    record: RunRecord, workspace: Workspace | str | os.PathLike[str]
+) -> tuple[bool, str]:
     """(alive, description) of a run's driver; the description says what is waited for.
 
+    ``workspace`` (a Workspace or its folder) holds the run's folder, where the driver
+    records itself (``driver.pid``: its pid and start time).
+
     On this host the process table decides at once: the driver is alive exactly while a
-    process drives the run (the recorded pid, or one found), whether or not it has
-    written a heartbeat yet. Only in the moment between submitting (or claiming) a run
-    and recording its driver's pid is there nothing to look at; then, as for a driver
-    on another host, a heartbeat (or submission) older than ``ORPHAN_AFTER`` means gone.
+    process drives the run (the recorded pid, or the one ``driver.pid`` names, or one
+    found by its command line), whether or not it has written a heartbeat yet. Only in
+    the moment between submitting (or claiming) a run and its driver recording itself
+    is there nothing to look at; then, as for a driver on another host, a heartbeat (or
+    submission) older than ``ORPHAN_AFTER`` means gone.
     """
     age = (now() - (record.heartbeat_at or record.created_at)).total_seconds()
     here = socket.gethostname()
-    pid = _local_driver(record) if record.driver_host in (None, here) else None
+    folder = run_dir(workspace, record.id)
+    pid = _local_driver(record, folder) if record.driver_host in (None, here) else None
     if pid is not None:
         return True, _alive_here(record, pid, age)
-    if record.driver_host == here and record.driver_pid is not None:
-        return False, f"its driver (pid {record.driver_pid}) is gone"
+    recorded = record.driver_pid
+    if recorded is None and record.heartbeat_at is None:
+        # submitted, never claimed nor beaten: a forked driver is on record in
+        # driver.pid before its first write to the row
+        recorded = marked_pid(folder)
+    if record.driver_host == here and recorded is not None:
+        return False, f"its driver (pid {recorded}) is gone"
     limit = ORPHAN_AFTER.total_seconds()
     if record.driver_host == here:
         if age > limit:
@@ -74,11 +89,11 @@ def driver_state(record: RunRecord) -> tuple[bool, str]:
     return _by_heartbeat(record, age, limit)
 
 
-def _local_driver(record: RunRecord) -> int | None:
+def _local_driver(record: RunRecord, folder: Path) -> int | None:
     """The pid of the process on this host that drives the run, if one does."""
-    if record.driver_pid and pid_is_driver(record.driver_pid, record.id):
+    if record.driver_pid and pid_is_driver(record.driver_pid, record.id, folder):
         return record.driver_pid
-    return find_driver(record.id)
+    return find_driver(record.id, folder)
 
 
 def _alive_here(record: RunRecord, pid: int, age: float) -> str:
@@ -118,9 +133,11 @@ def _by_heartbeat(record: RunRecord, age: float, limit: float) -> tuple[bool, st
     )
 
 
-def is_orphaned(record: RunRecord) -> bool:
-    """True for a run that has not ended and whose driver is gone."""
-    return record.status not in TERMINAL and not driver_state(record)[0]
+def is_orphaned(
+    record: RunRecord, workspace: Workspace | str | os.PathLike[str]
+) -> bool:
+    """True for a run that has not ended and whose driver is gone (see ``driver_state``)."""
+    return record.status not in TERMINAL and not driver_state(record, workspace)[0]
 
 
 def resume_run(workspace: Workspace, run_id: str) -> None:
@@ -143,7 +160,7 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
             f"run {run_id} has ended ({record.status}) and cannot be resumed; to run its "
             "steps again, use run.rerun(from_step='STEP')."
         )
-    alive, why = driver_state(record)
+    alive, why = driver_state(record, workspace)
     if alive:
         raise RunStateError(
             f"run {run_id} is still running ({why}); wait for it, or cancel it first."
@@ -165,6 +182,7 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
     if not claimed:
         raise RunStateError(f"run {run_id} is being resumed by another process")
     folder = run_dir(workspace, run_id)
+    forget_driver(folder)  # the dead driver's: the new one records itself
     _stop_step_processes(run_id, folder)
     beat = _renew_claim(store, run_id, beat)
     leased = {lease.step_run_id for lease in store.leases_of_run(run_id)}
@@ -172,8 +190,9 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
         if _was_begun(step, folder, leased):
             _recover_step(workspace, store, step, nodes[step.node_id])
             beat = _renew_claim(store, run_id, beat)
-    pid = start_driver(workspace.path, run_id)
-    store.update_run(run_id, driver_pid=pid)
+    # on the row at once (the claim's heartbeat hides a driver.pid): a driver that dies
+    # before it writes anything is seen as gone
+    store.update_run(run_id, driver_pid=start_driver(workspace.path, run_id))
 
 
 def _stop_step_processes(run_id: str, folder: Path) -> None:
@@ -296,5 +315,5 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
         steps=steps,
         driver_host=socket.gethostname(),
     )
-    store.update_run(new_id, driver_pid=start_driver(workspace.path, new_id))
+    record_driver(store, workspace.path, new_id, start_driver(workspace.path, new_id))
     return new_id

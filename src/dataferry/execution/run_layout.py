@@ -1,8 +1,8 @@
 """The one owner of a run's folder: where its driver log, step folders and files are.
 
-``<workspace>/runs/<run id>/`` holds the driver's log (``driver.log``) and what the
-driver process itself printed (``driver.out``); each step run has a folder
-``<run id>/<step run id>/`` with its ``stdout.txt``, ``stderr.txt``, the context file
+``<workspace>/runs/<run id>/`` holds the driver's log (``driver.log``), what the
+driver process itself printed (``driver.out``) and which process drives the run
+(``driver.pid``); each step run has a folder ``<run id>/<step run id>/`` with its ``stdout.txt``, ``stderr.txt``, the context file
 its process reads (``context.json``) and the working folder it runs in (``wd``).
 
 Only ``os`` and ``pathlib`` are imported: the submitting script and the driver's entry
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 RUNS_DIR = "runs"
 DRIVER_LOG = "driver.log"
 DRIVER_OUT = "driver.out"
+DRIVER_MARK = "driver.pid"
 STDOUT = "stdout.txt"
 STDERR = "stderr.txt"
 CONTEXT_FILE = "context.json"
@@ -51,6 +52,11 @@ def driver_log(workspace: Workspace | str | os.PathLike[str], run_id: str) -> Pa
 def driver_out(workspace: Workspace | str | os.PathLike[str], run_id: str) -> Path:
     """Where the driver process's own stdout and stderr go (``<run folder>/driver.out``)."""
     return run_dir(workspace, run_id) / DRIVER_OUT
+
+
+def driver_mark(run_folder: str | os.PathLike[str]) -> Path:
+    """The file naming the process that drives the run, and when it started."""
+    return Path(run_folder, DRIVER_MARK)
 
 
 def step_dir(

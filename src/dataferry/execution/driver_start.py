@@ -1,0 +1,198 @@
+"""Starting a run's driver: forked from the submitting process, or spawned.
+
+Forking after the submitter's imports starts the driver in about a millisecond, where a
+fresh interpreter spends half a second importing the catalog stack. It is done only
+when it is safe: ``os.fork`` exists, this process runs no other thread (a fork copies
+only the calling thread; a lock another thread held stays locked in the child), and no
+SQLite connection to a catalog is left open once the idle ones are closed. Otherwise
+the driver is spawned as ``python -m dataferry.execution.driver WS RUN``.
+
+The fork is doubled: the middle process starts a new session, forks the driver and
+exits at once, so the driver outlives the submitter, is nobody's zombie, and no
+terminal signal reaches it. The driver sets itself up as a fresh interpreter would be
+(standard streams on ``/dev/null`` and ``driver.out``, signal handlers, logging and
+warnings reset), records itself in the run's ``driver.pid``, tells the submitter its
+pid through a pipe, runs ``driver.main`` and ends with ``os._exit``: it never returns
+into the user's script and never runs its ``atexit`` handlers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import signal
+import stat
+import sys
+import threading
+import traceback
+import warnings
+from pathlib import Path
+
+from dataferry.execution import run_layout
+
+_PROC_FD = Path("/proc/self/fd")
+# what a fresh interpreter ignores; every other signal gets its default action
+_IGNORED = {signal.SIGPIPE, signal.SIGXFSZ}
+
+
+def can_fork() -> bool:
+    """True where the driver can be forked from this process (see the module text)."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def fork_driver(workspace_dir: str, run_id: str) -> int | None:
+    """Fork the driver of ``run_id``; its pid, or None when forking is not safe here
+    (a catalog connection is still in use) or the forked driver could not set itself up.
+
+    Raises:
+        OSError: the system refused the fork or the pipe.
+    """
+    from dataferry.catalog.sql_catalog import prepare_fork
+
+    if _any_open(prepare_fork()):
+        return None
+    for stream in (sys.stdout, sys.stderr):  # else the child would hold a copy
+        with contextlib.suppress(Exception):
+            stream.flush()
+    read_end, write_end = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        _middle(workspace_dir, run_id, read_end, write_end)
+    os.close(write_end)
+    os.waitpid(middle, 0)  # it exits as soon as it has forked: no zombie is left
+    with os.fdopen(read_end, "rb") as pipe:
+        told = pipe.read()
+    return int(told) if told else None
+
+
+def _any_open(databases: list[str]) -> bool:
+    """True if this process still has one of the SQLite ``databases`` open."""
+    if not databases or not _PROC_FD.is_dir():
+        return False
+    watched = set()
+    for database in databases:
+        real = os.path.realpath(database)
+        watched |= {real, f"{real}-wal", f"{real}-shm", f"{real}-journal"}
+    for entry in _PROC_FD.iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(entry) in watched:
+                return True
+    return False
+
+
+def _middle(workspace_dir: str, run_id: str, read_end: int, write_end: int) -> None:
+    """The middle process: a new session, the driver forked in it, then gone."""
+    code = 1
+    try:
+        os.close(read_end)
+        os.setsid()
+        if os.fork() == 0:
+            _driver(workspace_dir, run_id, write_end)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _driver(workspace_dir: str, run_id: str, tell: int) -> None:
+    """The forked driver: set up as a fresh process, say its pid, drive, ``_exit``."""
+    code = 1
+    try:
+        _fresh_streams(run_layout.driver_out(workspace_dir, run_id), keep=tell)
+        _fresh_signals()
+        _fresh_logging_and_warnings()
+        from dataferry.catalog.sql_catalog import after_fork_in_child
+        from dataferry.execution.processes import mark_driver
+
+        after_fork_in_child()
+        mark_driver(run_layout.run_dir(workspace_dir, run_id))
+        os.write(tell, str(os.getpid()).encode())
+        os.close(tell)
+        from dataferry.execution.driver import main
+
+        code = main([workspace_dir, run_id])
+    except BaseException:  # whatever it is, nothing may return into the user's script
+        with contextlib.suppress(Exception):
+            traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def _fresh_streams(out: Path, *, keep: int) -> None:
+    """stdin from ``/dev/null``, stdout and stderr to ``out``; inherited pipes and
+    sockets become ``/dev/null`` under the same number, so that no reader waits for
+    this process to close them, and a number is never freed for reuse under an object
+    of the user's that would close it later."""
+    null = os.open(os.devnull, os.O_RDWR)
+    written = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(null, 0)
+    os.dup2(written, 1)
+    os.dup2(written, 2)
+    for fd in _inherited_fds(keep={0, 1, 2, keep, null, written}):
+        with contextlib.suppress(OSError):
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                os.dup2(null, fd)
+    os.close(null)
+    os.close(written)
+    # the user's may be replaced (a test runner's capture, say); ``sys.__stdout__``
+    # was flushed before the fork and writes to fd 1, now ``out``
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+    sys.stdout = _writer(1)
+    sys.stderr = _writer(2)
+
+
+def _writer(fd: int) -> io.TextIOWrapper:
+    return io.TextIOWrapper(
+        io.FileIO(fd, "w", closefd=False), line_buffering=True, errors="replace"
+    )
+
+
+def _inherited_fds(keep: set[int]) -> list[int]:
+    if not _PROC_FD.is_dir():
+        return []
+    return [int(e.name) for e in _PROC_FD.iterdir() if int(e.name) not in keep]
+
+
+def _fresh_signals() -> None:
+    """Every handler as a fresh interpreter has it; no signal blocked, no wakeup fd."""
+    signal.set_wakeup_fd(-1)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for signum in signal.valid_signals():
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        if signum == signal.SIGINT:
+            handler: signal.Handlers | signal._HANDLER = signal.default_int_handler
+        elif signum in _IGNORED:
+            handler = signal.SIG_IGN
+        else:
+            handler = signal.SIG_DFL
+        with contextlib.suppress(OSError, ValueError):  # some cannot be set
+            signal.signal(signum, handler)
+
+
+def _fresh_logging_and_warnings() -> None:
+    """No handler of the user's script (its log file, say) receives the driver's
+    records, and its warning filters (``error``, say) do not apply."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        if isinstance(logger, logging.Logger):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
+            logger.propagate = True
+            logger.disabled = False
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.disable(logging.NOTSET)
+    warnings.resetwarnings()
+    for category in (
+        DeprecationWarning,
+        PendingDeprecationWarning,
+        ImportWarning,
+        ResourceWarning,
+    ):
+        warnings.simplefilter("ignore", category)
