@@ -277,6 +277,11 @@ class StatusTransitionError(RunStateError):
     (a step that already ended cannot start again, a finished run cannot be canceled)."""
 
 
+class UnknownStatusError(RunStateError):
+    """A run or step run has a status this dataferry does not know (a catalog changed
+    by hand or by another program): no move is made from it, strict or not."""
+
+
 class EventCursorError(RunError, ValueError):
     """Events were asked for after an id that cannot be one (negative, not an integer)."""
 

@@ -16,7 +16,11 @@ from dataferry.catalog.status import (
     RunStatus,
     StepStatus,
 )
-from dataferry.errors import RunStateError, StatusTransitionError
+from dataferry.errors import (
+    RunStateError,
+    StatusTransitionError,
+    UnknownStatusError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -167,6 +171,41 @@ class TestRunMoves:
         with pytest.raises(TypeError, match=r"set with RunStore\.move_step"):
             store.update_step_run("s1", status="Finished")
         assert store.run_status("r1") == "NotStarted"
+
+
+def _damage(store: RunStore, table: str, row_id: str) -> None:
+    """Give a row a status no dataferry writes (a damaged or foreign catalog)."""
+    from sqlalchemy import text
+
+    with store.catalog.write() as conn:
+        conn.execute(
+            text(f"UPDATE {table} SET status = 'Queued' WHERE id = :id"), {"id": row_id}
+        )
+
+
+class TestUnknownStatusInTheCatalog:
+    def test_a_run_move_is_refused_with_what_to_do(self, store: RunStore) -> None:
+        _damage(store, "runs", "r1")
+        before = events(store)
+        for strict in (True, False):
+            with pytest.raises(
+                UnknownStatusError,
+                match=r"^run r1 has the status 'Queued', which this dataferry does not "
+                r"know \(it knows NotStarted, Running, CancelRequested, Finished, "
+                r"Failed, Canceled\); the catalog was changed by hand or by another "
+                r"program: cancel the run's row by hand or delete the run\.$",
+            ):
+                store.move_run("r1", RunStatus.CANCEL_REQUESTED, strict=strict)
+        assert events(store) == before
+
+    def test_a_step_move_is_refused_with_what_to_do(self, store: RunStore) -> None:
+        _damage(store, "step_runs", "s1")
+        with pytest.raises(
+            UnknownStatusError,
+            match=r"^step run s1 has the status 'Queued', which this dataferry does "
+            r"not know \(it knows NotStarted, Preparing, Running, ",
+        ):
+            store.move_step("s1", StepStatus.RUNNING)
 
 
 class TestStepMoves:

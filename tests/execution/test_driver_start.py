@@ -19,6 +19,7 @@ from pipeline.kit import WAIT_S, wait_until, write_script
 
 from dataferry import Pipeline, PythonScriptStep
 from dataferry.catalog.run_store import RunStore
+from dataferry.catalog.status import TERMINAL
 from dataferry.execution.driver_start import can_fork
 from dataferry.execution.processes import DRIVER_MODULE, marked_driver
 from dataferry.execution.run_layout import driver_out, run_dir
@@ -138,3 +139,97 @@ class TestSpawnFallback:
         release.touch()
         assert run.wait_for_completion(show_output=False) == "Finished"
         assert marked_driver(run_dir(workspace, run.id)) in (None, pid)
+
+
+# A submitter that ignores SIGCHLD (children are reaped by the kernel), or holds a
+# file lock and a regular file open, or runs a second thread (a spawned driver). Its
+# one step fails with exit code 7 unless it is told to wait for a file to appear.
+UNUSUAL_SUBMITTER = """
+import fcntl, json, os, signal, sys, threading
+from pathlib import Path
+from dataferry import Pipeline, PythonScriptStep, Workspace
+
+ws_dir, code, release, lock, how = sys.argv[1:6]
+if "sigchld" in how:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+if "blocked" in how:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGCHLD})
+held = open(lock, "w")
+fcntl.flock(held, fcntl.LOCK_EX)
+if "thread" in how:
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+ws = Workspace(path=Path(ws_dir))
+step = PythonScriptStep("step.py", name="hold", source_directory=code,
+                        arguments=[release])
+run = Pipeline(ws, steps=[step]).submit("start")
+print(json.dumps({"run": run.id}))
+"""
+FAILING_STEP = """
+import os, sys, time
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.01)
+sys.exit(7)
+"""
+
+
+def _submit_unusually(
+    workspace: Workspace, tmp_path: Path, how: str
+) -> tuple[str, Path, Path]:
+    """Run ``UNUSUAL_SUBMITTER`` to its end; (run id, release file, lock file)."""
+    code = write_script(tmp_path / "code", "step.py", FAILING_STEP)
+    release, lock = tmp_path / "release", tmp_path / "user.lock"
+    script = tmp_path / "submit.py"
+    script.write_text(UNUSUAL_SUBMITTER)
+    args = [str(workspace.path), str(code), str(release), str(lock), how]
+    done = subprocess.run(
+        [sys.executable, str(script), *args],
+        env={**os.environ, "PYTHONPATH": SRC},
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])["run"], release, lock
+
+
+def _lock_is_free(lock: Path) -> bool:
+    import fcntl
+
+    with lock.open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+@pytest.mark.slow
+class TestUnusualSubmitters:
+    @pytest.mark.parametrize(
+        "how", ["sigchld", "sigchld+thread", "blocked", "blocked+thread"]
+    )
+    def test_signal_settings_of_the_submitter_do_not_reach_the_driver(
+        self, workspace: Workspace, tmp_path: Path, how: str
+    ) -> None:
+        # an ignored SIGCHLD made the submit raise ChildProcessError (fork), or the
+        # spawned driver unable to collect its step's exit code: a failed step Finished
+        run_id, release, _ = _submit_unusually(workspace, tmp_path, how)
+        release.touch()
+        store = RunStore(workspace.catalog)
+        wait_until(lambda: store.run_status(run_id) == "Failed", "the run's end")
+        (step_run,) = store.step_runs(run_id)
+        assert (step_run.status, step_run.exit_code) == ("Failed", 7)
+
+    @pytest.mark.parametrize("how", ["fork", "thread"])
+    def test_the_driver_holds_none_of_the_submitters_files(
+        self, workspace: Workspace, tmp_path: Path, how: str
+    ) -> None:
+        run_id, release, lock = _submit_unusually(workspace, tmp_path, how)
+        # the submitter has exited; its lock went with it, though the driver runs on
+        assert marked_driver(run_dir(workspace, run_id)) is not None or how == "thread"
+        assert RunStore(workspace.catalog).run_status(run_id) not in TERMINAL
+        assert _lock_is_free(lock)
+        release.touch()
+        store = RunStore(workspace.catalog)
+        wait_until(lambda: store.run_status(run_id) == "Failed", "the run's end")

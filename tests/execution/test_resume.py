@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -48,7 +49,7 @@ from dataferry.execution.run_layout import run_dir
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
+
 
 STEP = """
 import json, os, sys, time
@@ -458,3 +459,48 @@ class TestEveryStepProcessIsStopped:
         assert not any(is_alive(pid) for pid in ready["children"])
         writer_id = step(run, "writer").id
         assert _files_under(store_root) == [f"dataset/{writer_id}/out/done.txt"]
+
+
+@pytest.mark.slow
+class TestCancelOfAnOrphan:
+    """``runs cancel`` of a run whose driver died: nothing else would carry it out."""
+
+    @pytest.mark.parametrize("times", [1, 2])
+    def test_the_cli_carries_it_out_at_once(
+        self, workspace: Workspace, tmp_path: Path, orphan: Orphan, times: int
+    ) -> None:
+        import subprocess
+        import sys
+
+        src = str(Path(__file__).resolve().parents[2] / "src")
+        command = [sys.executable, "-m", "dataferry.cli", "-w", str(workspace.path)]
+        started = time.monotonic()
+        done = [
+            subprocess.run(
+                [*command, "runs", "cancel", "--timeout", "20", orphan.run.id],
+                cwd=tmp_path,  # another working directory than the submitter's
+                env={**os.environ, "PYTHONPATH": src},
+                capture_output=True,
+                text=True,
+                timeout=WAIT_S,
+                check=False,
+            )
+            for _ in range(times)
+        ]
+
+        assert done[0].returncode == 0, done[0].stderr
+        assert f"Canceled run {orphan.run.id}." in done[0].stdout
+        assert time.monotonic() - started < 15 * times  # not the 20 s timeout
+        if times == 2:  # the second finds it canceled, and says so
+            assert done[1].returncode == 0, done[1].stderr
+            assert f"run {orphan.run.id} is already Canceled" in done[1].stdout
+        assert orphan.run.get_status() == "Canceled"
+        assert not is_alive(orphan.step_pid)  # b's process was stopped
+        assert orphan.chain.attempts_made() == ["a", "b"]
+        store = RunStore(workspace.catalog)
+        assert [s.status for s in store.step_runs(orphan.run.id)] == [
+            "Finished",
+            "Canceled",
+            "Canceled",
+        ]
+        assert store.leases_of_run(orphan.run.id) == []

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TypeVar
 
-from dataferry.errors import StatusTransitionError
+from dataferry.errors import StatusTransitionError, UnknownStatusError
 
 
 class RunStatus(StrEnum):
@@ -118,8 +119,9 @@ def check_run_transition(run_id: str, current: str, to: RunStatus) -> None:
 
     Raises:
         StatusTransitionError: the map does not allow it (the message names both).
+        UnknownStatusError: ``current`` is no ``RunStatus``.
     """
-    allowed = RUN_TRANSITIONS[RunStatus(current)]
+    allowed = RUN_TRANSITIONS[_known(RunStatus, f"run {run_id}", current)]
     if to not in allowed:
         raise StatusTransitionError(_refusal(f"run {run_id}", current, to, allowed))
 
@@ -129,12 +131,33 @@ def check_step_transition(step_run_id: str, current: str, to: StepStatus) -> Non
 
     Raises:
         StatusTransitionError: the map does not allow it (the message names both).
+        UnknownStatusError: ``current`` is no ``StepStatus``.
     """
-    allowed = STEP_TRANSITIONS[StepStatus(current)]
+    allowed = STEP_TRANSITIONS[_known(StepStatus, f"step run {step_run_id}", current)]
     if to not in allowed:
         raise StatusTransitionError(
             _refusal(f"step run {step_run_id}", current, to, allowed)
         )
+
+
+AnyStatus = TypeVar("AnyStatus", RunStatus, StepStatus)
+
+
+def _known(kind: type[AnyStatus], who: str, current: str) -> AnyStatus:
+    """``current`` as a status of ``kind``.
+
+    Raises:
+        UnknownStatusError: it is none (a catalog changed by hand or by another program).
+    """
+    try:
+        return kind(current)
+    except ValueError:
+        known = ", ".join(kind)
+        raise UnknownStatusError(
+            f"{who} has the status {current!r}, which this dataferry does not know (it "
+            f"knows {known}); the catalog was changed by hand or by another program: "
+            "cancel the run's row by hand or delete the run."
+        ) from None
 
 
 def _refusal(who: str, current: str, to: str, allowed: frozenset[str]) -> str:

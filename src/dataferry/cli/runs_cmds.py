@@ -280,16 +280,25 @@ def _select(
 )
 def cancel(run_id: str, no_wait: bool, timeout_s: float) -> None:
     """Cancel a run: its running steps are stopped, later ones never start, and
-    nothing they wrote is committed.
+    nothing they wrote is committed. A run whose driver died is resumed so that a new
+    driver carries the cancel out; a run already canceled stays so.
     """
     from dataferry.errors import RunError
+    from dataferry.execution.resume import carry_out_cancel
     from dataferry.execution.views import RunStatus, run_detail, wait_for_status
     from dataferry.execution.watch import status_table
 
     ws = current_workspace()
     detail = run_detail(ws, run_id)
+    if detail.status == RunStatus.CANCELED:  # canceled twice: what was asked holds
+        render.say(f"run {run_id} is already Canceled.", style="yellow")
+        return
     _check_not_ended(detail)
     _pipeline_run(ws, detail).cancel()
+    if carry_out_cancel(ws, run_id):
+        render.say(
+            f"Run {run_id}'s driver was gone: resumed it to carry out the cancel."
+        )
     if no_wait:
         render.say(f"Cancel of run {run_id} requested.")
         return

@@ -23,7 +23,6 @@ import io
 import logging
 import os
 import signal
-import stat
 import sys
 import threading
 import traceback
@@ -35,6 +34,8 @@ from dataferry.execution import run_layout
 _PROC_FD = Path("/proc/self/fd")
 # what a fresh interpreter ignores; every other signal gets its default action
 _IGNORED = {signal.SIGPIPE, signal.SIGXFSZ}
+# what an exec'd process may have reset: an ignored signal stays ignored over exec
+DEFAULT_ON_EXEC = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 
 
 def can_fork() -> bool:
@@ -61,7 +62,10 @@ def fork_driver(workspace_dir: str, run_id: str) -> int | None:
     if middle == 0:
         _middle(workspace_dir, run_id, read_end, write_end)
     os.close(write_end)
-    os.waitpid(middle, 0)  # it exits as soon as it has forked: no zombie is left
+    # it exits as soon as it has forked: no zombie is left. A submitter that ignores
+    # SIGCHLD has its children reaped by the kernel, and nothing is left to wait for.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(middle, 0)
     with os.fdopen(read_end, "rb") as pipe:
         told = pipe.read()
     return int(told) if told else None
@@ -123,20 +127,20 @@ def _driver(workspace_dir: str, run_id: str, tell: int) -> None:
 
 
 def _fresh_streams(out: Path, *, keep: int) -> None:
-    """stdin from ``/dev/null``, stdout and stderr to ``out``; inherited pipes and
-    sockets become ``/dev/null`` under the same number, so that no reader waits for
-    this process to close them, and a number is never freed for reuse under an object
-    of the user's that would close it later."""
+    """stdin from ``/dev/null``, stdout and stderr to ``out``; every other inherited
+    descriptor becomes ``/dev/null`` under the same number: no reader of a pipe or
+    socket waits for this process to close it, no file the submitter opened (or locked
+    with ``flock``, which the copy would hold) stays held for the run's length, and a
+    number is never freed for reuse under an object of the user's that would close it
+    later. Catalog connections were closed before the fork (``fork_driver``)."""
     null = os.open(os.devnull, os.O_RDWR)
     written = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(null, 0)
     os.dup2(written, 1)
     os.dup2(written, 2)
     for fd in _inherited_fds(keep={0, 1, 2, keep, null, written}):
-        with contextlib.suppress(OSError):
-            mode = os.fstat(fd).st_mode
-            if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-                os.dup2(null, fd)
+        with contextlib.suppress(OSError):  # closed meanwhile (the listing's own fd)
+            os.dup2(null, fd)
     os.close(null)
     os.close(written)
     # the user's may be replaced (a test runner's capture, say); ``sys.__stdout__``

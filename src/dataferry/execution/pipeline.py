@@ -240,6 +240,10 @@ def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
             (os.POSIX_SPAWN_DUP2, 1, 2),
         ],
         setsid=True,
+        # as a fresh interpreter: a signal the submitter ignored (SIGCHLD, say, which
+        # would hide its steps' exit codes) or blocked stays so over exec
+        setsigdef=driver_start.DEFAULT_ON_EXEC,
+        setsigmask=(),
     )
     _DRIVERS.append(pid)
     return pid

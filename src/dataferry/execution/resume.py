@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from dataferry.catalog import now
 from dataferry.catalog.run_store import RunRecord, RunStore, StepRunRecord
-from dataferry.catalog.status import TERMINAL, StepStatus
+from dataferry.catalog.status import TERMINAL, RunStatus, StepStatus
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunStateError
 from dataferry.execution.commit import discard_step_staging, resolve_template
@@ -193,6 +193,32 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
     # on the row at once (the claim's heartbeat hides a driver.pid): a driver that dies
     # before it writes anything is seen as gone
     store.update_run(run_id, driver_pid=start_driver(workspace.path, run_id))
+
+
+def carry_out_cancel(workspace: Workspace, run_id: str) -> bool:
+    """Resume a run whose cancel was asked for but whose driver is gone, so that a new
+    driver carries the cancel out (it stops what the steps left running, and ends the
+    run Canceled); no other process would. True if this call resumed it.
+
+    Raises:
+        RunNotFoundError: no such run.
+        RunStateError: a process of its steps could not be stopped, or the run could not
+            be resumed for another reason while it is still orphaned.
+    """
+    store = RunStore(workspace.catalog)
+    record = store.get_run(run_id)
+    if record.status != RunStatus.CANCEL_REQUESTED or not is_orphaned(
+        record, workspace
+    ):
+        return False
+    try:
+        resume_run(workspace, run_id)
+    except RunStateError:
+        # another process resumed it (a second cancel, say) or its driver ended it
+        if is_orphaned(store.get_run(run_id), workspace):
+            raise
+        return False
+    return True
 
 
 def _stop_step_processes(run_id: str, folder: Path) -> None:
