@@ -44,6 +44,7 @@ from dataferry.pipeline.outputs import (
     PipelineOutputFileDataset,
 )
 from dataferry.pipeline.parameters import PipelineParameter, coerce_override
+from dataferry.pipeline.runconfig import DEFAULT_ENVIRONMENT
 from dataferry.pipeline.steps import CommandStep, PipelineStep, PythonScriptStep
 
 if TYPE_CHECKING:
@@ -182,7 +183,9 @@ class PlanCompiler:
             runconfig_params={
                 k: _param_or(v) for k, v in step.runconfig_pipeline_params.items()
             },
-            max_run_duration_seconds=step.runconfig.max_run_duration_seconds,
+            max_run_duration_seconds=None
+            if step.has_default_runconfig
+            else step.runconfig.max_run_duration_seconds,
         )
 
     def _producer(self, spec: InputSpec) -> tuple[str, str]:
@@ -279,6 +282,8 @@ class PlanCompiler:
 
 def _environment(step: PipelineStep) -> EnvironmentSpec:
     """The step's environment as a spec; refused here if it asks for packages."""
+    if step.has_default_runconfig:  # what RunConfiguration() has, without making one
+        return EnvironmentSpec(DEFAULT_ENVIRONMENT, "python", {})
     env = step.environment
     env.interpreter(step.name)  # raises EnvironmentNotSupportedError before any write
     return EnvironmentSpec(
