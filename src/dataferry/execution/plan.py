@@ -32,8 +32,12 @@ from dataferry.execution.plan_values import (
     ArgumentItem,
     DataPathRef,
     DatasetRef,
+    InputArg,
+    LiteralArg,
+    OutputArg,
+    ParamArg,
     ParamRef,
-    argument_from_json,
+    StepParamArg,
 )
 from dataferry.execution.snapshot import source_files, take_snapshot
 from dataferry.execution.step_kinds import CommandStepKind, ScriptStepKind, StepKind
@@ -76,9 +80,18 @@ def _dataset(ds: AbstractDataset) -> DatasetRef:
     return DatasetRef(ds._kind, ds.definition, ds.id)
 
 
-def _arguments(args: list[Any]) -> tuple[ArgumentItem, ...]:
+# what each kind of ``ArgRef`` (``pipeline.bindings``) becomes in the plan
+_ARGUMENT_KINDS: dict[str, type[InputArg | OutputArg | ParamArg | StepParamArg]] = {
+    "input": InputArg,
+    "output": OutputArg,
+    "param": ParamArg,
+    "step_param": StepParamArg,
+}
+
+
+def _arguments(args: list[str | ArgRef]) -> tuple[ArgumentItem, ...]:
     return tuple(
-        argument_from_json({a.kind: a.name} if isinstance(a, ArgRef) else a)
+        _ARGUMENT_KINDS[a.kind](a.name) if isinstance(a, ArgRef) else LiteralArg(a)
         for a in args
     )
 
