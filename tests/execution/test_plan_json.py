@@ -270,3 +270,19 @@ def test_a_damaged_version_3_plan_names_what_is_wrong(
 
     with pytest.raises(PlanFormatError, match=message):
         Plan.from_json(stored, where="run r1's plan")
+
+
+def test_shared_defaults_take_the_commonest_value_and_the_first_on_a_tie() -> None:
+    nodes = [
+        {"snapshot": "b", "environment_variables": {"X": "1"}},
+        {"snapshot": "a", "environment_variables": {}},
+        {"snapshot": "a", "environment_variables": {"X": "1"}},
+        {"snapshot": "b", "environment_variables": {}},
+        {"snapshot": "a"},
+    ]
+
+    assert plan_json.shared_defaults(nodes) == {
+        "snapshot": "a",
+        "environment_variables": {"X": "1"},
+    }
+    assert plan_json.shared_defaults([]) == {}

@@ -73,17 +73,14 @@ def shared_defaults(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """For each of ``SHARED_FIELDS`` the value most nodes have (the first node's on a tie)."""
     defaults: dict[str, Any] = {}
     for key in SHARED_FIELDS:
-        seen: Counter[str] = Counter()
-        values: dict[str, Any] = {}
-        for node in nodes:
-            if key in node:
-                value = node[key]
-                # repr: environment variables are a dict, which cannot be counted
-                token = value if isinstance(value, str) else repr(value)
-                seen[token] += 1
-                values.setdefault(token, value)
-        if seen:
-            defaults[key] = values[seen.most_common(1)[0][0]]
+        values = [node[key] for node in nodes if key in node]
+        if not values:
+            continue
+        # repr: environment variables are a dict, which cannot be counted
+        tokens = [v if isinstance(v, str) else repr(v) for v in values]
+        # most_common keeps first-seen order among equal counts: the first node's wins
+        (winner, _), *_ = Counter(tokens).most_common(1)
+        defaults[key] = values[tokens.index(winner)]
     return defaults
 
 
