@@ -10,10 +10,12 @@ in the same transaction, so the events of a run are exactly its history.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, select, update
 
+from dataferry.catalog.bulk_insert import insert_many
 from dataferry.catalog.schema import events, runs, step_runs
 from dataferry.catalog.sql_catalog import now
 from dataferry.catalog.status import (
@@ -168,19 +170,15 @@ def move_steps(
         return
     _update_each(conn, to, moves, found)
     stamp = now()
-    conn.execute(
-        events.insert(),
-        [
-            {
-                "run_id": found[i][1],
-                "step_run_id": i,
-                "time": stamp,
-                "kind": str(EventKind.STEP_STATUS),
-                "payload": {"from": found[i][0], "to": str(to)},
-            }
-            for i in ids
-        ],
-    )
+    # one batch per stretch of steps of one run and one old status, in ``moves`` order
+    for (current, run_id), stretch in groupby(ids, key=found.__getitem__):
+        shared = {
+            "run_id": run_id,
+            "time": stamp,
+            "kind": str(EventKind.STEP_STATUS),
+            "payload": {"from": current, "to": str(to)},
+        }
+        insert_many(conn, events, ["step_run_id"], [(i,) for i in stretch], shared)
 
 
 def _update_each(
