@@ -23,6 +23,7 @@ from dataferry import (
 )
 from dataferry.catalog.run_store import RunStore
 from dataferry.errors import PlanFormatError
+from dataferry.execution import plan_json
 from dataferry.execution.plan import PlanCompiler
 from dataferry.execution.plan_model import Plan, plan_of
 from dataferry.execution.reuse import ReuseAdvisor
@@ -181,6 +182,58 @@ def test_the_stored_plan_reads_back_as_compiled(
     )
 
 
+def _shrunk(nodes: list[dict[str, Any]], datastore: str) -> list[dict[str, Any]]:
+    """The short form as version 3 first made it: the full JSON, then each field at
+    its default dropped (the direct writer must store exactly this, in this order)."""
+    shared = plan_json.shared_defaults(nodes)
+    defaults = {**plan_json.NODE_DEFAULTS, **shared}
+    out = []
+    for node in nodes:
+        short = {k: v for k, v in node.items() if k not in defaults or v != defaults[k]}
+        for key, shrink in (("inputs", _shrunk_input), ("outputs", _shrunk_output)):
+            if key in short:
+                short[key] = [shrink(p, datastore) for p in short[key]]
+        out.append(short)
+    return out
+
+
+def _shrunk_input(spec: dict[str, Any], datastore: str) -> dict[str, Any]:
+    drop = {**plan_json.INPUT_DEFAULTS, "view": plan_json.VIEW_DEFAULT}
+    return {k: v for k, v in spec.items() if k not in drop or v != drop[k]}
+
+
+def _shrunk_output(spec: dict[str, Any], datastore: str) -> dict[str, Any]:
+    drop = {
+        **plan_json.OUTPUT_DEFAULTS,
+        "datastore": datastore,
+        "path_template": plan_json.PATH_TEMPLATES.get(spec["type"]),
+        "pipeline_output_name": None,
+    }
+    return {k: v for k, v in spec.items() if k not in drop or v != drop[k]}
+
+
+@pytest.mark.parametrize("shape", ["every_kind", "mixed", "chain"])
+def test_the_short_form_is_the_full_json_without_its_defaults(
+    workspace: Workspace, tmp_path: Path, shape: str
+) -> None:
+    if shape == "every_kind":
+        pipeline = every_kind_pipeline(workspace, tmp_path / "code")
+    elif shape == "mixed":
+        pipeline = Pipeline(workspace, steps=_mixed_steps(workspace, tmp_path))
+    else:
+        pipeline = Pipeline(
+            workspace, steps=chain(20, _source(tmp_path), "pipeline_data")
+        )
+    plan = PlanCompiler(pipeline, workspace).compile()
+    full = [n.to_json() for n in plan.nodes]
+
+    stored = plan.to_json()["nodes"]
+
+    expected = _shrunk(full, plan.default_datastore)
+    assert stored == expected
+    assert [list(n) for n in stored] == [list(n) for n in expected]  # and key order
+
+
 def test_a_node_in_another_folder_stores_its_own_snapshot(
     workspace: Workspace, tmp_path: Path
 ) -> None:
@@ -217,3 +270,19 @@ def test_a_damaged_version_3_plan_names_what_is_wrong(
 
     with pytest.raises(PlanFormatError, match=message):
         Plan.from_json(stored, where="run r1's plan")
+
+
+def test_shared_defaults_take_the_commonest_value_and_the_first_on_a_tie() -> None:
+    nodes = [
+        {"snapshot": "b", "environment_variables": {"X": "1"}},
+        {"snapshot": "a", "environment_variables": {}},
+        {"snapshot": "a", "environment_variables": {"X": "1"}},
+        {"snapshot": "b", "environment_variables": {}},
+        {"snapshot": "a"},
+    ]
+
+    assert plan_json.shared_defaults(nodes) == {
+        "snapshot": "a",
+        "environment_variables": {"X": "1"},
+    }
+    assert plan_json.shared_defaults([]) == {}

@@ -398,6 +398,20 @@ class RunStore:
                 conn.execute(lineage.insert().values(step_run_id=step_run_id, **row))
             run_events.move_step(conn, step_run_id, to, note=note, **values)
 
+    def move_steps(
+        self, to: StepStatus, moves: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> None:
+        """Move many step runs to ``to`` in one transaction: per (step run id, column
+        values) the same row changes and event as ``move_step`` (see
+        ``run_events.move_steps``).
+
+        Raises:
+            RunNotFoundError: an id names no step run (nothing is written).
+            StatusTransitionError: ``to`` is not allowed from a step's status.
+        """
+        with self.catalog.write() as conn:
+            run_events.move_steps(conn, to, moves)
+
     def restart_step(self, step_run_id: str, explanation: str) -> None:
         """Put a step run its dead driver had begun back to NotStarted: its leases and
         the inputs it recorded are dropped, in one transaction with the move. A step

@@ -270,17 +270,17 @@ class Driver:
     def _apply(self, change: Change, reason: str) -> None:
         """Carry out what the scheduler decided: end the skipped and cancelled steps,
         ask the ones to stop to stop (``_poll_processes`` ends them once they have)."""
+        ended: list[tuple[StepState, str]] = []
         for skip in change.skipped:
             upstream = self.states[skip.because].node.name
-            self._skip(
-                self.states[skip.node_id],
-                f"not run: upstream step '{upstream}' did not finish",
-            )
+            because = f"not run: upstream step '{upstream}' did not finish"
+            ended.append((self.states[skip.node_id], because))
         for node_id in change.cancelled:
             prep = self._preparing.pop(node_id, None)
             if prep is not None and prep.cancel():
                 prep.clean_up()  # it was done, its news not yet taken
-            self._skip(self.states[node_id], reason)
+            ended.append((self.states[node_id], reason))
+        self._skip(ended)
         for node_id in change.to_stop:
             state = self.states[node_id]
             assert state.handle is not None
@@ -510,9 +510,13 @@ class Driver:
         for state in stopping:
             state.stop_reason = reason
             self._end_stopped(state)
-        for state in self.states.values():
-            if state.status in (StepStatus.NOT_STARTED, StepStatus.PREPARING):
-                self._skip(state, reason)
+        self._skip(
+            [
+                (state, reason)
+                for state in self.states.values()
+                if state.status in (StepStatus.NOT_STARTED, StepStatus.PREPARING)
+            ]
+        )
 
     def _details(self, state: StepState, **extra: Any) -> dict[str, Any]:
         """What only the step run's row holds; its inputs, outputs and registrations
@@ -656,13 +660,23 @@ class Driver:
         )
         log.info("step %s: Failed before start: %s", state.node.name, message)
 
-    def _skip(self, state: StepState, reason: str) -> None:
-        state.status = StepStatus.CANCELED
-        self.store.move_step(
-            state.record.id,
+    def _skip(self, ended: list[tuple[StepState, str]]) -> None:
+        """End steps that will not run (each with why) in one transaction: a cancelled
+        10,000-step run took a transaction per step, 15 s in all."""
+        if not ended:
+            return
+        for state, _ in ended:
+            state.status = StepStatus.CANCELED
+        stamp = now()
+        self.store.move_steps(
             StepStatus.CANCELED,
-            ended_at=now(),
-            details=self._details(state, error=reason),
+            [
+                (
+                    state.record.id,
+                    {"ended_at": stamp, "details": self._details(state, error=why)},
+                )
+                for state, why in ended
+            ],
         )
 
     def _discard(self, state: StepState) -> None:

@@ -32,8 +32,12 @@ from dataferry.execution.plan_values import (
     ArgumentItem,
     DataPathRef,
     DatasetRef,
+    InputArg,
+    LiteralArg,
+    OutputArg,
+    ParamArg,
     ParamRef,
-    argument_from_json,
+    StepParamArg,
 )
 from dataferry.execution.snapshot import source_files, take_snapshot
 from dataferry.execution.step_kinds import CommandStepKind, ScriptStepKind, StepKind
@@ -44,6 +48,7 @@ from dataferry.pipeline.outputs import (
     PipelineOutputFileDataset,
 )
 from dataferry.pipeline.parameters import PipelineParameter, coerce_override
+from dataferry.pipeline.runconfig import DEFAULT_ENVIRONMENT
 from dataferry.pipeline.steps import CommandStep, PipelineStep, PythonScriptStep
 
 if TYPE_CHECKING:
@@ -75,9 +80,18 @@ def _dataset(ds: AbstractDataset) -> DatasetRef:
     return DatasetRef(ds._kind, ds.definition, ds.id)
 
 
-def _arguments(args: list[Any]) -> tuple[ArgumentItem, ...]:
+# what each kind of ``ArgRef`` (``pipeline.bindings``) becomes in the plan
+_ARGUMENT_KINDS: dict[str, type[InputArg | OutputArg | ParamArg | StepParamArg]] = {
+    "input": InputArg,
+    "output": OutputArg,
+    "param": ParamArg,
+    "step_param": StepParamArg,
+}
+
+
+def _arguments(args: list[str | ArgRef]) -> tuple[ArgumentItem, ...]:
     return tuple(
-        argument_from_json({a.kind: a.name} if isinstance(a, ArgRef) else a)
+        _ARGUMENT_KINDS[a.kind](a.name) if isinstance(a, ArgRef) else LiteralArg(a)
         for a in args
     )
 
@@ -182,7 +196,9 @@ class PlanCompiler:
             runconfig_params={
                 k: _param_or(v) for k, v in step.runconfig_pipeline_params.items()
             },
-            max_run_duration_seconds=step.runconfig.max_run_duration_seconds,
+            max_run_duration_seconds=None
+            if step.has_default_runconfig
+            else step.runconfig.max_run_duration_seconds,
         )
 
     def _producer(self, spec: InputSpec) -> tuple[str, str]:
@@ -279,6 +295,8 @@ class PlanCompiler:
 
 def _environment(step: PipelineStep) -> EnvironmentSpec:
     """The step's environment as a spec; refused here if it asks for packages."""
+    if step.has_default_runconfig:  # what RunConfiguration() has, without making one
+        return EnvironmentSpec(DEFAULT_ENVIRONMENT, "python", {})
     env = step.environment
     env.interpreter(step.name)  # raises EnvironmentNotSupportedError before any write
     return EnvironmentSpec(

@@ -12,7 +12,7 @@ every node; a 10,000-step plan was 10 MB of them. Plan version 3 stores:
 
 ``full_nodes`` restores the full JSON. A version 2 node holds every field: it is a
 version 3 node that omits nothing, so older plans read through the same function.
-Pure: dicts in, dicts out.
+Pure: plan nodes or dicts in, dicts out.
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from dataferry.execution.plan_values import argument_to_json, encode_param
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from dataferry.execution.plan_model import PlanNode
 
 # fields whose value is usually the same on every node of a run
 SHARED_FIELDS = (
@@ -69,40 +73,93 @@ def shared_defaults(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """For each of ``SHARED_FIELDS`` the value most nodes have (the first node's on a tie)."""
     defaults: dict[str, Any] = {}
     for key in SHARED_FIELDS:
-        seen: Counter[str] = Counter()
-        values: dict[str, Any] = {}
-        for node in nodes:
-            if key in node:
-                value = node[key]
-                # repr: environment variables are a dict, which cannot be counted
-                token = value if isinstance(value, str) else repr(value)
-                seen[token] += 1
-                values.setdefault(token, value)
-        if seen:
-            defaults[key] = values[seen.most_common(1)[0][0]]
+        values = [node[key] for node in nodes if key in node]
+        if not values:
+            continue
+        # repr: environment variables are a dict, which cannot be counted
+        tokens = [v if isinstance(v, str) else repr(v) for v in values]
+        # most_common keeps first-seen order among equal counts: the first node's wins
+        (winner, _), *_ = Counter(tokens).most_common(1)
+        defaults[key] = values[tokens.index(winner)]
     return defaults
 
 
-def compact_nodes(
-    nodes: Sequence[Mapping[str, Any]], datastore: str
+def compact_plan_nodes(
+    nodes: Sequence[PlanNode], datastore: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``node_defaults`` and each node's full JSON without what ``full_nodes`` restores.
+    """``node_defaults`` and each node's JSON without what ``full_nodes`` restores.
+
+    The short form is written directly, field by field: building each node's full
+    JSON first and then dropping most of it cost twice as much.
 
     Args:
-        nodes: the full JSON of every node (``PlanNode.to_json``).
+        nodes: the plan's nodes.
         datastore: the plan's default datastore.
     """
-    shared = shared_defaults(nodes)
+    per_run = [_per_run_fields(node) for node in nodes]
+    shared = shared_defaults(per_run)
     defaults = {**NODE_DEFAULTS, **shared}
-    compact = []
-    for node in nodes:
-        out = {k: v for k, v in node.items() if v != defaults.get(k, _NONE)}
-        if "inputs" in out:
-            out["inputs"] = [_compact_input(i) for i in out["inputs"]]
-        if "outputs" in out:
-            out["outputs"] = [_compact_output(o, datastore) for o in out["outputs"]]
-        compact.append(out)
-    return shared, compact
+    return shared, [
+        _short_node(node, fields, defaults, datastore)
+        for node, fields in zip(nodes, per_run, strict=True)
+    ]
+
+
+def _per_run_fields(node: PlanNode) -> dict[str, Any]:
+    """The node's ``SHARED_FIELDS`` (its kind's fields, in its kind's order, first)."""
+    env = node.environment
+    return {
+        **node.kind.to_json(),
+        "snapshot": node.snapshot,
+        "snapshot_hash": node.snapshot_hash,
+        "interpreter": env.interpreter,
+        "environment": env.name,
+        "environment_variables": env.variables,
+    }
+
+
+def _short_node(
+    node: PlanNode,
+    per_run: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    datastore: str,
+) -> dict[str, Any]:
+    """``PlanNode.to_json`` without the fields at their defaults, in the same order."""
+    out: dict[str, Any] = {"node_id": node.node_id, "name": node.name}
+    kind_fields = [k for k in per_run if k not in _ENVIRONMENT_FIELDS]
+    for key in kind_fields:
+        _put(out, key, per_run[key], defaults)
+    if node.arguments:
+        out["arguments"] = [argument_to_json(a) for a in node.arguments]
+    if node.inputs:
+        out["inputs"] = [_compact_input(i.to_json()) for i in node.inputs]
+    if node.outputs:
+        out["outputs"] = [_compact_output(o.to_json(), datastore) for o in node.outputs]
+    if node.params:
+        out["params"] = {k: encode_param(v) for k, v in node.params.items()}
+    if node.upstream:
+        out["upstream"] = list(node.upstream)
+    _put(out, "allow_reuse", node.allow_reuse, defaults)
+    _put(out, "version", node.version, defaults)
+    _put(out, "compute_target", node.compute_target, defaults)
+    for key in _ENVIRONMENT_FIELDS:
+        _put(out, key, per_run[key], defaults)
+    if node.runconfig_params:
+        out["runconfig_params"] = {
+            k: encode_param(v) for k, v in node.runconfig_params.items()
+        }
+    _put(out, "max_run_duration_seconds", node.max_run_duration_seconds, defaults)
+    return out
+
+
+_ENVIRONMENT_FIELDS = ("interpreter", "environment", "environment_variables")
+
+
+def _put(
+    out: dict[str, Any], key: str, value: Any, defaults: Mapping[str, Any]
+) -> None:
+    if value != defaults.get(key, _NONE):
+        out[key] = value
 
 
 def full_nodes(data: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import PlanFormatError, PlanVersionError
 from dataferry.execution.plan_inputs import InputBinding, input_from_json
-from dataferry.execution.plan_json import compact_nodes, full_nodes
+from dataferry.execution.plan_json import compact_plan_nodes, full_nodes
 from dataferry.execution.plan_values import (
     ArgumentItem,
     ParamArg,
@@ -270,9 +270,7 @@ class Plan:
         Compact (``plan_json``): per-run facts once in ``node_defaults``, and no field
         at its default; ``from_json`` restores every field.
         """
-        shared, nodes = compact_nodes(
-            [n.to_json() for n in self.nodes], self.default_datastore
-        )
+        shared, nodes = compact_plan_nodes(self.nodes, self.default_datastore)
         return {
             "plan_version": PLAN_VERSION,
             "description": self.description,

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 AUTO_NAME = "auto_name"
 
 
+# what ``OutputFileDatasetConfig()`` names an unnamed output (``pipeline.outputs``)
+_GENERATED_OUTPUT = re.compile(r"output_[0-9a-f]{8}")
+
+
 def name_tokens(nodes: Sequence[PlanNode]) -> dict[str, dict[str, str]]:
     """For each plan node, its generated names and the tokens that stand for them.
 
@@ -32,7 +36,10 @@ def name_tokens(nodes: Sequence[PlanNode]) -> dict[str, dict[str, str]]:
 
     Returns:
         node id -> {generated name: token}: the node's own inputs (``<input i>``) and
-        every step's outputs (``<node output i>``), as they may appear in its arguments.
+        the outputs of any step (``<node output i>``) whose generated names occur in
+        the node, in its arguments or elsewhere. A name that does not occur in a node
+        cannot be replaced there, so leaving it out changes no fingerprint; giving
+        every node every output's name made this quadratic in the number of steps.
     """
     outputs = {
         out.name: f"<{node.node_id} output {i}>"
@@ -40,14 +47,23 @@ def name_tokens(nodes: Sequence[PlanNode]) -> dict[str, dict[str, str]]:
         for i, out in enumerate(node.outputs)
         if out.auto_name
     }
+    # a name of another shape (from an older plan) is offered to every node, as before
+    everywhere = {
+        k: v for k, v in outputs.items() if not _GENERATED_OUTPUT.fullmatch(k)
+    }
     tokens = {}
     for node in nodes:
+        found = {
+            name: outputs[name]
+            for name in _GENERATED_OUTPUT.findall(repr(node))
+            if name in outputs
+        }
         own = {
             spec.name: f"<input {i}>"
             for i, spec in enumerate(node.inputs)
             if spec.auto_name
         }
-        tokens[node.node_id] = {**outputs, **own}
+        tokens[node.node_id] = {**everywhere, **found, **own}
     return tokens
 
 

@@ -101,8 +101,6 @@ def input_spec(obj: Any, where: str = "a step input") -> InputSpec:
         StepDefinitionError: a raw dataset (the original SDK's message).
         PipelineTypeError: something that is not an input (a ``TypeError``).
     """
-    if is_dataset(obj):
-        raise _raw_dataset_error("a step's inputs")
     if isinstance(obj, DatasetConsumptionConfig):
         inner = obj.dataset
         if isinstance(inner, OutputDatasetConfig | PipelineOutputFileDataset):
@@ -125,6 +123,8 @@ def input_spec(obj: Any, where: str = "a step input") -> InputSpec:
             obj.path_on_compute,
             auto_name=obj.is_auto_named,
         )
+    if is_dataset(obj):
+        raise _raw_dataset_error("a step's inputs")
     if isinstance(obj, OutputFileDatasetConfig | OutputTabularDatasetConfig):
         # an output listed as an input: read under the output's name, generated or not
         spec = input_spec(obj.as_input(obj.name))
@@ -275,8 +275,7 @@ class StepPorts:
         return next((o for o in self.outputs if o.origin is origin), None)
 
     def _argument(self, arg: Any, where: str) -> str | ArgRef:
-        if is_dataset(arg):
-            raise _raw_dataset_error("a step's arguments")
+        # the pipeline's own kinds first: none is a dataset, and they are most arguments
         if isinstance(arg, DatasetConsumptionConfig):
             spec = next((i for i in self.inputs if i.name == arg.name), None)
             if spec is None:
@@ -330,6 +329,8 @@ class StepPorts:
                 spec = input_spec(arg, where)
                 self.inputs.append(spec)
             return ArgRef("input", spec.name)
+        if is_dataset(arg):
+            raise _raw_dataset_error("a step's arguments")
         if isinstance(arg, PipelineParameter):
             self._arg_params.append(arg)
             return ArgRef("param", arg.name)

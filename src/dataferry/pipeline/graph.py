@@ -319,6 +319,8 @@ class PipelineGraph:
         """
         users: dict[int, tuple[Environment, list[str]]] = {}
         for step in self.steps:
+            if step.has_default_runconfig:
+                continue  # a default environment asks for nothing
             env = step.runconfig.environment
             if not isinstance(env, Environment):
                 raise type_error(

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
 
+# the name of the environment a new RunConfiguration has
+DEFAULT_ENVIRONMENT = "default-environment"
+
+
 class CondaDependencies:
     """The conda and pip packages an environment declares."""
 
@@ -334,7 +338,7 @@ class RunConfiguration:
         self.communicator = communicator or "None"
         self.node_count = 1
         self._target: str = "local"
-        self.environment = Environment("default-environment")
+        self.environment = Environment(DEFAULT_ENVIRONMENT)
         if conda_dependencies is not None:
             self.environment.python.conda_dependencies = conda_dependencies
         self.environment_variables: dict[str, str] = {}

@@ -116,9 +116,11 @@ class PipelineStep:
         self.source_directory = as_path_text(
             source_directory, f"{where}: source_directory"
         )
-        self.runconfig = runconfig or RunConfiguration()
+        # None stands for a default RunConfiguration, made only when asked for: most
+        # steps never are, and making one per step was a third of building 10,000 steps
+        self._runconfig = runconfig
         self.compute_target = _target_name(compute_target, where) or (
-            self.runconfig.target if runconfig else None
+            runconfig.target if runconfig else None
         )
         self.runconfig_pipeline_params = self._check_runconfig_params(
             as_dict(runconfig_pipeline_params, f"{where}: runconfig_pipeline_params")
@@ -139,6 +141,8 @@ class PipelineStep:
                 out.origin.producers.append(self)
 
     def _check_runconfig_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params:
+            return params
         unknown = sorted(set(params) - set(_RUNCONFIG_PARAMS))
         if unknown:
             raise StepDefinitionError(
@@ -169,6 +173,26 @@ class PipelineStep:
         if step is self:
             raise StepDefinitionError(f"step '{self.name}' cannot run after itself")
         self._run_after.append(step)
+
+    @property
+    def runconfig(self) -> RunConfiguration:
+        """The step's run configuration (a default one unless one was given or set)."""
+        if self._runconfig is None:
+            self._runconfig = RunConfiguration()
+        return self._runconfig
+
+    @runconfig.setter
+    def runconfig(self, value: RunConfiguration) -> None:
+        self._runconfig = value
+
+    @property
+    def has_default_runconfig(self) -> bool:
+        """True while the step's run configuration is the untouched default.
+
+        Nothing has asked for it yet, so it is a fresh ``RunConfiguration()``: its
+        environment asks for nothing and sets no variables.
+        """
+        return self._runconfig is None
 
     @property
     def environment(self) -> Environment:
