@@ -1,4 +1,4 @@
-"""The process that drives one pipeline run: schedules steps, starts them, commits them.
+"""The process that drives one pipeline run: schedules its steps and starts them.
 
 Started detached by ``Pipeline.submit``: forked from the submitting process, or
 spawned as ``python -m dataferry.execution.driver WS RUN`` (``driver_start``), so a run
@@ -9,6 +9,8 @@ What runs next is the scheduler's to say (``scheduler``). Preparing a step (reus
 decision, inputs, staged outputs) runs in worker threads (``preparation``), so the loop
 never waits on a hash or a download: it polls processes, honours a cancel, and sleeps
 until a process ends, a preparation has news, or its short timeout passes (``wakeup``).
+What a step's row says as it begins and ends, its commit included, is recorded in one
+place (``step_outcome``).
 """
 
 from __future__ import annotations
@@ -22,35 +24,24 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
-from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
-from dataferry.catalog.status import EventKind, RunStatus, StepStatus
-from dataferry.catalog.step_commit import StepCommit
+from dataferry.catalog.run_store import OutputRecord, RunStore
+from dataferry.catalog.status import RunStatus, StepStatus
 from dataferry.data.workspace import Workspace
-from dataferry.errors import DataferryError, InputChangedError
-from dataferry.execution.commit import (
-    StagedOutput,
-    commit_outputs,
-    discard_output,
-    undo_commits,
-)
-from dataferry.execution.executors import Executor, LocalExecutor, StepHandle
-from dataferry.execution.input_guard import check_inputs
-from dataferry.execution.materialise import BoundInput, release_inputs
-from dataferry.execution.places import failures_at, output_place
-from dataferry.execution.plan_model import PlanNode, plan_of
-from dataferry.execution.port_identity import reused_output_names
+from dataferry.errors import DataferryError
+from dataferry.execution.executors import Executor, LocalExecutor
+from dataferry.execution.plan_model import plan_of
 from dataferry.execution.preparation import Preparation, StepJob
 from dataferry.execution.processes import NUDGE_SIGNAL, mark_driver
-from dataferry.execution.registration import plan_registrations
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
-from dataferry.execution.run_layout import driver_log, run_dir, stderr_path, step_dir
+from dataferry.execution.run_layout import driver_log, run_dir
 from dataferry.execution.scheduler import Change, Phase, Scheduler
 from dataferry.execution.stage_board import StageBoard
+from dataferry.execution.step_outcome import StepOutcomes
+from dataferry.execution.step_state import StepState
 from dataferry.execution.wakeup import Wakeup
 
 if TYPE_CHECKING:
@@ -71,27 +62,6 @@ _INITIAL_PHASES = {
 }
 
 
-@dataclass
-class StepState:
-    """One node while the run is going."""
-
-    node: PlanNode
-    record: StepRunRecord
-    status: StepStatus = StepStatus.NOT_STARTED
-    handle: StepHandle | None = None
-    staged: list[StagedOutput] = field(default_factory=list)
-    inputs: list[BoundInput] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    fingerprint: str | None = None
-    fingerprint_details: dict[str, Any] = field(default_factory=dict)
-    explanation: str | None = None
-    stop_reason: str = ""
-
-    @property
-    def node_id(self) -> str:
-        return self.node.node_id
-
-
 class Driver:
     """Runs the plan of one pipeline run to its end."""
 
@@ -104,6 +74,7 @@ class Driver:
         self.run = self.store.get_run(run_id)
         self.plan = plan_of(self.run)
         self.executor: Executor = executor or LocalExecutor()
+        self.outcomes = StepOutcomes(workspace, run_id, self.store, self.executor.name)
         self.continue_on_failure = bool(
             self.run.options.get("continue_on_step_failure")
         )
@@ -280,7 +251,7 @@ class Driver:
             if prep is not None and prep.cancel():
                 prep.clean_up()  # it was done, its news not yet taken
             ended.append((self.states[node_id], reason))
-        self._skip(ended)
+        self.outcomes.skipped(ended)
         for node_id in change.to_stop:
             state = self.states[node_id]
             assert state.handle is not None
@@ -300,14 +271,7 @@ class Driver:
     def _begin(self, state: StepState) -> None:
         """Show the step as Preparing (its duration counts from here) and hand its
         preparation to a worker thread."""
-        self.store.move_step(
-            state.record.id,
-            StepStatus.PREPARING,
-            note={"doing": "fingerprinting"},
-            started_at=now(),
-            details=self._details(state, stage="fingerprinting"),
-        )
-        state.status = StepStatus.PREPARING
+        self.outcomes.preparing(state)
         ups = [self.states[u] for u in state.node.upstream]
         job = StepJob(
             workspace=self.ws,
@@ -315,7 +279,7 @@ class Driver:
             run=self.run,
             node=state.node,
             record=state.record,
-            folder=self._step_dir(state),
+            folder=self.outcomes.step_dir(state),
             advisor=self.advisor,
             upstream={
                 u.node_id: output_identity(u.fingerprint, u.record)
@@ -363,16 +327,7 @@ class Driver:
         """Show the stages that have lasted, of the steps still preparing."""
         for node_id, stage in self._stages.due(time.monotonic()):
             if node_id in self._preparing:
-                state = self.states[node_id]
-                self.store.update_step_run(
-                    state.record.id, details=self._details(state, stage=stage)
-                )
-                self.store.record_event(
-                    self.run_id,
-                    EventKind.PREPARING,
-                    {"doing": stage},
-                    step_run_id=state.record.id,
-                )
+                self.outcomes.stage(self.states[node_id], stage)
 
     def _prepared(self, state: StepState, prep: Preparation) -> None:
         """Reuse the step, start its process, or fail it, as its preparation ended."""
@@ -385,16 +340,18 @@ class Driver:
             if prep.error is not None:
                 raise prep.error
             if prep.decision is not None and prep.decision.reuse:
-                self._record_reuse(state, prep)
+                self.outcomes.reused(state, prep)
             else:
                 assert prep.step is not None
                 self.executor.prepare(prep.step)
                 state.handle = self.executor.start(
                     prep.step,
-                    before_run=lambda handle: self._record_start(state, handle),
+                    before_run=lambda handle: self.outcomes.started(
+                        state, self.executor.pid(handle)
+                    ),
                 )
         except Exception as exc:
-            self._fail_before_start(state, exc)
+            self.outcomes.failed_before_start(state, exc)
             self._after(state)
             return
         if state.handle is None:  # reused
@@ -410,61 +367,6 @@ class Driver:
             self.executor.pid(state.handle),
         )
 
-    def _record_reuse(self, state: StepState, prep: Preparation) -> None:
-        """Record the step as Finished with the outputs of the step run it reuses."""
-        assert prep.decision is not None and prep.decision.reused_from is not None
-        source = prep.decision.reused_from
-        stamp = now()
-        self.store.move_step(
-            state.record.id,
-            StepStatus.FINISHED,
-            reuse={
-                **self._reuse_event(state, reuse=True),
-                "reused_from": source.reused_from or source.id,
-            },
-            fingerprint=state.fingerprint,
-            reused_from=source.reused_from or source.id,
-            explanation=state.explanation,
-            # a reused step ran nothing: it shows no time of its own, as before
-            started_at=stamp,
-            ended_at=stamp,
-            details=self._details(
-                state,
-                reused_run_id=source.run_id,
-                # this run may have generated other names for the same outputs
-                reused_output_names=reused_output_names(state.node, source),
-            ),
-        )
-        state.record = self.store.get_step_run(state.record.id)
-        state.status = StepStatus.FINISHED
-
-    def _reuse_event(self, state: StepState, *, reuse: bool) -> dict[str, Any]:
-        return {"reuse": reuse, "explanation": state.explanation}
-
-    def _record_start(self, state: StepState, handle: StepHandle) -> None:
-        """Record the step as Running with its pid, what it reads and why it was not
-        reused, before its process may run."""
-        inputs = [
-            {"role": "input", "name": b.name, "mode": b.mode, "value": b.value}
-            | {k: b.lineage.get(k) for k in ("dataset_id", "datastore", "path")}
-            for b in state.inputs
-        ]
-        self.store.move_step(
-            state.record.id,
-            StepStatus.RUNNING,
-            inputs=inputs,
-            reuse=self._reuse_event(state, reuse=False),
-            fingerprint=state.fingerprint,
-            explanation=state.explanation,
-            log_dir=str(self._step_dir(state)),
-            details=self._details(
-                state, pid=self.executor.pid(handle), host=socket.gethostname()
-            ),
-        )
-
-    def _step_dir(self, state: StepState) -> Path:
-        return step_dir(self.ws, self.run_id, state.record.id)
-
     # -- a step's process ---------------------------------------------------------------
 
     def _poll_processes(self) -> None:
@@ -476,19 +378,11 @@ class Driver:
                 continue
             del self._running[state.node_id]
             if self.scheduler.phase(state.node_id) is Phase.STOPPING:
-                self._end_stopped(state)
+                self.outcomes.stopped(state)
                 self.scheduler.stopped(state.node_id)
             else:
-                self._finish(state, code)
+                self.outcomes.finished(state, code)
                 self._after(state)
-
-    def _end_stopped(self, state: StepState) -> None:
-        """End a step whose process was stopped: nothing it wrote is kept."""
-        self._discard(state)
-        changed = self._check_inputs(state)
-        reason = state.stop_reason
-        error = reason if changed is None else f"{reason}\n{changed}"
-        self._end(state, StepStatus.CANCELED, None, error=error)
 
     def _abort(self, reason: str) -> None:
         """The loop failed: stop every preparation and process, then end every row.
@@ -509,188 +403,14 @@ class Driver:
         self._running.clear()
         for state in stopping:
             state.stop_reason = reason
-            self._end_stopped(state)
-        self._skip(
+            self.outcomes.stopped(state)
+        self.outcomes.skipped(
             [
                 (state, reason)
                 for state in self.states.values()
                 if state.status in (StepStatus.NOT_STARTED, StepStatus.PREPARING)
             ]
         )
-
-    def _details(self, state: StepState, **extra: Any) -> dict[str, Any]:
-        """What only the step run's row holds; its inputs, outputs and registrations
-        are in their tables."""
-        return {
-            "notes": list(state.notes),
-            "compute_target": state.node.compute_target or "local",
-            "executor": self.executor.name,
-            "fingerprint": state.fingerprint_details,
-            **extra,
-        }
-
-    def _finish(self, state: StepState, code: int) -> None:
-        if self._fail_on_changed_inputs(state, code):
-            return
-        if code == 0:
-            try:
-                self._commit(state)
-            except Exception as exc:
-                self._discard(state)
-                self._fail(state, code, f"committing outputs failed: {exc}", exc)
-                return
-            state.status = StepStatus.FINISHED
-            log.info("step %s: Finished", state.node.name)
-            return
-        self._discard(state)
-        reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        tail = _tail(stderr_path(self._step_dir(state)))
-        self._fail(
-            state,
-            code,
-            f"step '{state.node.name}' failed ({reason})"
-            + (f":\n{tail}" if tail else ""),
-        )
-
-    def _commit(self, state: StepState) -> None:
-        """Commit the step's outputs, then record them, their lineage, what they
-        register and the step's end as Finished, in one catalog transaction.
-
-        Raises:
-            StorageError: the outputs could not be written (names datastore and path).
-            Exception: recording failed; nothing was recorded, and the moved outputs
-                are taken back out.
-        """
-        places = [output_place(o.spec, state.record.id) for o in state.staged]
-        with failures_at(f"step '{state.node.name}'", places):
-            committed = commit_outputs(state.staged)
-            try:  # what will be registered is checked before anything is recorded
-                planned = plan_registrations(self.ws, state.node, committed)
-            except Exception:
-                undo_commits(state.staged)
-                raise
-        lineage = [
-            {"role": "output"} | {k: c[k] for k in ("name", "datastore", "path")}
-            for c in committed
-        ]
-        commit = StepCommit(
-            state.record.id,
-            self.run_id,
-            exit_code=0,
-            outputs=committed,
-            lineage=lineage,
-            registrations=planned,
-            values={"details": self._details(state)},
-        )
-        try:
-            self.store.commit_step(commit)
-        except BaseException:
-            undo_commits(state.staged)
-            raise
-
-    def _fail(
-        self, state: StepState, code: int, error: str, exc: Exception | None = None
-    ) -> None:
-        """End a step that ran as Failed (what follows is the scheduler's to say)."""
-        typed = {"error_type": type(exc).__name__} if exc is not None else {}
-        self._end(state, StepStatus.FAILED, code, error=error, **typed)
-
-    def _fail_on_changed_inputs(self, state: StepState, code: int | None) -> bool:
-        """Fail the step if any of its read-only inputs changed while it ran (marking a
-        changed committed output damaged); True if it was failed."""
-        error = self._check_inputs(state)
-        if error is None:
-            return False
-        self._discard(state)
-        message = str(error)
-        if code:
-            message += f"\nThe step also failed (exit code {code})."
-        self._end(
-            state,
-            StepStatus.FAILED,
-            code,
-            error=message,
-            error_type=type(error).__name__,
-        )
-        return True
-
-    def _check_inputs(self, state: StepState) -> InputChangedError | None:
-        """Check a step's inputs after it ended, then remove the places made for them."""
-        guards = [b.guard for b in state.inputs if b.guard is not None]
-        error = check_inputs(state.node.name, state.record.id, guards, self.store)
-        release_inputs(state.inputs)
-        return error
-
-    def _end(
-        self, state: StepState, status: StepStatus, code: int | None, **extra: Any
-    ) -> None:
-        state.status = status
-        self.store.move_step(
-            state.record.id,
-            status,
-            ended_at=now(),
-            exit_code=code,
-            details=self._details(state, **extra),
-        )
-        log.info(
-            "step %s: %s%s",
-            state.node.name,
-            status,
-            f" ({extra['error'].splitlines()[0]})" if extra.get("error") else "",
-        )
-
-    def _fail_before_start(self, state: StepState, exc: Exception) -> None:
-        """End a step that could not start as Failed; what it had staged is discarded."""
-        if isinstance(exc, DataferryError):
-            message = str(exc)
-        elif isinstance(exc, OSError):
-            message = f"could not start: {exc}"
-        else:
-            message = f"could not start: {type(exc).__name__}: {exc}"
-        release_inputs(state.inputs)
-        self._discard(state)
-        state.status = StepStatus.FAILED
-        self.store.move_step(
-            state.record.id,
-            StepStatus.FAILED,
-            fingerprint=state.fingerprint,
-            explanation=state.explanation,
-            ended_at=now(),
-            details=self._details(state, error=message, error_type=type(exc).__name__),
-        )
-        log.info("step %s: Failed before start: %s", state.node.name, message)
-
-    def _skip(self, ended: list[tuple[StepState, str]]) -> None:
-        """End steps that will not run (each with why) in one transaction: a cancelled
-        10,000-step run took a transaction per step, 15 s in all."""
-        if not ended:
-            return
-        for state, _ in ended:
-            state.status = StepStatus.CANCELED
-        stamp = now()
-        self.store.move_steps(
-            StepStatus.CANCELED,
-            [
-                (
-                    state.record.id,
-                    {"ended_at": stamp, "details": self._details(state, error=why)},
-                )
-                for state, why in ended
-            ],
-        )
-
-    def _discard(self, state: StepState) -> None:
-        for staged in state.staged:
-            discard_output(staged)
-        self.store.release_leases(state.record.id)
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        text = path.read_text("utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def main(argv: list[str] | None = None) -> int:
