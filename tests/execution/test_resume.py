@@ -39,7 +39,7 @@ from dataferry import (
 )
 from dataferry.catalog import now
 from dataferry.catalog.run_store import RunStore
-from dataferry.catalog.status import TERMINAL, StepStatus
+from dataferry.catalog.status import TERMINAL, RunStatus, StepStatus
 from dataferry.errors import RunNotFoundError, RunStateError
 from dataferry.execution.commit import STAGING_DIR
 from dataferry.execution.pipeline_run import PipelineRun
@@ -236,7 +236,8 @@ class TestResume:
     def test_cancel_asked_before_resume_is_carried_out(
         self, workspace: Workspace, store_root: Path, orphan: Orphan
     ) -> None:
-        orphan.run.cancel()
+        # asked where the run's processes are out of reach (another host): only recorded
+        RunStore(workspace.catalog).move_run(orphan.run.id, RunStatus.CANCEL_REQUESTED)
 
         orphan.run.resume()
         status = _finish(orphan.run)
@@ -249,6 +250,20 @@ class TestResume:
         assert [f.split("/")[1] for f in _files_under(store_root)] == [
             step(orphan.run, "a").id
         ] * 2
+
+    def test_cancel_of_an_orphan_resumes_it_to_carry_the_cancel_out(
+        self, workspace: Workspace, orphan: Orphan
+    ) -> None:
+        orphan.run.cancel()
+
+        assert _finish(orphan.run) == "Canceled"
+        assert step(orphan.run, "b").get_status() == "Canceled"
+        assert RunStore(workspace.catalog).outputs_of(step(orphan.run, "b").id) == []
+        assert orphan.chain.attempts_made() == ["a", "b"]  # b did not run again
+        with pytest.raises(
+            RunStateError, match=rf"run {orphan.run.id} has ended \(Canceled\)"
+        ):
+            orphan.run.resume()
 
     def test_resume_twice(self, workspace: Workspace, orphan: Orphan) -> None:
         """Of two processes resuming the same run, the second is refused."""

@@ -284,8 +284,12 @@ def cancel(run_id: str, no_wait: bool, timeout_s: float) -> None:
     driver carries the cancel out; a run already canceled stays so.
     """
     from dataferry.errors import RunError
-    from dataferry.execution.resume import carry_out_cancel
-    from dataferry.execution.views import RunStatus, run_detail, wait_for_status
+    from dataferry.execution.views import (
+        RunStatus,
+        driver_gone,
+        run_detail,
+        wait_for_status,
+    )
     from dataferry.execution.watch import status_table
 
     ws = current_workspace()
@@ -294,8 +298,9 @@ def cancel(run_id: str, no_wait: bool, timeout_s: float) -> None:
         render.say(f"run {run_id} is already Canceled.", style="yellow")
         return
     _check_not_ended(detail)
-    _pipeline_run(ws, detail).cancel()
-    if carry_out_cancel(ws, run_id):
+    orphaned = driver_gone(ws, run_id)
+    _pipeline_run(ws, detail).cancel()  # resumes a run whose driver is gone
+    if orphaned:
         render.say(
             f"Run {run_id}'s driver was gone: resumed it to carry out the cancel."
         )

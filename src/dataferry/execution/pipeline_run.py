@@ -453,11 +453,20 @@ class PipelineRun(_RunBase):
         return status
 
     def cancel(self) -> None:
-        """Ask the driver to stop the running steps; nothing they wrote is committed."""
-        # a run that has ended (or is being canceled) stays as it is
-        if self._store.move_run(self._id, RunStatus.CANCEL_REQUESTED, strict=False):
-            from dataferry.execution.processes import nudge_driver
+        """Ask the driver to stop the running steps; nothing they wrote is committed.
 
+        Returns at once; the run ends Canceled when its driver has stopped them. A run
+        whose driver died is resumed so that a new driver carries the cancel out (as
+        ``dataferry runs cancel`` does). A run that has ended stays as it is.
+
+        Raises:
+            RunStateError: the run's driver is gone and a process of its steps could not
+                be stopped, so it could not be resumed to carry the cancel out.
+        """
+        from dataferry.execution.processes import nudge_driver
+        from dataferry.execution.resume import carry_out_cancel
+
+        if self._store.move_run(self._id, RunStatus.CANCEL_REQUESTED, strict=False):
             record = self._store.get_run(self._id)
             nudge_driver(
                 self._id,
@@ -465,6 +474,7 @@ class PipelineRun(_RunBase):
                 record.driver_pid,
                 run_layout.run_dir(self.experiment.workspace, self._id),
             )
+        carry_out_cancel(self.experiment.workspace, self._id)
 
     def resume(self) -> PipelineRun:
         """Continue this run after its driver died: finished steps are kept, steps that were

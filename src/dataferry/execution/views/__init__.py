@@ -29,6 +29,7 @@ from dataferry.execution.views.model import (
 )
 from dataferry.execution.views.runs import (
     StatusChanges,
+    driver_gone,
     get_step,
     lineage,
     list_runs,
@@ -58,6 +59,7 @@ __all__ = [
     "StatusChanges",
     "StepStatus",
     "StepView",
+    "driver_gone",
     "events_since",
     "format_duration",
     "get_step",

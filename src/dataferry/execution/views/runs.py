@@ -125,6 +125,18 @@ def run_status(workspace: Workspace, run_id: str) -> str:
     return RunStore(workspace.catalog).run_status(run_id)
 
 
+def driver_gone(workspace: Workspace, run_id: str) -> bool:
+    """True if the run has not ended and no driver runs it any more (a ``kill -9``, a
+    reboot): only a resume moves it on.
+
+    Raises:
+        RunNotFoundError: no run has that id.
+    """
+    from dataferry.execution.resume import is_orphaned
+
+    return is_orphaned(RunStore(workspace.catalog).get_run(run_id), workspace)
+
+
 def run_detail(workspace: Workspace, run_id: str) -> RunDetail:
     """A run with its settings and its steps in plan order.
 
