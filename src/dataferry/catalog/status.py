@@ -104,16 +104,6 @@ STEP_TRANSITIONS: MappingProxyType[StepStatus, frozenset[StepStatus]] = (
 )
 
 
-def run_sources(to: RunStatus) -> frozenset[RunStatus]:
-    """The run statuses from which a run may move to ``to``."""
-    return frozenset(s for s, targets in RUN_TRANSITIONS.items() if to in targets)
-
-
-def step_sources(to: StepStatus) -> frozenset[StepStatus]:
-    """The step statuses from which a step run may move to ``to``."""
-    return frozenset(s for s, targets in STEP_TRANSITIONS.items() if to in targets)
-
-
 def check_run_transition(run_id: str, current: str, to: RunStatus) -> None:
     """Accept a run's move from ``current`` to ``to``.
 
