@@ -205,7 +205,7 @@ def _listen(path: Path) -> socket.socket:
     with contextlib.suppress(FileNotFoundError):
         draft.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(os.fspath(draft))
+    protocol.socket_call(draft, listener.bind)
     os.chmod(draft, 0o600)
     listener.listen(64)
     listener.setblocking(False)
@@ -228,10 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return 0  # another agent for this key runs (or is starting)
-    if os.fork():
-        os._exit(0)  # the spawner waits for this; the agent is nobody's child
     pid_file = protocol.pid_path(folder, key)
-    pid_file.write_text(str(os.getpid()))
+    child = os.fork()
+    if child:  # the spawner waits for this; the agent is nobody's child
+        pid_file.write_text(str(child))
+        os._exit(0)
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

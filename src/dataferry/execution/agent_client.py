@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 START_TIMEOUT_S = 60.0  # a first start imports the catalog stack on a loaded machine
 HELLO_TIMEOUT_S = 600.0  # the child may be migrating a large catalog
+_GRACE_S = 2.0
 
 
 class AgentLink:
@@ -161,7 +162,8 @@ def error_from(data: Any) -> Exception:
     if (
         isinstance(cls, type)
         and issubclass(cls, errors.DataferryError)
-        and cls.__init__ is BaseException.__init__  # made from a message alone
+        # made from a message alone: no class of ours on the way up takes other arguments
+        and not any("__init__" in vars(k) for k in cls.__mro__ if k.__module__ == errors.__name__)
     ):
         return cls(message)
     return AgentError(f"{kind}: {message}" if kind else message)
@@ -175,15 +177,17 @@ def connect_or_start(folder: Path, key: str) -> socket.socket | None:
     if sock is not None:
         return sock
     spawned = _spawn(folder, key)
-    deadline = time.monotonic() + START_TIMEOUT_S
+    started = time.monotonic()
     pause = 0.002
-    while time.monotonic() < deadline:
+    while spawned is not None and time.monotonic() - started < START_TIMEOUT_S:
         time.sleep(pause)
         pause = min(pause * 1.5, 0.05)
         sock = _connect(path)
         if sock is not None:
             return sock
-        if spawned is not None and not _starting(folder, key):
+        # an agent that lost the race for the lock wrote no pid file: give the winner
+        # a moment to write its own before concluding that none is starting
+        if time.monotonic() - started > _GRACE_S and not _starting(folder, key):
             break
     print(
         f"dataferry: the local agent did not start (see {protocol.log_path(folder, key)}); "
@@ -196,7 +200,7 @@ def connect_or_start(folder: Path, key: str) -> socket.socket | None:
 def _connect(path: Path) -> socket.socket | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(os.fspath(path))
+        protocol.socket_call(path, sock.connect)
     except OSError:  # none yet, or a dead agent's socket file
         sock.close()
         return None
@@ -206,8 +210,8 @@ def _connect(path: Path) -> socket.socket | None:
 def _spawn(folder: Path, key: str) -> int | None:
     """Start an agent for ``key`` in a new session; None if no process could start.
 
-    The started process takes the agent's lock, forks the agent and exits at once
-    (waited for here), so the agent is nobody's child.
+    The started process takes the agent's lock, forks the agent, writes its pid file
+    and exits at once (waited for here), so the agent is nobody's child.
     """
     log = os.fspath(protocol.log_path(folder, key))
     argv = [sys.executable, "-P", "-m", "dataferry.execution.agent", str(folder), key]

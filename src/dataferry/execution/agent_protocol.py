@@ -30,7 +30,10 @@ import stat
 import struct
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _HEADER = struct.Struct(">I")
 _MAX_MESSAGE = 1 << 31  # bytes; a 100,000-step plan is well under this
@@ -127,6 +130,25 @@ def pid_path(folder: Path, key: str) -> Path:
 
 def log_path(folder: Path, key: str) -> Path:
     return folder / f"agent-{key}.log"
+
+
+def socket_call(path: Path, call: Callable[[str], None]) -> None:
+    """``call(address)`` (a socket's ``bind`` or ``connect``) for the socket file
+    ``path``, however long: a Unix socket address holds at most 107 bytes, so a longer
+    path is reached through a descriptor of its folder (``/proc/self/fd/N/NAME``).
+
+    Raises:
+        OSError: as ``call`` does.
+    """
+    address = os.fspath(path)
+    if len(os.fsencode(address)) < 100 or not hasattr(os, "O_PATH"):
+        call(address)
+        return
+    folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        call(f"/proc/self/fd/{folder}/{path.name}")
+    finally:
+        os.close(folder)
 
 
 def send(sock: socket.socket, message: dict[str, Any]) -> None:

@@ -125,8 +125,11 @@ class _RunBase(ABC):
     def get_status(self) -> str:
         """The run's current status."""
 
-    def _wait(self, timeout_seconds: float, show: _LogPrinter | None) -> str:
-        """Poll until the run ends or ``timeout_seconds`` pass; show logs meanwhile.
+    def _wait(
+        self, timeout_seconds: float, show: _LogPrinter | None, *, waited_s: float = 0.0
+    ) -> str:
+        """Poll until the run ends or ``timeout_seconds`` pass (``waited_s`` of them
+        have already); show logs meanwhile.
 
         Raises:
             RunStateError: the run's driver died before it ended the run.
@@ -142,7 +145,9 @@ class _RunBase(ABC):
         status = views.wait_until(
             self.get_status,
             lambda status: status in TERMINAL,
-            timeout_s=timeout_seconds if timeout_seconds < sys.maxsize else None,
+            timeout_s=max(timeout_seconds - waited_s, 0.0)
+            if timeout_seconds < sys.maxsize
+            else None,
             poll_s=_WATCH_S,
             on_poll=poll,
         )
@@ -461,10 +466,9 @@ class PipelineRun(_RunBase):
         started = time.monotonic()
         status = self._heard_end(timeout_seconds) if printer is None else None
         if status is None:
-            left = timeout_seconds
-            if timeout_seconds < sys.maxsize:
-                left = max(timeout_seconds - (time.monotonic() - started), 0.0)
-            status = self._wait(left, printer)
+            status = self._wait(
+                timeout_seconds, printer, waited_s=time.monotonic() - started
+            )
         if printer:
             printer.summary(status)
         if status == RunStatus.FAILED and raise_on_error:
