@@ -163,7 +163,11 @@ def error_from(data: Any) -> Exception:
         isinstance(cls, type)
         and issubclass(cls, errors.DataferryError)
         # made from a message alone: no class of ours on the way up takes other arguments
-        and not any("__init__" in vars(k) for k in cls.__mro__ if k.__module__ == errors.__name__)
+        and not any(
+            "__init__" in vars(k)
+            for k in cls.__mro__
+            if k.__module__ == errors.__name__
+        )
     ):
         return cls(message)
     return AgentError(f"{kind}: {message}" if kind else message)
