@@ -50,6 +50,9 @@ _PRELOAD = (
     "dataferry.catalog.run_store",
     "dataferry.catalog.step_commit",
     "dataferry.catalog.migrate",
+    "dataferry.storage.backends",
+    "dataferry.storage.hashing",
+    "fsspec.implementations.local",
     "sqlalchemy.dialects.sqlite",
 )
 _FIRST_MESSAGE_S = 5.0  # a client sends its first message right after connecting
