@@ -17,9 +17,9 @@ is imported here.
 
 from __future__ import annotations
 
+import _socket  # the C module: ``socket`` builds enums that take 10 ms to import
 import contextlib
 import os
-import socket
 import sys
 import time
 import weakref
@@ -42,8 +42,8 @@ _GRACE_S = 2.0
 class AgentLink:
     """The connection to a run's driver, which sends the run's final status."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock: socket.socket | None = sock
+    def __init__(self, sock: _socket.socket) -> None:
+        self._sock: _socket.socket | None = sock
         self._close = weakref.finalize(self, sock.close)
 
     def wait(self, timeout_s: float | None) -> str | None:
@@ -72,8 +72,8 @@ class AgentLink:
 class AgentRecorder:
     """A conversation with the local agent about one run (see the module text)."""
 
-    def __init__(self, sock: socket.socket, facts: WorkspaceFacts) -> None:
-        self._sock: socket.socket | None = sock
+    def __init__(self, sock: _socket.socket, facts: WorkspaceFacts) -> None:
+        self._sock: _socket.socket | None = sock
         self.facts = facts
 
     @classmethod
@@ -173,7 +173,7 @@ def error_from(data: Any) -> Exception:
     return AgentError(f"{kind}: {message}" if kind else message)
 
 
-def connect_or_start(folder: Path, key: str) -> socket.socket | None:
+def connect_or_start(folder: Path, key: str) -> _socket.socket | None:
     """A connection to the agent for ``key``, started if none listens; None if it does
     not start (its log, ``agent-<key>.log``, says why)."""
     path = protocol.socket_path(folder, key)
@@ -201,8 +201,8 @@ def connect_or_start(folder: Path, key: str) -> socket.socket | None:
     return None
 
 
-def _connect(path: Path) -> socket.socket | None:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _connect(path: Path) -> _socket.socket | None:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         protocol.socket_call(path, sock.connect)
     except OSError:  # none yet, or a dead agent's socket file
@@ -261,13 +261,14 @@ def request(op: str, folder: Path, key: str) -> dict[str, Any] | None:
     sock = _connect(protocol.socket_path(folder, key))
     if sock is None:
         return None
-    with sock:
-        try:
-            sock.settimeout(10.0)
-            protocol.send(sock, {"op": op})
-            return protocol.receive(sock)
-        except OSError:
-            return None
+    try:
+        sock.settimeout(10.0)
+        protocol.send(sock, {"op": op})
+        return protocol.receive(sock)
+    except OSError:
+        return None
+    finally:
+        sock.close()
 
 
 def running_agents() -> list[dict[str, Any]]:
