@@ -51,10 +51,17 @@ Kedro and DVC are installed with pip into their own virtualenv,
 reported and left out. Everything else goes to a temporary folder under
 ``benchmarks/_data`` (``--workdir`` to choose where), removed at the end.
 
+dataferry submits through its local agent (``execution/agent.py``), one of the
+benchmark's own: the first submission starts it, and its time is printed for
+information; every measured run finds it running, as a user's runs after the first
+do. ``--no-agent`` measures submitting without it. Child processes run with bytecode
+caching on, as installed code does.
+
 Usage::
 
     .venv/bin/python benchmarks/pipeline_overhead.py [--repeat 5] [--chain 20]
-        [--sizes 1000,10000] [--large] [--no-peers] [--part overhead|scale|both]
+        [--sizes 1000,10000] [--large] [--no-peers] [--no-agent]
+        [--part overhead|scale|both]
 """
 
 from __future__ import annotations
@@ -412,6 +419,24 @@ def _one_round(tool: Tool, folder: Path, length: int) -> dict[str, float]:
     return found
 
 
+def agent_start(root: Path) -> None:
+    """Time the first submission, which starts the local agent (the runs measured
+    afterwards find it running, as every submission after a user's first does)."""
+    from dataferry.execution.agent_client import stop_agents
+
+    stop_agents()
+    folder = root / "agent-start"
+    tool = dataferry_tool()
+    tool.prepare(folder, SHORT)
+    started = time.perf_counter()
+    tool.run(folder, SHORT)
+    print(
+        f"info  first submission, starting the local agent: "
+        f"{time.perf_counter() - started:.3f} s ({SHORT} steps cold)"
+    )
+    _remove(folder)
+
+
 def measure(tools: list[Tool], lengths: list[int], repeat: int, root: Path) -> Samples:
     samples: Samples = {}
     for rnd in range(-1, repeat):  # round -1 warms up and is not recorded
@@ -627,6 +652,11 @@ def _sizes(text: str) -> list[int]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="rounds of part 1")
+    parser.add_argument(
+        "--no-agent",
+        action="store_true",
+        help="submit without the local agent (DATAFERRY_AGENT=0), for comparison",
+    )
     parser.add_argument("--chain", type=int, default=20, help="steps of the long chain")
     parser.add_argument("--sizes", type=_sizes, default=None, help="e.g. 1000,10000")
     parser.add_argument("--large", action="store_true", help="allow sizes > 10,000")
@@ -649,6 +679,13 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="overhead-", dir=args.workdir))
     os.environ["DATAFERRY_HOME"] = str(root / "home")  # keep ~/.dataferry untouched
+    # the local agent of this benchmark's own, stopped at its end
+    os.environ["DATAFERRY_RUNTIME_DIR"] = str(root / "agents")
+    (root / "agents").mkdir(mode=0o700)
+    if args.no_agent:
+        os.environ["DATAFERRY_AGENT"] = "0"
+    # installed code runs from cached bytecode (a shell may have turned caching off)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ["DVC_NO_ANALYTICS"] = "1"
     os.environ["DO_NOT_TRACK"] = "1"  # kedro-telemetry's opt-out
     started = time.perf_counter()
@@ -657,6 +694,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.part in ("overhead", "both"):
             peers = [] if args.no_peers else install_peers()
             print(f"python {sys.version.split()[0]}; cpus {os.cpu_count()}")
+            if not args.no_agent:
+                agent_start(root)
             tools = [dataferry_tool(), *peers, bare_tool()]
             lengths = [SHORT, args.chain]
             samples = measure(tools, lengths, args.repeat, root)
@@ -664,6 +703,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.part in ("scale", "both"):
             ok &= scale(root, args.sizes, args.scale_repeat)
     finally:
+        from dataferry.execution.agent_client import stop_agents
+
+        stop_agents()
         if LEFT:
             print(f"{root} is kept: drivers of cancelled runs still use it")
         else:

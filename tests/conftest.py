@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,21 @@ from dataferry.data.config import DEFAULT_WORKSPACE_DIR
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The local agents this session's submissions start listen in a folder of the
+    session's own, and are stopped when it ends (the runs' drivers are not)."""
+    from dataferry.execution.agent_client import stop_agents
+
+    folder = tmp_path_factory.mktemp("agents")
+    os.chmod(folder, 0o700)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATAFERRY_RUNTIME_DIR", str(folder))
+        patch.setenv("DATAFERRY_AGENT_IDLE_S", "300")
+        yield folder
+        stop_agents()
 
 
 @pytest.fixture(autouse=True)

@@ -125,6 +125,15 @@ class DatastoreNotFoundError(DatastoreError, LookupError):
 
     exit_code = 3
 
+    @classmethod
+    def named(cls, name: str, registered: Iterable[str]) -> DatastoreNotFoundError:
+        """The error for ``name``, listing the ``registered`` names (with a guess)."""
+        names = sorted(registered)
+        return cls(
+            f"no datastore named '{name}' in this workspace.{did_you_mean(name, names)}"
+            f" Registered: {', '.join(names) or 'none'}."
+        )
+
 
 class DatastoreExistsError(DatastoreError):
     """A datastore is already registered under the name and ``overwrite`` is False."""
@@ -258,6 +267,11 @@ class EnvironmentNotSupportedError(PipelineError):
 
 class RunError(DataferryError):
     """A run cannot be found, driven or changed as asked."""
+
+
+class AgentError(RunError, RuntimeError):
+    """The local agent that records runs failed in a way that is not the catalog's or
+    the pipeline's (it went away mid-conversation, say); the message says what it was."""
 
 
 class RunNotFoundError(RunError, LookupError):

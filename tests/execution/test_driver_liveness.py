@@ -27,7 +27,6 @@ from pipeline.kit import (
     write_script,
 )
 
-import dataferry.execution.pipeline as pipeline_module
 from dataferry import OutputFileDatasetConfig, Pipeline, PythonScriptStep, Workspace
 from dataferry.catalog import now
 from dataferry.catalog.run_store import RunRecord, RunStore
@@ -87,7 +86,7 @@ def sleepy_driver(
     script = tmp_path / "sleepy_driver.py"
     script.write_text(SLEEPY_DRIVER)
     driver = ScriptedDriver(script)
-    monkeypatch.setattr(pipeline_module, "start_driver", driver.start)
+    driver.install(monkeypatch)
     yield driver
     driver.reap()
 

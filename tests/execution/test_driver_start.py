@@ -54,6 +54,12 @@ print(json.dumps({"run": run.id, "pid": os.getpid(), "children": children}))
 """
 
 
+@pytest.fixture(autouse=True)
+def _without_the_agent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about a driver started by the submitting process itself."""
+    monkeypatch.setenv("DATAFERRY_AGENT", "0")
+
+
 def _link(pid: int, fd: int) -> str:
     return os.readlink(f"/proc/{pid}/fd/{fd}")
 

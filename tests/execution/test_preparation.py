@@ -20,7 +20,6 @@ import pytest
 from click.testing import CliRunner
 from pipeline.kit import WAIT_S, ScriptedDriver, step, wait_until, write_script
 
-import dataferry.execution.pipeline as pipeline_module
 from dataferry import (
     Datastore,
     OutputFileDatasetConfig,
@@ -119,7 +118,7 @@ def gated(
     script = tmp_path / "gated_driver.py"
     script.write_text(GATED_DRIVER)
     driver = ScriptedDriver(script, [str(module_dir)])
-    monkeypatch.setattr(pipeline_module, "start_driver", driver.start)
+    driver.install(monkeypatch)
     gates = Gates(workspace, tmp_path, driver)
     try:
         yield gates
@@ -299,7 +298,7 @@ class TestDriverFailure:
         script.write_text(BROKEN_DRIVER)
         pids = tmp_path / "pids.txt"
         driver = ScriptedDriver(script, [str(pids)])
-        monkeypatch.setattr(pipeline_module, "start_driver", driver.start)
+        driver.install(monkeypatch)
         code = write_script(tmp_path / "code", "sleeper.py", SLEEPER)
         sleeper = PythonScriptStep(
             "sleeper.py",

@@ -29,7 +29,6 @@ from pipeline.kit import (
     write_script,
 )
 
-import dataferry.execution.pipeline as pipeline_module
 from dataferry import (
     Experiment,
     OutputFileDatasetConfig,
@@ -295,7 +294,7 @@ def crashing_driver(
     script = tmp_path / "crashing_driver.py"
     script.write_text(CRASHING_DRIVER)
     driver = ScriptedDriver(script)
-    monkeypatch.setattr(pipeline_module, "start_driver", driver.start)
+    driver.install(monkeypatch)
     yield driver
     driver.reap()
 

@@ -18,7 +18,6 @@ import fsspec
 import pytest
 from pipeline.kit import WAIT_S, ScriptedDriver, step, wait_until, write_script
 
-import dataferry.execution.pipeline as pipeline_module
 from dataferry import (
     DataPath,
     Dataset,
@@ -140,7 +139,7 @@ def locked_driver(
     script = tmp_path / "locked_driver.py"
     script.write_text(LOCKED_DRIVER)
     driver = ScriptedDriver(script, [str(module_dir)])
-    monkeypatch.setattr(pipeline_module, "start_driver", driver.start)
+    driver.install(monkeypatch)
     yield driver
     driver.reap()
 
@@ -357,7 +356,7 @@ def test_a_failing_driver_ends_every_step(
     script = tmp_path / "broken_driver.py"
     script.write_text(BROKEN_DRIVER)
     driver = ScriptedDriver(script)
-    monkeypatch.setattr(pipeline_module, "start_driver", driver.start)
+    driver.install(monkeypatch)
     chain = Chain(workspace, tmp_path)
     try:
         a = chain.make("a", chain.first)

@@ -150,13 +150,21 @@ class ScriptedDriver:
     The script is a real driver process that changes one thing first (registers a
     filesystem, dies at a chosen point) and then calls ``driver.main``. A last argument,
     ``dataferry.execution.driver``, shows it in the process table as the run's driver,
-    as ``python -m dataferry.execution.driver`` shows the real one. Monkeypatch
-    ``dataferry.execution.pipeline.start_driver`` with ``start``; ``reap`` at teardown.
+    as ``python -m dataferry.execution.driver`` shows the real one. ``install`` puts it
+    in place of ``start_driver``; ``reap`` at teardown.
     """
 
     script: Path
     args: list[str] = field(default_factory=list)
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Submit from this process (the local agent would start the real driver) and
+        start this one instead of the real driver."""
+        from dataferry.execution import driver_start
+
+        monkeypatch.setenv("DATAFERRY_AGENT", "0")
+        monkeypatch.setattr(driver_start, "start_driver", self.start)
 
     def start(self, workspace_dir: Any, run_id: str) -> int:
         folder = Path(workspace_dir, "runs", run_id)

@@ -207,10 +207,7 @@ class SqlCatalog:
             ).first()
             if row is None:
                 names = conn.execute(select(datastores.c.name)).scalars().all()
-                raise DatastoreNotFoundError(
-                    f"no datastore named '{name}' in this workspace.{did_you_mean(name, names)}"
-                    f" Registered: {', '.join(sorted(names)) or 'none'}."
-                )
+                raise DatastoreNotFoundError.named(name, names)
         return _spec(row._mapping)
 
     def list_datastores(self) -> list[DatastoreSpec]:

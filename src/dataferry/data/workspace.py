@@ -288,9 +288,12 @@ class Workspace:
         """The datastore outputs go to when none is named (``workspaceblobstore`` at first)."""
         from dataferry.data.datastore import Datastore
 
-        return Datastore.get(
-            self, self.catalog.get_setting("default_datastore", BUILTIN_DATASTORES[0])
-        )
+        return Datastore.get(self, self.default_datastore_name())
+
+    def default_datastore_name(self) -> str:
+        """The name of the default datastore (``workspaceblobstore`` at first)."""
+        name: str = self.catalog.get_setting("default_datastore", BUILTIN_DATASTORES[0])
+        return name
 
     def set_default_datastore(self, name: str) -> None:
         """Make ``name`` the default datastore.

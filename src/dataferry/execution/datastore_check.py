@@ -1,6 +1,7 @@
 """Submit-time check that every datastore an output names is registered.
 
-It reads the catalog, so it is not part of the pure ``PipelineGraph.validate()``;
+It needs the workspace's registered datastores (``WorkspaceFacts``, read from the catalog
+by whoever records the run), so it is not part of the pure ``PipelineGraph.validate()``;
 ``Pipeline.submit`` lists its problems with the graph's, before anything is written.
 """
 
@@ -8,25 +9,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dataferry.errors import DatastoreNotFoundError
 from dataferry.pipeline.outputs import PipelineData
 
 if TYPE_CHECKING:
-    from dataferry.catalog import SqlCatalog
+    from collections.abc import Collection
+
     from dataferry.pipeline.graph import PipelineGraph
 
 
-def datastore_problems(graph: PipelineGraph, catalog: SqlCatalog) -> list[str]:
+def datastore_problems(graph: PipelineGraph, registered: Collection[str]) -> list[str]:
     """One problem per output whose datastore, given by name, is not registered.
 
-    Each name is looked up once, however many outputs name it (a big graph repeats
-    them). A Datastore object needs no lookup: it was found when it was made.
+    ``registered``: the workspace's datastore names, lower case (names are
+    case-insensitive). A Datastore object needs no lookup: it was found when it was made.
 
     Returns:
         ``"step 'a': output 'o': <why>"`` lines, in step and output order; ``[]`` if none.
     """
     problems: list[str] = []
-    unknown: dict[str, str] = {}
-    known: set[str] = set()
     for step in graph.steps:
         for out in step.ports.outputs:
             obj = getattr(out.obj, "pipeline_data", out.obj)
@@ -35,16 +36,7 @@ def datastore_problems(graph: PipelineGraph, catalog: SqlCatalog) -> list[str]:
                 if isinstance(obj, PipelineData)
                 else (obj.destination[0] if obj.destination else None)
             )
-            if not isinstance(store, str) or store in known:
-                continue
-            if store not in unknown:
-                try:
-                    catalog.get_datastore(store)
-                    known.add(store)
-                    continue
-                except LookupError as exc:
-                    unknown[store] = str(exc)
-            problems.append(
-                f"step '{step.name}': output '{out.name}': {unknown[store]}"
-            )
+            if isinstance(store, str) and store.lower() not in registered:
+                problem = DatastoreNotFoundError.named(store, registered)
+                problems.append(f"step '{step.name}': output '{out.name}': {problem}")
     return problems

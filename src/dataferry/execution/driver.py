@@ -424,6 +424,14 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Workspace(path=Path(args[0]))
     run_id = args[1]
     mark_driver(run_dir(workspace, run_id))
+    return drive_run(workspace, run_id)
+
+
+def drive_run(workspace: Workspace, run_id: str) -> int:
+    """Drive ``run_id`` to its end in this process, which has recorded itself as its
+    driver (``mark_driver``); its log goes to the run's ``driver.log``. Returns the
+    exit status: 0 if the run finished, 1 if not or if the driver failed (the run is
+    then marked failed)."""
     log_file = driver_log(workspace, run_id)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file)

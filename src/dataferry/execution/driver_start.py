@@ -28,14 +28,20 @@ import threading
 import traceback
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dataferry.execution import run_layout
+
+if TYPE_CHECKING:
+    from dataferry.catalog.run_store import RunStore
 
 _PROC_FD = Path("/proc/self/fd")
 # what a fresh interpreter ignores; every other signal gets its default action
 _IGNORED = {signal.SIGPIPE, signal.SIGXFSZ}
 # what an exec'd process may have reset: an ignored signal stays ignored over exec
 DEFAULT_ON_EXEC = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+# pids of drivers this process spawned, reaped when the next one starts
+_DRIVERS: list[int] = []
 
 
 def can_fork() -> bool:
@@ -103,9 +109,7 @@ def _driver(workspace_dir: str, run_id: str, tell: int) -> None:
     """The forked driver: set up as a fresh process, say its pid, drive, ``_exit``."""
     code = 1
     try:
-        _fresh_streams(run_layout.driver_out(workspace_dir, run_id), keep=tell)
-        _fresh_signals()
-        _fresh_logging_and_warnings()
+        fresh_process(run_layout.driver_out(workspace_dir, run_id), keep={tell})
         from dataferry.catalog.sql_catalog import after_fork_in_child
         from dataferry.execution.processes import mark_driver
 
@@ -126,7 +130,28 @@ def _driver(workspace_dir: str, run_id: str, tell: int) -> None:
         os._exit(code)
 
 
-def _fresh_streams(out: Path, *, keep: int) -> None:
+def fresh_process(out: Path, *, keep: set[int]) -> None:
+    """Make a forked process what a fresh interpreter would be: standard streams (stdin
+    ``/dev/null``, stdout and stderr appended to ``out``), every inherited descriptor
+    but ``keep`` on ``/dev/null``, default signal handlers, no logging handler or
+    warning filter of the parent's."""
+    _fresh_streams(out, keep=keep)
+    _fresh_signals()
+    _fresh_logging_and_warnings()
+
+
+def redirect_output(out: Path) -> None:
+    """stdout and stderr appended to ``out`` from now on (flushed first)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    written = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(written, 1)
+    os.dup2(written, 2)
+    os.close(written)
+
+
+def _fresh_streams(out: Path, *, keep: set[int]) -> None:
     """stdin from ``/dev/null``, stdout and stderr to ``out``; every other inherited
     descriptor becomes ``/dev/null`` under the same number: no reader of a pipe or
     socket waits for this process to close it, no file the submitter opened (or locked
@@ -138,7 +163,7 @@ def _fresh_streams(out: Path, *, keep: int) -> None:
     os.dup2(null, 0)
     os.dup2(written, 1)
     os.dup2(written, 2)
-    for fd in _inherited_fds(keep={0, 1, 2, keep, null, written}):
+    for fd in _inherited_fds(keep={0, 1, 2, null, written, *keep}):
         with contextlib.suppress(OSError):  # closed meanwhile (the listing's own fd)
             os.dup2(null, fd)
     os.close(null)
@@ -200,3 +225,72 @@ def _fresh_logging_and_warnings() -> None:
         ResourceWarning,
     ):
         warnings.simplefilter("ignore", category)
+
+
+def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
+    """Start the detached process that drives a run; return its pid.
+
+    Forked from this process where that is safe (see the module text): it starts in about a
+    millisecond, records itself in the run's ``driver.pid`` before this returns, and its
+    first write to the run's row names it. Otherwise spawned as ``python -m
+    dataferry.execution.driver WS RUN`` (``posix_spawn``, a new session); the caller
+    records that pid (``record_driver``), so that a driver that dies before it has
+    written anything is recognised as gone at once. Either way it outlives the
+    submitting script; finished spawned drivers are reaped here.
+
+    Raises:
+        OSError: the system could start no process.
+    """
+    _reap_drivers()
+    folder = os.fspath(workspace_dir)
+    out = run_layout.driver_out(folder, run_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if can_fork():
+        pid = fork_driver(folder, run_id)
+        if pid is not None:
+            return pid
+    pid = os.posix_spawn(
+        sys.executable,
+        [sys.executable, "-m", "dataferry.execution.driver", folder, run_id],
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (
+                os.POSIX_SPAWN_OPEN,
+                1,
+                os.fspath(out),
+                os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                0o644,
+            ),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+        # as a fresh interpreter: a signal the submitter ignored (SIGCHLD, say, which
+        # would hide its steps' exit codes) or blocked stays so over exec
+        setsigdef=DEFAULT_ON_EXEC,
+        setsigmask=(),
+    )
+    _DRIVERS.append(pid)
+    return pid
+
+
+def record_driver(
+    store: RunStore, workspace_dir: os.PathLike[str] | str, run_id: str, pid: int
+) -> None:
+    """Put ``pid`` on the run's row unless the driver has recorded itself already (a
+    forked one has, in ``driver.pid``): one transaction fewer on the common path."""
+    from dataferry.execution.processes import marked_driver
+
+    if marked_driver(run_layout.run_dir(workspace_dir, run_id)) != pid:
+        store.update_run(run_id, driver_pid=pid)
+
+
+def _reap_drivers() -> None:
+    """Collect the exit status of drivers that ended, so none lingers as a zombie."""
+    for pid in list(_DRIVERS):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _DRIVERS.remove(pid)

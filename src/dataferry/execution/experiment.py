@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from dataferry.catalog.run_store import RunStore
 from dataferry.errors import InvalidNameError, PipelineTypeError
 from dataferry.pipeline.checks import (
     as_dict,
@@ -101,6 +100,7 @@ class Experiment:
 
     def get_runs(self) -> Iterator[PipelineRun]:
         """This experiment's runs, newest first."""
+        from dataferry.catalog.run_store import RunStore
         from dataferry.execution.pipeline_run import PipelineRun
 
         for record in RunStore(self.workspace.catalog).list_runs(

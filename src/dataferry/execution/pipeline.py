@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import sys
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -14,7 +12,6 @@ from dataferry.errors import (
     PipelineTypeError,
     PipelineValidationError,
 )
-from dataferry.execution import run_layout
 from dataferry.execution.datastore_check import datastore_problems
 from dataferry.pipeline.checks import as_dict, check_bool, check_type, type_error
 from dataferry.pipeline.gc_pause import gc_paused
@@ -23,14 +20,11 @@ from dataferry.pipeline.graph import PipelineGraph
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from dataferry.catalog.run_store import RunStore
     from dataferry.execution.experiment import Experiment
     from dataferry.execution.pipeline_run import PipelineRun
     from dataferry.execution.plan_model import PlanNode
 
 _SUBMIT_KWARGS = {"enable_email_notification"}
-# pids of drivers started by this process, reaped when the next one starts
-_DRIVERS: list[int] = []
 # runs submitted by this process, in order (``dataferry run FILE.py`` watches them)
 SUBMITTED: list[PipelineRun] = []
 
@@ -112,9 +106,9 @@ class Pipeline(PipelineGraph):
         delete_intermediate_outputs: bool = False,
     ) -> PipelineRun:
         # imported here: building and validating a pipeline loads no catalog code
-        from dataferry.catalog.run_store import RunStore
         from dataferry.execution.pipeline_run import PipelineRun
         from dataferry.execution.plan import PlanCompiler
+        from dataferry.execution.submission import RunRequest, recorder_for
 
         overrides = as_dict(pipeline_parameters, "submit(): pipeline_parameters")
         options = _options(
@@ -130,32 +124,33 @@ class Pipeline(PipelineGraph):
             check_type(flag, bool, f"submit(): {label}", "True or False")
         with gc_paused():
             problems = self.validate()
-            problems += datastore_problems(self, self.workspace.catalog)
-            if problems:
-                raise PipelineValidationError(problems, "pipeline")
-            refused = self.environment_problems()
-            if refused:
-                raise EnvironmentNotSupportedError("\n".join(refused))
-            compiler = PlanCompiler(self, self.workspace)
-            parameters = compiler.parameters(overrides)
-            plan = compiler.compile()
-            run_id = new_run_id(experiment.name)
-            store = RunStore(self.workspace.catalog)
-            store.create_run(
-                run_id,
-                experiment.name,
-                plan.to_json(),
-                parameters=parameters,
-                options=options,
-                tags=tags,
-                description=self.description,
-                steps=_step_runs(plan.nodes),
-                driver_host=socket.gethostname(),
-            )
-        pid = start_driver(self.workspace.path, run_id)
-        record_driver(store, self.workspace.path, run_id, pid)
+            with recorder_for(self.workspace) as recorder:
+                problems += datastore_problems(self, recorder.facts.datastores)
+                if problems:
+                    raise PipelineValidationError(problems, "pipeline")
+                refused = self.environment_problems()
+                if refused:
+                    raise EnvironmentNotSupportedError("\n".join(refused))
+                compiler = PlanCompiler(
+                    self, self.workspace, recorder.facts.default_datastore
+                )
+                parameters = compiler.parameters(overrides)
+                plan = compiler.compile()
+                run_id = new_run_id(experiment.name)
+                link = recorder.record(
+                    RunRequest(
+                        run_id=run_id,
+                        experiment=experiment.name,
+                        plan=plan.to_json(),
+                        parameters=parameters,
+                        options=options,
+                        tags=tags,
+                        description=self.description,
+                        steps=_step_runs(plan.nodes),
+                    )
+                )
         print(f"Submitted PipelineRun {run_id}")
-        run = PipelineRun(experiment, run_id)
+        run = PipelineRun(experiment, run_id, _link=link)
         SUBMITTED.append(run)
         return run
 
@@ -198,74 +193,3 @@ def _options(
             delete_intermediate_outputs, "submit(): delete_intermediate_outputs"
         ),
     }
-
-
-def start_driver(workspace_dir: os.PathLike[str] | str, run_id: str) -> int:
-    """Start the detached process that drives a run; return its pid.
-
-    Forked from this process where that is safe (``driver_start``): it starts in about a
-    millisecond, records itself in the run's ``driver.pid`` before this returns, and its
-    first write to the run's row names it. Otherwise spawned as ``python -m
-    dataferry.execution.driver WS RUN`` (``posix_spawn``, a new session); the caller
-    records that pid (``record_driver``), so that a driver that dies before it has
-    written anything is recognised as gone at once. Either way it outlives the
-    submitting script; finished spawned drivers are reaped here.
-
-    Raises:
-        OSError: the system could start no process.
-    """
-    from dataferry.execution import driver_start
-
-    _reap_drivers()
-    folder = os.fspath(workspace_dir)
-    out = run_layout.driver_out(folder, run_id)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if driver_start.can_fork():
-        pid = driver_start.fork_driver(folder, run_id)
-        if pid is not None:
-            return pid
-    pid = os.posix_spawn(
-        sys.executable,
-        [sys.executable, "-m", "dataferry.execution.driver", folder, run_id],
-        dict(os.environ),
-        file_actions=[
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (
-                os.POSIX_SPAWN_OPEN,
-                1,
-                os.fspath(out),
-                os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                0o644,
-            ),
-            (os.POSIX_SPAWN_DUP2, 1, 2),
-        ],
-        setsid=True,
-        # as a fresh interpreter: a signal the submitter ignored (SIGCHLD, say, which
-        # would hide its steps' exit codes) or blocked stays so over exec
-        setsigdef=driver_start.DEFAULT_ON_EXEC,
-        setsigmask=(),
-    )
-    _DRIVERS.append(pid)
-    return pid
-
-
-def record_driver(
-    store: RunStore, workspace_dir: os.PathLike[str] | str, run_id: str, pid: int
-) -> None:
-    """Put ``pid`` on the run's row unless the driver has recorded itself already (a
-    forked one has, in ``driver.pid``): one transaction fewer on the common path."""
-    from dataferry.execution.processes import marked_driver
-
-    if marked_driver(run_layout.run_dir(workspace_dir, run_id)) != pid:
-        store.update_run(run_id, driver_pid=pid)
-
-
-def _reap_drivers() -> None:
-    """Collect the exit status of drivers that ended, so none lingers as a zombie."""
-    for pid in list(_DRIVERS):
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _DRIVERS.remove(pid)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataferry.catalog.run_store import RunStore
+from dataferry.catalog.status import TERMINAL, RunStatus, StepStatus
 from dataferry.data.datapath import DataReference
 from dataferry.data.datastore import Datastore
 from dataferry.errors import ActivityFailedException, RunError, RunStateError
@@ -15,10 +16,10 @@ from dataferry.execution import run_layout, views
 from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.port_identity import reused_names
-from dataferry.execution.views import TERMINAL, RunStatus, StepStatus
 
 if TYPE_CHECKING:
-    from dataferry.catalog.run_store import OutputRecord, StepRunRecord
+    from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
+    from dataferry.execution.agent_client import AgentLink
     from dataferry.execution.experiment import Experiment
 
 _WATCH_S = 0.1
@@ -116,14 +117,19 @@ class _RunBase(ABC):
 
     @property
     def _store(self) -> RunStore:
+        from dataferry.catalog.run_store import RunStore
+
         return RunStore(self.experiment.workspace.catalog)
 
     @abstractmethod
     def get_status(self) -> str:
         """The run's current status."""
 
-    def _wait(self, timeout_seconds: float, show: _LogPrinter | None) -> str:
-        """Poll until the run ends or ``timeout_seconds`` pass; show logs meanwhile.
+    def _wait(
+        self, timeout_seconds: float, show: _LogPrinter | None, *, waited_s: float = 0.0
+    ) -> str:
+        """Poll until the run ends or ``timeout_seconds`` pass (``waited_s`` of them
+        have already); show logs meanwhile.
 
         Raises:
             RunStateError: the run's driver died before it ended the run.
@@ -139,7 +145,9 @@ class _RunBase(ABC):
         status = views.wait_until(
             self.get_status,
             lambda status: status in TERMINAL,
-            timeout_s=timeout_seconds if timeout_seconds < sys.maxsize else None,
+            timeout_s=max(timeout_seconds - waited_s, 0.0)
+            if timeout_seconds < sys.maxsize
+            else None,
             poll_s=_WATCH_S,
             on_poll=poll,
         )
@@ -340,11 +348,24 @@ class PipelineRun(_RunBase):
     """A submitted pipeline run."""
 
     def __init__(
-        self, experiment: Experiment, run_id: str, _service_endpoint: Any = None
+        self,
+        experiment: Experiment,
+        run_id: str,
+        _service_endpoint: Any = None,
+        *,
+        _link: AgentLink | None = None,
     ) -> None:
+        """``_link``: the connection to the driver of a run just submitted through the
+        local agent, which tells when the run has ended without a catalog read.
+
+        Raises:
+            RunNotFoundError: no run has this id.
+        """
         self.experiment = experiment
         self._id = run_id
-        self._store.run_status(run_id)  # fail now for an unknown id
+        self._link = _link
+        if _link is None:
+            self._store.run_status(run_id)  # fail now for an unknown id
 
     @property
     def status(self) -> str:
@@ -442,7 +463,12 @@ class PipelineRun(_RunBase):
         if printer:
             print(f"PipelineRunId: {self._id}")
             print(f"Logs: {run_layout.run_dir(self.experiment.workspace, self._id)}")
-        status = self._wait(timeout_seconds, printer)
+        started = time.monotonic()
+        status = self._heard_end(timeout_seconds) if printer is None else None
+        if status is None:
+            status = self._wait(
+                timeout_seconds, printer, waited_s=time.monotonic() - started
+            )
         if printer:
             printer.summary(status)
         if status == RunStatus.FAILED and raise_on_error:
@@ -450,6 +476,17 @@ class PipelineRun(_RunBase):
             raise ActivityFailedException(
                 f"pipeline run {self._id} failed: {details.get('error', '')}", details
             )
+        return status
+
+    def _heard_end(self, timeout_seconds: float) -> str | None:
+        """The final status as the run's driver tells it over the agent's link, if
+        this process submitted the run through the agent; None if there is no link, it
+        broke, or ``timeout_seconds`` passed (the catalog then decides). Reads nothing."""
+        link, self._link = self._link, None
+        if link is None:
+            return None
+        status = link.wait(timeout_seconds if timeout_seconds < sys.maxsize else None)
+        link.close()
         return status
 
     def cancel(self) -> None:

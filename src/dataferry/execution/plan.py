@@ -104,10 +104,22 @@ def _param_or(value: Any) -> Any:
 class PlanCompiler:
     """Turns a validated graph, parameters and options into a ``Plan``."""
 
-    def __init__(self, graph: PipelineGraph, workspace: Workspace) -> None:
+    def __init__(
+        self,
+        graph: PipelineGraph,
+        workspace: Workspace,
+        workspace_default: str | None = None,
+    ) -> None:
+        """``workspace_default``: the name of the workspace's default datastore, where
+        outputs go that name none unless the pipeline has its own ``default_datastore``;
+        read from the workspace's catalog if not given."""
         self.graph = graph
         self.workspace = workspace
-        self.default_datastore = graph.default_datastore.name
+        self.default_datastore = graph.default_datastore_name(
+            workspace.default_datastore_name()
+            if workspace_default is None
+            else workspace_default
+        )
 
     def parameters(self, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
         """Default and overridden parameter values, serialised.

@@ -20,8 +20,9 @@ from dataferry.data.datastore import Datastore
 from dataferry.errors import RunStateError
 from dataferry.execution.commit import discard_step_staging, resolve_template
 from dataferry.execution.driver import HEARTBEAT_S
+from dataferry.execution.driver_start import record_driver, start_driver
 from dataferry.execution.lifecycle import remove_output
-from dataferry.execution.pipeline import new_run_id, record_driver, start_driver
+from dataferry.execution.pipeline import new_run_id
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.processes import (
     find_driver,

@@ -5,74 +5,84 @@ and ``StepRun``, a web page) reads them through this package: run summaries, a r
 detail with its steps, outputs, lineage, registrations and metrics; log chunks since a
 byte offset; a run's events since an id; waiting until a status. Statuses are the
 ``RunStatus``/``StepStatus`` enums of the catalog, re-exported here for readers.
+
+Names load on first use (``_lazy``): a script that only submits and waits through
+the local agent never loads the catalog stack.
 """
 
-from dataferry.catalog.status import RunStatus, StepStatus
-from dataferry.execution.views.events import events_since
-from dataferry.execution.views.formatting import format_duration
-from dataferry.execution.views.logs import (
-    LogTail,
-    read_log_chunk,
-    read_whole_log,
-)
-from dataferry.execution.views.model import (
-    TERMINAL,
-    EventView,
-    LineageView,
-    LogChunk,
-    MetricView,
-    OutputView,
-    RegistrationView,
-    RunDetail,
-    RunSummary,
-    StepView,
-)
-from dataferry.execution.views.runs import (
-    StatusChanges,
-    driver_gone,
-    get_step,
-    lineage,
-    list_runs,
-    metrics,
-    outputs,
-    registrations,
-    run_detail,
-    run_status,
-    step_view,
-    wait_for_status,
-)
-from dataferry.execution.views.waiting import Every, wait_until
+from __future__ import annotations
 
-__all__ = [
-    "TERMINAL",
-    "EventView",
-    "Every",
-    "LineageView",
-    "LogChunk",
-    "LogTail",
-    "MetricView",
-    "OutputView",
-    "RegistrationView",
-    "RunDetail",
-    "RunStatus",
-    "RunSummary",
-    "StatusChanges",
-    "StepStatus",
-    "StepView",
-    "driver_gone",
-    "events_since",
-    "format_duration",
-    "get_step",
-    "lineage",
-    "list_runs",
-    "metrics",
-    "outputs",
-    "read_log_chunk",
-    "read_whole_log",
-    "registrations",
-    "run_detail",
-    "run_status",
-    "step_view",
-    "wait_for_status",
-    "wait_until",
-]
+from typing import TYPE_CHECKING
+
+from dataferry._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dataferry.catalog.status import RunStatus as RunStatus
+    from dataferry.catalog.status import StepStatus as StepStatus
+    from dataferry.execution.views.events import events_since as events_since
+    from dataferry.execution.views.formatting import format_duration as format_duration
+    from dataferry.execution.views.logs import LogTail as LogTail
+    from dataferry.execution.views.logs import read_log_chunk as read_log_chunk
+    from dataferry.execution.views.logs import read_whole_log as read_whole_log
+    from dataferry.execution.views.model import TERMINAL as TERMINAL
+    from dataferry.execution.views.model import EventView as EventView
+    from dataferry.execution.views.model import LineageView as LineageView
+    from dataferry.execution.views.model import LogChunk as LogChunk
+    from dataferry.execution.views.model import MetricView as MetricView
+    from dataferry.execution.views.model import OutputView as OutputView
+    from dataferry.execution.views.model import RegistrationView as RegistrationView
+    from dataferry.execution.views.model import RunDetail as RunDetail
+    from dataferry.execution.views.model import RunSummary as RunSummary
+    from dataferry.execution.views.model import StepView as StepView
+    from dataferry.execution.views.runs import StatusChanges as StatusChanges
+    from dataferry.execution.views.runs import driver_gone as driver_gone
+    from dataferry.execution.views.runs import get_step as get_step
+    from dataferry.execution.views.runs import lineage as lineage
+    from dataferry.execution.views.runs import list_runs as list_runs
+    from dataferry.execution.views.runs import metrics as metrics
+    from dataferry.execution.views.runs import outputs as outputs
+    from dataferry.execution.views.runs import registrations as registrations
+    from dataferry.execution.views.runs import run_detail as run_detail
+    from dataferry.execution.views.runs import run_status as run_status
+    from dataferry.execution.views.runs import step_view as step_view
+    from dataferry.execution.views.runs import wait_for_status as wait_for_status
+    from dataferry.execution.views.waiting import Every as Every
+    from dataferry.execution.views.waiting import wait_until as wait_until
+
+_EXPORTS = {
+    "EventView": "dataferry.execution.views.model",
+    "Every": "dataferry.execution.views.waiting",
+    "LineageView": "dataferry.execution.views.model",
+    "LogChunk": "dataferry.execution.views.model",
+    "LogTail": "dataferry.execution.views.logs",
+    "MetricView": "dataferry.execution.views.model",
+    "OutputView": "dataferry.execution.views.model",
+    "RegistrationView": "dataferry.execution.views.model",
+    "RunDetail": "dataferry.execution.views.model",
+    "RunStatus": "dataferry.catalog.status",
+    "RunSummary": "dataferry.execution.views.model",
+    "StatusChanges": "dataferry.execution.views.runs",
+    "StepStatus": "dataferry.catalog.status",
+    "StepView": "dataferry.execution.views.model",
+    "TERMINAL": "dataferry.execution.views.model",
+    "driver_gone": "dataferry.execution.views.runs",
+    "events_since": "dataferry.execution.views.events",
+    "format_duration": "dataferry.execution.views.formatting",
+    "get_step": "dataferry.execution.views.runs",
+    "lineage": "dataferry.execution.views.runs",
+    "list_runs": "dataferry.execution.views.runs",
+    "metrics": "dataferry.execution.views.runs",
+    "outputs": "dataferry.execution.views.runs",
+    "read_log_chunk": "dataferry.execution.views.logs",
+    "read_whole_log": "dataferry.execution.views.logs",
+    "registrations": "dataferry.execution.views.runs",
+    "run_detail": "dataferry.execution.views.runs",
+    "run_status": "dataferry.execution.views.runs",
+    "step_view": "dataferry.execution.views.runs",
+    "wait_for_status": "dataferry.execution.views.runs",
+    "wait_until": "dataferry.execution.views.waiting",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+__all__ = sorted(_EXPORTS)

@@ -1,0 +1,192 @@
+"""Where the local agent listens and how its messages are framed.
+
+The agent (``execution/agent.py``) is a resident process with dataferry's whole stack
+imported; a submitting script talks to it over a Unix socket instead of importing
+SQLAlchemy and starting a driver itself. One agent serves one user, one interpreter and
+one version of dataferry's code: its *key* hashes the interpreter, where dataferry is
+imported from, ``PYTHONPATH`` and the newest modification time of dataferry's modules,
+so an edited or upgraded dataferry gets a new agent and the old one idles out.
+
+Settings (environment variables):
+
+* ``DATAFERRY_AGENT``: ``0``, ``off``, ``no`` or ``false`` to submit in-process.
+* ``DATAFERRY_RUNTIME_DIR``: where sockets, locks and logs live; default
+  ``$XDG_RUNTIME_DIR/dataferry``, else ``$TMPDIR/dataferry-<uid>`` (``/tmp``). It must be the user's
+  own, mode 0700: anyone who can reach the socket can run code as the user.
+* ``DATAFERRY_AGENT_IDLE_S``: seconds without a connection or a running driver after
+  which the agent exits (default 600).
+
+A message is a 4-byte big-endian length and that many bytes of UTF-8 JSON. Only the
+standard library is imported here: this module is on the submitting script's path.
+"""
+
+from __future__ import annotations
+
+import _socket  # the C module: ``socket`` builds enums that take 10 ms to import
+import hashlib
+import json
+import os
+import stat
+import struct
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_HEADER = struct.Struct(">I")
+_MAX_MESSAGE = 1 << 31  # bytes; a 100,000-step plan is well under this
+DEFAULT_IDLE_S = 600.0
+_OFF = {"0", "off", "no", "false"}
+
+
+class ProtocolError(OSError):
+    """The other end closed the connection or sent something that is not a message."""
+
+
+def enabled() -> bool:
+    """True unless ``DATAFERRY_AGENT`` turns the agent off, or this system has no
+    ``fork`` or Unix sockets."""
+    if os.environ.get("DATAFERRY_AGENT", "").strip().lower() in _OFF:
+        return False
+    return hasattr(os, "fork") and hasattr(_socket, "AF_UNIX")
+
+
+def idle_seconds() -> float:
+    """``DATAFERRY_AGENT_IDLE_S`` as seconds (default 600); a bad value is the default."""
+    try:
+        value = float(os.environ.get("DATAFERRY_AGENT_IDLE_S", DEFAULT_IDLE_S))
+    except ValueError:
+        return DEFAULT_IDLE_S
+    return value if value > 0 else DEFAULT_IDLE_S
+
+
+def runtime_dir() -> Path:
+    """The folder of the user's agents (see the module text); not created here."""
+    given = os.environ.get("DATAFERRY_RUNTIME_DIR")
+    if given:
+        return Path(given)
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        return Path(xdg) / "dataferry"
+    # checked before use: this user's own, mode 0700 (private_runtime_dir)
+    tmp = os.environ.get("TMPDIR") or "/tmp"  # noqa: S108
+    return Path(tmp) / f"dataferry-{os.getuid()}"
+
+
+def private_runtime_dir() -> Path | None:
+    """The runtime folder, created if needed; None if it is not this user's alone
+    (another owner, or readable or writable by others), where no agent may listen."""
+    folder = runtime_dir()
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        return None
+    if info.st_mode & 0o077:
+        return None
+    return folder
+
+
+def code_key() -> str:
+    """16 hex digits naming the agent this interpreter and this dataferry code need."""
+    package = Path(__file__).resolve().parent.parent
+    newest = 0
+    count = 0
+    pending = [os.fspath(package)]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        pending.append(entry.path)
+                elif entry.name.endswith(".py"):
+                    newest = max(newest, entry.stat().st_mtime_ns)
+                    count += 1
+    parts = (
+        sys.executable,
+        os.fspath(package),
+        os.environ.get("PYTHONPATH", ""),
+        str(newest),
+        str(count),
+    )
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def socket_path(folder: Path, key: str) -> Path:
+    return folder / f"agent-{key}.sock"
+
+
+def lock_path(folder: Path, key: str) -> Path:
+    return folder / f"agent-{key}.lock"
+
+
+def pid_path(folder: Path, key: str) -> Path:
+    return folder / f"agent-{key}.pid"
+
+
+def log_path(folder: Path, key: str) -> Path:
+    return folder / f"agent-{key}.log"
+
+
+def socket_call(path: Path, call: Callable[[str], None]) -> None:
+    """``call(address)`` (a socket's ``bind`` or ``connect``) for the socket file
+    ``path``, however long: a Unix socket address holds at most 107 bytes, so a longer
+    path is reached through a descriptor of its folder (``/proc/self/fd/N/NAME``).
+
+    Raises:
+        OSError: as ``call`` does.
+    """
+    address = os.fspath(path)
+    if len(os.fsencode(address)) < 100 or not hasattr(os, "O_PATH"):
+        call(address)
+        return
+    folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        call(f"/proc/self/fd/{folder}/{path.name}")
+    finally:
+        os.close(folder)
+
+
+def send(sock: _socket.socket, message: dict[str, Any]) -> None:
+    """Send one message.
+
+    Raises:
+        OSError: the connection is gone (``BrokenPipeError`` and its kin).
+    """
+    body = json.dumps(message, separators=(",", ":")).encode()
+    sock.sendall(_HEADER.pack(len(body)) + body)
+
+
+def receive(sock: _socket.socket) -> dict[str, Any]:
+    """Receive one message (blocking, within the socket's timeout).
+
+    Raises:
+        ProtocolError: the connection closed first, or the bytes are not a message.
+        TimeoutError: the socket's timeout passed first.
+    """
+    (size,) = _HEADER.unpack(_read_exactly(sock, _HEADER.size))
+    if size > _MAX_MESSAGE:
+        raise ProtocolError(f"message of {size} bytes refused")
+    try:
+        message = json.loads(_read_exactly(sock, size))
+    except ValueError as exc:
+        raise ProtocolError(f"not a message: {exc}") from exc
+    if not isinstance(message, dict):
+        raise ProtocolError("not a message: not a JSON object")
+    return message
+
+
+def _read_exactly(sock: _socket.socket, size: int) -> bytes:
+    chunks = []
+    left = size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            raise ProtocolError("the connection closed")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)

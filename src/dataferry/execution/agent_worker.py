@@ -1,0 +1,89 @@
+"""What a child the local agent forks does: one submission's conversation, then the
+run's driver (``agent_client`` describes the conversation).
+
+The child first becomes what a fresh interpreter started by the submitting script would
+be: its own session, the script's environment variables, working folder and umask,
+standard streams on the agent's log (then on the run's ``driver.out``), default signal
+handlers. Then it reads the workspace facts, records the run, marks itself as the run's
+driver (``driver.pid``) and drives it, and finally sends the run's status to the script
+if it is still listening.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dataferry.data.workspace import Workspace
+from dataferry.execution import agent_protocol as protocol
+from dataferry.execution import run_layout, views
+from dataferry.execution.driver import drive_run
+from dataferry.execution.driver_start import fresh_process, redirect_output
+from dataferry.execution.processes import mark_driver
+from dataferry.execution.submission import RunRequest, read_facts, record_run
+
+if TYPE_CHECKING:
+    import socket
+
+
+def serve_submission(conn: socket.socket, hello: dict[str, Any], log: Path) -> int:
+    """Hold the conversation on ``conn`` and drive the run it records; the exit
+    status (0: no run was asked for, or the run finished)."""
+    os.setsid()
+    fresh_process(log, keep={conn.fileno()})
+    _take_on(hello)
+    workspace = Workspace(path=Path(hello["workspace"]))
+    try:
+        facts = read_facts(workspace)
+    except Exception as exc:
+        _reply_error(conn, exc)
+        return 1
+    protocol.send(conn, {"facts": facts.to_json()})
+    try:
+        message = protocol.receive(conn)
+    except OSError:  # the script found problems and ended the conversation
+        return 0
+    request = RunRequest.from_json(message["run"])
+    try:
+        record_run(workspace, request)
+    except Exception as exc:
+        _reply_error(conn, exc)
+        return 1
+    folder = run_layout.run_dir(workspace, request.run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    redirect_output(run_layout.driver_out(workspace, request.run_id))
+    mark_driver(folder)
+    _tell(conn, {"recorded": os.getpid()})
+    code = drive_run(workspace, request.run_id)
+    _tell(conn, {"ended": str(views.run_status(workspace, request.run_id))})
+    return code
+
+
+def _take_on(hello: dict[str, Any]) -> None:
+    """The submitting script's environment variables, working folder and umask."""
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in hello["env"].items()})
+    os.umask(int(hello["umask"]))
+    with contextlib.suppress(OSError):  # a folder removed since: paths are absolute
+        os.chdir(hello["cwd"])
+
+
+def _reply_error(conn: socket.socket, exc: BaseException) -> None:
+    kind = type(exc)
+    _tell(
+        conn,
+        {
+            "error": {
+                "type": kind.__name__,
+                "module": kind.__module__,
+                "message": str(exc),
+            }
+        },
+    )
+
+
+def _tell(conn: socket.socket, message: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):  # the script went away: the run goes on
+        protocol.send(conn, message)

@@ -1,0 +1,174 @@
+"""Recording a submitted run and starting its driver, where the catalog is open.
+
+``Pipeline.submit`` does the pure half itself: it validates the graph, compiles the plan
+and takes the source snapshots. What needs the catalog is asked of a *recorder*: the
+workspace facts the checks need (``WorkspaceFacts``), then recording the run
+(``RunRequest``) and starting its driver. There are two recorders and one way to do
+each thing:
+
+* the local agent's (``agent_client.AgentRecorder``): a resident process that has the
+  catalog stack imported forks a child that reads the facts, records the run and then
+  becomes its driver. The submitting script never imports SQLAlchemy.
+* this process's (``LocalRecorder``): the same functions called here, and the driver
+  forked or spawned from this process (``driver_start.start_driver``). Used when the
+  agent is turned off (``DATAFERRY_AGENT=0``) or cannot be reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from dataferry.data.workspace import Workspace
+    from dataferry.execution.agent_client import AgentLink
+
+
+@dataclass(frozen=True)
+class WorkspaceFacts:
+    """What submit checks a pipeline against: the workspace's default datastore and the
+    names of its registered datastores (lower case: names are case-insensitive)."""
+
+    default_datastore: str
+    datastores: frozenset[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "default_datastore": self.default_datastore,
+            "datastores": sorted(self.datastores),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WorkspaceFacts:
+        return cls(str(data["default_datastore"]), frozenset(data["datastores"]))
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run to record: its id, experiment, plan JSON and options, and its step runs
+    ``(step run id, node id, step name)`` in plan order."""
+
+    run_id: str
+    experiment: str
+    plan: Mapping[str, Any]
+    parameters: Mapping[str, Any]
+    options: Mapping[str, Any]
+    tags: Mapping[str, str] | None
+    description: str | None
+    steps: Sequence[tuple[str, str, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "experiment": self.experiment,
+            "plan": self.plan,
+            "parameters": self.parameters,
+            "options": self.options,
+            "tags": self.tags,
+            "description": self.description,
+            "steps": self.steps,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunRequest:
+        return cls(
+            run_id=data["run_id"],
+            experiment=data["experiment"],
+            plan=data["plan"],
+            parameters=data["parameters"],
+            options=data["options"],
+            tags=data["tags"],
+            description=data["description"],
+            steps=[(a, b, c) for a, b, c in data["steps"]],
+        )
+
+
+def read_facts(workspace: Workspace) -> WorkspaceFacts:
+    """The workspace's facts, read from its catalog (opened and migrated if need be).
+
+    Raises:
+        CatalogError: the catalog cannot be opened or read.
+    """
+    catalog = workspace.catalog
+    return WorkspaceFacts(
+        workspace.default_datastore_name(),
+        frozenset(spec.name for spec in catalog.list_datastores()),
+    )
+
+
+def record_run(workspace: Workspace, request: RunRequest) -> None:
+    """Insert the run and its step runs, ``NotStarted``, in one transaction; the driver
+    is to be started on this host.
+
+    Raises:
+        CatalogError: the catalog refused the write (the run id exists, say).
+    """
+    import socket
+
+    from dataferry.catalog.run_store import RunStore
+
+    RunStore(workspace.catalog).create_run(
+        request.run_id,
+        request.experiment,
+        request.plan,
+        parameters=request.parameters,
+        options=request.options,
+        tags=request.tags,
+        description=request.description,
+        steps=request.steps,
+        driver_host=socket.gethostname(),
+    )
+
+
+class Recorder(Protocol):
+    """Where a submitted run is recorded and its driver started; a context manager
+    (leaving it ends the conversation, recorded or not)."""
+
+    facts: WorkspaceFacts
+
+    def record(self, request: RunRequest) -> AgentLink | None:
+        """Record the run and start its driver; a link that tells when the run ends,
+        if this recorder has one."""
+
+    def __enter__(self) -> Recorder: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class LocalRecorder:
+    """Records runs through this process's own catalog connection."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.facts = read_facts(workspace)
+
+    def __enter__(self) -> LocalRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def record(self, request: RunRequest) -> None:
+        """Record the run, then fork or spawn its driver from this process."""
+        from dataferry.catalog.run_store import RunStore
+        from dataferry.execution import driver_start
+
+        record_run(self.workspace, request)
+        pid = driver_start.start_driver(self.workspace.path, request.run_id)
+        driver_start.record_driver(
+            RunStore(self.workspace.catalog), self.workspace.path, request.run_id, pid
+        )
+
+
+def recorder_for(workspace: Workspace) -> Recorder:
+    """The local agent's recorder where the agent is on and reachable, else this
+    process's.
+
+    Raises:
+        CatalogError: the catalog cannot be opened (by the agent or here).
+    """
+    from dataferry.execution import agent_client
+
+    return agent_client.AgentRecorder.open(workspace) or LocalRecorder(workspace)
