@@ -104,10 +104,22 @@ def _param_or(value: Any) -> Any:
 class PlanCompiler:
     """Turns a validated graph, parameters and options into a ``Plan``."""
 
-    def __init__(self, graph: PipelineGraph, workspace: Workspace) -> None:
+    def __init__(
+        self,
+        graph: PipelineGraph,
+        workspace: Workspace,
+        workspace_default: str | None = None,
+    ) -> None:
+        """``workspace_default``: the workspace's default datastore, where outputs go
+        that name none, unless the pipeline was given its own ``default_datastore``;
+        None reads it from the catalog."""
         self.graph = graph
         self.workspace = workspace
-        self.default_datastore = graph.default_datastore.name
+        self.default_datastore = (
+            graph.default_datastore.name
+            if workspace_default is None
+            else graph.default_datastore_name(workspace_default)
+        )
         # (producer node id, output name) by id(origin), filled in by ``compile``
         self._producers: dict[int, tuple[str, str]] = {}
         # values most nodes share, made once per plan rather than once per node

@@ -177,6 +177,12 @@ class PipelineGraph:
         """Where outputs without a datastore go (the workspace default unless given)."""
         return self._default_datastore or self.workspace.get_default_datastore()
 
+    def default_datastore_name(self, workspace_default: str) -> str:
+        """The name of where outputs without a datastore go: the pipeline's own
+        ``default_datastore`` if it was given one, else ``workspace_default``."""
+        given = self._default_datastore
+        return given.name if given is not None else workspace_default
+
     @staticmethod
     def _closure(listed: list[PipelineStep]) -> list[PipelineStep]:
         """The listed steps plus every producer and run-after step they depend on.
