@@ -8,7 +8,6 @@ This module imports nothing from dataferry: every layer may raise these.
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -66,6 +65,8 @@ __all__ = [
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest candidate, or ``""``."""
+    import difflib  # only when a message is written: importing dataferry stays cheap
+
     close = difflib.get_close_matches(name, list(candidates), n=1)
     return f" Did you mean '{close[0]}'?" if close else ""
 

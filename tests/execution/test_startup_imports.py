@@ -134,3 +134,43 @@ def test_a_plain_pipeline_script_loads_no_arrow_or_pandas(
         assert submitted == []
     # the steps' processes: the run context loads none of them
     assert [json.loads(r.read_text()) for r in reports] == [[], []]
+
+
+# the client half of submit: everything the submitting script does before it hands the
+# plan over (the catalog writes happen elsewhere); a plan's outputs, inputs, parameters
+# and a command step, so every kind of port is compiled and written as JSON
+CLIENT_HALF = """
+from dataferry import (CommandStep, OutputFileDatasetConfig, Pipeline, PipelineData,
+                       PipelineParameter, PythonScriptStep, Workspace)
+from dataferry.execution.plan import PlanCompiler
+ws = Workspace.from_config({project!r})
+raw, mid = OutputFileDatasetConfig(name="raw"), PipelineData("mid")
+a = PythonScriptStep("step.py", name="a", arguments=[raw], source_directory={src!r})
+b = PythonScriptStep("step.py", name="b", source_directory={src!r},
+                     arguments=["--n", PipelineParameter("n", default_value=3)],
+                     inputs=[raw.as_input("raw")], outputs=[mid])
+c = CommandStep(["python", "step.py", mid.as_input("mid")], name="c",
+                inputs=[mid], source_directory={src!r})
+pipeline = Pipeline(ws, steps=[c])
+assert pipeline.validate() == []
+compiler = PlanCompiler(pipeline, ws, "workspaceblobstore")  # as the agent tells
+parameters = compiler.parameters(None)
+plan = compiler.compile()
+stored = plan.to_json()
+print(json.dumps({{"nodes": [n["name"] for n in stored["nodes"]],
+                   "parameters": parameters, "heavy": heavy()}}))
+"""
+
+
+def test_compiling_a_plan_loads_nothing_heavy(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "step.py").write_text("print('ok')\n")
+    body = CLIENT_HALF.format(project=str(workspace.path), src=str(src))
+    script = REPORT.format(heavy=HEAVY) + body
+
+    report = _run(script, tmp_path)
+
+    assert report == {"nodes": ["a", "b", "c"], "parameters": {"n": 3}, "heavy": []}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import random
+import os
 
 
 def new_seed() -> int:
     """A fresh random seed, recorded in the definition so the dataset stays reproducible."""
-    return random.SystemRandom().randint(0, 2**32 - 1)
+    # what SystemRandom().randint(0, 2**32 - 1) returns, without importing random
+    return int.from_bytes(os.urandom(4), "big")

@@ -110,16 +110,21 @@ class PlanCompiler:
         workspace: Workspace,
         workspace_default: str | None = None,
     ) -> None:
-        """``workspace_default``: the name of the workspace's default datastore, where
-        outputs go that name none unless the pipeline has its own ``default_datastore``;
-        read from the workspace's catalog if not given."""
+        """``workspace_default``: the workspace's default datastore, where outputs go
+        that name none, unless the pipeline was given its own ``default_datastore``;
+        None reads it from the catalog."""
         self.graph = graph
         self.workspace = workspace
-        self.default_datastore = graph.default_datastore_name(
-            workspace.default_datastore_name()
+        self.default_datastore = (
+            graph.default_datastore.name
             if workspace_default is None
-            else workspace_default
+            else graph.default_datastore_name(workspace_default)
         )
+        # (producer node id, output name) by id(origin), filled in by ``compile``
+        self._producers: dict[int, tuple[str, str]] = {}
+        # values most nodes share, made once per plan rather than once per node
+        self._kinds: dict[tuple[type, str | bool], StepKind] = {}
+        self._plain_view = OutputView()
 
     def parameters(self, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
         """Default and overridden parameter values, serialised.
@@ -176,6 +181,7 @@ class PlanCompiler:
         snapshots: dict[str, tuple[str, str]] = {}
         store = self.workspace.path / "snapshots"
         store.mkdir(parents=True, exist_ok=True)
+        self._producers = _producers(self.graph.nodes)
         nodes = []
         for node, folder in zip(order, folders, strict=True):
             key = str(folder)
@@ -190,16 +196,13 @@ class PlanCompiler:
         return PlanNode(
             node_id=node.node_id,
             name=step.name,
-            kind=_kind(step),
+            kind=self._kind(step),
             snapshot=snapshot,
             snapshot_hash=snapshot_hash,
             arguments=_arguments(step.ports.arguments),
             inputs=tuple(self._input(spec) for spec in step.ports.inputs),
             outputs=tuple(self._output(spec) for spec in step.ports.outputs),
-            params={
-                k: ParamRef(v.name) if isinstance(v, PipelineParameter) else str(v)
-                for k, v in step.ports.params.items()
-            },
+            params=_step_params(step.ports.params),
             upstream=tuple(node.upstream),
             allow_reuse=step.allow_reuse,
             version=step.version,
@@ -207,20 +210,50 @@ class PlanCompiler:
             environment=_environment(step),
             runconfig_params={
                 k: _param_or(v) for k, v in step.runconfig_pipeline_params.items()
-            },
+            }
+            if step.runconfig_pipeline_params
+            else {},
             max_run_duration_seconds=None
             if step.has_default_runconfig
             else step.runconfig.max_run_duration_seconds,
         )
 
-    def _producer(self, spec: InputSpec) -> tuple[str, str]:
-        assert spec.origin is not None
-        node = self.graph.producer_of(spec.origin)
-        assert node is not None  # validate() guarantees a producer
-        out = next(o for o in node.step.ports.outputs if o.origin is spec.origin)
-        return node.node_id, out.name
+    def _kind(self, step: PipelineStep) -> StepKind:
+        """The step's kind; one object per script (or shell flag) for the whole plan."""
+        key: tuple[type, str | bool] = (
+            (CommandStep, step.is_shell)
+            if isinstance(step, CommandStep)
+            else (type(step), getattr(step, "script_name", ""))
+        )
+        kind = self._kinds.get(key)
+        if kind is None:
+            kind = self._kinds[key] = _kind(step)
+        return kind
 
     def _input(self, spec: InputSpec) -> InputBinding:
+        obj = spec.obj
+        if spec.kind == "output":
+            assert spec.origin is not None
+            # validate() guarantees a producer in the graph
+            producer, output = self._producers[id(spec.origin)]
+            inner = obj.dataset if isinstance(obj, DatasetConsumptionConfig) else obj
+            tabular = getattr(inner, "_tabular", None)
+            transforms = getattr(inner, "_transforms", None)
+            view = (
+                OutputView(tabular, list(transforms or ()))
+                if tabular is not None or transforms
+                else self._plain_view
+            )
+            return UpstreamOutputInput(
+                name=spec.name,
+                auto_name=spec.auto_name,
+                mode=spec.mode,
+                style=spec.style,
+                path_on_compute=spec.path_on_compute,
+                producer=producer,
+                output=output,
+                view=view,
+            )
         base: dict[str, Any] = {
             "name": spec.name,
             "auto_name": spec.auto_name,
@@ -228,22 +261,11 @@ class PlanCompiler:
             "style": spec.style,
             "path_on_compute": spec.path_on_compute,
         }
-        obj = spec.obj
         if spec.kind == "dataset":
             inner = obj.dataset
             if isinstance(inner, PipelineParameter):
                 return DatasetInput(**base, source=ParamRef(inner.name))
             return DatasetInput(**base, source=_dataset(inner))
-        if spec.kind == "output":
-            inner = obj.dataset if isinstance(obj, DatasetConsumptionConfig) else obj
-            producer, output = self._producer(spec)
-            view = OutputView(
-                getattr(inner, "_tabular", None),
-                list(getattr(inner, "_transforms", [])),
-            )
-            return UpstreamOutputInput(
-                **base, producer=producer, output=output, view=view
-            )
         if isinstance(obj, tuple):  # (PipelineParameter(DataPath), binding)
             return DataPathInput(**base, source=ParamRef(obj[0].name))
         ref: DataReference = obj
@@ -305,10 +327,36 @@ class PlanCompiler:
         )
 
 
+def _producers(nodes: list[Node]) -> dict[int, tuple[str, str]]:
+    """``(node id, output name)`` of every output, by ``id`` of its origin.
+
+    One pass over the graph, so binding an input to its producer is a lookup; where
+    two steps list one output (an invalid graph) the first one in ``nodes`` wins.
+    """
+    found: dict[int, tuple[str, str]] = {}
+    for node in nodes:
+        for out in node.step.ports.outputs:
+            found.setdefault(id(out.origin), (node.node_id, out.name))
+    return found
+
+
+def _step_params(params: Mapping[str, Any]) -> dict[str, str | ParamRef]:
+    if not params:
+        return {}
+    return {
+        k: ParamRef(v.name) if isinstance(v, PipelineParameter) else str(v)
+        for k, v in params.items()
+    }
+
+
+# the spec of a step with the default run configuration; frozen, so nodes share it
+_DEFAULT_ENVIRONMENT = EnvironmentSpec(DEFAULT_ENVIRONMENT, "python", {})
+
+
 def _environment(step: PipelineStep) -> EnvironmentSpec:
     """The step's environment as a spec; refused here if it asks for packages."""
     if step.has_default_runconfig:  # what RunConfiguration() has, without making one
-        return EnvironmentSpec(DEFAULT_ENVIRONMENT, "python", {})
+        return _DEFAULT_ENVIRONMENT
     env = step.environment
     env.interpreter(step.name)  # raises EnvironmentNotSupportedError before any write
     return EnvironmentSpec(

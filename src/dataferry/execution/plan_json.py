@@ -20,12 +20,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from dataferry.execution.plan_inputs import UpstreamOutputInput
 from dataferry.execution.plan_values import argument_to_json, encode_param
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from dataferry.execution.plan_model import PlanNode
+    from dataferry.execution.plan_inputs import InputBinding
+    from dataferry.execution.plan_model import OutputTarget, PlanNode
 
 # fields whose value is usually the same on every node of a run
 SHARED_FIELDS = (
@@ -71,16 +73,30 @@ PATH_TEMPLATES: Mapping[str, str] = {
 
 def shared_defaults(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """For each of ``SHARED_FIELDS`` the value most nodes have (the first node's on a tie)."""
+    return _weighted_defaults([(node, 1) for node in nodes])
+
+
+def _weighted_defaults(
+    groups: Sequence[tuple[Mapping[str, Any], int]],
+) -> dict[str, Any]:
+    """``shared_defaults`` of nodes given as (fields, how many nodes have them) pairs,
+    in the order the first node of each group comes."""
     defaults: dict[str, Any] = {}
     for key in SHARED_FIELDS:
-        values = [node[key] for node in nodes if key in node]
-        if not values:
-            continue
-        # repr: environment variables are a dict, which cannot be counted
-        tokens = [v if isinstance(v, str) else repr(v) for v in values]
-        # most_common keeps first-seen order among equal counts: the first node's wins
-        (winner, _), *_ = Counter(tokens).most_common(1)
-        defaults[key] = values[tokens.index(winner)]
+        counts: Counter[Any] = Counter()
+        first: dict[Any, Any] = {}
+        for fields, weight in groups:
+            if key not in fields:
+                continue
+            value = fields[key]
+            # repr: environment variables are a dict, which cannot be counted
+            token = value if isinstance(value, str) else repr(value)
+            counts[token] += weight
+            first.setdefault(token, value)
+        if counts:
+            # most_common keeps first-seen order among equal counts: the first node's wins
+            (winner, _), *_ = counts.most_common(1)
+            defaults[key] = first[winner]
     return defaults
 
 
@@ -90,18 +106,31 @@ def compact_plan_nodes(
     """``node_defaults`` and each node's JSON without what ``full_nodes`` restores.
 
     The short form is written directly, field by field: building each node's full
-    JSON first and then dropping most of it cost twice as much.
+    JSON first and then dropping most of it cost twice as much. The per-run fields
+    are worked out once per distinct (kind, snapshot, environment): nodes share them.
 
     Args:
         nodes: the plan's nodes.
         datastore: the plan's default datastore.
     """
-    per_run = [_per_run_fields(node) for node in nodes]
-    shared = shared_defaults(per_run)
+    groups: dict[tuple[Any, ...], tuple[dict[str, Any], list[PlanNode]]] = {}
+    keys = []
+    for node in nodes:
+        # the environment holds a dict (unhashable): nodes share it by identity
+        key = (node.kind, node.snapshot, node.snapshot_hash, id(node.environment))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = (_per_run_fields(node), [])
+        group[1].append(node)
+        keys.append(key)
+    shared = _weighted_defaults([(f, len(members)) for f, members in groups.values()])
     defaults = {**NODE_DEFAULTS, **shared}
+    differing = {
+        key: _differing(fields, defaults) for key, (fields, _) in groups.items()
+    }
     return shared, [
-        _short_node(node, fields, defaults, datastore)
-        for node, fields in zip(nodes, per_run, strict=True)
+        _short_node(node, *differing[key], defaults, datastore)
+        for node, key in zip(nodes, keys, strict=True)
     ]
 
 
@@ -118,23 +147,35 @@ def _per_run_fields(node: PlanNode) -> dict[str, Any]:
     }
 
 
+def _differing(
+    per_run: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The per-run fields not at their defaults: the kind's (first in a node), and
+    the environment's (after ``compute_target``)."""
+    kind: dict[str, Any] = {}
+    environment: dict[str, Any] = {}
+    for key, value in per_run.items():
+        if value != defaults.get(key, _NONE):
+            target = environment if key in _ENVIRONMENT_FIELDS else kind
+            target[key] = value
+    return kind, environment
+
+
 def _short_node(
     node: PlanNode,
-    per_run: Mapping[str, Any],
+    kind_fields: Mapping[str, Any],
+    environment_fields: Mapping[str, Any],
     defaults: Mapping[str, Any],
     datastore: str,
 ) -> dict[str, Any]:
     """``PlanNode.to_json`` without the fields at their defaults, in the same order."""
-    out: dict[str, Any] = {"node_id": node.node_id, "name": node.name}
-    kind_fields = [k for k in per_run if k not in _ENVIRONMENT_FIELDS]
-    for key in kind_fields:
-        _put(out, key, per_run[key], defaults)
+    out: dict[str, Any] = {"node_id": node.node_id, "name": node.name, **kind_fields}
     if node.arguments:
         out["arguments"] = [argument_to_json(a) for a in node.arguments]
     if node.inputs:
-        out["inputs"] = [_compact_input(i.to_json()) for i in node.inputs]
+        out["inputs"] = [_short_input(i) for i in node.inputs]
     if node.outputs:
-        out["outputs"] = [_compact_output(o.to_json(), datastore) for o in node.outputs]
+        out["outputs"] = [_short_output(o, datastore) for o in node.outputs]
     if node.params:
         out["params"] = {k: encode_param(v) for k, v in node.params.items()}
     if node.upstream:
@@ -142,8 +183,7 @@ def _short_node(
     _put(out, "allow_reuse", node.allow_reuse, defaults)
     _put(out, "version", node.version, defaults)
     _put(out, "compute_target", node.compute_target, defaults)
-    for key in _ENVIRONMENT_FIELDS:
-        _put(out, key, per_run[key], defaults)
+    out.update(environment_fields)
     if node.runconfig_params:
         out["runconfig_params"] = {
             k: encode_param(v) for k, v in node.runconfig_params.items()
@@ -160,6 +200,54 @@ def _put(
 ) -> None:
     if value != defaults.get(key, _NONE):
         out[key] = value
+
+
+def _short_input(binding: InputBinding) -> dict[str, Any]:
+    """The input's JSON without the fields at their defaults, in the same order.
+
+    An upstream output (most inputs of a big pipeline) is written directly; the
+    other kinds are compacted from their full JSON.
+    """
+    if not isinstance(binding, UpstreamOutputInput):
+        return _compact_input(binding.to_json())
+    out: dict[str, Any] = {"name": binding.name}
+    if binding.auto_name:
+        out["auto_name"] = True
+    out["kind"] = binding.kind
+    out["mode"] = binding.mode
+    out["style"] = binding.style
+    if binding.path_on_compute is not None:
+        out["path_on_compute"] = binding.path_on_compute
+    out["producer"] = binding.producer
+    out["output"] = binding.output
+    view = binding.view
+    if view.tabular is not None or view.transforms != []:
+        out["view"] = view.to_json()
+    return out
+
+
+def _short_output(target: OutputTarget, datastore: str) -> dict[str, Any]:
+    """``OutputTarget.to_json`` without the fields at their defaults, in its order."""
+    out: dict[str, Any] = {"name": target.name}
+    if target.auto_name:
+        out["auto_name"] = True
+    out["type"] = target.type
+    if target.type == "pipeline_data" and target.pipeline_output_name is not None:
+        out["pipeline_output_name"] = target.pipeline_output_name
+    out["mode"] = target.mode
+    if target.datastore != datastore:
+        out["datastore"] = target.datastore
+    if target.path_template != PATH_TEMPLATES.get(target.type):
+        out["path_template"] = target.path_template
+    if target.overwrite:
+        out["overwrite"] = target.overwrite
+    if target.source_globs is not None:
+        out["source_globs"] = target.source_globs
+    if target.source is not None:
+        out["source"] = target.source
+    if target.register:
+        out["register"] = target.register.to_json()
+    return out
 
 
 def full_nodes(data: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -205,20 +293,6 @@ def _full_input(spec: Mapping[str, Any]) -> dict[str, Any]:
     if full["kind"] == "output" and "view" not in full:
         full["view"] = dict(VIEW_DEFAULT, transforms=[])
     return full
-
-
-def _compact_output(spec: Mapping[str, Any], datastore: str) -> dict[str, Any]:
-    template = PATH_TEMPLATES.get(spec["type"])
-    return {
-        k: v
-        for k, v in spec.items()
-        if not (
-            (k in OUTPUT_DEFAULTS and v == OUTPUT_DEFAULTS[k])
-            or (k == "datastore" and v == datastore)
-            or (k == "path_template" and v == template)
-            or (k == "pipeline_output_name" and v is None)
-        )
-    }
 
 
 def _full_output(spec: Mapping[str, Any], datastore: str) -> dict[str, Any]:

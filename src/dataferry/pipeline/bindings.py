@@ -34,7 +34,9 @@ from dataferry.pipeline.outputs import (
 from dataferry.pipeline.parameters import PipelineParameter
 
 
-@dataclass
+# slots: a big pipeline holds one of each per port, and objects without a __dict__
+# are half the work for the cyclic garbage collector while the steps are built
+@dataclass(slots=True)
 class InputSpec:
     """One input of a step.
 
@@ -55,7 +57,7 @@ class InputSpec:
     auto_name: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class OutputSpec:
     """One output of a step (an OutputDatasetConfig, a PipelineData or a promoted one)."""
 
@@ -65,7 +67,7 @@ class OutputSpec:
     auto_name: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArgRef:
     """An argument that resolves at run time: ``input``, ``output`` or ``param``."""
 
@@ -242,6 +244,8 @@ class StepPorts:
             data in arguments that is neither an input nor an output, ...).
     """
 
+    __slots__ = ("_arg_params", "arguments", "inputs", "outputs", "params", "step_name")
+
     def __init__(
         self,
         step_name: str,
@@ -268,16 +272,29 @@ class StepPorts:
         ]
         self._check_names()
 
+    # plain loops: a step has a few ports, and a generator per lookup cost more
     def _find_input(self, origin: _Origin) -> InputSpec | None:
-        return next((i for i in self.inputs if i.origin is origin), None)
+        for spec in self.inputs:
+            if spec.origin is origin:
+                return spec
+        return None
 
     def _find_output(self, origin: _Origin) -> OutputSpec | None:
-        return next((o for o in self.outputs if o.origin is origin), None)
+        for out in self.outputs:
+            if out.origin is origin:
+                return out
+        return None
+
+    def _named_input(self, name: str | None) -> InputSpec | None:
+        for spec in self.inputs:
+            if spec.name == name:
+                return spec
+        return None
 
     def _argument(self, arg: Any, where: str) -> str | ArgRef:
         # the pipeline's own kinds first: none is a dataset, and they are most arguments
         if isinstance(arg, DatasetConsumptionConfig):
-            spec = next((i for i in self.inputs if i.name == arg.name), None)
+            spec = self._named_input(arg.name)
             if spec is None:
                 spec = input_spec(arg, where)
                 self.inputs.append(spec)
@@ -309,7 +326,7 @@ class StepPorts:
                 if isinstance(arg, InputPortBinding)
                 else arg.data_reference_name
             )
-            spec = next((i for i in self.inputs if i.name == name), None)
+            spec = self._named_input(name)
             if spec is None:
                 raise StepDefinitionError(
                     f"step '{self.step_name}': input '{name}' is in arguments but not in "
@@ -324,7 +341,7 @@ class StepPorts:
                 if isinstance(path, PipelineParameter)
                 else getattr(path, "_name", None)
             )
-            spec = next((i for i in self.inputs if i.name == bound), None)
+            spec = self._named_input(bound)
             if spec is None:
                 spec = input_spec(arg, where)
                 self.inputs.append(spec)

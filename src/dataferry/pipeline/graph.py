@@ -110,8 +110,11 @@ def _step_names(names: list[str]) -> str:
     return f"steps {shown}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
+_NOT_SLUG = re.compile(r"[^A-Za-z0-9_]+")
+
+
 def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_").lower() or "step"
+    return _NOT_SLUG.sub("_", name).strip("_").lower() or "step"
 
 
 class PipelineGraph:

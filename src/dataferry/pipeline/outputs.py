@@ -36,6 +36,8 @@ _WORD = re.compile(r"^\w+$")
 class _Origin:
     """Shared by every copy of one output; the graph keys producers and consumers on it."""
 
+    __slots__ = ("producers",)
+
     def __init__(self) -> None:
         self.producers: list[Any] = []  # the steps that list the output (one, if valid)
 

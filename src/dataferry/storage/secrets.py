@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from dataferry.errors import DatastoreError
@@ -46,6 +45,8 @@ class SecretStore:
         else:
             data.pop(datastore.lower(), None)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # only to write: opening a workspace does not load it
+
         fd, tmp = tempfile.mkstemp(
             dir=self.path.parent, prefix=".secrets-", suffix=".tmp"
         )
