@@ -14,6 +14,7 @@ import click
 
 from dataferry import __version__
 from dataferry.cli import (
+    compute_cmds,
     dataset_cmds,
     datastore_cmds,
     events_cmds,
@@ -33,6 +34,7 @@ _COMMANDS: tuple[click.Command, ...] = (
     run_cmds.run,
     runs_cmds.runs,  # with `resume`, `rerun` (lifecycle_cmds) and `events`, added below
     lifecycle_cmds.gc,
+    compute_cmds.compute,
 )
 
 runs_cmds.runs.add_command(events_cmds.events)
