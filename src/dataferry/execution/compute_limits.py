@@ -31,7 +31,7 @@ def concurrency_limit(
         limit: the workspace's limit (``max_concurrency`` or the CPU count).
     """
     names = set(targets)
-    if None in names or "local" in names:
+    if not names or None in names or "local" in names:
         return limit
     sizes = {t.name: t.max_nodes for t in ComputeStore(catalog).list()}
     if not names <= sizes.keys():
