@@ -9,11 +9,12 @@ setup() {
     if [ ! -x .venv/bin/python ]; then
         python3 -m venv .venv
     fi
-    # re-install only when the project's requirements changed
+    # re-install only when the project's requirements changed; compat/ is the opt-in
+    # `azureml` package (v1 programs run with no edit), installed here for the tests
     stamp=.venv/.dataferry-installed
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ compat/pyproject.toml -nt "$stamp" ]; then
         .venv/bin/python -m pip install --quiet --upgrade pip
-        .venv/bin/python -m pip install --quiet -e ".[dev]"
+        .venv/bin/python -m pip install --quiet -e ".[dev]" -e ./compat
         touch "$stamp"
     fi
 }

@@ -53,7 +53,15 @@ EXECUTION_NAMES = {
     "Run",
     "StepRun",
 }
-EXPORTED = DATA_NAMES | PIPELINE_NAMES | EXECUTION_NAMES
+COMPUTE_NAMES = {"AmlCompute", "ComputeTarget", "LocalTarget"}
+AUTH_NAMES = {
+    "AzureCliAuthentication",
+    "InteractiveLoginAuthentication",
+    "MsiAuthentication",
+    "ServicePrincipalAuthentication",
+    "TokenAuthentication",
+}
+EXPORTED = DATA_NAMES | PIPELINE_NAMES | EXECUTION_NAMES | COMPUTE_NAMES | AUTH_NAMES
 
 HEAVY = (
     "pandas",
@@ -85,8 +93,10 @@ def test_every_name_resolves(name: str) -> None:
         (DATA_NAMES, "dataferry.data"),
         (PIPELINE_NAMES, "dataferry.pipeline"),
         (EXECUTION_NAMES, "dataferry.execution"),
+        (COMPUTE_NAMES, "dataferry.data.compute"),
+        (AUTH_NAMES, "dataferry.data.authentication"),
     ],
-    ids=["data", "pipeline", "execution"],
+    ids=["data", "pipeline", "execution", "compute", "authentication"],
 )
 def test_names_come_from_their_layer(names: set[str], package: str) -> None:
     module = importlib.import_module(package)
@@ -130,8 +140,10 @@ def test_import_is_cheap(statement: str) -> None:
 def test_errors_module_imports_nothing_else_from_dataferry() -> None:
     modules = imported_by("import dataferry.errors")
 
-    # dataferry._lazy is the package's own name loader (importlib only)
+    # dataferry._lazy is the package's own name loader (importlib only) and
+    # dataferry._names its table of names (plain data)
     assert {m for m in modules if m.startswith("dataferry.")} == {
         "dataferry.errors",
         "dataferry._lazy",
+        "dataferry._names",
     }

@@ -1,7 +1,8 @@
 """dataferry: ML pipelines whose steps pass data to each other, locally or on Ray.
 
 The names are those of the Azure ML SDK v1 data API, so code written against it runs
-with only its imports changed. They are loaded on first use, so ``import dataferry``
+with only its imports changed (or unchanged, with the ``azureml`` package of
+``compat/``). The table of names is ``dataferry._names``. They are loaded on first use, so ``import dataferry``
 (and ``dataferry --help``) stays fast.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dataferry._lazy import lazy_exports
+from dataferry._names import DATAFERRY_VERSION, EXPORTS
 
 if TYPE_CHECKING:
     from dataferry.data import (
@@ -59,6 +61,30 @@ if TYPE_CHECKING:
     )
     from dataferry.data import (
         Workspace as Workspace,
+    )
+    from dataferry.data.authentication import (
+        AzureCliAuthentication as AzureCliAuthentication,
+    )
+    from dataferry.data.authentication import (
+        InteractiveLoginAuthentication as InteractiveLoginAuthentication,
+    )
+    from dataferry.data.authentication import (
+        MsiAuthentication as MsiAuthentication,
+    )
+    from dataferry.data.authentication import (
+        ServicePrincipalAuthentication as ServicePrincipalAuthentication,
+    )
+    from dataferry.data.authentication import (
+        TokenAuthentication as TokenAuthentication,
+    )
+    from dataferry.data.compute import (
+        AmlCompute as AmlCompute,
+    )
+    from dataferry.data.compute import (
+        ComputeTarget as ComputeTarget,
+    )
+    from dataferry.data.compute import (
+        LocalTarget as LocalTarget,
     )
     from dataferry.execution import (
         Experiment as Experiment,
@@ -118,45 +144,10 @@ if TYPE_CHECKING:
         StepSequence as StepSequence,
     )
 
-__version__ = "0.1.0"
+__version__ = DATAFERRY_VERSION
 
-_LAZY = {
-    "AbstractDataset": "dataferry.data",
-    "AzureBlobDatastore": "dataferry.data",
-    "AzureDataLakeGen2Datastore": "dataferry.data",
-    "AzureFileDatastore": "dataferry.data",
-    "DataPath": "dataferry.data",
-    "DataPathComputeBinding": "dataferry.data",
-    "DataReference": "dataferry.data",
-    "DataType": "dataferry.data",
-    "Dataset": "dataferry.data",
-    "DatasetConsumptionConfig": "dataferry.data",
-    "Datastore": "dataferry.data",
-    "FileDataset": "dataferry.data",
-    "FileDatasetFactory": "dataferry.data",
-    "TabularDataset": "dataferry.data",
-    "TabularDatasetFactory": "dataferry.data",
-    "Workspace": "dataferry.data",
-    "CommandStep": "dataferry.pipeline",
-    "CondaDependencies": "dataferry.pipeline",
-    "Environment": "dataferry.pipeline",
-    "Estimator": "dataferry.pipeline",
-    "EstimatorStep": "dataferry.pipeline",
-    "Experiment": "dataferry.execution.experiment",
-    "InputPortBinding": "dataferry.pipeline",
-    "OutputFileDatasetConfig": "dataferry.pipeline",
-    "OutputTabularDatasetConfig": "dataferry.pipeline",
-    "Pipeline": "dataferry.execution.pipeline",
-    "PipelineData": "dataferry.pipeline",
-    "PipelineParameter": "dataferry.pipeline",
-    "PipelineRun": "dataferry.execution.pipeline_run",
-    "PortDataReference": "dataferry.execution.pipeline_run",
-    "PythonScriptStep": "dataferry.pipeline",
-    "Run": "dataferry.execution.run_context",
-    "RunConfiguration": "dataferry.pipeline",
-    "StepRun": "dataferry.execution.pipeline_run",
-    "StepSequence": "dataferry.pipeline",
-}
+# the one table of names, shared with the azureml compatibility package (_names.py)
+_LAZY = EXPORTS
 
 __all__ = sorted(_LAZY)
 

@@ -15,8 +15,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActivityFailedException",
+    "AzureOnlyError",
     "CatalogError",
     "CatalogVersionError",
+    "CompatShadowError",
+    "ComputeConfigurationError",
+    "ComputeTargetException",
+    "ComputeTargetExistsError",
+    "ComputeTargetNotFoundError",
+    "ComputeTargetTypeError",
     "DamagedDataError",
     "DataEncodingError",
     "DataFormatError",
@@ -101,6 +108,50 @@ class WorkspaceExistsError(DataferryError, FileExistsError):
     """``Workspace.create`` found a workspace already there."""
 
     exit_code = 2
+
+
+# -- the azureml compatibility layer ---------------------------------------------------
+
+
+class CompatShadowError(DataferryError, ImportError):
+    """The ``azureml`` compatibility package would hide a real Azure ML SDK."""
+
+    exit_code = 2
+
+
+class AzureOnlyError(DataferryError, RuntimeError):
+    """A feature of the Azure ML service (AutoML, HyperDrive, web services...) was used."""
+
+    exit_code = 2
+
+
+# -- compute targets ------------------------------------------------------------------
+
+
+class ComputeTargetException(DataferryError):
+    """A compute target cannot be found, created or configured (the SDK's name)."""
+
+
+class ComputeTargetNotFoundError(ComputeTargetException, LookupError):
+    """No compute target of that name is recorded in the workspace."""
+
+    exit_code = 3
+
+
+class ComputeTargetExistsError(ComputeTargetException, FileExistsError):
+    """A compute target of that name exists with another configuration."""
+
+    exit_code = 2
+
+
+class ComputeConfigurationError(ComputeTargetException, ValueError):
+    """A provisioning configuration or target name is invalid (checked immediately)."""
+
+    exit_code = 2
+
+
+class ComputeTargetTypeError(ComputeConfigurationError, TypeError):
+    """A provisioning setting has the wrong type (``vm_size=4``)."""
 
 
 # -- catalog --------------------------------------------------------------------------

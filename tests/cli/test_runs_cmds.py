@@ -190,7 +190,8 @@ class TestShow:
         steps = _cells(_row(out.split("Steps")[1], "hello"))
         assert steps[:2] == ["hello", "Finished"]
         assert steps[2].endswith("s")
-        assert (steps[3], steps[5]) == (step.id, "")
+        # the step named no compute target: it ran locally
+        assert (steps[3], steps[4], steps[6]) == (step.id, "local", "")
         outputs = _cells(_row(out.split("Committed outputs")[1], "hello"))
         assert outputs == [
             "hello",
@@ -215,8 +216,8 @@ class TestShow:
         assert result.exit_code == 0, result.output
         cells = _cells(_row(result.stdout.split("Steps")[1], "sleeps"))
         assert cells[1] == "Failed"
-        assert cells[5].startswith("step 'sleeps' failed (exit code 1): ")
-        assert "FileNotFoundError" in cells[5]
+        assert cells[6].startswith("step 'sleeps' failed (exit code 1): ")
+        assert "FileNotFoundError" in cells[6]
         assert "Metrics: none" in result.stdout
 
 

@@ -33,3 +33,21 @@ class DatasetVersionRecord:
     created_at: datetime | None = None
     producer_step_run_id: str | None = None
     producer_output: str | None = None  # the output of that step run it reads
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeTargetRecord:
+    """A compute target of the workspace: where its steps run and how many at once.
+
+    ``runs_on`` is ``"local"`` (this machine's processes); ``max_nodes`` bounds how
+    many steps on the target run at once; ``config`` is the provisioning settings as
+    given (vm_size, priority, idle time...), kept to be shown.
+    """
+
+    name: str
+    kind: str
+    runs_on: str
+    max_nodes: int
+    config: Mapping[str, Any] = field(default_factory=dict)
+    state: str = "Succeeded"
+    created_at: datetime | None = None

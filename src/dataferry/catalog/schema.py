@@ -234,3 +234,16 @@ content_hashes = Table(
     Column("etag", String(255), nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# a compute target the workspace knows: where its steps run (``local`` now) and its size
+compute_targets = Table(
+    "compute_targets",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("kind", String(40), nullable=False),  # AmlCompute | local
+    Column("runs_on", String(255), nullable=False),  # 'local'; a Ray address later
+    Column("max_nodes", Integer, nullable=False),  # bounds the steps run at once
+    Column("config", JSON, nullable=False),  # the provisioning settings, as given
+    Column("state", String(20), nullable=False),  # Succeeded | Deleting
+    Column("created_at", UtcDateTime(), nullable=False),
+)

@@ -25,7 +25,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from dataferry.catalog import migrate
 from dataferry.catalog.records import DatasetRecord, DatasetVersionRecord
-from dataferry.catalog.schema import dataset_versions, datasets, datastores, settings
+from dataferry.catalog.schema import (
+    dataset_versions,
+    datasets,
+    datastores,
+    experiments,
+    settings,
+)
 from dataferry.errors import (
     CatalogError,
     DatasetExistsError,
@@ -166,6 +172,17 @@ class SqlCatalog:
         with self.write() as conn:
             conn.execute(settings.delete().where(settings.c.key == key))
             conn.execute(settings.insert().values(key=key, value=value))
+
+    # -- experiments ------------------------------------------------------------------
+
+    def experiment_names(self) -> list[str]:
+        """The name of every experiment that has had a run, sorted."""
+        with self.read() as conn:
+            return list(
+                conn.execute(
+                    select(experiments.c.name).order_by(experiments.c.name)
+                ).scalars()
+            )
 
     # -- datastores -------------------------------------------------------------------
 

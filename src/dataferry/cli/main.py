@@ -15,6 +15,7 @@ import click
 from dataferry import __version__
 from dataferry.cli import (
     agent_cmds,
+    compute_cmds,
     dataset_cmds,
     datastore_cmds,
     events_cmds,
@@ -35,6 +36,7 @@ _COMMANDS: tuple[click.Command, ...] = (
     runs_cmds.runs,  # with `resume`, `rerun` (lifecycle_cmds) and `events`, added below
     lifecycle_cmds.gc,
     agent_cmds.agent,
+    compute_cmds.compute,
 )
 
 runs_cmds.runs.add_command(events_cmds.events)

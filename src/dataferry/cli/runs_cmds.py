@@ -140,13 +140,14 @@ def _print_steps(steps: Sequence[StepView]) -> None:
     from dataferry.execution.views import format_duration
 
     print_table(
-        ["step", "status", "duration", "step run", "reuse", "error"],
+        ["step", "status", "duration", "step run", "target", "reuse", "error"],
         [
             (
                 s.name,
                 status_text(s),
                 format_duration(s.duration_s),
                 s.id,
+                s.compute_target,
                 step_note(s),
                 error_line(s.error),
             )

@@ -25,6 +25,7 @@ class WorkspaceConfig:
     subscription_id: str | None = None
     resource_group: str | None = None
     catalog_url: str | None = None
+    location: str | None = None
 
 
 def find_config_file(path: str | os.PathLike[str] | None) -> Path:
@@ -93,6 +94,7 @@ def read_config(config_file: Path) -> WorkspaceConfig:
         subscription_id=data.get("subscription_id"),
         resource_group=data.get("resource_group"),
         catalog_url=data.get("catalog_url") or None,
+        location=data.get("location") or None,
     )
 
 

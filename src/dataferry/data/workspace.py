@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataferry.data import workspace_details as details
 from dataferry.data.config import (
     DEFAULT_WORKSPACE_DIR,
     WorkspaceConfig,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from dataferry.catalog import SqlCatalog
     from dataferry.data.abstract_dataset import AbstractDataset
+    from dataferry.data.compute import ComputeTarget
     from dataferry.data.datastore import Datastore
 
 log = logging.getLogger(__name__)
@@ -85,11 +87,20 @@ class Workspace:
         config = _open_config(Path(path))
         self._config = config
         self.name = config.workspace_name
-        self.subscription_id = subscription_id or config.subscription_id
-        self.resource_group = resource_group or config.resource_group
+        # always strings, as on Azure: the config's, else stable local values
+        self.subscription_id: str = str(
+            subscription_id or config.subscription_id or details.LOCAL_SUBSCRIPTION_ID
+        )
+        self.resource_group: str = str(
+            resource_group or config.resource_group or details.LOCAL_RESOURCE_GROUP
+        )
+        self.location: str = str(_location or config.location or details.LOCAL_LOCATION)
         self.tags = dict(tags or {})
         self.sku = sku
         self._auth = auth
+        bind = getattr(auth, "_bind", None)
+        if callable(bind):  # our authentication classes serve the workspace they open
+            bind(self)
         self._catalog: SqlCatalog | None = None
         _ensure_folder(config)
 
@@ -138,10 +149,15 @@ class Workspace:
     ) -> Workspace:
         """Open a workspace created on this machine, by name.
 
+        ``subscription_id``, ``resource_group`` and ``location`` are kept as given (else
+        the config's); ``cloud`` and ``id`` have no meaning locally.
+
         Raises:
             WorkspaceNotFoundError: no workspace of that name was created here.
         """
-        return Workspace(subscription_id, resource_group, name, auth)
+        return Workspace(
+            subscription_id, resource_group, name, auth, _location=location
+        )
 
     @staticmethod
     def create(
@@ -163,8 +179,9 @@ class Workspace:
 
         Writes ``path/.azureml/config.json`` and the workspace folder ``path/.dataferry``
         with its catalog and the built-in datastores ``workspaceblobstore`` (the default)
-        and ``workspacefilestore``. ``location``, ``sku`` and ``friendly_name`` are kept
-        for compatibility and have no effect on a local workspace.
+        and ``workspacefilestore``. ``subscription_id``, ``resource_group`` and
+        ``location`` are written to the config (``ws.location`` etc. read them back);
+        ``sku`` and ``friendly_name`` have no effect on a local workspace.
 
         Raises:
             InvalidNameError: ``name`` is not 2-32 letters, digits, ``-`` or ``_``.
@@ -196,6 +213,8 @@ class Workspace:
             "workspace_name": name,
             "workspace_dir": DEFAULT_WORKSPACE_DIR,
         }
+        if location:
+            data["location"] = location
         if catalog_url:
             data["catalog_url"] = catalog_url
         config_file = write_config(folder, data)
@@ -210,19 +229,53 @@ class Workspace:
     def write_config(
         self, path: str | os.PathLike[str] | None = None, file_name: str | None = None
     ) -> None:
-        """Write this workspace's ``config.json`` into ``path`` (default: the current folder)."""
+        """Write this workspace's ``config.json`` into ``path`` (default: the current folder).
+
+        ``Workspace.from_config(path)`` then opens this workspace: the config names its
+        folder, subscription, resource group and location.
+        """
         folder = Path(path if path is not None else ".").resolve()
         data: dict[str, Any] = {
             "subscription_id": self.subscription_id,
             "resource_group": self.resource_group,
             "workspace_name": self.name,
             "workspace_dir": str(self.path),
+            "location": self.location,
         }
         if self._config.catalog_url:
             data["catalog_url"] = self._config.catalog_url
         write_config(folder, data, file_name=file_name or "config.json")
 
     # -- what it holds ----------------------------------------------------------------
+
+    def get_details(self) -> dict[str, Any]:
+        """The SDK's details dict (``id``, ``name``, ``location``, ``workspaceid``...)."""
+        return details.workspace_details(self)
+
+    @property
+    def created_at(self) -> str | None:
+        """When the workspace folder was made (ISO 8601, UTC), if recorded."""
+        meta = self.path / _META_FILE
+        found = json.loads(meta.read_text("utf-8")).get("created_at")
+        return str(found) if found else None
+
+    @property
+    def experiments(self) -> dict[str, Any]:
+        """Every experiment with runs, by name (``Experiment`` objects)."""
+        return details.experiments(self)
+
+    @property
+    def compute_targets(self) -> dict[str, ComputeTarget]:
+        """Every compute target, by name (a missing name is a ``KeyError``)."""
+        from dataferry.data.compute import ComputeTarget
+
+        return {target.name: target for target in ComputeTarget.list(self)}
+
+    @property
+    def environments(self) -> dict[str, Any]:
+        """Every registered environment, by name (``{}`` until environments can be
+        registered: see ``workspace_details.environments``)."""
+        return details.environments(self)
 
     @property
     def path(self) -> Path:

@@ -32,6 +32,7 @@ from dataferry.catalog.run_store import OutputRecord, RunStore
 from dataferry.catalog.status import RunStatus, StepStatus
 from dataferry.data.workspace import Workspace
 from dataferry.errors import DataferryError
+from dataferry.execution.compute_limits import concurrency_limit
 from dataferry.execution.executors import Executor, LocalExecutor
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.preparation import Preparation, StepJob
@@ -78,8 +79,14 @@ class Driver:
         self.continue_on_failure = bool(
             self.run.options.get("continue_on_step_failure")
         )
-        self.max_concurrency = int(
-            workspace.catalog.get_setting("max_concurrency", 0) or os.cpu_count() or 1
+        self.max_concurrency = concurrency_limit(
+            workspace.catalog,
+            (n.compute_target for n in self.plan.nodes),
+            int(
+                workspace.catalog.get_setting("max_concurrency", 0)
+                or os.cpu_count()
+                or 1
+            ),
         )
         self.states = self._states()
         self.scheduler = Scheduler(

@@ -254,6 +254,7 @@ class StepRun(_RunBase):
             "startTimeUtc": r.started_at.isoformat() if r.started_at else None,
             "endTimeUtc": r.ended_at.isoformat() if r.ended_at else None,
             "exitCode": r.exit_code,
+            "target": r.details.get("compute_target") or "local",
             "reusedFrom": r.reused_from,
             "explanation": r.explanation,
             "logFiles": {n: str(Path(r.log_dir, n)) for n in run_layout.STREAMS}

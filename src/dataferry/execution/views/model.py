@@ -46,7 +46,8 @@ class RegistrationView:
 class StepView:
     """One step run: status, times, reuse explanation, error and where its logs are.
 
-    ``source_id`` is the step run whose outputs, lineage and metrics this one shows:
+    ``compute_target`` names the compute target that ran it (``local`` when the step
+    named none). ``source_id`` is the step run whose outputs, lineage and metrics this one shows:
     itself, or the step run it reused. ``stage`` says what a ``Preparing`` step is
     doing (``"hashing input 'raw'"``); None in any other status.
     """
@@ -67,6 +68,7 @@ class StepView:
     log_dir: Path | None
     registrations: tuple[RegistrationView, ...]
     stage: str | None = None
+    compute_target: str = "local"  # the target that ran it (the step's, or local)
 
     @property
     def source_id(self) -> str:

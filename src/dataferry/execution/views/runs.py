@@ -91,6 +91,7 @@ def step_view(
         stage=(
             rec.details.get("stage") if rec.status == StepStatus.PREPARING else None
         ),
+        compute_target=str(rec.details.get("compute_target") or "local"),
     )
 
 
