@@ -234,3 +234,13 @@ content_hashes = Table(
     Column("etag", String(255), nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# registered environments: one row per (name, version); versions count from 1
+environments = Table(
+    "environments",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition", JSON, nullable=False),  # Environment.to_dict() without version
+    Column("created_at", UtcDateTime(), nullable=False),
+)

@@ -10,7 +10,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import (
-    EnvironmentNotSupportedError,
+    EnvironmentDefinitionError,
     PipelineTypeError,
     PipelineValidationError,
 )
@@ -72,8 +72,11 @@ class Pipeline(PipelineGraph):
                 is unknown (a ``TypeError``).
             PipelineValidationError: the graph has problems, or a parameter is unknown
                 (every problem is listed).
-            EnvironmentNotSupportedError: a step's environment asks for packages or a
-                Docker image to be installed or built (every such environment is named).
+            EnvironmentDefinitionError: a step's environment pins a Python version
+                that is not one, or declares an empty package (every problem listed).
+            EnvironmentBuildError: a requirement of a step's environment cannot be
+                installed (names it and pip's answer); its packages are otherwise
+                installed once into a venv cached in the workspace.
             ParameterTypeError: an override cannot be read as its parameter's type (a
                 ``TypeError``), e.g. ``'three'`` for an int parameter; ``'3'`` is 3.
         """
@@ -113,6 +116,7 @@ class Pipeline(PipelineGraph):
     ) -> PipelineRun:
         # imported here: building and validating a pipeline loads no catalog code
         from dataferry.catalog.run_store import RunStore
+        from dataferry.execution.environments import build_all, spec_of
         from dataferry.execution.pipeline_run import PipelineRun
         from dataferry.execution.plan import PlanCompiler
 
@@ -135,7 +139,14 @@ class Pipeline(PipelineGraph):
                 raise PipelineValidationError(problems, "pipeline")
             refused = self.environment_problems()
             if refused:
-                raise EnvironmentNotSupportedError("\n".join(refused))
+                raise EnvironmentDefinitionError("\n".join(refused))
+            # environments that install packages are built (or found cached) now: a
+            # requirement that cannot be satisfied fails here, before any step runs
+            build_all(
+                (spec_of(step) for step in self.steps),
+                self.workspace.path,
+                report=lambda text: print(text, flush=True),
+            )
             compiler = PlanCompiler(self, self.workspace)
             parameters = compiler.parameters(overrides)
             plan = compiler.compile()

@@ -144,6 +144,8 @@ def _short_node(
     _put(out, "compute_target", node.compute_target, defaults)
     for key in _ENVIRONMENT_FIELDS:
         _put(out, key, per_run[key], defaults)
+    if node.environment.request:
+        out["environment_request"] = node.environment.request
     if node.runconfig_params:
         out["runconfig_params"] = {
             k: encode_param(v) for k, v in node.runconfig_params.items()
