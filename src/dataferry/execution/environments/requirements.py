@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ _CONDA_TO_PYPI = {
     "msgpack-python": "msgpack",
     "pytables": "tables",
 }
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _CONDA_SPEC = re.compile(r"^([A-Za-z0-9_.\-]+)\s*(.*)$")
 
 
@@ -56,15 +58,12 @@ class Resolution:
     """How an environment's request is met here.
 
     ``install``: the requirement lines (and pip options) a virtual environment must get;
-    empty when the current interpreter satisfies everything. ``constraints``: dataferry's
-    own requirements, pinned at their installed versions (pip may not change them).
-    ``replaced``: ``(asked, used)`` for each pin dataferry's own version replaced.
-    ``key``: the hash of all of that (and of the base interpreter); ``""`` when nothing
-    is installed.
+    empty when the current interpreter satisfies everything. ``replaced``: ``(asked, used)`` for each pin dataferry's own version replaced.
+    ``key``: the hash of what is installed, on which interpreter and installed
+    distributions; ``""`` when nothing is installed.
     """
 
     install: tuple[str, ...]
-    constraints: tuple[str, ...]
     replaced: tuple[tuple[str, str], ...]
     notes: tuple[str, ...]
     key: str
@@ -92,13 +91,10 @@ def resolve_request(request: dict[str, Any], name: str | None) -> Resolution:
         for asked, used in replaced
     ]
     if not install:
-        return Resolution((), (), tuple(replaced), tuple(notes), "")
+        return Resolution((), tuple(replaced), tuple(notes), "")
     options = list(request.get("pip_options") or [])
-    constraints = tuple(f"{n}=={v}" for n, v in sorted(own_requirements().items()))
-    key = _key(options + install, constraints)
-    return Resolution(
-        tuple(options + install), constraints, tuple(replaced), tuple(notes), key
-    )
+    key = _key(options + install)
+    return Resolution(tuple(options + install), tuple(replaced), tuple(notes), key)
 
 
 def _needed(line: str, replaced: list[tuple[str, str]]) -> str | None:
@@ -156,41 +152,93 @@ def _pip_version(conda_version: str) -> str:
 
 
 @functools.cache
+def _distributions() -> dict[str, tuple[str, str]]:
+    """Canonical name -> (version, metadata folder) of every distribution on
+    ``sys.path``, the first one found winning (as imports do).
+
+    Read from the folder names (``six-1.16.0.dist-info``): parsing every ``METADATA``
+    file, as ``importlib.metadata`` does, took most of a cached environment's cost.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    for entry in sys.path:
+        try:
+            listing = os.scandir(entry or ".")
+        except OSError:
+            continue  # a zip, or a folder that does not exist
+        with listing:
+            for item in listing:
+                if not item.name.endswith((".dist-info", ".egg-info")):
+                    continue
+                name, _, rest = item.name.rsplit(".", 1)[0].partition("-")
+                version = rest.split("-")[0]
+                if name and version:
+                    found.setdefault(canonicalize_name(name), (version, item.path))
+    return found
+
+
 def installed_versions() -> dict[str, str]:
     """Canonical name -> version of every distribution this interpreter has."""
-    found: dict[str, str] = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            found.setdefault(canonicalize_name(name), dist.version)
-    return found
+    return {name: version for name, (version, _) in _distributions().items()}
 
 
 @functools.cache
 def own_requirements() -> dict[str, str]:
     """dataferry and everything it requires (transitively, extras left out), by
     canonical name, at the versions installed here."""
-    installed = installed_versions()
+    dists = _distributions()
     found: dict[str, str] = {}
     todo = ["dataferry"]
     while todo:
         name = canonicalize_name(todo.pop())
-        if name in found or name not in installed:
+        if name in found or name not in dists:
             continue
-        found[name] = installed[name]
-        for line in metadata.requires(name) or []:
-            req = Requirement(line)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
+        version, folder = dists[name]
+        found[name] = version
+        for line in _requires(name, folder):
+            marker = line.partition(";")[2]
+            if "extra" in marker:
+                continue  # only with an extra; parsing these was most of the cost
+            if marker and not _applies(line):
+                continue
+            match = _NAME.match(line)
+            if match:
+                todo.append(match.group(0))
     return found
 
 
-def _key(install: list[str], constraints: tuple[str, ...]) -> str:
-    """The hash a built environment is cached under."""
+def _applies(line: str) -> bool:
+    """Whether a requirement's marker holds here (``python_version < '3.12'``)."""
+    marker = Requirement(line).marker
+    return marker is None or marker.evaluate()
+
+
+def constraints() -> tuple[str, ...]:
+    """dataferry's own requirements pinned at their installed versions, for pip."""
+    return tuple(f"{n}=={v}" for n, v in sorted(own_requirements().items()))
+
+
+def _requires(name: str, folder: str) -> list[str]:
+    """The ``Requires-Dist`` lines of a ``.dist-info`` folder's METADATA headers."""
+    if not folder.endswith(".dist-info"):
+        return list(metadata.requires(name) or [])
+    lines = []
+    with open(os.path.join(folder, "METADATA"), encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                break  # the headers end; the description follows
+            if line.startswith("Requires-Dist:"):
+                lines.append(line.partition(":")[2].strip())
+    return lines
+
+
+def _key(install: list[str]) -> str:
+    """The hash a built environment is cached under: what it installs, on top of which
+    interpreter and which installed distributions (a venv sees them, and pip resolved
+    against them)."""
     basis = {
         "interpreter": sys.executable,
         "python": list(sys.version_info[:3]),
         "install": install,
-        "constraints": list(constraints),
+        "installed": sorted(installed_versions().items()),
     }
     return hashlib.sha256(json.dumps(basis).encode()).hexdigest()[:20]

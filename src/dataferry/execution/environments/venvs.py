@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataferry.errors import EnvironmentBuildError
+from dataferry.execution.environments.requirements import constraints
 from dataferry.storage.integrity import remove_tree
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def _build(
     )
     (packages / "_dataferry_base.pth").write_text(_base_paths(), "utf-8")
     (build / "requirements.txt").write_text("\n".join(resolution.install) + "\n")
-    (build / "constraints.txt").write_text("\n".join(resolution.constraints) + "\n")
+    (build / "constraints.txt").write_text("\n".join(constraints()) + "\n")
     report(f"building environment '{name}': {', '.join(resolution.install)}")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     code, answer = _pip_install(build, log_path, report)
@@ -179,7 +180,7 @@ def _pip_install(
                 log.write(line)
                 text = line.strip()
                 if text.startswith(_SHOWN):
-                    report(text)
+                    report(text.split(" (from -r ")[0])  # not the temp file's path
                 if text.startswith("ERROR"):
                     answer.append(text)
         return proc.returncode, answer
