@@ -36,7 +36,9 @@ __all__ = [
     "DatastoreExistsError",
     "DatastoreNotFoundError",
     "DatastorePathError",
-    "EnvironmentNotSupportedError",
+    "EnvironmentBuildError",
+    "EnvironmentDefinitionError",
+    "EnvironmentNotFoundError",
     "InputChangedError",
     "InvalidDurationError",
     "InvalidNameError",
@@ -313,8 +315,22 @@ class PipelineValidationError(PipelineError, ValueError):
         super().__init__(f"{len(self.problems)} problem(s) in {pipeline}:\n{lines}")
 
 
-class EnvironmentNotSupportedError(PipelineError):
-    """A step's environment asks for packages to be installed, which is not done here."""
+class EnvironmentDefinitionError(PipelineError, ValueError):
+    """An environment's definition cannot be used: a requirement pip cannot read, a
+    saved environment folder that is missing or malformed, a version and a label."""
+
+
+class EnvironmentNotFoundError(PipelineError, LookupError):
+    """``Environment.get``: no environment of that name (or version) is registered."""
+
+    exit_code = 3
+
+
+class EnvironmentBuildError(PipelineError, RuntimeError):
+    """A step's environment cannot be built: a requirement cannot be satisfied (the
+    message names it and pip's answer), or the interpreter to build it from fails."""
+
+    exit_code = 1
 
 
 class RunError(DataferryError):

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
-
 from dataferry import Pipeline, PythonScriptStep
-from dataferry.errors import EnvironmentNotSupportedError
 from dataferry.execution.plan import PlanCompiler
 from dataferry.pipeline.runconfig import RunConfiguration
 
@@ -54,9 +51,8 @@ def test_the_default_is_made_once_when_asked_and_then_used(
 
     assert implicit.runconfig is config
     assert not implicit.has_default_runconfig
-    with pytest.raises(
-        EnvironmentNotSupportedError,
-        match=r"^step 'a': environment 'default-environment' asks for packages to be "
-        r"installed \(left-pad\)",
-    ):
-        PlanCompiler(Pipeline(workspace, steps=[implicit]), workspace).compile()
+    (node,) = (
+        PlanCompiler(Pipeline(workspace, steps=[implicit]), workspace).compile().nodes
+    )
+    assert node.environment.request is not None
+    assert node.environment.request["pip"] == ["left-pad"]

@@ -1,15 +1,17 @@
-"""Environments that ask for packages or an image are refused at submit, on every path.
+"""What an environment asks for reaches the plan, on every path.
 
 Whichever way the packages reach a step (a RunConfiguration's own environment, an
-Environment from a file, CondaDependencies, an Estimator's package lists, a Docker
-build), submit raises EnvironmentNotSupportedError naming the environment and what it
-asks for, before anything is written. A user-managed environment asks for nothing.
+Environment from a file, CondaDependencies, an Estimator's package lists), the step's
+plan node carries them in ``environment.request`` (built where the step runs: see
+tests/execution/test_environment_builds.py); Docker settings are recorded, not refused.
+A user-managed environment installs nothing. Settings of the wrong type are refused at
+submit, before anything is written.
 """
 
 from __future__ import annotations
 
 import textwrap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pipeline.kit import nothing_written
@@ -20,16 +22,16 @@ from dataferry import (
     Environment,
     Estimator,
     EstimatorStep,
-    Experiment,
     Pipeline,
     PythonScriptStep,
     RunConfiguration,
 )
 from dataferry.errors import (
-    EnvironmentNotSupportedError,
+    EnvironmentDefinitionError,
     PipelineTypeError,
     StepDefinitionError,
 )
+from dataferry.execution.plan import PlanCompiler
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,16 +39,23 @@ if TYPE_CHECKING:
 
     from dataferry import Workspace
 
-HINT = r"dataferry does not build environments yet\. Install the packages"
+
+def requested(workspace: Workspace, *steps: object) -> list[dict[str, Any] | None]:
+    """Each step's ``environment.request`` in the compiled plan."""
+    pipeline = Pipeline(workspace, list(steps))
+    assert pipeline.validate() == []
+    assert pipeline.environment_problems() == []
+    plan = PlanCompiler(pipeline, workspace).compile()
+    return [node.environment.request for node in plan.nodes]
 
 
-def submit_refused(workspace: Workspace, step: object, match: str) -> None:
-    pipeline = Pipeline(workspace, [step])
-
-    assert pipeline.validate() == []  # a fine graph: the environment is the problem
-    with pytest.raises(EnvironmentNotSupportedError, match=match):
-        pipeline.submit("exp")
-    assert nothing_written(workspace)
+NUMPY_AND_SKLEARN = {
+    "pip": ["scikit-learn==1.5"],
+    "conda": ["numpy"],
+    "pip_options": [],
+    "channels": [],
+    "python": None,
+}
 
 
 def script_step(src: Path, config: RunConfiguration) -> PythonScriptStep:
@@ -154,7 +163,7 @@ PATHS = [
 ]
 
 
-class TestRefusedOnEveryPath:
+class TestRequestedOnEveryPath:
     @pytest.mark.parametrize("make", PATHS, ids=lambda f: f.__name__)
     def test_a_script_step(
         self,
@@ -163,17 +172,28 @@ class TestRefusedOnEveryPath:
         tmp_path: Path,
         make: Callable[[Path], RunConfiguration],
     ) -> None:
-        config = make(tmp_path)
-        env = config.environment.name
+        (asked,) = requested(workspace, script_step(src, make(tmp_path)))
 
-        submit_refused(
-            workspace,
-            script_step(src, config),
-            rf"^step 'train': environment '{env}' asks for packages to be installed "
-            rf"\((numpy, scikit-learn==1\.5|scikit-learn==1\.5, numpy)\); {HINT}",
+        assert asked is not None  # a requirements file also adds the conda pip
+        assert {*asked["pip"], *asked["conda"]} - {"pip"} == {
+            "numpy",
+            "scikit-learn==1.5",
+        }
+
+    def test_a_conda_file_keeps_its_channels_and_python(
+        self, workspace: Workspace, src: Path, tmp_path: Path
+    ) -> None:
+        (asked,) = requested(
+            workspace, script_step(src, environment_from_a_conda_file(tmp_path))
         )
 
-    def test_a_command_step(
+        assert asked == {
+            **NUMPY_AND_SKLEARN,
+            "channels": ["conda-forge"],
+            "python": "3.11",
+        }
+
+    def test_a_requirements_file_adds_pip_as_the_sdk_does(
         self, workspace: Workspace, src: Path, tmp_path: Path
     ) -> None:
         step = CommandStep(
@@ -182,13 +202,23 @@ class TestRefusedOnEveryPath:
             runconfig=environment_from_a_requirements_file(tmp_path),
         )
 
-        submit_refused(workspace, step, r"^step 'cmd': environment 'train-env' asks")
+        (asked,) = requested(workspace, step)
+
+        assert asked == {
+            **NUMPY_AND_SKLEARN,
+            "pip": ["numpy", "scikit-learn==1.5"],
+            "conda": ["pip"],
+        }
 
     @pytest.mark.parametrize(
-        ("packages", "listed"),
+        ("packages", "pip", "conda"),
         [
-            ({"pip_packages": ["torch==2.3", "lightning"]}, "torch==2.3, lightning"),
-            ({"conda_packages": ["cudatoolkit"]}, "cudatoolkit"),
+            (
+                {"pip_packages": ["torch==2.3", "lightning"]},
+                ["torch==2.3", "lightning"],
+                [],
+            ),
+            ({"conda_packages": ["cudatoolkit"]}, [], ["cudatoolkit"]),
         ],
     )
     def test_an_estimator_with_package_lists(
@@ -196,50 +226,25 @@ class TestRefusedOnEveryPath:
         workspace: Workspace,
         src: Path,
         packages: dict[str, list[str]],
-        listed: str,
+        pip: list[str],
+        conda: list[str],
     ) -> None:
         estimator = Estimator(str(src), entry_script="step.py", **packages)
 
-        submit_refused(
-            workspace,
-            estimator_step(estimator),
-            rf"^step 'fit': environment 'estimator-environment' asks for packages to "
-            rf"be installed \({listed}\)",
-        )
+        (asked,) = requested(workspace, estimator_step(estimator))
 
-    def test_an_estimator_with_an_environment(
-        self, workspace: Workspace, src: Path, tmp_path: Path
-    ) -> None:
-        env = environment_from_a_conda_file(tmp_path).environment
-        estimator = Estimator(
-            str(src), entry_script="step.py", environment_definition=env
-        )
-
-        submit_refused(
-            workspace,
-            estimator_step(estimator),
-            r"^step 'fit': environment 'train-env' asks for packages",
-        )
-
-    def test_through_experiment_submit(
-        self, workspace: Workspace, src: Path, tmp_path: Path
-    ) -> None:
-        pipeline = Pipeline(
-            workspace, [script_step(src, environment_from_a_conda_file(tmp_path))]
-        )
-
-        with pytest.raises(EnvironmentNotSupportedError, match="'train-env' asks"):
-            Experiment(workspace, "exp").submit(pipeline)
-        assert nothing_written(workspace)
+        assert asked is not None
+        assert (asked["pip"], asked["conda"]) == (pip, conda)
 
     @pytest.mark.parametrize(
         ("setting", "value"),
         [
             ("base_dockerfile", "FROM ubuntu:22.04\nRUN pip install numpy\n"),
             ("build_context", "./docker"),
+            ("base_image", "python:3.11-slim"),
         ],
     )
-    def test_an_image_to_build(
+    def test_docker_settings_are_recorded_not_refused(
         self, workspace: Workspace, src: Path, setting: str, value: str
     ) -> None:
         config = RunConfiguration()
@@ -247,21 +252,40 @@ class TestRefusedOnEveryPath:
         config.environment.python.user_managed_dependencies = True
         setattr(config.environment.docker, setting, value)
 
-        submit_refused(
-            workspace,
-            script_step(src, config),
-            rf"^step 'train': environment 'docker-env' asks for a Docker image built "
-            rf"from docker\.{setting}; .* Steps run without Docker here",
-        )
+        (asked,) = requested(workspace, script_step(src, config))
+
+        assert asked == {"docker": {setting: value}}
 
 
-class TestEveryRefusalAtOnce:
-    def test_steps_sharing_an_environment_are_named_together(
+class TestAccepted:
+    def test_a_user_managed_environment_installs_nothing(
         self, workspace: Workspace, src: Path, tmp_path: Path
     ) -> None:
-        shared = environment_from_a_requirements_file(tmp_path)
+        config = environment_from_a_conda_file(tmp_path)
+        config.environment.python.user_managed_dependencies = True
+
+        (asked,) = requested(workspace, script_step(src, config))
+
+        assert asked == {"unmanaged": ["numpy", "scikit-learn==1.5"]}
+
+    def test_no_packages_ask_for_nothing(self, workspace: Workspace, src: Path) -> None:
+        config = RunConfiguration(conda_dependencies=CondaDependencies.create())
+        estimator = Estimator(str(src), entry_script="step.py")
+
+        assert requested(
+            workspace, script_step(src, config), estimator_step(estimator)
+        ) == [None, None]
+
+
+class TestProblemsAtSubmit:
+    def test_every_problem_at_once_steps_sharing_an_environment_named_together(
+        self, workspace: Workspace, src: Path
+    ) -> None:
+        shared = RunConfiguration(
+            conda_dependencies=CondaDependencies.create(python_version="three")
+        )
         other = RunConfiguration(
-            conda_dependencies=CondaDependencies.create(conda_packages=["scipy"])
+            conda_dependencies=CondaDependencies.create(pip_packages=["six", " "])
         )
         steps = [
             PythonScriptStep(
@@ -275,43 +299,16 @@ class TestEveryRefusalAtOnce:
             )
         )
 
-        with pytest.raises(EnvironmentNotSupportedError) as caught:
+        with pytest.raises(EnvironmentDefinitionError) as caught:
             Pipeline(workspace, steps).submit("exp")
 
-        first, second = str(caught.value).splitlines()
-        assert first.startswith(
-            "steps 's0', 's1', 's2' and 2 more: environment 'train-env' asks for "
-            "packages to be installed (numpy, scikit-learn==1.5); "
-        )
-        assert second.startswith(
-            "step 'solo': environment 'default-environment' asks for packages to be "
-            "installed (scipy); "
-        )
+        assert str(caught.value).splitlines() == [
+            "steps 's0', 's1', 's2' and 2 more: environment 'default-environment': "
+            "python version 'three' is not a version (write e.g. '3.11')",
+            "step 'solo': environment 'default-environment': an empty package spec "
+            "in its pip packages",
+        ]
         assert nothing_written(workspace)
-
-
-class TestAccepted:
-    def test_a_user_managed_environment_asks_for_nothing(
-        self, workspace: Workspace, src: Path, tmp_path: Path
-    ) -> None:
-        config = environment_from_a_conda_file(tmp_path)
-        config.environment.python.user_managed_dependencies = True
-        pipeline = Pipeline(workspace, [script_step(src, config)])
-
-        assert config.environment.requests() == []
-        assert pipeline.environment_problems() == []
-
-    def test_no_packages_and_a_base_image_ask_for_nothing(
-        self, workspace: Workspace, src: Path
-    ) -> None:
-        config = RunConfiguration(conda_dependencies=CondaDependencies.create())
-        config.environment.docker.base_image = "python:3.11-slim"
-        estimator = Estimator(str(src), entry_script="step.py")
-        pipeline = Pipeline(
-            workspace, [script_step(src, config), estimator_step(estimator)]
-        )
-
-        assert pipeline.environment_problems() == []
 
 
 class TestWrongTypes:

@@ -26,11 +26,11 @@ from dataferry import (
 from dataferry.catalog.run_store import RunStore
 from dataferry.errors import (
     DatasetError,
-    EnvironmentNotSupportedError,
     InvalidNameError,
     PipelineValidationError,
     StepDefinitionError,
 )
+from dataferry.execution.plan import PlanCompiler
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -377,45 +377,22 @@ class TestPipelineValidation:
 
 
 class TestEnvironments:
-    def test_pip_requirements_environment_is_refused_at_submit(
-        self, workspace: Workspace, src: Path, tmp_path: Path
-    ) -> None:
-        requirements = tmp_path / "requirements.txt"
-        requirements.write_text("scikit-learn==1.5\n# a comment\nnumpy\n")
-        config = RunConfiguration()
-        config.environment = Environment.from_pip_requirements(
-            "sklearn-env", str(requirements)
-        )
-        step = PythonScriptStep(
-            "step.py", name="train", source_directory=str(src), runconfig=config
-        )
-        pipeline = Pipeline(workspace, [step])
-
-        assert pipeline.validate() == []
-        with pytest.raises(
-            EnvironmentNotSupportedError,
-            match=(
-                r"step 'train': environment 'sklearn-env' asks for packages "
-                r".*scikit-learn==1.5, numpy"
-            ),
-        ):
-            pipeline.submit("exp")
-        assert no_runs(workspace)
-
-    def test_user_managed_environment_runs_with_this_interpreter(
+    def test_user_managed_environment_runs_its_interpreter_path(
         self, workspace: Workspace, src: Path, tmp_path: Path
     ) -> None:
         requirements = tmp_path / "requirements.txt"
         requirements.write_text("numpy\n")
         env = Environment.from_pip_requirements("mine", str(requirements))
         env.python.user_managed_dependencies = True
+        env.python.interpreter_path = "/opt/python3.12/bin/python"
         config = RunConfiguration()
         config.environment = env
+        step = PythonScriptStep("step.py", source_directory=str(src), runconfig=config)
 
-        import sys
+        (node,) = PlanCompiler(Pipeline(workspace, [step]), workspace).compile().nodes
 
-        assert env.interpreter("s") == sys.executable
-        PythonScriptStep("step.py", source_directory=str(src), runconfig=config)
+        assert node.environment.resolve_interpreter() == "/opt/python3.12/bin/python"
+        assert node.environment.request == {"unmanaged": ["pip", "numpy"]}
 
 
 class TestDatasetParameters:

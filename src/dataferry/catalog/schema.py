@@ -247,3 +247,13 @@ compute_targets = Table(
     Column("state", String(20), nullable=False),  # Succeeded | Deleting
     Column("created_at", UtcDateTime(), nullable=False),
 )
+
+# registered environments: one row per (name, version); versions count from 1
+environments = Table(
+    "environments",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition", JSON, nullable=False),  # Environment.to_dict() without version
+    Column("created_at", UtcDateTime(), nullable=False),
+)

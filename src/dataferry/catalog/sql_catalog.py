@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from dataferry.catalog import migrate
+from dataferry.catalog import environment_store, migrate
 from dataferry.catalog.records import DatasetRecord, DatasetVersionRecord
 from dataferry.catalog.schema import (
     dataset_versions,
@@ -413,6 +413,29 @@ class SqlCatalog:
                 .order_by(dataset_versions.c.created_at, dataset_versions.c.name)
             ).all()
         return [_version(r._mapping) for r in rows]
+
+    # -- environments (the work is in environment_store) -------------------------------
+
+    def register_environment(self, name: str, definition: Mapping[str, Any]) -> int:
+        """Keep an environment definition as the next version of ``name``; returns the
+        version (the latest one's, if its definition is the same).
+
+        Raises:
+            CatalogError: the catalog stayed busy through every retry.
+        """
+        return environment_store.register_environment(self, name, definition, now=now())
+
+    def get_environment(self, name: str, version: int | None) -> dict[str, Any]:
+        """A registered environment definition; ``None`` means the latest version.
+
+        Raises:
+            EnvironmentNotFoundError: the name or the version is not registered.
+        """
+        return environment_store.get_environment(self, name, version)
+
+    def list_environments(self) -> dict[str, dict[str, Any]]:
+        """The latest definition of every registered environment, by name."""
+        return environment_store.list_environments(self)
 
     def all_datasets(self) -> list[DatasetRecord]:
         """Every saved definition (to find which storage paths datasets point at)."""

@@ -77,7 +77,8 @@ class Experiment:
         Raises:
             PipelineTypeError: ``config`` is not a pipeline, ``tags`` is not a dict with
                 str keys, or a keyword argument is unknown (a ``TypeError``).
-            PipelineValidationError, EnvironmentNotSupportedError, ParameterTypeError:
+            PipelineValidationError, EnvironmentDefinitionError, EnvironmentBuildError,
+            ParameterTypeError:
                 as ``Pipeline.submit``.
         """
         from dataferry.execution.pipeline import Pipeline

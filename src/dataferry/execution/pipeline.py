@@ -8,7 +8,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import (
-    EnvironmentNotSupportedError,
+    EnvironmentDefinitionError,
     PipelineTypeError,
     PipelineValidationError,
 )
@@ -66,8 +66,11 @@ class Pipeline(PipelineGraph):
                 is unknown (a ``TypeError``).
             PipelineValidationError: the graph has problems, or a parameter is unknown
                 (every problem is listed).
-            EnvironmentNotSupportedError: a step's environment asks for packages or a
-                Docker image to be installed or built (every such environment is named).
+            EnvironmentDefinitionError: a step's environment pins a Python version
+                that is not one, or declares an empty package (every problem listed).
+            EnvironmentBuildError: a requirement of a step's environment cannot be
+                installed (names it and pip's answer); its packages are otherwise
+                installed once into a venv cached in the workspace.
             ParameterTypeError: an override cannot be read as its parameter's type (a
                 ``TypeError``), e.g. ``'three'`` for an int parameter; ``'3'`` is 3.
         """
@@ -130,7 +133,8 @@ class Pipeline(PipelineGraph):
                     raise PipelineValidationError(problems, "pipeline")
                 refused = self.environment_problems()
                 if refused:
-                    raise EnvironmentNotSupportedError("\n".join(refused))
+                    raise EnvironmentDefinitionError("\n".join(refused))
+                _build_environments(self)
                 compiler = PlanCompiler(
                     self, self.workspace, recorder.facts.default_datastore
                 )
@@ -153,6 +157,26 @@ class Pipeline(PipelineGraph):
         run = PipelineRun(experiment, run_id, _link=link)
         SUBMITTED.append(run)
         return run
+
+
+def _build_environments(graph: PipelineGraph) -> None:
+    """Build (or find cached) the environments that install packages, now: a
+    requirement that cannot be satisfied fails the submit before anything is recorded
+    or any step runs. Steps with the default run configuration install nothing.
+
+    Raises:
+        EnvironmentBuildError: a requirement cannot be satisfied.
+    """
+    custom = [step for step in graph.steps if not step.has_default_runconfig]
+    if not custom:
+        return
+    from dataferry.execution.environments import build_all, spec_of
+
+    build_all(
+        (spec_of(step) for step in custom),
+        graph.workspace.path,
+        report=lambda text: print(text, flush=True),
+    )
 
 
 def _step_runs(nodes: Sequence[PlanNode]) -> list[tuple[str, str, str]]:

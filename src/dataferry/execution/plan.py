@@ -14,6 +14,7 @@ from dataferry.data.compute_path import normalise_path_on_compute, places_overla
 from dataferry.data.consumption import DatasetConsumptionConfig
 from dataferry.data.datapath import DataPath, DataReference
 from dataferry.errors import ParameterTypeError, PipelineValidationError
+from dataferry.execution.environments import spec_of
 from dataferry.execution.plan_inputs import (
     DataPathInput,
     DatasetInput,
@@ -165,7 +166,7 @@ class PlanCompiler:
         Raises:
             PipelineValidationError: an input's path_on_compute covers a file of its
                 step's source folder, or a step is of a type that cannot run here.
-            EnvironmentNotSupportedError: a step's environment asks for packages.
+            PipelineTypeError: a step's environment has settings of the wrong type.
         """
         order = self.graph.topological_order()
         # each folder is resolved and snapshotted once, however many steps run in it
@@ -354,16 +355,10 @@ _DEFAULT_ENVIRONMENT = EnvironmentSpec(DEFAULT_ENVIRONMENT, "python", {})
 
 
 def _environment(step: PipelineStep) -> EnvironmentSpec:
-    """The step's environment as a spec; refused here if it asks for packages."""
+    """The step's environment as a spec: what it asks for, resolved where it runs."""
     if step.has_default_runconfig:  # what RunConfiguration() has, without making one
         return _DEFAULT_ENVIRONMENT
-    env = step.environment
-    env.interpreter(step.name)  # raises EnvironmentNotSupportedError before any write
-    return EnvironmentSpec(
-        env.name,
-        env.python.interpreter_path or None,
-        {**env.environment_variables, **step.runconfig.environment_variables},
-    )
+    return spec_of(step)
 
 
 # folders the driver makes in every working folder (AZUREML_OUTPUT_DIRECTORY, logs)

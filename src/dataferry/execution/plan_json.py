@@ -184,6 +184,8 @@ def _short_node(
     _put(out, "version", node.version, defaults)
     _put(out, "compute_target", node.compute_target, defaults)
     out.update(environment_fields)
+    if node.environment.request:
+        out["environment_request"] = node.environment.request
     if node.runconfig_params:
         out["runconfig_params"] = {
             k: encode_param(v) for k, v in node.runconfig_params.items()

@@ -135,21 +135,31 @@ class OutputTarget:
 
 @dataclass(frozen=True, slots=True)
 class EnvironmentSpec:
-    """The environment a step asks for; ``resolve_interpreter`` runs where it runs.
+    """The environment a step asks for; resolved where the step runs
+    (``dataferry.execution.environments.resolve_environment``).
 
     ``interpreter``: the path asked for (``~`` allowed), or None for the interpreter
     that runs the step runner. ``variables``: set in the step's process.
+    ``request``: what ``Environment.request()`` asks for (packages to install, a Python
+    pin, Docker settings, a curated name); None when it asks for nothing.
     """
 
     name: str | None = None
     interpreter: str | None = None
     variables: dict[str, Any] = field(default_factory=dict)
+    request: dict[str, Any] | None = None
 
     def resolve_interpreter(self) -> str:
-        """The interpreter to run the step with, on this machine."""
-        if not self.interpreter or self.interpreter == "python":
+        """The interpreter the environment starts from, on this machine: the one asked
+        for, or this one (the base of a virtual environment built for packages)."""
+        if self.installs or not self.interpreter or self.interpreter == "python":
             return sys.executable
         return os.path.expanduser(self.interpreter)
+
+    @property
+    def installs(self) -> bool:
+        """Whether the environment declares packages to install (or pins Python)."""
+        return bool(self.request) and "pip" in (self.request or {})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,6 +230,12 @@ class PlanNode:
             "interpreter": self.environment.interpreter,
             "environment": self.environment.name,
             "environment_variables": self.environment.variables,
+            # only when asked for: the JSON (and fingerprint) of other nodes is unchanged
+            **(
+                {"environment_request": self.environment.request}
+                if self.environment.request
+                else {}
+            ),
             "runconfig_params": {
                 k: encode_param(v) for k, v in self.runconfig_params.items()
             },
@@ -247,6 +263,7 @@ class PlanNode:
                 data.get("environment"),
                 data.get("interpreter"),
                 dict(data.get("environment_variables") or {}),
+                data.get("environment_request"),
             ),
             runconfig_params={
                 k: decode_param(v)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from dataferry.execution import process_contract
 from dataferry.execution.commit import discard_output, stage_output
+from dataferry.execution.environments import resolve_environment
 from dataferry.execution.executors import PreparedStep
 from dataferry.execution.materialise import InputContext, bind_input, release_inputs
 from dataferry.execution.places import failures_at, input_places, output_place
@@ -169,6 +170,9 @@ class Preparation:
         (cwd / "outputs").mkdir(exist_ok=True)
         (cwd / "logs").mkdir(exist_ok=True)
         self._note_compute()
+        self.stage("resolving the environment")
+        resolved = resolve_environment(node.environment, job.workspace.path, self.stage)
+        self.notes.extend(resolved.notes)
         ctx = InputContext(
             job.workspace,
             job.folder,
@@ -181,7 +185,7 @@ class Preparation:
         )
         self._bind_inputs(ctx)
         self._stage_outputs(cwd)
-        self.step = self._prepared_step(cwd)
+        self.step = self._prepared_step(cwd, resolved.interpreter)
 
     def _decide_reuse(self) -> bool:
         """Fingerprint the step and decide; True if an earlier step run serves it."""
@@ -274,7 +278,7 @@ class Preparation:
             self.notes.append(note)
             log.info("step %s: %s", self.job.node.name, note)
 
-    def _prepared_step(self, cwd: Path) -> PreparedStep:
+    def _prepared_step(self, cwd: Path, interpreter: str) -> PreparedStep:
         job, node = self.job, self.job.node
         contract = process_contract.StepProcess(
             job.workspace,
@@ -286,7 +290,7 @@ class Preparation:
             self.inputs,
             self.staged,
         )
-        argv = process_contract.argv(contract, cwd)
+        argv = process_contract.argv(contract, cwd, interpreter=interpreter)
         env = process_contract.environment(contract, job.folder)
         process_contract.write_context(contract, job.folder)
         timeout = node.max_duration_s(job.run.parameters)

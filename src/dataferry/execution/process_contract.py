@@ -66,11 +66,11 @@ def argument_value(ref: ArgumentItem, step: StepProcess) -> str:
     return str(step.node.step_param(ref.name, step.parameters))
 
 
-def argv(step: StepProcess, work_dir: Path) -> list[str]:
-    """The step's command line, as its kind builds it from the resolved arguments."""
+def argv(step: StepProcess, work_dir: Path, *, interpreter: str) -> list[str]:
+    """The step's command line, as its kind builds it from the resolved arguments, run
+    by ``interpreter`` (the step's resolved environment)."""
     node = step.node
     args = [argument_value(a, step) for a in node.arguments]
-    interpreter = node.environment.resolve_interpreter()
     return node.kind.argv(args, work_dir=work_dir, interpreter=interpreter)
 
 

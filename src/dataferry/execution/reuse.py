@@ -23,6 +23,7 @@ from dataferry.catalog.hash_cache import HashCache
 from dataferry.data.abstract_dataset import build_dataset
 from dataferry.data.datastore import Datastore
 from dataferry.data.file_dataset import FileDataset
+from dataferry.execution.environments import environment_key
 from dataferry.execution.plan_inputs import (
     DatasetInput,
     InputBinding,
@@ -167,7 +168,7 @@ class ReuseAdvisor:
         self.store = store
         self.parameters = parameters
         self.cache = HashCache(workspace.catalog)
-        self._env: dict[str, str] = {}
+        self._env: dict[tuple[str, str], str] = {}
         self.step_names: dict[str, str] = {}  # node id -> step name, for explanations
         # node id -> {generated port name: the token the fingerprint sees instead}
         self.tokens: dict[str, dict[str, str]] = {}
@@ -224,8 +225,12 @@ class ReuseAdvisor:
             if k not in _NOT_HASHED and k not in ("inputs", "arguments", "outputs")
         }
         interpreter = node.environment.resolve_interpreter()
-        if interpreter not in self._env:
-            self._env[interpreter] = environment_digest(interpreter)
+        # a venv built for the environment's packages counts by its key (nothing is
+        # built to fingerprint); without one the digest is the interpreter's alone
+        venv = environment_key(node.environment)
+        if (interpreter, venv) not in self._env:
+            digest = environment_digest(interpreter)
+            self._env[(interpreter, venv)] = _digest([digest, venv]) if venv else digest
         used = {n: self.parameters.get(n) for n in sorted(node.parameters_used())}
         return {
             "definition": _digest(definition),
@@ -236,7 +241,7 @@ class ReuseAdvisor:
                 + [hashable_port(o) for o in canon["outputs"]]
             ),
             "source": node.snapshot_hash,
-            "environment": self._env[interpreter],
+            "environment": self._env[(interpreter, venv)],
             "inputs": inputs,
         }
 

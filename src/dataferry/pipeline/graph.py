@@ -22,9 +22,9 @@ from dataferry.pipeline.checks import (
     is_datastore,
     type_error,
 )
+from dataferry.pipeline.environment import Environment
 from dataferry.pipeline.gc_pause import gc_paused
 from dataferry.pipeline.outputs import PipelineData, _Origin
-from dataferry.pipeline.runconfig import Environment, refusal
 from dataferry.pipeline.steps import PipelineStep, StepSequence, parameter_objects
 
 if TYPE_CHECKING:
@@ -317,10 +317,10 @@ class PipelineGraph:
         return []
 
     def environment_problems(self) -> list[str]:
-        """Why steps cannot run with their environments; ``[]`` if every one can.
+        """What in the steps' environments cannot be used; ``[]`` if nothing.
 
-        An environment asking for packages or a Docker image to be built is a problem
-        (see ``Environment.requests``); steps sharing one environment are named together.
+        Each environment is checked once however many steps share it (see
+        ``Environment.problems``); packages and Docker settings are not problems.
 
         Raises:
             PipelineTypeError: a step's ``runconfig.environment`` is not an Environment,
@@ -336,12 +336,11 @@ class PipelineGraph:
                     f"step '{step.name}': runconfig.environment", "an Environment", env
                 )
             users.setdefault(id(env), (env, []))[1].append(step.name)
-        problems = []
-        for env, names in users.values():
-            asked = env.requests()
-            if asked:
-                problems.append(refusal(_step_names(names), env.name, asked))
-        return problems
+        return [
+            f"{_step_names(names)}: {problem}"
+            for env, names in users.values()
+            for problem in env.problems()
+        ]
 
     def topological_order(self) -> list[Node]:
         """The nodes, each after everything it waits for (the graph must be valid).

@@ -1,0 +1,115 @@
+"""Registered environments: versions of a name, each an ``Environment.to_dict()``.
+
+A version is assigned inside one write transaction; the (name, version) key makes a
+second writer that raced to the same number retry, never share it. Registering the
+definition the latest version already has returns that version (as the Azure ML service
+does), so re-running a notebook does not pile up identical versions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from dataferry.catalog.schema import environments
+from dataferry.errors import CatalogError, EnvironmentNotFoundError, did_you_mean
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from dataferry.catalog.sql_catalog import SqlCatalog
+
+_RETRIES = 50
+
+
+def register_environment(
+    catalog: SqlCatalog, name: str, definition: Mapping[str, Any], *, now: Any
+) -> int:
+    """Keep ``definition`` as the next version of ``name``; returns the version.
+
+    Raises:
+        CatalogError: the catalog stayed busy through every retry.
+    """
+    for _ in range(_RETRIES):
+        try:
+            with catalog.write() as conn:
+                latest = conn.execute(
+                    select(environments.c.version, environments.c.definition)
+                    .where(environments.c.name == name)
+                    .order_by(environments.c.version.desc())
+                    .limit(1)
+                ).first()
+                if latest is not None and latest.definition == dict(definition):
+                    return int(latest.version)
+                version = 1 if latest is None else int(latest.version) + 1
+                conn.execute(
+                    environments.insert().values(
+                        name=name,
+                        version=version,
+                        definition=dict(definition),
+                        created_at=now,
+                    )
+                )
+                return version
+        except IntegrityError:
+            continue  # PostgreSQL: another transaction took that version first
+    raise CatalogError(
+        f"could not register environment '{name}': the catalog stays busy"
+    )
+
+
+def get_environment(
+    catalog: SqlCatalog, name: str, version: int | None
+) -> dict[str, Any]:
+    """One version's definition (with ``version`` as a str); None means the latest.
+
+    Raises:
+        EnvironmentNotFoundError: the name or the version is not registered (the
+            message starts with the SDK's text, names the versions there are, or a
+            close name).
+    """
+    with catalog.read() as conn:
+        query = select(environments).where(environments.c.name == name)
+        if version is None:
+            query = query.order_by(environments.c.version.desc()).limit(1)
+        else:
+            query = query.where(environments.c.version == version)
+        row = conn.execute(query).first()
+        if row is not None:
+            return {**row.definition, "version": str(row.version)}
+        latest = conn.execute(
+            select(func.max(environments.c.version)).where(environments.c.name == name)
+        ).scalar()
+        names = conn.execute(select(environments.c.name).distinct()).scalars().all()
+    shown = "latest" if version is None else version
+    message = (
+        "Error retrieving the environment definition. Code: 404\n: environment "
+        f"'{name}' (version: {shown}) is not registered in this workspace."
+    )
+    if latest is not None:
+        message += f" Its versions are 1 to {latest}; pass version='{latest}'."
+    else:
+        message += did_you_mean(name, names) or " Register it with env.register(ws)."
+    raise EnvironmentNotFoundError(message)
+
+
+def list_environments(catalog: SqlCatalog) -> dict[str, dict[str, Any]]:
+    """The latest version of every registered name, by name (sorted)."""
+    newest = (
+        select(environments.c.name, func.max(environments.c.version).label("top"))
+        .group_by(environments.c.name)
+        .subquery()
+    )
+    with catalog.read() as conn:
+        rows = conn.execute(
+            select(environments)
+            .join(
+                newest,
+                (environments.c.name == newest.c.name)
+                & (environments.c.version == newest.c.top),
+            )
+            .order_by(environments.c.name)
+        ).all()
+    return {r.name: {**r.definition, "version": str(r.version)} for r in rows}

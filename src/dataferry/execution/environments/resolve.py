@@ -1,0 +1,162 @@
+"""From an ``EnvironmentSpec`` to the interpreter a step runs with, and its notes.
+
+The notes (a replaced pin, a Python pin this machine cannot honour, Docker settings not
+applied, a curated name) go to the top of the step's log and into its run details.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dataferry.execution.environments.requirements import Resolution, resolve_request
+from dataferry.execution.environments.venvs import ensure_venv
+from dataferry.execution.plan_model import EnvironmentSpec
+from dataferry.pipeline.runconfig import DEFAULT_ENVIRONMENT
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from pathlib import Path
+
+    from dataferry.pipeline.steps import PipelineStep
+
+CACHE_FOLDER = "environments"  # in the workspace folder
+
+
+@dataclass(frozen=True)
+class ResolvedEnvironment:
+    """The interpreter a step runs with; ``key`` names its cached venv (``""``: none)."""
+
+    interpreter: str
+    notes: tuple[str, ...]
+    key: str = ""
+
+
+def spec_of(step: PipelineStep) -> EnvironmentSpec:
+    """The step's environment as a plan spec (what it asks for, not yet resolved).
+
+    Raises:
+        PipelineTypeError: the environment has settings of the wrong type.
+    """
+    if step.has_default_runconfig:  # what RunConfiguration() has, without making one
+        return EnvironmentSpec(DEFAULT_ENVIRONMENT, "python", {})
+    env = step.environment
+    return EnvironmentSpec(
+        env.name,
+        env.python.interpreter_path or None,
+        {**env.environment_variables, **step.runconfig.environment_variables},
+        env.request(),
+    )
+
+
+def environment_key(spec: EnvironmentSpec) -> str:
+    """The cache key of the venv ``spec`` needs here (``""`` if it needs none): part of
+    the step's reuse fingerprint. Cheap: nothing is built."""
+    return _resolution(spec).key if spec.installs else ""
+
+
+def resolve_environment(
+    spec: EnvironmentSpec,
+    workspace_path: Path,
+    report: Callable[[str], None] = lambda _: None,
+) -> ResolvedEnvironment:
+    """The interpreter to run a step with on this machine, building its venv if needed.
+
+    Args:
+        spec: the step's environment.
+        workspace_path: the workspace folder (the venv cache is in it).
+        report: called with progress lines while a venv is built.
+
+    Raises:
+        EnvironmentBuildError: a requirement cannot be satisfied.
+    """
+    request = spec.request or {}
+    notes = _notes(spec)
+    if not spec.installs:
+        return ResolvedEnvironment(spec.resolve_interpreter(), tuple(notes))
+    resolution = _resolution(spec)
+    notes += [*resolution.notes, *_python_notes(spec.name, request.get("python"))]
+    if not resolution.key:
+        notes.append(
+            f"environment '{spec.name}': this interpreter ({sys.executable}) already "
+            "satisfies every requirement"
+        )
+        return ResolvedEnvironment(sys.executable, tuple(notes))
+    python = ensure_venv(workspace_path / CACHE_FOLDER, resolution, spec.name, report)
+    notes.append(
+        f"environment '{spec.name}': venv {resolution.key} with "
+        f"{', '.join(resolution.install)}"
+    )
+    return ResolvedEnvironment(str(python), tuple(notes), resolution.key)
+
+
+def build_all(
+    specs: Iterable[EnvironmentSpec],
+    workspace_path: Path,
+    report: Callable[[str], None],
+) -> None:
+    """Resolve each distinct environment that installs packages, building what is not
+    cached: done at submit, so a requirement that cannot be satisfied is an error
+    before any step runs.
+
+    Raises:
+        EnvironmentBuildError: a requirement cannot be satisfied.
+    """
+    seen: set[str] = set()
+    for spec in specs:
+        token = json.dumps(spec.request, sort_keys=True)
+        if spec.installs and token not in seen:
+            seen.add(token)
+            resolve_environment(spec, workspace_path, report)
+
+
+_RESOLVED: dict[str, Resolution] = {}
+
+
+def _resolution(spec: EnvironmentSpec) -> Resolution:
+    """``resolve_request`` once per request in this process (fingerprinting and
+    preparing a step both ask)."""
+    token = json.dumps(spec.request, sort_keys=True)
+    if token not in _RESOLVED:
+        _RESOLVED[token] = resolve_request(spec.request or {}, spec.name)
+    return _RESOLVED[token]
+
+
+def _notes(spec: EnvironmentSpec) -> list[str]:
+    """What the environment asked for that is recorded rather than done."""
+    request, where = spec.request or {}, f"environment '{spec.name}'"
+    notes = []
+    if request.get("curated"):
+        notes.append(
+            f"curated {where} resolves to the current interpreter ({sys.executable}, "
+            f"Python {sys.version.split()[0]})"
+        )
+    if request.get("unmanaged"):
+        notes.append(
+            f"{where} is user-managed: its packages ({', '.join(request['unmanaged'])}) "
+            f"are not installed; {spec.resolve_interpreter()} runs as given"
+        )
+    if request.get("docker"):
+        settings = ", ".join(f"{k}={v!r}" for k, v in request["docker"].items())
+        notes.append(
+            f"{where}: Docker settings recorded, not applied ({settings}); steps run "
+            "without containers here"
+        )
+    return notes
+
+
+def _python_notes(name: str | None, pin: str | None) -> list[str]:
+    """A warning when the environment pins a Python version other than this one."""
+    if not pin:
+        return []
+    current = sys.version_info
+    wanted = [p for p in pin.split(".") if p != "*"][:2]
+    if wanted == [str(current.major), str(current.minor)][: len(wanted)]:
+        return []
+    return [
+        f"warning: environment '{name}' pins Python {pin}; the step runs with Python "
+        f"{current.major}.{current.minor}.{current.micro} ({sys.executable}): dataferry "
+        "runs on Python 3.11 or newer, and only in the interpreter it is installed in"
+    ]
