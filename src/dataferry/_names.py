@@ -130,7 +130,7 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         "azureml.core.run": _exported("Run"),
         "azureml.core.environment": {
             **_exported("Environment", "CondaDependencies"),
-            **_from(_PIPELINE + ".runconfig", "PythonSection", "DockerSection"),
+            **_from(_PIPELINE + ".environment", "PythonSection", "DockerSection"),
             **_IMAGES,
         },
         "azureml.core.conda_dependencies": _exported("CondaDependencies"),
