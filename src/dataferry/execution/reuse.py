@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +21,7 @@ from dataferry.catalog.hash_cache import HashCache
 from dataferry.data.abstract_dataset import build_dataset
 from dataferry.data.datastore import Datastore
 from dataferry.data.file_dataset import FileDataset
+from dataferry.execution.environment_digest import environment_digest
 from dataferry.execution.plan_inputs import (
     DatasetInput,
     InputBinding,
@@ -132,29 +131,6 @@ def output_identity(fingerprint: str, producer: StepRunRecord) -> str:
     that are gone.
     """
     return _digest([fingerprint, producer.reused_from or producer.id])
-
-
-def environment_digest(interpreter: str) -> str:
-    """Python version and installed distributions of an interpreter."""
-    if Path(interpreter).resolve() == Path(sys.executable).resolve():
-        from importlib import metadata
-
-        packages = sorted(
-            f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
-        )
-        return _digest([sys.version, packages])
-    code = (
-        "import sys, json; from importlib import metadata; "
-        "print(json.dumps([sys.version, sorted(f\"{d.metadata['Name']}=={d.version}\" for d in metadata.distributions())]))"
-    )
-    out = subprocess.run(
-        [interpreter, "-c", code],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    return _digest(out.stdout if out.returncode == 0 else f"unknown:{interpreter}")
 
 
 class ReuseAdvisor:
