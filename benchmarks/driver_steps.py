@@ -30,13 +30,16 @@ exits):
 Budgets: driver-side work per executed step (the marginal wall less the step's own
 process) <= 6 ms, shown as ``gap`` and the marginal CPU; a fully reused 3-step run <= 30
 ms from ``driver.main`` start to return. Figures are the median over ``--repeat``
-rounds after one untimed warm-up round. ``--profile N`` prints the N costliest
+rounds after one untimed warm-up round. The catalog's engine (its compiled statements)
+is kept from run to run, as a driver forked from a process that had the workspace open
+finds it; ``--fresh-engine`` makes a new one for every run, as a spawned driver does.
+``--profile N`` prints the N costliest
 functions (cumulative) of one more cold chain run under ``cProfile``.
 
 Usage::
 
     .venv/bin/python benchmarks/driver_steps.py [--repeat 5] [--chain 20]
-        [--profile 30] [--workdir DIR]
+        [--profile 30] [--fresh-engine] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from sqlalchemy import Engine, event
 
 import dataferry.execution.pipeline as pipeline_module
 from dataferry import OutputFileDatasetConfig, Pipeline, PythonScriptStep, Workspace
+from dataferry.catalog import sql_catalog
 from dataferry.catalog.run_store import RunStore
 from dataferry.execution import driver
 from dataferry.execution.run_layout import stdout_path, step_dir
@@ -83,6 +87,7 @@ print(repr(time.time()), flush=True)
 """
 
 _BEGINS = [0]
+FRESH_ENGINE = False
 
 
 @event.listens_for(Engine, "begin")
@@ -127,6 +132,8 @@ def _submit(ws: Workspace, length: int) -> str:
 
 def _drive(folder: Path, run_id: str, profiler: cProfile.Profile | None) -> Driven:
     """Run ``driver.main`` on ``run_id`` here; measure it and read its events."""
+    if FRESH_ENGINE:
+        sql_catalog._ENGINES.clear()
     begins = _BEGINS[0]
     start_epoch = time.time()
     wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -275,8 +282,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--chain", type=int, default=20)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument("--fresh-engine", action="store_true")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
+    global FRESH_ENGINE
+    FRESH_ENGINE = args.fresh_engine
     if args.chain <= SHORT:
         parser.error(f"--chain must be over {SHORT}")
     root = Path(tempfile.mkdtemp(prefix="driver-steps-", dir=args.workdir))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 import uuid
 import weakref
+from collections import OrderedDict
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,14 @@ log = logging.getLogger(__name__)
 _BUSY_RETRIES = 50
 # every catalog this process opened: a fork must know what connections it inherits
 _OPEN: weakref.WeakSet[SqlCatalog] = weakref.WeakSet()
+# The engines of the databases this process opened last, by URL. SQLAlchemy keeps the
+# compiled form of each statement per engine, and compiling one costs a millisecond or
+# two: a driver that opens its workspace again, or is forked from a process that had it
+# open, finds its statements compiled (a fully reused run paid 20 ms of compiling).
+# Bounded: a process that opens many workspaces (a test session) keeps only the last few.
+_ENGINES: OrderedDict[str, Engine] = OrderedDict()
+_ENGINES_KEPT = 8
+_ENGINES_LOCK = threading.Lock()
 
 
 def now() -> datetime:
@@ -60,13 +70,52 @@ def fingerprint_of(value: Any) -> str:
 def prepare_fork() -> list[str]:
     """Close every open catalog's idle connections before ``fork``; return the SQLite
     database files among them (the caller checks that none is still open)."""
-    return [f for f in (c.release_for_fork() for c in list(_OPEN)) if f]
+    return [f for f in (_release_for_fork(e) for e in _engines()) if f]
 
 
 def after_fork_in_child() -> None:
-    """In the forked child, forget every inherited catalog connection (not closing it)."""
-    for catalog in list(_OPEN):
-        catalog.forget_inherited()
+    """In the forked child, forget every inherited catalog connection (not closing it):
+    the parent's (a PostgreSQL session, say) are left alone; new ones are opened, and
+    the compiled statements are kept."""
+    for engine in _engines():
+        engine.dispose(close=False)
+
+
+def _engines() -> list[Engine]:
+    """Every engine this process may hold connections of (each once)."""
+    with _ENGINES_LOCK:
+        found = {id(e): e for e in _ENGINES.values()}
+    found.update((id(c.engine), c.engine) for c in list(_OPEN))
+    return list(found.values())
+
+
+def _release_for_fork(engine: Engine) -> str | None:
+    """Close ``engine``'s idle connections; its SQLite database file, else None.
+
+    SQLite must not carry a connection across ``fork``: its in-process lock state
+    would be shared with the child's own connections.
+    """
+    engine.dispose()
+    database = engine.url.database
+    return database if engine.dialect.name == "sqlite" and database else None
+
+
+def _engine_for(url: str) -> Engine:
+    """The engine of ``url``: the one this process made last for it, or a new one.
+
+    A kept engine's idle connections are closed first: the database file they opened
+    may have been deleted and made again since (a workspace created anew at a path).
+    """
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = _ENGINES[url] = _make_engine(url)
+            while len(_ENGINES) > _ENGINES_KEPT:  # the catalogs using it keep it alive
+                _ENGINES.popitem(last=False)
+        else:
+            engine.dispose()  # the compiled statements stay
+        _ENGINES.move_to_end(url)
+        return engine
 
 
 def _make_engine(url: str) -> Engine:
@@ -102,7 +151,7 @@ class SqlCatalog:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _make_engine(url)
+        self.engine = _engine_for(url)
         _OPEN.add(self)
         if migrate.is_current_sqlite(url):
             return  # nothing to migrate: no write lock taken
@@ -120,22 +169,6 @@ class SqlCatalog:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
-
-    def release_for_fork(self) -> str | None:
-        """Close the idle connections before this process forks; return the database
-        file of a SQLite catalog (which the child must not find open), else None.
-
-        SQLite must not carry a connection across ``fork``: its in-process lock state
-        would be shared with the child's own connections.
-        """
-        self.engine.dispose()
-        database = self.engine.url.database
-        return database if self.engine.dialect.name == "sqlite" and database else None
-
-    def forget_inherited(self) -> None:
-        """In a forked child: drop the pool's connections without closing them, so the
-        parent's (a PostgreSQL session, say) are left alone; new ones are opened."""
-        self.engine.dispose(close=False)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
