@@ -54,13 +54,14 @@ def append_event(
     payload: Mapping[str, Any],
     *,
     step_run_id: str | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """Append one event row (in ``conn``'s transaction)."""
+    """Append one event row (in ``conn``'s transaction), of time ``at`` (default: now)."""
     conn.execute(
         events.insert().values(
             run_id=run_id,
             step_run_id=step_run_id,
-            time=now(),
+            time=at or now(),
             kind=str(kind),
             payload=dict(payload),
         )
@@ -97,10 +98,12 @@ def move_step(
     to: StepStatus,
     *,
     note: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
     **values: Any,
 ) -> StepStatus:
     """Move a step run to ``to`` (and set ``values``), with its event; return the old
-    status. ``note`` is added to the event's payload (what a Preparing step does).
+    status. ``note`` is added to the event's payload (what a Preparing step does);
+    ``at`` is the event's time when the move happened before it is recorded.
 
     Raises:
         RunNotFoundError: no step run has that id.
@@ -124,7 +127,9 @@ def move_step(
     if not result.rowcount:
         raise StatusTransitionError(_raced(f"step run {step_run_id}", current, to))
     payload = {"from": current, "to": str(to), **(note or {})}
-    append_event(conn, run_id, EventKind.STEP_STATUS, payload, step_run_id=step_run_id)
+    append_event(
+        conn, run_id, EventKind.STEP_STATUS, payload, step_run_id=step_run_id, at=at
+    )
     return StepStatus(current)
 
 

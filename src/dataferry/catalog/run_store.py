@@ -378,25 +378,41 @@ class RunStore:
         to: StepStatus,
         *,
         note: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
         inputs: Sequence[Mapping[str, Any]] = (),
         reuse: Mapping[str, Any] | None = None,
+        preparing_since: datetime | None = None,
+        preparing_note: Mapping[str, Any] | None = None,
         **values: Any,
     ) -> None:
         """Move a step run to ``to`` (setting ``values``), with its event, in one
-        transaction. ``note`` goes into the event (what a Preparing step does);
-        ``inputs`` are lineage rows of what it reads (role, name, mode, value, dataset_id,
+        transaction. ``note`` goes into the event (what a Preparing step does), and
+        ``at`` is its time if the move happened earlier than now; ``inputs`` are lineage rows of what it reads (role, name, mode, value, dataset_id,
         datastore, path), recorded as it starts; ``reuse`` a reuse event appended first.
+        ``preparing_since``: the step began preparing then and its row does not say so
+        yet: its move to Preparing (``started_at``, its event of that time, with
+        ``preparing_note``) goes first, in the same transaction (a step that prepares in milliseconds takes one
+        transaction to begin, not two).
 
         Raises:
             RunNotFoundError: no step run has that id.
             StatusTransitionError: ``to`` is not allowed from the step's status.
         """
         with self.catalog.write() as conn:
+            if preparing_since is not None:
+                run_events.move_step(
+                    conn,
+                    step_run_id,
+                    StepStatus.PREPARING,
+                    note=preparing_note,
+                    at=preparing_since,
+                    started_at=preparing_since,
+                )
             if reuse is not None:
                 self._step_event(conn, step_run_id, EventKind.REUSE, reuse)
             for row in inputs:
                 conn.execute(lineage.insert().values(step_run_id=step_run_id, **row))
-            run_events.move_step(conn, step_run_id, to, note=note, **values)
+            run_events.move_step(conn, step_run_id, to, note=note, at=at, **values)
 
     def move_steps(
         self, to: StepStatus, moves: Sequence[tuple[str, Mapping[str, Any]]]
