@@ -99,11 +99,13 @@ def move_step(
     *,
     note: Mapping[str, Any] | None = None,
     at: datetime | None = None,
+    first: Sequence[tuple[EventKind, Mapping[str, Any]]] = (),
     **values: Any,
 ) -> StepStatus:
     """Move a step run to ``to`` (and set ``values``), with its event; return the old
     status. ``note`` is added to the event's payload (what a Preparing step does);
-    ``at`` is the event's time when the move happened before it is recorded.
+    ``at`` is the event's time when the move happened before it is recorded; ``first``
+    are events of the step (kind, payload) appended before it (its reuse decision).
 
     Raises:
         RunNotFoundError: no step run has that id.
@@ -126,6 +128,8 @@ def move_step(
     )
     if not result.rowcount:
         raise StatusTransitionError(_raced(f"step run {step_run_id}", current, to))
+    for kind, earlier in first:
+        append_event(conn, run_id, kind, earlier, step_run_id=step_run_id)
     payload = {"from": current, "to": str(to), **(note or {})}
     append_event(
         conn, run_id, EventKind.STEP_STATUS, payload, step_run_id=step_run_id, at=at

@@ -386,13 +386,16 @@ class RunStore:
         **values: Any,
     ) -> None:
         """Move a step run to ``to`` (setting ``values``), with its event, in one
-        transaction. ``note`` goes into the event (what a Preparing step does), and
-        ``at`` is its time if the move happened earlier than now; ``inputs`` are lineage rows of what it reads (role, name, mode, value, dataset_id,
-        datastore, path), recorded as it starts; ``reuse`` a reuse event appended first.
-        ``preparing_since``: the step began preparing then and its row does not say so
-        yet: its move to Preparing (``started_at``, its event of that time, with
-        ``preparing_note``) goes first, in the same transaction (a step that prepares in milliseconds takes one
-        transaction to begin, not two).
+        transaction.
+
+        ``note`` goes into the event (what a Preparing step does), and ``at`` is its
+        time if the move happened earlier than now. ``inputs`` are lineage rows of what
+        the step reads (each with the same keys: role, name, mode, value, dataset_id,
+        datastore, path), recorded as it starts; ``reuse`` a reuse event appended
+        before the move's. ``preparing_since``: the step began preparing then and its
+        row does not say so yet: its move to Preparing (``started_at``, its event of
+        that time, with ``preparing_note``) goes first, in the same transaction (a step
+        that prepares in milliseconds takes one transaction to begin, not two).
 
         Raises:
             RunNotFoundError: no step run has that id.
@@ -408,11 +411,20 @@ class RunStore:
                     at=preparing_since,
                     started_at=preparing_since,
                 )
-            if reuse is not None:
-                self._step_event(conn, step_run_id, EventKind.REUSE, reuse)
-            for row in inputs:
-                conn.execute(lineage.insert().values(step_run_id=step_run_id, **row))
-            run_events.move_step(conn, step_run_id, to, note=note, at=at, **values)
+            if inputs:
+                conn.execute(
+                    lineage.insert(),  # one executemany; every row has the same keys
+                    [{**row, "step_run_id": step_run_id} for row in inputs],
+                )
+            run_events.move_step(
+                conn,
+                step_run_id,
+                to,
+                note=note,
+                at=at,
+                first=[] if reuse is None else [(EventKind.REUSE, reuse)],
+                **values,
+            )
 
     def move_steps(
         self, to: StepStatus, moves: Sequence[tuple[str, Mapping[str, Any]]]
