@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import RowMapping, and_, select, update
+from sqlalchemy import RowMapping, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dataferry.catalog import run_events, step_commit
@@ -142,6 +142,10 @@ class MetricRecord:
     step: int | None
     description: str | None
     created_at: datetime
+
+
+# ids per ``IN (...)`` list: under SQLite's oldest limit of bound values (999)
+_IN_CHUNK = 500
 
 
 def _fields(cls: type, row: RowMapping) -> dict[str, Any]:
@@ -547,20 +551,48 @@ class RunStore:
             )
         run_events.append_event(conn, run_id, kind, payload, step_run_id=step_run_id)
 
-    def finished_with_fingerprint(self, fingerprint: str) -> list[StepRunRecord]:
-        """Successful step runs with this fingerprint, newest first (reuse candidates)."""
-        with self.catalog.read() as conn:
-            rows = conn.execute(
-                select(step_runs)
-                .where(
-                    and_(
-                        step_runs.c.fingerprint == fingerprint,
-                        step_runs.c.status == str(StepStatus.FINISHED),
-                    )
+    def reuse_candidates(
+        self, fingerprint: str
+    ) -> list[tuple[StepRunRecord, list[OutputRecord]]]:
+        """The step runs that wrote the outputs of the successful step runs with this
+        fingerprint (a reused one counts by the step run it reused), each once, newest
+        use first, each with its committed outputs: one read (a step run per candidate
+        and its outputs were a read each, growing with every reused run)."""
+        source = func.coalesce(step_runs.c.reused_from, step_runs.c.id)
+        used = (
+            select(source.label("source"), func.max(step_runs.c.ended_at).label("last"))
+            .where(
+                and_(
+                    step_runs.c.fingerprint == fingerprint,
+                    step_runs.c.status == str(StepStatus.FINISHED),
                 )
-                .order_by(step_runs.c.ended_at.desc())
-            ).all()
-        return [StepRunRecord(**_fields(StepRunRecord, r._mapping)) for r in rows]
+            )
+            .group_by(source)
+            .subquery()
+        )
+        originals = (
+            select(step_runs)
+            .join(used, used.c.source == step_runs.c.id)
+            .order_by(used.c.last.desc(), step_runs.c.id)
+        )
+        with self.catalog.read() as conn:
+            rows = conn.execute(originals).all()
+            ids = [r.id for r in rows]
+            found: dict[str, list[OutputRecord]] = {i: [] for i in ids}
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start : start + _IN_CHUNK]
+                for r in conn.execute(
+                    select(outputs)
+                    .where(outputs.c.step_run_id.in_(chunk))
+                    .order_by(outputs.c.id)
+                ):
+                    found[r.step_run_id].append(
+                        OutputRecord(**_fields(OutputRecord, r._mapping))
+                    )
+        return [
+            (StepRunRecord(**_fields(StepRunRecord, r._mapping)), found[r.id])
+            for r in rows
+        ]
 
     def latest_finished_step(self, step_name: str) -> StepRunRecord | None:
         """The newest successful run of a step by that name (to explain what changed)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
@@ -142,28 +143,32 @@ class StepOutcomes:
         assert prep.decision is not None and prep.decision.reused_from is not None
         source = prep.decision.reused_from
         stamp = now()
+        values: dict[str, Any] = {
+            "fingerprint": state.fingerprint,
+            "reused_from": source.reused_from or source.id,
+            "explanation": state.explanation,
+            # a reused step ran nothing: it shows no time of its own, as before
+            "started_at": stamp,
+            "ended_at": stamp,
+            "details": self.details(
+                state,
+                reused_run_id=source.run_id,
+                # this run may have generated other names for the same outputs
+                reused_output_names=reused_output_names(state.node, source),
+            ),
+        }
         self.store.move_step(
             state.record.id,
             StepStatus.FINISHED,
             **self._preparing_move(state),
             reuse={
                 **_reuse_event(state, reuse=True),
-                "reused_from": source.reused_from or source.id,
+                "reused_from": values["reused_from"],
             },
-            fingerprint=state.fingerprint,
-            reused_from=source.reused_from or source.id,
-            explanation=state.explanation,
-            # a reused step ran nothing: it shows no time of its own, as before
-            started_at=stamp,
-            ended_at=stamp,
-            details=self.details(
-                state,
-                reused_run_id=source.run_id,
-                # this run may have generated other names for the same outputs
-                reused_output_names=reused_output_names(state.node, source),
-            ),
+            **values,
         )
-        state.record = self.store.get_step_run(state.record.id)
+        # what the row now says (the steps reading its outputs look there), unread
+        state.record = replace(state.record, status=str(StepStatus.FINISHED), **values)
         state.status = StepStatus.FINISHED
 
     # -- a step that ends ---------------------------------------------------------------
