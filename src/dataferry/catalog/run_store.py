@@ -405,16 +405,13 @@ class RunStore:
             RunNotFoundError: no step run has that id.
             StatusTransitionError: ``to`` is not allowed from the step's status.
         """
+        via = None
+        if preparing_since is not None:
+            via = run_events.PassedThrough(
+                StepStatus.PREPARING, preparing_since, preparing_note
+            )
+            values = {"started_at": preparing_since, **values}
         with self.catalog.write() as conn:
-            if preparing_since is not None:
-                run_events.move_step(
-                    conn,
-                    step_run_id,
-                    StepStatus.PREPARING,
-                    note=preparing_note,
-                    at=preparing_since,
-                    started_at=preparing_since,
-                )
             if inputs:
                 conn.execute(
                     lineage.insert(),  # one executemany; every row has the same keys
@@ -427,6 +424,7 @@ class RunStore:
                 note=note,
                 at=at,
                 first=[] if reuse is None else [(EventKind.REUSE, reuse)],
+                via=via,
                 **values,
             )
 
