@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    make_url,
     select,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -51,7 +53,7 @@ _OPEN: weakref.WeakSet[SqlCatalog] = weakref.WeakSet()
 # two: a driver that opens its workspace again, or is forked from a process that had it
 # open, finds its statements compiled (a fully reused run paid 20 ms of compiling).
 # Bounded: a process that opens many workspaces (a test session) keeps only the last few.
-_ENGINES: OrderedDict[str, Engine] = OrderedDict()
+_ENGINES: OrderedDict[str, tuple[Engine, tuple[int, int] | None]] = OrderedDict()
 _ENGINES_KEPT = 8
 _ENGINES_LOCK = threading.Lock()
 
@@ -84,7 +86,7 @@ def after_fork_in_child() -> None:
 def _engines() -> list[Engine]:
     """Every engine this process may hold connections of (each once)."""
     with _ENGINES_LOCK:
-        found = {id(e): e for e in _ENGINES.values()}
+        found = {id(e): e for e, _ in _ENGINES.values()}
     found.update((id(c.engine), c.engine) for c in list(_OPEN))
     return list(found.values())
 
@@ -103,19 +105,35 @@ def _release_for_fork(engine: Engine) -> str | None:
 def _engine_for(url: str) -> Engine:
     """The engine of ``url``: the one this process made last for it, or a new one.
 
-    A kept engine's idle connections are closed first: the database file they opened
-    may have been deleted and made again since (a workspace created anew at a path).
+    A kept engine's idle connections are closed first if its SQLite file is missing or
+    not the one they opened (a workspace deleted and created anew at a path); closing
+    them otherwise would cost a checkpoint of the log when the last one closes.
     """
     with _ENGINES_LOCK:
-        engine = _ENGINES.get(url)
-        if engine is None:
-            engine = _ENGINES[url] = _make_engine(url)
+        kept = _ENGINES.get(url)
+        found = _file_identity(url)
+        if kept is None:
+            kept = _ENGINES[url] = (_make_engine(url), found)
             while len(_ENGINES) > _ENGINES_KEPT:  # the catalogs using it keep it alive
                 _ENGINES.popitem(last=False)
-        else:
-            engine.dispose()  # the compiled statements stay
+        elif found is None or kept[1] != found:  # not the file they opened, if any
+            kept[0].dispose()  # the compiled statements stay
+            kept = _ENGINES[url] = (kept[0], found)
         _ENGINES.move_to_end(url)
-        return engine
+        return kept[0]
+
+
+def _file_identity(url: str) -> tuple[int, int] | None:
+    """(device, inode) of a SQLite database file; None for another database, or a
+    file not made yet."""
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if not database or database == ":memory:":
+        return None
+    try:
+        found = os.stat(database)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _make_engine(url: str) -> Engine:
