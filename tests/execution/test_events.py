@@ -100,6 +100,38 @@ class TestEventsOfARealRun:
         assert reuse[2]["reused_from"] == step(first, "w").id
         assert steps[2:] == [("w", "step_status", "Preparing->Finished")]
 
+    def test_the_preparing_event_has_the_time_the_step_began(
+        self, workspace: Workspace, tmp_path: Path
+    ) -> None:
+        """A quick preparation is recorded with the move that ends it, a slow one (a
+        loaded machine) once it lasts: either way its Preparing event has the time the
+        preparation began, which is the step's start, before its reuse decision."""
+        pipeline, _ = build(workspace, tmp_path)
+        first = run_pipeline(pipeline)
+        second = run_pipeline(pipeline)
+
+        for run, ends in (
+            (first, "Preparing->Running"),
+            (second, "Preparing->Finished"),
+        ):
+            w = RunStore(workspace.catalog).get_step_run(step(run, "w").id)
+            mine = [
+                e
+                for e in views.events_since(workspace, run.id)
+                if e.step_name and e.kind != "preparing"  # stages shown if slow
+            ]
+            assert [e.kind for e in mine[:3]] == ["step_status", "reuse", "step_status"]
+            began, decided, ended = mine[:3]
+            assert dict(began.payload) == {
+                "from": "NotStarted",
+                "to": "Preparing",
+                "doing": "fingerprinting",
+            }
+            assert f"{ended.payload['from']}->{ended.payload['to']}" == ends
+            assert began.time <= decided.time <= ended.time
+            if run is first:  # a reused step shows no time of its own
+                assert began.time == w.started_at
+
     def test_the_cli_prints_them_and_reads_on_after_an_id(
         self, workspace: Workspace, tmp_path: Path, cli: CliRunner
     ) -> None:

@@ -43,7 +43,9 @@ def is_current_sqlite(url: str) -> bool:
     if not path.is_file():
         return False
     try:
-        conn = sqlite3.connect(path, timeout=30)
+        # read-only: its close never checkpoints the log (a write, and an fsync) when
+        # it is the last connection to the file
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
         try:
             row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         finally:

@@ -54,13 +54,14 @@ def append_event(
     payload: Mapping[str, Any],
     *,
     step_run_id: str | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """Append one event row (in ``conn``'s transaction)."""
+    """Append one event row (in ``conn``'s transaction), of time ``at`` (default: now)."""
     conn.execute(
         events.insert().values(
             run_id=run_id,
             step_run_id=step_run_id,
-            time=now(),
+            time=at or now(),
             kind=str(kind),
             payload=dict(payload),
         )
@@ -91,31 +92,47 @@ def move_run(conn: Connection, run_id: str, to: RunStatus, **values: Any) -> Run
     return RunStatus(current)
 
 
+@dataclass(frozen=True, slots=True)
+class PassedThrough:
+    """A status a step moved through before the move that records it: its event (of
+    time ``at``, with ``note`` in its payload) goes first."""
+
+    status: StepStatus
+    at: datetime
+    note: Mapping[str, Any] | None = None
+
+
 def move_step(
     conn: Connection,
     step_run_id: str,
     to: StepStatus,
     *,
     note: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+    first: Sequence[tuple[EventKind, Mapping[str, Any]]] = (),
+    via: PassedThrough | None = None,
     **values: Any,
 ) -> StepStatus:
     """Move a step run to ``to`` (and set ``values``), with its event; return the old
-    status. ``note`` is added to the event's payload (what a Preparing step does).
+    status. ``note`` is added to the event's payload (what a Preparing step does);
+    ``at`` is the event's time when the move happened before it is recorded; ``first``
+    are events of the step (kind, payload) appended before it (its reuse decision).
+    ``via``: the step went through that status first; both moves are checked, the row
+    is updated once and each move has its event (one statement for all the events).
 
     Raises:
         RunNotFoundError: no step run has that id.
-        StatusTransitionError: ``to`` is not allowed from the step's status, or another
-            writer changed the status meanwhile.
+        StatusTransitionError: ``to`` (or ``via``) is not allowed from the step's
+            status, or another writer changed the status meanwhile.
     """
-    row = conn.execute(
-        select(step_runs.c.status, step_runs.c.run_id).where(
-            step_runs.c.id == step_run_id
-        )
-    ).first()
+    row = conn.execute(_STEP_STATUS, {"step_run_id": step_run_id}).first()
     if row is None:
         raise RunNotFoundError(f"no step run with id '{step_run_id}' in this workspace")
     current, run_id = row
-    check_step_transition(step_run_id, current, to)
+    before = current if via is None else str(via.status)
+    if via is not None:
+        check_step_transition(step_run_id, current, via.status)
+    check_step_transition(step_run_id, before, to)
     result = conn.execute(
         update(step_runs)
         .where(and_(step_runs.c.id == step_run_id, step_runs.c.status == current))
@@ -123,9 +140,48 @@ def move_step(
     )
     if not result.rowcount:
         raise StatusTransitionError(_raced(f"step run {step_run_id}", current, to))
-    payload = {"from": current, "to": str(to), **(note or {})}
-    append_event(conn, run_id, EventKind.STEP_STATUS, payload, step_run_id=step_run_id)
+    stamp = now()
+    rows = (
+        []
+        if via is None
+        else [
+            _event_row(
+                run_id,
+                step_run_id,
+                via.at,
+                EventKind.STEP_STATUS,
+                {"from": current, "to": str(via.status), **(via.note or {})},
+            )
+        ]
+    )
+    rows += [_event_row(run_id, step_run_id, stamp, k, p) for k, p in first]
+    payload = {"from": before, "to": str(to), **(note or {})}
+    rows.append(
+        _event_row(run_id, step_run_id, at or stamp, EventKind.STEP_STATUS, payload)
+    )
+    conn.execute(events.insert(), rows)
     return StepStatus(current)
+
+
+_STEP_STATUS = select(step_runs.c.status, step_runs.c.run_id).where(
+    step_runs.c.id == bindparam("step_run_id")
+)
+
+
+def _event_row(
+    run_id: str,
+    step_run_id: str,
+    at: datetime,
+    kind: EventKind,
+    payload: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "step_run_id": step_run_id,
+        "time": at,
+        "kind": str(kind),
+        "payload": dict(payload),
+    }
 
 
 # ids per ``IN (...)`` list: under SQLite's oldest limit of bound values (999)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import RowMapping, and_, select, update
+from sqlalchemy import RowMapping, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dataferry.catalog import run_events, step_commit
@@ -142,6 +142,10 @@ class MetricRecord:
     step: int | None
     description: str | None
     created_at: datetime
+
+
+# ids per ``IN (...)`` list: under SQLite's oldest limit of bound values (999)
+_IN_CHUNK = 500
 
 
 def _fields(cls: type, row: RowMapping) -> dict[str, Any]:
@@ -378,25 +382,51 @@ class RunStore:
         to: StepStatus,
         *,
         note: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
         inputs: Sequence[Mapping[str, Any]] = (),
         reuse: Mapping[str, Any] | None = None,
+        preparing_since: datetime | None = None,
+        preparing_note: Mapping[str, Any] | None = None,
         **values: Any,
     ) -> None:
         """Move a step run to ``to`` (setting ``values``), with its event, in one
-        transaction. ``note`` goes into the event (what a Preparing step does);
-        ``inputs`` are lineage rows of what it reads (role, name, mode, value, dataset_id,
-        datastore, path), recorded as it starts; ``reuse`` a reuse event appended first.
+        transaction.
+
+        ``note`` goes into the event (what a Preparing step does), and ``at`` is its
+        time if the move happened earlier than now. ``inputs`` are lineage rows of what
+        the step reads (each with the same keys: role, name, mode, value, dataset_id,
+        datastore, path), recorded as it starts; ``reuse`` a reuse event appended
+        before the move's. ``preparing_since``: the step began preparing then and its
+        row does not say so yet: its move to Preparing (``started_at``, its event of
+        that time, with ``preparing_note``) goes first, in the same transaction (a step
+        that prepares in milliseconds takes one transaction to begin, not two).
 
         Raises:
             RunNotFoundError: no step run has that id.
             StatusTransitionError: ``to`` is not allowed from the step's status.
         """
+        via = None
+        if preparing_since is not None:
+            via = run_events.PassedThrough(
+                StepStatus.PREPARING, preparing_since, preparing_note
+            )
+            values = {"started_at": preparing_since, **values}
         with self.catalog.write() as conn:
-            if reuse is not None:
-                self._step_event(conn, step_run_id, EventKind.REUSE, reuse)
-            for row in inputs:
-                conn.execute(lineage.insert().values(step_run_id=step_run_id, **row))
-            run_events.move_step(conn, step_run_id, to, note=note, **values)
+            if inputs:
+                conn.execute(
+                    lineage.insert(),  # one executemany; every row has the same keys
+                    [{**row, "step_run_id": step_run_id} for row in inputs],
+                )
+            run_events.move_step(
+                conn,
+                step_run_id,
+                to,
+                note=note,
+                at=at,
+                first=[] if reuse is None else [(EventKind.REUSE, reuse)],
+                via=via,
+                **values,
+            )
 
     def move_steps(
         self, to: StepStatus, moves: Sequence[tuple[str, Mapping[str, Any]]]
@@ -519,20 +549,48 @@ class RunStore:
             )
         run_events.append_event(conn, run_id, kind, payload, step_run_id=step_run_id)
 
-    def finished_with_fingerprint(self, fingerprint: str) -> list[StepRunRecord]:
-        """Successful step runs with this fingerprint, newest first (reuse candidates)."""
-        with self.catalog.read() as conn:
-            rows = conn.execute(
-                select(step_runs)
-                .where(
-                    and_(
-                        step_runs.c.fingerprint == fingerprint,
-                        step_runs.c.status == str(StepStatus.FINISHED),
-                    )
+    def reuse_candidates(
+        self, fingerprint: str
+    ) -> list[tuple[StepRunRecord, list[OutputRecord]]]:
+        """The step runs that wrote the outputs of the successful step runs with this
+        fingerprint (a reused one counts by the step run it reused), each once, newest
+        use first, each with its committed outputs: one read (a step run per candidate
+        and its outputs were a read each, growing with every reused run)."""
+        source = func.coalesce(step_runs.c.reused_from, step_runs.c.id)
+        used = (
+            select(source.label("source"), func.max(step_runs.c.ended_at).label("last"))
+            .where(
+                and_(
+                    step_runs.c.fingerprint == fingerprint,
+                    step_runs.c.status == str(StepStatus.FINISHED),
                 )
-                .order_by(step_runs.c.ended_at.desc())
-            ).all()
-        return [StepRunRecord(**_fields(StepRunRecord, r._mapping)) for r in rows]
+            )
+            .group_by(source)
+            .subquery()
+        )
+        originals = (
+            select(step_runs)
+            .join(used, used.c.source == step_runs.c.id)
+            .order_by(used.c.last.desc(), step_runs.c.id)
+        )
+        with self.catalog.read() as conn:
+            rows = conn.execute(originals).all()
+            ids = [r.id for r in rows]
+            found: dict[str, list[OutputRecord]] = {i: [] for i in ids}
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start : start + _IN_CHUNK]
+                for r in conn.execute(
+                    select(outputs)
+                    .where(outputs.c.step_run_id.in_(chunk))
+                    .order_by(outputs.c.id)
+                ):
+                    found[r.step_run_id].append(
+                        OutputRecord(**_fields(OutputRecord, r._mapping))
+                    )
+        return [
+            (StepRunRecord(**_fields(StepRunRecord, r._mapping)), found[r.id])
+            for r in rows
+        ]
 
     def latest_finished_step(self, step_name: str) -> StepRunRecord | None:
         """The newest successful run of a step by that name (to explain what changed)."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import threading
 import time
 import uuid
 import weakref
+from collections import OrderedDict
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -19,6 +22,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    make_url,
     select,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -50,6 +54,14 @@ log = logging.getLogger(__name__)
 _BUSY_RETRIES = 50
 # every catalog this process opened: a fork must know what connections it inherits
 _OPEN: weakref.WeakSet[SqlCatalog] = weakref.WeakSet()
+# The engines of the databases this process opened last, by URL. SQLAlchemy keeps the
+# compiled form of each statement per engine, and compiling one costs a millisecond or
+# two: a driver that opens its workspace again, or is forked from a process that had it
+# open, finds its statements compiled (a fully reused run paid 20 ms of compiling).
+# Bounded: a process that opens many workspaces (a test session) keeps only the last few.
+_ENGINES: OrderedDict[str, tuple[Engine, tuple[int, int] | None]] = OrderedDict()
+_ENGINES_KEPT = 8
+_ENGINES_LOCK = threading.Lock()
 
 
 def now() -> datetime:
@@ -66,13 +78,68 @@ def fingerprint_of(value: Any) -> str:
 def prepare_fork() -> list[str]:
     """Close every open catalog's idle connections before ``fork``; return the SQLite
     database files among them (the caller checks that none is still open)."""
-    return [f for f in (c.release_for_fork() for c in list(_OPEN)) if f]
+    return [f for f in (_release_for_fork(e) for e in _engines()) if f]
 
 
 def after_fork_in_child() -> None:
-    """In the forked child, forget every inherited catalog connection (not closing it)."""
-    for catalog in list(_OPEN):
-        catalog.forget_inherited()
+    """In the forked child, forget every inherited catalog connection (not closing it):
+    the parent's (a PostgreSQL session, say) are left alone; new ones are opened, and
+    the compiled statements are kept."""
+    for engine in _engines():
+        engine.dispose(close=False)
+
+
+def _engines() -> list[Engine]:
+    """Every engine this process may hold connections of (each once)."""
+    with _ENGINES_LOCK:
+        found = {id(e): e for e, _ in _ENGINES.values()}
+    found.update((id(c.engine), c.engine) for c in list(_OPEN))
+    return list(found.values())
+
+
+def _release_for_fork(engine: Engine) -> str | None:
+    """Close ``engine``'s idle connections; its SQLite database file, else None.
+
+    SQLite must not carry a connection across ``fork``: its in-process lock state
+    would be shared with the child's own connections.
+    """
+    engine.dispose()
+    database = engine.url.database
+    return database if engine.dialect.name == "sqlite" and database else None
+
+
+def _engine_for(url: str) -> Engine:
+    """The engine of ``url``: the one this process made last for it, or a new one.
+
+    A kept engine's idle connections are closed first if its SQLite file is missing or
+    not the one they opened (a workspace deleted and created anew at a path); closing
+    them otherwise would cost a checkpoint of the log when the last one closes.
+    """
+    with _ENGINES_LOCK:
+        kept = _ENGINES.get(url)
+        found = _file_identity(url)
+        if kept is None:
+            kept = _ENGINES[url] = (_make_engine(url), found)
+            while len(_ENGINES) > _ENGINES_KEPT:  # the catalogs using it keep it alive
+                _ENGINES.popitem(last=False)
+        elif found is None or kept[1] != found:  # not the file they opened, if any
+            kept[0].dispose()  # the compiled statements stay
+            kept = _ENGINES[url] = (kept[0], found)
+        _ENGINES.move_to_end(url)
+        return kept[0]
+
+
+def _file_identity(url: str) -> tuple[int, int] | None:
+    """(device, inode) of a SQLite database file; None for another database, or a
+    file not made yet."""
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if not database or database == ":memory:":
+        return None
+    try:
+        found = os.stat(database)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _make_engine(url: str) -> Engine:
@@ -108,7 +175,7 @@ class SqlCatalog:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _make_engine(url)
+        self.engine = _engine_for(url)
         _OPEN.add(self)
         if migrate.is_current_sqlite(url):
             return  # nothing to migrate: no write lock taken
@@ -126,22 +193,6 @@ class SqlCatalog:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
-
-    def release_for_fork(self) -> str | None:
-        """Close the idle connections before this process forks; return the database
-        file of a SQLite catalog (which the child must not find open), else None.
-
-        SQLite must not carry a connection across ``fork``: its in-process lock state
-        would be shared with the child's own connections.
-        """
-        self.engine.dispose()
-        database = self.engine.url.database
-        return database if self.engine.dialect.name == "sqlite" and database else None
-
-    def forget_inherited(self) -> None:
-        """In a forked child: drop the pool's connections without closing them, so the
-        parent's (a PostgreSQL session, say) are left alone; new ones are opened."""
-        self.engine.dispose(close=False)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +21,7 @@ from dataferry.catalog.hash_cache import HashCache
 from dataferry.data.abstract_dataset import build_dataset
 from dataferry.data.datastore import Datastore
 from dataferry.data.file_dataset import FileDataset
+from dataferry.execution.environment_digest import environment_digest
 from dataferry.execution.environments import environment_key
 from dataferry.execution.plan_inputs import (
     DatasetInput,
@@ -44,10 +43,11 @@ from dataferry.storage.integrity import differences, tree_signatures
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from dataferry.catalog.run_store import RunStore, StepRunRecord
+    from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
     from dataferry.data.sources import ResolvedFile
     from dataferry.data.workspace import Workspace
     from dataferry.execution.plan_model import PlanNode
+    from dataferry.storage.location import StorageLocation
 
 log = logging.getLogger(__name__)
 
@@ -135,29 +135,6 @@ def output_identity(fingerprint: str, producer: StepRunRecord) -> str:
     return _digest([fingerprint, producer.reused_from or producer.id])
 
 
-def environment_digest(interpreter: str) -> str:
-    """Python version and installed distributions of an interpreter."""
-    if Path(interpreter).resolve() == Path(sys.executable).resolve():
-        from importlib import metadata
-
-        packages = sorted(
-            f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
-        )
-        return _digest([sys.version, packages])
-    code = (
-        "import sys, json; from importlib import metadata; "
-        "print(json.dumps([sys.version, sorted(f\"{d.metadata['Name']}=={d.version}\" for d in metadata.distributions())]))"
-    )
-    out = subprocess.run(
-        [interpreter, "-c", code],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    return _digest(out.stdout if out.returncode == 0 else f"unknown:{interpreter}")
-
-
 class ReuseAdvisor:
     """Fingerprints steps of one run and finds earlier step runs to reuse."""
 
@@ -169,6 +146,7 @@ class ReuseAdvisor:
         self.parameters = parameters
         self.cache = HashCache(workspace.catalog)
         self._env: dict[tuple[str, str], str] = {}
+        self._locations: dict[str, StorageLocation] = {}
         self.step_names: dict[str, str] = {}  # node id -> step name, for explanations
         # node id -> {generated port name: the token the fingerprint sees instead}
         self.tokens: dict[str, dict[str, str]] = {}
@@ -324,13 +302,8 @@ class ReuseAdvisor:
         if forced:
             return Decision(False, self._forced_reason(node))
         gone = None
-        seen: set[str] = set()
-        for candidate in self.store.finished_with_fingerprint(fp.digest):
-            original = self._original(candidate)
-            if original is None or original.id in seen:
-                continue
-            seen.add(original.id)
-            missing, changed = self._unusable_outputs(original)
+        for original, committed in self.store.reuse_candidates(fp.digest):
+            missing, changed = self._unusable_outputs(original, committed)
             if not missing and not changed:
                 return Decision(
                     True,
@@ -348,23 +321,16 @@ class ReuseAdvisor:
             return "rerun: asked to rerun from this step"
         return f"rerun: downstream of step '{start}', which was asked to rerun"
 
-    def _original(self, candidate: StepRunRecord) -> StepRunRecord | None:
-        """The step run that wrote the outputs (a reuse record points at it)."""
-        if candidate.reused_from is None:
-            return candidate
-        try:
-            return self.store.get_step_run(candidate.reused_from)
-        except LookupError:
-            return None
-
-    def _unusable_outputs(self, original: StepRunRecord) -> tuple[list[str], list[str]]:
-        """The outputs of ``original`` that are gone, and those whose files no longer
-        match the signatures recorded at commit (size, mtime, inode or etag: nothing is
-        read). Both are recorded, so the next look is cheap."""
+    def _unusable_outputs(
+        self, original: StepRunRecord, committed: list[OutputRecord]
+    ) -> tuple[list[str], list[str]]:
+        """The outputs ``committed`` by ``original`` that are gone, and those whose
+        files no longer match the signatures recorded at commit (size, mtime, inode or
+        etag: nothing is read). Both are recorded, so the next look is cheap."""
         source = original.id
         missing: list[str] = []
         changed: list[str] = []
-        for rec in self.store.outputs_of(source):
+        for rec in committed:
             if rec.deleted_at is not None:
                 missing.append(rec.name)
                 continue
@@ -372,7 +338,7 @@ class ReuseAdvisor:
                 changed.append(f"{rec.name}: {rec.damage}")
                 continue
             try:
-                location = Datastore.get(self.ws, rec.datastore).location
+                location = self._location(rec.datastore)
                 present = location.exists(rec.path)
             except LookupError:
                 present = False
@@ -391,6 +357,17 @@ class ReuseAdvisor:
                     )
                     changed.append(f"{rec.name}: {', '.join(changes)}")
         return missing, changed
+
+    def _location(self, datastore: str) -> StorageLocation:
+        """Where a datastore's files are, looked up once per run (a catalog read each
+        time was a third of a reused step's decision).
+
+        Raises:
+            LookupError: no datastore has that name.
+        """
+        if datastore not in self._locations:
+            self._locations[datastore] = Datastore.get(self.ws, datastore).location
+        return self._locations[datastore]
 
     def _why_changed(self, node: PlanNode, fp: Fingerprint) -> str:
         previous = self.store.latest_finished_step(node.name)

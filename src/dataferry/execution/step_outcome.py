@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
@@ -71,18 +72,34 @@ class StepOutcomes:
     # -- a step that begins -------------------------------------------------------------
 
     def preparing(self, state: StepState) -> None:
-        """Show the step as Preparing; its duration counts from here."""
+        """Note that the step begins preparing now (its duration counts from here).
+
+        Nothing is written yet: most steps prepare in milliseconds, and their move to
+        Preparing is recorded in the transaction of the move that ends it (to Running,
+        Finished or Failed), with its own event of this time. One that takes longer is
+        shown Preparing by ``show_preparing``.
+        """
+        state.preparing_since = now()
+        state.status = StepStatus.PREPARING
+
+    def show_preparing(self, state: StepState) -> None:
+        """Record the step's move to Preparing now, if its row does not say so yet."""
+        since = state.preparing_since
+        if since is None:
+            return
         self.store.move_step(
             state.record.id,
             StepStatus.PREPARING,
-            note={"doing": "fingerprinting"},
-            started_at=now(),
-            details=self.details(state, stage="fingerprinting"),
+            note=_PREPARING_NOTE,
+            at=since,
+            started_at=since,
+            details=self.details(state, stage=_PREPARING_NOTE["doing"]),
         )
-        state.status = StepStatus.PREPARING
+        state.preparing_since = None
 
     def stage(self, state: StepState, stage: str) -> None:
         """Show what a step still preparing is doing (a stage that has lasted)."""
+        self.show_preparing(state)
         self.store.update_step_run(
             state.record.id, details=self.details(state, stage=stage)
         )
@@ -92,6 +109,14 @@ class StepOutcomes:
             {"doing": stage},
             step_run_id=state.record.id,
         )
+
+    def _preparing_move(self, state: StepState) -> dict[str, Any]:
+        """The keywords of ``RunStore.move_step`` that record a move to Preparing not
+        on record yet, in the same transaction; the step's row then says it."""
+        since, state.preparing_since = state.preparing_since, None
+        if since is None:
+            return {}
+        return {"preparing_since": since, "preparing_note": _PREPARING_NOTE}
 
     def started(self, state: StepState, pid: int | None) -> None:
         """Record the step as Running with its pid, what it reads and why it was not
@@ -104,6 +129,7 @@ class StepOutcomes:
         self.store.move_step(
             state.record.id,
             StepStatus.RUNNING,
+            **self._preparing_move(state),
             inputs=inputs,
             reuse=_reuse_event(state, reuse=False),
             fingerprint=state.fingerprint,
@@ -117,27 +143,32 @@ class StepOutcomes:
         assert prep.decision is not None and prep.decision.reused_from is not None
         source = prep.decision.reused_from
         stamp = now()
-        self.store.move_step(
-            state.record.id,
-            StepStatus.FINISHED,
-            reuse={
-                **_reuse_event(state, reuse=True),
-                "reused_from": source.reused_from or source.id,
-            },
-            fingerprint=state.fingerprint,
-            reused_from=source.reused_from or source.id,
-            explanation=state.explanation,
+        values: dict[str, Any] = {
+            "fingerprint": state.fingerprint,
+            "reused_from": source.reused_from or source.id,
+            "explanation": state.explanation,
             # a reused step ran nothing: it shows no time of its own, as before
-            started_at=stamp,
-            ended_at=stamp,
-            details=self.details(
+            "started_at": stamp,
+            "ended_at": stamp,
+            "details": self.details(
                 state,
                 reused_run_id=source.run_id,
                 # this run may have generated other names for the same outputs
                 reused_output_names=reused_output_names(state.node, source),
             ),
+        }
+        self.store.move_step(
+            state.record.id,
+            StepStatus.FINISHED,
+            **self._preparing_move(state),
+            reuse={
+                **_reuse_event(state, reuse=True),
+                "reused_from": values["reused_from"],
+            },
+            **values,
         )
-        state.record = self.store.get_step_run(state.record.id)
+        # what the row now says (the steps reading its outputs look there), unread
+        state.record = replace(state.record, status=str(StepStatus.FINISHED), **values)
         state.status = StepStatus.FINISHED
 
     # -- a step that ends ---------------------------------------------------------------
@@ -189,6 +220,7 @@ class StepOutcomes:
         self.store.move_step(
             state.record.id,
             StepStatus.FAILED,
+            **self._preparing_move(state),
             fingerprint=state.fingerprint,
             explanation=state.explanation,
             ended_at=now(),
@@ -201,6 +233,8 @@ class StepOutcomes:
         a cancelled 10,000-step run took a transaction per step, 15 s in all."""
         if not ended:
             return
+        for state, _ in ended:  # began preparing: its history says so first
+            self.show_preparing(state)
         for state, _ in ended:
             state.status = StepStatus.CANCELED
         stamp = now()
@@ -306,6 +340,9 @@ class StepOutcomes:
         for staged in state.staged:
             discard_output(staged)
         self.store.release_leases(state.record.id)
+
+
+_PREPARING_NOTE = {"doing": "fingerprinting"}
 
 
 def _reuse_event(state: StepState, *, reuse: bool) -> dict[str, Any]:

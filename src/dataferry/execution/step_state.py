@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from dataferry.catalog.status import StepStatus
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from dataferry.catalog.run_store import StepRunRecord
     from dataferry.execution.commit import StagedOutput
     from dataferry.execution.executors import StepHandle
@@ -34,6 +36,9 @@ class StepState:
     fingerprint_details: dict[str, Any] = field(default_factory=dict)
     explanation: str | None = None
     stop_reason: str = ""
+    # when the step began preparing, while its row does not say so yet (see
+    # ``StepOutcomes.preparing``); None once it does
+    preparing_since: datetime | None = None
 
     @property
     def node_id(self) -> str:
