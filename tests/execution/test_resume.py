@@ -399,8 +399,8 @@ class TestEveryStepProcessIsStopped:
         crashing_driver: ScriptedDriver,
     ) -> None:
         """A step's process is held until the driver has recorded it: the driver died
-        first, so the step never ran (its row says Preparing, truly: its process was
-        never let run), and runs once."""
+        first, so the step never ran (its row says it has not begun, truly: its process
+        was never let run), and runs once."""
         crashing_driver.args = ["before-running"]
         setup = chain(workspace, tmp_path, wait_in_b=False)
         run = setup.pipeline.submit("resume")
@@ -408,7 +408,9 @@ class TestEveryStepProcessIsStopped:
         assert driver.wait(timeout=WAIT_S) == -signal.SIGKILL
         store = RunStore(workspace.catalog)
         b = store.get_step_run(step(run, "b").id)
-        assert b.status == "Preparing"
+        # a step whose preparation ends within 0.1 s is recorded as begun only with its
+        # move to Running: NotStarted; a slower one was shown Preparing meanwhile
+        assert b.status in ("NotStarted", "Preparing")
         assert (store_root / STAGING_DIR / b.id).is_dir()  # prepared, never released
         folder = run_dir(workspace, run.id)
         wait_until(lambda: step_processes(folder) == [], "the held step's exit")
