@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,6 +20,8 @@ from dataferry.errors import (
 from dataferry.execution.run_context import CONTEXT_ENV, _SubmittedRun
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dataferry import Workspace
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
@@ -29,7 +30,7 @@ PNG = b"\x89PNG\r\n\x1a\nfake"
 class Figure:
     """What log_image needs of a matplotlib plot (matplotlib is not installed here)."""
 
-    def savefig(self, fname: Any, format: str) -> None:  # noqa: A002  # matplotlib's name
+    def savefig(self, fname: Any, format: str) -> None:
         assert format == "png"
         fname.write(PNG)
 
@@ -64,7 +65,7 @@ class TestTagsAndProperties:
 
     def test_tags_must_be_a_dict(self, run: _SubmittedRun) -> None:
         with pytest.raises(
-            RunArgumentTypeError, match="tag must be a dict .* not list"
+            RunArgumentTypeError, match=r"tag must be a dict .* not list"
         ):
             run.set_tags(["a"])  # type: ignore[arg-type]
 
@@ -156,7 +157,7 @@ class TestFiles:
         with pytest.raises(RunArgumentTypeError, match="got 2 names for 1 paths"):
             run.upload_files(["a", "b"], [tmp_path / "x"])
         with pytest.raises(
-            RunArgumentError, match="Cannot upload path: .* not a valid directory"
+            RunArgumentError, match=r"Cannot upload path: .* not a valid directory"
         ):
             run.upload_folder("d", tmp_path / "missing")
         with pytest.raises(
@@ -278,5 +279,32 @@ class TestOffline:
     def test_no_parent_or_experiment(self, offline: Any) -> None:
         with pytest.raises(AttributeError, match="an offline run has no parent"):
             _ = offline.parent
-        with pytest.raises(AttributeError, match="no run.experiment.workspace"):
+        with pytest.raises(AttributeError, match=r"no run.experiment.workspace"):
             _ = offline.experiment
+
+
+class TestRunDetailsArguments:
+    def test_not_a_run(self) -> None:
+        from dataferry.execution.run_details import RunDetails
+
+        with pytest.raises(
+            RunArgumentTypeError, match=r"RunDetails needs a run .* got str"
+        ):
+            RunDetails("run-1")
+
+    def test_render_lib_and_refresh(
+        self, run: _SubmittedRun, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from dataferry.errors import RunNotFoundError
+        from dataferry.execution.run_details import RunDetails
+
+        details = RunDetails(run)
+        with pytest.raises(
+            RunArgumentError, match=r"render_lib='ipywidgets'.*leave render_lib out"
+        ):
+            details.show(render_lib="ipywidgets")
+        monkeypatch.setenv("AZUREML_OVERRIDE_ALL_WIDGET_REFRESH_TIME", "soon")
+        with pytest.raises(RunArgumentError, match="'soon' is not a number of seconds"):
+            details.show()
+        with pytest.raises(RunNotFoundError, match="sr-1"):
+            details.get_widget_data()
