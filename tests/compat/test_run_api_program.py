@@ -230,6 +230,25 @@ class TestRunApiInAStep:
         assert out[0] == f"PipelineRun {run.id}: Finished"
         assert out[-1].split()[:2] == ["train", "Finished"]
 
+    def test_terminal_view_draws_a_table(
+        self, finished: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from dataferry.execution.run_details import RunDetails
+        from dataferry.execution.run_details_view import _TerminalView
+
+        snap = RunDetails(finished["run"]).snapshot()
+        capsys.readouterr()
+        view = _TerminalView()
+        view.update(snap)
+        view.close(snap)
+
+        out = capsys.readouterr().out
+        header = next(line for line in out.splitlines() if "step" in line)
+        cells = [c for c in header.split() if c != "┃"]
+        assert cells == ["step", "status", "duration", "target", "note"]
+        assert "train" in out
+        assert "Finished" in out
+
 
 WAIT = """\
 import os, sys, time
