@@ -237,9 +237,7 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         "azureml.train.automl": _azure_only("AutoMLConfig"),
         "azureml.train.hyperdrive": _azure_only(*_HYPERDRIVE),
         "azureml.train.estimator": _exported("Estimator"),
-        # RunDetails comes with issue 9 item 8; the module exists so imports of it
-        # say what is missing instead of failing on the module path
-        "azureml.widgets": {},
+        "azureml.widgets": _from("dataferry.execution.run_details", "RunDetails"),
         "azureml.exceptions": {
             **_from(
                 "dataferry.errors",

@@ -54,8 +54,13 @@ __all__ = [
     "PipelineValidationError",
     "PlanFormatError",
     "PlanVersionError",
+    "RunArgumentError",
+    "RunArgumentTypeError",
     "RunError",
+    "RunFileExistsError",
+    "RunFileNotFoundError",
     "RunNotFoundError",
+    "RunPropertyError",
     "RunStateError",
     "SchedulerStateError",
     "SecretNotFoundError",
@@ -344,6 +349,36 @@ class AgentError(RunError, RuntimeError):
 
 class RunNotFoundError(RunError, LookupError):
     """No run or step run has the given id."""
+
+    exit_code = 3
+
+
+class RunArgumentError(RunError, ValueError):
+    """A run API call got an argument it cannot use (``log_image`` with both or
+    neither of ``path`` and ``plot``, a confusion matrix without its ``data``...)."""
+
+    exit_code = 2
+
+
+class RunArgumentTypeError(RunArgumentError, TypeError):
+    """A run API call got arguments of the wrong shape (``upload_files`` with names
+    and paths of different lengths: a ``TypeError`` in the SDK)."""
+
+
+class RunPropertyError(RunError, ValueError):
+    """A run property was given a new value: properties are written once."""
+
+    exit_code = 2
+
+
+class RunFileExistsError(RunError, FileExistsError):
+    """A run file of that name was already uploaded to the run."""
+
+    exit_code = 2
+
+
+class RunFileNotFoundError(RunError, FileNotFoundError):
+    """The run has no file (artifact) of that name."""
 
     exit_code = 3
 

@@ -222,6 +222,35 @@ metrics = Table(
     Index("ix_metrics_run_id", "run_id"),
 )
 
+# what a run's code attached to it besides metrics (run.tag, run.add_properties,
+# run.upload_file): tags change, properties are written once, files are kept under
+# the run's folder at ``path`` (relative to the workspace)
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text),  # None is kept, as in the SDK
+)
+
+run_properties = Table(
+    "run_properties",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+run_files = Table(
+    "run_files",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("name", String(1024), primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 # file signature -> content hash, so an unchanged input is not hashed again
 content_hashes = Table(
     "content_hashes",

@@ -3,7 +3,8 @@
 A metric is a series of logged values. One stored value comes back bare, several as a
 list: ``log`` once gives the scalar, n times a list; ``log_list([a, b])`` gives
 ``[a, b]`` but ``log_list([a])`` gives ``a``; rows (``log_row``, ``log_table``) come
-back as ``{col: value}`` for one row and ``{col: [values]}`` for several.
+back as ``{col: value}`` for one row and ``{col: [values]}`` for several; an
+artifact-backed metric (``log_image``, ``log_confusion_matrix``...) as its URI.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def metrics_dict(
     out: dict[str, Any] = {}
     for key, recs in grouped.items():
         kind = recs[0].kind
-        if kind == "scalar":
+        if kind in ("scalar", "artifact"):  # an artifact's value is its aml:// URI
             out[key] = _unwrap([r.value for r in recs])
         elif kind == "list":
             out[key] = _unwrap([v for r in recs for v in r.value])

@@ -16,11 +16,13 @@ from dataferry.execution import run_layout, views
 from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.port_identity import reused_names
+from dataferry.execution.run_api import RunFilesApi, RunTagsApi, input_datasets
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
     from dataferry.execution.agent_client import AgentLink
     from dataferry.execution.experiment import Experiment
+    from dataferry.execution.run_files import RunFiles
 
 _WATCH_S = 0.1
 _LIVENESS_S = 2.0  # how often a waiter checks that the run's driver is alive
@@ -176,8 +178,9 @@ class _RunBase(ABC):
             )
 
 
-class StepRun(_RunBase):
-    """One step's execution in a pipeline run."""
+class StepRun(_RunBase, RunTagsApi, RunFilesApi):
+    """One step's execution in a pipeline run: status, logs, outputs, metrics, and
+    the tags, properties and files its code attached (``run_api``)."""
 
     def __init__(
         self,
@@ -200,6 +203,20 @@ class StepRun(_RunBase):
 
     def _pipeline_run_id(self) -> str:
         return self.pipeline_run_id
+
+    def _run_files(self) -> RunFiles:
+        """The files of this step run, or of the one it reused (its files are those)."""
+        from dataferry.catalog.run_annotations import RunAnnotations
+        from dataferry.execution.run_files import RunFiles
+
+        r = self._record()
+        source = self._store.get_step_run(r.reused_from) if r.reused_from else r
+        workspace = self.experiment.workspace
+        folder = run_layout.files_dir(
+            run_layout.step_dir(workspace, source.run_id, source.id)
+        )
+        annotations = RunAnnotations(workspace.catalog)
+        return RunFiles(annotations, workspace.path, source.id, folder)
 
     @property
     def name(self) -> str:
@@ -272,6 +289,9 @@ class StepRun(_RunBase):
         }
         # runs recorded before the catalog kept bindings in lineage have them in details
         details["inputs"] = _inputs(own) or details.get("inputs", {})
+        details["inputDatasets"] = input_datasets(self.experiment.workspace, own)
+        details["properties"] = self.get_properties()
+        details["tags"] = self.get_tags()
         if r.status == StepStatus.FINISHED and not r.reused_from:
             details["registered"] = [
                 {"name": v.name, "version": v.version, "id": v.dataset_id}

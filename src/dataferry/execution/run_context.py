@@ -15,6 +15,9 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dataferry.errors import DataferryError, RunError
+from dataferry.execution.offline_run_api import OfflineRunApi
+from dataferry.execution.run_api import RunTagsApi
+from dataferry.execution.run_artifacts import RunArtifactLogging
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
     from dataferry.execution.experiment import Experiment
     from dataferry.execution.pipeline_run import PipelineRun
+    from dataferry.execution.run_files import RunFiles
 
 CONTEXT_ENV = "DATAFERRY_RUN_CONTEXT"
 
@@ -70,6 +74,19 @@ class Run:
             "an offline run has no output_datasets: it is not a step of a pipeline run"
         )
 
+    @property
+    def parent(self) -> PipelineRun:
+        """Only a step run has a parent; an offline run raises ``AttributeError``."""
+        raise AttributeError("an offline run has no parent: it is not part of a run")
+
+    @property
+    def experiment(self) -> Experiment:
+        """Only a submitted run has one; an offline run raises ``AttributeError``."""
+        raise AttributeError(
+            "an offline run has no experiment (so no run.experiment.workspace); "
+            "use Workspace.from_config() outside a run"
+        )
+
     @classmethod
     def get_context(
         cls,
@@ -94,10 +111,11 @@ class Run:
         return _OfflineRun()
 
 
-class _SubmittedRun(Run):
+class _SubmittedRun(Run, RunTagsApi, RunArtifactLogging):
     """The step run a step process belongs to."""
 
     def __init__(self, context_file: Path) -> None:
+        self._folder = context_file.parent
         self._ctx: dict[str, Any] = json.loads(context_file.read_text("utf-8"))
         self.id: str = self._ctx["run_id"]
         self.name = self._ctx["step_name"]
@@ -119,7 +137,7 @@ class _SubmittedRun(Run):
 
     @property
     def parent(self) -> PipelineRun:
-        """The pipeline run this step run is part of."""
+        """The pipeline run this step run is part of (its ``PipelineRun``)."""
         from dataferry.execution.pipeline_run import PipelineRun
 
         return PipelineRun(self.experiment, self._ctx["parent_run_id"])
@@ -155,6 +173,27 @@ class _SubmittedRun(Run):
         from dataferry.catalog.run_store import RunStore
 
         return RunStore(self._workspace.catalog)
+
+    def _run_files(self) -> RunFiles:
+        from dataferry.catalog.run_annotations import RunAnnotations
+        from dataferry.execution.run_files import RunFiles
+        from dataferry.execution.run_layout import files_dir
+
+        workspace = self._workspace
+        annotations = RunAnnotations(workspace.catalog)
+        return RunFiles(annotations, workspace.path, self.id, files_dir(self._folder))
+
+    def _log_metric(self, name: str, kind: str, value: Any, description: str) -> None:
+        self._store.log_metric(self.id, name, kind, value, description=description)
+
+    def get_details(self) -> dict[str, Any]:
+        """The step run's details as the submitting side sees them (``runId``,
+        ``status``, ``inputDatasets``, ``properties``, ``tags``, ``logFiles``...)."""
+        from dataferry.execution.pipeline_run import StepRun
+
+        return StepRun(
+            self.experiment, self.id, self._ctx["parent_run_id"]
+        ).get_details()
 
     def get_status(self) -> str:
         """The step run's status (Running, while the step runs)."""
@@ -227,10 +266,11 @@ class _SubmittedRun(Run):
         return f"Run(id='{self.id}', name='{self.name}')"
 
 
-class _OfflineRun(Run):
+class _OfflineRun(Run, OfflineRunApi):
     """Outside any run: logging prints what it would have logged."""
 
     def __init__(self, run_id: str | None = None) -> None:
+        OfflineRunApi.__init__(self)
         self.id = run_id or f"OfflineRun_{uuid.uuid4()}"
 
     def log(self, name: str, value: Any, description: str = "") -> None:

@@ -3,7 +3,8 @@
 ``<workspace>/runs/<run id>/`` holds the driver's log (``driver.log``), what the
 driver process itself printed (``driver.out``) and which process drives the run
 (``driver.pid``); each step run has a folder ``<run id>/<step run id>/`` with its ``stdout.txt``, ``stderr.txt``, the context file
-its process reads (``context.json``) and the working folder it runs in (``wd``).
+its process reads (``context.json``), the working folder it runs in (``wd``) and the
+files its code uploaded (``files``).
 
 Only ``os`` and ``pathlib`` are imported: the submitting script and the driver's entry
 point use this module before anything heavy is loaded.
@@ -26,6 +27,7 @@ STDOUT = "stdout.txt"
 STDERR = "stderr.txt"
 CONTEXT_FILE = "context.json"
 WORK_DIR = "wd"
+FILES_DIR = "files"  # the run's files (run.upload_file, run.log_image), by name
 # a step's streams, in the order they are shown
 STREAMS = (STDOUT, STDERR)
 
@@ -84,6 +86,11 @@ def context_file(step_folder: str | os.PathLike[str]) -> Path:
 def work_dir(step_folder: str | os.PathLike[str]) -> Path:
     """The folder the step's process runs in (its snapshot is copied there)."""
     return Path(step_folder, WORK_DIR)
+
+
+def files_dir(step_folder: str | os.PathLike[str]) -> Path:
+    """Where the run's files (``run.upload_file``, ``run.log_image``) are kept."""
+    return Path(step_folder, FILES_DIR)
 
 
 def run_dir_of_context(context_path: str | os.PathLike[str]) -> str:
