@@ -1,8 +1,7 @@
 """run tags, properties and files (run.tag, run.add_properties, run.upload_file)
 
-Revision ID: 0008
-Revises: 0005 (0006 and 0007 are numbered for work on other branches; the merge
-    that brings them in points this revision at the newest of them)
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-21 10:00:00.000000
 """
 
@@ -11,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
