@@ -127,8 +127,7 @@ class Agent:
                 return
             self.last_active = time.monotonic()
             if len(selector.get_map()) > _MAX_PENDING:
-                conn.close()  # a flood of idle connections: no descriptors left
-                continue
+                _drop_oldest(selector)  # a flood of idle connections: keep the newest
             conn.setblocking(False)
             pending = _Pending(
                 protocol.FrameReader(), time.monotonic() + _FIRST_MESSAGE_S
@@ -247,6 +246,13 @@ class Agent:
             return self.path.stat().st_ino == self.inode
         except OSError:
             return False
+
+
+def _drop_oldest(selector: selectors.BaseSelector) -> None:
+    pending = [f for f in selector.get_map().values() if f.data is not None]
+    oldest = min(pending, key=lambda f: f.data.deadline)
+    selector.unregister(oldest.fileobj)
+    oldest.fileobj.close()  # type: ignore[union-attr]
 
 
 def _reply(conn: socket.socket, message: dict[str, Any]) -> None:

@@ -115,7 +115,10 @@ def _request_problem(data: Any) -> str | None:
         if field not in data:
             return f"field {field!r} is missing"
         if not isinstance(data[field], kinds):
-            return f"field {field!r} is a {type(data[field]).__name__}"
+            takes = " or ".join(
+                "null" if k is type(None) else k.__name__ for k in kinds
+            )
+            return f"field {field!r} must be {takes}, not {type(data[field]).__name__}"
     run_id = data["run_id"]
     # it names the run's folder: one plain path component
     if run_id in ("", ".", "..") or any(c in run_id for c in "/\\\0"):
