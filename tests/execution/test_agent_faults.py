@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from pipeline.kit import write_script
 
 from dataferry.catalog.run_store import RunStore
 from dataferry.errors import AgentError, AgentRequestError
 from dataferry.execution import agent_protocol as protocol
 from dataferry.execution.agent_client import error_from, request, stop_agents
+from dataferry.execution.processes import marked_pid
+from dataferry.execution.run_layout import run_dir
 from dataferry.execution.submission import RunRequest
 
 if TYPE_CHECKING:
@@ -371,3 +374,96 @@ def test_a_child_killed_mid_conversation_records_nothing(
     assert list(workspace.path.glob("runs/*")) == []
     assert RunStore(workspace.catalog).list_runs() == []
     _wait_for(lambda: running_agents()[0]["drivers"] == 0, "the child's reaping")
+
+
+@pytest.mark.slow
+def test_a_driver_keeps_none_of_the_agents_descriptors(
+    rt: Path, workspace: Workspace, tmp_path: Path
+) -> None:
+    """Not the listener, not the lock: an agent started while the driver runs (the
+    old one killed) takes the lock and listens."""
+    from dataferry import Pipeline, PythonScriptStep
+    from dataferry.execution.agent_client import running_agents
+
+    flag = tmp_path / "go"
+    wait = (
+        f"import os, time\nwhile not os.path.exists({str(flag)!r}): time.sleep(0.02)\n"
+    )
+    steps = write_script(tmp_path / "s", "wait.py", wait)
+    step = PythonScriptStep("wait.py", name="w", source_directory=steps)
+    run = Pipeline(workspace, steps=[step]).submit("agent")
+    (agent,) = running_agents()
+    _wait_for(lambda: marked_pid(run_dir(workspace, run.id)) is not None, "the mark")
+    driver = marked_pid(run_dir(workspace, run.id))
+    fds = Path(f"/proc/{driver}/fd")
+    held = {os.readlink(fd) for fd in fds.iterdir()}
+    key = str(agent["key"])
+    assert str(protocol.lock_path(rt, key)) not in held
+    # the listener: the agent's socket descriptors, none of which the driver holds
+    agent_sockets = {
+        os.readlink(fd)
+        for fd in Path(f"/proc/{agent['pid']}/fd").iterdir()
+        if os.readlink(fd).startswith("socket:")
+    }
+    assert agent_sockets
+    assert not agent_sockets & held
+
+    os.kill(int(agent["pid"]), signal.SIGKILL)
+    new = _start_agent(rt, key)
+    assert new != agent["pid"]
+    assert _alive(driver)
+    flag.touch()
+    assert run.wait_for_completion(show_output=False, timeout_seconds=60) == "Finished"
+
+
+@pytest.mark.slow
+def test_a_submission_from_a_removed_folder_goes_through_the_agent(
+    rt: Path, workspace: Workspace, tmp_path: Path
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    steps = write_script(tmp_path / "s", "ok.py", "print('ok')\n")
+    script = f"""
+import os
+os.chdir({str(gone)!r}); os.rmdir({str(gone)!r})
+os.environb[b"ODD"] = b"caf\\xe9 \\xff"
+from dataferry import Pipeline, PythonScriptStep, Workspace
+ws = Workspace.from_config({str(workspace.path)!r})
+step = PythonScriptStep("ok.py", name="ok", source_directory={str(steps)!r})
+print(Pipeline(ws, steps=[step]).submit("agent").wait_for_completion(show_output=False))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_env(DATAFERRY_RUNTIME_DIR=str(rt)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "Finished"
+    assert "submitting from this process" not in done.stderr
+    from dataferry.execution.agent_client import running_agents
+
+    (agent,) = running_agents()
+    assert agent["served"] == 1
+
+
+def test_a_long_log_is_rotated_when_an_agent_starts(tmp_path: Path) -> None:
+    from dataferry.execution.agent import LOG_LIMIT
+
+    folder = tmp_path / "rt"
+    folder.mkdir(mode=0o700)
+    log = protocol.log_path(folder, "k")
+    log.write_bytes(b"old line\n" * (LOG_LIMIT // 9 + 1))
+    pid = _start_agent(folder, "k", idle_s="0.3")
+    _wait_for(lambda: not _alive(pid), "the idle agent's end")
+
+    assert protocol.log_path(folder, "k").with_name("agent-k.log.1").stat().st_size > (
+        LOG_LIMIT
+    )
+    lines = log.read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        f"agent {pid} listening",
+        f"agent {pid} stopped after 0 submissions",
+    ]
