@@ -347,6 +347,15 @@ class AgentError(RunError, RuntimeError):
     the pipeline's (it went away mid-conversation, say); the message says what it was."""
 
 
+class AgentRequestError(AgentError, ValueError):
+    """A message to the local agent is not one it takes (a field missing or of the
+    wrong type, a message too large); the message names the field and what it takes.
+    A submitting script of another dataferry version can send one: use the same
+    version for the script and the agent, or ``DATAFERRY_AGENT=0``."""
+
+    exit_code = 2
+
+
 class RunNotFoundError(RunError, LookupError):
     """No run or step run has the given id."""
 

@@ -29,6 +29,7 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,16 @@ _PRELOAD = (
     "sqlalchemy.dialects.sqlite",
 )
 _FIRST_MESSAGE_S = 5.0  # a client sends its first message right after connecting
+LOG_LIMIT = 1 << 20  # bytes of agent log kept before it is rotated (_rotate_log)
+_MAX_PENDING = 256  # connections whose first message is still on its way
+
+
+@dataclass
+class _Pending:
+    """A connection whose first message is being read."""
+
+    reader: protocol.FrameReader
+    deadline: float  # time.monotonic()
 
 
 class _Stop(Exception):
@@ -78,16 +89,21 @@ class Agent:
         self.served = 0
 
     def serve(self) -> None:
-        """Accept connections until idle, asked to stop, or the socket is not ours."""
+        """Accept connections until idle, asked to stop, or the socket is not ours.
+
+        Every connection's first message is read as its bytes arrive, beside the
+        others': a slow or silent client is dropped after ``_FIRST_MESSAGE_S`` and
+        delays no one meanwhile."""
         selector = selectors.DefaultSelector()
         selector.register(self.listener, selectors.EVENT_READ)
         try:
             while True:
-                for _ in selector.select(timeout=1.0):
-                    with contextlib.suppress(BlockingIOError, InterruptedError):
-                        conn, _ = self.listener.accept()
-                        self.last_active = time.monotonic()
-                        self._handle(conn)
+                for found, _ in selector.select(timeout=self._next_wait(selector)):
+                    if found.data is None:
+                        self._accept(selector)
+                    else:
+                        self._read(selector, found.fileobj, found.data)  # type: ignore[arg-type]
+                self._expire(selector)
                 self._reap()
                 if self.children:
                     self.last_active = time.monotonic()
@@ -98,19 +114,75 @@ class Agent:
         except _Stop:
             return
         finally:
+            for found in list(selector.get_map().values()):
+                if found.data is not None:
+                    found.fileobj.close()  # type: ignore[union-attr]
             selector.close()
 
-    def _handle(self, conn: socket.socket) -> None:
+    def _accept(self, selector: selectors.BaseSelector) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            self.last_active = time.monotonic()
+            if len(selector.get_map()) > _MAX_PENDING:
+                _drop_oldest(selector)  # a flood of idle connections: keep the newest
+            conn.setblocking(False)
+            pending = _Pending(
+                protocol.FrameReader(), time.monotonic() + _FIRST_MESSAGE_S
+            )
+            selector.register(conn, selectors.EVENT_READ, pending)
+
+    def _read(
+        self, selector: selectors.BaseSelector, conn: socket.socket, pending: _Pending
+    ) -> None:
+        try:
+            data = conn.recv(pending.reader.wanted())
+            if not data:
+                raise protocol.ProtocolError("the connection closed")
+            message = pending.reader.feed(data)
+        except (BlockingIOError, InterruptedError):
+            return
+        except protocol.ProtocolError as exc:
+            selector.unregister(conn)
+            _refuse(conn, str(exc))
+            conn.close()
+            return
+        except OSError:
+            selector.unregister(conn)
+            conn.close()
+            return
+        if message is not None:
+            selector.unregister(conn)
+            self._handle(conn, message)
+
+    def _expire(self, selector: selectors.BaseSelector) -> None:
+        now = time.monotonic()
+        for found in list(selector.get_map().values()):
+            if found.data is not None and found.data.deadline < now:
+                selector.unregister(found.fileobj)
+                found.fileobj.close()  # type: ignore[union-attr]
+
+    def _next_wait(self, selector: selectors.BaseSelector) -> float:
+        deadlines: list[float] = [
+            f.data.deadline for f in selector.get_map().values() if f.data
+        ]
+        if not deadlines:
+            return 1.0
+        return max(0.0, min(1.0, min(deadlines) - time.monotonic()))
+
+    def _handle(self, conn: socket.socket, message: dict[str, Any]) -> None:
         with conn:
             conn.setblocking(True)
             conn.settimeout(_FIRST_MESSAGE_S)
-            try:
-                message = protocol.receive(conn)
-            except OSError:
-                return
             op = message.get("op")
             if op == "submit":
-                self._fork(conn, message)
+                problem = protocol.hello_problem(message)
+                if problem is None:
+                    self._fork(conn, message)
+                else:
+                    _refuse(conn, f"submit: {problem}")
                 return
             if op == "status":
                 _reply(conn, self.status())
@@ -118,9 +190,7 @@ class Agent:
                 _reply(conn, {"stopping": True})
                 raise _Stop
             else:
-                _reply(
-                    conn, {"error": {"type": "AgentError", "message": f"no op {op!r}"}}
-                )
+                _refuse(conn, f"no op {op!r}: the ops are 'submit', 'status', 'stop'")
 
     def status(self) -> dict[str, Any]:
         """``pid``, ``key``, ``started`` (Unix time), ``served`` (submissions),
@@ -178,9 +248,28 @@ class Agent:
             return False
 
 
+def _drop_oldest(selector: selectors.BaseSelector) -> None:
+    pending = [f for f in selector.get_map().values() if f.data is not None]
+    oldest = min(pending, key=lambda f: f.data.deadline)
+    selector.unregister(oldest.fileobj)
+    oldest.fileobj.close()  # type: ignore[union-attr]
+
+
 def _reply(conn: socket.socket, message: dict[str, Any]) -> None:
     with contextlib.suppress(OSError):
         protocol.send(conn, message)
+
+
+def _refuse(conn: socket.socket, problem: str) -> None:
+    """Answer a message the agent does not take, as ``AgentRequestError``."""
+    text = (
+        f"the local agent refused a message: {problem}; the submitting script and "
+        "the agent must be the same dataferry version (or set DATAFERRY_AGENT=0)"
+    )
+    with contextlib.suppress(OSError):
+        conn.setblocking(True)
+        conn.settimeout(1.0)
+        protocol.send(conn, {"error": {"type": "AgentRequestError", "message": text}})
 
 
 def _preload() -> None:
@@ -216,6 +305,29 @@ def _listen(path: Path) -> socket.socket:
     return listener
 
 
+def _rotate_log(log: Path) -> None:
+    """Keep the log under ``LOG_LIMIT`` bytes: when this agent starts with a longer one
+    as its output, that becomes ``.log.1`` (replacing the one before) and the agent
+    writes a new one. Each agent appends a line or two, and a child a traceback when it
+    fails, so a long-lived user's log would otherwise grow forever."""
+    try:
+        info = log.stat()
+        mine = os.fstat(1)
+    except OSError:
+        return
+    if (info.st_dev, info.st_ino) != (
+        mine.st_dev,
+        mine.st_ino,
+    ) or info.st_size < LOG_LIMIT:
+        return  # output elsewhere (a test's pipe), or short enough
+    with contextlib.suppress(OSError):
+        os.replace(log, log.with_name(f"{log.name}.1"))
+        fresh = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fresh, 1)
+        os.dup2(fresh, 2)
+        os.close(fresh)
+
+
 def _on_term(signum: int, frame: object) -> None:
     raise _Stop
 
@@ -236,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     if child:  # the spawner waits for this; the agent is nobody's child
         pid_file.write_text(str(child))
         os._exit(0)
+    os.chdir("/")  # hold no user's folder busy for the agent's lifetime
+    _rotate_log(protocol.log_path(folder, key))
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

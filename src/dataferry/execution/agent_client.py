@@ -146,9 +146,18 @@ def _hello(workspace: Workspace) -> dict[str, Any]:
         "op": "submit",
         "workspace": os.fspath(workspace.path),
         "env": dict(os.environ),
-        "cwd": os.getcwd(),
+        "cwd": _cwd(),
         "umask": mask,
     }
+
+
+def _cwd() -> str | None:
+    """This process's working folder; None if it was removed (the driver then works
+    in ``/``: every path a submission holds is absolute)."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        return None
 
 
 def error_from(data: Any) -> Exception:

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 _HEADER = struct.Struct(">I")
 _MAX_MESSAGE = 1 << 31  # bytes; a 100,000-step plan is well under this
+# the first message of a connection, read by the agent itself: a submission's
+# environment is at most a few MB (the kernel's limit for exec), a status request bytes
+MAX_FIRST_MESSAGE = 64 << 20
 DEFAULT_IDLE_S = 600.0
 _OFF = {"0", "off", "no", "false"}
 
@@ -169,10 +172,89 @@ def receive(sock: _socket.socket) -> dict[str, Any]:
         TimeoutError: the socket's timeout passed first.
     """
     (size,) = _HEADER.unpack(_read_exactly(sock, _HEADER.size))
-    if size > _MAX_MESSAGE:
-        raise ProtocolError(f"message of {size} bytes refused")
+    _check_size(size, _MAX_MESSAGE)
+    return _decode(_read_exactly(sock, size))
+
+
+class FrameReader:
+    """One message put together from bytes as they arrive, for a reader that serves
+    many connections at once and must not wait on any one of them."""
+
+    def __init__(self, limit: int = MAX_FIRST_MESSAGE) -> None:
+        self._limit = limit
+        self._header = b""
+        self._size: int | None = None
+        self._body: list[bytes] = []
+        self._have = 0
+
+    def wanted(self) -> int:
+        """How many bytes to read next: never past the message's end, so what follows
+        it stays on the connection for whoever reads on."""
+        if self._size is None:
+            return _HEADER.size - len(self._header)
+        return min(self._size - self._have, 1 << 20)
+
+    def feed(self, data: bytes) -> dict[str, Any] | None:
+        """Take ``data`` (at most ``wanted()`` bytes); the message once it is whole.
+
+        Raises:
+            ProtocolError: the length is over the limit, or the bytes are not a message.
+        """
+        if self._size is None:
+            self._header += data
+            if len(self._header) < _HEADER.size:
+                return None
+            (self._size,) = _HEADER.unpack(self._header)
+            _check_size(self._size, self._limit)
+        else:
+            self._body.append(data)
+            self._have += len(data)
+        if self._have < self._size:
+            return None
+        return _decode(b"".join(self._body))
+
+
+def hello_problem(message: dict[str, Any]) -> str | None:
+    """What is wrong with a ``submit`` message (see ``agent_client``), or None."""
+    for field, kind in (("workspace", str), ("env", dict), ("umask", int)):
+        value = message.get(field)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"field {field!r} must be a {kind.__name__}, not {_kind(value)}"
+    cwd = message.get("cwd")
+    if cwd is not None and not isinstance(cwd, str):
+        return f"field 'cwd' must be a str or null, not {_kind(cwd)}"
+    for name, value in message["env"].items():
+        if (
+            not isinstance(value, str)
+            or not name
+            or "=" in name
+            or "\0" in name + value
+        ):
+            return (
+                f"field 'env': variable {name[:40]!r} must have a name without '=' and "
+                "a str value, neither holding a NUL byte"
+            )
+    if not 0 <= message["umask"] <= 0o777:
+        return f"field 'umask' must be between 0 and 0o777, not {message['umask']}"
+    if not os.path.isabs(message["workspace"]):
+        return (
+            f"field 'workspace' must be an absolute path, not {message['workspace']!r}"
+        )
+    return None
+
+
+def _kind(value: object) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+def _check_size(size: int, limit: int) -> None:
+    if size > limit:
+        raise ProtocolError(f"a message of {size} bytes is over the limit of {limit}")
+
+
+def _decode(body: bytes) -> dict[str, Any]:
     try:
-        message = json.loads(_read_exactly(sock, size))
+        message = json.loads(body)
     except ValueError as exc:
         raise ProtocolError(f"not a message: {exc}") from exc
     if not isinstance(message, dict):

@@ -45,8 +45,8 @@ def serve_submission(conn: socket.socket, hello: dict[str, Any], log: Path) -> i
         message = protocol.receive(conn)
     except OSError:  # the script found problems and ended the conversation
         return 0
-    request = RunRequest.from_json(message["run"])
     try:
+        request = RunRequest.from_json(message.get("run"))
         record_run(workspace, request)
     except Exception as exc:
         _reply_error(conn, exc)
@@ -64,10 +64,12 @@ def serve_submission(conn: socket.socket, hello: dict[str, Any], log: Path) -> i
 def _take_on(hello: dict[str, Any]) -> None:
     """The submitting script's environment variables, working folder and umask."""
     os.environ.clear()
-    os.environ.update({str(k): str(v) for k, v in hello["env"].items()})
-    os.umask(int(hello["umask"]))
-    with contextlib.suppress(OSError):  # a folder removed since: paths are absolute
-        os.chdir(hello["cwd"])
+    os.environ.update(hello["env"])  # checked by the agent: str to str
+    os.umask(hello["umask"])
+    try:
+        os.chdir(hello["cwd"] or "/")
+    except OSError:  # removed since (or never there): every path given is absolute
+        os.chdir("/")
 
 
 def _reply_error(conn: socket.socket, exc: BaseException) -> None:

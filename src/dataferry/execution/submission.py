@@ -72,7 +72,17 @@ class RunRequest:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunRequest:
+    def from_json(cls, data: Any) -> RunRequest:
+        """The request ``to_json`` made.
+
+        Raises:
+            AgentRequestError: ``data`` is not such a request (which field, and why).
+        """
+        from dataferry.errors import AgentRequestError
+
+        problem = _request_problem(data)
+        if problem is not None:
+            raise AgentRequestError(f"the run to record is malformed: {problem}")
         return cls(
             run_id=data["run_id"],
             experiment=data["experiment"],
@@ -83,6 +93,44 @@ class RunRequest:
             description=data["description"],
             steps=[(a, b, c) for a, b, c in data["steps"]],
         )
+
+
+_REQUEST_FIELDS: tuple[tuple[str, tuple[type, ...]], ...] = (
+    ("run_id", (str,)),
+    ("experiment", (str,)),
+    ("plan", (dict,)),
+    ("parameters", (dict,)),
+    ("options", (dict,)),
+    ("tags", (dict, type(None))),
+    ("description", (str, type(None))),
+    ("steps", (list,)),
+)
+
+
+def _request_problem(data: Any) -> str | None:
+    """What is wrong with a ``RunRequest`` in JSON, or None."""
+    if not isinstance(data, dict):
+        return f"expected an object, got {type(data).__name__}"
+    for field, kinds in _REQUEST_FIELDS:
+        if field not in data:
+            return f"field {field!r} is missing"
+        if not isinstance(data[field], kinds):
+            takes = " or ".join(
+                "null" if k is type(None) else k.__name__ for k in kinds
+            )
+            return f"field {field!r} must be {takes}, not {type(data[field]).__name__}"
+    run_id = data["run_id"]
+    # it names the run's folder: one plain path component
+    if run_id in ("", ".", "..") or any(c in run_id for c in "/\\\0"):
+        return f"run id {run_id[:80]!r} is not a folder name"
+    for step in data["steps"]:
+        if not (
+            isinstance(step, list)
+            and len(step) == 3
+            and all(isinstance(part, str) for part in step)
+        ):
+            return "field 'steps' must hold [step run id, node id, name] strings"
+    return None
 
 
 def read_facts(workspace: Workspace) -> WorkspaceFacts:
