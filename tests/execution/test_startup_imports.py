@@ -169,7 +169,9 @@ def test_compiling_a_plan_loads_nothing_heavy(
     src.mkdir()
     (src / "step.py").write_text("print('ok')\n")
     body = CLIENT_HALF.format(project=str(workspace.path), src=str(src))
-    script = REPORT.format(heavy=HEAVY) + body
+    # nor what only some submissions need: packages' requirement parsing (steps that
+    # declare packages), ignore-file matching (a folder with a .amlignore)
+    script = REPORT.format(heavy=(*HEAVY, "packaging", "pathspec")) + body
 
     report = _run(script, tmp_path)
 

@@ -14,7 +14,7 @@ from dataferry.data.compute_path import normalise_path_on_compute, places_overla
 from dataferry.data.consumption import DatasetConsumptionConfig
 from dataferry.data.datapath import DataPath, DataReference
 from dataferry.errors import ParameterTypeError, PipelineValidationError
-from dataferry.execution.environments import spec_of
+from dataferry.execution.environments.spec import spec_of
 from dataferry.execution.plan_inputs import (
     DataPathInput,
     DatasetInput,

@@ -10,9 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
 from dataferry.errors import EnvironmentDefinitionError, StepDefinitionError
 from dataferry.pipeline.checks import as_str_list, check_type, type_error
 
@@ -26,6 +23,10 @@ _CONDA_KEYS = {"name", "channels", "dependencies", "prefix", "variables"}
 def package_name(spec: str) -> str:
     """The canonical name of a pip or conda package spec (``Foo_Bar>=1`` -> ``foo-bar``);
     the spec itself, lower-cased, when it is not a requirement (a URL, a path)."""
+    # imported here: a script whose steps declare no packages never loads packaging
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     text = spec.split("::")[-1].strip()  # conda's channel::package
     try:
         return canonicalize_name(Requirement(text).name)

@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING
 
 from dataferry.execution.environments.requirements import Resolution, resolve_request
 from dataferry.execution.environments.venvs import ensure_venv
-from dataferry.execution.plan_model import EnvironmentSpec
-from dataferry.pipeline.runconfig import DEFAULT_ENVIRONMENT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from pathlib import Path
 
-    from dataferry.pipeline.steps import PipelineStep
+    from dataferry.execution.plan_model import EnvironmentSpec
 
 CACHE_FOLDER = "environments"  # in the workspace folder
 
@@ -32,23 +30,6 @@ class ResolvedEnvironment:
     interpreter: str
     notes: tuple[str, ...]
     key: str = ""
-
-
-def spec_of(step: PipelineStep) -> EnvironmentSpec:
-    """The step's environment as a plan spec (what it asks for, not yet resolved).
-
-    Raises:
-        PipelineTypeError: the environment has settings of the wrong type.
-    """
-    if step.has_default_runconfig:  # what RunConfiguration() has, without making one
-        return EnvironmentSpec(DEFAULT_ENVIRONMENT, "python", {})
-    env = step.environment
-    return EnvironmentSpec(
-        env.name,
-        env.python.interpreter_path or None,
-        {**env.environment_variables, **step.runconfig.environment_variables},
-        env.request(),
-    )
 
 
 def environment_key(spec: EnvironmentSpec) -> str:
