@@ -39,6 +39,7 @@ __all__ = [
     "EnvironmentBuildError",
     "EnvironmentDefinitionError",
     "EnvironmentNotFoundError",
+    "ExperimentExecutionException",
     "InputChangedError",
     "InvalidDurationError",
     "InvalidNameError",
@@ -54,7 +55,9 @@ __all__ = [
     "PipelineValidationError",
     "PlanFormatError",
     "PlanVersionError",
+    "RunConfigurationException",
     "RunError",
+    "RunFileNotFoundError",
     "RunNotFoundError",
     "RunStateError",
     "SchedulerStateError",
@@ -306,6 +309,15 @@ class PathOnComputeError(StepDefinitionError):
     """A ``path_on_compute`` leaves the step's working folder, or names it itself."""
 
 
+class RunConfigurationException(StepDefinitionError):
+    """A ``ScriptRunConfig`` or run configuration has a wrong value (the SDK's name)."""
+
+
+class ExperimentExecutionException(StepDefinitionError):
+    """A script run cannot be submitted: its script is not in its source folder, or a
+    dataset argument cannot be bound (the SDK's name)."""
+
+
 class PipelineValidationError(PipelineError, ValueError):
     """``Pipeline.validate()`` found problems; all of them are in the message."""
 
@@ -344,6 +356,12 @@ class AgentError(RunError, RuntimeError):
 
 class RunNotFoundError(RunError, LookupError):
     """No run or step run has the given id."""
+
+    exit_code = 3
+
+
+class RunFileNotFoundError(RunError, FileNotFoundError):
+    """A run has no file (artifact) of the name asked for."""
 
     exit_code = 3
 

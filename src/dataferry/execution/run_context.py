@@ -70,6 +70,18 @@ class Run:
             "an offline run has no output_datasets: it is not a step of a pipeline run"
         )
 
+    @staticmethod
+    def get(workspace: Workspace, run_id: str) -> Any:
+        """The recorded run of that id: a ScriptRun or a PipelineRun (the SDK's
+        ``Run.get``), of the experiment it was submitted to.
+
+        Raises:
+            RunNotFoundError: no run has this id.
+        """
+        from dataferry.execution.script_run import run_by_id
+
+        return run_by_id(workspace, run_id)
+
     @classmethod
     def get_context(
         cls,
