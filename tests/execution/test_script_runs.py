@@ -130,7 +130,11 @@ def test_a_script_run_with_datasets_outputs_files_and_metrics(
         (d["consumptionDetails"]["inputName"], d["consumptionDetails"]["mechanism"])
         for d in details["inputDatasets"]
     ] == [("mounted", "Mount"), ("downloaded", "Download")]
+    assert {type(d["dataset"]).__name__ for d in details["inputDatasets"]} == {
+        "FileDataset"
+    }
     (output,) = details["outputDatasets"]
+    assert output["dataset"].to_path() == ["/result.txt"]
     assert output["outputDetails"] == {"outputName": "result"}
     assert details["runDefinition"]["script"] == "train.py"
     assert "error" not in details
@@ -157,7 +161,7 @@ def test_a_script_run_with_datasets_outputs_files_and_metrics(
     assert "downloaded: ['a.csv', 'b.csv']" in log
     assert "ignored present: False" in log
     committed = Path(
-        workspace.get_default_datastore().location.root, output["dataset"]["path"]
+        workspace.get_default_datastore().location.root, output["identifier"]["path"]
     )
     assert (committed / "result.txt").read_text() == "result"
 

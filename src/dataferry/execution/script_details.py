@@ -82,7 +82,7 @@ def _datasets(run: ScriptRun, step: StepView, details: dict[str, Any]) -> None:
         if row["role"] == "input":
             details["inputDatasets"].append(
                 {
-                    "dataset": _dataset_ref(row),
+                    "dataset": _input_dataset(run, row),
                     "consumptionDetails": {
                         "type": "RunInput",
                         "inputName": row["name"],
@@ -96,14 +96,28 @@ def _datasets(run: ScriptRun, step: StepView, details: dict[str, Any]) -> None:
                 "identifier": {"datastore": out.datastore, "path": out.path},
                 "outputType": "RunOutput",
                 "outputDetails": {"outputName": out.name},
-                "dataset": {"datastore": out.datastore, "path": out.path},
+                "dataset": _output_dataset(run, out.datastore, out.path),
             }
         )
 
 
-def _dataset_ref(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: row[key]
-        for key in ("dataset_id", "datastore", "path")
-        if row.get(key) is not None
-    }
+def _input_dataset(run: ScriptRun, row: dict[str, Any]) -> Any:
+    """The dataset an input read, as the SDK gives it (a dataset object); a binding of
+    a datastore path (no dataset) gives ``{"datastore", "path"}``."""
+    from dataferry.data.abstract_dataset import AbstractDataset
+    from dataferry.errors import DatasetNotFoundError
+
+    if row.get("dataset_id") is None:
+        return {key: row.get(key) for key in ("datastore", "path")}
+    try:
+        return AbstractDataset.get_by_id(run.experiment.workspace, row["dataset_id"])
+    except DatasetNotFoundError:  # deleted since the run: say which one it was
+        return {"id": row["dataset_id"]}
+
+
+def _output_dataset(run: ScriptRun, datastore: str, path: str) -> Any:
+    """A FileDataset of a committed output (a definition: nothing is read)."""
+    from dataferry.data import Dataset, Datastore
+
+    store = Datastore.get(run.experiment.workspace, datastore)
+    return Dataset.File.from_files((store, path.rstrip("/") + "/"), validate=False)
