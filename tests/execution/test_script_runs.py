@@ -204,6 +204,8 @@ def test_a_failed_run_keeps_its_outputs_folder_and_commits_no_output(
     assert details["outputDatasets"] == []
     assert "outputs/model.txt" in run.get_file_names()
     assert run.get_metrics()["acc"] == [0.5, 0.75]
+    with pytest.raises(PipelineTypeError, match="output_paths is not supported"):
+        run.download_files(output_paths=["a.txt"])
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.status import RunStatus, StepStatus
-from dataferry.errors import ActivityFailedException
+from dataferry.errors import ActivityFailedException, PipelineTypeError
 from dataferry.execution import run_layout, script_files, views
 from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.pipeline_run import PipelineRun, _LogPrinter
@@ -35,6 +35,9 @@ def sdk_status(status: str) -> str:
 
 class ScriptRun:
     """A submitted script run (``Experiment.submit(ScriptRunConfig(...))``).
+
+    ``directory`` and ``_run_config`` are the SDK's internal arguments: the run's folder
+    and configuration are read from the catalog instead.
 
     Raises:
         RunNotFoundError: no run has this id.
@@ -169,7 +172,9 @@ class ScriptRun:
     ) -> dict[str, Any]:
         """``{name: value}`` in the SDK's shapes (what the script logged, and what was
         logged on this run object); ``recursive=True`` gives ``{run_id: metrics}`` for
-        this run and its child runs, leaving out runs with none."""
+        this run and its child runs, leaving out runs with none, and ``run_type`` keeps
+        children of that type. ``populate`` fetches artifact-backed values in the SDK;
+        the values here are stored whole, so it changes nothing."""
         own = self._metrics(name)
         if not recursive:
             return own
@@ -215,7 +220,18 @@ class ScriptRun:
         timeout_seconds: int | None = None,
     ) -> None:
         """Copy the run's files under ``prefix`` (all without one) into
-        ``output_directory``, by name (``append_prefix=False`` drops the prefix)."""
+        ``output_directory``, by name (``append_prefix=False`` drops the prefix).
+        ``batch_size`` and ``timeout_seconds`` size the SDK's uploads: local copies
+        need neither.
+
+        Raises:
+            PipelineTypeError: ``output_paths`` given (name the folder instead).
+        """
+        if output_paths is not None:
+            raise PipelineTypeError(
+                "download_files(): output_paths is not supported; pass "
+                "output_directory (files keep their names under it)"
+            )
         script_files.download_many(
             self._files(), prefix, output_directory, append_prefix
         )
@@ -230,8 +246,9 @@ class ScriptRun:
             config, tags=tags, _parent_run_id=self._id, **kwargs
         )
 
-    def get_children(self, recursive: bool = False, **filters: Any) -> Iterator[Any]:
-        """The runs submitted with ``submit_child`` from this run."""
+    def get_children(self, recursive: bool = False) -> Iterator[Any]:
+        """The runs submitted with ``submit_child`` from this run (and theirs, with
+        ``recursive``)."""
         for run in self.experiment.get_runs(include_children=True):
             parent = run.parent
             if parent is not None and parent.id == self._id:
