@@ -43,6 +43,7 @@ PIPELINE_NAMES = {
     "PipelineParameter",
     "PythonScriptStep",
     "RunConfiguration",
+    "ScriptRunConfig",
     "StepSequence",
 }
 EXECUTION_NAMES = {
@@ -51,6 +52,7 @@ EXECUTION_NAMES = {
     "PipelineRun",
     "PortDataReference",
     "Run",
+    "ScriptRun",
     "StepRun",
 }
 COMPUTE_NAMES = {"AmlCompute", "ComputeTarget", "LocalTarget"}

@@ -64,6 +64,8 @@ EXPORTS: Final[Mapping[str, str]] = MappingProxyType(
         "PythonScriptStep": _PIPELINE,
         "Run": "dataferry.execution.run_context",
         "RunConfiguration": _PIPELINE,
+        "ScriptRun": "dataferry.execution.script_run",
+        "ScriptRunConfig": _PIPELINE,
         "ServicePrincipalAuthentication": _AUTH,
         "StepRun": "dataferry.execution.pipeline_run",
         "StepSequence": _PIPELINE,
@@ -89,6 +91,8 @@ def _azure_only(*names: str) -> dict[str, str]:
     return _from("dataferry.azure_only", *names)
 
 
+_SRC = _PIPELINE + ".script_run_config"
+_DISTRIBUTED = ("MpiConfiguration", "TensorflowConfiguration", "PyTorchConfiguration")
 _IMAGES = _from(_COMPUTE + "_config", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE")
 _HYPERDRIVE = (
     "HyperDriveConfig",
@@ -120,6 +124,8 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "Environment",
                 "RunConfiguration",
                 "ComputeTarget",
+                "ScriptRunConfig",
+                "ScriptRun",
             ),
             "VERSION": "dataferry._names:AZUREML_VERSION",
         },
@@ -128,6 +134,8 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         "azureml.core.dataset": _exported("Dataset"),
         "azureml.core.experiment": _exported("Experiment"),
         "azureml.core.run": _exported("Run"),
+        "azureml.core.script_run": _exported("ScriptRun"),
+        "azureml.core.script_run_config": _exported("ScriptRunConfig"),
         "azureml.core.environment": {
             **_exported("Environment", "CondaDependencies"),
             **_from(_PIPELINE + ".environment", "PythonSection", "DockerSection"),
@@ -136,6 +144,7 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         "azureml.core.conda_dependencies": _exported("CondaDependencies"),
         "azureml.core.runconfig": {
             **_exported("RunConfiguration", "CondaDependencies"),
+            **_from(_SRC, *_DISTRIBUTED, "DockerConfiguration"),
             **_IMAGES,
         },
         "azureml.core.compute": {
@@ -244,6 +253,8 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "ComputeTargetException",
                 "UserErrorException",
                 "ActivityFailedException",
+                "RunConfigurationException",
+                "ExperimentExecutionException",
             ),
             "AzureMLException": "dataferry.errors:DataferryError",
         },

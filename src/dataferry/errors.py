@@ -39,6 +39,7 @@ __all__ = [
     "EnvironmentBuildError",
     "EnvironmentDefinitionError",
     "EnvironmentNotFoundError",
+    "ExperimentExecutionException",
     "InputChangedError",
     "InvalidDurationError",
     "InvalidNameError",
@@ -56,6 +57,7 @@ __all__ = [
     "PlanVersionError",
     "RunArgumentError",
     "RunArgumentTypeError",
+    "RunConfigurationException",
     "RunError",
     "RunFileExistsError",
     "RunFileNotFoundError",
@@ -309,6 +311,15 @@ class PipelineTypeError(StepDefinitionError, TypeError):
 
 class PathOnComputeError(StepDefinitionError):
     """A ``path_on_compute`` leaves the step's working folder, or names it itself."""
+
+
+class RunConfigurationException(StepDefinitionError):
+    """A ``ScriptRunConfig`` or run configuration has a wrong value (the SDK's name)."""
+
+
+class ExperimentExecutionException(StepDefinitionError):
+    """A script run cannot be submitted: its script is not in its source folder, or a
+    dataset argument cannot be bound (the SDK's name)."""
 
 
 class PipelineValidationError(PipelineError, ValueError):

@@ -58,10 +58,12 @@ def test_the_table_is_pinned() -> None:
         "azureml.train.automl",
         "azureml.train.hyperdrive",
         "azureml.train.estimator",
+        "azureml.core.script_run",
+        "azureml.core.script_run_config",
     }
     assert set(AZUREML["azureml.core"]) == {
         "Workspace", "Datastore", "Dataset", "Experiment", "Run", "Environment",
-        "RunConfiguration", "ComputeTarget", "VERSION",
+        "RunConfiguration", "ComputeTarget", "VERSION", "ScriptRunConfig", "ScriptRun",
     }  # fmt: skip
 
 

@@ -68,16 +68,25 @@ def list_runs(experiment: str | None, limit: int) -> None:
             format_utc(r.started_at),
             views.format_duration(r.duration_s),
             step_counts(r.step_statuses),
+            _KINDS.get(r.run_type, r.run_type),
         )
         for r in summaries
     ]
     where = f"experiment '{experiment}'" if experiment else f"workspace '{ws.name}'"
     print_table(
-        ["id", "experiment", "status", "started (UTC)", "duration", "steps"],
+        ["id", "experiment", "status", "started (UTC)", "duration", "steps", "type"],
         rows,
         title=f"Runs of {where}, newest first",
         whole=("id", "status", "duration"),
     )
+
+
+# how a listing names each run type (the SDK's type names are long)
+_KINDS = {
+    "azureml.PipelineRun": "pipeline",
+    "azureml.scriptrun": "script",
+    "experiment": "interactive",
+}
 
 
 def _no_runs_message(ws: Workspace, experiment: str | None) -> str:
@@ -115,6 +124,7 @@ def _print_run(r: RunDetail) -> None:
     render.print_key_values(
         {
             "experiment": r.experiment,
+            "type": str(r.options.get("run_type") or "azureml.PipelineRun"),
             "status": r.status,
             "description": r.description,
             "submitted": r.created_at,

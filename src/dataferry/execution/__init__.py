@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from dataferry.execution.run_context import (
         RunEnvironmentException as RunEnvironmentException,
     )
+    from dataferry.execution.script_run import ScriptRun as ScriptRun
 
 _LAZY = {
     "Experiment": "dataferry.execution.experiment",
@@ -39,6 +40,7 @@ _LAZY = {
     "PortDataReference": "dataferry.execution.pipeline_run",
     "Run": "dataferry.execution.run_context",
     "RunEnvironmentException": "dataferry.execution.run_context",
+    "ScriptRun": "dataferry.execution.script_run",
     "StepRun": "dataferry.execution.pipeline_run",
     "StepRunOutput": "dataferry.execution.pipeline_run",
 }

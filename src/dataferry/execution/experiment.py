@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from dataferry.data.workspace import Workspace
-    from dataferry.execution.pipeline_run import PipelineRun
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
 _PIPELINE_KWARGS = {
@@ -71,20 +70,30 @@ class Experiment:
 
     def submit(
         self, config: Any, tags: Mapping[str, str] | None = None, **kwargs: Any
-    ) -> PipelineRun:
-        """Submit a pipeline; the keyword arguments go to ``Pipeline.submit``.
+    ) -> Any:
+        """Submit a pipeline (-> PipelineRun; the keyword arguments go to
+        ``Pipeline.submit``) or a ScriptRunConfig (-> ScriptRun; ``run_id=`` names it).
 
         Raises:
-            PipelineTypeError: ``config`` is not a pipeline, ``tags`` is not a dict with
+            PipelineTypeError: ``config`` is neither, ``tags`` is not a dict with
                 str keys, or a keyword argument is unknown (a ``TypeError``).
+            ExperimentExecutionException: a ScriptRunConfig's script is not in its
+                source folder.
             PipelineValidationError, EnvironmentDefinitionError, EnvironmentBuildError,
             ParameterTypeError:
                 as ``Pipeline.submit``.
         """
         from dataferry.execution.pipeline import Pipeline
+        from dataferry.pipeline.script_run_config import ScriptRunConfig
 
+        if isinstance(config, ScriptRunConfig):
+            from dataferry.execution.script_submit import submit_script_run
+
+            return submit_script_run(self, config, tags, kwargs)
         if not isinstance(config, Pipeline):
-            raise type_error("Experiment.submit(): config", "a Pipeline", config)
+            raise type_error(
+                "Experiment.submit(): config", "a Pipeline or a ScriptRunConfig", config
+            )
         unknown = sorted(set(kwargs) - _PIPELINE_KWARGS)
         if unknown:
             raise PipelineTypeError(
@@ -99,15 +108,44 @@ class Experiment:
             kwargs["pipeline_parameters"] = kwargs.pop("pipeline_params")
         return config._submit(self, tags=text_tags, **kwargs)
 
-    def get_runs(self) -> Iterator[PipelineRun]:
-        """This experiment's runs, newest first."""
-        from dataferry.catalog.run_store import RunStore
-        from dataferry.execution.pipeline_run import PipelineRun
+    def get_runs(
+        self,
+        type: str | None = None,
+        tags: Any = None,
+        properties: Any = None,
+        include_children: bool = False,
+    ) -> Iterator[Any]:
+        """This experiment's runs, newest first: a ScriptRun or a PipelineRun each.
 
-        for record in RunStore(self.workspace.catalog).list_runs(
-            experiment=self.name, limit=10_000
-        ):
-            yield PipelineRun(self, record.id)
+        ``type`` keeps runs of that type (``azureml.scriptrun``,
+        ``azureml.PipelineRun``); ``tags`` (a key, a list of keys or a dict) keeps runs
+        with those tags; child runs (``submit_child``) only with ``include_children``.
+
+        Raises:
+            PipelineTypeError: ``properties`` given (runs have no properties here yet).
+        """
+        from dataferry.execution.run_listing import experiment_runs
+
+        if properties is not None:
+            raise PipelineTypeError(
+                "get_runs(): filtering by properties is not supported; filter by tags"
+            )
+        return experiment_runs(
+            self, run_type=type, tags=tags, include_children=include_children
+        )
+
+    def start_logging(self, *args: Any, **kwargs: Any) -> Any:
+        """An interactive run in this process: ``log`` metrics, then ``complete()``.
+
+        Takes ``(name=None, run_id=None, outputs=None, snapshot_directory='.')`` and the
+        keywords ``display_name``, ``description``, ``tags``, as the SDK does.
+
+        Raises:
+            PipelineTypeError: an unknown argument.
+        """
+        from dataferry.execution.interactive_run import start_logging
+
+        return start_logging(self, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"Experiment(name='{self.name}', workspace='{self.workspace.name}')"

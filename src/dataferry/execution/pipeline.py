@@ -107,7 +107,14 @@ class Pipeline(PipelineGraph):
         enable_email_notification: bool | None = None,
         credential_passthrough: bool | None = None,
         delete_intermediate_outputs: bool = False,
+        run_id: str | None = None,
+        run_type: str | None = None,
     ) -> PipelineRun:
+        """Record the run and start its driver (``submit`` and ``Experiment.submit``).
+
+        ``run_id`` replaces the generated id; ``run_type`` (stored in the options) marks
+        a run that is not a pipeline run, e.g. a script run.
+        """
         # imported here: building and validating a pipeline loads no catalog code
         from dataferry.execution.pipeline_run import PipelineRun
         from dataferry.execution.plan import PlanCompiler
@@ -120,6 +127,8 @@ class Pipeline(PipelineGraph):
             parent_run_id=parent_run_id,
             delete_intermediate_outputs=delete_intermediate_outputs,
         )
+        if run_type is not None:
+            options["run_type"] = run_type
         for label, flag in (
             ("enable_email_notification", enable_email_notification),
             ("credential_passthrough", credential_passthrough),
@@ -140,7 +149,7 @@ class Pipeline(PipelineGraph):
                 )
                 parameters = compiler.parameters(overrides)
                 plan = compiler.compile()
-                run_id = new_run_id(experiment.name)
+                run_id = run_id or new_run_id(experiment.name)
                 link = recorder.record(
                     RunRequest(
                         run_id=run_id,
@@ -153,7 +162,8 @@ class Pipeline(PipelineGraph):
                         steps=_step_runs(plan.nodes),
                     )
                 )
-        print(f"Submitted PipelineRun {run_id}")
+        if run_type is None:
+            print(f"Submitted PipelineRun {run_id}")
         run = PipelineRun(experiment, run_id, _link=link)
         SUBMITTED.append(run)
         return run

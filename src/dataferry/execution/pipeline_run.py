@@ -206,17 +206,9 @@ class StepRun(_RunBase, RunTagsApi, RunFilesApi):
 
     def _run_files(self) -> RunFiles:
         """The files of this step run, or of the one it reused (its files are those)."""
-        from dataferry.catalog.run_annotations import RunAnnotations
-        from dataferry.execution.run_files import RunFiles
+        from dataferry.execution.run_files import step_run_files
 
-        r = self._record()
-        source = self._store.get_step_run(r.reused_from) if r.reused_from else r
-        workspace = self.experiment.workspace
-        folder = run_layout.files_dir(
-            run_layout.step_dir(workspace, source.run_id, source.id)
-        )
-        annotations = RunAnnotations(workspace.catalog)
-        return RunFiles(annotations, workspace.path, source.id, folder)
+        return step_run_files(self.experiment.workspace, self._id)
 
     @property
     def name(self) -> str:

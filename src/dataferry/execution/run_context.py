@@ -87,6 +87,18 @@ class Run:
             "use Workspace.from_config() outside a run"
         )
 
+    @staticmethod
+    def get(workspace: Workspace, run_id: str) -> Any:
+        """The recorded run of that id: a ScriptRun or a PipelineRun (the SDK's
+        ``Run.get``), of the experiment it was submitted to.
+
+        Raises:
+            RunNotFoundError: no run has this id.
+        """
+        from dataferry.execution.script_run import run_by_id
+
+        return run_by_id(workspace, run_id)
+
     @classmethod
     def get_context(
         cls,

@@ -17,6 +17,7 @@ from dataferry.errors import RunArgumentError, RunFileExistsError, RunFileNotFou
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_annotations import RunAnnotations, RunFileRecord
+    from dataferry.data.workspace import Workspace
 
 
 def normalise_name(run_id: str, name: str) -> str:
@@ -103,6 +104,12 @@ class RunFiles:
         """Every file name of the run, sorted."""
         return [f.name for f in self.annotations.files_of(self.run_id)]
 
+    def paths(self) -> dict[str, Path]:
+        """``{file name: where its bytes are}`` of every file of the run, by name."""
+        return {
+            f.name: self.root / f.path for f in self.annotations.files_of(self.run_id)
+        }
+
     def _record(self, name: str) -> RunFileRecord:
         stored = normalise_name(self.run_id, name)
         files = {f.name: f for f in self.annotations.files_of(self.run_id)}
@@ -161,3 +168,25 @@ class RunFiles:
             shutil.copyfile(self.root / record.path, target)
             written.append(target)
         return written
+
+
+def step_run_files(workspace: Workspace, step_run_id: str) -> RunFiles:
+    """The files a step run uploaded; a reused step run's are those of the step run it
+    reused (its files are those).
+
+    Raises:
+        RunNotFoundError: no step run has this id.
+    """
+    from dataferry.catalog.run_annotations import RunAnnotations
+    from dataferry.catalog.run_store import RunStore
+    from dataferry.execution import run_layout
+
+    store = RunStore(workspace.catalog)
+    record = store.get_step_run(step_run_id)
+    source = store.get_step_run(record.reused_from) if record.reused_from else record
+    folder = run_layout.files_dir(
+        run_layout.step_dir(workspace, source.run_id, source.id)
+    )
+    return RunFiles(
+        RunAnnotations(workspace.catalog), workspace.path, source.id, folder
+    )

@@ -190,6 +190,12 @@ class StepOutcomes:
             return
         self._discard(state)
         reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        # an executor that enforces the time limit says so on its handle
+        if getattr(state.handle, "timed_out", False):
+            reason = (
+                "stopped: it ran longer than its time limit (max_run_duration_seconds);"
+                " raise the limit if it needs longer"
+            )
         tail = _tail(stderr_path(self.step_dir(state)))
         self._fail(
             state,

@@ -17,6 +17,7 @@ from dataferry.pipeline.runconfig import (
     Estimator,
     RunConfiguration,
 )
+from dataferry.pipeline.script_run_config import ScriptRunConfig
 from dataferry.pipeline.steps import (
     CommandStep,
     EstimatorStep,
@@ -44,5 +45,6 @@ __all__ = [
     "PipelineStep",
     "PythonScriptStep",
     "RunConfiguration",
+    "ScriptRunConfig",
     "StepSequence",
 ]

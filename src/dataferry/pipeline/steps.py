@@ -20,6 +20,7 @@ from dataferry.pipeline.checks import (
 )
 from dataferry.pipeline.parameters import PipelineParameter
 from dataferry.pipeline.runconfig import Environment, Estimator, RunConfiguration
+from dataferry.pipeline.script_run_config import ScriptRunConfig
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -307,6 +308,9 @@ class PythonScriptStep(PipelineStep):
 class CommandStep(PipelineStep):
     """Runs a command line (a string for the shell, or a list of words and data objects).
 
+    ``runconfig`` may be a ScriptRunConfig: its command (or ``python <script>
+    <arguments>``), source folder and run configuration are the step's.
+
     Raises:
         PipelineTypeError: an argument is of the wrong type (a ``TypeError``).
         StepDefinitionError: no command, or an argument has a wrong value.
@@ -319,7 +323,7 @@ class CommandStep(PipelineStep):
         command: str | Sequence[Any] | None = None,
         name: str | None = None,
         compute_target: Any = None,
-        runconfig: RunConfiguration | None = None,
+        runconfig: RunConfiguration | ScriptRunConfig | None = None,
         runconfig_pipeline_params: Mapping[str, Any] | None = None,
         inputs: Sequence[Any] | None = None,
         outputs: Sequence[Any] | None = None,
@@ -328,8 +332,16 @@ class CommandStep(PipelineStep):
         allow_reuse: bool = True,
         version: str | None = None,
     ) -> None:
+        if isinstance(runconfig, ScriptRunConfig):
+            # as the SDK: the command, folder and run configuration of a ScriptRunConfig
+            command = command if command is not None else _script_command(runconfig)
+            source_directory = source_directory or runconfig.source_directory
+            runconfig = runconfig.run_config
         check_type(
-            runconfig, RunConfiguration, "CommandStep: runconfig", "a RunConfiguration"
+            runconfig,
+            RunConfiguration,
+            "CommandStep: runconfig",
+            "a RunConfiguration or a ScriptRunConfig",
         )
         check_type(name, str, "CommandStep: name", "a str")
         command = (
@@ -363,6 +375,13 @@ class CommandStep(PipelineStep):
             allow_reuse=allow_reuse,
             version=version,
         )
+
+
+def _script_command(config: ScriptRunConfig) -> str | list[Any]:
+    """A ScriptRunConfig's command: its own, else ``python <script> <arguments>``."""
+    if config.command is not None:
+        return config.command
+    return ["python", config.script, *config.arguments]
 
 
 class EstimatorStep(PythonScriptStep):

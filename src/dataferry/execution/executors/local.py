@@ -36,6 +36,7 @@ class LocalHandle:
     deadline: float | None = None
     exit_fd: int | None = None
     kill_at: float | None = None
+    timed_out: bool = False  # stopped because it ran past its time limit
 
 
 def _pidfd(pid: int) -> int | None:
@@ -118,6 +119,7 @@ class LocalExecutor:
         moment = time.monotonic()
         if handle.deadline is not None and moment > handle.deadline:
             handle.deadline = None
+            handle.timed_out = True
             self.cancel(handle)
         elif handle.kill_at is not None and moment > handle.kill_at:
             handle.kill_at = None

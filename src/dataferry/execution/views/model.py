@@ -103,6 +103,8 @@ class RunSummary:
     duration_s: float | None
     error: str | None
     step_statuses: tuple[str, ...]
+    # the SDK's run type: azureml.PipelineRun, azureml.scriptrun or experiment
+    run_type: str = "azureml.PipelineRun"
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,7 @@ def list_runs(
             duration_s=_seconds(r.started_at, r.ended_at, at),
             error=r.error,
             step_statuses=tuple(s.status for s in store.step_runs(r.id)),
+            run_type=str(r.options.get("run_type") or "azureml.PipelineRun"),
         )
         for r in store.list_runs(experiment=experiment, limit=limit)
     ]

@@ -1,0 +1,295 @@
+"""``ScriptRun``: a submitted ``ScriptRunConfig``, as the SDK's script-run API shows it.
+
+A script run is a run whose plan holds one step (``script_submit``); this class reads it
+through the same catalog and read model as ``PipelineRun``, and speaks the SDK's
+script-run dialect: it ends ``Completed`` (not ``Finished``), ``wait_for_completion``
+returns the details dict, and ``./outputs`` and ``./logs`` are its files.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from dataferry.catalog.status import RunStatus, StepStatus
+from dataferry.errors import ActivityFailedException, PipelineTypeError
+from dataferry.execution import run_layout, script_files, views
+from dataferry.execution.metrics import metrics_dict
+from dataferry.execution.pipeline_run import PipelineRun, _LogPrinter
+from dataferry.execution.script_submit import SCRIPT_RUN_TYPE
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from dataferry.data.workspace import Workspace
+    from dataferry.execution.experiment import Experiment
+
+
+def sdk_status(status: str) -> str:
+    """A run status as the SDK's script-run API names it (``Finished`` -> ``Completed``)."""
+    return "Completed" if status == RunStatus.FINISHED else status
+
+
+class ScriptRun:
+    """A submitted script run (``Experiment.submit(ScriptRunConfig(...))``).
+
+    ``directory`` and ``_run_config`` are the SDK's internal arguments: the run's folder
+    and configuration are read from the catalog instead.
+
+    Raises:
+        RunNotFoundError: no run has this id.
+    """
+
+    RUN_TYPE = SCRIPT_RUN_TYPE
+    type = SCRIPT_RUN_TYPE
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        run_id: str,
+        directory: str | None = None,
+        _run_config: Any = None,
+        *,
+        _pipeline_run: PipelineRun | None = None,
+    ) -> None:
+        self.experiment = experiment
+        self._run = _pipeline_run or PipelineRun(experiment, run_id)
+        self._id = run_id
+
+    @property
+    def id(self) -> str:
+        """The run's id, ``<experiment>_<unix time>_<8 hex>``."""
+        return self._id
+
+    @property
+    def name(self) -> str:
+        """The run's name (its id, as the SDK's default display name)."""
+        return self._id
+
+    display_name = name
+
+    @property
+    def status(self) -> str:
+        """The current status (``Completed`` once it has succeeded)."""
+        return self.get_status()
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The run's tags."""
+        return self._run.tags
+
+    @property
+    def parent(self) -> Any:
+        """The run that submitted this one with ``submit_child``, else None."""
+        parent_id = self._detail().options.get("parent_run_id")
+        return (
+            None
+            if parent_id is None
+            else run_by_id(self.experiment.workspace, parent_id)
+        )
+
+    def _detail(self) -> views.RunDetail:
+        return views.run_detail(self.experiment.workspace, self._id)
+
+    def _step(self) -> views.StepView | None:
+        steps = self._detail().steps
+        return steps[0] if steps else None
+
+    def get_status(self) -> str:
+        """NotStarted, Preparing, Running, CancelRequested, Completed, Failed or Canceled."""
+        status = views.run_status(self.experiment.workspace, self._id)
+        if status == RunStatus.RUNNING:
+            step = self._step()
+            if step is not None and step.status in (
+                StepStatus.NOT_STARTED,
+                StepStatus.PREPARING,
+            ):
+                return "Preparing"
+        return sdk_status(status)
+
+    def get_details(self) -> dict[str, Any]:
+        """The SDK's details dict: ``runId``, ``target``, ``status``, ``startTimeUtc``,
+        ``endTimeUtc`` (once ended), ``properties``, ``inputDatasets``,
+        ``outputDatasets``, ``runDefinition``, ``logFiles``, ``submittedBy`` and
+        ``error`` when it failed."""
+        from dataferry.execution.script_details import details_of
+
+        return details_of(self, self._detail())
+
+    def wait_for_completion(
+        self,
+        show_output: bool = False,
+        wait_post_processing: bool = False,
+        raise_on_error: bool = True,
+    ) -> dict[str, Any]:
+        """Wait for the run to end; return ``get_details()``.
+
+        ``show_output`` prints ``RunId:`` and ``Web View:``, streams the script's output
+        and then an execution summary.
+
+        Raises:
+            ActivityFailedException: the run failed and ``raise_on_error`` is True
+                (a Canceled run does not raise).
+        """
+        step = self._step()
+        printer = (
+            _LogPrinter(self.experiment, self._id, only=step.id if step else None)
+            if show_output
+            else None
+        )
+        if printer:
+            print(f"RunId: {self._id}")
+            print(
+                f"Web View: {run_layout.run_dir(self.experiment.workspace, self._id)}"
+            )
+        status = self._run._heard_end(sys.maxsize) if printer is None else None
+        if status is None:
+            status = self._run._wait(sys.maxsize, printer)
+        details = self.get_details()
+        if printer:
+            printer.show()
+            print("\nExecution Summary\n=================")
+            print(f"RunId: {self._id}\nStatus: {details['status']}\n")
+        if status == RunStatus.FAILED and raise_on_error:
+            error = details.get("error")
+            raise ActivityFailedException(
+                json.dumps(error, indent=4)
+                if error
+                else "Detailed error not set on the Run. Please check the logs for details.",
+                details,
+            )
+        return details
+
+    def get_metrics(
+        self,
+        name: str | None = None,
+        recursive: bool = False,
+        run_type: str | None = None,
+        populate: bool = False,
+    ) -> dict[str, Any]:
+        """``{name: value}`` in the SDK's shapes (what the script logged, and what was
+        logged on this run object); ``recursive=True`` gives ``{run_id: metrics}`` for
+        this run and its child runs, leaving out runs with none, and ``run_type`` keeps
+        children of that type. ``populate`` fetches artifact-backed values in the SDK;
+        the values here are stored whole, so it changes nothing."""
+        own = self._metrics(name)
+        if not recursive:
+            return own
+        out = {self._id: own}
+        for child in self.get_children(recursive=True):
+            if run_type is None or child.type == run_type:
+                out[child.id] = child.get_metrics(name)
+        return {key: value for key, value in out.items() if value}
+
+    def _metrics(self, name: str | None) -> dict[str, Any]:
+        step = self._step()
+        ids = [self._id] + ([step.source_id] if step else [])
+        return metrics_dict(views.metrics(self.experiment.workspace, ids), name)
+
+    def _files(self) -> dict[str, Path]:
+        """What the script kept in its working folder, and what it uploaded
+        (``run.upload_file``...)."""
+        from dataferry.execution.run_files import step_run_files
+
+        step = self._step()
+        if step is None:
+            return {}
+        kept = script_files.run_files(step.log_dir)
+        uploaded = step_run_files(self.experiment.workspace, step.id).paths()
+        return dict(sorted({**kept, **uploaded}.items()))
+
+    def get_file_names(self) -> list[str]:
+        """The run's files: ``outputs/...``, ``logs/...``, ``user_logs/std_log.txt``
+        and those the script uploaded."""
+        return list(self._files())
+
+    def download_file(
+        self,
+        name: str,
+        output_file_path: str | None = None,
+        _validate_checksum: bool = False,
+    ) -> None:
+        """Copy one of the run's files (default: its base name in the current folder).
+
+        Raises:
+            RunFileNotFoundError: the run has no file of that name.
+        """
+        script_files.download_one(self._files(), self._id, name, output_file_path)
+
+    def download_files(
+        self,
+        prefix: str | None = None,
+        output_directory: str | None = None,
+        output_paths: Any = None,
+        batch_size: int = 100,
+        append_prefix: bool = True,
+        timeout_seconds: int | None = None,
+    ) -> None:
+        """Copy the run's files under ``prefix`` (all without one) into
+        ``output_directory``, by name (``append_prefix=False`` drops the prefix).
+        ``batch_size`` and ``timeout_seconds`` size the SDK's uploads: local copies
+        need neither.
+
+        Raises:
+            PipelineTypeError: ``output_paths`` given (name the folder instead).
+        """
+        if output_paths is not None:
+            raise PipelineTypeError(
+                "download_files(): output_paths is not supported; pass "
+                "output_directory (files keep their names under it)"
+            )
+        script_files.download_many(
+            self._files(), prefix, output_directory, append_prefix
+        )
+
+    def cancel(self) -> None:
+        """Stop the script; the run ends Canceled and nothing it staged is committed."""
+        self._run.cancel()
+
+    def submit_child(self, config: Any, tags: Any = None, **kwargs: Any) -> Any:
+        """Submit ``config`` as a child of this run (``Experiment.submit`` semantics)."""
+        return self.experiment.submit(
+            config, tags=tags, _parent_run_id=self._id, **kwargs
+        )
+
+    def get_children(self, recursive: bool = False) -> Iterator[Any]:
+        """The runs submitted with ``submit_child`` from this run (and theirs, with
+        ``recursive``)."""
+        for run in self.experiment.get_runs(include_children=True):
+            parent = run.parent
+            if parent is not None and parent.id == self._id:
+                yield run
+                if recursive and isinstance(run, ScriptRun):
+                    yield from run.get_children(recursive=True)
+
+    def __repr__(self) -> str:
+        return (
+            f"Run(Experiment: {self.experiment.name},\nId: {self._id},\n"
+            f"Type: {self.type},\nStatus: {self.get_status()})"
+        )
+
+
+def run_by_id(workspace: Workspace, run_id: str) -> Any:
+    """The run of that id as the SDK re-creates it: a ScriptRun or a PipelineRun, of
+    the experiment it was submitted to.
+
+    Raises:
+        RunNotFoundError: no run has this id.
+    """
+    from dataferry.execution.experiment import Experiment
+    from dataferry.execution.run_listing import run_object, run_type_of
+
+    detail = views.run_detail(workspace, run_id)
+    experiment = Experiment(workspace, detail.experiment, _skip_name_validation=True)
+    return run_object(experiment, run_id, run_type_of(detail.options))
+
+
+def submitted_by() -> str:
+    """Who submitted runs from this process (the login name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid in a container
+        return "unknown"
