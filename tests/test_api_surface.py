@@ -47,6 +47,7 @@ PIPELINE_NAMES = {
 }
 EXECUTION_NAMES = {
     "Experiment",
+    "Model",
     "Pipeline",
     "PipelineRun",
     "PortDataReference",

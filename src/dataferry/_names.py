@@ -53,6 +53,7 @@ EXPORTS: Final[Mapping[str, str]] = MappingProxyType(
         "InputPortBinding": _PIPELINE,
         "InteractiveLoginAuthentication": _AUTH,
         "LocalTarget": _COMPUTE,
+        "Model": "dataferry.execution.model",
         "MsiAuthentication": _AUTH,
         "OutputFileDatasetConfig": _PIPELINE,
         "OutputTabularDatasetConfig": _PIPELINE,
@@ -120,6 +121,7 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "Environment",
                 "RunConfiguration",
                 "ComputeTarget",
+                "Model",
             ),
             "VERSION": "dataferry._names:AZUREML_VERSION",
         },
@@ -171,7 +173,7 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             ),
             **_from(_AUTH, "AbstractAuthentication"),
         },
-        "azureml.core.model": _azure_only("InferenceConfig"),
+        "azureml.core.model": {**_exported("Model"), **_azure_only("InferenceConfig")},
         "azureml.core.webservice": _azure_only(
             "Webservice", "AciWebservice", "AksWebservice", "LocalWebservice"
         ),
@@ -247,6 +249,9 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "UserErrorException",
                 "ActivityFailedException",
             ),
+            "WebserviceException": "dataferry.errors:ModelError",
+            "ModelNotFoundException": "dataferry.errors:ModelNotFoundError",
+            "ModelPathNotFoundException": "dataferry.errors:ModelPathNotFoundError",
             "AzureMLException": "dataferry.errors:DataferryError",
         },
     }

@@ -61,7 +61,7 @@ def test_the_table_is_pinned() -> None:
     }
     assert set(AZUREML["azureml.core"]) == {
         "Workspace", "Datastore", "Dataset", "Experiment", "Run", "Environment",
-        "RunConfiguration", "ComputeTarget", "VERSION",
+        "RunConfiguration", "ComputeTarget", "Model", "VERSION",
     }  # fmt: skip
 
 

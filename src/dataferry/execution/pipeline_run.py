@@ -16,6 +16,7 @@ from dataferry.execution import run_layout, views
 from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.port_identity import reused_names
+from dataferry.execution.run_models import ModelSource, RegistersModels
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
@@ -176,7 +177,7 @@ class _RunBase(ABC):
             )
 
 
-class StepRun(_RunBase):
+class StepRun(_RunBase, RegistersModels):
     """One step's execution in a pipeline run."""
 
     def __init__(
@@ -194,6 +195,11 @@ class StepRun(_RunBase):
 
     def _record(self) -> StepRunRecord:
         return self._store.get_step_run(self._id)
+
+    def _model_source(self) -> ModelSource:
+        # from outside the step, ./outputs are run files once the step has ended
+        ws = self.experiment.workspace
+        return ModelSource(ws, self._id, self.experiment.name, live=False)
 
     def _view(self) -> views.StepView:
         return views.get_step(self.experiment.workspace, self._id)
