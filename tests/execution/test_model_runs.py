@@ -15,7 +15,7 @@ from dataferry import Model, Pipeline, PythonScriptStep
 from dataferry.errors import ModelNameError, ModelPathNotFoundError
 
 if TYPE_CHECKING:
-    from dataferry import Workspace
+    from dataferry import StepRun, Workspace
 
 TRAIN = """
 import json, os, pickle, sys
@@ -165,3 +165,29 @@ def test_a_finished_or_failed_step_registers_from_the_submitting_side(
         "clf-file",
         "clf-folder",
     ]
+
+
+WRITE = """
+import os
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/weights.txt", "w") as fh:
+    fh.write("w1")
+"""
+
+
+@pytest.mark.slow
+def test_a_reused_step_registers_the_files_of_the_run_it_reuses(
+    workspace: Workspace, src: Path
+) -> None:
+    write_script(src, "write.py", WRITE)
+
+    def once() -> StepRun:
+        steps = [PythonScriptStep(script_name="write.py", source_directory=str(src))]
+        return step(run_pipeline(Pipeline(workspace, steps=steps)), "write.py")
+
+    first, second = once(), once()
+    model = second.register_model("weights", "outputs/weights.txt")
+
+    assert second.get_details()["reusedFrom"] == first.id
+    assert Path(model.url).read_text() == "w1"
+    assert model.run_id == second.id
