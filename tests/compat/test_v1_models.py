@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from dataferry import Workspace
 
 TRAIN = """\

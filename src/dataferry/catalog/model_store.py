@@ -18,7 +18,7 @@ from dataferry.catalog.sql_catalog import now
 from dataferry.errors import CatalogError, ModelNotFoundError, did_you_mean
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from datetime import datetime
 
     from dataferry.catalog.sql_catalog import SqlCatalog
@@ -59,9 +59,15 @@ class ModelStore:
     def __init__(self, catalog: SqlCatalog) -> None:
         self.catalog = catalog
 
-    def add(self, record: ModelRecord) -> ModelRecord:
+    def add(
+        self, record: ModelRecord, *, ensure_files: Callable[[], object]
+    ) -> ModelRecord:
         """Record ``record`` as the next version of its name (its own version is
         ignored); returns the record as stored.
+
+        ``ensure_files`` puts the files back if they are gone; it is called inside the
+        write transaction, so a ``delete`` of the last version sharing the same files
+        (which removes them inside its own) cannot remove them under this one.
 
         Raises:
             CatalogError: the catalog stayed busy through every retry.
@@ -69,6 +75,7 @@ class ModelStore:
         for _ in range(_RETRIES):
             try:
                 with self.catalog.write() as conn:
+                    ensure_files()
                     top = conn.execute(
                         select(func.max(models.c.version)).where(
                             models.c.name == record.name
@@ -163,8 +170,11 @@ class ModelStore:
             raise ModelNotFoundError(self._not_found(name, version))
         return self.get(name, version)
 
-    def delete(self, name: str, version: int) -> bool:
-        """Remove one version; returns whether another version still uses its files.
+    def delete(
+        self, name: str, version: int, *, remove_files: Callable[[str], object]
+    ) -> None:
+        """Remove one version; when no other version has the same files, call
+        ``remove_files(asset_path)`` inside the same write transaction.
 
         Raises:
             ModelNotFoundError: the version is not registered.
@@ -179,7 +189,8 @@ class ModelStore:
             shared = conn.execute(
                 select(func.count()).where(models.c.asset_path == record.asset_path)
             ).scalar()
-        return bool(shared)
+            if not shared:
+                remove_files(record.asset_path)
 
 
 def _row(record: ModelRecord, *, version: int) -> dict[str, Any]:

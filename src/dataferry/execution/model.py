@@ -318,10 +318,12 @@ class Model:
         """Remove this version (and its files, unless another version has the same)."""
         from dataferry.storage.model_files import remove_unused
 
-        shared = _store(self.workspace).delete(self.name, self.version)
-        if not shared:
-            content_id = self._record.asset_path.split("/", 1)[0]
-            remove_unused(reg.model_store_dir(self.workspace), content_id)
+        store = reg.model_store_dir(self.workspace)
+        _store(self.workspace).delete(
+            self.name,
+            self.version,
+            remove_files=lambda asset_path: remove_unused(store, asset_path),
+        )
 
     def serialize(self) -> dict[str, Any]:
         """The model's fields as a JSON-ready dict (the SDK's keys)."""

@@ -214,7 +214,8 @@ def register(
     if spec.resource_configuration is not None:
         extras["resource_configuration"] = _serialisable(spec.resource_configuration)
     print(f"Registering model {spec.name}")
-    stored = store_model_files(model_store_dir(workspace), files)
+    store = model_store_dir(workspace)
+    stored = store_model_files(store, files)
     record = ModelRecord(
         name=spec.name,
         version=0,  # the store numbers it
@@ -231,7 +232,9 @@ def register(
         datasets=datasets,
         extras=extras,
     )
-    return ModelStore(workspace.catalog).add(record)
+    return ModelStore(workspace.catalog).add(
+        record, ensure_files=lambda: store_model_files(store, files)
+    )
 
 
 def _serialisable(value: Any) -> Any:

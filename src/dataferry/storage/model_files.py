@@ -99,6 +99,7 @@ def _content_id(files: Sequence[tuple[str, Path]]) -> str:
     return digest.hexdigest()[:40]
 
 
-def remove_unused(store: Path, content_id: str) -> None:
-    """Delete one content folder of the store (its last model version was deleted)."""
-    remove_tree(str(store / content_id))
+def remove_unused(store: Path, asset_path: str) -> None:
+    """Delete the content folder of ``asset_path`` (``<content id>/<name>``): the last
+    model version with those files was deleted."""
+    remove_tree(str(store / asset_path.split("/", 1)[0]))
