@@ -5,11 +5,12 @@ Model.get_model_path; lineage to the run. Real workspace, real step processes.""
 from __future__ import annotations
 
 import pickle
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from pipeline.kit import report, run_pipeline, step, write_script
+from pipeline.kit import WAIT_S, report, run_pipeline, step, write_script
 
 from dataferry import Model, Pipeline, PythonScriptStep
 from dataferry.errors import ModelNameError, ModelPathNotFoundError
@@ -191,3 +192,50 @@ def test_a_reused_step_registers_the_files_of_the_run_it_reuses(
     assert second.get_details()["reusedFrom"] == first.id
     assert Path(model.url).read_text() == "w1"
     assert model.run_id == second.id
+
+
+HOLD = """
+import os, sys, time
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/model.pkl", "w") as fh:
+    fh.write("m")
+open(sys.argv[1], "w").close()  # tell the test ./outputs is written
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.slow
+def test_a_running_step_s_outputs_count_from_outside_once_it_ends(
+    workspace: Workspace, src: Path, tmp_path: Path
+) -> None:
+    written, release = tmp_path / "written", tmp_path / "release"
+    write_script(src, "hold.py", HOLD)
+    steps = [
+        PythonScriptStep(
+            name="hold",
+            script_name="hold.py",
+            source_directory=str(src),
+            arguments=[str(written), str(release)],
+        )
+    ]
+    run = Pipeline(workspace, steps=steps).submit("tests")
+    deadline = time.monotonic() + WAIT_S
+    while not written.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    running = step(run, "hold")
+
+    try:
+        assert running.get_status() == "Running"
+        with pytest.raises(
+            ModelPathNotFoundError,
+            match=r"outputs/model\.pkl in the set of files uploaded to the run: \[\]",
+        ):
+            running.register_model("held", "outputs/model.pkl")
+    finally:
+        release.touch()
+    run.wait_for_completion(show_output=False, timeout_seconds=WAIT_S)
+
+    assert (
+        Path(running.register_model("held", "outputs/model.pkl").url).read_text() == "m"
+    )

@@ -144,6 +144,10 @@ class TestRegister:
             ({"datasets": "d"}, r"datasets must be a list of \(scenario, dataset\)"),
             ({"datasets": [("s",)]}, r"datasets\[0\] must be a \(scenario, dataset\)"),
             ({"datasets": [("s", "ds")]}, r"datasets\[0\] must be a FileDataset"),
+            (
+                {"sample_input_dataset": {"a": 1}},
+                "sample_input_dataset must be a FileDataset or TabularDataset, not dict",
+            ),
         ],
     )
     def test_bad_arguments_write_nothing(
@@ -193,6 +197,9 @@ class TestLookup:
             Model(workspace)
         with pytest.raises(ModelArgumentError, match="version must be an int or None"):
             Model(workspace, "m", version="1")  # type: ignore[arg-type]
+        for bad in ("m:x", "m:", 5):
+            with pytest.raises(ModelArgumentError, match="id must be 'name:version'"):
+                Model(workspace, id=bad)  # type: ignore[arg-type]
         with pytest.raises(
             ModelArgumentError, match=r"unexpected keyword arguments \['nme'\]"
         ):

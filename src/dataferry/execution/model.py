@@ -9,6 +9,7 @@ Deployment (``deploy``, ``package``, ``profile``) is Azure-only: it raises
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -83,8 +84,7 @@ class Model:
                 f"Model() got unexpected keyword arguments {sorted(kwargs)}"
             )
         if id is not None:
-            name, _, number = id.partition(":")
-            version = int(number) if number.isdigit() else version
+            name, version = _parse_id(id, version)
         if not name:
             raise ModelError("Error, one of id or name must be provided.")
         wanted = ModelFilter.of(
@@ -374,15 +374,10 @@ class Model:
 
 
 def register_run_model(
-    source: ModelSource,
-    model_name: str,
-    model_path: str | None,
-    **spec: Any,
+    source: ModelSource, spec: reg.ModelSpec, model_path: str | None
 ) -> Model:
-    """``run.register_model``: register the run's files that ``model_path`` names.
-
-    ``spec``: the ``Model.register`` fields (tags, properties, description, datasets,
-    framework, samples, resource configuration) under ``register_model``'s names.
+    """``run.register_model``: register the run's files that ``model_path`` names
+    (None: the model's name), with the fields of ``spec``, recording the run.
 
     Raises:
         ModelNameError, ModelArgumentError, ModelPathNotFoundError: as
@@ -391,8 +386,8 @@ def register_run_model(
     from dataferry.catalog.run_store import RunStore
     from dataferry.execution.run_files import step_run_files
 
-    reg.check_name(model_name)
-    path = model_name if model_path is None else model_path
+    reg.check_name(spec.name)
+    path = spec.name if model_path is None else model_path
     if not isinstance(path, str):
         raise ModelArgumentError(
             f"model_path must be a str (an artifact path), not {type(path).__name__}"
@@ -402,22 +397,31 @@ def register_run_model(
         workspace, RunStore(workspace.catalog), source.step_run_id, live=source.live
     )
     chosen = reg.run_model_files(files, path)
-    model = reg.ModelSpec(
-        name=model_name,
-        tags=spec["tags"],
-        properties=spec["properties"],
-        description=spec["description"],
-        datasets=spec["datasets"],
-        framework=spec["model_framework"],
-        framework_version=spec["model_framework_version"],
-        sample_input_dataset=spec["sample_input_dataset"],
-        sample_output_dataset=spec["sample_output_dataset"],
-        resource_configuration=spec["resource_configuration"],
+    from_run = dataclasses.replace(
+        spec,
         run_id=source.step_run_id,
         experiment_name=source.experiment_name,
-        extras={"model_path": path},
+        extras={**spec.extras, "model_path": path},
     )
-    return Model._of(workspace, reg.register(workspace, chosen, model))
+    return Model._of(workspace, reg.register(workspace, chosen, from_run))
+
+
+def _parse_id(model_id: object, version: int | None) -> tuple[str, int | None]:
+    """``"name:version"`` (or a bare name) as the name and version.
+
+    Raises:
+        ModelArgumentError: not a str, or the part after ``:`` is not a number.
+    """
+    if not isinstance(model_id, str):
+        raise ModelArgumentError(f"id must be 'name:version', not {model_id!r}")
+    name, colon, number = model_id.partition(":")
+    if not colon:
+        return name, version
+    if not number.isdigit():
+        raise ModelArgumentError(
+            f"id must be 'name:version' with a whole-number version, not {model_id!r}"
+        )
+    return name, int(number)
 
 
 def _relative_files(source: Path) -> list[tuple[str, Path]]:

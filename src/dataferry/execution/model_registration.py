@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from dataferry.catalog.model_store import ModelRecord
+    from dataferry.data.abstract_dataset import AbstractDataset
     from dataferry.data.workspace import Workspace
     from dataferry.execution.run_files import RunFiles
 
@@ -84,7 +85,7 @@ def check_mapping(value: object, what: str) -> dict[str, Any]:
     return {str(k): v for k, v in value.items()}
 
 
-def _dataset_id(workspace: Workspace, dataset: Any, where: str) -> str:
+def _check_dataset(dataset: Any, where: str) -> AbstractDataset:
     from dataferry.data.abstract_dataset import AbstractDataset
 
     if not isinstance(dataset, AbstractDataset):
@@ -92,15 +93,29 @@ def _dataset_id(workspace: Workspace, dataset: Any, where: str) -> str:
             f"{where} must be a FileDataset or TabularDataset, not "
             f"{type(dataset).__name__}"
         )
-    saved = workspace.catalog.save_dataset(dataset._kind, dataset.definition)
-    return saved.id
+    return dataset
 
 
-def _dataset_pairs(
-    workspace: Workspace, datasets: Sequence[Any] | None
-) -> tuple[tuple[str, str], ...]:
+def _dataset_id(workspace: Workspace, dataset: AbstractDataset) -> str:
+    """The saved definition's id (saving it: identical definitions share one)."""
+    return workspace.catalog.save_dataset(dataset._kind, dataset.definition).id
+
+
+def _checked_datasets(
+    spec: ModelSpec,
+) -> tuple[list[tuple[str, AbstractDataset]], dict[str, AbstractDataset]]:
+    """The (scenario, dataset) pairs and the sample datasets, their types checked."""
+    samples = {
+        key: _check_dataset(value, key)
+        for key, value in (
+            ("sample_input_dataset", spec.sample_input_dataset),
+            ("sample_output_dataset", spec.sample_output_dataset),
+        )
+        if value is not None
+    }
+    datasets = spec.datasets
     if datasets is None:
-        return ()
+        return [], samples
     if not isinstance(datasets, list | tuple):
         raise ModelArgumentError(
             "datasets must be a list of (scenario, dataset) pairs, e.g. "
@@ -112,9 +127,8 @@ def _dataset_pairs(
             raise ModelArgumentError(
                 f"datasets[{i}] must be a (scenario, dataset) pair, not {pair!r}"
             )
-        scenario, dataset = pair
-        pairs.append((str(scenario), _dataset_id(workspace, dataset, f"datasets[{i}]")))
-    return tuple(pairs)
+        pairs.append((str(pair[0]), _check_dataset(pair[1], f"datasets[{i}]")))
+    return pairs, samples
 
 
 def local_files(
@@ -203,14 +217,11 @@ def register(
     check_name(spec.name)
     tags = check_mapping(spec.tags, "tags")
     properties = check_mapping(spec.properties, "properties")
-    datasets = _dataset_pairs(workspace, spec.datasets)
+    pairs, samples = _checked_datasets(spec)
+    # every argument is checked: now the datasets' definitions may be saved
+    datasets = tuple((s, _dataset_id(workspace, d)) for s, d in pairs)
     extras = dict(spec.extras)
-    for key, sample in (
-        ("sample_input_dataset", spec.sample_input_dataset),
-        ("sample_output_dataset", spec.sample_output_dataset),
-    ):
-        if sample is not None:
-            extras[key] = _dataset_id(workspace, sample, key)
+    extras.update({k: _dataset_id(workspace, d) for k, d in samples.items()})
     if spec.resource_configuration is not None:
         extras["resource_configuration"] = _serialisable(spec.resource_configuration)
     print(f"Registering model {spec.name}")

@@ -67,18 +67,18 @@ class RegistersModels(ABC):
                 ``model_path`` (the message lists the run's files).
         """
         from dataferry.execution.model import register_run_model
+        from dataferry.execution.model_registration import ModelSpec
 
-        return register_run_model(
-            self._model_source(),
-            model_name,
-            model_path,
+        spec = ModelSpec(
+            name=model_name,
             tags=tags,
             properties=properties,
-            model_framework=model_framework,
-            model_framework_version=model_framework_version,
             description=description,
             datasets=datasets,
+            framework=model_framework,
+            framework_version=model_framework_version,
             sample_input_dataset=sample_input_dataset,
             sample_output_dataset=sample_output_dataset,
             resource_configuration=resource_configuration,
         )
+        return register_run_model(self._model_source(), spec, model_path)
