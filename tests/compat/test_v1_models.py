@@ -98,7 +98,6 @@ def test_register_list_download_and_load_unchanged(
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [x for x in result.stdout.splitlines() if not x.startswith("Submitted")]
     assert lines == [
-        "Registering model sk-model",
         "versions: [1, 2]",
         "latest: sk-model:2 True models",
         "tagged: ['sk-model:1']",

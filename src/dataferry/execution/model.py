@@ -58,6 +58,9 @@ class Model:
     ``properties``, ``description``, ``run_id`` and ``experiment_name`` (set when it was
     registered from a run), ``datasets`` (scenario -> datasets), ``model_framework``,
     ``model_framework_version``, ``created_time``, ``url`` (where its files are).
+    ``tags``/``properties``/``run_id``/``model_framework`` narrow the lookup as in
+    ``Model.list``; ``expand`` changes nothing (``run`` and ``datasets`` are read when
+    used).
 
     Raises:
         ModelError: neither ``name`` nor ``id`` was given.
@@ -148,6 +151,7 @@ class Model:
         """
         reg.check_name(model_name)
         files = reg.local_files(model_path, child_paths)
+        print(f"Registering model {model_name}")  # as the SDK's Model.register does
         spec = reg.ModelSpec(
             name=model_name,
             tags=tags,
@@ -181,7 +185,8 @@ class Model:
 
         ``tags``/``properties``: a list of ``"key"`` or ``["key", "value"]``;
         ``latest``: only the newest version of each name; ``dataset_id``: registered
-        with that dataset.
+        with that dataset. ``expand`` and ``page_count`` shape the SDK's service calls
+        and change nothing here: every match is returned, in one list.
 
         Raises:
             ModelArgumentError: a tag or property filter is not a list.

@@ -224,7 +224,6 @@ def register(
     extras.update({k: _dataset_id(workspace, d) for k, d in samples.items()})
     if spec.resource_configuration is not None:
         extras["resource_configuration"] = _serialisable(spec.resource_configuration)
-    print(f"Registering model {spec.name}")
     store = model_store_dir(workspace)
     stored = store_model_files(store, files)
     record = ModelRecord(
