@@ -14,6 +14,7 @@ from pipeline.kit import WAIT_S, report, run_pipeline, step, write_script
 
 from dataferry import Model, Pipeline, PythonScriptStep
 from dataferry.errors import ModelNameError, ModelPathNotFoundError
+from dataferry.execution.run_layout import step_dir
 
 if TYPE_CHECKING:
     from dataferry import StepRun, Workspace
@@ -239,3 +240,25 @@ def test_a_running_step_s_outputs_count_from_outside_once_it_ends(
     assert (
         Path(running.register_model("held", "outputs/model.pkl").url).read_text() == "m"
     )
+
+
+@pytest.mark.slow
+def test_uploaded_files_resolve_through_the_same_lookup(
+    workspace: Workspace, src: Path
+) -> None:
+    write_script(src, "write.py", WRITE)
+    steps = [PythonScriptStep(script_name="write.py", source_directory=str(src))]
+    done = step(run_pipeline(Pipeline(workspace, steps=steps)), "write.py")
+    # where run.upload_file keeps a step run's files, under their names
+    uploads = step_dir(workspace, done.pipeline_run_id, done.id) / "files"
+    (uploads / "bundle").mkdir(parents=True)
+    (uploads / "bundle" / "model.bin").write_bytes(b"up")
+    (uploads / "bundle" / ".model.bin.0a1b.part").write_bytes(b"half")
+
+    bundle = done.register_model("bundle")  # the path defaults to the name
+    with pytest.raises(
+        ModelPathNotFoundError, match=r"\['bundle/model\.bin', 'outputs/weights\.txt'\]"
+    ):
+        done.register_model("x", "nope")
+
+    assert [p.name for p in Path(bundle.url).iterdir()] == ["model.bin"]

@@ -389,7 +389,7 @@ def register_run_model(
             :meth:`RegistersModels.register_model` says.
     """
     from dataferry.catalog.run_store import RunStore
-    from dataferry.execution.run_files import step_run_files
+    from dataferry.execution.run_file_index import step_run_files
 
     reg.check_name(spec.name)
     path = spec.name if model_path is None else model_path

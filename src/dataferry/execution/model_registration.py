@@ -4,7 +4,7 @@ Everything is checked before anything is written: the name, the types of tags,
 properties and datasets, and that the files are there. Then the files go to the
 workspace's model store (by content, read-only) and the row to the catalog, which
 numbers the version. Used by ``Model.register`` (local files) and by
-``run.register_model`` (a step run's files, see :mod:`dataferry.execution.run_files`).
+``run.register_model`` (a step run's files, see :mod:`dataferry.execution.run_file_index`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from dataferry.catalog.model_store import ModelRecord
     from dataferry.data.abstract_dataset import AbstractDataset
     from dataferry.data.workspace import Workspace
-    from dataferry.execution.run_files import RunFiles
+    from dataferry.execution.run_file_index import RunFileIndex
 
 MODELS_DIR = "models"
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
@@ -183,7 +183,7 @@ def _children(
     return sorted(set(kept))
 
 
-def run_model_files(run_files: RunFiles, model_path: str) -> list[tuple[str, Path]]:
+def run_model_files(run_files: RunFileIndex, model_path: str) -> list[tuple[str, Path]]:
     """The files of a run that ``model_path`` names (a file, or a folder prefix).
 
     Raises:

@@ -3,7 +3,8 @@
 One lookup serves every reader (``run.register_model`` inside the step and on a
 finished ``StepRun``): the files the step wrote to ``./outputs``, named
 ``outputs/<path>``, and the files uploaded to the run (``run.upload_file``), which live
-in the step folder's ``files/`` under the name they were given. The driver keeps both:
+in the step folder's ``files/`` under the name they were given (an upload in progress,
+``.<name>.<hex>.part``, is not listed). The driver keeps both:
 a step's working folder (``<step folder>/wd``), and so its ``./outputs``, stays in the
 run's folder after the step ends, finished or failed; only a new attempt at the same
 step run replaces it. A reused step run has the files of the run it reuses.
@@ -34,7 +35,7 @@ def uploads_dir(step_folder: str | os.PathLike[str]) -> Path:
 
 
 @dataclass(frozen=True)
-class RunFiles:
+class RunFileIndex:
     """The files of one step run: ``names()`` lists them, ``match`` finds a prefix."""
 
     step_folder: Path
@@ -55,7 +56,7 @@ class RunFiles:
             if not root.is_dir():
                 continue
             for path in root.rglob("*"):
-                if path.is_file():
+                if path.is_file() and not _is_partial(prefix, path):
                     relative = path.relative_to(root).as_posix()
                     found[f"{prefix}/{relative}" if prefix else relative] = path
         return dict(sorted(found.items()))
@@ -81,6 +82,11 @@ class RunFiles:
         ]
 
 
+def _is_partial(prefix: str, path: Path) -> bool:
+    """An upload being written (renamed into place when whole)."""
+    return not prefix and path.name.startswith(".") and path.name.endswith(".part")
+
+
 def normalise(artifact_path: str) -> str:
     """An artifact path in ``/`` form, without a leading ``./`` or outer ``/``."""
     wanted = artifact_path.replace("\\", "/").strip("/")
@@ -91,7 +97,7 @@ def normalise(artifact_path: str) -> str:
 
 def step_run_files(
     workspace: Workspace, store: RunStore, step_run_id: str, *, live: bool = False
-) -> RunFiles:
+) -> RunFileIndex:
     """The files of step run ``step_run_id`` (of the run it reuses, if reused).
 
     ``live``: asked from inside the running step, whose ``./outputs`` counts at once.
@@ -105,4 +111,4 @@ def step_run_files(
     while record.reused_from:
         record = store.get_step_run(record.reused_from)
     has_outputs = live or record.status in TERMINAL
-    return RunFiles(step_dir(workspace, record.run_id, record.id), has_outputs)
+    return RunFileIndex(step_dir(workspace, record.run_id, record.id), has_outputs)
