@@ -48,6 +48,7 @@ PIPELINE_NAMES = {
 }
 EXECUTION_NAMES = {
     "Experiment",
+    "Model",
     "Pipeline",
     "PipelineRun",
     "PortDataReference",

@@ -53,6 +53,7 @@ EXPORTS: Final[Mapping[str, str]] = MappingProxyType(
         "InputPortBinding": _PIPELINE,
         "InteractiveLoginAuthentication": _AUTH,
         "LocalTarget": _COMPUTE,
+        "Model": "dataferry.execution.model",
         "MsiAuthentication": _AUTH,
         "OutputFileDatasetConfig": _PIPELINE,
         "OutputTabularDatasetConfig": _PIPELINE,
@@ -126,6 +127,7 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "ComputeTarget",
                 "ScriptRunConfig",
                 "ScriptRun",
+                "Model",
             ),
             "VERSION": "dataferry._names:AZUREML_VERSION",
         },
@@ -180,7 +182,7 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             ),
             **_from(_AUTH, "AbstractAuthentication"),
         },
-        "azureml.core.model": _azure_only("InferenceConfig"),
+        "azureml.core.model": {**_exported("Model"), **_azure_only("InferenceConfig")},
         "azureml.core.webservice": _azure_only(
             "Webservice", "AciWebservice", "AksWebservice", "LocalWebservice"
         ),
@@ -256,6 +258,9 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "RunConfigurationException",
                 "ExperimentExecutionException",
             ),
+            "WebserviceException": "dataferry.errors:ModelError",
+            "ModelNotFoundException": "dataferry.errors:ModelNotFoundError",
+            "ModelPathNotFoundException": "dataferry.errors:ModelPathNotFoundError",
             "AzureMLException": "dataferry.errors:DataferryError",
         },
     }

@@ -8,7 +8,7 @@ service, as soon as it is called or any of its attributes is read.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from dataferry.errors import AzureOnlyError
 
@@ -36,6 +36,15 @@ def _message(what: str, service: str) -> str:
         "Azure ML, or replace it with a PythonScriptStep or script run that does the "
         "work locally."
     )
+
+
+def refuse(what: str, service: str) -> NoReturn:
+    """Raise the ``AzureOnlyError`` for ``what`` (a method, say), which needs ``service``.
+
+    Raises:
+        AzureOnlyError: always.
+    """
+    raise AzureOnlyError(_message(what, service))
 
 
 def azure_only(name: str, service: str) -> type:

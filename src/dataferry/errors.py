@@ -45,6 +45,13 @@ __all__ = [
     "InvalidNameError",
     "InvalidVersionError",
     "LogOffsetError",
+    "ModelArgumentError",
+    "ModelDownloadExistsError",
+    "ModelError",
+    "ModelNameError",
+    "ModelNotFoundError",
+    "ModelPathNotFoundError",
+    "ModelPropertyError",
     "MountError",
     "OutputLocationBusyError",
     "ParameterTypeError",
@@ -347,6 +354,43 @@ class EnvironmentBuildError(PipelineError, RuntimeError):
     message names it and pip's answer), or the interpreter to build it from fails."""
 
     exit_code = 1
+
+
+class ModelError(DataferryError):
+    """The model registry refused a request; the SDK's ``WebserviceException``."""
+
+    exit_code = 2
+
+
+class ModelNameError(ModelError, ValueError):
+    """A model name breaks the SDK's rule (a letter or digit, then up to 254 letters,
+    digits, ``-``, ``.`` or ``_``)."""
+
+
+class ModelArgumentError(ModelError, TypeError):
+    """An argument of a model call has the wrong type (a version that is not an int,
+    tag filters that are not a list, datasets that are not (scenario, dataset) pairs)."""
+
+
+class ModelPropertyError(ModelError, ValueError):
+    """``model.add_properties`` would change a property (they can only be added)."""
+
+
+class ModelNotFoundError(ModelError, LookupError):
+    """No model of that name (or version) is registered; ``ModelNotFoundException``."""
+
+    exit_code = 3
+
+
+class ModelPathNotFoundError(ModelError, FileNotFoundError):
+    """The files to register are not there: a local path that does not exist, or a
+    path no file of the run matches; ``ModelPathNotFoundException``."""
+
+    exit_code = 3
+
+
+class ModelDownloadExistsError(ModelError, FileExistsError):
+    """``model.download`` would overwrite a file and ``exist_ok`` is False."""
 
 
 class RunError(DataferryError):

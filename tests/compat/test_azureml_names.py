@@ -63,7 +63,7 @@ def test_the_table_is_pinned() -> None:
     }
     assert set(AZUREML["azureml.core"]) == {
         "Workspace", "Datastore", "Dataset", "Experiment", "Run", "Environment",
-        "RunConfiguration", "ComputeTarget", "VERSION", "ScriptRunConfig", "ScriptRun",
+        "RunConfiguration", "ComputeTarget", "Model", "VERSION", "ScriptRunConfig", "ScriptRun",
     }  # fmt: skip
 
 

@@ -286,3 +286,26 @@ environments = Table(
     Column("definition", JSON, nullable=False),  # Environment.to_dict() without version
     Column("created_at", UtcDateTime(), nullable=False),
 )
+
+# registered models: one row per (name, version); versions count from 1. The files are
+# in the workspace's model store under ``asset_path`` (``<content id>/<last segment>``)
+models = Table(
+    "models",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("asset_path", String(1024), nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("description", Text),
+    Column("tags", JSON, nullable=False),
+    Column("properties", JSON, nullable=False),
+    Column("framework", String(255)),
+    Column("framework_version", String(255)),
+    Column("run_id", String(64)),  # the step run it was registered from
+    Column("experiment_name", String(255)),
+    Column("datasets", JSON, nullable=False),  # [[scenario, dataset id], ...]
+    Column("extras", JSON, nullable=False),  # sample datasets, resource config, ...
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_models_run_id", "run_id"),
+)

@@ -20,6 +20,7 @@ from dataferry.cli import (
     datastore_cmds,
     events_cmds,
     lifecycle_cmds,
+    model_cmds,
     render,
     run_cmds,
     runs_cmds,
@@ -37,6 +38,7 @@ _COMMANDS: tuple[click.Command, ...] = (
     lifecycle_cmds.gc,
     agent_cmds.agent,
     compute_cmds.compute,
+    model_cmds.model,
 )
 
 runs_cmds.runs.add_command(events_cmds.events)

@@ -12,6 +12,7 @@ from dataferry._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dataferry.execution.experiment import Experiment as Experiment
+    from dataferry.execution.model import Model as Model
     from dataferry.execution.pipeline import Pipeline as Pipeline
     from dataferry.execution.pipeline_run import (
         PipelineRun as PipelineRun,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Experiment": "dataferry.execution.experiment",
+    "Model": "dataferry.execution.model",
     "Pipeline": "dataferry.execution.pipeline",
     "PipelineRun": "dataferry.execution.pipeline_run",
     "PortDataReference": "dataferry.execution.pipeline_run",

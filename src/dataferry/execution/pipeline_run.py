@@ -17,6 +17,7 @@ from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.port_identity import reused_names
 from dataferry.execution.run_api import RunFilesApi, RunTagsApi, input_datasets
+from dataferry.execution.run_models import ModelSource, RegistersModels
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
@@ -178,9 +179,10 @@ class _RunBase(ABC):
             )
 
 
-class StepRun(_RunBase, RunTagsApi, RunFilesApi):
-    """One step's execution in a pipeline run: status, logs, outputs, metrics, and
-    the tags, properties and files its code attached (``run_api``)."""
+class StepRun(_RunBase, RunTagsApi, RunFilesApi, RegistersModels):
+    """One step's execution in a pipeline run: status, logs, outputs, metrics, the
+    tags, properties and files its code attached (``run_api``), and models registered
+    from its files (``run_models``)."""
 
     def __init__(
         self,
@@ -197,6 +199,11 @@ class StepRun(_RunBase, RunTagsApi, RunFilesApi):
 
     def _record(self) -> StepRunRecord:
         return self._store.get_step_run(self._id)
+
+    def _model_source(self) -> ModelSource:
+        # from outside the step, ./outputs are run files once the step has ended
+        ws = self.experiment.workspace
+        return ModelSource(ws, self._id, self.experiment.name, live=False)
 
     def _view(self) -> views.StepView:
         return views.get_step(self.experiment.workspace, self._id)

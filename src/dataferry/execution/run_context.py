@@ -18,6 +18,7 @@ from dataferry.errors import DataferryError, RunError
 from dataferry.execution.offline_run_api import OfflineRunApi
 from dataferry.execution.run_api import RunTagsApi
 from dataferry.execution.run_artifacts import RunArtifactLogging
+from dataferry.execution.run_models import ModelSource, RegistersModels
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -123,7 +124,13 @@ class Run:
         return _OfflineRun()
 
 
-class _SubmittedRun(Run, RunTagsApi, RunArtifactLogging):
+def step_workspace() -> Workspace | None:
+    """The workspace of the step run this process is, or None outside a step."""
+    run = Run.get_context()
+    return run._workspace if isinstance(run, _SubmittedRun) else None
+
+
+class _SubmittedRun(Run, RunTagsApi, RunArtifactLogging, RegistersModels):
     """The step run a step process belongs to."""
 
     def __init__(self, context_file: Path) -> None:
@@ -146,6 +153,10 @@ class _SubmittedRun(Run, RunTagsApi, RunArtifactLogging):
         return Experiment(
             self._workspace, self._ctx["experiment"], _skip_name_validation=True
         )
+
+    def _model_source(self) -> ModelSource:
+        # inside the running step its ./outputs are run files at once
+        return ModelSource(self._workspace, self.id, self._ctx["experiment"], live=True)
 
     @property
     def parent(self) -> PipelineRun:

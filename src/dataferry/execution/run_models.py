@@ -1,0 +1,84 @@
+"""``run.register_model``: one implementation for every run that has files.
+
+A run class mixes in :class:`RegistersModels` and says where its files are
+(``_model_source``); the step run inside its process (``Run.get_context()``) and a
+``StepRun`` on the submitting side both do. Light at import: the registry is loaded on
+the first call.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from dataferry.data.abstract_dataset import AbstractDataset
+    from dataferry.data.workspace import Workspace
+    from dataferry.execution.model import Model
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Whose files a run registers from: the step run, its experiment, and whether it
+    is asked from inside the running step (whose ``./outputs`` counts at once)."""
+
+    workspace: Workspace
+    step_run_id: str
+    experiment_name: str
+    live: bool
+
+
+class RegistersModels(ABC):
+    """Adds ``register_model`` to a run class that implements ``_model_source``."""
+
+    @abstractmethod
+    def _model_source(self) -> ModelSource:
+        """Where this run's files are."""
+
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        description: str | None = None,
+        datasets: Sequence[tuple[str, AbstractDataset]] | None = None,
+        sample_input_dataset: AbstractDataset | None = None,
+        sample_output_dataset: AbstractDataset | None = None,
+        resource_configuration: Any = None,
+    ) -> Model:
+        """Register a file or folder of this run's files as the next version of
+        ``model_name``; the model records this run (``run_id``, ``experiment_name``).
+
+        ``model_path`` is an artifact path of the run (``outputs/model.pkl``, a folder
+        such as ``outputs``, or a name given to ``upload_file``); None means
+        ``model_name``. Inside a running step its ``./outputs`` counts at once;
+        elsewhere once the step has ended (finished or failed).
+
+        Raises:
+            ModelNameError: the name breaks the SDK's rule.
+            ModelArgumentError: tags, properties or datasets have the wrong type.
+            ModelPathNotFoundError: no file of the run is or lies under
+                ``model_path`` (the message lists the run's files).
+        """
+        from dataferry.execution.model import register_run_model
+        from dataferry.execution.model_registration import ModelSpec
+
+        spec = ModelSpec(
+            name=model_name,
+            tags=tags,
+            properties=properties,
+            description=description,
+            datasets=datasets,
+            framework=model_framework,
+            framework_version=model_framework_version,
+            sample_input_dataset=sample_input_dataset,
+            sample_output_dataset=sample_output_dataset,
+            resource_configuration=resource_configuration,
+        )
+        return register_run_model(self._model_source(), spec, model_path)
