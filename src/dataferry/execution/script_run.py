@@ -14,10 +14,11 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.status import RunStatus, StepStatus
-from dataferry.errors import ActivityFailedException, PipelineTypeError
+from dataferry.errors import ActivityFailedException, PipelineTypeError, RunStateError
 from dataferry.execution import run_layout, script_files, views
 from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.pipeline_run import PipelineRun, _LogPrinter
+from dataferry.execution.run_models import ModelSource, RegistersModels
 from dataferry.execution.script_submit import SCRIPT_RUN_TYPE
 
 if TYPE_CHECKING:
@@ -33,8 +34,10 @@ def sdk_status(status: str) -> str:
     return "Completed" if status == RunStatus.FINISHED else status
 
 
-class ScriptRun:
-    """A submitted script run (``Experiment.submit(ScriptRunConfig(...))``).
+class ScriptRun(RegistersModels):
+    """A submitted script run (``Experiment.submit(ScriptRunConfig(...))``); its files
+    (``./outputs`` once it has ended, and what it uploaded) register as models
+    (``register_model``, B.14).
 
     ``directory`` and ``_run_config`` are the SDK's internal arguments: the run's folder
     and configuration are read from the catalog instead.
@@ -97,6 +100,15 @@ class ScriptRun:
     def _step(self) -> views.StepView | None:
         steps = self._detail().steps
         return steps[0] if steps else None
+
+    def _model_source(self) -> ModelSource:
+        """The files of the run's one step run (read from outside the script)."""
+        step = self._step()
+        if step is None:
+            raise RunStateError(f"run {self._id} has no step run: it has no files")
+        return ModelSource(
+            self.experiment.workspace, step.id, self.experiment.name, live=False
+        )
 
     def get_status(self) -> str:
         """NotStarted, Preparing, Running, CancelRequested, Completed, Failed or Canceled."""
