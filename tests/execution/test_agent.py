@@ -254,6 +254,7 @@ def test_a_killed_driver_is_reported_not_waited_for(
     run.cancel()
 
 
+@pytest.mark.slow  # starts agent processes of its own
 def test_turned_off_or_unsafe_runtime_folder_submits_from_this_process(
     workspace: Workspace, steps: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -281,6 +282,7 @@ def test_turned_off_or_unsafe_runtime_folder_submits_from_this_process(
     assert not (tmp_path / "private").exists()
 
 
+@pytest.mark.slow  # starts agent processes of its own
 def test_two_agents_for_one_key_leave_one(tmp_path: Path) -> None:
     folder = tmp_path / "rt"
     folder.mkdir(mode=0o700)
@@ -309,6 +311,7 @@ def test_two_agents_for_one_key_leave_one(tmp_path: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow  # starts agent processes of its own
 def test_an_idle_agent_exits(tmp_path: Path) -> None:
     folder = tmp_path / "rt"
     folder.mkdir(mode=0o700)
@@ -338,6 +341,7 @@ def test_the_key_names_interpreter_code_and_path(
     assert protocol.code_key() != key
 
 
+@pytest.mark.slow  # starts agent processes of its own
 def test_cli_agent_status_and_stop(
     workspace: Workspace, steps: Path, own_agents: Path
 ) -> None:
@@ -377,6 +381,7 @@ def test_cli_agent_status_and_stop(
     assert stop_agents() == []
 
 
+@pytest.mark.slow  # starts agent processes of its own
 def test_leftover_conversation_ends_when_the_script_gives_up(
     workspace: Workspace, steps: Path, own_agents: Path
 ) -> None:

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
     from dataferry import Workspace
 
+# every test here starts agent processes (and most a real catalog): not in the quick set
+pytestmark = pytest.mark.slow
+
 REFUSED = r"the local agent refused a message: "
 
 

@@ -93,15 +93,17 @@ class TestForkedDriver:
         folder = run_dir(workspace, seen["run"])
         driver = marked_driver(folder)
 
-        # the submitter has ended; its driver runs on, in a session of its own, and
-        # the middle process of the double fork was reaped: the submitter had no child
-        assert driver is not None
-        assert seen["children"] == []
-        assert os.getsid(driver) not in (os.getsid(0), seen["pid"])
-        assert _link(driver, 0) == os.devnull
-        out = str(driver_out(workspace, seen["run"]))
-        assert _link(driver, 1) == _link(driver, 2) == out
-        release.touch()
+        try:
+            # the submitter has ended; its driver runs on, in a session of its own, and
+            # the middle process of the double fork was reaped: the submitter had no child
+            assert driver is not None
+            assert seen["children"] == []
+            assert os.getsid(driver) not in (os.getsid(0), seen["pid"])
+            assert _link(driver, 0) == os.devnull
+            out = str(driver_out(workspace, seen["run"]))
+            assert _link(driver, 1) == _link(driver, 2) == out
+        finally:  # a failed check must not leave the step waiting forever
+            release.touch()
         store = RunStore(workspace.catalog)
         wait_until(
             lambda: store.get_run(seen["run"]).status == "Finished", "the run's end"
