@@ -26,6 +26,7 @@ from dataferry.errors import (
     ActivityFailedException,
     ExperimentExecutionException,
     PipelineTypeError,
+    RunArgumentTypeError,
     RunFileNotFoundError,
 )
 from dataferry.execution.views import list_runs
@@ -211,7 +212,7 @@ def test_a_failed_run_keeps_its_outputs_folder_and_commits_no_output(
     assert details["outputDatasets"] == []
     assert "outputs/model.txt" in run.get_file_names()
     assert run.get_metrics()["acc"] == [0.5, 0.75]
-    with pytest.raises(PipelineTypeError, match="output_paths is not supported"):
+    with pytest.raises(RunArgumentTypeError, match="output_paths is the older name"):
         run.download_files(output_paths=["a.txt"])
 
 
@@ -328,6 +329,11 @@ def test_start_logging_keeps_outputs_and_a_failed_block_fails_the_run(
     assert run.get_file_names() == ["outputs/model.pkl", "reports/notes.txt"]
     run.download_file("reports/notes.txt", str(tmp_path / "copy.txt"))
     assert (tmp_path / "copy.txt").read_text() == "n"
+    copied = run.download_files(output_directory=str(tmp_path / "all"))
+    assert sorted(p.relative_to(tmp_path / "all").as_posix() for p in copied) == [
+        "outputs/model.pkl",
+        "reports/notes.txt",
+    ]
     assert child.parent.id == run.id
     assert child.get_metrics() == {"acc": 0.8}
     with (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.status import TERMINAL, RunStatus
 from dataferry.errors import PipelineTypeError
-from dataferry.execution import run_layout, script_files
+from dataferry.execution import run_layout
 from dataferry.execution.run_context import _SubmittedRun
 
 if TYPE_CHECKING:
@@ -187,23 +187,6 @@ class InteractiveRun(_SubmittedRun):
             if p.is_file() and not p.name.endswith(".part")
         }
         return dict(sorted({**kept, **self._run_files().paths()}.items()))
-
-    def get_file_names(self) -> list[str]:
-        """The run's files: what ``complete``/``fail`` kept and what was uploaded."""
-        return list(self._files())
-
-    def download_file(
-        self,
-        name: str,
-        output_file_path: str | None = None,
-        _validate_checksum: bool = False,
-    ) -> None:
-        """Copy one of the run's files.
-
-        Raises:
-            RunFileNotFoundError: the run has no file of that name.
-        """
-        script_files.download_one(self._files(), self.id, name, output_file_path)
 
     def child_run(
         self, name: str | None = None, run_id: str | None = None, outputs: Any = None

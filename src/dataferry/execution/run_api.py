@@ -209,9 +209,15 @@ class RunFilesApi(_RunRecordHost):
             [(f"{prefix}/{p.relative_to(folder).as_posix()}", p) for p in found]
         )
 
+    def _files(self) -> dict[str, Path]:
+        """Every file of the run, ``{artifact name: local path}``: what it uploaded.
+        A run that also keeps files of its own (a script run's ``./outputs``) adds
+        them here; every reader below goes through this."""
+        return self._run_files().paths()
+
     def get_file_names(self) -> list[str]:
         """The names of the run's files, sorted."""
-        return self._run_files().names()
+        return sorted(self._files())
 
     def download_file(
         self,
@@ -225,7 +231,9 @@ class RunFilesApi(_RunRecordHost):
         Raises:
             RunFileNotFoundError: the run has no file of that name.
         """
-        self._run_files().download(name, output_file_path)
+        from dataferry.execution.run_files import download_one
+
+        download_one(self._files(), self.id, name, output_file_path)
 
     def download_files(
         self,
@@ -246,6 +254,11 @@ class RunFilesApi(_RunRecordHost):
             RunArgumentError: both ``output_directory`` and ``output_paths``, or a
                 batch size or timeout that is not positive.
         """
+        if output_paths is not None and not isinstance(output_paths, str):
+            raise RunArgumentTypeError(
+                f"run {self.id}: output_paths is the older name of output_directory "
+                f"(one folder, a str), not {type(output_paths).__name__}"
+            )
         if output_directory is not None and output_paths is not None:
             raise RunArgumentError(
                 f"run {self.id}: pass output_directory or output_paths, not both"
@@ -255,8 +268,14 @@ class RunFilesApi(_RunRecordHost):
                 f"run {self.id}: batch_size must be at least 1, got {batch_size}"
             )
         _check_timeout(self.id, timeout_seconds)
-        return self._run_files().download_all(
-            prefix, output_directory or output_paths, append_prefix
+        from dataferry.execution.run_files import download_many
+
+        return download_many(
+            self._files(),
+            self.id,
+            prefix,
+            output_directory or output_paths,
+            append_prefix,
         )
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from dataferry.errors import RunArgumentError, RunFileExistsError, RunFileNotFoundError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dataferry.catalog.run_annotations import RunAnnotations, RunFileRecord
     from dataferry.data.workspace import Workspace
 
@@ -131,43 +133,64 @@ class RunFiles:
         return (self.root / self._record(name).path).read_bytes()
 
     def download(self, name: str, output_file_path: str | None = None) -> Path:
-        """Copy the file ``name`` to ``output_file_path`` (default: its base name in
-        the current folder; an existing folder gets ``<folder>/<base name>``).
+        """Copy the file ``name`` (see :func:`download_one`).
 
         Raises:
             RunFileNotFoundError: the run has no such file.
         """
-        record = self._record(name)
-        base = PurePosixPath(record.name).name
-        target = Path(output_file_path) if output_file_path is not None else Path(base)
-        if target.is_dir():
-            target = target / base
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.root / record.path, target)
-        return target
+        return download_one(self.paths(), self.run_id, name, output_file_path)
 
-    def download_all(
-        self, prefix: str | None, output_directory: str | None, append_prefix: bool
-    ) -> list[Path]:
-        """Copy every file under ``prefix`` into ``output_directory`` (default: the
-        current folder), keeping its name, or its name after ``prefix`` when
-        ``append_prefix`` is False. Returns the paths written."""
-        folder = Path(output_directory) if output_directory is not None else Path()
-        start = normalise_name(self.run_id, prefix) if prefix else ""
-        written = []
-        for record in self.annotations.files_of(self.run_id):
-            if start and not (
-                record.name == start or record.name.startswith(start + "/")
-            ):
-                continue
-            local = (
-                record.name if append_prefix or not start else record.name[len(start) :]
-            )
-            target = folder / (local.lstrip("/") or PurePosixPath(record.name).name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.root / record.path, target)
-            written.append(target)
-        return written
+
+def download_one(
+    files: Mapping[str, Path], run_id: str, name: str, output_file_path: str | None
+) -> Path:
+    """Copy the run file ``name`` of ``files`` (``{artifact name: local path}``) to
+    ``output_file_path`` (default: its base name in the current folder; an existing
+    folder gets ``<folder>/<base name>``); the path written.
+
+    Raises:
+        RunFileNotFoundError: ``files`` has no file of that name.
+    """
+    stored = normalise_name(run_id, name)
+    source = files.get(stored)
+    if source is None:
+        from dataferry.errors import did_you_mean
+
+        raise RunFileNotFoundError(
+            f"Cannot find the artifact '{stored}' in run {run_id}; it has "
+            f"{sorted(files) or 'no files'}.{did_you_mean(stored, files)}"
+        )
+    base = PurePosixPath(stored).name
+    target = Path(output_file_path) if output_file_path is not None else Path(base)
+    if target.is_dir():
+        target = target / base
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return target
+
+
+def download_many(
+    files: Mapping[str, Path],
+    run_id: str,
+    prefix: str | None,
+    output_directory: str | None,
+    append_prefix: bool,
+) -> list[Path]:
+    """Copy every file of ``files`` under ``prefix`` into ``output_directory``
+    (default: the current folder), keeping its name, or its name after ``prefix`` when
+    ``append_prefix`` is False. Returns the paths written, in name order."""
+    folder = Path(output_directory) if output_directory is not None else Path()
+    start = normalise_name(run_id, prefix) if prefix else ""
+    written = []
+    for name, source in sorted(files.items()):
+        if start and not (name == start or name.startswith(start + "/")):
+            continue
+        local = name if append_prefix or not start else name[len(start) :]
+        target = folder / (local.lstrip("/") or PurePosixPath(name).name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        written.append(target)
+    return written
 
 
 def step_run_files(workspace: Workspace, step_run_id: str) -> RunFiles:

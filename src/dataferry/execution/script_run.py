@@ -14,10 +14,11 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.status import RunStatus, StepStatus
-from dataferry.errors import ActivityFailedException, PipelineTypeError, RunStateError
+from dataferry.errors import ActivityFailedException, RunStateError
 from dataferry.execution import run_layout, script_files, views
 from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.pipeline_run import PipelineRun, _LogPrinter
+from dataferry.execution.run_api import RunFilesApi
 from dataferry.execution.run_models import ModelSource, RegistersModels
 from dataferry.execution.script_submit import SCRIPT_RUN_TYPE
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
     from dataferry.data.workspace import Workspace
     from dataferry.execution.experiment import Experiment
+    from dataferry.execution.run_files import RunFiles
 
 
 def sdk_status(status: str) -> str:
@@ -34,7 +36,7 @@ def sdk_status(status: str) -> str:
     return "Completed" if status == RunStatus.FINISHED else status
 
 
-class ScriptRun(RegistersModels):
+class ScriptRun(RunFilesApi, RegistersModels):
     """A submitted script run (``Experiment.submit(ScriptRunConfig(...))``); its files
     (``./outputs`` once it has ended, and what it uploaded) register as models
     (``register_model``, B.14).
@@ -201,61 +203,27 @@ class ScriptRun(RegistersModels):
         ids = [self._id] + ([step.source_id] if step else [])
         return metrics_dict(views.metrics(self.experiment.workspace, ids), name)
 
-    def _files(self) -> dict[str, Path]:
-        """What the script kept in its working folder, and what it uploaded
-        (``run.upload_file``...)."""
+    def _run_files(self) -> RunFiles:
+        """The files of the run's one step run (uploads, tags, properties).
+
+        Raises:
+            RunStateError: the run has no step run.
+        """
         from dataferry.execution.run_files import step_run_files
 
         step = self._step()
         if step is None:
+            raise RunStateError(f"run {self._id} has no step run: it has no files")
+        return step_run_files(self.experiment.workspace, step.id)
+
+    def _files(self) -> dict[str, Path]:
+        """What the script kept in its working folder (``outputs/...``, ``logs/...``,
+        ``user_logs/std_log.txt``), and what it uploaded (``run.upload_file``...)."""
+        step = self._step()
+        if step is None:
             return {}
         kept = script_files.run_files(step.log_dir)
-        uploaded = step_run_files(self.experiment.workspace, step.id).paths()
-        return dict(sorted({**kept, **uploaded}.items()))
-
-    def get_file_names(self) -> list[str]:
-        """The run's files: ``outputs/...``, ``logs/...``, ``user_logs/std_log.txt``
-        and those the script uploaded."""
-        return list(self._files())
-
-    def download_file(
-        self,
-        name: str,
-        output_file_path: str | None = None,
-        _validate_checksum: bool = False,
-    ) -> None:
-        """Copy one of the run's files (default: its base name in the current folder).
-
-        Raises:
-            RunFileNotFoundError: the run has no file of that name.
-        """
-        script_files.download_one(self._files(), self._id, name, output_file_path)
-
-    def download_files(
-        self,
-        prefix: str | None = None,
-        output_directory: str | None = None,
-        output_paths: Any = None,
-        batch_size: int = 100,
-        append_prefix: bool = True,
-        timeout_seconds: int | None = None,
-    ) -> None:
-        """Copy the run's files under ``prefix`` (all without one) into
-        ``output_directory``, by name (``append_prefix=False`` drops the prefix).
-        ``batch_size`` and ``timeout_seconds`` size the SDK's uploads: local copies
-        need neither.
-
-        Raises:
-            PipelineTypeError: ``output_paths`` given (name the folder instead).
-        """
-        if output_paths is not None:
-            raise PipelineTypeError(
-                "download_files(): output_paths is not supported; pass "
-                "output_directory (files keep their names under it)"
-            )
-        script_files.download_many(
-            self._files(), prefix, output_directory, append_prefix
-        )
+        return dict(sorted({**kept, **self._run_files().paths()}.items()))
 
     def cancel(self) -> None:
         """Stop the script; the run ends Canceled and nothing it staged is committed."""
