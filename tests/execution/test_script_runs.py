@@ -329,6 +329,9 @@ def test_start_logging_keeps_outputs_and_a_failed_block_fails_the_run(
     assert run.get_file_names() == ["outputs/model.pkl", "reports/notes.txt"]
     run.download_file("reports/notes.txt", str(tmp_path / "copy.txt"))
     assert (tmp_path / "copy.txt").read_text() == "n"
+    # its kept files register as a model, recording the interactive run
+    model = run.register_model("nb-model", "outputs/model.pkl")
+    assert (model.name, model.version, model.run_id) == ("nb-model", 1, run.id)
     copied = run.download_files(output_directory=str(tmp_path / "all"))
     assert sorted(p.relative_to(tmp_path / "all").as_posix() for p in copied) == [
         "outputs/model.pkl",

@@ -17,6 +17,7 @@ from dataferry.catalog.status import TERMINAL, RunStatus
 from dataferry.errors import PipelineTypeError
 from dataferry.execution import run_layout
 from dataferry.execution.run_context import _SubmittedRun
+from dataferry.execution.run_models import ModelSource
 
 if TYPE_CHECKING:
     from dataferry.execution.experiment import Experiment
@@ -187,6 +188,16 @@ class InteractiveRun(_SubmittedRun):
             if p.is_file() and not p.name.endswith(".part")
         }
         return dict(sorted({**kept, **self._run_files().paths()}.items()))
+
+    def _model_source(self) -> ModelSource:
+        """Its files as they are now (``register_model`` from a notebook's run)."""
+        return ModelSource(
+            self._workspace,
+            self.id,
+            self.experiment.name,
+            live=True,
+            files=self._files(),
+        )
 
     def child_run(
         self, name: str | None = None, run_id: str | None = None, outputs: Any = None

@@ -389,7 +389,7 @@ def register_run_model(
             :meth:`RegistersModels.register_model` says.
     """
     from dataferry.catalog.run_store import RunStore
-    from dataferry.execution.run_file_index import step_run_files
+    from dataferry.execution.run_file_index import RunFileIndex, step_run_files
 
     reg.check_name(spec.name)
     path = spec.name if model_path is None else model_path
@@ -398,8 +398,12 @@ def register_run_model(
             f"model_path must be a str (an artifact path), not {type(path).__name__}"
         )
     workspace = source.workspace
-    files = step_run_files(
-        workspace, RunStore(workspace.catalog), source.step_run_id, live=source.live
+    files = (
+        RunFileIndex(Path(), has_outputs=False, uploads=source.files)
+        if source.files is not None
+        else step_run_files(
+            workspace, RunStore(workspace.catalog), source.step_run_id, live=source.live
+        )
     )
     chosen = reg.run_model_files(files, path)
     from_run = dataclasses.replace(

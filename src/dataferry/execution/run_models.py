@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from pathlib import Path
 
     from dataferry.data.abstract_dataset import AbstractDataset
     from dataferry.data.workspace import Workspace
@@ -22,13 +23,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Whose files a run registers from: the step run, its experiment, and whether it
-    is asked from inside the running step (whose ``./outputs`` counts at once)."""
+    """Whose files a run registers from: the step run (or run), its experiment, and
+    whether it is asked from inside the running step (whose ``./outputs`` counts at
+    once). ``files`` gives the run's files directly (``{artifact name: path}``) for a
+    run that is not a step run's (an interactive run); None looks the step run up."""
 
     workspace: Workspace
     step_run_id: str
     experiment_name: str
     live: bool
+    files: Mapping[str, Path] | None = None
 
 
 class RegistersModels(ABC):
