@@ -9,35 +9,23 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import event
 
-from dataferry.catalog import SqlCatalog
-from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import StepStatus
 from dataferry.errors import StatusTransitionError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
+    from collections.abc import Callable, Sequence
+
+    from dataferry.catalog.run_store import RunStore
 
 BEGAN = datetime(2024, 5, 1, 12, 0, 0, 125_000, tzinfo=UTC)
 NOTE = {"doing": "fingerprinting"}
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[RunStore]:
-    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    run_store = RunStore(catalog)
-    run_store.create_run(
-        "r1",
-        "exp",
-        {},
-        parameters={},
-        options={},
-        tags=None,
-        description=None,
-        steps=[("s1", "n1", "one"), ("s2", "n2", "two")],
-    )
-    yield run_store
-    catalog.close()
+def store(
+    run_with_steps: Callable[[Sequence[tuple[str, str, str]]], RunStore],
+) -> RunStore:
+    return run_with_steps([("s1", "n1", "one"), ("s2", "n2", "two")])
 
 
 def _history(store: RunStore, step_run_id: str) -> list[tuple[str, dict[str, object]]]:

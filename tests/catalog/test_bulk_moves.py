@@ -8,34 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from dataferry.catalog import SqlCatalog
-from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import StepStatus
 from dataferry.errors import RunNotFoundError, StatusTransitionError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
+    from collections.abc import Callable, Sequence
+
+    from dataferry.catalog.run_store import RunStore
 
 STEPS = 1_203  # more than two chunks of ids
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[RunStore]:
-    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    run_store = RunStore(catalog)
-    run_store.create_run(
-        "r1",
-        "exp",
-        {},
-        parameters={},
-        options={},
-        tags=None,
-        description=None,
-        steps=[(f"s{i}", f"n{i}", f"step{i}") for i in range(STEPS)],
-    )
-    yield run_store
-    catalog.close()
+def store(
+    run_with_steps: Callable[[Sequence[tuple[str, str, str]]], RunStore],
+) -> RunStore:
+    return run_with_steps([(f"s{i}", f"n{i}", f"step{i}") for i in range(STEPS)])
 
 
 def step_events(store: RunStore) -> list[tuple[str | None, dict[str, Any]]]:

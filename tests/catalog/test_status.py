@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dataferry.catalog import SqlCatalog
-from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import (
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,
@@ -23,27 +21,17 @@ from dataferry.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from enum import StrEnum
-    from pathlib import Path
+
+    from dataferry.catalog.run_store import RunStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[RunStore]:
-    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    run_store = RunStore(catalog)
-    run_store.create_run(
-        "r1",
-        "exp",
-        {},
-        parameters={},
-        options={},
-        tags=None,
-        description=None,
-        steps=[("s1", "n1", "prep")],
-    )
-    yield run_store
-    catalog.close()
+def store(
+    run_with_steps: Callable[[Sequence[tuple[str, str, str]]], RunStore],
+) -> RunStore:
+    return run_with_steps([("s1", "n1", "prep")])
 
 
 def path_to(

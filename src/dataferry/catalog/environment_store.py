@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from dataferry.catalog.schema import environments
+from dataferry.catalog.versioned import newest_versions
 from dataferry.errors import CatalogError, EnvironmentNotFoundError, did_you_mean
 
 if TYPE_CHECKING:
@@ -97,19 +98,6 @@ def get_environment(
 
 def list_environments(catalog: SqlCatalog) -> dict[str, dict[str, Any]]:
     """The latest version of every registered name, by name (sorted)."""
-    newest = (
-        select(environments.c.name, func.max(environments.c.version).label("top"))
-        .group_by(environments.c.name)
-        .subquery()
-    )
     with catalog.read() as conn:
-        rows = conn.execute(
-            select(environments)
-            .join(
-                newest,
-                (environments.c.name == newest.c.name)
-                & (environments.c.version == newest.c.top),
-            )
-            .order_by(environments.c.name)
-        ).all()
+        rows = conn.execute(newest_versions(environments)).all()
     return {r.name: {**r.definition, "version": str(r.version)} for r in rows}

@@ -36,6 +36,7 @@ from dataferry.catalog.schema import (
     experiments,
     settings,
 )
+from dataferry.catalog.versioned import newest_versions
 from dataferry.errors import (
     CatalogError,
     DatasetExistsError,
@@ -414,23 +415,8 @@ class SqlCatalog:
 
     def latest_versions(self) -> list[DatasetVersionRecord]:
         """The latest version of every registered name, by name."""
-        latest = (
-            select(
-                dataset_versions.c.name, func.max(dataset_versions.c.version).label("v")
-            )
-            .group_by(dataset_versions.c.name)
-            .subquery()
-        )
         with self.read() as conn:
-            rows = conn.execute(
-                select(dataset_versions)
-                .join(
-                    latest,
-                    (dataset_versions.c.name == latest.c.name)
-                    & (dataset_versions.c.version == latest.c.v),
-                )
-                .order_by(dataset_versions.c.name)
-            ).all()
+            rows = conn.execute(newest_versions(dataset_versions)).all()
         return [_version(r._mapping) for r in rows]
 
     def versions_of_dataset(self, dataset_id: str) -> list[DatasetVersionRecord]:

@@ -1,0 +1,43 @@
+"""A run store on a fresh SQLite catalog, holding one run ``r1`` of experiment ``exp``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dataferry.catalog import SqlCatalog
+from dataferry.catalog.run_store import RunStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
+
+
+@pytest.fixture
+def run_with_steps(
+    tmp_path: Path,
+) -> Iterator[Callable[[Sequence[tuple[str, str, str]]], RunStore]]:
+    """``make(steps)``: a store whose catalog holds run ``r1`` with these step runs
+    ``(step run id, node id, name)``; the catalog is closed at the end."""
+    catalogs: list[SqlCatalog] = []
+
+    def make(steps: Sequence[tuple[str, str, str]]) -> RunStore:
+        catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+        catalogs.append(catalog)
+        store = RunStore(catalog)
+        store.create_run(
+            "r1",
+            "exp",
+            {},
+            parameters={},
+            options={},
+            tags=None,
+            description=None,
+            steps=steps,
+        )
+        return store
+
+    yield make
+    for catalog in catalogs:
+        catalog.close()
