@@ -38,6 +38,28 @@ def spec(name: str = "store", **options: object) -> DatastoreSpec:
     return DatastoreSpec(name, "local", {"path": "/data", **options})
 
 
+def test_kept_datastores_are_read_once_and_follow_own_changes(
+    catalog: SqlCatalog, tmp_path: Path
+) -> None:
+    """A driver keeps each datastore as first read; changes through the same catalog
+    object still show, another process's re-registration does not."""
+    catalog.add_datastore(spec("store", path="/a"))
+    catalog.keep_datastores()
+    assert catalog.get_datastore("Store").options["path"] == "/a"
+    other = SqlCatalog(catalog.url)
+    try:
+        other.add_datastore(spec("store", path="/b"), overwrite=True)
+        assert catalog.get_datastore("store").options["path"] == "/a"
+        assert other.get_datastore("store").options["path"] == "/b"
+    finally:
+        other.close()
+    catalog.add_datastore(spec("store", path="/c"), overwrite=True)
+    assert catalog.get_datastore("STORE").options["path"] == "/c"
+    catalog.remove_datastore("store")
+    with pytest.raises(DatastoreNotFoundError, match="store"):
+        catalog.get_datastore("store")
+
+
 class TestSettings:
     def test_default_then_set_then_replace(self, catalog: SqlCatalog) -> None:
         assert catalog.get_setting("default_datastore", "x") == "x"

@@ -40,6 +40,12 @@ SDK_DETAIL_KEYS = {
 
 
 class TestDetails:
+    def test_local_subscription_id_is_the_documented_uuid5(self) -> None:
+        import uuid
+
+        expected = uuid.uuid5(uuid.NAMESPACE_URL, "dataferry://local")
+        assert str(expected) == LOCAL_SUBSCRIPTION_ID
+
     def test_local_values_are_strings(self, workspace: Workspace) -> None:
         assert workspace.subscription_id == LOCAL_SUBSCRIPTION_ID
         assert workspace.resource_group == LOCAL_RESOURCE_GROUP == "dataferry-local"

@@ -177,6 +177,7 @@ class SqlCatalog:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _engine_for(url)
+        self._kept_datastores: dict[str, DatastoreSpec] | None = None
         _OPEN.add(self)
         if migrate.is_current_sqlite(url):
             return  # nothing to migrate: no write lock taken
@@ -238,6 +239,14 @@ class SqlCatalog:
 
     # -- datastores -------------------------------------------------------------------
 
+    def keep_datastores(self) -> None:
+        """From now on, answer ``get_datastore`` for a name from this object's first
+        read of it: a run's driver resolves each datastore once, not once per input
+        and output of every step. Registrations changed through this object still
+        show; ones changed by other processes meanwhile do not."""
+        if self._kept_datastores is None:
+            self._kept_datastores = {}
+
     def add_datastore(self, spec: DatastoreSpec, *, overwrite: bool = False) -> None:
         """Register a datastore.
 
@@ -263,6 +272,7 @@ class SqlCatalog:
                 )
             conn.execute(datastores.delete().where(datastores.c.name == spec.name))
             conn.execute(datastores.insert().values(**row))
+        self._forget_datastore(spec.name)
 
     def get_datastore(self, name: str) -> DatastoreSpec:
         """The registration of one datastore (names are case-insensitive).
@@ -270,6 +280,9 @@ class SqlCatalog:
         Raises:
             DatastoreNotFoundError: no datastore has that name.
         """
+        kept = self._kept_datastores
+        if kept is not None and name.lower() in kept:
+            return kept[name.lower()]
         with self.read() as conn:
             row = conn.execute(
                 select(datastores).where(datastores.c.name == name.lower())
@@ -277,7 +290,10 @@ class SqlCatalog:
             if row is None:
                 names = conn.execute(select(datastores.c.name)).scalars().all()
                 raise DatastoreNotFoundError.named(name, names)
-        return _spec(row._mapping)
+        spec = _spec(row._mapping)
+        if kept is not None:
+            kept[name.lower()] = spec
+        return spec
 
     def list_datastores(self) -> list[DatastoreSpec]:
         """Every registered datastore, by name."""
@@ -290,6 +306,11 @@ class SqlCatalog:
         self.get_datastore(name)
         with self.write() as conn:
             conn.execute(datastores.delete().where(datastores.c.name == name.lower()))
+        self._forget_datastore(name)
+
+    def _forget_datastore(self, name: str) -> None:
+        if self._kept_datastores is not None:
+            self._kept_datastores.pop(name.lower(), None)
 
     # -- datasets ---------------------------------------------------------------------
 

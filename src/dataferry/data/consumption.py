@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 import warnings
 from typing import Any
 
@@ -64,7 +64,7 @@ class DatasetConsumptionConfig:
         self._auto_name = name is None
         if name is None:
             ds_id = getattr(dataset, "_id", None)
-            name = f"input__{(ds_id or uuid.uuid4().hex).split('-')[0][:8]}"
+            name = f"input__{(ds_id or os.urandom(4).hex()).split('-')[0][:8]}"
         self._name = validate_port_name(name)
         self.dataset = dataset
         self.mode = mode
@@ -102,7 +102,7 @@ class DatasetConsumptionConfig:
         Raises:
             DatasetError: as the constructor.
         """
-        config = cls(f"{prefix}{uuid.uuid4().hex[:8]}", dataset, mode)
+        config = cls(f"{prefix}{os.urandom(4).hex()}", dataset, mode)
         config._auto_name = True
         return config
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +23,7 @@ from dataferry.errors import (
 from dataferry.storage import DatastoreSpec, SecretStore
 
 if TYPE_CHECKING:
+    import logging
     from collections.abc import Mapping
 
     from dataferry.catalog import SqlCatalog
@@ -32,7 +31,14 @@ if TYPE_CHECKING:
     from dataferry.data.compute import ComputeTarget
     from dataferry.data.datastore import Datastore
 
-log = logging.getLogger(__name__)
+
+def _log() -> logging.Logger:
+    """This module's logger; ``logging`` is imported on first use, not by every
+    script that opens a workspace."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 BUILTIN_DATASTORES = ("workspaceblobstore", "workspacefilestore")
 _META_FILE = "workspace.json"
@@ -54,7 +60,7 @@ def _remember(name: str, folder: Path) -> None:
         tmp.write_text(json.dumps(known, indent=2), "utf-8")
         os.replace(tmp, index)
     except OSError as exc:  # a read-only home must not stop work in the project itself
-        log.warning("could not record workspace %s in %s: %s", name, index, exc)
+        _log().warning("could not record workspace %s in %s: %s", name, index, exc)
 
 
 class Workspace:
@@ -134,7 +140,6 @@ class Workspace:
         if _file_name is not None and start.is_dir():
             start = start / _file_name
         config_file = find_config_file(start)
-        log.debug("workspace config %s", config_file)
         return Workspace(auth=auth, path=config_file)
 
     @staticmethod
@@ -394,16 +399,16 @@ def _ensure_folder(config: WorkspaceConfig) -> None:
         return
     for name in BUILTIN_DATASTORES:
         (folder / "datastores" / name).mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(
-        UTC
-    ).isoformat()  # as catalog.now(), without loading SQLAlchemy
+    from datetime import UTC, datetime
+
+    stamp = datetime.now(UTC).isoformat()  # as catalog.now(), without SQLAlchemy
     data = {"name": config.workspace_name, "created_at": stamp}
     if config.catalog_url:
         data["catalog_url"] = config.catalog_url
     tmp = folder / f".{_META_FILE}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(data, indent=2) + "\n", "utf-8")
     os.replace(tmp, meta)
-    log.info("initialised workspace %s in %s", config.workspace_name, folder)
+    _log().info("initialised workspace %s in %s", config.workspace_name, folder)
 
 
 def _ensure_builtin_datastores(ws: Workspace) -> None:

@@ -8,14 +8,14 @@ pyproject's layer contract lets this layer make upwards.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
 
-# when the config names none: the same on every machine, so scripts and IDs are stable
-LOCAL_SUBSCRIPTION_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "dataferry://local"))
+# when the config names none: the same on every machine, so scripts and IDs are stable;
+# uuid5(NAMESPACE_URL, "dataferry://local"), written out: ``uuid`` costs ms to import
+LOCAL_SUBSCRIPTION_ID = "328a6469-8f7b-54ad-93bf-eeb91ba9a336"
 LOCAL_RESOURCE_GROUP = "dataferry-local"
 LOCAL_LOCATION = "local"
 
@@ -64,6 +64,8 @@ def workspace_details(ws: Workspace) -> dict[str, Any]:
 
 def workspace_id(ws: Workspace) -> str:
     """A UUID of the workspace: the same for the same name and folder."""
+    import uuid
+
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dataferry://{ws.name}/{ws.path}"))
 
 

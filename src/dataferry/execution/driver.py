@@ -470,6 +470,7 @@ def drive_run(workspace: Workspace, run_id: str) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("dataferry").addHandler(handler)
     logging.getLogger("dataferry").setLevel(logging.INFO)
+    workspace.catalog.keep_datastores()  # read once per run, not per step
     try:
         final = Driver(workspace, run_id).drive()
     except Exception as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import (
@@ -31,7 +30,7 @@ SUBMITTED: list[PipelineRun] = []
 
 def new_run_id(experiment: str) -> str:
     """``<experiment>_<unix time>_<8 hex>``, as Azure ML names script runs."""
-    return f"{experiment}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+    return f"{experiment}_{int(time.time())}_{os.urandom(4).hex()}"
 
 
 class Pipeline(PipelineGraph):

@@ -7,8 +7,8 @@ Copies made by ``as_upload()``, ``read_delimited_files()``, ``as_input()``... sh
 from __future__ import annotations
 
 import copy
+import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -141,7 +141,7 @@ class OutputDatasetConfig:
         # a generated name says nothing about the step: it stays out of its fingerprint
         self._auto_name = not name
         self._name = validate_port_name(
-            name or f"output_{uuid.uuid4().hex[:8]}", "output"
+            name or f"output_{os.urandom(4).hex()}", "output"
         )
         self.destination = destination
         self.source = source

@@ -22,11 +22,11 @@ from dataferry.errors import (
     SecretNotFoundError,
     UnknownProtocolError,
 )
-from dataferry.storage.location import StorageLocation
 
 if TYPE_CHECKING:
     import fsspec
 
+    from dataferry.storage.location import StorageLocation
     from dataferry.storage.secrets import SecretStore
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
@@ -165,6 +165,8 @@ def open_location(spec: DatastoreSpec, store: SecretStore) -> StorageLocation:
         raise
     except ValueError as exc:
         raise DatastoreError(f"datastore '{spec.name}': {exc}") from exc
+    from dataferry.storage.location import StorageLocation  # fsspec: on first use
+
     return StorageLocation(
         spec.name, fs, root, is_case_insensitive=is_case_insensitive(spec)
     )
