@@ -67,8 +67,13 @@ def read_marker(location: StorageLocation, folder_full: str) -> dict[str, Any]:
     return dict(files)
 
 
-def visible_files(location: StorageLocation, files: Iterable[str]) -> list[str]:
+def visible_files(
+    location: StorageLocation, files: Iterable[str], markers: Iterable[str] = ()
+) -> list[str]:
     """``files`` (full paths, as listed) without what a reader must not see.
+
+    ``markers`` are marker files found outside the listing (above a folder listed, or
+    beside the files a glob matched); those in ``files`` are found there.
 
     A file below a folder holding ``.dataferry-committing`` is dropped (that output is
     being committed, or its commit was interrupted); below a folder holding
@@ -76,8 +81,9 @@ def visible_files(location: StorageLocation, files: Iterable[str]) -> list[str]:
     marker decides); ``.dataferry-*`` entries themselves are dropped.
     """
     listed = list(files)
-    pending = {posixpath.dirname(f) for f in listed if posixpath.basename(f) == PENDING}
-    marked = {posixpath.dirname(f) for f in listed if posixpath.basename(f) == MARKER}
+    found = [*listed, *markers]
+    pending = {posixpath.dirname(f) for f in found if posixpath.basename(f) == PENDING}
+    marked = {posixpath.dirname(f) for f in found if posixpath.basename(f) == MARKER}
     allowed = {d: read_marker(location, d) for d in marked - pending}
     kept = []
     for full in listed:

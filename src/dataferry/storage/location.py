@@ -166,7 +166,9 @@ class StorageLocation:
                 files = [full]
             else:
                 files = []
-            files = visible_files(self, [self._strip(p) for p in files])
+            files = self._visible(pattern, full, files)
+        except StorageError:  # a damaged marker: says what it is already
+            raise
         except OSError as exc:
             raise self._raise(pattern, "list", exc) from exc
         if not files:
@@ -177,6 +179,19 @@ class StorageLocation:
                 f"`dataferry datastore show {self.name}`."
             )
         return files
+
+    def _visible(self, pattern: str, full: str, files: list[str]) -> list[str]:
+        """``files`` as a reader may see them: through the commit markers around."""
+        stripped = [self._strip(p) for p in files]
+        if has_glob(pattern):
+            base = self._strip(full).split("*")[0].split("?")[0].split("[")[0]
+            base = base.rsplit("/", 1)[0] if "/" in base else ""
+        elif len(stripped) == 1 and stripped[0] == self._strip(full):
+            base = stripped[0].rsplit("/", 1)[0] if "/" in stripped[0] else ""
+        else:
+            base = self._strip(full)
+        markers = self.staging.markers_for(base, below=has_glob(pattern))
+        return visible_files(self, stripped, markers)
 
     def _strip(self, path: str) -> str:
         return str(self.fs._strip_protocol(path))

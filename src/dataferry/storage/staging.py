@@ -106,6 +106,12 @@ class Staging(ABC):
         """
 
     @abstractmethod
+    def markers_for(self, base: str, *, below: bool) -> list[str]:
+        """Commit markers (full paths) that govern a listing of the folder ``base``:
+        in the folders above it, and with ``below`` (a glob's listing, which holds no
+        marker itself) in the folders under it."""
+
+    @abstractmethod
     def tree_signatures(self, path: str) -> dict[str, FileSignature] | None:
         """``{path below path: signature}`` of a committed output; None if absent.
 

@@ -98,6 +98,10 @@ class LocalStaging(Staging):
         """See ``Staging.local_path``: the file itself."""
         return full
 
+    def markers_for(self, base: str, *, below: bool) -> list[str]:
+        """See ``Staging.markers_for``: a rename is whole, no marker is ever written."""
+        return []
+
     def tree_signatures(self, path: str) -> dict[str, FileSignature] | None:
         """See ``Staging.tree_signatures``: ``lstat`` of every entry, links not followed."""
         return local_signatures(self.location.full_path(path))

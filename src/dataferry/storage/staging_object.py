@@ -12,6 +12,7 @@ server-side copy, atomic by itself, and carries no marker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import posixpath
@@ -171,6 +172,10 @@ class ObjectStoreStaging(Staging):
         """See ``Staging.discard``: the scratch folder and the staging prefix."""
         _remove_local(staged.write_dir)
         self._remove_quietly(self.staging_prefix(staged.step_run_id, staged.name))
+        with contextlib.suppress(OSError):  # the step's other outputs may be there
+            self.location.fs.rmdir(
+                self.location.full_path(self.staging_prefix(staged.step_run_id))
+            )
 
     def discard_step(self, step_run_id: str) -> None:
         """See ``Staging.discard_step``."""
@@ -210,6 +215,28 @@ class ObjectStoreStaging(Staging):
     def local_path(self, full: str) -> str | None:
         """See ``Staging.local_path``: never; the bytes are on the store."""
         return None
+
+    def markers_for(self, base: str, *, below: bool) -> list[str]:
+        """See ``Staging.markers_for``: two existence checks per folder above ``base``
+        up to the root, and one listing of ``base`` for a glob."""
+        fs = self.location.fs
+        root = self.location._strip(self.location.full_path("")).rstrip("/")
+        found = []
+        folder = base.rstrip("/")
+        while True:
+            found += [
+                f"{folder}/{name}"
+                for name in (MARKER, PENDING)
+                if fs.exists(f"{folder}/{name}")
+            ]
+            if folder == root or "/" not in folder.strip("/"):
+                break
+            folder = folder.rsplit("/", 1)[0]
+        if below and fs.isdir(base):
+            found += [
+                p for p in fs.find(base) if posixpath.basename(p) in (MARKER, PENDING)
+            ]
+        return found
 
     def tree_signatures(self, path: str) -> dict[str, FileSignature] | None:
         """See ``Staging.tree_signatures``: a folder counts only with its marker."""
