@@ -43,8 +43,8 @@ class ResolvedFile:
 
     @property
     def local_path(self) -> str | None:
-        """The path on this machine, if the file is on a local filesystem."""
-        return self.full if self.location.is_local else None
+        """The path on this machine, if the file is on a local filesystem (zero-copy)."""
+        return self.location.local_path(self.full)
 
 
 def parse_sources(path: Any) -> tuple[list[Source], Workspace | None]:

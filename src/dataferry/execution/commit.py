@@ -1,32 +1,28 @@
 """Step outputs: a private place to write, then an atomic commit, or nothing at all.
 
-On a local datastore the step writes into a staging folder on the same filesystem as the
-destination (``<root>/.dataferry-staging/<step run>/<output>``) and the commit is one
-``rename``; on other datastores it writes locally and the commit uploads. Either way the
-catalog row that says "this output exists" is written only after the bytes are whole, and
-a failed or cancelled step leaves nothing at the destination and nothing registered.
+This module orchestrates: the lease on the destination, the ``source`` folder, the
+globs, sizes, all-or-none over a step's outputs and the catalog row values. Where the
+step writes and how the bytes become visible whole is the storage layer's commit
+protocol (``dataferry.storage.staging``: a rename on a local filesystem, a staging
+prefix, server-side copies and a marker written last on object stores). The catalog
+row that says "this output exists" is written only after the bytes are whole, and a
+failed or cancelled step leaves nothing at the destination and nothing registered.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import logging
 import os
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunError
-from dataferry.storage.integrity import (
-    remove_tree,
-    to_record,
-    tree_signatures,
-    unseal_folders,
-)
+from dataferry.storage.commit_marker import STAGING_DIR
+from dataferry.storage.integrity import remove_tree, to_record, tree_signatures
+from dataferry.storage.staging import StagedPlace
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import RunStore
@@ -36,7 +32,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STAGING_DIR = ".dataferry-staging"
+__all__ = [
+    "STAGING_DIR",
+    "StagedOutput",
+    "commit_output",
+    "commit_outputs",
+    "discard_output",
+    "discard_step_staging",
+    "resolve_template",
+    "stage_output",
+    "undo_commits",
+]
 
 
 def resolve_template(template: str, *, run_id: str, output_name: str) -> str:
@@ -57,10 +63,16 @@ class StagedOutput:
     path: str  # destination, relative to the datastore root
     write_dir: Path  # what the step is given
     moved_to_empty: bool = False  # committed into a place that was empty: can be undone
+    step_run_id: str = ""
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def place(self) -> StagedPlace:
+        """What the storage layer's commit protocol needs of this output."""
+        return StagedPlace(self.path, self.write_dir, self.step_run_id, self.name)
 
 
 def stage_output(
@@ -98,15 +110,13 @@ def stage_output(
             f"{location.name}:/{path}, which holds data already. Put {{run-id}} in the "
             "destination, or use as_upload(overwrite=True) to replace it."
         )
-    if source is not None:
-        write_dir = source
-    elif location.is_local:
-        write_dir = Path(location.root) / STAGING_DIR / step_run_id / spec.name
+    if source is None:
+        write_dir = location.staging.stage(path, step_run_id, spec.name, step_dir)
     else:
-        write_dir = step_dir / "outputs" / spec.name
-    _remove(write_dir)
-    write_dir.mkdir(parents=True)  # like a mount point in Azure ML: the folder is there
-    return StagedOutput(spec, location, path, write_dir)
+        write_dir = source
+        _remove(write_dir)
+        write_dir.mkdir(parents=True)  # like a mount point in Azure ML: it is there
+    return StagedOutput(spec, location, path, write_dir, step_run_id=step_run_id)
 
 
 def _remove(path: Path) -> None:
@@ -185,47 +195,18 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
     """Move the written data to its destination, whole; return the catalog row values.
 
     What the step left at its path is the output: a folder, or a single file; nothing
-    (as in Azure ML, not an error) commits an empty folder.
+    (as in Azure ML, not an error) commits an empty folder. An existing destination is
+    merged into (overwrite, or mount mode, which writes in place).
     """
     _keep_globs(staged)
     if not os.path.lexists(staged.write_dir):
         staged.write_dir.mkdir()
     size, count = _tree_size(staged.write_dir)
-    loc = staged.location
-    if staged.write_dir.is_file():
-        _commit_file(staged)
-    elif loc.is_local:
-        final = Path(loc.full_path(staged.path))
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():  # overwrite=True or mount mode: merge into what is there
-            _merge_into(staged.write_dir, final)
-        elif _same_device(staged.write_dir, final.parent):
-            os.rename(staged.write_dir, final)
-        else:  # a `source` folder on another filesystem: copy next to it, then rename
-            tmp = final.parent / f".{final.name}.committing"
-            shutil.rmtree(
-                tmp, ignore_errors=True
-            )  # never commit a crashed copy's leftovers
-            shutil.copytree(staged.write_dir, tmp)
-            os.rename(tmp, final)
-            shutil.rmtree(staged.write_dir, ignore_errors=True)
-        _drop_empty_staging(staged)
-    else:
-        pairs = []
-        for dirpath, _dirs, names in os.walk(staged.write_dir):
-            for name in names:
-                local = Path(dirpath, name)
-                pairs.append(
-                    (
-                        str(local),
-                        f"{staged.path}/{local.relative_to(staged.write_dir).as_posix()}",
-                    )
-                )
-        loc.put_files(pairs, overwrite=True, show_progress=False)
-        shutil.rmtree(staged.write_dir, ignore_errors=True)
+    merge = staged.spec.mode == "mount" or staged.spec.overwrite
+    staged.location.staging.commit(staged.place, merge=merge)
     return {
         "name": staged.name,
-        "datastore": loc.name,
+        "datastore": staged.location.name,
         "path": staged.path,
         "mode": staged.spec.mode,
         "size_bytes": size,
@@ -270,126 +251,20 @@ def undo_commits(outputs: list[StagedOutput]) -> None:
     for staged in outputs:
         if not staged.moved_to_empty:
             continue
-        loc = staged.location
-        full = loc.full_path(staged.path)
-        if loc.is_local:
-            _remove(Path(full))
-        elif loc.fs.exists(full):
-            loc.fs.rm(full, recursive=True)
+        staged.location.staging.remove(staged.path)
         staged.moved_to_empty = False
-
-
-def _commit_file(staged: StagedOutput) -> None:
-    """A step that wrote one file at its output path: that file is the output."""
-    loc = staged.location
-    if not loc.is_local:
-        loc.put_files(
-            [(str(staged.write_dir), staged.path)], overwrite=True, show_progress=False
-        )
-        staged.write_dir.unlink()
-        return
-    final = Path(loc.full_path(staged.path))
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.is_dir():
-        raise RunError(
-            f"output '{staged.name}' is a file, but {loc.name}:/{staged.path} is a folder "
-            "already; write into a folder, or use a destination with {run-id}"
-        )
-    if _same_device(staged.write_dir, final.parent):
-        os.replace(staged.write_dir, final)
-    else:
-        tmp = final.with_name(f".{final.name}.committing")
-        shutil.copyfile(staged.write_dir, tmp)
-        os.replace(tmp, final)
-        staged.write_dir.unlink()
-    _drop_empty_staging(staged)
-
-
-def _merge_into(staged: Path, final: Path) -> None:
-    """Commit over an existing folder: the new files win, the other old files stay.
-
-    The old files the step did not rewrite are hard-linked into the staged folder (no
-    copy), which then trades places with the destination in one ``renameat2`` with
-    ``RENAME_EXCHANGE``: a reader, or a ``kill -9``, sees the old folder or the merged
-    one, never a mix. Where the system cannot do that, files are moved one by one.
-    """
-    unseal_folders(str(final))  # committed folders are read-only; sealed again after
-    if not (_link_old_files(final, staged) and _exchange(staged, final)):
-        for dirpath, _dirs, names in os.walk(staged):
-            rel = Path(dirpath).relative_to(staged)
-            (final / rel).mkdir(parents=True, exist_ok=True)
-            for name in names:
-                os.replace(Path(dirpath, name), final / rel / name)
-    _remove(staged)  # after the exchange: what was at the destination
-
-
-def _link_old_files(old: Path, new: Path) -> bool:
-    """Hard-link into ``new`` every entry of ``old`` that ``new`` lacks; False if impossible."""
-    for dirpath, dirs, names in os.walk(old):
-        rel = Path(dirpath).relative_to(old)
-        target = new / rel
-        if target.is_symlink() or not target.is_dir():  # the new output has a file here
-            dirs[:] = []
-            continue
-        # links to folders are not walked: they are linked like files
-        entries = names + [d for d in dirs if Path(dirpath, d).is_symlink()]
-        for name in entries:
-            if not os.path.lexists(target / name):
-                try:
-                    os.link(Path(dirpath, name), target / name, follow_symlinks=False)
-                except OSError:  # a filesystem without hard links
-                    return False
-        for d in dirs:
-            if not os.path.lexists(target / d):
-                (target / d).mkdir()
-    return True
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths atomically (Linux ``renameat2``); False where that is not possible."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-    import errno
-
-    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    if renameat2 is None:  # glibc older than 2.28
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    if (
-        renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-        == 0
-    ):
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # not on this filesystem
-        return False
-    raise OSError(err, os.strerror(err), str(b))
-
-
-def _same_device(a: Path, b: Path) -> bool:
-    return os.stat(a).st_dev == os.stat(b).st_dev
-
-
-def _drop_empty_staging(staged: StagedOutput) -> None:
-    parent = staged.write_dir.parent
-    if parent.name and parent.parent.name == STAGING_DIR:
-        with contextlib.suppress(OSError):  # other outputs of the step are still there
-            parent.rmdir()
 
 
 def discard_output(staged: StagedOutput) -> None:
     """Remove whatever a failed or cancelled step wrote."""
-    _remove(staged.write_dir)
-    _drop_empty_staging(staged)
+    if staged.spec.source:  # the step's own folder: emptied, it is not staging
+        _remove(staged.write_dir)
+    else:
+        staged.location.staging.discard(staged.place)
 
 
 def discard_step_staging(
     workspace: Workspace, datastore: str, step_run_id: str
 ) -> None:
-    """Remove a step run's staging folder on a local datastore (after a crash)."""
-    location = Datastore.get(workspace, datastore).location
-    if location.is_local:
-        shutil.rmtree(
-            Path(location.root) / STAGING_DIR / step_run_id, ignore_errors=True
-        )
+    """Remove what a step run staged on a datastore, of any kind (after a crash)."""
+    Datastore.get(workspace, datastore).location.staging.discard_step(step_run_id)

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataferry.catalog import now
 from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import TERMINAL
 from dataferry.data.datastore import Datastore
-from dataferry.errors import InvalidDurationError, StorageError
-from dataferry.execution.commit import STAGING_DIR
-from dataferry.storage.integrity import remove_tree
+from dataferry.errors import DataferryError, InvalidDurationError, StorageError
 
 if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
@@ -213,12 +209,8 @@ def remove_output(workspace: Workspace, datastore: str, path: str) -> None:
         StorageError: it is there and cannot be deleted (the message names it).
     """
     location = Datastore.get(workspace, datastore).location
-    full = location.full_path(path)
     try:
-        if location.is_local:
-            remove_tree(full)  # committed outputs are read-only: made writable first
-        elif location.fs.exists(full):
-            location.fs.rm(full, recursive=True)
+        location.staging.remove(path)  # sealed outputs are made writable first
     except FileNotFoundError:
         pass
     except OSError as exc:
@@ -227,27 +219,48 @@ def remove_output(workspace: Workspace, datastore: str, path: str) -> None:
         ) from exc
 
 
-def stale_staging(workspace: Workspace, datastore: str | None = None) -> list[str]:
-    """Staging folders of step runs whose run has ended (left by a crash)."""
+@dataclass(frozen=True)
+class StaleStaging:
+    """What a crashed step run left staged on a datastore."""
+
+    datastore: str
+    step_run_id: str
+    place: str  # where it is, for people: the staging folder or prefix
+
+
+def stale_staging(
+    workspace: Workspace, datastore: str | None = None
+) -> list[StaleStaging]:
+    """Staging places of step runs whose run has ended (left by a crash), on every
+    kind of datastore.
+
+    A datastore that cannot be opened or listed (missing credentials, unreachable)
+    is skipped with a warning: its leftovers are found by a later ``gc``.
+    """
     store = RunStore(workspace.catalog)
     found = []
     for spec in workspace.catalog.list_datastores():
-        if spec.kind != "local" or (
-            datastore is not None and spec.name != datastore.lower()
-        ):
+        if datastore is not None and spec.name != datastore.lower():
             continue
-        folder = Path(spec.options["path"]) / STAGING_DIR
-        if not folder.is_dir():
+        try:
+            location = Datastore.get(workspace, spec.name).location
+            staged = location.staging.staged_steps()
+        except (DataferryError, OSError) as exc:
+            log.warning("not looking for staging leftovers on '%s': %s", spec.name, exc)
             continue
-        for child in folder.iterdir():
-            try:
-                run = store.get_run(store.get_step_run(child.name).run_id)
-            except LookupError:
-                found.append(str(child))
-                continue
-            if run.status in TERMINAL:
-                found.append(str(child))
+        for step_run_id in staged:
+            if _has_ended(store, step_run_id):
+                place = location.full_path(location.staging.staging_prefix(step_run_id))
+                found.append(StaleStaging(spec.name, step_run_id, place))
     return found
+
+
+def _has_ended(store: RunStore, step_run_id: str) -> bool:
+    try:
+        run = store.get_run(store.get_step_run(step_run_id).run_id)
+    except LookupError:
+        return True  # a step run the catalog does not know: nothing will commit it
+    return run.status in TERMINAL
 
 
 def gc(
@@ -282,9 +295,10 @@ def gc(
     staging = stale_staging(workspace, datastore)
     if not dry_run:
         delete_outputs(workspace, items)
-        for folder in staging:
-            shutil.rmtree(folder, ignore_errors=True)
-    return GcReport(items, staging, deleted=not dry_run)
+        for left in staging:
+            location = Datastore.get(workspace, left.datastore).location
+            location.staging.discard_step(left.step_run_id)
+    return GcReport(items, [s.place for s in staging], deleted=not dry_run)
 
 
 def delete_run_outputs(

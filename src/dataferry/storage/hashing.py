@@ -97,8 +97,9 @@ def content_hashes(
     def compute(sig: FileSignature) -> HashedFile:
         if sig.etag:
             return HashedFile(sig, f"etag:{sig.etag}")
-        if location.is_local:
-            return HashedFile(sig, hash_file(sig.path))
+        local = location.local_path(sig.path)
+        if local is not None:
+            return HashedFile(sig, hash_file(local))
         with location.open(sig.path) as fh:
             return HashedFile(sig, _hash_stream(fh))
 

@@ -10,7 +10,6 @@ a byte, whether any file was changed, added or removed.
 from __future__ import annotations
 
 import os
-import posixpath
 import shutil
 import stat
 from typing import TYPE_CHECKING, Any
@@ -32,25 +31,14 @@ def tree_signatures(
     """``{path below relative: signature}`` of every file there; None if nothing is.
 
     A single file is keyed ``""``. Local files are ``lstat``-ed: a link in the tree is
-    recorded as the link, never followed out of it.
+    recorded as the link, never followed out of it. On an object store only the files
+    of a complete commit marker count (``ObjectStoreStaging.tree_signatures``).
     """
-    full = location.full_path(relative)
-    if location.is_local:
-        return _local_signatures(full)
-    fs = location.fs
-    if not fs.exists(full):
-        return None
-    if fs.isfile(full):
-        return {SINGLE_FILE: location.signature(full)}
-    found: dict[str, Any] = fs.find(full, detail=True)
-    base = location._strip(full).rstrip("/")
-    return {
-        posixpath.relpath(location._strip(path), base): _remote_signature(path, info)
-        for path, info in found.items()
-    }
+    return location.staging.tree_signatures(relative)
 
 
-def _local_signatures(full: str) -> dict[str, FileSignature] | None:
+def local_signatures(full: str) -> dict[str, FileSignature] | None:
+    """``tree_signatures`` of a local path, by ``lstat`` (links are not followed)."""
     try:
         st = os.lstat(full)
     except FileNotFoundError:
@@ -71,7 +59,8 @@ def _local_signature(path: str, st: os.stat_result) -> FileSignature:
     return FileSignature(path, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def _remote_signature(path: str, info: Mapping[str, Any]) -> FileSignature:
+def remote_signature(path: str, info: Mapping[str, Any]) -> FileSignature:
+    """The signature of a listed object store file, from its listing ``info``."""
     mtime = info.get("mtime") or info.get("last_modified") or info.get("LastModified")
     stamp = getattr(mtime, "timestamp", None)
     mtime_ns = int(stamp() * 1e9) if stamp is not None else 0

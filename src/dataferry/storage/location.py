@@ -7,15 +7,19 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import PathNotFoundError, StorageError
+from dataferry.storage.commit_marker import visible_files
 from dataferry.storage.paths import normalise_datastore_path
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     import fsspec
+
+    from dataferry.storage.staging import Staging
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,17 @@ class StorageLocation:
         from fsspec.implementations.local import LocalFileSystem
 
         return isinstance(self.fs, LocalFileSystem)
+
+    @cached_property
+    def staging(self) -> Staging:
+        """This location's commit protocol: stage, commit, discard, remove outputs."""
+        from dataferry.storage.staging import staging_for  # fsspec kinds: on first use
+
+        return staging_for(self)
+
+    def local_path(self, full: str) -> str | None:
+        """A path on this machine holding the listed file ``full``, or None (no copy)."""
+        return self.staging.local_path(full)
 
     @property
     def reads_in_place(self) -> bool:
@@ -125,6 +140,8 @@ class StorageLocation:
 
         Folders are expanded recursively. The result is sorted, so every process that
         resolves the same pattern over the same files sees them in the same order.
+        Files of an output whose commit is incomplete, files its commit marker does not
+        list, and ``.dataferry-*`` entries are not shown (``commit_marker``).
 
         Raises:
             PathNotFoundError: nothing matches.
@@ -149,6 +166,9 @@ class StorageLocation:
                 files = [full]
             else:
                 files = []
+            files = self._visible(pattern, full, files)
+        except StorageError:  # a damaged marker: says what it is already
+            raise
         except OSError as exc:
             raise self._raise(pattern, "list", exc) from exc
         if not files:
@@ -158,7 +178,20 @@ class StorageLocation:
                 f"(looked in {full}); check the path, or list it with "
                 f"`dataferry datastore show {self.name}`."
             )
-        return [self._strip(p) for p in files]
+        return files
+
+    def _visible(self, pattern: str, full: str, files: list[str]) -> list[str]:
+        """``files`` as a reader may see them: through the commit markers around."""
+        stripped = [self._strip(p) for p in files]
+        if has_glob(pattern):
+            base = self._strip(full).split("*")[0].split("?")[0].split("[")[0]
+            base = base.rsplit("/", 1)[0] if "/" in base else ""
+        elif len(stripped) == 1 and stripped[0] == self._strip(full):
+            base = stripped[0].rsplit("/", 1)[0] if "/" in stripped[0] else ""
+        else:
+            base = self._strip(full)
+        markers = self.staging.markers_for(base, below=has_glob(pattern))
+        return visible_files(self, stripped, markers)
 
     def _strip(self, path: str) -> str:
         return str(self.fs._strip_protocol(path))

@@ -1,0 +1,275 @@
+"""The commit protocol on an object store: upload to a staging prefix, publish, mark.
+
+The step writes into a local scratch folder. The commit uploads it to
+``<root>/.dataferry-staging/<step run>/<output>/`` on the store, writes
+``<output>/.dataferry-committing`` (the output now reads as absent), removes the old
+marker, publishes every file with a server-side copy, and writes the new
+``<output>/.dataferry-committed`` last (``commit_marker``). A crash at any point
+leaves either the old output, or one that reads as absent, never a mix; what was
+staged is removed by ``discard_step`` (resume, gc). A single-file output is one
+server-side copy, atomic by itself, and carries no marker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import posixpath
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from dataferry.errors import RunError, StorageError, TargetExistsError
+from dataferry.storage.commit_marker import (
+    MARKER,
+    PENDING,
+    STAGING_DIR,
+    is_reserved,
+    marker_body,
+    read_marker,
+    visible_files,
+)
+from dataferry.storage.integrity import remote_signature
+from dataferry.storage.location import TRANSFER_THREADS
+from dataferry.storage.staging import StagedPlace, Staging
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dataferry.storage.location import FileSignature
+
+log = logging.getLogger(__name__)
+
+
+class ObjectStoreStaging(Staging):
+    """Stage on local scratch, commit through a staging prefix and a marker."""
+
+    def stage(self, path: str, step_run_id: str, name: str, scratch: Path) -> Path:
+        """See ``Staging.stage``: a folder under ``scratch/outputs``."""
+        folder = scratch / "outputs" / name
+        _remove_local(folder)
+        folder.mkdir(parents=True)
+        return folder
+
+    def commit(self, staged: StagedPlace, *, merge: bool) -> None:
+        """See ``Staging.commit``."""
+        try:
+            if staged.write_dir.is_file():
+                self._commit_file(staged, merge=merge)
+            else:
+                self._commit_folder(staged, merge=merge)
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(
+                f"datastore '{self.location.name}': cannot commit output "
+                f"'{staged.name}' to '{staged.path}': {exc}"
+            ) from exc
+        self.discard(staged)
+
+    def _commit_file(self, staged: StagedPlace, *, merge: bool) -> None:
+        loc = self.location
+        final = loc.full_path(staged.path)
+        if loc.fs.isdir(final):
+            raise RunError(
+                f"output '{staged.name}' is a file, but {loc.name}:/{staged.path} is a "
+                "folder already; write into a folder, or use a destination with {run-id}"
+            )
+        if not merge and loc.fs.exists(final):
+            raise self._exists(staged)
+        prefix = self.staging_prefix(staged.step_run_id, staged.name)
+        loc.put_files(
+            [(str(staged.write_dir), prefix)], overwrite=True, show_progress=False
+        )
+        loc.fs.copy(loc.full_path(prefix), final)
+
+    def _commit_folder(self, staged: StagedPlace, *, merge: bool) -> None:
+        loc = self.location
+        final = loc.full_path(staged.path).rstrip("/")
+        new = _local_files(staged.write_dir)
+        old = self._committed_files(final)
+        if old and not merge:
+            raise self._exists(staged)
+        prefix = self.staging_prefix(staged.step_run_id, staged.name)
+        loc.put_files(
+            [(str(staged.write_dir / rel), f"{prefix}/{rel}") for rel in new],
+            overwrite=True,
+            show_progress=False,
+        )
+        # from here until the new marker, the output reads as absent: never a mix
+        loc.fs.pipe_file(f"{final}/{PENDING}", b"")
+        if loc.fs.exists(f"{final}/{MARKER}"):
+            loc.fs.rm_file(f"{final}/{MARKER}")
+        self._publish(loc.full_path(prefix), final, list(new))
+        files = self._listed(final, set(old) | set(new), new)
+        loc.fs.pipe_file(f"{final}/{MARKER}", marker_body(files))
+        loc.fs.rm_file(f"{final}/{PENDING}")
+
+    def _committed_files(self, final: str) -> list[str]:
+        """The files an existing output has (its marker's, else what is listed there)."""
+        fs = self.location.fs
+        if not fs.exists(final):
+            return []
+        if fs.exists(f"{final}/{MARKER}"):
+            return list(read_marker(self.location, final))
+        base = self.location._strip(final)
+        listed = [self.location._strip(p) for p in fs.find(final)]
+        return [
+            posixpath.relpath(p, base)
+            for p in listed
+            if not is_reserved(posixpath.relpath(p, base))
+        ]
+
+    def _publish(self, source: str, final: str, rels: list[str]) -> None:
+        """Server-side copy of every staged file to the destination, in parallel."""
+        fs = self.location.fs
+
+        def copy(rel: str) -> None:
+            fs.copy(f"{source}/{rel}", f"{final}/{rel}")
+
+        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+            list(pool.map(copy, rels))
+
+    def _listed(
+        self, final: str, rels: set[str], sizes: dict[str, int]
+    ) -> dict[str, dict[str, Any]]:
+        """Size and etag of each output file as the store lists it after publishing.
+
+        Raises:
+            StorageError: a published file is missing or has another size than the
+                staged one.
+        """
+        found: dict[str, Any] = self.location.fs.find(final, detail=True)
+        base = self.location._strip(final)
+        infos = {
+            posixpath.relpath(self.location._strip(p), base): info
+            for p, info in found.items()
+        }
+        files: dict[str, dict[str, Any]] = {}
+        for rel in sorted(rels):
+            info = infos.get(rel)
+            if info is None and rel not in sizes:
+                continue  # an old file deleted since: no longer part of the output
+            size = None if info is None else int(info.get("size") or 0)
+            if rel in sizes and size != sizes[rel]:
+                raise StorageError(
+                    f"datastore '{self.location.name}': published file "
+                    f"'{self.location.relative_path(final)}/{rel}' has "
+                    f"{size} bytes, {sizes[rel]} were staged; run the step again."
+                )
+            sig = remote_signature(f"{final}/{rel}", info or {})
+            files[rel] = {"size": sig.size, "etag": sig.etag}
+        return files
+
+    def _exists(self, staged: StagedPlace) -> TargetExistsError:
+        return TargetExistsError(
+            f"datastore '{self.location.name}': cannot commit output '{staged.name}' "
+            f"to '{staged.path}': it holds data already."
+        )
+
+    def discard(self, staged: StagedPlace) -> None:
+        """See ``Staging.discard``: the scratch folder and the staging prefix."""
+        _remove_local(staged.write_dir)
+        self._remove_quietly(self.staging_prefix(staged.step_run_id, staged.name))
+        with contextlib.suppress(OSError):  # the step's other outputs may be there
+            self.location.fs.rmdir(
+                self.location.full_path(self.staging_prefix(staged.step_run_id))
+            )
+
+    def discard_step(self, step_run_id: str) -> None:
+        """See ``Staging.discard_step``."""
+        self._remove_quietly(self.staging_prefix(step_run_id))
+
+    def _remove_quietly(self, relative: str) -> None:
+        """A leftover in a staging place is harmless and found by ``gc``: log it."""
+        try:
+            self.remove(relative)
+        except OSError as exc:
+            log.warning("could not remove %s: %s", self.location.url(relative), exc)
+
+    def staged_steps(self) -> list[str]:
+        """See ``Staging.staged_steps``."""
+        folder = self.location.full_path(STAGING_DIR)
+        if not self.location.fs.isdir(folder):
+            return []
+        return sorted(
+            posixpath.basename(p.rstrip("/"))
+            for p in self.location.fs.ls(folder, detail=False)
+        )
+
+    def remove(self, path: str) -> None:
+        """See ``Staging.remove``: the marker goes first, so the output reads as absent
+        at once even if removing the rest is interrupted."""
+        fs = self.location.fs
+        full = self.location.full_path(path)
+        if not fs.exists(full):
+            return
+        if fs.isfile(full):
+            fs.rm_file(full)
+            return
+        if fs.exists(f"{full}/{MARKER}"):
+            fs.rm_file(f"{full}/{MARKER}")
+        fs.rm(full, recursive=True)
+
+    def local_path(self, full: str) -> str | None:
+        """See ``Staging.local_path``: never; the bytes are on the store."""
+        return None
+
+    def markers_for(self, base: str, *, below: bool) -> list[str]:
+        """See ``Staging.markers_for``: two existence checks per folder above ``base``
+        up to the root, and one listing of ``base`` for a glob."""
+        fs = self.location.fs
+        root = self.location._strip(self.location.full_path("")).rstrip("/")
+        found = []
+        folder = base.rstrip("/")
+        while True:
+            found += [
+                f"{folder}/{name}"
+                for name in (MARKER, PENDING)
+                if fs.exists(f"{folder}/{name}")
+            ]
+            if folder == root or "/" not in folder.strip("/"):
+                break
+            folder = folder.rsplit("/", 1)[0]
+        if below and fs.isdir(base):
+            found += [
+                p for p in fs.find(base) if posixpath.basename(p) in (MARKER, PENDING)
+            ]
+        return found
+
+    def tree_signatures(self, path: str) -> dict[str, FileSignature] | None:
+        """See ``Staging.tree_signatures``: a folder counts only with its marker."""
+        loc = self.location
+        full = loc.full_path(path).rstrip("/")
+        if not loc.fs.exists(full):
+            return None
+        if loc.fs.isfile(full):
+            return {"": loc.signature(full)}
+        found: dict[str, Any] = loc.fs.find(full, detail=True)
+        stripped = {loc._strip(p): info for p, info in found.items()}
+        base = loc._strip(full)
+        if f"{base}/{MARKER}" not in stripped or f"{base}/{PENDING}" in stripped:
+            return None
+        return {
+            posixpath.relpath(p, base): remote_signature(p, stripped[p])
+            for p in visible_files(loc, stripped)
+        }
+
+
+def _local_files(folder: Path) -> dict[str, int]:
+    """``{relative path: size}`` of every file below a local folder."""
+    files = {}
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, folder).replace(os.sep, "/")
+            files[rel] = os.path.getsize(full)
+    return files
+
+
+def _remove_local(folder: Path) -> None:
+    if folder.is_file() or folder.is_symlink():
+        folder.unlink()
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
