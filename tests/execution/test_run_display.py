@@ -60,7 +60,7 @@ def test_plain_display_writes_timestamped_lines_and_a_headline(
     display.close()
     lines = out.getvalue().splitlines()
     assert all(re.match(rf"{CLOCK} \[(say|run)\] ", line) for line in lines), lines
-    assert f"[say] [bold]one[/bold]" in out.getvalue()
+    assert "[say] [bold]one[/bold]" in out.getvalue()
     assert re.fullmatch(
         rf"{CLOCK} \[run\] tests / {finished.id}: Finished · 1 of 1 steps done · "
         r"\d+\.\ds elapsed",
