@@ -323,7 +323,7 @@ class TestWatching:
         assert lines.index("[hello] hello line 2") < lines.index("[hello] Finished")
         assert "[hello] Runs (run: first run of this step, nothing to reuse)" in lines
         assert "[run] Finished" in lines
-        assert "[run] 1 of 1 steps done · " in printed
+        assert f"[run] tests / {run.id}: Finished · 1 of 1 steps done · " in printed
         assert f"PipelineRun {run.id}: Finished" in printed
 
     # Not slow: the quick selection's one submit-and-run end to end (two steps).
@@ -357,7 +357,7 @@ class TestWatching:
             "[hello] hello line 2",
             "[hello] Finished",
         ]
-        assert shown[-1].startswith("[run] 1 of 1 steps done · ")
+        assert shown[-1].startswith(f"[run] step hello / {h.id}: Finished · ")
         details = run.get_details()
         assert details["status"] == "Failed"
         assert details["experiment"] == "details"

@@ -111,10 +111,15 @@ class RunFeed:
         return " · ".join(parts)
 
     def headline(self) -> str:
-        """``'train / train_17..._ab12: Finished · 3 of 3 steps done · 2.0s elapsed'``."""
+        """``'train / train_17..._ab12: Finished · 3 of 3 steps done · 2.0s elapsed'``
+        (following one step: ``'step prep / 5f2e...: Finished · 0.4s'``)."""
         run = self.detail
         if run is None:
             return ""
+        if self.only:  # one step's wait: the step is what ended
+            for step in self._steps(run):
+                took = views.format_duration(step.duration_s)
+                return f"step {step.name} / {step.id}: {step.status} · {took}"
         return f"{run.experiment} / {run.id}: {run.status} · {self.summary()}"
 
     def _expected_s(self, run: RunDetail) -> float | None:
