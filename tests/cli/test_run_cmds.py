@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,13 +43,11 @@ pipeline = Pipeline(ws, steps=[step])
 """
 
 
-def _row(output: str, name: str) -> str:
-    """The table line whose first cell is ``name``."""
-    return next(line for line in output.splitlines() if line.startswith(f"│ {name} "))
-
-
-def _cells(line: str) -> list[str]:
-    return [cell.strip() for cell in line.strip("│").split("│")]
+def _untimed(output: str) -> list[str]:
+    """The timestamped lines of ``output`` without their ``HH:MM:SS``."""
+    return [
+        line[9:] for line in output.splitlines() if re.match(r"\d\d:\d\d:\d\d \[", line)
+    ]
 
 
 @pytest.fixture
@@ -105,8 +104,12 @@ class TestRunAFile:
         record = _only_run(store)
         assert (record.experiment, record.status) == ("from-args", "Finished")
         assert f"Submitted PipelineRun {record.id}" in result.stdout
-        assert f"from-args / {record.id}: Finished" in result.stdout
-        assert _cells(_row(result.stdout, "echo"))[:2] == ["echo", "Finished"]
+        assert f"[run] from-args / {record.id}: Finished · 1 of 1 steps done" in (
+            result.stdout
+        )
+        shown = _untimed(result.stdout)
+        assert shown.index("[echo] Running") < shown.index("[echo] args ['--n', '3']")
+        assert shown.index("[echo] args ['--n', '3']") < shown.index("[echo] Finished")
 
     def test_a_file_defining_pipeline_is_submitted_under_its_name(
         self, run: Invoke, write_file: WriteFile, store: RunStore
@@ -159,7 +162,11 @@ class TestFailures:
         assert result.exit_code == 1
         record = _only_run(store)
         assert record.status == "Failed"
-        assert _cells(_row(result.stdout, "echo"))[:2] == ["echo", "Failed"]
+        shown = _untimed(result.stdout)
+        assert "[echo] ! ValueError: boom [/x]" in shown  # stderr, markup kept as text
+        assert shown.index("[echo] ! ValueError: boom [/x]") < shown.index(
+            "[echo] Failed"
+        )
         assert result.stderr.splitlines()[:2] == [
             f"Error: run {record.id} Failed",
             "  echo: step 'echo' failed (exit code 1): ValueError: boom [/x]",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -296,6 +297,13 @@ class TestCancel:
         )
 
 
+def _untimed(line: str) -> str:
+    """A shown line without its leading ``HH:MM:SS`` (checked to be there)."""
+    if re.match(r"\d\d:\d\d:\d\d \[", line):
+        return line[9:]
+    return line
+
+
 class TestWatching:
     @pytest.mark.slow
     def test_show_output_prints_step_lines(
@@ -309,8 +317,13 @@ class TestWatching:
         printed = capsys.readouterr().out
         assert status == "Finished"
         assert f"PipelineRunId: {run.id}" in printed
-        assert "[hello] hello line 1\n[hello] hello line 2\n" in printed
-        assert "[hello] Finished" in printed
+        # off a terminal: plain lines, each with its time and step, in order
+        lines = [_untimed(line) for line in printed.splitlines()]
+        assert lines.index("[hello] Running") < lines.index("[hello] hello line 1")
+        assert lines.index("[hello] hello line 2") < lines.index("[hello] Finished")
+        assert "[hello] Runs (run: first run of this step, nothing to reuse)" in lines
+        assert "[run] Finished" in lines
+        assert f"[run] tests / {run.id}: Finished · 1 of 1 steps done · " in printed
         assert f"PipelineRun {run.id}: Finished" in printed
 
     # Not slow: the quick selection's one submit-and-run end to end (two steps).
@@ -338,9 +351,13 @@ class TestWatching:
             b.wait_for_completion(show_output=False)
         capsys.readouterr()
         assert h.wait_for_completion(show_output=True) == "Finished"
-        assert capsys.readouterr().out.startswith(
-            "[hello] hello line 1\n[hello] hello line 2\n[hello] Finished"
-        )
+        shown = [_untimed(line) for line in capsys.readouterr().out.splitlines()]
+        assert shown[-4:-1] == [
+            "[hello] hello line 1",
+            "[hello] hello line 2",
+            "[hello] Finished",
+        ]
+        assert shown[-1].startswith(f"[run] step hello / {h.id}: Finished · ")
         details = run.get_details()
         assert details["status"] == "Failed"
         assert details["experiment"] == "details"

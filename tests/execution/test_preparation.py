@@ -77,9 +77,21 @@ class GatedFileSystem(AbstractFileSystem):
             self._wait("hold-read")
         return self.local._open(path, mode, **kwargs)
 
-    def get_file(self, rpath, lpath, **kwargs):
+    def get_file(self, rpath, lpath, callback=None, **kwargs):
+        # copies half a file, tells the callback, waits at hold-half, copies the rest
         self._wait("hold-get")
-        return self.local.get_file(rpath, lpath, **kwargs)
+        with open(rpath, "rb") as fh:
+            data = fh.read()
+        half = len(data) // 2
+        with open(lpath, "wb") as out:
+            out.write(data[:half])
+            if callback is not None:
+                callback.set_size(len(data))
+                callback.relative_update(half)
+            self._wait("hold-half")
+            out.write(data[half:])
+        if callback is not None:
+            callback.relative_update(len(data) - half)
 
     def rm_file(self, path):
         self.local.rm_file(path)
@@ -123,7 +135,7 @@ def gated(
     try:
         yield gates
     finally:
-        gates.open("hold-read", "hold-get")
+        gates.open("hold-read", "hold-get", "hold-half")
         driver.reap()
 
 
@@ -248,6 +260,28 @@ class TestPreparing:
             "slow showing that it copies its mounted input",
         )
         gated.open("hold-get")
+        assert (
+            run.wait_for_completion(show_output=False, timeout_seconds=WAIT_S)
+            == "Finished"
+        )
+
+    def test_a_download_shows_bytes_and_files_as_they_move(
+        self, workspace: Workspace, gated: Gates
+    ) -> None:
+        gated.close("hold-half")  # the first file stops half copied
+        run = gated.submit("download")
+
+        def half_way() -> bool:
+            view = step_view(workspace, run.id, "slow")
+            return view.status == "Preparing" and (view.stage or "").startswith(
+                "downloading input 'raw': 2 B of 15 B, 0 of 3 files, "
+            )
+
+        wait_until(half_way, "slow showing the bytes of its download so far")
+        assert "Preparing: downloading input 'raw': 2 B of 15 B" in shown(
+            workspace, run.id
+        )
+        gated.open("hold-half")
         assert (
             run.wait_for_completion(show_output=False, timeout_seconds=WAIT_S)
             == "Finished"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,11 @@ import pytest
 from dataferry.errors import PathNotFoundError, TargetExistsError
 from dataferry.storage import StorageLocation
 from dataferry.storage.location import has_glob
+
+if TYPE_CHECKING:
+    from dataferry.storage.transfer_progress import TransferSnapshot
+
+BIG = 12 << 20  # three chunks of a local copy, and of fsspec's
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -174,6 +180,67 @@ class LocationContract:
         filled.get_files(pairs, overwrite=True, show_progress=True)
 
         assert (tmp_path / "dir" / "sub" / "d.csv").read_bytes() == b"d,d"
+
+    def test_progress_moves_inside_one_large_file(
+        self, location: StorageLocation, tmp_path: Path
+    ) -> None:
+        big = tmp_path / "big.bin"
+        big.write_bytes(os.urandom(BIG))
+        ups: list[TransferSnapshot] = []
+        location.put_files(
+            [(str(big), "big.bin")],
+            overwrite=False,
+            show_progress=False,
+            report=ups.append,
+        )
+        downs: list[TransferSnapshot] = []
+        location.get_files(
+            [(location.full_path("big.bin"), str(tmp_path / "back.bin"))],
+            overwrite=False,
+            show_progress=False,
+            report=downs.append,
+        )
+        assert (tmp_path / "back.bin").read_bytes() == big.read_bytes()
+        for seen in (ups, downs):
+            # told before the file was whole: a part of its bytes, no file done yet
+            first = seen[0]
+            assert 0 < first.bytes_done < BIG
+            assert (first.files_done, first.total_files, first.total_bytes) == (
+                0,
+                1,
+                BIG,
+            )
+            assert (seen[-1].bytes_done, seen[-1].files_done) == (BIG, 1)
+
+    def test_shown_progress_is_plain_lines_off_a_terminal_and_a_summary(
+        self,
+        location: StorageLocation,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        big = tmp_path / "big.bin"
+        big.write_bytes(b"x" * BIG)
+        (tmp_path / "small.txt").write_text("s")
+        pairs = [(str(big), "up/big.bin"), (str(tmp_path / "small.txt"), "up/s.txt")]
+        location.put_files(pairs, overwrite=False, show_progress=True)
+        location.put_files(pairs, overwrite=False, show_progress=True)
+        err = [line[9:] for line in capsys.readouterr().err.splitlines()]
+        name = location.name
+        assert err[0] == (
+            f"uploading to datastore '{name}': 0 B of 12.0 MB, 0 of 2 files, 0 B/s"
+        )
+        assert re.fullmatch(
+            rf"uploaded 2 files \(12.0 MB\) to datastore '{name}' in \d+\.\ds "
+            r"\(.+/s\)",
+            err[1],
+        )
+        # the second time every file is there: one line says so
+        assert re.fullmatch(
+            rf"uploaded 0 files \(0 B\) to datastore '{name}' in \d+\.\ds \(.+\); "
+            r"2 files skipped: already there \(pass overwrite=True to replace\)",
+            err[-1],
+        )
+        assert len(err) == 3
 
 
 class TestLocalLocation(LocationContract):

@@ -82,7 +82,22 @@ def show(name: str, version: str) -> None:
         render.print_table(["tag", "value"], sorted(reg.tags.items()), title="Tags")
     else:
         render.say("Tags: none")
+    _print_schema(ds)
     render.print_json(ds.definition, title="Definition")
+
+
+def _print_schema(ds: AbstractDataset) -> None:
+    """A tabular dataset's columns (name, type) and row count, read from its data."""
+    from dataferry.cli.frame_view import schema_and_rows
+    from dataferry.data import TabularDataset
+
+    if not isinstance(ds, TabularDataset):
+        return
+    schema, rows = schema_and_rows(ds)
+    render.say(f"Schema: {len(schema)} column(s), {rows} row(s)")
+    render.print_table(
+        ["column", "type"], [(field.name, str(field.type)) for field in schema]
+    )
 
 
 @dataset.command("versions")
@@ -115,14 +130,33 @@ def versions(name: str) -> None:
     type=click.IntRange(min=0),
     help="How many records (files) to show.",
 )
-def head(name: str, version: str, count: int) -> None:
-    """Show the first records of a tabular dataset, or a file dataset's first paths."""
+@click.option(
+    "--columns",
+    metavar="A,B",
+    help="Only these columns of a tabular dataset, in this order.",
+)
+def head(name: str, version: str, count: int, columns: str | None) -> None:
+    """Show the first records of a tabular dataset, or a file dataset's first paths.
+
+    Columns that do not fit the terminal are elided in the middle (a … column stands
+    for them); --columns picks the ones to see.
+    """
+    from dataferry.cli.frame_view import pick_columns, print_records
     from dataferry.data import FileDataset, TabularDataset
 
     ds = _get(name, version)
     title = f"{ds.name} (version {ds.version})"
     if isinstance(ds, TabularDataset):
-        render.print_dataframe(ds.take(count).to_pandas_dataframe(), title=title)
+        frame = ds.take(count).to_pandas_dataframe()
+        if columns is not None:
+            present = [str(c) for c in frame.columns]
+            frame = frame[pick_columns(columns, present, f"dataset '{title}'")]
+        print_records(frame, title=title, width=render.stdout().width)
+    elif columns is not None:
+        raise click.BadParameter(
+            f"dataset '{title}' is a file dataset: it has no columns.",
+            param_hint="--columns",
+        )
     elif isinstance(ds, FileDataset):
         for path in ds.take(count).to_path():
             click.echo(path)

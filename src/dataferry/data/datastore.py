@@ -473,7 +473,9 @@ class Datastore:
     ) -> int:
         """Download the files under ``prefix`` into ``target_path``; return how many.
 
-        Existing local files are skipped with a warning unless ``overwrite``.
+        Existing local files are skipped unless ``overwrite`` (one warning says how
+        many). ``show_progress`` shows bytes, files, rate and time left on stderr, then
+        a one-line summary.
         """
         loc = self.location
         try:
@@ -482,13 +484,21 @@ class Datastore:
             fulls = []
         target = Path(target_path)
         target.mkdir(parents=True, exist_ok=True)
-        pairs = []
+        pairs, skipped = [], []
         for full in fulls:
             local = target / loc.relative_path(full)
             if local.exists() and not overwrite:
-                log.warning("Target %s already exists. Skipping download.", local)
+                skipped.append(str(local))
                 continue
             pairs.append((full, str(local)))
+        if skipped:  # one line, not one per file: a re-download skips thousands
+            log.warning(
+                "%d files already exist in %s (first: %s) and were skipped; pass "
+                "overwrite=True to replace them.",
+                len(skipped),
+                target,
+                skipped[0],
+            )
         loc.get_files(pairs, overwrite=True, show_progress=show_progress)
         return len(pairs)
 

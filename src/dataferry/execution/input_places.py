@@ -20,11 +20,12 @@ from dataferry.errors import RunError
 from dataferry.storage.integrity import remove_tree, seal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
     from dataferry.data.sources import ResolvedFile
     from dataferry.execution.plan_inputs import InputBinding
+    from dataferry.storage.transfer_progress import TransferSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,17 @@ def link_view(
     return local_target(str(place), files[0]) if one_file else str(place)
 
 
-def copy_into(place: Path, files: list[ResolvedFile], *, one_file: bool) -> str:
-    """Copy the files under ``place``; return the folder, or the file for one file."""
+def copy_into(
+    place: Path,
+    files: list[ResolvedFile],
+    *,
+    one_file: bool,
+    report: Callable[[TransferSnapshot], None] | None = None,
+) -> str:
+    """Copy the files under ``place``; return the folder, or the file for one file.
+
+    ``report`` is told the bytes and files copied as they move (per datastore).
+    """
     place.mkdir(parents=True)
     by_location: dict[str, list[tuple[str, str]]] = {}
     locations = {}
@@ -106,7 +116,9 @@ def copy_into(place: Path, files: list[ResolvedFile], *, one_file: bool) -> str:
         )
         locations[f.location.name] = f.location
     for name, pairs in by_location.items():
-        locations[name].get_files(pairs, overwrite=True, show_progress=False)
+        locations[name].get_files(
+            pairs, overwrite=True, show_progress=False, report=report
+        )
     if one_file and len(files) == 1:
         return local_target(str(place), files[0])
     return str(place)

@@ -300,8 +300,14 @@ def _bind_paths(
             f"input '{spec.name}': its datastore is not on this machine, so the "
             "mount is a read-only copy"
         )
-    ctx.stage(f"downloading input '{spec.name}'")
-    value = copy_into(place, files, one_file=one_file)
+    doing = f"downloading input '{spec.name}'"
+    ctx.stage(doing)
+    value = copy_into(
+        place,
+        files,
+        one_file=one_file,
+        report=lambda snap: ctx.stage(f"{doing}: {snap.describe()}"),
+    )
     if mount:
         seal(str(place))
     return BoundInput(spec.name, spec.style, spec.mode, value, lineage, place, guard)

@@ -145,15 +145,22 @@ class _RunBase(ABC):
             if status not in TERMINAL and liveness.due():
                 self._check_driver()
 
-        status = views.wait_until(
-            self.get_status,
-            lambda status: status in TERMINAL,
-            timeout_s=max(timeout_seconds - waited_s, 0.0)
-            if timeout_seconds < sys.maxsize
-            else None,
-            poll_s=_WATCH_S,
-            on_poll=poll,
-        )
+        try:
+            status = views.wait_until(
+                self.get_status,
+                lambda status: status in TERMINAL,
+                timeout_s=max(timeout_seconds - waited_s, 0.0)
+                if timeout_seconds < sys.maxsize
+                else None,
+                poll_s=_WATCH_S,
+                on_poll=poll,
+            )
+        except BaseException:  # Ctrl-C: leave the terminal as it was
+            if show is not None:
+                show.display.stop()
+            raise
+        if show is not None:
+            show.finish()
         if status not in TERMINAL:
             print(
                 f"Timed out after {timeout_seconds} s waiting for run {self.id} (status {status})"
@@ -594,36 +601,28 @@ class PipelineRun(_RunBase):
 
 
 class _LogPrinter:
-    """Streams new log lines and status changes of a run's steps to stdout."""
+    """Shows a run (``only``: one step run of it) while a waiter polls: its status
+    changes, reuse decisions, stages and step output (``run_display``), on stdout."""
 
     def __init__(
         self, experiment: Experiment, run_id: str, only: str | None = None
     ) -> None:
+        from dataferry.execution.run_display import RunDisplay
+
         self.workspace = experiment.workspace
         self.run_id = run_id
-        self.only = only
-        self.tail = views.LogTail()
-        self.changes = views.StatusChanges()
+        self.display = RunDisplay(self.workspace, run_id, only=only)
 
     def show(self) -> None:
-        """Print what the steps wrote since the last call, and their new statuses."""
-        for step in views.run_detail(self.workspace, self.run_id).steps:
-            if self.only and step.id != self.only:
-                continue
-            for _stream, line in self.tail.step_lines(step, final=False):
-                print(f"[{step.name}] {line}", flush=True)
-            if self.changes.changed(step):
-                why = (
-                    f" ({step.explanation})"
-                    if step.explanation
-                    and step.status in (StepStatus.RUNNING, StepStatus.FINISHED)
-                    else ""
-                )
-                print(f"[{step.name}] {step.status}{why}", flush=True)
+        """Show what happened since the last call."""
+        self.display.show()
+
+    def finish(self) -> None:
+        """Show the last lines and the summary line (the wait has ended)."""
+        self.display.close()
 
     def summary(self, status: str) -> None:
-        """The last lines, then one line per step: status and error or reuse note."""
-        self.show()
+        """One line per step: status and error or reuse note."""
         print(f"\nPipelineRun {self.run_id}: {status}")
         for step in views.run_detail(self.workspace, self.run_id).steps:
             extra = (

@@ -1,9 +1,10 @@
-"""A live status table of a run (rich), for the terminal."""
+"""A run's status table (rich), and watching a run until it ends."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dataferry.execution.run_display import RunDisplay
 from dataferry.execution.views import (
     RunStatus,
     StepStatus,
@@ -74,26 +75,24 @@ def watch(
     refresh_s: float = 0.25,
     console: Console | None = None,
 ) -> str:
-    """Show the live table until the run ends; return its final status.
+    """Show the run as it goes until it ends (``run_display``); return its final status.
 
     ``console`` defaults to rich's global console; pass one to choose stream and width.
+    On a terminal the steps' lines scroll above a live summary and table; off a terminal
+    they are plain timestamped lines.
 
     Raises:
         RunNotFoundError: no run has that id.
     """
-    from rich.live import Live
+    from rich import get_console
 
-    first = run_detail(workspace, run_id)
-    live = Live(
-        detail_table(first), console=console, refresh_per_second=4, transient=False
-    )
-    with live:
+    display = RunDisplay(workspace, run_id, console=console or get_console())
+    try:
         last = wait_until(
-            lambda: run_detail(workspace, run_id),
-            lambda run: run.is_terminal,
-            poll_s=refresh_s,
-            on_poll=lambda run: live.update(detail_table(run)),
+            lambda: display.look(), lambda run: run.is_terminal, poll_s=refresh_s
         )
-    if not live.console.is_terminal:  # off a terminal, rich ends it without a newline
-        live.console.line()
+    except BaseException:  # Ctrl-C: leave the terminal as it was, the run goes on
+        display.stop()
+        raise
+    display.close()
     return last.status

@@ -13,18 +13,23 @@ from typing import TYPE_CHECKING, Any
 from dataferry.errors import PathNotFoundError, StorageError
 from dataferry.storage.commit_marker import visible_files
 from dataferry.storage.paths import normalise_datastore_path
+from dataferry.storage.transfer_progress import TransferProgress, byte_callback
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     import fsspec
 
     from dataferry.storage.staging import Staging
+    from dataferry.storage.transfer_progress import TransferSnapshot
 
 log = logging.getLogger(__name__)
 
 _GLOB_CHARS = frozenset("*?[")
 TRANSFER_THREADS = 8
+COPY_CHUNK_BYTES = 4 << 20  # a local copy reports progress after each chunk
+SHOWN_FROM_BYTES = 1 << 20  # one file smaller than this is copied without a display
+REPORT_EVERY_S = 0.5  # how often a transfer tells its ``report`` (a step's stage)
 
 
 def has_glob(path: str) -> bool:
@@ -233,34 +238,48 @@ class StorageLocation:
         *,
         overwrite: bool,
         show_progress: bool,
-        description: str = "uploading",
+        report: Callable[[TransferSnapshot], None] | None = None,
     ) -> list[str]:
         """Copy local files to ``(local, relative-target)`` pairs; return the targets written.
 
-        Existing targets are skipped with a log message unless ``overwrite``.
+        Existing targets are skipped unless ``overwrite`` (counted in one line: the
+        summary when ``show_progress``, else one log warning). ``show_progress`` shows
+        bytes, files, rate and time left on stderr, then a summary line; ``report``
+        is called with the progress as it moves (see ``transfer_progress``).
+
+        Raises:
+            StorageError: a file could not be written.
         """
         todo: list[tuple[str, str]] = []
         for local, rel in pairs:
             full = self.full_path(rel)
-            if not overwrite and self.fs.exists(full):
-                log.warning("Target already exists. Skipping upload for %s", rel)
-                continue
-            todo.append((local, full))
-
-        def put(item: tuple[str, str]) -> int:
-            local, full = item
-            try:
-                if self.is_local:  # staged beside the target: never a half file
-                    os.makedirs(os.path.dirname(full) or ".", exist_ok=True)
-                    _copy_local(local, full)
-                else:
-                    self.fs.put_file(local, full)
-            except OSError as exc:
-                raise self._raise(self.relative_path(full), "upload to", exc) from exc
-            return os.path.getsize(local)
-
+            if overwrite or not self.fs.exists(full):
+                todo.append((local, full))
+        skipped = len(pairs) - len(todo)
         sizes = [os.path.getsize(local) for local, _ in todo]
-        _run_transfers(put, todo, sizes, show_progress, f"{description} to {self.name}")
+        progress = self._progress(
+            f"uploading to datastore '{self.name}'",
+            "uploaded",
+            sizes,
+            show_progress,
+            report,
+        )
+        try:
+            if self.is_local:  # staged beside the target: never a half file
+                _local_copies(todo, progress, self._upload_error)
+            elif todo:
+                self.fs.put(
+                    [local for local, _ in todo],
+                    [full for _, full in todo],
+                    callback=byte_callback(progress),
+                )
+        except OSError as exc:  # from fsspec: which file, if it says
+            where = self.relative_path(exc.filename) if exc.filename else "files"
+            raise self._raise(where, "upload to", exc) from exc
+        finally:
+            summary = progress.close(skipped=skipped)
+        if skipped and not show_progress:
+            log.warning("%s", summary)
         return [self.relative_path(full) for _, full in todo]
 
     def get_files(
@@ -269,13 +288,16 @@ class StorageLocation:
         *,
         overwrite: bool,
         show_progress: bool,
-        description: str = "downloading",
+        report: Callable[[TransferSnapshot], None] | None = None,
     ) -> list[str]:
         """Copy ``(full-source, local-target)`` pairs here; return the local paths written.
+
+        ``show_progress`` and ``report`` as for ``put_files``.
 
         Raises:
             TargetExistsError: a local target exists and ``overwrite`` is False (checked
                 for every file before anything is copied).
+            StorageError: a file could not be read.
         """
         from dataferry.errors import TargetExistsError
 
@@ -286,30 +308,65 @@ class StorageLocation:
                     f'File "{taken[0]}" already exists ({len(taken)} file(s) would be '
                     "overwritten). Set overwrite=True to replace them."
                 )
-
-        def get(item: tuple[str, str]) -> int:
-            full, local = item
-            os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
-            if self.is_local:
-                _copy_local(full, local)
-            else:
-                tmp = f"{local}.part"
-                try:
-                    self.fs.get_file(full, tmp)
-                    os.replace(tmp, local)
-                except OSError as exc:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
-                    raise self._raise(
-                        self.relative_path(full), "download", exc
-                    ) from exc
-            return os.path.getsize(local)
-
         sizes = self._sizes([full for full, _ in pairs])
-        _run_transfers(
-            get, list(pairs), sizes, show_progress, f"{description} from {self.name}"
+        progress = self._progress(
+            f"downloading from datastore '{self.name}'",
+            "downloaded",
+            sizes,
+            show_progress,
+            report,
         )
+        try:
+            for _, local in pairs:
+                os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
+            if self.is_local:
+                _local_copies(list(pairs), progress, None)
+            else:
+                self._get_remote(pairs, progress)
+        finally:
+            progress.close()
         return [local for _, local in pairs]
+
+    def _get_remote(
+        self, pairs: Sequence[tuple[str, str]], progress: TransferProgress
+    ) -> None:
+        """One bulk ``get`` to ``.part`` files, each renamed once all have arrived."""
+        parts = [f"{local}.part" for _, local in pairs]
+        try:
+            self.fs.get(
+                [full for full, _ in pairs], parts, callback=byte_callback(progress)
+            )
+            for part, (_, local) in zip(parts, pairs, strict=True):
+                os.replace(part, local)
+        except OSError as exc:
+            for part in parts:
+                if os.path.exists(part):
+                    os.unlink(part)
+            where = self.relative_path(exc.filename) if exc.filename else "files"
+            raise self._raise(where, "download", exc) from exc
+
+    def _upload_error(self, target: str, exc: OSError) -> StorageError:
+        return self._raise(self.relative_path(target), "upload to", exc)
+
+    def _progress(
+        self,
+        label: str,
+        done_label: str,
+        sizes: list[int],
+        show: bool,
+        report: Callable[[TransferSnapshot], None] | None,
+    ) -> TransferProgress:
+        return TransferProgress(
+            label,
+            done_label,
+            total_bytes=sum(sizes),
+            total_files=len(sizes),
+            show=show,
+            # one small file is over before a bar could be drawn: its summary is enough
+            live=len(sizes) > 1 or sum(sizes) >= SHOWN_FROM_BYTES,
+            report=report,
+            report_every_s=REPORT_EVERY_S,
+        )
 
     def _sizes(self, fulls: Sequence[str]) -> list[int]:
         if self.is_local:
@@ -317,46 +374,42 @@ class StorageLocation:
         return [int(self.fs.info(p).get("size") or 0) for p in fulls]
 
 
-def _copy_local(src: str, dst: str) -> None:
-    """Copy a file, staged beside the target so a crash never leaves half a file."""
-    import shutil
-
+def _copy_local(src: str, dst: str, progress: TransferProgress | None = None) -> None:
+    """Copy a file in chunks (each counted in ``progress``), staged beside the target so
+    a crash never leaves half a file."""
     tmp = f"{dst}.part"
     try:
-        shutil.copyfile(src, tmp)
+        with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            while chunk := fin.read(COPY_CHUNK_BYTES):
+                fout.write(chunk)
+                if progress is not None:
+                    progress.advance(len(chunk))
         os.replace(tmp, dst)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    if progress is not None:
+        progress.file_done()
 
 
-def _run_transfers(
-    func: Any, items: list[Any], sizes: list[int], show_progress: bool, label: str
+def _local_copies(
+    pairs: list[tuple[str, str]],
+    progress: TransferProgress,
+    error: Callable[[str, OSError], Exception] | None,
 ) -> None:
-    """Run ``func`` over ``items`` in a thread pool, with a byte-count progress bar."""
-    if not items:
-        return
-    if not show_progress or (len(items) == 1 and sizes[0] < (1 << 20)):
-        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
-            list(pool.map(func, items))
-        return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TransferSpeedColumn,
-    )
+    """Copy ``(source, target)`` pairs on local disks, a few at a time; ``error`` turns
+    a failure into the error raised (None: the ``OSError`` itself)."""
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        transient=True,
-    ) as progress:
-        task = progress.add_task(f"{label} ({len(items)} files)", total=sum(sizes))
-        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
-            for done in pool.map(func, items):
-                progress.advance(task, done)
+    def copy(item: tuple[str, str]) -> None:
+        src, dst = item
+        try:
+            os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+            _copy_local(src, dst, progress)
+        except OSError as exc:
+            if error is None:
+                raise
+            raise error(dst, exc) from exc
+
+    with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+        list(pool.map(copy, pairs))

@@ -19,6 +19,9 @@ from dataferry._lazy import lazy_exports
 if TYPE_CHECKING:
     from dataferry.catalog.status import RunStatus as RunStatus
     from dataferry.catalog.status import StepStatus as StepStatus
+    from dataferry.execution.views.estimates import (
+        expected_duration_s as expected_duration_s,
+    )
     from dataferry.execution.views.events import events_since as events_since
     from dataferry.execution.views.formatting import format_duration as format_duration
     from dataferry.execution.views.logs import LogTail as LogTail
@@ -67,6 +70,7 @@ _EXPORTS = {
     "TERMINAL": "dataferry.execution.views.model",
     "driver_gone": "dataferry.execution.views.runs",
     "events_since": "dataferry.execution.views.events",
+    "expected_duration_s": "dataferry.execution.views.estimates",
     "format_duration": "dataferry.execution.views.formatting",
     "get_step": "dataferry.execution.views.runs",
     "lineage": "dataferry.execution.views.runs",
