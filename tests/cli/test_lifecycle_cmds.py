@@ -125,7 +125,7 @@ def test_rerun_from_a_step(
 
 
 @pytest.mark.slow
-def test_rerun_from_an_unknown_step_exits_2(run, two_step_run: PipelineRun) -> None:
+def test_rerun_from_an_unknown_step_exits_3(run, two_step_run: PipelineRun) -> None:
     result = run("runs", "rerun", two_step_run.id, "--from", "nope")
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "has no step named 'nope'" in result.output

@@ -1,0 +1,132 @@
+"""Shell completion: ``dataferry completion bash|zsh|fish`` and the callbacks that
+complete run ids, experiment, step, dataset and datastore names from the workspace.
+
+Completion runs in a fresh ``dataferry`` process with the words typed so far; the root
+group's callback has not run then, so each callback opens the workspace from the
+``-w`` typed (or the current folder) itself. A callback never fails: no workspace, or
+any error reading it, completes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+import click
+from click.shell_completion import CompletionItem, get_completion_class
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    from dataferry.data import Workspace
+
+SHELLS = ("bash", "zsh", "fish")
+_COMPLETE_VAR = "_DATAFERRY_COMPLETE"
+_MAX_RUNS = 50  # run ids offered: the newest first
+
+
+@click.command("completion")
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion(shell: str) -> None:
+    """Print the completion script for SHELL; it completes commands, options, run ids
+    and experiment, step, dataset and datastore names. Add it to your shell:
+
+    \b
+      bash: eval "$(dataferry completion bash)"     (in ~/.bashrc)
+      zsh:  eval "$(dataferry completion zsh)"      (in ~/.zshrc)
+      fish: dataferry completion fish > ~/.config/fish/completions/dataferry.fish
+    """
+    root = click.get_current_context().find_root()
+    cls = get_completion_class(shell)
+    assert cls is not None  # SHELLS holds only click's built-in shells
+    script = cls(root.command, {}, "dataferry", _COMPLETE_VAR).source()
+    click.echo(script)
+
+
+@contextlib.contextmanager
+def _workspace(ctx: click.Context) -> Iterator[Workspace | None]:
+    """The workspace named by the ``-w`` typed so far, else found from the cwd."""
+    from dataferry.data import Workspace
+
+    try:
+        ws = Workspace.from_config(ctx.find_root().params.get("workspace_path"))
+    except Exception:  # completing must never print a traceback into the prompt
+        yield None
+        return
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+def _items(
+    ctx: click.Context, incomplete: str, read: Callable[[Workspace], Iterable[str]]
+) -> list[CompletionItem]:
+    with _workspace(ctx) as ws:
+        if ws is None:
+            return []
+        try:
+            names = list(read(ws))
+        except Exception:  # a catalog being migrated, a name gone: offer nothing
+            return []
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+def complete_runs(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Run ids starting with what is typed (of the ``-e`` experiment), and ``latest``."""
+    from dataferry.catalog.run_store import RunStore
+
+    experiment = ctx.params.get("experiment")
+
+    def read(ws: Workspace) -> list[str]:
+        store = RunStore(ws.catalog)
+        return [
+            "latest",
+            *store.run_ids(incomplete, experiment=experiment, limit=_MAX_RUNS),
+        ]
+
+    return _items(ctx, incomplete, read)
+
+
+def complete_experiments(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The names of the experiments that have runs."""
+    return _items(ctx, incomplete, lambda ws: ws.catalog.experiment_names())
+
+
+def complete_steps(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The step names of the run typed before (``runs rerun RUN --from <TAB>``)."""
+    from dataferry.execution.views import resolve_run, run_detail
+
+    ref = ctx.params.get("run_id")
+    if not ref:
+        return []
+
+    def read(ws: Workspace) -> list[str]:
+        run_id = resolve_run(ws, ref, experiment=ctx.params.get("experiment"))
+        return list(dict.fromkeys(s.name for s in run_detail(ws, run_id).steps))
+
+    return _items(ctx, incomplete, read)
+
+
+def complete_datasets(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The names of the registered datasets."""
+    return _items(
+        ctx, incomplete, lambda ws: [v.name for v in ws.catalog.latest_versions()]
+    )
+
+
+def complete_datastores(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The names of the registered datastores."""
+    return _items(
+        ctx, incomplete, lambda ws: [s.name for s in ws.catalog.list_datastores()]
+    )
