@@ -97,13 +97,50 @@ def complete_experiments(
     return _items(ctx, incomplete, lambda ws: ws.catalog.experiment_names())
 
 
+class RunCommand(click.Command):
+    """A command taking RUN whose options complete from that run (``--from STEP``).
+
+    While completing, click parses the words typed so far leniently, and an option
+    still waiting for its value (``--from`` at the end) stops that parse before RUN is
+    set; so the words are kept here, for ``complete_steps`` to find RUN in.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.resilient_parsing:
+            ctx.meta[_WORDS] = list(args)
+        return super().parse_args(ctx, args)
+
+
+_WORDS = "dataferry.completion.words"
+
+
+def _typed_run(ctx: click.Context) -> str | None:
+    """RUN as parsed, else the first word typed that is neither an option nor an
+    option's value."""
+    if ctx.params.get("run_id"):
+        return str(ctx.params["run_id"])
+    takes_value = {
+        name
+        for p in ctx.command.params
+        if isinstance(p, click.Option) and not p.is_flag
+        for name in p.opts
+    }
+    words = iter(ctx.meta.get(_WORDS, ()))
+    for word in words:
+        if word in takes_value:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def complete_steps(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """The step names of the run typed before (``runs rerun RUN --from <TAB>``)."""
     from dataferry.execution.views import resolve_run, run_detail
 
-    ref = ctx.params.get("run_id")
+    ref = _typed_run(ctx)
     if not ref:
         return []
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dataferry.cli import json_out, render
-from dataferry.cli.completion import complete_datastores, complete_steps
+from dataferry.cli.completion import RunCommand, complete_datastores, complete_steps
 from dataferry.cli.context import current_workspace
 from dataferry.cli.datastore_cmds import datastore
 from dataferry.cli.run_refs import resolve, run_argument, run_experiment_option
@@ -57,7 +57,7 @@ def resume(run_id: str, experiment: str | None, wait: bool) -> None:
     _follow(run_id, wait)
 
 
-@runs.command("rerun")
+@runs.command("rerun", cls=RunCommand)
 @run_argument
 @run_experiment_option
 @click.option(

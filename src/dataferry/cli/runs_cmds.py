@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dataferry.cli import json_out, render
-from dataferry.cli.completion import complete_steps
+from dataferry.cli.completion import RunCommand, complete_steps
 from dataferry.cli.context import current_workspace
 from dataferry.cli.run_refs import (
     experiment_option,
@@ -227,7 +227,7 @@ def _print_metrics(pipeline_run: PipelineRun) -> None:
         render.say("Metrics: none")
 
 
-@runs.command("logs")
+@runs.command("logs", cls=RunCommand)
 @run_argument
 @run_experiment_option
 @click.option(
