@@ -125,7 +125,7 @@ def _typed_run(ctx: click.Context) -> str | None:
         if isinstance(p, click.Option) and not p.is_flag
         for name in p.opts
     }
-    words = iter(ctx.meta.get(_WORDS, ()))
+    words = iter([str(w) for w in ctx.meta.get(_WORDS, ())])
     for word in words:
         if word in takes_value:
             next(words, None)
