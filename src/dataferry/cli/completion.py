@@ -76,16 +76,13 @@ def complete_runs(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """Run ids starting with what is typed (of the ``-e`` experiment), and ``latest``."""
-    from dataferry.catalog.run_store import RunStore
+    from dataferry.execution.views import run_ids
 
     experiment = ctx.params.get("experiment")
 
     def read(ws: Workspace) -> list[str]:
-        store = RunStore(ws.catalog)
-        return [
-            "latest",
-            *store.run_ids(incomplete, experiment=experiment, limit=_MAX_RUNS),
-        ]
+        found = run_ids(ws, incomplete, experiment=experiment, limit=_MAX_RUNS)
+        return ["latest", *found]
 
     return _items(ctx, incomplete, read)
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from dataferry.execution.views.refs import LATEST as LATEST
     from dataferry.execution.views.refs import check_experiment as check_experiment
     from dataferry.execution.views.refs import resolve_run as resolve_run
+    from dataferry.execution.views.refs import run_ids as run_ids
     from dataferry.execution.views.runs import StatusChanges as StatusChanges
     from dataferry.execution.views.runs import driver_gone as driver_gone
     from dataferry.execution.views.runs import get_step as get_step
@@ -85,6 +86,7 @@ _EXPORTS = {
     "registrations": "dataferry.execution.views.runs",
     "resolve_run": "dataferry.execution.views.refs",
     "run_detail": "dataferry.execution.views.runs",
+    "run_ids": "dataferry.execution.views.refs",
     "run_status": "dataferry.execution.views.runs",
     "step_view": "dataferry.execution.views.runs",
     "wait_for_status": "dataferry.execution.views.runs",

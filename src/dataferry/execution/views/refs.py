@@ -24,6 +24,20 @@ LATEST = "latest"
 _SHOWN = 10
 
 
+def run_ids(
+    workspace: Workspace,
+    prefix: str = "",
+    *,
+    experiment: str | None = None,
+    limit: int = 50,
+) -> list[str]:
+    """The run ids starting with ``prefix`` (of ``experiment``, if named), newest
+    first, at most ``limit``: what a shell completes RUN with."""
+    return RunStore(workspace.catalog).run_ids(
+        prefix, experiment=experiment, limit=limit
+    )
+
+
 def check_experiment(workspace: Workspace, experiment: str) -> None:
     """Pass if some run was submitted under ``experiment``.
 
