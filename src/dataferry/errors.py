@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 __all__ = [
+    "EXIT_CODES",
     "ActivityFailedException",
+    "AmbiguousRunError",
     "AzureOnlyError",
     "CatalogError",
     "CatalogVersionError",
@@ -40,6 +42,7 @@ __all__ = [
     "EnvironmentDefinitionError",
     "EnvironmentNotFoundError",
     "ExperimentExecutionException",
+    "ExperimentNotFoundError",
     "InputChangedError",
     "InvalidDurationError",
     "InvalidNameError",
@@ -74,6 +77,7 @@ __all__ = [
     "SchedulerStateError",
     "SecretNotFoundError",
     "StepDefinitionError",
+    "StepNotFoundError",
     "StorageError",
     "TargetExistsError",
     "UnknownPlaceholderError",
@@ -94,10 +98,35 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
+# The one table of exit codes: every command exits with one of these (an error's
+# ``exit_code``, click's 2 for a bad option, 1 for a run that did not finish, 130 for
+# Ctrl-C), and ``dataferry --help`` prints it.
+EXIT_CODES: dict[int, str] = {
+    0: "ok",
+    1: "failed: a run failed or was canceled, or an operation could not be done",
+    2: "usage: a bad option, argument, name or input",
+    3: "not found: no such workspace, run, step, experiment, dataset, datastore, ...",
+    130: "interrupted (Ctrl-C); a run that was being watched goes on",
+}
+
+
 class DataferryError(Exception):
-    """Root of every error dataferry raises for bad input, data or configuration."""
+    """Root of every error dataferry raises for bad input, data or configuration.
+
+    ``cli_message``, when given, is the same message worded for the command line
+    (``--exist-ok`` where Python reads ``exist_ok=True``): the CLI prints it, Python
+    code sees ``str(error)``.
+    """
 
     exit_code = 1
+
+    def __init__(self, *args: object, cli_message: str | None = None) -> None:
+        super().__init__(*args)
+        self.cli_message = cli_message
+
+    def for_cli(self) -> str:
+        """The message as the CLI shows it: ``cli_message`` if given, else ``str()``."""
+        return self.cli_message or str(self)
 
 
 # The original SDK raises UserErrorException for most user mistakes; code that catches it
@@ -415,6 +444,21 @@ class RunNotFoundError(RunError, LookupError):
     """No run or step run has the given id."""
 
     exit_code = 3
+
+
+class StepNotFoundError(RunNotFoundError):
+    """A run has no step of the given name; the message lists its steps and the
+    closest name."""
+
+
+class ExperimentNotFoundError(RunNotFoundError):
+    """No run was ever submitted under the given experiment name."""
+
+
+class AmbiguousRunError(RunError, LookupError):
+    """A run id prefix matches more than one run; the message lists them."""
+
+    exit_code = 2
 
 
 class RunArgumentError(RunError, ValueError):

@@ -87,7 +87,9 @@ class TestShow:
     def test_unknown_version_exits_3(self, run: Invoke, sales: TabularDataset) -> None:
         result = run("dataset", "show", "sales", "--version", "7")
         assert result.exit_code == 3
-        assert "The latest version is 2; pass version=2" in result.stderr
+        assert "The latest version is 2; pass --version 2 or --version latest." in (
+            result.stderr
+        )
 
     def test_bad_version_exits_2(self, run: Invoke, sales: TabularDataset) -> None:
         result = run("dataset", "show", "sales", "--version", "newest")

@@ -125,7 +125,43 @@ def test_rerun_from_a_step(
 
 
 @pytest.mark.slow
-def test_rerun_from_an_unknown_step_exits_2(run, two_step_run: PipelineRun) -> None:
+def test_rerun_from_an_unknown_step_exits_3(run, two_step_run: PipelineRun) -> None:
     result = run("runs", "rerun", two_step_run.id, "--from", "nope")
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "has no step named 'nope'" in result.output
+
+
+@pytest.mark.slow
+def test_rerun_wait_watches_the_new_run_to_its_end(
+    run, two_step_run: PipelineRun
+) -> None:
+    result = run("runs", "rerun", "latest", "-e", "life", "--from", "use", "--wait")
+    assert result.exit_code == 0, result.output
+    new_id = result.output.split("Submitted PipelineRun ")[1].split()[0]
+    again = PipelineRun(two_step_run.experiment, new_id)
+    assert again.get_status() == "Finished"  # ended before the command returned
+    assert "follow it with" not in result.output
+    assert f"life / {new_id}: Finished" in result.output
+
+
+@pytest.mark.slow
+def test_resume_of_a_finished_run_names_the_cli_rerun(
+    run, two_step_run: PipelineRun
+) -> None:
+    result = run("runs", "resume", two_step_run.id[:-3])  # a prefix
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: run {two_step_run.id} has ended (Finished) and cannot be resumed; to "
+        f"run its steps again, use `dataferry runs rerun {two_step_run.id} --from "
+        "STEP`.\n"
+    )
+
+
+@pytest.mark.slow
+def test_rerun_step_typo_suggests_the_step(run, two_step_run: PipelineRun) -> None:
+    result = run("runs", "rerun", two_step_run.id, "--from", "mkae")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"Error: run {two_step_run.id} has no step named 'mkae'; its steps are: "
+        "make, use. Did you mean 'make'?\n"
+    )

@@ -257,3 +257,52 @@ def test_help_lists_run_and_runs(run: Invoke) -> None:
     assert "run " in result.stdout
     assert "runs " in result.stdout
     assert "[-- ARGS]" in run("run", "--help").stdout
+
+
+class TestAFileThatFails:
+    """The user's frames, not the CLI's: the traceback starts in the file."""
+
+    def test_an_import_error_shows_the_files_frames(
+        self, run: Invoke, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "broken.py"
+        path.write_text(
+            "import os\n\n\ndef load():\n    import no_such_module_x\n\n\nload()\n"
+        )
+        result = run("run", str(path))
+        assert result.exit_code == 1
+        lines = result.stderr.splitlines()
+        assert lines[0] == "Traceback (most recent call last):"
+        assert lines[1] == f'  File "{path}", line 8, in <module>'
+        assert f'  File "{path}", line 5, in load' in lines
+        assert lines[-2] == "ModuleNotFoundError: No module named 'no_such_module_x'"
+        assert (
+            lines[-1] == f"Error: {path} raised ModuleNotFoundError (traceback above)."
+        )
+        assert "click" not in result.stderr
+        assert "runpy" not in result.stderr
+
+    def test_a_dataferry_error_keeps_its_exit_code(
+        self, run: Invoke, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "wrong.py"
+        path.write_text(
+            "from dataferry.errors import DatasetNotFoundError\n"
+            "raise DatasetNotFoundError('no dataset named x')\n"
+        )
+        result = run("run", str(path))
+        assert result.exit_code == 3
+        lines = result.stderr.splitlines()
+        assert lines[1] == f'  File "{path}", line 2, in <module>'
+        assert "dataferry.errors.DatasetNotFoundError: no dataset named x" in lines
+
+    def test_a_syntax_error_points_at_the_line(
+        self, run: Invoke, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "typo.py"
+        path.write_text("x = 1\ny = (\n")
+        result = run("run", str(path))
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f'  File "{path}", line 2\n')
+        assert "SyntaxError" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -162,12 +162,15 @@ class TestList:
         assert "No runs in workspace 'test-ws'." in result.stdout
 
     @pytest.mark.slow
-    def test_unknown_experiment_suggests_a_close_one(
+    def test_unknown_experiment_exits_3_and_suggests_a_close_one(
         self, run: Invoke, finished: PipelineRun
     ) -> None:
-        result = run("runs", "list", "--experiment", "gret")
-        assert result.exit_code == 0
-        assert "No runs of experiment 'gret'. Did you mean 'greet'?" in result.stdout
+        result = run("runs", "list", "-e", "gret")
+        assert result.exit_code == 3
+        assert result.stderr == (
+            "Error: no runs of experiment 'gret' in this workspace; its experiments "
+            "are greet. Did you mean 'greet'?\n"
+        )
 
 
 @pytest.mark.slow

@@ -186,6 +186,18 @@ def test_a_catalog_the_agent_cannot_open_is_the_same_error_as_without_it(
 def test_an_agent_error_becomes_the_same_dataferry_error_where_it_can() -> None:
     made = error_from({"type": "CatalogError", "message": "no catalog"})
     assert (type(made), str(made)) == (CatalogError, "no catalog")
+    worded = error_from(
+        {
+            "type": "WorkspaceExistsError",
+            "message": "pass exist_ok=True",
+            "cli_message": "pass --exist-ok",
+        }
+    )
+    assert (type(worded).__name__, str(worded)) == (
+        "WorkspaceExistsError",
+        "pass exist_ok=True",
+    )
+    assert worded.for_cli() == "pass --exist-ok"  # the CLI's wording survives the agent
     # an error made from more than a message, or not dataferry's: AgentError
     odd = error_from({"type": "PipelineValidationError", "message": "2 problems"})
     assert (type(odd).__name__, str(odd)) == (

@@ -253,7 +253,7 @@ class TestCancel:
 
         assert status == "Canceled"
         assert statuses(run) == {"after": "Canceled", "sleeper": "Canceled"}
-        assert step(run, "sleeper").get_details()["error"] == "the run was cancelled"
+        assert step(run, "sleeper").get_details()["error"] == "the run was canceled"
         assert step(run, "sleeper").get_outputs() == {}
         assert not (store_root / "out").exists()
         staging = store_root / STAGING_DIR

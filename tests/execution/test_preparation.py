@@ -310,7 +310,7 @@ class TestCancelWhilePreparing:
         assert took < 3.0, f"the cancel took {took:.1f} s"
         slow = step_view(workspace, run.id, "slow")
         assert slow.status == "Canceled"
-        assert slow.error == "the run was cancelled"
+        assert slow.error == "the run was canceled"
         assert slow.log_dir is None  # never recorded as started
         assert "pid" not in step(run, "slow").get_details()
 

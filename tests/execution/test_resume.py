@@ -39,7 +39,7 @@ from dataferry import (
 from dataferry.catalog import now
 from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import TERMINAL, RunStatus, StepStatus
-from dataferry.errors import RunNotFoundError, RunStateError
+from dataferry.errors import RunNotFoundError, RunStateError, StepNotFoundError
 from dataferry.execution.commit import STAGING_DIR
 from dataferry.execution.pipeline_run import PipelineRun
 from dataferry.execution.processes import step_processes
@@ -347,8 +347,8 @@ class TestRerunFrom:
         first = run_pipeline(chain(workspace, tmp_path, wait_in_b=False).pipeline)
 
         with pytest.raises(
-            RunStateError,
-            match=rf"run {first.id} has no step named 'train'; its steps are: a, b, c",
+            StepNotFoundError,
+            match=rf"run {first.id} has no step named 'train'; its steps are: a, b, c\.$",
         ):
             first.rerun(from_step="train")
 

@@ -103,7 +103,7 @@ class TestFailure:
             "a": "finished",
             "b": "stopping",
             "c": "failed",
-            "d": "cancelled",
+            "d": "canceled",
             "e": "stopping",
         }
         assert not s.done
@@ -253,7 +253,7 @@ class TestWrongEvents:
             ),
             (
                 "stopped",
-                "node 'a' cannot become cancelled: it is waiting, not stopping",
+                "node 'a' cannot become canceled: it is waiting, not stopping",
             ),
         ],
     )

@@ -278,6 +278,22 @@ class RunStore:
             rows = conn.execute(query).all()
         return [RunRecord(**_fields(RunRecord, r._mapping)) for r in rows]
 
+    def run_ids(
+        self, prefix: str = "", *, experiment: str | None = None, limit: int = 50
+    ) -> list[str]:
+        """The ids starting with ``prefix`` (of one experiment, if named), newest
+        first, at most ``limit``: run references and shell completion read these."""
+        query = (
+            select(runs.c.id)
+            .where(runs.c.id.startswith(prefix, autoescape=True))
+            .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+            .limit(limit)
+        )
+        if experiment is not None:
+            query = query.where(runs.c.experiment == experiment)
+        with self.catalog.read() as conn:
+            return [str(i) for i in conn.execute(query).scalars()]
+
     def update_run(self, run_id: str, **values: Any) -> None:
         """Set columns of a run other than its status (started_at, heartbeat_at,
         driver_pid, error...); a status changes through ``move_run``.

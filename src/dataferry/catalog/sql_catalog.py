@@ -418,11 +418,14 @@ class SqlCatalog:
             )
         shown = "latest" if version is None else version
         message = f'Cannot find dataset registered with name "{name}" (version: {shown}) in the workspace.'
-        if latest is not None:
-            message += f" The latest version is {latest}; pass version={latest} or version='latest'."
-        else:
-            message += did_you_mean(name, names)
-        raise DatasetNotFoundError(message)
+        if latest is None:
+            raise DatasetNotFoundError(message + did_you_mean(name, names))
+        raise DatasetNotFoundError(
+            f"{message} The latest version is {latest}; pass version={latest} or "
+            "version='latest'.",
+            cli_message=f"{message} The latest version is {latest}; pass "
+            f"--version {latest} or --version latest.",
+        )
 
     def list_versions(self, name: str) -> list[DatasetVersionRecord]:
         """Every version of one name, oldest first."""

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dataferry.cli import render
+from dataferry.cli import json_out, render
+from dataferry.cli.completion import complete_datasets
 from dataferry.cli.context import current_workspace
 
 if TYPE_CHECKING:
@@ -20,6 +21,9 @@ _version_option = click.option(
     metavar="V",
     help="Version number, or 'latest'.",
 )
+
+
+_name_argument = click.argument("name", shell_complete=complete_datasets)
 
 
 @click.group("dataset")
@@ -39,7 +43,8 @@ def kind_of(ds: AbstractDataset) -> str:
 
 
 @dataset.command("list")
-def list_datasets() -> None:
+@json_out.json_option
+def list_datasets(as_json: bool) -> None:
     """List registered datasets with their latest version."""
     from dataferry.data import Dataset
 
@@ -48,6 +53,10 @@ def list_datasets() -> None:
         (name, ds.version, kind_of(ds), ds.description)
         for name, ds in Dataset.get_all(ws).items()
     ]
+    if as_json:
+        keys = ("name", "latest_version", "kind", "description")
+        json_out.emit([dict(zip(keys, row, strict=True)) for row in rows])
+        return
     if not rows:
         render.say(f"No datasets are registered in workspace '{ws.name}'.")
         return
@@ -59,25 +68,28 @@ def list_datasets() -> None:
 
 
 @dataset.command("show")
-@click.argument("name")
+@_name_argument
 @_version_option
-def show(name: str, version: str) -> None:
+@json_out.json_option
+def show(name: str, version: str, as_json: bool) -> None:
     """Show a dataset version's registration, tags and definition."""
     ds = _get(name, version)
     assert ds.name is not None and ds.version is not None  # got by name: registered
     reg = current_workspace().catalog.get_version(ds.name, ds.version)
-    render.print_key_values(
-        {
-            "name": reg.name,
-            "version": reg.version,
-            "kind": kind_of(ds),
-            "id": reg.dataset_id,
-            "description": reg.description,
-            "registered": reg.created_at,
-            "produced by step run": reg.producer_step_run_id,
-        },
-        title=f"Dataset '{reg.name}' version {reg.version}",
-    )
+    fields = {
+        "name": reg.name,
+        "version": reg.version,
+        "kind": kind_of(ds),
+        "id": reg.dataset_id,
+        "description": reg.description,
+        "registered": reg.created_at,
+        "produced_by_step_run": reg.producer_step_run_id,
+    }
+    if as_json:
+        json_out.emit({**fields, "tags": dict(reg.tags), "definition": ds.definition})
+        return
+    shown = {k.replace("_", " "): v for k, v in fields.items()}
+    render.print_key_values(shown, title=f"Dataset '{reg.name}' version {reg.version}")
     if reg.tags:
         render.print_table(["tag", "value"], sorted(reg.tags.items()), title="Tags")
     else:
@@ -101,13 +113,29 @@ def _print_schema(ds: AbstractDataset) -> None:
 
 
 @dataset.command("versions")
-@click.argument("name")
-def versions(name: str) -> None:
+@_name_argument
+@json_out.json_option
+def versions(name: str, as_json: bool) -> None:
     """List every version of a dataset, oldest first."""
     catalog = current_workspace().catalog
     records = catalog.list_versions(name)
     if not records:
         catalog.get_version(name)  # raises DatasetNotFoundError, with a suggestion
+    if as_json:
+        json_out.emit(
+            [
+                {
+                    "version": r.version,
+                    "registered": r.created_at,
+                    "description": r.description,
+                    "tags": dict(r.tags),
+                    "id": r.dataset_id,
+                    "produced_by_step_run": r.producer_step_run_id,
+                }
+                for r in records
+            ]
+        )
+        return
     render.print_table(
         ["version", "registered", "description", "tags", "id"],
         [
@@ -119,7 +147,7 @@ def versions(name: str) -> None:
 
 
 @dataset.command("head")
-@click.argument("name")
+@_name_argument
 @_version_option
 @click.option(
     "-n",
@@ -163,7 +191,7 @@ def head(name: str, version: str, count: int, columns: str | None) -> None:
 
 
 @dataset.command("download")
-@click.argument("name")
+@_name_argument
 @click.argument("target", type=click.Path())
 @_version_option
 @click.option(

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from dataferry.cli import render
+from dataferry.cli import json_out, render
+from dataferry.cli.completion import complete_datastores
 from dataferry.cli.context import current_workspace
 from dataferry.cli.params import KEY_JSON_VALUE, KEY_VALUE
 
@@ -47,10 +48,24 @@ def datastore() -> None:
 
 
 @datastore.command("list")
-def list_datastores() -> None:
+@json_out.json_option
+def list_datastores(as_json: bool) -> None:
     """List the registered datastores."""
     ws = current_workspace()
     default = ws.get_default_datastore().name
+    if as_json:
+        json_out.emit(
+            [
+                {
+                    "name": name,
+                    "type": store.datastore_type,
+                    "location": location_of(store._describe()),
+                    "default": name == default,
+                }
+                for name, store in ws.datastores.items()
+            ]
+        )
+        return
     rows = [
         (
             name,
@@ -68,7 +83,7 @@ def list_datastores() -> None:
 
 
 @datastore.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_datastores)
 @click.option(
     "-n",
     "--limit",
@@ -77,11 +92,23 @@ def list_datastores() -> None:
     type=click.IntRange(min=0),
     help="Top-level entries to list.",
 )
-def show(name: str, limit: int) -> None:
+@json_out.json_option
+def show(name: str, limit: int, as_json: bool) -> None:
     """Show a datastore's registration (never its secrets) and its top-level entries."""
     from dataferry.data import Datastore
 
     store = Datastore.get(current_workspace(), name)
+    if as_json:
+        entries = top_level_entries(store)
+        json_out.emit(
+            {
+                "registration": store._describe(),
+                "location": store.location.url(),
+                "entry_count": len(entries),
+                "entries": entries[:limit],
+            }
+        )
+        return
     render.print_key_values(store._describe(), title=f"Datastore '{store.name}'")
     entries = top_level_entries(store)
     where = store.location.url()

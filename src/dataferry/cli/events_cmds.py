@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dataferry.cli.context import current_workspace
+from dataferry.cli.run_refs import resolve, run_argument, run_experiment_option
 from dataferry.cli.run_views import format_utc
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ _POLL_S = 0.2
 
 
 @click.command("events")
-@click.argument("run_id")
+@run_argument
+@run_experiment_option
 @click.option(
     "--after",
     "after_id",
@@ -29,7 +31,7 @@ _POLL_S = 0.2
 @click.option(
     "-f", "--follow", is_flag=True, help="Keep printing new events until the run ends."
 )
-def events(run_id: str, after_id: int, follow: bool) -> None:
+def events(run_id: str, experiment: str | None, after_id: int, follow: bool) -> None:
     """Print a run's events: status changes of the run and its steps, reuse decisions,
     preparation stages, committed outputs and registered datasets.
 
@@ -38,6 +40,7 @@ def events(run_id: str, after_id: int, follow: bool) -> None:
     from dataferry.execution.views import events_since, run_status, wait_until
 
     ws = current_workspace()
+    run_id = resolve(run_id, experiment)
     cursor = after_id
 
     def show(_status: str) -> None:

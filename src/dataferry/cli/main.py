@@ -15,6 +15,7 @@ import click
 from dataferry import __version__
 from dataferry.cli import (
     agent_cmds,
+    completion,
     compute_cmds,
     dataset_cmds,
     datastore_cmds,
@@ -27,7 +28,7 @@ from dataferry.cli import (
     workspace_cmds,
 )
 from dataferry.cli.context import CliState
-from dataferry.errors import DataferryError
+from dataferry.errors import EXIT_CODES, DataferryError
 
 _COMMANDS: tuple[click.Command, ...] = (
     workspace_cmds.init,
@@ -39,6 +40,7 @@ _COMMANDS: tuple[click.Command, ...] = (
     agent_cmds.agent,
     compute_cmds.compute,
     model_cmds.model,
+    completion.completion,
 )
 
 runs_cmds.runs.add_command(events_cmds.events)
@@ -51,8 +53,14 @@ class DataferryGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DataferryError as exc:
-            render.print_error(str(exc))
+            render.print_error(exc.for_cli())  # the CLI's wording, if it differs
             ctx.exit(exc.exit_code)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """``dataferry --help`` ends with the exit codes every command uses."""
+        super().format_epilog(ctx, formatter)
+        with formatter.section("Exit codes"):
+            formatter.write_dl([(str(code), text) for code, text in EXIT_CODES.items()])
 
 
 @click.group(

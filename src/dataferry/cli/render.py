@@ -61,16 +61,35 @@ def print_table(
     *,
     title: str | None = None,
     caption: str | None = None,
+    whole: Sequence[str] = (),
 ) -> None:
-    """Print rows as a table; every cell goes through :func:`format_value`."""
+    """Print rows as a table; every cell goes through :func:`format_value`.
+
+    On a terminal a cell too wide for its column folds onto more lines. Off a terminal
+    (a pipe, a CI log) a cell is never folded: it stays on one line, and one too wide
+    is cut with an ellipsis (``--json`` prints it whole). The ``whole`` columns (ids)
+    are never folded or cut, so they can be copied; the other columns give way.
+    """
     from rich.table import Table
 
+    console = stdout()
+    # off a terminal each cell is one line, cut at its column's width: the widest
+    # columns give way first (rich narrows wrappable columns, widest first)
+    one_line = not console.is_terminal
+    texts = [
+        [Text(format_value(v), no_wrap=one_line, overflow="ellipsis") for v in row]
+        for row in rows
+    ]
     table = Table(title=title, caption=caption, title_justify="left")
-    for name in columns:
-        table.add_column(name, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(format_value(v)) for v in row))
-    stdout().print(table)
+    for i, name in enumerate(columns):
+        if name in whole:
+            widest = max((t[i].cell_len for t in texts), default=0)
+            table.add_column(name, no_wrap=True, min_width=max(widest, len(name)))
+        else:
+            table.add_column(name, overflow="ellipsis" if one_line else "fold")
+    for row_texts in texts:
+        table.add_row(*row_texts)
+    console.print(table)
 
 
 def print_key_values(pairs: Mapping[str, Any], *, title: str | None = None) -> None:

@@ -25,6 +25,7 @@ _ABSENT = object()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- ARGS]")
 @click.option(
+    "-e",
     "--experiment",
     metavar="NAME",
     help="Experiment to submit FILE's `pipeline` under (default: FILE's name).",
@@ -61,28 +62,53 @@ def run(
     """
     from dataferry.execution.experiment import validate_experiment_name
     from dataferry.execution.script_runner import run_file
-    from dataferry.execution.views import RunStatus
 
     if experiment is not None:
         validate_experiment_name(experiment)
     overrides = parse_overrides(params)
-    runs = run_file(
-        file,
-        experiment=experiment,
-        parameters=overrides or None,
-        argv=list(script_args),
-    )
+    try:
+        runs = run_file(
+            file,
+            experiment=experiment,
+            parameters=overrides or None,
+            argv=list(script_args),
+        )
+    except Exception as exc:
+        _exit_if_raised_by(file, exc)
+        raise
     try:
         _warn_unapplied(runs, experiment, overrides)
         if no_wait:
             _say_submitted(runs)
             return
-        statuses = _watch_all(runs)
-        if any(status != RunStatus.FINISHED for status in statuses):
-            _report_failures(runs)
-            click.get_current_context().exit(1)
+        watch_to_end(runs)
     finally:
         _close_workspaces(runs)
+
+
+def watch_to_end(runs: Sequence[PipelineRun]) -> None:
+    """Show the runs live until they end (``run``, ``runs rerun|resume --wait``); exit
+    1 with their errors if one did not finish, 130 on Ctrl-C (the runs go on)."""
+    from dataferry.execution.views import RunStatus
+
+    statuses = _watch_all(runs)
+    if any(status != RunStatus.FINISHED for status in statuses):
+        _report_failures(runs)
+        click.get_current_context().exit(1)
+
+
+def _exit_if_raised_by(file: Path, exc: Exception) -> None:
+    """An error of FILE's own code: print its traceback from FILE's first frame on
+    (not the CLI's frames), and exit with its exit code (1 for a Python error)."""
+    from dataferry.cli.user_traceback import format_user_error, raised_by_file
+    from dataferry.errors import DataferryError
+
+    if not raised_by_file(exc, file):
+        return
+    click.echo(format_user_error(exc, file), err=True)
+    render.print_error(f"{file} raised {type(exc).__name__} (traceback above).")
+    code = exc.exit_code if isinstance(exc, DataferryError) else 1
+    click.get_current_context().exit(code)
 
 
 def parse_overrides(params: Sequence[tuple[str, str]]) -> dict[str, Any]:

@@ -93,18 +93,9 @@ def print_table(
     title: str,
     whole: Sequence[str] = (),
 ) -> None:
-    """Like ``render.print_table``, but the ``whole`` columns (ids) are never folded,
-    so they can be copied from a narrow terminal; the other columns give way.
-    """
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=title, title_justify="left")
-    for name in columns:
-        table.add_column(name, overflow="fold", no_wrap=name in whole)
-    for row in rows:
-        table.add_row(*(Text(render.format_value(v)) for v in row))
-    render.stdout().print(table)
+    """``render.print_table`` with a title: the ``whole`` columns (ids) are never
+    folded or cut, so they can be copied from a narrow terminal."""
+    render.print_table(columns, rows, title=title, whole=whole)
 
 
 def format_utc(stamp: datetime | None) -> str:

@@ -6,8 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dataferry.cli import render
+from dataferry.cli import json_out, render
+from dataferry.cli.completion import RunCommand, complete_steps
 from dataferry.cli.context import current_workspace
+from dataferry.cli.run_refs import (
+    experiment_option,
+    resolve,
+    run_argument,
+    run_experiment_option,
+)
 from dataferry.cli.run_views import (
     error_line,
     format_size,
@@ -42,7 +49,7 @@ def _pipeline_run(ws: Workspace, record: RunDetail) -> PipelineRun:
 
 
 @runs.command("list")
-@click.option("--experiment", metavar="NAME", help="Only this experiment's runs.")
+@experiment_option("Only this experiment's runs.")
 @click.option(
     "-n",
     "--limit",
@@ -51,14 +58,23 @@ def _pipeline_run(ws: Workspace, record: RunDetail) -> PipelineRun:
     type=click.IntRange(min=1),
     help="How many runs, newest first.",
 )
-def list_runs(experiment: str | None, limit: int) -> None:
-    """List the newest runs: status, start, duration and their steps' statuses."""
+@json_out.json_option
+def list_runs(experiment: str | None, limit: int, as_json: bool) -> None:
+    """List the newest runs: status, start, duration and their steps' statuses.
+
+    An experiment without runs exits 3 (not found), naming the closest one.
+    """
     from dataferry.execution import views
 
     ws = current_workspace()
+    if experiment is not None:
+        views.check_experiment(ws, experiment)
     summaries = views.list_runs(ws, experiment=experiment, limit=limit)
+    if as_json:
+        json_out.emit([json_out.run_summary(r) for r in summaries])
+        return
     if not summaries:
-        render.say(_no_runs_message(ws, experiment))
+        render.say(f"No runs in workspace '{ws.name}'.")
         return
     rows = [
         (
@@ -89,24 +105,21 @@ _KINDS = {
 }
 
 
-def _no_runs_message(ws: Workspace, experiment: str | None) -> str:
-    from dataferry.errors import did_you_mean
-    from dataferry.execution.views import list_runs
-
-    if experiment is None:
-        return f"No runs in workspace '{ws.name}'."
-    known = {r.experiment for r in list_runs(ws, limit=1000)}
-    return f"No runs of experiment '{experiment}'.{did_you_mean(experiment, known)}"
-
-
 @runs.command("show")
-@click.argument("run_id")
-def show(run_id: str) -> None:
-    """Show a run: its settings, steps, outputs, registered datasets and metrics."""
-    from dataferry.execution.views import run_detail
+@run_argument
+@run_experiment_option
+@json_out.json_option
+def show(run_id: str, experiment: str | None, as_json: bool) -> None:
+    """Show run RUN (an id, a unique id prefix, or 'latest'): its settings, steps in
+    run order, outputs, registered datasets and metrics."""
+    from dataferry.execution.views import metrics, outputs, run_detail
 
     ws = current_workspace()
-    detail = run_detail(ws, run_id)
+    detail = run_detail(ws, resolve(run_id, experiment))
+    if as_json:
+        found = metrics(ws, json_out.metric_owners(detail))
+        json_out.emit(json_out.run_detail(detail, outputs(ws, detail.steps), found))
+        return
     _print_run(detail)
     _print_mapping("Parameters", detail.parameters)
     _print_mapping("Options", detail.options)
@@ -214,13 +227,22 @@ def _print_metrics(pipeline_run: PipelineRun) -> None:
         render.say("Metrics: none")
 
 
-@runs.command("logs")
-@click.argument("run_id")
-@click.option("--step", "step_name", metavar="NAME", help="Only this step's logs.")
+@runs.command("logs", cls=RunCommand)
+@run_argument
+@run_experiment_option
+@click.option(
+    "--step",
+    "step_name",
+    metavar="NAME",
+    help="Only this step's logs.",
+    shell_complete=complete_steps,
+)
 @click.option(
     "-f", "--follow", is_flag=True, help="Keep printing new lines until the run ends."
 )
-def logs(run_id: str, step_name: str | None, follow: bool) -> None:
+def logs(
+    run_id: str, experiment: str | None, step_name: str | None, follow: bool
+) -> None:
     """Print the steps' stdout and stderr, each line prefixed with its step's name.
 
     Lines from stderr are marked [STEP stderr]. The driver's own log is named first.
@@ -228,6 +250,7 @@ def logs(run_id: str, step_name: str | None, follow: bool) -> None:
     from dataferry.execution.views import LogTail, StatusChanges, run_detail, wait_until
 
     ws = current_workspace()
+    run_id = resolve(run_id, experiment)
     first = run_detail(ws, run_id)  # an unknown id fails before anything is printed
     _select(first.steps, run_id, step_name)
     render.say(f"Driver log: {first.driver_log}")
@@ -261,16 +284,16 @@ def _select(
     """The step runs named ``step_name`` (every one if None).
 
     Raises:
-        RunNotFoundError: the run has no step of that name.
+        StepNotFoundError: the run has no step of that name.
     """
     if step_name is None:
         return list(steps)
     chosen = [s for s in steps if s.name == step_name]
     if not chosen:
-        from dataferry.errors import RunNotFoundError, did_you_mean
+        from dataferry.errors import StepNotFoundError, did_you_mean
 
         names = sorted({s.name for s in steps})
-        raise RunNotFoundError(
+        raise StepNotFoundError(
             f"run '{run_id}' has no step '{step_name}'; its steps are "
             f"{', '.join(names) or 'none'}.{did_you_mean(step_name, names)}"
         )
@@ -278,7 +301,8 @@ def _select(
 
 
 @runs.command("cancel")
-@click.argument("run_id")
+@run_argument
+@run_experiment_option
 @click.option("--no-wait", is_flag=True, help="Return once the cancel is requested.")
 @click.option(
     "--timeout",
@@ -289,7 +313,9 @@ def _select(
     metavar="SECONDS",
     help="How long to wait for the driver to stop the run.",
 )
-def cancel(run_id: str, no_wait: bool, timeout_s: float) -> None:
+def cancel(
+    run_id: str, experiment: str | None, no_wait: bool, timeout_s: float
+) -> None:
     """Cancel a run: its running steps are stopped, later ones never start, and
     nothing they wrote is committed. A run whose driver died is resumed so that a new
     driver carries the cancel out; a run already canceled stays so.
@@ -304,6 +330,7 @@ def cancel(run_id: str, no_wait: bool, timeout_s: float) -> None:
     from dataferry.execution.watch import status_table
 
     ws = current_workspace()
+    run_id = resolve(run_id, experiment)
     detail = run_detail(ws, run_id)
     if detail.status == RunStatus.CANCELED:  # canceled twice: what was asked holds
         render.say(f"run {run_id} is already Canceled.", style="yellow")

@@ -48,11 +48,17 @@ def find_config_file(path: str | os.PathLike[str] | None) -> Path:
                 candidate = folder / sub / name if sub else folder / name
                 if candidate.is_file():
                     return candidate
-    raise WorkspaceNotFoundError(
+    missing = (
         f"The workspace configuration file config.json, could not be found in {start} or "
-        "its parent directories. Create a workspace there with `dataferry init` (or "
+        "its parent directories."
+    )
+    raise WorkspaceNotFoundError(
+        f"{missing} Create a workspace there with `dataferry init` (or "
         "Workspace.create(name, path)), or pass path= to the folder that holds "
-        ".azureml/config.json."
+        ".azureml/config.json.",
+        cli_message=f"{missing} Create a workspace there with `dataferry init`, or "
+        "pass -w PATH (or set DATAFERRY_WORKSPACE) to the folder that holds "
+        ".azureml/config.json.",
     )
 
 

@@ -207,9 +207,12 @@ class Workspace:
             existing = folder / sub / "config.json"
             if existing.exists():
                 if not exist_ok:
+                    there = f"a workspace config already exists at {existing}"
                     raise WorkspaceExistsError(
-                        f"a workspace config already exists at {existing}; pass "
-                        "exist_ok=True to open it, or choose another folder."
+                        f"{there}; pass exist_ok=True to open it, or choose another "
+                        "folder.",
+                        cli_message=f"{there}; pass --exist-ok to open it, or choose "
+                        "another folder.",
                     )
                 return Workspace(path=existing)
         data: dict[str, Any] = {

@@ -161,8 +161,9 @@ def _cwd() -> str | None:
 
 
 def error_from(data: Any) -> Exception:
-    """The exception an agent reported (``{"type", "module", "message"}``): the same
-    dataferry error class where it can be made from its message, else ``AgentError``."""
+    """The exception an agent reported (``{"type", "module", "message"}``, and
+    ``cli_message`` if it has one): the same dataferry error class where it can be
+    made from its message, else ``AgentError``."""
     from dataferry import errors
 
     kind = data.get("type") if isinstance(data, dict) else None
@@ -171,14 +172,16 @@ def error_from(data: Any) -> Exception:
     if (
         isinstance(cls, type)
         and issubclass(cls, errors.DataferryError)
-        # made from a message alone: no class of ours on the way up takes other arguments
+        # made from a message alone: no class of ours on the way up takes other
+        # arguments (the root's only other one is the optional cli_message)
         and not any(
             "__init__" in vars(k)
             for k in cls.__mro__
-            if k.__module__ == errors.__name__
+            if k.__module__ == errors.__name__ and k is not errors.DataferryError
         )
     ):
-        return cls(message)
+        cli = data.get("cli_message") if isinstance(data, dict) else None
+        return cls(message, cli_message=str(cli) if cli else None)
     return AgentError(f"{kind}: {message}" if kind else message)
 
 

@@ -81,6 +81,8 @@ def _reply_error(conn: socket.socket, exc: BaseException) -> None:
                 "type": kind.__name__,
                 "module": kind.__module__,
                 "message": str(exc),
+                # the CLI's wording of it, if it has one (DataferryError.cli_message)
+                "cli_message": getattr(exc, "cli_message", None),
             }
         },
     )

@@ -243,7 +243,7 @@ class Driver:
             return
         if self.store.run_status(self.run_id) == RunStatus.CANCEL_REQUESTED:
             log.info("run %s: cancel requested", self.run_id)
-            self._apply(self.scheduler.cancel(), "the run was cancelled")
+            self._apply(self.scheduler.cancel(), "the run was canceled")
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):

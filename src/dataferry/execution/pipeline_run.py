@@ -556,7 +556,8 @@ class PipelineRun(_RunBase):
         """A new run of the same pipeline that reruns ``from_step`` and all downstream of it.
 
         Raises:
-            RunStateError: this run has not ended, or has no such step.
+            RunStateError: this run has not ended.
+            StepNotFoundError: it has no such step (the closest name is suggested).
         """
         from dataferry.execution.resume import rerun_from
 

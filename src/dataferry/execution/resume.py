@@ -17,7 +17,7 @@ from dataferry.catalog import now
 from dataferry.catalog.run_store import RunRecord, RunStore, StepRunRecord
 from dataferry.catalog.status import TERMINAL, RunStatus, StepStatus
 from dataferry.data.datastore import Datastore
-from dataferry.errors import RunStateError
+from dataferry.errors import RunStateError, StepNotFoundError, did_you_mean
 from dataferry.execution.commit import discard_step_staging, resolve_template
 from dataferry.execution.driver import HEARTBEAT_S
 from dataferry.execution.driver_start import record_driver, start_driver
@@ -157,9 +157,11 @@ def resume_run(workspace: Workspace, run_id: str) -> None:
     store = RunStore(workspace.catalog)
     record = store.get_run(run_id)
     if record.status in TERMINAL:
+        ended = f"run {run_id} has ended ({record.status}) and cannot be resumed"
         raise RunStateError(
-            f"run {run_id} has ended ({record.status}) and cannot be resumed; to run its "
-            "steps again, use run.rerun(from_step='STEP')."
+            f"{ended}; to run its steps again, use run.rerun(from_step='STEP').",
+            cli_message=f"{ended}; to run its steps again, use "
+            f"`dataferry runs rerun {run_id} --from STEP`.",
         )
     alive, why = driver_state(record, workspace)
     if alive:
@@ -297,7 +299,8 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
 
     Raises:
         RunNotFoundError: no such run.
-        RunStateError: the run has not ended, or has no step of that name.
+        StepNotFoundError: the run has no step of that name (the closest is named).
+        RunStateError: the run has not ended.
         PlanVersionError: the run was stored by a newer dataferry.
         PlanFormatError: the run's stored plan cannot be read.
     """
@@ -311,9 +314,10 @@ def rerun_from(workspace: Workspace, run_id: str, step_name: str) -> str:
     nodes = plan.nodes
     start = [n.node_id for n in nodes if step_name in (n.name, n.node_id)]
     if not start:
-        names = ", ".join(sorted(n.name for n in nodes))
-        raise RunStateError(
-            f"run {run_id} has no step named '{step_name}'; its steps are: {names}"
+        names = sorted(n.name for n in nodes)
+        raise StepNotFoundError(
+            f"run {run_id} has no step named '{step_name}'; its steps are: "
+            f"{', '.join(names)}.{did_you_mean(step_name, names)}"
         )
     forced = set(start)
     changed = True

@@ -1,7 +1,7 @@
 """What runs next: a state machine over the plan's node ids, with no I/O and no clock.
 
 The driver tells it what happened (a step began preparing, started, finished, failed,
-stopped; the run was cancelled) and asks it what to do (which steps to begin, which to
+stopped; the run was canceled) and asks it what to do (which steps to begin, which to
 end without running, which running ones to stop). Everything else (processes, catalog
 rows, messages) is the driver's.
 
@@ -35,7 +35,7 @@ class Phase(Enum):
     STOPPING = "stopping"
     FINISHED = "finished"
     FAILED = "failed"
-    CANCELLED = "cancelled"
+    CANCELLED = "canceled"
     SKIPPED = "skipped"
 
 
@@ -153,7 +153,7 @@ class Scheduler:
         return self._active == 0 and self._waiting == 0
 
     def final_status(self) -> RunStatus:
-        """The run's status once done: Canceled if the run was cancelled, Finished if
+        """The run's status once done: Canceled if the run was canceled, Finished if
         every node finished, else Failed.
 
         Raises:

@@ -37,9 +37,14 @@ if TYPE_CHECKING:
     from dataferry.execution.views.model import RunDetail as RunDetail
     from dataferry.execution.views.model import RunSummary as RunSummary
     from dataferry.execution.views.model import StepView as StepView
+    from dataferry.execution.views.refs import LATEST as LATEST
+    from dataferry.execution.views.refs import check_experiment as check_experiment
+    from dataferry.execution.views.refs import resolve_run as resolve_run
+    from dataferry.execution.views.refs import run_ids as run_ids
     from dataferry.execution.views.runs import StatusChanges as StatusChanges
     from dataferry.execution.views.runs import driver_gone as driver_gone
     from dataferry.execution.views.runs import get_step as get_step
+    from dataferry.execution.views.runs import in_run_order as in_run_order
     from dataferry.execution.views.runs import lineage as lineage
     from dataferry.execution.views.runs import list_runs as list_runs
     from dataferry.execution.views.runs import metrics as metrics
@@ -55,6 +60,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "EventView": "dataferry.execution.views.model",
     "Every": "dataferry.execution.views.waiting",
+    "LATEST": "dataferry.execution.views.refs",
     "LineageView": "dataferry.execution.views.model",
     "LogChunk": "dataferry.execution.views.model",
     "LogTail": "dataferry.execution.views.logs",
@@ -68,11 +74,13 @@ _EXPORTS = {
     "StepStatus": "dataferry.catalog.status",
     "StepView": "dataferry.execution.views.model",
     "TERMINAL": "dataferry.execution.views.model",
+    "check_experiment": "dataferry.execution.views.refs",
     "driver_gone": "dataferry.execution.views.runs",
     "events_since": "dataferry.execution.views.events",
     "expected_duration_s": "dataferry.execution.views.estimates",
     "format_duration": "dataferry.execution.views.formatting",
     "get_step": "dataferry.execution.views.runs",
+    "in_run_order": "dataferry.execution.views.runs",
     "lineage": "dataferry.execution.views.runs",
     "list_runs": "dataferry.execution.views.runs",
     "metrics": "dataferry.execution.views.runs",
@@ -80,7 +88,9 @@ _EXPORTS = {
     "read_log_chunk": "dataferry.execution.views.logs",
     "read_whole_log": "dataferry.execution.views.logs",
     "registrations": "dataferry.execution.views.runs",
+    "resolve_run": "dataferry.execution.views.refs",
     "run_detail": "dataferry.execution.views.runs",
+    "run_ids": "dataferry.execution.views.refs",
     "run_status": "dataferry.execution.views.runs",
     "step_view": "dataferry.execution.views.runs",
     "wait_for_status": "dataferry.execution.views.runs",

@@ -109,7 +109,7 @@ class RunSummary:
 
 @dataclass(frozen=True, slots=True)
 class RunDetail:
-    """A run with its settings, driver, log folder and its steps in plan order."""
+    """A run with its settings, driver, log folder and its steps in run order (see ``in_run_order``)."""
 
     id: str
     experiment: str

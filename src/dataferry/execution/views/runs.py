@@ -6,8 +6,10 @@ here, so a change to how runs are stored changes one module.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
 from dataferry.catalog.run_store import RunStore
@@ -27,7 +29,6 @@ from dataferry.execution.views.waiting import wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Sequence
-    from datetime import datetime
 
     from dataferry.catalog.run_store import RunRecord, StepRunRecord
     from dataferry.data.workspace import Workspace
@@ -140,7 +141,7 @@ def driver_gone(workspace: Workspace, run_id: str) -> bool:
 
 
 def run_detail(workspace: Workspace, run_id: str) -> RunDetail:
-    """A run with its settings and its steps in plan order.
+    """A run with its settings and its steps in run order (``in_run_order``).
 
     Raises:
         RunNotFoundError: no run has that id.
@@ -150,8 +151,48 @@ def run_detail(workspace: Workspace, run_id: str) -> RunDetail:
     at = now()
     records = store.step_runs(run_id)
     registered = _registrations(workspace, records)
-    steps = tuple(step_view(s, at, registrations=registered[s.id]) for s in records)
-    return _detail(workspace, record, steps, at)
+    steps = [step_view(s, at, registrations=registered[s.id]) for s in records]
+    return _detail(workspace, record, in_run_order(record.definition, steps), at)
+
+
+def in_run_order(
+    definition: Mapping[str, Any], steps: Sequence[StepView]
+) -> tuple[StepView, ...]:
+    """The steps in the order they run: by depth in the plan's graph (a step after
+    every step it reads from), then by start time (not started last), then by name."""
+    upstream = {
+        str(node.get("node_id")): [str(u) for u in node.get("upstream") or ()]
+        for node in definition.get("nodes") or ()
+        if isinstance(node, Mapping)
+    }
+    depth: dict[str, int] = {}
+
+    def depth_of(node_id: str, seen: frozenset[str] = frozenset()) -> int:
+        if node_id not in depth:
+            # a cycle cannot be stored, but a catalog edited by hand must not loop
+            ups = [u for u in upstream.get(node_id, ()) if u not in seen]
+            inner = seen | {node_id}
+            depth[node_id] = 1 + max((depth_of(u, inner) for u in ups), default=-1)
+        return depth[node_id]
+
+    never = datetime.max.replace(tzinfo=UTC)
+    return tuple(
+        sorted(
+            steps,
+            key=lambda s: (
+                depth_of(s.node_id),
+                _aware(s.started_at) or never,
+                s.name,
+            ),
+        )
+    )
+
+
+def _aware(stamp: datetime | None) -> datetime | None:
+    """Stored times are UTC; one read without a zone compares as UTC."""
+    if stamp is None or stamp.tzinfo is not None:
+        return stamp
+    return stamp.replace(tzinfo=UTC)
 
 
 def _detail(
