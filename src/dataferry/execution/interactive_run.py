@@ -18,6 +18,7 @@ from dataferry.errors import PipelineTypeError
 from dataferry.execution import run_layout
 from dataferry.execution.run_context import _SubmittedRun
 from dataferry.execution.run_models import ModelSource
+from dataferry.execution.script_details import interactive_details
 
 if TYPE_CHECKING:
     from dataferry.execution.experiment import Experiment
@@ -135,6 +136,22 @@ class InteractiveRun(_SubmittedRun):
         from dataferry.execution.script_run import sdk_status
 
         return sdk_status(self._store.run_status(self.id))
+
+    def get_details(self) -> dict[str, Any]:
+        """The SDK's details dict of a run in this process: ``runId``, ``target``
+        (``local``), ``status``, ``startTimeUtc``, ``endTimeUtc`` (once ended),
+        ``properties``, ``tags``, ``inputDatasets`` and ``outputDatasets`` (none),
+        ``runDefinition`` (empty: no script ran), ``logFiles`` (none),
+        ``submittedBy`` and ``error`` when it failed."""
+        from dataferry.execution.views import run_detail
+
+        return interactive_details(self, run_detail(self._workspace, self.id))
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """``get_details()`` with ``logFiles`` mapping each log's name to its text."""
+        from dataferry.execution.script_details import with_logs
+
+        return with_logs(self.get_details())
 
     def complete(self, _set_status: bool = True) -> None:
         """End the run Completed, keeping its outputs folder's files."""

@@ -133,6 +133,12 @@ class ScriptRun(RunFilesApi, RegistersModels):
 
         return details_of(self, self._detail())
 
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """``get_details()`` with ``logFiles`` mapping each log's name to its text."""
+        from dataferry.execution.script_details import with_logs
+
+        return with_logs(self.get_details())
+
     def wait_for_completion(
         self,
         show_output: bool = False,

@@ -1,0 +1,98 @@
+"""``Run(experiment, run_id)`` as the SDK's constructor, and the details of runs made
+in this process (``start_logging``), with and without their logs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dataferry import Experiment, Run, ScriptRun, ScriptRunConfig
+from dataferry.errors import PipelineTypeError, RunNotFoundError
+from dataferry.execution.interactive_run import InteractiveRun
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dataferry import Workspace
+
+
+def test_run_of_an_experiment_and_id_is_the_recorded_run(
+    workspace: Workspace,
+) -> None:
+    experiment = Experiment(workspace, "notebook")
+    started = experiment.start_logging()
+    started.log("acc", 0.5)
+    started.complete()
+
+    fetched = Run(experiment, started.id)
+
+    assert isinstance(fetched, InteractiveRun)
+    assert (fetched.id, fetched.get_status()) == (started.id, "Completed")
+    assert fetched.get_metrics() == {"acc": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (("notebook", "run-1"), "str and str"),
+        ((None, "run-1"), "NoneType and str"),
+    ],
+)
+def test_run_refuses_what_is_not_an_experiment_and_an_id(
+    workspace: Workspace, args: tuple[object, ...], names: str
+) -> None:
+    with pytest.raises(
+        PipelineTypeError,
+        match=rf"Run\(experiment, run_id\) takes an Experiment and a run id \(str\), not {names}; inside a step or script use Run.get_context\(\)",
+    ):
+        Run(*args)
+
+
+def test_run_refuses_an_id_of_no_run(workspace: Workspace) -> None:
+    with pytest.raises(RunNotFoundError, match="no-such-run"):
+        Run(Experiment(workspace, "notebook"), "no-such-run")
+
+
+def test_interactive_run_details_while_running_and_once_failed(
+    workspace: Workspace,
+) -> None:
+    run = Experiment(workspace, "notebook").start_logging(tags={"k": "v"})
+
+    running = run.get_details()
+    run.fail("bad data")
+    failed = run.get_details_with_logs()
+
+    assert {k: running[k] for k in ("runId", "target", "status", "tags")} == {
+        "runId": run.id,
+        "target": "local",
+        "status": "Running",
+        "tags": {"k": "v"},
+    }
+    assert (running["inputDatasets"], running["outputDatasets"]) == ([], [])
+    assert "endTimeUtc" not in running and "error" not in running
+    assert failed["status"] == "Failed"
+    assert failed["endTimeUtc"] >= failed["startTimeUtc"]
+    assert failed["error"] == {
+        "error": {"code": "UserError", "message": "UserError: bad data"}
+    }
+    assert failed["logFiles"] == {}
+
+
+@pytest.mark.slow
+def test_script_run_details_with_logs_hold_the_logs_text(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "hello.py").write_text("print('hello from the script')\n")
+    experiment = Experiment(workspace, "scripts")
+    run = experiment.submit(ScriptRunConfig(str(src), "hello.py"))
+    run.wait_for_completion()
+
+    details = run.get_details_with_logs()
+
+    assert isinstance(Run(experiment, run.id), ScriptRun)
+    assert details["status"] == "Completed"
+    assert "hello from the script" in details["logFiles"]["user_logs/std_log.txt"]
+    assert details["logFiles"].keys() == run.get_details()["logFiles"].keys()
