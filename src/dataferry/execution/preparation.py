@@ -305,7 +305,7 @@ class Preparation:
         )
 
 
-def _configured(workspace: Workspace, target: str) -> bool:
+def _configured(workspace: Workspace, target: str | None) -> bool:
     """A target made by ``ComputeTarget.create`` (or ``dataferry compute create``), or
     one of the workspace's older ``compute_targets`` setting."""
     from dataferry.catalog.compute_store import ComputeStore
