@@ -277,3 +277,32 @@ class TestStatusAndOutput:
         assert local.max_nodes == (os.cpu_count() or 1)
         assert DEFAULT_CPU_IMAGE.startswith("mcr.microsoft.com/azureml/openmpi")
         assert "cuda" in DEFAULT_GPU_IMAGE
+
+
+@pytest.mark.parametrize("location", [None, "southcentralus"])
+def test_supported_vmsizes_is_this_machine(
+    workspace: Workspace, location: str | None
+) -> None:
+    sizes = AmlCompute.supported_vmsizes(workspace=workspace, location=location)
+
+    assert [s["name"] for s in sizes] == ["local"]
+    assert sizes[0]["vCPUs"] == os.cpu_count()
+    assert sizes[0]["gpus"] == 0
+    assert sizes[0]["memoryGB"] > 0
+
+
+def test_supported_vmsizes_refuses_a_location_that_is_not_a_name(
+    workspace: Workspace,
+) -> None:
+    with pytest.raises(
+        ComputeTargetTypeError,
+        match=r"supported_vmsizes\(\): location must be a region name \(str\) or None, not int",
+    ):
+        AmlCompute.supported_vmsizes(workspace, location=3)  # type: ignore[arg-type]
+
+
+def test_a_cluster_has_no_nodes_to_list(workspace: Workspace) -> None:
+    config = AmlCompute.provisioning_configuration(max_nodes=2)
+    cluster = ComputeTarget.create(workspace, "cpu-nodes", config)
+
+    assert cluster.list_nodes() == []

@@ -274,6 +274,28 @@ class AmlCompute(ComputeTarget):
             creation_time=self.created_at.isoformat() if self.created_at else None,
         )
 
+    @staticmethod
+    def supported_vmsizes(
+        workspace: Workspace, location: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The sizes a cluster can have here: one, this machine (``name`` ``local``,
+        ``vCPUs``, ``gpus``, ``memoryGB``), in the SDK's keys. A ``location`` (an
+        Azure region) is checked and changes nothing: every step runs on this machine.
+
+        Raises:
+            ComputeTargetTypeError: ``location`` is not a str.
+        """
+        if location is not None and not isinstance(location, str):
+            raise ComputeTargetTypeError(
+                f"AmlCompute.supported_vmsizes(): location must be a region name "
+                f"(str) or None, not {type(location).__name__}"
+            )
+        return [local_vm_size()]
+
+    def list_nodes(self) -> list[dict[str, Any]]:
+        """The cluster's nodes: none, as steps run as processes on this machine."""
+        return []
+
     def wait_for_completion(  # type: ignore[override]  # the SDK's AmlCompute signature
         self,
         show_output: bool = False,
@@ -306,6 +328,20 @@ class LocalTarget:
 
 
 _CLASSES: dict[str, type[ComputeTarget]] = {"AmlCompute": AmlCompute}
+
+
+def local_vm_size() -> dict[str, Any]:
+    """This machine as a VM size: cores, memory (GB, one decimal), no GPU counted."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "name": "local",
+        "vCPUs": os.cpu_count() or 1,
+        "gpus": 0,
+        "memoryGB": round(memory / 2**30, 1),
+        "lowPriorityCapable": False,
+        "premiumIO": False,
+        "supportedComputeTypes": ["AmlCompute"],
+    }
 
 
 def check_target_name(name: object) -> str:
