@@ -292,6 +292,40 @@ class AmlCompute(ComputeTarget):
             )
         return [local_vm_size()]
 
+    def update(
+        self,
+        min_nodes: int | None = None,
+        max_nodes: int | None = None,
+        idle_seconds_before_scaledown: int | None = None,
+    ) -> None:
+        """Change the scale settings given (None keeps one); a new ``max_nodes``
+        bounds how many steps on this cluster run at once from the next step on.
+
+        Raises:
+            ComputeConfigurationError: the counts are out of range (the checks of
+                ``provisioning_configuration``).
+            ComputeTargetTypeError: a setting has the wrong type.
+        """
+        scale = self.scale_settings
+        checked = provisioning_configuration(
+            vm_size=self.vm_size,
+            vm_priority=self.vm_priority,
+            min_nodes=scale.minimum_node_count if min_nodes is None else min_nodes,
+            max_nodes=scale.maximum_node_count if max_nodes is None else max_nodes,
+            idle_seconds_before_scaledown=(
+                scale.idle_seconds_before_scaledown
+                if idle_seconds_before_scaledown is None
+                else idle_seconds_before_scaledown
+            ),
+        ).to_config()
+        keys = ("min_nodes", "max_nodes", "idle_seconds_before_scaledown")
+        config = {**self._config, **{k: checked[k] for k in keys}}
+        bound = max(1, int(config["max_nodes"]))
+        self._load(
+            self.workspace,
+            _store(self.workspace).update_scale(self.name, bound, config),
+        )
+
     def list_nodes(self) -> list[dict[str, Any]]:
         """The cluster's nodes: none, as steps run as processes on this machine."""
         return []
