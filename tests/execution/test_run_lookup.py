@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dataferry import Experiment, Run, ScriptRun, ScriptRunConfig
-from dataferry.errors import PipelineTypeError, RunNotFoundError
+from dataferry.errors import PipelineTypeError, RunNotFoundError, RunPropertyError
 from dataferry.execution.interactive_run import InteractiveRun
 
 if TYPE_CHECKING:
@@ -96,3 +96,60 @@ def test_script_run_details_with_logs_hold_the_logs_text(
     assert details["status"] == "Completed"
     assert "hello from the script" in details["logFiles"]["user_logs/std_log.txt"]
     assert details["logFiles"].keys() == run.get_details()["logFiles"].keys()
+
+
+def test_interactive_children_are_listed(workspace: Workspace) -> None:
+    experiment = Experiment(workspace, "notebook")
+    with experiment.start_logging() as parent:
+        for i in range(3):
+            with parent.child_run() as child:
+                child.log("fold", i)
+        grandchild = child.child_run()
+        grandchild.complete()
+
+    children = list(parent.get_children())
+    everyone = list(parent.get_children(recursive=True))
+
+    assert len(children) == 3
+    assert {run.get_metrics()["fold"] for run in children} == {0, 1, 2}
+    assert [run.id for run in everyone if run.id not in {c.id for c in children}] == [
+        grandchild.id
+    ]
+    assert list(grandchild.get_children()) == []
+
+
+@pytest.mark.slow
+def test_script_run_tags_and_properties_and_runs_found_by_them(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "hello.py").write_text("print('hello')\n")
+    experiment = Experiment(workspace, "explore-runs")
+    run = experiment.submit(ScriptRunConfig(str(src), "hello.py"), tags={"team": "a"})
+    other = experiment.submit(ScriptRunConfig(str(src), "hello.py"))
+    run.wait_for_completion()
+    other.wait_for_completion()
+
+    run.add_properties({"author": "azureml-user"})
+    run.tag("quality", "great run")
+    run.tag("quality", "fantastic run")
+    run.tag("worth another look")
+
+    assert run.get_properties() == {"author": "azureml-user"}
+    assert run.get_tags() == {
+        "team": "a",
+        "quality": "fantastic run",
+        "worth another look": None,
+    }
+    assert run.tags == run.get_tags()
+    with pytest.raises(RunPropertyError, match="author"):
+        run.add_properties({"author": "different-user"})
+    found = experiment.get_runs(
+        properties={"author": "azureml-user"}, tags={"quality": "fantastic run"}
+    )
+    assert [r.id for r in found] == [run.id]
+    assert [r.id for r in experiment.get_runs(tags="worth another look")] == [run.id]
+    assert [r.id for r in experiment.get_runs(tags={"team": "a"})] == [run.id]
+    assert [r.id for r in experiment.get_runs(properties=["author"])] == [run.id]
+    assert {r.id for r in experiment.get_runs()} == {run.id, other.id}

@@ -21,6 +21,8 @@ from dataferry.execution.run_models import ModelSource
 from dataferry.execution.script_details import interactive_details
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from dataferry.execution.experiment import Experiment
 
 INTERACTIVE_RUN_TYPE = "experiment"
@@ -228,6 +230,13 @@ class InteractiveRun(_SubmittedRun):
             description=name,
             parent_run_id=self.id,
         )
+
+    def get_children(self, recursive: bool = False) -> Iterator[Any]:
+        """The runs made with ``child_run`` or ``submit_child`` from this run (and
+        theirs, with ``recursive``)."""
+        from dataferry.execution.run_listing import children_of
+
+        return children_of(self.experiment, self.id, recursive=recursive)
 
     def submit_child(self, config: Any, tags: Any = None, **kwargs: Any) -> Any:
         """Submit ``config`` as a child of this run (``Experiment.submit`` semantics)."""
