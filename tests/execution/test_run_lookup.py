@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dataferry import Experiment, Run, ScriptRun, ScriptRunConfig
-from dataferry.errors import PipelineTypeError, RunNotFoundError, RunPropertyError
+from dataferry.errors import (
+    PipelineTypeError,
+    RunArgumentError,
+    RunNotFoundError,
+    RunPropertyError,
+)
 from dataferry.execution.interactive_run import InteractiveRun
 
 if TYPE_CHECKING:
@@ -153,3 +158,56 @@ def test_script_run_tags_and_properties_and_runs_found_by_them(
     assert [r.id for r in experiment.get_runs(tags={"team": "a"})] == [run.id]
     assert [r.id for r in experiment.get_runs(properties=["author"])] == [run.id]
     assert {r.id for r in experiment.get_runs()} == {run.id, other.id}
+
+
+def test_create_children_tags_each_child(workspace: Workspace) -> None:
+    parent = Experiment(workspace, "notebook").start_logging(tags={"k": "v"})
+
+    numbered = parent.create_children(count=3)
+    valued = parent.create_children(tag_key="fold", tag_values=["a", "b"])
+    for child in numbered + valued:
+        child.complete()
+    parent.tag("later", "x")
+
+    assert [c.get_tags() for c in numbered] == [
+        {"azureml.batch_child_number": str(i)} for i in range(3)
+    ]
+    assert [c.get_tags() for c in valued] == [{"fold": "a"}, {"fold": "b"}]
+    assert {c.parent.id for c in numbered + valued} == {parent.id}
+    assert len(list(parent.get_children())) == 5
+    assert parent.get_tags() == {"k": "v", "later": "x"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {},
+            r"create_children\(\) takes count or tag_values \(with tag_key\), one of them",
+        ),
+        (
+            {"count": 2, "tag_key": "f", "tag_values": ["a"]},
+            r"takes count or tag_values",
+        ),
+        (
+            {"count": 0},
+            r"create_children\(count=0\): count must be an int from 1 to 100",
+        ),
+        ({"count": 101}, r"count=101\): count must be an int from 1 to 100"),
+        ({"count": "3"}, r"count='3'\): count must be an int"),
+        ({"tag_values": ["a"]}, r"create_children\(tag_values=...\) needs tag_key"),
+        (
+            {"tag_key": "f", "tag_values": [str(i) for i in range(101)]},
+            r"makes at most 100 runs at once, not 101",
+        ),
+    ],
+)
+def test_create_children_refuses_bad_arguments_and_makes_none(
+    workspace: Workspace, kwargs: dict[str, object], message: str
+) -> None:
+    parent = Experiment(workspace, "notebook").start_logging()
+
+    with pytest.raises(RunArgumentError, match=message):
+        parent.create_children(**kwargs)  # type: ignore[arg-type]
+
+    assert list(parent.get_children()) == []
