@@ -95,6 +95,25 @@ def _azure_only(*names: str) -> dict[str, str]:
 _SRC = _PIPELINE + ".script_run_config"
 _DISTRIBUTED = ("MpiConfiguration", "TensorflowConfiguration", "PyTorchConfiguration")
 _IMAGES = _from(_COMPUTE + "_config", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE")
+# the azureml.opendatasets classes public samples use
+OPEN_DATASETS: Final = (
+    "Diabetes",
+    "MNIST",
+    "NycTlcGreen",
+    "NycTlcYellow",
+    "NycTlcFhv",
+    "OjSalesSimulated",
+    "PublicHolidays",
+    "NoaaIsdWeather",
+    "NoaaGfsWeather",
+    "UsPopulationCounty",
+    "UsPopulationZip",
+    "SanFranciscoSafety",
+    "SeattleSafety",
+    "ChicagoSafety",
+    "BostonSafety",
+    "NewYorkCitySafety",
+)
 _HYPERDRIVE = (
     "HyperDriveConfig",
     "RandomParameterSampling",
@@ -248,6 +267,7 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         "azureml.train.automl": _azure_only("AutoMLConfig"),
         "azureml.train.hyperdrive": _azure_only(*_HYPERDRIVE),
         "azureml.train.estimator": _exported("Estimator"),
+        "azureml.opendatasets": _azure_only(*OPEN_DATASETS),
         "azureml.widgets": _from("dataferry.execution.run_details", "RunDetails"),
         "azureml.exceptions": {
             **_from(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from dataferry._names import OPEN_DATASETS
 from dataferry.errors import AzureOnlyError
 
 
@@ -56,6 +57,7 @@ def azure_only(name: str, service: str) -> type:
 _AUTOML = "automated ML (AutoML)"
 _HYPERDRIVE = "hyperparameter tuning (HyperDrive)"
 _DEPLOY = "model deployment to Azure web services"
+_OPEN_DATA = "Azure Open Datasets (public data read from Azure storage)"
 
 AZURE_ONLY: dict[str, type] = {
     name: azure_only(name, service)
@@ -97,6 +99,7 @@ AZURE_ONLY: dict[str, type] = {
         ("AciWebservice", _DEPLOY),
         ("AksWebservice", _DEPLOY),
         ("LocalWebservice", _DEPLOY),
+        *((name, _OPEN_DATA) for name in OPEN_DATASETS),
     )
 }
 

@@ -60,6 +60,7 @@ def test_the_table_is_pinned() -> None:
         "azureml.train.estimator",
         "azureml.core.script_run",
         "azureml.core.script_run_config",
+        "azureml.opendatasets",
     }
     assert set(AZUREML["azureml.core"]) == {
         "Workspace", "Datastore", "Dataset", "Experiment", "Run", "Environment",
@@ -116,6 +117,8 @@ class TestAzureOnly:
             ("azureml.core.webservice", "AciWebservice", "deployment"),
             ("azureml.core.model", "InferenceConfig", "deployment"),
             ("azureml.core.compute", "AksCompute", "Kubernetes"),
+            ("azureml.opendatasets", "Diabetes", "Azure Open Datasets"),
+            ("azureml.opendatasets", "MNIST", "Azure Open Datasets"),
         ],
     )
     def test_using_one_names_it(self, path: str, name: str, service: str) -> None:
@@ -125,6 +128,16 @@ class TestAzureOnly:
             AzureOnlyError, match=f"{name} is Azure-only: it needs .*{service}"
         ):
             cls(name="x", workspace=None)
+
+    def test_an_open_dataset_imports_and_fails_when_read(self) -> None:
+        from azureml.opendatasets import Diabetes  # type: ignore[import-not-found]
+
+        with pytest.raises(
+            AzureOnlyError,
+            match=r"Diabetes.get_tabular_dataset is Azure-only: it needs Azure Open "
+            r"Datasets \(public data read from Azure storage\)",
+        ):
+            Diabetes.get_tabular_dataset()
 
     def test_reading_an_attribute_is_using_it(self) -> None:
         from azureml.core.webservice import Webservice

@@ -277,3 +277,90 @@ class TestStatusAndOutput:
         assert local.max_nodes == (os.cpu_count() or 1)
         assert DEFAULT_CPU_IMAGE.startswith("mcr.microsoft.com/azureml/openmpi")
         assert "cuda" in DEFAULT_GPU_IMAGE
+
+
+@pytest.mark.parametrize("location", [None, "southcentralus"])
+def test_supported_vmsizes_is_this_machine(
+    workspace: Workspace, location: str | None
+) -> None:
+    sizes = AmlCompute.supported_vmsizes(workspace=workspace, location=location)
+
+    assert [s["name"] for s in sizes] == ["local"]
+    assert sizes[0]["vCPUs"] == os.cpu_count()
+    assert sizes[0]["gpus"] == 0
+    assert sizes[0]["memoryGB"] > 0
+
+
+def test_supported_vmsizes_refuses_a_location_that_is_not_a_name(
+    workspace: Workspace,
+) -> None:
+    with pytest.raises(
+        ComputeTargetTypeError,
+        match=r"supported_vmsizes\(\): location must be a region name \(str\) or None, not int",
+    ):
+        AmlCompute.supported_vmsizes(workspace, location=3)  # type: ignore[arg-type]
+
+
+def test_a_cluster_has_no_nodes_to_list(workspace: Workspace) -> None:
+    config = AmlCompute.provisioning_configuration(max_nodes=2)
+    cluster = ComputeTarget.create(workspace, "cpu-nodes", config)
+
+    assert cluster.list_nodes() == []
+
+
+def test_update_changes_the_scale_given_and_keeps_the_rest(
+    workspace: Workspace,
+) -> None:
+    config = AmlCompute.provisioning_configuration(
+        vm_size="STANDARD_D2_V2", min_nodes=0, max_nodes=4
+    )
+    cluster = ComputeTarget.create(workspace, "cpu-upd", config)
+    assert isinstance(cluster, AmlCompute)
+
+    cluster.update(idle_seconds_before_scaledown=300)
+    cluster.update(min_nodes=1, max_nodes=2)
+
+    again = AmlCompute(workspace, "cpu-upd")
+    assert again.get_status().serialize()["scaleSettings"] == {
+        "minNodeCount": 1,
+        "maxNodeCount": 2,
+        "nodeIdleTimeBeforeScaleDown": "PT300S",
+    }
+    assert (again.max_nodes, again.vm_size) == (2, "STANDARD_D2_V2")
+    assert cluster.max_nodes == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (
+            {"max_nodes": -1},
+            ComputeConfigurationError,
+            r"Invalid provisioning configuration: max_nodes must be 0 or more, not -1",
+        ),
+        (
+            {"min_nodes": 5},
+            ComputeConfigurationError,
+            r"max_nodes \(4\) must not be less than min_nodes \(5\)",
+        ),
+        (
+            {"max_nodes": "4"},
+            ComputeTargetTypeError,
+            r"max_nodes must be an int, not str \('4'\)",
+        ),
+    ],
+)
+def test_update_refuses_bad_counts_and_changes_nothing(
+    workspace: Workspace,
+    kwargs: dict[str, object],
+    error: type[Exception],
+    message: str,
+) -> None:
+    config = AmlCompute.provisioning_configuration(max_nodes=4)
+    cluster = ComputeTarget.create(workspace, "cpu-bad", config)
+    assert isinstance(cluster, AmlCompute)
+
+    with pytest.raises(error, match=message):
+        cluster.update(**kwargs)  # type: ignore[arg-type]
+
+    assert AmlCompute(workspace, "cpu-bad").max_nodes == 4

@@ -21,6 +21,7 @@ from dataferry import (
     Dataset,
     OutputFileDatasetConfig,
     Pipeline,
+    PipelineData,
     PythonScriptStep,
 )
 from dataferry.catalog.run_store import RunStore
@@ -510,3 +511,55 @@ class TestMountOfNothing:
             "empty read-only folder"
         )
         assert [x for x in log.splitlines() if "matched nothing" in x] == [line]
+
+
+# make.py OUT: makes its output folder and writes nothing into it, as samples do
+MAKE_EMPTY = """
+import os, sys
+os.makedirs(sys.argv[1], exist_ok=True)
+"""
+
+
+class TestEmptyUpstreamOutput:
+    @pytest.mark.parametrize(
+        ("kind", "mode", "wanted_mode"),
+        [
+            ("pipeline_data", "mount", "0o555"),
+            ("pipeline_data", "download", "0o755"),
+            ("output_file_dataset", "mount", "0o555"),
+            ("output_file_dataset", "download", "0o755"),
+        ],
+    )
+    def test_next_step_gets_an_empty_folder(
+        self,
+        workspace: Workspace,
+        tmp_path: Path,
+        kind: str,
+        mode: str,
+        wanted_mode: str,
+    ) -> None:
+        code = write_script(tmp_path / "code", "make.py", MAKE_EMPTY)
+        write_script(code, "see.py", SEE_FOLDER)
+        out: Any
+        if kind == "pipeline_data":
+            out = PipelineData("made", is_directory=True)
+            given = out.as_download() if mode == "download" else out
+        else:
+            out = OutputFileDatasetConfig(name="made")
+            read = out.as_input()
+            given = read.as_download() if mode == "download" else read.as_mount()
+        make = PythonScriptStep(
+            "make.py", source_directory=str(code), arguments=[out], outputs=[out]
+        )
+        see = PythonScriptStep(
+            "see.py",
+            source_directory=str(code),
+            arguments=[str(tmp_path / "seen.json"), given],
+            inputs=[given],
+        )
+
+        run = run_pipeline(Pipeline(workspace, [make, see]))
+
+        assert run.get_status() == "Finished", step(run, "see.py").get_job_log()
+        seen = report(tmp_path / "seen.json")
+        assert (seen["files"], seen["mode"]) == ([], wanted_mode)

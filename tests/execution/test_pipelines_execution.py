@@ -11,6 +11,8 @@ import pytest
 from pipeline.kit import run_pipeline, step, write_script
 
 from dataferry import (
+    AmlCompute,
+    ComputeTarget,
     OutputFileDatasetConfig,
     Pipeline,
     PipelineData,
@@ -390,10 +392,18 @@ class TestWatching:
             compute_target=("cpu", "AmlCompute"),
         )
 
-        run = run_pipeline(Pipeline(workspace, [known, unknown]))
+        config = AmlCompute.provisioning_configuration(max_nodes=1)
+        ComputeTarget.create(workspace, "made", config)
+        made = PythonScriptStep(
+            "hello.py", name="made", source_directory=str(code), compute_target="made"
+        )
+
+        run = run_pipeline(Pipeline(workspace, [known, unknown, made]))
 
         assert run.get_status() == "Finished"
         assert step(run, "known").get_details()["notes"] == []
+        assert step(run, "made").get_details()["notes"] == []
+        assert step(run, "made").get_details()["compute_target"] == "made"
         assert step(run, "known").get_details()["compute_target"] == "gpu-cluster"
         assert step(run, "unknown").get_details()["notes"] == [
             "compute target 'cpu' is not configured in this workspace: step runs on "

@@ -581,12 +581,20 @@ class TestNode:
         assert CommandStepKind(False).argv(
             ["ls"], work_dir=tmp_path, interpreter="/py"
         ) == ["ls"]
+        python = """python() { /py "$@"; }; python3() { /py "$@"; }; """
         assert CommandStepKind(True).argv(
             ["echo hi"], work_dir=tmp_path, interpreter="/py"
+        ) == ["/bin/bash", "-c", python + "echo hi"]
+        # a list whose first item is a command line: joined, as Azure ML runs it
+        assert CommandStepKind(False).argv(
+            ["python a.py --n 3", "--out", "/o"], work_dir=tmp_path, interpreter="/py"
+        ) == ["/bin/bash", "-c", python + "python a.py --n 3 --out /o"]
+        assert CommandStepKind(False).argv(
+            ["echo\thi"], work_dir=tmp_path, interpreter="/a b/py"
         ) == [
             "/bin/bash",
             "-c",
-            "echo hi",
+            """python() { '/a b/py' "$@"; }; python3() { '/a b/py' "$@"; }; echo\thi""",
         ]
 
     @pytest.mark.parametrize(

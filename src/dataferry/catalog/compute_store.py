@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import RowMapping, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,8 @@ from dataferry.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dataferry.catalog.sql_catalog import SqlCatalog
 
 
@@ -81,6 +83,22 @@ class ComputeStore:
                 "ComputeTarget.create(ws, name, config) or `dataferry compute create`."
             )
         return _record(row._mapping)
+
+    def update_scale(
+        self, name: str, max_nodes: int, config: Mapping[str, Any]
+    ) -> ComputeTargetRecord:
+        """Replace the target's node bound and settings (``AmlCompute.update``).
+
+        Raises:
+            ComputeTargetNotFoundError: no target has that name.
+        """
+        with self.catalog.write() as conn:
+            conn.execute(
+                compute_targets.update()
+                .where(compute_targets.c.name == name)
+                .values(max_nodes=max_nodes, config=dict(config))
+            )
+        return self.get(name)
 
     def list(self) -> list[ComputeTargetRecord]:
         """Every target, by name."""

@@ -274,6 +274,62 @@ class AmlCompute(ComputeTarget):
             creation_time=self.created_at.isoformat() if self.created_at else None,
         )
 
+    @staticmethod
+    def supported_vmsizes(
+        workspace: Workspace, location: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The sizes a cluster can have here: one, this machine (``name`` ``local``,
+        ``vCPUs``, ``gpus``, ``memoryGB``), in the SDK's keys. A ``location`` (an
+        Azure region) is checked and changes nothing: every step runs on this machine.
+
+        Raises:
+            ComputeTargetTypeError: ``location`` is not a str.
+        """
+        if location is not None and not isinstance(location, str):
+            raise ComputeTargetTypeError(
+                f"AmlCompute.supported_vmsizes(): location must be a region name "
+                f"(str) or None, not {type(location).__name__}"
+            )
+        return [local_vm_size()]
+
+    def update(
+        self,
+        min_nodes: int | None = None,
+        max_nodes: int | None = None,
+        idle_seconds_before_scaledown: int | None = None,
+    ) -> None:
+        """Change the scale settings given (None keeps one); a new ``max_nodes``
+        bounds how many steps on this cluster run at once from the next step on.
+
+        Raises:
+            ComputeConfigurationError: the counts are out of range (the checks of
+                ``provisioning_configuration``).
+            ComputeTargetTypeError: a setting has the wrong type.
+        """
+        scale = self.scale_settings
+        checked = provisioning_configuration(
+            vm_size=self.vm_size,
+            vm_priority=self.vm_priority,
+            min_nodes=scale.minimum_node_count if min_nodes is None else min_nodes,
+            max_nodes=scale.maximum_node_count if max_nodes is None else max_nodes,
+            idle_seconds_before_scaledown=(
+                scale.idle_seconds_before_scaledown
+                if idle_seconds_before_scaledown is None
+                else idle_seconds_before_scaledown
+            ),
+        ).to_config()
+        keys = ("min_nodes", "max_nodes", "idle_seconds_before_scaledown")
+        config = {**self._config, **{k: checked[k] for k in keys}}
+        bound = max(1, int(config["max_nodes"]))
+        self._load(
+            self.workspace,
+            _store(self.workspace).update_scale(self.name, bound, config),
+        )
+
+    def list_nodes(self) -> list[dict[str, Any]]:
+        """The cluster's nodes: none, as steps run as processes on this machine."""
+        return []
+
     def wait_for_completion(  # type: ignore[override]  # the SDK's AmlCompute signature
         self,
         show_output: bool = False,
@@ -306,6 +362,20 @@ class LocalTarget:
 
 
 _CLASSES: dict[str, type[ComputeTarget]] = {"AmlCompute": AmlCompute}
+
+
+def local_vm_size() -> dict[str, Any]:
+    """This machine as a VM size: cores, memory (GB, one decimal), no GPU counted."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "name": "local",
+        "vCPUs": os.cpu_count() or 1,
+        "gpus": 0,
+        "memoryGB": round(memory / 2**30, 1),
+        "lowPriorityCapable": False,
+        "premiumIO": False,
+        "supportedComputeTypes": ["AmlCompute"],
+    }
 
 
 def check_target_name(name: object) -> str:

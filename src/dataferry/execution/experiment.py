@@ -118,20 +118,18 @@ class Experiment:
         """This experiment's runs, newest first: a ScriptRun or a PipelineRun each.
 
         ``type`` keeps runs of that type (``azureml.scriptrun``,
-        ``azureml.PipelineRun``); ``tags`` (a key, a list of keys or a dict) keeps runs
-        with those tags; child runs (``submit_child``) only with ``include_children``.
-
-        Raises:
-            PipelineTypeError: ``properties`` given (runs have no properties here yet).
+        ``azureml.PipelineRun``); ``tags`` and ``properties`` (a key, a list of keys or
+        a dict) keep runs with those tags (given at submit or set since) and
+        properties; child runs (``submit_child``) only with ``include_children``.
         """
         from dataferry.execution.run_listing import experiment_runs
 
-        if properties is not None:
-            raise PipelineTypeError(
-                "get_runs(): filtering by properties is not supported; filter by tags"
-            )
         return experiment_runs(
-            self, run_type=type, tags=tags, include_children=include_children
+            self,
+            run_type=type,
+            tags=tags,
+            properties=properties,
+            include_children=include_children,
         )
 
     def start_logging(self, *args: Any, **kwargs: Any) -> Any:

@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.status import TERMINAL, RunStatus
-from dataferry.errors import PipelineTypeError
+from dataferry.errors import PipelineTypeError, RunArgumentError
 from dataferry.execution import run_layout
 from dataferry.execution.run_context import _SubmittedRun
 from dataferry.execution.run_models import ModelSource
+from dataferry.execution.script_details import interactive_details
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from dataferry.execution.experiment import Experiment
 
 INTERACTIVE_RUN_TYPE = "experiment"
@@ -136,6 +139,26 @@ class InteractiveRun(_SubmittedRun):
 
         return sdk_status(self._store.run_status(self.id))
 
+    def get_tags(self) -> dict[str, str | None]:
+        """The tags given when it started, then those set since (a later value wins)."""
+        return {**self._store.get_run(self.id).tags, **super().get_tags()}
+
+    def get_details(self) -> dict[str, Any]:
+        """The SDK's details dict of a run in this process: ``runId``, ``target``
+        (``local``), ``status``, ``startTimeUtc``, ``endTimeUtc`` (once ended),
+        ``properties``, ``tags``, ``inputDatasets`` and ``outputDatasets`` (none),
+        ``runDefinition`` (empty: no script ran), ``logFiles`` (none),
+        ``submittedBy`` and ``error`` when it failed."""
+        from dataferry.execution.views import run_detail
+
+        return interactive_details(self, run_detail(self._workspace, self.id))
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """``get_details()`` with ``logFiles`` mapping each log's name to its text."""
+        from dataferry.execution.script_details import with_logs
+
+        return with_logs(self.get_details())
+
     def complete(self, _set_status: bool = True) -> None:
         """End the run Completed, keeping its outputs folder's files."""
         self._end(RunStatus.FINISHED, None)
@@ -212,6 +235,40 @@ class InteractiveRun(_SubmittedRun):
             parent_run_id=self.id,
         )
 
+    def create_children(
+        self,
+        count: int | None = None,
+        tag_key: str | None = None,
+        tag_values: list[str] | None = None,
+    ) -> list[InteractiveRun]:
+        """``count`` new child runs (at most 100), each tagged
+        ``azureml.batch_child_number``; or one per value of ``tag_values``, tagged
+        ``tag_key`` with it.
+
+        Raises:
+            RunArgumentError: neither or both of ``count`` and ``tag_values``, a count
+                not 1-100, or ``tag_values`` without ``tag_key``.
+        """
+        tags = _children_tags(self.id, count, tag_key, tag_values)
+        return [
+            InteractiveRun.start(
+                self.experiment,
+                run_id=str(uuid.uuid4()),
+                outputs=None,
+                tags=t,
+                description=None,
+                parent_run_id=self.id,
+            )
+            for t in tags
+        ]
+
+    def get_children(self, recursive: bool = False) -> Iterator[Any]:
+        """The runs made with ``child_run`` or ``submit_child`` from this run (and
+        theirs, with ``recursive``)."""
+        from dataferry.execution.run_listing import children_of
+
+        return children_of(self.experiment, self.id, recursive=recursive)
+
     def submit_child(self, config: Any, tags: Any = None, **kwargs: Any) -> Any:
         """Submit ``config`` as a child of this run (``Experiment.submit`` semantics)."""
         return self.experiment.submit(
@@ -232,6 +289,44 @@ class InteractiveRun(_SubmittedRun):
             f"Run(Experiment: {self.experiment.name},\nId: {self.id},\n"
             f"Type: {self.type},\nStatus: {self.get_status()})"
         )
+
+
+_MAX_CHILDREN = 100  # the SDK's limit for one create_children call
+
+
+def _children_tags(
+    run_id: str, count: Any, tag_key: Any, tag_values: Any
+) -> list[dict[str, str]]:
+    """The tags of each child ``create_children`` makes (see there)."""
+    if (count is None) == (tag_values is None):
+        raise RunArgumentError(
+            f"run {run_id}: create_children() takes count or tag_values (with tag_key), "
+            "one of them"
+        )
+    if tag_values is not None:
+        if not isinstance(tag_key, str):
+            raise RunArgumentError(
+                f"run {run_id}: create_children(tag_values=...) needs tag_key, the tag "
+                "each child gets its value under"
+            )
+        values = [str(v) for v in tag_values]
+    elif (
+        isinstance(count, bool)
+        or not isinstance(count, int)
+        or not 0 < count <= _MAX_CHILDREN
+    ):
+        raise RunArgumentError(
+            f"run {run_id}: create_children(count={count!r}): count must be an int "
+            f"from 1 to {_MAX_CHILDREN}"
+        )
+    else:
+        tag_key, values = "azureml.batch_child_number", [str(i) for i in range(count)]
+    if len(values) > _MAX_CHILDREN:
+        raise RunArgumentError(
+            f"run {run_id}: create_children() makes at most {_MAX_CHILDREN} runs at "
+            f"once, not {len(values)}"
+        )
+    return [{tag_key: value} for value in values]
 
 
 def _store_of(experiment: Experiment) -> Any:

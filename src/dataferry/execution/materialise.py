@@ -142,9 +142,11 @@ def _bind_output(ctx: InputContext, spec: UpstreamOutputInput) -> BoundInput:
         },
         ctx.workspace,
     )
-    files = folder._files()
+    files = _committed_files(folder)
     if record.signatures is None:  # no recorded signatures: watch the files instead
         guard.watch_files(location, [f.full for f in files])
+    if not files and spec.mode != "direct":
+        return _bind_empty_output(ctx, spec, guard, lineage, record)
     if spec.mode == "direct":
         return BoundInput(
             spec.name,
@@ -161,6 +163,32 @@ def _bind_output(ctx: InputContext, spec: UpstreamOutputInput) -> BoundInput:
         and os.path.isfile(location.full_path(record.path))
     )
     return _bind_paths(ctx, spec, files, guard, lineage, one_file=one_file)
+
+
+def _committed_files(folder: FileDataset) -> list[ResolvedFile]:
+    """The files of a committed output; none when its step made the folder and wrote
+    nothing into it (a step that only creates its output folder, as samples do)."""
+    try:
+        return folder._files()
+    except PathNotFoundError:
+        return []
+
+
+def _bind_empty_output(
+    ctx: InputContext,
+    spec: UpstreamOutputInput,
+    guard: InputGuard,
+    lineage: dict[str, Any],
+    record: OutputRecord,
+) -> BoundInput:
+    """An upstream output committed empty: the step gets an empty folder (read-only
+    for a mount, its own for a download), as Azure ML mounts an empty output."""
+    if spec.mode == "mount":
+        what = f"output '{record.name}' of step run {record.step_run_id} (empty)"
+        return _bind_nothing(ctx, spec, guard, lineage, what)
+    place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
+    value = copy_into(place, [], one_file=False)
+    return BoundInput(spec.name, spec.style, spec.mode, value, lineage, place, guard)
 
 
 def _check_committed(

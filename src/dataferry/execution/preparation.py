@@ -269,8 +269,7 @@ class Preparation:
         target = self.job.node.compute_target
         if target in _KNOWN_LOCAL_TARGETS:
             return
-        configured = self.job.workspace.catalog.get_setting("compute_targets", {}) or {}
-        if target not in configured:
+        if not _configured(self.job.workspace, target):
             note = (
                 f"compute target '{target}' is not configured in this workspace: "
                 "step runs on the local executor"
@@ -304,3 +303,14 @@ class Preparation:
             stderr_path=str(stderr_path(job.folder)),
             timeout_s=float(timeout) if timeout else None,
         )
+
+
+def _configured(workspace: Workspace, target: str | None) -> bool:
+    """A target made by ``ComputeTarget.create`` (or ``dataferry compute create``), or
+    one of the workspace's older ``compute_targets`` setting."""
+    from dataferry.catalog.compute_store import ComputeStore
+
+    catalog = workspace.catalog
+    if target in (catalog.get_setting("compute_targets", {}) or {}):
+        return True
+    return any(record.name == target for record in ComputeStore(catalog).list())

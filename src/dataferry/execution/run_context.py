@@ -61,6 +61,19 @@ class Run:
     _cache: ClassVar[dict[str, Run]] = {}
     id: str
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """``Run(experiment, run_id)``: the recorded run of that id, as the SDK's
+        constructor gives it (what ``Run.get`` returns); subclasses construct as usual.
+
+        Raises:
+            PipelineTypeError: ``experiment`` is not an Experiment, or ``run_id`` is
+                not a str.
+            RunNotFoundError: no run has this id.
+        """
+        if cls is not Run:
+            return super().__new__(cls)
+        return _recorded_run(*args, **kwargs)
+
     @property
     def input_datasets(self) -> InputDatasets:
         """Only a step run has inputs; an offline run raises ``AttributeError``."""
@@ -122,6 +135,21 @@ class Run:
                 "Run.get_context(allow_offline=False) was called outside a dataferry step run"
             )
         return _OfflineRun()
+
+
+def _recorded_run(experiment: Experiment, run_id: str) -> Any:
+    """``Run(experiment, run_id)``, checked (see ``Run.__new__``)."""
+    from dataferry.errors import PipelineTypeError
+    from dataferry.execution.experiment import Experiment
+    from dataferry.execution.script_run import run_by_id
+
+    if not isinstance(experiment, Experiment) or not isinstance(run_id, str):
+        raise PipelineTypeError(
+            f"Run(experiment, run_id) takes an Experiment and a run id (str), not "
+            f"{type(experiment).__name__} and {type(run_id).__name__}; inside a "
+            "step or script use Run.get_context()"
+        )
+    return run_by_id(experiment.workspace, run_id)
 
 
 def step_workspace() -> Workspace | None:

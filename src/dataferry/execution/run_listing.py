@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from dataferry.execution.script_submit import SCRIPT_RUN_TYPE
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from dataferry.execution.experiment import Experiment
 
@@ -25,23 +25,42 @@ def experiment_runs(
     *,
     run_type: str | None,
     tags: Any,
+    properties: Any,
     include_children: bool,
 ) -> Iterator[Any]:
     """The experiment's runs, newest first, each a ScriptRun, an interactive Run or a
-    PipelineRun, kept by type, tags and whether they are child runs."""
+    PipelineRun, kept by type, tags (given at submit or set since), properties and
+    whether they are child runs."""
+    from dataferry.catalog.run_annotations import RunAnnotations
     from dataferry.catalog.run_store import RunStore
 
-    wanted = _tag_filter(tags)
-    for record in RunStore(experiment.workspace.catalog).list_runs(
-        experiment=experiment.name, limit=_LIMIT
-    ):
+    catalog = experiment.workspace.catalog
+    annotations = RunAnnotations(catalog)
+    tagged, owned = _filter(tags), _filter(properties)
+    for record in RunStore(catalog).list_runs(experiment=experiment.name, limit=_LIMIT):
         if not include_children and record.options.get("parent_run_id"):
             continue
         if run_type is not None and run_type_of(record.options) != run_type:
             continue
-        if not wanted(record):
+        if tags is not None and not tagged(
+            {**record.tags, **annotations.tags_of(record.id)}
+        ):
+            continue
+        if properties is not None and not owned(annotations.properties_of(record.id)):
             continue
         yield run_object(experiment, record.id, run_type_of(record.options))
+
+
+def children_of(
+    experiment: Experiment, run_id: str, *, recursive: bool
+) -> Iterator[Any]:
+    """The runs whose parent is ``run_id`` (and theirs, with ``recursive``)."""
+    for run in experiment.get_runs(include_children=True):
+        parent = run.parent
+        if parent is not None and parent.id == run_id:
+            yield run
+            if recursive:
+                yield from children_of(experiment, run.id, recursive=True)
 
 
 def run_object(experiment: Experiment, run_id: str, run_type: str) -> Any:
@@ -58,15 +77,12 @@ def run_object(experiment: Experiment, run_id: str, run_type: str) -> Any:
     return PipelineRun(experiment, run_id)
 
 
-def _tag_filter(tags: Any) -> Any:
-    """A test on a run record: a tag key (str), keys (list) or key -> value (dict)."""
-    if tags is None:
-        return lambda record: True
-    if isinstance(tags, str):
-        return lambda record: tags in record.tags
-    if isinstance(tags, dict):
-        return lambda record: all(
-            record.tags.get(key) == value for key, value in tags.items()
-        )
-    keys = list(tags)
-    return lambda record: all(key in record.tags for key in keys)
+def _filter(wanted: Any) -> Callable[[Mapping[str, Any]], bool]:
+    """A test on a run's tags or properties: a key (str), keys (list) or key -> value
+    (dict)."""
+    if isinstance(wanted, str):
+        return lambda have: wanted in have
+    if isinstance(wanted, dict):
+        return lambda have: all(have.get(k) == v for k, v in wanted.items())
+    keys = [] if wanted is None else list(wanted)
+    return lambda have: all(key in have for key in keys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.status import TERMINAL, RunStatus
@@ -50,6 +51,43 @@ def details_of(run: ScriptRun, detail: RunDetail) -> dict[str, Any]:
     if error and detail.status != RunStatus.FINISHED:
         details["error"] = {"error": {"code": "UserError", "message": error}}
     return details
+
+
+def interactive_details(run: Any, detail: RunDetail) -> dict[str, Any]:
+    """The details of an interactive run (``start_logging``, ``child_run``): no
+    script, datasets or logs, ``target`` local."""
+    from dataferry.execution.script_run import sdk_status, submitted_by
+
+    details: dict[str, Any] = {
+        "runId": detail.id,
+        "target": "local",
+        "status": sdk_status(detail.status),
+        "startTimeUtc": _iso(detail.started_at),
+        "properties": {"azureml.runsource": "experiment"},
+        "tags": dict(detail.tags),
+        "inputDatasets": [],
+        "outputDatasets": [],
+        "runDefinition": {},
+        "logFiles": {},
+        "submittedBy": submitted_by(),
+    }
+    if detail.status in TERMINAL:
+        details["endTimeUtc"] = _iso(detail.ended_at)
+    if detail.error and detail.status != RunStatus.FINISHED:
+        details["error"] = {"error": {"code": "UserError", "message": detail.error}}
+    return details
+
+
+def with_logs(details: dict[str, Any]) -> dict[str, Any]:
+    """``details`` with each ``logFiles`` entry's path replaced by the log's text (the
+    SDK's ``get_details_with_logs``); a log not written yet reads as empty."""
+    logs: dict[str, str] = {}
+    for name, path in details.get("logFiles", {}).items():
+        try:
+            logs[name] = Path(path).read_text("utf-8", errors="replace")
+        except FileNotFoundError:
+            logs[name] = ""
+    return {**details, "logFiles": logs}
 
 
 def _iso(moment: Any) -> str | None:

@@ -18,7 +18,7 @@ from dataferry.errors import ActivityFailedException, RunStateError
 from dataferry.execution import run_layout, script_files, views
 from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.pipeline_run import PipelineRun, _LogPrinter
-from dataferry.execution.run_api import RunFilesApi
+from dataferry.execution.run_api import RunFilesApi, RunTagsApi
 from dataferry.execution.run_models import ModelSource, RegistersModels
 from dataferry.execution.script_submit import SCRIPT_RUN_TYPE
 
@@ -36,10 +36,11 @@ def sdk_status(status: str) -> str:
     return "Completed" if status == RunStatus.FINISHED else status
 
 
-class ScriptRun(RunFilesApi, RegistersModels):
+class ScriptRun(RunTagsApi, RunFilesApi, RegistersModels):
     """A submitted script run (``Experiment.submit(ScriptRunConfig(...))``); its files
     (``./outputs`` once it has ended, and what it uploaded) register as models
-    (``register_model``, B.14).
+    (``register_model``, B.14). Tags given at submit and set later (``tag``,
+    ``set_tags``) read as one; properties are written once (``add_properties``).
 
     ``directory`` and ``_run_config`` are the SDK's internal arguments: the run's folder
     and configuration are read from the catalog instead.
@@ -81,10 +82,14 @@ class ScriptRun(RunFilesApi, RegistersModels):
         """The current status (``Completed`` once it has succeeded)."""
         return self.get_status()
 
+    def get_tags(self) -> dict[str, str | None]:
+        """The tags given at submit, then those set since (a later value wins)."""
+        return {**self._run.tags, **super().get_tags()}
+
     @property
-    def tags(self) -> dict[str, str]:
-        """The run's tags."""
-        return self._run.tags
+    def tags(self) -> dict[str, str | None]:
+        """The run's tags (``get_tags()``)."""
+        return self.get_tags()
 
     @property
     def parent(self) -> Any:
@@ -132,6 +137,12 @@ class ScriptRun(RunFilesApi, RegistersModels):
         from dataferry.execution.script_details import details_of
 
         return details_of(self, self._detail())
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """``get_details()`` with ``logFiles`` mapping each log's name to its text."""
+        from dataferry.execution.script_details import with_logs
+
+        return with_logs(self.get_details())
 
     def wait_for_completion(
         self,
@@ -238,12 +249,9 @@ class ScriptRun(RunFilesApi, RegistersModels):
     def get_children(self, recursive: bool = False) -> Iterator[Any]:
         """The runs submitted with ``submit_child`` from this run (and theirs, with
         ``recursive``)."""
-        for run in self.experiment.get_runs(include_children=True):
-            parent = run.parent
-            if parent is not None and parent.id == self._id:
-                yield run
-                if recursive and isinstance(run, ScriptRun):
-                    yield from run.get_children(recursive=True)
+        from dataferry.execution.run_listing import children_of
+
+        return children_of(self.experiment, self._id, recursive=recursive)
 
     def __repr__(self) -> str:
         return (

@@ -7,6 +7,7 @@ entry in ``STEP_KINDS``; the driver does not change.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -60,7 +61,11 @@ class ScriptStepKind:
 
 @dataclass(frozen=True, slots=True)
 class CommandStepKind:
-    """A command: an argv list, or (``shell``) one string run by bash."""
+    """A command: an argv list, or (``shell``) one string run by bash.
+
+    A list whose first item is a command line (``['python train.py --epochs 30']``)
+    is run by bash too, its items joined by spaces, as Azure ML runs a list command.
+    """
 
     name: ClassVar[str] = "command"
     shell: bool
@@ -68,9 +73,12 @@ class CommandStepKind:
     def argv(
         self, arguments: list[str], *, work_dir: Path, interpreter: str
     ) -> list[str]:
-        """The arguments as the command; a leading ``python`` is the step's interpreter."""
+        """The arguments as the command; ``python`` (leading, or anywhere in a shell
+        command) is the step's interpreter."""
         if self.shell:
-            return ["/bin/bash", "-c", arguments[0]]
+            return _bash(arguments[0], interpreter)
+        if arguments and any(c.isspace() for c in arguments[0]):
+            return _bash(" ".join(arguments), interpreter)
         if arguments and arguments[0] in ("python", "python3"):
             return [interpreter, *arguments[1:]]
         return list(arguments)
@@ -83,6 +91,14 @@ class CommandStepKind:
     def from_json(cls, node: Mapping[str, Any]) -> CommandStepKind:
         """The kind of a node stored by ``to_json``."""
         return cls(bool(node["shell"]))
+
+
+def _bash(line: str, interpreter: str) -> list[str]:
+    """bash running ``line``, where ``python``/``python3`` name the step's interpreter
+    (functions, so a user's PATH is left as it is)."""
+    python = shlex.quote(interpreter)
+    prelude = f'python() {{ {python} "$@"; }}; python3() {{ {python} "$@"; }}; '
+    return ["/bin/bash", "-c", prelude + line]
 
 
 STEP_KINDS: Mapping[str, Callable[[Mapping[str, Any]], StepKind]] = MappingProxyType(
