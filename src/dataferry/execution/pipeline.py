@@ -135,14 +135,16 @@ class Pipeline(PipelineGraph):
             check_type(flag, bool, f"submit(): {label}", "True or False")
         with gc_paused():
             problems = self.validate()
+            if not problems:
+                refused = self.environment_problems()
+                if refused:
+                    raise EnvironmentDefinitionError("\n".join(refused))
+                # before the conversation with the recorder: a build may take minutes
+                _build_environments(self)
             with recorder_for(self.workspace) as recorder:
                 problems += datastore_problems(self, recorder.facts.datastores)
                 if problems:
                     raise PipelineValidationError(problems, "pipeline")
-                refused = self.environment_problems()
-                if refused:
-                    raise EnvironmentDefinitionError("\n".join(refused))
-                _build_environments(self)
                 compiler = PlanCompiler(
                     self, self.workspace, recorder.facts.default_datastore
                 )
