@@ -17,6 +17,7 @@ from dataferry.catalog.status import TERMINAL, RunStatus
 from dataferry.errors import PipelineTypeError
 from dataferry.execution import run_layout
 from dataferry.execution.run_context import _SubmittedRun
+from dataferry.execution.run_metrics import RunMetricsApi
 from dataferry.execution.run_models import ModelSource
 
 if TYPE_CHECKING:
@@ -188,6 +189,13 @@ class InteractiveRun(_SubmittedRun):
             if p.is_file() and not p.name.endswith(".part")
         }
         return dict(sorted({**kept, **self._run_files().paths()}.items()))
+
+    def _metric_children(self) -> list[RunMetricsApi]:
+        """Its ``child_run`` and ``submit_child`` runs."""
+        from dataferry.execution.run_listing import children_of
+
+        children = children_of(self.experiment, self.id)
+        return [c for c in children if isinstance(c, RunMetricsApi)]
 
     def _model_source(self) -> ModelSource:
         """Its files as they are now (``register_model`` from a notebook's run)."""

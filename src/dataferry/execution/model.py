@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from dataferry.catalog.model_store import ModelRecord, ModelStore
     from dataferry.data.abstract_dataset import AbstractDataset
     from dataferry.data.workspace import Workspace
-    from dataferry.execution.pipeline_run import StepRun
     from dataferry.execution.run_models import ModelSource
 
 _DEPLOYMENT = "model deployment to Azure web services"
@@ -240,17 +239,14 @@ class Model:
         return out
 
     @property
-    def run(self) -> StepRun | None:
-        """The step run it was registered from, or None."""
+    def run(self) -> Any:
+        """The run it was registered from (a StepRun, ScriptRun, PipelineRun or
+        interactive run), or None."""
         if self.run_id is None or self.experiment_name is None:
             return None
-        from dataferry.execution.experiment import Experiment
-        from dataferry.execution.pipeline_run import StepRun
+        from dataferry.execution.run_models import run_of
 
-        experiment = Experiment(
-            self.workspace, self.experiment_name, _skip_name_validation=True
-        )
-        return StepRun(experiment, self.run_id)
+        return run_of(self.workspace, self.experiment_name, self.run_id)
 
     def download(
         self,
@@ -408,7 +404,7 @@ def register_run_model(
     chosen = reg.run_model_files(files, path)
     from_run = dataclasses.replace(
         spec,
-        run_id=source.step_run_id,
+        run_id=source.run_id or source.step_run_id,
         experiment_name=source.experiment_name,
         extras={**spec.extras, "model_path": path},
     )

@@ -70,3 +70,18 @@ def _tag_filter(tags: Any) -> Any:
         )
     keys = list(tags)
     return lambda record: all(key in record.tags for key in keys)
+
+
+def children_of(experiment: Experiment, run_id: str) -> list[Any]:
+    """The runs submitted or started as children of ``run_id`` (``submit_child``,
+    ``child_run``), oldest first, as the SDK re-creates them."""
+    from dataferry.catalog.run_store import RunStore
+
+    records = RunStore(experiment.workspace.catalog).list_runs(
+        experiment=experiment.name, limit=_LIMIT
+    )
+    return [
+        run_object(experiment, r.id, run_type_of(r.options))
+        for r in reversed(records)
+        if r.options.get("parent_run_id") == run_id
+    ]

@@ -26,13 +26,16 @@ class ModelSource:
     """Whose files a run registers from: the step run (or run), its experiment, and
     whether it is asked from inside the running step (whose ``./outputs`` counts at
     once). ``files`` gives the run's files directly (``{artifact name: path}``) for a
-    run that is not a step run's (an interactive run); None looks the step run up."""
+    run that is not a step run's (an interactive run); None looks the step run up.
+    ``run_id`` is the run a model records when it is not the step run (a script run,
+    whose one step run holds its files)."""
 
     workspace: Workspace
     step_run_id: str
     experiment_name: str
     live: bool
     files: Mapping[str, Path] | None = None
+    run_id: str | None = None
 
 
 class RegistersModels(ABC):
@@ -86,3 +89,24 @@ class RegistersModels(ABC):
             resource_configuration=resource_configuration,
         )
         return register_run_model(self._model_source(), spec, model_path)
+
+
+def run_of(workspace: Workspace, experiment_name: str, run_id: str) -> Any:
+    """The run of that id in that experiment: a step run (``StepRun``), else the run
+    as ``Run.get`` re-creates it.
+
+    Raises:
+        RunNotFoundError: no run or step run has this id.
+    """
+    from dataferry.catalog.run_store import RunStore
+    from dataferry.errors import RunNotFoundError
+    from dataferry.execution.experiment import Experiment
+    from dataferry.execution.pipeline_run import StepRun
+    from dataferry.execution.script_run import run_by_id
+
+    try:
+        RunStore(workspace.catalog).get_step_run(run_id)
+    except RunNotFoundError:
+        return run_by_id(workspace, run_id)
+    experiment = Experiment(workspace, experiment_name, _skip_name_validation=True)
+    return StepRun(experiment, run_id)
