@@ -18,6 +18,7 @@ from dataferry.execution.port_identity import reused_names
 from dataferry.execution.run_api import RunFilesApi, RunTagsApi, input_datasets
 from dataferry.execution.run_metrics import RunMetricsApi
 from dataferry.execution.run_models import ModelSource, RegistersModels
+from dataferry.execution.run_outputs import output_datasets
 
 STEP_RUN_TYPE = "azureml.StepRun"
 
@@ -293,6 +294,13 @@ class StepRun(_RunBase, RunTagsApi, RunFilesApi, RegistersModels, RunMetricsApi)
         # runs recorded before the catalog kept bindings in lineage have them in details
         details["inputs"] = _inputs(own) or details.get("inputs", {})
         details["inputDatasets"] = input_datasets(self.experiment.workspace, own)
+        details["outputDatasets"] = output_datasets(
+            self.experiment.workspace,
+            self._store.outputs_of(r.reused_from or r.id),
+            self.experiment.workspace.catalog.versions_by_producer(
+                r.reused_from or r.id
+            ),
+        )
         details["properties"] = self.get_properties()
         details["tags"] = self.get_tags()
         if r.status == StepStatus.FINISHED and not r.reused_from:
