@@ -389,6 +389,11 @@ class ModelPathNotFoundError(ModelError, FileNotFoundError):
     exit_code = 3
 
 
+class ModelPathAmbiguousError(ModelError, ValueError):
+    """``PipelineRun.register_model``: the path names files of more than one step
+    run; the message names them and how to pick one."""
+
+
 class ModelDownloadExistsError(ModelError, FileExistsError):
     """``model.download`` would overwrite a file and ``exist_ok`` is False."""
 

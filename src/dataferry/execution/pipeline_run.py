@@ -377,7 +377,7 @@ class StepRun(_RunBase, RunTagsApi, RunFilesApi, RegistersModels, RunMetricsApi)
         return f"StepRun(id='{self._id}', name='{self.name}', status='{self.get_status()}')"
 
 
-class PipelineRun(_RunBase, RunMetricsApi):
+class PipelineRun(_RunBase, RunMetricsApi, RegistersModels):
     """A submitted pipeline run."""
 
     type = "azureml.PipelineRun"
@@ -594,6 +594,28 @@ class PipelineRun(_RunBase, RunMetricsApi):
 
     def _metric_children(self) -> list[StepRun]:
         return self.get_steps()
+
+    def _model_source(self) -> ModelSource:
+        """Every step run's files, each under ``<step name>/`` (what a model path
+        that names none of them is told)."""
+        from dataferry.execution.pipeline_models import all_step_files
+
+        ws = self.experiment.workspace
+        return ModelSource(
+            ws, self._id, self.experiment.name, live=False, files=all_step_files(self)
+        )
+
+    def _model_source_for(self, model_path: str) -> ModelSource:
+        """The step run whose files ``model_path`` names (B.14): ``outputs/x`` of the
+        one step that has it, or ``<step name>/outputs/x``.
+
+        Raises:
+            ModelPathNotFoundError: no step run has such a file.
+            ModelPathAmbiguousError: several step runs have.
+        """
+        from dataferry.execution.pipeline_models import pipeline_model_source
+
+        return pipeline_model_source(self, model_path)
 
     def __repr__(self) -> str:
         return f"PipelineRun(id='{self._id}', experiment='{self.experiment.name}', status='{self.get_status()}')"

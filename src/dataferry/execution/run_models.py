@@ -45,6 +45,11 @@ class RegistersModels(ABC):
     def _model_source(self) -> ModelSource:
         """Where this run's files are."""
 
+    def _model_source_for(self, model_path: str) -> ModelSource:
+        """Where the files ``model_path`` names are: this run's, unless the run holds
+        several step runs' files (a pipeline run picks the step)."""
+        return self._model_source()
+
     def register_model(
         self,
         model_name: str,
@@ -72,6 +77,8 @@ class RegistersModels(ABC):
             ModelArgumentError: tags, properties or datasets have the wrong type.
             ModelPathNotFoundError: no file of the run is or lies under
                 ``model_path`` (the message lists the run's files).
+            ModelPathAmbiguousError: on a pipeline run, several step runs have
+                files there (the message names them; prefix the step's name).
         """
         from dataferry.execution.model import register_run_model
         from dataferry.execution.model_registration import ModelSpec
@@ -88,7 +95,9 @@ class RegistersModels(ABC):
             sample_output_dataset=sample_output_dataset,
             resource_configuration=resource_configuration,
         )
-        return register_run_model(self._model_source(), spec, model_path)
+        path = model_name if model_path is None else model_path
+        source = self._model_source_for(path) if isinstance(path, str) else None
+        return register_run_model(source or self._model_source(), spec, model_path)
 
 
 def run_of(workspace: Workspace, experiment_name: str, run_id: str) -> Any:
