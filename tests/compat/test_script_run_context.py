@@ -23,7 +23,7 @@ run = Run.get_context()
 os.makedirs("outputs", exist_ok=True)
 open("outputs/model.txt", "w").write("weights")
 model = run.register_model("ctx-model", model_path="outputs/model.txt")
-run.log("acc", 0.5)
+run.log("acc", 1.0)
 run.log("epochs", 3)
 parent = run.parent
 seen = {
@@ -79,13 +79,16 @@ def test_the_context_of_a_script_run_is_the_script_run(
         "model_run_id": run.id,
         "status": "Running",
         "details_run_id": run.id,
-        "metrics": {"acc": 0.5, "epochs": 3},
+        "metrics": {"acc": 1.0, "epochs": 3},
     }
     model = Model(workspace, "ctx-model")
     assert (model.run_id, model.experiment_name) == (run.id, "ctx-exp")
     assert model.run.id == run.id
     assert type(model.run).__name__ == "ScriptRun"
-    assert run.get_metrics() == {"acc": 0.5, "epochs": 3}
+    metrics = run.get_metrics()
+    assert metrics == {"acc": 1.0, "epochs": 3}
+    assert (type(metrics["acc"]), type(metrics["epochs"])) == (float, int)
+    assert type(seen["metrics"]["acc"]) is float  # type: ignore[index]
 
 
 @pytest.mark.slow
@@ -115,4 +118,4 @@ def test_a_child_script_runs_context_has_its_submitter_as_parent(
         child.id,
     )
     assert child.parent.id == outer.id
-    assert outer.get_metrics(recursive=True) == {child.id: {"acc": 0.5, "epochs": 3}}
+    assert outer.get_metrics(recursive=True) == {child.id: {"acc": 1.0, "epochs": 3}}

@@ -139,6 +139,7 @@ from dataferry import Run
 
 run = Run.get_context()
 run.log("acc", 0.5)
+run.log("whole", 2.0)
 open("roc.png", "wb").write(b"png-bytes")
 run.log_image("roc", path="roc.png")
 """
@@ -157,7 +158,12 @@ def test_a_pipeline_run_and_its_step_runs(workspace: Workspace, tmp_path: Path) 
     run.wait_for_completion(show_output=False)
     first, second = (run.find_step_run(n)[0] for n in ("first", "second"))
 
-    assert first.get_metrics(populate=True) == {"acc": 0.5, "roc": b"png-bytes"}
+    assert first.get_metrics(populate=True) == {
+        "acc": 0.5,
+        "whole": 2.0,
+        "roc": b"png-bytes",
+    }
+    assert type(first.get_metrics(name="whole")["whole"]) is float
     assert run.get_metrics() == {}
     assert run.get_metrics(recursive=True, name="acc") == {
         first.id: {"acc": 0.5},
@@ -167,3 +173,39 @@ def test_a_pipeline_run_and_its_step_runs(workspace: Workspace, tmp_path: Path) 
         recursive=True, run_type="azureml.StepRun", populate=True, name="roc"
     ) == {first.id: {"roc": b"png-bytes"}, second.id: {"roc": b"png-bytes"}}
     assert run.get_metrics(recursive=True, run_type="azureml.scriptrun") == {}
+
+
+class TestNumbersKeepTheirType:
+    def test_in_a_step_run(self, run: _SubmittedRun) -> None:
+        run.log("f", 1.0)
+        run.log("i", 1)
+        run.log("series", 2.0)
+        run.log("series", 3)
+        run.log_list("list", [1.0])
+        run.log_row("row", x=4.0)
+
+        got = run.get_metrics()
+
+        assert got == {
+            "f": 1.0,
+            "i": 1,
+            "series": [2.0, 3],
+            "list": 1.0,
+            "row": {"x": 4.0},
+        }
+        assert [type(got[k]) for k in ("f", "i", "list")] == [float, int, float]
+        assert [type(v) for v in got["series"]] == [float, int]
+        assert type(got["row"]["x"]) is float
+
+    def test_in_an_interactive_run(self, workspace: Workspace) -> None:
+        experiment = Experiment(workspace, "interactive")
+        outer = experiment.start_logging(snapshot_directory=None)
+        outer.log("f", 1.0)
+        outer.log("i", 7)
+        outer.complete()
+
+        from dataferry import Run
+
+        again = Run.get(workspace, outer.id).get_metrics()
+        assert again == {"f": 1.0, "i": 7}
+        assert (type(again["f"]), type(again["i"])) == (float, int)
