@@ -343,6 +343,11 @@ class EnvironmentDefinitionError(PipelineError, ValueError):
     saved environment folder that is missing or malformed, a version and a label."""
 
 
+class EnvironmentArgumentError(PipelineError, TypeError):
+    """An environment call got an argument of the wrong type (``Environment.label``
+    with labels that are not a list of str)."""
+
+
 class EnvironmentNotFoundError(PipelineError, LookupError):
     """``Environment.get``: no environment of that name (or version) is registered."""
 

@@ -307,6 +307,17 @@ environments = Table(
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
+# Environment.label: a label names one version of an environment (labelling another
+# version moves it)
+environment_labels = Table(
+    "environment_labels",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("label", String(255), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 # registered models: one row per (name, version); versions count from 1. The files are
 # in the workspace's model store under ``asset_path`` (``<content id>/<last segment>``)
 models = Table(

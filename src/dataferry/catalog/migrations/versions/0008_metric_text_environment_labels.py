@@ -1,4 +1,5 @@
-"""metric values kept as JSON text (a logged 1.0 reads back as 1.0, not 1)
+"""metric values kept as JSON text (a logged 1.0 reads back as 1.0, not 1);
+environment labels (Environment.label / Environment.get(label=))
 
 Revision ID: 0008
 Revises: 0007
@@ -27,9 +28,18 @@ def upgrade() -> None:
             existing_nullable=False,
             postgresql_using="value::text",
         )
+    op.create_table(
+        "environment_labels",
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("label", sa.String(length=255), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", "label", name=op.f("pk_environment_labels")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("environment_labels")
     with op.batch_alter_table("metrics") as batch:
         batch.alter_column(
             "value",
