@@ -11,6 +11,7 @@ versions, and why, goes to the step's log and run details.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -71,7 +72,7 @@ def choose_python(
         return PythonChoice(None, ())
     command = f"python{'.'.join(wanted)}"
     found = shutil.which(command)
-    why = _unusable(found, command, wanted, packages)
+    why = _unusable(found, command, tuple(wanted), tuple(packages))
     if why:
         return PythonChoice(
             None,
@@ -86,10 +87,12 @@ def choose_python(
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _unusable(
-    found: str | None, command: str, wanted: list[str], packages: Sequence[str]
+    found: str | None, command: str, wanted: tuple[str, ...], packages: tuple[str, ...]
 ) -> str:
-    """Why ``found`` cannot run the step ("" when it can)."""
+    """Why ``found`` cannot run the step ("" when it can); asked once per process
+    (every step of a run with that environment asks)."""
     if found is None:
         return f"this machine has no {command} on PATH"
     try:
@@ -106,7 +109,7 @@ def _unusable(
     if report is None:
         return f"{found} does not run (is that Python version installed?)"
     version = str(report["version"])
-    if version.split(".")[: len(wanted)] != wanted:
+    if tuple(version.split(".")[: len(wanted)]) != wanted:
         return f"{found} is Python {version}"
     if not report["dataferry"]:
         return f"{found} (Python {version}) cannot import dataferry"
