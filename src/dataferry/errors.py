@@ -372,6 +372,11 @@ class EnvironmentDefinitionError(PipelineError, ValueError):
     saved environment folder that is missing or malformed, a version and a label."""
 
 
+class EnvironmentArgumentError(PipelineError, TypeError):
+    """An environment call got an argument of the wrong type (``Environment.label``
+    with labels that are not a list of str)."""
+
+
 class EnvironmentNotFoundError(PipelineError, LookupError):
     """``Environment.get``: no environment of that name (or version) is registered."""
 
@@ -416,6 +421,11 @@ class ModelPathNotFoundError(ModelError, FileNotFoundError):
     path no file of the run matches; ``ModelPathNotFoundException``."""
 
     exit_code = 3
+
+
+class ModelPathAmbiguousError(ModelError, ValueError):
+    """``PipelineRun.register_model``: the path names files of more than one step
+    run; the message names them and how to pick one."""
 
 
 class ModelDownloadExistsError(ModelError, FileExistsError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -38,6 +39,14 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 NUMPY = metadata.version("numpy")
+# what the Python 3.8 pin meets here: no python3.8, or one that does not run (a pyenv
+# shim of a version that is not installed)
+_PYTHON_38 = shutil.which("python3.8")
+NO_38 = (
+    f"{_PYTHON_38} does not run (is that Python version installed?)"
+    if _PYTHON_38
+    else "this machine has no python3.8 on PATH"
+)
 PACKAGES = ["six==1.16.0", "toolz==0.12.1"]
 STEP = """\
 import six, toolz
@@ -99,9 +108,8 @@ class TestBuiltOnceThenReused:
         assert notes == [
             f"environment 'small': pin 'numpy==1.19.5' replaced by 'numpy=={NUMPY}' "
             "(dataferry itself needs it)",
-            f"warning: environment 'small' pins Python 3.8; the step runs with Python "
-            f"{sys.version.split()[0]} ({sys.executable}): dataferry runs on Python "
-            "3.11 or newer, and only in the interpreter it is installed in",
+            f"warning: environment 'small' pins Python 3.8, but {NO_38}; the step "
+            f"runs with Python {sys.version.split()[0]} ({sys.executable}) instead",
             f"environment 'small': venv {key} with six==1.16.0, toolz==0.12.1",
         ]
         assert all(f"dataferry: {note}" in log for note in notes)

@@ -108,8 +108,8 @@ class TestNotFound:
         ):
             Environment.get(workspace, "x", version="1", label="prod")
         with pytest.raises(
-            EnvironmentDefinitionError,
-            match=r"labels are not kept in a dataferry workspace; pass version=",
+            EnvironmentNotFoundError,
+            match=r"'x' has no label 'prod' in this workspace. It has none",
         ):
             Environment.get(workspace, "x", label="prod")
 

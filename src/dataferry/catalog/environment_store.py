@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from dataferry.catalog.schema import environments
+from dataferry.catalog.schema import environment_labels, environments
 from dataferry.catalog.versioned import newest_versions
 from dataferry.errors import CatalogError, EnvironmentNotFoundError, did_you_mean
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from dataferry.catalog.sql_catalog import SqlCatalog
 
@@ -101,3 +101,57 @@ def list_environments(catalog: SqlCatalog) -> dict[str, dict[str, Any]]:
     with catalog.read() as conn:
         rows = conn.execute(newest_versions(environments)).all()
     return {r.name: {**r.definition, "version": str(r.version)} for r in rows}
+
+
+def label_environment(
+    catalog: SqlCatalog, name: str, version: int, labels: Sequence[str], *, now: Any
+) -> None:
+    """Point each of ``labels`` at ``version`` of ``name`` (a label on another version
+    moves), in one transaction.
+
+    Raises:
+        EnvironmentNotFoundError: that version is not registered.
+    """
+    get_environment(catalog, name, version)  # the SDK's not-found text
+    with catalog.write() as conn:
+        conn.execute(
+            environment_labels.delete().where(
+                (environment_labels.c.name == name)
+                & environment_labels.c.label.in_(list(labels))
+            )
+        )
+        if labels:
+            conn.execute(
+                environment_labels.insert(),
+                [
+                    {"name": name, "label": lab, "version": version, "created_at": now}
+                    for lab in labels
+                ],
+            )
+
+
+def labelled_version(catalog: SqlCatalog, name: str, label: str) -> int:
+    """The version of ``name`` that ``label`` names.
+
+    Raises:
+        EnvironmentNotFoundError: no version of ``name`` has that label (the message
+            names the labels it has).
+    """
+    with catalog.read() as conn:
+        rows = conn.execute(
+            select(environment_labels.c.label, environment_labels.c.version).where(
+                environment_labels.c.name == name
+            )
+        ).all()
+    versions = {r.label: int(r.version) for r in rows}
+    if label in versions:
+        return versions[label]
+    there = (
+        f" Its labels are {sorted(versions)}."
+        if versions
+        else " It has none: add one with Environment.label(ws, name, version, [label])."
+    )
+    raise EnvironmentNotFoundError(
+        "Error retrieving the environment definition. Code: 404\n: environment "
+        f"'{name}' has no label '{label}' in this workspace.{there}"
+    )

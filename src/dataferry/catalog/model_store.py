@@ -139,35 +139,34 @@ class ModelStore:
         with self.catalog.read() as conn:
             return [_record(r) for r in conn.execute(query).mappings()]
 
-    def update(
+    def change(
         self,
         name: str,
         version: int,
-        *,
-        tags: Mapping[str, Any] | None = None,
-        properties: Mapping[str, Any] | None = None,
-        description: str | None = None,
+        changes: Callable[[ModelRecord], Mapping[str, Any]],
     ) -> ModelRecord:
-        """Replace the tags, properties or description of one version; returns it.
+        """Change one version in place: ``changes`` gets the row as it is now and
+        returns the columns to set (``tags``, ``properties``, ``description``,
+        ``extras``), read and written in one transaction so concurrent changes are
+        not lost. Returns the changed version.
 
         Raises:
             ModelNotFoundError: the version is not registered (deleted meanwhile).
+            Whatever ``changes`` raises (nothing is written then).
         """
-        values: dict[str, Any] = {}
-        if tags is not None:
-            values["tags"] = dict(tags)
-        if properties is not None:
-            values["properties"] = dict(properties)
-        if description is not None:
-            values["description"] = description
+        allowed = {"tags", "properties", "description", "extras"}
+        where = (models.c.name == name) & (models.c.version == version)
         with self.catalog.write() as conn:
-            done = conn.execute(
-                models.update()
-                .where((models.c.name == name) & (models.c.version == version))
-                .values(**values)
-            )
-        if done.rowcount == 0:
-            raise ModelNotFoundError(self._not_found(name, version))
+            row = conn.execute(select(models).where(where).with_for_update())
+            found = row.mappings().first()
+            if found is None:
+                raise ModelNotFoundError(self._not_found(name, version))
+            values = dict(changes(_record(found)))
+            unknown = sorted(set(values) - allowed)
+            if unknown:
+                raise TypeError(f"ModelStore.change: cannot set columns {unknown}")
+            if values:
+                conn.execute(models.update().where(where).values(**values))
         return self.get(name, version)
 
     def delete(

@@ -6,6 +6,7 @@ no committed row here are treated as absent.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -208,6 +209,25 @@ events = Table(
     sqlite_autoincrement=True,  # ids never reused, so "after id N" never misses one
 )
 
+
+class ExactJSON(TypeDecorator[Any]):
+    """JSON kept as its text, so a value comes back with the type it was given.
+
+    SQLite gives a column declared ``JSON`` numeric affinity: the text ``1.0`` of a
+    bare float is stored as the integer 1, and ``run.log("x", 1.0)`` read back as 1.
+    A ``TEXT`` column keeps the text as written.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str:
+        return json.dumps(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+
 metrics = Table(
     "metrics",
     metadata,
@@ -215,7 +235,7 @@ metrics = Table(
     Column("run_id", String(64), nullable=False),
     Column("name", String(255), nullable=False),
     Column("kind", String(10), nullable=False),  # scalar | list | row | table | image
-    Column("value", JSON, nullable=False),
+    Column("value", ExactJSON, nullable=False),
     Column("step", Integer),
     Column("description", Text),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -284,6 +304,17 @@ environments = Table(
     Column("name", String(255), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("definition", JSON, nullable=False),  # Environment.to_dict() without version
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Environment.label: a label names one version of an environment (labelling another
+# version moves it)
+environment_labels = Table(
+    "environment_labels",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("label", String(255), primary_key=True),
+    Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
 )
 

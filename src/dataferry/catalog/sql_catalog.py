@@ -48,7 +48,7 @@ from dataferry.errors import (
 from dataferry.storage.spec import DatastoreSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterator, Mapping
+    from collections.abc import Collection, Iterator, Mapping, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -493,6 +493,22 @@ class SqlCatalog:
             EnvironmentNotFoundError: the name or the version is not registered.
         """
         return environment_store.get_environment(self, name, version)
+
+    def label_environment(self, name: str, version: int, labels: Sequence[str]) -> None:
+        """Point each label at that version of ``name`` (moving it from another).
+
+        Raises:
+            EnvironmentNotFoundError: the version is not registered.
+        """
+        environment_store.label_environment(self, name, version, labels, now=now())
+
+    def labelled_environment_version(self, name: str, label: str) -> int:
+        """The version of ``name`` that ``label`` names.
+
+        Raises:
+            EnvironmentNotFoundError: no version of ``name`` has that label.
+        """
+        return environment_store.labelled_version(self, name, label)
 
     def list_environments(self) -> dict[str, dict[str, Any]]:
         """The latest definition of every registered environment, by name."""

@@ -17,6 +17,7 @@ from dataferry.catalog.status import TERMINAL, RunStatus
 from dataferry.errors import PipelineTypeError, RunArgumentError
 from dataferry.execution import run_layout
 from dataferry.execution.run_context import _SubmittedRun
+from dataferry.execution.run_metrics import RunMetricsApi
 from dataferry.execution.run_models import ModelSource
 from dataferry.execution.script_details import interactive_details
 
@@ -212,6 +213,13 @@ class InteractiveRun(_SubmittedRun):
         }
         return dict(sorted({**kept, **self._run_files().paths()}.items()))
 
+    def _metric_children(self) -> list[RunMetricsApi]:
+        """Its ``child_run`` and ``submit_child`` runs."""
+        from dataferry.execution.run_listing import children_of
+
+        children = children_of(self.experiment, self.id)
+        return [c for c in children if isinstance(c, RunMetricsApi)]
+
     def _model_source(self) -> ModelSource:
         """Its files as they are now (``register_model`` from a notebook's run)."""
         return ModelSource(
@@ -267,7 +275,7 @@ class InteractiveRun(_SubmittedRun):
         theirs, with ``recursive``)."""
         from dataferry.execution.run_listing import children_of
 
-        return children_of(self.experiment, self.id, recursive=recursive)
+        return iter(children_of(self.experiment, self.id, recursive=recursive))
 
     def submit_child(self, config: Any, tags: Any = None, **kwargs: Any) -> Any:
         """Submit ``config`` as a child of this run (``Experiment.submit`` semantics)."""

@@ -20,20 +20,19 @@ from dataferry.errors import (
     ModelDownloadExistsError,
     ModelError,
     ModelNotFoundError,
-    ModelPropertyError,
 )
+from dataferry.execution import model_changes as changes
 from dataferry.execution import model_registration as reg
 from dataferry.execution.model_query import ModelFilter, select_model
 
 if TYPE_CHECKING:
     import builtins
     import os
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from dataferry.catalog.model_store import ModelRecord, ModelStore
     from dataferry.data.abstract_dataset import AbstractDataset
     from dataferry.data.workspace import Workspace
-    from dataferry.execution.pipeline_run import StepRun
     from dataferry.execution.run_models import ModelSource
 
 _DEPLOYMENT = "model deployment to Azure web services"
@@ -240,17 +239,14 @@ class Model:
         return out
 
     @property
-    def run(self) -> StepRun | None:
-        """The step run it was registered from, or None."""
+    def run(self) -> Any:
+        """The run it was registered from (a StepRun, ScriptRun, PipelineRun or
+        interactive run), or None."""
         if self.run_id is None or self.experiment_name is None:
             return None
-        from dataferry.execution.experiment import Experiment
-        from dataferry.execution.pipeline_run import StepRun
+        from dataferry.execution.run_models import run_of
 
-        experiment = Experiment(
-            self.workspace, self.experiment_name, _skip_name_validation=True
-        )
-        return StepRun(experiment, self.run_id)
+        return run_of(self.workspace, self.experiment_name, self.run_id)
 
     def download(
         self,
@@ -287,37 +283,71 @@ class Model:
             shutil.copyfile(path, place)
         return str(target)
 
+    def update(
+        self,
+        tags: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        sample_input_dataset: AbstractDataset | None = None,
+        sample_output_dataset: AbstractDataset | None = None,
+        resource_configuration: Any = None,
+        properties: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Change this version in place (its version stays): ``tags`` replace the
+        tags (as in the SDK), ``description`` is set, ``properties`` are added
+        (never changed), the sample datasets and resource configuration are kept
+        with it. None leaves a field as it is; this object shows the result.
+
+        Raises:
+            ModelArgumentError: an argument of the wrong type (nothing is changed).
+            ModelPropertyError: ``properties`` would change a property.
+            ModelNotFoundError: the version was deleted meanwhile.
+        """
+        given = {
+            "tags": tags,
+            "description": description,
+            "properties": properties,
+            "sample_input_dataset": sample_input_dataset,
+            "sample_output_dataset": sample_output_dataset,
+            "resource_configuration": resource_configuration,
+        }
+        now = _store(self.workspace).get(self.name, self.version)
+        self._change(changes.update_changes(self.workspace, now, given))
+
     def add_tags(self, tags: Mapping[str, Any]) -> None:
-        """Add or change tags (str to str)."""
-        merged = {**self.tags, **reg.check_mapping(tags, "tags")}
-        self._save(tags=merged)
+        """Add or change tags (str to str), on the version as the catalog has it.
+
+        Raises:
+            ModelArgumentError: ``tags`` is not a dict.
+        """
+        given = reg.check_mapping(tags, "tags")
+        self._change(lambda record: {"tags": {**record.tags, **given}})
 
     def remove_tags(self, tags: Sequence[str]) -> None:
-        """Remove the tags named in ``tags`` (names not there are skipped)."""
+        """Remove the tags named in ``tags`` (names not there are skipped).
+
+        Raises:
+            ModelArgumentError: ``tags`` is not a list of names.
+        """
         if isinstance(tags, str) or not isinstance(tags, list | tuple):
             raise ModelArgumentError(
                 f"tags must be a list of tag names, not {type(tags).__name__}"
             )
-        self._save(tags={k: v for k, v in self.tags.items() if k not in tags})
+        self._change(
+            lambda record: {
+                "tags": {k: v for k, v in record.tags.items() if k not in tags}
+            }
+        )
 
     def add_properties(self, properties: Mapping[str, Any]) -> None:
         """Add properties; a property can be added, not changed.
 
         Raises:
+            ModelArgumentError: ``properties`` is not a dict.
             ModelPropertyError: a property is there already with another value.
         """
-        given = reg.check_mapping(properties, "properties")
-        changed = [
-            k
-            for k, v in given.items()
-            if k in self.properties and self.properties[k] != v
-        ]
-        if changed:
-            raise ModelPropertyError(
-                f"model {self.id}: properties {changed} are set already and cannot be "
-                "changed; use tags for values that change."
-            )
-        self._save(properties={**self.properties, **given})
+        self._change(
+            lambda record: {"properties": changes.added_properties(record, properties)}
+        )
 
     def delete(self) -> None:
         """Remove this version (and its files, unless another version has the same)."""
@@ -350,8 +380,8 @@ class Model:
             "sizeBytes": self._record.size_bytes,
         }
 
-    def _save(self, **changes: Any) -> None:
-        record = _store(self.workspace).update(self.name, self.version, **changes)
+    def _change(self, compute: Callable[[ModelRecord], Mapping[str, Any]]) -> None:
+        record = _store(self.workspace).change(self.name, self.version, compute)
         self._load(self.workspace, record)
 
     # -- Azure-only -------------------------------------------------------------------
@@ -408,7 +438,7 @@ def register_run_model(
     chosen = reg.run_model_files(files, path)
     from_run = dataclasses.replace(
         spec,
-        run_id=source.step_run_id,
+        run_id=source.run_id or source.step_run_id,
         experiment_name=source.experiment_name,
         extras={**spec.extras, "model_path": path},
     )

@@ -217,13 +217,10 @@ def register(
     check_name(spec.name)
     tags = check_mapping(spec.tags, "tags")
     properties = check_mapping(spec.properties, "properties")
-    pairs, samples = _checked_datasets(spec)
+    pairs, _ = _checked_datasets(spec)
     # every argument is checked: now the datasets' definitions may be saved
     datasets = tuple((s, _dataset_id(workspace, d)) for s, d in pairs)
-    extras = dict(spec.extras)
-    extras.update({k: _dataset_id(workspace, d) for k, d in samples.items()})
-    if spec.resource_configuration is not None:
-        extras["resource_configuration"] = _serialisable(spec.resource_configuration)
+    extras = {**spec.extras, **checked_extras(workspace, spec)}
     store = model_store_dir(workspace)
     stored = store_model_files(store, files)
     record = ModelRecord(
@@ -245,6 +242,20 @@ def register(
     return ModelStore(workspace.catalog).add(
         record, ensure_files=lambda: store_model_files(store, files)
     )
+
+
+def checked_extras(workspace: Workspace, spec: ModelSpec) -> dict[str, Any]:
+    """The sample datasets (their saved ids) and the resource configuration (as
+    JSON) of ``spec``, checked before a definition is saved.
+
+    Raises:
+        ModelArgumentError: a sample dataset that is not a dataset.
+    """
+    _, samples = _checked_datasets(spec)
+    extras = {k: _dataset_id(workspace, d) for k, d in samples.items()}
+    if spec.resource_configuration is not None:
+        extras["resource_configuration"] = _serialisable(spec.resource_configuration)
+    return extras
 
 
 def _serialisable(value: Any) -> Any:

@@ -13,11 +13,14 @@ from dataferry.data.datapath import DataReference
 from dataferry.data.datastore import Datastore
 from dataferry.errors import ActivityFailedException, RunError, RunStateError
 from dataferry.execution import run_layout, views
-from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.port_identity import reused_names
 from dataferry.execution.run_api import RunFilesApi, RunTagsApi, input_datasets
+from dataferry.execution.run_metrics import RunMetricsApi
 from dataferry.execution.run_models import ModelSource, RegistersModels
+from dataferry.execution.run_outputs import output_datasets
+
+STEP_RUN_TYPE = "azureml.StepRun"
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
@@ -186,10 +189,12 @@ class _RunBase(ABC):
             )
 
 
-class StepRun(_RunBase, RunTagsApi, RunFilesApi, RegistersModels):
+class StepRun(_RunBase, RunTagsApi, RunFilesApi, RegistersModels, RunMetricsApi):
     """One step's execution in a pipeline run: status, logs, outputs, metrics, the
     tags, properties and files its code attached (``run_api``), and models registered
     from its files (``run_models``)."""
+
+    type = STEP_RUN_TYPE
 
     def __init__(
         self,
@@ -296,6 +301,13 @@ class StepRun(_RunBase, RunTagsApi, RunFilesApi, RegistersModels):
         # runs recorded before the catalog kept bindings in lineage have them in details
         details["inputs"] = _inputs(own) or details.get("inputs", {})
         details["inputDatasets"] = input_datasets(self.experiment.workspace, own)
+        details["outputDatasets"] = output_datasets(
+            self.experiment.workspace,
+            self._store.outputs_of(r.reused_from or r.id),
+            self.experiment.workspace.catalog.versions_by_producer(
+                r.reused_from or r.id
+            ),
+        )
         details["properties"] = self.get_properties()
         details["tags"] = self.get_tags()
         if r.status == StepStatus.FINISHED and not r.reused_from:
@@ -359,20 +371,23 @@ class StepRun(_RunBase, RunTagsApi, RunFilesApi, RegistersModels):
         out, err = _logs(self._view())
         return out + (f"\n--- stderr ---\n{err}" if err else "")
 
-    def get_metrics(
-        self, name: str | None = None, recursive: bool = False
-    ) -> dict[str, Any]:
-        """Metrics logged by the step (``run.log`` and friends); a reused step shows the
-        metrics of the step run it reused."""
+    def _metric_records(self) -> list[views.MetricView]:
+        """Metrics logged by the step (``run.log`` and friends); a reused step shows
+        the metrics of the step run it reused."""
         workspace = self.experiment.workspace
-        return metrics_dict(views.metrics(workspace, [self._view().source_id]), name)
+        return views.metrics(workspace, [self._view().source_id])
+
+    def _metric_files(self) -> dict[str, Path]:
+        return self._files()
 
     def __repr__(self) -> str:
         return f"StepRun(id='{self._id}', name='{self.name}', status='{self.get_status()}')"
 
 
-class PipelineRun(_RunBase):
+class PipelineRun(_RunBase, RunMetricsApi, RegistersModels):
     """A submitted pipeline run."""
+
+    type = "azureml.PipelineRun"
 
     def __init__(
         self,
@@ -582,20 +597,33 @@ class PipelineRun(_RunBase):
             )
         return delete_run_outputs(self.experiment.workspace, self._id)
 
-    def get_metrics(
-        self, name: str | None = None, recursive: bool = False
-    ) -> dict[str, Any]:
-        """The run's metrics; ``recursive=True`` gives ``{run_id: metrics}`` per step run too."""
-        workspace = self.experiment.workspace
-        if not recursive:
-            return metrics_dict(views.metrics(workspace, [self._id]), name)
-        ids = [self._id] + [s.id for s in views.run_detail(workspace, self._id).steps]
-        records = views.metrics(workspace, ids)
-        out = {
-            rid: metrics_dict([m for m in records if m.run_id == rid], name)
-            for rid in ids
-        }
-        return {k: v for k, v in out.items() if v}
+    def _metric_records(self) -> list[views.MetricView]:
+        return views.metrics(self.experiment.workspace, [self._id])
+
+    def _metric_children(self) -> list[StepRun]:
+        return self.get_steps()
+
+    def _model_source(self) -> ModelSource:
+        """Every step run's files, each under ``<step name>/`` (what a model path
+        that names none of them is told)."""
+        from dataferry.execution.pipeline_models import all_step_files
+
+        ws = self.experiment.workspace
+        return ModelSource(
+            ws, self._id, self.experiment.name, live=False, files=all_step_files(self)
+        )
+
+    def _model_source_for(self, model_path: str) -> ModelSource:
+        """The step run whose files ``model_path`` names (B.14): ``outputs/x`` of the
+        one step that has it, or ``<step name>/outputs/x``.
+
+        Raises:
+            ModelPathNotFoundError: no step run has such a file.
+            ModelPathAmbiguousError: several step runs have.
+        """
+        from dataferry.execution.pipeline_models import pipeline_model_source
+
+        return pipeline_model_source(self, model_path)
 
     def __repr__(self) -> str:
         return f"PipelineRun(id='{self._id}', experiment='{self.experiment.name}', status='{self.get_status()}')"

@@ -28,6 +28,7 @@ from dataferry.execution.places import failures_at, input_places, output_place
 from dataferry.execution.plan_inputs import UpstreamOutputInput
 from dataferry.execution.port_identity import reused_names
 from dataferry.execution.run_layout import stderr_path, stdout_path, work_dir
+from dataferry.execution.run_listing import run_type_of
 from dataferry.storage.integrity import remove_tree
 
 if TYPE_CHECKING:
@@ -288,6 +289,8 @@ class Preparation:
             job.record.id,
             self.inputs,
             self.staged,
+            run_type=run_type_of(job.run.options),
+            run_parent_id=job.run.options.get("parent_run_id"),
         )
         argv = process_contract.argv(contract, cwd, interpreter=interpreter)
         env = process_contract.environment(contract, job.folder)

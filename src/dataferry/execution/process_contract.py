@@ -37,7 +37,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StepProcess:
-    """One step run as its process sees it: the node, where it belongs, what it got."""
+    """One step run as its process sees it: the node, where it belongs, what it got.
+
+    ``run_type`` is the kind of run the step belongs to (``azureml.PipelineRun``, or
+    ``azureml.scriptrun`` for the one step that runs a script run) and
+    ``run_parent_id`` the run that submitted that run (``submit_child``), if any: a
+    script's ``Run.get_context()`` is the script run, so it needs both."""
 
     workspace: Workspace
     run_id: str
@@ -47,6 +52,8 @@ class StepProcess:
     step_run_id: str
     inputs: Sequence[BoundInput]
     staged: Sequence[StagedOutput]
+    run_type: str = "azureml.PipelineRun"
+    run_parent_id: str | None = None
 
 
 def argument_value(ref: ArgumentItem, step: StepProcess) -> str:
@@ -134,6 +141,8 @@ def context(step: StepProcess) -> dict[str, Any]:
         "workspace": str(step.workspace.path),
         "run_id": step.step_run_id,
         "parent_run_id": step.run_id,
+        "run_type": step.run_type,
+        "run_parent_id": step.run_parent_id,
         "experiment": step.experiment,
         "step_name": step.node.name,
         "inputs": {

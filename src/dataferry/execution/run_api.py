@@ -54,6 +54,12 @@ class _RunRecordHost(ABC):
     def _run_files(self) -> RunFiles:
         """The run's files (and, through them, its catalog annotations)."""
 
+    @property
+    def _record_id(self) -> str:
+        """The id the run's annotations are kept under: its ``id``, except inside a
+        script run, whose code annotates the one step run that runs it."""
+        return self.id
+
 
 class RunTagsApi(_RunRecordHost):
     """``tag``/``set_tags``/``get_tags``/``remove_tags`` and write-once properties."""
@@ -72,16 +78,16 @@ class RunTagsApi(_RunRecordHost):
         Raises:
             RunArgumentTypeError: ``tags`` is not a dict.
         """
-        self._annotations.set_tags(self.id, _as_text(self.id, "tag", tags))
+        self._annotations.set_tags(self._record_id, _as_text(self.id, "tag", tags))
 
     def get_tags(self) -> dict[str, str | None]:
         """The run's tags, read fresh from the catalog."""
-        return self._annotations.tags_of(self.id)
+        return self._annotations.tags_of(self._record_id)
 
     def remove_tags(self, tags: Iterable[str] | Mapping[str, Any]) -> None:
         """Remove the named tags (a list of keys or a dict whose keys are removed)."""
         keys = [tags] if isinstance(tags, str) else list(tags)
-        self._annotations.remove_tags(self.id, keys)
+        self._annotations.remove_tags(self._record_id, keys)
 
     @property
     def tags(self) -> dict[str, str | None]:
@@ -98,12 +104,12 @@ class RunTagsApi(_RunRecordHost):
         values = _as_text(self.id, "property", properties)
         if values:
             self._annotations.add_properties(
-                self.id, {k: "" if v is None else v for k, v in values.items()}
+                self._record_id, {k: "" if v is None else v for k, v in values.items()}
             )
 
     def get_properties(self) -> dict[str, str]:
         """The run's properties."""
-        return self._annotations.properties_of(self.id)
+        return self._annotations.properties_of(self._record_id)
 
     @property
     def properties(self) -> dict[str, str]:

@@ -18,12 +18,13 @@ from dataferry.errors import DataferryError, RunError
 from dataferry.execution.offline_run_api import OfflineRunApi
 from dataferry.execution.run_api import RunTagsApi
 from dataferry.execution.run_artifacts import RunArtifactLogging
+from dataferry.execution.run_metrics import RunMetricsApi
 from dataferry.execution.run_models import ModelSource, RegistersModels
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from dataferry.catalog.run_store import RunStore
+    from dataferry.catalog.run_store import MetricRecord, RunStore
     from dataferry.data.workspace import Workspace
     from dataferry.execution.experiment import Experiment
     from dataferry.execution.pipeline_run import PipelineRun
@@ -128,7 +129,7 @@ class Run:
         path = os.environ.get(CONTEXT_ENV)
         if path:
             if path not in cls._cache:
-                cls._cache[path] = _SubmittedRun(Path(path))
+                cls._cache[path] = _submitted_run(Path(path))
             return cls._cache[path]
         if not allow_offline:
             raise RunEnvironmentException(
@@ -152,14 +153,29 @@ def _recorded_run(experiment: Experiment, run_id: str) -> Any:
     return run_by_id(experiment.workspace, run_id)
 
 
+def _submitted_run(context_file: Path) -> _SubmittedRun:
+    """The run a context file describes: the script run for a script run's one step
+    (its id, parent and experiment are the script run's), else the step run."""
+    ctx = json.loads(context_file.read_text("utf-8"))
+    if ctx.get("run_type") == "azureml.scriptrun":
+        from dataferry.execution.script_context import ScriptRunContext
+
+        return ScriptRunContext(context_file)
+    return _SubmittedRun(context_file)
+
+
 def step_workspace() -> Workspace | None:
     """The workspace of the step run this process is, or None outside a step."""
     run = Run.get_context()
     return run._workspace if isinstance(run, _SubmittedRun) else None
 
 
-class _SubmittedRun(Run, RunTagsApi, RunArtifactLogging, RegistersModels):
+class _SubmittedRun(
+    Run, RunTagsApi, RunArtifactLogging, RegistersModels, RunMetricsApi
+):
     """The step run a step process belongs to."""
+
+    type = "azureml.StepRun"
 
     def __init__(self, context_file: Path) -> None:
         self._folder = context_file.parent
@@ -232,10 +248,14 @@ class _SubmittedRun(Run, RunTagsApi, RunArtifactLogging, RegistersModels):
 
         workspace = self._workspace
         annotations = RunAnnotations(workspace.catalog)
-        return RunFiles(annotations, workspace.path, self.id, files_dir(self._folder))
+        return RunFiles(
+            annotations, workspace.path, self._record_id, files_dir(self._folder)
+        )
 
     def _log_metric(self, name: str, kind: str, value: Any, description: str) -> None:
-        self._store.log_metric(self.id, name, kind, value, description=description)
+        self._store.log_metric(
+            self._record_id, name, kind, value, description=description
+        )
 
     def get_details(self) -> dict[str, Any]:
         """The step run's details as the submitting side sees them (``runId``,
@@ -248,7 +268,7 @@ class _SubmittedRun(Run, RunTagsApi, RunArtifactLogging, RegistersModels):
 
     def get_status(self) -> str:
         """The step run's status (Running, while the step runs)."""
-        return self._store.get_step_run(self.id).status
+        return self._store.get_step_run(self._record_id).status
 
     def log(
         self, name: str, value: Any, description: str = "", step: int | None = None
@@ -256,13 +276,13 @@ class _SubmittedRun(Run, RunTagsApi, RunArtifactLogging, RegistersModels):
         """Log a scalar; logging the same name again appends."""
         _check_scalar(name, value)
         self._store.log_metric(
-            self.id, name, "scalar", value, step=step, description=description
+            self._record_id, name, "scalar", value, step=step, description=description
         )
 
     def log_list(self, name: str, value: Iterable[Any], description: str = "") -> None:
         """Log a list of scalars."""
         self._store.log_metric(
-            self.id, name, "list", list(value), description=description
+            self._record_id, name, "list", list(value), description=description
         )
 
     def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
@@ -273,7 +293,7 @@ class _SubmittedRun(Run, RunTagsApi, RunArtifactLogging, RegistersModels):
                     f"log_row: column {col!r} must be a scalar, not {type(v).__name__}"
                 )
         self._store.log_metric(
-            self.id, name, "row", dict(kwargs), description=description
+            self._record_id, name, "row", dict(kwargs), description=description
         )
 
     def log_table(
@@ -289,15 +309,16 @@ class _SubmittedRun(Run, RunTagsApi, RunArtifactLogging, RegistersModels):
             raise DataferryError(
                 f"log_table {name!r}: columns have different lengths {sorted(lengths)}"
             )
-        self._store.log_metric(self.id, name, "table", columns, description=description)
+        self._store.log_metric(
+            self._record_id, name, "table", columns, description=description
+        )
 
-    def get_metrics(
-        self, name: str | None = None, recursive: bool = False
-    ) -> dict[str, Any]:
-        """What this step run logged."""
-        from dataferry.execution.metrics import metrics_dict
+    def _metric_records(self) -> list[MetricRecord]:
+        """What this run logged (from any process)."""
+        return self._store.metrics_of([self._record_id])
 
-        return metrics_dict(self._store.metrics_of([self.id]), name)
+    def _metric_files(self) -> dict[str, Path]:
+        return self._files()
 
     def complete(self, _set_status: bool = True) -> None:
         """No effect inside a step: the driver sets the status from the exit code."""

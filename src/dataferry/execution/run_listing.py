@@ -51,18 +51,6 @@ def experiment_runs(
         yield run_object(experiment, record.id, run_type_of(record.options))
 
 
-def children_of(
-    experiment: Experiment, run_id: str, *, recursive: bool
-) -> Iterator[Any]:
-    """The runs whose parent is ``run_id`` (and theirs, with ``recursive``)."""
-    for run in experiment.get_runs(include_children=True):
-        parent = run.parent
-        if parent is not None and parent.id == run_id:
-            yield run
-            if recursive:
-                yield from children_of(experiment, run.id, recursive=True)
-
-
 def run_object(experiment: Experiment, run_id: str, run_type: str) -> Any:
     """The object the SDK re-creates for a run of that type: a ScriptRun, an
     interactive run (``start_logging``) or a PipelineRun."""
@@ -86,3 +74,29 @@ def _filter(wanted: Any) -> Callable[[Mapping[str, Any]], bool]:
         return lambda have: all(have.get(k) == v for k, v in wanted.items())
     keys = [] if wanted is None else list(wanted)
     return lambda have: all(key in have for key in keys)
+
+
+def children_of(
+    experiment: Experiment, run_id: str, *, recursive: bool = False
+) -> list[Any]:
+    """The runs submitted or started as children of ``run_id`` (``submit_child``,
+    ``child_run``, ``create_children``), oldest first, as the SDK re-creates them;
+    with ``recursive``, each followed by its own children."""
+    from dataferry.catalog.run_store import RunStore
+
+    records = RunStore(experiment.workspace.catalog).list_runs(
+        experiment=experiment.name, limit=_LIMIT
+    )
+    by_parent: dict[str, list[Any]] = {}
+    for record in reversed(records):
+        parent = record.options.get("parent_run_id")
+        if parent:
+            by_parent.setdefault(parent, []).append(record)
+
+    def walk(parent: str) -> Iterator[Any]:
+        for record in by_parent.get(parent, []):
+            yield run_object(experiment, record.id, run_type_of(record.options))
+            if recursive:
+                yield from walk(record.id)
+
+    return list(walk(run_id))

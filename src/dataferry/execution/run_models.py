@@ -26,13 +26,16 @@ class ModelSource:
     """Whose files a run registers from: the step run (or run), its experiment, and
     whether it is asked from inside the running step (whose ``./outputs`` counts at
     once). ``files`` gives the run's files directly (``{artifact name: path}``) for a
-    run that is not a step run's (an interactive run); None looks the step run up."""
+    run that is not a step run's (an interactive run); None looks the step run up.
+    ``run_id`` is the run a model records when it is not the step run (a script run,
+    whose one step run holds its files)."""
 
     workspace: Workspace
     step_run_id: str
     experiment_name: str
     live: bool
     files: Mapping[str, Path] | None = None
+    run_id: str | None = None
 
 
 class RegistersModels(ABC):
@@ -41,6 +44,11 @@ class RegistersModels(ABC):
     @abstractmethod
     def _model_source(self) -> ModelSource:
         """Where this run's files are."""
+
+    def _model_source_for(self, model_path: str) -> ModelSource:
+        """Where the files ``model_path`` names are: this run's, unless the run holds
+        several step runs' files (a pipeline run picks the step)."""
+        return self._model_source()
 
     def register_model(
         self,
@@ -69,6 +77,8 @@ class RegistersModels(ABC):
             ModelArgumentError: tags, properties or datasets have the wrong type.
             ModelPathNotFoundError: no file of the run is or lies under
                 ``model_path`` (the message lists the run's files).
+            ModelPathAmbiguousError: on a pipeline run, several step runs have
+                files there (the message names them; prefix the step's name).
         """
         from dataferry.execution.model import register_run_model
         from dataferry.execution.model_registration import ModelSpec
@@ -85,4 +95,27 @@ class RegistersModels(ABC):
             sample_output_dataset=sample_output_dataset,
             resource_configuration=resource_configuration,
         )
-        return register_run_model(self._model_source(), spec, model_path)
+        path = model_name if model_path is None else model_path
+        source = self._model_source_for(path) if isinstance(path, str) else None
+        return register_run_model(source or self._model_source(), spec, model_path)
+
+
+def run_of(workspace: Workspace, experiment_name: str, run_id: str) -> Any:
+    """The run of that id in that experiment: a step run (``StepRun``), else the run
+    as ``Run.get`` re-creates it.
+
+    Raises:
+        RunNotFoundError: no run or step run has this id.
+    """
+    from dataferry.catalog.run_store import RunStore
+    from dataferry.errors import RunNotFoundError
+    from dataferry.execution.experiment import Experiment
+    from dataferry.execution.pipeline_run import StepRun
+    from dataferry.execution.script_run import run_by_id
+
+    try:
+        RunStore(workspace.catalog).get_step_run(run_id)
+    except RunNotFoundError:
+        return run_by_id(workspace, run_id)
+    experiment = Experiment(workspace, experiment_name, _skip_name_validation=True)
+    return StepRun(experiment, run_id)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from dataferry.catalog.status import TERMINAL, RunStatus
 from dataferry.execution import run_layout, script_files
 from dataferry.execution.plan_model import plan_of
+from dataferry.execution.run_outputs import output_datasets
 
 if TYPE_CHECKING:
     from dataferry.execution.script_run import ScriptRun
@@ -128,15 +129,11 @@ def _datasets(run: ScriptRun, step: StepView, details: dict[str, Any]) -> None:
                     },
                 }
             )
-    for out in store.outputs_of(step.source_id):
-        details["outputDatasets"].append(
-            {
-                "identifier": {"datastore": out.datastore, "path": out.path},
-                "outputType": "RunOutput",
-                "outputDetails": {"outputName": out.name},
-                "dataset": _output_dataset(run, out.datastore, out.path),
-            }
-        )
+    details["outputDatasets"] = output_datasets(
+        run.experiment.workspace,
+        store.outputs_of(step.source_id),
+        run.experiment.workspace.catalog.versions_by_producer(step.source_id),
+    )
 
 
 def _input_dataset(run: ScriptRun, row: dict[str, Any]) -> Any:
@@ -151,11 +148,3 @@ def _input_dataset(run: ScriptRun, row: dict[str, Any]) -> Any:
         return AbstractDataset.get_by_id(run.experiment.workspace, row["dataset_id"])
     except DatasetNotFoundError:  # deleted since the run: say which one it was
         return {"id": row["dataset_id"]}
-
-
-def _output_dataset(run: ScriptRun, datastore: str, path: str) -> Any:
-    """A FileDataset of a committed output (a definition: nothing is read)."""
-    from dataferry.data import Dataset, Datastore
-
-    store = Datastore.get(run.experiment.workspace, datastore)
-    return Dataset.File.from_files((store, path.rstrip("/") + "/"), validate=False)

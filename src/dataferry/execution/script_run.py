@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from dataferry.catalog.status import RunStatus, StepStatus
 from dataferry.errors import ActivityFailedException, RunStateError
 from dataferry.execution import run_layout, script_files, views
-from dataferry.execution.metrics import metrics_dict
 from dataferry.execution.pipeline_run import PipelineRun, _LogPrinter
 from dataferry.execution.run_api import RunFilesApi, RunTagsApi
+from dataferry.execution.run_metrics import RunMetricsApi
 from dataferry.execution.run_models import ModelSource, RegistersModels
 from dataferry.execution.script_submit import SCRIPT_RUN_TYPE
 
@@ -36,7 +36,7 @@ def sdk_status(status: str) -> str:
     return "Completed" if status == RunStatus.FINISHED else status
 
 
-class ScriptRun(RunTagsApi, RunFilesApi, RegistersModels):
+class ScriptRun(RunTagsApi, RunFilesApi, RegistersModels, RunMetricsApi):
     """A submitted script run (``Experiment.submit(ScriptRunConfig(...))``); its files
     (``./outputs`` once it has ended, and what it uploaded) register as models
     (``register_model``, B.14). Tags given at submit and set later (``tag``,
@@ -114,7 +114,11 @@ class ScriptRun(RunTagsApi, RunFilesApi, RegistersModels):
         if step is None:
             raise RunStateError(f"run {self._id} has no step run: it has no files")
         return ModelSource(
-            self.experiment.workspace, step.id, self.experiment.name, live=False
+            self.experiment.workspace,
+            step.id,
+            self.experiment.name,
+            live=False,
+            run_id=self._id,
         )
 
     def get_status(self) -> str:
@@ -188,31 +192,18 @@ class ScriptRun(RunTagsApi, RunFilesApi, RegistersModels):
             )
         return details
 
-    def get_metrics(
-        self,
-        name: str | None = None,
-        recursive: bool = False,
-        run_type: str | None = None,
-        populate: bool = False,
-    ) -> dict[str, Any]:
-        """``{name: value}`` in the SDK's shapes (what the script logged, and what was
-        logged on this run object); ``recursive=True`` gives ``{run_id: metrics}`` for
-        this run and its child runs, leaving out runs with none, and ``run_type`` keeps
-        children of that type. ``populate`` fetches artifact-backed values in the SDK;
-        the values here are stored whole, so it changes nothing."""
-        own = self._metrics(name)
-        if not recursive:
-            return own
-        out = {self._id: own}
-        for child in self.get_children(recursive=True):
-            if run_type is None or child.type == run_type:
-                out[child.id] = child.get_metrics(name)
-        return {key: value for key, value in out.items() if value}
-
-    def _metrics(self, name: str | None) -> dict[str, Any]:
+    def _metric_records(self) -> list[views.MetricView]:
+        """What the script logged (on its step run) and what was logged on this run
+        object."""
         step = self._step()
         ids = [self._id] + ([step.source_id] if step else [])
-        return metrics_dict(views.metrics(self.experiment.workspace, ids), name)
+        return views.metrics(self.experiment.workspace, ids)
+
+    def _metric_files(self) -> dict[str, Path]:
+        return self._files()
+
+    def _metric_children(self) -> list[RunMetricsApi]:
+        return [c for c in self.get_children() if isinstance(c, RunMetricsApi)]
 
     def _run_files(self) -> RunFiles:
         """The files of the run's one step run (uploads, tags, properties).
@@ -251,7 +242,7 @@ class ScriptRun(RunTagsApi, RunFilesApi, RegistersModels):
         ``recursive``)."""
         from dataferry.execution.run_listing import children_of
 
-        return children_of(self.experiment, self._id, recursive=recursive)
+        return iter(children_of(self.experiment, self._id, recursive=recursive))
 
     def __repr__(self) -> str:
         return (

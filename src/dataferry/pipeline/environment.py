@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import (
+    EnvironmentArgumentError,
     EnvironmentDefinitionError,
     EnvironmentNotFoundError,
 )
@@ -24,6 +25,8 @@ from dataferry.pipeline.checks import check_bool, check_type, type_error
 from dataferry.pipeline.conda_dependencies import CondaDependencies
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dataferry.data.workspace import Workspace
 
 # names the original SDK reserves for Microsoft's curated environments
@@ -353,26 +356,29 @@ class Environment:
         version: str | int | None = None,
         label: str | None = None,
     ) -> Environment:
-        """A registered environment: ``version`` (a str or int), else the latest.
+        """A registered environment: ``version`` (a str or int), the version
+        ``label`` names (``Environment.label``), else the latest.
 
         A curated name (``AzureML-...``) that is not registered is served by the
         current interpreter: it asks for nothing, and the run details say so.
 
         Raises:
             EnvironmentDefinitionError: both ``version`` and ``label`` given, or a
-                ``label`` (labels are not kept in a dataferry workspace).
-            EnvironmentNotFoundError: no such name or version is registered.
+                label that is not a valid label name.
+            EnvironmentNotFoundError: no such name or version is registered, or no
+                version has that label (the message names the labels there are).
         """
         if version is not None and label is not None:
             raise EnvironmentDefinitionError(
                 f"Environment.get('{name}'): pass version or label, not both"
             )
         if label is not None:
-            raise EnvironmentDefinitionError(
-                f"Environment.get('{name}', label={label!r}): labels are not kept in "
-                "a dataferry workspace; pass version= (or nothing, for the latest)"
+            _check_labels(name, [label])
+            number: int | None = workspace.catalog.labelled_environment_version(
+                name, label
             )
-        number = _version_number(name, version)
+        else:
+            number = _version_number(name, version)
         try:
             data = workspace.catalog.get_environment(name, number)
         except EnvironmentNotFoundError:
@@ -380,6 +386,33 @@ class Environment:
                 return cls._curated_named(name)
             raise
         return cls.from_dict(data)
+
+    @staticmethod
+    def label(
+        workspace: Workspace, name: str, version: str | int, labels: Sequence[str]
+    ) -> None:
+        """Label ``version`` of ``name`` with each of ``labels``; a label that named
+        another version of ``name`` moves here. ``Environment.get(ws, name,
+        label=...)`` then gives that version.
+
+        Raises:
+            EnvironmentArgumentError: ``labels`` is not a list of str.
+            EnvironmentDefinitionError: a label is not a valid name (a letter or
+                digit, then letters, digits, ``-``, ``_`` or ``.``).
+            EnvironmentNotFoundError: that version is not registered.
+        """
+        if isinstance(labels, str) or not isinstance(labels, list | tuple):
+            raise EnvironmentArgumentError(
+                f"Environment.label('{name}'): labels must be a list of str, not "
+                f"{type(labels).__name__}"
+            )
+        _check_labels(name, labels)
+        number = _version_number(name, version)
+        if number is None:
+            raise EnvironmentArgumentError(
+                f"Environment.label('{name}'): pass the version to label"
+            )
+        workspace.catalog.label_environment(name, number, list(labels))
 
     @classmethod
     def list(cls, workspace: Workspace) -> dict[str, Environment]:
@@ -423,3 +456,26 @@ def _yaml(data: dict[str, Any]) -> str:
 
     text: str = yaml.safe_dump(data, sort_keys=False)
     return text
+
+
+_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
+
+
+def _check_labels(name: str, labels: Sequence[object]) -> None:
+    """Every label a valid label name.
+
+    Raises:
+        EnvironmentArgumentError: a label that is not a str.
+        EnvironmentDefinitionError: a str that is not a valid label name.
+    """
+    for label in labels:
+        if not isinstance(label, str):
+            raise EnvironmentArgumentError(
+                f"environment '{name}': a label must be a str, not "
+                f"{type(label).__name__} ({label!r})"
+            )
+        if not _LABEL_RE.match(label):
+            raise EnvironmentDefinitionError(
+                f"environment '{name}': invalid label {label!r}; a label starts with a "
+                "letter or digit, then has up to 254 letters, digits, '-', '_' or '.'"
+            )

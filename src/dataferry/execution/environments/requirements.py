@@ -97,6 +97,23 @@ def resolve_request(request: dict[str, Any], name: str | None) -> Resolution:
     return Resolution(tuple(options + install), tuple(replaced), tuple(notes), key)
 
 
+def requirement_names(request: dict[str, Any]) -> list[str]:
+    """The distribution names ``request`` asks for, as pip would install them
+    (conda packages by their PyPI names; ``azureml-*``, which the compatibility
+    package serves, and lines pip alone can read, such as URLs, left out)."""
+    lines = [*_pip_lines(request.get("conda") or [], "", [])]
+    lines += list(request.get("pip") or [])
+    names: list[str] = []
+    for line in lines:
+        try:
+            name = canonicalize_name(Requirement(line.strip()).name)
+        except InvalidRequirement:
+            continue
+        if not name.startswith(("azureml-", "azure-ml")) and name not in names:
+            names.append(name)
+    return names
+
+
 def _needed(line: str, replaced: list[tuple[str, str]]) -> str | None:
     """The line to install, or None if this interpreter serves it (a replaced pin is
     appended to ``replaced``)."""

@@ -1,6 +1,6 @@
 """From an ``EnvironmentSpec`` to the interpreter a step runs with, and its notes.
 
-The notes (a replaced pin, a Python pin this machine cannot honour, Docker settings not
+The notes (a replaced pin, which interpreter a Python pin runs with, Docker settings not
 applied, a curated name) go to the top of the step's log and into its run details.
 """
 
@@ -11,7 +11,12 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dataferry.execution.environments.requirements import Resolution, resolve_request
+from dataferry.execution.environments.pythons import choose_python
+from dataferry.execution.environments.requirements import (
+    Resolution,
+    requirement_names,
+    resolve_request,
+)
 from dataferry.execution.environments.venvs import ensure_venv
 
 if TYPE_CHECKING:
@@ -58,7 +63,11 @@ def resolve_environment(
     if not spec.installs:
         return ResolvedEnvironment(spec.resolve_interpreter(), tuple(notes))
     resolution = _resolution(spec)
-    notes += [*resolution.notes, *_python_notes(spec.name, request.get("python"))]
+    notes += resolution.notes
+    pinned = choose_python(spec.name, request.get("python"), requirement_names(request))
+    notes += pinned.notes
+    if pinned.interpreter is not None:  # the pinned version's own interpreter
+        return ResolvedEnvironment(pinned.interpreter, tuple(notes))
     if not resolution.key:
         notes.append(
             f"environment '{spec.name}': this interpreter ({sys.executable}) already "
@@ -126,18 +135,3 @@ def _notes(spec: EnvironmentSpec) -> list[str]:
             "without containers here"
         )
     return notes
-
-
-def _python_notes(name: str | None, pin: str | None) -> list[str]:
-    """A warning when the environment pins a Python version other than this one."""
-    if not pin:
-        return []
-    current = sys.version_info
-    wanted = [p for p in pin.split(".") if p != "*"][:2]
-    if wanted == [str(current.major), str(current.minor)][: len(wanted)]:
-        return []
-    return [
-        f"warning: environment '{name}' pins Python {pin}; the step runs with Python "
-        f"{current.major}.{current.minor}.{current.micro} ({sys.executable}): dataferry "
-        "runs on Python 3.11 or newer, and only in the interpreter it is installed in"
-    ]
