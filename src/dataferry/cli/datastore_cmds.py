@@ -13,6 +13,7 @@ from click.core import ParameterSource
 
 from dataferry.cli import render
 from dataferry.cli.context import current_workspace
+from dataferry.cli.datastore_register import register_commands
 from dataferry.cli.params import KEY_JSON_VALUE, KEY_VALUE
 
 if TYPE_CHECKING:
@@ -77,12 +78,23 @@ def list_datastores() -> None:
     type=click.IntRange(min=0),
     help="Top-level entries to list.",
 )
-def show(name: str, limit: int) -> None:
-    """Show a datastore's registration (never its secrets) and its top-level entries."""
+@click.option(
+    "--contents/--no-contents",
+    default=True,
+    help="List the top-level entries (a remote call, bounded by timeouts).",
+)
+def show(name: str, limit: int, contents: bool) -> None:
+    """Show a datastore's registration (never its secrets) and its top-level entries.
+
+    The registration is shown without asking the store; listing its entries fails
+    within seconds, with a typed error, if the store does not answer.
+    """
     from dataferry.data import Datastore
 
     store = Datastore.get(current_workspace(), name)
     render.print_key_values(store._describe(), title=f"Datastore '{store.name}'")
+    if not contents:
+        return
     entries = top_level_entries(store)
     where = store.location.url()
     if not entries:
@@ -319,3 +331,7 @@ def top_level_entries(store: Datastore) -> list[dict[str, Any]]:
         for info in found
     ]
     return sorted(entries, key=lambda e: (e["type"] != "folder", e["name"]))
+
+
+for _command in register_commands(location_of):
+    datastore.add_command(_command)
