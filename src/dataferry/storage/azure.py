@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import (
@@ -117,11 +119,33 @@ def azure_data_lake_gen2_filesystem(
     return fs, str(options["filesystem"])
 
 
+_SIGNATURE = re.compile(r"(sig=)[^&\s\"']+", re.IGNORECASE)
+
+
+class RedactSignatures(logging.Filter):
+    """Replaces a SAS signature in a log record: urllib3 logs every request line, with
+    its query string, at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without the signature; keep the record."""
+        message = record.getMessage()
+        if "sig=" in message.lower():
+            record.msg, record.args = _SIGNATURE.sub(r"\1REDACTED", message), ()
+        return True
+
+
+def _guard_request_logs() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, RedactSignatures) for f in logger.filters):
+        logger.addFilter(RedactSignatures())
+
+
 def _sync_container_client(
     options: Mapping[str, Any], secrets: Mapping[str, str], container: str
 ) -> Any:
     from azure.storage.blob import BlobServiceClient
 
+    _guard_request_logs()
     kwargs = client_kwargs(CHECK_RETRIES, asynchronous=False)
     if "client_secret" in secrets:
         from azure.identity import ClientSecretCredential
@@ -165,7 +189,9 @@ def check_container(
     try:
         with client:
             try:
-                client.get_container_properties()
+                # a listing, not get_container_properties: a container SAS may list
+                # but never read the container's properties
+                next(iter(client.list_blobs(results_per_page=1).by_page()), None)
             except ResourceNotFoundError:
                 if not create:
                     raise StorageError(

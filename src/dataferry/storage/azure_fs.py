@@ -101,23 +101,24 @@ class BoundedBlobFileSystem(AzureBlobFileSystem):  # type: ignore[misc]
         """The filesystem of a registration: key/SAS/connection string, service
         principal, or anonymous (a public container) when no secret is given."""
         url = account_url(options)
-        name = str(options["account_name"])
+        # the container was checked (or created) at registration; asking again before
+        # every write needs a permission a container SAS does not give
+        common: dict[str, Any] = {
+            "account_name": str(options["account_name"]),
+            "service_url": url,
+            "assume_container_exists": True,
+        }
         if "client_secret" in secrets:
             fs = cls(
-                account_name=name,
-                service_url=url,
+                **common,
                 tenant_id=options.get("tenant_id"),
                 client_id=options.get("client_id"),
                 client_secret=secrets["client_secret"],
             )
         elif secrets:
-            fs = cls(
-                account_name=name,
-                service_url=url,
-                connection_string=connection_string(options, secrets),
-            )
+            fs = cls(**common, connection_string=connection_string(options, secrets))
         else:
-            fs = cls(account_name=name, service_url=url, anon=True)
+            fs = cls(**common, anon=True)
         if not fs.__dict__.get("_oserrors"):  # fsspec hands out cached instances
             # per instance, after fsspec has made its sync methods on the instance
             for call in _SYNC_CALLS:
