@@ -60,11 +60,16 @@ def account_url(options: Mapping[str, Any]) -> str:
 
 
 def _is_emulator_host(endpoint: str) -> bool:
-    host = endpoint.rsplit(":", 1)[0] if endpoint.count(":") == 1 else endpoint
+    if endpoint.startswith("["):  # [IPv6]:port
+        host = endpoint[1 : endpoint.find("]")]
+    elif endpoint.count(":") == 1:  # host:port (a bare IPv6 address has more)
+        host = endpoint.rsplit(":", 1)[0]
+    else:
+        host = endpoint
     if host == "localhost":
         return True
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(host)
     except ValueError:
         return False
     return True
