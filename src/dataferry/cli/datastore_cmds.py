@@ -287,21 +287,25 @@ def _warn_unset(*env_vars: str | None) -> None:
 
 
 def location_of(described: Mapping[str, Any]) -> str:
-    """Where a datastore points, from its ``_describe()``: a path, URL or container."""
+    """Where a datastore points, from its ``_describe()``: a path, URL or container.
+
+    A container is shown with its kind's scheme from the registry
+    (``az://account/container``), or under its endpoint URL when that is a full one.
+    """
+    from dataferry.storage.kinds import KINDS
+
     if "path" in described:
         return str(described["path"])
     if "url" in described:
         return str(described["url"])
-    for key, scheme in (
-        ("container_name", "az"),
-        ("filesystem", "abfs"),
-        ("file_share_name", "smb"),
-    ):
-        if key in described:
-            endpoint = str(described.get("endpoint") or "")
-            if endpoint.startswith(("http://", "https://")):  # an emulator
-                return f"{endpoint.rstrip('/')}/{described[key]}"
-            return f"{scheme}://{described.get('account_name', '')}/{described[key]}"
+    for entry in KINDS.values():
+        if entry.datastore_type != described.get("type") or not entry.scheme:
+            continue
+        container = described.get(entry.options[0], "")
+        endpoint = str(described.get("endpoint") or "")
+        if endpoint.startswith(("http://", "https://")):  # an emulator
+            return f"{endpoint.rstrip('/')}/{container}"
+        return f"{entry.scheme}://{described.get('account_name', '')}/{container}"
     return ""
 
 
