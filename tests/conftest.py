@@ -16,6 +16,8 @@ from dataferry.data.config import DEFAULT_WORKSPACE_DIR
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from servers.azurite import Azurite
+
 
 @pytest.fixture(scope="session", autouse=True)
 def local_agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
@@ -84,6 +86,29 @@ def write_csv(
     lines = [header] + [f"{i},{i * 0.5},item{i}" for i in range(start, start + rows)]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """One azurite-blob for the session (installed on first use), stopped at its end.
+
+    Fails, not skips, when npm is missing: CI has Node 20 and npm.
+    """
+    from servers.azurite import AzuriteUnavailable, running_azurite
+
+    try:
+        with running_azurite(tmp_path_factory.mktemp("azurite")) as server:
+            yield server
+    except AzuriteUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def blob_container(azurite: Azurite) -> str:
+    """A fresh, not yet created, container name on the session's Azurite."""
+    import uuid
+
+    return f"c{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture

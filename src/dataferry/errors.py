@@ -34,10 +34,12 @@ __all__ = [
     "DatasetExistsError",
     "DatasetNotFoundError",
     "DatasetValidationError",
+    "DatastoreAuthenticationError",
     "DatastoreError",
     "DatastoreExistsError",
     "DatastoreNotFoundError",
     "DatastorePathError",
+    "DatastoreUnreachableError",
     "EnvironmentBuildError",
     "EnvironmentDefinitionError",
     "EnvironmentNotFoundError",
@@ -254,6 +256,16 @@ class SecretNotFoundError(DatastoreError, LookupError):
     """A credential the datastore needs is neither in the secrets file nor the env."""
 
     exit_code = 3
+
+
+class DatastoreAuthenticationError(DatastoreError, PermissionError):
+    """The store refused the datastore's credentials (a wrong key or SAS token, 403)."""
+
+    exit_code = 2
+
+
+class DatastoreUnreachableError(DatastoreError, ConnectionError):
+    """The store did not answer within the connect/read timeouts (closed port, no host)."""
 
 
 class StorageError(DataferryError, OSError):

@@ -78,7 +78,8 @@ class TestShow:
             account_key="SUPERSECRET",
             skip_validation=True,
         )
-        result = run("datastore", "show", "blob")
+        result = run("datastore", "show", "blob", "--no-contents")
+        assert result.exit_code == 0, result.output
         assert "SUPERSECRET" not in result.output
         assert "account_key" in _row(result.stdout, "secrets")
         assert "az://acct/box" in run("datastore", "list").stdout

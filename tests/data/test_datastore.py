@@ -260,6 +260,7 @@ class TestRegistration:
                     tenant_id="t",
                     client_id="c",
                     client_secret=SECRET,
+                    skip_validation=True,
                 ),
                 AzureDataLakeGen2Datastore,
                 "client_secret",

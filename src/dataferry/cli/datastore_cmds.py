@@ -14,6 +14,7 @@ from click.core import ParameterSource
 from dataferry.cli import json_out, render
 from dataferry.cli.completion import complete_datastores
 from dataferry.cli.context import current_workspace
+from dataferry.cli.datastore_register import register_commands
 from dataferry.cli.params import KEY_JSON_VALUE, KEY_VALUE
 
 if TYPE_CHECKING:
@@ -92,24 +93,35 @@ def list_datastores(as_json: bool) -> None:
     type=click.IntRange(min=0),
     help="Top-level entries to list.",
 )
+@click.option(
+    "--contents/--no-contents",
+    default=True,
+    help="List the top-level entries (a remote call, bounded by timeouts).",
+)
 @json_out.json_option
-def show(name: str, limit: int, as_json: bool) -> None:
-    """Show a datastore's registration (never its secrets) and its top-level entries."""
+def show(name: str, limit: int, contents: bool, as_json: bool) -> None:
+    """Show a datastore's registration (never its secrets) and its top-level entries.
+
+    The registration is shown without asking the store; listing its entries fails
+    within seconds, with a typed error, if the store does not answer.
+    """
     from dataferry.data import Datastore
 
     store = Datastore.get(current_workspace(), name)
     if as_json:
-        entries = top_level_entries(store)
+        entries = top_level_entries(store) if contents else []
         json_out.emit(
             {
                 "registration": store._describe(),
                 "location": store.location.url(),
-                "entry_count": len(entries),
+                "entry_count": len(entries) if contents else None,
                 "entries": entries[:limit],
             }
         )
         return
     render.print_key_values(store._describe(), title=f"Datastore '{store.name}'")
+    if not contents:
+        return
     entries = top_level_entries(store)
     where = store.location.url()
     if not entries:
@@ -302,21 +314,25 @@ def _warn_unset(*env_vars: str | None) -> None:
 
 
 def location_of(described: Mapping[str, Any]) -> str:
-    """Where a datastore points, from its ``_describe()``: a path, URL or container."""
+    """Where a datastore points, from its ``_describe()``: a path, URL or container.
+
+    A container is shown with its kind's scheme from the registry
+    (``az://account/container``), or under its endpoint URL when that is a full one.
+    """
+    from dataferry.storage.kinds import KINDS
+
     if "path" in described:
         return str(described["path"])
     if "url" in described:
         return str(described["url"])
-    for key, scheme in (
-        ("container_name", "az"),
-        ("filesystem", "abfs"),
-        ("file_share_name", "smb"),
-    ):
-        if key in described:
-            endpoint = str(described.get("endpoint") or "")
-            if endpoint.startswith(("http://", "https://")):  # an emulator
-                return f"{endpoint.rstrip('/')}/{described[key]}"
-            return f"{scheme}://{described.get('account_name', '')}/{described[key]}"
+    for entry in KINDS.values():
+        if entry.datastore_type != described.get("type") or not entry.scheme:
+            continue
+        container = described.get(entry.options[0], "")
+        endpoint = str(described.get("endpoint") or "")
+        if endpoint.startswith(("http://", "https://")):  # an emulator
+            return f"{endpoint.rstrip('/')}/{container}"
+        return f"{entry.scheme}://{described.get('account_name', '')}/{container}"
     return ""
 
 
@@ -346,3 +362,7 @@ def top_level_entries(store: Datastore) -> list[dict[str, Any]]:
         for info in found
     ]
     return sorted(entries, key=lambda e: (e["type"] != "folder", e["name"]))
+
+
+for _command in register_commands(location_of):
+    datastore.add_command(_command)

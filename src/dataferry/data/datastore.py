@@ -15,10 +15,12 @@ from dataferry.storage import (
     open_location,
     validate_datastore_name,
 )
+from dataferry.storage.kinds import KINDS
 from dataferry.storage.paths import normalise_datastore_path
+from dataferry.storage.spec import check_registration
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Iterable, Mapping
 
     from dataferry.data.datapath import DataReference
     from dataferry.data.workspace import Workspace
@@ -39,7 +41,8 @@ class Datastore:
 
     def __init_subclass__(cls, kind: str = "", **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if kind:
+        if kind:  # the registry entry says what the kind is called
+            cls.datastore_type = KINDS[kind].datastore_type
             Datastore._kinds[kind] = cls
 
     def __new__(cls, workspace: Workspace, name: str | None = None) -> Datastore:
@@ -90,6 +93,7 @@ class Datastore:
         """Forget the registration and its stored secrets; the data itself stays."""
         self.workspace.catalog.remove_datastore(self.name)
         self.workspace.secrets.put(self.name, {})
+        _forget_location(self.workspace, self.name)
 
     # -- registration -----------------------------------------------------------------
 
@@ -103,12 +107,14 @@ class Datastore:
         secrets: Mapping[str, str | None],
         secret_env: Mapping[str, str | None] | None = None,
         overwrite: bool,
-        check: Callable[[Datastore], None] | None = None,
+        validate: bool = False,
+        create: bool = False,
     ) -> Datastore:
         """Validate, store secrets in the secrets file and the rest in the catalog.
 
-        ``check`` runs on the new datastore before anything is written, so a failed
-        check leaves no registration (and an overwritten one in place).
+        With ``validate`` or ``create`` the kind's check (``storage.kinds``) runs before
+        anything is written, so a refused key or a closed port leaves no registration
+        (and an overwritten one in place).
         """
         name = validate_datastore_name(name)
         given = {k: v for k, v in secrets.items() if v}
@@ -129,15 +135,14 @@ class Datastore:
                 f"a datastore named '{name}' is already registered; pass overwrite=True "
                 "to replace it."
             )
-        store = Datastore._from_spec(workspace, spec)
-        if check is not None:
+        if validate or create:
             pending = _PendingSecrets(workspace.secrets.path, given)
-            store._location = open_location(spec, pending)
-            check(store)
+            check_registration(spec, spec.secrets(pending), create=create)
         workspace.secrets.put(name, dict(given))
         catalog.add_datastore(spec, overwrite=overwrite)
+        _forget_location(workspace, name)  # new secrets under an unchanged spec too
         log.info("registered datastore %s (%s)", name, kind)
-        return store
+        return Datastore._from_spec(workspace, spec)
 
     @staticmethod
     def register_local(
@@ -242,21 +247,35 @@ class Datastore:
         subscription_id: str | None = None,
         resource_group: str | None = None,
         *,
+        connection_string: str | None = None,
         account_key_env: str | None = None,
         sas_token_env: str | None = None,
-    ) -> Datastore:
-        """Register an Azure Blob container (``endpoint`` may be a full emulator URL).
+        connection_string_env: str | None = None,
+    ) -> AzureBlobDatastore:
+        """Register an Azure Blob container; returns an ``AzureBlobDatastore``.
 
-        The key or SAS token goes to the workspace's secrets file, or is read from the
-        environment variable named by ``account_key_env``/``sas_token_env`` at use time.
-        Unless ``skip_validation``, the container is checked (and created with
-        ``create_if_not_exists``) before anything is registered.
+        Credentials (``account_key``, ``sas_token`` or ``connection_string``) go to the
+        workspace's secrets file, or are read at use time from the environment
+        variables named by the ``*_env`` arguments; none is needed for a public
+        container. To use the Azurite emulator pass ``protocol="http",
+        endpoint="127.0.0.1:10000"`` (a host that is an IP address or ``localhost`` is
+        addressed path-style, ``http://127.0.0.1:10000/<account>``), a full
+        ``endpoint="http://127.0.0.1:10000/devstoreaccount1"``, or a connection string.
+        Unless ``skip_validation``, the store is asked (bounded connect/read timeouts)
+        whether the container exists and the credentials are accepted before anything
+        is registered; ``create_if_not_exists`` creates the container.
+        ``subscription_id``/``resource_group`` only serve ``grant_workspace_access``.
 
         Raises:
-            SecretNotFoundError: a named environment variable is not set (when checked).
-            StorageError: the container is missing or cannot be reached; nothing is
-                registered then.
+            DatastoreAuthenticationError: the store refused the credentials (403).
+            DatastoreUnreachableError: the store did not answer within seconds.
+            StorageError: the container is missing (without ``create_if_not_exists``).
+            SecretNotFoundError: a named environment variable is not set.
+            AzureOnlyError: ``grant_workspace_access=True`` (no managed identity here).
+            DatastoreExistsError: the name is taken and ``overwrite`` is False.
         """
+        validate_datastore_name(datastore_name)
+        _refuse_workspace_access(grant_workspace_access, datastore_name)
         options = {
             "container_name": container_name,
             "account_name": account_name,
@@ -264,20 +283,26 @@ class Datastore:
             "endpoint": endpoint,
             "blob_cache_timeout": blob_cache_timeout,
         }
-
-        def check(new: Datastore) -> None:
-            new._check_container(create_if_not_exists, skip_validation)
-
         store = Datastore._register(
             workspace,
             datastore_name,
             "azure_blob",
             options,
-            secrets={"account_key": account_key, "sas_token": sas_token},
-            secret_env={"account_key": account_key_env, "sas_token": sas_token_env},
+            secrets={
+                "account_key": account_key,
+                "sas_token": sas_token,
+                "connection_string": connection_string,
+            },
+            secret_env={
+                "account_key": account_key_env,
+                "sas_token": sas_token_env,
+                "connection_string": connection_string_env,
+            },
             overwrite=overwrite,
-            check=None if skip_validation and not create_if_not_exists else check,
+            validate=not skip_validation,
+            create=create_if_not_exists,
         )
+        assert isinstance(store, AzureBlobDatastore)
         return store
 
     @staticmethod
@@ -299,10 +324,41 @@ class Datastore:
         grant_workspace_access: bool = False,
         *,
         account_key: str | None = None,
+        connection_string: str | None = None,
         client_secret_env: str | None = None,
         account_key_env: str | None = None,
-    ) -> Datastore:
-        """Register an ADLS Gen2 filesystem (service principal, or account key)."""
+        connection_string_env: str | None = None,
+        create_if_not_exists: bool = False,
+        skip_validation: bool = False,
+    ) -> AzureDataLakeGen2Datastore:
+        """Register an ADLS Gen2 filesystem; returns an ``AzureDataLakeGen2Datastore``.
+
+        Authenticates with a service principal (``tenant_id``, ``client_id``,
+        ``client_secret``) or, beyond the SDK, an account key or connection string;
+        ``protocol``/``endpoint`` reach an emulator as for
+        ``register_azure_blob_container``. The filesystem is checked like a blob
+        container (bounded timeouts) unless ``skip_validation``.
+
+        Raises:
+            DatastoreError: both a service principal and a key are given, or a
+                service principal lacks its tenant or client id.
+            DatastoreAuthenticationError, DatastoreUnreachableError, StorageError,
+            SecretNotFoundError, AzureOnlyError, DatastoreExistsError: as for
+                ``register_azure_blob_container``.
+        """
+        validate_datastore_name(datastore_name)  # a bad name is the first thing said
+        _refuse_workspace_access(grant_workspace_access, datastore_name)
+        principal = bool(client_secret or client_secret_env)
+        if principal and (account_key or account_key_env or connection_string):
+            raise DatastoreError(
+                f"datastore '{datastore_name}': give either a service principal "
+                "(client_secret) or an account key / connection string, not both."
+            )
+        if principal and not (tenant_id and client_id):
+            raise DatastoreError(
+                f"datastore '{datastore_name}': a service principal needs tenant_id "
+                "and client_id as well as client_secret."
+            )
         options = {
             "filesystem": filesystem,
             "account_name": account_name,
@@ -313,18 +369,27 @@ class Datastore:
             "protocol": protocol,
             "endpoint": endpoint,
         }
-        return Datastore._register(
+        store = Datastore._register(
             workspace,
             datastore_name,
             "azure_data_lake_gen2",
             options,
-            secrets={"client_secret": client_secret, "account_key": account_key},
+            secrets={
+                "client_secret": client_secret,
+                "account_key": account_key,
+                "connection_string": connection_string,
+            },
             secret_env={
                 "client_secret": client_secret_env,
                 "account_key": account_key_env,
+                "connection_string": connection_string_env,
             },
             overwrite=overwrite,
+            validate=not skip_validation,
+            create=create_if_not_exists,
         )
+        assert isinstance(store, AzureDataLakeGen2Datastore)
+        return store
 
     @staticmethod
     def register_azure_file_share(
@@ -341,8 +406,19 @@ class Datastore:
         skip_validation: bool = False,
         *,
         account_key_env: str | None = None,
-    ) -> Datastore:
-        """Register an Azure file share, reached over SMB 3 with the account key."""
+    ) -> AzureFileDatastore:
+        """Register an Azure file share, reached over SMB 3 with the account key.
+
+        Unless ``skip_validation`` the share is connected to (bounded timeout) and
+        checked before anything is registered; ``create_if_not_exists`` creates it.
+
+        Raises:
+            DatastoreError: only a SAS token is given (SMB cannot use one).
+            DatastoreAuthenticationError, DatastoreUnreachableError, StorageError,
+            SecretNotFoundError, DatastoreExistsError: as for
+                ``register_azure_blob_container``.
+        """
+        validate_datastore_name(datastore_name)
         if sas_token and not (account_key or account_key_env):
             raise DatastoreError(
                 f"datastore '{datastore_name}': an Azure file share is reached over SMB, "
@@ -354,7 +430,7 @@ class Datastore:
             "protocol": protocol,
             "endpoint": endpoint,
         }
-        return Datastore._register(
+        store = Datastore._register(
             workspace,
             datastore_name,
             "azure_file",
@@ -362,33 +438,21 @@ class Datastore:
             secrets={"account_key": account_key},
             secret_env={"account_key": account_key_env},
             overwrite=overwrite,
+            validate=not skip_validation,
+            create=create_if_not_exists,
         )
+        assert isinstance(store, AzureFileDatastore)
+        return store
 
     # -- I/O --------------------------------------------------------------------------
 
     @property
     def location(self) -> StorageLocation:
-        """The opened filesystem and root (credentials are read here, on first use)."""
+        """The opened filesystem and root, one per datastore per workspace (made on
+        first use, when credentials are read; remade when the registration changes)."""
         if self._location is None:
-            self._location = open_location(self._spec, self.workspace.secrets)
+            self._location = _cached_location(self.workspace, self._spec)
         return self._location
-
-    def _check_container(self, create: bool, skip_validation: bool) -> None:
-        if skip_validation and not create:
-            return
-        loc = self.location
-        try:
-            if not loc.fs.exists(loc.root):
-                if not create:
-                    raise StorageError(
-                        f"datastore '{self.name}': container '{loc.root}' does not exist; "
-                        "pass create_if_not_exists=True or skip_validation=True."
-                    )
-                loc.fs.mkdir(loc.root)
-        except OSError as exc:
-            raise StorageError(
-                f"datastore '{self.name}': cannot reach '{loc.root}': {exc}"
-            ) from exc
 
     def upload(
         self,
@@ -545,6 +609,34 @@ class Datastore:
         raise AttributeError(f"{type(self).__name__!s} has no attribute {item!r}")
 
 
+def _cached_location(workspace: Workspace, spec: DatastoreSpec) -> StorageLocation:
+    # one filesystem per datastore per workspace: its clients and connection pools
+    # are reused by every Datastore object and dataset that names it
+    cache: dict[str, tuple[DatastoreSpec, StorageLocation]] = (
+        workspace.__dict__.setdefault("_storage_locations", {})
+    )
+    held = cache.get(spec.name)
+    if held is None or held[0] != spec:
+        held = (spec, open_location(spec, workspace.secrets))
+        cache[spec.name] = held
+    return held[1]
+
+
+def _forget_location(workspace: Workspace, name: str) -> None:
+    workspace.__dict__.get("_storage_locations", {}).pop(name, None)
+
+
+def _refuse_workspace_access(grant: bool, name: str) -> None:
+    if grant:
+        from dataferry.errors import AzureOnlyError
+
+        raise AzureOnlyError(
+            f"datastore '{name}': grant_workspace_access=True gives an Azure ML "
+            "workspace's managed identity access to the storage; there is none here. "
+            "Pass the account key, SAS token or service principal instead."
+        )
+
+
 class _PendingSecrets(SecretStore):
     """The secrets of a registration that is not saved yet, to check it before it is."""
 
@@ -559,28 +651,18 @@ class _PendingSecrets(SecretStore):
 class LocalDatastore(Datastore, kind="local"):
     """A folder on this machine."""
 
-    datastore_type = "Local"
-
 
 class AzureBlobDatastore(Datastore, kind="azure_blob"):
     """An Azure Blob container."""
-
-    datastore_type = "AzureBlob"
 
 
 class AzureDataLakeGen2Datastore(Datastore, kind="azure_data_lake_gen2"):
     """An Azure Data Lake Storage Gen2 filesystem."""
 
-    datastore_type = "AzureDataLakeGen2"
-
 
 class AzureFileDatastore(Datastore, kind="azure_file"):
     """An Azure file share."""
 
-    datastore_type = "AzureFile"
-
 
 class FsspecDatastore(Datastore, kind="fsspec"):
     """Any location fsspec can open, by URL."""
-
-    datastore_type = "Fsspec"

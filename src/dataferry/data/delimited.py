@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from dataferry.data import delimited_errors
+from dataferry.data.arrow_input import open_input
 from dataferry.data.coercion import arrow_type, coerce_columns
 from dataferry.data.delimited_text import (
     DecodedStream,
@@ -269,8 +270,8 @@ class CsvReader:
         state = DecodedStream(
             self.codec, self.separator, drop_header=drop, name=f.display
         )
-        source = f.local_path or f.location.fs.open(f.full, "rb")
-        stream = pa.TransformInputStream(pa.input_stream(source), state)
+        # closing the stream closes the file (a remote one is a pyarrow input file)
+        stream = pa.TransformInputStream(pa.input_stream(open_input(f)), state)
         return _Opened(index, f, stream, state)
 
     def _note_first_line(self, opened: _Opened) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from dataferry.data.arrow_input import opened_input
 from dataferry.data.coercion import arrow_type, coerce_columns, set_batch_column
 from dataferry.data.delimited import CsvReader
 from dataferry.errors import DataFormatError, DatasetValidationError
@@ -29,13 +30,6 @@ log = logging.getLogger(__name__)
 
 _JSON_BLOCK_BYTES = 16 << 20  # a JSON line must fit in one block; no retry there
 _SAMPLE_BLOCK_BYTES = 1 << 20
-
-
-def _open_binary(f: ResolvedFile) -> Any:
-    """What pyarrow reads from: the local path (fast, native I/O) or a file object."""
-    return (
-        f.local_path if f.local_path is not None else f.location.fs.open(f.full, "rb")
-    )
 
 
 # -- Parquet and JSON lines -----------------------------------------------------------
@@ -70,7 +64,8 @@ class ParquetReader(_ConformingReader):
 
         if self._schema is None:
             try:
-                schema = pq.read_schema(_open_binary(self.files[0]))
+                with opened_input(self.files[0]) as source:
+                    schema = pq.read_schema(source)
             except (pa.ArrowInvalid, OSError) as exc:
                 raise DataFormatError(
                     f"{self.files[0].display}: not a Parquet file: {exc}"
@@ -87,13 +82,15 @@ class ParquetReader(_ConformingReader):
             try:
                 if streaming:
                     first_row = 0
-                    for batch in pq.ParquetFile(_open_binary(f)).iter_batches(
-                        batch_size=65536
-                    ):
-                        yield f, self._conform(batch, schema, f, first_row)
-                        first_row += batch.num_rows
+                    with opened_input(f) as source:
+                        for batch in pq.ParquetFile(source).iter_batches(
+                            batch_size=65536
+                        ):
+                            yield f, self._conform(batch, schema, f, first_row)
+                            first_row += batch.num_rows
                 else:
-                    table = pq.read_table(_open_binary(f))
+                    with opened_input(f) as source:
+                        table = pq.read_table(source)
                     yield f, self._conform(table, schema, f)
             except (pa.ArrowInvalid, OSError) as exc:
                 raise DataFormatError(
@@ -124,11 +121,12 @@ class JsonLinesReader(_ConformingReader):
             explicit_schema=schema,
             unexpected_field_behavior="ignore" if schema else "infer",
         )
-        return pajson.read_json(
-            _open_binary(f),
-            read_options=pajson.ReadOptions(block_size=block),
-            parse_options=parse,
-        )
+        with opened_input(f) as source:
+            return pajson.read_json(
+                source,
+                read_options=pajson.ReadOptions(block_size=block),
+                parse_options=parse,
+            )
 
     def schema(self) -> pa.Schema:
         """The dataset's schema."""
@@ -137,11 +135,12 @@ class JsonLinesReader(_ConformingReader):
             try:
                 import pyarrow.json as pajson
 
-                reader = pajson.open_json(
-                    _open_binary(f),
-                    read_options=pajson.ReadOptions(block_size=_SAMPLE_BLOCK_BYTES),
-                )
-                schema = reader.schema
+                with opened_input(f) as source:
+                    reader = pajson.open_json(
+                        source,
+                        read_options=pajson.ReadOptions(block_size=_SAMPLE_BLOCK_BYTES),
+                    )
+                    schema = reader.schema
             except pa.ArrowInvalid as exc:
                 raise DataFormatError(f"{f.display}: not JSON lines: {exc}") from exc
             self._schema = _with_types(schema, self.fmt)
@@ -157,17 +156,21 @@ class JsonLinesReader(_ConformingReader):
         for f in self.files:
             try:
                 if streaming:
-                    reader = pajson.open_json(
-                        _open_binary(f),
-                        read_options=pajson.ReadOptions(block_size=_JSON_BLOCK_BYTES),
-                        parse_options=pajson.ParseOptions(
-                            explicit_schema=parsed, unexpected_field_behavior="ignore"
-                        ),
-                    )
-                    first_row = 0
-                    for b in reader:
-                        yield f, self._conform(b, schema, f, first_row)
-                        first_row += b.num_rows
+                    with opened_input(f) as source:
+                        reader = pajson.open_json(
+                            source,
+                            read_options=pajson.ReadOptions(
+                                block_size=_JSON_BLOCK_BYTES
+                            ),
+                            parse_options=pajson.ParseOptions(
+                                explicit_schema=parsed,
+                                unexpected_field_behavior="ignore",
+                            ),
+                        )
+                        first_row = 0
+                        for b in reader:
+                            yield f, self._conform(b, schema, f, first_row)
+                            first_row += b.num_rows
                 else:
                     yield f, self._conform(self._read(f, parsed), schema, f)
             except pa.ArrowInvalid as exc:

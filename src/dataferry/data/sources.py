@@ -13,6 +13,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.datapath import datastore_path, resolve_datastore
+from dataferry.data.url_credentials import datastore_location_for_url
 from dataferry.errors import (
     DamagedDataError,
     DatasetValidationError,
@@ -174,6 +175,9 @@ def _location_for(
             cache["local"] = StorageLocation("local", fsspec.filesystem("file"), "/")
         return cache["local"], source["local"].lstrip("/")
     url = source["url"]
+    served = datastore_location_for_url(url, workspace)
+    if served is not None:  # the datastore's credentials and endpoint
+        return served
     protocol = split_protocol(url)[0]
     assert protocol is not None
     if protocol not in cache:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from dataferry._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from dataferry.storage.kinds import KINDS as KINDS
     from dataferry.storage.location import FileSignature as FileSignature
     from dataferry.storage.location import StorageLocation as StorageLocation
     from dataferry.storage.secrets import SecretStore as SecretStore
-    from dataferry.storage.spec import KINDS as KINDS
     from dataferry.storage.spec import DatastoreSpec as DatastoreSpec
     from dataferry.storage.spec import open_location as open_location
     from dataferry.storage.spec import (
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
-    "KINDS": "dataferry.storage.spec",
+    "KINDS": "dataferry.storage.kinds",
     "DatastoreSpec": "dataferry.storage.spec",
     "FileSignature": "dataferry.storage.location",
     "SecretStore": "dataferry.storage.secrets",

@@ -1,7 +1,8 @@
-"""One builder per datastore kind: options + secrets -> (fsspec filesystem, root path).
+"""Builders of the kinds without a module of their own: options + secrets -> (fsspec
+filesystem, root path). Azure Blob and ADLS Gen2 are in ``storage.azure``.
 
-Each is imported lazily through ``spec._KINDS`` so that a cloud SDK is only imported by
-a workspace that uses it.
+Each is imported lazily through the registry (``storage.kinds``) so that a cloud SDK is
+only imported by a workspace that uses it.
 """
 
 from __future__ import annotations
@@ -25,64 +26,6 @@ def local_filesystem(
     return LocalFileSystem(auto_mkdir=True), str(options["path"]).rstrip("/") or "/"
 
 
-def _account_url(options: Mapping[str, Any], service: str) -> str:
-    """``https://acct.blob.core.windows.net``, or the full URL given (an emulator)."""
-    endpoint = options.get("endpoint") or "core.windows.net"
-    if endpoint.startswith(("http://", "https://")):
-        return str(endpoint).rstrip("/")
-    protocol = options.get("protocol") or "https"
-    return f"{protocol}://{options['account_name']}.{service}.{endpoint}"
-
-
-def _connection_string(options: Mapping[str, Any], secrets: Mapping[str, str]) -> str:
-    url = _account_url(options, "blob")
-    parts = [f"BlobEndpoint={url}", f"AccountName={options['account_name']}"]
-    if "account_key" in secrets:
-        protocol = url.split(":", 1)[0]
-        parts = [f"DefaultEndpointsProtocol={protocol}", *parts]
-        parts.append(f"AccountKey={secrets['account_key']}")
-    elif "sas_token" in secrets:
-        parts.append(f"SharedAccessSignature={secrets['sas_token'].lstrip('?')}")
-    return ";".join(parts) + ";"
-
-
-def azure_blob_filesystem(
-    options: Mapping[str, Any], secrets: Mapping[str, str]
-) -> tuple[fsspec.AbstractFileSystem, str]:
-    """An Azure Blob container, through adlfs."""
-    from adlfs import AzureBlobFileSystem
-
-    if secrets:
-        fs = AzureBlobFileSystem(connection_string=_connection_string(options, secrets))
-    else:  # a public container: anonymous read access
-        fs = AzureBlobFileSystem(
-            account_name=options["account_name"],
-            account_host=_account_url(options, "blob").split("://", 1)[1],
-            anon=True,
-        )
-    return fs, str(options["container_name"])
-
-
-def azure_data_lake_gen2_filesystem(
-    options: Mapping[str, Any], secrets: Mapping[str, str]
-) -> tuple[fsspec.AbstractFileSystem, str]:
-    """An ADLS Gen2 filesystem (container), through adlfs; service principal or key."""
-    from adlfs import AzureBlobFileSystem
-
-    if "client_secret" in secrets:
-        url = _account_url(options, "dfs")
-        fs = AzureBlobFileSystem(
-            account_name=options["account_name"],
-            account_host=url.split("://", 1)[1],
-            tenant_id=options.get("tenant_id"),
-            client_id=options.get("client_id"),
-            client_secret=secrets["client_secret"],
-        )
-    else:
-        fs = AzureBlobFileSystem(connection_string=_connection_string(options, secrets))
-    return fs, str(options["filesystem"])
-
-
 def azure_file_filesystem(
     options: Mapping[str, Any], secrets: Mapping[str, str]
 ) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -100,10 +43,57 @@ def azure_file_filesystem(
         if "://" in endpoint
         else (f"{options['account_name']}.file.{endpoint}")
     )
+    from dataferry.storage.azure import CONNECT_TIMEOUT_S
+
     fs = SMBFileSystem(
-        host=host, username=options["account_name"], password=secrets["account_key"]
+        host=host,
+        username=options["account_name"],
+        password=secrets["account_key"],
+        timeout=CONNECT_TIMEOUT_S,
     )
     return fs, f"/{options['file_share_name']}"
+
+
+def check_file_share(
+    name: str, options: Mapping[str, Any], secrets: Mapping[str, str], create: bool
+) -> None:
+    """Connect to the share over SMB (bounded by the connect timeout) and check it
+    exists, creating its root folder with ``create``.
+
+    Raises:
+        DatastoreAuthenticationError: the server refused the account key.
+        DatastoreUnreachableError: no answer within the timeout.
+        StorageError: the share is missing and ``create`` is False.
+    """
+    from dataferry.errors import DatastoreAuthenticationError, StorageError
+    from dataferry.storage.azure import unreachable
+    from dataferry.storage.secrets import redact
+
+    where = f"{options['account_name']}/{options['file_share_name']}"
+    try:
+        fs, root = azure_file_filesystem(options, secrets)
+        if not fs.exists(root):
+            if not create:
+                raise StorageError(
+                    f"datastore '{name}': file share {where} does not exist; pass "
+                    "create_if_not_exists=True or skip_validation=True."
+                )
+            fs.mkdir(root)
+    except (StorageError, DatastoreError):
+        raise
+    except OSError as exc:  # smbprotocol: connection refused, timed out
+        raise unreachable(name, where, exc, secrets) from None
+    except Exception as exc:  # smbprotocol's logon failures are no OSError
+        if type(exc).__name__ in (
+            "LogonFailure",
+            "AccessDenied",
+            "SMBAuthenticationError",
+        ):
+            raise DatastoreAuthenticationError(
+                f"datastore '{name}': {where} refused the account key "
+                f"({redact(str(exc), secrets)}); check it and register again."
+            ) from None
+        raise
 
 
 def fsspec_filesystem(

@@ -6,8 +6,29 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dataferry.errors import DatastoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+REDACTED = "***"
+
+
+def redact(text: str, secrets: Mapping[str, str] | Iterable[str]) -> str:
+    """``text`` with every secret value (and the URL-quoted form of each) replaced.
+
+    Messages built from a server's answer or an exception go through this before they
+    reach an error, a log or the terminal: a key or SAS token must never be shown.
+    """
+    from urllib.parse import quote
+
+    values = secrets.values() if hasattr(secrets, "values") else secrets
+    for value in sorted((v for v in values if v), key=len, reverse=True):
+        for form in {value, quote(value, safe=""), quote(value)}:
+            text = text.replace(form, REDACTED)
+    return text
 
 
 class SecretStore:

@@ -13,7 +13,6 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import (
@@ -22,6 +21,8 @@ from dataferry.errors import (
     SecretNotFoundError,
     UnknownProtocolError,
 )
+from dataferry.storage.kinds import kind_entry
+from dataferry.storage.secrets import redact
 
 if TYPE_CHECKING:
     import fsspec
@@ -88,26 +89,7 @@ class DatastoreSpec:
 _Builder = Callable[
     [Mapping[str, Any], Mapping[str, str]], tuple["fsspec.AbstractFileSystem", str]
 ]
-
-# kind -> ("module:function", install hint). Imported on first use so `import dataferry`
-# never pulls in a cloud SDK.
-_KINDS: dict[str, tuple[str, str]] = {
-    "local": ("dataferry.storage.backends:local_filesystem", ""),
-    "azure_blob": (
-        "dataferry.storage.backends:azure_blob_filesystem",
-        "pip install 'dataferry[azure]'",
-    ),
-    "azure_data_lake_gen2": (
-        "dataferry.storage.backends:azure_data_lake_gen2_filesystem",
-        "pip install 'dataferry[azure]'",
-    ),
-    "azure_file": (
-        "dataferry.storage.backends:azure_file_filesystem",
-        "pip install 'dataferry[fileshare]'",
-    ),
-    "fsspec": ("dataferry.storage.backends:fsspec_filesystem", ""),
-}
-KINDS = MappingProxyType(_KINDS)
+_Validator = Callable[[str, Mapping[str, Any], Mapping[str, str], bool], None]
 
 # Where two spellings differing only in case name one file: SMB shares (Azure Files, an
 # fsspec smb:// URL) and the default filesystems of macOS and Windows. Blob stores and
@@ -123,7 +105,7 @@ def is_case_insensitive(spec: DatastoreSpec, *, platform: str = sys.platform) ->
         spec: the registration (its kind, and for ``fsspec`` its URL's protocol).
         platform: the ``sys.platform`` a local folder is on.
     """
-    if spec.kind == "azure_file":
+    if kind_entry(spec.kind).case_insensitive:
         return True
     if spec.kind == "local":
         return platform in _CASE_INSENSITIVE_PLATFORMS
@@ -133,40 +115,69 @@ def is_case_insensitive(spec: DatastoreSpec, *, platform: str = sys.platform) ->
     return False
 
 
-def _builder(kind: str) -> tuple[_Builder, str]:
-    try:
-        target, hint = _KINDS[kind]
-    except KeyError:
-        raise DatastoreError(
-            f"unknown datastore kind {kind!r}; known: {sorted(_KINDS)}"
-        ) from None
+def _load(target: str) -> Any:
+    """A ``module:function`` of the registry, imported on first use so that
+    ``import dataferry`` never pulls in a cloud SDK."""
     module, func = target.split(":")
-    builder: _Builder = getattr(importlib.import_module(module), func)
-    return builder, hint
+    return getattr(importlib.import_module(module), func)
+
+
+def _missing_package(spec: DatastoreSpec, exc: ImportError) -> DatastoreError:
+    hint = kind_entry(spec.kind).install_hint or "install it"
+    return DatastoreError(
+        f"datastore '{spec.name}' ({spec.kind}) needs a package that is not "
+        f"installed: {exc.name or exc}; {hint} and try again."
+    )
 
 
 def open_location(spec: DatastoreSpec, store: SecretStore) -> StorageLocation:
     """Turn a registration into a ``StorageLocation`` (filesystem + root).
 
+    Makes no remote call: clients connect on first use, with bounded timeouts.
+
     Raises:
         SecretNotFoundError: a credential is missing.
-        DatastoreError: the backend package is not installed (the message says which).
+        DatastoreError: unknown kind, or the backend package is not installed (the
+            message says which and how to install it).
     """
-    builder, hint = _builder(spec.kind)
+    entry = kind_entry(spec.kind)
     secrets = spec.secrets(store)
     try:
+        builder: _Builder = _load(entry.builder)
         fs, root = builder(spec.options, secrets)
     except ImportError as exc:
-        raise DatastoreError(
-            f"datastore '{spec.name}' ({spec.kind}) needs a package that is not "
-            f"installed: {exc.name or exc}; {hint or 'install it'} and try again."
-        ) from exc
+        raise _missing_package(spec, exc) from None
     except (UnknownProtocolError, DatastoreError):
         raise
     except ValueError as exc:
-        raise DatastoreError(f"datastore '{spec.name}': {exc}") from exc
+        raise DatastoreError(
+            f"datastore '{spec.name}': {redact(str(exc), secrets)}"
+        ) from None
     from dataferry.storage.location import StorageLocation  # fsspec: on first use
 
     return StorageLocation(
         spec.name, fs, root, is_case_insensitive=is_case_insensitive(spec)
     )
+
+
+def check_registration(
+    spec: DatastoreSpec, secrets: Mapping[str, str], *, create: bool
+) -> None:
+    """Run the kind's registration check: the store answers, accepts the credentials,
+    and the container exists (created first with ``create``). Kinds without a check
+    (local folders, fsspec URLs) pass.
+
+    Raises:
+        DatastoreAuthenticationError: the credentials were refused.
+        DatastoreUnreachableError: the store did not answer within the timeouts.
+        StorageError: the container is missing (and ``create`` is False).
+        DatastoreError: the backend package is not installed.
+    """
+    entry = kind_entry(spec.kind)
+    if not entry.validator:
+        return
+    try:
+        validator: _Validator = _load(entry.validator)
+    except ImportError as exc:
+        raise _missing_package(spec, exc) from None
+    validator(spec.name, spec.options, secrets, create)

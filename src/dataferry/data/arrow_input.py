@@ -1,0 +1,51 @@
+"""What pyarrow reads a dataset's file from, with every handle closed.
+
+A file on this machine is given to pyarrow as its path (pyarrow's own native I/O, the
+fast path). A file anywhere else (a blob container, ADLS, any fsspec URL) is opened
+through pyarrow's filesystem interface over fsspec (``PyFileSystem(FSSpecHandler)``),
+so pyarrow streams it in blocks; the handle is closed when the read ends, also when it
+fails or a streaming reader is abandoned.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from dataferry.errors import PathNotFoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from dataferry.data.sources import ResolvedFile
+
+
+def open_input(f: ResolvedFile) -> Any:
+    """The file's local path, or a pyarrow input file the caller must close.
+
+    Raises:
+        PathNotFoundError: the file is gone (removed since the dataset was resolved).
+    """
+    if f.local_path is not None:
+        return f.local_path
+    from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    arrow_fs = PyFileSystem(FSSpecHandler(f.location.fs))
+    try:
+        return arrow_fs.open_input_file(f.full)
+    except FileNotFoundError as exc:
+        raise PathNotFoundError(
+            f"datastore '{f.location.name}': no file '{f.display}' (removed since the "
+            "dataset was listed?)"
+        ) from exc
+
+
+@contextmanager
+def opened_input(f: ResolvedFile) -> Iterator[Any]:
+    """``open_input`` as a context: a remote handle is closed on leaving it."""
+    source = open_input(f)
+    try:
+        yield source
+    finally:
+        if not isinstance(source, str):
+            source.close()
