@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from pipeline.kit import run_pipeline, step, write_script
+from servers.azurite import ACCOUNT, KEY
 
 from dataferry import DataPath, Dataset, Datastore, Pipeline, PythonScriptStep
 from dataferry.data.file_dataset import FileDataset
@@ -31,6 +32,8 @@ from dataferry.storage.fuse_mount import FUSE_ENV, fuse_unavailable
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from servers.azurite import Azurite
 
     from dataferry import Workspace
 
@@ -202,3 +205,36 @@ def test_an_unknown_mount_fallback_is_refused(workspace: Workspace, value: str) 
     ):
         set_mount_fallback(workspace, value)
     assert mount_fallback(workspace) == "download"
+
+
+@needs_fuse
+@pytest.mark.server
+def test_a_blob_input_is_mounted_from_azurite(
+    workspace: Workspace, azurite: Azurite, blob_container: str, tmp_path: Path
+) -> None:
+    blob = Datastore.register_azure_blob_container(
+        workspace,
+        "blob",
+        blob_container,
+        ACCOUNT,
+        account_key=KEY,
+        protocol="http",
+        endpoint=f"127.0.0.1:{azurite.port}",
+        create_if_not_exists=True,
+    )
+    fs, root = blob.location.fs, blob.location.root
+    fs.pipe_file(f"{root}/data/a.csv", b"n\n1\n")
+    fs.pipe_file(f"{root}/data/deep/b.csv", b"n\n2\n")
+    fs.pipe_file(f"{root}/elsewhere.csv", b"not in the dataset\n")
+    bound, notes = bind(workspace, tmp_path, saved(workspace, blob, "data"))
+    place = tmp_path / "step" / "inputs" / "data"
+    try:
+        assert notes == [] and os.path.ismount(place)
+        assert sorted(os.listdir(place)) == ["a.csv", "deep"]
+        assert (place / "deep" / "b.csv").read_bytes() == b"n\n2\n"
+        with pytest.raises(OSError, match="Read-only file system"):
+            (place / "a.csv").write_text("changed")
+    finally:
+        release_inputs([bound])
+    assert mounted_lines(str(tmp_path)) == [] and not place.exists()
+    assert fs.cat_file(f"{root}/data/a.csv") == b"n\n1\n"
