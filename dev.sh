@@ -17,6 +17,19 @@ setup() {
         .venv/bin/python -m pip install --quiet -e ".[dev]" -e ./compat
         touch "$stamp"
     fi
+    system_packages
+}
+
+# FUSE for mount mode of remote datastores (fusepy needs libfuse2; unmounting needs
+# fusermount from fuse3). Installed as root when missing; elsewhere the FUSE tests
+# skip with the reason and the download fallback is tested.
+system_packages() {
+    if { ! command -v fusermount3 >/dev/null || ! ldconfig -p | grep -q 'libfuse\.so\.2'; } \
+        && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -q fuse3 libfuse2 >/dev/null \
+            || { apt-get update -q >/dev/null && apt-get install -y -q fuse3 libfuse2 >/dev/null; } \
+            || echo "dev.sh: could not install fuse3 libfuse2; FUSE tests will skip" >&2
+    fi
 }
 
 case "${1:-}" in

@@ -288,6 +288,19 @@ class MountError(StorageError):
     """A dataset cannot be mounted at the requested mount point."""
 
 
+class FuseUnavailableError(MountError):
+    """A remote input is to be mounted, FUSE is not available here, and the workspace's
+    ``mount_fallback`` setting is ``error`` (instead of downloading it)."""
+
+    exit_code = 2
+
+
+class MountSettingError(MountError, ValueError):
+    """The workspace's ``mount_fallback`` setting is not one of its values."""
+
+    exit_code = 2
+
+
 class DamagedDataError(StorageError):
     """Committed data was changed after it was committed, so it is not served."""
 

@@ -8,13 +8,14 @@ import shutil
 import tempfile
 from typing import TYPE_CHECKING
 
-from dataferry.errors import MountError
+from dataferry.errors import MountError, MountSettingError
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from dataferry.data.file_dataset import FileDataset
     from dataferry.data.sources import ResolvedFile
+    from dataferry.data.workspace import Workspace
 
 
 def whole_folder(files: list[ResolvedFile]) -> str | None:
@@ -131,3 +132,29 @@ class MountContext:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+MOUNT_FALLBACK_SETTING = "mount_fallback"
+MOUNT_FALLBACKS = ("download", "error")
+
+
+def mount_fallback(workspace: Workspace) -> str:
+    """What a step does with a mount-mode input of a remote datastore where FUSE is not
+    available: ``download`` it (the default; the step's log says so) or fail before the
+    step runs (``error``)."""
+    value = workspace.catalog.get_setting(MOUNT_FALLBACK_SETTING, "download")
+    return str(value or "download")
+
+
+def set_mount_fallback(workspace: Workspace, value: str) -> None:
+    """Set the workspace's ``mount_fallback``: ``download`` or ``error``.
+
+    Raises:
+        MountSettingError: ``value`` is neither.
+    """
+    if value not in MOUNT_FALLBACKS:
+        raise MountSettingError(
+            f"mount_fallback {value!r} is not known: give 'download' (a remote input "
+            "is downloaded where FUSE is not available) or 'error' (the step fails)"
+        )
+    workspace.catalog.set_setting(MOUNT_FALLBACK_SETTING, value)

@@ -17,6 +17,7 @@ from dataferry.data.compute_path import check_path_on_compute, normalise_path_on
 from dataferry.data.file_dataset import local_target
 from dataferry.data.mount import make_link_view
 from dataferry.errors import RunError
+from dataferry.storage.fuse_mount import FuseMount, MountedFile
 from dataferry.storage.integrity import remove_tree, seal
 
 if TYPE_CHECKING:
@@ -94,6 +95,30 @@ def link_view(
     make_link_view(files, str(place))
     seal(str(place))
     return local_target(str(place), files[0]) if one_file else str(place)
+
+
+def mount_records(step_dir: Path) -> Path:
+    """The folder recording the step's live FUSE mounts (one file each), so that a
+    driver starting after a crash finds and removes them."""
+    return step_dir / "mounts"
+
+
+def fuse_view(
+    place: Path, files: list[ResolvedFile], *, one_file: bool, record: Path
+) -> tuple[str, FuseMount]:
+    """A read-only FUSE mount of exactly ``files`` (all on one datastore) at ``place``;
+    return the path the step is given and the mount (stopped by ``release_inputs``).
+
+    Raises:
+        MountError: the mount did not start.
+    """
+    mount = FuseMount(place, record)
+    entries = [
+        MountedFile(os.path.relpath(local_target(str(place), f), place), f.full)
+        for f in files
+    ]
+    mount.start(files[0].location.fs, entries)
+    return (local_target(str(place), files[0]) if one_file else str(place)), mount
 
 
 def copy_into(

@@ -5,8 +5,11 @@ Every input that is a path gets a place of its own in the step's folder, whateve
 
 A mount is read-only. On a local datastore it costs no copy: the step gets a folder of
 links to the files (a single file: a link to it) in read-only folders, and committed
-outputs are read-only themselves; a mount of a datastore that is not on this machine is
-a read-only copy. A download is the step's own writable copy. A mount of a path that
+outputs are read-only themselves. A mount of a datastore that is not on this machine is
+a read-only FUSE mount of exactly the input's files, served by a helper process and
+removed when the step ends (``storage.fuse_mount``); where FUSE is not available the
+step's log says so and the input is downloaded (a read-only copy), or, with the
+workspace's ``mount_fallback`` set to ``error``, the step fails before it runs. A download is the step's own writable copy. A mount of a path that
 matches nothing is an empty read-only folder (the step's log says so), as in Azure ML.
 """
 
@@ -19,13 +22,21 @@ from typing import TYPE_CHECKING, Any
 from dataferry.data.abstract_dataset import AbstractDataset, build_dataset
 from dataferry.data.datastore import Datastore
 from dataferry.data.file_dataset import FileDataset
-from dataferry.errors import DamagedDataError, PathNotFoundError, RunError
+from dataferry.data.mount import mount_fallback
+from dataferry.errors import (
+    DamagedDataError,
+    FuseUnavailableError,
+    PathNotFoundError,
+    RunError,
+)
 from dataferry.execution.input_guard import InputGuard
 from dataferry.execution.input_places import (
     copy_into,
     empty_view,
+    fuse_view,
     input_place,
     link_view,
+    mount_records,
     remove_places,
 )
 from dataferry.execution.plan_inputs import (
@@ -35,6 +46,7 @@ from dataferry.execution.plan_inputs import (
     UpstreamOutputInput,
 )
 from dataferry.execution.registration import tabular_sources
+from dataferry.storage.fuse_mount import clean_recorded_mounts, fuse_unavailable
 from dataferry.storage.integrity import (
     differences,
     seal,
@@ -49,6 +61,7 @@ if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, RunStore
     from dataferry.data.sources import ResolvedFile
     from dataferry.data.workspace import Workspace
+    from dataferry.storage.fuse_mount import FuseMount
     from dataferry.storage.location import StorageLocation
 
 
@@ -65,6 +78,7 @@ class BoundInput:
         None  # the private place made for it (a mount's is removed after the step)
     )
     guard: InputGuard | None = None
+    fuse: FuseMount | None = None  # a remote input's mount, stopped after the step
 
 
 @dataclass
@@ -315,18 +329,34 @@ def _bind_paths(
     *,
     one_file: bool,
 ) -> BoundInput:
-    """Mount (links to local files, else a read-only copy) or download (a copy)."""
-    place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
+    """Mount (links to local files, a FUSE mount of remote ones, else a read-only
+    copy) or download (a copy).
+
+    Raises:
+        FuseUnavailableError: a remote mount where FUSE is not available, and the
+            workspace's ``mount_fallback`` is ``error``.
+    """
     mount = spec.mode == "mount"
-    if mount and all(f.local_path for f in files):
+    remote = mount and not all(f.local_path for f in files)
+    why_not = _why_no_fuse(ctx, spec, files) if remote else None
+    clean_recorded_mounts(mount_records(ctx.step_dir))  # an earlier attempt's
+    place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
+    if mount and not remote:
         ctx.stage(f"linking input '{spec.name}'")
         named = bool(spec.path_on_compute)
         value = link_view(place, files, one_file=one_file, as_named=named)
         return BoundInput(spec.name, spec.style, "mount", value, lineage, place, guard)
-    if mount:
+    if remote and why_not is None:
+        ctx.stage(f"mounting input '{spec.name}'")
+        record = mount_records(ctx.step_dir) / f"{spec.name}.json"
+        value, fuse = fuse_view(place, files, one_file=one_file, record=record)
+        bound = BoundInput(spec.name, spec.style, "mount", value, lineage, place, guard)
+        bound.fuse = fuse
+        return bound
+    if remote:
         ctx.notes.append(
-            f"input '{spec.name}': its datastore is not on this machine, so the "
-            "mount is a read-only copy"
+            f"input '{spec.name}': its datastore is not on this machine and {why_not}, "
+            "so the mount is a read-only downloaded copy"
         )
     doing = f"downloading input '{spec.name}'"
     ctx.stage(doing)
@@ -339,6 +369,25 @@ def _bind_paths(
     if mount:
         seal(str(place))
     return BoundInput(spec.name, spec.style, spec.mode, value, lineage, place, guard)
+
+
+def _why_no_fuse(
+    ctx: InputContext, spec: InputBinding, files: list[ResolvedFile]
+) -> str | None:
+    """Why a remote input cannot be a FUSE mount (None: it can); raise if the
+    workspace wants that to be an error."""
+    if len({f.location.name for f in files}) > 1:
+        return "its files are on several datastores (one mount serves one)"
+    why = fuse_unavailable()
+    if why is not None and mount_fallback(ctx.workspace) == "error":
+        raise FuseUnavailableError(
+            f"input '{spec.name}' is to be mounted from a datastore that is not on "
+            f"this machine, but {why}; the workspace's mount_fallback is 'error'. "
+            "Install FUSE (apt-get install fuse3 libfuse2; pip install "
+            "'dataferry[fuse]'), use as_download(), or set mount_fallback to "
+            "'download'."
+        )
+    return why
 
 
 def _bind_nothing(
@@ -363,5 +412,8 @@ def release_inputs(inputs: list[BoundInput]) -> None:
     """Remove the read-only places made for a step's mounted inputs (links, or copies
     of remote data: the data itself is never touched), so that nothing read-only is
     left in the step's folder. A download is the step's own copy and stays, with its
-    logs, for a look afterwards."""
+    logs, for a look afterwards. FUSE mounts are unmounted first."""
+    for bound in inputs:
+        if bound.fuse is not None:
+            bound.fuse.stop()
     remove_places(b.place for b in inputs if b.place is not None and b.mode == "mount")

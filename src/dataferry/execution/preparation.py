@@ -186,6 +186,7 @@ class Preparation:
         )
         self._bind_inputs(ctx)
         self._stage_outputs(cwd)
+        self._write_notes()
         self.step = self._prepared_step(cwd, resolved.interpreter)
 
     def _decide_reuse(self) -> bool:
@@ -233,7 +234,7 @@ class Preparation:
 
     def _bind_inputs(self, ctx: InputContext) -> None:
         """Bind every input (what was made is kept in ``inputs`` for whoever ends the
-        step); the notes binding made go to the top of the step's log."""
+        step)."""
         node = self.job.node
         for spec in node.inputs:
             self.stage(f"preparing input '{spec.name}'")
@@ -242,6 +243,9 @@ class Preparation:
                 input_places(spec, self.job.run.parameters, ctx.committed),
             ):
                 self.inputs.append(bind_input(ctx, spec))
+
+    def _write_notes(self) -> None:
+        """The notes binding and staging made go to the top of the step's log."""
         if self.notes:
             with open(stdout_path(self.job.folder), "a", encoding="utf-8") as fh:
                 fh.writelines(f"dataferry: {note}\n" for note in self.notes)
@@ -254,17 +258,31 @@ class Preparation:
                 f"step '{node.name}': output '{spec.name}' could not be prepared",
                 [output_place(spec, job.record.id)],
             ):
-                self.staged.append(
-                    stage_output(
-                        job.workspace,
-                        job.store,
-                        spec,
-                        run_id=job.run.id,
-                        step_run_id=job.record.id,
-                        step_dir=job.folder,
-                        work_dir=cwd,
-                    )
+                staged = stage_output(
+                    job.workspace,
+                    job.store,
+                    spec,
+                    run_id=job.run.id,
+                    step_run_id=job.record.id,
+                    step_dir=job.folder,
+                    work_dir=cwd,
                 )
+                self.staged.append(staged)
+            self._note_remote_mount_output(staged)
+
+    def _note_remote_mount_output(self, staged: StagedOutput) -> None:
+        """Say once that a mount-mode output on a remote datastore is written locally
+        and committed at the end: nothing half-written is ever visible there."""
+        where = staged.location
+        if staged.spec.mode != "mount" or where.local_path(
+            where.full_path(staged.path)
+        ):
+            return
+        self.notes.append(
+            f"output '{staged.name}': its datastore ({where.name}) is not on this "
+            "machine, so the mount is a local folder whose files are committed to "
+            f"{where.name}:/{staged.path} when the step succeeds, as in upload mode"
+        )
 
     def _note_compute(self) -> None:
         target = self.job.node.compute_target

@@ -21,6 +21,7 @@ from dataferry.errors import RunStateError, StepNotFoundError, did_you_mean
 from dataferry.execution.commit import discard_step_staging, resolve_template
 from dataferry.execution.driver import HEARTBEAT_S
 from dataferry.execution.driver_start import record_driver, start_driver
+from dataferry.execution.input_places import mount_records
 from dataferry.execution.lifecycle import remove_output
 from dataferry.execution.pipeline import new_run_id
 from dataferry.execution.plan_model import plan_of
@@ -32,7 +33,8 @@ from dataferry.execution.processes import (
     step_processes,
     stop_processes,
 )
-from dataferry.execution.run_layout import run_dir
+from dataferry.execution.run_layout import run_dir, step_dir
+from dataferry.storage.fuse_mount import clean_recorded_mounts
 
 if TYPE_CHECKING:
     import os
@@ -273,8 +275,10 @@ def _recover_step(
     A step's commit is one transaction that also makes it Finished, so a step that is
     not Finished has recorded no output: bytes at a destination it leased are its
     uncommitted write (the driver died between the rename and the record). An
-    overwrite target may hold older committed data, so it is left alone.
+    overwrite target may hold older committed data, so it is left alone. FUSE mounts
+    the dead driver's helpers left (recorded in the step's folder) are removed.
     """
+    clean_recorded_mounts(mount_records(step_dir(workspace, step.run_id, step.id)))
     leased = {
         (lease.datastore, lease.path)
         for lease in store.leases_of_run(step.run_id)
