@@ -250,9 +250,10 @@ class TestPreparing:
         assert slow.duration_s is not None and slow.duration_s >= held_s
         assert sorted(gated.steps_ran()) == ["quick", "slow"]
 
-    def test_a_mount_of_a_remote_store_shows_its_copy_as_a_download(
-        self, workspace: Workspace, gated: Gates
+    def test_a_mount_without_fuse_shows_its_copy_as_a_download(
+        self, workspace: Workspace, gated: Gates, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        monkeypatch.setenv("DATAFERRY_FUSE", "off")  # the fallback: a download
         gated.close("hold-get")
         run = gated.submit("mount")
         wait_until(
