@@ -18,40 +18,50 @@ class AzureOnlyMeta(type):
     """The metaclass of Azure-only names: calling one or reading an attribute fails."""
 
     _service: str
+    _where: str
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        raise AzureOnlyError(_message(cls.__name__, cls._service))
+        raise AzureOnlyError(_message(cls.__name__, cls._service, cls._where))
 
     def __getattr__(cls, name: str) -> Any:
         # private and dunder names stay AttributeErrors, so introspection (help(),
         # IPython's display hooks, copy, pickle) sees a plain class
         if name.startswith("_"):
             raise AttributeError(name)
-        raise AzureOnlyError(_message(f"{cls.__name__}.{name}", cls._service))
+        raise AzureOnlyError(
+            _message(f"{cls.__name__}.{name}", cls._service, cls._where)
+        )
 
 
-def _message(what: str, service: str) -> str:
+AZURE_ML = "the Azure ML service"
+
+
+def _message(what: str, service: str, where: str = AZURE_ML) -> str:
+    """What an Azure-only use says: the service it needs and where that service runs
+    (Azure ML, or another Azure service: Open Datasets are not Azure ML's)."""
     return (
-        f"{what} is Azure-only: it needs {service}, which runs in the Azure ML service "
-        "and has no local equivalent in dataferry. Run this part of the program on "
-        "Azure ML, or replace it with a PythonScriptStep or script run that does the "
-        "work locally."
+        f"{what} is Azure-only: it needs {service}, which runs in {where} and has no "
+        "local equivalent in dataferry. Run this part of the program on Azure, or "
+        "replace it with a PythonScriptStep or script run that does the work locally."
     )
 
 
-def refuse(what: str, service: str) -> NoReturn:
-    """Raise the ``AzureOnlyError`` for ``what`` (a method, say), which needs ``service``.
+def refuse(what: str, service: str, where: str = AZURE_ML) -> NoReturn:
+    """Raise the ``AzureOnlyError`` for ``what`` (a method, say), which needs
+    ``service``, run by ``where`` (the Azure service, Azure ML unless given).
 
     Raises:
         AzureOnlyError: always.
     """
-    raise AzureOnlyError(_message(what, service))
+    raise AzureOnlyError(_message(what, service, where))
 
 
-def azure_only(name: str, service: str) -> type:
-    """A class called ``name`` that raises ``AzureOnlyError`` naming ``service`` on use."""
+def azure_only(name: str, service: str, where: str = AZURE_ML) -> type:
+    """A class called ``name`` that raises ``AzureOnlyError`` naming ``service`` (run
+    by ``where``, the Azure service; Azure ML unless given) on use."""
     doc = f"Azure-only ({service}): importable, raises AzureOnlyError when used."
-    return AzureOnlyMeta(name, (), {"__doc__": doc, "_service": service})
+    namespace = {"__doc__": doc, "_service": service, "_where": where}
+    return AzureOnlyMeta(name, (), namespace)
 
 
 _AUTOML = "automated ML (AutoML)"
@@ -59,8 +69,20 @@ _HYPERDRIVE = "hyperparameter tuning (HyperDrive)"
 _DEPLOY = "model deployment to Azure web services"
 _OPEN_DATA = "Azure Open Datasets (public data read from Azure storage)"
 
+_SERVICES = {  # the Azure service that runs each kind, where it is not Azure ML
+    "an Azure Databricks workspace": "Azure Databricks",
+    "Azure Data Lake Analytics": "Azure Data Lake Analytics",
+    "Azure Batch": "Azure Batch",
+    "an Azure Synapse Spark pool": "Azure Synapse Analytics",
+    "an Azure HDInsight cluster": "Azure HDInsight",
+    "Azure Data Explorer (Kusto)": "Azure Data Explorer",
+    "an Azure Kubernetes Service cluster": "Azure Kubernetes Service",
+    "an Azure Arc Kubernetes cluster": "Azure Arc",
+    _OPEN_DATA: "the Azure Open Datasets catalog",
+}
+
 AZURE_ONLY: dict[str, type] = {
-    name: azure_only(name, service)
+    name: azure_only(name, service, _SERVICES.get(service, AZURE_ML))
     for name, service in (
         ("AutoMLConfig", _AUTOML),
         ("AutoMLStep", _AUTOML),

@@ -7,16 +7,13 @@ import importlib
 import json
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
 import dataferry
 from dataferry._names import AZUREML, AZUREML_VERSION, EXPORTS
 from dataferry.errors import AzureOnlyError
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 # the module paths issue 9 lists; the table may serve more, never fewer
 ISSUE_PATHS = {
@@ -83,6 +80,16 @@ def test_version() -> None:
     assert VERSION == AZUREML_VERSION == f"1.61.0+dataferry.{dataferry.__version__}"
 
 
+@pytest.mark.parametrize("path", sorted(AZUREML))
+def test_every_served_module_has_a_file(path: str) -> None:
+    module = importlib.import_module(path)
+
+    served_by = importlib.import_module("azureml").__file__
+    assert module.__file__ == served_by
+    assert served_by is not None
+    assert Path(served_by).is_file()
+
+
 def test_dir_and_all() -> None:
     import azureml.core.compute as compute
 
@@ -138,6 +145,34 @@ class TestAzureOnly:
             r"Datasets \(public data read from Azure storage\)",
         ):
             Diabetes.get_tabular_dataset()
+
+    @pytest.mark.parametrize(
+        ("path", "name", "where"),
+        [
+            ("azureml.opendatasets", "Diabetes", "the Azure Open Datasets catalog"),
+            ("azureml.opendatasets", "NycTlcGreen", "the Azure Open Datasets catalog"),
+            ("azureml.pipeline.steps", "DatabricksStep", "Azure Databricks"),
+            ("azureml.core.compute", "SynapseCompute", "Azure Synapse Analytics"),
+            ("azureml.pipeline.steps", "KustoStep", "Azure Data Explorer"),
+            ("azureml.train.automl", "AutoMLConfig", "the Azure ML service"),
+            ("azureml.core.webservice", "Webservice", "the Azure ML service"),
+        ],
+    )
+    def test_the_message_names_the_service_that_runs_it(
+        self, path: str, name: str, where: str
+    ) -> None:
+        cls = getattr(importlib.import_module(path), name)
+
+        with pytest.raises(AzureOnlyError) as caught:
+            cls.get_tabular_dataset()
+        message = str(caught.value)
+        assert f", which runs in {where} and has no local equivalent" in message
+        assert message.endswith(
+            "Run this part of the program on Azure, or replace it with a "
+            "PythonScriptStep or script run that does the work locally."
+        )
+        if where != "the Azure ML service":
+            assert "Azure ML service" not in message
 
     def test_reading_an_attribute_is_using_it(self) -> None:
         from azureml.core.webservice import Webservice

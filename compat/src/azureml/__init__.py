@@ -133,6 +133,9 @@ class AzuremlFinder:
             module.__name__, table, namespace
         )
         namespace["__all__"] = sorted(table)
+        # v1 code reads azureml.core.__file__ (to find the SDK's folder, or print it):
+        # every served module names this file, the one that serves it
+        namespace["__file__"] = __file__
         namespace["__doc__"] = (
             f"{module.__name__}, served by dataferry ({DISTRIBUTION})."
         )

@@ -182,6 +182,9 @@ class Driver:
             # thread ends; the process waits for it before it exits
             self._workers.shutdown(wait=False, cancel_futures=True)
         final = self.scheduler.final_status()
+        if final == RunStatus.CANCELED and self.store.get_run(self.run_id).error:
+            # fail() asked for the stop and recorded why: the run ends Failed (B.10)
+            final = RunStatus.FAILED
         if final == RunStatus.FINISHED and self.run.options.get(
             "delete_intermediate_outputs"
         ):

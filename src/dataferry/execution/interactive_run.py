@@ -14,16 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.status import TERMINAL, RunStatus
-from dataferry.errors import PipelineTypeError, RunArgumentError
+from dataferry.errors import PipelineTypeError
 from dataferry.execution import run_layout
+from dataferry.execution.run_children import parent_run
 from dataferry.execution.run_context import _SubmittedRun
-from dataferry.execution.run_metrics import RunMetricsApi
 from dataferry.execution.run_models import ModelSource
 from dataferry.execution.script_details import interactive_details
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from dataferry.execution.experiment import Experiment
 
 INTERACTIVE_RUN_TYPE = "experiment"
@@ -51,15 +49,31 @@ def start_logging(
     return InteractiveRun.start(
         experiment,
         run_id=run_id or str(uuid.uuid4()),
-        outputs=_outputs_folder(outputs),
+        outputs=outputs_folder(outputs),
         tags=kwargs.get("tags"),
         description=kwargs.get("description"),
         parent_run_id=None,
     )
 
 
-def _outputs_folder(outputs: str | bool | None) -> str | None:
-    """None or True: ``./outputs``; False: none; a str: that folder."""
+def failure_message(error_details: Any, error_code: Any) -> str:
+    """The error ``fail(error_details, error_code)`` records: ``<code>: <message>``,
+    the code ``UserError`` unless given."""
+    if isinstance(error_details, BaseException):
+        message = (
+            f"User program failed with {type(error_details).__name__}: {error_details}"
+        )
+    else:
+        message = str(error_details or "the run was marked failed")
+    return f"{error_code or 'UserError'}: {message}"
+
+
+def outputs_folder(outputs: str | bool | None) -> str | None:
+    """None or True: ``./outputs``; False: none; a str: that folder.
+
+    Raises:
+        PipelineTypeError: ``outputs`` is neither.
+    """
     if outputs is None or outputs is True:
         return "./outputs"
     if outputs is False:
@@ -76,6 +90,8 @@ class InteractiveRun(_SubmittedRun):
     ``log_list``, ``log_row``, ``log_table``, ``complete``, ``fail``, ``cancel``."""
 
     type = INTERACTIVE_RUN_TYPE
+    # this process's own code ends its children (complete, or a ``with`` block)
+    _ends_children_at_exit = False
 
     def __init__(
         self, experiment: Experiment, run_id: str, outputs: str | None = None
@@ -128,11 +144,9 @@ class InteractiveRun(_SubmittedRun):
 
     @property
     def parent(self) -> Any:
-        """The run this one is a child of (``child_run``), else None."""
-        from dataferry.execution.script_run import run_by_id
-
-        parent_id = self._ctx["parent_run_id"]
-        return None if parent_id is None else run_by_id(self._workspace, parent_id)
+        """The run this one is a child of (``child_run``): a run or a step run; else
+        None."""
+        return parent_run(self._workspace, self._ctx["parent_run_id"])
 
     def get_status(self) -> str:
         """Running, then Completed, Failed or Canceled."""
@@ -171,11 +185,7 @@ class InteractiveRun(_SubmittedRun):
         _set_status: bool = True,
     ) -> None:
         """End the run Failed; ``error_details`` (a str or an exception) is its error."""
-        if isinstance(error_details, BaseException):
-            message = f"User program failed with {type(error_details).__name__}: {error_details}"
-        else:
-            message = str(error_details or "the run was marked failed")
-        self._end(RunStatus.FAILED, f"{error_code or 'UserError'}: {message}")
+        self._end(RunStatus.FAILED, failure_message(error_details, error_code))
 
     def cancel(self) -> None:
         """End the run Canceled."""
@@ -213,13 +223,6 @@ class InteractiveRun(_SubmittedRun):
         }
         return dict(sorted({**kept, **self._run_files().paths()}.items()))
 
-    def _metric_children(self) -> list[RunMetricsApi]:
-        """Its ``child_run`` and ``submit_child`` runs."""
-        from dataferry.execution.run_listing import children_of
-
-        children = children_of(self.experiment, self.id)
-        return [c for c in children if isinstance(c, RunMetricsApi)]
-
     def _model_source(self) -> ModelSource:
         """Its files as they are now (``register_model`` from a notebook's run)."""
         return ModelSource(
@@ -229,53 +232,6 @@ class InteractiveRun(_SubmittedRun):
             live=True,
             files=self._files(),
         )
-
-    def child_run(
-        self, name: str | None = None, run_id: str | None = None, outputs: Any = None
-    ) -> InteractiveRun:
-        """A new interactive run, Running, whose parent is this run."""
-        return InteractiveRun.start(
-            self.experiment,
-            run_id=run_id or str(uuid.uuid4()),
-            outputs=None if outputs is None else _outputs_folder(outputs),
-            tags=None,
-            description=name,
-            parent_run_id=self.id,
-        )
-
-    def create_children(
-        self,
-        count: int | None = None,
-        tag_key: str | None = None,
-        tag_values: list[str] | None = None,
-    ) -> list[InteractiveRun]:
-        """``count`` new child runs (at most 100), each tagged
-        ``azureml.batch_child_number``; or one per value of ``tag_values``, tagged
-        ``tag_key`` with it.
-
-        Raises:
-            RunArgumentError: neither or both of ``count`` and ``tag_values``, a count
-                not 1-100, or ``tag_values`` without ``tag_key``.
-        """
-        tags = _children_tags(self.id, count, tag_key, tag_values)
-        return [
-            InteractiveRun.start(
-                self.experiment,
-                run_id=str(uuid.uuid4()),
-                outputs=None,
-                tags=t,
-                description=None,
-                parent_run_id=self.id,
-            )
-            for t in tags
-        ]
-
-    def get_children(self, recursive: bool = False) -> Iterator[Any]:
-        """The runs made with ``child_run`` or ``submit_child`` from this run (and
-        theirs, with ``recursive``)."""
-        from dataferry.execution.run_listing import children_of
-
-        return iter(children_of(self.experiment, self.id, recursive=recursive))
 
     def submit_child(self, config: Any, tags: Any = None, **kwargs: Any) -> Any:
         """Submit ``config`` as a child of this run (``Experiment.submit`` semantics)."""
@@ -297,44 +253,6 @@ class InteractiveRun(_SubmittedRun):
             f"Run(Experiment: {self.experiment.name},\nId: {self.id},\n"
             f"Type: {self.type},\nStatus: {self.get_status()})"
         )
-
-
-_MAX_CHILDREN = 100  # the SDK's limit for one create_children call
-
-
-def _children_tags(
-    run_id: str, count: Any, tag_key: Any, tag_values: Any
-) -> list[dict[str, str]]:
-    """The tags of each child ``create_children`` makes (see there)."""
-    if (count is None) == (tag_values is None):
-        raise RunArgumentError(
-            f"run {run_id}: create_children() takes count or tag_values (with tag_key), "
-            "one of them"
-        )
-    if tag_values is not None:
-        if not isinstance(tag_key, str):
-            raise RunArgumentError(
-                f"run {run_id}: create_children(tag_values=...) needs tag_key, the tag "
-                "each child gets its value under"
-            )
-        values = [str(v) for v in tag_values]
-    elif (
-        isinstance(count, bool)
-        or not isinstance(count, int)
-        or not 0 < count <= _MAX_CHILDREN
-    ):
-        raise RunArgumentError(
-            f"run {run_id}: create_children(count={count!r}): count must be an int "
-            f"from 1 to {_MAX_CHILDREN}"
-        )
-    else:
-        tag_key, values = "azureml.batch_child_number", [str(i) for i in range(count)]
-    if len(values) > _MAX_CHILDREN:
-        raise RunArgumentError(
-            f"run {run_id}: create_children() makes at most {_MAX_CHILDREN} runs at "
-            f"once, not {len(values)}"
-        )
-    return [{tag_key: value} for value in values]
 
 
 def _store_of(experiment: Experiment) -> Any:

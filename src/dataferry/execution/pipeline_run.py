@@ -16,6 +16,7 @@ from dataferry.execution import run_layout, views
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.port_identity import reused_names
 from dataferry.execution.run_api import RunFilesApi, RunTagsApi, input_datasets
+from dataferry.execution.run_children import ChildRunsApi
 from dataferry.execution.run_metrics import RunMetricsApi
 from dataferry.execution.run_models import ModelSource, RegistersModels
 from dataferry.execution.run_outputs import output_datasets
@@ -189,7 +190,12 @@ class _RunBase(ABC):
             )
 
 
-class StepRun(_RunBase, RunTagsApi, RunFilesApi, RegistersModels, RunMetricsApi):
+FAIL_WAIT_S = 60.0  # how long fail() waits for the driver to stop the steps
+
+
+class StepRun(
+    _RunBase, ChildRunsApi, RunTagsApi, RunFilesApi, RegistersModels, RunMetricsApi
+):
     """One step's execution in a pipeline run: status, logs, outputs, metrics, the
     tags, properties and files its code attached (``run_api``), and models registered
     from its files (``run_models``)."""
@@ -542,10 +548,39 @@ class PipelineRun(_RunBase, RunMetricsApi, RegistersModels):
             RunStateError: the run's driver is gone and a process of its steps could not
                 be stopped, so it could not be resumed to carry the cancel out.
         """
+        self._stop(None)
+
+    def fail(
+        self,
+        error_details: Any = None,
+        error_code: Any = None,
+        _set_status: bool = True,
+    ) -> None:
+        """Stop the running steps as ``cancel`` does, but end the run Failed with
+        ``error_details`` (a str or an exception) as its error (B.10). Returns once
+        the run has ended (at most ``FAIL_WAIT_S``: the SDK's ``fail`` is synchronous,
+        so a ``get_status()`` right after it reads Failed). A run that has ended stays
+        as it is.
+
+        Raises:
+            RunStateError: as ``cancel``.
+        """
+        from dataferry.execution.interactive_run import failure_message
+
+        self._stop(failure_message(error_details, error_code))
+        views.wait_for_status(
+            self.experiment.workspace, self._id, views.TERMINAL, timeout_s=FAIL_WAIT_S
+        )
+
+    def _stop(self, error: str | None) -> None:
         from dataferry.execution.processes import nudge_driver
         from dataferry.execution.resume import carry_out_cancel
 
-        if self._store.move_run(self._id, RunStatus.CANCEL_REQUESTED, strict=False):
+        # the error goes in with the request, so the driver that carries it out sees it
+        values = {} if error is None else {"error": error}
+        if self._store.move_run(
+            self._id, RunStatus.CANCEL_REQUESTED, strict=False, **values
+        ):
             record = self._store.get_run(self._id)
             nudge_driver(
                 self._id,

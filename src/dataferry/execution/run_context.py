@@ -18,6 +18,7 @@ from dataferry.errors import DataferryError, RunError
 from dataferry.execution.offline_run_api import OfflineRunApi
 from dataferry.execution.run_api import RunTagsApi
 from dataferry.execution.run_artifacts import RunArtifactLogging
+from dataferry.execution.run_children import ChildRunsApi
 from dataferry.execution.run_metrics import RunMetricsApi
 from dataferry.execution.run_models import ModelSource, RegistersModels
 
@@ -171,11 +172,12 @@ def step_workspace() -> Workspace | None:
 
 
 class _SubmittedRun(
-    Run, RunTagsApi, RunArtifactLogging, RegistersModels, RunMetricsApi
+    Run, ChildRunsApi, RunTagsApi, RunArtifactLogging, RegistersModels, RunMetricsApi
 ):
     """The step run a step process belongs to."""
 
     type = "azureml.StepRun"
+    _ends_children_at_exit = True
 
     def __init__(self, context_file: Path) -> None:
         self._folder = context_file.parent

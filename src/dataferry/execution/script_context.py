@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from dataferry.catalog.run_store import MetricRecord
-    from dataferry.execution.run_metrics import RunMetricsApi
     from dataferry.execution.script_run import ScriptRun
 
 
@@ -65,13 +64,6 @@ class ScriptRunContext(_SubmittedRun):
         """What the script logged, and what was logged on the ScriptRun object."""
         return self._store.metrics_of([self.id, self._step_run_id])
 
-    def _metric_children(self) -> list[RunMetricsApi]:
-        from dataferry.execution.run_listing import children_of
-        from dataferry.execution.run_metrics import RunMetricsApi
-
-        children = children_of(self.experiment, self.id)
-        return [c for c in children if isinstance(c, RunMetricsApi)]
-
     def get_details(self) -> dict[str, Any]:
         """The script run's details, as ``ScriptRun.get_details()`` gives them."""
         return self._script_run().get_details()
@@ -79,10 +71,6 @@ class ScriptRunContext(_SubmittedRun):
     def get_status(self) -> str:
         """The script run's status (Running, while the script runs)."""
         return self._script_run().get_status()
-
-    def get_children(self, recursive: bool = False) -> Any:
-        """The runs submitted from this one (``submit_child``)."""
-        return self._script_run().get_children(recursive=recursive)
 
     def submit_child(self, config: Any, tags: Any = None, **kwargs: Any) -> Any:
         """Submit ``config`` as a child of this script run."""

@@ -48,7 +48,9 @@ def details_of(run: ScriptRun, detail: RunDetail) -> dict[str, Any]:
         details["endTimeUtc"] = _iso(detail.ended_at)
     if step is not None:
         _datasets(run, step, details)
-    error = (step.error if step else None) or detail.error
+    # the run's own error (fail(), a driver that failed) says more than the step's
+    # "the run was canceled"; a script that failed leaves only the step's
+    error = detail.error or (step.error if step else None)
     if error and detail.status != RunStatus.FINISHED:
         details["error"] = {"error": {"code": "UserError", "message": error}}
     return details

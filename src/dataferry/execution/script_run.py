@@ -18,12 +18,12 @@ from dataferry.errors import ActivityFailedException, RunStateError
 from dataferry.execution import run_layout, script_files, views
 from dataferry.execution.pipeline_run import PipelineRun, _LogPrinter
 from dataferry.execution.run_api import RunFilesApi, RunTagsApi
+from dataferry.execution.run_children import ChildRunsApi
 from dataferry.execution.run_metrics import RunMetricsApi
 from dataferry.execution.run_models import ModelSource, RegistersModels
 from dataferry.execution.script_submit import SCRIPT_RUN_TYPE
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from dataferry.data.workspace import Workspace
@@ -36,7 +36,7 @@ def sdk_status(status: str) -> str:
     return "Completed" if status == RunStatus.FINISHED else status
 
 
-class ScriptRun(RunTagsApi, RunFilesApi, RegistersModels, RunMetricsApi):
+class ScriptRun(ChildRunsApi, RunTagsApi, RunFilesApi, RegistersModels, RunMetricsApi):
     """A submitted script run (``Experiment.submit(ScriptRunConfig(...))``); its files
     (``./outputs`` once it has ended, and what it uploaded) register as models
     (``register_model``, B.14). Tags given at submit and set later (``tag``,
@@ -202,9 +202,6 @@ class ScriptRun(RunTagsApi, RunFilesApi, RegistersModels, RunMetricsApi):
     def _metric_files(self) -> dict[str, Path]:
         return self._files()
 
-    def _metric_children(self) -> list[RunMetricsApi]:
-        return [c for c in self.get_children() if isinstance(c, RunMetricsApi)]
-
     def _run_files(self) -> RunFiles:
         """The files of the run's one step run (uploads, tags, properties).
 
@@ -231,18 +228,39 @@ class ScriptRun(RunTagsApi, RunFilesApi, RegistersModels, RunMetricsApi):
         """Stop the script; the run ends Canceled and nothing it staged is committed."""
         self._run.cancel()
 
+    def fail(
+        self,
+        error_details: Any = None,
+        error_code: Any = None,
+        _set_status: bool = True,
+    ) -> None:
+        """Stop the script and end the run Failed with ``error_details`` (a str or an
+        exception) as its error; a run that has ended stays as it is.
+
+        Raises:
+            RunStateError: the run's driver is gone and the script could not be stopped.
+        """
+        self._run.fail(error_details, error_code)
+
+    def restore_snapshot(
+        self, snapshot_id: str | None = None, path: str | None = None
+    ) -> str:
+        """Write the script's snapshot (its source folder as submitted) as the ZIP file
+        ``<path>/<snapshot id>.zip`` (``path`` defaults to the temporary folder) and
+        return its path.
+
+        Raises:
+            RunArgumentError: ``snapshot_id`` is not this run's, or ``path`` is a file.
+        """
+        from dataferry.execution.run_snapshot import restore_snapshot
+
+        return restore_snapshot(self.experiment.workspace, self._id, snapshot_id, path)
+
     def submit_child(self, config: Any, tags: Any = None, **kwargs: Any) -> Any:
         """Submit ``config`` as a child of this run (``Experiment.submit`` semantics)."""
         return self.experiment.submit(
             config, tags=tags, _parent_run_id=self._id, **kwargs
         )
-
-    def get_children(self, recursive: bool = False) -> Iterator[Any]:
-        """The runs submitted with ``submit_child`` from this run (and theirs, with
-        ``recursive``)."""
-        from dataferry.execution.run_listing import children_of
-
-        return iter(children_of(self.experiment, self._id, recursive=recursive))
 
     def __repr__(self) -> str:
         return (
