@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,4 +137,21 @@ def running_postgres(folder: Path) -> Iterator[Postgres]:
     try:
         yield Postgres(port, data)
     finally:
-        _as_postgres([*pg_ctl, "-m", "immediate", "-w", "stop"], "pg_ctl stop")
+        _stop(data / "postmaster.pid")
+
+
+def _stop(pid_file: Path) -> None:
+    """Stop the server by its pid, as root (``pg_ctl stop`` would need the
+    ``postgres`` user to reach the temporary folder still): SIGQUIT is an immediate
+    shutdown, which ends its children too; SIGKILL if it outlives the wait."""
+    pid = int(pid_file.read_text().split()[0])
+    for sig in (signal.SIGQUIT, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
