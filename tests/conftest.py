@@ -105,7 +105,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+def postgres() -> Iterator[Postgres]:
     """One PostgreSQL 15 for the session (installed with apt-get on first use) on a
     free loopback port, with a template database migrated to head; stopped at its end.
 
@@ -114,7 +114,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
     from servers.postgres import PostgresUnavailable, running_postgres
 
     try:
-        with running_postgres(tmp_path_factory.mktemp("postgres")) as server:
+        with running_postgres() as server:
             server.execute('CREATE DATABASE "migrated"')
             SqlCatalog(server.url("migrated")).close()  # no session left on it
             yield server
@@ -122,9 +122,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
         pytest.fail(str(exc), pytrace=False)
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.server)]
-)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.server)])
 def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of a fresh catalog database at the head revision, on SQLite and on
     PostgreSQL (a database of its own, copied from the session's migrated template)."""

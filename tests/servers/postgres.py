@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -111,33 +112,36 @@ def _as_postgres(args: list[str], what: str) -> None:
 
 
 @contextlib.contextmanager
-def running_postgres(folder: Path) -> Iterator[Postgres]:
-    """initdb a cluster in ``folder`` and start it; stop it on leaving, always.
+def running_postgres() -> Iterator[Postgres]:
+    """initdb a cluster in a new temporary folder and start it; on leaving, always,
+    stop it and remove the folder.
+
+    The folder is made directly in the system's temporary folder, not in pytest's:
+    pytest makes its own base folder private (0700) at every session start, which
+    would lock the ``postgres`` user out of a cluster another session is running.
 
     Raises:
         PostgresUnavailable: it could not be installed, initialised or started.
     """
     binaries = postgres_binaries()
-    folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        shutil.chown(folder, _USER, _USER)
-        # the temporary folders above are root's own: let the server reach its folder
-        for parent in folder.parents:
-            if parent == Path("/tmp") or parent == parent.parent:
-                break
-            parent.chmod(parent.stat().st_mode | 0o011)
-    data = folder / "data"
-    initdb = [str(binaries / "initdb"), "-D", str(data), "-A", "trust"]
-    _as_postgres([*initdb, "-U", _USER, "--no-sync", "-E", "UTF8"], "initdb")
-    port = free_port()
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    options += " -c max_connections=200"
-    pg_ctl = [str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "log")]
-    _as_postgres([*pg_ctl, "-w", "-o", options, "start"], "pg_ctl start")
+    folder = Path(tempfile.mkdtemp(prefix="dataferry-pg-"))
     try:
-        yield Postgres(port, data)
+        if os.geteuid() == 0:
+            shutil.chown(folder, _USER, _USER)
+        data = folder / "data"
+        initdb = [str(binaries / "initdb"), "-D", str(data), "-A", "trust"]
+        _as_postgres([*initdb, "-U", _USER, "--no-sync", "-E", "UTF8"], "initdb")
+        port = free_port()
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += " -c max_connections=200"
+        pg_ctl = [str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "log")]
+        _as_postgres([*pg_ctl, "-w", "-o", options, "start"], "pg_ctl start")
+        try:
+            yield Postgres(port, data)
+        finally:
+            _stop(data / "postmaster.pid")
     finally:
-        _stop(data / "postmaster.pid")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stop(pid_file: Path) -> None:
