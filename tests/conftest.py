@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from servers.azurite import Azurite
+    from servers.postgres import Postgres
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -101,6 +102,36 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
             yield server
     except AzuriteUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One PostgreSQL 15 for the session (installed with apt-get on first use) on a
+    free loopback port, with a template database migrated to head; stopped at its end.
+
+    Fails, not skips, when it cannot start: CI runs as root on Debian 12.
+    """
+    from servers.postgres import PostgresUnavailable, running_postgres
+
+    try:
+        with running_postgres() as server:
+            server.execute('CREATE DATABASE "migrated"')
+            SqlCatalog(server.url("migrated")).close()  # no session left on it
+            yield server
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.server)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh catalog database at the head revision, on SQLite and on
+    PostgreSQL (a database of its own, copied from the session's migrated template)."""
+    if request.param == "sqlite":
+        path = tmp_path / "catalog.db"
+        SqlCatalog(f"sqlite:///{path}").close()
+        return f"sqlite:///{path}"
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.create_database(template="migrated")
 
 
 @pytest.fixture

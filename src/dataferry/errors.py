@@ -212,6 +212,16 @@ class CatalogVersionError(CatalogError):
     """The catalog was written by a newer dataferry than this one."""
 
 
+class CatalogBusyError(CatalogError, TimeoutError):
+    """Concurrent writers kept ending a catalog operation (serialization failure,
+    deadlock, a lock held too long) through every retry."""
+
+
+class CatalogUnavailableError(CatalogError, ConnectionError):
+    """The catalog database could not be reached, or the connection to it was lost
+    through every retry."""
+
+
 # -- storage --------------------------------------------------------------------------
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import RowMapping, select
-from sqlalchemy.exc import IntegrityError
 
+from dataferry.catalog.db_guard import guard_public
+from dataferry.catalog.locks import insert_new
 from dataferry.catalog.records import ComputeTargetRecord
 from dataferry.catalog.schema import compute_targets
 from dataferry.catalog.sql_catalog import now
@@ -22,8 +23,11 @@ if TYPE_CHECKING:
     from dataferry.catalog.sql_catalog import SqlCatalog
 
 
+@guard_public
 class ComputeStore:
-    """Adds, reads and removes the compute targets of one workspace's catalog."""
+    """Adds, reads and removes the compute targets of one workspace's catalog.
+
+    A database failure raises a ``CatalogError`` naming the operation."""
 
     def __init__(self, catalog: SqlCatalog) -> None:
         self.catalog = catalog
@@ -37,17 +41,8 @@ class ComputeStore:
         Raises:
             ComputeTargetExistsError: a target of that name has other settings.
         """
-        inserted = False
-        try:
-            with self.catalog.write() as conn:
-                row = conn.execute(
-                    select(compute_targets).where(compute_targets.c.name == record.name)
-                ).first()
-                if row is None:
-                    conn.execute(compute_targets.insert().values(**_row(record)))
-            inserted = row is None
-        except IntegrityError:  # another process added it between the read and insert
-            pass
+        with self.catalog.write() as conn:  # atomic: one of two adders inserts it
+            inserted = insert_new(conn, compute_targets, _row(record), ["name"])
         existing = self.get(record.name)
         if inserted:
             return existing

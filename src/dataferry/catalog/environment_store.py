@@ -1,7 +1,7 @@
 """Registered environments: versions of a name, each an ``Environment.to_dict()``.
 
-A version is assigned inside one write transaction; the (name, version) key makes a
-second writer that raced to the same number retry, never share it. Registering the
+A version is assigned inside one write transaction holding the lock of the name's
+versions, so concurrent writers get consecutive numbers. Registering the
 definition the latest version already has returns that version (as the Azure ML service
 does), so re-running a notebook does not pile up identical versions.
 """
@@ -11,18 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
+from dataferry.catalog.locks import lock, upsert
 from dataferry.catalog.schema import environment_labels, environments
 from dataferry.catalog.versioned import newest_versions
-from dataferry.errors import CatalogError, EnvironmentNotFoundError, did_you_mean
+from dataferry.errors import EnvironmentNotFoundError, did_you_mean
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from dataferry.catalog.sql_catalog import SqlCatalog
-
-_RETRIES = 50
 
 
 def register_environment(
@@ -30,35 +28,26 @@ def register_environment(
 ) -> int:
     """Keep ``definition`` as the next version of ``name``; returns the version.
 
-    Raises:
-        CatalogError: the catalog stayed busy through every retry.
+    Runs holding the lock of ``name``'s versions: concurrent registrations of one
+    name get consecutive versions (and one definition registered twice, one).
     """
-    for _ in range(_RETRIES):
-        try:
-            with catalog.write() as conn:
-                latest = conn.execute(
-                    select(environments.c.version, environments.c.definition)
-                    .where(environments.c.name == name)
-                    .order_by(environments.c.version.desc())
-                    .limit(1)
-                ).first()
-                if latest is not None and latest.definition == dict(definition):
-                    return int(latest.version)
-                version = 1 if latest is None else int(latest.version) + 1
-                conn.execute(
-                    environments.insert().values(
-                        name=name,
-                        version=version,
-                        definition=dict(definition),
-                        created_at=now,
-                    )
-                )
-                return version
-        except IntegrityError:
-            continue  # PostgreSQL: another transaction took that version first
-    raise CatalogError(
-        f"could not register environment '{name}': the catalog stays busy"
-    )
+    with catalog.write() as conn:
+        lock(conn, "environment-versions", name)
+        latest = conn.execute(
+            select(environments.c.version, environments.c.definition)
+            .where(environments.c.name == name)
+            .order_by(environments.c.version.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.definition == dict(definition):
+            return int(latest.version)
+        version = 1 if latest is None else int(latest.version) + 1
+        conn.execute(
+            environments.insert().values(
+                name=name, version=version, definition=dict(definition), created_at=now
+            )
+        )
+        return version
 
 
 def get_environment(
@@ -113,21 +102,12 @@ def label_environment(
         EnvironmentNotFoundError: that version is not registered.
     """
     get_environment(catalog, name, version)  # the SDK's not-found text
-    with catalog.write() as conn:
-        conn.execute(
-            environment_labels.delete().where(
-                (environment_labels.c.name == name)
-                & environment_labels.c.label.in_(list(labels))
-            )
-        )
-        if labels:
-            conn.execute(
-                environment_labels.insert(),
-                [
-                    {"name": name, "label": lab, "version": version, "created_at": now}
-                    for lab in labels
-                ],
-            )
+    rows = [
+        {"name": name, "label": lab, "version": version, "created_at": now}
+        for lab in labels
+    ]
+    with catalog.write() as conn:  # an upsert: a label moves atomically
+        upsert(conn, environment_labels, rows, ["name", "label"])
 
 
 def labelled_version(catalog: SqlCatalog, name: str, label: str) -> int:

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, select
 
+from dataferry.catalog.db_guard import guard_public
+from dataferry.catalog.locks import upsert
 from dataferry.catalog.schema import content_hashes
 
 if TYPE_CHECKING:
@@ -18,8 +20,10 @@ if TYPE_CHECKING:
 _CHUNK = 500
 
 
+@guard_public
 class HashCache:
-    """``{(datastore, path): (size, mtime_ns, inode, etag) -> hash}``; a changed file misses."""
+    """``{(datastore, path): (size, mtime_ns, inode, etag) -> hash}``; a changed file
+    misses. A database failure raises a ``CatalogError`` naming the operation."""
 
     def __init__(self, catalog: SqlCatalog) -> None:
         self.catalog = catalog
@@ -55,29 +59,18 @@ class HashCache:
 
     def remember(self, datastore: str, hashed: Sequence[HashedFile]) -> None:
         """Store (or replace) the hashes of files just read."""
+        rows = [
+            {
+                "datastore": datastore,
+                "path": h.signature.path,
+                "size": h.signature.size,
+                "mtime_ns": h.signature.mtime_ns,
+                "inode": h.signature.inode,
+                "etag": h.signature.etag,
+                "hash": h.content_hash,
+            }
+            for h in hashed
+        ]
+        # an upsert: two processes remembering one path never collide on its key
         with self.catalog.write() as conn:
-            paths = [h.signature.path for h in hashed]
-            for i in range(0, len(paths), _CHUNK):
-                conn.execute(
-                    content_hashes.delete().where(
-                        and_(
-                            content_hashes.c.datastore == datastore,
-                            content_hashes.c.path.in_(paths[i : i + _CHUNK]),
-                        )
-                    )
-                )
-            conn.execute(
-                content_hashes.insert(),
-                [
-                    {
-                        "datastore": datastore,
-                        "path": h.signature.path,
-                        "size": h.signature.size,
-                        "mtime_ns": h.signature.mtime_ns,
-                        "inode": h.signature.inode,
-                        "etag": h.signature.etag,
-                        "hash": h.content_hash,
-                    }
-                    for h in hashed
-                ],
-            )
+            upsert(conn, content_hashes, rows, ["datastore", "path"])

@@ -1,8 +1,7 @@
 """Registered models in the catalog: versions of a name, each a row with its lineage.
 
 A version is assigned inside one write transaction (the previous highest plus one, from
-1); the (name, version) key makes a second writer that raced to the same number retry,
-never share it. Tags are mutable, properties can only be added, as in the SDK.
+1) holding the lock of the name's versions, so concurrent writers never race to one. Tags are mutable, properties can only be added, as in the SDK.
 """
 
 from __future__ import annotations
@@ -11,19 +10,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import RowMapping, func, select
-from sqlalchemy.exc import IntegrityError
 
+from dataferry.catalog.db_guard import guard_public
+from dataferry.catalog.locks import lock
 from dataferry.catalog.schema import models
 from dataferry.catalog.sql_catalog import now
-from dataferry.errors import CatalogError, ModelNotFoundError, did_you_mean
+from dataferry.errors import ModelNotFoundError, did_you_mean
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import datetime
 
     from dataferry.catalog.sql_catalog import SqlCatalog
-
-_RETRIES = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +51,11 @@ def _record(row: RowMapping) -> ModelRecord:
     return ModelRecord(**values)
 
 
+@guard_public
 class ModelStore:
-    """Adds, reads, changes and removes the registered models of one catalog."""
+    """Adds, reads, changes and removes the registered models of one catalog.
+
+    A database failure raises a ``CatalogError`` naming the operation."""
 
     def __init__(self, catalog: SqlCatalog) -> None:
         self.catalog = catalog
@@ -69,26 +70,18 @@ class ModelStore:
         write transaction, so a ``delete`` of the last version sharing the same files
         (which removes them inside its own) cannot remove them under this one.
 
-        Raises:
-            CatalogError: the catalog stayed busy through every retry.
+        The version is assigned holding the lock of the name's versions:
+        concurrent registrations get consecutive versions.
         """
-        for _ in range(_RETRIES):
-            try:
-                with self.catalog.write() as conn:
-                    ensure_files()
-                    top = conn.execute(
-                        select(func.max(models.c.version)).where(
-                            models.c.name == record.name
-                        )
-                    ).scalar()
-                    values = _row(record, version=(top or 0) + 1)
-                    conn.execute(models.insert().values(**values))
-                return self.get(record.name, values["version"])
-            except IntegrityError:
-                continue  # another transaction took that version first
-        raise CatalogError(
-            f"could not register model '{record.name}': the catalog stays busy"
-        )
+        with self.catalog.write() as conn:
+            lock(conn, "model-versions", record.name)
+            ensure_files()
+            top = conn.execute(
+                select(func.max(models.c.version)).where(models.c.name == record.name)
+            ).scalar()
+            values = _row(record, version=(top or 0) + 1)
+            conn.execute(models.insert().values(**values))
+        return self.get(record.name, values["version"])
 
     def get(self, name: str, version: int | None = None) -> ModelRecord:
         """One version of ``name``; None means the latest.

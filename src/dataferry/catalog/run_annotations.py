@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from dataferry.catalog.db_guard import guard_public
+from dataferry.catalog.locks import insert_new, lock, upsert
 from dataferry.catalog.schema import run_files, run_properties, run_tags
 from dataferry.catalog.sql_catalog import now
 from dataferry.errors import RunFileExistsError, RunPropertyError
@@ -40,21 +41,22 @@ class RunFileRecord:
     created_at: datetime
 
 
+@guard_public
 class RunAnnotations:
-    """Tags, properties and files of runs and step runs in one catalog."""
+    """Tags, properties and files of runs and step runs in one catalog.
+
+    A database failure raises a ``CatalogError`` naming the operation."""
 
     def __init__(self, catalog: SqlCatalog) -> None:
         self.catalog = catalog
 
     def set_tags(self, run_id: str, tags: Mapping[str, str | None]) -> None:
         """Create or replace each tag of the run, in one transaction."""
-        with self.catalog.write() as conn:
-            where = (run_tags.c.run_id == run_id) & run_tags.c.key.in_(list(tags))
-            conn.execute(run_tags.delete().where(where))
-            for key, value in tags.items():
-                conn.execute(
-                    run_tags.insert().values(run_id=run_id, key=key, value=value)
-                )
+        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+        with (
+            self.catalog.write() as conn
+        ):  # an upsert: concurrent setters never collide
+            upsert(conn, run_tags, rows, ["run_id", "key"])
 
     def remove_tags(self, run_id: str, keys: Iterable[str]) -> None:
         """Remove the named tags; a key the run does not have is skipped."""
@@ -78,23 +80,18 @@ class RunAnnotations:
         Raises:
             RunPropertyError: a key already has another value (nothing is written).
         """
-        try:
-            with self.catalog.write() as conn:
-                have = self._properties(conn, run_id)
-                _refuse_changes(run_id, have, properties)
-                for key, value in properties.items():
-                    if key not in have:
-                        conn.execute(
-                            run_properties.insert().values(
-                                run_id=run_id, key=key, value=value
-                            )
+        with self.catalog.write() as conn:
+            # a concurrent adder of the same key waits, then sees it (and its value)
+            lock(conn, "run-properties", run_id)
+            have = self._properties(conn, run_id)
+            _refuse_changes(run_id, have, properties)
+            for key, value in properties.items():
+                if key not in have:
+                    conn.execute(
+                        run_properties.insert().values(
+                            run_id=run_id, key=key, value=value
                         )
-        except IntegrityError as exc:  # PostgreSQL: a concurrent writer added a key
-            raise RunPropertyError(
-                f"run {run_id}: properties {sorted(properties)} were added by another "
-                "writer at the same time; properties are written once, read them with "
-                "get_properties()"
-            ) from exc
+                    )
 
     @staticmethod
     def _properties(conn: Connection, run_id: str) -> dict[str, str]:
@@ -116,15 +113,16 @@ class RunAnnotations:
         Raises:
             RunFileExistsError: the run already has a file of that name.
         """
-        try:
-            with self.catalog.write() as conn:
-                conn.execute(
-                    run_files.insert().values(
-                        run_id=run_id, name=name, path=path, size=size, created_at=now()
-                    )
-                )
-        except IntegrityError as exc:
-            raise _file_exists(run_id, name) from exc
+        row = {
+            "run_id": run_id,
+            "name": name,
+            "path": path,
+            "size": size,
+            "created_at": now(),
+        }
+        with self.catalog.write() as conn:
+            if not insert_new(conn, run_files, row, ["run_id", "name"]):
+                raise _file_exists(run_id, name)
 
     def has_file(self, run_id: str, name: str) -> bool:
         """Whether the run already has a file of that name."""

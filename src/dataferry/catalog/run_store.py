@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import RowMapping, and_, func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from dataferry.catalog import run_events, step_commit
 from dataferry.catalog.bulk_insert import insert_many
+from dataferry.catalog.db_guard import guard_public
+from dataferry.catalog.locks import insert_new, lock
 from dataferry.catalog.schema import (
     events,
     experiments,
@@ -23,7 +24,6 @@ from dataferry.catalog.schema import (
 from dataferry.catalog.sql_catalog import now
 from dataferry.catalog.status import TERMINAL, EventKind, RunStatus, StepStatus
 from dataferry.errors import (
-    CatalogError,
     EventCursorError,
     OutputLocationBusyError,
     RunNotFoundError,
@@ -165,8 +165,13 @@ def _overlaps(a: str, b: str) -> bool:
     return a == b or not a or not b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
+@guard_public
 class RunStore:
-    """The run-related half of the catalog; shares the ``SqlCatalog``'s engine."""
+    """The run-related half of the catalog; shares the ``SqlCatalog``'s engine.
+
+    Every public method raises a ``CatalogError`` naming it when the database fails
+    it (after retrying the transient failures).
+    """
 
     def __init__(self, catalog: SqlCatalog) -> None:
         self.catalog = catalog
@@ -192,15 +197,9 @@ class RunStore:
         """
         stamp = now()
         with self.catalog.write() as conn:
-            if (
-                conn.execute(
-                    select(experiments.c.name).where(experiments.c.name == experiment)
-                ).first()
-                is None
-            ):
-                conn.execute(
-                    experiments.insert().values(name=experiment, created_at=stamp)
-                )
+            # atomic: two first submits to a new experiment create it once
+            new = {"name": experiment, "created_at": stamp}
+            insert_new(conn, experiments, new, ["name"])
             conn.execute(
                 runs.insert().values(
                     id=run_id,
@@ -641,66 +640,61 @@ class RunStore:
             OutputLocationBusyError: another live run's step holds an overlapping
                 location (the message names it).
         """
-        for _ in range(3):
-            with self.catalog.write() as conn:
-                held = conn.execute(
-                    select(leases).where(leases.c.datastore == datastore)
-                ).all()
-                for row in held:
-                    holder = row._mapping
-                    if not _overlaps(holder["path"], path):
-                        continue
-                    if holder["step_run_id"] == step_run_id:
-                        if holder["path"] == path:
-                            return
-                        continue
-                    run = conn.execute(
-                        select(runs.c.status, runs.c.experiment).where(
-                            runs.c.id == holder["run_id"]
-                        )
-                    ).first()
-                    if run is not None and run.status not in TERMINAL:
-                        step = conn.execute(
-                            select(step_runs.c.step_name).where(
-                                step_runs.c.id == holder["step_run_id"]
-                            )
-                        ).scalar()
-                        where = (
-                            f"output location {datastore}:/{path}"
-                            if holder["path"] == path
-                            else f"output location {datastore}:/{path} overlaps "
-                            f"{datastore}:/{holder['path']}, which"
-                        )
-                        raise OutputLocationBusyError(
-                            f"{where} is being written by step "
-                            f"'{step}' (step run {holder['step_run_id']}) of run {holder['run_id']} "
-                            f"in experiment '{run.experiment}'; wait for it to finish, or add "
-                            "{run-id} to the destination so runs write to different places."
-                        )
-                    conn.execute(
-                        leases.delete().where(
-                            and_(
-                                leases.c.datastore == datastore,
-                                leases.c.path == holder["path"],
-                            )
-                        )
-                    )
-                try:
-                    conn.execute(
-                        leases.insert().values(
-                            datastore=datastore,
-                            path=path,
-                            step_run_id=step_run_id,
-                            run_id=run_id,
-                            acquired_at=now(),
-                        )
-                    )
-                    return
-                except IntegrityError:
+        with self.catalog.write() as conn:
+            # PostgreSQL: without it two runs both read "no overlapping lease" and
+            # both insert one (SQLite's write transaction serialises them already)
+            lock(conn, "leases", datastore)
+            held = conn.execute(
+                select(leases).where(leases.c.datastore == datastore)
+            ).all()
+            for row in held:
+                holder = row._mapping
+                if not _overlaps(holder["path"], path):
                     continue
-        raise CatalogError(
-            f"could not lease {datastore}:/{path}: the catalog stays busy"
-        )
+                if holder["step_run_id"] == step_run_id:
+                    if holder["path"] == path:
+                        return
+                    continue
+                run = conn.execute(
+                    select(runs.c.status, runs.c.experiment).where(
+                        runs.c.id == holder["run_id"]
+                    )
+                ).first()
+                if run is not None and run.status not in TERMINAL:
+                    step = conn.execute(
+                        select(step_runs.c.step_name).where(
+                            step_runs.c.id == holder["step_run_id"]
+                        )
+                    ).scalar()
+                    where = (
+                        f"output location {datastore}:/{path}"
+                        if holder["path"] == path
+                        else f"output location {datastore}:/{path} overlaps "
+                        f"{datastore}:/{holder['path']}, which"
+                    )
+                    raise OutputLocationBusyError(
+                        f"{where} is being written by step "
+                        f"'{step}' (step run {holder['step_run_id']}) of run {holder['run_id']} "
+                        f"in experiment '{run.experiment}'; wait for it to finish, or add "
+                        "{run-id} to the destination so runs write to different places."
+                    )
+                conn.execute(
+                    leases.delete().where(
+                        and_(
+                            leases.c.datastore == datastore,
+                            leases.c.path == holder["path"],
+                        )
+                    )
+                )
+            conn.execute(
+                leases.insert().values(
+                    datastore=datastore,
+                    path=path,
+                    step_run_id=step_run_id,
+                    run_id=run_id,
+                    acquired_at=now(),
+                )
+            )
 
     def release_leases(self, step_run_id: str) -> None:
         """Drop every lease a step run holds."""

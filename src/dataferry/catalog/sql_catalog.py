@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import threading
-import time
 import uuid
 import weakref
 from collections import OrderedDict
@@ -25,9 +24,10 @@ from sqlalchemy import (
     make_url,
     select,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from dataferry.catalog import environment_store, migrate
+from dataferry.catalog.db_guard import guard_public, guarded
+from dataferry.catalog.locks import insert_new, lock, upsert
 from dataferry.catalog.records import DatasetRecord, DatasetVersionRecord
 from dataferry.catalog.schema import (
     dataset_versions,
@@ -38,7 +38,6 @@ from dataferry.catalog.schema import (
 )
 from dataferry.catalog.versioned import newest_versions
 from dataferry.errors import (
-    CatalogError,
     DatasetExistsError,
     DatasetNotFoundError,
     DatastoreExistsError,
@@ -52,7 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_BUSY_RETRIES = 50
 # every catalog this process opened: a fork must know what connections it inherits
 _OPEN: weakref.WeakSet[SqlCatalog] = weakref.WeakSet()
 # The engines of the databases this process opened last, by URL. SQLAlchemy keeps the
@@ -168,10 +166,14 @@ def _make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+@guard_public
 class SqlCatalog:
     """Metadata of one workspace: datastores, datasets and versions, runs and outputs.
 
     Every multi-row change runs in one transaction. Methods return frozen records.
+    Every public method raises a ``CatalogError`` (``CatalogBusyError``,
+    ``CatalogUnavailableError``) naming it when the database fails it, after
+    retrying the transient failures.
     """
 
     def __init__(self, url: str) -> None:
@@ -179,18 +181,25 @@ class SqlCatalog:
         self.engine = _engine_for(url)
         self._kept_datastores: dict[str, DatastoreSpec] | None = None
         _OPEN.add(self)
-        if migrate.is_current_sqlite(url):
-            return  # nothing to migrate: no write lock taken
         try:
-            with self.write() as conn:
-                migrate.upgrade(conn)
-        except BaseException as exc:
+            self._migrate()
+        except BaseException:
             self.engine.dispose()  # a refused catalog keeps no connection open
-            if isinstance(exc, OperationalError):
-                raise CatalogError(
-                    f"cannot open the catalog at {url}: {exc.orig}"
-                ) from exc
             raise
+
+    @guarded("open the catalog")
+    def _migrate(self) -> None:
+        if migrate.is_current_sqlite(self.url):
+            return  # nothing to migrate: no write lock taken
+        if not self.url.startswith("sqlite"):
+            with self.read() as conn:
+                if migrate.current_revision(conn) == migrate.HEAD_REVISION:
+                    return  # the same without the lock, on any other database
+        with self.write() as conn:
+            # one process migrates; another opening it meanwhile waits here, then
+            # finds it at head
+            lock(conn, "migrations", "catalog")
+            migrate.upgrade(conn)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -223,8 +232,7 @@ class SqlCatalog:
     def set_setting(self, key: str, value: Any) -> None:
         """Create or replace a workspace setting."""
         with self.write() as conn:
-            conn.execute(settings.delete().where(settings.c.key == key))
-            conn.execute(settings.insert().values(key=key, value=value))
+            upsert(conn, settings, [{"key": key, "value": value}], ["key"])
 
     # -- experiments ------------------------------------------------------------------
 
@@ -262,6 +270,7 @@ class SqlCatalog:
             "created_at": now(),
         }
         with self.write() as conn:
+            lock(conn, "datastores", spec.name)  # two registrations: one is refused
             exists = conn.execute(
                 select(datastores.c.name).where(datastores.c.name == spec.name)
             ).first()
@@ -322,15 +331,8 @@ class SqlCatalog:
         )
         if existing is not None:
             return existing
-        for attempt in range(_BUSY_RETRIES):
-            try:
-                with self.write() as conn:
-                    return save_dataset_in(conn, kind, definition)
-            except IntegrityError:  # another process saved the same definition just now
-                time.sleep(0.001 * attempt)
-        raise CatalogError(
-            "could not save the dataset definition: the catalog stays busy"
-        )
+        with self.write() as conn:
+            return save_dataset_in(conn, kind, definition)
 
     def _dataset_by_fingerprint(self, fingerprint: str) -> DatasetRecord | None:
         with self.read() as conn:
@@ -367,29 +369,22 @@ class SqlCatalog:
     ) -> DatasetVersionRecord:
         """Register ``dataset_id`` as the next version of ``name``.
 
-        The version is assigned inside one write transaction; the (name, version) key makes
-        a second process that raced to the same number retry, never share it.
+        The version is assigned inside one write transaction holding the lock of
+        ``name``'s versions: concurrent registrations get consecutive numbers.
 
         Raises:
             DatasetExistsError: the name is taken and ``create_new_version`` is False.
         """
-        for _ in range(_BUSY_RETRIES):
-            try:
-                with self.write() as conn:
-                    return register_version_in(
-                        conn,
-                        name,
-                        dataset_id,
-                        description=description,
-                        tags=tags,
-                        create_new_version=create_new_version,
-                        producer_step_run_id=producer_step_run_id,
-                    )
-            except IntegrityError:
-                continue  # PostgreSQL: another transaction took that version first
-        raise CatalogError(
-            f"could not register dataset '{name}': the catalog stays busy"
-        )
+        with self.write() as conn:
+            return register_version_in(
+                conn,
+                name,
+                dataset_id,
+                description=description,
+                tags=tags,
+                create_new_version=create_new_version,
+                producer_step_run_id=producer_step_run_id,
+            )
 
     def get_version(
         self, name: str, version: int | None = None
@@ -480,9 +475,6 @@ class SqlCatalog:
     def register_environment(self, name: str, definition: Mapping[str, Any]) -> int:
         """Keep an environment definition as the next version of ``name``; returns the
         version (the latest one's, if its definition is the same).
-
-        Raises:
-            CatalogError: the catalog stayed busy through every retry.
         """
         return environment_store.register_environment(self, name, definition, now=now())
 
@@ -554,30 +546,20 @@ def save_dataset_in(
     conn: Connection, kind: str, definition: Mapping[str, Any]
 ) -> DatasetRecord:
     """Inside a write transaction: the saved definition identical to this one, or a new
-    one inserted.
-
-    Raises:
-        IntegrityError: PostgreSQL: another transaction saved it meanwhile (retry).
-    """
+    one inserted (one atomic insert: a concurrent save of the same one is found)."""
     fingerprint = fingerprint_of({"kind": kind, "definition": definition})
-    row = conn.execute(
+    row = {
+        "id": str(uuid.uuid4()),
+        "kind": kind,
+        "definition": dict(definition),
+        "fingerprint": fingerprint,
+        "created_at": now(),
+    }
+    insert_new(conn, datasets, row, ["fingerprint"])
+    saved = conn.execute(
         select(datasets).where(datasets.c.fingerprint == fingerprint)
-    ).first()
-    if row is not None:
-        return _dataset(row._mapping)
-    record = DatasetRecord(
-        str(uuid.uuid4()), kind, dict(definition), fingerprint, now()
-    )
-    conn.execute(
-        datasets.insert().values(
-            id=record.id,
-            kind=kind,
-            definition=record.definition,
-            fingerprint=fingerprint,
-            created_at=record.created_at,
-        )
-    )
-    return record
+    ).one()
+    return _dataset(saved._mapping)
 
 
 def register_version_in(
@@ -591,12 +573,13 @@ def register_version_in(
     producer_step_run_id: str | None = None,
     producer_output: str | None = None,
 ) -> DatasetVersionRecord:
-    """Inside a write transaction: register ``dataset_id`` as the next version of ``name``.
+    """Inside a write transaction: register ``dataset_id`` as the next version of
+    ``name``, holding the lock of ``name``'s versions until the transaction ends.
 
     Raises:
         DatasetExistsError: the name is taken and ``create_new_version`` is False.
-        IntegrityError: PostgreSQL: another transaction took that version (retry).
     """
+    lock(conn, "dataset-versions", name)
     latest = conn.execute(
         select(func.max(dataset_versions.c.version)).where(
             dataset_versions.c.name == name

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, update
-from sqlalchemy.exc import IntegrityError
 
 from dataferry.catalog.run_events import append_event, move_step
 from dataferry.catalog.schema import leases, lineage, outputs
@@ -26,7 +25,6 @@ from dataferry.catalog.sql_catalog import (
     save_dataset_in,
 )
 from dataferry.catalog.status import EventKind, StepStatus
-from dataferry.errors import CatalogError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
 
 CRASH_ENV = "DATAFERRY_TEST_CRASH_AFTER_COMMIT_WRITE"
 CRASH_EXIT_CODE = 86
-_RETRIES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,20 +91,12 @@ def commit_step(catalog: SqlCatalog, commit: StepCommit) -> list[DatasetVersionR
     Raises:
         StatusTransitionError: the step run is not Running (nothing is recorded).
         DatasetExistsError: never in practice (new versions are always created).
-        CatalogError: the catalog stayed busy through every retry.
     """
-    for _ in range(_RETRIES):
-        writes = _Writes()
-        try:
-            with catalog.write() as conn:
-                registered = _record(conn, commit, writes)
-        except IntegrityError:  # PostgreSQL: a dataset version was taken meanwhile
-            continue
-        writes.wrote()  # after the transaction: the "whole commit" crash point
-        return registered
-    raise CatalogError(
-        f"could not record step run {commit.step_run_id}: the catalog stays busy"
-    )
+    writes = _Writes()
+    with catalog.write() as conn:
+        registered = _record(conn, commit, writes)
+    writes.wrote()  # after the transaction: the "whole commit" crash point
+    return registered
 
 
 def _record(
