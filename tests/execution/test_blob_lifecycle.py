@@ -121,6 +121,26 @@ def test_reuse_is_decided_from_etags_without_downloading(
     assert (made["a.csv"], made["sub/b.csv"]) == ("changed\n", "b\n")
 
 
+def test_an_output_removed_from_the_container_is_made_again(
+    workspace: Workspace, blob: Datastore, code: Path, tmp_path: Path
+) -> None:
+    attempts = tmp_path / "attempts.txt"
+    first = run_pipeline(two_steps(workspace, blob, code, attempts)[0])
+    assert first.get_status() == "Finished"
+    made = step(first, "first").id
+    # someone deletes the output's files behind dataferry's back (its marker stays)
+    blob.location.fs.rm_file(blob.location.full_path(f"mid/{made}/a.csv"))
+
+    again = run_pipeline(two_steps(workspace, blob, code, attempts)[0])
+
+    assert again.get_status() == "Finished"
+    assert step(again, "first").get_details()["explanation"] == (
+        "rerun: earlier output was changed after it was committed "
+        f"(middle: 'a.csv' deleted; run {first.id})"
+    )
+    assert attempts.read_text().split() == ["first", "second", "first", "second"]
+
+
 def test_delete_intermediate_outputs_on_blob(
     workspace: Workspace, blob: Datastore, code: Path, tmp_path: Path
 ) -> None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from servers.azurite import Azurite
 
-    from dataferry import Datastore, Workspace
+    from dataferry import Datastore, PipelineRun, Workspace
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -78,18 +78,28 @@ def code(tmp_path: Path) -> Path:
     return write_script(folder, "list.py", LIST)
 
 
+UPPER = {"a.csv": "N\nX\n", "sub/b.csv": "N\nY\n"}
+
+
 @pytest.mark.parametrize(
-    ("mode", "output_mode"), [("mount", "mount"), ("download", "upload")]
+    ("source", "mode", "output_mode", "expected"),
+    [
+        ("raw", "mount", "mount", UPPER),
+        ("raw/**/*.csv", "download", "upload", UPPER),
+        ("raw/sub/b.csv", "mount", "upload", {"b.csv": "N\nY\n"}),
+    ],
 )
 def test_file_inputs_and_outputs_on_blob(
     workspace: Workspace,
     blob: Datastore,
     code: Path,
     tmp_path: Path,
+    source: str,
     mode: str,
     output_mode: str,
+    expected: dict[str, str],
 ) -> None:
-    named = Dataset.File.from_files(DataPath(blob, "raw")).as_named_input("raw")
+    named = Dataset.File.from_files(DataPath(blob, source)).as_named_input("raw")
     given = named.as_mount() if mode == "mount" else named.as_download()
     out = OutputFileDatasetConfig("made", destination=(blob, "made/{run-id}"))
     out = out.as_upload() if output_mode == "upload" else out.as_mount()
@@ -108,11 +118,11 @@ def test_file_inputs_and_outputs_on_blob(
 
     made = step(run, "copy")
     assert run.get_status() == "Finished", made.get_job_log()
-    assert report(seen) == {"a.csv": "N\nX\n", "sub/b.csv": "N\nY\n"}
+    assert report(seen) == expected
     committed = blobs(blob, f"made/{made.id}")
     marker = json.loads(committed.pop(".dataferry-committed"))
-    assert committed == {"a.csv": "N\nX\n", "sub/b.csv": "N\nY\n"}
-    assert sorted(marker["files"]) == ["a.csv", "sub/b.csv"]
+    assert committed == expected
+    assert sorted(marker["files"]) == sorted(expected)
     assert blobs(blob, ".dataferry-staging") == {}
 
 
@@ -170,3 +180,45 @@ def test_a_direct_input_and_the_default_destination_on_a_default_blob_datastore(
 
     assert later.get_status() == "Finished", step(later, "list").get_job_log()
     assert report(seen) == {"rows.csv": "n,label\n10,a\n20,b\n"}
+
+
+def test_an_overwritten_destination_on_blob_holds_the_last_runs_files(
+    workspace: Workspace, blob: Datastore, code: Path
+) -> None:
+    """A destination without {run-id}: a run refuses to write over it unless the output
+    is ``as_upload(overwrite=True)``; then new files win and old ones stay (as on a
+    local datastore), and the output never reads as a mix."""
+
+    def once(overwrite: bool) -> PipelineRun:
+        named = Dataset.File.from_files(DataPath(blob, "raw")).as_named_input("raw")
+        out = OutputFileDatasetConfig("made", destination=(blob, "shared/made"))
+        copy = PythonScriptStep(
+            "upper.py",
+            name="copy",
+            source_directory=str(code),
+            arguments=[named.as_download(), out.as_upload(overwrite=overwrite)],
+            allow_reuse=False,
+        )
+        return run_pipeline(Pipeline(workspace, [copy]))
+
+    assert once(overwrite=True).get_status() == "Finished"
+    put(blob, {"raw/a.csv": "n\nz\n", "raw/c.csv": "n\nc\n"})
+    blob.location.fs.rm_file(blob.location.full_path("raw/sub/b.csv"))
+    refused = once(overwrite=False)
+
+    assert refused.get_status() == "Failed"
+    assert step(refused, "copy").get_details()["error"] == (
+        "Output path already exist: output 'made' would be written to "
+        "blob:/shared/made, which holds data already. Put {run-id} in the "
+        "destination, or use as_upload(overwrite=True) to replace it."
+    )
+    assert blobs(blob, "shared/made")["a.csv"] == "N\nX\n"
+
+    replaced = once(overwrite=True)
+
+    assert replaced.get_status() == "Finished", step(replaced, "copy").get_details()
+    committed = blobs(blob, "shared/made")
+    marker = json.loads(committed.pop(".dataferry-committed"))
+    assert committed == {"a.csv": "N\nZ\n", "c.csv": "N\nC\n", "sub/b.csv": "N\nY\n"}
+    assert sorted(marker["files"]) == ["a.csv", "c.csv", "sub/b.csv"]
+    assert blobs(blob, ".dataferry-staging") == {}
