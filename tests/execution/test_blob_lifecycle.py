@@ -27,6 +27,7 @@ from dataferry.catalog.schema import content_hashes
 from dataferry.errors import PathNotFoundError
 from dataferry.execution.lifecycle import gc, set_retention
 from dataferry.execution.resume import resume_run
+from dataferry.execution.run_layout import run_dir
 from dataferry.storage.commit_marker import MARKER, PENDING, STAGING_DIR
 
 if TYPE_CHECKING:
@@ -101,7 +102,12 @@ def test_reuse_is_decided_from_etags_without_downloading(
         f"reused from run {first.id} (step run {step(first, 'first').id})"
     )
     assert attempts.read_text().split() == ["first", "second"]
-    # every blob's content hash is its etag: no blob was read to fingerprint it
+    # nothing was downloaded for the second run: no input copy in its folder (the
+    # first run's has one) ...
+    copies = [p.name for p in run_dir(workspace, first.id).rglob("inputs/**/*.csv")]
+    assert sorted(copies) == ["a.csv", "b.csv"]
+    assert list(run_dir(workspace, again.id).rglob("*.csv")) == []
+    # ... and every blob's content hash is its etag: no blob was read to fingerprint it
     with workspace.catalog.read() as conn:
         hashes = conn.execute(
             select(content_hashes.c.path, content_hashes.c.hash).where(
