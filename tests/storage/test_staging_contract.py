@@ -337,3 +337,30 @@ class TestSignatures:
         after = location.signature(location.resolve("data/out")[0])
         assert (before.size, after.size) == (3, 3)
         assert after != before
+
+
+class TestErrors:
+    def test_reading_a_missing_file_names_the_datastore_and_the_path(
+        self, location: StorageLocation
+    ) -> None:
+        with (
+            pytest.raises(
+                PathNotFoundError, match=r"^datastore 's': no file 'data/nope\.csv'$"
+            ),
+            location.open(location.full_path("data/nope.csv")),
+        ):
+            pass
+
+    def test_a_glob_that_matches_nothing_is_a_typed_error(
+        self, location: StorageLocation, tmp_path: Path
+    ) -> None:
+        commit(location, tmp_path, {"a.csv": "1"})
+
+        assert len(location.resolve("data/**/*.csv")) == 1
+        with pytest.raises(
+            PathNotFoundError,
+            match=r"^glob 'data/\*\*/\*\.parquet' matches no file on datastore 's' "
+            r"\(looked in .*data/\*\*/\*\.parquet\); check the path, or list it with "
+            r"`dataferry datastore show s`\.$",
+        ):
+            location.resolve("data/**/*.parquet")
