@@ -111,7 +111,7 @@ def test_file_inputs_and_outputs_on_blob(
         "list.py",
         name="list",
         source_directory=str(code),
-        arguments=[str(seen), out.as_input("made").as_download()],
+        arguments=[str(seen), getattr(out.as_input("made"), f"as_{mode}")()],
     )
 
     run = run_pipeline(Pipeline(workspace, [copy, lister]))
