@@ -2,16 +2,21 @@
 
 Seed 000 ("Moving data into and between ML pipeline steps") and seed 002 ("Pass data
 between pipeline steps"). The step scripts are small ones written here; where a seed
-shows the script's code, the script uses that code.
+shows the script's code, the script uses that code. Every test runs twice: with the
+seeds' datastores as local folders, and as containers on Azurite (the ``blob`` kind,
+``server`` marker), where the workspace's default datastore is a blob one too.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
+from execution.blob_kit import register_blob
 from pipeline.kit import report, run_pipeline, step, write_script
+from servers.azurite import ACCOUNT
 
 from dataferry import (
     DataPath,
@@ -33,8 +38,61 @@ IMAGES = 80
 cluster = "cpu-cluster"  # a compute name this workspace does not know: runs locally
 
 
+@pytest.fixture(params=["local", pytest.param("blob", marks=pytest.mark.server)])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Where the seeds' datastores live: local folders, or blob containers."""
+    return str(request.param)
+
+
+def register(
+    request: pytest.FixtureRequest, workspace: Workspace, kind: str, name: str
+) -> Datastore:
+    """A new empty datastore ``name``: a folder, or a new container on Azurite."""
+    if kind == "local":
+        path = Path(str(request.getfixturevalue("tmp_path"))) / name
+        return Datastore.register_local(workspace, name, path)
+    return register_blob(
+        workspace, request.getfixturevalue("azurite"), f"c{uuid.uuid4().hex[:12]}", name
+    )
+
+
+def upload(store: Datastore, folder: Path, target: str = "") -> None:
+    """The files of a local ``folder`` onto ``store`` under ``target``."""
+    store.upload(str(folder), target_path=target or None, show_progress=False)
+
+
+def read(store: Datastore, path: str) -> dict[str, str]:
+    """``{file name under path: text}`` of what ``store`` holds at ``path``."""
+    location = store.location
+    base = location.full_path(path).rstrip("/")
+    found = {}
+    for full in location.resolve(path):
+        with location.open(full) as fh:
+            found[full[len(base) :].lstrip("/")] = fh.read().decode()
+    return found
+
+
 @pytest.fixture
-def datastore(workspace: Workspace, tmp_path: Path) -> Datastore:
+def default_store(
+    request: pytest.FixtureRequest, workspace: Workspace, kind: str
+) -> Datastore:
+    """The workspace's default datastore: the built-in folder, or a blob container
+    set as the default."""
+    if kind == "local":
+        return workspace.get_default_datastore()
+    store = register(request, workspace, kind, "blob_default")
+    store.set_as_default()
+    return workspace.get_default_datastore()
+
+
+@pytest.fixture
+def datastore(
+    request: pytest.FixtureRequest,
+    workspace: Workspace,
+    default_store: Datastore,
+    tmp_path: Path,
+    kind: str,
+) -> Datastore:
     """``Datastore.get(workspace, 'training_data')``: iris.csv and an images folder."""
     folder = tmp_path / "training"
     folder.mkdir()
@@ -45,7 +103,10 @@ def datastore(workspace: Workspace, tmp_path: Path) -> Datastore:
         image = folder / "images" / ("cat" if i % 2 else "dog") / f"{i}.jpg"
         image.parent.mkdir(parents=True, exist_ok=True)
         image.write_text(f"pixels {i}")
-    Datastore.register_local(workspace, "training_data", folder)
+    if kind == "local":
+        Datastore.register_local(workspace, "training_data", folder)
+    else:
+        upload(register(request, workspace, kind, "training_data"), folder)
     return Datastore.get(workspace, "training_data")
 
 
@@ -101,7 +162,12 @@ class TestSeed000:
 
     @pytest.mark.slow
     def test_named_input_as_mount(
-        self, workspace: Workspace, datastore: Datastore, scripts: Path, tmp_path: Path
+        self,
+        workspace: Workspace,
+        datastore: Datastore,
+        scripts: Path,
+        tmp_path: Path,
+        kind: str,
     ) -> None:
         out = tmp_path / "report.json"
         write_script(scripts, "train.py", LIST_INPUTS)
@@ -118,18 +184,26 @@ class TestSeed000:
 
         assert run.get_status() == "Finished"
         seen = report(out)["iris"]
-        # a single-file dataset on a local datastore mounts as a link to the file
-        # (no copy), in a read-only folder of the step's own
+        # a single-file dataset mounts, in a read-only folder of the step's own, as a
+        # link to the file on a local datastore (no copy), downloaded from a blob one
         folder = Path(step(run, "train_data").get_details()["logFiles"]["stdout.txt"])
         assert seen == {
             "path": f"{folder.parent}/inputs/iris/iris.csv",
             "files": ["iris.csv"],
         }
         notes = step(run, "train_data").get_details()["notes"]
-        assert notes == [
+        assert notes[0] == (
             "compute target 'cpu-cluster' is not configured in this workspace: "
             "step runs on the local executor"
-        ]
+        )
+        assert notes[1:] == (
+            []
+            if kind == "local"
+            else [
+                "input 'iris': its datastore is not on this machine, so the mount is a "
+                "read-only copy"
+            ]
+        )
 
     @pytest.mark.slow
     def test_sampled_splits_as_download_and_as_arguments(
@@ -270,13 +344,9 @@ class TestSeed000:
         # the default destination: the default datastore, dataset/{run-id}/{output-name}
         assert written.datastore_name == workspace.get_default_datastore().name
         assert written.path_on_datastore == f"dataset/{prep.id}/{dataprep_output.name}"
-        folder = Path(
-            workspace.get_default_datastore().location.full_path(
-                written.path_on_datastore
-            )
-        )
-        assert len(os.listdir(folder)) == IMAGES // 2
-        assert (folder / "1.jpg.txt").read_text() == "PIXELS 1"
+        made = read(workspace.get_default_datastore(), written.path_on_datastore)
+        assert len(made) == IMAGES // 2
+        assert made["1.jpg.txt"] == "PIXELS 1"
         # the mounted input was a read-only view of the registered folder, in the
         # step's own folder
         mounted = prep.get_details()["inputs"]["raw_data"]
@@ -285,9 +355,25 @@ class TestSeed000:
 
     @pytest.mark.slow
     def test_upload_to_a_destination_read_by_the_next_step_and_registered(
-        self, workspace: Workspace, tmp_path: Path, scripts: Path
+        self,
+        request: pytest.FixtureRequest,
+        workspace: Workspace,
+        default_store: Datastore,
+        tmp_path: Path,
+        scripts: Path,
+        kind: str,
     ) -> None:
-        Datastore.register_local(workspace, "my_adlsgen2", tmp_path / "adls")
+        if kind == "local":
+            Datastore.register_local(workspace, "my_adlsgen2", tmp_path / "adls")
+        else:  # an ADLS Gen2 registration of a container on Azurite
+            container = register(request, workspace, kind, "lake_container")
+            Datastore.register_azure_data_lake_gen2(
+                workspace,
+                "my_adlsgen2",
+                container.container_name,
+                ACCOUNT,
+                connection_string=request.getfixturevalue("azurite").connection_string,
+            )
         write_script(
             scripts,
             "step1.py",
@@ -357,10 +443,9 @@ class TestSeed000:
 
         assert run.get_status() == "Finished"
         producer = step(run, "generate_data")
-        expected = (
-            tmp_path / "adls" / "mypath" / producer.id / "processed_data" / "step1.txt"
-        )
-        assert expected.read_text() == "Step 1's output"
+        assert read(datastore, f"mypath/{producer.id}/processed_data") == {
+            "step1.txt": "Step 1's output"
+        }
         log = step(run, "read_pipeline_data").get_job_log()
         assert "step2 read: Step 1's output" in log
         assert "registered files: 1" in log
@@ -384,15 +469,19 @@ class TestSeed000:
 @pytest.mark.slow
 class TestSeed002:
     def test_pipeline_data_between_a_script_step_and_an_estimator_step(
-        self, workspace: Workspace, scripts: Path
+        self,
+        workspace: Workspace,
+        default_store: Datastore,
+        scripts: Path,
+        tmp_path: Path,
     ) -> None:
         ws = workspace
-        root = Path(ws.get_default_datastore().location.root)
-        (root / "raw").mkdir()
-        (root / "raw" / "data.csv").write_text(
+        (tmp_path / "raw").mkdir()
+        (tmp_path / "raw" / "data.csv").write_text(
             "col1,col2,col3,col4\n"
             + "".join(f"{i},{i * 2},{i * 3},x{i}\n" for i in range(10))
         )
+        upload(default_store, tmp_path / "raw", "raw")
         Dataset.Tabular.from_delimited_files(
             DataPath(ws.get_default_datastore(), "raw/data.csv")
         ).register(ws, "raw_dataset")
@@ -497,7 +586,6 @@ class TestSeed002:
         }
         written = prep.get_output_data("prepped")
         assert written.path_on_datastore == f"azureml/{prep.id}/prepped"
-        assert (
-            root / written.path_on_datastore / "prepped_data.csv"
-        ).read_text().splitlines()[0] == ",col1,col2,col3"
+        prepped = read(default_store, written.path_on_datastore)["prepped_data.csv"]
+        assert prepped.splitlines()[0] == ",col1,col2,col3"
         assert prep.get_details()["inputs"]["raw_data"]["mode"] == "direct"

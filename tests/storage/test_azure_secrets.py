@@ -114,3 +114,92 @@ def test_no_secret_is_written_logged_or_shown(
     ]
     assert leaks == []
     assert "no file" not in texts["CLI output"]
+
+
+# copies its input folder into its output folder
+COPY_STEP = """
+import shutil, sys
+shutil.copytree(sys.argv[1], sys.argv[2], dirs_exist_ok=True)
+print("copied", sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_no_secret_reaches_a_pipeline_runs_details_or_logs(
+    workspace: Workspace,
+    azurite: Azurite,
+    blob_container: str,
+    tmp_path: Path,
+    local_agents: Path,
+) -> None:
+    from pipeline.kit import run_pipeline, write_script
+
+    from dataferry import OutputFileDatasetConfig, Pipeline, PythonScriptStep
+
+    endpoint = azurite.endpoint
+    keyed = Datastore.register_azure_blob_container(
+        workspace, "keyed", blob_container, ACCOUNT, account_key=KEY,
+        endpoint=endpoint, create_if_not_exists=True,
+    )  # fmt: skip
+    sas = container_sas(blob_container)
+    signature = sas.split("sig=", 1)[1].split("&", 1)[0]
+    signed = Datastore.register_azure_blob_container(
+        workspace, "signed", blob_container, ACCOUNT, sas_token=sas, endpoint=endpoint
+    )
+    fake = Datastore.register_azure_blob_container(
+        workspace, "fake", blob_container, ACCOUNT, account_key=FAKE_KEY,
+        endpoint=endpoint, skip_validation=True,
+    )  # fmt: skip
+    keyed.location.fs.pipe_file(f"{blob_container}/in/t.csv", b"a\n1\n")
+    keyed.set_as_default()  # outputs without a destination land on the keyed store
+    code = write_script(tmp_path / "code", "copy.py", COPY_STEP)
+    made = OutputFileDatasetConfig("made")
+    good = PythonScriptStep(
+        "copy.py",
+        name="good",
+        source_directory=str(code),
+        arguments=[
+            Dataset.File.from_files(DataPath(signed, "in")).as_named_input("in")
+            .as_download(),
+            made,
+        ],
+    )  # fmt: skip
+    refused = PythonScriptStep(
+        "copy.py",
+        name="refused",
+        source_directory=str(code),
+        arguments=[
+            made.as_input("made").as_download(),
+            OutputFileDatasetConfig("never", destination=(fake, "never")),
+        ],
+    )
+
+    run = run_pipeline(Pipeline(workspace, [good, refused]))
+
+    assert run.get_status() == "Failed"
+    (failed,) = run.find_step_run("refused")
+    assert failed.get_details()["error"].startswith(
+        "committing outputs failed: step 'refused' (datastore 'fake', path 'never'): "
+        "PermissionError: "
+    )
+    assert "refused the datastore's credentials (HTTP 403)" in str(failed.get_details())
+    secrets = {"account key": KEY, "fake key": FAKE_KEY, "SAS signature": signature}
+    texts = {
+        "run details": repr(run.get_details()),
+        "step details": repr([s.get_details() for s in run.get_steps()]),
+        "step logs": "".join(s.get_job_log() for s in run.get_steps()),
+    }
+    texts |= {
+        str(path): path.read_bytes().decode("latin-1")
+        for folder in (workspace.path, local_agents)
+        for path in folder.rglob("*")
+        if path.is_file() and path.name != "secrets.json"  # where secrets belong
+    }
+    leaks = [
+        f"{what} in {where}"
+        for what, secret in secrets.items()
+        for where, text in texts.items()
+        if secret in text
+    ]
+    assert leaks == []
+    assert any(where.endswith("/driver.log") for where in texts)  # it was read

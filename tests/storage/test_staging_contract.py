@@ -1,17 +1,19 @@
 """The commit protocol's contract, on every kind of storage location.
 
-Every backend in ``staging_backends.BACKENDS`` runs every test of ``TestContract``;
-the marker rules that only object stores have run on ``OBJECT_STORES``.
+Every backend in ``staging_backends.BACKENDS`` and ``SERVER_BACKENDS`` (Azurite, with
+the ``server`` marker) runs every test of ``TestContract``; the marker rules that only
+object stores have run on ``OBJECT_STORES``.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from staging_backends import BACKENDS, OBJECT_STORES
+from staging_backends import BACKENDS, OBJECT_STORES, SERVER_BACKENDS
 
 from dataferry.errors import (
     DamagedDataError,
@@ -23,26 +25,41 @@ from dataferry.storage.commit_marker import MARKER, PENDING, STAGING_DIR
 from dataferry.storage.staging import StagedPlace
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from dataferry.storage.location import StorageLocation
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+def _params(names: Iterable[str]) -> list[Any]:
+    """One parameter per backend; those that need a server carry its marker."""
+    return [
+        pytest.param(n, marks=pytest.mark.server) if n in SERVER_BACKENDS else n
+        for n in sorted(names)
+    ]
+
+
+def _open(request: pytest.FixtureRequest, tmp_path: Path) -> StorageLocation:
+    name = request.param
+    if name in SERVER_BACKENDS:
+        return SERVER_BACKENDS[name](tmp_path, request.getfixturevalue("azurite"))
+    return BACKENDS[name](tmp_path)
+
+
+@pytest.fixture(params=_params([*BACKENDS, *SERVER_BACKENDS]))
 def location(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[StorageLocation]:
-    loc = BACKENDS[request.param](tmp_path)
+    loc = _open(request, tmp_path)
     yield loc
     if request.param == "memory" and loc.fs.exists(loc.root):
         loc.fs.rm(loc.root, recursive=True)
 
 
-@pytest.fixture(params=OBJECT_STORES)
+@pytest.fixture(params=_params(OBJECT_STORES))
 def object_store(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[StorageLocation]:
-    loc = BACKENDS[request.param](tmp_path)
+    loc = _open(request, tmp_path)
     yield loc
     if request.param == "memory" and loc.fs.exists(loc.root):
         loc.fs.rm(loc.root, recursive=True)
@@ -304,3 +321,46 @@ class TestObjectStoreMarker:
         )
         assert sorted(body["files"]) == ["a.csv", "keep.csv"]
         assert listed(object_store) == {"a.csv": "new", "keep.csv": "k"}
+
+
+class TestSignatures:
+    def test_a_rewritten_file_has_another_signature(
+        self, location: StorageLocation, tmp_path: Path
+    ) -> None:
+        commit(location, tmp_path, {"a.csv": "old"})
+        (full,) = location.resolve("data/out")
+        before = location.signature(full)
+        time.sleep(0.01)  # a local mtime ticks in ms on some filesystems
+
+        commit(location, tmp_path, {"a.csv": "new"}, merge=True, step="step_2")
+
+        after = location.signature(location.resolve("data/out")[0])
+        assert (before.size, after.size) == (3, 3)
+        assert after != before
+
+
+class TestErrors:
+    def test_reading_a_missing_file_names_the_datastore_and_the_path(
+        self, location: StorageLocation
+    ) -> None:
+        with (
+            pytest.raises(
+                PathNotFoundError, match=r"^datastore 's': no file 'data/nope\.csv'$"
+            ),
+            location.open(location.full_path("data/nope.csv")),
+        ):
+            pass
+
+    def test_a_glob_that_matches_nothing_is_a_typed_error(
+        self, location: StorageLocation, tmp_path: Path
+    ) -> None:
+        commit(location, tmp_path, {"a.csv": "1"})
+
+        assert len(location.resolve("data/**/*.csv")) == 1
+        with pytest.raises(
+            PathNotFoundError,
+            match=r"^glob 'data/\*\*/\*\.parquet' matches no file on datastore 's' "
+            r"\(looked in .*data/\*\*/\*\.parquet\); check the path, or list it with "
+            r"`dataferry datastore show s`\.$",
+        ):
+            location.resolve("data/**/*.parquet")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ import pytest
 
 from dataferry.errors import PathNotFoundError, TargetExistsError
 from dataferry.storage import StorageLocation
-from dataferry.storage.location import has_glob
+from dataferry.storage.location import has_glob, modified_ns
 
 if TYPE_CHECKING:
     from dataferry.storage.transfer_progress import TransferSnapshot
@@ -292,3 +293,20 @@ class TestMemoryLocation(LocationContract):
 )
 def test_has_glob(path: str, expected: bool) -> None:
     assert has_glob(path) is expected
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        ({"mtime": 1.5}, 1_500_000_000),  # local and dir:// filesystems: seconds
+        ({"last_modified": datetime(1970, 1, 1, 0, 0, 2, tzinfo=UTC)}, 2 * 10**9),
+        ({"LastModified": datetime(1970, 1, 1, 0, 0, 3, tzinfo=UTC)}, 3 * 10**9),
+        ({"created": 4}, 4 * 10**9),  # memory: a rewrite is a new file
+        ({"mtime": None, "size": 3}, 0),
+        ({"mtime": True}, 0),
+    ],
+)
+def test_modified_ns_reads_every_filesystems_time(
+    info: dict[str, object], expected: int
+) -> None:
+    assert modified_ns(info) == expected

@@ -211,13 +211,9 @@ class StorageLocation:
             st = os.stat(full)
             return FileSignature(full, st.st_size, st.st_mtime_ns, st.st_ino)
         info: dict[str, Any] = self.fs.info(full)
-        mtime = (
-            info.get("mtime") or info.get("last_modified") or info.get("LastModified")
-        )
-        stamp = getattr(mtime, "timestamp", None)
-        mtime_ns = int(stamp() * 1e9) if stamp is not None else 0
         etag = str(info.get("etag") or info.get("ETag") or "").strip('"')
-        return FileSignature(full, int(info.get("size") or 0), mtime_ns, 0, etag)
+        size = int(info.get("size") or 0)
+        return FileSignature(full, size, modified_ns(info), 0, etag)
 
     @contextmanager
     def open(self, full: str, mode: str = "rb") -> Iterator[Any]:
@@ -372,6 +368,23 @@ class StorageLocation:
         if self.is_local:
             return [os.path.getsize(p) for p in fulls]
         return [int(self.fs.info(p).get("size") or 0) for p in fulls]
+
+
+def modified_ns(info: dict[str, Any]) -> int:
+    """A file's modification time in ns from an fsspec ``info``, 0 when it has none.
+
+    Filesystems name and type it differently: a datetime (adlfs, s3fs), seconds as a
+    number (the local and ``dir://`` filesystems), or only a creation time (memory,
+    where a rewrite makes a new file).
+    """
+    for key in ("mtime", "last_modified", "LastModified", "created"):
+        value = info.get(key)
+        stamp = getattr(value, "timestamp", None)
+        if stamp is not None:
+            return int(stamp() * 1e9)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value:
+            return int(value * 1e9)
+    return 0
 
 
 def _copy_local(src: str, dst: str, progress: TransferProgress | None = None) -> None:
