@@ -20,6 +20,7 @@ from dataferry.cli import (
     dataset_cmds,
     datastore_cmds,
     events_cmds,
+    graph_cmds,
     lifecycle_cmds,
     model_cmds,
     render,
@@ -35,7 +36,8 @@ _COMMANDS: tuple[click.Command, ...] = (
     datastore_cmds.datastore,
     dataset_cmds.dataset,
     run_cmds.run,
-    runs_cmds.runs,  # with `resume`, `rerun` (lifecycle_cmds) and `events`, added below
+    graph_cmds.pipeline_graph,
+    runs_cmds.runs,  # with `resume`, `rerun` (lifecycle_cmds), `events` and `graph`, below
     lifecycle_cmds.gc,
     agent_cmds.agent,
     compute_cmds.compute,
@@ -44,6 +46,7 @@ _COMMANDS: tuple[click.Command, ...] = (
 )
 
 runs_cmds.runs.add_command(events_cmds.events)
+runs_cmds.runs.add_command(graph_cmds.run_graph)
 
 
 class DataferryGroup(click.Group):
