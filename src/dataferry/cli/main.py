@@ -18,6 +18,7 @@ from dataferry.cli import (
     completion,
     compute_cmds,
     dataset_cmds,
+    dataset_make,
     datastore_cmds,
     events_cmds,
     graph_cmds,
@@ -47,6 +48,8 @@ _COMMANDS: tuple[click.Command, ...] = (
 
 runs_cmds.runs.add_command(events_cmds.events)
 runs_cmds.runs.add_command(graph_cmds.run_graph)
+dataset_cmds.dataset.add_command(dataset_make.register)
+dataset_cmds.dataset.add_command(dataset_make.upload)
 
 
 class DataferryGroup(click.Group):
