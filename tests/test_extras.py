@@ -49,6 +49,7 @@ def test_other_protocols_get_no_hint(protocol: str | None) -> None:
     assert protocol_hint(protocol) == ""
 
 
+@pytest.mark.slow  # a fresh interpreter imports the CLI and the pipeline layer
 def test_neither_yaml_nor_aiohttp_loads_unless_used(tmp_path: Path) -> None:
     code = """
 import sys, json
