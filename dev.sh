@@ -9,12 +9,13 @@ setup() {
     if [ ! -x .venv/bin/python ]; then
         python3 -m venv .venv
     fi
-    # re-install only when the project's requirements changed; compat/ is the opt-in
-    # `azureml` package (v1 programs run with no edit), installed here for the tests
+    # re-install only when the project's requirements or pins changed; compat/ is the
+    # opt-in `azureml` package (v1 programs run with no edit), installed here for the
+    # tests. constraints.txt pins every dependency to the versions the suite passed with.
     stamp=.venv/.dataferry-installed
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ compat/pyproject.toml -nt "$stamp" ]; then
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ compat/pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
         .venv/bin/python -m pip install --quiet --upgrade pip
-        .venv/bin/python -m pip install --quiet -e ".[dev]" -e ./compat
+        .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]" -e ./compat
         touch "$stamp"
     fi
     system_packages

@@ -9,6 +9,7 @@ is kept in FOLDER (default ``./.demo``): ``dataferry -w .demo runs list`` shows 
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -90,6 +91,23 @@ def build(ws: Workspace) -> Pipeline:
     )
 
 
+def cli_command() -> str:
+    """How to call the ``dataferry`` command from a shell, as this interpreter has it.
+
+    ``dataferry`` when the one on ``PATH`` is this interpreter's (an activated venv, a
+    ``pip install``); else the console script beside this interpreter (``bash dev.sh
+    demo`` runs ``.venv/bin/python``, whose ``bin`` is not on ``PATH``); else ``python -m
+    dataferry.cli`` with this interpreter.
+    """
+    here = Path(sys.executable).parent / "dataferry"
+    on_path = shutil.which("dataferry")
+    if on_path is not None and here.exists() and Path(on_path).samefile(here):
+        return "dataferry"
+    if here.exists():
+        return shlex.quote(str(here))
+    return f"{shlex.quote(sys.executable)} -m dataferry.cli"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo pipeline and print where each output went."""
     args = sys.argv[1:] if argv is None else argv
@@ -112,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nregistered dataset 'flowers_model' version {model.version}; test accuracy {accuracy:.3f}"
         )
-        print(f"look around: dataferry -w {folder} runs show {run.id}")
+        print(
+            f"look around: {cli_command()} -w {shlex.quote(str(folder))} runs show {run.id}"
+        )
     return 0 if status == RunStatus.FINISHED else 1
 
 

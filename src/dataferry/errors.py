@@ -45,6 +45,7 @@ __all__ = [
     "EnvironmentNotFoundError",
     "ExperimentExecutionException",
     "ExperimentNotFoundError",
+    "ExtraNotInstalledError",
     "InputChangedError",
     "InvalidDurationError",
     "InvalidNameError",
@@ -140,6 +141,12 @@ class InvalidNameError(DataferryError, ValueError):
     """A name (datastore, dataset, input, output, step) breaks the naming rules."""
 
     exit_code = 2
+
+
+class ExtraNotInstalledError(DataferryError, ImportError):
+    """A feature needs an optional package that is not installed (names the extra)."""
+
+    exit_code = 1
 
 
 # -- workspace ------------------------------------------------------------------------

@@ -16,9 +16,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pipeline.kit import WAIT_S, is_alive, wait_gone, wait_until
 
+from dataferry.execution import run_layout
 from dataferry.execution.processes import (
     RUN_CONTEXT_ENV,
     find_driver,
+    is_running,
+    mark_driver,
+    marked_driver,
+    pid_is_driver,
     step_processes,
     stop_processes,
 )
@@ -180,3 +185,30 @@ class TestFindDriver:
         stand_in.wait()
         assert find_driver("r_1", tmp_path) is None
         assert not is_alive(stand_in.pid)
+
+
+class TestDriverMark:
+    """``driver.pid`` names one process by pid and start time (psutil, any platform)."""
+
+    def test_this_process_marked_is_the_runs_driver(self, run_folder: Path) -> None:
+        mark_driver(run_folder)
+        assert marked_driver(run_folder) == os.getpid()
+        assert pid_is_driver(os.getpid(), "exp_1_0123abcd", run_folder)
+
+    def test_a_pid_with_another_start_time_is_not_the_driver(
+        self, run_folder: Path
+    ) -> None:
+        mark_driver(run_folder)
+        pid, started = run_layout.driver_mark(run_folder).read_text().split()
+        later = f"{pid} {float(started) + 60:.3f}\n"
+        run_layout.driver_mark(run_folder).write_text(later)
+        assert marked_driver(run_folder) is None
+
+    def test_a_process_that_ended_is_not_running(
+        self, spawn: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+    ) -> None:
+        process = spawn(cwd=tmp_path)
+        assert is_running(process.pid)
+        process.kill()
+        process.wait()
+        assert not is_running(process.pid)

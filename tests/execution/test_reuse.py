@@ -37,6 +37,8 @@ from dataferry.storage import hashing
 from dataferry.storage.hashing import content_hashes
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dataferry import PipelineRun
 
 # Reads every file of its input (argv[1]) and writes, into its output (argv[2]), where
@@ -537,9 +539,11 @@ class TestHashCache:
         seen: list[str] = []
         real = hashing.hash_file
 
-        def counting(path: str) -> str:
+        def counting(
+            path: str, *, on_bytes: Callable[[int], None] | None = None
+        ) -> str:
             seen.append(Path(path).name)
-            return real(path)
+            return real(path, on_bytes=on_bytes)
 
         monkeypatch.setattr(hashing, "hash_file", counting)
         return seen

@@ -590,7 +590,9 @@ def register_version_in(
             f'There is already a dataset registered under name "{name}". '
             "Specify create_new_version=True to register the dataset as a "
             "new version. Use update, add_tags, or remove_tags to change "
-            "only the description or tags."
+            "only the description or tags.",
+            cli_message=f"a dataset named '{name}' is already registered (latest "
+            f"version {latest}); pass --new-version to register version {latest + 1}.",
         )
     record = DatasetVersionRecord(
         name=name,

@@ -18,8 +18,10 @@ from dataferry.cli import (
     completion,
     compute_cmds,
     dataset_cmds,
+    dataset_make,
     datastore_cmds,
     events_cmds,
+    graph_cmds,
     lifecycle_cmds,
     model_cmds,
     render,
@@ -35,7 +37,8 @@ _COMMANDS: tuple[click.Command, ...] = (
     datastore_cmds.datastore,
     dataset_cmds.dataset,
     run_cmds.run,
-    runs_cmds.runs,  # with `resume`, `rerun` (lifecycle_cmds) and `events`, added below
+    graph_cmds.pipeline_graph,
+    runs_cmds.runs,  # with `resume`, `rerun` (lifecycle_cmds), `events` and `graph`, below
     lifecycle_cmds.gc,
     agent_cmds.agent,
     compute_cmds.compute,
@@ -44,6 +47,9 @@ _COMMANDS: tuple[click.Command, ...] = (
 )
 
 runs_cmds.runs.add_command(events_cmds.events)
+runs_cmds.runs.add_command(graph_cmds.run_graph)
+dataset_cmds.dataset.add_command(dataset_make.register)
+dataset_cmds.dataset.add_command(dataset_make.upload)
 
 
 class DataferryGroup(click.Group):

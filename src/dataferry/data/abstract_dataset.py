@@ -23,6 +23,21 @@ D = TypeVar("D", bound="AbstractDataset")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][\w.\- ]{0,254}$")
 
 
+def check_dataset_name(name: object) -> str:
+    """``name`` if it can name a dataset (checked before anything is registered).
+
+    Raises:
+        InvalidNameError: not 1-255 letters, digits, ``_ . -`` or spaces, starting
+            with a letter or digit.
+    """
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise InvalidNameError(
+            f"invalid dataset name {name!r}: start with a letter or digit, then up to "
+            "254 letters, digits, '_', '.', '-' or spaces."
+        )
+    return name
+
+
 def parse_version(version: object) -> int | None:
     """``'latest'`` -> None; a positive int or int-like string -> int.
 
@@ -222,11 +237,7 @@ class AbstractDataset:
             InvalidNameError: the name is not 1-255 letters, digits, ``_ . -`` or spaces.
             DatasetExistsError: the name is taken and ``create_new_version`` is False.
         """
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise InvalidNameError(
-                f"invalid dataset name {name!r}: start with a letter or digit, then up to "
-                "254 letters, digits, '_', '.', '-' or spaces."
-            )
+        check_dataset_name(name)
         if tags is not None and not isinstance(tags, Mapping):
             raise TypeError(
                 f"tags must be a dict of str to str, not {type(tags).__name__}"

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dataferry._extras import protocol_hint
 from dataferry.errors import DatastoreError, PathNotFoundError, StorageError
 from dataferry.storage import (
     DatastoreSpec,
@@ -218,6 +219,7 @@ class Datastore:
         except (ValueError, ImportError) as exc:
             raise UnknownProtocolError(
                 f"datastore '{datastore_name}': fsspec cannot open {protocol!r} URLs ({exc})"
+                + protocol_hint(protocol)
             ) from exc
         return Datastore._register(
             workspace,

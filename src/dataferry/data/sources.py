@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from dataferry._extras import protocol_hint
 from dataferry.data.datapath import datastore_path, resolve_datastore
 from dataferry.data.url_credentials import datastore_location_for_url
 from dataferry.errors import (
@@ -186,6 +187,7 @@ def _location_for(
         except (ValueError, ImportError) as exc:
             raise DatasetValidationError(
                 f"cannot read {url}: no fsspec backend for {protocol!r} ({exc})"
+                + protocol_hint(protocol)
             ) from exc
     return cache[protocol], url
 

@@ -114,6 +114,9 @@ class Pipeline(PipelineGraph):
         ``run_id`` replaces the generated id; ``run_type`` (stored in the options) marks
         a run that is not a pipeline run, e.g. a script run.
         """
+        from dataferry.execution import pipeline_capture
+
+        pipeline_capture.intercept(self)  # `dataferry graph FILE` draws, never submits
         # imported here: building and validating a pipeline loads no catalog code
         from dataferry.execution.pipeline_run import PipelineRun
         from dataferry.execution.plan import PlanCompiler

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from dataferry.execution.materialise import BoundInput
     from dataferry.execution.plan_model import PlanNode
     from dataferry.execution.reuse import Decision, Fingerprint, ReuseAdvisor
+    from dataferry.storage.transfer_progress import TransferSnapshot
 
 log = logging.getLogger("dataferry.driver")
 
@@ -200,13 +201,20 @@ class Preparation:
             self.fingerprint = job.advisor.fingerprint(
                 node,
                 dict(job.upstream),
-                on_input=lambda name: self.stage(f"hashing input '{name}'"),
+                on_input=self._hashing,
             )
             self.decision = job.advisor.decide(
                 node, self.fingerprint, regenerate=job.regenerate, forced=job.forced
             )
         log.info("step %s: %s", node.name, self.decision.explanation)
         return self.decision.reuse
+
+    def _hashing(self, name: str) -> Callable[[TransferSnapshot], None]:
+        """Show that input ``name`` is hashed, then how far (``hashing input 'raw':
+        12.0 MB of 40.0 MB, 1 of 3 files, 6.0 MB/s, 4.7s left``)."""
+        doing = f"hashing input '{name}'"
+        self.stage(doing)
+        return lambda snap: self.stage(f"{doing}: {snap.describe()}")
 
     def _read_places(self) -> list[str]:
         """Where fingerprinting reads: the data inputs (an upstream output counts by its

@@ -1,12 +1,12 @@
-"""This host's processes of a run, found through Linux ``/proc``: its driver, and every
-process its steps started.
+"""This host's processes of a run, found through psutil (Linux, macOS): its driver, and
+every process its steps started.
 
 A step process is recognised by where it works, whatever the catalog says about its
 step: its environment names the step's run context file (``DATAFERRY_RUN_CONTEXT``,
 which every process a step starts inherits), or its working folder is inside the step's
 ``wd``. A driver is the process its run's ``driver.pid`` names (pid and start time), or
-one whose command line is ``python -m dataferry.execution.driver WS RUN``. Where ``/proc`` is missing nothing is found, and a recorded pid that exists is
-taken to be what it was recorded as.
+one whose command line is ``python -m dataferry.execution.driver WS RUN``. A process
+this user may not inspect is never taken for one of the run's.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import psutil
 
 from dataferry.execution import run_layout
 
@@ -29,12 +31,15 @@ DRIVER_MODULE = "dataferry.execution.driver"
 # wakes). Ignored by default: a driver still starting (its pid is already known)
 # is not killed by it, and reads the row on its first check anyway.
 NUDGE_SIGNAL = signal.SIGURG
-_PROC = Path("/proc")
+# psutil's errors for a process that is gone, or not ours to look at
+_UNREADABLE = (psutil.NoSuchProcess, psutil.AccessDenied)
+# two reads of one process's start time agree to this much (it is derived from ticks)
+_SAME_START_S = 0.05
 
 
 def mark_driver(run_folder: Path) -> None:
     """Record this process as the driver of the run in ``run_folder``: its pid and start
-    time, written whole (a temporary file renamed over ``driver.pid``).
+    time (seconds since the epoch), written whole (a temporary file renamed over ``driver.pid``).
 
     A forked driver has its submitter's command line, so the command line cannot tell
     it; pid and start time together name one process, never a later one with that pid.
@@ -43,7 +48,7 @@ def mark_driver(run_folder: Path) -> None:
     mark = run_layout.driver_mark(run_folder)
     mark.parent.mkdir(parents=True, exist_ok=True)
     draft = mark.with_name(f"{mark.name}.{pid}")
-    draft.write_text(f"{pid} {_start_ticks(pid) or 0}\n")
+    draft.write_text(f"{pid} {_started_at(pid) or 0.0:.3f}\n")
     os.replace(draft, mark)
 
 
@@ -58,19 +63,18 @@ def marked_driver(run_folder: Path) -> int | None:
     mark = _read_mark(run_folder)
     if mark is None:
         return None
-    pid, ticks = mark
-    started = _start_ticks(pid)
-    if started is None:
-        # no /proc to ask: an existing pid is taken to be what it was recorded as
-        return pid if not _proc_exists() and _exists(pid) else None
-    return pid if started == ticks and is_running(pid) else None
+    pid, started = mark
+    now_started = _started_at(pid)
+    if now_started is None or abs(now_started - started) > _SAME_START_S:
+        return None
+    return pid if is_running(pid) else None
 
 
-def _read_mark(run_folder: Path) -> tuple[int, int] | None:
-    """(pid, start ticks) from ``driver.pid``; None if there is none (or not ours to read)."""
+def _read_mark(run_folder: Path) -> tuple[int, float] | None:
+    """(pid, start time) from ``driver.pid``; None if there is none (or not ours to read)."""
     try:
-        pid_text, ticks_text = run_layout.driver_mark(run_folder).read_text().split()
-        return int(pid_text), int(ticks_text)
+        pid_text, started_text = run_layout.driver_mark(run_folder).read_text().split()
+        return int(pid_text), float(started_text)
     except (OSError, ValueError):
         return None
 
@@ -92,10 +96,9 @@ def pid_is_driver(pid: int, run_id: str, run_folder: Path) -> bool:
         return False
     if marked_driver(run_folder) == pid:
         return True
-    try:
-        cmdline = (_PROC / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return not _proc_exists()  # no /proc to ask: assume it is the driver
+    cmdline = _cmdline(pid)
+    if cmdline is None:
+        return False
     if not cmdline:
         return is_running(pid)
     return _drives(cmdline, run_id)
@@ -130,18 +133,22 @@ def find_driver(run_id: str, run_folder: Path) -> int | None:
     if marked is not None:
         return marked
     for pid in _pids():
-        try:
-            cmdline = (_PROC / str(pid) / "cmdline").read_bytes()
-        except OSError:
-            continue  # gone, or not ours to look at
-        if _drives(cmdline, run_id):
+        cmdline = _cmdline(pid)
+        if cmdline and _drives(cmdline, run_id):
             return pid
     return None
 
 
-def _drives(cmdline: bytes, run_id: str) -> bool:
-    args = cmdline.split(b"\0")
-    return DRIVER_MODULE.encode() in args and run_id.encode() in args
+def _drives(cmdline: list[str], run_id: str) -> bool:
+    return DRIVER_MODULE in cmdline and run_id in cmdline
+
+
+def _cmdline(pid: int) -> list[str] | None:
+    """``pid``'s arguments ([] in the middle of ``exec``); None if gone or not ours."""
+    try:
+        return list(psutil.Process(pid).cmdline())
+    except (*_UNREADABLE, psutil.ZombieProcess):
+        return None
 
 
 def _exists(pid: int) -> bool:
@@ -154,14 +161,12 @@ def _exists(pid: int) -> bool:
     return True
 
 
-def _proc_exists() -> bool:
-    return (_PROC / "self").exists()
-
-
-def _start_ticks(pid: int) -> int | None:
-    """When ``pid`` started, in clock ticks since boot (``/proc/PID/stat`` field 22)."""
-    fields = _stat(pid)
-    return int(fields[19]) if fields is not None else None
+def _started_at(pid: int) -> float | None:
+    """When ``pid`` started (seconds since the epoch); None if it is gone."""
+    try:
+        return float(psutil.Process(pid).create_time())
+    except _UNREADABLE:
+        return None
 
 
 def step_processes(run_folder: Path) -> list[int]:
@@ -182,17 +187,19 @@ def step_processes(run_folder: Path) -> list[int]:
 def _works_in(pid: int, run_folder: str) -> bool:
     """True if ``pid``'s environment or working folder places it in a step of the run."""
     try:
-        environ = (_PROC / str(pid) / "environ").read_bytes()
-        cwd = os.readlink(_PROC / str(pid) / "cwd")
-    except OSError:
+        process = psutil.Process(pid)
+        environ = process.environ()
+        cwd = process.cwd()
+    except (*_UNREADABLE, psutil.ZombieProcess):
         return False  # gone, or not ours to look at
-    prefix = RUN_CONTEXT_ENV.encode() + b"="
-    for entry in environ.split(b"\0"):
-        if entry.startswith(prefix):
-            context = os.path.realpath(os.fsdecode(entry[len(prefix) :]))
-            if run_layout.run_dir_of_context(context) == run_folder:
-                return True
+    context = environ.get(RUN_CONTEXT_ENV)
+    if (
+        context
+        and run_layout.run_dir_of_context(os.path.realpath(context)) == run_folder
+    ):
+        return True
     # <run folder>/<step run>/wd is where a step is started
+    cwd = os.path.realpath(cwd)
     parts = Path(cwd).parts[len(Path(run_folder).parts) :]
     return (
         cwd.startswith(run_folder + "/")
@@ -230,17 +237,11 @@ def stop_processes(pids: Iterable[int], *, wait_s: float) -> list[int]:
 
 def is_running(pid: int) -> bool:
     """True while ``pid`` exists and is not a zombie (a zombie no longer writes)."""
-    fields = _stat(pid)
-    return fields is not None and fields[0] not in ("Z", "X")
-
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields of ``/proc/PID/stat`` after the command name (state, ppid, pgrp, ...)."""
     try:
-        stat = (_PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()
+        status = psutil.Process(pid).status()
+    except _UNREADABLE:
+        return False
+    return status not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 
 
 def _members(groups: set[int]) -> set[int]:
@@ -248,9 +249,11 @@ def _members(groups: set[int]) -> set[int]:
         return set()
     members = set()
     for pid in _pids():
-        fields = _stat(pid)
-        if fields is not None and int(fields[2]) in groups:
-            members.add(pid)
+        try:
+            if os.getpgid(pid) in groups:
+                members.add(pid)
+        except (ProcessLookupError, PermissionError):
+            continue
     return members
 
 
@@ -259,19 +262,15 @@ def _ancestry(pid: int) -> set[int]:
     chain = set()
     while pid > 0 and pid not in chain:
         chain.add(pid)
-        fields = _stat(pid)
-        if fields is None:
+        try:
+            pid = psutil.Process(pid).ppid()
+        except _UNREADABLE:
             break
-        pid = int(fields[1])
     return chain
 
 
 def _pids() -> Iterator[int]:
-    try:
-        entries = list(_PROC.iterdir())
-    except OSError:
-        return
     own = os.getpid()
-    for entry in entries:
-        if entry.name.isdigit() and int(entry.name) != own:
-            yield int(entry.name)
+    for pid in psutil.pids():
+        if pid != own:
+            yield pid

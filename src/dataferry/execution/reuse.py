@@ -39,6 +39,7 @@ from dataferry.execution.reuse_explain import why_changed
 from dataferry.execution.snapshot import read_manifest
 from dataferry.storage.hashing import content_hashes, hash_bytes
 from dataferry.storage.integrity import differences, tree_signatures
+from dataferry.storage.location import REPORT_EVERY_S
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -48,6 +49,10 @@ if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
     from dataferry.execution.plan_model import PlanNode
     from dataferry.storage.location import StorageLocation
+    from dataferry.storage.transfer_progress import TransferSnapshot
+
+    # told the bytes and files hashed of one input as they are read
+    HashReport = Callable[[TransferSnapshot], None]
 
 log = logging.getLogger(__name__)
 
@@ -166,23 +171,26 @@ class ReuseAdvisor:
         node: PlanNode,
         upstream: dict[str, str],
         *,
-        on_input: Callable[[str], None] | None = None,
+        on_input: Callable[[str], HashReport | None] | None = None,
     ) -> Fingerprint:
         """The fingerprint of one plan node; ``upstream`` maps node id -> its fingerprint.
 
         Generated port names are replaced by the ports' places first (``use_plan``
         gives the names), so the same pipeline built again has the same fingerprint.
         ``on_input(name)`` is called before each input whose files are read (hashed,
-        or their hashes looked up); whatever it raises stops the fingerprint there.
+        or their hashes looked up); whatever it raises stops the fingerprint there. What
+        it returns, if not None, is told the input's hashing progress as the bytes are
+        read (bytes and files of those not cached, rate, time left; per datastore).
         """
         canon = canonical_node(node, self.tokens.get(node.node_id, {}))
         fp = Fingerprint("", {}, read_manifest(Path(node.snapshot)))
         inputs: dict[str, str] = {}
         for spec, seen_as in zip(node.inputs, canon["inputs"], strict=True):
             key = seen_as["name"]
+            report = None
             if on_input is not None and not isinstance(spec, UpstreamOutputInput):
-                on_input(spec.name)
-            seen = self._input(spec, seen_as.get("output"), upstream)
+                report = on_input(spec.name)
+            seen = self._input(spec, seen_as.get("output"), upstream, report)
             inputs[key] = seen.digest
             fp.input_sources[key] = seen.source
             if seen.files is not None:
@@ -224,7 +232,11 @@ class ReuseAdvisor:
         }
 
     def _input(
-        self, spec: InputBinding, output_id: str | None, upstream: dict[str, str]
+        self,
+        spec: InputBinding,
+        output_id: str | None,
+        upstream: dict[str, str],
+        report: HashReport | None = None,
     ) -> _InputSeen:
         """``output_id``: for another step's output, the output's identity (not its name)."""
         if isinstance(spec, UpstreamOutputInput):
@@ -256,12 +268,14 @@ class ReuseAdvisor:
                 self.ws,
             )._files(ignore_not_found=nothing_ok)
             what = ref.to_json()
-        hashes = self._hash_files(files)
+        hashes = self._hash_files(files, report)
         digest = _digest([what, sorted(hashes.items())])
         kept = hashes if len(hashes) <= MAX_EXPLAINED_FILES else None
         return _InputSeen(digest, kept, what)
 
-    def _hash_files(self, files: list[ResolvedFile]) -> dict[str, str]:
+    def _hash_files(
+        self, files: list[ResolvedFile], report: HashReport | None = None
+    ) -> dict[str, str]:
         by_location: dict[str, list[ResolvedFile]] = {}
         for f in files:
             by_location.setdefault(f.location.name, []).append(f)
@@ -279,6 +293,8 @@ class ReuseAdvisor:
                 [f.full for f in group],
                 cached=self.cache.lookup,
                 remember=self.cache.remember,
+                report=report,
+                report_every_s=REPORT_EVERY_S,
             )
             display = {f.full: f.display for f in group}
             out.update({display[h.signature.path]: h.content_hash for h in hashed})

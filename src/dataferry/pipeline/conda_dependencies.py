@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataferry._extras import import_extra
 from dataferry.errors import EnvironmentDefinitionError, StepDefinitionError
 from dataferry.pipeline.checks import as_str_list, check_type, type_error
 
@@ -306,8 +307,12 @@ class CondaDependencies:
         }
 
     def serialize_to_string(self) -> str:
-        """The conda specification as YAML text."""
-        import yaml
+        """The conda specification as YAML text.
+
+        Raises:
+            ExtraNotInstalledError: PyYAML is missing (``pip install 'dataferry[conda]'``).
+        """
+        yaml = import_extra("yaml", "conda", "writing a conda specification")
 
         text: str = yaml.safe_dump(self.as_dict(), sort_keys=False)
         return text
@@ -338,8 +343,9 @@ def _read_yaml(path: Path) -> Any:
 
     Raises:
         EnvironmentDefinitionError: the file is missing or is not YAML.
+        ExtraNotInstalledError: PyYAML is missing (``pip install 'dataferry[conda]'``).
     """
-    import yaml
+    yaml = import_extra("yaml", "conda", f"reading the conda specification {path}")
 
     try:
         return yaml.safe_load(path.read_text("utf-8")) or {}

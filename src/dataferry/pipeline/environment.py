@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataferry._extras import import_extra
 from dataferry.errors import (
     EnvironmentArgumentError,
     EnvironmentDefinitionError,
@@ -452,7 +453,7 @@ def _version_number(name: str, version: str | int | None) -> int | None:
 
 
 def _yaml(data: dict[str, Any]) -> str:
-    import yaml
+    yaml = import_extra("yaml", "conda", "writing an environment's conda file")
 
     text: str = yaml.safe_dump(data, sort_keys=False)
     return text

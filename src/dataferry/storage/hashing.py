@@ -7,6 +7,10 @@ A file modified less than ``RACY_S`` before its signature was taken is hashed bu
 cached: a filesystem's clock ticks coarsely (a few ms on Linux, 2 s on FAT), so a second
 write within the same tick would keep the signature and the cache would answer with the
 first content's hash (git's "racy clean" problem).
+
+``content_hashes`` can report its progress (bytes and files hashed of those it has to
+read, rate, time left) as the bytes are read, inside a large file too: a step's
+``Preparing`` stage shows it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
+
+from dataferry.storage.transfer_progress import TransferProgress, TransferSnapshot
 
 if TYPE_CHECKING:
     from dataferry.storage.location import FileSignature, StorageLocation
@@ -29,8 +35,8 @@ _REMOTE_THREADS = 16
 RACY_S = 2.0
 
 
-def hash_file(path: str) -> str:
-    """blake3 of a local file's bytes.
+def hash_file(path: str, *, on_bytes: Callable[[int], None] | None = None) -> str:
+    """blake3 of a local file's bytes; ``on_bytes(n)`` is told each block read.
 
     Read into one reused buffer (no allocation per block: about twice the throughput
     of ``read()``), not memory-mapped: a file truncated while mapped kills the
@@ -44,15 +50,19 @@ def hash_file(path: str) -> str:
     with open(path, "rb", buffering=0) as fh:
         while size := fh.readinto(buffer):
             digest.update(view[:size])
+            if on_bytes is not None:
+                on_bytes(size)
     return str(digest.hexdigest())
 
 
-def _hash_stream(fh: BinaryIO) -> str:
+def _hash_stream(fh: BinaryIO, on_bytes: Callable[[int], None] | None) -> str:
     import blake3
 
     digest = blake3.blake3()
     while block := fh.read(_BLOCK):
         digest.update(block)
+        if on_bytes is not None:
+            on_bytes(len(block))
     return str(digest.hexdigest())
 
 
@@ -76,12 +86,21 @@ Store = Callable[[str, list[HashedFile]], None]
 
 
 def content_hashes(
-    location: StorageLocation, paths: Iterable[str], *, cached: Lookup, remember: Store
+    location: StorageLocation,
+    paths: Iterable[str],
+    *,
+    cached: Lookup,
+    remember: Store,
+    report: Callable[[TransferSnapshot], None] | None = None,
+    report_every_s: float = 0.5,
 ) -> list[HashedFile]:
     """Hash ``paths`` on ``location``, reading only files whose signature is not cached.
 
     ``cached(datastore, signatures)`` returns ``{path: hash}`` for the signatures it knows;
-    ``remember(datastore, hashed)`` stores new ones.
+    ``remember(datastore, hashed)`` stores new ones. ``report`` is told the bytes and
+    files hashed of those to read (cached ones and etags are not read), at most every
+    ``report_every_s`` and when a file is done; it may be called from several threads,
+    and whatever it raises stops the hashing.
     """
     racy_after_ns = time.time_ns() - int(RACY_S * 1e9)
     if location.is_local:  # a stat takes microseconds: threads would cost more
@@ -93,15 +112,21 @@ def content_hashes(
             signatures = list(pool.map(location.signature, paths))
     known = cached(location.name, signatures)
     todo = [s for s in signatures if s.path not in known]
+    progress = _progress(todo, report, report_every_s)
+    on_bytes = progress.advance if progress is not None else None
 
     def compute(sig: FileSignature) -> HashedFile:
         if sig.etag:
             return HashedFile(sig, f"etag:{sig.etag}")
         local = location.local_path(sig.path)
         if local is not None:
-            return HashedFile(sig, hash_file(local))
-        with location.open(sig.path) as fh:
-            return HashedFile(sig, _hash_stream(fh))
+            hashed = HashedFile(sig, hash_file(local, on_bytes=on_bytes))
+        else:
+            with location.open(sig.path) as fh:
+                hashed = HashedFile(sig, _hash_stream(fh, on_bytes))
+        if progress is not None:
+            progress.file_done()
+        return hashed
 
     with ThreadPoolExecutor(threads) as pool:
         fresh = list(pool.map(compute, todo))
@@ -113,3 +138,23 @@ def content_hashes(
         remember(location.name, settled)
     by_path = {h.signature.path: h for h in fresh}
     return [by_path.get(s.path) or HashedFile(s, known[s.path]) for s in signatures]
+
+
+def _progress(
+    todo: list[FileSignature],
+    report: Callable[[TransferSnapshot], None] | None,
+    report_every_s: float,
+) -> TransferProgress | None:
+    """Counts the files that will be read (not those an etag identifies), unshown."""
+    if report is None:
+        return None
+    read = [s for s in todo if not s.etag]
+    return TransferProgress(
+        "hashing",
+        "hashed",
+        total_bytes=sum(s.size for s in read),
+        total_files=len(read),
+        show=False,
+        report=report,
+        report_every_s=report_every_s,
+    )

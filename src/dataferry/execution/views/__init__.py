@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from dataferry.execution.views.refs import check_experiment as check_experiment
     from dataferry.execution.views.refs import resolve_run as resolve_run
     from dataferry.execution.views.refs import run_ids as run_ids
+    from dataferry.execution.views.run_graph import plan_graph as plan_graph
+    from dataferry.execution.views.run_graph import run_graph as run_graph
     from dataferry.execution.views.runs import StatusChanges as StatusChanges
     from dataferry.execution.views.runs import driver_gone as driver_gone
     from dataferry.execution.views.runs import get_step as get_step
@@ -87,9 +89,11 @@ _EXPORTS = {
     "outputs": "dataferry.execution.views.runs",
     "read_log_chunk": "dataferry.execution.views.logs",
     "read_whole_log": "dataferry.execution.views.logs",
+    "plan_graph": "dataferry.execution.views.run_graph",
     "registrations": "dataferry.execution.views.runs",
     "resolve_run": "dataferry.execution.views.refs",
     "run_detail": "dataferry.execution.views.runs",
+    "run_graph": "dataferry.execution.views.run_graph",
     "run_ids": "dataferry.execution.views.refs",
     "run_status": "dataferry.execution.views.runs",
     "step_view": "dataferry.execution.views.runs",
