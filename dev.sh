@@ -42,7 +42,8 @@ case "${1:-}" in
     test)
         setup
         shift
-        exec .venv/bin/python -m pytest "$@"
+        # both cores by default (pytest-xdist); a later -n in the arguments wins
+        exec .venv/bin/python -m pytest -n 2 "$@"
         ;;
     *)
         echo "usage: bash dev.sh demo|test [args...]" >&2
