@@ -16,7 +16,7 @@ from dataferry.data.config import DEFAULT_WORKSPACE_DIR
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from servers.azurite import Azurite
+    from servers.azurite import Azurite, RestartableAzurite
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -98,6 +98,19 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
 
     try:
         with running_azurite(tmp_path_factory.mktemp("azurite")) as server:
+            yield server
+    except AzuriteUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def restartable_azurite(tmp_path: Path) -> Iterator[RestartableAzurite]:
+    """An azurite-blob of the test's own (own port and folder) that the test may stop,
+    pause and start again: for fault tests. Stopped when the test ends."""
+    from servers.azurite import AzuriteUnavailable, RestartableAzurite
+
+    try:
+        with RestartableAzurite(tmp_path / "azurite-own") as server:
             yield server
     except AzuriteUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)

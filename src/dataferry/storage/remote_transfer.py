@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 CONCURRENCY = 16  # files (or one large file's blocks) in flight at once
 LARGE_FILE_BYTES = 32 << 20  # from here a file moves in parallel blocks
 BATCH_FILES = 256  # a download notes its progress in the manifest after each batch
+_LARGE_AT_ONCE = 2  # large files moved at once, each in CONCURRENCY/2 blocks
 _FEW = 4  # up to this many files of a folder are looked up one by one, not listed
 
 
@@ -49,11 +50,8 @@ def listing(loc: StorageLocation, fulls: Sequence[str]) -> dict[str, Listed | No
     Raises:
         StorageUnavailableError: the store did not answer within the retry window.
     """
-    by_parent: dict[str, list[str]] = {}
-    for full in fulls:
-        by_parent.setdefault(posixpath.dirname(loc._strip(full)), []).append(full)
     found: dict[str, Listed | None] = {}
-    for parent, names in by_parent.items():
+    for parent, names in _by_parent(loc, fulls).items():
         found.update(
             with_retries(
                 lambda p=parent, n=names: _list_folder(loc, p, n),  # type: ignore[misc]
@@ -63,6 +61,33 @@ def listing(loc: StorageLocation, fulls: Sequence[str]) -> dict[str, Listed | No
             )
         )
     return found
+
+
+def _listing_once(
+    loc: StorageLocation, fulls: Sequence[str]
+) -> dict[str, Listed | None] | None:
+    """``listing`` without retries; None if the store does not answer."""
+    found: dict[str, Listed | None] = {}
+    try:
+        for parent, names in _by_parent(loc, fulls).items():
+            found.update(_list_folder(loc, parent, names))
+    except (ConnectionError, TimeoutError):
+        return None
+    return found
+
+
+def _by_parent(loc: StorageLocation, fulls: Sequence[str]) -> dict[str, list[str]]:
+    by_parent: dict[str, list[str]] = {}
+    for full in fulls:
+        by_parent.setdefault(posixpath.dirname(loc._strip(full)), []).append(full)
+    return by_parent
+
+
+def _where(loc: StorageLocation, fulls: Sequence[str]) -> str:
+    """The one path that names a transfer in a message: the file, or the folder
+    holding all its files."""
+    rels = [loc.relative_path(loc._strip(f)) for f in fulls]
+    return rels[0] if len(rels) == 1 else posixpath.commonpath(rels) or "/"
 
 
 def _list_folder(
@@ -100,8 +125,8 @@ def bulk_options(loc: StorageLocation, sizes: Sequence[int]) -> dict[str, Any]:
     if not hasattr(loc.fs, "max_concurrency"):  # not adlfs: its own defaults
         return options
     if sizes and max(sizes) >= LARGE_FILE_BYTES:
-        options["batch_size"] = max(1, CONCURRENCY // 8)
-        options["max_concurrency"] = 8
+        options["batch_size"] = _LARGE_AT_ONCE
+        options["max_concurrency"] = CONCURRENCY // _LARGE_AT_ONCE
     else:
         options["batch_size"] = CONCURRENCY
         options["max_concurrency"] = 1
@@ -137,19 +162,20 @@ def put_remote(
             )
 
     def keep_finished() -> None:
-        now = listing(loc, [full for _, full in remaining])
+        now = _listing_once(loc, [full for _, full in remaining])
+        if now is None:  # still no answer: the next attempt sends them all
+            return
         remaining[:] = [
             (local, full)
             for local, full in remaining
             if not _arrived(now[full], sizes[full], before.get(full))
         ]
 
-    where = loc.relative_path(todo[0][1]) if len(todo) == 1 else "files"
     with_retries(
         attempt,
         datastore=loc.name,
-        path=where,
-        action="upload to",
+        path=_where(loc, [full for _, full in todo]),
+        action=f"upload {len(todo)} file(s) to",
         after_failed_attempt=keep_finished,
     )
     _check_sizes(loc, sizes, listing(loc, list(sizes)), "uploaded")
@@ -230,13 +256,12 @@ def _get_batch(
         remaining[:] = [p for p in remaining if p not in finished]
         _drop_parts(remaining)
 
-    where = loc.relative_path(batch[0][0]) if len(batch) == 1 else "files"
     try:
         with_retries(
             attempt,
             datastore=loc.name,
-            path=where,
-            action="download",
+            path=_where(loc, [full for full, _ in batch]),
+            action=f"download {len(batch)} file(s) from",
             after_failed_attempt=keep_finished,
         )
         _promote(loc, remaining, listed, manifest)
@@ -302,7 +327,14 @@ def _drop_parts(pairs: Sequence[tuple[str, str]]) -> None:
 def _by_size(
     pairs: Sequence[tuple[str, str]], sizes: Sequence[int]
 ) -> list[list[tuple[str, str]]]:
-    """Small files in one bulk call, large ones in another (each has its options)."""
+    """Bulk calls: small files together, large ones together (each kind has its
+    options), each call no larger than what it moves at once."""
     small = [p for p, s in zip(pairs, sizes, strict=True) if s < LARGE_FILE_BYTES]
     large = [p for p, s in zip(pairs, sizes, strict=True) if s >= LARGE_FILE_BYTES]
-    return [group for group in (small, large) if group]
+    # no call gets more files than it starts at once: fsspec leaves the files it had
+    # not started unawaited when one fails (a warning per file)
+    return [
+        group[start : start + batch]
+        for group, batch in ((small, CONCURRENCY), (large, _LARGE_AT_ONCE))
+        for start in range(0, len(group), batch)
+    ]
