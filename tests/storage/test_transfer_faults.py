@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -23,6 +22,7 @@ from dataferry.storage.staging import StagedPlace
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from servers.azurite import RestartableAzurite
 
@@ -210,3 +210,116 @@ class TestDownload:
             assert (data / name).stat().st_mtime_ns == mtime
         for p in (tmp_path / "src").iterdir():
             assert (data / p.name).read_bytes() == p.read_bytes()
+
+
+def stage(store: Datastore, tmp: Path, path: str, count: int) -> StagedPlace:
+    loc = store.location
+    folder = loc.staging.stage(path, "step-1", "out", tmp / "scratch")
+    files(folder, count)
+    return StagedPlace(path, folder, "step-1", "out")
+
+
+def outage_when_staged(
+    server: RestartableAzurite, store: Datastore, *, then: str
+) -> threading.Thread:
+    """A watcher that stops the server once 10 files sit under the staging prefix
+    (the commit is under way), then restarts it if ``then`` is "restart"."""
+    from azure.storage.blob import ContainerClient
+
+    client = ContainerClient.from_connection_string(
+        server.server.connection_string, "faults"
+    )
+
+    def watch() -> None:
+        while len(list(client.list_blobs(name_starts_with=".dataferry-staging/"))) < 10:
+            threading.Event().wait(0.05)
+        server.stop()
+        if then == "restart":
+            server.start()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    return watcher
+
+
+class TestCommit:
+    def test_a_restart_during_a_commit_is_ridden_out(
+        self, store: Datastore, restartable_azurite: RestartableAzurite, tmp_path: Path
+    ) -> None:
+        staged = stage(store, tmp_path, "outputs/o1", 200)
+        watcher = outage_when_staged(restartable_azurite, store, then="restart")
+        store.location.staging.commit(staged, merge=False)
+        watcher.join(timeout=60)
+        assert not watcher.is_alive()  # the outage did happen, mid-commit
+        got = store.location.resolve("outputs/o1")
+        assert len(got) == 200
+        assert listed_sizes(store, "outputs/o1")["f199.bin"] == SIZE + 199
+
+    def test_a_store_that_stays_down_leaves_no_output_visible(
+        self,
+        store: Datastore,
+        restartable_azurite: RestartableAzurite,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setenv(RETRY_WINDOW_ENV, "3")
+        staged = stage(store, tmp_path, "outputs/o2", 200)
+        watcher = outage_when_staged(restartable_azurite, store, then="stay")
+        with pytest.raises(
+            StorageUnavailableError,
+            match=r"datastore 'faulty': cannot upload 200 file\(s\) to "
+            r"'.dataferry-staging/step-1/out': the store did not answer",
+        ):
+            store.location.staging.commit(staged, merge=False)
+        watcher.join(timeout=60)
+        restartable_azurite.start()
+        with pytest.raises(PathNotFoundError, match=r"path 'outputs/o2' matches no"):
+            store.location.resolve("outputs/o2")
+
+
+class TestListingCheck:
+    def test_a_file_removed_after_listing_is_named(
+        self, store: Datastore, tmp_path: Path
+    ) -> None:
+        local = files(tmp_path / "src", 6)
+        store.upload_files([str(p) for p in local], target_path="data", overwrite=True)
+        loc = store.location
+        fulls = loc.resolve("data")
+        loc.fs.rm_file(fulls[2])
+        with pytest.raises(
+            TransferIncompleteError,
+            match=r"datastore 'faulty': 'data/f002.bin' is no longer on the datastore",
+        ):
+            loc.get_files(
+                [(f, str(tmp_path / "down" / os.path.basename(f))) for f in fulls],
+                overwrite=True,
+                show_progress=False,
+            )
+        assert not (tmp_path / "down" / "f000.bin").exists()  # checked before any copy
+
+    def test_a_file_of_another_size_than_listed_is_named(
+        self, store: Datastore, tmp_path: Path
+    ) -> None:
+        from dataferry.storage.download_manifest import DownloadManifest
+        from dataferry.storage.remote_transfer import get_remote, listing
+        from dataferry.storage.transfer_progress import TransferProgress
+
+        local = files(tmp_path / "src", 3)
+        store.upload_files([str(p) for p in local], target_path="data", overwrite=True)
+        loc = store.location
+        fulls = loc.resolve("data")
+        listed = listing(loc, fulls)  # then the file changes: the listing is stale
+        loc.fs.pipe_file(fulls[1], b"shorter")
+        target = tmp_path / "down"
+        target.mkdir()
+        pairs = [(f, str(target / os.path.basename(f))) for f in fulls]
+        progress = TransferProgress(
+            "downloading", "downloaded", total_bytes=0, total_files=3, show=False
+        )
+        with pytest.raises(
+            TransferIncompleteError,
+            match=rf"datastore 'faulty': downloaded 'data/f001.bin' has 7 bytes, the "
+            rf"store lists {SIZE + 1} bytes",
+        ):
+            get_remote(loc, pairs, listed, progress, DownloadManifest(None))
+        assert not [n for n in os.listdir(target) if n.endswith(".part")]
