@@ -8,6 +8,9 @@ and ``Datastore.download``, i.e. the datastore's location) and through the SDK's
 * one file of ``--size-mib``, up and down;
 * ``--files`` small files adding up to ``--size-mib``, up and down.
 
+Same concurrency: one file moves in ``CONCURRENCY`` blocks at once both ways, small
+files ``SMALL_FILES_AT_ONCE`` at a time both ways (``storage.remote_transfer``).
+
 It prints MB/s for each and the ratio dataferry/SDK (target: >= 1.0x; the SDK is
 the ceiling here). Then it writes a CSV of about ``--size-mib`` and reads it into
 pandas with ``Dataset.Tabular.from_delimited_files(...).to_pandas_dataframe()`` from
@@ -38,7 +41,10 @@ sys.path.insert(0, str(ROOT / "tests"))  # servers.azurite: Azurite as the tests
 from servers.azurite import ACCOUNT, KEY, running_azurite  # noqa: E402
 
 from dataferry import Dataset, Datastore, Workspace  # noqa: E402
-from dataferry.storage.remote_transfer import CONCURRENCY  # noqa: E402
+from dataferry.storage.remote_transfer import (  # noqa: E402
+    CONCURRENCY,
+    SMALL_FILES_AT_ONCE,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -79,7 +85,7 @@ def sdk_upload(container: object, paths: list[Path], prefix: str) -> None:
     if len(paths) == 1:
         one(paths[0], CONCURRENCY)
         return
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
+    with ThreadPoolExecutor(SMALL_FILES_AT_ONCE) as pool:
         list(pool.map(lambda p: one(p, 1), paths))
 
 
@@ -95,7 +101,7 @@ def sdk_download(container: object, names: list[str], target: Path) -> None:
     if len(names) == 1:
         one(names[0], CONCURRENCY)
         return
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
+    with ThreadPoolExecutor(SMALL_FILES_AT_ONCE) as pool:
         list(pool.map(lambda n: one(n, 1), names))
 
 
@@ -187,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--size-mib must be >= 1 and --files >= 2")
     from azure.storage.blob import ContainerClient
 
-    print(f"load average {os.getloadavg()[0]:.2f}; concurrency {CONCURRENCY}")
+    print(
+        f"load average {os.getloadavg()[0]:.2f}; one file in {CONCURRENCY} blocks at "
+        f"once, small files {SMALL_FILES_AT_ONCE} at once"
+    )
     with tempfile.TemporaryDirectory(prefix="dataferry-transfer-") as folder:
         tmp = Path(folder)
         with running_azurite(tmp / "azurite") as server:

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 CONCURRENCY = 16  # files (or one large file's blocks) in flight at once
 LARGE_FILE_BYTES = 32 << 20  # from here a file moves in parallel blocks
 BATCH_FILES = 256  # a download notes its progress in the manifest after each batch
-_LARGE_AT_ONCE = 2  # large files moved at once, each in CONCURRENCY/2 blocks
+_LARGE_AT_ONCE = 2  # large files moved at once, sharing CONCURRENCY blocks in flight
+SMALL_FILES_AT_ONCE = 64  # small files in flight at once: each is one short request
 _FEW = 4  # up to this many files of a folder are looked up one by one, not listed
 
 
@@ -126,9 +127,9 @@ def bulk_options(loc: StorageLocation, sizes: Sequence[int]) -> dict[str, Any]:
         return options
     if sizes and max(sizes) >= LARGE_FILE_BYTES:
         options["batch_size"] = _LARGE_AT_ONCE
-        options["max_concurrency"] = CONCURRENCY // _LARGE_AT_ONCE
+        options["max_concurrency"] = CONCURRENCY // min(len(sizes), _LARGE_AT_ONCE)
     else:
-        options["batch_size"] = CONCURRENCY
+        options["batch_size"] = SMALL_FILES_AT_ONCE
         options["max_concurrency"] = 1
     return options
 
@@ -335,6 +336,6 @@ def _by_size(
     # not started unawaited when one fails (a warning per file)
     return [
         group[start : start + batch]
-        for group, batch in ((small, CONCURRENCY), (large, _LARGE_AT_ONCE))
+        for group, batch in ((small, SMALL_FILES_AT_ONCE), (large, _LARGE_AT_ONCE))
         for start in range(0, len(group), batch)
     ]
