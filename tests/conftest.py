@@ -16,7 +16,7 @@ from dataferry.data.config import DEFAULT_WORKSPACE_DIR
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from servers.azurite import Azurite
+    from servers.azurite import Azurite, RestartableAzurite
     from servers.postgres import Postgres
 
 
@@ -132,6 +132,19 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{path}"
     server: Postgres = request.getfixturevalue("postgres")
     return server.create_database(template="migrated")
+
+
+@pytest.fixture
+def restartable_azurite(tmp_path: Path) -> Iterator[RestartableAzurite]:
+    """An azurite-blob of the test's own (own port and folder) that the test may stop,
+    pause and start again: for fault tests. Stopped when the test ends."""
+    from servers.azurite import AzuriteUnavailable, RestartableAzurite
+
+    try:
+        with RestartableAzurite(tmp_path / "azurite-own") as server:
+            yield server
+    except AzuriteUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture

@@ -301,6 +301,21 @@ class TargetExistsError(StorageError, FileExistsError):
     exit_code = 2
 
 
+class StorageUnavailableError(StorageError, ConnectionError):
+    """The store stopped answering during a transfer or commit, and still did not
+    answer when the bounded retries ran out."""
+
+
+class StorageSettingError(StorageError, ValueError):
+    """A storage setting from the environment is not valid (a retry window...)."""
+
+    exit_code = 2
+
+
+class TransferIncompleteError(StorageError):
+    """After a transfer, a file is missing or has another size than the listing's."""
+
+
 class MountError(StorageError):
     """A dataset cannot be mounted at the requested mount point."""
 

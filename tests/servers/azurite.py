@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -30,6 +31,7 @@ ACCOUNT = "devstoreaccount1"
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 INSTALL_DIR = Path(__file__).resolve().parents[2] / ".servers" / "azurite"
 _READY_TIMEOUT_S = 30.0
+_AUTOSAVE_S = 5.5  # Azurite's metadata autosave interval (5 s), and a margin
 
 
 class AzuriteUnavailable(RuntimeError):
@@ -123,14 +125,78 @@ def running_azurite(location: Path) -> Iterator[Azurite]:
     Raises:
         AzuriteUnavailable: it could not be installed, or did not answer in time.
     """
-    binary = azurite_binary()
     port = free_port()
+    proc = _start(port, location)
+    try:
+        yield Azurite(port, proc)
+    finally:
+        _stop(proc)
+
+
+class RestartableAzurite:
+    """An azurite-blob of a fault test's own (own port, own folder) that the test can
+    stop, pause and start again on the same port with the same data.
+
+    Use as a context manager: it starts on entering and is stopped on leaving, always.
+    """
+
+    def __init__(self, location: Path) -> None:
+        self.location = location
+        self.port = free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> RestartableAzurite:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def server(self) -> Azurite:
+        """The running server's address (raises if it is stopped)."""
+        assert self._proc is not None, "azurite is stopped"
+        return Azurite(self.port, self._proc)
+
+    def start(self) -> None:
+        """Start it (again) on its port with its folder's data; returns once it answers."""
+        if self._proc is None:
+            self._proc = _start(self.port, self.location)
+
+    def settle(self) -> None:
+        """Wait until what was written so far is saved: Azurite keeps its metadata in
+        memory and saves it every 5 s, and a stop loses what came after the last save
+        (a container made just before, say), like a crash would."""
+        time.sleep(_AUTOSAVE_S)
+
+    def stop(self) -> None:
+        """Stop it (connections are refused from now on); what it had saved stays in
+        its folder (see ``settle``)."""
+        if self._proc is not None:
+            _stop(self._proc)
+            self._proc = None
+
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): connections are accepted but never answered (slow)."""
+        assert self._proc is not None, "azurite is stopped"
+        os.killpg(self._proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server answer again (SIGCONT)."""
+        assert self._proc is not None, "azurite is stopped"
+        os.killpg(self._proc.pid, signal.SIGCONT)
+
+
+def _start(port: int, location: Path) -> subprocess.Popen[bytes]:
+    """Start azurite-blob on ``port`` with its data in ``location``; wait until it
+    answers (stopping it if it does not)."""
+    binary = azurite_binary()
     location.mkdir(parents=True, exist_ok=True)
     log = location / "azurite.log"  # a file, not a pipe: a pipe nobody reads can fill
     args = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
     args += ["--location", str(location), "--disableTelemetry"]
     args += ["--skipApiVersionCheck", "--loose", "--silent"]
-    with log.open("wb") as out:
+    with log.open("ab") as out:  # a restart appends: the whole story stays readable
         proc = subprocess.Popen(
             args,
             stdout=out,
@@ -139,9 +205,10 @@ def running_azurite(location: Path) -> Iterator[Azurite]:
         )
     try:
         _wait_ready(proc, port, log)
-        yield Azurite(port, proc)
-    finally:
+    except BaseException:
         _stop(proc)
+        raise
+    return proc
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:

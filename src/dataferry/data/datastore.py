@@ -541,7 +541,15 @@ class Datastore:
 
         Existing local files are skipped unless ``overwrite`` (one warning says how
         many). ``show_progress`` shows bytes, files, rate and time left on stderr, then
-        a one-line summary.
+        a one-line summary. From a remote datastore the files move in parallel, are
+        retried while the store does not answer, and are checked against its listing;
+        a manifest in ``target_path`` (``.dataferry-download.json``) lets a
+        re-download with ``overwrite=True`` skip files already complete (same size
+        and etag, unchanged on disk).
+
+        Raises:
+            StorageUnavailableError: the store did not answer within the retry window.
+            TransferIncompleteError: a file is missing or has another size afterwards.
         """
         loc = self.location
         try:
@@ -565,7 +573,13 @@ class Datastore:
                 target,
                 skipped[0],
             )
-        loc.get_files(pairs, overwrite=True, show_progress=show_progress)
+        # the manifest in the target lets a re-download skip what is complete
+        loc.get_files(
+            pairs,
+            overwrite=True,
+            show_progress=show_progress,
+            resume_in=str(target),
+        )
         return len(pairs)
 
     def path(

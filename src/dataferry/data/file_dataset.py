@@ -93,7 +93,9 @@ class FileDataset(AbstractDataset):
             by_location[f.location.name].append((f.full, local))
             locations[f.location.name] = f.location
         for name, items in by_location.items():
-            locations[name].get_files(items, overwrite=True, show_progress=True)
+            locations[name].get_files(
+                items, overwrite=True, show_progress=True, resume_in=target
+            )
         return [local for _, local in pairs]
 
     def mount(

@@ -8,7 +8,9 @@ for an emulator). Imported only when an Azure datastore is opened.
 
 from __future__ import annotations
 
+import errno
 import functools
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from adlfs import AzureBlobFileSystem
@@ -28,6 +30,12 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from azure.core.pipeline import PipelineRequest, PipelineResponse
+
+
+# set while one upload runs: adlfs retries an upload answered "not found" by calling
+# itself again for as long as it believes the container exists, which it always does
+# with ``assume_container_exists`` (a container removed since registration: forever)
+_UPLOADING: ContextVar[bool] = ContextVar("_UPLOADING", default=False)
 
 
 class _Unanswered(Exception):
@@ -125,6 +133,24 @@ class BoundedBlobFileSystem(AzureBlobFileSystem):  # type: ignore[misc]
                 setattr(fs, call, _as_oserror(getattr(fs, call)))
             fs._oserrors = True
         return fs
+
+    async def _put_file(self, lpath: str, rpath: str, *args: Any, **kwargs: Any) -> Any:
+        """adlfs's upload of one file, failing instead of calling itself again when
+        the store answers that the container does not exist."""
+        if _UPLOADING.get():
+            container = rpath.split("/", 1)[0]
+            raise FileNotFoundError(
+                errno.ENOENT,
+                f"container '{container}' does not exist (removed since the datastore "
+                "was registered?); register the datastore again with "
+                "create_if_not_exists=True",
+                rpath,
+            )
+        token = _UPLOADING.set(True)
+        try:
+            return await super()._put_file(lpath, rpath, *args, **kwargs)
+        finally:
+            _UPLOADING.reset(token)
 
     def do_connect(self) -> None:
         """Make the service client (called by adlfs's ``__init__``)."""

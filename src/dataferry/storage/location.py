@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 from dataferry.errors import PathNotFoundError, StorageError
 from dataferry.storage.commit_marker import visible_files
 from dataferry.storage.paths import normalise_datastore_path
-from dataferry.storage.transfer_progress import TransferProgress, byte_callback
+from dataferry.storage.transfer_progress import TransferProgress
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     import fsspec
 
+    from dataferry.storage.remote_transfer import Listed
     from dataferry.storage.staging import Staging
     from dataferry.storage.transfer_progress import TransferSnapshot
 
@@ -243,13 +244,24 @@ class StorageLocation:
         bytes, files, rate and time left on stderr, then a summary line; ``report``
         is called with the progress as it moves (see ``transfer_progress``).
 
+        On a remote store a store that stops answering is retried with backoff and
+        only the unfinished files are sent again; every target's size is checked
+        against the store's listing at the end (``remote_transfer``).
+
         Raises:
+            StorageUnavailableError: the store did not answer within the retry window.
+            TransferIncompleteError: a target is missing or has another size after.
             StorageError: a file could not be written.
         """
+        from dataferry.storage.remote_transfer import listing, put_remote
+
+        fulls = [(local, self.full_path(rel)) for local, rel in pairs]
+        # remote: one listing per folder, not one request per file (kept for retries)
+        before = {} if self.is_local else listing(self, [f for _, f in fulls])
         todo: list[tuple[str, str]] = []
-        for local, rel in pairs:
-            full = self.full_path(rel)
-            if overwrite or not self.fs.exists(full):
+        for local, full in fulls:
+            there = self.fs.exists(full) if self.is_local else before[full] is not None
+            if overwrite or not there:
                 todo.append((local, full))
         skipped = len(pairs) - len(todo)
         sizes = [os.path.getsize(local) for local, _ in todo]
@@ -264,11 +276,9 @@ class StorageLocation:
             if self.is_local:  # staged beside the target: never a half file
                 _local_copies(todo, progress, self._upload_error)
             elif todo:
-                self.fs.put(
-                    [local for local, _ in todo],
-                    [full for _, full in todo],
-                    callback=byte_callback(progress),
-                )
+                put_remote(self, todo, before, progress)
+        except StorageError:  # typed already, naming the datastore and the file
+            raise
         except OSError as exc:  # from fsspec: which file, if it says
             where = self.relative_path(exc.filename) if exc.filename else "files"
             raise self._raise(where, "upload to", exc) from exc
@@ -285,14 +295,23 @@ class StorageLocation:
         overwrite: bool,
         show_progress: bool,
         report: Callable[[TransferSnapshot], None] | None = None,
+        resume_in: str | None = None,
     ) -> list[str]:
         """Copy ``(full-source, local-target)`` pairs here; return the local paths written.
 
-        ``show_progress`` and ``report`` as for ``put_files``.
+        ``show_progress`` and ``report`` as for ``put_files``. From a remote store the
+        files move in parallel bulk calls, are retried while the store does not
+        answer, and are checked against the store's listing. ``resume_in`` (a local
+        folder holding the targets) keeps a manifest there (``.dataferry-download.json``)
+        so that a re-download skips files already complete: same size and etag as
+        listed, and unchanged on disk since.
 
         Raises:
             TargetExistsError: a local target exists and ``overwrite`` is False (checked
                 for every file before anything is copied).
+            TransferIncompleteError: a file is missing or has another size than the
+                listing's after the transfer (or was removed after being listed).
+            StorageUnavailableError: the store did not answer within the retry window.
             StorageError: a file could not be read.
         """
         from dataferry.errors import TargetExistsError
@@ -304,7 +323,12 @@ class StorageLocation:
                     f'File "{taken[0]}" already exists ({len(taken)} file(s) would be '
                     "overwritten). Set overwrite=True to replace them."
                 )
-        sizes = self._sizes([full for full, _ in pairs])
+        listed = {} if self.is_local else self._listing([full for full, _ in pairs])
+        sizes = (
+            [os.path.getsize(full) for full, _ in pairs]
+            if self.is_local
+            else [item.size if item else 0 for item in listed.values()]
+        )
         progress = self._progress(
             f"downloading from datastore '{self.name}'",
             "downloaded",
@@ -318,26 +342,32 @@ class StorageLocation:
             if self.is_local:
                 _local_copies(list(pairs), progress, None)
             else:
-                self._get_remote(pairs, progress)
+                self._get_remote(pairs, listed, progress, resume_in)
         finally:
             progress.close()
         return [local for _, local in pairs]
 
+    def _listing(self, fulls: list[str]) -> dict[str, Listed | None]:
+        from dataferry.storage.remote_transfer import listing
+
+        return listing(self, fulls)
+
     def _get_remote(
-        self, pairs: Sequence[tuple[str, str]], progress: TransferProgress
+        self,
+        pairs: Sequence[tuple[str, str]],
+        listed: dict[str, Listed | None],
+        progress: TransferProgress,
+        resume_in: str | None,
     ) -> None:
-        """One bulk ``get`` to ``.part`` files, each renamed once all have arrived."""
-        parts = [f"{local}.part" for _, local in pairs]
+        """Bulk ``get`` to ``.part`` files, renamed once complete (``remote_transfer``)."""
+        from dataferry.storage.download_manifest import DownloadManifest
+        from dataferry.storage.remote_transfer import get_remote
+
         try:
-            self.fs.get(
-                [full for full, _ in pairs], parts, callback=byte_callback(progress)
-            )
-            for part, (_, local) in zip(parts, pairs, strict=True):
-                os.replace(part, local)
+            get_remote(self, pairs, listed, progress, DownloadManifest.load(resume_in))
+        except StorageError:
+            raise
         except OSError as exc:
-            for part in parts:
-                if os.path.exists(part):
-                    os.unlink(part)
             where = self.relative_path(exc.filename) if exc.filename else "files"
             raise self._raise(where, "download", exc) from exc
 
@@ -363,11 +393,6 @@ class StorageLocation:
             report=report,
             report_every_s=REPORT_EVERY_S,
         )
-
-    def _sizes(self, fulls: Sequence[str]) -> list[int]:
-        if self.is_local:
-            return [os.path.getsize(p) for p in fulls]
-        return [int(self.fs.info(p).get("size") or 0) for p in fulls]
 
 
 def modified_ns(info: dict[str, Any]) -> int:

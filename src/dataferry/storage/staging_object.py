@@ -13,12 +13,13 @@ server-side copy, atomic by itself, and carries no marker.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import posixpath
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dataferry.errors import RunError, StorageError, TargetExistsError
 from dataferry.storage.commit_marker import (
@@ -32,14 +33,18 @@ from dataferry.storage.commit_marker import (
 )
 from dataferry.storage.integrity import remote_signature
 from dataferry.storage.location import TRANSFER_THREADS
+from dataferry.storage.retry import with_retries
 from dataferry.storage.staging import StagedPlace, Staging
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from dataferry.storage.location import FileSignature
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class ObjectStoreStaging(Staging):
@@ -53,7 +58,16 @@ class ObjectStoreStaging(Staging):
         return folder
 
     def commit(self, staged: StagedPlace, *, merge: bool) -> None:
-        """See ``Staging.commit``."""
+        """See ``Staging.commit``. Every call to the store is retried with backoff
+        while it does not answer (``storage.retry``); each step of the commit can be
+        repeated, so a store back within the window gives a complete commit.
+
+        Raises:
+            StorageUnavailableError: the store still did not answer after the retry
+                window (the output reads as absent or as before, never as a mix).
+            TargetExistsError: the destination holds data and ``merge`` is False.
+            StorageError: another failure of the store.
+        """
         try:
             if staged.write_dir.is_file():
                 self._commit_file(staged, merge=merge)
@@ -71,24 +85,24 @@ class ObjectStoreStaging(Staging):
     def _commit_file(self, staged: StagedPlace, *, merge: bool) -> None:
         loc = self.location
         final = loc.full_path(staged.path)
-        if loc.fs.isdir(final):
+        if self._retried(staged, lambda: loc.fs.isdir(final)):
             raise RunError(
                 f"output '{staged.name}' is a file, but {loc.name}:/{staged.path} is a "
                 "folder already; write into a folder, or use a destination with {run-id}"
             )
-        if not merge and loc.fs.exists(final):
+        if not merge and self._retried(staged, lambda: loc.fs.exists(final)):
             raise self._exists(staged)
         prefix = self.staging_prefix(staged.step_run_id, staged.name)
         loc.put_files(
             [(str(staged.write_dir), prefix)], overwrite=True, show_progress=False
         )
-        loc.fs.copy(loc.full_path(prefix), final)
+        self._retried(staged, lambda: loc.fs.copy(loc.full_path(prefix), final))
 
     def _commit_folder(self, staged: StagedPlace, *, merge: bool) -> None:
         loc = self.location
         final = loc.full_path(staged.path).rstrip("/")
         new = _local_files(staged.write_dir)
-        old = self._committed_files(final)
+        old = self._retried(staged, lambda: self._committed_files(final))
         if old and not merge:
             raise self._exists(staged)
         prefix = self.staging_prefix(staged.step_run_id, staged.name)
@@ -97,14 +111,33 @@ class ObjectStoreStaging(Staging):
             overwrite=True,
             show_progress=False,
         )
-        # from here until the new marker, the output reads as absent: never a mix
-        loc.fs.pipe_file(f"{final}/{PENDING}", b"")
-        if loc.fs.exists(f"{final}/{MARKER}"):
-            loc.fs.rm_file(f"{final}/{MARKER}")
-        self._publish(loc.full_path(prefix), final, list(new))
-        files = self._listed(final, set(old) | set(new), new)
-        loc.fs.pipe_file(f"{final}/{MARKER}", marker_body(files))
-        loc.fs.rm_file(f"{final}/{PENDING}")
+        # from here until the new marker, the output reads as absent: never a mix;
+        # each step is repeatable, so a store that stops answering is retried per step
+        retried = functools.partial(self._retried, staged)
+        retried(lambda: loc.fs.pipe_file(f"{final}/{PENDING}", b""))
+        retried(lambda: self._remove_marker(final))
+        retried(lambda: self._publish(loc.full_path(prefix), final, list(new)))
+        files = retried(lambda: self._listed(final, set(old) | set(new), new))
+        retried(lambda: loc.fs.pipe_file(f"{final}/{MARKER}", marker_body(files)))
+        retried(lambda: loc.fs.rm_file(f"{final}/{PENDING}"))
+
+    def _retried(self, staged: StagedPlace, call: Callable[[], T]) -> T:
+        """``call()``, retried while the store does not answer (``storage.retry``).
+
+        Raises:
+            StorageUnavailableError: still no answer when the retry window ran out.
+        """
+        return with_retries(
+            call,
+            datastore=self.location.name,
+            path=staged.path,
+            action=f"commit output '{staged.name}' to",
+            after_failed_attempt=self.location.fs.invalidate_cache,
+        )
+
+    def _remove_marker(self, final: str) -> None:
+        if self.location.fs.exists(f"{final}/{MARKER}"):
+            self.location.fs.rm_file(f"{final}/{MARKER}")
 
     def _committed_files(self, final: str) -> list[str]:
         """The files an existing output has (its marker's, else what is listed there)."""

@@ -1,0 +1,341 @@
+"""Transfers between this machine and an object store: bulk, retried, resumable, checked.
+
+Files move through fsspec's bulk ``put``/``get`` (concurrent on async stores such as
+adlfs), with byte-level progress. A store that stops answering is retried with backoff
+(``storage.retry``); a retry sends only the files the interrupted attempt did not
+finish. A download lands in ``.part`` files renamed into place once complete, in
+batches, each batch noted in the download's manifest (``download_manifest``), so a
+re-download skips what an earlier one finished. Both directions end with a check of
+every file's size against the store's listing.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dataferry.errors import TransferIncompleteError
+from dataferry.storage.retry import with_retries
+from dataferry.storage.transfer_progress import byte_callback
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from dataferry.storage.download_manifest import DownloadManifest
+    from dataferry.storage.location import StorageLocation
+    from dataferry.storage.transfer_progress import TransferProgress
+
+CONCURRENCY = 16  # files (or one large file's blocks) in flight at once
+LARGE_FILE_BYTES = 32 << 20  # from here a file moves in parallel blocks
+BATCH_FILES = 256  # a download notes its progress in the manifest after each batch
+_LARGE_AT_ONCE = 2  # large files moved at once, sharing CONCURRENCY blocks in flight
+SMALL_FILES_AT_ONCE = 64  # small files in flight at once: each is one short request
+_FEW = 4  # up to this many files of a folder are looked up one by one, not listed
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A file as the store lists it."""
+
+    size: int
+    etag: str
+
+
+def listing(loc: StorageLocation, fulls: Sequence[str]) -> dict[str, Listed | None]:
+    """Size and etag of each of ``fulls`` as the store lists it now (None: absent).
+
+    One listing per folder (a few files: one lookup each), retried like a transfer.
+
+    Raises:
+        StorageUnavailableError: the store did not answer within the retry window.
+    """
+    found: dict[str, Listed | None] = {}
+    for parent, names in _by_parent(loc, fulls).items():
+        found.update(
+            with_retries(
+                lambda p=parent, n=names: _list_folder(loc, p, n),  # type: ignore[misc]
+                datastore=loc.name,
+                path=loc.relative_path(parent),
+                action="list",
+            )
+        )
+    return found
+
+
+def _listing_once(
+    loc: StorageLocation, fulls: Sequence[str]
+) -> dict[str, Listed | None] | None:
+    """``listing`` without retries; None if the store does not answer."""
+    found: dict[str, Listed | None] = {}
+    try:
+        for parent, names in _by_parent(loc, fulls).items():
+            found.update(_list_folder(loc, parent, names))
+    except (ConnectionError, TimeoutError):
+        return None
+    return found
+
+
+def _by_parent(loc: StorageLocation, fulls: Sequence[str]) -> dict[str, list[str]]:
+    by_parent: dict[str, list[str]] = {}
+    for full in fulls:
+        by_parent.setdefault(posixpath.dirname(loc._strip(full)), []).append(full)
+    return by_parent
+
+
+def _where(loc: StorageLocation, fulls: Sequence[str]) -> str:
+    """The one path that names a transfer in a message: the file, or the folder
+    holding all its files."""
+    rels = [loc.relative_path(loc._strip(f)) for f in fulls]
+    return rels[0] if len(rels) == 1 else posixpath.commonpath(rels) or "/"
+
+
+def _list_folder(
+    loc: StorageLocation, parent: str, fulls: list[str]
+) -> dict[str, Listed | None]:
+    loc.fs.invalidate_cache(parent)  # the listing must be today's, not a cached one
+    infos: dict[str, dict[str, Any]] = {}
+    if len(fulls) <= _FEW:
+        for full in fulls:
+            try:
+                infos[loc._strip(full)] = loc.fs.info(full)
+            except FileNotFoundError:
+                continue
+    else:
+        try:
+            entries = loc.fs.ls(parent, detail=True)
+        except FileNotFoundError:
+            entries = []
+        infos = {loc._strip(e["name"]): e for e in entries if e.get("type") == "file"}
+    result: dict[str, Listed | None] = {}
+    for full in fulls:
+        info = infos.get(loc._strip(full))
+        if info is None or info.get("type") == "directory":
+            result[full] = None
+        else:
+            etag = str(info.get("etag") or info.get("ETag") or "").strip('"')
+            result[full] = Listed(int(info.get("size") or 0), etag)
+    return result
+
+
+def bulk_options(loc: StorageLocation, sizes: Sequence[int]) -> dict[str, Any]:
+    """Options for one bulk call: many files at once, or one large file's blocks in
+    parallel (adlfs moves each file of a bulk call as a single stream by default)."""
+    options: dict[str, Any] = {}
+    if not hasattr(loc.fs, "max_concurrency"):  # not adlfs: its own defaults
+        return options
+    if sizes and max(sizes) >= LARGE_FILE_BYTES:
+        options["batch_size"] = _LARGE_AT_ONCE
+        options["max_concurrency"] = CONCURRENCY // min(len(sizes), _LARGE_AT_ONCE)
+    else:
+        options["batch_size"] = SMALL_FILES_AT_ONCE
+        options["max_concurrency"] = 1
+    return options
+
+
+def put_remote(
+    loc: StorageLocation,
+    todo: Sequence[tuple[str, str]],
+    before: dict[str, Listed | None],
+    progress: TransferProgress,
+) -> None:
+    """Upload ``(local, full target)`` pairs; ``before`` is the targets' listing taken
+    before (a retry re-sends a file unless the store now lists a new version of it
+    with the local size). Checked against the listing at the end.
+
+    Raises:
+        StorageUnavailableError: the store did not answer within the retry window.
+        TransferIncompleteError: a target is missing or has another size afterwards.
+        OSError: another failure of the store (the caller names the file).
+    """
+    sizes = {full: os.path.getsize(local) for local, full in todo}
+    remaining = list(todo)
+
+    def attempt() -> None:
+        loc.fs.invalidate_cache()  # after an outage nothing cached is to be trusted
+        for group in _by_size(remaining, [sizes[f] for _, f in remaining]):
+            loc.fs.put(
+                [local for local, _ in group],
+                [full for _, full in group],
+                callback=byte_callback(progress),
+                **bulk_options(loc, [sizes[f] for _, f in group]),
+            )
+
+    def keep_finished() -> None:
+        now = _listing_once(loc, [full for _, full in remaining])
+        if now is None:  # still no answer: the next attempt sends them all
+            return
+        remaining[:] = [
+            (local, full)
+            for local, full in remaining
+            if not _arrived(now[full], sizes[full], before.get(full))
+        ]
+
+    with_retries(
+        attempt,
+        datastore=loc.name,
+        path=_where(loc, [full for _, full in todo]),
+        action=f"upload {len(todo)} file(s) to",
+        after_failed_attempt=keep_finished,
+    )
+    _check_sizes(loc, sizes, listing(loc, list(sizes)), "uploaded")
+
+
+def _arrived(now: Listed | None, size: int, before: Listed | None) -> bool:
+    if now is None or now.size != size:
+        return False
+    return before is None or not now.etag or now.etag != before.etag
+
+
+def get_remote(
+    loc: StorageLocation,
+    pairs: Sequence[tuple[str, str]],
+    listed: dict[str, Listed | None],
+    progress: TransferProgress,
+    manifest: DownloadManifest,
+) -> None:
+    """Download ``(full source, local target)`` pairs whose ``listed`` size and etag
+    are known, in batches, skipping files ``manifest`` says are complete.
+
+    Raises:
+        TransferIncompleteError: a source is no longer listed, or a downloaded file is
+            missing or has another size than the listing's.
+        StorageUnavailableError: the store did not answer within the retry window.
+        OSError: another failure (nothing half-written is left: ``.part`` files go).
+    """
+    todo = []
+    for full, local in pairs:
+        item = listed.get(full)
+        if item is None:
+            raise TransferIncompleteError(
+                f"datastore '{loc.name}': '{loc.relative_path(full)}' is no longer "
+                "on the datastore (removed after it was listed); download again."
+            )
+        if manifest.is_complete(local, full, item.size, item.etag):
+            progress.advance(item.size)
+            progress.file_done()
+        else:
+            todo.append((full, local))
+    for start in range(0, len(todo), BATCH_FILES):
+        _get_batch(loc, todo[start : start + BATCH_FILES], listed, progress, manifest)
+
+
+def _get_batch(
+    loc: StorageLocation,
+    batch: Sequence[tuple[str, str]],
+    listed: dict[str, Listed | None],
+    progress: TransferProgress,
+    manifest: DownloadManifest,
+) -> None:
+    remaining = list(batch)
+
+    def size(full: str) -> int:
+        item = listed[full]
+        assert item is not None  # checked by get_remote
+        return item.size
+
+    def attempt() -> None:
+        loc.fs.invalidate_cache()  # after an outage nothing cached is to be trusted
+        for group in _by_size(remaining, [size(f) for f, _ in remaining]):
+            loc.fs.get(
+                [full for full, _ in group],
+                [f"{local}.part" for _, local in group],
+                callback=byte_callback(progress),
+                **bulk_options(loc, [size(f) for f, _ in group]),
+            )
+
+    def keep_finished() -> None:
+        # a small file arrives as one sequential stream, so its full size means
+        # complete; a large one arrives in parallel blocks and may have holes
+        finished = [
+            (full, local)
+            for full, local in remaining
+            if size(full) < LARGE_FILE_BYTES and _part_size(local) == size(full)
+        ]
+        _promote(loc, finished, listed, manifest)
+        remaining[:] = [p for p in remaining if p not in finished]
+        _drop_parts(remaining)
+
+    try:
+        with_retries(
+            attempt,
+            datastore=loc.name,
+            path=_where(loc, [full for full, _ in batch]),
+            action=f"download {len(batch)} file(s) from",
+            after_failed_attempt=keep_finished,
+        )
+        _promote(loc, remaining, listed, manifest)
+    except BaseException:
+        _drop_parts(remaining)
+        raise
+
+
+def _promote(
+    loc: StorageLocation,
+    pairs: Sequence[tuple[str, str]],
+    listed: dict[str, Listed | None],
+    manifest: DownloadManifest,
+) -> None:
+    """Check each ``.part`` against the listing, rename it into place, note it."""
+    for full, local in pairs:
+        item = listed[full]
+        assert item is not None
+        got = _part_size(local)
+        if got != item.size:
+            state = "is missing" if got is None else f"has {got} bytes"
+            raise TransferIncompleteError(
+                f"datastore '{loc.name}': downloaded '{loc.relative_path(full)}' "
+                f"{state}, the store lists {item.size} bytes; it changed during the "
+                "download or the transfer was cut: download again."
+            )
+        os.replace(f"{local}.part", local)
+        manifest.record(local, full, item.size, item.etag)
+    if pairs:
+        manifest.save()
+
+
+def _check_sizes(
+    loc: StorageLocation,
+    sizes: dict[str, int],
+    now: dict[str, Listed | None],
+    verb: str,
+) -> None:
+    for full, size in sizes.items():
+        item = now.get(full)
+        if item is None or item.size != size:
+            state = "is not listed" if item is None else f"lists {item.size} bytes"
+            raise TransferIncompleteError(
+                f"datastore '{loc.name}': {verb} '{loc.relative_path(full)}' {state} "
+                f"after the transfer, {size} bytes were sent; transfer it again."
+            )
+
+
+def _part_size(local: str) -> int | None:
+    try:
+        return os.path.getsize(f"{local}.part")
+    except OSError:
+        return None
+
+
+def _drop_parts(pairs: Sequence[tuple[str, str]]) -> None:
+    for _, local in pairs:
+        part = f"{local}.part"
+        if os.path.exists(part):
+            os.unlink(part)
+
+
+def _by_size(
+    pairs: Sequence[tuple[str, str]], sizes: Sequence[int]
+) -> list[list[tuple[str, str]]]:
+    """Bulk calls: small files together, large ones together (each kind has its
+    options), each call no larger than what it moves at once."""
+    small = [p for p, s in zip(pairs, sizes, strict=True) if s < LARGE_FILE_BYTES]
+    large = [p for p, s in zip(pairs, sizes, strict=True) if s >= LARGE_FILE_BYTES]
+    # no call gets more files than it starts at once: fsspec leaves the files it had
+    # not started unawaited when one fails (a warning per file)
+    return [
+        group[start : start + batch]
+        for group, batch in ((small, SMALL_FILES_AT_ONCE), (large, _LARGE_AT_ONCE))
+        for start in range(0, len(group), batch)
+    ]
