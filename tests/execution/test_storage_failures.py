@@ -245,9 +245,11 @@ class TestInputs:
         tmp_path: Path,
         locked_driver: ScriptedDriver,
         mode: str,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        """Listing works, copying the files does not (a mount of a remote store is a
-        download too): binding the input fails the step."""
+        """Listing works, copying the files does not (without FUSE a mount of a remote
+        store is a download too): binding the input fails the step."""
+        monkeypatch.setenv("DATAFERRY_FUSE", "off")
         locked = locked_store(workspace, tmp_path, fail="get")
         ref = locked.path("raw/data.csv", data_reference_name="raw")
         ref = ref.as_download() if mode == "download" else ref.as_mount()
