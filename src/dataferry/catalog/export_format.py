@@ -95,7 +95,7 @@ def read_rows(file: Path) -> Iterator[tuple[Table, dict[str, Any]]]:
             columns, or a table's rows come after a table that depends on it.
     """
     order = {t.name: i for i, t in enumerate(TABLES)}
-    last = 0
+    last = TABLES[0].name
     with file.open(encoding="utf-8") as lines:
         next(lines, None)
         for number, text in enumerate(lines, start=2):
@@ -106,13 +106,14 @@ def read_rows(file: Path) -> Iterator[tuple[Table, dict[str, Any]]]:
                 raise _bad(file, number, "it is not a row of a catalog table")
             if set(row) != set(table.columns.keys()):
                 raise _bad(file, number, f"its columns are not those of {table.name}")
-            if order[table.name] < last:
+            if order[table.name] < order[last]:
                 raise _bad(
                     file,
                     number,
-                    f"{table.name} rows come after tables that depend on it",
+                    f"{table.name} rows come after {last} rows, out of the "
+                    "dependency order the export writes tables in",
                 )
-            last = order[table.name]
+            last = table.name
             yield table, _decode(file, number, table, row)
 
 

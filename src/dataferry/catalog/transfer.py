@@ -141,7 +141,7 @@ def _checked(file: Path) -> ExportHeader:
     found = dict.fromkeys(header.counts, 0)
     for table, _row in read_rows(file):
         found[table.name] += 1
-    _compare(header, found, f"the file {file} holds", file)
+    _compare(header, found, "it holds", file)
     return header
 
 
