@@ -36,7 +36,7 @@ def check(url: str | None, as_json: bool) -> None:
     Exits 1 when it is older (run `dataferry catalog migrate`) or newer (upgrade
     dataferry) than this dataferry's, or when the database cannot be reached.
     """
-    from dataferry.catalog.revision_check import check_catalog
+    from dataferry.execution.catalog_admin import check_catalog
 
     found = check_catalog(_catalog_url(url))
     if as_json:
@@ -51,7 +51,7 @@ def check(url: str | None, as_json: bool) -> None:
 def migrate(url: str | None) -> None:
     """Upgrade the catalog to this dataferry's schema revision (under the migrations
     lock: other processes opening it meanwhile wait, then use it)."""
-    from dataferry.catalog.revision_check import migrate_catalog
+    from dataferry.execution.catalog_admin import migrate_catalog
 
     before, after = migrate_catalog(_catalog_url(url))
     if before.revision == after.revision:
@@ -67,7 +67,7 @@ def migrate(url: str | None) -> None:
 def export(file: Path, url: str | None) -> None:
     """Write every table of the catalog to FILE (JSON lines: a header naming the schema
     revision and each table's count, then one line a row). FILE must not exist."""
-    from dataferry.catalog.transfer import export_catalog
+    from dataferry.execution.catalog_admin import export_catalog
 
     counts = export_catalog(_catalog_url(url), file)
     render.say(
@@ -86,7 +86,7 @@ def export(file: Path, url: str | None) -> None:
 def import_(file: Path, url: str | None) -> None:
     """Load FILE, written by `dataferry catalog export`, into an empty catalog at the
     same schema revision; every table's count is checked before it commits."""
-    from dataferry.catalog.transfer import import_catalog
+    from dataferry.execution.catalog_admin import import_catalog
 
     counts = import_catalog(_catalog_url(url), file)
     render.say(f"imported {sum(counts.values())} rows of {len(counts)} tables")
