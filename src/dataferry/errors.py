@@ -19,6 +19,9 @@ __all__ = [
     "AmbiguousRunError",
     "AzureOnlyError",
     "CatalogError",
+    "CatalogOutdatedError",
+    "CatalogTargetExistsError",
+    "CatalogTransferError",
     "CatalogVersionError",
     "CompatShadowError",
     "ComputeConfigurationError",
@@ -217,6 +220,25 @@ class CatalogError(DataferryError):
 
 class CatalogVersionError(CatalogError):
     """The catalog was written by a newer dataferry than this one."""
+
+
+class CatalogOutdatedError(CatalogError):
+    """The catalog's schema is older than this dataferry's (``dataferry catalog
+    migrate`` upgrades it)."""
+
+
+class CatalogTransferError(CatalogError, ValueError):
+    """A catalog export file cannot be imported: not one, damaged, of another schema
+    revision, or its rows did not all arrive."""
+
+    exit_code = 2
+
+
+class CatalogTargetExistsError(CatalogError, FileExistsError):
+    """An export would overwrite a file, or an import would mix rows into a catalog
+    that already holds some."""
+
+    exit_code = 2
 
 
 class CatalogBusyError(CatalogError, TimeoutError):

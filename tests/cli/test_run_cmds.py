@@ -13,6 +13,7 @@ from click.testing import Result
 
 from dataferry.catalog.run_store import TERMINAL, RunRecord, RunStore
 from dataferry.cli.run_cmds import parse_scalar
+from dataferry.execution.run_layout import resolved_path
 
 if TYPE_CHECKING:
     from dataferry import Workspace
@@ -79,10 +80,10 @@ def _only_run(store: RunStore) -> RunRecord:
     return record
 
 
-def _step_stdout(store: RunStore, run_id: str) -> str:
+def _step_stdout(store: RunStore, workspace: Workspace, run_id: str) -> str:
     (step,) = store.step_runs(run_id)
-    assert step.log_dir is not None
-    return (Path(step.log_dir) / "stdout.txt").read_text()
+    assert step.log_dir == f"runs/{run_id}/{step.id}"  # relative to the workspace
+    return (resolved_path(workspace, step.log_dir) / "stdout.txt").read_text()
 
 
 def _wait_ended(store: RunStore, run_id: str) -> str:
@@ -121,7 +122,7 @@ class TestRunAFile:
         assert dict(record.parameters) == {"n": 3}
 
     def test_experiment_and_param_override(
-        self, run: Invoke, write_file: WriteFile, store: RunStore
+        self, run: Invoke, write_file: WriteFile, store: RunStore, workspace: Workspace
     ) -> None:
         path = write_file("train.py")
         result = run("run", str(path), "--experiment", "tuned", "--param", "n=5")
@@ -129,7 +130,7 @@ class TestRunAFile:
         record = _only_run(store)
         assert record.experiment == "tuned"
         assert dict(record.parameters) == {"n": 5}
-        assert "args ['--n', '5']" in _step_stdout(store, record.id)
+        assert "args ['--n', '5']" in _step_stdout(store, workspace, record.id)
 
     def test_a_file_ending_with_sys_exit_0_is_still_watched(
         self, run: Invoke, write_file: WriteFile, store: RunStore

@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest revision in migrations/versions; a test keeps the two in step
-HEAD_REVISION = "0008"
-_KNOWN = {"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"}
+HEAD_REVISION = "0012"
+_KNOWN = {"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0012"}
 _SQLITE_FILE = (
     "sqlite:///"  # the URL of a SQLite file, as Workspace.catalog_url makes it
 )
@@ -55,6 +55,19 @@ def is_current_sqlite(url: str) -> bool:
     return row is not None and row[0] == HEAD_REVISION
 
 
+def refuse_unknown(revision: str | None) -> None:
+    """Accept a revision this dataferry knows (or None: an empty database).
+
+    Raises:
+        CatalogVersionError: ``revision`` was written by a newer dataferry.
+    """
+    if revision is not None and revision not in _KNOWN:
+        raise CatalogVersionError(
+            f"the catalog is at schema revision {revision!r}, newer than this dataferry "
+            f"knows ({HEAD_REVISION!r}); upgrade dataferry to open it."
+        )
+
+
 def upgrade(conn: Connection) -> None:
     """Apply the migrations the database lacks; cheap when it is already at head.
 
@@ -64,11 +77,7 @@ def upgrade(conn: Connection) -> None:
     revision = current_revision(conn)
     if revision == HEAD_REVISION:
         return
-    if revision is not None and revision not in _KNOWN:
-        raise CatalogVersionError(
-            f"the catalog is at schema revision {revision!r}, newer than this dataferry "
-            f"knows ({HEAD_REVISION!r}); upgrade dataferry to open it."
-        )
+    refuse_unknown(revision)
     from alembic import command
     from alembic.config import Config
 

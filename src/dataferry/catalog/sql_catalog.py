@@ -61,6 +61,8 @@ _OPEN: weakref.WeakSet[SqlCatalog] = weakref.WeakSet()
 _ENGINES: OrderedDict[str, tuple[Engine, tuple[int, int] | None]] = OrderedDict()
 _ENGINES_KEPT = 8
 _ENGINES_LOCK = threading.Lock()
+# seconds a connection to a database server may take to open (libpq's connect_timeout)
+CONNECT_TIMEOUT_S = 10
 
 
 def now() -> datetime:
@@ -163,7 +165,17 @@ def _make_engine(url: str) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, connect_args=server_connect_args(url))
+
+
+def server_connect_args(url: str) -> dict[str, Any]:
+    """Driver arguments for a database server at ``url``: a bounded connect timeout
+    (``CONNECT_TIMEOUT_S``, unless the URL sets ``connect_timeout`` itself), so an
+    unreachable server fails in seconds rather than after the system's TCP timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" or "connect_timeout" in parsed.query:
+        return {}
+    return {"connect_timeout": CONNECT_TIMEOUT_S}
 
 
 @guard_public

@@ -15,6 +15,7 @@ import click
 from dataferry import __version__
 from dataferry.cli import (
     agent_cmds,
+    catalog_cmds,
     completion,
     compute_cmds,
     dataset_cmds,
@@ -43,6 +44,7 @@ _COMMANDS: tuple[click.Command, ...] = (
     agent_cmds.agent,
     compute_cmds.compute,
     model_cmds.model,
+    catalog_cmds.catalog,
     completion.completion,
 )
 

@@ -291,7 +291,12 @@ class StepRun(
             "target": r.details.get("compute_target") or "local",
             "reusedFrom": r.reused_from,
             "explanation": r.explanation,
-            "logFiles": {n: str(Path(r.log_dir, n)) for n in run_layout.STREAMS}
+            "logFiles": {
+                n: str(
+                    run_layout.resolved_path(self.experiment.workspace, r.log_dir) / n
+                )
+                for n in run_layout.STREAMS
+            }
             if r.log_dir
             else {},
             "lineage": [

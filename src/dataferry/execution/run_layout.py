@@ -96,3 +96,19 @@ def files_dir(step_folder: str | os.PathLike[str]) -> Path:
 def run_dir_of_context(context_path: str | os.PathLike[str]) -> str:
     """The run folder a step's context file lies in (its grandparent)."""
     return os.path.dirname(os.path.dirname(os.fspath(context_path)))
+
+
+def stored_path(workspace: Workspace | str | os.PathLike[str], path: Path) -> str:
+    """How the catalog keeps ``path``: relative to the workspace folder when it is
+    inside it (every machine opening the catalog resolves it in its own copy of the
+    folder), else as it is."""
+    try:
+        return path.relative_to(_root(workspace)).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def resolved_path(workspace: Workspace | str | os.PathLike[str], stored: str) -> Path:
+    """The path ``stored`` (by ``stored_path``) names in this machine's workspace
+    folder; an absolute one (stored before paths were relative) as it is."""
+    return _root(workspace) / stored

@@ -17,6 +17,7 @@ from dataferry.catalog import now
 from dataferry.catalog.status import EventKind, StepStatus
 from dataferry.catalog.step_commit import StepCommit
 from dataferry.errors import DataferryError, InputChangedError
+from dataferry.execution import run_layout
 from dataferry.execution.commit import commit_outputs, discard_output, undo_commits
 from dataferry.execution.input_guard import check_inputs
 from dataferry.execution.materialise import release_inputs
@@ -134,7 +135,7 @@ class StepOutcomes:
             reuse=_reuse_event(state, reuse=False),
             fingerprint=state.fingerprint,
             explanation=state.explanation,
-            log_dir=str(self.step_dir(state)),
+            log_dir=run_layout.stored_path(self.ws, self.step_dir(state)),
             details=self.details(state, pid=pid, host=socket.gethostname()),
         )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
@@ -66,13 +65,15 @@ def _registrations(
 
 
 def step_view(
+    workspace: Workspace,
     rec: StepRunRecord,
     at: datetime | None = None,
     *,
     registrations: tuple[RegistrationView, ...] = (),
 ) -> StepView:
-    """The view of one step run record (durations count up to ``at``, default now),
-    with the dataset versions it registered."""
+    """The view of one step run record of ``workspace`` (durations count up to
+    ``at``, default now; its log folder in this machine's workspace folder), with the
+    dataset versions it registered."""
     return StepView(
         id=rec.id,
         run_id=rec.run_id,
@@ -87,7 +88,9 @@ def step_view(
         reused_from=rec.reused_from,
         explanation=rec.explanation,
         error=rec.details.get("error"),
-        log_dir=Path(rec.log_dir) if rec.log_dir else None,
+        log_dir=run_layout.resolved_path(workspace, rec.log_dir)
+        if rec.log_dir
+        else None,
         registrations=registrations,
         stage=(
             rec.details.get("stage") if rec.status == StepStatus.PREPARING else None
@@ -151,7 +154,9 @@ def run_detail(workspace: Workspace, run_id: str) -> RunDetail:
     at = now()
     records = store.step_runs(run_id)
     registered = _registrations(workspace, records)
-    steps = [step_view(s, at, registrations=registered[s.id]) for s in records]
+    steps = [
+        step_view(workspace, s, at, registrations=registered[s.id]) for s in records
+    ]
     return _detail(workspace, record, in_run_order(record.definition, steps), at)
 
 
@@ -227,7 +232,7 @@ def get_step(workspace: Workspace, step_run_id: str) -> StepView:
     """
     record = RunStore(workspace.catalog).get_step_run(step_run_id)
     return step_view(
-        record, registrations=_registrations(workspace, [record])[record.id]
+        workspace, record, registrations=_registrations(workspace, [record])[record.id]
     )
 
 
