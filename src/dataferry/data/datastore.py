@@ -15,6 +15,7 @@ from dataferry.storage import (
     open_location,
     validate_datastore_name,
 )
+from dataferry.storage.azure_shapes import check_azure_shape
 from dataferry.storage.kinds import KINDS
 from dataferry.storage.paths import normalise_datastore_path
 from dataferry.storage.spec import check_registration
@@ -117,6 +118,7 @@ class Datastore:
         (and an overwritten one in place).
         """
         name = validate_datastore_name(name)
+        check_azure_shape(name, kind, options, secrets)
         given = {k: v for k, v in secrets.items() if v}
         env = {k: v for k, v in (secret_env or {}).items() if v}
         both = sorted(set(given) & set(env))
