@@ -17,7 +17,7 @@ from dataferry.storage import (
 )
 from dataferry.storage.azure_shapes import check_azure_shape
 from dataferry.storage.kinds import KINDS
-from dataferry.storage.paths import normalise_datastore_path
+from dataferry.storage.paths import check_written_path, normalise_datastore_path
 from dataferry.storage.spec import check_registration
 
 if TYPE_CHECKING:
@@ -469,7 +469,8 @@ class Datastore:
 
         Raises:
             PathNotFoundError: ``src_dir`` is not a folder.
-            DatastorePathError: ``target_path`` leaves the datastore's root.
+            DatastorePathError: ``target_path`` leaves the datastore's root, or cannot
+                be written to (``check_written_path``).
         """
         from dataferry.data.datapath import DataReference
 
@@ -479,6 +480,9 @@ class Datastore:
         files = sorted(p for p in src.rglob("*") if p.is_file())
         prefix = normalise_datastore_path(
             target_path or "", datastore=self.name, role="target_path"
+        )
+        check_written_path(
+            prefix, where=f"target_path '{target_path}' on datastore '{self.name}'"
         )
         pairs = [
             (str(p), f"{prefix}/{p.relative_to(src).as_posix()}".lstrip("/"))
@@ -499,7 +503,8 @@ class Datastore:
 
         Raises:
             PathNotFoundError: a listed path is not a file.
-            DatastorePathError: ``target_path`` leaves the datastore's root.
+            DatastorePathError: ``target_path`` leaves the datastore's root, or cannot
+                be written to (``check_written_path``).
             StorageError: a file is not under ``relative_root``.
         """
         from dataferry.data.datapath import DataReference
@@ -517,6 +522,9 @@ class Datastore:
         )
         prefix = normalise_datastore_path(
             target_path or "", datastore=self.name, role="target_path"
+        )
+        check_written_path(
+            prefix, where=f"target_path '{target_path}' on datastore '{self.name}'"
         )
         pairs = []
         for p in paths:

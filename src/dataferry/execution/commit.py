@@ -22,6 +22,7 @@ from dataferry.data.datastore import Datastore
 from dataferry.errors import RunError
 from dataferry.storage.commit_marker import STAGING_DIR
 from dataferry.storage.integrity import remove_tree, to_record, tree_signatures
+from dataferry.storage.paths import check_written_path
 from dataferry.storage.staging import StagedPlace
 
 if TYPE_CHECKING:
@@ -91,6 +92,8 @@ def stage_output(
     step replaced the folder with one.
 
     Raises:
+        DatastorePathError: the resolved destination cannot be written to (a glob
+            character, a ``.dataferry-*`` part; ``check_written_path``).
         OutputLocationBusyError: another live run writes the same destination.
         RunError: an upload-mode output's destination exists and it may not overwrite
             it. Mount mode writes in place, so an existing folder is written into.
@@ -98,6 +101,11 @@ def stage_output(
     location = Datastore.get(workspace, spec.datastore).location
     path = resolve_template(
         spec.path_template, run_id=step_run_id, output_name=spec.name
+    )
+    check_written_path(
+        path,
+        where=f"output '{spec.name}': destination '{path}' on datastore "
+        f"'{location.name}'",
     )
     source = _source_dir(spec.name, spec.source, work_dir) if spec.source else None
     # the lease compares places, so it holds the key every spelling of this one shares
