@@ -8,6 +8,9 @@ step's start. No server is needed: the shape is checked before any network call.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,6 +19,8 @@ from dataferry import Datastore
 from dataferry.errors import DatastoreShapeError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dataferry import Workspace
 
 KEY = "a2V5LWZvci10ZXN0cw=="  # base64, as account keys are
@@ -153,3 +158,79 @@ def test_adls_and_file_share_names_are_checked_alike(workspace: Workspace) -> No
 
 def test_system_containers_are_accepted(workspace: Workspace) -> None:
     assert register(workspace, container_name="$web").container_name == "$web"
+
+
+CHILD = """
+import base64, sys, time
+from dataferry import Datastore, Workspace
+from dataferry.errors import DatastoreExistsError
+
+project, name, index, start = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+ws = Workspace.from_config(project)
+key = base64.b64encode(f"key-{index}".encode()).decode()
+while time.time() < start:  # every process registers at the same moment
+    time.sleep(0.001)
+try:
+    Datastore.register_azure_blob_container(
+        ws, name, "cont", "acct", account_key=key, skip_validation=True
+    )
+    print("won", key)
+except DatastoreExistsError:
+    print("refused")
+"""
+
+
+def register_at_once(
+    workspace: Workspace, tmp_path: Path, names: list[str]
+) -> list[list[str]]:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    start = time.time() + 4  # after every child has imported dataferry
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                str(workspace.path),
+                name,
+                str(i),
+                str(start),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, name in enumerate(names)
+    ]
+    answers = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        answers.append(out.split())
+    return answers
+
+
+@pytest.mark.slow
+def test_one_name_registered_from_processes_at_once_keeps_the_winners_key(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    answers = register_at_once(workspace, tmp_path, ["same"] * 4)
+
+    won = [a[1] for a in answers if a[0] == "won"]
+    assert len(won) == 1
+    assert sorted(a[0] for a in answers) == ["refused", "refused", "refused", "won"]
+    assert workspace.secrets.get("same") == {"account_key": won[0]}
+    assert [s.name for s in workspace.catalog.list_datastores()].count("same") == 1
+
+
+@pytest.mark.slow
+def test_names_registered_from_processes_at_once_each_keep_their_key(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    names = [f"store_{i}" for i in range(4)]
+
+    answers = register_at_once(workspace, tmp_path, names)
+
+    assert [a[0] for a in answers] == ["won"] * 4
+    for name, answer in zip(names, answers, strict=True):
+        assert workspace.secrets.get(name) == {"account_key": answer[1]}

@@ -140,8 +140,7 @@ class Datastore:
         if validate or create:
             pending = _PendingSecrets(workspace.secrets.path, given)
             check_registration(spec, spec.secrets(pending), create=create)
-        workspace.secrets.put(name, dict(given))
-        catalog.add_datastore(spec, overwrite=overwrite)
+        _save(workspace, spec, given, overwrite=overwrite)
         _forget_location(workspace, name)  # new secrets under an unchanged spec too
         log.info("registered datastore %s (%s)", name, kind)
         return Datastore._from_spec(workspace, spec)
@@ -645,6 +644,33 @@ def _refuse_workspace_access(grant: bool, name: str) -> None:
             "workspace's managed identity access to the storage; there is none here. "
             "Pass the account key, SAS token or service principal instead."
         )
+
+
+def _save(
+    workspace: Workspace,
+    spec: DatastoreSpec,
+    secrets: dict[str, str],
+    *,
+    overwrite: bool,
+) -> None:
+    """Write a registration's secrets and its catalog row as one change.
+
+    The secrets file's lock is held across both, so of two processes registering one
+    name at once the refused one cannot leave its key under the other's registration:
+    its secrets are put back as they were when the catalog refuses it.
+
+    Raises:
+        DatastoreExistsError: the name is taken and ``overwrite`` is False.
+    """
+    store = workspace.secrets
+    with store.locked():
+        before = store.get(spec.name)
+        store.put(spec.name, dict(secrets))
+        try:
+            workspace.catalog.add_datastore(spec, overwrite=overwrite)
+        except BaseException:
+            store.put(spec.name, before)
+            raise
 
 
 class _PendingSecrets(SecretStore):
