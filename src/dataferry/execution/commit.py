@@ -23,6 +23,7 @@ from dataferry.errors import RunError
 from dataferry.storage.commit_marker import STAGING_DIR
 from dataferry.storage.integrity import remove_tree, to_record, tree_signatures
 from dataferry.storage.paths import check_written_path
+from dataferry.storage.places import physical_place
 from dataferry.storage.staging import StagedPlace
 
 if TYPE_CHECKING:
@@ -108,9 +109,10 @@ def stage_output(
         f"'{location.name}'",
     )
     source = _source_dir(spec.name, spec.source, work_dir) if spec.source else None
-    # the lease compares places, so it holds the key every spelling of this one shares
-    key = location.comparison_key(path)
-    store.acquire_lease(location.name, key, step_run_id=step_run_id, run_id=run_id)
+    # the lease compares places: the key every spelling of this one shares, on the
+    # store itself, so two datastores over one container are one place too
+    place, key = physical_place(location, path)
+    store.acquire_lease(place, key, step_run_id=step_run_id, run_id=run_id)
     if spec.mode == "upload" and not spec.overwrite and location.exists(path):
         store.release_leases(step_run_id)
         raise RunError(
