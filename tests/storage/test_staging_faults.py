@@ -27,6 +27,7 @@ from dataferry.pipeline.outputs import OutputFileDatasetConfig
 from dataferry.storage.commit_marker import MARKER, PENDING
 from dataferry.storage.location import StorageLocation
 from dataferry.storage.paths import check_written_path
+from dataferry.storage.places import physical_place
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -338,3 +339,50 @@ def test_after_a_kill_9_resume_cleans_staging_and_commits_whole(
     assert sorted(marker["files"]) == sorted({**OLD, **NEW})
     assert not (tmp_path / "store/data/out" / PENDING).exists()
     assert location.staging.staged_steps() == []
+
+
+class TestPhysicalPlaces:
+    """Leases key outputs by the place itself, not by the datastore's name."""
+
+    def test_two_datastores_over_one_folder_share_a_place(self, tmp_path: Path) -> None:
+        outer = dirfs(tmp_path)
+        inner = StorageLocation(
+            "inner",
+            DirFileSystem(str(tmp_path / "store" / "data"), target_protocol="file"),
+            "",
+        )
+
+        assert physical_place(outer, "data/out") == physical_place(inner, "./out/")
+        assert physical_place(outer, "data/out")[
+            1
+        ] == f"{tmp_path}/store/data/out".strip("/")
+
+    def test_an_azure_place_names_the_endpoint_and_never_a_secret(self) -> None:
+        from adlfs import AzureBlobFileSystem
+
+        signed = AzureBlobFileSystem(
+            account_name="acct",
+            sas_token="sv=1&sig=SECRETSIG",
+            skip_instance_cache=True,
+        )
+        emulated = AzureBlobFileSystem(
+            connection_string="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+            "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+            "SharedAccessSignature=sv=1&sig=SECRETSIG;",
+            skip_instance_cache=True,
+        )
+
+        assert physical_place(StorageLocation("a", signed, "cont"), "data/out") == (
+            "abfs://acct.blob.core.windows.net",
+            "cont/data/out",
+        )
+        assert physical_place(
+            StorageLocation("b", emulated, "cont"), "/data/./out/"
+        ) == (
+            "abfs://127.0.0.1:10000/devstoreaccount1",
+            "cont/data/out",
+        )
+
+    def test_a_place_above_the_root_is_refused(self, tmp_path: Path) -> None:
+        with pytest.raises(DatastorePathError, match=r"leaves the datastore's root"):
+            physical_place(dirfs(tmp_path), "../other")
