@@ -42,6 +42,7 @@ __all__ = [
     "DatastoreExistsError",
     "DatastoreNotFoundError",
     "DatastorePathError",
+    "DatastoreShapeError",
     "DatastoreUnreachableError",
     "EnvironmentBuildError",
     "EnvironmentDefinitionError",
@@ -287,6 +288,12 @@ class UnknownProtocolError(DatastoreError, ValueError):
 
 class DatastorePathError(DatastoreError, ValueError):
     """A path on a datastore leaves its root, or is not a path on it (absolute, a URL)."""
+
+    exit_code = 2
+
+
+class DatastoreShapeError(DatastoreError, ValueError):
+    """A registration's container, account, endpoint or key cannot be right (its shape)."""
 
     exit_code = 2
 

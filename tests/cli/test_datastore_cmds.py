@@ -75,12 +75,12 @@ class TestShow:
             "blob",
             "box",
             "acct",
-            account_key="SUPERSECRET",
+            account_key="SUPERSECRETKEY==",
             skip_validation=True,
         )
         result = run("datastore", "show", "blob", "--no-contents")
         assert result.exit_code == 0, result.output
-        assert "SUPERSECRET" not in result.output
+        assert "SUPERSECRETKEY==" not in result.output
         assert "account_key" in _row(result.stdout, "secrets")
         assert "az://acct/box" in run("datastore", "list").stdout
 

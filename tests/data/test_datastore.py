@@ -38,7 +38,7 @@ from dataferry.errors import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-SECRET = "S3cr3t-KEY-" + "q" * 40
+SECRET = "S3cr3tKEYq" + "q" * 38  # base64 text, as account keys are
 
 
 def catalog_bytes(ws: Workspace) -> bytes:
@@ -85,7 +85,7 @@ class TestLookup:
         self, workspace: Workspace
     ) -> None:
         Datastore.register_azure_blob_container(
-            workspace, "blob", "container", "account", skip_validation=True
+            workspace, "blob", "cont", "acct", skip_validation=True
         )
 
         assert type(Datastore(workspace, "blob")) is AzureBlobDatastore
@@ -121,10 +121,10 @@ class TestLookup:
 
     def test_registration_fields_are_attributes(self, workspace: Workspace) -> None:
         store = Datastore.register_azure_blob_container(
-            workspace, "blob", "container", "account", skip_validation=True
+            workspace, "blob", "cont", "acct", skip_validation=True
         )
 
-        assert (store.container_name, store.account_name) == ("container", "account")
+        assert (store.container_name, store.account_name) == ("cont", "acct")
         with pytest.raises(AttributeError, match="has no attribute 'bogus'"):
             _ = store.bogus
 
@@ -173,13 +173,23 @@ class TestRegistration:
             "local": lambda: Datastore.register_local(workspace, name, tmp_path / "d"),
             "fsspec": lambda: Datastore.register_fsspec(workspace, name, "memory://x"),
             "blob": lambda: Datastore.register_azure_blob_container(
-                workspace, name, "c", "a", account_key=SECRET, skip_validation=True
+                workspace,
+                name,
+                "cont",
+                "acct",
+                account_key=SECRET,
+                skip_validation=True,
             ),
             "adls": lambda: Datastore.register_azure_data_lake_gen2(
-                workspace, name, "fs", "a", client_secret=SECRET
+                workspace, name, "lake", "acct", client_secret=SECRET
             ),
             "share": lambda: Datastore.register_azure_file_share(
-                workspace, name, "s", "a", account_key=SECRET, skip_validation=True
+                workspace,
+                name,
+                "share",
+                "acct",
+                account_key=SECRET,
+                skip_validation=True,
             ),
         }
 
@@ -211,12 +221,17 @@ class TestRegistration:
 
     def test_register_twice_keeps_the_stored_secret(self, workspace: Workspace) -> None:
         Datastore.register_azure_blob_container(
-            workspace, "b", "c", "a", account_key=SECRET, skip_validation=True
+            workspace, "b", "cont", "acct", account_key=SECRET, skip_validation=True
         )
 
         with pytest.raises(DatastoreExistsError, match="already registered"):
             Datastore.register_azure_blob_container(
-                workspace, "b", "c", "a", account_key="other", skip_validation=True
+                workspace,
+                "b",
+                "cont",
+                "acct",
+                account_key="b3RoZXI=",
+                skip_validation=True,
             )
 
         assert workspace.secrets.get("b") == {"account_key": SECRET}
@@ -236,7 +251,7 @@ class TestRegistration:
                 lambda ws: Datastore.register_azure_blob_container(
                     ws,
                     "Secretive",
-                    "c",
+                    "cont",
                     "acct",
                     account_key=SECRET,
                     skip_validation=True,
@@ -246,7 +261,12 @@ class TestRegistration:
             ),
             (
                 lambda ws: Datastore.register_azure_blob_container(
-                    ws, "Secretive", "c", "acct", sas_token=SECRET, skip_validation=True
+                    ws,
+                    "Secretive",
+                    "cont",
+                    "acct",
+                    sas_token=SECRET,
+                    skip_validation=True,
                 ),
                 AzureBlobDatastore,
                 "sas_token",
@@ -255,7 +275,7 @@ class TestRegistration:
                 lambda ws: Datastore.register_azure_data_lake_gen2(
                     ws,
                     "Secretive",
-                    "fs",
+                    "lake",
                     "acct",
                     tenant_id="t",
                     client_id="c",
@@ -305,7 +325,7 @@ class TestRegistration:
         store = Datastore.register_azure_blob_container(
             workspace,
             "envblob",
-            "c",
+            "cont",
             "acct",
             account_key_env="DF_TEST_BLOB_KEY",
             skip_validation=True,
@@ -328,8 +348,8 @@ class TestRegistration:
             Datastore.register_azure_blob_container(
                 workspace,
                 "both",
-                "c",
-                "a",
+                "cont",
+                "acct",
                 account_key=SECRET,
                 account_key_env="X",
                 skip_validation=True,
@@ -338,14 +358,14 @@ class TestRegistration:
     def test_file_share_refuses_a_sas_token(self, workspace: Workspace) -> None:
         with pytest.raises(DatastoreError, match="cannot use a SAS token"):
             Datastore.register_azure_file_share(
-                workspace, "fs", "s", "a", sas_token=SECRET
+                workspace, "fs", "share", "acct", sas_token=SECRET
             )
 
     def test_unregister_forgets_the_secret_not_the_data(
         self, workspace: Workspace, tmp_path: Path
     ) -> None:
         Datastore.register_azure_blob_container(
-            workspace, "gone", "c", "a", account_key=SECRET, skip_validation=True
+            workspace, "gone", "cont", "acct", account_key=SECRET, skip_validation=True
         )
         local = Datastore.register_local(workspace, "local_gone", tmp_path / "keep")
         (tmp_path / "keep" / "f.txt").write_text("x")

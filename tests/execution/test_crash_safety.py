@@ -35,6 +35,7 @@ from dataferry.execution.commit import (
     resolve_template,
 )
 from dataferry.execution.plan_model import OutputTarget, plan_of
+from dataferry.storage.places import physical_place
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -209,7 +210,12 @@ def test_step_killed_mid_write_leaves_nothing(
     assert not (store_root / dest).exists()
     assert [
         (le.datastore, le.path, le.step_run_id) for le in store.leases_of_run(run.id)
-    ] == [(datastore, dest, step_rec.id)]
+    ] == [
+        (
+            *physical_place(Datastore.get(workspace, datastore).location, dest),
+            step_rec.id,
+        )
+    ]
 
     os.kill(ready["pid"], signal.SIGKILL)
     status = run.wait_for_completion(

@@ -24,6 +24,7 @@ from dataferry import (
 )
 from dataferry.catalog.run_store import TERMINAL, RunStore
 from dataferry.errors import OutputLocationBusyError, PipelineValidationError
+from dataferry.storage.places import physical_place
 
 WAIT_S = 60.0  # upper bound for things that take well under a second; never asserted
 SHARED = "shared/out"
@@ -159,7 +160,9 @@ def test_second_run_is_refused_while_the_first_writes(
         OutputLocationBusyError, match=r"step 'first_writer' \(step run"
     ):
         store.acquire_lease(
-            "workspaceblobstore", SHARED, step_run_id="someone", run_id="else"
+            *physical_place(blobstore.location, SHARED),
+            step_run_id="someone",
+            run_id="else",
         )
     # a location inside the leased one, or one that holds it, overlaps it too
     for nested in (f"{SHARED}/inner", SHARED.rsplit("/", 1)[0]):
@@ -167,7 +170,9 @@ def test_second_run_is_refused_while_the_first_writes(
             OutputLocationBusyError, match=r"overlaps .* 'first_writer'"
         ):
             store.acquire_lease(
-                "workspaceblobstore", nested, step_run_id="someone", run_id="else"
+                *physical_place(blobstore.location, nested),
+                step_run_id="someone",
+                run_id="else",
             )
     staged = Path(json.loads(first.marker.read_text())["out"])
     assert (staged / "data.txt").read_text() == "written by first_writer\n"
@@ -208,8 +213,7 @@ def test_two_spellings_of_one_destination_are_one_place(
         OutputLocationBusyError, match=r"is being written by step 'first_writer'"
     ):
         store.acquire_lease(
-            folding.name,
-            folding.comparison_key("Shared/./OUT/"),
+            *physical_place(folding, "Shared/./OUT/"),
             step_run_id="someone",
             run_id="else",
         )
@@ -257,3 +261,31 @@ def test_one_output_bound_to_two_steps_of_one_pipeline_is_invalid(
     ):
         Pipeline(workspace, steps=steps).submit("leases")
     assert RunStore(workspace.catalog).list_runs() == []
+
+
+@pytest.mark.slow
+def test_two_datastores_over_one_folder_are_one_place(
+    workspace: Workspace, blobstore: Datastore, store_root: Path, source_dir: Path
+) -> None:
+    store = RunStore(workspace.catalog)
+    alias = Datastore.register_local(workspace, "same_folder", store_root)
+    nested = Datastore.register_local(workspace, "inner_folder", store_root / "shared")
+    first = _submit(workspace, blobstore, source_dir, "first_writer", "upload")
+    _wait(lambda: first.marker.exists() or first.run.get_status() in TERMINAL, "first")
+    assert first.marker.exists(), first.error(store)
+
+    second = _submit(workspace, alias, source_dir, "second_writer", "upload")
+    assert _finish(second) == "Failed"
+    _check_refused(store, second, first)
+    with pytest.raises(
+        OutputLocationBusyError, match=r"overlaps .* 'first_writer'"
+    ):  # a datastore rooted inside the leased place
+        store.acquire_lease(
+            *physical_place(nested.location, "out/part"),
+            step_run_id="someone",
+            run_id="else",
+        )
+
+    first.go.touch()
+    assert _finish(first) == "Finished"
+    _check_committed(store, store_root, first)

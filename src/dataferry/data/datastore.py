@@ -16,8 +16,9 @@ from dataferry.storage import (
     open_location,
     validate_datastore_name,
 )
+from dataferry.storage.azure_shapes import check_azure_shape
 from dataferry.storage.kinds import KINDS
-from dataferry.storage.paths import normalise_datastore_path
+from dataferry.storage.paths import check_written_path, normalise_datastore_path
 from dataferry.storage.spec import check_registration
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class Datastore:
         (and an overwritten one in place).
         """
         name = validate_datastore_name(name)
+        check_azure_shape(name, kind, options, secrets)
         given = {k: v for k, v in secrets.items() if v}
         env = {k: v for k, v in (secret_env or {}).items() if v}
         both = sorted(set(given) & set(env))
@@ -139,8 +141,7 @@ class Datastore:
         if validate or create:
             pending = _PendingSecrets(workspace.secrets.path, given)
             check_registration(spec, spec.secrets(pending), create=create)
-        workspace.secrets.put(name, dict(given))
-        catalog.add_datastore(spec, overwrite=overwrite)
+        _save(workspace, spec, given, overwrite=overwrite)
         _forget_location(workspace, name)  # new secrets under an unchanged spec too
         log.info("registered datastore %s (%s)", name, kind)
         return Datastore._from_spec(workspace, spec)
@@ -469,7 +470,8 @@ class Datastore:
 
         Raises:
             PathNotFoundError: ``src_dir`` is not a folder.
-            DatastorePathError: ``target_path`` leaves the datastore's root.
+            DatastorePathError: ``target_path`` leaves the datastore's root, or cannot
+                be written to (``check_written_path``).
         """
         from dataferry.data.datapath import DataReference
 
@@ -479,6 +481,9 @@ class Datastore:
         files = sorted(p for p in src.rglob("*") if p.is_file())
         prefix = normalise_datastore_path(
             target_path or "", datastore=self.name, role="target_path"
+        )
+        check_written_path(
+            prefix, where=f"target_path '{target_path}' on datastore '{self.name}'"
         )
         pairs = [
             (str(p), f"{prefix}/{p.relative_to(src).as_posix()}".lstrip("/"))
@@ -499,7 +504,8 @@ class Datastore:
 
         Raises:
             PathNotFoundError: a listed path is not a file.
-            DatastorePathError: ``target_path`` leaves the datastore's root.
+            DatastorePathError: ``target_path`` leaves the datastore's root, or cannot
+                be written to (``check_written_path``).
             StorageError: a file is not under ``relative_root``.
         """
         from dataferry.data.datapath import DataReference
@@ -517,6 +523,9 @@ class Datastore:
         )
         prefix = normalise_datastore_path(
             target_path or "", datastore=self.name, role="target_path"
+        )
+        check_written_path(
+            prefix, where=f"target_path '{target_path}' on datastore '{self.name}'"
         )
         pairs = []
         for p in paths:
@@ -651,6 +660,33 @@ def _refuse_workspace_access(grant: bool, name: str) -> None:
             "workspace's managed identity access to the storage; there is none here. "
             "Pass the account key, SAS token or service principal instead."
         )
+
+
+def _save(
+    workspace: Workspace,
+    spec: DatastoreSpec,
+    secrets: dict[str, str],
+    *,
+    overwrite: bool,
+) -> None:
+    """Write a registration's secrets and its catalog row as one change.
+
+    The secrets file's lock is held across both, so of two processes registering one
+    name at once the refused one cannot leave its key under the other's registration:
+    its secrets are put back as they were when the catalog refuses it.
+
+    Raises:
+        DatastoreExistsError: the name is taken and ``overwrite`` is False.
+    """
+    store = workspace.secrets
+    with store.locked():
+        before = store.get(spec.name)
+        store.put(spec.name, dict(secrets))
+        try:
+            workspace.catalog.add_datastore(spec, overwrite=overwrite)
+        except BaseException:
+            store.put(spec.name, before)
+            raise
 
 
 class _PendingSecrets(SecretStore):

@@ -22,6 +22,8 @@ from dataferry.data.datastore import Datastore
 from dataferry.errors import RunError
 from dataferry.storage.commit_marker import STAGING_DIR
 from dataferry.storage.integrity import remove_tree, to_record, tree_signatures
+from dataferry.storage.paths import check_written_path
+from dataferry.storage.places import physical_place
 from dataferry.storage.staging import StagedPlace
 
 if TYPE_CHECKING:
@@ -91,6 +93,8 @@ def stage_output(
     step replaced the folder with one.
 
     Raises:
+        DatastorePathError: the resolved destination cannot be written to (a glob
+            character, a ``.dataferry-*`` part; ``check_written_path``).
         OutputLocationBusyError: another live run writes the same destination.
         RunError: an upload-mode output's destination exists and it may not overwrite
             it. Mount mode writes in place, so an existing folder is written into.
@@ -99,10 +103,16 @@ def stage_output(
     path = resolve_template(
         spec.path_template, run_id=step_run_id, output_name=spec.name
     )
+    check_written_path(
+        path,
+        where=f"output '{spec.name}': destination '{path}' on datastore "
+        f"'{location.name}'",
+    )
     source = _source_dir(spec.name, spec.source, work_dir) if spec.source else None
-    # the lease compares places, so it holds the key every spelling of this one shares
-    key = location.comparison_key(path)
-    store.acquire_lease(location.name, key, step_run_id=step_run_id, run_id=run_id)
+    # the lease compares places: the key every spelling of this one shares, on the
+    # store itself, so two datastores over one container are one place too
+    place, key = physical_place(location, path)
+    store.acquire_lease(place, key, step_run_id=step_run_id, run_id=run_id)
     if spec.mode == "upload" and not spec.overwrite and location.exists(path):
         store.release_leases(step_run_id)
         raise RunError(

@@ -35,6 +35,7 @@ from dataferry.execution.processes import (
 )
 from dataferry.execution.run_layout import run_dir, step_dir
 from dataferry.storage.fuse_mount import clean_recorded_mounts
+from dataferry.storage.places import physical_place
 
 if TYPE_CHECKING:
     import os
@@ -288,10 +289,7 @@ def _recover_step(
         discard_step_staging(workspace, out.datastore, step.id)
         path = resolve_template(out.path_template, run_id=step.id, output_name=out.name)
         location = Datastore.get(workspace, out.datastore).location
-        if (
-            location.name,
-            location.comparison_key(path),
-        ) in leased and not out.overwrite:
+        if physical_place(location, path) in leased and not out.overwrite:
             remove_output(workspace, out.datastore, path)
     store.restart_step(step.id, "restarted by resume")
 

@@ -23,7 +23,7 @@ from dataferry.errors import (
     did_you_mean,
 )
 from dataferry.pipeline.checks import is_datastore, type_error
-from dataferry.storage.paths import normalise_datastore_path
+from dataferry.storage.paths import check_written_path, normalise_datastore_path
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -63,7 +63,9 @@ def _destination(destination: Any, output: str) -> tuple[Any, str] | None:
         StepDefinitionError: it is not a (Datastore or name, non-empty string) tuple, or
             its path is the datastore's root.
         UnknownPlaceholderError: the path holds a ``{...}`` other than the placeholders.
-        DatastorePathError: the path is absolute or leaves the datastore's root.
+        DatastorePathError: the path is absolute, leaves the datastore's root, or
+            cannot be written to (glob characters, a ``.dataferry-*`` part, control
+            characters, too long: ``check_written_path``).
     """
     if destination is None:
         return None
@@ -88,6 +90,7 @@ def _destination(destination: Any, output: str) -> tuple[Any, str] | None:
     normal = path.strip("/") and normalise_datastore_path(
         path, datastore=store_name, role=role, allow_absolute=False
     )
+    check_written_path(normal, where=f"{role} '{path}' on datastore '{store_name}'")
     if not normal:
         raise StepDefinitionError(
             f"{role} '{path}' on datastore '{store_name}' is the datastore's root, "

@@ -19,13 +19,13 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import DamagedDataError
+from dataferry.storage.paths import RESERVED_PREFIX
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from dataferry.storage.location import StorageLocation
 
-RESERVED_PREFIX = ".dataferry-"
 STAGING_DIR = ".dataferry-staging"
 MARKER = ".dataferry-committed"
 PENDING = ".dataferry-committing"
@@ -49,42 +49,103 @@ def read_marker(location: StorageLocation, folder_full: str) -> dict[str, Any]:
     """The files a committed output's marker lists, ``{relative path: {size, etag}}``.
 
     Raises:
-        DamagedDataError: the marker is not one dataferry wrote (the message names it).
+        DamagedDataError: the marker is not one dataferry wrote: not JSON, another
+            format, or an entry that is not a relative path with a size (the message
+            names the marker and what is wrong).
+        FileNotFoundError: there is no marker (any more).
     """
     path = f"{folder_full.rstrip('/')}/{MARKER}"
     raw = location.fs.cat_file(path)
     try:
         body = json.loads(raw)
-        files = body["files"]
-        if body.get("format") != MARKER_FORMAT or not isinstance(files, dict):
-            raise ValueError(f"format {body.get('format')!r}")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DamagedDataError(
-            f"datastore '{location.name}': the commit marker "
-            f"'{location.relative_path(path)}' is unreadable ({exc}); delete the "
-            "output and run the step that writes it again."
-        ) from exc
+        if not isinstance(body, dict) or body.get("format") != MARKER_FORMAT:
+            raise ValueError("it is not a format-1 marker")
+        files = body.get("files")
+        if not isinstance(files, dict):
+            raise ValueError("its 'files' is not an object")
+        for rel, entry in files.items():
+            _check_entry(rel, entry)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _damaged(location, path, f"is unreadable ({exc})") from exc
     return dict(files)
 
 
+def _check_entry(rel: str, entry: Any) -> None:
+    """Raise ValueError unless ``rel: entry`` is one file as ``marker_body`` wrote it."""
+    parts = rel.split("/")
+    if rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"the entry {rel!r} is not a path inside the output")
+    size = entry.get("size") if isinstance(entry, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ValueError(f"the entry {rel!r} has no size")
+
+
+def _damaged(location: StorageLocation, marker: str, what: str) -> DamagedDataError:
+    return DamagedDataError(
+        f"datastore '{location.name}': the commit marker "
+        f"'{location.relative_path(marker)}' {what}; delete the output and run the "
+        "step that writes it again."
+    )
+
+
+def check_complete(
+    location: StorageLocation, folder: str, listed: set[str], files: Mapping[str, Any]
+) -> None:
+    """Make sure every file a marker lists is in a whole listing of its output.
+
+    Raises:
+        DamagedDataError: a file the marker lists is missing (the output was changed
+            after its commit, or a commit was damaged): it would read as partial.
+    """
+    missing = sorted(rel for rel in files if f"{folder}/{rel}" not in listed)
+    if missing:
+        raise _damaged(
+            location,
+            f"{folder}/{MARKER}",
+            f"lists {len(missing)} file(s) that are not there, such as "
+            f"'{missing[0]}', so the output is incomplete",
+        )
+
+
 def visible_files(
-    location: StorageLocation, files: Iterable[str], markers: Iterable[str] = ()
+    location: StorageLocation,
+    files: Iterable[str],
+    markers: Iterable[str] = (),
+    *,
+    whole: bool = False,
 ) -> list[str]:
     """``files`` (full paths, as listed) without what a reader must not see.
 
     ``markers`` are marker files found outside the listing (above a folder listed, or
-    beside the files a glob matched); those in ``files`` are found there.
+    beside the files a glob matched); those in ``files`` are found there. ``whole``:
+    ``files`` is a complete recursive listing of a folder, so an output whose marker is
+    in it must have every file that marker lists.
 
     A file below a folder holding ``.dataferry-committing`` is dropped (that output is
     being committed, or its commit was interrupted); below a folder holding
     ``.dataferry-committed`` only the files that marker lists are kept (the innermost
-    marker decides); ``.dataferry-*`` entries themselves are dropped.
+    marker decides); ``.dataferry-*`` entries themselves are dropped. A marker removed
+    between the listing and its reading (an overwrite publishing) makes its output
+    read as being committed: absent.
+
+    Raises:
+        DamagedDataError: a marker is unreadable, or (``whole``) lists a missing file.
     """
     listed = list(files)
     found = [*listed, *markers]
     pending = {posixpath.dirname(f) for f in found if posixpath.basename(f) == PENDING}
     marked = {posixpath.dirname(f) for f in found if posixpath.basename(f) == MARKER}
-    allowed = {d: read_marker(location, d) for d in marked - pending}
+    allowed: dict[str, dict[str, Any]] = {}
+    for folder in marked - pending:
+        try:
+            allowed[folder] = read_marker(location, folder)
+        except FileNotFoundError:
+            pending.add(folder)  # an overwrite took it away since: being committed
+    if whole:
+        inside = set(listed)
+        for folder, marked_files in allowed.items():
+            if f"{folder}/{MARKER}" in inside:
+                check_complete(location, folder, inside, marked_files)
     kept = []
     for full in listed:
         if is_reserved(location.relative_path(full)):

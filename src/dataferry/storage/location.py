@@ -197,7 +197,9 @@ class StorageLocation:
         else:
             base = self._strip(full)
         markers = self.staging.markers_for(base, below=has_glob(pattern))
-        return visible_files(self, stripped, markers)
+        # a folder's listing is whole: its outputs must have every file they list
+        whole = not has_glob(pattern) and base == self._strip(full)
+        return visible_files(self, stripped, markers, whole=whole)
 
     def _strip(self, path: str) -> str:
         return str(self.fs._strip_protocol(path))

@@ -13,6 +13,10 @@ import re
 
 from dataferry.errors import DatastorePathError
 
+RESERVED_PREFIX = ".dataferry-"  # staging prefixes and commit markers
+_GLOB_CHARS = frozenset("*?[]")
+MAX_PATH_CHARS = 1024  # Azure's limit for a blob name
+MAX_SEGMENT_BYTES = 255  # a file name on most local filesystems
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _DRIVE = re.compile(r"^[A-Za-z]:(/|$)")  # C:/data, after backslashes became slashes
 
@@ -94,3 +98,54 @@ def _check_form(text: str, where: str, allow_absolute: bool) -> None:
             f"{where} is absolute, but it names a place inside the datastore: write it "
             f"without the leading '/', as '{text.lstrip('/')}'."
         )
+
+
+def check_written_path(normal: str, *, where: str) -> None:
+    """Refuse a normalised path that data may not be written to.
+
+    A place that is written (an output's destination, an upload's target) must be one
+    a reader can name again: no glob characters (reading it back would match other
+    places), no ``.dataferry-*`` part (the staging prefix and the commit markers live
+    there: an output there would be hidden, or collide with another step's staging),
+    no control characters or blank parts, and within the stores' length limits.
+
+    Args:
+        normal: the path, as ``normalise_datastore_path`` returned it.
+        where: what and where the path is, for the message.
+
+    Raises:
+        DatastorePathError: the first rule the path breaks.
+    """
+    for part in normal.split("/") if normal else ():
+        problem = _part_problem(part)
+        if problem:
+            raise DatastorePathError(f"{where} {problem}")
+    if len(normal) > MAX_PATH_CHARS:
+        raise DatastorePathError(
+            f"{where} has {len(normal)} characters; object stores allow "
+            f"{MAX_PATH_CHARS}: give a shorter path."
+        )
+
+
+def _part_problem(part: str) -> str:
+    if part.startswith(RESERVED_PREFIX):
+        return (
+            f"has the part '{part}': names starting with '{RESERVED_PREFIX}' hold "
+            "dataferry's staging and commit markers; choose another name."
+        )
+    if _GLOB_CHARS & set(part):
+        return (
+            f"has the glob character(s) {''.join(sorted(_GLOB_CHARS & set(part)))!r} "
+            f"in '{part}': a path written to must name one place, as reading it back "
+            "would treat it as a pattern; remove them."
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in part):
+        return "holds a control character (a newline, a tab); remove it."
+    if not part.strip():
+        return "has a part that is only spaces; remove it."
+    if len(part.encode()) > MAX_SEGMENT_BYTES:
+        return (
+            f"has a part of {len(part.encode())} bytes; file names allow "
+            f"{MAX_SEGMENT_BYTES}: shorten '{part[:20]}...'."
+        )
+    return ""

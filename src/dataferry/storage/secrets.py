@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import stat
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING
 from dataferry.errors import DatastoreError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
 REDACTED = "***"
 
@@ -36,10 +38,40 @@ class SecretStore:
 
     Writes go to a temporary file beside it, created with mode 0600, then ``os.replace``,
     so a crash never leaves a half-written file or a moment where it is world-readable.
+    Every change holds an exclusive lock on ``<file>.lock``, so registrations from
+    several processes at once each keep their secrets (no lost update).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._depth = 0  # the lock is held by this object (re-entered, not re-taken)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the secrets file's exclusive lock (across processes) for a change.
+
+        Re-entrant on one object, so a caller may hold it around ``put`` and what must
+        agree with it (the catalog row of the same registration).
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def _load(self) -> dict[str, dict[str, str]]:
         try:
@@ -60,6 +92,10 @@ class SecretStore:
 
     def put(self, datastore: str, secrets: dict[str, str]) -> None:
         """Replace the secrets of one datastore; an empty dict removes them."""
+        with self.locked():
+            self._put(datastore, secrets)
+
+    def _put(self, datastore: str, secrets: dict[str, str]) -> None:
         data = self._load()
         if secrets:
             data[datastore.lower()] = dict(secrets)

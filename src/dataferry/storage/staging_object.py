@@ -286,7 +286,7 @@ class ObjectStoreStaging(Staging):
             return None
         return {
             posixpath.relpath(p, base): remote_signature(p, stripped[p])
-            for p in visible_files(loc, stripped)
+            for p in visible_files(loc, stripped, whole=True)
         }
 
 
