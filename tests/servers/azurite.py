@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from servers.install_lock import installing
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -76,6 +78,15 @@ def azurite_binary() -> Path:
     stamp = INSTALL_DIR / f".installed-{AZURITE_VERSION}"
     if binary.exists() and stamp.exists():
         return binary
+    with installing("azurite"):  # the other xdist worker may be installing it now
+        if binary.exists() and stamp.exists():
+            return binary
+        _install(binary, stamp)
+    return binary
+
+
+def _install(binary: Path, stamp: Path) -> None:
+    """``npm install`` the pinned package into ``INSTALL_DIR`` and stamp it."""
     npm = shutil.which("npm")
     if npm is None:
         raise AzuriteUnavailable(
@@ -104,7 +115,6 @@ def azurite_binary() -> Path:
             f"(exit {done.returncode}): {done.stderr.strip()[-2000:]}"
         )
     stamp.touch()
-    return binary
 
 
 def _answers(port: int) -> bool:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from servers.azurite import free_port
+from servers.install_lock import installing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -74,6 +75,15 @@ def postgres_binaries() -> Path:
     """
     if (BIN_DIR / "initdb").exists() and (BIN_DIR / "pg_ctl").exists():
         return BIN_DIR
+    with installing("postgresql"):  # two apt-get runs at once: one fails on dpkg's lock
+        if (BIN_DIR / "initdb").exists() and (BIN_DIR / "pg_ctl").exists():
+            return BIN_DIR
+        _install()
+    return BIN_DIR
+
+
+def _install() -> None:
+    """``apt-get install postgresql`` (as root, on Debian)."""
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise PostgresUnavailable(
             f"the server tests need PostgreSQL {PG_VERSION} ({BIN_DIR} is missing); "
@@ -92,7 +102,6 @@ def postgres_binaries() -> Path:
             )
     if not (BIN_DIR / "initdb").exists():
         raise PostgresUnavailable(f"apt-get installed postgresql but not {BIN_DIR}")
-    return BIN_DIR
 
 
 def _as_postgres(args: list[str], what: str) -> None:
