@@ -168,7 +168,11 @@ class TestSeed000:
         scripts: Path,
         tmp_path: Path,
         kind: str,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
+        # without FUSE, as on a machine that has none: a blob mount is a read-only copy
+        # (the FUSE mount of a blob input is tests/execution/test_fuse_inputs.py's)
+        monkeypatch.setenv("DATAFERRY_FUSE", "off")
         out = tmp_path / "report.json"
         write_script(scripts, "train.py", LIST_INPUTS)
         iris_dataset = Dataset.File.from_files(DataPath(datastore, "iris.csv"))
@@ -200,8 +204,8 @@ class TestSeed000:
             []
             if kind == "local"
             else [
-                "input 'iris': its datastore is not on this machine, so the mount is a "
-                "read-only copy"
+                "input 'iris': its datastore is not on this machine and FUSE is turned "
+                "off by DATAFERRY_FUSE=off, so the mount is a read-only downloaded copy"
             ]
         )
 

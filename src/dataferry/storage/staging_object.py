@@ -284,9 +284,11 @@ class ObjectStoreStaging(Staging):
         base = loc._strip(full)
         if f"{base}/{MARKER}" not in stripped or f"{base}/{PENDING}" in stripped:
             return None
+        # a file the marker lists but the store lacks is left out, not an error: the
+        # catalog compares these with what it recorded and sees the file deleted
         return {
             posixpath.relpath(p, base): remote_signature(p, stripped[p])
-            for p in visible_files(loc, stripped, whole=True)
+            for p in visible_files(loc, stripped, whole=False)
         }
 
 
