@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from step_context_kit import submitted_run
 
 from dataferry import Run
 from dataferry.errors import (
@@ -38,19 +39,7 @@ class Figure:
 @pytest.fixture
 def run(workspace: Workspace) -> _SubmittedRun:
     """The run a step process would see, for step run ``sr-1`` of run ``r-1``."""
-    folder = workspace.path / "runs" / "r-1" / "sr-1"
-    folder.mkdir(parents=True)
-    context = {
-        "workspace": str(workspace.path),
-        "run_id": "sr-1",
-        "parent_run_id": "r-1",
-        "experiment": "exp",
-        "step_name": "train",
-        "inputs": {},
-        "outputs": {},
-    }
-    (folder / "context.json").write_text(json.dumps(context))
-    return _SubmittedRun(folder / "context.json")
+    return submitted_run(workspace)
 
 
 class TestTagsAndProperties:

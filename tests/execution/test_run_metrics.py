@@ -4,19 +4,19 @@ runs, through a real catalog and real step processes."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from step_context_kit import submitted_run
 
 from dataferry import Experiment, Pipeline, PythonScriptStep
 from dataferry.errors import RunArgumentTypeError
-from dataferry.execution.run_context import _SubmittedRun
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from dataferry import Workspace
+    from dataferry.execution.run_context import _SubmittedRun
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
 MATRIX = {
@@ -29,19 +29,7 @@ MATRIX = {
 @pytest.fixture
 def run(workspace: Workspace) -> _SubmittedRun:
     """The run a step process would see, for step run ``sr-1`` of run ``r-1``."""
-    folder = workspace.path / "runs" / "r-1" / "sr-1"
-    folder.mkdir(parents=True)
-    context = {
-        "workspace": str(workspace.path),
-        "run_id": "sr-1",
-        "parent_run_id": "r-1",
-        "experiment": "exp",
-        "step_name": "train",
-        "inputs": {},
-        "outputs": {},
-    }
-    (folder / "context.json").write_text(json.dumps(context))
-    return _SubmittedRun(folder / "context.json")
+    return submitted_run(workspace)
 
 
 def _log_artifacts(run: Any, tmp_path: Path) -> None:
