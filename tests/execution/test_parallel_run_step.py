@@ -33,6 +33,7 @@ def compat_path(monkeypatch: pytest.MonkeyPatch) -> None:
     parts = [str(ROOT / "src"), str(ROOT / "compat" / "src")]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(parts))
 
+
 COUNT_FILES = """\
 import os
 from azureml_user.parallel_run import EntryScript

@@ -83,7 +83,7 @@ def test_bad_config_values_are_typed_errors(
 def test_parameters_are_checked_by_their_default() -> None:
     size = PipelineParameter("size", default_value="1MB")
     assert _config(mini_batch_size=size).mini_batch_size is size
-    with pytest.raises(ParallelRunConfigError, match="node_count .* greater than 0"):
+    with pytest.raises(ParallelRunConfigError, match=r"node_count .* greater than 0"):
         _config(node_count=PipelineParameter("nodes", default_value=0))
 
 
