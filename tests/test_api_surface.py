@@ -39,6 +39,8 @@ PIPELINE_NAMES = {
     "InputPortBinding",
     "OutputFileDatasetConfig",
     "OutputTabularDatasetConfig",
+    "ParallelRunConfig",
+    "ParallelRunStep",
     "PipelineData",
     "PipelineParameter",
     "PythonScriptStep",

@@ -129,6 +129,12 @@ if TYPE_CHECKING:
         OutputTabularDatasetConfig as OutputTabularDatasetConfig,
     )
     from dataferry.pipeline import (
+        ParallelRunConfig as ParallelRunConfig,
+    )
+    from dataferry.pipeline import (
+        ParallelRunStep as ParallelRunStep,
+    )
+    from dataferry.pipeline import (
         PipelineData as PipelineData,
     )
     from dataferry.pipeline import (

@@ -57,6 +57,8 @@ EXPORTS: Final[Mapping[str, str]] = MappingProxyType(
         "MsiAuthentication": _AUTH,
         "OutputFileDatasetConfig": _PIPELINE,
         "OutputTabularDatasetConfig": _PIPELINE,
+        "ParallelRunConfig": _PIPELINE,
+        "ParallelRunStep": _PIPELINE,
         "Pipeline": "dataferry.execution.pipeline",
         "PipelineData": _PIPELINE,
         "PipelineParameter": _PIPELINE,
@@ -253,7 +255,13 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "PipelineRun", "StepRun", "PortDataReference"
         ),
         "azureml.pipeline.steps": {
-            **_exported("PythonScriptStep", "CommandStep", "EstimatorStep"),
+            **_exported(
+                "PythonScriptStep",
+                "CommandStep",
+                "EstimatorStep",
+                "ParallelRunStep",
+                "ParallelRunConfig",
+            ),
             **_azure_only(
                 "AutoMLStep",
                 "HyperDriveStep",
@@ -264,6 +272,13 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "KustoStep",
             ),
         },
+        "azureml.pipeline.steps.parallel_run_config": _exported("ParallelRunConfig"),
+        "azureml.pipeline.steps.parallel_run_step": _exported("ParallelRunStep"),
+        # the helper entry scripts import (service-provided in Azure ML); the compat
+        # distribution's ``azureml_user`` package serves it from this table
+        "azureml_user.parallel_run": _from(
+            "dataferry.execution.parallel.entry_script", "EntryScript"
+        ),
         "azureml.train.automl": _azure_only("AutoMLConfig"),
         "azureml.train.hyperdrive": _azure_only(*_HYPERDRIVE),
         "azureml.train.estimator": _exported("Estimator"),

@@ -444,6 +444,11 @@ class ExperimentExecutionException(StepDefinitionError):
     dataset argument cannot be bound (the SDK's name)."""
 
 
+class ParallelRunConfigError(StepDefinitionError):
+    """A ``ParallelRunConfig`` or ``ParallelRunStep`` has a wrong value (a threshold out
+    of range, a reserved argument, inputs of two kinds, a missing entry script)."""
+
+
 class PipelineValidationError(PipelineError, ValueError):
     """``Pipeline.validate()`` found problems; all of them are in the message."""
 
@@ -612,6 +617,13 @@ class EventCursorError(RunError, ValueError):
 class SchedulerStateError(RunStateError, RuntimeError):
     """The scheduler was told of an event its state does not allow (a step that is not
     running reported finished, an unknown step): a fault of the driver, not of the plan."""
+
+
+class ParallelRunError(RunError, RuntimeError):
+    """A ParallelRunStep's job stopped: a failure threshold was exceeded, ``init()``
+    kept failing, or an input cannot be split into mini-batches."""
+
+    exit_code = 1
 
 
 class PlanFormatError(RunError, ValueError):

@@ -58,6 +58,9 @@ def test_the_table_is_pinned() -> None:
         "azureml.core.script_run",
         "azureml.core.script_run_config",
         "azureml.opendatasets",
+        "azureml.pipeline.steps.parallel_run_config",
+        "azureml.pipeline.steps.parallel_run_step",
+        "azureml_user.parallel_run",
     }
     assert set(AZUREML["azureml.core"]) == {
         "Workspace", "Datastore", "Dataset", "Experiment", "Run", "Environment",
@@ -267,3 +270,21 @@ class TestNoShadowing:
         )
 
         assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_parallel_run_names_are_dataferrys(compat_path: str) -> None:
+    code = (
+        "from azureml.pipeline.steps import ParallelRunStep, ParallelRunConfig; "
+        "from azureml_user.parallel_run import EntryScript; "
+        "import dataferry; "
+        "from dataferry.execution.parallel.entry_script import EntryScript as E; "
+        "assert ParallelRunStep is dataferry.ParallelRunStep; "
+        "assert ParallelRunConfig is dataferry.ParallelRunConfig; "
+        "assert EntryScript is E and EntryScript() is EntryScript(); "
+        "print(EntryScript().agent_name)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "process000"

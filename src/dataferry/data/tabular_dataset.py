@@ -81,7 +81,7 @@ class TabularDataset(AbstractDataset):
 
         def chunks() -> Iterator[Any]:
             for f, chunk in reader.tables(streaming=streaming):
-                yield _with_extra_columns(chunk, f, fmt)
+                yield with_extra_columns(chunk, f, fmt)
 
         return tf.apply(chunks(), transforms)
 
@@ -215,7 +215,7 @@ def _extra_columns(f: ResolvedFile, fmt: dict[str, Any]) -> dict[str, Any]:
     return extra
 
 
-def _with_extra_columns(chunk: Any, f: ResolvedFile, fmt: dict[str, Any]) -> Any:
+def with_extra_columns(chunk: Any, f: ResolvedFile, fmt: dict[str, Any]) -> Any:
     extra = _extra_columns(f, fmt)
     for name, value in extra.items():
         column = (

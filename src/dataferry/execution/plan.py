@@ -41,13 +41,19 @@ from dataferry.execution.plan_values import (
     StepParamArg,
 )
 from dataferry.execution.snapshot import source_files, take_snapshot
-from dataferry.execution.step_kinds import CommandStepKind, ScriptStepKind, StepKind
+from dataferry.execution.step_kinds import (
+    CommandStepKind,
+    ParallelStepKind,
+    ScriptStepKind,
+    StepKind,
+)
 from dataferry.pipeline.bindings import ArgRef, InputSpec, OutputSpec
 from dataferry.pipeline.outputs import (
     OutputDatasetConfig,
     PipelineData,
     PipelineOutputFileDataset,
 )
+from dataferry.pipeline.parallel_step import ParallelRunStep
 from dataferry.pipeline.parameters import PipelineParameter, coerce_override
 from dataferry.pipeline.runconfig import DEFAULT_ENVIRONMENT
 from dataferry.pipeline.steps import CommandStep, PipelineStep, PythonScriptStep
@@ -405,6 +411,8 @@ def _check_places(order: list[Node], folders: list[Path]) -> None:
 def _kind(step: PipelineStep) -> StepKind:
     if isinstance(step, CommandStep):
         return CommandStepKind(step.is_shell)
+    if isinstance(step, ParallelRunStep):
+        return ParallelStepKind(step.script_name)
     if isinstance(step, PythonScriptStep):
         return ScriptStepKind(step.script_name)
     raise PipelineValidationError(

@@ -93,6 +93,33 @@ class CommandStepKind:
         return cls(bool(node["shell"]))
 
 
+@dataclass(frozen=True, slots=True)
+class ParallelStepKind:
+    """A ParallelRunStep: dataferry's parallel driver runs ``script`` (the entry
+    script) over mini-batches, in the step's process and the workers it starts."""
+
+    name: ClassVar[str] = "parallel"
+    script: str
+    # the driver's module; its arguments are the step's (reserved flags, user
+    # arguments, ``--input_*`` inputs), as the SDK's generated command has them
+    DRIVER_MODULE: ClassVar[str] = "dataferry.execution.parallel"
+
+    def argv(
+        self, arguments: list[str], *, work_dir: Path, interpreter: str
+    ) -> list[str]:
+        """``interpreter -m dataferry.execution.parallel arguments...``."""
+        return [interpreter, "-m", self.DRIVER_MODULE, *arguments]
+
+    def to_json(self) -> dict[str, Any]:
+        """``kind``, ``script`` (the entry script) and ``shell`` (False)."""
+        return {"kind": self.name, "script": self.script, "shell": False}
+
+    @classmethod
+    def from_json(cls, node: Mapping[str, Any]) -> ParallelStepKind:
+        """The kind of a node stored by ``to_json``."""
+        return cls(node["script"])
+
+
 def _bash(line: str, interpreter: str) -> list[str]:
     """bash running ``line``, where ``python``/``python3`` name the step's interpreter
     (functions, so a user's PATH is left as it is)."""
@@ -105,6 +132,7 @@ STEP_KINDS: Mapping[str, Callable[[Mapping[str, Any]], StepKind]] = MappingProxy
     {
         ScriptStepKind.name: ScriptStepKind.from_json,
         CommandStepKind.name: CommandStepKind.from_json,
+        ParallelStepKind.name: ParallelStepKind.from_json,
     }
 )
 

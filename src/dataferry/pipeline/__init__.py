@@ -10,6 +10,8 @@ from dataferry.pipeline.outputs import (
     PipelineOutputFileDataset,
     PipelineOutputTabularDataset,
 )
+from dataferry.pipeline.parallel_config import ParallelRunConfig
+from dataferry.pipeline.parallel_step import ParallelRunStep
 from dataferry.pipeline.parameters import PipelineParameter
 from dataferry.pipeline.runconfig import (
     CondaDependencies,
@@ -37,6 +39,8 @@ __all__ = [
     "OutputDatasetConfig",
     "OutputFileDatasetConfig",
     "OutputTabularDatasetConfig",
+    "ParallelRunConfig",
+    "ParallelRunStep",
     "PipelineData",
     "PipelineGraph",
     "PipelineOutputFileDataset",

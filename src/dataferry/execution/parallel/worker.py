@@ -1,0 +1,116 @@
+"""One worker process: imports the entry script, calls ``init()`` once, then
+``run(mini_batch)`` for each mini-batch the pool sends, and answers with its rows.
+
+Messages (over a ``multiprocessing`` pipe): the worker sends ``("ready",)`` or
+``("init_failed", text)`` once, then ``("done", index, rows)`` or ``("failed",
+index, text)`` per mini-batch; it gets ``(index, payload, partition)`` or None (stop).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dataferry.execution.parallel.entry_script import (
+    AGENT_VARIABLE,
+    LEVEL_VARIABLE,
+    LOG_DIR_VARIABLE,
+    OUTPUT_DIR_VARIABLE,
+)
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from types import ModuleType
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What every worker is started with (picklable: workers are spawned)."""
+
+    entry_script: str
+    source_dir: str
+    argv: tuple[str, ...]
+    log_dir: str
+    output_dir: str
+    logging_level: str
+
+
+@dataclass(frozen=True)
+class MiniBatchContext:
+    """``run``'s second argument with ``partition_keys``: the key values."""
+
+    partition_key_value: dict[str, Any]
+
+
+def serve(spec: WorkerSpec, agent: str, conn: Connection) -> None:
+    """The worker's life: set up, ``init()``, then mini-batches until told to stop."""
+    os.environ.update(
+        {
+            AGENT_VARIABLE: agent,
+            LOG_DIR_VARIABLE: spec.log_dir,
+            OUTPUT_DIR_VARIABLE: spec.output_dir,
+            LEVEL_VARIABLE: spec.logging_level,
+        }
+    )
+    os.chdir(spec.source_dir)
+    sys.path.insert(0, spec.source_dir)
+    sys.argv = [spec.entry_script, *spec.argv]  # user flags for parse_known_args
+    try:
+        module = _load(Path(spec.source_dir, spec.entry_script))
+        init = getattr(module, "init", None)
+        if init is not None:
+            init()
+        run = module.run
+    except BaseException:  # any failure of the user's code is reported, not raised
+        conn.send(("init_failed", traceback.format_exc()))
+        return
+    conn.send(("ready",))
+    while (task := conn.recv()) is not None:
+        index, payload, partition = task
+        try:
+            result = _call(run, payload, partition)
+            conn.send(("done", index, rows_of(result)))
+        except BaseException:  # a failed try: the pool decides whether to retry
+            conn.send(("failed", index, traceback.format_exc()))
+
+
+def _load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import the entry script {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _call(run: Any, payload: Any, partition: dict[str, Any] | None) -> Any:
+    """``run(mini_batch)``; a table becomes a pandas DataFrame first."""
+    batch = payload if isinstance(payload, list) else payload.to_pandas()
+    if partition is None:
+        return run(batch)
+    return run(batch, MiniBatchContext(partition))
+
+
+def rows_of(result: Any) -> list[str]:
+    """``run``'s return value as output lines: list/tuple items with ``str()``,
+    DataFrame rows space-separated without header or index.
+
+    Raises:
+        TypeError: ``run`` returned something else (None included).
+    """
+    if isinstance(result, list | tuple):
+        return [str(item) for item in result]
+    to_csv = getattr(result, "to_csv", None)
+    if to_csv is not None:
+        text: str = to_csv(sep=" ", header=False, index=False)
+        return text.splitlines()
+    raise TypeError(
+        f"run() returned {type(result).__name__}; return a list, a tuple or a "
+        "DataFrame with one element per processed item"
+    )
