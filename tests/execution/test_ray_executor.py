@@ -208,3 +208,52 @@ def test_a_local_folder_datastore_with_a_multi_node_cluster_is_refused(
     ) as caught:
         check_reachable(workspace, plan, on_ray, two_nodes)
     assert caught.value.exit_code == 2
+
+
+LOSE_ONCE = """
+import os, sys, time
+marker = sys.argv[1]
+if not os.path.exists(marker):
+    with open(marker, "w") as fh:
+        fh.write(str(os.getppid()))  # the Ray worker running this attempt
+    time.sleep(120)
+print("second attempt")
+"""
+
+
+def test_a_step_whose_worker_dies_is_run_again_and_the_retry_is_an_event(
+    workspace: Workspace, code: Path, on_ray: str, tmp_path: Path
+) -> None:
+    write_script(code, "lose_once.py", LOSE_ONCE)
+    marker = tmp_path / "worker.txt"
+    losing = PythonScriptStep(
+        "lose_once.py",
+        name="losing",
+        source_directory=str(code),
+        arguments=[str(marker)],
+        compute_target=on_ray,
+    )
+    run = Pipeline(workspace, [losing]).submit("tests")
+    until = time.monotonic() + WAIT_S
+    while not marker.exists() or not marker.read_text():
+        assert time.monotonic() < until, "the step never started"
+        time.sleep(0.1)
+    psutil.Process(int(marker.read_text())).kill()  # the worker dies mid-step
+
+    run.wait_for_completion(raise_on_error=False, timeout_seconds=WAIT_S)
+
+    assert run.get_status() == "Finished"
+    losing_run = step(run, "losing")
+    assert losing_run.get_stdout_log() == "second attempt\n"
+    assert re.search(
+        r"^dataferry: the step's Ray worker or node was lost \(\w+Error: .*\); "
+        r"running it again \(attempt 2 of 3\)$",
+        losing_run.get_stderr_log(),
+        re.M,
+    )
+    retries = [
+        e.payload
+        for e in RunStore(workspace.catalog).events_since(run.id)
+        if e.kind == "step_retry"
+    ]
+    assert [r["attempt"] for r in retries] == [2]
