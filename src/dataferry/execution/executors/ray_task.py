@@ -15,11 +15,10 @@ import ctypes
 import os
 import signal
 import subprocess
-import time
 from typing import Any
 
 GRACE_S = 5.0
-_POLL_S = 0.02
+_POLL_S = 0.25
 _PR_SET_PDEATHSIG = 1
 
 
@@ -51,9 +50,11 @@ def run_step(spec: dict[str, Any]) -> int:
             err.write(f"dataferry: the step could not start on Ray: {exc}\n".encode())
             raise
     try:
-        while (code := child.poll()) is None:
-            time.sleep(_POLL_S)
-        return code
+        while True:
+            # wait() with a timeout polls from 0.5 ms up, so a short step's end is seen
+            # at once, and a cancel (KeyboardInterrupt) still interrupts it
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                return child.wait(timeout=_POLL_S)
     except BaseException:  # cancelled (KeyboardInterrupt) or the worker is exiting
         _stop_group(child)
         raise
