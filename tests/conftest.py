@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from servers.azurite import Azurite, RestartableAzurite
     from servers.postgres import Postgres
+    from servers.ray_cluster import RayHead
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -119,6 +120,20 @@ def postgres() -> Iterator[Postgres]:
             SqlCatalog(server.url("migrated")).close()  # no session left on it
             yield server
     except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[RayHead]:
+    """One Ray head for the session on a free loopback port (servers.ray_cluster),
+    stopped by pid at its end. Fails, not skips, when Ray is missing: it is in [dev].
+    """
+    from servers.ray_cluster import RayUnavailable, running_ray_head
+
+    try:
+        with running_ray_head() as head:
+            yield head
+    except RayUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
 
 

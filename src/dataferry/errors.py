@@ -212,6 +212,17 @@ class ComputeTargetTypeError(ComputeConfigurationError, TypeError):
     """A provisioning setting has the wrong type (``vm_size=4``)."""
 
 
+class ComputeUnreachableError(ComputeTargetException, ConnectionError):
+    """A compute target's cluster (a Ray address) cannot be reached or joined."""
+
+    exit_code = 3
+
+
+class DatastoreNotOnComputeError(ComputeConfigurationError):
+    """A step's datastore cannot be reached from the nodes of its compute target
+    (a local folder with a multi-node cluster); found before any step starts."""
+
+
 # -- catalog --------------------------------------------------------------------------
 
 

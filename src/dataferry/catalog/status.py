@@ -58,6 +58,7 @@ class EventKind(StrEnum):
     REUSE = "reuse"  # reuse (bool), explanation, reused_from
     OUTPUT_COMMITTED = "output_committed"  # output, datastore, path
     REGISTERED = "registered"  # dataset, version, output
+    STEP_RETRY = "step_retry"  # attempt, reason: run again after its node was lost
 
 
 TERMINAL_RUN = frozenset({RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELED})

@@ -70,7 +70,10 @@ def show(name: str, as_json: bool) -> None:
 @compute.command("create")
 @click.argument("name")
 @click.option(
-    "--max-nodes", type=int, required=True, help="Steps on it that run at once."
+    "--max-nodes",
+    type=int,
+    default=None,
+    help="Steps on it that run at once (required without --ray; default 4 with it).",
 )
 @click.option("--min-nodes", type=int, default=0, show_default=True)
 @click.option("--vm-size", default="", help="Recorded; no effect locally.")
@@ -81,29 +84,97 @@ def show(name: str, as_json: bool) -> None:
     show_default=True,
 )
 @click.option("--idle-seconds", type=int, default=1800, show_default=True)
-def create(
-    name: str,
-    max_nodes: int,
-    min_nodes: int,
-    vm_size: str,
-    vm_priority: str,
-    idle_seconds: int,
-) -> None:
-    """Create an AmlCompute target NAME whose steps run on this machine."""
-    from dataferry.data.compute import AmlCompute, ComputeTarget
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    help="Run its steps on Ray: ray://HOST:PORT, a GCS HOST:PORT, or 'local'.",
+)
+@click.option("--num-cpus", type=float, default=None, help="With --ray: per step.")
+@click.option("--num-gpus", type=float, default=None, help="With --ray: per step.")
+@click.option("--memory", type=int, default=None, help="With --ray: bytes per step.")
+@click.option(
+    "--resource", multiple=True, help="With --ray: NAME=AMOUNT per step (repeatable)."
+)
+@click.option("--label", multiple=True, help="With --ray: KEY=VALUE a node must have.")
+@click.option(
+    "--lost-node-retries",
+    type=int,
+    default=None,
+    help="With --ray: runs of a step whose node was lost (default 2).",
+)
+def create(name: str, ray_address: str | None, **options: Any) -> None:
+    """Create compute target NAME: an AmlCompute whose steps run on this machine, or
+    with --ray a target whose steps run as Ray tasks on that cluster."""
+    from dataferry.data.compute import ComputeTarget
 
-    config = AmlCompute.provisioning_configuration(
-        vm_size=vm_size,
-        vm_priority=vm_priority,
-        min_nodes=min_nodes,
-        max_nodes=max_nodes,
-        idle_seconds_before_scaledown=idle_seconds,
+    config = (
+        _ray_config(ray_address, options)
+        if ray_address is not None
+        else _aml_config(options)
     )
     target = ComputeTarget.create(current_workspace(), name, config)
     render.say(
         f"Compute target '{target.name}' ({target.type}): steps run {target.runs_on}, "
         f"at most {target.max_nodes} at once."
     )
+
+
+def _aml_config(options: dict[str, Any]) -> Any:
+    from dataferry.data.compute import AmlCompute
+
+    ray_only = [k for k in _RAY_ONLY if options[k] not in (None, ())]
+    if ray_only:
+        flags = ", ".join("--" + k.replace("_", "-") for k in ray_only)
+        raise click.UsageError(f"{flags} only apply with --ray ADDRESS.")
+    if options["max_nodes"] is None:
+        raise click.UsageError("Missing option '--max-nodes' (needed without --ray).")
+    return AmlCompute.provisioning_configuration(
+        vm_size=options["vm_size"],
+        vm_priority=options["vm_priority"],
+        min_nodes=options["min_nodes"],
+        max_nodes=options["max_nodes"],
+        idle_seconds_before_scaledown=options["idle_seconds"],
+    )
+
+
+_RAY_ONLY = ("num_cpus", "num_gpus", "memory", "resource", "label", "lost_node_retries")
+
+
+def _ray_config(address: str, options: dict[str, Any]) -> Any:
+    from dataferry.data.compute_ray import (
+        DEFAULT_LOST_NODE_RETRIES,
+        RayCompute,
+    )
+
+    retries = options["lost_node_retries"]
+    return RayCompute.provisioning_configuration(
+        address,
+        max_nodes=4 if options["max_nodes"] is None else options["max_nodes"],
+        num_cpus=options["num_cpus"],
+        num_gpus=options["num_gpus"],
+        memory=options["memory"],
+        resources={k: float(v) for k, v in _pairs(options["resource"], "--resource")},
+        node_labels=dict(_pairs(options["label"], "--label")),
+        lost_node_retries=DEFAULT_LOST_NODE_RETRIES if retries is None else retries,
+    )
+
+
+def _pairs(items: tuple[str, ...], flag: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=flag)
+        if flag == "--resource":
+            try:
+                float(value)
+            except ValueError:
+                raise click.BadParameter(
+                    f"{item!r}: the amount must be a number", param_hint=flag
+                ) from None
+        pairs.append((key, value))
+    return pairs
 
 
 @compute.command("delete")
@@ -124,6 +195,7 @@ def _summary(target: ComputeTarget) -> dict[str, Any]:
         "runs_on": target.runs_on,
         "max_nodes": target.max_nodes,
         "vm_size": settings.get("vm_size", ""),
+        "ray_address": settings.get("ray_address"),
         "state": target.provisioning_state,
         "created": target.created_at,
         "settings": settings,

@@ -25,6 +25,7 @@ from dataferry.errors import ComputeConfigurationError, ComputeTargetTypeError
 if TYPE_CHECKING:
     from dataferry.catalog.compute_store import ComputeStore
     from dataferry.catalog.records import ComputeTargetRecord
+    from dataferry.data.compute_ray import RayProvisioningConfiguration
     from dataferry.data.workspace import Workspace
 
 RESERVED_NAMES = ("amlcompute", "local", "containerinstance")
@@ -53,7 +54,7 @@ class ComputeTarget:
 
     def __new__(cls, workspace: Workspace, name: str) -> ComputeTarget:
         record = _store(workspace).get(name)
-        target = object.__new__(_CLASSES.get(record.kind, ComputeTarget))
+        target = object.__new__(_class_of(record.kind))
         target._load(workspace, record)
         return target
 
@@ -81,9 +82,14 @@ class ComputeTarget:
     def create(
         workspace: Workspace,
         name: str,
-        provisioning_configuration: AmlComputeProvisioningConfiguration,
+        provisioning_configuration: AmlComputeProvisioningConfiguration
+        | RayProvisioningConfiguration,
     ) -> ComputeTarget:
         """Record a target; it is ready at once (``Succeeded``).
+
+        ``AmlCompute.provisioning_configuration(...)`` makes one whose steps run on this
+        machine; ``RayCompute.provisioning_configuration(address=...)`` one whose steps
+        run as Ray tasks (``dataferry.data.compute_ray``).
 
         Creating a target again with the same settings returns it.
 
@@ -92,31 +98,37 @@ class ComputeTarget:
                 ``containerinstance``) or not 2-24 letters, digits and ``-`` starting
                 with a letter.
             ComputeTargetTypeError: the configuration is not one
-                ``AmlCompute.provisioning_configuration`` made.
+                ``AmlCompute.provisioning_configuration`` or
+                ``RayCompute.provisioning_configuration`` made.
             ComputeTargetExistsError: a target of that name has other settings.
         """
         check_target_name(name)
+        from dataferry.data.compute_ray import RAY_KIND, RayProvisioningConfiguration
+
         if not isinstance(
-            provisioning_configuration, AmlComputeProvisioningConfiguration
+            provisioning_configuration,
+            AmlComputeProvisioningConfiguration | RayProvisioningConfiguration,
         ):
             raise ComputeTargetTypeError(
                 "ComputeTarget.create needs a configuration from "
-                "AmlCompute.provisioning_configuration(...), not "
+                "AmlCompute.provisioning_configuration(...) or "
+                "RayCompute.provisioning_configuration(...), not "
                 f"{type(provisioning_configuration).__name__}; other compute kinds "
                 "(AKS, Databricks, compute instances) are Azure-only."
             )
         from dataferry.catalog.records import ComputeTargetRecord
 
         config = provisioning_configuration.to_config()
+        ray = isinstance(provisioning_configuration, RayProvisioningConfiguration)
         record = ComputeTargetRecord(
             name=name,
-            kind=AmlCompute._kind,
-            runs_on="local",
+            kind=RAY_KIND if ray else AmlCompute._kind,
+            runs_on="ray" if ray else "local",
             max_nodes=max(1, int(config["max_nodes"])),
             config=config,
         )
         saved = _store(workspace).add(record)
-        target = object.__new__(AmlCompute)
+        target = object.__new__(_class_of(saved.kind))
         target._load(workspace, saved)
         return target
 
@@ -125,7 +137,7 @@ class ComputeTarget:
         """Every target of ``workspace``, by name."""
         targets = []
         for record in _store(workspace).list():
-            target = object.__new__(_CLASSES.get(record.kind, ComputeTarget))
+            target = object.__new__(_class_of(record.kind))
             target._load(workspace, record)
             targets.append(target)
         return targets
@@ -362,6 +374,18 @@ class LocalTarget:
 
 
 _CLASSES: dict[str, type[ComputeTarget]] = {"AmlCompute": AmlCompute}
+
+
+def register_kind(cls: type[ComputeTarget]) -> None:
+    """Make ``ComputeTarget(ws, name)`` return ``cls`` for records of its kind."""
+    _CLASSES[cls._kind] = cls
+
+
+def _class_of(kind: str) -> type[ComputeTarget]:
+    if kind not in _CLASSES:
+        # the module of each further kind registers it when imported
+        import dataferry.data.compute_ray  # noqa: F401
+    return _CLASSES.get(kind, ComputeTarget)
 
 
 def local_vm_size() -> dict[str, Any]:

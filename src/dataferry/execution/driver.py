@@ -33,7 +33,7 @@ from dataferry.catalog.status import RunStatus, StepStatus
 from dataferry.data.workspace import Workspace
 from dataferry.errors import DataferryError
 from dataferry.execution.compute_limits import concurrency_limit
-from dataferry.execution.executors import Executor, LocalExecutor
+from dataferry.execution.executors.per_step import executor_for_run
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.preparation import Preparation, StepJob
 from dataferry.execution.processes import NUDGE_SIGNAL, mark_driver
@@ -47,6 +47,8 @@ from dataferry.execution.wakeup import Wakeup
 
 if TYPE_CHECKING:
     from types import FrameType
+
+    from dataferry.execution.executors import Executor
 
 log = logging.getLogger("dataferry.driver")
 
@@ -76,7 +78,10 @@ class Driver:
         self.store = RunStore(workspace.catalog)
         self.run = self.store.get_run(run_id)
         self.plan = plan_of(self.run)
-        self.executor: Executor = executor or LocalExecutor()
+        # local processes, or an executor per step when a step is on a Ray target
+        self.executor: Executor = executor or executor_for_run(
+            workspace, run_id, self.plan
+        )
         self.outcomes = StepOutcomes(workspace, run_id, self.store, self.executor.name)
         self.continue_on_failure = bool(
             self.run.options.get("continue_on_step_failure")

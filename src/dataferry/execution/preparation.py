@@ -331,6 +331,7 @@ class Preparation:
             stdout_path=str(stdout_path(job.folder)),
             stderr_path=str(stderr_path(job.folder)),
             timeout_s=float(timeout) if timeout else None,
+            compute_target=node.compute_target,
         )
 
 

@@ -11,7 +11,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PreparedStep:
-    """A step ready to run: its command line, folder, environment and log files."""
+    """A step ready to run: its command line, folder, environment and log files.
+
+    ``compute_target``: the target the step names (None: none), which chooses its
+    executor when a run has steps on more than one kind (``executors.per_step``)."""
 
     step_run_id: str
     name: str
@@ -21,6 +24,7 @@ class PreparedStep:
     stdout_path: str
     stderr_path: str
     timeout_s: float | None = None
+    compute_target: str | None = None
 
 
 class StepHandle(Protocol):

@@ -1,0 +1,317 @@
+"""Each step as one Ray task on a cluster (``ray_task.run_step`` runs its command).
+
+Ray is imported only here, when a run has a step on a Ray target. Tasks have
+``max_retries=0``: attempts are dataferry's. A task whose worker or node was lost
+(``WorkerCrashedError``, ``NodeDiedError``, ``ObjectLostError``) is told apart from a
+script that failed (an exit code) and is submitted again, up to the target's
+``lost_node_retries``; each retry is reported through ``on_lost``. Cancel is Ray's soft
+cancel (the task stops the step's process group), then ``force=True`` after a grace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dataferry._extras import import_extra
+from dataferry.errors import ComputeUnreachableError
+from dataferry.execution.executors import ray_task
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from dataferry.execution.executors.base import PreparedStep
+
+# a soft cancel stops the child within ray_task's grace; force only after that
+_FORCE_AFTER_S = ray_task.GRACE_S + 2.0
+_STOP_WAIT_S = 30.0
+_CANCELLED = -int(signal.SIGTERM)
+# a step whose node was lost more often than its retries allow ends with this code
+LOST_EXIT_CODE = 1
+_LOCAL_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # bind on 127.0.0.1 only
+    "RAY_AUTH_MODE": "disabled",  # a Ray of the driver's own, on loopback
+}
+_LOCAL_OBJECT_STORE_BYTES = (
+    256 * 2**20
+)  # only small specs and results travel as objects
+_connect_lock = threading.Lock()
+_connected: list[str] = []  # the address this process is connected to
+
+
+@dataclass
+class RayHandle:
+    """A step running as a Ray task: its current task, and what its loop must do."""
+
+    step_run_id: str
+    step: PreparedStep
+    ref: Any = None
+    lost: int = 0  # attempts lost with their worker or node
+    deadline: float | None = None
+    force_at: float | None = None
+    cancelled: bool = False
+    timed_out: bool = False
+    read_fd: int | None = None
+    waiter: threading.Thread | None = field(default=None, repr=False)
+
+
+class RayExecutor:
+    """Runs steps as Ray tasks on the cluster at ``address``.
+
+    Args:
+        address: ``ray://host:port``, a GCS ``host:port``, or ``local`` (start a Ray of
+            this process's own).
+        options: Ray task options every step asks for (``num_cpus``, ``memory``...).
+        lost_node_retries: how often a step whose worker or node was lost runs again.
+        on_lost: called as ``on_lost(step_run_id, attempt, reason)`` before a retry.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str,
+        options: Mapping[str, Any],
+        lost_node_retries: int,
+        on_lost: Callable[[str, int, str], None] | None = None,
+    ) -> None:
+        self.address = address
+        self.options = dict(options)
+        self.lost_node_retries = lost_node_retries
+        self.on_lost = on_lost
+        self._remote: Any = None
+
+    # -- connecting ----------------------------------------------------------------------
+
+    def connect(self) -> Any:
+        """Connect this process to the cluster (once); return the ``ray`` module.
+
+        Raises:
+            ExtraNotInstalledError: Ray is not installed.
+            ComputeUnreachableError: the cluster cannot be reached, or this process is
+                connected to another one already.
+        """
+        ray = import_extra("ray", "ray", f"running steps on Ray ({self.address})")
+        with _connect_lock:
+            if not _connected:
+                _init(ray, self.address)
+                _connected.append(self.address)
+            elif _connected[0] != self.address:
+                raise ComputeUnreachableError(
+                    f"this driver is connected to the Ray cluster at {_connected[0]} "
+                    f"and cannot also use {self.address}: one run uses one Ray "
+                    "cluster; give its Ray steps targets with the same address."
+                )
+        if self._remote is None:
+            ray.cloudpickle.register_pickle_by_value(ray_task)  # no dataferry on nodes
+            self._remote = ray.remote(max_retries=0, retry_exceptions=False)(
+                ray_task.run_step
+            )
+        return ray
+
+    def node_count(self) -> int:
+        """How many nodes of the cluster are alive.
+
+        Raises:
+            ComputeUnreachableError: the cluster cannot be reached.
+        """
+        ray = self.connect()
+        return sum(1 for node in ray.nodes() if node.get("Alive"))
+
+    # -- the Executor protocol -----------------------------------------------------------
+
+    def prepare(self, step: PreparedStep) -> None:
+        """Connect to the cluster; make the step's log folder (shared with the nodes)."""
+        self.connect()
+        os.makedirs(os.path.dirname(step.stdout_path), exist_ok=True)
+
+    def start(
+        self, step: PreparedStep, *, before_run: Callable[[RayHandle], None]
+    ) -> RayHandle:
+        """Record the step (``before_run``), then submit its task; return at once.
+
+        Raises:
+            Exception: whatever ``before_run`` raised; nothing was submitted.
+        """
+        deadline = time.monotonic() + step.timeout_s if step.timeout_s else None
+        handle = RayHandle(step.step_run_id, step, deadline=deadline)
+        before_run(handle)
+        self._submit(handle)
+        return handle
+
+    def poll(self, handle: RayHandle) -> int | None:
+        """The step's exit code once its task has ended, else None.
+
+        A lost worker or node submits the task again while retries are left; a step
+        past its time limit is cancelled; a cancel not done after the grace is forced.
+        """
+        ray = self.connect()
+        ready, _ = ray.wait([handle.ref], timeout=0)
+        if not ready:
+            self._enforce(ray, handle)
+            return None
+        self._end_waiter(handle)
+        try:
+            return int(ray.get(handle.ref))
+        except ray.exceptions.TaskCancelledError:
+            return _CANCELLED
+        except (
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.ObjectLostError,
+        ) as exc:
+            return self._lost(handle, exc)
+        except ray.exceptions.RayError as exc:
+            if handle.cancelled:
+                return _CANCELLED
+            _note(handle.step, f"the step's Ray task failed: {_first_line(exc)}")
+            return LOST_EXIT_CODE
+
+    def cancel(self, handle: RayHandle) -> None:
+        """Ask the task to stop its step (soft cancel); ``poll`` forces it after the
+        grace period. Asking again changes nothing."""
+        if handle.cancelled:
+            return
+        handle.cancelled = True
+        handle.force_at = time.monotonic() + _FORCE_AFTER_S
+        ray = self.connect()
+        with contextlib.suppress(ray.exceptions.RayError, ValueError):
+            ray.cancel(handle.ref, force=False)
+
+    def stop(self, handle: RayHandle) -> int:
+        """Cancel the step and wait until its task has ended; return its exit code."""
+        self.cancel(handle)
+        until = time.monotonic() + _STOP_WAIT_S
+        while (code := self.poll(handle)) is None and time.monotonic() < until:
+            time.sleep(0.05)
+        return _CANCELLED if code is None else code
+
+    def exit_fd(self, handle: RayHandle) -> int | None:
+        """A pipe that becomes readable when the current task has ended."""
+        return handle.read_fd
+
+    def pid(self, handle: RayHandle) -> str:
+        """``ray:<task id>`` of the current task (``ray:pending`` before submission)."""
+        if handle.ref is None:
+            return "ray:pending"
+        return f"ray:{handle.ref.task_id().hex()}"
+
+    # -- inside ------------------------------------------------------------------------
+
+    def _submit(self, handle: RayHandle) -> None:
+        step = handle.step
+        spec = {
+            "argv": list(step.argv),
+            "cwd": step.cwd,
+            "env": dict(step.env),
+            "stdout_path": step.stdout_path,
+            "stderr_path": step.stderr_path,
+        }
+        remote = self._remote.options(name=f"dataferry:{step.name}", **self.options)
+        handle.ref = remote.remote(spec)
+        self._watch(handle)
+
+    def _watch(self, handle: RayHandle) -> None:
+        """A thread that makes ``exit_fd`` readable when the task ends, so the
+        driver's loop wakes at once rather than on its timeout."""
+        read_fd, write_fd = os.pipe()
+        ray = self.connect()
+        ref = handle.ref
+
+        def wait() -> None:
+            try:
+                with contextlib.suppress(Exception):
+                    ray.wait([ref], timeout=None)
+                os.write(write_fd, b"x")
+            finally:
+                os.close(write_fd)
+
+        handle.read_fd = read_fd
+        handle.waiter = threading.Thread(target=wait, daemon=True, name="ray-wait")
+        handle.waiter.start()
+
+    def _end_waiter(self, handle: RayHandle) -> None:
+        if handle.waiter is not None:
+            handle.waiter.join(timeout=5.0)
+            handle.waiter = None
+        if handle.read_fd is not None:
+            os.close(handle.read_fd)
+            handle.read_fd = None
+
+    def _enforce(self, ray: Any, handle: RayHandle) -> None:
+        moment = time.monotonic()
+        if handle.deadline is not None and moment > handle.deadline:
+            handle.deadline = None
+            handle.timed_out = True
+            self.cancel(handle)
+        elif handle.force_at is not None and moment > handle.force_at:
+            handle.force_at = None
+            with contextlib.suppress(ray.exceptions.RayError, ValueError):
+                ray.cancel(handle.ref, force=True)
+
+    def _lost(self, handle: RayHandle, exc: BaseException) -> int | None:
+        reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        if handle.cancelled:
+            return _CANCELLED
+        if handle.lost >= self.lost_node_retries:
+            _note(
+                handle.step,
+                f"the step's Ray worker or node was lost ({reason}); it was run "
+                f"{handle.lost + 1} times, as lost_node_retries={self.lost_node_retries} "
+                "allows, and is failed",
+            )
+            return LOST_EXIT_CODE
+        handle.lost += 1
+        _note(
+            handle.step,
+            f"the step's Ray worker or node was lost ({reason}); running it again "
+            f"(attempt {handle.lost + 1} of {self.lost_node_retries + 1})",
+        )
+        if self.on_lost is not None:
+            self.on_lost(handle.step_run_id, handle.lost + 1, reason)
+        self._submit(handle)
+        return None
+
+
+def _init(ray: Any, address: str) -> None:
+    """``ray.init`` for ``address``, quiet and without a dashboard.
+
+    Raises:
+        ComputeUnreachableError: Ray could not connect (or start, for ``local``).
+    """
+    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": "WARNING"}
+    try:
+        if address == "local":
+            for key, value in _LOCAL_ENV.items():
+                os.environ.setdefault(key, value)
+            ray.init(
+                include_dashboard=False,
+                object_store_memory=_LOCAL_OBJECT_STORE_BYTES,
+                _node_ip_address="127.0.0.1",
+                **quiet,
+            )
+        else:
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            ray.init(address=address, **quiet)
+    except (ConnectionError, RuntimeError, TimeoutError, ValueError) as exc:
+        raise ComputeUnreachableError(
+            f"cannot connect to the Ray cluster at {address}: {_first_line(exc)}; "
+            "check that it runs and that the address is its GCS host:port (or "
+            "ray://host:port for Ray Client)."
+        ) from exc
+
+
+def _note(step: PreparedStep, message: str) -> None:
+    """Append a line to the step's stderr log, where its reader looks first."""
+    with contextlib.suppress(OSError), open(step.stderr_path, "a") as err:
+        err.write(f"dataferry: {message}\n")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
