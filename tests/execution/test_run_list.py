@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dataferry.catalog import migrate, now, run_summaries
+from dataferry.catalog import SqlCatalog, migrate, now, run_summaries
 from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import RunStatus, StepStatus
 from dataferry.errors import CatalogError, ExperimentNotFoundError
@@ -35,9 +35,15 @@ def _fill(ws: Workspace) -> None:
         steps = [(f"r{i}-s{k}", f"n{k}", f"step{k}") for k in range(2)]
         options = {"run_type": "azureml.scriptrun"} if i == 2 else {}
         store.create_run(
-            f"r{i}", experiment, {}, parameters={}, options=options, tags=None,
-            description=None, steps=steps,
-        )  # fmt: skip
+            f"r{i}",
+            experiment,
+            {},
+            parameters={},
+            options=options,
+            tags=None,
+            description=None,
+            steps=steps,
+        )
     store.move_run("r0", RunStatus.RUNNING, started_at=T0)
     store.move_run("r0", RunStatus.FINISHED, ended_at=T0.replace(minute=2))
     store.move_step("r1-s1", StepStatus.RUNNING, started_at=now())
@@ -79,9 +85,14 @@ def test_the_file_is_read_newest_first_with_each_runs_step_statuses(
 
 @pytest.mark.parametrize(
     ("experiment", "limit", "ids"),
-    [(None, 50, ["r3", "r2", "r1", "r0"]), (None, 2, ["r3", "r2"]), ("a", 50, ["r2", "r0"]),
-     ("b", 1, ["r3"]), ("none", 50, [])],
-)  # fmt: skip
+    [
+        (None, 50, ["r3", "r2", "r1", "r0"]),
+        (None, 2, ["r3", "r2"]),
+        ("a", 50, ["r2", "r0"]),
+        ("b", 1, ["r3"]),
+        ("none", 50, []),
+    ],
+)
 def test_the_file_and_the_sql_catalog_give_the_same_rows(
     filled: Workspace, experiment: str | None, limit: int, ids: list[str]
 ) -> None:
@@ -91,6 +102,41 @@ def test_the_file_and_the_sql_catalog_give_the_same_rows(
     slow = run_summaries.newest_runs(filled.catalog, experiment=experiment, limit=limit)
     assert fast == slow
     assert [r.id for r in slow] == ids
+
+
+def test_every_database_gives_the_same_rows(catalog_url: str) -> None:
+    catalog = SqlCatalog(catalog_url)
+    store = RunStore(catalog)
+    for i in range(3):
+        steps = [(f"q{i}-s{k}", f"n{k}", f"step{k}") for k in range(3)]
+        store.create_run(
+            f"q{i}",
+            "e",
+            {},
+            parameters={},
+            options={},
+            tags=None,
+            description=None,
+            steps=steps,
+        )
+    store.move_step("q1-s2", StepStatus.PREPARING, started_at=T0)
+    store.move_run("q1", RunStatus.RUNNING, started_at=T0)
+    try:
+        rows = run_summaries.newest_runs(catalog, experiment="e", limit=2)
+        assert [(r.id, r.status, r.started_at, r.step_statuses) for r in rows] == [
+            ("q2", "NotStarted", None, ("NotStarted",) * 3),
+            ("q1", "Running", T0, ("NotStarted", "NotStarted", "Preparing")),
+        ]
+        path = run_summaries.current_sqlite_file(catalog_url)
+        if catalog_url.startswith("sqlite"):
+            assert path is not None
+            assert (
+                run_summaries.newest_runs_in_file(path, experiment="e", limit=2) == rows
+            )
+        else:
+            assert path is None
+    finally:
+        catalog.close()
 
 
 def test_the_view_counts_durations_and_keeps_what_the_catalog_says(
@@ -165,8 +211,12 @@ def test_the_cli_listing_loads_no_sqlalchemy(filled: Workspace) -> None:
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
-        env=env, timeout=120,
-    )  # fmt: skip
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=120,
+    )
     assert [r["id"] for r in json.loads(done.stdout)] == ["r2", "r0"]
     assert done.stderr == "[]\n"
