@@ -16,14 +16,15 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def run_with_steps(
-    tmp_path: Path,
+    tmp_path: Path, new_catalog: Callable[[Path], str]
 ) -> Iterator[Callable[[Sequence[tuple[str, str, str]]], RunStore]]:
-    """``make(steps)``: a store whose catalog holds run ``r1`` with these step runs
-    ``(step run id, node id, name)``; the catalog is closed at the end."""
+    """``make(steps)``: a store whose catalog (a copy of the session's migrated one)
+    holds run ``r1`` with these step runs ``(step run id, node id, name)``; the
+    catalog is closed at the end."""
     catalogs: list[SqlCatalog] = []
 
     def make(steps: Sequence[tuple[str, str, str]]) -> RunStore:
-        catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+        catalog = SqlCatalog(new_catalog(tmp_path / "catalog.db"))
         catalogs.append(catalog)
         store = RunStore(catalog)
         store.create_run(

@@ -14,16 +14,16 @@ from dataferry.catalog.bulk_insert import insert_many
 from dataferry.catalog.schema import experiments, runs, step_runs
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 STAMP = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[SqlCatalog]:
+def catalog(tmp_path: Path, new_catalog: Callable[[Path], str]) -> Iterator[SqlCatalog]:
     """A catalog holding run ``r1``, which step runs may refer to."""
-    cat = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    cat = SqlCatalog(new_catalog(tmp_path / "catalog.db"))
     with cat.write() as conn:
         conn.execute(experiments.insert().values(name="e", created_at=STAMP))
         conn.execute(

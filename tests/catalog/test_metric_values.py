@@ -13,6 +13,7 @@ from dataferry.catalog import SqlCatalog, migrate
 from dataferry.catalog.run_store import RunStore
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 VALUES: list[Any] = [1.0, 1, -0.0, 2.5, 10**18, True, None, "1.0", [1.0, 2], {"a": 1.0}]
@@ -24,8 +25,10 @@ def _logged(store: RunStore, values: list[Any]) -> list[Any]:
     return [m.value for m in store.metrics_of(["r1"])]
 
 
-def test_values_keep_their_types(tmp_path: Path) -> None:
-    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+def test_values_keep_their_types(
+    tmp_path: Path, new_catalog: Callable[[Path], str]
+) -> None:
+    catalog = SqlCatalog(new_catalog(tmp_path / "catalog.db"))
 
     read = _logged(RunStore(catalog), VALUES)
 
@@ -76,8 +79,10 @@ def test_a_0007_catalog_keeps_its_metrics_and_then_keeps_floats(
 
 
 @pytest.mark.parametrize("value", [1.0, 0.0, 1e20])
-def test_an_integral_float_is_a_float(tmp_path: Path, value: float) -> None:
-    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+def test_an_integral_float_is_a_float(
+    tmp_path: Path, new_catalog: Callable[[Path], str], value: float
+) -> None:
+    catalog = SqlCatalog(new_catalog(tmp_path / "catalog.db"))
 
     (read,) = _logged(RunStore(catalog), [value])
 

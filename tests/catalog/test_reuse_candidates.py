@@ -15,7 +15,7 @@ from dataferry.catalog.status import StepStatus
 from dataferry.catalog.step_commit import StepCommit
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 FP = "f" * 64
@@ -23,8 +23,8 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[RunStore]:
-    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+def store(tmp_path: Path, new_catalog: Callable[[Path], str]) -> Iterator[RunStore]:
+    catalog = SqlCatalog(new_catalog(tmp_path / "catalog.db"))
     run_store = RunStore(catalog)
     yield run_store
     catalog.close()

@@ -9,16 +9,14 @@ from dataferry.catalog import SqlCatalog
 from dataferry.catalog.sql_catalog import after_fork_in_child, prepare_fork
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 
-def _url(folder: Path) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'catalog.db'}"
-
-
-def test_opening_a_database_again_finds_its_statements_compiled(tmp_path: Path) -> None:
-    url = _url(tmp_path / "ws")
+def test_opening_a_database_again_finds_its_statements_compiled(
+    tmp_path: Path, new_catalog: Callable[[Path], str]
+) -> None:
+    url = new_catalog(tmp_path / "ws" / "catalog.db")
     first = SqlCatalog(url)
     first.set_setting("k", 1)
     assert first.get_setting("k") == 1
@@ -31,12 +29,14 @@ def test_opening_a_database_again_finds_its_statements_compiled(tmp_path: Path) 
     again.close()
 
 
-def test_a_database_made_again_at_a_path_is_read_afresh(tmp_path: Path) -> None:
-    url = _url(tmp_path / "ws")
+def test_a_database_made_again_at_a_path_is_read_afresh(
+    tmp_path: Path, new_catalog: Callable[[Path], str]
+) -> None:
+    url = new_catalog(tmp_path / "ws" / "catalog.db")
     old = SqlCatalog(url)
     old.set_setting("k", "old")  # its connection stays open: ``old`` is not closed
     shutil.rmtree(tmp_path / "ws")
-    new = SqlCatalog(_url(tmp_path / "ws"))
+    new = SqlCatalog(new_catalog(tmp_path / "ws" / "catalog.db"))
     assert new.get_setting("k") is None
     new.set_setting("k", "new")
     assert SqlCatalog(url).get_setting("k") == "new"
@@ -45,9 +45,11 @@ def test_a_database_made_again_at_a_path_is_read_afresh(tmp_path: Path) -> None:
 
 
 def test_a_fork_finds_every_database_and_keeps_compiled_statements(
-    tmp_path: Path,
+    tmp_path: Path, new_catalog: Callable[[Path], str]
 ) -> None:
-    kept = [SqlCatalog(_url(tmp_path / f"ws{i}")) for i in range(3)]
+    kept = [
+        SqlCatalog(new_catalog(tmp_path / f"ws{i}" / "catalog.db")) for i in range(3)
+    ]
     for catalog in kept:
         catalog.get_setting("k")
     released = prepare_fork()

@@ -17,7 +17,7 @@ from dataferry.errors import (
 from dataferry.storage import DatastoreSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 DEFINITION = {
@@ -28,8 +28,8 @@ DEFINITION = {
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[SqlCatalog]:
-    cat = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+def catalog(tmp_path: Path, new_catalog: Callable[[Path], str]) -> Iterator[SqlCatalog]:
+    cat = SqlCatalog(new_catalog(tmp_path / "catalog.db"))
     yield cat
     cat.close()
 

@@ -43,12 +43,12 @@ if TYPE_CHECKING:
     from dataferry.execution.views.refs import run_ids as run_ids
     from dataferry.execution.views.run_graph import plan_graph as plan_graph
     from dataferry.execution.views.run_graph import run_graph as run_graph
+    from dataferry.execution.views.run_list import list_runs as list_runs
     from dataferry.execution.views.runs import StatusChanges as StatusChanges
     from dataferry.execution.views.runs import driver_gone as driver_gone
     from dataferry.execution.views.runs import get_step as get_step
     from dataferry.execution.views.runs import in_run_order as in_run_order
     from dataferry.execution.views.runs import lineage as lineage
-    from dataferry.execution.views.runs import list_runs as list_runs
     from dataferry.execution.views.runs import metrics as metrics
     from dataferry.execution.views.runs import outputs as outputs
     from dataferry.execution.views.runs import registrations as registrations
@@ -84,7 +84,7 @@ _EXPORTS = {
     "get_step": "dataferry.execution.views.runs",
     "in_run_order": "dataferry.execution.views.runs",
     "lineage": "dataferry.execution.views.runs",
-    "list_runs": "dataferry.execution.views.runs",
+    "list_runs": "dataferry.execution.views.run_list",
     "metrics": "dataferry.execution.views.runs",
     "outputs": "dataferry.execution.views.runs",
     "read_log_chunk": "dataferry.execution.views.logs",

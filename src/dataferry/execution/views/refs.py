@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dataferry.catalog.run_store import RunStore
 from dataferry.errors import (
     AmbiguousRunError,
     ExperimentNotFoundError,
     RunNotFoundError,
     did_you_mean,
 )
+from dataferry.execution.views.run_list import experiment_names
 
 if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
@@ -33,6 +33,8 @@ def run_ids(
 ) -> list[str]:
     """The run ids starting with ``prefix`` (of ``experiment``, if named), newest
     first, at most ``limit``: what a shell completes RUN with."""
+    from dataferry.catalog.run_store import RunStore
+
     return RunStore(workspace.catalog).run_ids(
         prefix, experiment=experiment, limit=limit
     )
@@ -44,7 +46,8 @@ def check_experiment(workspace: Workspace, experiment: str) -> None:
     Raises:
         ExperimentNotFoundError: none was; the message names the closest experiment.
     """
-    known = workspace.catalog.experiment_names()
+    # not the SqlCatalog: ``runs list -e`` checks the name first (see run_list)
+    known = experiment_names(workspace)
     if experiment not in known:
         raise ExperimentNotFoundError(
             f"no runs of experiment '{experiment}' in this workspace; its experiments "
@@ -63,6 +66,8 @@ def resolve_run(
         RunNotFoundError: no run matches (or, for ``latest``, there is none).
         AmbiguousRunError: the prefix starts several run ids; the message lists them.
     """
+    from dataferry.catalog.run_store import RunStore
+
     store = RunStore(workspace.catalog)
     if experiment is not None:
         check_experiment(workspace, experiment)

@@ -21,7 +21,6 @@ from dataferry.execution.views.model import (
     OutputView,
     RegistrationView,
     RunDetail,
-    RunSummary,
     StepView,
 )
 from dataferry.execution.views.waiting import wait_until
@@ -97,29 +96,6 @@ def step_view(
         ),
         compute_target=str(rec.details.get("compute_target") or "local"),
     )
-
-
-def list_runs(
-    workspace: Workspace, *, experiment: str | None = None, limit: int = 50
-) -> list[RunSummary]:
-    """The newest ``limit`` runs first (of one experiment, if named)."""
-    store = RunStore(workspace.catalog)
-    at = now()
-    return [
-        RunSummary(
-            id=r.id,
-            experiment=r.experiment,
-            status=r.status,
-            created_at=r.created_at,
-            started_at=r.started_at,
-            ended_at=r.ended_at,
-            duration_s=_seconds(r.started_at, r.ended_at, at),
-            error=r.error,
-            step_statuses=tuple(s.status for s in store.step_runs(r.id)),
-            run_type=str(r.options.get("run_type") or "azureml.PipelineRun"),
-        )
-        for r in store.list_runs(experiment=experiment, limit=limit)
-    ]
 
 
 def run_status(workspace: Workspace, run_id: str) -> str:
