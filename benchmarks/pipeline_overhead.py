@@ -546,10 +546,13 @@ def _large_steps(shape: str, size: int, src: Path) -> list[Any]:
 
 
 def _plan(pipeline: Any, ws: Any) -> None:
-    """What ``submit()`` compiles: the plan and its JSON (the snapshot is taken too)."""
+    """What ``submit()`` compiles: the plan and its JSON (the snapshot is taken too),
+    with the cyclic garbage collector paused, as ``submit()`` pauses it."""
     from dataferry.execution.plan import PlanCompiler
+    from dataferry.pipeline.gc_pause import gc_paused
 
-    PlanCompiler(pipeline, ws, ws.default_datastore_name()).compile().to_json()
+    with gc_paused():
+        PlanCompiler(pipeline, ws, ws.default_datastore_name()).compile().to_json()
 
 
 def scale_once(root: Path, shape: str, size: int) -> dict[str, tuple[float, float]]:
