@@ -143,3 +143,36 @@ def test_validate_after_validate_does_not_walk_the_shape_again(
     }
     assert not called & {"_producer_problems", "_cycle_problems", "find_cycle"}
     assert "_parameter_problems" in called  # values are still checked
+
+
+def test_a_steps_parameters_are_found_once_and_handed_out_as_copies(
+    workspace: Workspace, src: Path
+) -> None:
+    p, q = (
+        PipelineParameter("p", default_value=1),
+        PipelineParameter("q", default_value="x"),
+    )
+    step = PythonScriptStep(
+        "step.py",
+        name="s",
+        source_directory=str(src),
+        arguments=[p],
+        params={"k": q, "plain": "v"},
+    )
+    pipeline = Pipeline(workspace, [step])
+    profile = cProfile.Profile()
+
+    profile.enable()
+    pipeline.validate()
+    found = pipeline.parameters()
+    profile.disable()
+
+    assert found == {"p": p, "q": q}
+    called = {
+        name
+        for (_, _, name) in pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    }
+    assert "_find_parameters" not in called
+    given = step.ports.parameters()
+    given.clear()
+    assert step.ports.parameters() == [p, q]
