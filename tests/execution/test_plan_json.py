@@ -286,3 +286,47 @@ def test_shared_defaults_take_the_commonest_value_and_the_first_on_a_tie() -> No
         "environment_variables": {"X": "1"},
     }
     assert plan_json.shared_defaults([]) == {}
+
+
+@pytest.mark.parametrize("shape", ["every_kind", "mixed", "chain"])
+def test_a_plan_read_back_is_stored_as_the_compiled_one(
+    workspace: Workspace, tmp_path: Path, shape: str
+) -> None:
+    # a compiled plan shares one kind and one environment object among its nodes; a
+    # plan read back holds equal copies per node: the stored form must not differ
+    if shape == "every_kind":
+        pipeline = every_kind_pipeline(workspace, tmp_path / "code")
+    elif shape == "mixed":
+        pipeline = Pipeline(workspace, steps=_mixed_steps(workspace, tmp_path))
+    else:
+        pipeline = Pipeline(workspace, steps=chain(30, _source(tmp_path)))
+    stored = PlanCompiler(pipeline, workspace).compile().to_json()
+    again = Plan.from_json(stored)
+    assert len({id(n.kind) for n in again.nodes}) == len(again.nodes)
+
+    restored = again.to_json()
+
+    assert restored == stored
+    assert json.dumps(restored) == json.dumps(stored)  # and key order
+
+
+def test_a_kind_most_nodes_share_as_copies_is_the_default(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # two scripts: the one most nodes run goes to node_defaults even when each node
+    # holds its own copy of it, and the other node names its own
+    src = _source(tmp_path)
+    (src / "other.py").write_text("print('other')\n")
+    steps: list[PipelineStep] = [
+        PythonScriptStep("step.py", name=f"s{i}", source_directory=str(src))
+        for i in range(3)
+    ]
+    steps.append(PythonScriptStep("other.py", name="odd", source_directory=str(src)))
+    compiled = _plan(workspace, steps)
+    copies = Plan.from_json(compiled.to_json())
+
+    stored = copies.to_json()
+
+    assert stored["node_defaults"]["script"] == "step.py"
+    assert [n.get("script") for n in stored["nodes"]] == [None, None, None, "other.py"]
+    assert stored == compiled.to_json()

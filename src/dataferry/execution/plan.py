@@ -97,9 +97,12 @@ _ARGUMENT_KINDS: dict[str, type[InputArg | OutputArg | ParamArg | StepParamArg]]
 
 
 def _arguments(args: list[str | ArgRef]) -> tuple[ArgumentItem, ...]:
+    # a list comprehension, not a generator: tuple(genexpr) resumes a frame per item
     return tuple(
-        _ARGUMENT_KINDS[a.kind](a.name) if isinstance(a, ArgRef) else LiteralArg(a)
-        for a in args
+        [
+            _ARGUMENT_KINDS[a.kind](a.name) if isinstance(a, ArgRef) else LiteralArg(a)
+            for a in args
+        ]
     )
 
 
@@ -200,28 +203,31 @@ class PlanCompiler:
 
     def _node(self, node: Node, snapshot_hash: str, snapshot: str) -> PlanNode:
         step = node.step
+        ports = step.ports
+        default_runconfig = step.has_default_runconfig
         return PlanNode(
             node_id=node.node_id,
             name=step.name,
             kind=self._kind(step),
             snapshot=snapshot,
             snapshot_hash=snapshot_hash,
-            arguments=_arguments(step.ports.arguments),
-            inputs=tuple(self._input(spec) for spec in step.ports.inputs),
-            outputs=tuple(self._output(spec) for spec in step.ports.outputs),
-            params=_step_params(step.ports.params),
+            arguments=_arguments(ports.arguments),
+            inputs=tuple([self._input(spec) for spec in ports.inputs]),
+            outputs=tuple([self._output(spec) for spec in ports.outputs]),
+            params=_step_params(ports.params),
             upstream=tuple(node.upstream),
             allow_reuse=step.allow_reuse,
             version=step.version,
             compute_target=step.compute_target,
-            environment=_environment(step),
+            # what RunConfiguration() has, without making one; frozen, so shared
+            environment=_DEFAULT_ENVIRONMENT if default_runconfig else spec_of(step),
             runconfig_params={
                 k: _param_or(v) for k, v in step.runconfig_pipeline_params.items()
             }
             if step.runconfig_pipeline_params
             else {},
             max_run_duration_seconds=None
-            if step.has_default_runconfig
+            if default_runconfig
             else step.runconfig.max_run_duration_seconds,
         )
 
@@ -293,11 +299,7 @@ class PlanCompiler:
             )
         if isinstance(obj, PipelineOutputFileDataset):
             obj = obj.pipeline_data
-        named: dict[str, Any] = {
-            "name": spec.name,
-            "auto_name": spec.auto_name,
-            "register": register,
-        }
+        # keywords written out, not a shared dict splatted: one call per output
         if isinstance(obj, PipelineData):
             store = (
                 obj.datastore.name
@@ -305,7 +307,9 @@ class PlanCompiler:
                 else self.default_datastore
             )
             return OutputTarget(
-                **named,
+                name=spec.name,
+                auto_name=spec.auto_name,
+                register=register,
                 type="pipeline_data",
                 pipeline_output_name=obj._pipeline_output_name,
                 mode=obj.output_mode,
@@ -323,7 +327,9 @@ class PlanCompiler:
         )
         store = store_obj if isinstance(store_obj, str) else store_obj.name
         return OutputTarget(
-            **named,
+            name=spec.name,
+            auto_name=spec.auto_name,
+            register=register,
             type="dataset_output",
             mode=obj.mode,
             datastore=store.lower(),
@@ -358,13 +364,6 @@ def _step_params(params: Mapping[str, Any]) -> dict[str, str | ParamRef]:
 
 # the spec of a step with the default run configuration; frozen, so nodes share it
 _DEFAULT_ENVIRONMENT = EnvironmentSpec(DEFAULT_ENVIRONMENT, "python", {})
-
-
-def _environment(step: PipelineStep) -> EnvironmentSpec:
-    """The step's environment as a spec: what it asks for, resolved where it runs."""
-    if step.has_default_runconfig:  # what RunConfiguration() has, without making one
-        return _DEFAULT_ENVIRONMENT
-    return spec_of(step)
 
 
 # folders the driver makes in every working folder (AZUREML_OUTPUT_DIRECTORY, logs)

@@ -113,24 +113,27 @@ def compact_plan_nodes(
         nodes: the plan's nodes.
         datastore: the plan's default datastore.
     """
-    groups: dict[tuple[Any, ...], tuple[dict[str, Any], list[PlanNode]]] = {}
-    keys = []
+    groups: dict[tuple[Any, ...], int] = {}  # a group's place in ``fields_of``
+    fields_of: list[dict[str, Any]] = []  # each group's per-run fields
+    positions: list[int] = []  # each node's group
     for node in nodes:
-        # the environment holds a dict (unhashable): nodes share it by identity
-        key = (node.kind, node.snapshot, node.snapshot_hash, id(node.environment))
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = (_per_run_fields(node), [])
-        group[1].append(node)
-        keys.append(key)
-    shared = _weighted_defaults([(f, len(members)) for f, members in groups.values()])
+        # by identity: a compiled plan shares one kind and one environment object
+        # among its nodes, and hashing a frozen kind per node cost more than the
+        # lookup (equal kinds held twice make two groups of equal fields: the
+        # defaults are counted by value, so the JSON is the same)
+        key = (id(node.kind), node.snapshot, node.snapshot_hash, id(node.environment))
+        at = groups.get(key)
+        if at is None:
+            at = groups[key] = len(fields_of)
+            fields_of.append(_per_run_fields(node))
+        positions.append(at)
+    counts = Counter(positions)
+    shared = _weighted_defaults([(f, counts[i]) for i, f in enumerate(fields_of)])
     defaults = {**NODE_DEFAULTS, **shared}
-    differing = {
-        key: _differing(fields, defaults) for key, (fields, _) in groups.items()
-    }
+    differing = [_differing(fields, defaults) for fields in fields_of]
     return shared, [
-        _short_node(node, *differing[key], defaults, datastore)
-        for node, key in zip(nodes, keys, strict=True)
+        _short_node(node, *differing[at], defaults, datastore)
+        for node, at in zip(nodes, positions, strict=True)
     ]
 
 
@@ -180,10 +183,15 @@ def _short_node(
         out["params"] = {k: encode_param(v) for k, v in node.params.items()}
     if node.upstream:
         out["upstream"] = list(node.upstream)
-    _put(out, "allow_reuse", node.allow_reuse, defaults)
-    _put(out, "version", node.version, defaults)
-    _put(out, "compute_target", node.compute_target, defaults)
-    out.update(environment_fields)
+    # NODE_DEFAULTS holds these three: compared in line, as they are on every node
+    if node.allow_reuse != defaults["allow_reuse"]:
+        out["allow_reuse"] = node.allow_reuse
+    if node.version != defaults["version"]:
+        out["version"] = node.version
+    if node.compute_target != defaults["compute_target"]:
+        out["compute_target"] = node.compute_target
+    if environment_fields:
+        out.update(environment_fields)
     if node.environment.request:
         out["environment_request"] = node.environment.request
     if node.runconfig_params:

@@ -244,7 +244,15 @@ class StepPorts:
             data in arguments that is neither an input nor an output, ...).
     """
 
-    __slots__ = ("_arg_params", "arguments", "inputs", "outputs", "params", "step_name")
+    __slots__ = (
+        "_arg_params",
+        "_parameters",
+        "arguments",
+        "inputs",
+        "outputs",
+        "params",
+        "step_name",
+    )
 
     def __init__(
         self,
@@ -271,6 +279,9 @@ class StepPorts:
             for i, arg in enumerate(arguments)
         ]
         self._check_names()
+        # found once: the ports are fixed from here on, and validate(), submit() and
+        # the plan each ask for them (a walk of every port of every step each time)
+        self._parameters = tuple(self._find_parameters())
 
     # plain loops: a step has a few ports, and a generator per lookup cost more
     def _find_input(self, origin: _Origin) -> InputSpec | None:
@@ -389,7 +400,11 @@ class StepPorts:
                 ]
 
     def parameters(self) -> list[PipelineParameter]:
-        """Every PipelineParameter the step uses: arguments, params, dataset inputs."""
+        """Every PipelineParameter the step uses: arguments, params, dataset inputs
+        (a new list each call)."""
+        return list(self._parameters)
+
+    def _find_parameters(self) -> list[PipelineParameter]:
         found: list[PipelineParameter] = list(self._arg_params)
         for value in self.params.values():
             if isinstance(value, PipelineParameter):

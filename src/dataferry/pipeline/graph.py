@@ -156,6 +156,8 @@ class PipelineGraph:
             self._check_files()
             self.nodes = self._nodes()
         self._step_index: dict[int, int] = {}
+        # problems of the graph's shape, found once (see ``_shape_problems``)
+        self._shape: tuple[tuple[int, ...], list[str], list[str]] | None = None
 
     def _check_files(self) -> None:
         """What each step runs exists (one check per folder and script, not per step)."""
@@ -255,13 +257,25 @@ class PipelineGraph:
         Pure: it reads no catalog or storage. Whether a datastore named by an output
         exists is checked by ``submit``, which also lists those problems.
         """
-        problems: list[str] = []
         with gc_paused():
-            problems += self._producer_problems()
+            producers, cycles = self._shape_problems()
+            problems = list(producers)
             problems += self._parameter_problems()
-            problems += self._cycle_problems()
+            problems += cycles
             problems += [p for step in self.steps for p in _place_problems(step)]
         return problems
+
+    def _shape_problems(self) -> tuple[list[str], list[str]]:
+        """Producer and cycle problems: they depend only on which steps are in the
+        graph, their ports and their edges, all fixed when the graph is built, so
+        ``submit`` after ``validate`` does not walk every node for them again. (What a
+        user may still change, a parameter's default or an output's ``source``, is
+        checked on every call.) Found again if ``steps`` or ``nodes`` is replaced.
+        """
+        key = (id(self.steps), len(self.steps), id(self.nodes), len(self.nodes))
+        if self._shape is None or self._shape[0] != key:
+            self._shape = (key, self._producer_problems(), self._cycle_problems())
+        return self._shape[1], self._shape[2]
 
     def _producer_problems(self) -> list[str]:
         problems = []
