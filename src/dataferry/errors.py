@@ -314,6 +314,13 @@ class DatastoreUnreachableError(DatastoreError, ConnectionError):
     """The store did not answer within the connect/read timeouts (closed port, no host)."""
 
 
+class MachineBoundDatastoreError(DatastoreError, PermissionError):
+    """A shared workspace's local datastore (a folder in one workspace folder) was used
+    from another workspace folder, where its files are not."""
+
+    exit_code = 2
+
+
 class StorageError(DataferryError, OSError):
     """Reading or writing a datastore failed."""
 
@@ -589,6 +596,13 @@ class RunFileNotFoundError(RunError, FileNotFoundError):
 
 class RunStateError(RunError):
     """The run is in a state that does not allow the operation (resume a live run, ...)."""
+
+    exit_code = 2
+
+
+class SnapshotMissingError(RunError, FileNotFoundError):
+    """A step's source snapshot is not in this workspace folder (the run was submitted
+    from another folder sharing the catalog)."""
 
     exit_code = 2
 

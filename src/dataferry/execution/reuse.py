@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.hash_cache import HashCache
@@ -183,7 +182,7 @@ class ReuseAdvisor:
         read (bytes and files of those not cached, rate, time left; per datastore).
         """
         canon = canonical_node(node, self.tokens.get(node.node_id, {}))
-        fp = Fingerprint("", {}, read_manifest(Path(node.snapshot)))
+        fp = Fingerprint("", {}, read_manifest(self.ws.path / node.snapshot))
         inputs: dict[str, str] = {}
         for spec, seen_as in zip(node.inputs, canon["inputs"], strict=True):
             key = seen_as["name"]

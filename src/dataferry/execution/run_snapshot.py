@@ -36,7 +36,7 @@ def snapshot_folder(workspace: Workspace, run_id: str) -> Path:
             f"run {run_id} has no snapshot: it ran no script (an interactive run "
             "from start_logging or child_run); restore the snapshot of a submitted run"
         )
-    return Path(nodes[0].snapshot)
+    return workspace.path / nodes[0].snapshot  # relative to it, or absolute (old)
 
 
 def restore_snapshot(
