@@ -228,6 +228,11 @@ class CatalogOutdatedError(CatalogError):
     migrate`` upgrades it)."""
 
 
+class CatalogMachinePathsError(CatalogError):
+    """A shared workspace's catalog keeps absolute local paths, which name places on
+    one machine only (``dataferry catalog check`` lists them)."""
+
+
 class CatalogTransferError(CatalogError, ValueError):
     """A catalog export file cannot be imported: not one, damaged, of another schema
     revision, or its rows did not all arrive."""

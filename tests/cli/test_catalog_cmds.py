@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from click.testing import Result
+    from click.testing import CliRunner, Result
 
     from dataferry import Workspace
 
@@ -175,3 +175,47 @@ def test_export_then_import_into_a_new_catalog(
     twice = run("catalog", "import", str(file), "--url", target)
     assert twice.exit_code == 2
     assert "already holds rows (" in said(twice)
+
+
+def test_check_lists_absolute_paths_of_a_shared_workspace(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    from dataferry import Dataset
+    from dataferry import Workspace as Ws
+    from dataferry.cli import app
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    ws = Ws.create("team", tmp_path / "a", catalog_url=url, show_output=False)
+    outside = tmp_path / "far.csv"
+    outside.write_text("x\n1\n")
+    (tmp_path / "a" / "in.csv").write_text("x\n2\n")
+    Dataset.Tabular.from_delimited_files(str(outside)).register(ws, "far")
+    Dataset.Tabular.from_delimited_files(str(tmp_path / "a" / "in.csv")).register(
+        ws, "near"
+    )
+    far_id = Dataset.get_by_name(ws, "far").id
+    ws.close()
+
+    result = cli.invoke(app, ["-w", str(tmp_path / "a"), "catalog", "check"])
+    assert result.exit_code == 1
+    assert (
+        "the shared catalog keeps 1 absolute local path(s), which other machines "
+        f"sharing it do not have: dataset {far_id}: {outside} Move that data onto a "
+        "shared datastore" in said(result)
+    )
+    # the same catalog by --url (no workspace to judge sharing by): revision only
+    plain = cli.invoke(app, ["catalog", "check", "--url", url])
+    assert plain.exit_code == 0, plain.output
+
+
+def test_check_of_an_unshared_workspace_ignores_absolute_paths(
+    run: Invoke, workspace: Workspace, tmp_path: Path
+) -> None:
+    from dataferry import Dataset
+
+    outside = tmp_path / "far.csv"
+    outside.write_text("x\n1\n")
+    Dataset.Tabular.from_delimited_files(str(outside)).register(workspace, "far")
+    result = run("catalog", "check")
+    assert result.exit_code == 0
+    assert "schema revision 0013 (current)" in said(result)
