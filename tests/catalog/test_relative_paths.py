@@ -8,6 +8,7 @@ import shutil
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import pytest
 from sqlalchemy import create_engine, select
 from test_catalog_migrations import _catalog_at
 
@@ -18,6 +19,8 @@ from dataferry.execution import views
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from servers.postgres import Postgres
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -114,12 +117,21 @@ def test_migration_0012_makes_log_folders_under_the_workspace_relative(
     ]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.server)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database (no tables yet), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.create_database()
+
+
 def test_migration_0013_makes_paths_under_the_workspace_relative(
-    tmp_path: Path,
+    empty_url: str,
 ) -> None:
     from dataferry.catalog.schema import datasets, settings
 
-    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    url = empty_url
     _catalog_at(url, "0012")
     ws = "/old/p/.dataferry"
     engine = create_engine(url)
