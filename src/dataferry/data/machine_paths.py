@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from dataferry.data.workspace import Workspace
     from dataferry.storage import DatastoreSpec
+    from dataferry.storage.location import StorageLocation
 
 # the settings key naming the workspace folder the built-in datastores belong to
 HOME_SETTING = "local_datastores_home"
@@ -129,3 +130,21 @@ def _refuse_foreign(workspace: Workspace, name: str) -> None:
         "(`dataferry datastore add ... --set-default`, or ws.set_default_datastore) "
         "and write outputs there, or run this from that folder."
     )
+
+
+def shared_default_location(workspace: Workspace) -> StorageLocation | None:
+    """The default datastore's location when the workspace is shared and every
+    workspace folder reaches that datastore (a remote store, or a local folder given by
+    an absolute path such as a mount); None otherwise (not shared, or its default is a
+    folder of one workspace folder).
+
+    Raises:
+        DatastoreError: the default datastore cannot be opened (its credentials, say).
+    """
+    if not is_shared(workspace):
+        return None
+    store = workspace.get_default_datastore()
+    spec = store._spec
+    if spec.kind == "local" and not os.path.isabs(str(spec.options.get("path", ""))):
+        return None
+    return store.location

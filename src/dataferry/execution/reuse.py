@@ -35,6 +35,7 @@ from dataferry.execution.port_identity import (
     positional_arguments,
 )
 from dataferry.execution.reuse_explain import why_changed
+from dataferry.execution.shared_snapshots import fetch_snapshot
 from dataferry.execution.snapshot import read_manifest
 from dataferry.storage.hashing import content_hashes, hash_bytes
 from dataferry.storage.integrity import differences, tree_signatures
@@ -182,6 +183,8 @@ class ReuseAdvisor:
         read (bytes and files of those not cached, rate, time left; per datastore).
         """
         canon = canonical_node(node, self.tokens.get(node.node_id, {}))
+        # another folder's run: its snapshot (and manifest) fetched from the shared store
+        fetch_snapshot(self.ws, node.snapshot)
         fp = Fingerprint("", {}, read_manifest(self.ws.path / node.snapshot))
         inputs: dict[str, str] = {}
         for spec, seen_as in zip(node.inputs, canon["inputs"], strict=True):
