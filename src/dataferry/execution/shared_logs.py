@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataferry.data.machine_paths import is_shared, shared_default_location
+from dataferry.data.machine_paths import home_of, is_shared, shared_default_location
 from dataferry.errors import StorageError
 from dataferry.execution import run_layout
 
@@ -76,15 +76,22 @@ def _share(workspace: Workspace, files: list[Path]) -> list[str]:
         return []
 
 
-def readable_folder(workspace: Workspace, local: Path) -> Path:
-    """The folder holding an ended step run's logs on this machine: ``local`` when it
-    is here, else the cached datastore copy (fetched now if need be), else ``local``
-    (no copy anywhere: its reads find nothing).
+def readable_folder(
+    workspace: Workspace, local: Path, *, ran_in: object = None
+) -> Path:
+    """The folder holding an ended step run's logs on this machine: ``local`` when the
+    step ran in this workspace folder (``ran_in``: the ``home_of`` record of the folder
+    it ran in, None if unknown) or it is here, else the cached datastore copy (fetched
+    now if need be), else ``local`` (no copy anywhere: its reads find nothing). A step
+    that ran elsewhere (resumed there, say) may have left an older attempt's logs here.
 
     Raises:
         StorageError: the datastore failed while a copy was fetched.
     """
-    if local.is_dir() or not is_shared(workspace):
+    if not is_shared(workspace):
+        return local
+    elsewhere = isinstance(ran_in, dict) and ran_in != home_of(workspace.path)
+    if local.is_dir() and not elsewhere:
         return local
     below = local.relative_to(workspace.path / run_layout.RUNS_DIR)
     cached = workspace.path / CACHE / below
@@ -102,20 +109,22 @@ def readable_folder(workspace: Workspace, local: Path) -> Path:
 
 
 def readable_driver_log(workspace: Workspace, run_id: str) -> Path:
-    """The driver log of an ended run on this machine: the run folder's when it is
-    here, else the cached datastore copy (fetched now if need be), else the run
-    folder's (no copy anywhere: its reads find nothing).
+    """The driver log of an ended run on this machine: in a shared workspace the
+    cached datastore copy (fetched now if need be), else the run folder's (not shared,
+    or no copy stored: its reads find what is here).
 
     Raises:
         StorageError: the datastore failed while a copy was fetched.
     """
     local = run_layout.driver_log(workspace, run_id)
-    if local.is_file() or not is_shared(workspace):
+    if not is_shared(workspace):
         return local
     cached = workspace.path / CACHE / run_id / run_layout.DRIVER_LOG
     if cached.is_file():
         return cached
     tmp = cached.parent / f".{run_layout.DRIVER_LOG}.fetch"
+    # the copy stored when the run ended is the whole log, wherever it was driven last
+    # (a run resumed in another folder leaves this one's log unfinished)
     if not _fetch(workspace, Path(run_id), [run_layout.DRIVER_LOG], tmp):
         return local
     (tmp / run_layout.DRIVER_LOG).replace(cached)

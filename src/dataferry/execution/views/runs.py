@@ -75,7 +75,8 @@ def _log_dir(workspace: Workspace, rec: StepRunRecord) -> Path | None:
         return local
     from dataferry.execution.shared_logs import readable_folder
 
-    return readable_folder(workspace, local)
+    ran_in = rec.details.get("ran_in")
+    return readable_folder(workspace, local, ran_in=ran_in)
 
 
 def _driver_log(workspace: Workspace, r: RunRecord) -> Path:
