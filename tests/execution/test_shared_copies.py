@@ -170,3 +170,22 @@ def test_a_workspace_not_shared_stores_nothing(
     assert views.run_detail(workspace, run.id).driver_log == (
         workspace.path / "runs" / run.id / "driver.log"
     )
+
+
+def test_a_step_that_ran_elsewhere_is_read_from_the_store_not_a_stale_folder(
+    pair: tuple[Workspace, Workspace, Path], tmp_path: Path
+) -> None:
+    first, second, shared = pair
+    run = _submit(first, tmp_path / "code", "there")
+    (step,) = views.run_detail(first, run.id).steps
+    # an older attempt of the same step run left its folder in the second folder
+    stale = second.path / "runs" / run.id / step.id
+    stale.mkdir(parents=True)
+    (stale / "stdout.txt").write_text("stale attempt\n")
+    (there,) = views.run_detail(second, run.id).steps
+    assert dict(there.log_files())["stdout"].read_text() == "out of there\n"
+    # the folder it ran in reads its own files, whatever the store holds
+    shutil.rmtree(shared / "dataferry" / "logs" / run.id / step.id)
+    (here,) = views.run_detail(first, run.id).steps
+    assert here.log_dir == first.path / "runs" / run.id / step.id
+    assert dict(here.log_files())["stdout"].read_text() == "out of there\n"
