@@ -189,3 +189,18 @@ def test_a_step_that_ran_elsewhere_is_read_from_the_store_not_a_stale_folder(
     (here,) = views.run_detail(first, run.id).steps
     assert here.log_dir == first.path / "runs" / run.id / step.id
     assert dict(here.log_files())["stdout"].read_text() == "out of there\n"
+
+
+def test_a_store_that_refuses_the_logs_does_not_fail_the_run(
+    pair: tuple[Workspace, Workspace, Path], tmp_path: Path
+) -> None:
+    first, second, shared = pair
+    (shared / "dataferry").mkdir(parents=True)
+    (shared / "dataferry" / "logs").write_text("a file where the folder goes\n")
+    run = _submit(first, tmp_path / "code", "anyway")
+    (step,) = views.run_detail(first, run.id).steps
+    assert dict(step.log_files())["stdout"].read_text() == "out of anyway\n"
+    driver = views.read_whole_log(views.run_detail(first, run.id).driver_log)
+    assert "could not store logs on the default datastore" in driver
+    (there,) = views.run_detail(second, run.id).steps
+    assert [views.read_whole_log(p) for _, p in there.log_files()] == ["", ""]

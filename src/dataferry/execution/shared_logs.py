@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataferry.data.machine_paths import home_of, is_shared, shared_default_location
-from dataferry.errors import StorageError
+from dataferry.errors import DataferryError
 from dataferry.execution import run_layout
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def _share(workspace: Workspace, files: list[Path]) -> list[str]:
             return []
         pairs = [(str(f), shared_log_path(workspace, f)) for f in files]
         return location.put_files(pairs, overwrite=True, show_progress=False)
-    except (StorageError, OSError) as exc:
+    except (DataferryError, OSError) as exc:  # the store, its credentials, a file
         log.warning("could not store logs on the default datastore: %s", exc)
         return []
 
@@ -87,6 +87,7 @@ def readable_folder(
 
     Raises:
         StorageError: the datastore failed while a copy was fetched.
+        DatastoreError: the default datastore cannot be opened (its credentials).
     """
     if not is_shared(workspace):
         return local
@@ -115,6 +116,7 @@ def readable_driver_log(workspace: Workspace, run_id: str) -> Path:
 
     Raises:
         StorageError: the datastore failed while a copy was fetched.
+        DatastoreError: the default datastore cannot be opened (its credentials).
     """
     local = run_layout.driver_log(workspace, run_id)
     if not is_shared(workspace):
