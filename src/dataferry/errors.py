@@ -239,6 +239,11 @@ class CatalogOutdatedError(CatalogError):
     migrate`` upgrades it)."""
 
 
+class CatalogMachinePathsError(CatalogError):
+    """A shared workspace's catalog keeps absolute local paths, which name places on
+    one machine only (``dataferry catalog check`` lists them)."""
+
+
 class CatalogTransferError(CatalogError, ValueError):
     """A catalog export file cannot be imported: not one, damaged, of another schema
     revision, or its rows did not all arrive."""
@@ -323,6 +328,13 @@ class DatastoreAuthenticationError(DatastoreError, PermissionError):
 
 class DatastoreUnreachableError(DatastoreError, ConnectionError):
     """The store did not answer within the connect/read timeouts (closed port, no host)."""
+
+
+class MachineBoundDatastoreError(DatastoreError, PermissionError):
+    """A shared workspace's local datastore (a folder in one workspace folder) was used
+    from another workspace folder, where its files are not."""
+
+    exit_code = 2
 
 
 class StorageError(DataferryError, OSError):
@@ -605,6 +617,13 @@ class RunFileNotFoundError(RunError, FileNotFoundError):
 
 class RunStateError(RunError):
     """The run is in a state that does not allow the operation (resume a live run, ...)."""
+
+    exit_code = 2
+
+
+class SnapshotMissingError(RunError, FileNotFoundError):
+    """A step's source snapshot is not in this workspace folder (the run was submitted
+    from another folder sharing the catalog)."""
 
     exit_code = 2
 

@@ -8,6 +8,7 @@ import shutil
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import pytest
 from sqlalchemy import create_engine, select
 from test_catalog_migrations import _catalog_at
 
@@ -18,6 +19,8 @@ from dataferry.execution import views
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from servers.postgres import Postgres
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -112,3 +115,115 @@ def test_migration_0012_makes_log_folders_under_the_workspace_relative(
         ("s2", "/old/ws/.dataferry_other/s2"),
         ("s3", None),
     ]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.server)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database (no tables yet), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.create_database()
+
+
+def test_migration_0013_makes_paths_under_the_workspace_relative(
+    empty_url: str,
+) -> None:
+    from dataferry.catalog.schema import datasets, settings
+
+    url = empty_url
+    _catalog_at(url, "0012")
+    ws = "/old/p/.dataferry"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for name, path in [
+            ("workspaceblobstore", f"{ws}/datastores/workspaceblobstore"),
+            ("inside", f"{ws}/mine"),
+            ("nfs", "/mnt/team"),  # outside the workspace: kept
+        ]:
+            conn.execute(
+                datastores.insert().values(
+                    name=name,
+                    kind="local",
+                    options={"path": path},
+                    secret_keys=[],
+                    secret_env={},
+                    created_at=T0,
+                )
+            )
+        conn.execute(experiments.insert().values(name="e", created_at=T0))
+        plan = {
+            "node_defaults": {"snapshot": f"{ws}/snapshots/aa"},
+            "nodes": [
+                {"snapshot": "/elsewhere/snap"},
+                {
+                    "inputs": [
+                        {
+                            "dataset": {
+                                "definition": {
+                                    "sources": [
+                                        {"local": "/old/p/data/x.csv"},
+                                        {"local": "/other/y.csv"},
+                                        {"datastore": "nfs", "path": "/old/p/data"},
+                                    ]
+                                }
+                            }
+                        }
+                    ]
+                },
+            ],
+        }
+        conn.execute(
+            runs.insert().values(
+                id="r1",
+                experiment="e",
+                status="Finished",
+                tags={},
+                parameters={},
+                options={},
+                definition=plan,
+                created_at=T0,
+            )
+        )
+        conn.execute(
+            datasets.insert().values(
+                id="d1",
+                kind="file",
+                definition={"sources": [{"local": "/old/p/data"}]},
+                fingerprint="old",
+                created_at=T0,
+            )
+        )
+    engine.dispose()
+
+    catalog = SqlCatalog(url)  # migrates to head
+    try:
+        with catalog.read() as conn:
+            found = conn.execute(select(datastores.c.name, datastores.c.options))
+            stores = {name: options for name, options in found}
+            (definition,) = conn.execute(select(runs.c.definition)).scalars()
+            (dataset,) = conn.execute(select(datasets)).all()
+            home = conn.execute(
+                select(settings.c.value).where(
+                    settings.c.key == "local_datastores_home"
+                )
+            ).scalar()
+        assert {n: o["path"] for n, o in stores.items()} == {
+            "workspaceblobstore": "datastores/workspaceblobstore",
+            "inside": "mine",
+            "nfs": "/mnt/team",
+        }
+        assert definition["node_defaults"] == {"snapshot": "snapshots/aa"}
+        assert definition["nodes"][0] == {"snapshot": "/elsewhere/snap"}
+        sources = definition["nodes"][1]["inputs"][0]["dataset"]["definition"]
+        assert sources["sources"] == [
+            {"local": "../data/x.csv"},
+            {"local": "/other/y.csv"},
+            {"datastore": "nfs", "path": "/old/p/data"},
+        ]
+        assert dataset.definition == {"sources": [{"local": "../data"}]}
+        # an equal save finds the migrated row, not a second copy
+        assert catalog.save_dataset("file", dataset.definition).id == "d1"
+        assert home["folder"] == ws
+    finally:
+        catalog.close()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from click.testing import Result
+    from click.testing import CliRunner, Result
 
     from dataferry import Workspace
 
@@ -65,9 +65,9 @@ def silent_server() -> Iterator[int]:
 def test_check_says_the_revision_of_a_current_catalog(run: Invoke) -> None:
     result = run("catalog", "check")
     assert result.exit_code == 0
-    assert "schema revision 0012 (current)" in said(result)
+    assert "schema revision 0013 (current)" in said(result)
     document = json.loads(run("catalog", "check", "--json").output)
-    assert document["revision"] == document["head"] == "0012"
+    assert document["revision"] == document["head"] == "0013"
     assert document["current"] is True
     assert document["url"].endswith("catalog.db")
 
@@ -78,23 +78,23 @@ def test_an_old_catalog_is_named_then_migrated(run: Invoke, tmp_path: Path) -> N
     assert result.exit_code == 1
     assert (
         f"the catalog {url} is at schema revision '0006'; this dataferry expects "
-        "'0012'. Run `dataferry catalog migrate` to upgrade it." in said(result)
+        "'0013'. Run `dataferry catalog migrate` to upgrade it." in said(result)
     )
     result = run("catalog", "migrate", "--url", url)
     assert result.exit_code == 0
-    assert f"catalog {url}: migrated from 0006 to 0012" in said(result)
+    assert f"catalog {url}: migrated from 0006 to 0013" in said(result)
     assert run("catalog", "check", "--url", url).exit_code == 0
     again = run("catalog", "migrate", "--url", url)
-    assert f"catalog {url}: already at schema revision 0012" in said(again)
+    assert f"catalog {url}: already at schema revision 0013" in said(again)
 
 
 def test_check_of_a_missing_file_creates_nothing(run: Invoke, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'none.db'}"
     result = run("catalog", "check", "--url", url)
     assert result.exit_code == 1
-    assert f"the catalog {url} is empty; this dataferry expects '0012'" in said(result)
+    assert f"the catalog {url} is empty; this dataferry expects '0013'" in said(result)
     assert not (tmp_path / "none.db").exists()
-    assert "migrated from empty to 0012" in said(
+    assert "migrated from empty to 0013" in said(
         run("catalog", "migrate", "--url", url)
     )
 
@@ -110,7 +110,7 @@ def test_a_newer_schema_is_refused_untouched(
     assert result.exit_code == 1
     assert (
         "the catalog is at schema revision '0099', newer than this dataferry knows "
-        "('0012'); upgrade dataferry to open it." in said(result)
+        "('0013'); upgrade dataferry to open it." in said(result)
     )
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
@@ -175,3 +175,47 @@ def test_export_then_import_into_a_new_catalog(
     twice = run("catalog", "import", str(file), "--url", target)
     assert twice.exit_code == 2
     assert "already holds rows (" in said(twice)
+
+
+def test_check_lists_absolute_paths_of_a_shared_workspace(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    from dataferry import Dataset
+    from dataferry import Workspace as Ws
+    from dataferry.cli import app
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    ws = Ws.create("team", tmp_path / "a", catalog_url=url, show_output=False)
+    outside = tmp_path / "far.csv"
+    outside.write_text("x\n1\n")
+    (tmp_path / "a" / "in.csv").write_text("x\n2\n")
+    Dataset.Tabular.from_delimited_files(str(outside)).register(ws, "far")
+    Dataset.Tabular.from_delimited_files(str(tmp_path / "a" / "in.csv")).register(
+        ws, "near"
+    )
+    far_id = Dataset.get_by_name(ws, "far").id
+    ws.close()
+
+    result = cli.invoke(app, ["-w", str(tmp_path / "a"), "catalog", "check"])
+    assert result.exit_code == 1
+    assert (
+        "the shared catalog keeps 1 absolute local path(s), which other machines "
+        f"sharing it do not have: dataset {far_id}: {outside} Move that data onto a "
+        "shared datastore" in said(result)
+    )
+    # the same catalog by --url (no workspace to judge sharing by): revision only
+    plain = cli.invoke(app, ["catalog", "check", "--url", url])
+    assert plain.exit_code == 0, plain.output
+
+
+def test_check_of_an_unshared_workspace_ignores_absolute_paths(
+    run: Invoke, workspace: Workspace, tmp_path: Path
+) -> None:
+    from dataferry import Dataset
+
+    outside = tmp_path / "far.csv"
+    outside.write_text("x\n1\n")
+    Dataset.Tabular.from_delimited_files(str(outside)).register(workspace, "far")
+    result = run("catalog", "check")
+    assert result.exit_code == 0
+    assert "schema revision 0013 (current)" in said(result)

@@ -34,11 +34,16 @@ def check(url: str | None, as_json: bool) -> None:
     """Say the catalog's schema revision and whether it is current.
 
     Exits 1 when it is older (run `dataferry catalog migrate`) or newer (upgrade
-    dataferry) than this dataferry's, or when the database cannot be reached.
+    dataferry) than this dataferry's, when the database cannot be reached, or when
+    the workspace is shared and the catalog keeps absolute local paths (listed).
     """
     from dataferry.execution.catalog_admin import check_catalog
 
     found = check_catalog(_catalog_url(url))
+    if url is None:  # the workspace's own catalog: its paths must suit every machine
+        from dataferry.execution.catalog_admin import check_machine_paths
+
+        check_machine_paths(current_workspace())
     if as_json:
         document = {"url": found.url, "revision": found.revision, "head": found.head}
         click.echo(json.dumps(document | {"current": found.current}))

@@ -87,7 +87,7 @@ class AbstractDataset:
         """The saved definition's id; reading it saves the definition if it has a workspace."""
         if self._id is None and self._workspace is not None:
             self._id = self._workspace.catalog.save_dataset(
-                self._kind, self._definition
+                self._kind, self._stored_definition(self._workspace)
             ).id
         return self._id
 
@@ -120,6 +120,13 @@ class AbstractDataset:
     def definition(self) -> dict[str, Any]:
         """The definition as JSON-able data (sources, format, transforms)."""
         return copy.deepcopy(self._definition)
+
+    def _stored_definition(self, workspace: Workspace) -> dict[str, Any]:
+        """The definition as the catalog keeps it: local paths in the project relative
+        to the workspace folder, so every machine resolves them in its own copy."""
+        from dataferry.data.machine_paths import portable_definition
+
+        return portable_definition(workspace.path, self._definition)
 
     def to_json(self) -> str:
         """The dataset as JSON; ``AbstractDataset.from_json`` turns it back."""
@@ -242,7 +249,9 @@ class AbstractDataset:
             raise TypeError(
                 f"tags must be a dict of str to str, not {type(tags).__name__}"
             )
-        record = workspace.catalog.save_dataset(self._kind, self._definition)
+        record = workspace.catalog.save_dataset(
+            self._kind, self._stored_definition(workspace)
+        )
         version = workspace.catalog.register_version(
             name,
             record.id,

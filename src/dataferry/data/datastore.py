@@ -619,9 +619,19 @@ class Datastore:
             "name": self.name,
             "type": self.datastore_type,
             **{k: v for k, v in self._spec.options.items() if v is not None},
+            **self._local_folder(),
             "secrets": list(self._spec.secret_keys),
             "secrets_from_env": dict(self._spec.secret_env),
         }
+
+    def _local_folder(self) -> dict[str, str]:
+        """A local folder as this machine has it (the catalog may keep it relative
+        to the workspace folder); nothing for other kinds."""
+        if self._spec.kind != "local":
+            return {}
+        from dataferry.data.machine_paths import resolved_local
+
+        return {"path": resolved_local(self.workspace.path, self._spec.options["path"])}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name='{self.name}')"
@@ -642,7 +652,10 @@ def _cached_location(workspace: Workspace, spec: DatastoreSpec) -> StorageLocati
     )
     held = cache.get(spec.name)
     if held is None or held[0] != spec:
-        held = (spec, open_location(spec, workspace.secrets))
+        from dataferry.data.machine_paths import resolved_spec
+
+        opened = open_location(resolved_spec(workspace, spec), workspace.secrets)
+        held = (spec, opened)
         cache[spec.name] = held
     return held[1]
 

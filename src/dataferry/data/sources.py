@@ -172,9 +172,12 @@ def _location_for(
             cache[name] = Datastore.get(workspace, name).location
         return cache[name], source["path"]
     if "local" in source:
+        from dataferry.data.machine_paths import resolved_source_path
+
         if "local" not in cache:
             cache["local"] = StorageLocation("local", fsspec.filesystem("file"), "/")
-        return cache["local"], source["local"].lstrip("/")
+        path = resolved_source_path(workspace, source["local"])
+        return cache["local"], path.lstrip("/")
     url = source["url"]
     served = datastore_location_for_url(url, workspace)
     if served is not None:  # the datastore's credentials and endpoint

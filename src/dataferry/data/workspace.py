@@ -415,11 +415,16 @@ def _ensure_folder(config: WorkspaceConfig) -> None:
 
 
 def _ensure_builtin_datastores(ws: Workspace) -> None:
+    """Register the built-in datastores the catalog lacks, as folders relative to the
+    workspace folder, and record this folder as their home (``machine_paths``)."""
+    from dataferry.data.machine_paths import HOME_SETTING, home_of
+
     assert ws._catalog is not None
     known = {spec.name for spec in ws._catalog.list_datastores()}
-    for name in BUILTIN_DATASTORES:
-        if name not in known:
-            folder = ws.path / "datastores" / name
-            folder.mkdir(parents=True, exist_ok=True)
-            spec = DatastoreSpec(name, "local", {"path": str(folder)})
-            ws._catalog.add_datastore(spec, overwrite=True)
+    missing = [name for name in BUILTIN_DATASTORES if name not in known]
+    for name in missing:
+        (ws.path / "datastores" / name).mkdir(parents=True, exist_ok=True)
+        spec = DatastoreSpec(name, "local", {"path": f"datastores/{name}"})
+        ws._catalog.add_datastore(spec, overwrite=True)
+    if missing and ws._catalog.get_setting(HOME_SETTING) is None:
+        ws._catalog.set_setting(HOME_SETTING, home_of(ws.path))

@@ -40,6 +40,7 @@ from dataferry.execution.processes import NUDGE_SIGNAL, mark_driver
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
 from dataferry.execution.run_layout import driver_log, run_dir
 from dataferry.execution.scheduler import Change, Phase, Scheduler
+from dataferry.execution.shared_logs import share_driver_log, share_step_logs
 from dataferry.execution.stage_board import StageBoard
 from dataferry.execution.step_outcome import StepOutcomes
 from dataferry.execution.step_state import StepState
@@ -194,8 +195,9 @@ class Driver:
             "delete_intermediate_outputs"
         ):
             self._delete_intermediate_outputs()  # before the end is visible
-        self.store.move_run(self.run_id, final, ended_at=now(), heartbeat_at=now())
         log.info("run %s: %s", self.run_id, final)
+        share_driver_log(self.ws, self.run_id)  # complete before the run reads ended
+        self.store.move_run(self.run_id, final, ended_at=now(), heartbeat_at=now())
         return final
 
     def _delete_intermediate_outputs(self) -> None:
@@ -417,6 +419,8 @@ class Driver:
             if code is None:
                 continue
             del self._running[state.node_id]
+            # stored before the step ends: whoever sees it ended can read its logs
+            share_step_logs(self.ws, self.outcomes.step_dir(state))
             if self.scheduler.phase(state.node_id) is Phase.STOPPING:
                 self.outcomes.stopped(state)
                 self.scheduler.stopped(state.node_id)
@@ -442,6 +446,7 @@ class Driver:
             self.executor.stop(state.handle)
         self._running.clear()
         for state in stopping:
+            share_step_logs(self.ws, self.outcomes.step_dir(state))
             state.stop_reason = reason
             self.outcomes.stopped(state)
         self.outcomes.skipped(
@@ -483,6 +488,7 @@ def drive_run(workspace: Workspace, run_id: str) -> int:
         final = Driver(workspace, run_id).drive()
     except Exception as exc:
         log.exception("driver failed")
+        share_driver_log(workspace, run_id)
         RunStore(workspace.catalog).move_run(
             run_id,
             RunStatus.FAILED,

@@ -98,7 +98,8 @@ def _check_dataset(dataset: Any, where: str) -> AbstractDataset:
 
 def _dataset_id(workspace: Workspace, dataset: AbstractDataset) -> str:
     """The saved definition's id (saving it: identical definitions share one)."""
-    return workspace.catalog.save_dataset(dataset._kind, dataset.definition).id
+    stored = dataset._stored_definition(workspace)
+    return workspace.catalog.save_dataset(dataset._kind, stored).id
 
 
 def _checked_datasets(

@@ -120,6 +120,7 @@ class Pipeline(PipelineGraph):
         # imported here: building and validating a pipeline loads no catalog code
         from dataferry.execution.pipeline_run import PipelineRun
         from dataferry.execution.plan import PlanCompiler
+        from dataferry.execution.shared_snapshots import publish_snapshots
         from dataferry.execution.submission import RunRequest, recorder_for
 
         overrides = as_dict(pipeline_parameters, "submit(): pipeline_parameters")
@@ -153,6 +154,8 @@ class Pipeline(PipelineGraph):
                 )
                 parameters = compiler.parameters(overrides)
                 plan = compiler.compile()
+                # before the run is recorded: another folder may resume or rerun it
+                publish_snapshots(self.workspace, {n.snapshot for n in plan.nodes})
                 run_id = run_id or new_run_id(experiment.name)
                 link = recorder.record(
                     RunRequest(

@@ -14,6 +14,7 @@ from dataferry.data.compute_path import normalise_path_on_compute, places_overla
 from dataferry.data.consumption import DatasetConsumptionConfig
 from dataferry.data.datapath import DataPath, DataReference
 from dataferry.errors import ParameterTypeError, PipelineValidationError
+from dataferry.execution import run_layout
 from dataferry.execution.environments.spec import spec_of
 from dataferry.execution.plan_inputs import (
     DataPathInput,
@@ -84,7 +85,10 @@ def serialise_value(value: Any) -> Any:
 
 
 def _dataset(ds: AbstractDataset) -> DatasetRef:
-    return DatasetRef(ds._kind, ds.definition, ds.id)
+    # the plan is kept in the catalog: local paths as every machine resolves them
+    ws = ds.workspace
+    definition = ds.definition if ws is None else ds._stored_definition(ws)
+    return DatasetRef(ds._kind, definition, ds.id)
 
 
 # what each kind of ``ArgRef`` (``pipeline.bindings``) becomes in the plan
@@ -197,7 +201,8 @@ class PlanCompiler:
             key = str(folder)
             if key not in snapshots:
                 digest, snap = take_snapshot(folder, store)
-                snapshots[key] = (digest, str(snap))
+                # kept relative to the workspace folder: every machine resolves it
+                snapshots[key] = (digest, run_layout.stored_path(self.workspace, snap))
             nodes.append(self._node(node, *snapshots[key]))
         return Plan(tuple(nodes), self.default_datastore, self.graph.description)
 

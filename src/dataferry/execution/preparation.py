@@ -29,6 +29,7 @@ from dataferry.execution.plan_inputs import UpstreamOutputInput
 from dataferry.execution.port_identity import reused_names
 from dataferry.execution.run_layout import stderr_path, stdout_path, work_dir
 from dataferry.execution.run_listing import run_type_of
+from dataferry.execution.shared_snapshots import local_snapshot
 from dataferry.storage.integrity import remove_tree
 
 if TYPE_CHECKING:
@@ -168,7 +169,8 @@ class Preparation:
         cwd = work_dir(job.folder)
         self.stage("copying the source folder")
         remove_tree(str(cwd))  # an earlier attempt's, read-only views and all
-        shutil.copytree(node.snapshot, cwd, symlinks=True)
+        snapshot = local_snapshot(job.workspace, node.snapshot, node.name)
+        shutil.copytree(snapshot, cwd, symlinks=True)
         (cwd / "outputs").mkdir(exist_ok=True)
         (cwd / "logs").mkdir(exist_ok=True)
         self._note_compute()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.hash_cache import HashCache
@@ -36,6 +35,7 @@ from dataferry.execution.port_identity import (
     positional_arguments,
 )
 from dataferry.execution.reuse_explain import why_changed
+from dataferry.execution.shared_snapshots import fetch_snapshot
 from dataferry.execution.snapshot import read_manifest
 from dataferry.storage.hashing import content_hashes, hash_bytes
 from dataferry.storage.integrity import differences, tree_signatures
@@ -183,7 +183,9 @@ class ReuseAdvisor:
         read (bytes and files of those not cached, rate, time left; per datastore).
         """
         canon = canonical_node(node, self.tokens.get(node.node_id, {}))
-        fp = Fingerprint("", {}, read_manifest(Path(node.snapshot)))
+        # another folder's run: its snapshot (and manifest) fetched from the shared store
+        fetch_snapshot(self.ws, node.snapshot)
+        fp = Fingerprint("", {}, read_manifest(self.ws.path / node.snapshot))
         inputs: dict[str, str] = {}
         for spec, seen_as in zip(node.inputs, canon["inputs"], strict=True):
             key = seen_as["name"]

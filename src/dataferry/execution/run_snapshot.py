@@ -36,7 +36,11 @@ def snapshot_folder(workspace: Workspace, run_id: str) -> Path:
             f"run {run_id} has no snapshot: it ran no script (an interactive run "
             "from start_logging or child_run); restore the snapshot of a submitted run"
         )
-    return Path(nodes[0].snapshot)
+    from dataferry.execution.shared_snapshots import fetch_snapshot
+
+    # another folder's run: fetched from the shared default datastore when it is there
+    fetch_snapshot(workspace, nodes[0].snapshot)
+    return workspace.path / nodes[0].snapshot  # relative to it, or absolute (old)
 
 
 def restore_snapshot(

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
-from dataferry.errors import StepDefinitionError
+from dataferry.errors import SnapshotMissingError, StepDefinitionError
 
 _ALWAYS_IGNORED = (
     ".git/",
@@ -185,3 +185,21 @@ def read_manifest(snapshot: Path) -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     return data
+
+
+def snapshot_folder(workspace_folder: Path, stored: str, step: str) -> Path:
+    """The snapshot folder a plan names (relative to the workspace folder, or absolute
+    in plans written before paths were relative), checked to be on this machine.
+
+    Raises:
+        SnapshotMissingError: the folder is not here (another workspace folder took it).
+    """
+    folder = workspace_folder / stored
+    if not folder.is_dir():
+        raise SnapshotMissingError(
+            f"step '{step}': its source snapshot '{stored}' is not in this workspace "
+            f"folder ({workspace_folder}); the run was submitted from another folder "
+            "sharing the catalog. Resume or rerun it there, or submit the pipeline "
+            "again from here."
+        )
+    return folder

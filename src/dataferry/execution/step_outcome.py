@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dataferry.catalog import now
 from dataferry.catalog.status import EventKind, StepStatus
 from dataferry.catalog.step_commit import StepCommit
+from dataferry.data.machine_paths import home_of
 from dataferry.errors import DataferryError, InputChangedError
 from dataferry.execution import run_layout
 from dataferry.execution.commit import commit_outputs, discard_output, undo_commits
@@ -62,6 +63,9 @@ class StepOutcomes:
             "notes": list(state.notes),
             "compute_target": state.node.compute_target or "local",
             "executor": self.executor_name,
+            # whose folder holds its logs: another folder sharing the catalog reads
+            # the datastore copy instead (``shared_logs``)
+            "ran_in": home_of(self.ws.path),
             "fingerprint": state.fingerprint_details,
             **extra,
         }

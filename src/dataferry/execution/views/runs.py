@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
 from dataferry.catalog.run_store import RunStore
-from dataferry.catalog.status import StepStatus
+from dataferry.catalog.status import TERMINAL_RUN, TERMINAL_STEP, StepStatus
 from dataferry.execution import run_layout
 from dataferry.execution.views.model import (
     TERMINAL,
@@ -27,6 +27,7 @@ from dataferry.execution.views.waiting import wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Sequence
+    from pathlib import Path
 
     from dataferry.catalog.run_store import RunRecord, StepRunRecord
     from dataferry.data.workspace import Workspace
@@ -63,6 +64,29 @@ def _registrations(
     return {k: tuple(v) for k, v in found.items()}
 
 
+def _log_dir(workspace: Workspace, rec: StepRunRecord) -> Path | None:
+    """The step run's log folder on this machine: in this workspace folder, or an
+    ended step's logs fetched from the shared default datastore (``shared_logs``)."""
+    if not rec.log_dir:
+        return None
+    local = run_layout.resolved_path(workspace, rec.log_dir)
+    if rec.status not in TERMINAL_STEP:  # complete copies only: the end is stored
+        return local
+    from dataferry.execution.shared_logs import readable_folder
+
+    ran_in = rec.details.get("ran_in")
+    return readable_folder(workspace, local, ran_in=ran_in)
+
+
+def _driver_log(workspace: Workspace, r: RunRecord) -> Path:
+    """The run's driver log on this machine (as ``_log_dir``)."""
+    if r.status not in TERMINAL_RUN:
+        return run_layout.driver_log(workspace, r.id)
+    from dataferry.execution.shared_logs import readable_driver_log
+
+    return readable_driver_log(workspace, r.id)
+
+
 def step_view(
     workspace: Workspace,
     rec: StepRunRecord,
@@ -87,9 +111,7 @@ def step_view(
         reused_from=rec.reused_from,
         explanation=rec.explanation,
         error=rec.details.get("error"),
-        log_dir=run_layout.resolved_path(workspace, rec.log_dir)
-        if rec.log_dir
-        else None,
+        log_dir=_log_dir(workspace, rec),
         registrations=registrations,
         stage=(
             rec.details.get("stage") if rec.status == StepStatus.PREPARING else None
@@ -195,7 +217,7 @@ def _detail(
         options=dict(r.options),
         tags=dict(r.tags),
         log_dir=run_layout.run_dir(workspace, r.id),
-        driver_log=run_layout.driver_log(workspace, r.id),
+        driver_log=_driver_log(workspace, r),
         steps=steps,
     )
 

@@ -1,0 +1,137 @@
+"""Code snapshots every workspace folder sharing a catalog can use.
+
+A shared workspace (``data.machine_paths.is_shared``) with a shared default datastore
+keeps each run's source snapshots there too, by content hash:
+``dataferry/snapshots/<hash>/`` holds ``manifest.json`` (the per-file hashes) and
+``files/`` (the snapshot). Each is written once, through the datastore's commit
+protocol (``storage.staging``), so a reader sees all of it or nothing. A workspace
+folder that lacks a snapshot a plan names (a run submitted from another folder, resumed
+or rerun here) fetches it into its own ``snapshots/`` folder by that hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from dataferry.data.machine_paths import shared_default_location
+from dataferry.errors import TargetExistsError
+from dataferry.execution.snapshot import snapshot_folder
+from dataferry.storage.commit_marker import MARKER, PENDING
+from dataferry.storage.staging import StagedPlace
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from dataferry.data.workspace import Workspace
+    from dataferry.storage.location import StorageLocation
+
+PREFIX = "dataferry/snapshots"  # on the default datastore
+MANIFEST = "manifest.json"
+FILES = "files"
+
+
+def shared_snapshot_path(stored: str) -> str:
+    """Where the snapshot a plan names as ``stored`` is kept on the datastore (its
+    folder's name is the content hash)."""
+    return f"{PREFIX}/{PurePosixPath(stored).name}"
+
+
+def publish_snapshots(workspace: Workspace, stored: Iterable[str]) -> list[str]:
+    """Store each snapshot folder (as a plan names it: relative to the workspace
+    folder) on the shared default datastore, unless it is there already; return the
+    datastore paths written. Nothing is written when the workspace is not shared or
+    its default datastore is a folder of one workspace folder.
+
+    Raises:
+        StorageError: the datastore refused the upload (its message names it).
+    """
+    location = shared_default_location(workspace)
+    if location is None:
+        return []
+    written = []
+    for snap in sorted(set(stored)):
+        path = shared_snapshot_path(snap)
+        if location.staging.tree_signatures(path) is None:
+            _publish(location, workspace.path / snap, path)
+            written.append(path)
+    return written
+
+
+def _publish(location: StorageLocation, folder: Path, path: str) -> None:
+    staging = location.staging
+    token = f"snapshot-{uuid.uuid4().hex[:16]}"  # this upload's own staging prefix
+    with tempfile.TemporaryDirectory(prefix="dataferry-snapshot-") as scratch:
+        write = staging.stage(path, token, "snapshot", Path(scratch))
+        shutil.copytree(folder, write / FILES)
+        manifest = folder.with_name(folder.name + ".manifest.json")
+        if manifest.is_file():
+            shutil.copyfile(manifest, write / MANIFEST)
+        staged = StagedPlace(path, write, token, "snapshot")
+        try:
+            staging.commit(staged, merge=False)
+        except TargetExistsError:  # another folder stored the same content first
+            staging.discard(staged)
+        except Exception:
+            staging.discard(staged)  # nothing of it is left under the staging prefix
+            raise
+
+
+def local_snapshot(workspace: Workspace, stored: str, step: str) -> Path:
+    """The snapshot folder a plan names, in this workspace folder: fetched from the
+    shared default datastore when it is not here yet.
+
+    Raises:
+        SnapshotMissingError: it is neither here nor on a shared datastore.
+        StorageError: the datastore failed while it was fetched.
+    """
+    fetch_snapshot(workspace, stored)
+    return snapshot_folder(workspace.path, stored, step)
+
+
+def fetch_snapshot(workspace: Workspace, stored: str) -> Path | None:
+    """Make the snapshot ``stored`` present in this workspace folder, fetching it by
+    its content hash if need be; its folder, or None where no copy can be had (an
+    absolute path of an older plan, no shared datastore, not stored there).
+
+    Raises:
+        StorageError: the datastore failed while it was fetched.
+    """
+    target = workspace.path / stored
+    if target.is_dir():
+        return target
+    if os.path.isabs(stored):
+        return None  # an older plan's path on the machine that took it
+    location = shared_default_location(workspace)
+    if location is None:
+        return None
+    path = shared_snapshot_path(stored)
+    listed = location.staging.tree_signatures(path)
+    if listed is None:
+        return None
+    _fetch(location, path, listed, target)
+    return target
+
+
+def _fetch(
+    location: StorageLocation, path: str, listed: Iterable[str], target: Path
+) -> None:
+    """Download into a temporary folder beside ``target``, then rename it into place:
+    a crash never leaves a half snapshot under its real name."""
+    names = [r for r in listed if PurePosixPath(r).name not in (MARKER, PENDING)]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.fetch"
+    shutil.rmtree(tmp, ignore_errors=True)
+    pairs = [(location.full_path(f"{path}/{rel}"), str(tmp / rel)) for rel in names]
+    location.get_files(pairs, overwrite=True, show_progress=False)
+    (tmp / FILES).mkdir(parents=True, exist_ok=True)  # an empty source folder
+    if (tmp / MANIFEST).is_file():
+        os.replace(tmp / MANIFEST, target.with_name(target.name + ".manifest.json"))
+    with contextlib.suppress(OSError):  # fetched by another process first: same content
+        os.rename(tmp / FILES, target)
+    shutil.rmtree(tmp, ignore_errors=True)
