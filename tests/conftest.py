@@ -72,17 +72,34 @@ def new_catalog(migrated_catalog: Path) -> Callable[[Path], str]:
     return make
 
 
+@pytest.fixture(scope="session")
+def workspace_catalog(
+    tmp_path_factory: pytest.TempPathFactory, migrated_catalog: Path
+) -> Path:
+    """A SQLite catalog at the head revision that already holds the built-in
+    datastores, made once per session. Their folders are stored relative to the
+    workspace folder, so a copy serves any workspace."""
+    project = tmp_path_factory.mktemp("workspace-template")
+    folder = project / DEFAULT_WORKSPACE_DIR
+    folder.mkdir()
+    shutil.copyfile(migrated_catalog, folder / "catalog.db")
+    with pytest.MonkeyPatch.context() as patch:  # keep the template out of the index
+        patch.setenv("DATAFERRY_HOME", str(project / "home"))
+        Workspace.create("template-ws", project, show_output=False).close()
+    return folder / "catalog.db"
+
+
 @pytest.fixture
-def workspace(tmp_path: Path, migrated_catalog: Path) -> Iterator[Workspace]:
+def workspace(tmp_path: Path, workspace_catalog: Path) -> Iterator[Workspace]:
     """A new workspace in ``tmp_path/project`` with the built-in datastores.
 
-    Its catalog starts as a copy of ``migrated_catalog``: running the migrations for
-    every test was most of the quick tests' time, and tests/catalog checks them. The
-    workspace still adds its own built-in datastores, which name its own folders.
+    Its catalog starts as a copy of ``workspace_catalog``: running the migrations and
+    registering the built-in datastores for every test was most of the quick tests'
+    time, and tests/catalog and tests/data check both.
     """
     folder = tmp_path / "project" / DEFAULT_WORKSPACE_DIR
     folder.mkdir(parents=True)
-    shutil.copyfile(migrated_catalog, folder / "catalog.db")
+    shutil.copyfile(workspace_catalog, folder / "catalog.db")
     ws = Workspace.create("test-ws", tmp_path / "project", show_output=False)
     assert ws.catalog_url == f"sqlite:///{folder / 'catalog.db'}"
     yield ws

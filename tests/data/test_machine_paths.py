@@ -34,8 +34,10 @@ def _stored_datastores(ws: Workspace) -> dict[str, str]:
 
 
 def test_builtin_datastores_are_stored_relative_and_resolved_here(
-    workspace: Workspace,
+    tmp_path: Path,
 ) -> None:
+    # made here, not by the fixture: its catalog is a copy of a template's
+    workspace = Workspace.create("here-ws", tmp_path / "project", show_output=False)
     assert _stored_datastores(workspace) == {
         "workspaceblobstore": "datastores/workspaceblobstore",
         "workspacefilestore": "datastores/workspacefilestore",
@@ -46,6 +48,7 @@ def test_builtin_datastores_are_stored_relative_and_resolved_here(
     assert store.location.root == str(folder)
     home = workspace.catalog.get_setting(HOME_SETTING)
     assert home == {"host": socket.gethostname(), "folder": str(workspace.path)}
+    workspace.close()
 
 
 @pytest.mark.parametrize(
