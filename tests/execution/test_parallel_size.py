@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 import pytest
+from pipeline.kit import nothing_written
 
 from dataferry import (
     AmlCompute,
@@ -63,16 +64,10 @@ def cluster(workspace: Workspace) -> str:
     return "cpu-cluster"
 
 
-def _runs(workspace: Workspace) -> list[str]:
-    folder = workspace.path / "runs"
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-
-
 def test_more_nodes_than_the_target_has_is_refused_at_submit(
     workspace: Workspace, blobstore: Datastore, tmp_path: Path, cluster: str
 ) -> None:
     pipeline = _pipeline(workspace, blobstore, tmp_path, cluster, 3, 1)
-    before = _runs(workspace)
 
     with pytest.raises(
         ParallelRunSizeError,
@@ -80,7 +75,7 @@ def test_more_nodes_than_the_target_has_is_refused_at_submit(
         r"but compute target 'cpu-cluster' has max_nodes 2; lower node_count",
     ):
         pipeline.submit("prs")
-    assert _runs(workspace) == before
+    assert nothing_written(workspace)
 
 
 def test_more_processes_per_node_than_cores_is_refused(
