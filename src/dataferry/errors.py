@@ -472,6 +472,11 @@ class ParallelRunConfigError(StepDefinitionError):
     of range, a reserved argument, inputs of two kinds, a missing entry script)."""
 
 
+class ParallelRunSizeError(ParallelRunConfigError):
+    """A ParallelRunStep asks for more workers than its compute target has: more
+    nodes than ``max_nodes``, or more processes per node than a node's cores."""
+
+
 class PipelineValidationError(PipelineError, ValueError):
     """``Pipeline.validate()`` found problems; all of them are in the message."""
 

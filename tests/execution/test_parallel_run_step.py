@@ -258,6 +258,82 @@ def run(mini_batch, context):
 """
 
 
+PARTITION_DATASET = """\
+def run(mini_batch, context):
+    whole = context.dataset.to_pandas_dataframe()
+    assert list(whole["id"]) == list(mini_batch["id"]), (whole, mini_batch)
+    label = context.partition_key_value["label"]
+    return [f"{label} {','.join(str(i) for i in whole['id'])}"]
+"""
+
+
+def test_the_context_dataset_is_the_input_filtered_to_the_key_values(
+    workspace: Workspace, blobstore: Datastore, store_root: Path, tmp_path: Path
+) -> None:
+    csv = store_root / "p/a.csv"
+    csv.parent.mkdir(parents=True)
+    csv.write_text("id,label,k\n1,x,1\n2,y,1\n3,x,2\n")
+    (store_root / "p/b.csv").write_text("id,label,k\n4,y,1\n5,x,1\n")
+    table = Dataset.Tabular.from_delimited_files((blobstore, "p/*.csv"))
+    config = _config(
+        _source(tmp_path, PARTITION_DATASET),
+        mini_batch_size=None,
+        partition_keys=["label", "k"],
+        error_threshold=-1,  # one line per partition, not per row
+    )
+
+    run = _run(workspace, blobstore, config, [table.as_named_input("rows")])
+
+    assert run.get_status() == "Finished", step(run, "score").get_job_log()
+    lines = (store_root / "prs/out/parallel_run_step.txt").read_text().splitlines()
+    assert lines == ["x 1,5", "y 2,4", "x 3"]
+
+
+SIDE = """\
+import argparse, os
+
+def init():
+    global LOOKUP
+    args, _ = argparse.ArgumentParser().parse_known_args()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lookup")
+    args, _ = parser.parse_known_args()
+    folder = args.lookup if os.path.isdir(args.lookup) else os.path.dirname(args.lookup)
+    LOOKUP = {
+        name: open(os.path.join(folder, name)).read().strip()
+        for name in sorted(os.listdir(folder))
+    }
+
+def run(mini_batch):
+    return [f"{os.path.basename(p)} {LOOKUP['labels.txt']}" for p in mini_batch]
+"""
+
+
+def test_a_side_input_in_the_arguments_is_mounted_and_read_by_every_worker(
+    workspace: Workspace, blobstore: Datastore, store_root: Path, tmp_path: Path
+) -> None:
+    _files(store_root, 4)
+    (store_root / "ref").mkdir()
+    (store_root / "ref/labels.txt").write_text("cat\n")
+    docs = Dataset.File.from_files((blobstore, "docs/*.txt"))
+    lookup = Dataset.File.from_files((blobstore, "ref/")).as_named_input("lookup")
+    out = OutputFileDatasetConfig(name="scores", destination=(blobstore, "prs/out"))
+    prs = ParallelRunStep(
+        "score",
+        _config(_source(tmp_path, SIDE), mini_batch_size=1),
+        inputs=[docs.as_named_input("docs")],
+        output=out,
+        side_inputs=[lookup],
+        arguments=["--lookup", lookup],
+    )
+
+    run = run_pipeline(Pipeline(workspace, [prs]))
+
+    assert run.get_status() == "Finished", step(run, "score").get_job_log()
+    lines = (store_root / "prs/out/parallel_run_step.txt").read_text().splitlines()
+    assert lines == [f"f{i:02d}.txt cat" for i in range(4)]
+
+
 def test_partition_keys_make_one_mini_batch_per_key_value(
     workspace: Workspace, blobstore: Datastore, store_root: Path, tmp_path: Path
 ) -> None:
@@ -278,3 +354,46 @@ def test_partition_keys_make_one_mini_batch_per_key_value(
     assert run.get_status() == "Finished", step(run, "score").get_job_log()
     lines = (store_root / "prs/out/parallel_run_step.txt").read_text().splitlines()
     assert lines == ["x 2", "y 2", "z 1"]
+
+
+FAILING_INIT = """\
+import os
+
+def init():
+    with open(os.path.join(os.environ["SPY_DIR"], "inits"), "a") as f:
+        f.write("x")
+    raise RuntimeError("no model file")
+
+def run(mini_batch):
+    return mini_batch
+"""
+
+
+def test_init_failing_on_every_worker_fails_the_job_after_twice_the_workers(
+    workspace: Workspace,
+    blobstore: Datastore,
+    store_root: Path,
+    tmp_path: Path,
+    spy_dir: Path,
+) -> None:
+    _files(store_root, 6)
+    docs = Dataset.File.from_files((blobstore, "docs/*.txt"))
+    config = _config(_source(tmp_path, FAILING_INIT), mini_batch_size=2)
+
+    run = _run(workspace, blobstore, config, [docs.as_named_input("docs")])
+
+    s = step(run, "score")
+    log = s.get_job_log()
+    assert run.get_status() == "Failed"
+    assert (
+        "init() of the entry script failed 4 times (limit 2 * node_count * "
+        "process_count_per_node = 4)" in log
+    )
+    assert "RuntimeError: no model file" in log
+    assert "failure 1 of 4 allowed" in log
+    (result,) = workspace.path.rglob("logs/job_result.txt")  # the step's folder
+    assert result.read_text().startswith(
+        "FAILED: init() of the entry script failed 4 times"
+    )
+    assert len((spy_dir / "inits").read_text()) >= 4
+    assert not (store_root / "prs/out").exists()

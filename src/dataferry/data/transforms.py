@@ -86,11 +86,25 @@ def apply(chunks: Iterator[C], transforms: Sequence[Transform]) -> Iterator[C]:
                 chunks = _select(chunks, t["seed"], "split", lambda u, p=p: u >= p)
         elif op in ("keep_columns", "drop_columns"):
             chunks = _columns(chunks, t)
+        elif op == "where_equal":
+            chunks = _where_equal(chunks, t["values"])
         else:  # a definition from a newer dataferry
             raise DatasetValidationError(
                 f"unknown dataset transform {op!r}; upgrade dataferry"
             )
     return chunks
+
+
+def _where_equal(chunks: Iterator[Any], values: dict[str, Any]) -> Iterator[Any]:
+    """Rows whose columns equal ``values`` (a partition's key values)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for chunk in chunks:
+        mask = pa.array([True] * chunk.num_rows)
+        for column, value in values.items():
+            mask = pc.and_(mask, pc.equal(chunk.column(column), value))
+        yield chunk.filter(pc.fill_null(mask, False))
 
 
 def _columns(chunks: Iterator[Any], t: Transform) -> Iterator[Any]:

@@ -72,6 +72,8 @@ class Pipeline(PipelineGraph):
                 installed once into a venv cached in the workspace.
             ParameterTypeError: an override cannot be read as its parameter's type (a
                 ``TypeError``), e.g. ``'three'`` for an int parameter; ``'3'`` is 3.
+            ParallelRunSizeError: a ParallelRunStep asks for more nodes or processes
+                per node than its compute target has (a ``ValueError``).
         """
         unknown = sorted(set(kwargs) - _SUBMIT_KWARGS)
         if unknown:
@@ -118,6 +120,7 @@ class Pipeline(PipelineGraph):
 
         pipeline_capture.intercept(self)  # `dataferry graph FILE` draws, never submits
         # imported here: building and validating a pipeline loads no catalog code
+        from dataferry.execution.parallel_size import check_parallel_sizes
         from dataferry.execution.pipeline_run import PipelineRun
         from dataferry.execution.plan import PlanCompiler
         from dataferry.execution.shared_snapshots import publish_snapshots
@@ -153,6 +156,7 @@ class Pipeline(PipelineGraph):
                     self, self.workspace, recorder.facts.default_datastore
                 )
                 parameters = compiler.parameters(overrides)
+                check_parallel_sizes(self, self.workspace.catalog, parameters)
                 plan = compiler.compile()
                 # before the run is recorded: another folder may resume or rerun it
                 publish_snapshots(self.workspace, {n.snapshot for n in plan.nodes})

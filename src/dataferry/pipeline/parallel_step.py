@@ -153,8 +153,10 @@ class ParallelRunStep(PythonScriptStep):
     Args as in the SDK (reference A.15): ``inputs`` is a non-empty list of inputs of
     one kind (files: mounted; rows: direct); ``output`` (a PipelineData or an
     OutputFileDatasetConfig) receives ``parallel_run_step.txt`` with ``append_row``;
-    ``side_inputs`` are mounted whole on every worker; ``arguments`` are keyword
-    style (``['--model', m]``).
+    ``side_inputs`` are bound whole (file datasets mounted) for every worker and not
+    split; one that is also in ``arguments`` is replaced there by its mounted form,
+    so the entry script reads its path with ``argparse.parse_known_args()``;
+    ``arguments`` are keyword style (``['--model', m]``).
 
     Raises:
         PipelineTypeError: an argument of the wrong type (a ``TypeError``).
@@ -206,10 +208,15 @@ class ParallelRunStep(PythonScriptStep):
         _check_output(output, config, where)
         user_args = as_list(arguments, f"{where}: arguments")
         _check_arguments(user_args, name)
+        given_side = as_list(side_inputs, f"{where}: side_inputs")
         side = [
             _side_input(obj, f"{where}: side_inputs[{i}]")
-            for i, obj in enumerate(as_list(side_inputs, f"{where}: side_inputs"))
+            for i, obj in enumerate(given_side)
         ]
+        # as the SDK: a side input named in the arguments is passed as its mounted
+        # form there too, so the script gets the mounted path, not a dataset id
+        swapped = {id(a): b for a, b in zip(given_side, side, strict=True)}
+        user_args = [swapped.get(id(arg), arg) for arg in user_args]
         flag = _INPUT_FLAGS[self.input_kind]
         input_args: list[Any] = []
         for i, obj in enumerate(batched):

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from dataferry.execution.parallel.options import ParallelOptions
 
 
-# (key, items, payload, partition): a mini-batch before it is numbered
-_Found = tuple[str, int, Any, "dict[str, Any] | None"]
+# (key, items, payload, partition, dataset id): a mini-batch before it is numbered
+_Found = tuple[str, int, Any, "dict[str, Any] | None", "str | None"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class MiniBatch:
     items: int
     payload: Any
     partition: dict[str, Any] | None = None
+    dataset_id: str | None = None  # the tabular input a partition is of
 
 
 def plan_batches(options: ParallelOptions, workspace: Workspace) -> list[MiniBatch]:
@@ -79,7 +80,7 @@ def _file_batches(number: int, folder: Path, options: ParallelOptions) -> list[_
         chunk = files[start : start + size]
         names = [str(p.relative_to(folder)) if p != folder else p.name for p in chunk]
         key = f"files:{number}:{names[0]}:{names[-1]}:{len(chunk)}"
-        out.append((key, len(chunk), [str(p) for p in chunk], None))
+        out.append((key, len(chunk), [str(p) for p in chunk], None, None))
     return out
 
 
@@ -98,7 +99,7 @@ def _tabular_batches(
     dataset = AbstractDataset.get_by_id(workspace, dataset_id)
     tables = list(tables_by_file(dataset))  # type: ignore[arg-type]
     if options.partition_keys:
-        return _partitions(number, tables, options.partition_keys)
+        return _partitions(number, tables, options.partition_keys, dataset_id)
     size = options.mini_batch_size or DEFAULT_BATCH_BYTES
     out: list[_Found] = []
     for name, table in tables:
@@ -106,12 +107,12 @@ def _tabular_batches(
         for start in range(0, table.num_rows, rows):
             part = table.slice(start, rows)
             key = f"rows:{number}:{name}:{start}:{part.num_rows}"
-            out.append((key, part.num_rows, part, None))
+            out.append((key, part.num_rows, part, None, None))
     return out
 
 
 def _partitions(
-    number: int, tables: list[tuple[str, pa.Table]], keys: list[str]
+    number: int, tables: list[tuple[str, pa.Table]], keys: list[str], dataset_id: str
 ) -> list[_Found]:
     """One mini-batch per distinct value of ``keys``, in order of first sight."""
     import pyarrow as pa
@@ -135,5 +136,5 @@ def _partitions(
         part = whole.take(pa.array(rows))
         partition = dict(zip(keys, value, strict=True))
         key = f"partition:{number}:{sorted(partition.items())!r}"
-        out.append((key, len(rows), part, partition))
+        out.append((key, len(rows), part, partition, dataset_id))
     return out

@@ -107,12 +107,14 @@ def _run(
         output_dir=options.output or str(Path.cwd() / "outputs"),
         logging_level=options.logging_level,
     )
-    count = min(options.worker_count, len(pending))
     pool: WorkerPool = ProcessPool(
         spec,
-        count=count,
+        count=min(options.worker_count, len(pending)),
         timeout_s=options.run_invocation_timeout,
-        max_init_failures=3 * count,
+        # the reference's rules: 2 * node_count * process_count_per_node failures,
+        # or no progress for 3 * run_invocation_timeout + 30 s (see ProcessPool)
+        max_init_failures=2 * options.worker_count,
+        stall_s=3 * options.run_invocation_timeout + 30,
     )
     try:
         _drive(pool, pending, options, progress, account)

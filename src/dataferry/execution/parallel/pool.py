@@ -72,16 +72,32 @@ class _Worker:
 class ProcessPool:
     """``count`` local worker processes (``WorkerPool``).
 
+    A worker whose ``init()`` failed exits and is replaced. Azure ML fails the job
+    after ``2 * node_count * process_count_per_node`` init failures once it has run
+    2 minutes, or after ``3 * run_invocation_timeout + 30`` s without progress; here
+    the job gives the count (``max_init_failures``) without the 2-minute wait, as
+    a local retry costs a process start rather than a node, and keeps the
+    no-progress rule (``stall_s``: no worker became ready and no try ended).
+
     Raises (from ``collect``):
-        ParallelRunError: ``init()`` failed ``max_init_failures`` times.
+        ParallelRunError: ``init()`` failed ``max_init_failures`` times, or nothing
+            progressed for ``stall_s`` seconds (an ``init()`` that hangs).
     """
 
     def __init__(
-        self, spec: WorkerSpec, *, count: int, timeout_s: float, max_init_failures: int
+        self,
+        spec: WorkerSpec,
+        *,
+        count: int,
+        timeout_s: float,
+        max_init_failures: int,
+        stall_s: float,
     ) -> None:
         self._spec = spec
         self._timeout_s = timeout_s
         self._max_init_failures = max_init_failures
+        self._stall_s = stall_s
+        self._progress_at = time.monotonic()
         self._init_failures: list[str] = []
         self._context = multiprocessing.get_context("spawn")
         self._started = 0
@@ -107,7 +123,9 @@ class ProcessPool:
         worker = next(w for w in self._workers if w.is_ready and w.batch is None)
         worker.batch = batch.index
         worker.deadline = time.monotonic() + self._timeout_s
-        worker.conn.send((batch.index, batch.payload, batch.partition))
+        worker.conn.send(
+            (batch.index, batch.payload, batch.partition, batch.dataset_id)
+        )
 
     def collect(self, timeout_s: float) -> list[BatchOutcome]:
         """Outcomes of ended tries; dead or overdue workers are replaced."""
@@ -124,7 +142,24 @@ class ProcessPool:
                 outcomes.append(outcome)
             if not worker.process.is_alive() and worker.batch is None:
                 self._workers[i] = self._replace(worker)
+        if outcomes:
+            self._progress_at = time.monotonic()
+        self._check_stall()
         return outcomes
+
+    def _check_stall(self) -> None:
+        """Fail when no worker is busy and nothing progressed for ``stall_s``."""
+        if any(w.batch is not None for w in self._workers):
+            return  # a busy worker is bounded by run_invocation_timeout
+        idle_s = time.monotonic() - self._progress_at
+        if idle_s > self._stall_s:
+            raise ParallelRunError(
+                f"no worker became ready and no mini-batch ended for {idle_s:.0f}s "
+                f"(limit 3 * run_invocation_timeout + 30 = {self._stall_s:g}s); "
+                f"init() of the entry script hangs or its workers cannot start "
+                f"({len(self._init_failures)} init() failures). See logs/user/ and "
+                "the step's log"
+            )
 
     def _check(self, worker: _Worker) -> BatchOutcome | None:
         """The outcome of a worker's message, death or overrun, if any."""
@@ -156,14 +191,24 @@ class ProcessPool:
     ) -> BatchOutcome | None:
         if message[0] == "ready":
             worker.is_ready = True
+            self._progress_at = time.monotonic()
             return None
         if message[0] == "init_failed":
             self._init_failures.append(message[1])
-            log.warning("init() failed in %s:\n%s", worker.agent, message[1])
-            if len(self._init_failures) >= self._max_init_failures:
+            failures = len(self._init_failures)
+            log.warning(
+                "init() failed in %s (failure %d of %d allowed):\n%s",
+                worker.agent,
+                failures,
+                self._max_init_failures,
+                message[1],
+            )
+            if failures >= self._max_init_failures:
                 raise ParallelRunError(
-                    f"init() of the entry script failed {len(self._init_failures)} "
-                    f"times; the last error:\n{message[1]}"
+                    f"init() of the entry script failed {failures} times "
+                    f"(limit 2 * node_count * process_count_per_node = "
+                    f"{self._max_init_failures}); fix init() and resubmit. The last "
+                    f"error:\n{message[1]}"
                 )
             return None
         worker.batch = None

@@ -3,7 +3,8 @@
 
 Messages (over a ``multiprocessing`` pipe): the worker sends ``("ready",)`` or
 ``("init_failed", text)`` once, then ``("done", index, rows)`` or ``("failed",
-index, text)`` per mini-batch; it gets ``(index, payload, partition)`` or None (stop).
+index, text)`` per mini-batch; it gets ``(index, payload, partition, dataset id)``
+or None (stop).
 """
 
 from __future__ import annotations
@@ -42,9 +43,12 @@ class WorkerSpec:
 
 @dataclass(frozen=True)
 class MiniBatchContext:
-    """``run``'s second argument with ``partition_keys``: the key values."""
+    """``run``'s second argument with ``partition_keys``: the key values, and
+    ``dataset``, the input TabularDataset filtered to those values (read lazily:
+    ``context.dataset.to_pandas_dataframe()`` reads only when called)."""
 
     partition_key_value: dict[str, Any]
+    dataset: Any = None
 
 
 def serve(spec: WorkerSpec, agent: str, conn: Connection) -> None:
@@ -71,9 +75,9 @@ def serve(spec: WorkerSpec, agent: str, conn: Connection) -> None:
         return
     conn.send(("ready",))
     while (task := conn.recv()) is not None:
-        index, payload, partition = task
+        index, payload, partition, dataset_id = task
         try:
-            result = _call(run, payload, partition)
+            result = _call(run, payload, partition, dataset_id)
             conn.send(("done", index, rows_of(result)))
         except BaseException:  # a failed try: the pool decides whether to retry
             conn.send(("failed", index, traceback.format_exc()))
@@ -89,12 +93,30 @@ def _load(path: Path) -> ModuleType:
     return module
 
 
-def _call(run: Any, payload: Any, partition: dict[str, Any] | None) -> Any:
+def _call(
+    run: Any, payload: Any, partition: dict[str, Any] | None, dataset_id: str | None
+) -> Any:
     """``run(mini_batch)``; a table becomes a pandas DataFrame first."""
     batch = payload if isinstance(payload, list) else payload.to_pandas()
     if partition is None:
         return run(batch)
-    return run(batch, MiniBatchContext(partition))
+    return run(
+        batch, MiniBatchContext(partition, _partition_dataset(dataset_id, partition))
+    )
+
+
+def _partition_dataset(dataset_id: str | None, partition: dict[str, Any]) -> Any:
+    """The input dataset filtered to ``partition``'s key values, or None."""
+    if dataset_id is None:
+        return None
+    from dataferry.data.abstract_dataset import AbstractDataset
+    from dataferry.execution.run_context import step_workspace
+
+    workspace = step_workspace()
+    if workspace is None:
+        return None
+    dataset = AbstractDataset.get_by_id(workspace, dataset_id)
+    return dataset._derive({"op": "where_equal", "values": dict(partition)})
 
 
 def rows_of(result: Any) -> list[str]:
