@@ -24,7 +24,7 @@ from dataferry import (
 )
 from dataferry.errors import EnvironmentBuildError, PinNotInstallableError
 from dataferry.execution.environments import resolve_environment
-from dataferry.execution.environments.pin_fallback import _candidates
+from dataferry.execution.environments.pin_fallback import _candidates, _pin
 from dataferry.execution.environments.requirements import resolve_request
 from dataferry.execution.plan_model import EnvironmentSpec
 from dataferry.execution.run_layout import STDOUT
@@ -74,16 +74,30 @@ def _note(asked: str, used: str, why: str) -> str:
 BROKEN = "1.0.0 has no wheel for it and its sdist fails"
 
 
+def _order(line: str, offered: str) -> list[str]:
+    pin = _pin(line)
+    assert pin is not None
+    return [str(v) for v in _candidates(pin, [Version(v) for v in offered.split()])]
+
+
 class TestCandidates:
     def test_same_minor_newer_then_older_then_newer_minors(self) -> None:
-        offered = [Version(v) for v in ("0.9", "1.0.0", "1.0.1", "1.0.3", "1.1", "2.0")]
-        order = _candidates(Version("1.0.2"), offered)
-        assert [str(v) for v in order] == ["1.0.3", "1.0.1", "1.0.0", "1.1", "2.0"]
+        order = _order("x==1.0.2", "0.9 1.0.0 1.0.1 1.0.2 1.0.3 1.1 2.0")
+        assert order == ["1.0.3", "1.0.1", "1.0.0", "1.1", "2.0"]
 
     def test_never_an_older_minor(self) -> None:
-        offered = [Version(v) for v in ("0.21.3", "0.22.1", "0.23.0")]
-        order = _candidates(Version("0.22.1"), offered)
-        assert [str(v) for v in order] == ["0.23.0"]
+        assert _order("x==0.22.1", "0.21.3 0.22.1 0.23.0") == ["0.23.0"]
+
+    @pytest.mark.parametrize("line", ["x==0.22.*", "x~=0.22.0"])
+    def test_a_series_newest_first_then_newer_minors(self, line: str) -> None:
+        order = _order(line, "0.21.3 0.22.0 0.22.1 0.22.2 0.23.0 1.0")
+        assert order == ["0.22.2", "0.22.1", "0.22.0", "0.23.0", "1.0"]
+
+    @pytest.mark.parametrize(
+        "line", ["x>=1.0", "x<2", "x", "x==1.0; python_version<'3'", "./local", "-e ."]
+    )
+    def test_what_is_not_a_pin(self, line: str) -> None:
+        assert (_pin(line) is None) == (line != "x==1.0; python_version<'3'")
 
 
 @pytest.mark.slow
@@ -134,6 +148,21 @@ class TestReplaced:
         resolved = resolve_environment(_spec("pinfix==1.0.9"), workspace.path)
         why = "the index does not offer 1.0.9 for this Python"
         assert resolved.notes[0] == _note("pinfix==1.0.9", "pinfix==1.0.2", why)
+
+    def test_a_conda_series_pin_takes_the_nearest_newer(
+        self, workspace: Workspace, index: Path
+    ) -> None:
+        env = Environment("old")
+        env.python.conda_dependencies = CondaDependencies.create(
+            conda_packages=["pinnew=2.0"]
+        )
+        spec = EnvironmentSpec("old", None, {}, env.request())
+        resolved = resolve_environment(spec, workspace.path)
+        why = "2.0.* cannot be installed on Python " + PY
+        assert resolved.notes[0] == (
+            "environment 'old': pin 'pinnew==2.0.*' replaced by 'pinnew==2.1.0' "
+            f"({why}: 2.0.0 has no wheel for it and its sdist fails)"
+        )
 
     def test_no_same_minor_takes_the_nearest_newer(
         self, workspace: Workspace, index: Path

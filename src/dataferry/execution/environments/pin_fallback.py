@@ -3,10 +3,12 @@ the index offers that installs here.
 
 Old v1 specifications pin old versions exactly (``scikit-learn==0.22.1``) that have no
 wheel for a new Python and whose sdist no longer builds. A program that ran on Azure
-must still run here, so after a failed install each exact pin is checked: kept if the
-index offers it and it installs (a compatible wheel, or an sdist that builds), else
-replaced by the nearest offered version that does: the same major.minor first (newer
-patch releases first, then older ones), else the nearest newer. Never an older
+must still run here, so after a failed install each pin is checked: kept if the index
+offers it and it installs (a compatible wheel, or an sdist that builds), else replaced
+by the nearest offered version that does: the same major.minor first (newer patch
+releases first, then older ones), else the nearest newer. A pin of a series
+(``==0.22.*``, conda's ``=0.22``, ``~=0.22.1``) is kept when the version pip picks from
+it installs; else its other versions are tried, newest first, then newer ones. Never an older
 major.minor: an API the program relies on may not exist there yet. A pin nothing can
 replace is ``PinNotInstallableError``, naming the package and the index's answer.
 
@@ -81,7 +83,7 @@ def replace_uninstallable(
     lines: list[str] = []
     replaced: list[PinReplacement] = []
     for line in install:
-        pin = _exact_pin(line)
+        pin = _pin(line)
         found = None
         if pin is not None:
             found = _check(python, line, pin, log_path, report, where)
@@ -92,25 +94,42 @@ def replace_uninstallable(
     return lines, replaced
 
 
-def _exact_pin(line: str) -> tuple[Requirement, Version] | None:
-    """The requirement and version of ``name==X`` (no wildcard, no URL), else None."""
+@dataclass(frozen=True)
+class _Pin:
+    """A requirement on one version (``==1.0.0``) or one series (``==1.0.*``,
+    ``~=1.0.2``, what conda's ``=1.0`` becomes): ``base`` is the version or the
+    series' first one; ``text`` says it in messages."""
+
+    req: Requirement
+    base: Version
+    exact: bool
+    text: str
+
+
+def _pin(line: str) -> _Pin | None:
+    """The pin ``line`` asks for, or None (no version named, a range, a URL)."""
     try:
         req = Requirement(line)
     except InvalidRequirement:
         return None  # a pip option, a path: not a pin
     specs = list(req.specifier)
-    if req.url or len(specs) != 1 or specs[0].operator not in ("==", "==="):
+    if req.url or len(specs) != 1 or specs[0].operator not in ("==", "===", "~="):
         return None
+    version, series = specs[0].version, specs[0].operator == "~="
+    if version.endswith(".*"):
+        version, series = version[:-2], True
     try:
-        return req, Version(specs[0].version)
+        base = Version(version)
     except InvalidVersion:
-        return None  # a wildcard (1.2.*) or a legacy version: pip decides
+        return None  # a legacy version: pip alone decides
+    text = str(specs[0]).removeprefix("==") if series else version
+    return _Pin(req, base, not series, text)
 
 
 def _check(
     python: Path,
     line: str,
-    pin: tuple[Requirement, Version],
+    pin: _Pin,
     log_path: Path,
     report: Callable[[str], None],
     where: str,
@@ -120,17 +139,19 @@ def _check(
     Raises:
         PinNotInstallableError: nothing can replace it.
     """
-    req, asked = pin
+    name = pin.req.name
     report(f"checking whether '{line}' installs on Python {_python_version()}")
-    probe = _Probe(python, req.name, _offered(python, req.name, log_path), log_path)
-    if probe.installs(asked, counted=False):
+    probe = _Probe(python, name, _offered(python, name, log_path), log_path)
+    candidates = _candidates(pin, probe.offer.versions)
+    first = pin.base if pin.exact else (candidates[:1] or [pin.base])[0]
+    if probe.installs(first, counted=False):  # what pip itself picks installs
         return None
-    for candidate in _candidates(asked, probe.offer.versions):
-        if probe.installs(candidate):
-            why = f"{asked} cannot be installed on Python {_python_version()}: "
-            used = f"{req.name}=={candidate}"
+    for candidate in candidates:
+        if candidate != first and probe.installs(candidate):
+            why = f"{pin.text} cannot be installed on Python {_python_version()}: "
+            used = f"{name}=={candidate}"
             return PinReplacement(line, used, why + probe.failures[0])
-    raise PinNotInstallableError(_refusal(line, asked, probe, where))
+    raise PinNotInstallableError(_refusal(line, pin.base, probe, where))
 
 
 class _Probe:
@@ -164,14 +185,21 @@ class _Probe:
         return code == 0
 
 
-def _candidates(asked: Version, versions: Sequence[Version]) -> list[Version]:
-    """Replacements in the order they are tried: same major.minor newer then older,
-    nearest first; then newer major.minor releases, nearest first."""
-    same = [v for v in versions if v.release[:2] == asked.release[:2] and v != asked]
-    later = sorted(v for v in versions if v.release[:2] > asked.release[:2])
+def _candidates(pin: _Pin, versions: Sequence[Version]) -> list[Version]:
+    """Replacements in the order they are tried. One version: the same major.minor
+    newer then older, nearest first. A series: its versions, newest first (pip's own
+    choice first). Then newer major.minor releases, nearest first."""
+    minor = pin.base.release[:2]
+    later = sorted(v for v in versions if v.release[:2] > minor)
+    if not pin.exact:
+        within = sorted(
+            (v for v in versions if pin.req.specifier.contains(v)), reverse=True
+        )
+        return within + [v for v in later if v not in within]
+    same = [v for v in versions if v.release[:2] == minor and v != pin.base]
     return (
-        sorted(v for v in same if v > asked)
-        + sorted((v for v in same if v < asked), reverse=True)
+        sorted(v for v in same if v > pin.base)
+        + sorted((v for v in same if v < pin.base), reverse=True)
         + later
     )
 
