@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from execution.local_index import add_broken_sdist, add_wheel
+from packaging.requirements import Requirement
 from packaging.version import Version
 from pipeline.kit import nothing_written
 
@@ -24,7 +25,7 @@ from dataferry import (
 )
 from dataferry.errors import EnvironmentBuildError, PinNotInstallableError
 from dataferry.execution.environments import resolve_environment
-from dataferry.execution.environments.pin_fallback import _candidates, _pin
+from dataferry.execution.environments.pin_fallback import _candidates, _pin, _pinned
 from dataferry.execution.environments.requirements import resolve_request
 from dataferry.execution.plan_model import EnvironmentSpec
 from dataferry.execution.run_layout import STDOUT
@@ -92,6 +93,12 @@ class TestCandidates:
     def test_a_series_newest_first_then_newer_minors(self, line: str) -> None:
         order = _order(line, "0.21.3 0.22.0 0.22.1 0.22.2 0.23.0 1.0")
         assert order == ["0.22.2", "0.22.1", "0.22.0", "0.23.0", "1.0"]
+
+    def test_a_replacement_keeps_extras_and_marker(self) -> None:
+        req = Requirement("Pin_Fix[b,a]==1.0.0; python_version >= '3'")
+        assert _pinned(req, Version("1.0.2")) == (
+            'Pin_Fix[a,b]==1.0.2; python_version >= "3"'
+        )
 
     @pytest.mark.parametrize(
         "line", ["x>=1.0", "x<2", "x", "x==1.0; python_version<'3'", "./local", "-e ."]

@@ -66,8 +66,8 @@ def replace_uninstallable(
     report: Callable[[str], None],
     where: str,
 ) -> tuple[list[str], list[PinReplacement]]:
-    """``install`` with each exact pin that cannot be installed by ``python``'s pip
-    replaced; and the replacements made.
+    """``install`` with each pin (one version or one series) that cannot be installed
+    by ``python``'s pip replaced, extras and markers kept; and the replacements made.
 
     Args:
         python: the interpreter of the venv being built (pip runs with it).
@@ -149,8 +149,9 @@ def _check(
     for candidate in candidates:
         if candidate != first and probe.installs(candidate):
             why = f"{pin.text} cannot be installed on Python {_python_version()}: "
-            used = f"{name}=={candidate}"
-            return PinReplacement(line, used, why + probe.failures[0])
+            return PinReplacement(
+                line, _pinned(pin.req, candidate), why + probe.failures[0]
+            )
     raise PinNotInstallableError(_refusal(line, pin.base, probe, where))
 
 
@@ -183,6 +184,13 @@ class _Probe:
         if code != 0:
             self.failures.append(f"{version} has no wheel for it and its sdist fails")
         return code == 0
+
+
+def _pinned(req: Requirement, version: Version) -> str:
+    """``req`` pinned to ``version``, its extras and marker kept."""
+    extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+    marker = f"; {req.marker}" if req.marker else ""
+    return f"{req.name}{extras}=={version}{marker}"
 
 
 def _candidates(pin: _Pin, versions: Sequence[Version]) -> list[Version]:
