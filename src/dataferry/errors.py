@@ -509,6 +509,12 @@ class EnvironmentBuildError(PipelineError, RuntimeError):
     exit_code = 1
 
 
+class PinNotInstallableError(EnvironmentBuildError):
+    """An exact pin (``scikit-learn==0.22.1``) cannot be installed on this Python, and
+    neither can any version that may replace it (same major.minor, else newer); the
+    message names the package, the versions the index offers and why each failed."""
+
+
 class ModelError(DataferryError):
     """The model registry refused a request; the SDK's ``WebserviceException``."""
 

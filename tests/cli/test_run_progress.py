@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import queue
-import re
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from execution.pipe_kit import CLOCK, Lines
 
 if TYPE_CHECKING:
     from dataferry import Workspace
@@ -39,40 +36,6 @@ last = PythonScriptStep("done.py", name="after", source_directory={steps!r})
 last.run_after(first)
 pipeline = Pipeline(ws, steps=[last])
 """
-
-CLOCK = re.compile(r"^\d\d:\d\d:\d\d \[")
-
-
-class Lines:
-    """The lines a process writes, read in a thread as they come."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        assert proc.stdout is not None
-        stdout = proc.stdout
-        threading.Thread(target=self._read, args=(stdout,), daemon=True).start()
-
-    def _read(self, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def to_end(self, timeout_s: float = 60.0) -> None:
-        """Read the rest, up to the end of the stream."""
-        while (line := self._queue.get(timeout=timeout_s)) is not None:
-            self.seen.append(line)
-
-    def until(self, wanted: str, timeout_s: float = 60.0) -> list[str]:
-        """Read until a line without its time is ``wanted``; every line read so far."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            line = self._queue.get(timeout=max(deadline - time.monotonic(), 0.01))
-            if line is None:
-                raise AssertionError(f"ended before {wanted!r}: {self.seen}")
-            self.seen.append(line)
-            if CLOCK.match(line) and line[9:] == wanted:
-                return self.seen
 
 
 @pytest.mark.slow

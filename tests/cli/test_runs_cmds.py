@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import Result
+from execution.pipe_kit import untimed
 
 from dataferry import (
     Experiment,
@@ -258,10 +259,12 @@ class TestLogs:
         slow = submit("slow.py")
         result = run("runs", "logs", slow.id, "--follow")
         assert result.exit_code == 0, result.output
-        lines = result.stdout.splitlines()
+        lines = untimed(result.stdout.splitlines())
         assert lines.index("[slow] first") < lines.index("[slow] last")
-        assert "[slow] -- Finished" in lines
-        assert lines[-1] == f"Run {slow.id}: Finished"
+        assert lines.index("[slow] last") < lines.index("[slow] Finished")
+        assert lines[-1].startswith(
+            f"[run] greet / {slow.id}: Finished · 1 of 1 steps done · "
+        )
 
 
 @pytest.mark.slow

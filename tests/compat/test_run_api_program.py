@@ -1,14 +1,15 @@
 """A v1 step script that uses the whole run API with no edit, checked from the
-submitting side; ``RunDetails`` on a finished and on a running pipeline run."""
+submitting side; ``RunDetails`` on a finished run (a running one: ``test_run_details_pipe``)."""
 
 from __future__ import annotations
 
+import io
 import json
-import threading
-import time
+import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from execution.pipe_kit import untimed
 from pipeline.kit import run_pipeline, step, write_script
 
 from dataferry import DataPath, Dataset
@@ -16,7 +17,7 @@ from dataferry import DataPath, Dataset
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from dataferry import Datastore, PipelineRun, Workspace
+    from dataferry import Datastore, Workspace
 
 STEP = """\
 import json, os, sys
@@ -226,75 +227,31 @@ class TestRunApiInAStep:
 
         capsys.readouterr()
         assert RunDetails(run).show() is None
-        out = capsys.readouterr().out.splitlines()
-        assert out[0] == f"PipelineRun {run.id}: Finished"
-        assert out[-1].split()[:2] == ["train", "Finished"]
+        shown = untimed(capsys.readouterr().out.splitlines())
+        assert "[train] Finished" in shown
+        assert shown[-1].startswith(f"[run] runapi / {run.id}: Finished · 1 of 1 steps")
 
-    def test_terminal_view_draws_a_table(
-        self, finished: dict[str, Any], capsys: pytest.CaptureFixture[str]
+        assert RunDetails(inside).show() is None  # a step run: only itself
+        shown = untimed(capsys.readouterr().out.splitlines())
+        assert shown[-2:][0] == "[train] Finished"
+        assert shown[-1].startswith(f"[run] step train / {inside.id}: Finished · ")
+
+    def test_on_a_terminal_the_table_is_drawn(
+        self, finished: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        from dataferry.execution.run_details import RunDetails
-        from dataferry.execution.run_details_view import _TerminalView
+        import rich
+        from azureml.widgets import RunDetails
+        from rich.console import Console
 
-        snap = RunDetails(finished["run"]).snapshot()
-        capsys.readouterr()
-        view = _TerminalView()
-        view.update(snap)
-        view.close(snap)
+        screen = io.StringIO()
+        terminal = Console(file=screen, force_terminal=True, width=160)
+        monkeypatch.setattr(rich, "_console", terminal)  # what get_console() returns
+        RunDetails(finished["run"]).show()
 
-        out = capsys.readouterr().out
-        header = next(line for line in out.splitlines() if "step" in line)
-        cells = [c for c in header.split() if c != "┃"]
-        assert cells == ["step", "status", "duration", "target", "note"]
+        out = screen.getvalue()
+        assert "\x1b[" in out  # drawn for a terminal, not written as plain lines
+        out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)
+        header = next(line for line in out.splitlines() if " note " in line)
+        cells = [c for c in header.split() if c not in "┃│"]
+        assert cells == ["step", "status", "time", "step", "run", "note"]
         assert "train" in out
-        assert "Finished" in out
-
-
-WAIT = """\
-import os, sys, time
-deadline = time.monotonic() + 60
-while not os.path.exists(sys.argv[1]) and time.monotonic() < deadline:
-    time.sleep(0.05)
-"""
-
-
-@pytest.mark.slow
-def test_run_details_follows_a_running_run(
-    workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from azureml.pipeline.core import Pipeline
-    from azureml.pipeline.steps import PythonScriptStep
-    from azureml.widgets import RunDetails
-
-    from dataferry.execution import views
-
-    code = write_script(tmp_path / "code", "wait.py", WAIT)
-    release = tmp_path / "release"
-    work = PythonScriptStep(
-        "wait.py", name="work", source_directory=str(code), arguments=[str(release)]
-    )
-    run: PipelineRun = Pipeline(workspace, [work]).submit("details")
-
-    def release_when_running() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            steps = views.run_detail(workspace, run.id).steps
-            if steps and steps[0].status == "Running":
-                break
-            time.sleep(0.05)
-        time.sleep(0.6)  # past a refresh: the view has drawn the running step
-        release.touch()
-
-    releaser = threading.Thread(target=release_when_running)
-    releaser.start()
-    capsys.readouterr()
-    RunDetails(run).show()
-    releaser.join()
-
-    out = capsys.readouterr().out.splitlines()
-    assert f"PipelineRun {run.id}: Running" in out
-    assert "[work] Running" in out
-    assert "[work] Finished" in out
-    assert out.index("[work] Running") < out.index("[work] Finished")
-    assert out[-2] == f"PipelineRun {run.id}: Finished"
-    assert run.get_status() == "Finished"

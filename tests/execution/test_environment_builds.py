@@ -27,7 +27,7 @@ from dataferry import (
     PythonScriptStep,
     RunConfiguration,
 )
-from dataferry.errors import EnvironmentBuildError
+from dataferry.errors import EnvironmentBuildError, PinNotInstallableError
 from dataferry.execution.environments import resolve_environment
 from dataferry.execution.environments.requirements import resolve_request
 from dataferry.execution.plan_model import EnvironmentSpec
@@ -181,10 +181,26 @@ class TestNeverHalfBuilt:
         )
         assert out.stdout.strip() == "1.16.0"
 
-    @pytest.mark.parametrize("bad", ["six==99.0.0", "no-such-package-dataferry-x"])
-    def test_a_requirement_pip_cannot_satisfy_fails_the_submit(
-        self, workspace: Workspace, code: Path, bad: str
+    def test_a_pin_with_nothing_to_replace_it_fails_the_submit(
+        self, workspace: Workspace, code: Path
     ) -> None:
+        pipeline = pipeline_with(workspace, code, "toolz==0.12.1", "six==99.0.0")
+
+        with pytest.raises(
+            PinNotInstallableError,
+            match=r"^environment 'small' cannot be built: 'six==99\.0\.0' does not "
+            r"install on Python 3\.\d+, and no version of 'six' in 99\.0 or newer "
+            r"does\. The index's answer: the index offers .*1\.16\.0.*\. Tried: the "
+            r"index does not offer 99\.0\.0 for this Python\. The full log is ",
+        ):
+            pipeline.submit("envs")
+
+        assert nothing_written(workspace)
+
+    def test_a_requirement_pip_cannot_satisfy_fails_the_submit(
+        self, workspace: Workspace, code: Path
+    ) -> None:
+        bad = "no-such-package-dataferry-x"
         pipeline = pipeline_with(workspace, code, "toolz==0.12.1", bad)
         key = resolve_request({"pip": ["toolz==0.12.1", bad]}, "small").key
 

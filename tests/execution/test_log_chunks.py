@@ -11,7 +11,6 @@ from dataferry.errors import LogOffsetError, WaitArgumentError
 from dataferry.execution import run_layout
 from dataferry.execution.views import (
     LogTail,
-    StatusChanges,
     format_duration,
     read_log_chunk,
     read_whole_log,
@@ -238,19 +237,6 @@ class TestWaitUntil:
         with pytest.raises(WaitArgumentError, match=message):
             wait_until(lambda: 1, bool, timeout_s=timeout_s, poll_s=poll_s)
         assert issubclass(WaitArgumentError, ValueError)
-
-
-class TestStatusChanges:
-    def test_first_sight_and_each_new_status(self) -> None:
-        changes = StatusChanges()
-        running = _step(None)
-        finished = dataclasses.replace(running, status="Finished")
-        assert [changes.changed(s) for s in (running, running, finished, finished)] == [
-            True,
-            False,
-            True,
-            False,
-        ]
 
 
 @pytest.mark.parametrize(

@@ -238,7 +238,10 @@ def _print_metrics(pipeline_run: PipelineRun) -> None:
     shell_complete=complete_steps,
 )
 @click.option(
-    "-f", "--follow", is_flag=True, help="Keep printing new lines until the run ends."
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Show the run as it goes (as 'dataferry run' does) until it (or --step) ends.",
 )
 def logs(
     run_id: str, experiment: str | None, step_name: str | None, follow: bool
@@ -246,36 +249,36 @@ def logs(
     """Print the steps' stdout and stderr, each line prefixed with its step's name.
 
     Lines from stderr are marked [STEP stderr]. The driver's own log is named first.
+    With --follow: the run's feed (status changes, reuse, stages, output lines, each
+    timestamped off a terminal) until it ends.
     """
-    from dataferry.execution.views import LogTail, StatusChanges, run_detail, wait_until
+    from dataferry.execution.views import run_detail
 
     ws = current_workspace()
     run_id = resolve(run_id, experiment)
     first = run_detail(ws, run_id)  # an unknown id fails before anything is printed
-    _select(first.steps, run_id, step_name)
+    chosen = _select(first.steps, run_id, step_name)
     render.say(f"Driver log: {first.driver_log}")
-    tail = LogTail()
-    changes = StatusChanges()
-
-    def show(detail: RunDetail) -> None:
-        is_final = detail.is_terminal or not follow
-        for step in _select(detail.steps, run_id, step_name):
-            if follow and changes.changed(step):
-                click.echo(f"[{step.name}] -- {step.status}")
-            for stream, line in tail.step_lines(step, final=is_final):
-                marker = "" if stream == "stdout" else f" {stream}"
-                click.echo(f"[{step.name}{marker}] {line}")
-            if not follow and step.log_dir is None:
-                click.echo(f"[{step.name}] -- no logs ({step.status})")
-
-    last = wait_until(
-        lambda: run_detail(ws, run_id),
-        lambda detail: detail.is_terminal or not follow,
-        poll_s=_POLL_S,
-        on_poll=show,
-    )
     if follow:
-        render.say(f"Run {run_id}: {last.status}")
+        from dataferry.execution.watch import watch
+
+        only = [s.id for s in chosen] if step_name is not None else None
+        watch(ws, run_id, only=only, refresh_s=_POLL_S, console=render.stdout())
+        return
+    _print_logs(chosen)
+
+
+def _print_logs(steps: Sequence[StepView]) -> None:
+    """Each step's whole stdout and stderr as it is now."""
+    from dataferry.execution.views import LogTail
+
+    tail = LogTail()
+    for step in steps:
+        for stream, line in tail.step_lines(step, final=True):
+            marker = "" if stream == "stdout" else f" {stream}"
+            click.echo(f"[{step.name}{marker}] {line}")
+        if step.log_dir is None:
+            click.echo(f"[{step.name}] -- no logs ({step.status})")
 
 
 def _select(

@@ -151,8 +151,9 @@ class RunDetails:
     def show(
         self, render_lib: Any = None, widget_settings: dict[str, Any] | None = None
     ) -> None:
-        """Show the run's progress until it ends, then return: a live view on a
-        terminal, a refreshing display in a notebook, status lines otherwise.
+        """Show the run's progress until it ends, then return, as ``dataferry run``
+        shows it: a live view on a terminal; timestamped lines (status changes, reuse,
+        stages, what the steps print, a summary) off a terminal and in a notebook.
 
         Raises:
             RunArgumentError: ``render_lib`` is given (only the built-in views exist).

@@ -16,6 +16,8 @@ from typing import IO, TYPE_CHECKING, Any
 from dataferry.execution.run_feed import RunFeed
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from rich.console import Console
 
     from dataferry.data.workspace import Workspace
@@ -26,7 +28,8 @@ PLAIN_SUMMARY_S = 15.0  # off a terminal, the summary is repeated this often
 
 
 class RunDisplay:
-    """Shows one run (``only``: one step run of it) on ``console`` or ``file``.
+    """Shows one run (``only``: the step runs of it with those ids) on ``console`` or
+    ``file``.
 
     ``console`` (rich) decides terminal or not by its own test; without it the lines go
     to ``file`` (default: ``sys.stdout`` when shown), plain unless it is a terminal.
@@ -38,7 +41,7 @@ class RunDisplay:
         workspace: Workspace,
         run_id: str,
         *,
-        only: str | None = None,
+        only: str | Collection[str] | None = None,
         console: Console | None = None,
         file: IO[str] | None = None,
     ) -> None:

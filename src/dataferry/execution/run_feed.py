@@ -18,7 +18,7 @@ from dataferry.catalog.status import EventKind, StepStatus
 from dataferry.execution import views
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     from dataferry.data.workspace import Workspace
     from dataferry.execution.views import EventView, RunDetail, StepView
@@ -41,16 +41,23 @@ class FeedLine:
 
 
 class RunFeed:
-    """Follows one run (or, with ``only``, one step run of it).
+    """Follows one run (or, with ``only``, the step runs of it with those ids; a
+    string is one id).
 
     Raises (from ``poll``):
         RunNotFoundError: no run has that id.
     """
 
-    def __init__(self, workspace: Workspace, run_id: str, *, only: str | None = None):
+    def __init__(
+        self,
+        workspace: Workspace,
+        run_id: str,
+        *,
+        only: str | Collection[str] | None = None,
+    ):
         self.workspace = workspace
         self.run_id = run_id
-        self.only = only
+        self.only = frozenset([only] if isinstance(only, str) else only or ())
         self._cursor = 0
         self._tail = views.LogTail()
         self._expected: float | None = None
@@ -74,7 +81,7 @@ class RunFeed:
         found: list[EventView] = []
         while batch := views.events_since(self.workspace, self.run_id, self._cursor):
             self._cursor = batch[-1].id
-            found += [e for e in batch if not self.only or e.step_run_id == self.only]
+            found += [e for e in batch if not self.only or e.step_run_id in self.only]
         return found
 
     def _log_lines(self, run: RunDetail) -> list[FeedLine]:
@@ -86,7 +93,18 @@ class RunFeed:
         ]
 
     def _steps(self, run: RunDetail) -> list[StepView]:
-        return [s for s in run.steps if not self.only or s.id == self.only]
+        return [s for s in run.steps if not self.only or s.id in self.only]
+
+    def ended(self) -> bool:
+        """Whether what is followed has ended: the run, or every step in ``only``
+        (False before a poll)."""
+        run = self.detail
+        if run is None:
+            return False
+        if run.is_terminal or not self.only:
+            return run.is_terminal
+        steps = self._steps(run)
+        return bool(steps) and all(s.status in _ENDED for s in steps)
 
     def summary(self) -> str:
         """``'2 of 5 steps done · 1.2m elapsed · about 30.0s left'`` (the estimate from
@@ -116,10 +134,12 @@ class RunFeed:
         run = self.detail
         if run is None:
             return ""
-        if self.only:  # one step's wait: the step is what ended
-            for step in self._steps(run):
-                took = views.format_duration(step.duration_s)
-                return f"step {step.name} / {step.id}: {step.status} · {took}"
+        if self.only:  # a step's wait: the steps are what ended
+            return "; ".join(
+                f"step {s.name} / {s.id}: {s.status} · "
+                + views.format_duration(s.duration_s)
+                for s in self._steps(run)
+            )
         return f"{run.experiment} / {run.id}: {run.status} · {self.summary()}"
 
     def _expected_s(self, run: RunDetail) -> float | None:

@@ -14,6 +14,8 @@ from dataferry.execution.views import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+
     from rich.console import Console
     from rich.table import Table
 
@@ -72,25 +74,32 @@ def watch(
     workspace: Workspace,
     run_id: str,
     *,
+    only: str | Collection[str] | None = None,
     refresh_s: float = 0.25,
     console: Console | None = None,
+    give_up: Callable[[], bool] | None = None,
 ) -> str:
-    """Show the run as it goes until it ends (``run_display``); return its final status.
+    """Show the run as it goes until it ends (``run_display``); return its last status.
 
-    ``console`` defaults to rich's global console; pass one to choose stream and width.
-    On a terminal the steps' lines scroll above a live summary and table; off a terminal
-    they are plain timestamped lines.
+    The one way a run is watched: ``dataferry run``, ``dataferry runs logs --follow``
+    and ``RunDetails(run).show()``. ``only`` follows those step runs of it, to their
+    end. ``console`` defaults to rich's global console; pass one to choose stream and
+    width. On a terminal the steps' lines scroll above a live summary and table; off a
+    terminal (a pipe, a notebook) they are plain timestamped lines. ``give_up``, asked
+    after each look, stops the watch early when it returns True (it says why).
 
     Raises:
         RunNotFoundError: no run has that id.
     """
     from rich import get_console
 
-    display = RunDisplay(workspace, run_id, console=console or get_console())
+    display = RunDisplay(workspace, run_id, only=only, console=console or get_console())
+
+    def done(_: RunDetail) -> bool:
+        return display.feed.ended() or (give_up is not None and give_up())
+
     try:
-        last = wait_until(
-            lambda: display.look(), lambda run: run.is_terminal, poll_s=refresh_s
-        )
+        last = wait_until(display.look, done, poll_s=refresh_s)
     except BaseException:  # Ctrl-C: leave the terminal as it was, the run goes on
         display.stop()
         raise

@@ -1,6 +1,7 @@
 """From an ``EnvironmentSpec`` to the interpreter a step runs with, and its notes.
 
-The notes (a replaced pin, which interpreter a Python pin runs with, Docker settings not
+The notes (a pin replaced because dataferry needs its own version or because it does
+not install on this Python, which interpreter a Python pin runs with, Docker settings not
 applied, a curated name) go to the top of the step's log and into its run details.
 """
 
@@ -17,7 +18,7 @@ from dataferry.execution.environments.requirements import (
     requirement_names,
     resolve_request,
 )
-from dataferry.execution.environments.venvs import ensure_venv
+from dataferry.execution.environments.venvs import built_replacements, ensure_venv
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -74,7 +75,12 @@ def resolve_environment(
             "satisfies every requirement"
         )
         return ResolvedEnvironment(sys.executable, tuple(notes))
-    python = ensure_venv(workspace_path / CACHE_FOLDER, resolution, spec.name, report)
+    root = workspace_path / CACHE_FOLDER
+    python = ensure_venv(root, resolution, spec.name, report)
+    notes += [
+        f"environment '{spec.name}': pin '{r.asked}' replaced by '{r.used}' ({r.why})"
+        for r in built_replacements(root, resolution.key)
+    ]
     notes.append(
         f"environment '{spec.name}': venv {resolution.key} with "
         f"{', '.join(resolution.install)}"

@@ -11,7 +11,9 @@ The venv has no pip and no copy of dataferry: a ``.pth`` file adds this interpre
 site-packages after the venv's own, so the step imports dataferry (and pip runs) from
 there, while a package installed in the venv wins over this interpreter's copy. Pip
 gets dataferry's own requirements as constraints, so nothing it installs can replace
-the numpy or pyarrow dataferry runs with. It is a plain ``pip install`` run in the
+the numpy or pyarrow dataferry runs with. When the install fails, exact pins that do not
+install on this Python are replaced (``pin_fallback``) and it is tried once more; the
+replacements are kept in the finished venv's ``dataferry-environment.json``. It is a plain ``pip install`` run in the
 venv: the machine's pip configuration (index, find-links, constraints) applies.
 """
 
@@ -32,6 +34,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataferry.errors import EnvironmentBuildError
+from dataferry.execution.environments.pin_fallback import (
+    PinReplacement,
+    replace_uninstallable,
+)
 from dataferry.execution.environments.requirements import constraints
 from dataferry.storage.integrity import remove_tree
 
@@ -64,6 +70,8 @@ def ensure_venv(
     Raises:
         EnvironmentBuildError: pip could not install a requirement (names it, with
             pip's answer and the log's path), or the venv could not be made.
+        PinNotInstallableError: an exact pin does not install on this Python and no
+            version may replace it (names the package and the index's answer).
     """
     key = resolution.key
     found = cached_python(root, key)
@@ -120,20 +128,39 @@ def _build(
     report(f"building environment '{name}': {', '.join(resolution.install)}")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     code, answer = _pip_install(build, log_path, report)
+    uninstallable: list[PinReplacement] = []
+    if code != 0:  # an old pin with no wheel for this Python is the usual cause
+        install, uninstallable = replace_uninstallable(
+            _python(build),
+            resolution.install,
+            log_path,
+            report,
+            f"environment '{name}'",
+        )
+        if uninstallable:
+            (build / "requirements.txt").write_text("\n".join(install) + "\n")
+            code, answer = _pip_install(build, log_path, report)
     if code != 0:
         raise EnvironmentBuildError(_failure(name, resolution, answer, log_path))
-    (build / READY).write_text(
-        json.dumps(
-            {
-                "name": name,
-                "install": list(resolution.install),
-                "replaced": [list(r) for r in resolution.replaced],
-                "base": sys.executable,
-                "seconds": round(time.monotonic() - started, 3),
-            },
-            indent=2,
-        )
-    )
+    ready = {
+        "name": name,
+        "install": list(resolution.install),
+        "replaced": [list(r) for r in resolution.replaced],
+        "uninstallable": [[r.asked, r.used, r.why] for r in uninstallable],
+        "base": sys.executable,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    (build / READY).write_text(json.dumps(ready, indent=2))
+
+
+def built_replacements(root: Path, key: str) -> list[PinReplacement]:
+    """The pins the finished venv ``key`` replaced because they do not install on
+    this Python (``pin_fallback``); empty if it replaced none or is not built."""
+    try:
+        ready = json.loads((root / key / READY).read_text("utf-8"))
+    except FileNotFoundError:
+        return []
+    return [PinReplacement(*row) for row in ready.get("uninstallable", [])]
 
 
 def _base_paths() -> str:

@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from dataferry.execution.views.run_graph import plan_graph as plan_graph
     from dataferry.execution.views.run_graph import run_graph as run_graph
     from dataferry.execution.views.run_list import list_runs as list_runs
-    from dataferry.execution.views.runs import StatusChanges as StatusChanges
     from dataferry.execution.views.runs import driver_gone as driver_gone
     from dataferry.execution.views.runs import get_step as get_step
     from dataferry.execution.views.runs import in_run_order as in_run_order
@@ -72,7 +71,6 @@ _EXPORTS = {
     "RunDetail": "dataferry.execution.views.model",
     "RunStatus": "dataferry.catalog.status",
     "RunSummary": "dataferry.execution.views.model",
-    "StatusChanges": "dataferry.execution.views.runs",
     "StepStatus": "dataferry.catalog.status",
     "StepView": "dataferry.execution.views.model",
     "TERMINAL": "dataferry.execution.views.model",

@@ -309,17 +309,3 @@ def wait_for_status(
         poll_s=poll_s,
         on_poll=on_poll,
     )
-
-
-class StatusChanges:
-    """Status-based change detection: which steps' statuses changed since last seen."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, str] = {}
-
-    def changed(self, step: StepView) -> bool:
-        """True the first time a step is seen and each time its status is new."""
-        if self._seen.get(step.id) == step.status:
-            return False
-        self._seen[step.id] = step.status
-        return True
