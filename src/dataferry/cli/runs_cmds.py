@@ -247,7 +247,15 @@ def logs(
 
     Lines from stderr are marked [STEP stderr]. The driver's own log is named first.
     """
-    from dataferry.execution.views import LogTail, StatusChanges, run_detail, wait_until
+    from contextlib import nullcontext
+
+    from dataferry.execution.views import (
+        LogTail,
+        StatusChanges,
+        run_detail,
+        wait_until,
+        watch_events,
+    )
 
     ws = current_workspace()
     run_id = resolve(run_id, experiment)
@@ -268,12 +276,17 @@ def logs(
             if not follow and step.log_dir is None:
                 click.echo(f"[{step.name}] -- no logs ({step.status})")
 
-    last = wait_until(
-        lambda: run_detail(ws, run_id),
-        lambda detail: detail.is_terminal or not follow,
-        poll_s=_POLL_S,
-        on_poll=show,
-    )
+    # a status change is shown as soon as PostgreSQL pushes it; the log files are
+    # read every _POLL_S
+    with watch_events(ws, [run_id]) if follow else nullcontext() as news:
+        last = wait_until(
+            lambda: run_detail(ws, run_id),
+            lambda detail: detail.is_terminal or not follow,
+            poll_s=_POLL_S,
+            on_poll=show,
+            news=news,
+            refresh_s=_POLL_S,
+        )
     if follow:
         render.say(f"Run {run_id}: {last.status}")
 

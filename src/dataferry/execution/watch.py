@@ -11,6 +11,7 @@ from dataferry.execution.views import (
     format_duration,
     run_detail,
     wait_until,
+    watch_events,
 )
 
 if TYPE_CHECKING:
@@ -88,9 +89,16 @@ def watch(
 
     display = RunDisplay(workspace, run_id, console=console or get_console())
     try:
-        last = wait_until(
-            lambda: display.look(), lambda run: run.is_terminal, poll_s=refresh_s
-        )
+        # events are pushed on PostgreSQL and shown at once; the logs and the clock
+        # still refresh every ``refresh_s``
+        with watch_events(workspace, [run_id]) as news:
+            last = wait_until(
+                lambda: display.look(),
+                lambda run: run.is_terminal,
+                poll_s=refresh_s,
+                news=news,
+                refresh_s=refresh_s,
+            )
     except BaseException:  # Ctrl-C: leave the terminal as it was, the run goes on
         display.stop()
         raise
