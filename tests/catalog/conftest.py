@@ -11,19 +11,18 @@ from dataferry.catalog.run_store import RunStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
-    from pathlib import Path
 
 
 @pytest.fixture
 def run_with_steps(
-    tmp_path: Path,
+    catalog_url: str,
 ) -> Iterator[Callable[[Sequence[tuple[str, str, str]]], RunStore]]:
     """``make(steps)``: a store whose catalog holds run ``r1`` with these step runs
     ``(step run id, node id, name)``; the catalog is closed at the end."""
     catalogs: list[SqlCatalog] = []
 
     def make(steps: Sequence[tuple[str, str, str]]) -> RunStore:
-        catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+        catalog = SqlCatalog(catalog_url)
         catalogs.append(catalog)
         store = RunStore(catalog)
         store.create_run(

@@ -16,15 +16,14 @@ from dataferry.catalog.step_commit import StepCommit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 FP = "f" * 64
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[RunStore]:
-    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+def store(catalog_url: str) -> Iterator[RunStore]:
+    catalog = SqlCatalog(catalog_url)
     run_store = RunStore(catalog)
     yield run_store
     catalog.close()

@@ -28,8 +28,8 @@ DEFINITION = {
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[SqlCatalog]:
-    cat = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+def catalog(catalog_url: str) -> Iterator[SqlCatalog]:
+    cat = SqlCatalog(catalog_url)
     yield cat
     cat.close()
 
