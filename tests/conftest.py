@@ -182,6 +182,17 @@ def catalog_url(
 
 
 @pytest.fixture
+def catalog_workspace(tmp_path: Path, catalog_url: str) -> Iterator[Workspace]:
+    """``workspace`` with its catalog on SQLite and on PostgreSQL (``catalog_url``): a
+    module overrides ``workspace`` with it to run its tests on both databases."""
+    ws = Workspace.create(
+        "test-ws", tmp_path / "project", show_output=False, catalog_url=catalog_url
+    )
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
 def restartable_azurite(tmp_path: Path) -> Iterator[RestartableAzurite]:
     """An azurite-blob of the test's own (own port and folder) that the test may stop,
     pause and start again: for fault tests. Stopped when the test ends."""

@@ -11,12 +11,11 @@ from dataferry.catalog.run_store import RunStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
-    from pathlib import Path
 
 
 @pytest.fixture
 def run_with_steps(
-    tmp_path: Path, new_catalog: Callable[[Path], str]
+    catalog_url: str,
 ) -> Iterator[Callable[[Sequence[tuple[str, str, str]]], RunStore]]:
     """``make(steps)``: a store whose catalog (a copy of the session's migrated one)
     holds run ``r1`` with these step runs ``(step run id, node id, name)``; the
@@ -24,7 +23,7 @@ def run_with_steps(
     catalogs: list[SqlCatalog] = []
 
     def make(steps: Sequence[tuple[str, str, str]]) -> RunStore:
-        catalog = SqlCatalog(new_catalog(tmp_path / "catalog.db"))
+        catalog = SqlCatalog(catalog_url)
         catalogs.append(catalog)
         store = RunStore(catalog)
         store.create_run(

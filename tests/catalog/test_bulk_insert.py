@@ -14,16 +14,15 @@ from dataferry.catalog.bulk_insert import insert_many
 from dataferry.catalog.schema import experiments, runs, step_runs
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from pathlib import Path
+    from collections.abc import Iterator
 
 STAMP = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def catalog(tmp_path: Path, new_catalog: Callable[[Path], str]) -> Iterator[SqlCatalog]:
+def catalog(catalog_url: str) -> Iterator[SqlCatalog]:
     """A catalog holding run ``r1``, which step runs may refer to."""
-    cat = SqlCatalog(new_catalog(tmp_path / "catalog.db"))
+    cat = SqlCatalog(catalog_url)
     with cat.write() as conn:
         conn.execute(experiments.insert().values(name="e", created_at=STAMP))
         conn.execute(
@@ -52,14 +51,16 @@ def _shared(details: dict[str, object]) -> dict[str, object]:
 
 
 def _raw(cat: SqlCatalog) -> list[tuple[object, ...]]:
-    """The step_runs rows as the database holds them (text, not converted back)."""
+    """The step_runs rows as the database holds them (text, not converted back: cast,
+    for PostgreSQL's driver converts JSON and timestamps itself)."""
     with cat.read() as conn:
         return [
             tuple(r)
             for r in conn.execute(
                 text(
-                    "SELECT id, run_id, node_id, step_name, status, details, "
-                    "created_at FROM step_runs ORDER BY id"
+                    "SELECT id, run_id, node_id, step_name, status, "
+                    "CAST(details AS TEXT), CAST(created_at AS TEXT) "
+                    "FROM step_runs ORDER BY id"
                 )
             )
         ]
@@ -105,7 +106,12 @@ def test_no_rows_inserts_nothing(catalog: SqlCatalog) -> None:
 
 def test_a_row_breaking_a_constraint_inserts_none(catalog: SqlCatalog) -> None:
     with (
-        pytest.raises(IntegrityError, match=r"UNIQUE constraint failed: step_runs\.id"),
+        pytest.raises(
+            IntegrityError,
+            # SQLite's words, or PostgreSQL's
+            match=r"UNIQUE constraint failed: step_runs\.id|"
+            r'duplicate key value violates unique constraint "pk_step_runs"',
+        ),
         catalog.write() as conn,
     ):
         insert_many(

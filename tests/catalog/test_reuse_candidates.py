@@ -15,16 +15,15 @@ from dataferry.catalog.status import StepStatus
 from dataferry.catalog.step_commit import StepCommit
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from pathlib import Path
+    from collections.abc import Iterator
 
 FP = "f" * 64
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path, new_catalog: Callable[[Path], str]) -> Iterator[RunStore]:
-    catalog = SqlCatalog(new_catalog(tmp_path / "catalog.db"))
+def store(catalog_url: str) -> Iterator[RunStore]:
+    catalog = SqlCatalog(catalog_url)
     run_store = RunStore(catalog)
     yield run_store
     catalog.close()

@@ -17,7 +17,7 @@ from dataferry.errors import (
 from dataferry.storage import DatastoreSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
 DEFINITION = {
@@ -28,8 +28,8 @@ DEFINITION = {
 
 
 @pytest.fixture
-def catalog(tmp_path: Path, new_catalog: Callable[[Path], str]) -> Iterator[SqlCatalog]:
-    cat = SqlCatalog(new_catalog(tmp_path / "catalog.db"))
+def catalog(catalog_url: str) -> Iterator[SqlCatalog]:
+    cat = SqlCatalog(catalog_url)
     yield cat
     cat.close()
 

@@ -120,6 +120,12 @@ class Signals:
 
 
 @pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``)."""
+    return catalog_workspace
+
+
+@pytest.fixture
 def signals(tmp_path: Path) -> Signals:
     folder = tmp_path / "signals"
     folder.mkdir()

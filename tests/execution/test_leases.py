@@ -68,6 +68,12 @@ class Writer:
 
 
 @pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``)."""
+    return catalog_workspace
+
+
+@pytest.fixture
 def source_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "src"
     folder.mkdir()

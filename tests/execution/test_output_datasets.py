@@ -34,6 +34,12 @@ print("inside:", json.dumps(details["outputDatasets"]))
 
 
 @pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``)."""
+    return catalog_workspace
+
+
+@pytest.fixture
 def source(tmp_path: Path) -> Path:
     folder = tmp_path / "steps"
     folder.mkdir()

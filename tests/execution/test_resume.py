@@ -156,6 +156,12 @@ def _expected_files(run: PipelineRun) -> list[str]:
 
 
 @pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``)."""
+    return catalog_workspace
+
+
+@pytest.fixture
 def stray_pids() -> Iterator[list[int]]:
     """Pids to SIGKILL at teardown if a failing test left them running."""
     pids: list[int] = []

@@ -60,6 +60,10 @@ def test_a_timeout_returns_the_last_value_read() -> None:
     [
         ({"timeout_s": -1}, r"timeout of -1 s: pass a number of seconds >= 0"),
         ({"poll_s": 0}, r"poll interval of 0 s: pass a number of seconds > 0"),
+        (
+            {"refresh_s": -0.5},
+            r"refresh interval of -0.5 s: pass a number of seconds > 0",
+        ),
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, float], message: str) -> None:

@@ -37,7 +37,14 @@ def events(run_id: str, experiment: str | None, after_id: int, follow: bool) -> 
 
     Each line is ``ID TIME STEP KIND DETAILS``; ``--after ID`` reads on from a line.
     """
-    from dataferry.execution.views import events_since, run_status, wait_until
+    from contextlib import nullcontext
+
+    from dataferry.execution.views import (
+        events_since,
+        run_status,
+        wait_until,
+        watch_events,
+    )
 
     ws = current_workspace()
     run_id = resolve(run_id, experiment)
@@ -50,13 +57,16 @@ def events(run_id: str, experiment: str | None, after_id: int, follow: bool) -> 
                 click.echo(format_event(event))
             cursor = batch[-1].id
 
-    # the events are read after each status, so the last read sees the final ones
-    wait_until(
-        lambda: run_status(ws, run_id),
-        lambda status: not follow or status in _ended(),
-        poll_s=_POLL_S,
-        on_poll=show,
-    )
+    # the events are read after each status, so the last read sees the final ones;
+    # following, PostgreSQL's pushed events wake the loop (SQLite: it polls)
+    with watch_events(ws, [run_id]) if follow else nullcontext() as news:
+        wait_until(
+            lambda: run_status(ws, run_id),
+            lambda status: not follow or status in _ended(),
+            poll_s=_POLL_S,
+            on_poll=show,
+            news=news,
+        )
 
 
 def _ended() -> frozenset[str]:

@@ -149,16 +149,22 @@ class _RunBase(ABC):
             if status not in TERMINAL and liveness.due():
                 self._check_driver()
 
+        workspace = self.experiment.workspace
         try:
-            status = views.wait_until(
-                self.get_status,
-                lambda status: status in TERMINAL,
-                timeout_s=max(timeout_seconds - waited_s, 0.0)
-                if timeout_seconds < sys.maxsize
-                else None,
-                poll_s=_WATCH_S,
-                on_poll=poll,
-            )
+            # pushed events wake the wait at once (PostgreSQL); shown logs and the
+            # driver's liveness are still looked at on their own clocks
+            with views.watch_events(workspace, [self._pipeline_run_id()]) as news:
+                status = views.wait_until(
+                    self.get_status,
+                    lambda status: status in TERMINAL,
+                    timeout_s=max(timeout_seconds - waited_s, 0.0)
+                    if timeout_seconds < sys.maxsize
+                    else None,
+                    poll_s=_WATCH_S,
+                    on_poll=poll,
+                    news=news,
+                    refresh_s=_WATCH_S if show is not None else _LIVENESS_S,
+                )
         except BaseException:  # Ctrl-C: leave the terminal as it was
             if show is not None:
                 show.display.stop()

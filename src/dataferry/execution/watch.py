@@ -11,6 +11,7 @@ from dataferry.execution.views import (
     format_duration,
     run_detail,
     wait_until,
+    watch_events,
 )
 
 if TYPE_CHECKING:
@@ -99,7 +100,12 @@ def watch(
         return display.feed.ended() or (give_up is not None and give_up())
 
     try:
-        last = wait_until(display.look, done, poll_s=refresh_s)
+        # events are pushed on PostgreSQL and shown at once; the logs and the clock
+        # still refresh every ``refresh_s``
+        with watch_events(workspace, [run_id]) as news:
+            last = wait_until(
+                display.look, done, poll_s=refresh_s, news=news, refresh_s=refresh_s
+            )
     except BaseException:  # Ctrl-C: leave the terminal as it was, the run goes on
         display.stop()
         raise

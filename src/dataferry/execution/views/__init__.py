@@ -3,7 +3,8 @@
 Everything that shows runs (``dataferry runs ...``, ``dataferry run``, ``PipelineRun``
 and ``StepRun``, a web page) reads them through this package: run summaries, a run's
 detail with its steps, outputs, lineage, registrations and metrics; log chunks since a
-byte offset; a run's events since an id; waiting until a status. Statuses are the
+byte offset; a run's events since an id; waiting until a status (woken by the
+catalog's pushed events on PostgreSQL, polling on SQLite). Statuses are the
 ``RunStatus``/``StepStatus`` enums of the catalog, re-exported here for readers.
 
 Names load on first use (``_lazy``): a script that only submits and waits through
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
         expected_duration_s as expected_duration_s,
     )
     from dataferry.execution.views.events import events_since as events_since
+    from dataferry.execution.views.events import watch_events as watch_events
     from dataferry.execution.views.formatting import format_duration as format_duration
     from dataferry.execution.views.logs import LogTail as LogTail
     from dataferry.execution.views.logs import read_log_chunk as read_log_chunk
@@ -97,6 +99,7 @@ _EXPORTS = {
     "step_view": "dataferry.execution.views.runs",
     "wait_for_status": "dataferry.execution.views.runs",
     "wait_until": "dataferry.execution.views.waiting",
+    "watch_events": "dataferry.execution.views.events",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -1,13 +1,17 @@
-"""A run's events since an id: what a live page or ``runs events --follow`` reads."""
+"""A run's events since an id: what a live page or ``runs events --follow`` reads;
+and the watcher that tells a waiter when there are new ones."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dataferry.catalog.event_watch import EventWatcher
 from dataferry.catalog.run_store import RunStore
 from dataferry.execution.views.model import EventView
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from dataferry.data.workspace import Workspace
 
 
@@ -28,3 +32,16 @@ def events_since(
         )
         for e in RunStore(workspace.catalog).events_since(run_id, after_id, limit=limit)
     ]
+
+
+def watch_events(workspace: Workspace, run_ids: Collection[str]) -> EventWatcher:
+    """A watcher of the runs' new events, listening from now on: pass it to
+    ``wait_until(news=...)``, and close it (a context manager) when done.
+
+    On PostgreSQL its ``wait`` blocks on a LISTEN connection until one of the runs
+    has new events committed; on SQLite it sleeps, and the waiter polls.
+
+    Raises:
+        CatalogUnavailableError: the database server cannot be reached.
+    """
+    return EventWatcher(workspace.catalog, run_ids)

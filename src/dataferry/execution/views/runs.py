@@ -14,6 +14,7 @@ from dataferry.catalog import now
 from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import TERMINAL_RUN, TERMINAL_STEP, StepStatus
 from dataferry.execution import run_layout
+from dataferry.execution.views.events import watch_events
 from dataferry.execution.views.model import (
     TERMINAL,
     LineageView,
@@ -298,14 +299,20 @@ def wait_for_status(
     """Wait until the run's status is one of ``statuses``; return the status last read
     (another one if ``timeout_s`` passed first).
 
+    On PostgreSQL it blocks until the run's events are pushed (every status change
+    is one); on SQLite it polls every ``poll_s`` at most.
+
     Raises:
         RunNotFoundError: no run has that id.
         WaitArgumentError: ``timeout_s`` is negative or ``poll_s`` is not positive.
+        CatalogUnavailableError: the database server cannot be reached.
     """
-    return wait_until(
-        lambda: run_status(workspace, run_id),
-        lambda status: status in statuses,
-        timeout_s=timeout_s,
-        poll_s=poll_s,
-        on_poll=on_poll,
-    )
+    with watch_events(workspace, [run_id]) as news:
+        return wait_until(
+            lambda: run_status(workspace, run_id),
+            lambda status: status in statuses,
+            timeout_s=timeout_s,
+            poll_s=poll_s,
+            on_poll=on_poll,
+            news=news,
+        )
