@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import RowMapping, and_, func, select, update
+from sqlalchemy import RowMapping, Select, and_, bindparam, func, select, update
 
 from dataferry.catalog import run_events, step_commit
 from dataferry.catalog.bulk_insert import insert_many
@@ -146,6 +146,39 @@ class MetricRecord:
 
 # ids per ``IN (...)`` list: under SQLite's oldest limit of bound values (999)
 _IN_CHUNK = 500
+
+
+def _originals() -> Select[Any]:
+    """``reuse_candidates``' first read: the step runs that wrote the outputs of the
+    successful step runs of fingerprint ``:fingerprint`` (a reused one counts by the
+    step run it reused), newest use first."""
+    source = func.coalesce(step_runs.c.reused_from, step_runs.c.id)
+    used = (
+        select(source.label("source"), func.max(step_runs.c.ended_at).label("last"))
+        .where(
+            and_(
+                step_runs.c.fingerprint == bindparam("fingerprint"),
+                step_runs.c.status == str(StepStatus.FINISHED),
+            )
+        )
+        .group_by(source)
+        .subquery()
+    )
+    return (
+        select(step_runs)
+        .join(used, used.c.source == step_runs.c.id)
+        .order_by(used.c.last.desc(), step_runs.c.id)
+    )
+
+
+# Built once, as run_events' transitions are: the reuse decision of every step reads
+# them, and building them (and their cache keys) cost more than running them.
+_ORIGINALS = _originals()
+_OUTPUTS_OF = (
+    select(outputs)
+    .where(outputs.c.step_run_id.in_(bindparam("ids", expanding=True)))
+    .order_by(outputs.c.id)
+)
 
 
 def _fields(cls: type, row: RowMapping) -> dict[str, Any]:
@@ -571,34 +604,13 @@ class RunStore:
         fingerprint (a reused one counts by the step run it reused), each once, newest
         use first, each with its committed outputs: one read (a step run per candidate
         and its outputs were a read each, growing with every reused run)."""
-        source = func.coalesce(step_runs.c.reused_from, step_runs.c.id)
-        used = (
-            select(source.label("source"), func.max(step_runs.c.ended_at).label("last"))
-            .where(
-                and_(
-                    step_runs.c.fingerprint == fingerprint,
-                    step_runs.c.status == str(StepStatus.FINISHED),
-                )
-            )
-            .group_by(source)
-            .subquery()
-        )
-        originals = (
-            select(step_runs)
-            .join(used, used.c.source == step_runs.c.id)
-            .order_by(used.c.last.desc(), step_runs.c.id)
-        )
         with self.catalog.read() as conn:
-            rows = conn.execute(originals).all()
+            rows = conn.execute(_ORIGINALS, {"fingerprint": fingerprint}).all()
             ids = [r.id for r in rows]
             found: dict[str, list[OutputRecord]] = {i: [] for i in ids}
             for start in range(0, len(ids), _IN_CHUNK):
                 chunk = ids[start : start + _IN_CHUNK]
-                for r in conn.execute(
-                    select(outputs)
-                    .where(outputs.c.step_run_id.in_(chunk))
-                    .order_by(outputs.c.id)
-                ):
+                for r in conn.execute(_OUTPUTS_OF, {"ids": chunk}):
                     found[r.step_run_id].append(
                         OutputRecord(**_fields(OutputRecord, r._mapping))
                     )
