@@ -1,6 +1,7 @@
-"""Status moves run statements built once (``run_events``): the columns they set are
-the ones given, each move still checks the status it found, and a column the table
-lacks is refused as ``.values()`` refused it, before anything is written."""
+"""Status moves and step commits run statements built once (``catalog.prebuilt``):
+the columns they set are the ones given, each move still checks the status it found,
+and a column the table lacks is refused as ``.values()`` refused it, before anything
+is written."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from sqlalchemy.exc import CompileError
 
 from dataferry.catalog import run_events
+from dataferry.catalog.prebuilt import checked
+from dataferry.catalog.schema import outputs
 from dataferry.catalog.status import RunStatus, StepStatus
 from dataferry.errors import StatusTransitionError
 
@@ -102,3 +105,23 @@ def test_a_move_its_status_does_not_allow_is_still_refused(store: RunStore) -> N
         store.move_step("s1", StepStatus.RUNNING)
 
     assert store.get_step_run("s1").status == "Finished"
+
+
+def test_checked_passes_the_columns_of_the_table_through() -> None:
+    row = {"step_run_id": "s1", "name": "out", "datastore": "d", "path": "p"}
+
+    assert checked(outputs, row) == row
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"name": "out", "bogus": 1}, "^Unconsumed column names: bogus$"),
+        ({"b": 1, "a": 2, "name": "out"}, "^Unconsumed column names: a, b$"),
+    ],
+)
+def test_checked_refuses_a_key_that_is_no_column(
+    row: dict[str, object], message: str
+) -> None:
+    with pytest.raises(CompileError, match=message):
+        checked(outputs, row)

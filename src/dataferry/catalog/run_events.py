@@ -14,9 +14,9 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, and_, bindparam, select, update
-from sqlalchemy.exc import CompileError
 
 from dataferry.catalog.bulk_insert import insert_many
+from dataferry.catalog.prebuilt import checked
 from dataferry.catalog.schema import events, runs, step_runs
 from dataferry.catalog.sql_catalog import now
 from dataferry.catalog.status import (
@@ -59,13 +59,14 @@ def append_event(
 ) -> None:
     """Append one event row (in ``conn``'s transaction), of time ``at`` (default: now)."""
     conn.execute(
-        events.insert().values(
-            run_id=run_id,
-            step_run_id=step_run_id,
-            time=at or now(),
-            kind=str(kind),
-            payload=dict(payload),
-        )
+        _EVENT_INSERT,
+        {
+            "run_id": run_id,
+            "step_run_id": step_run_id,
+            "time": at or now(),
+            "kind": str(kind),
+            "payload": dict(payload),
+        },
     )
 
 
@@ -153,7 +154,7 @@ def move_step(
     rows.append(
         _event_row(run_id, step_run_id, at or stamp, EventKind.STEP_STATUS, payload)
     )
-    conn.execute(events.insert(), rows)
+    conn.execute(_EVENT_INSERT, rows)
     return StepStatus(current)
 
 
@@ -163,6 +164,7 @@ def move_step(
 _STEP_STATUS = select(step_runs.c.status, step_runs.c.run_id).where(
     step_runs.c.id == bindparam("step_run_id")
 )
+_EVENT_INSERT = events.insert()
 _RUN_STATUS = select(runs.c.status).where(runs.c.id == bindparam("run_id"))
 _MOVE_RUN = update(runs).where(
     and_(runs.c.id == bindparam("_id"), runs.c.status == bindparam("_current"))
@@ -181,13 +183,14 @@ def _set(
     to set, the id and the status the row must still have.
 
     Raises:
-        CompileError: a key of ``values`` is no column of ``table`` (as ``.values()``
-            says): executed, the statement would ignore it.
+        CompileError: a key of ``values`` is no column of ``table`` (``checked``).
     """
-    unknown = set(values).difference(table.c.keys())
-    if unknown:
-        raise CompileError(f"Unconsumed column names: {', '.join(sorted(unknown))}")
-    return {**values, "status": str(to), "_id": row_id, "_current": current}
+    return {
+        **checked(table, values),
+        "status": str(to),
+        "_id": row_id,
+        "_current": current,
+    }
 
 
 def _event_row(

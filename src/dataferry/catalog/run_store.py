@@ -179,6 +179,24 @@ _OUTPUTS_OF = (
     .where(outputs.c.step_run_id.in_(bindparam("ids", expanding=True)))
     .order_by(outputs.c.id)
 )
+_LIVE_ON = select(outputs).where(
+    and_(outputs.c.datastore == bindparam("datastore"), outputs.c.deleted_at.is_(None))
+)
+_DAMAGED_ON = _LIVE_ON.where(outputs.c.damage.is_not(None))
+_LATEST_FINISHED = (
+    select(step_runs)
+    .where(
+        and_(
+            step_runs.c.step_name == bindparam("step_name"),
+            step_runs.c.status == str(StepStatus.FINISHED),
+            step_runs.c.fingerprint.is_not(None),
+        )
+    )
+    .order_by(step_runs.c.ended_at.desc())
+    .limit(1)
+)
+_LEASES_ON = select(leases).where(leases.c.datastore == bindparam("datastore"))
+_LEASE_INSERT = leases.insert()
 
 
 def _fields(cls: type, row: RowMapping) -> dict[str, Any]:
@@ -622,18 +640,7 @@ class RunStore:
     def latest_finished_step(self, step_name: str) -> StepRunRecord | None:
         """The newest successful run of a step by that name (to explain what changed)."""
         with self.catalog.read() as conn:
-            rows = conn.execute(
-                select(step_runs)
-                .where(
-                    and_(
-                        step_runs.c.step_name == step_name,
-                        step_runs.c.status == str(StepStatus.FINISHED),
-                        step_runs.c.fingerprint.is_not(None),
-                    )
-                )
-                .order_by(step_runs.c.ended_at.desc())
-                .limit(1)
-            ).all()
+            rows = conn.execute(_LATEST_FINISHED, {"step_name": step_name}).all()
         return (
             StepRunRecord(**_fields(StepRunRecord, rows[0]._mapping)) if rows else None
         )
@@ -656,9 +663,7 @@ class RunStore:
             # PostgreSQL: without it two runs both read "no overlapping lease" and
             # both insert one (SQLite's write transaction serialises them already)
             lock(conn, "leases", datastore)
-            held = conn.execute(
-                select(leases).where(leases.c.datastore == datastore)
-            ).all()
+            held = conn.execute(_LEASES_ON, {"datastore": datastore}).all()
             for row in held:
                 holder = row._mapping
                 if not _overlaps(holder["path"], path):
@@ -699,13 +704,14 @@ class RunStore:
                     )
                 )
             conn.execute(
-                leases.insert().values(
-                    datastore=datastore,
-                    path=path,
-                    step_run_id=step_run_id,
-                    run_id=run_id,
-                    acquired_at=now(),
-                )
+                _LEASE_INSERT,
+                {
+                    "datastore": datastore,
+                    "path": path,
+                    "step_run_id": step_run_id,
+                    "run_id": run_id,
+                    "acquired_at": now(),
+                },
             )
 
     def release_leases(self, step_run_id: str) -> None:
@@ -755,34 +761,22 @@ class RunStore:
 
     def live_outputs(self, datastore: str) -> list[OutputRecord]:
         """The committed outputs on ``datastore`` that are not deleted."""
-        return self._outputs_on(datastore)
+        return self._outputs(_LIVE_ON, {"datastore": datastore})
 
     def damaged_outputs(self, datastore: str) -> list[OutputRecord]:
         """The outputs on ``datastore`` found changed after commit and still there."""
-        return self._outputs_on(datastore, outputs.c.damage.is_not(None))
-
-    def _outputs_on(self, datastore: str, *where: Any) -> list[OutputRecord]:
-        """The not-deleted outputs on ``datastore`` that also meet ``where``."""
-        with self.catalog.read() as conn:
-            rows = conn.execute(
-                select(outputs).where(
-                    and_(
-                        outputs.c.datastore == datastore,
-                        outputs.c.deleted_at.is_(None),
-                        *where,
-                    )
-                )
-            ).all()
-        return [OutputRecord(**_fields(OutputRecord, r._mapping)) for r in rows]
+        return self._outputs(_DAMAGED_ON, {"datastore": datastore})
 
     def outputs_of(self, step_run_id: str) -> list[OutputRecord]:
         """The committed outputs of a step run."""
+        return self._outputs(_OUTPUTS_OF, {"ids": [step_run_id]})
+
+    def _outputs(
+        self, query: Select[Any], params: dict[str, Any]
+    ) -> list[OutputRecord]:
+        """The rows of one of the prebuilt reads of ``outputs``."""
         with self.catalog.read() as conn:
-            rows = conn.execute(
-                select(outputs)
-                .where(outputs.c.step_run_id == step_run_id)
-                .order_by(outputs.c.id)
-            ).all()
+            rows = conn.execute(query, params).all()
         return [OutputRecord(**_fields(OutputRecord, r._mapping)) for r in rows]
 
     def live_outputs_and_reuse(
