@@ -62,11 +62,10 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-import dataferry.execution.pipeline as pipeline_module
 from dataferry import OutputFileDatasetConfig, Pipeline, PythonScriptStep, Workspace
 from dataferry.catalog import sql_catalog
 from dataferry.catalog.run_store import RunStore
-from dataferry.execution import driver
+from dataferry.execution import driver, driver_start
 from dataferry.execution.run_layout import stdout_path, step_dir
 
 SHORT = 3
@@ -121,13 +120,14 @@ def _submit(ws: Workspace, length: int) -> str:
             )
         )
         previous = out
-    started = pipeline_module.start_driver
-    pipeline_module.start_driver = lambda _folder, _run_id: os.getpid()
+    os.environ["DATAFERRY_AGENT"] = "0"  # recorded here, by this process
+    started = driver_start.start_driver
+    driver_start.start_driver = lambda _folder, _run_id: os.getpid()
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # "Submitted PipelineRun ..."
             return str(Pipeline(ws, steps=steps).submit(EXPERIMENT).id)
     finally:
-        pipeline_module.start_driver = started
+        driver_start.start_driver = started
 
 
 def _drive(folder: Path, run_id: str, profiler: cProfile.Profile | None) -> Driven:

@@ -176,3 +176,27 @@ def test_compiling_a_plan_loads_nothing_heavy(
     report = _run(script, tmp_path)
 
     assert report == {"nodes": ["a", "b", "c"], "parameters": {"n": 3}, "heavy": []}
+
+
+# standard modules the submitting script has no use for, each costing it milliseconds
+# (uuid imports platform; logging imports traceback, threading, string...)
+CLIENT_UNUSED = ("logging", "uuid", "platform", "runpy", "concurrent")
+
+
+def test_the_client_half_of_submit_loads_no_unused_standard_module(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "step.py").write_text("print('ok')\n")
+    body = CLIENT_HALF.format(project=str(workspace.path), src=str(src))
+    script = (
+        REPORT.format(heavy=CLIENT_UNUSED)
+        + "import dataferry.execution.pipeline_run, dataferry.execution.agent_client\n"
+        + "import dataferry.execution.submission, dataferry.execution.pipeline_capture\n"
+        + body
+    )
+
+    report = _run(script, tmp_path)
+
+    assert report == {"nodes": ["a", "b", "c"], "parameters": {"n": 3}, "heavy": []}

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 
 from dataferry.catalog.bulk_insert import insert_many
+from dataferry.catalog.prebuilt import checked
 from dataferry.catalog.schema import events, runs, step_runs
 from dataferry.catalog.sql_catalog import now
 from dataferry.catalog.status import (
@@ -58,13 +59,14 @@ def append_event(
 ) -> None:
     """Append one event row (in ``conn``'s transaction), of time ``at`` (default: now)."""
     conn.execute(
-        events.insert().values(
-            run_id=run_id,
-            step_run_id=step_run_id,
-            time=at or now(),
-            kind=str(kind),
-            payload=dict(payload),
-        )
+        _EVENT_INSERT,
+        {
+            "run_id": run_id,
+            "step_run_id": step_run_id,
+            "time": at or now(),
+            "kind": str(kind),
+            "payload": dict(payload),
+        },
     )
 
 
@@ -76,15 +78,12 @@ def move_run(conn: Connection, run_id: str, to: RunStatus, **values: Any) -> Run
         StatusTransitionError: ``to`` is not allowed from the run's status, or another
             writer changed the status meanwhile.
     """
-    current = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
+    current = conn.execute(_RUN_STATUS, {"run_id": run_id}).scalar()
     if current is None:
         raise RunNotFoundError(f"no run with id '{run_id}' in this workspace")
     check_run_transition(run_id, current, to)
-    result = conn.execute(
-        update(runs)
-        .where(and_(runs.c.id == run_id, runs.c.status == current))
-        .values(status=str(to), **values)
-    )
+    # the columns set are the parameters' keys other than the two the WHERE names
+    result = conn.execute(_MOVE_RUN, _set(runs, values, to, run_id, current))
     if not result.rowcount:
         raise StatusTransitionError(_raced(f"run {run_id}", current, to))
     payload = {"from": current, "to": str(to)}
@@ -133,11 +132,7 @@ def move_step(
     if via is not None:
         check_step_transition(step_run_id, current, via.status)
     check_step_transition(step_run_id, before, to)
-    result = conn.execute(
-        update(step_runs)
-        .where(and_(step_runs.c.id == step_run_id, step_runs.c.status == current))
-        .values(status=str(to), **values)
-    )
+    result = conn.execute(_MOVE_STEP, _set(step_runs, values, to, step_run_id, current))
     if not result.rowcount:
         raise StatusTransitionError(_raced(f"step run {step_run_id}", current, to))
     stamp = now()
@@ -159,13 +154,43 @@ def move_step(
     rows.append(
         _event_row(run_id, step_run_id, at or stamp, EventKind.STEP_STATUS, payload)
     )
-    conn.execute(events.insert(), rows)
+    conn.execute(_EVENT_INSERT, rows)
     return StepStatus(current)
 
 
+# Built once: building a statement and its cache key costs SQLAlchemy more than
+# running it does, on a path taken several times per step. The UPDATEs set the columns
+# their parameters name (other than ``_id`` and ``_current``, which the WHERE uses).
 _STEP_STATUS = select(step_runs.c.status, step_runs.c.run_id).where(
     step_runs.c.id == bindparam("step_run_id")
 )
+_EVENT_INSERT = events.insert()
+_RUN_STATUS = select(runs.c.status).where(runs.c.id == bindparam("run_id"))
+_MOVE_RUN = update(runs).where(
+    and_(runs.c.id == bindparam("_id"), runs.c.status == bindparam("_current"))
+)
+_MOVE_STEP = update(step_runs).where(
+    and_(
+        step_runs.c.id == bindparam("_id"), step_runs.c.status == bindparam("_current")
+    )
+)
+
+
+def _set(
+    table: Table, values: Mapping[str, Any], to: str, row_id: str, current: str
+) -> dict[str, Any]:
+    """The parameters of ``_MOVE_RUN``/``_MOVE_STEP``: ``values`` and the new status
+    to set, the id and the status the row must still have.
+
+    Raises:
+        CompileError: a key of ``values`` is no column of ``table`` (``checked``).
+    """
+    return {
+        **checked(table, values),
+        "status": str(to),
+        "_id": row_id,
+        "_current": current,
+    }
 
 
 def _event_row(

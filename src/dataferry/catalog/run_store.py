@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import RowMapping, and_, func, select, update
+from sqlalchemy import RowMapping, Select, and_, bindparam, func, select, update
 
 from dataferry.catalog import run_events, step_commit
 from dataferry.catalog.bulk_insert import insert_many
@@ -146,6 +146,57 @@ class MetricRecord:
 
 # ids per ``IN (...)`` list: under SQLite's oldest limit of bound values (999)
 _IN_CHUNK = 500
+
+
+def _originals() -> Select[Any]:
+    """``reuse_candidates``' first read: the step runs that wrote the outputs of the
+    successful step runs of fingerprint ``:fingerprint`` (a reused one counts by the
+    step run it reused), newest use first."""
+    source = func.coalesce(step_runs.c.reused_from, step_runs.c.id)
+    used = (
+        select(source.label("source"), func.max(step_runs.c.ended_at).label("last"))
+        .where(
+            and_(
+                step_runs.c.fingerprint == bindparam("fingerprint"),
+                step_runs.c.status == str(StepStatus.FINISHED),
+            )
+        )
+        .group_by(source)
+        .subquery()
+    )
+    return (
+        select(step_runs)
+        .join(used, used.c.source == step_runs.c.id)
+        .order_by(used.c.last.desc(), step_runs.c.id)
+    )
+
+
+# Built once, as run_events' transitions are: the reuse decision of every step reads
+# them, and building them (and their cache keys) cost more than running them.
+_ORIGINALS = _originals()
+_OUTPUTS_OF = (
+    select(outputs)
+    .where(outputs.c.step_run_id.in_(bindparam("ids", expanding=True)))
+    .order_by(outputs.c.id)
+)
+_LIVE_ON = select(outputs).where(
+    and_(outputs.c.datastore == bindparam("datastore"), outputs.c.deleted_at.is_(None))
+)
+_DAMAGED_ON = _LIVE_ON.where(outputs.c.damage.is_not(None))
+_LATEST_FINISHED = (
+    select(step_runs)
+    .where(
+        and_(
+            step_runs.c.step_name == bindparam("step_name"),
+            step_runs.c.status == str(StepStatus.FINISHED),
+            step_runs.c.fingerprint.is_not(None),
+        )
+    )
+    .order_by(step_runs.c.ended_at.desc())
+    .limit(1)
+)
+_LEASES_ON = select(leases).where(leases.c.datastore == bindparam("datastore"))
+_LEASE_INSERT = leases.insert()
 
 
 def _fields(cls: type, row: RowMapping) -> dict[str, Any]:
@@ -571,34 +622,13 @@ class RunStore:
         fingerprint (a reused one counts by the step run it reused), each once, newest
         use first, each with its committed outputs: one read (a step run per candidate
         and its outputs were a read each, growing with every reused run)."""
-        source = func.coalesce(step_runs.c.reused_from, step_runs.c.id)
-        used = (
-            select(source.label("source"), func.max(step_runs.c.ended_at).label("last"))
-            .where(
-                and_(
-                    step_runs.c.fingerprint == fingerprint,
-                    step_runs.c.status == str(StepStatus.FINISHED),
-                )
-            )
-            .group_by(source)
-            .subquery()
-        )
-        originals = (
-            select(step_runs)
-            .join(used, used.c.source == step_runs.c.id)
-            .order_by(used.c.last.desc(), step_runs.c.id)
-        )
         with self.catalog.read() as conn:
-            rows = conn.execute(originals).all()
+            rows = conn.execute(_ORIGINALS, {"fingerprint": fingerprint}).all()
             ids = [r.id for r in rows]
             found: dict[str, list[OutputRecord]] = {i: [] for i in ids}
             for start in range(0, len(ids), _IN_CHUNK):
                 chunk = ids[start : start + _IN_CHUNK]
-                for r in conn.execute(
-                    select(outputs)
-                    .where(outputs.c.step_run_id.in_(chunk))
-                    .order_by(outputs.c.id)
-                ):
+                for r in conn.execute(_OUTPUTS_OF, {"ids": chunk}):
                     found[r.step_run_id].append(
                         OutputRecord(**_fields(OutputRecord, r._mapping))
                     )
@@ -610,18 +640,7 @@ class RunStore:
     def latest_finished_step(self, step_name: str) -> StepRunRecord | None:
         """The newest successful run of a step by that name (to explain what changed)."""
         with self.catalog.read() as conn:
-            rows = conn.execute(
-                select(step_runs)
-                .where(
-                    and_(
-                        step_runs.c.step_name == step_name,
-                        step_runs.c.status == str(StepStatus.FINISHED),
-                        step_runs.c.fingerprint.is_not(None),
-                    )
-                )
-                .order_by(step_runs.c.ended_at.desc())
-                .limit(1)
-            ).all()
+            rows = conn.execute(_LATEST_FINISHED, {"step_name": step_name}).all()
         return (
             StepRunRecord(**_fields(StepRunRecord, rows[0]._mapping)) if rows else None
         )
@@ -644,9 +663,7 @@ class RunStore:
             # PostgreSQL: without it two runs both read "no overlapping lease" and
             # both insert one (SQLite's write transaction serialises them already)
             lock(conn, "leases", datastore)
-            held = conn.execute(
-                select(leases).where(leases.c.datastore == datastore)
-            ).all()
+            held = conn.execute(_LEASES_ON, {"datastore": datastore}).all()
             for row in held:
                 holder = row._mapping
                 if not _overlaps(holder["path"], path):
@@ -687,13 +704,14 @@ class RunStore:
                     )
                 )
             conn.execute(
-                leases.insert().values(
-                    datastore=datastore,
-                    path=path,
-                    step_run_id=step_run_id,
-                    run_id=run_id,
-                    acquired_at=now(),
-                )
+                _LEASE_INSERT,
+                {
+                    "datastore": datastore,
+                    "path": path,
+                    "step_run_id": step_run_id,
+                    "run_id": run_id,
+                    "acquired_at": now(),
+                },
             )
 
     def release_leases(self, step_run_id: str) -> None:
@@ -743,34 +761,22 @@ class RunStore:
 
     def live_outputs(self, datastore: str) -> list[OutputRecord]:
         """The committed outputs on ``datastore`` that are not deleted."""
-        return self._outputs_on(datastore)
+        return self._outputs(_LIVE_ON, {"datastore": datastore})
 
     def damaged_outputs(self, datastore: str) -> list[OutputRecord]:
         """The outputs on ``datastore`` found changed after commit and still there."""
-        return self._outputs_on(datastore, outputs.c.damage.is_not(None))
-
-    def _outputs_on(self, datastore: str, *where: Any) -> list[OutputRecord]:
-        """The not-deleted outputs on ``datastore`` that also meet ``where``."""
-        with self.catalog.read() as conn:
-            rows = conn.execute(
-                select(outputs).where(
-                    and_(
-                        outputs.c.datastore == datastore,
-                        outputs.c.deleted_at.is_(None),
-                        *where,
-                    )
-                )
-            ).all()
-        return [OutputRecord(**_fields(OutputRecord, r._mapping)) for r in rows]
+        return self._outputs(_DAMAGED_ON, {"datastore": datastore})
 
     def outputs_of(self, step_run_id: str) -> list[OutputRecord]:
         """The committed outputs of a step run."""
+        return self._outputs(_OUTPUTS_OF, {"ids": [step_run_id]})
+
+    def _outputs(
+        self, query: Select[Any], params: dict[str, Any]
+    ) -> list[OutputRecord]:
+        """The rows of one of the prebuilt reads of ``outputs``."""
         with self.catalog.read() as conn:
-            rows = conn.execute(
-                select(outputs)
-                .where(outputs.c.step_run_id == step_run_id)
-                .order_by(outputs.c.id)
-            ).all()
+            rows = conn.execute(query, params).all()
         return [OutputRecord(**_fields(OutputRecord, r._mapping)) for r in rows]
 
     def live_outputs_and_reuse(

@@ -15,8 +15,9 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, update
+from sqlalchemy import and_, bindparam, update
 
+from dataferry.catalog.prebuilt import checked
 from dataferry.catalog.run_events import append_event, move_step
 from dataferry.catalog.schema import leases, lineage, outputs
 from dataferry.catalog.sql_catalog import (
@@ -104,10 +105,13 @@ def _record(
 ) -> list[DatasetVersionRecord]:
     _record_outputs(conn, commit, writes)
     for row in commit.lineage:
-        conn.execute(lineage.insert().values(step_run_id=commit.step_run_id, **row))
+        conn.execute(
+            _LINEAGE_INSERT,
+            checked(lineage, {"step_run_id": commit.step_run_id, **row}),
+        )
         writes.wrote()
     registered = [_register(conn, commit, reg, writes) for reg in commit.registrations]
-    conn.execute(leases.delete().where(leases.c.step_run_id == commit.step_run_id))
+    conn.execute(_LEASES_DELETE, {"_step_run_id": commit.step_run_id})
     writes.wrote()
     move_step(
         conn,
@@ -124,22 +128,10 @@ def _record(
 def _record_outputs(conn: Connection, commit: StepCommit, writes: _Writes) -> None:
     stamp = now()
     for out in commit.outputs:
-        conn.execute(
-            update(outputs)
-            .where(
-                and_(
-                    outputs.c.datastore == out["datastore"],
-                    outputs.c.path == out["path"],
-                    outputs.c.deleted_at.is_(None),
-                )
-            )
-            .values(deleted_at=stamp)
-        )
-        conn.execute(
-            outputs.insert().values(
-                step_run_id=commit.step_run_id, committed_at=stamp, **out
-            )
-        )
+        place = {"_datastore": out["datastore"], "_path": out["path"]}
+        conn.execute(_SUPERSEDE, {"deleted_at": stamp, **place})
+        row = {"step_run_id": commit.step_run_id, "committed_at": stamp, **out}
+        conn.execute(_OUTPUT_INSERT, checked(outputs, row))
         writes.wrote()
         payload = {
             "output": out["name"],
@@ -154,6 +146,22 @@ def _record_outputs(conn: Connection, commit: StepCommit, writes: _Writes) -> No
             step_run_id=commit.step_run_id,
         )
         writes.wrote()
+
+
+# Built once (see catalog.prebuilt): every executed step's commit runs them.
+_LINEAGE_INSERT = lineage.insert()
+_OUTPUT_INSERT = outputs.insert()
+_LEASES_DELETE = leases.delete().where(
+    leases.c.step_run_id == bindparam("_step_run_id")
+)
+# an earlier output at the same place no longer holds its bytes
+_SUPERSEDE = update(outputs).where(
+    and_(
+        outputs.c.datastore == bindparam("_datastore"),
+        outputs.c.path == bindparam("_path"),
+        outputs.c.deleted_at.is_(None),
+    )
+)
 
 
 def _register(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import uuid
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
@@ -109,7 +108,7 @@ class DataPath:
         self._path = datastore_path(path_on_datastore or "/", store.name)
         # a generated name says nothing about the data: it stays out of fingerprints
         self._auto_name = not name
-        self._name = name or f"{store.name}_{uuid.uuid4().hex[:8]}"
+        self._name = name or f"{store.name}_{os.urandom(4).hex()}"
 
     @property
     def datastore(self) -> Datastore:
@@ -221,7 +220,7 @@ class DataReference:
         # datastore's name, used for its root, is no random name)
         self._auto_name = not data_reference_name and has_path
         self._reference_name = data_reference_name or (
-            uuid.uuid4().hex if has_path else datastore.name
+            os.urandom(16).hex() if has_path else datastore.name
         )
         self.mode = mode
         self.path_on_compute = check_path_on_compute(

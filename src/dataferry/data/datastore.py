@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dataferry._extras import protocol_hint
+from dataferry._lazy import logger
 from dataferry.errors import DatastoreError, PathNotFoundError, StorageError
 from dataferry.storage import (
     DatastoreSpec,
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
     from dataferry.data.datapath import DataReference
     from dataferry.data.workspace import Workspace
-
-log = logging.getLogger(__name__)
 
 
 class Datastore:
@@ -143,7 +141,7 @@ class Datastore:
             check_registration(spec, spec.secrets(pending), create=create)
         _save(workspace, spec, given, overwrite=overwrite)
         _forget_location(workspace, name)  # new secrets under an unchanged spec too
-        log.info("registered datastore %s (%s)", name, kind)
+        logger(__name__).info("registered datastore %s (%s)", name, kind)
         return Datastore._from_spec(workspace, spec)
 
     @staticmethod
@@ -575,7 +573,7 @@ class Datastore:
                 continue
             pairs.append((full, str(local)))
         if skipped:  # one line, not one per file: a re-download skips thousands
-            log.warning(
+            logger(__name__).warning(
                 "%d files already exist in %s (first: %s) and were skipped; pass "
                 "overwrite=True to replace them.",
                 len(skipped),

@@ -8,7 +8,6 @@ and nothing is recorded or started. A file that submits nothing gives its module
 
 from __future__ import annotations
 
-import runpy
 import sys
 from typing import TYPE_CHECKING
 
@@ -47,6 +46,8 @@ def pipeline_of_file(path: Path, argv: list[str] | None = None) -> Pipeline:
         PipelineError: the file submits no pipeline and defines no ``pipeline``.
         SystemExit: the file exited with a non-zero status before submitting.
     """
+    import runpy  # here: only `dataferry graph FILE` runs a file; a submit needs none
+
     from dataferry.execution.pipeline import Pipeline
 
     global _capturing

@@ -7,10 +7,10 @@ to the workspace's catalog, as metrics do, from the step's process or the submit
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
+from dataferry._lazy import logger
 from dataferry.errors import RunArgumentError, RunArgumentTypeError
 
 if TYPE_CHECKING:
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
     from dataferry.execution.run_files import RunFiles
 
-log = logging.getLogger(__name__)
-
 
 def _as_text(run_id: str, what: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """Values as the SDK stores them: str, None kept; others through ``str()``."""
@@ -36,7 +34,9 @@ def _as_text(run_id: str, what: str, values: Mapping[str, Any]) -> dict[str, Any
     out: dict[str, Any] = {}
     for key, value in values.items():
         if value is not None and not isinstance(value, str):
-            log.warning("run %s: %s %r converted to str: %r", run_id, what, key, value)
+            logger(__name__).warning(
+                "run %s: %s %r converted to str: %r", run_id, what, key, value
+            )
             value = str(value)
         out[str(key)] = value
     return out

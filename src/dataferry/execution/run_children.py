@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import sys
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import RunArgumentError, RunNotFoundError
@@ -101,6 +100,8 @@ class ChildRunsApi:
         tags: dict[str, str] | None,
         description: str | None,
     ) -> InteractiveRun:
+        import uuid  # here: uuid imports platform, which a submit does not need
+
         from dataferry.execution.interactive_run import InteractiveRun
 
         child = InteractiveRun.start(

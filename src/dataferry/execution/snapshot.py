@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Protocol
 
@@ -160,6 +159,8 @@ def take_snapshot(folder: Path, store: Path) -> tuple[str, Path]:
     target = store / digest[:32]
     if target.is_dir():
         return digest, target
+    import shutil  # here: a submit whose snapshot exists needs none of it
+
     tmp = store / f".{digest[:32]}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     for rel in files:

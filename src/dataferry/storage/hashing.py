@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -102,6 +101,10 @@ def content_hashes(
     ``report_every_s`` and when a file is done; it may be called from several threads,
     and whatever it raises stops the hashing.
     """
+    # imported here: a submitting script hashes its snapshot with ``hash_file`` alone,
+    # and concurrent.futures imports logging and threading
+    from concurrent.futures import ThreadPoolExecutor
+
     racy_after_ns = time.time_ns() - int(RACY_S * 1e9)
     if location.is_local:  # a stat takes microseconds: threads would cost more
         threads = _THREADS

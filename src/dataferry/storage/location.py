@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from dataferry._lazy import logger
 from dataferry.errors import PathNotFoundError, StorageError
 from dataferry.storage.commit_marker import visible_files
 from dataferry.storage.paths import normalise_datastore_path
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from dataferry.storage.staging import Staging
     from dataferry.storage.transfer_progress import TransferSnapshot
 
-log = logging.getLogger(__name__)
 
 _GLOB_CHARS = frozenset("*?[")
 TRANSFER_THREADS = 8
@@ -287,7 +285,7 @@ class StorageLocation:
         finally:
             summary = progress.close(skipped=skipped)
         if skipped and not show_progress:
-            log.warning("%s", summary)
+            logger(__name__).warning("%s", summary)
         return [self.relative_path(full) for _, full in todo]
 
     def get_files(
@@ -450,6 +448,9 @@ def _local_copies(
             if error is None:
                 raise
             raise error(dst, exc) from exc
+
+    # imported here: it imports logging and threading, which a submitting script skips
+    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
         list(pool.map(copy, pairs))
