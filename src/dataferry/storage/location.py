@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     import fsspec
 
+    from dataferry.storage.read_pin import ReadPin
     from dataferry.storage.remote_transfer import Listed
     from dataferry.storage.staging import Staging
     from dataferry.storage.transfer_progress import TransferSnapshot
@@ -151,8 +152,34 @@ class StorageLocation:
 
         Raises:
             PathNotFoundError: nothing matches.
+            DamagedDataError: a commit marker is unreadable or lists a missing file.
             StorageError: the datastore could not be listed.
         """
+        return self.resolve_pinned(pattern)[0]
+
+    def resolve_pinned(self, pattern: str) -> tuple[list[str], ReadPin]:
+        """``resolve(pattern)`` and the pin a reader checks after reading the files
+        (``read_pin``: an overwrite that began meanwhile shows there).
+
+        A marker that lists a file the listing lacks may be an overwrite that
+        committed between the listing and the marker's reading: listed once more
+        before it counts as damage.
+
+        Raises:
+            The errors ``resolve`` raises.
+        """
+        from dataferry.errors import DamagedDataError
+        from dataferry.storage.read_pin import ReadPin
+
+        seen: dict[str, bytes] = {}
+        try:
+            return self._resolve(pattern, seen), ReadPin(self, seen)
+        except DamagedDataError:
+            self.fs.invalidate_cache()
+        seen = {}
+        return self._resolve(pattern, seen), ReadPin(self, seen)
+
+    def _resolve(self, pattern: str, seen: dict[str, bytes]) -> list[str]:
         full = self.full_path(pattern)
         try:
             if has_glob(pattern):
@@ -172,7 +199,7 @@ class StorageLocation:
                 files = [full]
             else:
                 files = []
-            files = self._visible(pattern, full, files)
+            files = self._visible(pattern, full, files, seen)
         except StorageError:  # a damaged marker: says what it is already
             raise
         except OSError as exc:
@@ -186,7 +213,9 @@ class StorageLocation:
             )
         return files
 
-    def _visible(self, pattern: str, full: str, files: list[str]) -> list[str]:
+    def _visible(
+        self, pattern: str, full: str, files: list[str], seen: dict[str, bytes]
+    ) -> list[str]:
         """``files`` as a reader may see them: through the commit markers around."""
         stripped = [self._strip(p) for p in files]
         if has_glob(pattern):
@@ -199,7 +228,7 @@ class StorageLocation:
         markers = self.staging.markers_for(base, below=has_glob(pattern))
         # a folder's listing is whole: its outputs must have every file they list
         whole = not has_glob(pattern) and base == self._strip(full)
-        return visible_files(self, stripped, markers, whole=whole)
+        return visible_files(self, stripped, markers, whole=whole, seen=seen)
 
     def _strip(self, path: str) -> str:
         return str(self.fs._strip_protocol(path))

@@ -116,7 +116,7 @@ class ObjectStoreStaging(Staging):
         retried = functools.partial(self._retried, staged)
         retried(lambda: loc.fs.pipe_file(f"{final}/{PENDING}", b""))
         retried(lambda: self._remove_marker(final))
-        retried(lambda: self._publish(loc.full_path(prefix), final, list(new)))
+        retried(lambda: self._publish(loc.full_path(prefix), final, sorted(new)))
         files = retried(lambda: self._listed(final, set(old) | set(new), new))
         retried(lambda: loc.fs.pipe_file(f"{final}/{MARKER}", marker_body(files)))
         retried(lambda: loc.fs.rm_file(f"{final}/{PENDING}"))
