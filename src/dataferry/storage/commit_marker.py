@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 STAGING_DIR = ".dataferry-staging"
 MARKER = ".dataferry-committed"
 PENDING = ".dataferry-committing"
+INTENT = ".dataferry-commit.json"  # in a staging prefix: where its commit goes
 MARKER_FORMAT = 1
 
 
@@ -54,6 +55,13 @@ def marker_body(files: Mapping[str, Mapping[str, Any]]) -> bytes:
         },
         sort_keys=True,
     ).encode()
+
+
+def intent_body(destination: str, new: Mapping[str, int], old: Iterable[str]) -> bytes:
+    """A commit's intent: its destination (relative to the root), the files staged
+    (``{relative path: size}``) and the files the output had before."""
+    body = {"destination": destination, "files": dict(new), "old": sorted(old)}
+    return json.dumps(body, sort_keys=True).encode()
 
 
 def read_marker(
