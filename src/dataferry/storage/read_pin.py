@@ -24,17 +24,20 @@ from dataferry.errors import OutputChangedError
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from dataferry.storage.location import StorageLocation
+    from dataferry.storage.location import FileSignature, StorageLocation
 
 READ_ATTEMPTS = 3  # a reader lists and reads this often before giving up
 
 
 @dataclass(frozen=True)
 class ReadPin:
-    """The commit markers a listing went through, with the bytes read then."""
+    """The commit markers a listing went through, with the bytes read then, and the
+    signature of each file the listing gave (object stores only: size and etag as
+    listed, so fingerprinting the files asks the store nothing more)."""
 
     location: StorageLocation
     markers: Mapping[str, bytes] = field(default_factory=dict)
+    listed: Mapping[str, FileSignature] = field(default_factory=dict)
 
     def changed(self) -> list[str]:
         """The outputs (relative to the root) whose marker is not the one listed:
