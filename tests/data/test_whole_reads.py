@@ -8,6 +8,7 @@ is a typed error naming it. On Azurite (a blob datastore) and on ``memory://`` U
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -131,17 +132,20 @@ def test_a_download_across_an_overwrite_is_downloaded_again_whole(
 ) -> None:
     loc, path = place
     commit(loc, tmp_path, OLD)
-    # a download reads through the store's bulk get, not open: overwrite on the get
-    real = loc.fs.get
+    # a download reads file by file (get_file), not through open: overwrite once
+    # the first file has arrived
+    real = loc.fs.get_file
     versions = [NEW]
+    lock = threading.Lock()
 
-    def get(*args: Any, **kwargs: Any) -> Any:
+    def get_file(*args: Any, **kwargs: Any) -> Any:
         result = real(*args, **kwargs)
-        if versions:
-            commit(loc, tmp_path, versions.pop(0))
+        with lock:
+            if versions:
+                commit(loc, tmp_path, versions.pop(0))
         return result
 
-    monkeypatch.setattr(loc.fs, "get", get)
+    monkeypatch.setattr(loc.fs, "get_file", get_file)
     target = tmp_path / "down"
 
     got = Dataset.File.from_files(path).download(str(target))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, TypeVar
 
+from dataferry.errors import PathNotFoundError, TransferIncompleteError
 from dataferry.storage.read_pin import READ_ATTEMPTS, changed_error, changed_outputs
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ def read_whole(
     what: str,
 ) -> T:
     """``read(list_files())``, listed and read again while an output among the files
-    was overwritten meanwhile (``READ_ATTEMPTS`` in all).
+    was overwritten meanwhile (``READ_ATTEMPTS`` in all). A file that changed size
+    or went during a read counts as such an overwrite when a pin says so.
 
     Raises:
         OutputChangedError: an output changed during every attempt.
@@ -55,7 +57,14 @@ def read_whole(
     changed: list[str] = []
     for attempt in range(1, READ_ATTEMPTS + 1):
         files = list_files()
-        result = read(files)
+        try:
+            result = read(files)
+        except (TransferIncompleteError, PathNotFoundError):
+            # a file changed or went during the read: an overwrite, if a pin says so
+            changed = changed_since_listed(files)
+            if not changed:
+                raise
+            continue
         changed = changed_since_listed(files)
         if not changed:
             return result
