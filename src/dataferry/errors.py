@@ -368,6 +368,11 @@ class TransferIncompleteError(StorageError):
     """After a transfer, a file is missing or has another size than the listing's."""
 
 
+class OutputChangedError(StorageError):
+    """An output on an object store was overwritten while it was being read, again
+    on every re-read allowed: what was read could mix its old and new files."""
+
+
 class MountError(StorageError):
     """A dataset cannot be mounted at the requested mount point."""
 

@@ -28,7 +28,7 @@ from dataferry.errors import PathNotFoundError
 from dataferry.execution.lifecycle import gc, set_retention
 from dataferry.execution.resume import resume_run
 from dataferry.execution.run_layout import run_dir
-from dataferry.storage.commit_marker import MARKER, PENDING, STAGING_DIR
+from dataferry.storage.commit_marker import INTENT, MARKER, PENDING, STAGING_DIR
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -246,7 +246,7 @@ def test_resume_after_the_driver_died_in_a_commit_cleans_the_staging(
     # the killed commit left its upload staged, and a destination that reads as
     # absent (being committed)
     staged = blobs(blob, f"{STAGING_DIR}/{second_id}")
-    assert sorted(staged) == ["final/a.csv", "final/sub/b.csv"]
+    assert sorted(staged) == [f"final/{INTENT}", "final/a.csv", "final/sub/b.csv"]
     assert blobs(blob, "final") == {f"{second_id}/{PENDING}": ""}
     with pytest.raises(PathNotFoundError, match="matches no file"):
         blob.location.resolve(f"final/{second_id}")

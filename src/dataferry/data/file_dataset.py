@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from dataferry.data import transforms as tf
 from dataferry.data.abstract_dataset import AbstractDataset
+from dataferry.data.whole_read import read_whole
 from dataferry.errors import DatasetError, PathNotFoundError, TargetExistsError
 
 if TYPE_CHECKING:
@@ -72,31 +73,31 @@ class FileDataset(AbstractDataset):
         Raises:
             TargetExistsError: a target file exists and ``overwrite`` is False.
             PathNotFoundError: a source matches nothing (unless ``ignore_not_found``).
+            OutputChangedError: an output on an object store was overwritten during
+                each download (one that overlaps an overwrite is downloaded again: the
+                copy is the old output or the new one, never a mix).
         """
-        files = self._files(ignore_not_found=ignore_not_found)
         if target_path is None:
             target = tempfile.mkdtemp(prefix="dataferry-")
         else:
             target = os.path.abspath(target_path)
-        pairs = [(f, local_target(target, f)) for f in files]
-        if not overwrite:
-            taken = [local for _, local in pairs if os.path.exists(local)]
-            if taken:
-                raise TargetExistsError(
-                    f'File "{taken[0]}" already exists. Set overwrite=True to replace it '
-                    f"({len(taken)} file(s) would be overwritten)."
-                )
-        os.makedirs(target, exist_ok=True)
-        by_location: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        locations = {}
-        for f, local in pairs:
-            by_location[f.location.name].append((f.full, local))
-            locations[f.location.name] = f.location
-        for name, items in by_location.items():
-            locations[name].get_files(
-                items, overwrite=True, show_progress=True, resume_in=target
-            )
-        return [local for _, local in pairs]
+        written: list[str] = []  # by an earlier attempt: ours to replace or remove
+
+        def attempt(files: list[ResolvedFile]) -> list[str]:
+            pairs = [(f, local_target(target, f)) for f in files]
+            _check_free([local for _, local in pairs], written, overwrite=overwrite)
+            for stale in set(written) - {local for _, local in pairs}:
+                os.unlink(stale)  # an old file the re-listed output no longer has
+            written[:] = [local for _, local in pairs]
+            os.makedirs(target, exist_ok=True)
+            _get_all(pairs, target)
+            return list(written)
+
+        return read_whole(
+            lambda: self._files(ignore_not_found=ignore_not_found),
+            attempt,
+            "downloading the dataset",
+        )
 
     def mount(
         self, mount_point: str | os.PathLike[str] | None = None, **kwargs: object
@@ -136,3 +137,33 @@ class FileDataset(AbstractDataset):
     def _validate(self) -> None:
         """Check that every source resolves to at least one file."""
         self._source_files(check_urls=True)
+
+
+def _check_free(locals_: list[str], ours: list[str], *, overwrite: bool) -> None:
+    """Raise unless every target is free, ours, or may be overwritten.
+
+    Raises:
+        TargetExistsError: the first target taken, and how many are.
+    """
+    if overwrite:
+        return
+    mine = set(ours)
+    taken = [p for p in locals_ if p not in mine and os.path.exists(p)]
+    if taken:
+        raise TargetExistsError(
+            f'File "{taken[0]}" already exists. Set overwrite=True to replace it '
+            f"({len(taken)} file(s) would be overwritten)."
+        )
+
+
+def _get_all(pairs: list[tuple[ResolvedFile, str]], target: str) -> None:
+    """Copy each ``(file, local)`` pair, in one bulk transfer per datastore."""
+    by_location: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    locations = {}
+    for f, local in pairs:
+        by_location[f.location.name].append((f.full, local))
+        locations[f.location.name] = f.location
+    for name, items in by_location.items():
+        locations[name].get_files(
+            items, overwrite=True, show_progress=True, resume_in=target
+        )

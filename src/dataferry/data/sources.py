@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from dataferry.data.datastore import Datastore
     from dataferry.data.workspace import Workspace
+    from dataferry.storage.read_pin import ReadPin
 
 Source = dict[str, str]
 
@@ -42,6 +43,8 @@ class ResolvedFile:
     location: StorageLocation
     full: str
     display: str  # relative to the common base of the sources, starting with "/"
+    # the commit markers its listing went through (None: a URL, nothing to check)
+    pin: ReadPin | None = field(default=None, compare=False, repr=False)
 
     @property
     def local_path(self) -> str | None:
@@ -205,13 +208,14 @@ def resolve_sources(
     """
     cache: dict[str, StorageLocation] = {}
     per_source: list[tuple[StorageLocation, list[str], str]] = []
+    pins: dict[int, ReadPin] = {}  # per source: what its readers check after reading
     for source in sources:
         loc, pattern = _location_for(source, workspace, cache)
         if "url" in source and source["url"].startswith(_HTTP):
             files = [pattern]  # one file per URL; query strings are not globs
             base = posixpath.dirname(pattern.split("?", 1)[0])
         else:
-            files = loc.resolve(pattern)
+            files, pins[len(per_source)] = loc.resolve_pinned(pattern)
             if "datastore" in source and workspace is not None:
                 refuse_damaged(workspace, loc, files)
             # resolve() gives paths without a protocol (file:///x -> /x): compare alike
@@ -232,7 +236,7 @@ def resolve_sources(
     )
     resolved: list[ResolvedFile] = []
     seen: set[tuple[str, str]] = set()
-    for loc, files, base in per_source:
+    for index, (loc, files, base) in enumerate(per_source):
         for full in files:
             if (loc.name, full) in seen:
                 continue
@@ -243,7 +247,7 @@ def resolve_sources(
                 display = f"/{loc.name}/" + posixpath.relpath(
                     full.split("?", 1)[0], base or "/"
                 )
-            resolved.append(ResolvedFile(loc, full, display))
+            resolved.append(ResolvedFile(loc, full, display, pins.get(index)))
     return resolved
 
 

@@ -10,6 +10,7 @@ from dataferry.data import transforms as tf
 from dataferry.data.abstract_dataset import AbstractDataset
 from dataferry.data.partitions import PartitionFormat
 from dataferry.data.readers import READERS
+from dataferry.data.whole_read import check_unchanged, read_whole
 from dataferry.errors import DatasetValidationError
 
 if TYPE_CHECKING:
@@ -51,11 +52,14 @@ class TabularDataset(AbstractDataset):
 
     # -- reading ----------------------------------------------------------------------
 
-    def _reader(self, on_error: str = "null") -> Any:
+    def _reader(
+        self, on_error: str = "null", files: list[ResolvedFile] | None = None
+    ) -> Any:
         if on_error not in ("null", "fail"):
             raise ValueError(f"on_error must be 'null' or 'fail', not {on_error!r}")
         fmt = self._definition["format"]
-        files = self._source_files(check_urls=True)
+        if files is None:
+            files = self._source_files(check_urls=True)
         return READERS[fmt["type"]](files, fmt, on_error)
 
     def _schema(self) -> pa.Schema:
@@ -69,12 +73,16 @@ class TabularDataset(AbstractDataset):
         return schema
 
     def _chunks(
-        self, *, on_error: str = "null", streaming: bool | None = None
+        self,
+        files: list[ResolvedFile],
+        *,
+        on_error: str = "null",
+        streaming: bool | None = None,
     ) -> Iterator[Any]:
         transforms = self._definition.get("transforms", [])
         if streaming is None:
             streaming = any(t["op"] in _STREAMED for t in transforms)
-        reader = self._reader(on_error)
+        reader = self._reader(on_error, files)
         fmt = self._definition["format"]
         if fmt.get("include_path") or fmt.get("partition_format"):
             _check_added_columns(reader, fmt)
@@ -88,10 +96,14 @@ class TabularDataset(AbstractDataset):
     def to_record_batches(self, on_error: str = "null") -> Iterator[pa.RecordBatch]:
         """Stream the records as Arrow record batches, in bounded memory.
 
-        Raises the errors ``to_arrow`` raises, when the stream reaches them.
+        Raises the errors ``to_arrow`` raises, when the stream reaches them, and
+        ``OutputChangedError`` at its end if an output it read from an object store
+        was overwritten meanwhile (the batches may mix old and new files).
         """
-        for chunk in self._chunks(on_error=on_error, streaming=True):
+        files = self._source_files(check_urls=True)
+        for chunk in self._chunks(files, on_error=on_error, streaming=True):
             yield from (chunk.to_batches() if isinstance(chunk, pa.Table) else [chunk])
+        check_unchanged(files, "streaming the dataset's records")
 
     def to_arrow(self, on_error: str = "null") -> pa.Table:
         """All records as one Arrow table.
@@ -101,10 +113,20 @@ class TabularDataset(AbstractDataset):
             DataFormatError: a file is malformed (the message names the file and row).
             DatasetValidationError: ``include_path`` or ``partition_format`` adds a
                 column the data already has.
+            OutputChangedError: an output on an object store was overwritten during
+                each of the reads (a read that overlaps an overwrite is read again:
+                the table holds the old output or the new one, never a mix).
         """
+        return read_whole(
+            lambda: self._source_files(check_urls=True),
+            lambda files: self._table(files, on_error),
+            "reading the dataset",
+        )
+
+    def _table(self, files: list[ResolvedFile], on_error: str) -> pa.Table:
         chunks = [
             c if isinstance(c, pa.Table) else pa.Table.from_batches([c])
-            for c in self._chunks(on_error=on_error)
+            for c in self._chunks(files, on_error=on_error)
         ]
         if not chunks:
             schema = self._schema()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from dataferry.data.compute_path import check_path_on_compute, normalise_path_on_compute
 from dataferry.data.file_dataset import local_target
 from dataferry.data.mount import make_link_view
+from dataferry.data.whole_read import check_unchanged
 from dataferry.errors import RunError
 from dataferry.storage.fuse_mount import FuseMount, MountedFile
 from dataferry.storage.integrity import remove_tree, seal
@@ -131,6 +132,10 @@ def copy_into(
     """Copy the files under ``place``; return the folder, or the file for one file.
 
     ``report`` is told the bytes and files copied as they move (per datastore).
+
+    Raises:
+        OutputChangedError: an output on an object store was overwritten while it
+            was copied (the copy could mix its old and new files).
     """
     place.mkdir(parents=True)
     by_location: dict[str, list[tuple[str, str]]] = {}
@@ -144,6 +149,7 @@ def copy_into(
         locations[name].get_files(
             pairs, overwrite=True, show_progress=False, report=report
         )
+    check_unchanged(files, f"copying input files to {place}")
     if one_file and len(files) == 1:
         return local_target(str(place), files[0])
     return str(place)

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from dataferry.data.sources import ResolvedFile
     from dataferry.data.workspace import Workspace
     from dataferry.execution.plan_model import PlanNode
-    from dataferry.storage.location import StorageLocation
+    from dataferry.storage.location import FileSignature, StorageLocation
     from dataferry.storage.transfer_progress import TransferSnapshot
 
     # told the bytes and files hashed of one input as they are read
@@ -297,6 +297,7 @@ class ReuseAdvisor:
                 remember=self.cache.remember,
                 report=report,
                 report_every_s=REPORT_EVERY_S,
+                listed=_listed_signatures(group),
             )
             display = {f.full: f.display for f in group}
             out.update({display[h.signature.path]: h.content_hash for h in hashed})
@@ -406,3 +407,13 @@ def _unusable_reason(
             f"({'; '.join(changed)}; run {original.run_id})"
         )
     return "rerun: " + "; ".join(reasons)
+
+
+def _listed_signatures(files: list[ResolvedFile]) -> dict[str, FileSignature]:
+    """The signatures the files' listings gave (etags on an object store): the
+    fingerprint then asks the store nothing more."""
+    return {
+        f.full: f.pin.listed[f.full]
+        for f in files
+        if f.pin is not None and f.full in f.pin.listed
+    }

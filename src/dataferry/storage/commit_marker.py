@@ -5,8 +5,13 @@ small files next to the output say what a reader may see:
 
 - ``<output>/.dataferry-committing`` is written before the first file is published and
   removed after the marker: while it is there, the output reads as absent.
-- ``<output>/.dataferry-committed`` (JSON: every file with its size and etag) is written
-  last: only the files it lists belong to the output.
+- ``<output>/.dataferry-committed`` (JSON: every file with its size and etag, and a
+  commit id of its own) is written last: only the files it lists belong to the output.
+
+An overwrite publishes onto the old files' names, so a reader that listed the output
+under its old marker could read new files: such a reader keeps the marker bytes it
+read (``seen``) and compares them after reading (``read_pin``); the commit id makes
+every commit's marker differ, even one of identical files.
 
 Listings of a datastore go through ``visible_files``, which applies both rules and hides
 every ``.dataferry-*`` entry (markers, staging prefixes), on every kind of datastore.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import DamagedDataError
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
 STAGING_DIR = ".dataferry-staging"
 MARKER = ".dataferry-committed"
 PENDING = ".dataferry-committing"
+INTENT = ".dataferry-commit.json"  # in a staging prefix: where its commit goes
 MARKER_FORMAT = 1
 
 
@@ -38,15 +45,33 @@ def is_reserved(path: str) -> bool:
 
 
 def marker_body(files: Mapping[str, Mapping[str, Any]]) -> bytes:
-    """The marker's bytes: ``{"format": 1, "files": {relative path: {size, etag}}}``."""
+    """The marker's bytes: ``{"format": 1, "commit": <new id>, "files": {relative
+    path: {size, etag}}}``; two calls never give the same bytes."""
     return json.dumps(
-        {"format": MARKER_FORMAT, "files": dict(sorted(files.items()))},
+        {
+            "format": MARKER_FORMAT,
+            "commit": uuid.uuid4().hex,
+            "files": dict(sorted(files.items())),
+        },
         sort_keys=True,
     ).encode()
 
 
-def read_marker(location: StorageLocation, folder_full: str) -> dict[str, Any]:
+def intent_body(destination: str, new: Mapping[str, int], old: Iterable[str]) -> bytes:
+    """A commit's intent: its destination (relative to the root), the files staged
+    (``{relative path: size}``) and the files the output had before."""
+    body = {"destination": destination, "files": dict(new), "old": sorted(old)}
+    return json.dumps(body, sort_keys=True).encode()
+
+
+def read_marker(
+    location: StorageLocation,
+    folder_full: str,
+    seen: dict[str, bytes] | None = None,
+) -> dict[str, Any]:
     """The files a committed output's marker lists, ``{relative path: {size, etag}}``.
+
+    ``seen``, if given, is told ``{marker path: the bytes read}``.
 
     Raises:
         DamagedDataError: the marker is not one dataferry wrote: not JSON, another
@@ -56,6 +81,8 @@ def read_marker(location: StorageLocation, folder_full: str) -> dict[str, Any]:
     """
     path = f"{folder_full.rstrip('/')}/{MARKER}"
     raw = location.fs.cat_file(path)
+    if seen is not None:
+        seen[path] = bytes(raw)
     try:
         body = json.loads(raw)
         if not isinstance(body, dict) or body.get("format") != MARKER_FORMAT:
@@ -113,6 +140,7 @@ def visible_files(
     markers: Iterable[str] = (),
     *,
     whole: bool = False,
+    seen: dict[str, bytes] | None = None,
 ) -> list[str]:
     """``files`` (full paths, as listed) without what a reader must not see.
 
@@ -126,7 +154,8 @@ def visible_files(
     ``.dataferry-committed`` only the files that marker lists are kept (the innermost
     marker decides); ``.dataferry-*`` entries themselves are dropped. A marker removed
     between the listing and its reading (an overwrite publishing) makes its output
-    read as being committed: absent.
+    read as being committed: absent. ``seen`` is told the bytes of each marker read
+    (see ``read_marker``).
 
     Raises:
         DamagedDataError: a marker is unreadable, or (``whole``) lists a missing file.
@@ -138,7 +167,7 @@ def visible_files(
     allowed: dict[str, dict[str, Any]] = {}
     for folder in marked - pending:
         try:
-            allowed[folder] = read_marker(location, folder)
+            allowed[folder] = read_marker(location, folder, seen)
         except FileNotFoundError:
             pending.add(folder)  # an overwrite took it away since: being committed
     if whole:

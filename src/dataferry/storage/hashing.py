@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -92,6 +92,7 @@ def content_hashes(
     remember: Store,
     report: Callable[[TransferSnapshot], None] | None = None,
     report_every_s: float = 0.5,
+    listed: Mapping[str, FileSignature] | None = None,
 ) -> list[HashedFile]:
     """Hash ``paths`` on ``location``, reading only files whose signature is not cached.
 
@@ -99,7 +100,9 @@ def content_hashes(
     ``remember(datastore, hashed)`` stores new ones. ``report`` is told the bytes and
     files hashed of those to read (cached ones and etags are not read), at most every
     ``report_every_s`` and when a file is done; it may be called from several threads,
-    and whatever it raises stops the hashing.
+    and whatever it raises stops the hashing. ``listed``: signatures an object
+    store's listing gave already (``ReadPin.listed``); only paths without one are
+    looked up, one request each.
     """
     # imported here: a submitting script hashes its snapshot with ``hash_file`` alone,
     # and concurrent.futures imports logging and threading
@@ -109,10 +112,13 @@ def content_hashes(
     if location.is_local:  # a stat takes microseconds: threads would cost more
         threads = _THREADS
         signatures = [location.signature(p) for p in paths]
-    else:  # each signature is a request: ask many at once
+    else:  # from the listing; each one it lacks is a request: ask many at once
         threads = _REMOTE_THREADS
+        given = listed or {}
         with ThreadPoolExecutor(threads) as pool:
-            signatures = list(pool.map(location.signature, paths))
+            signatures = list(
+                pool.map(lambda p: given.get(p) or location.signature(p), paths)
+            )
     known = cached(location.name, signatures)
     todo = [s for s in signatures if s.path not in known]
     progress = _progress(todo, report, report_every_s)

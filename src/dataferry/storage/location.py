@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     import fsspec
 
+    from dataferry.storage.read_pin import ReadPin
     from dataferry.storage.remote_transfer import Listed
     from dataferry.storage.staging import Staging
     from dataferry.storage.transfer_progress import TransferSnapshot
@@ -149,28 +150,52 @@ class StorageLocation:
 
         Raises:
             PathNotFoundError: nothing matches.
+            DamagedDataError: a commit marker is unreadable or lists a missing file.
             StorageError: the datastore could not be listed.
         """
+        return self.resolve_pinned(pattern)[0]
+
+    def resolve_pinned(self, pattern: str) -> tuple[list[str], ReadPin]:
+        """``resolve(pattern)`` and the pin a reader checks after reading the files
+        (``read_pin``: an overwrite that began meanwhile shows there).
+
+        A marker that lists a file the listing lacks may be an overwrite that
+        committed between the listing and the marker's reading: listed once more
+        before it counts as damage.
+
+        Raises:
+            The errors ``resolve`` raises.
+        """
+        from dataferry.errors import DamagedDataError
+        from dataferry.storage.read_pin import ReadPin
+
+        seen: dict[str, bytes] = {}
+        listed: dict[str, FileSignature] = {}
+        try:
+            files = self._resolve(pattern, seen, listed)
+        except DamagedDataError:
+            self.fs.invalidate_cache()
+            seen, listed = {}, {}
+            files = self._resolve(pattern, seen, listed)
+        return files, ReadPin(self, seen, {f: listed[f] for f in files if f in listed})
+
+    def _resolve(
+        self, pattern: str, seen: dict[str, bytes], listed: dict[str, FileSignature]
+    ) -> list[str]:
+        """``resolve``; ``seen`` is told the markers read, ``listed`` the signature
+        of each file as the listing gave it (object stores: etags, no request more)."""
         full = self.full_path(pattern)
         try:
-            if has_glob(pattern):
-                found = self.fs.glob(full, detail=True)
-                files = sorted(
-                    p for p, info in found.items() if info.get("type") == "file"
-                )
-                dirs = [
-                    p for p, info in found.items() if info.get("type") == "directory"
-                ]
-                for d in dirs:
-                    files.extend(self.fs.find(d))
-                files = sorted(set(files))
-            elif self.fs.isdir(full):
-                files = sorted(self.fs.find(full))
-            elif self.fs.isfile(full):
+            infos = self._listed_files(pattern, full)
+            files = sorted(infos) if infos else []
+            if not infos and not has_glob(pattern) and self.fs.isfile(full):
                 files = [full]
-            else:
-                files = []
-            files = self._visible(pattern, full, files)
+            if not self.is_local:
+                listed.update(
+                    (self._strip(p), self.signature_from(self._strip(p), info))
+                    for p, info in infos.items()
+                )
+            files = self._visible(pattern, full, files, seen)
         except StorageError:  # a damaged marker: says what it is already
             raise
         except OSError as exc:
@@ -184,7 +209,23 @@ class StorageLocation:
             )
         return files
 
-    def _visible(self, pattern: str, full: str, files: list[str]) -> list[str]:
+    def _listed_files(self, pattern: str, full: str) -> dict[str, Any]:
+        """``{path: fsspec info}`` of the files a glob or a folder lists, recursively
+        (each folder's listing carries sizes and etags: one request, not one a file)."""
+        if has_glob(pattern):
+            found: dict[str, Any] = self.fs.glob(full, detail=True)
+            infos = {p: i for p, i in found.items() if i.get("type") == "file"}
+            for d, info in found.items():
+                if info.get("type") == "directory":
+                    infos.update(self.fs.find(d, detail=True))
+            return infos
+        if self.fs.isdir(full):
+            return dict(self.fs.find(full, detail=True))
+        return {}
+
+    def _visible(
+        self, pattern: str, full: str, files: list[str], seen: dict[str, bytes]
+    ) -> list[str]:
         """``files`` as a reader may see them: through the commit markers around."""
         stripped = [self._strip(p) for p in files]
         if has_glob(pattern):
@@ -197,7 +238,7 @@ class StorageLocation:
         markers = self.staging.markers_for(base, below=has_glob(pattern))
         # a folder's listing is whole: its outputs must have every file they list
         whole = not has_glob(pattern) and base == self._strip(full)
-        return visible_files(self, stripped, markers, whole=whole)
+        return visible_files(self, stripped, markers, whole=whole, seen=seen)
 
     def _strip(self, path: str) -> str:
         return str(self.fs._strip_protocol(path))
@@ -211,7 +252,12 @@ class StorageLocation:
         if self.is_local:
             st = os.stat(full)
             return FileSignature(full, st.st_size, st.st_mtime_ns, st.st_ino)
-        info: dict[str, Any] = self.fs.info(full)
+        return self.signature_from(full, self.fs.info(full))
+
+    @staticmethod
+    def signature_from(full: str, info: dict[str, Any]) -> FileSignature:
+        """The signature of an object store's file from its fsspec ``info`` (as a
+        listing or a lookup gives it)."""
         etag = str(info.get("etag") or info.get("ETag") or "").strip('"')
         size = int(info.get("size") or 0)
         return FileSignature(full, size, modified_ns(info), 0, etag)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -154,6 +155,11 @@ def put_remote(
 
     def attempt() -> None:
         loc.fs.invalidate_cache()  # after an outage nothing cached is to be trusted
+        if _is_async(loc):
+            _each(
+                loc, "put_file", remaining, [sizes[f] for _, f in remaining], progress
+            )
+            return
         for group in _by_size(remaining, [sizes[f] for _, f in remaining]):
             loc.fs.put(
                 [local for local, _ in group],
@@ -237,6 +243,10 @@ def _get_batch(
 
     def attempt() -> None:
         loc.fs.invalidate_cache()  # after an outage nothing cached is to be trusted
+        if _is_async(loc):
+            parts = [(full, f"{local}.part") for full, local in remaining]
+            _each(loc, "get_file", parts, [size(f) for f, _ in remaining], progress)
+            return
         for group in _by_size(remaining, [size(f) for f, _ in remaining]):
             loc.fs.get(
                 [full for full, _ in group],
@@ -323,6 +333,56 @@ def _drop_parts(pairs: Sequence[tuple[str, str]]) -> None:
         part = f"{local}.part"
         if os.path.exists(part):
             os.unlink(part)
+
+
+def _is_async(loc: StorageLocation) -> bool:
+    """True for a store fsspec drives from its event loop (adlfs, s3fs, gcsfs)."""
+    return bool(getattr(loc.fs, "async_impl", False))
+
+
+def _each(
+    loc: StorageLocation,
+    method: str,
+    pairs: Sequence[tuple[str, str]],
+    sizes: Sequence[int],
+    progress: TransferProgress,
+) -> None:
+    """Move each ``(source, target)`` pair with ``fs.<method>`` (``put_file`` or
+    ``get_file``), small files ``SMALL_FILES_AT_ONCE`` at a time and large ones
+    ``_LARGE_AT_ONCE`` at a time in parallel blocks, on an async store.
+
+    A file starts as soon as one ends (a sliding window): fsspec's bulk call would
+    be one window too, but it makes every file's coroutine up front, so a call cut
+    short leaves them unawaited, and a call per chunk waits for its slowest file
+    (measured: small files moved at 0.35-0.8x the SDK's threads). The threads only
+    wait on fsspec's event loop, where the transfers run.
+
+    Raises:
+        OSError: the first failure; files not yet started are not started.
+    """
+    call = getattr(loc.fs, method)
+    bulk = byte_callback(progress)
+    by_kind: dict[bool, list[tuple[tuple[str, str], int]]] = {False: [], True: []}
+    for pair, n in zip(pairs, sizes, strict=True):
+        by_kind[n >= LARGE_FILE_BYTES].append((pair, n))
+    for large, items in by_kind.items():
+        if not items:
+            continue
+        group = [pair for pair, _ in items]
+        at_once = _LARGE_AT_ONCE if large else SMALL_FILES_AT_ONCE
+        options = bulk_options(loc, [n for _, n in items])
+        options.pop("batch_size", None)  # the window is ours
+
+        def one(pair: tuple[str, str], options: dict[str, Any] = options) -> None:
+            with bulk.branched(*pair) as child:
+                call(pair[0], pair[1], callback=child, **options)
+
+        pool = ThreadPoolExecutor(min(at_once, len(group)))
+        try:
+            for future in [pool.submit(one, pair) for pair in group]:
+                future.result()
+        finally:
+            pool.shutdown(cancel_futures=True)
 
 
 def _by_size(

@@ -6,7 +6,9 @@ The step writes into a local scratch folder. The commit uploads it to
 marker, publishes every file with a server-side copy, and writes the new
 ``<output>/.dataferry-committed`` last (``commit_marker``). A crash at any point
 leaves either the old output, or one that reads as absent, never a mix; what was
-staged is removed by ``discard_step`` (resume, gc). A single-file output is one
+staged is removed by ``discard_step`` (resume, gc), which first finishes or undoes
+a commit left half-way, from the intent the commit wrote beside its staged files
+(``commit_recovery``). A single-file output is one
 server-side copy, atomic by itself, and carries no marker.
 """
 
@@ -23,14 +25,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from dataferry.errors import RunError, StorageError, TargetExistsError
 from dataferry.storage.commit_marker import (
+    INTENT,
     MARKER,
     PENDING,
     STAGING_DIR,
+    intent_body,
     is_reserved,
     marker_body,
     read_marker,
     visible_files,
 )
+from dataferry.storage.commit_recovery import settle_interrupted
 from dataferry.storage.integrity import remote_signature
 from dataferry.storage.location import TRANSFER_THREADS
 from dataferry.storage.retry import with_retries
@@ -80,7 +85,9 @@ class ObjectStoreStaging(Staging):
                 f"datastore '{self.location.name}': cannot commit output "
                 f"'{staged.name}' to '{staged.path}': {exc}"
             ) from exc
-        self.discard(staged)
+        _remove_local(staged.write_dir)  # committed: nothing to settle, only to drop
+        self._remove_quietly(self.staging_prefix(staged.step_run_id, staged.name))
+        self._remove_step_folder(staged.step_run_id)
 
     def _commit_file(self, staged: StagedPlace, *, merge: bool) -> None:
         loc = self.location
@@ -111,15 +118,35 @@ class ObjectStoreStaging(Staging):
             overwrite=True,
             show_progress=False,
         )
-        # from here until the new marker, the output reads as absent: never a mix;
-        # each step is repeatable, so a store that stops answering is retried per step
         retried = functools.partial(self._retried, staged)
-        retried(lambda: loc.fs.pipe_file(f"{final}/{PENDING}", b""))
+        # what a commit killed from here on needs to be finished or undone
+        # (``commit_recovery``), kept beside the staged files until they are discarded
+        body = intent_body(staged.path, new, old)
+        retried(lambda: loc.fs.pipe_file(f"{loc.full_path(prefix)}/{INTENT}", body))
+        self.publish(final, loc.full_path(prefix), new, old, retried)
+
+    def publish(
+        self,
+        final: str,
+        source: str,
+        new: dict[str, int],
+        old: list[str],
+        retried: Callable[[Callable[[], Any]], Any],
+    ) -> None:
+        """Publish the files ``new`` (``{relative path: size}``) staged at ``source``
+        to the output ``final`` that had the files ``old``, and mark it committed.
+
+        From the first call until the new marker the output reads as absent: never
+        a mix. Each call is repeatable, so ``retried`` may repeat it while the store
+        does not answer.
+        """
+        fs = self.location.fs
+        retried(lambda: fs.pipe_file(f"{final}/{PENDING}", b""))
         retried(lambda: self._remove_marker(final))
-        retried(lambda: self._publish(loc.full_path(prefix), final, list(new)))
+        retried(lambda: self._publish(source, final, sorted(new)))
         files = retried(lambda: self._listed(final, set(old) | set(new), new))
-        retried(lambda: loc.fs.pipe_file(f"{final}/{MARKER}", marker_body(files)))
-        retried(lambda: loc.fs.rm_file(f"{final}/{PENDING}"))
+        retried(lambda: fs.pipe_file(f"{final}/{MARKER}", marker_body(files)))
+        retried(lambda: fs.rm_file(f"{final}/{PENDING}"))
 
     def _retried(self, staged: StagedPlace, call: Callable[[], T]) -> T:
         """``call()``, retried while the store does not answer (``storage.retry``).
@@ -202,17 +229,27 @@ class ObjectStoreStaging(Staging):
         )
 
     def discard(self, staged: StagedPlace) -> None:
-        """See ``Staging.discard``: the scratch folder and the staging prefix."""
+        """See ``Staging.discard``: the scratch folder and the staging prefix. A
+        commit of it that failed half-way is settled first (``commit_recovery``)."""
         _remove_local(staged.write_dir)
-        self._remove_quietly(self.staging_prefix(staged.step_run_id, staged.name))
+        prefix = self.staging_prefix(staged.step_run_id, staged.name)
+        settle_interrupted(self, prefix)
+        self._remove_quietly(prefix)
+        self._remove_step_folder(staged.step_run_id)
+
+    def _remove_step_folder(self, step_run_id: str) -> None:
         with contextlib.suppress(OSError):  # the step's other outputs may be there
             self.location.fs.rmdir(
-                self.location.full_path(self.staging_prefix(staged.step_run_id))
+                self.location.full_path(self.staging_prefix(step_run_id))
             )
 
     def discard_step(self, step_run_id: str) -> None:
-        """See ``Staging.discard_step``."""
-        self._remove_quietly(self.staging_prefix(step_run_id))
+        """See ``Staging.discard_step``: a commit the step run began and did not end
+        (killed, or the store stopped answering) is settled first: finished or undone
+        (``commit_recovery``), so no output is left reading as absent for ever."""
+        prefix = self.staging_prefix(step_run_id)
+        settle_interrupted(self, prefix)
+        self._remove_quietly(prefix)
 
     def _remove_quietly(self, relative: str) -> None:
         """A leftover in a staging place is harmless and found by ``gc``: log it."""
