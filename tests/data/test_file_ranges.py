@@ -115,3 +115,31 @@ def test_multi_line_values_and_transforms_are_not_cut(
 
     assert pieces(multi, 1) is None
     assert pieces(plain.take(1), 1) is None
+
+
+@pytest.mark.slow
+def test_cutting_a_large_csv_holds_far_less_than_the_file(
+    blobstore: Datastore, store_root: Path
+) -> None:
+    import threading
+
+    import psutil
+
+    row = "".join(f"{i},{i * 0.25},some text for row {i}\n" for i in range(1000))
+    with (store_root / "big.csv").open("w") as f:
+        f.write("id,value,label\n")
+        for _ in range(1000):  # about 36 MB
+            f.write(row)
+    size = (store_root / "big.csv").stat().st_size
+    table = Dataset.Tabular.from_delimited_files((blobstore, "big.csv"))
+    me = psutil.Process()
+    base, peak, found = me.memory_info().rss, 0, []
+    worker = threading.Thread(target=lambda: found.append(pieces(table, 1 << 20)))
+    worker.start()
+    while worker.is_alive():
+        peak = max(peak, me.memory_info().rss - base)
+        worker.join(0.005)
+
+    assert found[0] is not None
+    assert sum(p.rows for p in found[0]) == 1_000_000
+    assert peak < size / 4, (peak, size)
