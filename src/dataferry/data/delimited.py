@@ -91,6 +91,7 @@ class CsvReader:
         self._layout: _Layout | None = None
         self._schema: pa.Schema | None = None
         self._noted: set[int] = set()  # files whose first line was already compared
+        self._span: tuple[int, int] | None = None  # bytes read by ``read_range``
 
     # -- columns ----------------------------------------------------------------------
 
@@ -266,12 +267,19 @@ class CsvReader:
 
     def _open(self, index: int, f: ResolvedFile) -> _Opened:
         """The file as pyarrow reads it: decoded, checked, header dropped if it has one."""
-        drop = self._has_header(index)
+        span = self._span
+        drop = self._has_header(index) and (span is None or span[0] == 0)
         state = DecodedStream(
             self.codec, self.separator, drop_header=drop, name=f.display
         )
+        source = open_input(f)
+        if span is None:
+            raw = pa.input_stream(source)
+        else:  # a worker's mini-batch: only its bytes are read
+            handle = pa.OSFile(source) if isinstance(source, str) else source
+            raw = handle.get_stream(span[0], span[1] - span[0])
         # closing the stream closes the file (a remote one is a pyarrow input file)
-        stream = pa.TransformInputStream(pa.input_stream(open_input(f)), state)
+        stream = pa.TransformInputStream(raw, state)
         return _Opened(index, f, stream, state)
 
     def _note_first_line(self, opened: _Opened) -> None:
@@ -305,6 +313,17 @@ class CsvReader:
         for index, f in enumerate(self.files):
             for chunk in self._read_file(index, f, schema, streaming):
                 yield f, chunk
+
+    def read_range(self, index: int, start: int, stop: int) -> Iterator[Any]:
+        """The records of bytes ``[start, stop)`` of file ``index`` (both at line
+        starts), read as a whole read reads them: same columns, types and null rules.
+        Only the range that starts the file has its header dropped.
+        """
+        self._span = (start, stop)
+        try:
+            yield from self._read_file(index, self.files[index], self.schema(), False)
+        finally:
+            self._span = None
 
     def _read_file(
         self, index: int, f: ResolvedFile, schema: pa.Schema, streaming: bool

@@ -1,7 +1,9 @@
 """Mini-batches: files of mounted folders, or records of tabular datasets.
 
 A file mini-batch is at most ``mini_batch_size`` files; a tabular one is about
-``mini_batch_size`` bytes of records and never spans two source files; with
+``mini_batch_size`` bytes of records and never spans two source files: a byte range
+of a delimited file or a run of Parquet row groups, which the worker reads itself
+(``data.file_ranges``), else records read here; with
 ``partition_keys`` each distinct key value is one. Mini-batches are numbered in a
 fixed order, and each has a ``key`` that says what it holds (not where it was
 mounted), so a resumed step recognises the ones it finished.
@@ -36,8 +38,9 @@ _Found = tuple[str, int, Any, "dict[str, Any] | None", "str | None"]
 
 @dataclass(frozen=True)
 class MiniBatch:
-    """One unit of work: ``payload`` is what ``run()`` gets (absolute paths, or a
-    pyarrow table made a DataFrame in the worker); ``items`` is how many files or
+    """One unit of work: ``payload`` is what ``run()`` gets (absolute paths, a
+    pyarrow table, or a ``FilePiece`` of input ``dataset_id`` the worker reads; tables
+    become DataFrames in the worker); ``items`` is how many files or
     rows it holds; ``partition`` the key values with ``partition_keys``."""
 
     index: int
@@ -94,13 +97,27 @@ def _tabular_batches(
     number: int, dataset_id: str, options: ParallelOptions, workspace: Workspace
 ) -> list[_Found]:
     from dataferry.data.abstract_dataset import AbstractDataset
+    from dataferry.data.file_ranges import pieces
     from dataferry.data.file_tables import tables_by_file
 
     dataset = AbstractDataset.get_by_id(workspace, dataset_id)
+    size = options.mini_batch_size or DEFAULT_BATCH_BYTES
+    if not options.partition_keys:
+        found = pieces(dataset, size)  # type: ignore[arg-type]
+        if found is not None:  # workers read their own piece: no rows held here
+            return [
+                (
+                    f"piece:{number}:{p.name}:{p.start}:{p.stop}",
+                    p.rows,
+                    p,
+                    None,
+                    dataset_id,
+                )
+                for p in found
+            ]
     tables = list(tables_by_file(dataset))  # type: ignore[arg-type]
     if options.partition_keys:
         return _partitions(number, tables, options.partition_keys, dataset_id)
-    size = options.mini_batch_size or DEFAULT_BATCH_BYTES
     out: list[_Found] = []
     for name, table in tables:
         rows = max(1, math.floor(size * table.num_rows / max(table.nbytes, 1)))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataferry.data.file_ranges import FilePiece, read_piece
 from dataferry.execution.parallel.entry_script import (
     AGENT_VARIABLE,
     LEVEL_VARIABLE,
@@ -96,13 +97,34 @@ def _load(path: Path) -> ModuleType:
 def _call(
     run: Any, payload: Any, partition: dict[str, Any] | None, dataset_id: str | None
 ) -> Any:
-    """``run(mini_batch)``; a table becomes a pandas DataFrame first."""
+    """``run(mini_batch)``; a piece is read, and a table made a DataFrame, first."""
+    if isinstance(payload, FilePiece):
+        payload = _read_piece(str(dataset_id), payload)
     batch = payload if isinstance(payload, list) else payload.to_pandas()
     if partition is None:
         return run(batch)
     return run(
         batch, MiniBatchContext(partition, _partition_dataset(dataset_id, partition))
     )
+
+
+_READERS: dict[str, tuple[Any, Any]] = {}  # dataset id: (dataset, reader), per worker
+
+
+def _read_piece(dataset_id: str, piece: FilePiece) -> Any:
+    """The piece's records, read from the input by this worker (the reader, with its
+    inferred schema, is kept for the worker's next pieces)."""
+    if dataset_id not in _READERS:
+        from dataferry.data.abstract_dataset import AbstractDataset
+        from dataferry.execution.run_context import step_workspace
+
+        workspace = step_workspace()
+        if workspace is None:
+            raise RuntimeError("a mini-batch worker runs inside a step process only")
+        dataset: Any = AbstractDataset.get_by_id(workspace, dataset_id)
+        _READERS[dataset_id] = (dataset, dataset._reader())
+    dataset, reader = _READERS[dataset_id]
+    return read_piece(dataset, piece, reader)
 
 
 def _partition_dataset(dataset_id: str | None, partition: dict[str, Any]) -> Any:
