@@ -26,6 +26,7 @@ def test_create_a_ray_target(
         "compute", "create", "ray-gpu", "--ray", address, "--max-nodes", nodes,
         "--num-cpus", "2", "--num-gpus", "0.5", "--memory", "1000000",
         "--resource", "tpu=1", "--label", "zone=a", "--lost-node-retries", "1",
+        "--shared-folder", "/mnt/share/",
     )  # fmt: skip
 
     assert created.exit_code == 0, created.output
@@ -36,6 +37,7 @@ def test_create_a_ray_target(
     target = ComputeTarget(workspace, "ray-gpu")
     assert isinstance(target, RayCompute)
     assert (target.ray_address, target.lost_node_retries) == (address, 1)
+    assert target.shared_folders == ["/mnt/share"]
     assert target.resources == {
         "num_cpus": 2.0,
         "num_gpus": 0.5,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -79,3 +80,24 @@ def test_create_refuses_another_configuration_naming_both_kinds(
         r"RayCompute\.provisioning_configuration\(\.\.\.\), not dict",
     ):
         ComputeTarget.create(workspace, "x-ray", {"address": "local"})  # type: ignore[arg-type]
+
+
+def test_shared_folders_are_kept_normalised() -> None:
+    config = RayCompute.provisioning_configuration(
+        "127.0.0.1:6379", shared_folders=["/mnt/share/", "/data//x"]
+    )
+
+    assert config.to_config()["shared_folders"] == ["/mnt/share", "/data/x"]
+
+
+@pytest.mark.parametrize("folder", ["relative/dir", "", 7])
+def test_a_shared_folder_that_is_not_absolute_is_refused(folder: object) -> None:
+    with pytest.raises(
+        ComputeConfigurationError,
+        match=r"^Invalid Ray configuration: shared_folders must be absolute paths, "
+        rf"not {re.escape(repr(folder))}\.$",
+    ):
+        RayCompute.provisioning_configuration(
+            "127.0.0.1:6379",
+            shared_folders=[folder],  # type: ignore[list-item]
+        )

@@ -98,6 +98,12 @@ def show(name: str, as_json: bool) -> None:
 )
 @click.option("--label", multiple=True, help="With --ray: KEY=VALUE a node must have.")
 @click.option(
+    "--shared-folder",
+    multiple=True,
+    help="With --ray: an absolute folder every node sees at the same path "
+    "(repeatable); local-folder datastores inside it are reachable from all nodes.",
+)
+@click.option(
     "--lost-node-retries",
     type=int,
     default=None,
@@ -138,7 +144,15 @@ def _aml_config(options: dict[str, Any]) -> Any:
     )
 
 
-_RAY_ONLY = ("num_cpus", "num_gpus", "memory", "resource", "label", "lost_node_retries")
+_RAY_ONLY = (
+    "num_cpus",
+    "num_gpus",
+    "memory",
+    "resource",
+    "label",
+    "shared_folder",
+    "lost_node_retries",
+)
 
 
 def _ray_config(address: str, options: dict[str, Any]) -> Any:
@@ -157,6 +171,7 @@ def _ray_config(address: str, options: dict[str, Any]) -> Any:
         resources={k: float(v) for k, v in _pairs(options["resource"], "--resource")},
         node_labels=dict(_pairs(options["label"], "--label")),
         lost_node_retries=DEFAULT_LOST_NODE_RETRIES if retries is None else retries,
+        shared_folders=list(options["shared_folder"]),
     )
 
 

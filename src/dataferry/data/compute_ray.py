@@ -10,6 +10,7 @@ Ray client address (``ray://host:port``), a cluster's GCS address (``host:port``
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from dataferry.data.compute import ComputeTarget, register_kind
 from dataferry.errors import ComputeConfigurationError, ComputeTargetTypeError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 RAY_KIND = "RayCompute"
 _HOST_PORT = re.compile(r"^(?:ray://)?[A-Za-z0-9.\-\[\]:]+:(\d{1,5})$")
@@ -39,6 +40,7 @@ class RayProvisioningConfiguration:
     lost_node_retries: int
     resources: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
+    shared_folders: tuple[str, ...] = ()
     kind = RAY_KIND
     runs_on = "ray"
 
@@ -50,6 +52,7 @@ class RayProvisioningConfiguration:
             "lost_node_retries": self.lost_node_retries,
             "resources": dict(self.resources),
             "description": self.description,
+            "shared_folders": list(self.shared_folders),
         }
 
 
@@ -64,6 +67,7 @@ def ray_configuration(
     node_labels: Mapping[str, str] | None = None,
     lost_node_retries: int = DEFAULT_LOST_NODE_RETRIES,
     description: str | None = None,
+    shared_folders: Sequence[str] = (),
 ) -> RayProvisioningConfiguration:
     """``RayCompute.provisioning_configuration(...)``: a Ray target's settings.
 
@@ -74,14 +78,17 @@ def ray_configuration(
         resources: custom Ray resources each step asks for.
         node_labels: node labels a step's node must have (Ray's ``label_selector``).
         lost_node_retries: how often a step whose worker or node was lost is run again.
+        shared_folders: absolute folders every node sees at the same path (a network
+            share, or one disk); a local-folder datastore under one is reachable
+            from all nodes.
 
     Returns:
         The configuration for ``ComputeTarget.create``.
 
     Raises:
         ComputeTargetTypeError: a setting has the wrong type.
-        ComputeConfigurationError: the address has no known shape, or a count is
-            negative; every problem is listed.
+        ComputeConfigurationError: the address has no known shape, a count is
+            negative, or a shared folder is not absolute; every problem is listed.
     """
     problems = [why] if (why := check_ray_address(address)) else []
     asked = {"num_cpus": num_cpus, "num_gpus": num_gpus, "memory": memory}
@@ -96,6 +103,11 @@ def ray_configuration(
             problems.append(
                 f"node_labels must map str to str, not {label!r}: {wanted_value!r}"
             )
+    problems += [
+        f"shared_folders must be absolute paths, not {folder!r}"
+        for folder in shared_folders
+        if not isinstance(folder, str) or not os.path.isabs(folder)
+    ]
     if problems:
         raise ComputeConfigurationError(
             "Invalid Ray configuration: " + "; ".join(problems) + "."
@@ -105,8 +117,9 @@ def ray_configuration(
         wanted["resources"] = {k: float(v) for k, v in resources.items()}
     if node_labels:
         wanted["label_selector"] = dict(node_labels)
+    shared = tuple(os.path.normpath(folder) for folder in shared_folders)
     return RayProvisioningConfiguration(
-        address, max_nodes, lost_node_retries, wanted, description
+        address, max_nodes, lost_node_retries, wanted, description, shared
     )
 
 
@@ -169,6 +182,11 @@ class RayCompute(ComputeTarget):
     def resources(self) -> dict[str, Any]:
         """What each step asks Ray for (``num_cpus``, ``memory``, ...)."""
         return dict(self._config.get("resources") or {})
+
+    @property
+    def shared_folders(self) -> list[str]:
+        """Folders every node of the cluster sees at the same path."""
+        return list(self._config.get("shared_folders") or [])
 
 
 register_kind(RayCompute)

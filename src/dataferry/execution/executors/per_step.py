@@ -10,12 +10,14 @@ one node). A run with no Ray step gets the plain ``LocalExecutor``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog.compute_store import ComputeStore
 from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import EventKind
 from dataferry.data.compute_ray import RAY_KIND
+from dataferry.data.datastore import Datastore
 from dataferry.errors import DatastoreNotOnComputeError
 from dataferry.execution.executors.local import LocalExecutor
 from dataferry.execution.executors.ray_executor import RayExecutor
@@ -127,25 +129,34 @@ def executor_for_run(workspace: Workspace, run_id: str, plan: Plan) -> Executor:
         for name, r in records.items()
     }
     for name, executor in executors.items():
-        check_reachable(workspace, plan, name, executor)
+        shared = records[name].config.get("shared_folders") or []
+        check_reachable(workspace, plan, name, executor, shared)
     return PerStepExecutor(executors)
 
 
 def check_reachable(
-    workspace: Workspace, plan: Plan, target: str, executor: RayExecutor
+    workspace: Workspace,
+    plan: Plan,
+    target: str,
+    executor: RayExecutor,
+    shared_folders: Iterable[str] = (),
 ) -> None:
     """Check that the cluster's nodes reach every datastore the target's steps use.
 
+    A local-folder datastore whose root is inside one of the target's
+    ``shared_folders`` (seen by every node at the same path) is reachable.
+
     Raises:
-        DatastoreNotOnComputeError: a local-folder datastore is used and the cluster
-            has more than one node (the folder is on the driver's machine only).
+        DatastoreNotOnComputeError: a local-folder datastore outside the shared
+            folders is used and the cluster has more than one node.
     """
+    shared = [Path(folder).resolve() for folder in shared_folders]
     nodes = [n for n in plan.nodes if n.compute_target == target]
     used = sorted({(n.name, s) for n in nodes for s in _datastores(plan, n)})
     local = [
         (step, store)
         for step, store in used
-        if workspace.catalog.get_datastore(store).kind == "local"
+        if _only_on_driver(workspace, store, shared)
     ]
     if not local:
         return
@@ -157,8 +168,17 @@ def check_reachable(
         f"compute target '{target}' is a Ray cluster of {count} nodes at "
         f"{executor.address}, and a local-folder datastore is only on the driver's "
         f"machine: {listed}. Use a datastore every node reaches (Azure Blob, ADLS, "
-        "S3) for these steps' data, or run them on a local target; nothing was run."
+        "S3, or a local folder inside one of the target's shared_folders) for "
+        "these steps' data, or run them on a local target; nothing was run."
     )
+
+
+def _only_on_driver(workspace: Workspace, store: str, shared: list[Path]) -> bool:
+    """Whether ``store`` is a local folder outside every shared folder."""
+    if workspace.catalog.get_datastore(store).kind != "local":
+        return False
+    root = Path(Datastore.get(workspace, store).location.root).resolve()
+    return not any(root.is_relative_to(folder) for folder in shared)
 
 
 def _datastores(plan: Plan, node: PlanNode) -> Iterable[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -298,13 +299,29 @@ def _init(ray: Any, address: str) -> None:
             )
         else:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            ray.init(address=address, **quiet)
+            ray.init(address=address, _node_ip_address=_own_ip(address), **quiet)
     except (ConnectionError, RuntimeError, TimeoutError, ValueError) as exc:
         raise ComputeUnreachableError(
             f"cannot connect to the Ray cluster at {address}: {_first_line(exc)}; "
             "check that it runs and that the address is its GCS host:port (or "
             "ray://host:port for Ray Client)."
         ) from exc
+
+
+def _own_ip(address: str) -> str | None:
+    """This machine's address on the route to the GCS at ``address`` (a UDP connect
+    sends nothing), so the driver finds its node's raylet on a cluster whose head is
+    not on loopback; None for a ``ray://`` client address or an unknown host."""
+    if address.startswith("ray://"):
+        return None
+    host = address.rpartition(":")[0].strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((host, 1))
+            return str(probe.getsockname()[0])
+    except OSError:
+        return None
 
 
 def _note(step: PreparedStep, message: str) -> None:
