@@ -123,7 +123,7 @@ def exported(catalog_url: str, tmp_path: Path) -> Path:
 def test_the_header_names_revision_and_counts(exported: Path) -> None:
     header = json.loads(exported.read_text().splitlines()[0])
     assert header["format"] == "dataferry-catalog"
-    assert header["revision"] == "0012"
+    assert header["revision"] == "0020"
     assert header["tables"]["settings"] == 2
     assert header["tables"]["metrics"] == 3
     assert header["tables"]["runs"] == 0

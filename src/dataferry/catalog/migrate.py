@@ -14,8 +14,19 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest revision in migrations/versions; a test keeps the two in step
-HEAD_REVISION = "0012"
-_KNOWN = {"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0012"}
+HEAD_REVISION = "0020"
+_KNOWN = {
+    "0001",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0006",
+    "0007",
+    "0008",
+    "0012",
+    "0020",
+}
 _SQLITE_FILE = (
     "sqlite:///"  # the URL of a SQLite file, as Workspace.catalog_url makes it
 )
