@@ -199,7 +199,7 @@ def _out_of_order(lines: list[str]) -> list[str]:
         (
             _header_revision,
             r"exported at schema revision '0007', and this "
-            r"dataferry's catalog is at '0012'",
+            r"dataferry's catalog is at '0020'",
         ),
         (lambda ls: ["not json\n", *ls[1:]], r"line 1: it is not JSON"),
         (
