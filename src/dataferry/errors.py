@@ -520,6 +520,27 @@ class PinNotInstallableError(EnvironmentBuildError):
     message names the package, the versions the index offers and why each failed."""
 
 
+class PublishedPipelineError(PipelineError):
+    """A published pipeline or pipeline endpoint refused a request."""
+
+
+class PublishedPipelineNotFoundError(PublishedPipelineError, LookupError):
+    """No published pipeline or pipeline endpoint has that id (or name)."""
+
+    exit_code = 3
+
+
+class PublishedPipelineStateError(PublishedPipelineError, ValueError):
+    """A disabled published pipeline or endpoint was submitted, an endpoint name is
+    taken, or an endpoint version is unknown (the SDK raises ``ValueError``)."""
+
+
+class ServeError(DataferryError, ValueError):
+    """``dataferry serve`` cannot start: a bad host or port, or the port is taken."""
+
+    exit_code = 2
+
+
 class ModelError(DataferryError):
     """The model registry refused a request; the SDK's ``WebserviceException``."""
 

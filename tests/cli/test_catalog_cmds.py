@@ -65,9 +65,9 @@ def silent_server() -> Iterator[int]:
 def test_check_says_the_revision_of_a_current_catalog(run: Invoke) -> None:
     result = run("catalog", "check")
     assert result.exit_code == 0
-    assert "schema revision 0013 (current)" in said(result)
+    assert "schema revision 0020 (current)" in said(result)
     document = json.loads(run("catalog", "check", "--json").output)
-    assert document["revision"] == document["head"] == "0013"
+    assert document["revision"] == document["head"] == "0020"
     assert document["current"] is True
     assert document["url"].endswith("catalog.db")
 
@@ -78,23 +78,23 @@ def test_an_old_catalog_is_named_then_migrated(run: Invoke, tmp_path: Path) -> N
     assert result.exit_code == 1
     assert (
         f"the catalog {url} is at schema revision '0006'; this dataferry expects "
-        "'0013'. Run `dataferry catalog migrate` to upgrade it." in said(result)
+        "'0020'. Run `dataferry catalog migrate` to upgrade it." in said(result)
     )
     result = run("catalog", "migrate", "--url", url)
     assert result.exit_code == 0
-    assert f"catalog {url}: migrated from 0006 to 0013" in said(result)
+    assert f"catalog {url}: migrated from 0006 to 0020" in said(result)
     assert run("catalog", "check", "--url", url).exit_code == 0
     again = run("catalog", "migrate", "--url", url)
-    assert f"catalog {url}: already at schema revision 0013" in said(again)
+    assert f"catalog {url}: already at schema revision 0020" in said(again)
 
 
 def test_check_of_a_missing_file_creates_nothing(run: Invoke, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'none.db'}"
     result = run("catalog", "check", "--url", url)
     assert result.exit_code == 1
-    assert f"the catalog {url} is empty; this dataferry expects '0013'" in said(result)
+    assert f"the catalog {url} is empty; this dataferry expects '0020'" in said(result)
     assert not (tmp_path / "none.db").exists()
-    assert "migrated from empty to 0013" in said(
+    assert "migrated from empty to 0020" in said(
         run("catalog", "migrate", "--url", url)
     )
 
@@ -110,7 +110,7 @@ def test_a_newer_schema_is_refused_untouched(
     assert result.exit_code == 1
     assert (
         "the catalog is at schema revision '0099', newer than this dataferry knows "
-        "('0013'); upgrade dataferry to open it." in said(result)
+        "('0020'); upgrade dataferry to open it." in said(result)
     )
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [

@@ -300,13 +300,17 @@ def _raced(who: str, current: str, to: str) -> str:
 
 
 def events_of(
-    conn: Connection, run_id: str, after_id: int, limit: int
+    conn: Connection, run_id: str | None, after_id: int, limit: int
 ) -> list[EventRecord]:
-    """The run's events with an id above ``after_id``, oldest first, at most ``limit``."""
+    """The run's (every run's, for None) events with an id above ``after_id``, oldest
+    first, at most ``limit``."""
+    where = events.c.id > after_id
+    if run_id is not None:
+        where = and_(events.c.run_id == run_id, where)
     rows = conn.execute(
         select(events, step_runs.c.step_name)
         .outerjoin(step_runs, step_runs.c.id == events.c.step_run_id)
-        .where(and_(events.c.run_id == run_id, events.c.id > after_id))
+        .where(where)
         .order_by(events.c.id)
         .limit(limit)
     ).all()

@@ -591,6 +591,23 @@ class RunStore:
                 )
             return run_events.events_of(conn, run_id, after_id, limit)
 
+    def events_of_all_runs(
+        self, after_id: int = 0, *, limit: int = 1000
+    ) -> list[EventRecord]:
+        """Every run's events with an id above ``after_id``, oldest first (a feed).
+
+        Raises:
+            EventCursorError: ``after_id`` is not an integer >= 0, or ``limit`` < 1.
+        """
+        if isinstance(after_id, bool) or not isinstance(after_id, int) or after_id < 0:
+            raise EventCursorError(
+                f"events after id {after_id!r}: pass 0 or the id of the last event read."
+            )
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise EventCursorError(f"limit {limit!r}: pass an integer >= 1.")
+        with self.catalog.read() as conn:
+            return run_events.events_of(conn, None, after_id, limit)
+
     def last_event_id(self, run_id: str) -> int:
         """The id of the run's newest event (0 if it has none)."""
         with self.catalog.read() as conn:

@@ -340,3 +340,46 @@ models = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_models_run_id", "run_id"),
 )
+
+# published pipelines (Pipeline.publish): an immutable compiled plan plus its parameter
+# defaults; only ``status`` ('Active'/'Disabled') ever changes
+published_pipelines = Table(
+    "published_pipelines",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("version", String(255)),
+    Column("status", String(16), nullable=False),
+    Column("continue_on_step_failure", String(8)),  # 'True'/'False' or NULL: unset
+    Column("plan", JSON, nullable=False),
+    Column("parameters", JSON, nullable=False),  # name -> serialised default
+    Column("graph_description", Text),  # the pipeline's own description
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_published_pipelines_name", "name"),
+)
+
+# pipeline endpoints: a unique name over numbered versions ("0", "1", ...) of published
+# pipelines, one of them the default
+pipeline_endpoints = Table(
+    "pipeline_endpoints",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("description", Text),
+    Column("status", String(16), nullable=False),
+    Column("default_version", String(32), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+pipeline_endpoint_versions = Table(
+    "pipeline_endpoint_versions",
+    metadata,
+    Column(
+        "endpoint_id", String(64), ForeignKey("pipeline_endpoints.id"), primary_key=True
+    ),
+    Column("version", String(32), primary_key=True),
+    Column(
+        "pipeline_id", String(64), ForeignKey("published_pipelines.id"), nullable=False
+    ),
+)

@@ -28,6 +28,7 @@ from dataferry.cli import (
     render,
     run_cmds,
     runs_cmds,
+    serve_cmds,
     workspace_cmds,
 )
 from dataferry.cli.context import CliState
@@ -45,6 +46,7 @@ _COMMANDS: tuple[click.Command, ...] = (
     compute_cmds.compute,
     model_cmds.model,
     catalog_cmds.catalog,
+    serve_cmds.serve,
     completion.completion,
 )
 

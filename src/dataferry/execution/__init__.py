@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from dataferry.execution.pipeline_run import (
         StepRunOutput as StepRunOutput,
     )
+    from dataferry.execution.published import (
+        PublishedPipeline as PublishedPipeline,
+    )
     from dataferry.execution.run_context import (
         Run as Run,
     )
@@ -40,6 +43,7 @@ _LAZY = {
     "Pipeline": "dataferry.execution.pipeline",
     "PipelineRun": "dataferry.execution.pipeline_run",
     "PortDataReference": "dataferry.execution.pipeline_run",
+    "PublishedPipeline": "dataferry.execution.published",
     "Run": "dataferry.execution.run_context",
     "RunEnvironmentException": "dataferry.execution.run_context",
     "ScriptRun": "dataferry.execution.script_run",

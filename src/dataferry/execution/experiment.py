@@ -90,9 +90,17 @@ class Experiment:
             from dataferry.execution.script_submit import submit_script_run
 
             return submit_script_run(self, config, tags, kwargs)
+        from dataferry.execution.published import PublishedPipeline
+
+        if isinstance(config, PublishedPipeline):
+            if "pipeline_params" in kwargs:  # the SDK's deprecated alias
+                kwargs["pipeline_parameters"] = kwargs.pop("pipeline_params")
+            return config.submit(self.workspace, self.name, **kwargs)
         if not isinstance(config, Pipeline):
             raise type_error(
-                "Experiment.submit(): config", "a Pipeline or a ScriptRunConfig", config
+                "Experiment.submit(): config",
+                "a Pipeline, PublishedPipeline or ScriptRunConfig",
+                config,
             )
         unknown = sorted(set(kwargs) - _PIPELINE_KWARGS)
         if unknown:

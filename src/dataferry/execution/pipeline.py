@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from dataferry.execution.experiment import Experiment
     from dataferry.execution.pipeline_run import PipelineRun
     from dataferry.execution.plan_model import PlanNode
+    from dataferry.execution.published import PublishedPipeline
 
 _SUBMIT_KWARGS = {"enable_email_notification"}
 # runs submitted by this process, in order (``dataferry run FILE.py`` watches them)
@@ -178,6 +179,44 @@ class Pipeline(PipelineGraph):
         run = PipelineRun(experiment, run_id, _link=link)
         SUBMITTED.append(run)
         return run
+
+    def publish(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        version: str | None = None,
+        continue_on_step_failure: bool | None = None,
+    ) -> PublishedPipeline:
+        """Save the pipeline as an Active published pipeline, to submit later from
+        Python (``published.submit``) or over REST (a POST to ``published.endpoint``).
+
+        Raises:
+            PipelineTypeError: an argument is of the wrong type.
+            PipelineValidationError: the graph has problems (every one is listed).
+            EnvironmentDefinitionError, EnvironmentBuildError: as ``submit``.
+        """
+        from dataferry.execution.published import publish
+
+        return publish(self, name, description, version, continue_on_step_failure)
+
+    def _compile_for_publish(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The plan JSON and serialised parameter defaults, after submit's checks."""
+        from dataferry.execution.plan import PlanCompiler
+        from dataferry.execution.submission import read_facts
+
+        with gc_paused():
+            problems = self.validate()
+            if not problems:
+                refused = self.environment_problems()
+                if refused:
+                    raise EnvironmentDefinitionError("\n".join(refused))
+                _build_environments(self)
+            facts = read_facts(self.workspace)
+            problems += datastore_problems(self, facts.datastores)
+            if problems:
+                raise PipelineValidationError(problems, "pipeline")
+            compiler = PlanCompiler(self, self.workspace, facts.default_datastore)
+            return compiler.compile().to_json(), compiler.parameters(None)
 
 
 def _build_environments(graph: PipelineGraph) -> None:

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 from dataferry.catalog.status import TERMINAL, RunStatus, StepStatus
 from dataferry.data.datapath import DataReference
 from dataferry.data.datastore import Datastore
-from dataferry.errors import ActivityFailedException, RunError, RunStateError
+from dataferry.errors import (
+    ActivityFailedException,
+    PipelineTypeError,
+    RunError,
+    RunStateError,
+)
 from dataferry.execution import run_layout, views
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.port_identity import reused_names
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
     from dataferry.execution.agent_client import AgentLink
     from dataferry.execution.experiment import Experiment
+    from dataferry.execution.published import PublishedPipeline
     from dataferry.execution.run_files import RunFiles
 
 _WATCH_S = 0.1
@@ -440,6 +446,35 @@ class PipelineRun(_RunBase, RunMetricsApi, RegistersModels):
     def tags(self) -> dict[str, str]:
         """The run's tags."""
         return dict(self._store.get_run(self._id).tags)
+
+    def publish_pipeline(
+        self,
+        name: str,
+        description: str,
+        version: str,
+        continue_on_step_failure: bool | None = None,
+        **kwargs: Any,
+    ) -> PublishedPipeline:
+        """Publish this run's plan (with its parameter values as the defaults).
+
+        Raises:
+            PipelineTypeError: an argument is of the wrong type or unknown.
+        """
+        from dataferry.execution.published import publish_run
+
+        if kwargs:
+            raise PipelineTypeError(
+                f"publish_pipeline() got unexpected arguments {sorted(kwargs)}"
+            )
+        record = self._store.get_run(self._id)
+        return publish_run(
+            self.experiment.workspace,
+            record,
+            name,
+            description,
+            version,
+            continue_on_step_failure,
+        )
 
     def get_status(self) -> str:
         """NotStarted, Running, Finished, Failed, Canceled or CancelRequested."""

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from dataferry.execution.views.estimates import (
         expected_duration_s as expected_duration_s,
     )
+    from dataferry.execution.views.events import (
+        all_events_since as all_events_since,
+    )
     from dataferry.execution.views.events import events_since as events_since
     from dataferry.execution.views.events import watch_events as watch_events
     from dataferry.execution.views.formatting import format_duration as format_duration
@@ -79,6 +82,7 @@ _EXPORTS = {
     "check_experiment": "dataferry.execution.views.refs",
     "driver_gone": "dataferry.execution.views.runs",
     "events_since": "dataferry.execution.views.events",
+    "all_events_since": "dataferry.execution.views.events",
     "expected_duration_s": "dataferry.execution.views.estimates",
     "format_duration": "dataferry.execution.views.formatting",
     "get_step": "dataferry.execution.views.runs",

@@ -45,3 +45,20 @@ def watch_events(workspace: Workspace, run_ids: Collection[str]) -> EventWatcher
         CatalogUnavailableError: the database server cannot be reached.
     """
     return EventWatcher(workspace.catalog, run_ids)
+
+
+def all_events_since(
+    workspace: Workspace, after_id: int = 0, *, limit: int = 1000
+) -> list[EventView]:
+    """Every run's events with an id above ``after_id``, oldest first, at most
+    ``limit`` (what a server's live feed reads on from).
+
+    Raises:
+        EventCursorError: ``after_id`` is not an integer >= 0, or ``limit`` < 1.
+    """
+    return [
+        EventView(
+            e.id, e.run_id, e.step_run_id, e.step_name, e.time, e.kind, dict(e.payload)
+        )
+        for e in RunStore(workspace.catalog).events_of_all_runs(after_id, limit=limit)
+    ]

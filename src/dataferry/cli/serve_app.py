@@ -1,0 +1,153 @@
+"""The ``dataferry serve`` application: a JSON API over the read model, and the REST
+submit of published pipelines. Imported only by ``dataferry serve`` (Starlette).
+
+Who may call: a request carries ``Authorization: Bearer <workspace token>`` (what
+``get_authentication_header()`` returns). On the default loopback address
+(127.0.0.1, ::1, localhost) reading needs no token; submitting always does. On any
+other address, 127.0.0.2 included, every route needs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from dataferry.data.authentication import is_workspace_token
+from dataferry.errors import (
+    DataferryError,
+    PublishedPipelineNotFoundError,
+    RunNotFoundError,
+)
+from dataferry.execution import views
+from dataferry.execution.published import submit_published
+from dataferry.execution.published_params import rest_overrides
+from dataferry.execution.serve_settings import SUBMIT_PATH
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from starlette.requests import Request
+
+    from dataferry.data.workspace import Workspace
+
+    Handler = Callable[[Request, bytes], Response]
+    Endpoint = Callable[[Request], Awaitable[Response]]
+
+DEFAULT_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    def plain(o: Any) -> Any:
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return dataclasses.asdict(o)
+        if isinstance(o, datetime):
+            return o.isoformat()
+        return str(o)
+
+    body = json.dumps(value, default=plain)
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    """The error body the Azure ML REST API answers with."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status)
+
+
+def build_app(workspace: Workspace, *, host: str) -> Starlette:
+    """The application serving ``workspace``; ``host`` decides who needs a token."""
+    open_reads = host in DEFAULT_HOSTS
+
+    def guarded(handler: Handler, *, is_read: bool) -> Endpoint:
+        async def checked(request: Request) -> Response:
+            header = request.headers.get("authorization", "")
+            if not (is_read and open_reads) and not is_workspace_token(
+                workspace, header
+            ):
+                return _error(
+                    401,
+                    "Unauthorized",
+                    "missing or wrong bearer token: send the header "
+                    "auth.get_authentication_header() returns",
+                )
+            body = await request.body()
+            try:
+                # the catalog and the submit block: off the event loop
+                return await run_in_threadpool(handler, request, body)
+            except (RunNotFoundError, PublishedPipelineNotFoundError) as exc:
+                return _error(404, "NotFound", str(exc))
+            except DataferryError as exc:
+                return _error(400, "UserError", str(exc))
+
+        return checked
+
+    def health(request: Request, body: bytes) -> Response:
+        return _json({"status": "ok"})
+
+    def runs(request: Request, body: bytes) -> Response:
+        limit = int(request.query_params.get("limit", "50"))
+        experiment = request.query_params.get("experiment")
+        return _json(views.list_runs(workspace, experiment=experiment, limit=limit))
+
+    def run(request: Request, body: bytes) -> Response:
+        return _json(views.run_detail(workspace, request.path_params["run_id"]))
+
+    def events(request: Request, body: bytes) -> Response:
+        after = _int(request.query_params.get("after", "0"), "after")
+        run_id = request.query_params.get("run")
+        if run_id:
+            return _json(views.events_since(workspace, run_id, after))
+        return _json(views.all_events_since(workspace, after))
+
+    def submit(request: Request, body: bytes) -> Response:
+        return _submit(workspace, request, body)
+
+    routes = [
+        Route("/api/health", guarded(health, is_read=True)),
+        Route("/api/runs", guarded(runs, is_read=True)),
+        Route("/api/runs/{run_id}", guarded(run, is_read=True)),
+        Route("/api/events", guarded(events, is_read=True)),
+        Route(
+            f"{SUBMIT_PATH}/{{pipeline_id}}",
+            guarded(submit, is_read=False),
+            methods=["POST"],
+        ),
+    ]
+    return Starlette(routes=routes)
+
+
+def _int(text: str, name: str) -> int:
+    from dataferry.errors import EventCursorError
+
+    try:
+        return int(text)
+    except ValueError:
+        raise EventCursorError(
+            f"{name}={text!r}: pass 0 or the id of the last event read."
+        ) from None
+
+
+def _submit(workspace: Workspace, request: Request, raw: bytes) -> Response:
+    """POST body as the SDK sends it -> ``{"Id": <run id>}``."""
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return _error(400, "UserError", "the request body is not JSON")
+    if not isinstance(body, dict) or not isinstance(body.get("ExperimentName"), str):
+        return _error(400, "UserError", "the body needs a string ExperimentName")
+    run = submit_published(
+        workspace,
+        request.path_params["pipeline_id"],
+        body["ExperimentName"],
+        rest_overrides(workspace, body),
+        continue_on_step_failure=body.get("ContinueRunOnStepFailure"),
+        tags=body.get("Tags") or body.get("tags"),
+        quiet=True,
+    )
+    return _json({"Id": run.id})

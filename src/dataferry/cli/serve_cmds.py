@@ -1,0 +1,55 @@
+"""``dataferry serve``: the workspace's server (JSON API, REST submit of published
+pipelines). Starlette and uvicorn are imported only when it starts."""
+
+from __future__ import annotations
+
+import click
+
+from dataferry.cli import render
+from dataferry.cli.context import current_workspace
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to bind.",
+)
+def serve(host: str, port: int) -> None:
+    """Serve the workspace: runs and events as JSON, and published pipelines' REST
+    endpoints. Off the default loopback address every request needs the bearer token
+    printed at start (the one get_authentication_header() returns)."""
+    import socket
+
+    from dataferry._extras import import_extra
+
+    import_extra("starlette", "serve", "dataferry serve")
+    uvicorn = import_extra("uvicorn", "serve", "dataferry serve")
+
+    from dataferry.cli.serve_app import DEFAULT_HOSTS, build_app
+    from dataferry.data.authentication import workspace_token
+    from dataferry.errors import ServeError
+    from dataferry.execution.serve_settings import record_server_url
+
+    workspace = current_workspace()
+    try:  # bound here so a taken port is a typed error, and port 0 gets one
+        sock = socket.create_server((host, port))
+    except OSError as exc:
+        raise ServeError(
+            f"cannot listen on {host}:{port}: {exc}; pick another --port or --host."
+        ) from exc
+    bound = sock.getsockname()[1]
+    url = f"http://{host}:{bound}"
+    record_server_url(workspace, url)
+    render.say(f"Serving workspace {workspace.name} on {url}")
+    if host not in DEFAULT_HOSTS:
+        render.say(
+            f"Every request needs: Authorization: Bearer {workspace_token(workspace)}"
+        )
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(workspace, host=host), log_level="warning")
+    )
+    server.run(sockets=[sock])
