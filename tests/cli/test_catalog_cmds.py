@@ -15,6 +15,8 @@ from dataferry.catalog import SqlCatalog, migrate
 from dataferry.catalog.sql_catalog import CONNECT_TIMEOUT_S, server_connect_args
 from dataferry.errors import CatalogUnavailableError
 
+HEAD = migrate.HEAD_REVISION  # the messages name the newest revision
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -65,9 +67,9 @@ def silent_server() -> Iterator[int]:
 def test_check_says_the_revision_of_a_current_catalog(run: Invoke) -> None:
     result = run("catalog", "check")
     assert result.exit_code == 0
-    assert "schema revision 0020 (current)" in said(result)
+    assert f"schema revision {HEAD} (current)" in said(result)
     document = json.loads(run("catalog", "check", "--json").output)
-    assert document["revision"] == document["head"] == "0020"
+    assert document["revision"] == document["head"] == HEAD
     assert document["current"] is True
     assert document["url"].endswith("catalog.db")
 
@@ -78,23 +80,25 @@ def test_an_old_catalog_is_named_then_migrated(run: Invoke, tmp_path: Path) -> N
     assert result.exit_code == 1
     assert (
         f"the catalog {url} is at schema revision '0006'; this dataferry expects "
-        "'0020'. Run `dataferry catalog migrate` to upgrade it." in said(result)
+        f"'{HEAD}'. Run `dataferry catalog migrate` to upgrade it." in said(result)
     )
     result = run("catalog", "migrate", "--url", url)
     assert result.exit_code == 0
-    assert f"catalog {url}: migrated from 0006 to 0020" in said(result)
+    assert f"catalog {url}: migrated from 0006 to {HEAD}" in said(result)
     assert run("catalog", "check", "--url", url).exit_code == 0
     again = run("catalog", "migrate", "--url", url)
-    assert f"catalog {url}: already at schema revision 0020" in said(again)
+    assert f"catalog {url}: already at schema revision {HEAD}" in said(again)
 
 
 def test_check_of_a_missing_file_creates_nothing(run: Invoke, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'none.db'}"
     result = run("catalog", "check", "--url", url)
     assert result.exit_code == 1
-    assert f"the catalog {url} is empty; this dataferry expects '0020'" in said(result)
+    assert f"the catalog {url} is empty; this dataferry expects '{HEAD}'" in said(
+        result
+    )
     assert not (tmp_path / "none.db").exists()
-    assert "migrated from empty to 0020" in said(
+    assert f"migrated from empty to {HEAD}" in said(
         run("catalog", "migrate", "--url", url)
     )
 
@@ -110,7 +114,7 @@ def test_a_newer_schema_is_refused_untouched(
     assert result.exit_code == 1
     assert (
         "the catalog is at schema revision '0099', newer than this dataferry knows "
-        "('0020'); upgrade dataferry to open it." in said(result)
+        f"('{HEAD}'); upgrade dataferry to open it." in said(result)
     )
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
@@ -218,4 +222,4 @@ def test_check_of_an_unshared_workspace_ignores_absolute_paths(
     Dataset.Tabular.from_delimited_files(str(outside)).register(workspace, "far")
     result = run("catalog", "check")
     assert result.exit_code == 0
-    assert "schema revision 0013 (current)" in said(result)
+    assert f"schema revision {HEAD} (current)" in said(result)
