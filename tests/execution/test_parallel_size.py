@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from dataferry import (
 )
 from dataferry.errors import ParallelRunSizeError
 from dataferry.execution.parallel_size import check_parallel_sizes
+from dataferry.execution.submission import WorkspaceFacts, read_facts
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -109,4 +111,15 @@ def test_sizes_within_the_target_or_on_no_recorded_target_pass(
     none = _pipeline(workspace, blobstore, tmp_path, None, 4, 1)
 
     for pipeline in (fits, unrecorded, none):
-        assert check_parallel_sizes(pipeline, workspace.catalog, {}) is None
+        assert check_parallel_sizes(pipeline, {cluster: 2}, {}) is None
+
+
+def test_the_targets_sizes_reach_the_script_in_the_workspace_facts(
+    workspace: Workspace, cluster: str
+) -> None:
+    # the agent reads them where the catalog is open; the script only gets the JSON
+    facts = read_facts(workspace)
+    sent = WorkspaceFacts.from_json(json.loads(json.dumps(facts.to_json())))
+
+    assert facts.compute_nodes == {cluster: 2}
+    assert sent == facts

@@ -4,6 +4,10 @@ Locally every node of a recorded target is this machine, so a target offers
 ``max_nodes`` nodes of ``os.cpu_count()`` processes each. A step asking for more
 nodes, or more processes per node, than that is refused before the run is recorded;
 a step on no recorded target (None, ``local``, an unknown name) runs as asked.
+
+The targets' sizes come from the recorder's workspace facts (``WorkspaceFacts``), read
+where the catalog is open: this module is imported by the submitting script, which
+loads no catalog code when the local agent records its run.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from dataferry.catalog.compute_store import ComputeStore
 from dataferry.errors import ParallelRunSizeError
 from dataferry.pipeline.parallel_step import ParallelRunStep
 from dataferry.pipeline.parameters import PipelineParameter
@@ -19,19 +22,19 @@ from dataferry.pipeline.parameters import PipelineParameter
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from dataferry.catalog.sql_catalog import SqlCatalog
     from dataferry.pipeline.graph import PipelineGraph
 
 
 def check_parallel_sizes(
-    graph: PipelineGraph, catalog: SqlCatalog, parameters: Mapping[str, Any]
+    graph: PipelineGraph, max_nodes: Mapping[str, int], parameters: Mapping[str, Any]
 ) -> None:
     """Every ParallelRunStep's ``node_count`` and ``process_count_per_node`` fit its
     recorded compute target.
 
     Args:
         graph: the pipeline being submitted.
-        catalog: the workspace's catalog (its compute targets).
+        max_nodes: each recorded compute target's ``max_nodes``, by name
+            (``WorkspaceFacts.compute_nodes``).
         parameters: the run's parameter values (a size may be a PipelineParameter).
 
     Raises:
@@ -41,16 +44,15 @@ def check_parallel_sizes(
     steps = [s for s in graph.steps if isinstance(s, ParallelRunStep)]
     if not steps:
         return
-    sizes = {t.name: t.max_nodes for t in ComputeStore(catalog).list()}
     cores = os.cpu_count() or 1
     for step in steps:
         config = step.parallel_run_config
         target = _target_name(config.compute_target)
-        if target not in sizes:
+        if target is None or target not in max_nodes:
             continue
         nodes = int(_value(config.node_count, parameters))
         per_node = int(_value(config.process_count_per_node or 1, parameters))
-        _check(step.name, target, nodes, per_node, sizes[target], cores)
+        _check(step.name, target, nodes, per_node, max_nodes[target], cores)
 
 
 def _check(

@@ -157,7 +157,7 @@ class Pipeline(PipelineGraph):
                     self, self.workspace, recorder.facts.default_datastore
                 )
                 parameters = compiler.parameters(overrides)
-                check_parallel_sizes(self, self.workspace.catalog, parameters)
+                check_parallel_sizes(self, recorder.facts.compute_nodes, parameters)
                 plan = compiler.compile()
                 # before the run is recorded: another folder may resume or rerun it
                 publish_snapshots(self.workspace, {n.snapshot for n in plan.nodes})

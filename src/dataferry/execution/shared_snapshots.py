@@ -15,7 +15,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -65,7 +64,7 @@ def publish_snapshots(workspace: Workspace, stored: Iterable[str]) -> list[str]:
 
 def _publish(location: StorageLocation, folder: Path, path: str) -> None:
     staging = location.staging
-    token = f"snapshot-{uuid.uuid4().hex[:16]}"  # this upload's own staging prefix
+    token = f"snapshot-{os.urandom(8).hex()}"  # this upload's own staging prefix
     with tempfile.TemporaryDirectory(prefix="dataferry-snapshot-") as scratch:
         write = staging.stage(path, token, "snapshot", Path(scratch))
         shutil.copytree(folder, write / FILES)

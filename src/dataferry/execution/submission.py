@@ -28,21 +28,29 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class WorkspaceFacts:
-    """What submit checks a pipeline against: the workspace's default datastore and the
-    names of its registered datastores (lower case: names are case-insensitive)."""
+    """What submit checks a pipeline against: the workspace's default datastore, the
+    names of its registered datastores (lower case: names are case-insensitive) and
+    each recorded compute target's ``max_nodes`` by name. Read where the catalog is
+    open, so that the submitting script need not open it (nor import SQLAlchemy)."""
 
     default_datastore: str
     datastores: frozenset[str]
+    compute_nodes: Mapping[str, int]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "default_datastore": self.default_datastore,
             "datastores": sorted(self.datastores),
+            "compute_nodes": dict(self.compute_nodes),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> WorkspaceFacts:
-        return cls(str(data["default_datastore"]), frozenset(data["datastores"]))
+        return cls(
+            str(data["default_datastore"]),
+            frozenset(data["datastores"]),
+            {str(k): int(v) for k, v in data["compute_nodes"].items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -139,10 +147,13 @@ def read_facts(workspace: Workspace) -> WorkspaceFacts:
     Raises:
         CatalogError: the catalog cannot be opened or read.
     """
+    from dataferry.catalog.compute_store import ComputeStore
+
     catalog = workspace.catalog
     return WorkspaceFacts(
         workspace.default_datastore_name(),
         frozenset(spec.name for spec in catalog.list_datastores()),
+        {target.name: target.max_nodes for target in ComputeStore(catalog).list()},
     )
 
 

@@ -20,8 +20,8 @@ every ``.dataferry-*`` entry (markers, staging prefixes), on every kind of datas
 from __future__ import annotations
 
 import json
+import os
 import posixpath
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import DamagedDataError
@@ -50,7 +50,9 @@ def marker_body(files: Mapping[str, Mapping[str, Any]]) -> bytes:
     return json.dumps(
         {
             "format": MARKER_FORMAT,
-            "commit": uuid.uuid4().hex,
+            # 128 random bits, as uuid4 gave: ``uuid`` imports ``platform``, and this
+            # module is on every submitting script's import path
+            "commit": os.urandom(16).hex(),
             "files": dict(sorted(files.items())),
         },
         sort_keys=True,
