@@ -638,13 +638,15 @@ def scale(root: Path, sizes: list[int], repeat: int) -> bool:
                     f"submitted in {found['total'][0]:.3f} s wall, "
                     f"{found['total'][1]:.3f} s CPU (target < {TARGET_SCALE_S:.0f} s)"
                 )
-            per_step[size] = _per_step(found, fixed, size, 1)
+            per_step[size] = _added_per_step(found, fixed, size, 1)
         ok &= _growth(shape, per_step)
     print(f"Part 2 ends; {_load()}")
     return ok
 
 
-def _per_step(found: dict[str, Any], fixed: dict[str, Any], size: int, i: int) -> float:
+def _added_per_step(
+    found: dict[str, Any], fixed: dict[str, Any], size: int, i: int
+) -> float:
     """Seconds per step added to the 10-step pipeline: wall (``i`` 0) or CPU (1)."""
     return float(found["total"][i] - fixed["total"][i]) / (size - BASELINE)
 
@@ -656,7 +658,9 @@ def _row(shape: str, size: int, found: dict[str, Any], fixed: Any) -> None:
             f"{found[p][i]:>{w}.3f}"
             for p, w in zip((*PHASES, "total"), widths, strict=True)
         )
-        added = f"{_per_step(found, fixed, size, i) * 1e6:10.1f} us" if fixed else ""
+        added = (
+            f"{_added_per_step(found, fixed, size, i) * 1e6:10.1f} us" if fixed else ""
+        )
         info = "".join(
             f"{found[p][i]:>{w}.3f}" for p, w in zip(INFO, (8, 9), strict=True)
         )
