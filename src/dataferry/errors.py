@@ -55,6 +55,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidVersionError",
     "LogOffsetError",
+    "LogStreamError",
     "ModelArgumentError",
     "ModelDownloadExistsError",
     "ModelError",
@@ -713,6 +714,12 @@ class InputChangedError(RunError, PermissionError):
 
 class LogOffsetError(RunError, ValueError):
     """A log was asked for from a byte offset (or in a chunk size) that cannot be one."""
+
+    exit_code = 2
+
+
+class LogStreamError(RunError, ValueError):
+    """A step's log was asked for by a stream name that is not stdout or stderr."""
 
     exit_code = 2
 

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dataferry.cli.serve_pages import page_routes
 from dataferry.data.authentication import is_workspace_token
 from dataferry.errors import (
     DataferryError,
@@ -119,6 +120,7 @@ def build_app(workspace: Workspace, *, host: str) -> Starlette:
             methods=["POST"],
         ),
     ]
+    routes += page_routes(workspace, lambda h: guarded(h, is_read=True), _json)
     return Starlette(routes=routes)
 
 

@@ -60,6 +60,9 @@ if TYPE_CHECKING:
     from dataferry.execution.views.runs import run_status as run_status
     from dataferry.execution.views.runs import step_view as step_view
     from dataferry.execution.views.runs import wait_for_status as wait_for_status
+    from dataferry.execution.views.step_logs import LogRange as LogRange
+    from dataferry.execution.views.step_logs import read_log_range as read_log_range
+    from dataferry.execution.views.step_logs import step_log_file as step_log_file
     from dataferry.execution.views.waiting import Every as Every
     from dataferry.execution.views.waiting import wait_until as wait_until
 
@@ -69,6 +72,7 @@ _EXPORTS = {
     "LATEST": "dataferry.execution.views.refs",
     "LineageView": "dataferry.execution.views.model",
     "LogChunk": "dataferry.execution.views.model",
+    "LogRange": "dataferry.execution.views.step_logs",
     "LogTail": "dataferry.execution.views.logs",
     "MetricView": "dataferry.execution.views.model",
     "OutputView": "dataferry.execution.views.model",
@@ -93,6 +97,8 @@ _EXPORTS = {
     "outputs": "dataferry.execution.views.runs",
     "read_log_chunk": "dataferry.execution.views.logs",
     "read_whole_log": "dataferry.execution.views.logs",
+    "read_log_range": "dataferry.execution.views.step_logs",
+    "step_log_file": "dataferry.execution.views.step_logs",
     "plan_graph": "dataferry.execution.views.run_graph",
     "registrations": "dataferry.execution.views.runs",
     "resolve_run": "dataferry.execution.views.refs",

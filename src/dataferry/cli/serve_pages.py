@@ -1,0 +1,157 @@
+"""The web page of ``dataferry serve``: its static files, the JSON a page needs
+beyond the run API (a run's graph, a step's log by byte range, its download), and
+the live feed over Server-Sent Events (``/api/stream``).
+
+Every route reads through the read model and is wrapped by the application's
+token check (``guard``). The page itself is plain ES modules and SVG in
+``cli/web`` (no build step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from dataferry.errors import EventCursorError, LogOffsetError, RunError
+from dataferry.execution import views
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+    from starlette.requests import Request
+
+    from dataferry.data.workspace import Workspace
+
+    Handler = Callable[[Request, bytes], Response]
+    Guard = Callable[[Handler], Callable[[Request], Awaitable[Response]]]
+    Encode = Callable[[object], Response]
+
+WEB_DIR = Path(__file__).with_name("web")
+TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+POLL_S = 0.25  # how often the feed reads the events table: the live delay's floor
+HEARTBEAT_S = 15.0  # a comment line so that proxies keep an idle stream open
+
+
+def page_routes(workspace: Workspace, guard: Guard, encode: Encode) -> list[Route]:
+    """The page's routes; ``guard`` checks the caller, ``encode`` makes JSON."""
+
+    def graph(request: Request, body: bytes) -> Response:
+        return encode(views.run_graph(workspace, request.path_params["run_id"]))
+
+    def log(request: Request, body: bytes) -> Response:
+        query = request.query_params
+        return encode(
+            views.read_log_range(
+                workspace,
+                request.path_params["run_id"],
+                request.path_params["step"],
+                stream=query.get("stream", "stdout"),
+                offset=_int(query.get("offset", "0"), "offset", LogOffsetError),
+                length=_int(query.get("length", "65536"), "length", LogOffsetError),
+            )
+        )
+
+    def download(request: Request, body: bytes) -> Response:
+        run_id, step = request.path_params["run_id"], request.path_params["step"]
+        stream = request.query_params.get("stream", "stdout")
+        path, _ = views.step_log_file(workspace, run_id, step, stream)
+        name = f"{run_id}_{step}_{stream}.txt"
+        if path is None or not path.exists():
+            return Response(b"", media_type="text/plain", headers=_attachment(name))
+        return FileResponse(path, media_type="text/plain", filename=name)
+
+    def stream(request: Request, body: bytes) -> Response:
+        cursor = request.headers.get("last-event-id") or request.query_params.get(
+            "after", "0"
+        )
+        after = _int(cursor, "Last-Event-ID", EventCursorError)
+        if after < 0:
+            raise EventCursorError(
+                f"Last-Event-ID={after}: pass 0 or the id of the last event read."
+            )
+        events = _feed(workspace, request, after, request.query_params.get("run"))
+        return StreamingResponse(
+            events,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    def page(request: Request, body: bytes) -> Response:
+        return _static("index.html")
+
+    def asset(request: Request, body: bytes) -> Response:
+        return _static(request.path_params["name"])
+
+    return [
+        Route("/", guard(page)),
+        Route("/ui/{name}", guard(asset)),
+        Route("/api/stream", guard(stream)),
+        Route("/api/runs/{run_id}/graph", guard(graph)),
+        Route("/api/runs/{run_id}/steps/{step}/log", guard(log)),
+        Route("/api/runs/{run_id}/steps/{step}/log/download", guard(download)),
+    ]
+
+
+async def _feed(
+    workspace: Workspace, request: Request, after: int, run_id: str | None
+) -> AsyncIterator[str]:
+    """SSE messages, one per event above ``after`` (of ``run_id`` if given), oldest
+    first, each with its id: a reconnecting EventSource sends the last one back as
+    ``Last-Event-ID`` and misses nothing."""
+    yield "retry: 1000\n\n"
+    idle = 0.0
+    while not await request.is_disconnected():
+        batch = await run_in_threadpool(
+            views.all_events_since, workspace, after, limit=500
+        )
+        for event in batch:
+            after = event.id
+            if run_id is None or event.run_id == run_id:
+                yield _message(event)
+        if batch:
+            idle = 0.0
+            continue
+        await asyncio.sleep(POLL_S)
+        idle += POLL_S
+        if idle >= HEARTBEAT_S:
+            idle = 0.0
+            yield ": idle\n\n"
+
+
+def _message(event: views.EventView) -> str:
+    data = {
+        "id": event.id,
+        "run_id": event.run_id,
+        "step_name": event.step_name,
+        "kind": event.kind,
+        "time": event.time.isoformat() if event.time else None,
+        "payload": event.payload,
+    }
+    return f"id: {event.id}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+def _static(name: str) -> Response:
+    # only the page's own files: a name is never a path
+    path = WEB_DIR / name
+    if "/" in name or path.suffix not in TYPES or not path.is_file():
+        return Response(f"no page file {name!r}", status_code=404)
+    return FileResponse(path, media_type=TYPES[path.suffix])
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def _int(text: str, name: str, error: type[RunError]) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise error(
+            f"{name}={text!r} is not an integer; pass a whole number."
+        ) from None

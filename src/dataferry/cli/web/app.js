@@ -1,0 +1,114 @@
+// The dataferry page: #/ (runs), #/run/ID (graph), #/run/ID/step/NAME (logs).
+// Live: one EventSource on /api/stream; each event re-reads what the view shows.
+import { drawGraph } from "/ui/graph.js";
+
+const view = document.getElementById("view");
+const PAGE = 65536;
+let refresh = () => {};
+let timer = null;
+let poll = null; // a running step's log grows without events: re-read it each second
+
+const api = async (path) => {
+  const r = await fetch(path);
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+};
+const h = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag);
+  Object.assign(e, attrs);
+  e.append(...kids);
+  return e;
+};
+const esc = encodeURIComponent;
+
+const feed = new EventSource("/api/stream?after=0");
+feed.onopen = () => document.getElementById("live").classList.add("on");
+feed.onerror = () => document.getElementById("live").classList.remove("on");
+feed.onmessage = () => { clearTimeout(timer); timer = setTimeout(() => refresh(), 50); };
+
+async function runsView() {
+  const exp = h("select", { id: "experiment" }), st = h("select", { id: "status" });
+  const body = h("tbody");
+  view.replaceChildren(h("div", { className: "filters" }, "Experiment ", exp, "Status ", st),
+    h("table", { id: "runs" }, h("thead", {}, h("tr", {}, ...["Run", "Experiment", "Status", "Steps", "Duration"].map((t) => h("th", {}, t)))), body));
+  const fill = (sel, values) => {
+    const was = sel.value;
+    sel.replaceChildren(h("option", { value: "" }, "all"), ...values.map((v) => h("option", { value: v }, v)));
+    sel.value = values.includes(was) ? was : "";
+  };
+  refresh = async () => {
+    const all = await api("/api/runs?limit=200");
+    fill(exp, [...new Set(all.map((r) => r.experiment))].sort());
+    fill(st, [...new Set(all.map((r) => r.status))].sort());
+    const rows = all.filter((r) => (!exp.value || r.experiment === exp.value) && (!st.value || r.status === st.value));
+    body.replaceChildren(...rows.map((r) => h("tr", { className: "run" },
+      h("td", {}, h("a", { href: `#/run/${esc(r.id)}` }, r.id)), h("td", {}, r.experiment),
+      h("td", { className: `status-${r.status}` }, r.status), h("td", {}, r.step_statuses.join(" ")),
+      h("td", {}, r.duration_s == null ? "" : `${r.duration_s.toFixed(1)} s`))));
+  };
+  exp.onchange = st.onchange = () => refresh();
+  await refresh();
+}
+
+async function runView(id) {
+  const title = h("h2", {}, `Run ${id}`), holder = h("div", { id: "graph-holder" });
+  view.replaceChildren(title, holder);
+  refresh = async () => {
+    const [graph, detail] = await Promise.all([api(`/api/runs/${esc(id)}/graph`), api(`/api/runs/${esc(id)}`)]);
+    title.textContent = `Run ${id} · ${detail.experiment} · ${detail.status}`;
+    const details = new Map(detail.steps.map((s) => [`step:${s.node_id}`, s]));
+    holder.replaceChildren(drawGraph(graph, details, (name) => { location.hash = `#/run/${esc(id)}/step/${esc(name)}`; }));
+  };
+  await refresh();
+}
+
+async function logView(id, step) {
+  const stream = h("select", { id: "stream" }, h("option", { value: "stdout" }, "stdout"), h("option", { value: "stderr" }, "stderr"));
+  const older = h("button", { id: "older" }, "Load earlier"), pre = h("pre", { id: "log" });
+  const info = h("span", { id: "log-info" }), download = h("a", { id: "download" }, "Download");
+  view.replaceChildren(h("h2", {}, h("a", { href: `#/run/${esc(id)}` }, id), ` / ${step}`),
+    h("div", {}, stream, " ", older, " ", download, " ", info), pre);
+  let start = 0, end = 0;
+  const url = (offset, length = PAGE) => `/api/runs/${esc(id)}/steps/${esc(step)}/log?stream=${stream.value}&offset=${offset}&length=${length}`;
+  const show = (r) => { info.textContent = `bytes ${start}–${end} of ${r.size}${r.final ? "" : " · live"}`; older.disabled = start === 0; };
+  // the last page first: a huge log is never read whole
+  const open = async () => {
+    download.href = `/api/runs/${esc(id)}/steps/${esc(step)}/log/download?stream=${stream.value}`;
+    const first = await api(url(0, 4));
+    start = Math.max(0, first.size - PAGE);
+    const r = await api(url(start));
+    if (start > 0) { const cut = r.text.indexOf("\n") + 1; start += new TextEncoder().encode(r.text.slice(0, cut)).length; r.text = r.text.slice(cut); }
+    end = r.end; pre.textContent = r.text; show(r); pre.scrollTop = pre.scrollHeight;
+  };
+  refresh = async () => { // the live tail: what was written since `end`
+    let r;
+    do {
+      r = await api(url(end));
+      if (r.restarted) { pre.textContent = ""; start = 0; }
+      pre.textContent += r.text; end = r.end;
+    } while (r.more);
+    show(r);
+    if (r.final) clearInterval(poll);
+  };
+  poll = setInterval(() => refresh(), 1000);
+  older.onclick = async () => {
+    const from = Math.max(0, start - PAGE), r = await api(url(from, start - from));
+    pre.textContent = r.text + pre.textContent; start = from; show(r);
+  };
+  stream.onchange = open;
+  await open();
+}
+
+async function route() {
+  clearInterval(poll);
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  try {
+    if (parts[0] === "run" && parts[2] === "step") await logView(parts[1], parts[3]);
+    else if (parts[0] === "run") await runView(parts[1]);
+    else await runsView();
+  } catch (err) {
+    view.replaceChildren(h("p", { className: "error" }, String(err.message || err)));
+  }
+}
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,97 @@
+"""The page of ``dataferry serve`` in a real browser: Playwright driving the Debian
+Chromium (tests/servers/chromium.py). A screenshot of each view is written under the
+test's tmp folder, its path printed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from cli.page_kit import talk_and_wait
+from cli.test_serve import start_server
+from servers.chromium import ARGS, chromium
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from playwright.sync_api import Page
+
+    from dataferry import Workspace
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+GREEN = "#66bb6a"  # COLOURS.Finished in cli/web/graph.js
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium()), args=ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1000, "height": 700})
+        finally:
+            browser.close()
+
+
+def shot(page: Page, tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+def step_box(page: Page, name: str, status: str) -> str:
+    return f'g.step[data-name="{name}"][data-status="{status}"]'
+
+
+def test_a_finished_runs_graph_and_a_steps_log(
+    workspace: Workspace, tmp_path: Path, page: Page
+) -> None:
+    flag = tmp_path / "go"
+    flag.touch()
+    run = talk_and_wait(workspace, tmp_path, lines=200_000, flag=flag).submit("pages")
+    run.wait_for_completion(show_output=False, timeout_seconds=120)
+    for url in start_server(workspace, "127.0.0.1"):
+        page.goto(f"{url}/#/")
+        page.wait_for_selector(f'#runs a[href="#/run/{run.id}"]')
+        shot(page, tmp_path, "runs")
+
+        page.click(f'#runs a[href="#/run/{run.id}"]')
+        page.wait_for_selector(step_box(page, "wait", "Finished"))
+        assert page.locator('g.data:has-text("made")').count() == 1
+        assert (
+            page.get_attribute(f"{step_box(page, 'talk', 'Finished')} rect", "fill")
+            == GREEN
+        )
+        shot(page, tmp_path, "graph")
+
+        page.click(step_box(page, "talk", "Finished"))
+        page.wait_for_function(
+            "document.querySelector('#log')?.textContent.endsWith('line 199999 é\\n')"
+        )
+        # only the last page was loaded, not the whole log
+        assert "line 0 é" not in page.text_content("#log")
+        assert "of " in page.text_content("#log-info")
+        shot(page, tmp_path, "log")
+        page.goto("about:blank")  # closes the page's event stream: the server can stop
+
+
+def test_a_step_turns_green_live(
+    workspace: Workspace, tmp_path: Path, page: Page
+) -> None:
+    flag = tmp_path / "go"
+    run = talk_and_wait(workspace, tmp_path, lines=3, flag=flag).submit("pages")
+    try:
+        for url in start_server(workspace, "127.0.0.1"):
+            page.goto(f"{url}/#/run/{run.id}")
+            page.wait_for_selector(step_box(page, "wait", "Running"), timeout=60_000)
+            shot(page, tmp_path, "running")
+            flag.touch()
+            page.wait_for_selector(step_box(page, "wait", "Finished"), timeout=60_000)
+            box = f"{step_box(page, 'wait', 'Finished')} rect"
+            assert page.get_attribute(box, "fill") == GREEN
+            shot(page, tmp_path, "finished")
+            page.goto("about:blank")
+    finally:
+        flag.touch()
+        run.wait_for_completion(show_output=False, timeout_seconds=120)
