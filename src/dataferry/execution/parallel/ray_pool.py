@@ -218,4 +218,9 @@ class RayPool:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of what went wrong: a failed actor call's own exception (a
+    ``RayTaskError``'s first line only names the call)."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        exc = cause
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
