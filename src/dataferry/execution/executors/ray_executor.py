@@ -11,6 +11,7 @@ cancel (the task stops the step's process group), then ``force=True`` after a gr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from dataferry._extras import import_extra
 from dataferry.errors import ComputeUnreachableError
 from dataferry.execution.executors import ray_task
+from dataferry.execution.parallel.ray_pool import ADDRESS_VARIABLE, OPTIONS_VARIABLE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -210,13 +212,26 @@ class RayExecutor:
         spec = {
             "argv": list(step.argv),
             "cwd": step.cwd,
-            "env": dict(step.env),
+            "env": {**step.env, **self._cluster_env()},
             "stdout_path": step.stdout_path,
             "stderr_path": step.stderr_path,
         }
         remote = self._remote.options(name=f"dataferry:{step.name}", **self.options)
         handle.ref = remote.remote(spec)
         self._watch(handle)
+
+    def _cluster_env(self) -> dict[str, str]:
+        """What a step needs to start Ray work of its own on this cluster (a
+        ParallelRunStep's actors): the GCS address, and the node labels its work
+        must stay on."""
+        ray = self.connect()
+        try:
+            address = str(ray.get_runtime_context().gcs_address)
+        except (AttributeError, RuntimeError):  # a Ray Client driver has none
+            address = self.address
+        labels = self.options.get("label_selector")
+        options = {"label_selector": labels} if labels else {}
+        return {ADDRESS_VARIABLE: address, OPTIONS_VARIABLE: json.dumps(options)}
 
     def _watch(self, handle: RayHandle) -> None:
         """A thread that makes ``exit_fd`` readable when the task ends, so the
@@ -278,6 +293,20 @@ class RayExecutor:
             self.on_lost(handle.step_run_id, handle.lost + 1, reason)
         self._submit(handle)
         return None
+
+
+def join_cluster(address: str) -> Any:
+    """Connect this process (a step on a node) to the cluster at ``address``; the
+    ``ray`` module.
+
+    Raises:
+        ExtraNotInstalledError: Ray is not installed.
+        ComputeUnreachableError: the cluster cannot be reached.
+    """
+    ray = import_extra("ray", "ray", f"running mini-batches on Ray ({address})")
+    if not ray.is_initialized():
+        _init(ray, address)
+    return ray
 
 
 def _init(ray: Any, address: str) -> None:

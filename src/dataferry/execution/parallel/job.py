@@ -20,6 +20,7 @@ from dataferry.execution.parallel.batches import plan_batches
 from dataferry.execution.parallel.options import parse_options
 from dataferry.execution.parallel.pool import ProcessPool
 from dataferry.execution.parallel.progress import Finished, ProgressLog, progress_key
+from dataferry.execution.parallel.ray_pool import RayPool, ray_address
 from dataferry.execution.parallel.worker import WorkerSpec
 from dataferry.execution.run_context import CONTEXT_ENV, step_workspace
 from dataferry.execution.run_layout import run_dir
@@ -107,19 +108,34 @@ def _run(
         output_dir=options.output or str(Path.cwd() / "outputs"),
         logging_level=options.logging_level,
     )
-    pool: WorkerPool = ProcessPool(
-        spec,
-        count=min(options.worker_count, len(pending)),
-        timeout_s=options.run_invocation_timeout,
-        # the reference's rules: 2 * node_count * process_count_per_node failures,
-        # or no progress for 3 * run_invocation_timeout + 30 s (see ProcessPool)
-        max_init_failures=2 * options.worker_count,
-        stall_s=3 * options.run_invocation_timeout + 30,
-    )
+    pool = _pool(spec, options, count=min(options.worker_count, len(pending)))
     try:
         _drive(pool, pending, options, progress, account)
     finally:
         pool.close()
+
+
+def _pool(spec: WorkerSpec, options: ParallelOptions, *, count: int) -> WorkerPool:
+    """Ray actors when the step runs on a Ray target, else local processes.
+
+    Raises:
+        ComputeUnreachableError: the step's Ray cluster cannot be joined.
+    """
+    limits = {
+        "count": count,
+        "timeout_s": options.run_invocation_timeout,
+        # the reference's rules: 2 * node_count * process_count_per_node failures,
+        # or no progress for 3 * run_invocation_timeout + 30 s (see ProcessPool)
+        "max_init_failures": 2 * options.worker_count,
+        "stall_s": 3 * options.run_invocation_timeout + 30,
+    }
+    address = ray_address()
+    if address is None:
+        return ProcessPool(spec, **limits)
+    from dataferry.execution.executors.ray_executor import join_cluster
+
+    log.info("running mini-batches as Ray actors on %s", address)
+    return RayPool(join_cluster(address), spec, **limits)
 
 
 def _drive(

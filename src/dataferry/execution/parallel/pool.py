@@ -153,13 +153,7 @@ class ProcessPool:
             return  # a busy worker is bounded by run_invocation_timeout
         idle_s = time.monotonic() - self._progress_at
         if idle_s > self._stall_s:
-            raise ParallelRunError(
-                f"no worker became ready and no mini-batch ended for {idle_s:.0f}s "
-                f"(limit 3 * run_invocation_timeout + 30 = {self._stall_s:g}s); "
-                f"init() of the entry script hangs or its workers cannot start "
-                f"({len(self._init_failures)} init() failures). See logs/user/ and "
-                "the step's log"
-            )
+            raise stall_error(idle_s, self._stall_s, len(self._init_failures))
 
     def _check(self, worker: _Worker) -> BatchOutcome | None:
         """The outcome of a worker's message, death or overrun, if any."""
@@ -204,12 +198,7 @@ class ProcessPool:
                 message[1],
             )
             if failures >= self._max_init_failures:
-                raise ParallelRunError(
-                    f"init() of the entry script failed {failures} times "
-                    f"(limit 2 * node_count * process_count_per_node = "
-                    f"{self._max_init_failures}); fix init() and resubmit. The last "
-                    f"error:\n{message[1]}"
-                )
+                raise init_error(failures, self._max_init_failures, message[1])
             return None
         worker.batch = None
         if message[0] == "done":
@@ -232,3 +221,22 @@ class ProcessPool:
                 worker.process.kill()
                 worker.process.join()
             worker.conn.close()
+
+
+def stall_error(idle_s: float, stall_s: float, init_failures: int) -> ParallelRunError:
+    """The error of a pool in which nothing progressed for ``stall_s`` seconds."""
+    return ParallelRunError(
+        f"no worker became ready and no mini-batch ended for {idle_s:.0f}s "
+        f"(limit 3 * run_invocation_timeout + 30 = {stall_s:g}s); "
+        f"init() of the entry script hangs or its workers cannot start "
+        f"({init_failures} init() failures). See logs/user/ and the step's log"
+    )
+
+
+def init_error(failures: int, limit: int, last: str) -> ParallelRunError:
+    """The error of a pool whose workers' ``init()`` failed ``limit`` times."""
+    return ParallelRunError(
+        f"init() of the entry script failed {failures} times "
+        f"(limit 2 * node_count * process_count_per_node = {limit}); fix init() "
+        f"and resubmit. The last error:\n{last}"
+    )
