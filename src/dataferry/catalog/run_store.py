@@ -34,10 +34,25 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
 
+    from sqlalchemy import Connection
+
     from dataferry.catalog.records import DatasetVersionRecord
     from dataferry.catalog.run_events import EventRecord
     from dataferry.catalog.sql_catalog import SqlCatalog
     from dataferry.catalog.step_commit import StepCommit
+
+
+@dataclass(frozen=True, slots=True)
+class ReusedStep:
+    """A step run recorded as reused (``RunStore.record_reused_run``): the columns
+    its move to Finished sets, its reuse event's payload, and when it began preparing
+    (its Preparing event's time, with ``preparing_note``)."""
+
+    step_run_id: str
+    values: Mapping[str, Any]
+    reuse: Mapping[str, Any]
+    preparing_since: datetime
+    preparing_note: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,46 +261,76 @@ class RunStore:
 
         ``driver_host`` is the host its driver is about to be started on.
         """
-        stamp = now()
         with self.catalog.write() as conn:
-            # atomic: two first submits to a new experiment create it once
-            new = {"name": experiment, "created_at": stamp}
-            insert_new(conn, experiments, new, ["name"])
-            conn.execute(
-                runs.insert().values(
-                    id=run_id,
-                    experiment=experiment,
-                    status=str(RunStatus.NOT_STARTED),
-                    definition=dict(definition),
-                    parameters=dict(parameters),
-                    options=dict(options),
-                    tags=dict(tags or {}),
-                    description=description,
-                    created_at=stamp,
-                    driver_host=driver_host,
-                )
-            )
-            # one executemany, values shared by every step converted once: a
-            # 10,000-step run is one statement and no per-row Python conversion
-            insert_many(
+            _insert_run(
                 conn,
-                step_runs,
-                ("id", "node_id", "step_name"),
-                steps,
-                {
-                    "run_id": run_id,
-                    "status": str(StepStatus.NOT_STARTED),
-                    "details": {},
-                    "created_at": stamp,
-                },
+                run_id,
+                experiment,
+                definition,
+                parameters=parameters,
+                options=options,
+                tags=tags,
+                description=description,
+                steps=steps,
+                driver_host=driver_host,
             )
-            # one event for the run and its steps: a step's own events start when it moves
-            created = {
-                "from": None,
-                "to": str(RunStatus.NOT_STARTED),
-                "steps": len(steps),
-            }
-            run_events.append_event(conn, run_id, EventKind.RUN_STATUS, created)
+
+    def record_reused_run(
+        self,
+        run_id: str,
+        experiment: str,
+        definition: Mapping[str, Any],
+        *,
+        parameters: Mapping[str, Any],
+        options: Mapping[str, Any],
+        tags: Mapping[str, str] | None,
+        description: str | None,
+        steps: Sequence[tuple[str, str, str]],
+        reused: Sequence[ReusedStep],
+        driver_host: str | None = None,
+    ) -> None:
+        """Record a whole run whose every step is reused, in one transaction: the
+        rows and events ``create_run`` writes, the run's move to Running, each step's
+        moves (Preparing, its reuse event, Finished, in ``reused`` order) and the run's
+        move to Finished: the events a driver writes for such a run, in its order.
+
+        Raises:
+            StatusTransitionError: a step run of ``reused`` is not one of ``steps``.
+            CatalogError: the catalog refused the write (the run id exists, say);
+                nothing is written.
+        """
+        with self.catalog.write() as conn:
+            _insert_run(
+                conn,
+                run_id,
+                experiment,
+                definition,
+                parameters=parameters,
+                options=options,
+                tags=tags,
+                description=description,
+                steps=steps,
+                driver_host=driver_host,
+            )
+            begun = now()
+            run_events.move_run(
+                conn, run_id, RunStatus.RUNNING, started_at=begun, heartbeat_at=begun
+            )
+            for step in reused:
+                run_events.move_step(
+                    conn,
+                    step.step_run_id,
+                    StepStatus.FINISHED,
+                    first=[(EventKind.REUSE, step.reuse)],
+                    via=run_events.PassedThrough(
+                        StepStatus.PREPARING, step.preparing_since, step.preparing_note
+                    ),
+                    **step.values,
+                )
+            ended = now()
+            run_events.move_run(
+                conn, run_id, RunStatus.FINISHED, ended_at=ended, heartbeat_at=ended
+            )
 
     def get_run(self, run_id: str) -> RunRecord:
         """One run.
@@ -879,3 +924,58 @@ class RunStore:
                 .order_by(metrics.c.id)
             ).all()
         return [MetricRecord(**_fields(MetricRecord, r._mapping)) for r in rows]
+
+
+def _insert_run(
+    conn: Connection,
+    run_id: str,
+    experiment: str,
+    definition: Mapping[str, Any],
+    *,
+    parameters: Mapping[str, Any],
+    options: Mapping[str, Any],
+    tags: Mapping[str, str] | None,
+    description: str | None,
+    steps: Sequence[tuple[str, str, str]],
+    driver_host: str | None,
+) -> None:
+    """The rows and the event of a new run and its step runs, all ``NotStarted``."""
+    stamp = now()
+    # atomic: two first submits to a new experiment create it once
+    new = {"name": experiment, "created_at": stamp}
+    insert_new(conn, experiments, new, ["name"])
+    conn.execute(
+        runs.insert().values(
+            id=run_id,
+            experiment=experiment,
+            status=str(RunStatus.NOT_STARTED),
+            definition=dict(definition),
+            parameters=dict(parameters),
+            options=dict(options),
+            tags=dict(tags or {}),
+            description=description,
+            created_at=stamp,
+            driver_host=driver_host,
+        )
+    )
+    # one executemany, values shared by every step converted once: a
+    # 10,000-step run is one statement and no per-row Python conversion
+    insert_many(
+        conn,
+        step_runs,
+        ("id", "node_id", "step_name"),
+        steps,
+        {
+            "run_id": run_id,
+            "status": str(StepStatus.NOT_STARTED),
+            "details": {},
+            "created_at": stamp,
+        },
+    )
+    # one event for the run and its steps: a step's own events start when it moves
+    created = {
+        "from": None,
+        "to": str(RunStatus.NOT_STARTED),
+        "steps": len(steps),
+    }
+    run_events.append_event(conn, run_id, EventKind.RUN_STATUS, created)

@@ -47,6 +47,7 @@ _PRELOAD = (
     "dataferry.execution.materialise",
     "dataferry.execution.commit",
     "dataferry.execution.reuse",
+    "dataferry.execution.reused_run",
     "dataferry.execution.registration",
     "dataferry.catalog.run_store",
     "dataferry.catalog.step_commit",

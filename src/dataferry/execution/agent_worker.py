@@ -6,7 +6,8 @@ be: its own session, the script's environment variables, working folder and umas
 standard streams on the agent's log (then on the run's ``driver.out``), default signal
 handlers. Then it reads the workspace facts, records the run, marks itself as the run's
 driver (``driver.pid``) and drives it, and finally sends the run's status to the script
-if it is still listening.
+if it is still listening. A run whose every step is reused is recorded whole, Finished,
+in one transaction instead (``reused_run``): the child never becomes its driver.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataferry.catalog.status import RunStatus
 from dataferry.data.workspace import Workspace
 from dataferry.execution import agent_protocol as protocol
 from dataferry.execution import run_layout, views
 from dataferry.execution.driver import drive_run
 from dataferry.execution.driver_start import fresh_process, redirect_output
 from dataferry.execution.processes import mark_driver
+from dataferry.execution.reused_run import record_if_reused
 from dataferry.execution.submission import RunRequest, read_facts, record_run
 
 if TYPE_CHECKING:
@@ -47,6 +50,11 @@ def serve_submission(conn: socket.socket, hello: dict[str, Any], log: Path) -> i
         return 0
     try:
         request = RunRequest.from_json(message.get("run"))
+        if record_if_reused(workspace, request):
+            # every step reused: recorded whole, Finished; no driver is started
+            _tell(conn, {"recorded": os.getpid()})
+            _tell(conn, {"ended": str(RunStatus.FINISHED)})
+            return 0
         record_run(workspace, request)
     except Exception as exc:
         _reply_error(conn, exc)

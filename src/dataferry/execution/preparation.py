@@ -27,6 +27,7 @@ from dataferry.execution.materialise import InputContext, bind_input, release_in
 from dataferry.execution.places import failures_at, input_places, output_place
 from dataferry.execution.plan_inputs import UpstreamOutputInput
 from dataferry.execution.port_identity import reused_names
+from dataferry.execution.reuse import judge
 from dataferry.execution.run_layout import stderr_path, stdout_path, work_dir
 from dataferry.execution.run_listing import run_type_of
 from dataferry.execution.shared_snapshots import local_snapshot
@@ -200,13 +201,13 @@ class Preparation:
             f"step '{node.name}': its inputs could not be read to fingerprint them",
             self._read_places(),
         ):
-            self.fingerprint = job.advisor.fingerprint(
+            self.fingerprint, self.decision = judge(
+                job.advisor,
                 node,
-                dict(job.upstream),
+                job.upstream,
+                regenerate=job.regenerate,
+                forced=job.forced,
                 on_input=self._hashing,
-            )
-            self.decision = job.advisor.decide(
-                node, self.fingerprint, regenerate=job.regenerate, forced=job.forced
             )
         log.info("step %s: %s", node.name, self.decision.explanation)
         return self.decision.reuse

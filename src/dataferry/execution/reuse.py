@@ -42,7 +42,7 @@ from dataferry.storage.integrity import differences, tree_signatures
 from dataferry.storage.location import REPORT_EVERY_S
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
     from dataferry.data.sources import ResolvedFile
@@ -138,6 +138,38 @@ def output_identity(fingerprint: str, producer: StepRunRecord) -> str:
     that are gone.
     """
     return _digest([fingerprint, producer.reused_from or producer.id])
+
+
+def judge(
+    advisor: ReuseAdvisor,
+    node: PlanNode,
+    upstream: Mapping[str, str],
+    *,
+    regenerate: bool,
+    forced: bool,
+    on_input: Callable[[str], HashReport | None] | None = None,
+) -> tuple[Fingerprint, Decision]:
+    """Fingerprint ``node`` and decide whether an earlier step run serves it: the one
+    reuse decision, made by a driver's preparation and by the agent for a run it
+    records as wholly reused (``reused_run``).
+
+    Args:
+        advisor: the run's advisor (its plan and parameters known).
+        node: the step to decide.
+        upstream: node id -> ``output_identity`` of each upstream step it reads.
+        regenerate: the run's ``regenerate_outputs``.
+        forced: the step is to run again (a rerun from it or from upstream).
+        on_input: as ``ReuseAdvisor.fingerprint``.
+
+    Returns:
+        The fingerprint and the decision.
+
+    Raises:
+        Exception: whatever reading or hashing the inputs raised (``StorageError``,
+            ``OSError``, a dataset's error).
+    """
+    fp = advisor.fingerprint(node, dict(upstream), on_input=on_input)
+    return fp, advisor.decide(node, fp, regenerate=regenerate, forced=forced)
 
 
 class ReuseAdvisor:

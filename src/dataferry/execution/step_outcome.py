@@ -28,10 +28,12 @@ from dataferry.execution.registration import plan_registrations
 from dataferry.execution.run_layout import stderr_path, step_dir
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from dataferry.catalog.run_store import RunStore
+    from dataferry.catalog.run_store import RunStore, StepRunRecord
     from dataferry.data.workspace import Workspace
+    from dataferry.execution.plan_model import PlanNode
     from dataferry.execution.preparation import Preparation
     from dataferry.execution.step_state import StepState
 
@@ -59,16 +61,14 @@ class StepOutcomes:
     def details(self, state: StepState, **extra: Any) -> dict[str, Any]:
         """What only the step run's row holds; its inputs, outputs and registrations
         are in their tables."""
-        return {
-            "notes": list(state.notes),
-            "compute_target": state.node.compute_target or "local",
-            "executor": self.executor_name,
-            # whose folder holds its logs: another folder sharing the catalog reads
-            # the datastore copy instead (``shared_logs``)
-            "ran_in": home_of(self.ws.path),
-            "fingerprint": state.fingerprint_details,
+        return step_details(
+            self.ws,
+            state.node,
+            self.executor_name,
+            notes=state.notes,
+            fingerprint=state.fingerprint_details,
             **extra,
-        }
+        )
 
     def step_dir(self, state: StepState) -> Path:
         """The step run's folder (its logs, its staged outputs)."""
@@ -95,10 +95,10 @@ class StepOutcomes:
         self.store.move_step(
             state.record.id,
             StepStatus.PREPARING,
-            note=_PREPARING_NOTE,
+            note=PREPARING_NOTE,
             at=since,
             started_at=since,
-            details=self.details(state, stage=_PREPARING_NOTE["doing"]),
+            details=self.details(state, stage=PREPARING_NOTE["doing"]),
         )
         state.preparing_since = None
 
@@ -121,7 +121,7 @@ class StepOutcomes:
         since, state.preparing_since = state.preparing_since, None
         if since is None:
             return {}
-        return {"preparing_since": since, "preparing_note": _PREPARING_NOTE}
+        return {"preparing_since": since, "preparing_note": PREPARING_NOTE}
 
     def started(self, state: StepState, pid: int | None) -> None:
         """Record the step as Running with its pid, what it reads and why it was not
@@ -146,30 +146,19 @@ class StepOutcomes:
     def reused(self, state: StepState, prep: Preparation) -> None:
         """Record the step as Finished with the outputs of the step run it reuses."""
         assert prep.decision is not None and prep.decision.reused_from is not None
-        source = prep.decision.reused_from
-        stamp = now()
-        values: dict[str, Any] = {
-            "fingerprint": state.fingerprint,
-            "reused_from": source.reused_from or source.id,
-            "explanation": state.explanation,
-            # a reused step ran nothing: it shows no time of its own, as before
-            "started_at": stamp,
-            "ended_at": stamp,
-            "details": self.details(
-                state,
-                reused_run_id=source.run_id,
-                # this run may have generated other names for the same outputs
-                reused_output_names=reused_output_names(state.node, source),
-            ),
-        }
+        assert state.fingerprint is not None and state.explanation is not None
+        values, reuse = reused_values(
+            state.node,
+            prep.decision.reused_from,
+            fingerprint=state.fingerprint,
+            explanation=state.explanation,
+            details=self.details(state),
+        )
         self.store.move_step(
             state.record.id,
             StepStatus.FINISHED,
             **self._preparing_move(state),
-            reuse={
-                **_reuse_event(state, reuse=True),
-                "reused_from": values["reused_from"],
-            },
+            reuse=reuse,
             **values,
         )
         # what the row now says (the steps reading its outputs look there), unread
@@ -353,7 +342,62 @@ class StepOutcomes:
         self.store.release_leases(state.record.id)
 
 
-_PREPARING_NOTE = {"doing": "fingerprinting"}
+# what a step's Preparing event says it does first
+PREPARING_NOTE = {"doing": "fingerprinting"}
+
+
+def step_details(
+    workspace: Workspace,
+    node: PlanNode,
+    executor_name: str,
+    *,
+    notes: Sequence[str],
+    fingerprint: Mapping[str, Any] | None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """What only a step run's row holds (its inputs, outputs and registrations are in
+    their tables): its notes, compute target, executor, the folder holding its logs,
+    its fingerprint's details, and ``extra``."""
+    return {
+        "notes": list(notes),
+        "compute_target": node.compute_target or "local",
+        "executor": executor_name,
+        # whose folder holds its logs: another folder sharing the catalog reads
+        # the datastore copy instead (``shared_logs``)
+        "ran_in": home_of(workspace.path),
+        "fingerprint": fingerprint,
+        **extra,
+    }
+
+
+def reused_values(
+    node: PlanNode,
+    source: StepRunRecord,
+    *,
+    fingerprint: str,
+    explanation: str,
+    details: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The columns a step reusing ``source``'s outputs gets as it moves to Finished,
+    and its reuse event's payload; ``details`` are the step's (``step_details``)."""
+    stamp = now()
+    reused_from = source.reused_from or source.id
+    values: dict[str, Any] = {
+        "fingerprint": fingerprint,
+        "reused_from": reused_from,
+        "explanation": explanation,
+        # a reused step ran nothing: it shows no time of its own, as before
+        "started_at": stamp,
+        "ended_at": stamp,
+        "details": {
+            **details,
+            "reused_run_id": source.run_id,
+            # this run may have generated other names for the same outputs
+            "reused_output_names": reused_output_names(node, source),
+        },
+    }
+    reuse = {"reuse": True, "explanation": explanation, "reused_from": reused_from}
+    return values, reuse
 
 
 def _reuse_event(state: StepState, *, reuse: bool) -> dict[str, Any]:
