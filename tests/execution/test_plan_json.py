@@ -256,8 +256,8 @@ def test_a_node_in_another_folder_stores_its_own_snapshot(
         (lambda p: p["nodes"][1]["inputs"][0].pop("kind"), r"missing field 'kind'"),
         (lambda p: p["nodes"][1]["outputs"][0].pop("type"), r"missing field 'type'"),
         (
-            lambda p: p["node_defaults"].update(kind="parallel"),
-            r"step 's0' is of kind 'parallel', which this dataferry cannot run",
+            lambda p: p["node_defaults"].update(kind="hyperdrive"),
+            r"step 's0' is of kind 'hyperdrive', which this dataferry cannot run",
         ),
     ],
     ids=["node-id", "no-defaults", "input-kind", "output-type", "shared-kind"],

@@ -388,9 +388,9 @@ class TestRefused:
                 r"the plan cannot be read \(missing field 'snapshot'\)",
             ),
             (
-                lambda p: p["nodes"][0].update(kind="parallel"),
-                r"step 'prep' is of kind 'parallel', which this dataferry cannot run "
-                r"\(known kinds: command, script\)",
+                lambda p: p["nodes"][0].update(kind="hyperdrive"),
+                r"step 'prep' is of kind 'hyperdrive', which this dataferry cannot run "
+                r"\(known kinds: command, parallel, script\)",
             ),
             (
                 lambda p: p["nodes"][0]["inputs"][0].update(kind="table"),

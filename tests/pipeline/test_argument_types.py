@@ -435,7 +435,8 @@ class TestExperiment:
         self, workspace: Workspace
     ) -> None:
         with refused(
-            r"Experiment.submit\(\): config must be a Pipeline or a ScriptRunConfig, not str \('p'\)"
+            r"Experiment.submit\(\): config must be a Pipeline, PublishedPipeline or "
+            r"ScriptRunConfig, not str \('p'\)"
         ):
             Experiment(workspace, "exp").submit("p")
         assert nothing_written(workspace)
