@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import TransferIncompleteError
+from dataferry.storage.azure_transfer import split
 from dataferry.storage.retry import with_retries
 from dataferry.storage.transfer_progress import byte_callback
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from dataferry.storage.download_manifest import DownloadManifest
     from dataferry.storage.location import StorageLocation
@@ -360,7 +361,7 @@ def _each(
     Raises:
         OSError: the first failure; files not yet started are not started.
     """
-    call = getattr(loc.fs, method)
+    call = _mover(loc, method)
     bulk = byte_callback(progress)
     by_kind: dict[bool, list[tuple[tuple[str, str], int]]] = {False: [], True: []}
     for pair, n in zip(pairs, sizes, strict=True):
@@ -375,7 +376,7 @@ def _each(
 
         def one(pair: tuple[str, str], options: dict[str, Any] = options) -> None:
             with bulk.branched(*pair) as child:
-                call(pair[0], pair[1], callback=child, **options)
+                call(pair[0], pair[1], child, options)
 
         pool = ThreadPoolExecutor(min(at_once, len(group)))
         try:
@@ -383,6 +384,49 @@ def _each(
                 future.result()
         finally:
             pool.shutdown(cancel_futures=True)
+
+
+def _mover(
+    loc: StorageLocation, method: str
+) -> Callable[[str, str, Any, dict[str, Any]], None]:
+    """``move(source, target, callback, options)`` for one file: through the Azure
+    SDK's own threads on an Azure store (``storage.azure_transfer``: adlfs funnels
+    every file through one event loop thread), else through ``fs.<method>``."""
+    transfers = getattr(loc.fs, "blob_transfers", None)
+    if transfers is None:
+        call = getattr(loc.fs, method)
+
+        def through_fsspec(
+            source: str, target: str, callback: Any, options: dict[str, Any]
+        ) -> None:
+            call(source, target, callback=callback, **options)
+
+        return through_fsspec
+
+    def through_sdk(
+        source: str, target: str, callback: Any, options: dict[str, Any]
+    ) -> None:
+        concurrency = int(options.get("max_concurrency") or 1)
+        if method == "put_file":
+            container, blob = split(loc.fs, target)
+            transfers.put_file(
+                source,
+                container,
+                blob,
+                progress=callback.absolute_update,
+                max_concurrency=concurrency,
+            )
+        else:
+            container, blob = split(loc.fs, source)
+            transfers.get_file(
+                container,
+                blob,
+                target,
+                progress=callback.absolute_update,
+                max_concurrency=concurrency,
+            )
+
+    return through_sdk
 
 
 def _by_size(
