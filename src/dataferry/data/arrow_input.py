@@ -5,10 +5,17 @@ fast path). A file anywhere else (a blob container, ADLS, any fsspec URL) is ope
 through pyarrow's filesystem interface over fsspec (``PyFileSystem(FSSpecHandler)``),
 so pyarrow streams it in blocks; the handle is closed when the read ends, also when it
 fails or a streaming reader is abandoned.
+
+A whole read of a file on a network store (``whole_input``) first downloads it to a
+temporary file in parallel blocks and reads that natively: fsspec's file reads its
+blocks one after another, each a round trip (measured: a CSV from Azurite into pandas
+3.4x slower than from a local file).
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -49,3 +56,33 @@ def opened_input(f: ResolvedFile) -> Iterator[Any]:
     finally:
         if not isinstance(source, str):
             source.close()
+
+
+@contextmanager
+def whole_input(f: ResolvedFile) -> Iterator[str | None]:
+    """A local path holding all of ``f`` while the context lasts: its own path on
+    this machine, a temporary download (removed on leaving) from a network store;
+    None for another store (read it through ``open_input``).
+
+    Raises:
+        PathNotFoundError: the file is gone (removed since the dataset was resolved).
+        StorageUnavailableError: the store did not answer within the retry window.
+    """
+    from dataferry.storage.remote_transfer import fetch_whole, is_network_store
+
+    if f.local_path is not None or not is_network_store(f.location):
+        yield f.local_path
+        return
+    handle, local = tempfile.mkstemp(prefix="dataferry-read-")
+    os.close(handle)
+    try:
+        try:
+            fetch_whole(f.location, f.full, local)
+        except FileNotFoundError as exc:
+            raise PathNotFoundError(
+                f"datastore '{f.location.name}': no file '{f.display}' (removed since "
+                "the dataset was listed?)"
+            ) from exc
+        yield local
+    finally:
+        os.unlink(local)

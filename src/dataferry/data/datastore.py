@@ -559,10 +559,11 @@ class Datastore:
             TransferIncompleteError: a file is missing or has another size afterwards.
         """
         loc = self.location
-        try:
-            fulls = loc.resolve(prefix or "")
+        try:  # the listing's sizes and etags serve the transfer too: listed once
+            fulls, pin = loc.resolve_pinned(prefix or "")
+            listed = pin.listed
         except PathNotFoundError:
-            fulls = []
+            fulls, listed = [], {}
         target = Path(target_path)
         target.mkdir(parents=True, exist_ok=True)
         pairs, skipped = [], []
@@ -586,6 +587,7 @@ class Datastore:
             overwrite=True,
             show_progress=show_progress,
             resume_in=str(target),
+            listed=listed,
         )
         return len(pairs)
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from dataferry.data import delimited_errors
-from dataferry.data.arrow_input import open_input
+from dataferry.data.arrow_input import open_input, whole_input
 from dataferry.data.coercion import arrow_type, coerce_columns
 from dataferry.data.delimited_text import (
     DecodedStream,
@@ -265,14 +266,15 @@ class CsvReader:
         )
         return read, parse, convert
 
-    def _open(self, index: int, f: ResolvedFile) -> _Opened:
-        """The file as pyarrow reads it: decoded, checked, header dropped if it has one."""
+    def _open(self, index: int, f: ResolvedFile, whole: str | None = None) -> _Opened:
+        """The file as pyarrow reads it: decoded, checked, header dropped if it has
+        one; ``whole`` a local path holding all of it (``whole_input``), if any."""
         span = self._span
         drop = self._has_header(index) and (span is None or span[0] == 0)
         state = DecodedStream(
             self.codec, self.separator, drop_header=drop, name=f.display
         )
-        source = open_input(f)
+        source = whole if whole is not None else open_input(f)
         if span is None:
             raw = pa.input_stream(source)
         else:  # a worker's mini-batch: only its bytes are read
@@ -332,6 +334,21 @@ class CsvReader:
         if columns is None:
             log.info("%s is empty: it adds no rows", f.display)
             return
+        # a whole file from a network store is fetched once, in parallel blocks; a
+        # worker's byte range is read where it is
+        held = whole_input(f) if self._span is None else nullcontext(None)
+        with held as whole:
+            yield from self._read_columns(index, f, schema, streaming, columns, whole)
+
+    def _read_columns(
+        self,
+        index: int,
+        f: ResolvedFile,
+        schema: pa.Schema,
+        streaming: bool,
+        columns: list[str],
+        whole: str | None,
+    ) -> Iterator[Any]:
         as_text: set[str] = set()  # columns read again as text after a bad value
         rows = _Progress()
         block = STREAM_BLOCK_BYTES
@@ -342,7 +359,7 @@ class CsvReader:
             }
             options = self._options(columns, types)
             options[0].block_size = block
-            opened = self._open(index, f)
+            opened = self._open(index, f, whole)
             try:
                 for chunk in self._parse(opened, options, streaming, rows):
                     yield self._finish(chunk, schema, as_text)

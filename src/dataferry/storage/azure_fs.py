@@ -25,6 +25,7 @@ from dataferry.storage.azure import (
     client_kwargs,
     connection_string,
 )
+from dataferry.storage.azure_transfer import BlobTransfers
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -96,7 +97,10 @@ _SYNC_CALLS = (
 
 
 class BoundedBlobFileSystem(AzureBlobFileSystem):  # type: ignore[misc]
-    """An ``AzureBlobFileSystem`` whose service client has bounded timeouts/retries."""
+    """An ``AzureBlobFileSystem`` whose service client has bounded timeouts/retries;
+    whole files move through its ``blob_transfers`` (``storage.azure_transfer``)."""
+
+    blob_transfers: BlobTransfers
 
     def __init__(self, *args: Any, service_url: str = "", **kwargs: Any) -> None:
         self._service_url = service_url  # read by do_connect, which __init__ calls
@@ -132,6 +136,7 @@ class BoundedBlobFileSystem(AzureBlobFileSystem):  # type: ignore[misc]
             for call in _SYNC_CALLS:
                 setattr(fs, call, _as_oserror(getattr(fs, call)))
             fs._oserrors = True
+            fs.blob_transfers = BlobTransfers(options, secrets)
         return fs
 
     async def _put_file(self, lpath: str, rpath: str, *args: Any, **kwargs: Any) -> Any:

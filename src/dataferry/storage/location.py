@@ -15,7 +15,7 @@ from dataferry.storage.paths import normalise_datastore_path
 from dataferry.storage.transfer_progress import TransferProgress
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     import fsspec
 
@@ -299,15 +299,20 @@ class StorageLocation:
             TransferIncompleteError: a target is missing or has another size after.
             StorageError: a file could not be written.
         """
-        from dataferry.storage.remote_transfer import listing, put_remote
+        from dataferry.storage.remote_transfer import (
+            listing,
+            needs_listing_before,
+            put_remote,
+        )
 
         fulls = [(local, self.full_path(rel)) for local, rel in pairs]
         # remote: one listing per folder, not one request per file (kept for retries)
-        before = {} if self.is_local else listing(self, [f for _, f in fulls])
+        lists = not self.is_local and needs_listing_before(self, overwrite)
+        before = listing(self, [f for _, f in fulls]) if lists else {}
         todo: list[tuple[str, str]] = []
         for local, full in fulls:
-            there = self.fs.exists(full) if self.is_local else before[full] is not None
-            if overwrite or not there:
+            there = self.fs.exists(full) if self.is_local else before.get(full)
+            if overwrite or not there:  # overwrite: never looked up
                 todo.append((local, full))
         skipped = len(pairs) - len(todo)
         sizes = [os.path.getsize(local) for local, _ in todo]
@@ -342,6 +347,7 @@ class StorageLocation:
         show_progress: bool,
         report: Callable[[TransferSnapshot], None] | None = None,
         resume_in: str | None = None,
+        listed: Mapping[str, FileSignature] | None = None,
     ) -> list[str]:
         """Copy ``(full-source, local-target)`` pairs here; return the local paths written.
 
@@ -350,7 +356,8 @@ class StorageLocation:
         answer, and are checked against the store's listing. ``resume_in`` (a local
         folder holding the targets) keeps a manifest there (``.dataferry-download.json``)
         so that a re-download skips files already complete: same size and etag as
-        listed, and unchanged on disk since.
+        listed, and unchanged on disk since. ``listed`` holds signatures of sources
+        just listed (``resolve_pinned``): those are not listed again.
 
         Raises:
             TargetExistsError: a local target exists and ``overwrite`` is False (checked
@@ -369,11 +376,11 @@ class StorageLocation:
                     f'File "{taken[0]}" already exists ({len(taken)} file(s) would be '
                     "overwritten). Set overwrite=True to replace them."
                 )
-        listed = {} if self.is_local else self._listing([full for full, _ in pairs])
+        now = {} if self.is_local else self._listing(pairs, listed or {})
         sizes = (
             [os.path.getsize(full) for full, _ in pairs]
             if self.is_local
-            else [item.size if item else 0 for item in listed.values()]
+            else [item.size if item else 0 for item in now.values()]
         )
         progress = self._progress(
             f"downloading from datastore '{self.name}'",
@@ -388,15 +395,29 @@ class StorageLocation:
             if self.is_local:
                 _local_copies(list(pairs), progress, None)
             else:
-                self._get_remote(pairs, listed, progress, resume_in)
+                self._get_remote(pairs, now, progress, resume_in)
         finally:
             progress.close()
         return [local for _, local in pairs]
 
-    def _listing(self, fulls: list[str]) -> dict[str, Listed | None]:
-        from dataferry.storage.remote_transfer import listing
+    def _listing(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        known: Mapping[str, FileSignature],
+    ) -> dict[str, Listed | None]:
+        """Size and etag of each source: from ``known`` if it has them, else listed."""
+        from dataferry.storage.remote_transfer import Listed, listing
 
-        return listing(self, fulls)
+        found: dict[str, Listed | None] = {}
+        unknown = []
+        for full, _ in pairs:
+            sig = known.get(self._strip(full))
+            if sig is None or not sig.etag:
+                unknown.append(full)
+            else:
+                found[full] = Listed(sig.size, sig.etag)
+        found.update(listing(self, unknown) if unknown else {})
+        return {full: found[full] for full, _ in pairs}
 
     def _get_remote(
         self,
