@@ -542,6 +542,20 @@ class ServeError(DataferryError, ValueError):
     exit_code = 2
 
 
+class ServeRequestError(ServeError):
+    """A request to ``dataferry serve`` is malformed: its body is not a JSON object,
+    or a query value or header is out of range. Answered with a 400."""
+
+
+class RequestTooLargeError(ServeRequestError):
+    """A request body to ``dataferry serve`` is over its size limit (a 413)."""
+
+
+class RequestMediaTypeError(ServeRequestError):
+    """A request body to ``dataferry serve`` is sent with a Content-Type other than
+    JSON (a 415)."""
+
+
 class ModelError(DataferryError):
     """The model registry refused a request; the SDK's ``WebserviceException``."""
 

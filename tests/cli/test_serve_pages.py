@@ -102,7 +102,7 @@ def test_a_log_is_read_by_range_in_whole_lines(finished: tuple[str, str]) -> Non
     ("query", "status", "message"),
     [
         ("offset=-1", 400, "offset -1 is not a byte position"),
-        ("offset=x", 400, "offset='x' is not an integer"),
+        ("offset=x", 400, "offset='x' is not a whole number"),
         ("length=2", 400, "length 2 is out of range; pass 4 to 4194304"),
         ("length=99999999", 400, "length 99999999 is out of range"),
         ("stream=stdlog", 400, "log stream 'stdlog' of step 'talk' does not exist"),

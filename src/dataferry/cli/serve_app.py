@@ -16,19 +16,25 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dataferry.cli.serve_inputs import json_object, read_body, whole_number
 from dataferry.cli.serve_pages import page_routes
 from dataferry.data.authentication import is_workspace_token
 from dataferry.errors import (
     DataferryError,
+    EventCursorError,
     PublishedPipelineNotFoundError,
+    RequestMediaTypeError,
+    RequestTooLargeError,
     RunNotFoundError,
+    ServeRequestError,
 )
 from dataferry.execution import views
-from dataferry.execution.published import submit_published
-from dataferry.execution.published_params import rest_overrides
+from dataferry.execution.published import check_submittable, submit_published
+from dataferry.execution.published_params import rest_overrides, rest_tags
 from dataferry.execution.serve_settings import SUBMIT_PATH
 
 if TYPE_CHECKING:
@@ -42,6 +48,7 @@ if TYPE_CHECKING:
     Endpoint = Callable[[Request], Awaitable[Response]]
 
 DEFAULT_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+MAX_LIST = 10_000  # runs one /api/runs answer lists at most
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -77,14 +84,12 @@ def build_app(workspace: Workspace, *, host: str) -> Starlette:
                     "missing or wrong bearer token: send the header "
                     "auth.get_authentication_header() returns",
                 )
-            body = await request.body()
             try:
+                body = await read_body(request)
                 # the catalog and the submit block: off the event loop
                 return await run_in_threadpool(handler, request, body)
-            except (RunNotFoundError, PublishedPipelineNotFoundError) as exc:
-                return _error(404, "NotFound", str(exc))
             except DataferryError as exc:
-                return _error(400, "UserError", str(exc))
+                return _refusal(exc)
 
         return checked
 
@@ -92,7 +97,13 @@ def build_app(workspace: Workspace, *, host: str) -> Starlette:
         return _json({"status": "ok"})
 
     def runs(request: Request, body: bytes) -> Response:
-        limit = int(request.query_params.get("limit", "50"))
+        limit = whole_number(
+            request.query_params.get("limit", "50"),
+            "limit",
+            ServeRequestError,
+            minimum=1,
+            maximum=MAX_LIST,
+        )
         experiment = request.query_params.get("experiment")
         return _json(views.list_runs(workspace, experiment=experiment, limit=limit))
 
@@ -100,7 +111,9 @@ def build_app(workspace: Workspace, *, host: str) -> Starlette:
         return _json(views.run_detail(workspace, request.path_params["run_id"]))
 
     def events(request: Request, body: bytes) -> Response:
-        after = _int(request.query_params.get("after", "0"), "after")
+        after = whole_number(
+            request.query_params.get("after", "0"), "after", EventCursorError
+        )
         run_id = request.query_params.get("run")
         if run_id:
             return _json(views.events_since(workspace, run_id, after))
@@ -121,35 +134,62 @@ def build_app(workspace: Workspace, *, host: str) -> Starlette:
         ),
     ]
     routes += page_routes(workspace, lambda h: guarded(h, is_read=True), _json)
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+    )
 
 
-def _int(text: str, name: str) -> int:
-    from dataferry.errors import EventCursorError
+def _refusal(exc: DataferryError) -> Response:
+    """A typed refusal as the SDK's error body, its status by its class."""
+    if isinstance(exc, (RunNotFoundError, PublishedPipelineNotFoundError)):
+        return _error(404, "NotFound", str(exc))
+    if isinstance(exc, RequestTooLargeError):
+        return _error(413, "RequestTooLarge", str(exc))
+    if isinstance(exc, RequestMediaTypeError):
+        return _error(415, "UnsupportedMediaType", str(exc))
+    return _error(400, "UserError", str(exc))
 
-    try:
-        return int(text)
-    except ValueError:
-        raise EventCursorError(
-            f"{name}={text!r}: pass 0 or the id of the last event read."
-        ) from None
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Starlette's own 404/405 (no such route, wrong method) in the SDK's shape
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    return _error(
+        status,
+        {404: "NotFound", 405: "MethodNotAllowed"}.get(status, "UserError"),
+        f"{request.method} {request.url.path}: {exc.detail if isinstance(exc, HTTPException) else exc}",
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # a fault of ours: the server log keeps the traceback, the caller gets no
+    # internals (paths, SQL, secrets) in the body
+    return _error(
+        500,
+        "InternalServerError",
+        f"dataferry serve failed on {request.method} {request.url.path} "
+        f"({type(exc).__name__}); see the server's log.",
+    )
 
 
 def _submit(workspace: Workspace, request: Request, raw: bytes) -> Response:
     """POST body as the SDK sends it -> ``{"Id": <run id>}``."""
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        return _error(400, "UserError", "the request body is not JSON")
-    if not isinstance(body, dict) or not isinstance(body.get("ExperimentName"), str):
-        return _error(400, "UserError", "the body needs a string ExperimentName")
+    body = json_object(raw, request.headers.get("content-type", ""))
+    if not isinstance(body.get("ExperimentName"), str):
+        raise ServeRequestError(
+            "the body needs a string ExperimentName, not "
+            f"{type(body.get('ExperimentName')).__name__}"
+        )
+    pipeline_id = request.path_params["pipeline_id"]
+    # the pipeline first: a missing or disabled one is named before its parameters
+    check_submittable(workspace, pipeline_id)
     run = submit_published(
         workspace,
-        request.path_params["pipeline_id"],
+        pipeline_id,
         body["ExperimentName"],
         rest_overrides(workspace, body),
         continue_on_step_failure=body.get("ContinueRunOnStepFailure"),
-        tags=body.get("Tags") or body.get("tags"),
+        tags=rest_tags(body),
         quiet=True,
     )
     return _json({"Id": run.id})

@@ -34,6 +34,8 @@ def serve(host: str, port: int) -> None:
     from dataferry.errors import ServeError
     from dataferry.execution.serve_settings import record_server_url
 
+    if not host.strip():  # '' would bind every address under an unusable URL
+        raise ServeError("--host is empty; pass an address such as 127.0.0.1.")
     workspace = current_workspace()
     try:  # bound here so a taken port is a typed error, and port 0 gets one
         sock = socket.create_server((host, port))

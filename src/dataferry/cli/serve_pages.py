@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from dataferry.errors import EventCursorError, LogOffsetError, RunError
+from dataferry.cli.serve_inputs import MAX_ID, whole_number
+from dataferry.errors import EventCursorError, LogOffsetError
 from dataferry.execution import views
 
 if TYPE_CHECKING:
@@ -52,8 +54,16 @@ def page_routes(workspace: Workspace, guard: Guard, encode: Encode) -> list[Rout
                 request.path_params["run_id"],
                 request.path_params["step"],
                 stream=query.get("stream", "stdout"),
-                offset=_int(query.get("offset", "0"), "offset", LogOffsetError),
-                length=_int(query.get("length", "65536"), "length", LogOffsetError),
+                # the read model says which offsets and lengths fit a log
+                offset=whole_number(
+                    query.get("offset", "0"), "offset", LogOffsetError, minimum=-MAX_ID
+                ),
+                length=whole_number(
+                    query.get("length", "65536"),
+                    "length",
+                    LogOffsetError,
+                    minimum=-MAX_ID,
+                ),
             )
         )
 
@@ -70,11 +80,7 @@ def page_routes(workspace: Workspace, guard: Guard, encode: Encode) -> list[Rout
         cursor = request.headers.get("last-event-id") or request.query_params.get(
             "after", "0"
         )
-        after = _int(cursor, "Last-Event-ID", EventCursorError)
-        if after < 0:
-            raise EventCursorError(
-                f"Last-Event-ID={after}: pass 0 or the id of the last event read."
-            )
+        after = whole_number(cursor, "Last-Event-ID", EventCursorError)
         events = _feed(workspace, request, after, request.query_params.get("run"))
         return StreamingResponse(
             events,
@@ -140,18 +146,10 @@ def _static(name: str) -> Response:
     # only the page's own files: a name is never a path
     path = WEB_DIR / name
     if "/" in name or path.suffix not in TYPES or not path.is_file():
-        return Response(f"no page file {name!r}", status_code=404)
+        # the application answers it in the SDK's error shape, as any 404
+        raise HTTPException(404, f"no page file {name!r}")
     return FileResponse(path, media_type=TYPES[path.suffix])
 
 
 def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
-
-
-def _int(text: str, name: str, error: type[RunError]) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise error(
-            f"{name}={text!r} is not an integer; pass a whole number."
-        ) from None

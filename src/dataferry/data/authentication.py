@@ -61,8 +61,10 @@ def workspace_token(workspace: Workspace) -> str:
 def is_workspace_token(workspace: Workspace, header: str) -> bool:
     """Whether an ``Authorization`` header value carries the workspace's token."""
     scheme, _, token = header.partition(" ")
+    # bytes: compare_digest refuses a str with non-ASCII characters (a TypeError)
     return scheme.lower() == "bearer" and hmac.compare_digest(
-        token.strip(), workspace_token(workspace)
+        token.strip().encode("utf-8", "surrogateescape"),
+        workspace_token(workspace).encode("utf-8"),
     )
 
 

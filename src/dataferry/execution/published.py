@@ -9,7 +9,7 @@ with the given parameter values; the graph's code is not needed any more.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dataferry.catalog.published_store import (
     ACTIVE,
@@ -227,7 +227,7 @@ def submit_published(
     *,
     parent_run_id: str | None = None,
     continue_on_step_failure: bool | None = None,
-    tags: Mapping[str, str] | None = None,
+    tags: object = None,
     quiet: bool = False,
 ) -> PipelineRun:
     """Record a run of the published pipeline and start its driver.
@@ -240,21 +240,21 @@ def submit_published(
         PipelineValidationError: a parameter is unknown (each is named), or the
             experiment name is empty.
         ParameterTypeError: a value cannot be read as its parameter's kind.
+        InvalidNameError: the experiment name is no valid name (and so no run id).
+        PipelineTypeError: ``tags`` is not a dict of str to str.
     """
-    from dataferry.execution.experiment import Experiment
+    from dataferry.execution.experiment import Experiment, validate_experiment_name
     from dataferry.execution.pipeline import new_run_id
     from dataferry.execution.pipeline_run import PipelineRun
     from dataferry.execution.submission import RunRequest, recorder_for
 
-    record = PublishedStore(workspace.catalog).get(pipeline_id)
-    if record.status != ACTIVE:
-        raise PublishedPipelineStateError(
-            f"Status must be Active, its {record.status} (published pipeline "
-            f"{record.name!r}, id {record.id}); enable() it to submit it."
-        )
+    record = check_submittable(workspace, pipeline_id)
     check_type(experiment_name, str, "submit(): experiment_name", "a str")
     if not experiment_name:
         raise PipelineValidationError(["experiment name is empty"], "the submit")
+    # before the run id is made of it: '../x' or 'é' is no folder name
+    validate_experiment_name(experiment_name)
+    check_tags(tags)
     check_type(
         continue_on_step_failure, bool, "submit(): continue_on_step_failure", "a bool"
     )
@@ -277,7 +277,7 @@ def submit_published(
                 plan=record.plan,
                 parameters=parameters,
                 options=options,
-                tags=tags,
+                tags=cast("dict[str, str] | None", tags),
                 description=record.graph_description,
                 steps=_step_runs(record.plan),
             )
@@ -285,6 +285,40 @@ def submit_published(
     if not quiet:
         print(f"Submitted PipelineRun {run_id}")
     return PipelineRun(Experiment(workspace, experiment_name), run_id, _link=link)
+
+
+def check_submittable(workspace: Workspace, pipeline_id: str) -> PublishedRecord:
+    """The published pipeline ``pipeline_id`` if it may be submitted.
+
+    Raises:
+        PublishedPipelineNotFoundError: no published pipeline has that id.
+        PublishedPipelineStateError: it is disabled.
+    """
+    record = PublishedStore(workspace.catalog).get(pipeline_id)
+    if record.status != ACTIVE:
+        raise PublishedPipelineStateError(
+            f"Status must be Active, its {record.status} (published pipeline "
+            f"{record.name!r}, id {record.id}); enable() it to submit it."
+        )
+    return record
+
+
+def check_tags(tags: object) -> None:
+    """Raises PipelineTypeError unless ``tags`` is None or a dict of str to str."""
+    from dataferry.errors import PipelineTypeError
+
+    if tags is None:
+        return
+    if not isinstance(tags, dict):
+        raise PipelineTypeError(
+            f"submit(): tags must be a dict of str to str, not {type(tags).__name__}"
+        )
+    for key, value in tags.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise PipelineTypeError(
+                f"submit(): tag {key!r} has a {type(value).__name__} value "
+                f"{value!r}; tags map str to str."
+            )
 
 
 def _step_runs(plan: Mapping[str, Any]) -> list[tuple[str, str, str]]:

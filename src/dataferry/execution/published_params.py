@@ -125,3 +125,10 @@ def _field(spec: Any, key: str, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise ParameterTypeError(f"{where} needs a non-empty string {key!r}")
     return value
+
+
+def rest_tags(body: Mapping[str, Any]) -> object:
+    """The run tags a REST submit body gives (``Tags``, or ``tags`` as some samples
+    send), unchecked: ``submit_published`` checks them before anything is recorded."""
+    tags = body.get("Tags")
+    return body.get("tags") if tags is None else tags
