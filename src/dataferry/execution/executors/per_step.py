@@ -40,6 +40,17 @@ class RoutedHandle:
     executor: Executor
     inner: Any
 
+    @property
+    def timed_out(self) -> bool:
+        """Whether the executor stopped the step at its time limit."""
+        return bool(getattr(self.inner, "timed_out", False))
+
+    @property
+    def failure(self) -> Exception | None:
+        """Why the step failed when not by its script (a lost or missing node)."""
+        failure = getattr(self.inner, "failure", None)
+        return failure if isinstance(failure, Exception) else None
+
 
 class PerStepExecutor:
     """Runs each step on the executor of its compute target (``ray``), else locally."""
@@ -92,8 +103,17 @@ class PerStepExecutor:
         return handle.executor.pid(handle.inner)
 
 
-def executor_for_run(workspace: Workspace, run_id: str, plan: Plan) -> Executor:
+def executor_for_run(
+    workspace: Workspace,
+    run_id: str,
+    plan: Plan,
+    fresh_attempt: Callable[[str], list[str]] | None = None,
+) -> Executor:
     """The executor of a run: local, or per step when a step names a Ray target.
+
+    ``fresh_attempt(step_run_id)`` (the driver's) discards what a step's lost attempt
+    staged, through storage, and returns the outputs it emptied; it runs before the
+    step is submitted again, and the retry's event lists them.
 
     Raises:
         ComputeUnreachableError: a Ray target's cluster cannot be reached.
@@ -114,7 +134,8 @@ def executor_for_run(workspace: Workspace, run_id: str, plan: Plan) -> Executor:
     store = RunStore(workspace.catalog)
 
     def on_lost(step_run_id: str, attempt: int, reason: str) -> None:
-        payload = {"attempt": attempt, "reason": reason}
+        discarded = fresh_attempt(step_run_id) if fresh_attempt is not None else []
+        payload = {"attempt": attempt, "reason": reason, "discarded": discarded}
         store.record_event(
             run_id, EventKind.STEP_RETRY, payload, step_run_id=step_run_id
         )

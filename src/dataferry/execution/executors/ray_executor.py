@@ -4,8 +4,12 @@ Ray is imported only here, when a run has a step on a Ray target. Tasks have
 ``max_retries=0``: attempts are dataferry's. A task whose worker or node was lost
 (``WorkerCrashedError``, ``NodeDiedError``, ``ObjectLostError``) is told apart from a
 script that failed (an exit code) and is submitted again, up to the target's
-``lost_node_retries``; each retry is reported through ``on_lost``. Cancel is Ray's soft
-cancel (the task stops the step's process group), then ``force=True`` after a grace.
+``lost_node_retries``; each retry is a fresh attempt: ``on_lost`` (the driver's) discards
+what the lost attempt staged before the task is submitted again. A step that no live
+node can run (pinned by label to a node that is gone) fails with
+``ComputeNodeUnavailableError`` rather than waiting; one lost too often with
+``ComputeNodeLostError``, on the handle's ``failure``. Cancel is Ray's soft cancel (the
+task stops the step's process group), then ``force=True`` after a grace.
 """
 
 from __future__ import annotations
@@ -20,8 +24,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dataferry._extras import import_extra
-from dataferry.errors import ComputeUnreachableError
+from dataferry.errors import (
+    ComputeNodeLostError,
+    ComputeNodeUnavailableError,
+    ComputeUnreachableError,
+)
 from dataferry.execution.executors import ray_task
+from dataferry.execution.executors.ray_fit import check_fits
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -31,6 +40,9 @@ if TYPE_CHECKING:
 # a soft cancel stops the child within ray_task's grace; force only after that
 _FORCE_AFTER_S = ray_task.GRACE_S + 2.0
 _STOP_WAIT_S = 30.0
+# how often a waiting task's cluster is asked whether a node can still run it: a GCS
+# call, so not on every turn of the driver's loop
+_FIT_CHECK_S = 2.0
 _CANCELLED = -int(signal.SIGTERM)
 # a step whose node was lost more often than its retries allow ends with this code
 LOST_EXIT_CODE = 1
@@ -58,6 +70,8 @@ class RayHandle:
     force_at: float | None = None
     cancelled: bool = False
     timed_out: bool = False
+    failure: Exception | None = None  # why it failed, when not its script's exit code
+    fit_checked: float = 0.0
     read_fd: int | None = None
     waiter: threading.Thread | None = field(default=None, repr=False)
 
@@ -70,7 +84,8 @@ class RayExecutor:
             this process's own).
         options: Ray task options every step asks for (``num_cpus``, ``memory``...).
         lost_node_retries: how often a step whose worker or node was lost runs again.
-        on_lost: called as ``on_lost(step_run_id, attempt, reason)`` before a retry.
+        on_lost: called as ``on_lost(step_run_id, attempt, reason)`` before a retry;
+            it discards what the lost attempt staged (a fresh attempt).
     """
 
     name = "ray"
@@ -128,8 +143,16 @@ class RayExecutor:
     # -- the Executor protocol -----------------------------------------------------------
 
     def prepare(self, step: PreparedStep) -> None:
-        """Connect to the cluster; make the step's log folder (shared with the nodes)."""
-        self.connect()
+        """Connect to the cluster; check a live node can run the step; make its log
+        folder (shared with the nodes).
+
+        Raises:
+            ComputeUnreachableError: the cluster cannot be reached.
+            ComputeNodeUnavailableError: no live node has the step's labels and
+                resources (nothing was submitted).
+        """
+        ray = self.connect()
+        check_fits(ray.nodes(), self.options, _where(step, self.address))
         os.makedirs(os.path.dirname(step.stdout_path), exist_ok=True)
 
     def start(
@@ -156,7 +179,7 @@ class RayExecutor:
         ready, _ = ray.wait([handle.ref], timeout=0)
         if not ready:
             self._enforce(ray, handle)
-            return None
+            return self._unfit(ray, handle)
         self._end_waiter(handle)
         try:
             return int(ray.get(handle.ref))
@@ -256,17 +279,40 @@ class RayExecutor:
             with contextlib.suppress(ray.exceptions.RayError, ValueError):
                 ray.cancel(handle.ref, force=True)
 
+    def _unfit(self, ray: Any, handle: RayHandle) -> int | None:
+        """Fail a waiting task that no live node can run any more (its pinned node
+        is gone): cancel it and return ``LOST_EXIT_CODE`` with ``failure`` set."""
+        moment = time.monotonic()
+        if handle.cancelled or moment - handle.fit_checked < _FIT_CHECK_S:
+            return None
+        handle.fit_checked = moment
+        try:
+            check_fits(ray.nodes(), self.options, _where(handle.step, self.address))
+        except ComputeNodeUnavailableError as exc:
+            return self._give_up(ray, handle, exc)
+        return None
+
+    def _give_up(self, ray: Any, handle: RayHandle, exc: Exception) -> int:
+        handle.failure = exc
+        _note(handle.step, str(exc))
+        with contextlib.suppress(ray.exceptions.RayError, ValueError):
+            ray.cancel(handle.ref, force=True)
+        self._end_waiter(handle)
+        return LOST_EXIT_CODE
+
     def _lost(self, handle: RayHandle, exc: BaseException) -> int | None:
         reason = f"{type(exc).__name__}: {_first_line(exc)}"
         if handle.cancelled:
             return _CANCELLED
         if handle.lost >= self.lost_node_retries:
-            _note(
-                handle.step,
-                f"the step's Ray worker or node was lost ({reason}); it was run "
-                f"{handle.lost + 1} times, as lost_node_retries={self.lost_node_retries} "
-                "allows, and is failed",
+            handle.failure = ComputeNodeLostError(
+                f"{_where(handle.step, self.address)}: its Ray worker or node was "
+                f"lost ({reason}); it was run {handle.lost + 1} time(s), as the "
+                f"target's lost_node_retries={self.lost_node_retries} allows. Nothing "
+                "of it was committed: resume the run to run it again, or raise "
+                "lost_node_retries."
             )
+            _note(handle.step, str(handle.failure))
             return LOST_EXIT_CODE
         handle.lost += 1
         _note(
@@ -274,7 +320,14 @@ class RayExecutor:
             f"the step's Ray worker or node was lost ({reason}); running it again "
             f"(attempt {handle.lost + 1} of {self.lost_node_retries + 1})",
         )
-        if self.on_lost is not None:
+        ray = self.connect()
+        try:  # a node pinned by label may be the one that was lost
+            check_fits(ray.nodes(), self.options, _where(handle.step, self.address))
+        except ComputeNodeUnavailableError as unfit:
+            handle.failure = unfit
+            _note(handle.step, str(unfit))
+            return LOST_EXIT_CODE
+        if self.on_lost is not None:  # a fresh attempt: the lost one's outputs go
             self.on_lost(handle.step_run_id, handle.lost + 1, reason)
         self._submit(handle)
         return None
@@ -328,6 +381,10 @@ def _note(step: PreparedStep, message: str) -> None:
     """Append a line to the step's stderr log, where its reader looks first."""
     with contextlib.suppress(OSError), open(step.stderr_path, "a") as err:
         err.write(f"dataferry: {message}\n")
+
+
+def _where(step: PreparedStep, address: str) -> str:
+    return f"step '{step.name}' on the Ray cluster at {address}"
 
 
 def _first_line(exc: BaseException) -> str:
