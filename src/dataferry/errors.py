@@ -232,7 +232,8 @@ class ComputeNodeUnavailableError(ComputeTargetException, LookupError):
 
 class ComputeNodeLostError(ComputeTargetException, ConnectionError):
     """A step's Ray worker or node was lost more often than its target's
-    ``lost_node_retries`` allows; nothing of it was committed (resume runs it again)."""
+    ``lost_node_retries`` allows; nothing of it was committed (a rerun from the step
+    runs it again)."""
 
     exit_code = 1
 

@@ -43,6 +43,9 @@ _STOP_WAIT_S = 30.0
 # how often a waiting task's cluster is asked whether a node can still run it: a GCS
 # call, so not on every turn of the driver's loop
 _FIT_CHECK_S = 2.0
+# a node may still be joining (or restarting): no live node must fit for this long
+# before the step is failed
+UNFIT_GRACE_S = 10.0
 _CANCELLED = -int(signal.SIGTERM)
 # a step whose node was lost more often than its retries allow ends with this code
 LOST_EXIT_CODE = 1
@@ -72,6 +75,7 @@ class RayHandle:
     timed_out: bool = False
     failure: Exception | None = None  # why it failed, when not its script's exit code
     fit_checked: float = 0.0
+    unfit_since: float | None = None
     read_fd: int | None = None
     waiter: threading.Thread | None = field(default=None, repr=False)
 
@@ -143,16 +147,12 @@ class RayExecutor:
     # -- the Executor protocol -----------------------------------------------------------
 
     def prepare(self, step: PreparedStep) -> None:
-        """Connect to the cluster; check a live node can run the step; make its log
-        folder (shared with the nodes).
+        """Connect to the cluster; make the step's log folder (shared with the nodes).
 
         Raises:
             ComputeUnreachableError: the cluster cannot be reached.
-            ComputeNodeUnavailableError: no live node has the step's labels and
-                resources (nothing was submitted).
         """
-        ray = self.connect()
-        check_fits(ray.nodes(), self.options, _where(step, self.address))
+        self.connect()
         os.makedirs(os.path.dirname(step.stdout_path), exist_ok=True)
 
     def start(
@@ -280,8 +280,9 @@ class RayExecutor:
                 ray.cancel(handle.ref, force=True)
 
     def _unfit(self, ray: Any, handle: RayHandle) -> int | None:
-        """Fail a waiting task that no live node can run any more (its pinned node
-        is gone): cancel it and return ``LOST_EXIT_CODE`` with ``failure`` set."""
+        """Fail a task that no live node has been able to run for ``UNFIT_GRACE_S``
+        (its pinned node is gone): cancel it and return ``LOST_EXIT_CODE`` with
+        ``failure`` set."""
         moment = time.monotonic()
         if handle.cancelled or moment - handle.fit_checked < _FIT_CHECK_S:
             return None
@@ -289,7 +290,11 @@ class RayExecutor:
         try:
             check_fits(ray.nodes(), self.options, _where(handle.step, self.address))
         except ComputeNodeUnavailableError as exc:
-            return self._give_up(ray, handle, exc)
+            handle.unfit_since = handle.unfit_since or moment
+            if moment - handle.unfit_since >= UNFIT_GRACE_S:
+                return self._give_up(ray, handle, exc)
+            return None
+        handle.unfit_since = None
         return None
 
     def _give_up(self, ray: Any, handle: RayHandle, exc: Exception) -> int:
@@ -309,8 +314,8 @@ class RayExecutor:
                 f"{_where(handle.step, self.address)}: its Ray worker or node was "
                 f"lost ({reason}); it was run {handle.lost + 1} time(s), as the "
                 f"target's lost_node_retries={self.lost_node_retries} allows. Nothing "
-                "of it was committed: resume the run to run it again, or raise "
-                "lost_node_retries."
+                f"of it was committed: rerun the run from step '{handle.step.name}' "
+                "once the cluster has its nodes, or raise lost_node_retries."
             )
             _note(handle.step, str(handle.failure))
             return LOST_EXIT_CODE
@@ -320,13 +325,8 @@ class RayExecutor:
             f"the step's Ray worker or node was lost ({reason}); running it again "
             f"(attempt {handle.lost + 1} of {self.lost_node_retries + 1})",
         )
-        ray = self.connect()
-        try:  # a node pinned by label may be the one that was lost
-            check_fits(ray.nodes(), self.options, _where(handle.step, self.address))
-        except ComputeNodeUnavailableError as unfit:
-            handle.failure = unfit
-            _note(handle.step, str(unfit))
-            return LOST_EXIT_CODE
+        # a node pinned by label may be the one lost: then the new task waits, and
+        # ``_unfit`` fails it once no live node can run it
         if self.on_lost is not None:  # a fresh attempt: the lost one's outputs go
             self.on_lost(handle.step_run_id, handle.lost + 1, reason)
         self._submit(handle)

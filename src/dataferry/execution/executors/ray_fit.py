@@ -53,7 +53,7 @@ def check_fits(
         f"{where}: no live node of the Ray cluster has {', '.join(asked)} "
         f"(live nodes: {have}). The node it is pinned to is gone or never joined: "
         "start a node with those labels and resources, or change the step's "
-        "compute target, then resume the run."
+        "compute target, then rerun the run from this step."
     )
 
 
