@@ -86,7 +86,8 @@ class RayExecutor:
     Args:
         address: ``ray://host:port``, a GCS ``host:port``, or ``local`` (start a Ray of
             this process's own).
-        options: Ray task options every step asks for (``num_cpus``, ``memory``...).
+        options: Ray task options every step asks for (``num_cpus``, ``memory``...);
+            a step's own ``resources`` go on top (``step_options``).
         lost_node_retries: how often a step whose worker or node was lost runs again.
         on_lost: called as ``on_lost(step_run_id, attempt, reason)`` before a retry;
             it discards what the lost attempt staged (a fresh attempt).
@@ -237,7 +238,8 @@ class RayExecutor:
             "stdout_path": step.stdout_path,
             "stderr_path": step.stderr_path,
         }
-        remote = self._remote.options(name=f"dataferry:{step.name}", **self.options)
+        options = step_options(self.options, step.resources)
+        remote = self._remote.options(name=f"dataferry:{step.name}", **options)
         handle.ref = remote.remote(spec)
         self._watch(handle)
 
@@ -288,7 +290,11 @@ class RayExecutor:
             return None
         handle.fit_checked = moment
         try:
-            check_fits(ray.nodes(), self.options, _where(handle.step, self.address))
+            check_fits(
+                ray.nodes(),
+                step_options(self.options, handle.step.resources),
+                _where(handle.step, self.address),
+            )
         except ComputeNodeUnavailableError as exc:
             handle.unfit_since = handle.unfit_since or moment
             if moment - handle.unfit_since >= UNFIT_GRACE_S:
@@ -331,6 +337,21 @@ class RayExecutor:
             self.on_lost(handle.step_run_id, handle.lost + 1, reason)
         self._submit(handle)
         return None
+
+
+def step_options(
+    target: Mapping[str, Any], step: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A step's Ray task options: the target's, with the step's own ask on top (a
+    ``num_cpus``/``num_gpus``/``memory`` it sets replaces the target's; its custom
+    ``resources`` are merged into the target's, its amount winning)."""
+    options = dict(target)
+    for key, value in (step or {}).items():
+        if key == "resources":
+            options["resources"] = {**(target.get("resources") or {}), **value}
+        else:
+            options[key] = value
+    return options
 
 
 def _init(ray: Any, address: str) -> None:
