@@ -49,7 +49,7 @@ def test_a_step_pinned_to_a_dead_node_is_refused_naming_the_label() -> None:
         ComputeNodeUnavailableError,
         match=re.escape(
             "step 's': no live node of the Ray cluster has label node=worker, CPU=1 "
-            "(live nodes: 10.0.0.1 [node=head]). The node it is pinned to is gone or "
+            "(live nodes: 10.0.0.1 [node=head]). The node it needs is gone or "
             "never joined"
         ),
     ):

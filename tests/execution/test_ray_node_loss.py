@@ -168,7 +168,7 @@ def test_a_step_pinned_to_the_lost_node_fails_naming_its_label(
     assert details["error"] == (
         f"step 'work' on the Ray cluster at {nodes.address}: no live node of the "
         f"Ray cluster has label node=worker, CPU=1 (live nodes: {nodes.head_ip} "
-        "[node=head]). The node it is pinned to is gone or never joined: start a "
+        "[node=head]). The node it needs is gone or never joined: start a "
         "node with those labels and resources, or change the step's compute "
         "target, then rerun the run from this step."
     )
@@ -197,7 +197,7 @@ def test_a_step_pinned_to_a_label_no_node_has_fails_before_it_starts(
     assert details["error"] == (
         f"step 'work' on the Ray cluster at {nodes.address}: no live node of the "
         f"Ray cluster has label node=elsewhere, CPU=1 (live nodes: {nodes.head_ip} "
-        f"[node=head]; {nodes.worker_ip} [node=worker]). The node it is pinned to "
+        f"[node=head]; {nodes.worker_ip} [node=worker]). The node it needs "
         "is gone or never joined: start a node with those labels and resources, or "
         "change the step's compute target, then rerun the run from this step."
     )

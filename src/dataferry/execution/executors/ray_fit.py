@@ -51,7 +51,7 @@ def check_fits(
     have = "; ".join(_describe(n) for n in alive) or "no live node"
     raise ComputeNodeUnavailableError(
         f"{where}: no live node of the Ray cluster has {', '.join(asked)} "
-        f"(live nodes: {have}). The node it is pinned to is gone or never joined: "
+        f"(live nodes: {have}). The node it needs is gone or never joined: "
         "start a node with those labels and resources, or change the step's "
         "compute target, then rerun the run from this step."
     )
