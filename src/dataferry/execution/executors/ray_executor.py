@@ -241,6 +241,9 @@ class RayExecutor:
         options = step_options(self.options, step.resources)
         remote = self._remote.options(name=f"dataferry:{step.name}", **options)
         handle.ref = remote.remote(spec)
+        # the first look at the cluster comes a check period after submission: a
+        # short step never pays for a GCS call
+        handle.fit_checked = time.monotonic()
         self._watch(handle)
 
     def _watch(self, handle: RayHandle) -> None:
