@@ -224,6 +224,21 @@ class DatastoreNotOnComputeError(ComputeConfigurationError):
     (a local folder with a multi-node cluster); found before any step starts."""
 
 
+class ComputeNodeUnavailableError(ComputeTargetException, LookupError):
+    """No live node of a step's Ray cluster has the labels or resources the step
+    asks for (a pinned node was lost, or never existed): the step fails, not waits."""
+
+    exit_code = 3
+
+
+class ComputeNodeLostError(ComputeTargetException, ConnectionError):
+    """A step's Ray worker or node was lost more often than its target's
+    ``lost_node_retries`` allows; nothing of it was committed (a rerun from the step
+    runs it again)."""
+
+    exit_code = 1
+
+
 # -- catalog --------------------------------------------------------------------------
 
 

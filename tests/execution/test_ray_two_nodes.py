@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 import pytest
 from pipeline.kit import run_pipeline, step, write_script
 
-from dataferry import ComputeTarget, Pipeline, PipelineData, PythonScriptStep
+from dataferry import (
+    ComputeTarget,
+    Pipeline,
+    PipelineData,
+    PythonScriptStep,
+    RunConfiguration,
+)
 from dataferry.data.compute_ray import RayCompute
 
 if TYPE_CHECKING:
@@ -21,6 +27,14 @@ if TYPE_CHECKING:
     from dataferry import Workspace
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+WHERE = """
+import os, socket, sys
+probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+probe.connect((sys.argv[1], 1))
+with open(os.path.join(sys.argv[2], "where.txt"), "w") as fh:
+    fh.write(probe.getsockname()[0])
+"""
 
 # the step's own address on the route to the head: which node it ran on
 PRODUCE = """
@@ -47,7 +61,7 @@ def nodes() -> Iterator[TwoNodes]:
     from servers.ray_nodes import NamespaceUnavailable, two_node_cluster
 
     try:
-        with two_node_cluster() as cluster:
+        with two_node_cluster(worker_resources={"scratch": 1}) as cluster:
             yield cluster
     except NamespaceUnavailable as exc:
         pytest.skip(f"no two-node Ray cluster here: {exc}")
@@ -134,3 +148,69 @@ def test_a_local_folder_outside_the_shared_folders_is_refused_before_any_step(
     )
     assert all(s.get_status() != "Finished" for s in run.get_steps())
     assert not os.listdir(elsewhere)
+
+
+def asking_in(
+    workspace: Workspace, code: Path, nodes: TwoNodes, ask: dict[str, object]
+) -> Pipeline:
+    """One step on the unpinned target ``anynode`` asking for ``ask`` itself."""
+    write_script(code, "where.py", WHERE)
+    out = PipelineData("where")
+    rc = RunConfiguration()
+    rc.step_resources = ask
+    work = PythonScriptStep(
+        "where.py",
+        name="where",
+        source_directory=str(code),
+        arguments=[nodes.head_ip, out],
+        outputs=[out],
+        runconfig=rc,
+        compute_target="anynode",
+        allow_reuse=False,
+    )
+    return Pipeline(workspace, [work])
+
+
+@pytest.mark.parametrize(
+    "ask",
+    [{"resources": {"scratch": 1}}, {"resources": {"scratch": 0.5}, "num_cpus": 1}],
+)
+def test_a_step_asking_for_a_resource_only_the_worker_has_runs_there(
+    workspace: Workspace,
+    nodes: TwoNodes,
+    code: Path,
+    store_root: Path,
+    ask: dict[str, object],
+) -> None:
+    config = RayCompute.provisioning_configuration(
+        nodes.address, num_cpus=1, shared_folders=[str(store_root)]
+    )
+    ComputeTarget.create(workspace, "anynode", config)
+
+    run = run_pipeline(asking_in(workspace, code, nodes, ask))
+
+    assert run.get_status() == "Finished", run.get_details()
+    out = store_root / step(run, "where").get_output_data("where").path_on_datastore
+    assert (out / "where.txt").read_text() == nodes.worker_ip
+
+
+def test_a_step_asking_for_a_resource_no_node_has_fails_naming_it(
+    workspace: Workspace, nodes: TwoNodes, code: Path, store_root: Path
+) -> None:
+    config = RayCompute.provisioning_configuration(
+        nodes.address, num_cpus=1, shared_folders=[str(store_root)]
+    )
+    ComputeTarget.create(workspace, "anynode", config)
+
+    run = run_pipeline(asking_in(workspace, code, nodes, {"resources": {"scratch": 2}}))
+
+    assert run.get_status() == "Failed"
+    details = step(run, "where").get_details()
+    assert details["error_type"] == "ComputeNodeUnavailableError"
+    assert details["error"] == (
+        f"step 'where' on the Ray cluster at {nodes.address}: no live node of the "
+        f"Ray cluster has CPU=1, scratch=2 (live nodes: {nodes.head_ip} [node=head]; "
+        f"{nodes.worker_ip} [node=worker]). The node it needs is gone or never "
+        "joined: start a node with those labels and resources, or change the step's "
+        "compute target, then rerun the run from this step."
+    )

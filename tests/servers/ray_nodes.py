@@ -11,6 +11,7 @@ and the namespace and pair are deleted on leaving, whatever happened.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -74,8 +75,11 @@ def check_can_make_namespaces() -> None:
 
 
 @contextlib.contextmanager
-def two_node_cluster(num_cpus: int = 1) -> Iterator[TwoNodes]:
-    """Start a head (this namespace) and a worker node (its own namespace).
+def two_node_cluster(
+    num_cpus: int = 1, worker_resources: dict[str, float] | None = None
+) -> Iterator[TwoNodes]:
+    """Start a head (this namespace) and a worker node (its own namespace); the
+    worker alone has the custom ``worker_resources``.
 
     Raises:
         NamespaceUnavailable: not root, no ``ip``, or the namespace failed.
@@ -100,8 +104,12 @@ def two_node_cluster(num_cpus: int = 1) -> Iterator[TwoNodes]:
                 [],
             )
             _wait_for(head, folder / "head", lambda: _answers(head_ip, port))
+            extra = [f"--resources={json.dumps(worker_resources)}"]
             worker = _start(
-                [str(binary), "start", f"--address={head_ip}:{port}"],
+                [
+                    *(str(binary), "start", f"--address={head_ip}:{port}"),
+                    *(extra if worker_resources else []),
+                ],
                 worker_ip,
                 "worker",
                 folder / "worker",

@@ -41,6 +41,7 @@ __all__ = [
     "commit_outputs",
     "discard_output",
     "discard_step_staging",
+    "renew_output",
     "resolve_template",
     "stage_output",
     "undo_commits",
@@ -271,6 +272,20 @@ def discard_output(staged: StagedOutput) -> None:
         _remove(staged.write_dir)
     else:
         staged.location.staging.discard(staged.place)
+
+
+def renew_output(staged: StagedOutput, step_dir: Path) -> None:
+    """Empty an output for a fresh attempt of its step: what the last attempt wrote
+    is discarded through storage and the place staged again, empty, at the same path
+    (the step's command line names it)."""
+    discard_output(staged)
+    if staged.spec.source:
+        staged.write_dir.mkdir(parents=True, exist_ok=True)
+        return
+    # staging names the place by step run and output: the same folder as before
+    staged.location.staging.stage(
+        staged.path, staged.step_run_id, staged.name, step_dir
+    )
 
 
 def discard_step_staging(

@@ -32,6 +32,7 @@ from dataferry.catalog.run_store import OutputRecord, RunStore
 from dataferry.catalog.status import RunStatus, StepStatus
 from dataferry.data.workspace import Workspace
 from dataferry.errors import DataferryError
+from dataferry.execution.commit import renew_output
 from dataferry.execution.compute_limits import concurrency_limit
 from dataferry.execution.executors.per_step import executor_for_run
 from dataferry.execution.plan_model import plan_of
@@ -81,7 +82,7 @@ class Driver:
         self.plan = plan_of(self.run)
         # local processes, or an executor per step when a step is on a Ray target
         self.executor: Executor = executor or executor_for_run(
-            workspace, run_id, self.plan
+            workspace, run_id, self.plan, self._fresh_attempt
         )
         self.outcomes = StepOutcomes(workspace, run_id, self.store, self.executor.name)
         self.continue_on_failure = bool(
@@ -427,6 +428,17 @@ class Driver:
             else:
                 self.outcomes.finished(state, code)
                 self._after(state)
+
+    def _fresh_attempt(self, step_run_id: str) -> list[str]:
+        """Before a step whose node was lost runs again: discard what the lost
+        attempt staged (through storage) and stage its outputs again, empty; return
+        the names of the outputs emptied."""
+        for state in self._running.values():
+            if state.record.id == step_run_id:
+                for staged in state.staged:
+                    renew_output(staged, self.outcomes.step_dir(state))
+                return [staged.name for staged in state.staged]
+        return []
 
     def _abort(self, reason: str) -> None:
         """The loop failed: stop every preparation and process, then end every row.

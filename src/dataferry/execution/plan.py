@@ -234,6 +234,7 @@ class PlanCompiler:
             max_run_duration_seconds=None
             if default_runconfig
             else step.runconfig.max_run_duration_seconds,
+            step_resources={} if default_runconfig else step.runconfig.step_resources,
         )
 
     def _kind(self, step: PipelineStep) -> StepKind:

@@ -199,6 +199,8 @@ def _short_node(
             k: encode_param(v) for k, v in node.runconfig_params.items()
         }
     _put(out, "max_run_duration_seconds", node.max_run_duration_seconds, defaults)
+    if node.step_resources:
+        out["step_resources"] = node.step_resources
     return out
 
 

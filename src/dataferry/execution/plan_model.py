@@ -186,6 +186,8 @@ class PlanNode:
     environment: EnvironmentSpec = field(default_factory=EnvironmentSpec)
     runconfig_params: dict[str, Any] = field(default_factory=dict)
     max_run_duration_seconds: int | None = None
+    # what the step asks its target's nodes for (runconfig.step_resources)
+    step_resources: dict[str, Any] = field(default_factory=dict)
 
     def step_param(self, key: str, parameters: Mapping[str, Any]) -> Any:
         """The value of one of the step's ``params`` in this run.
@@ -240,6 +242,8 @@ class PlanNode:
                 k: encode_param(v) for k, v in self.runconfig_params.items()
             },
             "max_run_duration_seconds": self.max_run_duration_seconds,
+            # only when asked for: the JSON (and fingerprint) of other nodes is unchanged
+            **({"step_resources": self.step_resources} if self.step_resources else {}),
         }
 
     @classmethod
@@ -270,6 +274,7 @@ class PlanNode:
                 for k, v in (data.get("runconfig_params") or {}).items()
             },
             max_run_duration_seconds=data.get("max_run_duration_seconds"),
+            step_resources=dict(data.get("step_resources") or {}),
         )
 
 

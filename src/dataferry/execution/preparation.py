@@ -335,6 +335,7 @@ class Preparation:
             stderr_path=str(stderr_path(job.folder)),
             timeout_s=float(timeout) if timeout else None,
             compute_target=node.compute_target,
+            resources=node.step_resources or None,
         )
 
 

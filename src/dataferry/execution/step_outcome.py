@@ -183,6 +183,11 @@ class StepOutcomes:
             log.info("step %s: Finished", state.node.name)
             return
         self._discard(state)
+        # an executor that failed the step itself (a lost or missing node) says why
+        failure = getattr(state.handle, "failure", None)
+        if isinstance(failure, Exception):
+            self._fail(state, code, str(failure), failure)
+            return
         reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         # an executor that enforces the time limit says so on its handle
         if getattr(state.handle, "timed_out", False):

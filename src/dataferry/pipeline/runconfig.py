@@ -21,6 +21,7 @@ from dataferry.pipeline.checks import (
 )
 from dataferry.pipeline.conda_dependencies import CondaDependencies
 from dataferry.pipeline.environment import Environment
+from dataferry.pipeline.step_resources import check_step_resources
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -84,6 +85,21 @@ class RunConfiguration:
             self.environment.python.conda_dependencies = conda_dependencies
         self.environment_variables: dict[str, str] = {}
         self.max_run_duration_seconds: int | None = None
+        self._step_resources: dict[str, Any] = {}
+
+    @property
+    def step_resources(self) -> dict[str, Any]:
+        """What the step asks its target's nodes for (a dataferry option, see
+        ``pipeline.step_resources``): ``num_cpus``, ``num_gpus``, ``memory``
+        (bytes), custom ``resources``; ``{}``: only the target's."""
+        return dict(self._step_resources)
+
+    @step_resources.setter
+    def step_resources(self, value: Any) -> None:
+        """Raises PipelineTypeError or StepDefinitionError for a bad ask (at once)."""
+        self._step_resources = check_step_resources(
+            value, "RunConfiguration.step_resources"
+        )
 
     @property
     def target(self) -> str:

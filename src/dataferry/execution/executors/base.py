@@ -14,7 +14,8 @@ class PreparedStep:
     """A step ready to run: its command line, folder, environment and log files.
 
     ``compute_target``: the target the step names (None: none), which chooses its
-    executor when a run has steps on more than one kind (``executors.per_step``)."""
+    executor when a run has steps on more than one kind (``executors.per_step``);
+    ``resources``: what the step asks its nodes for on top of the target's."""
 
     step_run_id: str
     name: str
@@ -25,6 +26,8 @@ class PreparedStep:
     stderr_path: str
     timeout_s: float | None = None
     compute_target: str | None = None
+    # runconfig.step_resources: what the step asks of its target's nodes
+    resources: Mapping[str, Any] | None = None
 
 
 class StepHandle(Protocol):

@@ -18,7 +18,7 @@ from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import EventKind
 from dataferry.data.compute_ray import RAY_KIND
 from dataferry.data.datastore import Datastore
-from dataferry.errors import DatastoreNotOnComputeError
+from dataferry.errors import ComputeConfigurationError, DatastoreNotOnComputeError
 from dataferry.execution.executors.local import LocalExecutor
 from dataferry.execution.executors.ray_executor import RayExecutor
 from dataferry.execution.plan_inputs import DataPathInput
@@ -39,6 +39,17 @@ class RoutedHandle:
     step_run_id: str
     executor: Executor
     inner: Any
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether the executor stopped the step at its time limit."""
+        return bool(getattr(self.inner, "timed_out", False))
+
+    @property
+    def failure(self) -> Exception | None:
+        """Why the step failed when not by its script (a lost or missing node)."""
+        failure = getattr(self.inner, "failure", None)
+        return failure if isinstance(failure, Exception) else None
 
 
 class PerStepExecutor:
@@ -92,29 +103,43 @@ class PerStepExecutor:
         return handle.executor.pid(handle.inner)
 
 
-def executor_for_run(workspace: Workspace, run_id: str, plan: Plan) -> Executor:
+def executor_for_run(
+    workspace: Workspace,
+    run_id: str,
+    plan: Plan,
+    fresh_attempt: Callable[[str], list[str]] | None = None,
+) -> Executor:
     """The executor of a run: local, or per step when a step names a Ray target.
+
+    ``fresh_attempt(step_run_id)`` (the driver's) discards what a step's lost attempt
+    staged, through storage, and returns the outputs it emptied; it runs before the
+    step is submitted again, and the retry's event lists them.
 
     Raises:
         ComputeUnreachableError: a Ray target's cluster cannot be reached.
         DatastoreNotOnComputeError: a Ray step uses a local-folder datastore and its
             cluster has more than one node.
+        ComputeConfigurationError: a step asks for ``step_resources`` and its
+            target is not a Ray cluster (a local process takes no resource ask).
         ExtraNotInstalledError: a step names a Ray target and Ray is not installed.
     """
     named = {n.compute_target for n in plan.nodes if n.compute_target}
-    if not named:
+    if not named:  # no catalog query for a run all local: the common case
+        _check_asks(plan, set())
         return LocalExecutor()
     records = {
         r.name: r
         for r in ComputeStore(workspace.catalog).list()
         if r.name in named and r.kind == RAY_KIND
     }
+    _check_asks(plan, set(records))
     if not records:
         return LocalExecutor()
     store = RunStore(workspace.catalog)
 
     def on_lost(step_run_id: str, attempt: int, reason: str) -> None:
-        payload = {"attempt": attempt, "reason": reason}
+        discarded = fresh_attempt(step_run_id) if fresh_attempt is not None else []
+        payload = {"attempt": attempt, "reason": reason, "discarded": discarded}
         store.record_event(
             run_id, EventKind.STEP_RETRY, payload, step_run_id=step_run_id
         )
@@ -132,6 +157,21 @@ def executor_for_run(workspace: Workspace, run_id: str, plan: Plan) -> Executor:
         shared = records[name].config.get("shared_folders") or []
         check_reachable(workspace, plan, name, executor, shared)
     return PerStepExecutor(executors)
+
+
+def _check_asks(plan: Plan, ray_targets: set[str]) -> None:
+    """Refuse a step's resource ask that its (non-Ray) target would ignore."""
+    ignored = [
+        f"step '{n.name}' (target '{n.compute_target or 'local'}')"
+        for n in plan.nodes
+        if n.step_resources and n.compute_target not in ray_targets
+    ]
+    if ignored:
+        raise ComputeConfigurationError(
+            f"runconfig.step_resources is only for steps on a Ray compute target; "
+            f"{', '.join(ignored)} would run as a local process and ignore it. Give "
+            "these steps a Ray target, or remove their step_resources; nothing was run."
+        )
 
 
 def check_reachable(

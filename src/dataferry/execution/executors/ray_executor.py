@@ -4,8 +4,12 @@ Ray is imported only here, when a run has a step on a Ray target. Tasks have
 ``max_retries=0``: attempts are dataferry's. A task whose worker or node was lost
 (``WorkerCrashedError``, ``NodeDiedError``, ``ObjectLostError``) is told apart from a
 script that failed (an exit code) and is submitted again, up to the target's
-``lost_node_retries``; each retry is reported through ``on_lost``. Cancel is Ray's soft
-cancel (the task stops the step's process group), then ``force=True`` after a grace.
+``lost_node_retries``; each retry is a fresh attempt: ``on_lost`` (the driver's) discards
+what the lost attempt staged before the task is submitted again. A step that no live
+node can run (pinned by label to a node that is gone) fails with
+``ComputeNodeUnavailableError`` rather than waiting; one lost too often with
+``ComputeNodeLostError``, on the handle's ``failure``. Cancel is Ray's soft cancel (the
+task stops the step's process group), then ``force=True`` after a grace.
 """
 
 from __future__ import annotations
@@ -21,9 +25,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dataferry._extras import import_extra
-from dataferry.errors import ComputeUnreachableError
+from dataferry.errors import (
+    ComputeNodeLostError,
+    ComputeNodeUnavailableError,
+    ComputeUnreachableError,
+)
 from dataferry.execution.executors import ray_task
 from dataferry.execution.parallel.ray_pool import ADDRESS_VARIABLE, OPTIONS_VARIABLE
+from dataferry.execution.executors.ray_fit import check_fits
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -33,6 +42,12 @@ if TYPE_CHECKING:
 # a soft cancel stops the child within ray_task's grace; force only after that
 _FORCE_AFTER_S = ray_task.GRACE_S + 2.0
 _STOP_WAIT_S = 30.0
+# how often a waiting task's cluster is asked whether a node can still run it: a GCS
+# call, so not on every turn of the driver's loop
+_FIT_CHECK_S = 2.0
+# a node may still be joining (or restarting): no live node must fit for this long
+# before the step is failed
+UNFIT_GRACE_S = 10.0
 _CANCELLED = -int(signal.SIGTERM)
 # a step whose node was lost more often than its retries allow ends with this code
 LOST_EXIT_CODE = 1
@@ -60,6 +75,9 @@ class RayHandle:
     force_at: float | None = None
     cancelled: bool = False
     timed_out: bool = False
+    failure: Exception | None = None  # why it failed, when not its script's exit code
+    fit_checked: float = 0.0
+    unfit_since: float | None = None
     read_fd: int | None = None
     waiter: threading.Thread | None = field(default=None, repr=False)
 
@@ -70,9 +88,11 @@ class RayExecutor:
     Args:
         address: ``ray://host:port``, a GCS ``host:port``, or ``local`` (start a Ray of
             this process's own).
-        options: Ray task options every step asks for (``num_cpus``, ``memory``...).
+        options: Ray task options every step asks for (``num_cpus``, ``memory``...);
+            a step's own ``resources`` go on top (``step_options``).
         lost_node_retries: how often a step whose worker or node was lost runs again.
-        on_lost: called as ``on_lost(step_run_id, attempt, reason)`` before a retry.
+        on_lost: called as ``on_lost(step_run_id, attempt, reason)`` before a retry;
+            it discards what the lost attempt staged (a fresh attempt).
     """
 
     name = "ray"
@@ -130,7 +150,11 @@ class RayExecutor:
     # -- the Executor protocol -----------------------------------------------------------
 
     def prepare(self, step: PreparedStep) -> None:
-        """Connect to the cluster; make the step's log folder (shared with the nodes)."""
+        """Connect to the cluster; make the step's log folder (shared with the nodes).
+
+        Raises:
+            ComputeUnreachableError: the cluster cannot be reached.
+        """
         self.connect()
         os.makedirs(os.path.dirname(step.stdout_path), exist_ok=True)
 
@@ -158,7 +182,7 @@ class RayExecutor:
         ready, _ = ray.wait([handle.ref], timeout=0)
         if not ready:
             self._enforce(ray, handle)
-            return None
+            return self._unfit(ray, handle)
         self._end_waiter(handle)
         try:
             return int(ray.get(handle.ref))
@@ -216,8 +240,12 @@ class RayExecutor:
             "stdout_path": step.stdout_path,
             "stderr_path": step.stderr_path,
         }
-        remote = self._remote.options(name=f"dataferry:{step.name}", **self.options)
+        options = step_options(self.options, step.resources)
+        remote = self._remote.options(name=f"dataferry:{step.name}", **options)
         handle.ref = remote.remote(spec)
+        # the first look at the cluster comes a check period after submission: a
+        # short step never pays for a GCS call
+        handle.fit_checked = time.monotonic()
         self._watch(handle)
 
     def _cluster_env(self) -> dict[str, str]:
@@ -271,17 +299,49 @@ class RayExecutor:
             with contextlib.suppress(ray.exceptions.RayError, ValueError):
                 ray.cancel(handle.ref, force=True)
 
+    def _unfit(self, ray: Any, handle: RayHandle) -> int | None:
+        """Fail a task that no live node has been able to run for ``UNFIT_GRACE_S``
+        (its pinned node is gone): cancel it and return ``LOST_EXIT_CODE`` with
+        ``failure`` set."""
+        moment = time.monotonic()
+        if handle.cancelled or moment - handle.fit_checked < _FIT_CHECK_S:
+            return None
+        handle.fit_checked = moment
+        try:
+            check_fits(
+                ray.nodes(),
+                step_options(self.options, handle.step.resources),
+                _where(handle.step, self.address),
+            )
+        except ComputeNodeUnavailableError as exc:
+            handle.unfit_since = handle.unfit_since or moment
+            if moment - handle.unfit_since >= UNFIT_GRACE_S:
+                return self._give_up(ray, handle, exc)
+            return None
+        handle.unfit_since = None
+        return None
+
+    def _give_up(self, ray: Any, handle: RayHandle, exc: Exception) -> int:
+        handle.failure = exc
+        _note(handle.step, str(exc))
+        with contextlib.suppress(ray.exceptions.RayError, ValueError):
+            ray.cancel(handle.ref, force=True)
+        self._end_waiter(handle)
+        return LOST_EXIT_CODE
+
     def _lost(self, handle: RayHandle, exc: BaseException) -> int | None:
         reason = f"{type(exc).__name__}: {_first_line(exc)}"
         if handle.cancelled:
             return _CANCELLED
         if handle.lost >= self.lost_node_retries:
-            _note(
-                handle.step,
-                f"the step's Ray worker or node was lost ({reason}); it was run "
-                f"{handle.lost + 1} times, as lost_node_retries={self.lost_node_retries} "
-                "allows, and is failed",
+            handle.failure = ComputeNodeLostError(
+                f"{_where(handle.step, self.address)}: its Ray worker or node was "
+                f"lost ({reason}); it was run {handle.lost + 1} time(s), as the "
+                f"target's lost_node_retries={self.lost_node_retries} allows. Nothing "
+                f"of it was committed: rerun the run from step '{handle.step.name}' "
+                "once the cluster has its nodes, or raise lost_node_retries."
             )
+            _note(handle.step, str(handle.failure))
             return LOST_EXIT_CODE
         handle.lost += 1
         _note(
@@ -289,7 +349,9 @@ class RayExecutor:
             f"the step's Ray worker or node was lost ({reason}); running it again "
             f"(attempt {handle.lost + 1} of {self.lost_node_retries + 1})",
         )
-        if self.on_lost is not None:
+        # a node pinned by label may be the one lost: then the new task waits, and
+        # ``_unfit`` fails it once no live node can run it
+        if self.on_lost is not None:  # a fresh attempt: the lost one's outputs go
             self.on_lost(handle.step_run_id, handle.lost + 1, reason)
         self._submit(handle)
         return None
@@ -307,6 +369,21 @@ def join_cluster(address: str) -> Any:
     if not ray.is_initialized():
         _init(ray, address)
     return ray
+
+
+def step_options(
+    target: Mapping[str, Any], step: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A step's Ray task options: the target's, with the step's own ask on top (a
+    ``num_cpus``/``num_gpus``/``memory`` it sets replaces the target's; its custom
+    ``resources`` are merged into the target's, its amount winning)."""
+    options = dict(target)
+    for key, value in (step or {}).items():
+        if key == "resources":
+            options["resources"] = {**(target.get("resources") or {}), **value}
+        else:
+            options[key] = value
+    return options
 
 
 def _init(ray: Any, address: str) -> None:
@@ -357,6 +434,10 @@ def _note(step: PreparedStep, message: str) -> None:
     """Append a line to the step's stderr log, where its reader looks first."""
     with contextlib.suppress(OSError), open(step.stderr_path, "a") as err:
         err.write(f"dataferry: {message}\n")
+
+
+def _where(step: PreparedStep, address: str) -> str:
+    return f"step '{step.name}' on the Ray cluster at {address}"
 
 
 def _first_line(exc: BaseException) -> str:
