@@ -26,9 +26,10 @@ from dataferry.errors import (
     RunNotFoundError,
 )
 from dataferry.execution import views
+from dataferry.execution.pipeline_endpoint import submit_endpoint
 from dataferry.execution.published import submit_published
 from dataferry.execution.published_params import rest_overrides
-from dataferry.execution.serve_settings import SUBMIT_PATH
+from dataferry.execution.serve_settings import ENDPOINT_SUBMIT_PATH, SUBMIT_PATH
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -108,6 +109,9 @@ def build_app(workspace: Workspace, *, host: str) -> Starlette:
     def submit(request: Request, body: bytes) -> Response:
         return _submit(workspace, request, body)
 
+    def submit_to_endpoint(request: Request, body: bytes) -> Response:
+        return _submit(workspace, request, body, to_endpoint=True)
+
     routes = [
         Route("/api/health", guarded(health, is_read=True)),
         Route("/api/runs", guarded(runs, is_read=True)),
@@ -116,6 +120,11 @@ def build_app(workspace: Workspace, *, host: str) -> Starlette:
         Route(
             f"{SUBMIT_PATH}/{{pipeline_id}}",
             guarded(submit, is_read=False),
+            methods=["POST"],
+        ),
+        Route(
+            f"{ENDPOINT_SUBMIT_PATH}/{{endpoint_id}}",
+            guarded(submit_to_endpoint, is_read=False),
             methods=["POST"],
         ),
     ]
@@ -133,14 +142,31 @@ def _int(text: str, name: str) -> int:
         ) from None
 
 
-def _submit(workspace: Workspace, request: Request, raw: bytes) -> Response:
-    """POST body as the SDK sends it -> ``{"Id": <run id>}``."""
+def _submit(
+    workspace: Workspace, request: Request, raw: bytes, *, to_endpoint: bool = False
+) -> Response:
+    """POST body as the SDK sends it -> ``{"Id": <run id>}``. To an endpoint, the
+    body's ``PipelineVersion`` picks the version (the default if absent)."""
     try:
         body = json.loads(raw or b"{}")
     except ValueError:
         return _error(400, "UserError", "the request body is not JSON")
     if not isinstance(body, dict) or not isinstance(body.get("ExperimentName"), str):
         return _error(400, "UserError", "the body needs a string ExperimentName")
+    version = body.get("PipelineVersion")
+    if version is not None and not isinstance(version, str | int):
+        return _error(400, "UserError", 'PipelineVersion must be a string like "1"')
+    if to_endpoint:
+        run = submit_endpoint(
+            workspace,
+            request.path_params["endpoint_id"],
+            body["ExperimentName"],
+            rest_overrides(workspace, body),
+            pipeline_version=None if version is None else str(version),
+            tags=body.get("Tags") or body.get("tags"),
+            quiet=True,
+        )
+        return _json({"Id": run.id})
     run = submit_published(
         workspace,
         request.path_params["pipeline_id"],
