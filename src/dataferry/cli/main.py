@@ -25,6 +25,7 @@ from dataferry.cli import (
     graph_cmds,
     lifecycle_cmds,
     model_cmds,
+    pipeline_cmds,
     render,
     run_cmds,
     runs_cmds,
@@ -47,6 +48,7 @@ _COMMANDS: tuple[click.Command, ...] = (
     model_cmds.model,
     catalog_cmds.catalog,
     serve_cmds.serve,
+    pipeline_cmds.pipeline,
     completion.completion,
 )
 

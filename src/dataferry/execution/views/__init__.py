@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from dataferry.execution.views.model import RunDetail as RunDetail
     from dataferry.execution.views.model import RunSummary as RunSummary
     from dataferry.execution.views.model import StepView as StepView
+    from dataferry.execution.views.published import PublishedView as PublishedView
+    from dataferry.execution.views.published import get_published as get_published
+    from dataferry.execution.views.published import list_published as list_published
     from dataferry.execution.views.refs import LATEST as LATEST
     from dataferry.execution.views.refs import check_experiment as check_experiment
     from dataferry.execution.views.refs import resolve_run as resolve_run
@@ -72,6 +75,7 @@ _EXPORTS = {
     "LogTail": "dataferry.execution.views.logs",
     "MetricView": "dataferry.execution.views.model",
     "OutputView": "dataferry.execution.views.model",
+    "PublishedView": "dataferry.execution.views.published",
     "RegistrationView": "dataferry.execution.views.model",
     "RunDetail": "dataferry.execution.views.model",
     "RunStatus": "dataferry.catalog.status",
@@ -85,9 +89,11 @@ _EXPORTS = {
     "all_events_since": "dataferry.execution.views.events",
     "expected_duration_s": "dataferry.execution.views.estimates",
     "format_duration": "dataferry.execution.views.formatting",
+    "get_published": "dataferry.execution.views.published",
     "get_step": "dataferry.execution.views.runs",
     "in_run_order": "dataferry.execution.views.runs",
     "lineage": "dataferry.execution.views.runs",
+    "list_published": "dataferry.execution.views.published",
     "list_runs": "dataferry.execution.views.run_list",
     "metrics": "dataferry.execution.views.runs",
     "outputs": "dataferry.execution.views.runs",
