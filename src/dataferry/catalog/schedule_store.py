@@ -157,7 +157,9 @@ class ScheduleStore:
                     schedule_fires.c.schedule_id == schedule_id,
                     schedule_fires.c.run_id.is_not(None),
                 )
-                .order_by(schedule_fires.c.fired_at.desc())
+                .order_by(
+                    schedule_fires.c.fired_at.desc(), schedule_fires.c.due_key.desc()
+                )
             ).all()
         return [(k, r) for k, r in rows]
 
