@@ -32,7 +32,7 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(workspace: Workspace, host: str) -> Iterator[str]:
+def start_server(workspace: Workspace, host: str, *extra: str) -> Iterator[str]:
     port = free_port(host)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
@@ -47,6 +47,7 @@ def start_server(workspace: Workspace, host: str) -> Iterator[str]:
             host,
             "--port",
             str(port),
+            *extra,
         ],
         env=env,
         stdout=subprocess.PIPE,

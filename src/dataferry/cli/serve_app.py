@@ -9,9 +9,12 @@ other address, 127.0.0.2 included, every route needs it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
-from datetime import datetime
+import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -32,7 +35,7 @@ from dataferry.execution.published_params import rest_overrides
 from dataferry.execution.serve_settings import ENDPOINT_SUBMIT_PATH, SUBMIT_PATH
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from starlette.requests import Request
 
@@ -61,8 +64,11 @@ def _error(status: int, code: str, message: str) -> Response:
     return JSONResponse({"error": {"code": code, "message": message}}, status)
 
 
-def build_app(workspace: Workspace, *, host: str) -> Starlette:
-    """The application serving ``workspace``; ``host`` decides who needs a token."""
+def build_app(
+    workspace: Workspace, *, host: str, schedule_tick: float = 10.0
+) -> Starlette:
+    """The application serving ``workspace``; ``host`` decides who needs a token.
+    Every ``schedule_tick`` seconds it fires the workspace's due schedules."""
     open_reads = host in DEFAULT_HOSTS
 
     def guarded(handler: Handler, *, is_read: bool) -> Endpoint:
@@ -128,7 +134,33 @@ def build_app(workspace: Workspace, *, host: str) -> Starlette:
             methods=["POST"],
         ),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, lifespan=_schedules(workspace, schedule_tick))
+
+
+def _schedules(workspace: Workspace, tick: float) -> Any:
+    """A lifespan running due schedules in the background while the server is up."""
+    from dataferry.execution.schedule_runner import fire_due
+
+    async def loop() -> None:
+        while True:
+            try:
+                now = datetime.now(UTC).replace(tzinfo=None)
+                await run_in_threadpool(fire_due, workspace, now)
+            except DataferryError as exc:  # e.g. the catalog briefly unreachable
+                logging.getLogger(__name__).warning("schedules: %s", exc)
+            await asyncio.sleep(tick)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
 
 
 def _int(text: str, name: str) -> int:
