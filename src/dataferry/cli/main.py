@@ -29,6 +29,7 @@ from dataferry.cli import (
     render,
     run_cmds,
     runs_cmds,
+    schedule_cmds,
     serve_cmds,
     workspace_cmds,
 )
@@ -49,6 +50,7 @@ _COMMANDS: tuple[click.Command, ...] = (
     catalog_cmds.catalog,
     serve_cmds.serve,
     pipeline_cmds.pipeline,
+    schedule_cmds.schedule,
     completion.completion,
 )
 

@@ -63,6 +63,9 @@ if TYPE_CHECKING:
     from dataferry.execution.views.runs import run_status as run_status
     from dataferry.execution.views.runs import step_view as step_view
     from dataferry.execution.views.runs import wait_for_status as wait_for_status
+    from dataferry.execution.views.schedules import ScheduleView as ScheduleView
+    from dataferry.execution.views.schedules import get_schedule as get_schedule
+    from dataferry.execution.views.schedules import list_schedules as list_schedules
     from dataferry.execution.views.waiting import Every as Every
     from dataferry.execution.views.waiting import wait_until as wait_until
 
@@ -79,6 +82,7 @@ _EXPORTS = {
     "RegistrationView": "dataferry.execution.views.model",
     "RunDetail": "dataferry.execution.views.model",
     "RunStatus": "dataferry.catalog.status",
+    "ScheduleView": "dataferry.execution.views.schedules",
     "RunSummary": "dataferry.execution.views.model",
     "StepStatus": "dataferry.catalog.status",
     "StepView": "dataferry.execution.views.model",
@@ -90,11 +94,13 @@ _EXPORTS = {
     "expected_duration_s": "dataferry.execution.views.estimates",
     "format_duration": "dataferry.execution.views.formatting",
     "get_published": "dataferry.execution.views.published",
+    "get_schedule": "dataferry.execution.views.schedules",
     "get_step": "dataferry.execution.views.runs",
     "in_run_order": "dataferry.execution.views.runs",
     "lineage": "dataferry.execution.views.runs",
     "list_published": "dataferry.execution.views.published",
     "list_runs": "dataferry.execution.views.run_list",
+    "list_schedules": "dataferry.execution.views.schedules",
     "metrics": "dataferry.execution.views.runs",
     "outputs": "dataferry.execution.views.runs",
     "read_log_chunk": "dataferry.execution.views.logs",
