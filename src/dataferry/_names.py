@@ -82,6 +82,9 @@ EXPORTS: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 
+_SCHEDULE_RECURRENCE = "dataferry.pipeline.schedule_recurrence"
+
+
 def _exported(*names: str) -> dict[str, str]:
     """``name -> "module:name"`` for names ``dataferry`` exports (KeyError otherwise)."""
     return {name: f"{EXPORTS[name]}:{name}" for name in names}
@@ -250,11 +253,18 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "PipelineEndpoint",
             ),
             **_from(_PIPELINE, "PipelineStep"),
+            **_from("dataferry.execution.schedule", "Schedule"),
+            **_from(_SCHEDULE_RECURRENCE, "ScheduleRecurrence", "TimeZone"),
         },
         "azureml.pipeline.core.graph": _exported(
             "PipelineParameter", "PipelineData", "InputPortBinding"
         ),
         "azureml.pipeline.core.pipeline": _exported("Pipeline"),
+        "azureml.pipeline.core.schedule": {
+            **_from("dataferry.execution.schedule", "Schedule"),
+            **_from(_SCHEDULE_RECURRENCE, "ScheduleRecurrence", "TimeZone"),
+        },
+        "azureml.pipeline.core.pipeline_endpoint": _exported("PipelineEndpoint"),
         "azureml.pipeline.core.run": _exported(
             "PipelineRun", "StepRun", "PortDataReference"
         ),
