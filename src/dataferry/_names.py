@@ -61,6 +61,7 @@ EXPORTS: Final[Mapping[str, str]] = MappingProxyType(
         "ParallelRunStep": _PIPELINE,
         "Pipeline": "dataferry.execution.pipeline",
         "PipelineData": _PIPELINE,
+        "PipelineEndpoint": "dataferry.execution.pipeline_endpoint",
         "PipelineParameter": _PIPELINE,
         "PipelineRun": "dataferry.execution.pipeline_run",
         "PortDataReference": "dataferry.execution.pipeline_run",
@@ -79,6 +80,9 @@ EXPORTS: Final[Mapping[str, str]] = MappingProxyType(
         "Workspace": _DATA,
     }
 )
+
+
+_SCHEDULE_RECURRENCE = "dataferry.pipeline.schedule_recurrence"
 
 
 def _exported(*names: str) -> dict[str, str]:
@@ -246,13 +250,21 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "PortDataReference",
                 "InputPortBinding",
                 "PublishedPipeline",
+                "PipelineEndpoint",
             ),
             **_from(_PIPELINE, "PipelineStep"),
+            **_from("dataferry.execution.schedule", "Schedule"),
+            **_from(_SCHEDULE_RECURRENCE, "ScheduleRecurrence", "TimeZone"),
         },
         "azureml.pipeline.core.graph": _exported(
             "PipelineParameter", "PipelineData", "InputPortBinding"
         ),
         "azureml.pipeline.core.pipeline": _exported("Pipeline"),
+        "azureml.pipeline.core.schedule": {
+            **_from("dataferry.execution.schedule", "Schedule"),
+            **_from(_SCHEDULE_RECURRENCE, "ScheduleRecurrence", "TimeZone"),
+        },
+        "azureml.pipeline.core.pipeline_endpoint": _exported("PipelineEndpoint"),
         "azureml.pipeline.core.run": _exported(
             "PipelineRun", "StepRun", "PortDataReference"
         ),

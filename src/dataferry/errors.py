@@ -551,6 +551,21 @@ class PublishedPipelineStateError(PublishedPipelineError, ValueError):
     taken, or an endpoint version is unknown (the SDK raises ``ValueError``)."""
 
 
+class ScheduleError(PublishedPipelineError):
+    """A pipeline schedule refused a request."""
+
+
+class ScheduleValidationError(ScheduleError, ValueError):
+    """A ``ScheduleRecurrence`` or ``Schedule.create``/``update`` argument is wrong
+    (the SDK raises ``ValueError``); the message names it and what it takes."""
+
+
+class ScheduleNotFoundError(ScheduleError, LookupError):
+    """No schedule has that id."""
+
+    exit_code = 3
+
+
 class ServeError(DataferryError, ValueError):
     """``dataferry serve`` cannot start: a bad host or port, or the port is taken."""
 

@@ -32,7 +32,7 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(workspace: Workspace, host: str) -> Iterator[str]:
+def start_server(workspace: Workspace, host: str, *extra: str) -> Iterator[str]:
     port = free_port(host)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
@@ -47,6 +47,7 @@ def start_server(workspace: Workspace, host: str) -> Iterator[str]:
             host,
             "--port",
             str(port),
+            *extra,
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -165,3 +166,47 @@ def test_off_the_default_address_every_route_needs_the_token(
             f"{url}/api/runs", headers=auth.get_authentication_header(), timeout=10
         )
         assert (ok.status_code, ok.json()) == (200, [])
+
+
+def test_a_rest_post_to_a_pipeline_endpoint_runs_the_chosen_version(
+    workspace: Workspace, tmp_path: Path, server: str
+) -> None:
+    from dataferry.execution.pipeline_endpoint import PipelineEndpoint
+
+    pipeline = echo_pipeline(workspace, tmp_path)
+    endpoint = PipelineEndpoint.publish(workspace, "ep", "d", pipeline.publish("a"))
+    endpoint.add(pipeline.publish("b"))
+    auth = InteractiveLoginAuthentication()
+    auth._bind(workspace)
+    header = auth.get_authentication_header()
+    assert endpoint.endpoint.startswith(server)
+
+    for version, label in ((None, "default"), ("1", "one")):
+        body = {
+            "ExperimentName": "rest",
+            "RunSource": "API",
+            "ParameterAssignments": {"label": label},
+        }
+        if version is not None:
+            body["PipelineVersion"] = version
+        response = requests.post(
+            endpoint.endpoint, headers=header, json=body, timeout=60
+        )
+        assert response.status_code == 200, response.text
+        run = PipelineRun(Experiment(workspace, "rest"), response.json()["Id"])
+        run.wait_for_completion(show_output=False)
+        assert json.loads((tmp_path / "out.json").read_text()) == ["3", label]
+
+    body = {"ExperimentName": "rest", "PipelineVersion": "9"}
+    unknown = requests.post(endpoint.endpoint, headers=header, json=body, timeout=30)
+    assert unknown.status_code == 400
+    assert "has no version '9'" in unknown.json()["error"]["message"]
+    assert requests.post(endpoint.endpoint, json=body, timeout=30).status_code == 401
+    endpoint.disable()
+    body = {"ExperimentName": "rest"}
+    disabled = requests.post(endpoint.endpoint, headers=header, json=body, timeout=30)
+    assert disabled.status_code == 400
+    assert "Status must be Active, its Disabled" in disabled.json()["error"]["message"]
+    missing_url = endpoint.endpoint.replace(endpoint.id, "nope")
+    missing = requests.post(missing_url, headers=header, json=body, timeout=30)
+    assert missing.status_code == 404

@@ -61,6 +61,8 @@ def test_the_table_is_pinned() -> None:
         "azureml.pipeline.steps.parallel_run_config",
         "azureml.pipeline.steps.parallel_run_step",
         "azureml_user.parallel_run",
+        "azureml.pipeline.core.pipeline_endpoint",
+        "azureml.pipeline.core.schedule",
     }
     assert set(AZUREML["azureml.core"]) == {
         "Workspace", "Datastore", "Dataset", "Experiment", "Run", "Environment",

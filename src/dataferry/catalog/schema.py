@@ -383,3 +383,38 @@ pipeline_endpoint_versions = Table(
         "pipeline_id", String(64), ForeignKey("published_pipelines.id"), nullable=False
     ),
 )
+
+# pipeline schedules: a recurrence, or a datastore path polled for new or changed files
+# ("seen": file -> signature at the last poll)
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("pipeline_id", String(64)),
+    Column("pipeline_endpoint_id", String(64)),
+    Column("experiment_name", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),  # 'Recurrence' or 'DataStore'
+    Column("recurrence", JSON),
+    Column("anchor", UtcDateTime(), nullable=False),
+    Column("datastore_name", String(255)),
+    Column("path_on_datastore", Text),
+    Column("polling_interval", Integer),
+    Column("data_path_parameter_name", String(255)),
+    Column("pipeline_parameters", JSON, nullable=False),
+    Column("continue_on_step_failure", String(8)),
+    Column("seen", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# one row per firing: the claim two servers race for, then the run it started
+schedule_fires = Table(
+    "schedule_fires",
+    metadata,
+    Column("schedule_id", String(64), ForeignKey("schedules.id"), primary_key=True),
+    Column("due_key", String(512), primary_key=True),
+    Column("run_id", String(255)),
+    Column("fired_at", UtcDateTime(), nullable=False),
+)

@@ -25,9 +25,11 @@ from dataferry.cli import (
     graph_cmds,
     lifecycle_cmds,
     model_cmds,
+    pipeline_cmds,
     render,
     run_cmds,
     runs_cmds,
+    schedule_cmds,
     serve_cmds,
     workspace_cmds,
 )
@@ -47,6 +49,8 @@ _COMMANDS: tuple[click.Command, ...] = (
     model_cmds.model,
     catalog_cmds.catalog,
     serve_cmds.serve,
+    pipeline_cmds.pipeline,
+    schedule_cmds.schedule,
     completion.completion,
 )
 

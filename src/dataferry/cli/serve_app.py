@@ -9,9 +9,12 @@ other address, 127.0.0.2 included, every route needs it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
-from datetime import datetime
+import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -33,12 +36,13 @@ from dataferry.errors import (
     ServeRequestError,
 )
 from dataferry.execution import views
+from dataferry.execution.pipeline_endpoint import submit_endpoint
 from dataferry.execution.published import check_submittable, submit_published
 from dataferry.execution.published_params import rest_overrides, rest_tags
-from dataferry.execution.serve_settings import SUBMIT_PATH
+from dataferry.execution.serve_settings import ENDPOINT_SUBMIT_PATH, SUBMIT_PATH
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from starlette.requests import Request
 
@@ -68,8 +72,11 @@ def _error(status: int, code: str, message: str) -> Response:
     return JSONResponse({"error": {"code": code, "message": message}}, status)
 
 
-def build_app(workspace: Workspace, *, host: str) -> Starlette:
-    """The application serving ``workspace``; ``host`` decides who needs a token."""
+def build_app(
+    workspace: Workspace, *, host: str, schedule_tick: float = 10.0
+) -> Starlette:
+    """The application serving ``workspace``; ``host`` decides who needs a token.
+    Every ``schedule_tick`` seconds it fires the workspace's due schedules."""
     open_reads = host in DEFAULT_HOSTS
 
     def guarded(handler: Handler, *, is_read: bool) -> Endpoint:
@@ -122,6 +129,9 @@ def build_app(workspace: Workspace, *, host: str) -> Starlette:
     def submit(request: Request, body: bytes) -> Response:
         return _submit(workspace, request, body)
 
+    def submit_to_endpoint(request: Request, body: bytes) -> Response:
+        return _submit(workspace, request, body, to_endpoint=True)
+
     routes = [
         Route("/api/health", guarded(health, is_read=True)),
         Route("/api/runs", guarded(runs, is_read=True)),
@@ -132,12 +142,44 @@ def build_app(workspace: Workspace, *, host: str) -> Starlette:
             guarded(submit, is_read=False),
             methods=["POST"],
         ),
+        Route(
+            f"{ENDPOINT_SUBMIT_PATH}/{{endpoint_id}}",
+            guarded(submit_to_endpoint, is_read=False),
+            methods=["POST"],
+        ),
     ]
     routes += page_routes(workspace, lambda h: guarded(h, is_read=True), _json)
     return Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        lifespan=_schedules(workspace, schedule_tick),
     )
+
+
+def _schedules(workspace: Workspace, tick: float) -> Any:
+    """A lifespan running due schedules in the background while the server is up."""
+    from dataferry.execution.schedule_runner import fire_due
+
+    async def loop() -> None:
+        while True:
+            try:
+                now = datetime.now(UTC).replace(tzinfo=None)
+                await run_in_threadpool(fire_due, workspace, now)
+            except DataferryError as exc:  # e.g. the catalog briefly unreachable
+                logging.getLogger(__name__).warning("schedules: %s", exc)
+            await asyncio.sleep(tick)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
 
 
 def _refusal(exc: DataferryError) -> Response:
@@ -172,14 +214,31 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-def _submit(workspace: Workspace, request: Request, raw: bytes) -> Response:
-    """POST body as the SDK sends it -> ``{"Id": <run id>}``."""
+def _submit(
+    workspace: Workspace, request: Request, raw: bytes, *, to_endpoint: bool = False
+) -> Response:
+    """POST body as the SDK sends it -> ``{"Id": <run id>}``. To an endpoint, the
+    body's ``PipelineVersion`` picks the version (the default if absent)."""
     body = json_object(raw, request.headers.get("content-type", ""))
     if not isinstance(body.get("ExperimentName"), str):
         raise ServeRequestError(
             "the body needs a string ExperimentName, not "
             f"{type(body.get('ExperimentName')).__name__}"
         )
+    version = body.get("PipelineVersion")
+    if version is not None and not isinstance(version, str | int):
+        raise ServeRequestError('PipelineVersion must be a string like "1"')
+    if to_endpoint:
+        run = submit_endpoint(
+            workspace,
+            request.path_params["endpoint_id"],
+            body["ExperimentName"],
+            rest_overrides(workspace, body),
+            pipeline_version=None if version is None else str(version),
+            tags=rest_tags(body),
+            quiet=True,
+        )
+        return _json({"Id": run.id})
     pipeline_id = request.path_params["pipeline_id"]
     # the pipeline first: a missing or disabled one is named before its parameters
     check_submittable(workspace, pipeline_id)

@@ -18,9 +18,16 @@ from dataferry.cli.context import current_workspace
     show_default=True,
     help="Port to bind.",
 )
-def serve(host: str, port: int) -> None:
-    """Serve the workspace: runs and events as JSON, and published pipelines' REST
-    endpoints. Off the default loopback address every request needs the bearer token
+@click.option(
+    "--schedule-tick",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds between checks for due schedules.",
+)
+def serve(host: str, port: int, schedule_tick: float) -> None:
+    """Serve the workspace: runs and events as JSON, published pipelines' REST
+    endpoints, and due schedules fired in the background. Off the default loopback address every request needs the bearer token
     printed at start (the one get_authentication_header() returns)."""
     import socket
 
@@ -52,6 +59,9 @@ def serve(host: str, port: int) -> None:
             f"Every request needs: Authorization: Bearer {workspace_token(workspace)}"
         )
     server = uvicorn.Server(
-        uvicorn.Config(build_app(workspace, host=host), log_level="warning")
+        uvicorn.Config(
+            build_app(workspace, host=host, schedule_tick=schedule_tick),
+            log_level="warning",
+        )
     )
     server.run(sockets=[sock])

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from dataferry.execution.experiment import Experiment as Experiment
     from dataferry.execution.model import Model as Model
     from dataferry.execution.pipeline import Pipeline as Pipeline
+    from dataferry.execution.pipeline_endpoint import (
+        PipelineEndpoint as PipelineEndpoint,
+    )
     from dataferry.execution.pipeline_run import (
         PipelineRun as PipelineRun,
     )
@@ -41,6 +44,7 @@ _LAZY = {
     "Experiment": "dataferry.execution.experiment",
     "Model": "dataferry.execution.model",
     "Pipeline": "dataferry.execution.pipeline",
+    "PipelineEndpoint": "dataferry.execution.pipeline_endpoint",
     "PipelineRun": "dataferry.execution.pipeline_run",
     "PortDataReference": "dataferry.execution.pipeline_run",
     "PublishedPipeline": "dataferry.execution.published",

@@ -90,8 +90,13 @@ class Experiment:
             from dataferry.execution.script_submit import submit_script_run
 
             return submit_script_run(self, config, tags, kwargs)
+        from dataferry.execution.pipeline_endpoint import PipelineEndpoint
         from dataferry.execution.published import PublishedPipeline
 
+        if isinstance(config, PipelineEndpoint):
+            if "pipeline_params" in kwargs:
+                kwargs["pipeline_parameters"] = kwargs.pop("pipeline_params")
+            return config.submit(self.name, **kwargs)
         if isinstance(config, PublishedPipeline):
             if "pipeline_params" in kwargs:  # the SDK's deprecated alias
                 kwargs["pipeline_parameters"] = kwargs.pop("pipeline_params")
@@ -99,7 +104,7 @@ class Experiment:
         if not isinstance(config, Pipeline):
             raise type_error(
                 "Experiment.submit(): config",
-                "a Pipeline, PublishedPipeline or ScriptRunConfig",
+                "a Pipeline, PublishedPipeline, PipelineEndpoint or ScriptRunConfig",
                 config,
             )
         unknown = sorted(set(kwargs) - _PIPELINE_KWARGS)

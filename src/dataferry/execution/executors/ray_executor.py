@@ -31,8 +31,8 @@ from dataferry.errors import (
     ComputeUnreachableError,
 )
 from dataferry.execution.executors import ray_task
-from dataferry.execution.parallel.ray_pool import ADDRESS_VARIABLE, OPTIONS_VARIABLE
 from dataferry.execution.executors.ray_fit import check_fits
+from dataferry.execution.parallel.ray_pool import ADDRESS_VARIABLE, OPTIONS_VARIABLE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from dataferry.execution.views.model import RunDetail as RunDetail
     from dataferry.execution.views.model import RunSummary as RunSummary
     from dataferry.execution.views.model import StepView as StepView
+    from dataferry.execution.views.published import PublishedView as PublishedView
+    from dataferry.execution.views.published import get_published as get_published
+    from dataferry.execution.views.published import list_published as list_published
     from dataferry.execution.views.refs import LATEST as LATEST
     from dataferry.execution.views.refs import check_experiment as check_experiment
     from dataferry.execution.views.refs import resolve_run as resolve_run
@@ -60,6 +63,9 @@ if TYPE_CHECKING:
     from dataferry.execution.views.runs import run_status as run_status
     from dataferry.execution.views.runs import step_view as step_view
     from dataferry.execution.views.runs import wait_for_status as wait_for_status
+    from dataferry.execution.views.schedules import ScheduleView as ScheduleView
+    from dataferry.execution.views.schedules import get_schedule as get_schedule
+    from dataferry.execution.views.schedules import list_schedules as list_schedules
     from dataferry.execution.views.step_logs import LogRange as LogRange
     from dataferry.execution.views.step_logs import read_log_range as read_log_range
     from dataferry.execution.views.step_logs import step_log_file as step_log_file
@@ -76,9 +82,11 @@ _EXPORTS = {
     "LogTail": "dataferry.execution.views.logs",
     "MetricView": "dataferry.execution.views.model",
     "OutputView": "dataferry.execution.views.model",
+    "PublishedView": "dataferry.execution.views.published",
     "RegistrationView": "dataferry.execution.views.model",
     "RunDetail": "dataferry.execution.views.model",
     "RunStatus": "dataferry.catalog.status",
+    "ScheduleView": "dataferry.execution.views.schedules",
     "RunSummary": "dataferry.execution.views.model",
     "StepStatus": "dataferry.catalog.status",
     "StepView": "dataferry.execution.views.model",
@@ -89,10 +97,14 @@ _EXPORTS = {
     "all_events_since": "dataferry.execution.views.events",
     "expected_duration_s": "dataferry.execution.views.estimates",
     "format_duration": "dataferry.execution.views.formatting",
+    "get_published": "dataferry.execution.views.published",
+    "get_schedule": "dataferry.execution.views.schedules",
     "get_step": "dataferry.execution.views.runs",
     "in_run_order": "dataferry.execution.views.runs",
     "lineage": "dataferry.execution.views.runs",
+    "list_published": "dataferry.execution.views.published",
     "list_runs": "dataferry.execution.views.run_list",
+    "list_schedules": "dataferry.execution.views.schedules",
     "metrics": "dataferry.execution.views.runs",
     "outputs": "dataferry.execution.views.runs",
     "read_log_chunk": "dataferry.execution.views.logs",
