@@ -275,10 +275,12 @@ def submit_endpoint(
     *,
     pipeline_version: str | None = None,
     parent_run_id: str | None = None,
-    tags: Mapping[str, str] | None = None,
+    tags: object = None,
     quiet: bool = False,
 ) -> PipelineRun:
-    """Run a version of endpoint ``endpoint_id`` (the default if None).
+    """Run a version of endpoint ``endpoint_id`` (the default if None); ``tags`` (a
+    dict of str to str, as a REST body may hold anything) are checked by
+    ``submit_published`` before anything is recorded.
 
     Raises:
         PublishedPipelineNotFoundError: no endpoint has that id.
