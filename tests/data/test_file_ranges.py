@@ -143,3 +143,50 @@ def test_cutting_a_large_csv_holds_far_less_than_the_file(
     assert found[0] is not None
     assert sum(p.rows for p in found[0]) == 1_000_000
     assert peak < size / 4, (peak, size)
+
+
+def _line_cuts(data: bytes, size: int, header: bool) -> list[tuple[int, int, int]]:
+    """What the cut must be, line by line: a range ends at the first line end at
+    least ``size`` bytes after its start; a last line without ``\\n`` counts when it
+    is not blank; the header line is no row."""
+    out: list[tuple[int, int, int]] = []
+    start = lines = 0
+    for end, byte in enumerate(data):
+        if byte == ord("\n"):
+            lines += 1
+            if end + 1 - start >= size:
+                out.append((start, end + 1, lines))
+                start, lines = end + 1, 0
+    if data[data.rfind(b"\n") + 1 :].strip():
+        lines += 1
+    if len(data) > start and lines:
+        out.append((start, len(data), lines))
+    return [(a, b, n - 1 if header and a == 0 else n) for a, b, n in out]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("plain", CSV),
+        ("no_last_newline", CSV + "40,20.0,item 40"),
+        ("blank_lines_at_the_end", CSV + "\n\n"),
+        ("crlf", CSV.replace("\n", "\r\n")),
+        ("header_only", "id,value,label\n"),
+        # a line longer than the 1 MiB scan block, so cuts fall across blocks
+        ("long_line", "id,value,label\n1,2," + "x" * (3 << 19) + "\n" + CSV[15:]),
+    ],
+)
+@pytest.mark.parametrize("size", [1, 7, 1000, 1 << 20, 1 << 30])
+def test_delimited_cuts_are_the_first_line_end_past_the_size(
+    blobstore: Datastore, store_root: Path, name: str, text: str, size: int
+) -> None:
+    (store_root / "v").mkdir(exist_ok=True)
+    (store_root / f"v/{name}.csv").write_bytes(text.encode())
+    table = Dataset.Tabular.from_delimited_files((blobstore, f"v/{name}.csv"))
+
+    found = pieces(table, size)
+
+    assert found is not None
+    assert [(p.start, p.stop, p.rows) for p in found] == _line_cuts(
+        text.encode(), size, header=True
+    )

@@ -45,3 +45,21 @@ def test_a_log_of_other_options_or_batches_is_started_afresh(tmp_path: Path) -> 
     assert fresh.finished == {}
     fresh.close()
     assert path.read_text().splitlines() == [f'{{"key": "{other}"}}']
+
+
+def test_a_recorded_batch_is_read_back_before_the_log_is_synced_or_closed(
+    tmp_path: Path,
+) -> None:
+    # fsync is grouped, but each line reaches the system at once: a killed job
+    # (which never closes the log) loses no finished mini-batch
+    path = tmp_path / "progress.jsonl"
+    log = ProgressLog(path, KEY)
+    for index in range(3):
+        log.record(Finished(index, True, 1, [f"row {index}"]))
+
+    reader = ProgressLog(path, KEY)
+
+    assert reader.finished == {i: Finished(i, True, 1, [f"row {i}"]) for i in range(3)}
+    reader.close()
+    log.close()
+    log.close()  # closing twice is harmless (the job closes in a finally)

@@ -66,23 +66,29 @@ def pieces(dataset: TabularDataset, size: int) -> list[FilePiece] | None:
 def _line_ranges(
     index: int, f: ResolvedFile, size: int, *, header: bool
 ) -> Iterator[FilePiece]:
-    """Byte ranges of about ``size`` bytes ending at a line end, read a block at a time."""
+    """Byte ranges of about ``size`` bytes ending at a line end, read a block at a time.
+
+    A range ends at the first line end at least ``size`` bytes after its start; only
+    that line end is searched for, and the lines in between are counted in C
+    (``bytes.count``): a Python step per line took 1.3 s per 16 MB of small rows.
+    """
     start = position = lines = 0
-    pending = b""
+    tail = b""  # the bytes after the last line end so far
     with f.location.fs.open(f.full, "rb") as raw:
         while block := raw.read(_SCAN_BYTES):
-            data = pending + block
-            offset = position - len(pending)
-            cut = 0
-            while (end := data.find(b"\n", cut)) >= 0:
-                lines += 1
+            cut = 0  # where this block's uncounted bytes begin
+            while (
+                end := block.find(b"\n", max(cut, start + size - 1 - position))
+            ) >= 0:
+                lines += block.count(b"\n", cut, end + 1)
                 cut = end + 1
-                if offset + cut - start >= size:
-                    yield _range(index, f, start, offset + cut, lines, header)
-                    start, lines = offset + cut, 0
-            pending = data[cut:]
+                yield _range(index, f, start, position + cut, lines, header)
+                start, lines = position + cut, 0
+            lines += block.count(b"\n", cut)
+            last = block.rfind(b"\n")
+            tail = block[last + 1 :] if last >= 0 else tail + block
             position += len(block)
-    if pending.strip():
+    if tail.strip():
         lines += 1
     if position > start and lines:
         yield _range(index, f, start, position, lines, header)

@@ -70,27 +70,39 @@ def plan_batches(options: ParallelOptions, workspace: Workspace) -> list[MiniBat
 def _file_batches(number: int, folder: Path, options: ParallelOptions) -> list[_Found]:
     """The files under a mounted input, sorted, ``mini_batch_size`` at a time."""
     if folder.is_file():
-        files = [folder]
+        names = [folder.name]
+        base = str(folder.parent)
     elif folder.is_dir():
-        files = sorted(_walk(folder))
+        names = sorted(_walk(str(folder)), key=_path_order)
+        base = str(folder)
     else:
         raise ParallelRunError(
             f"input {number} ({folder}) is neither a file nor a folder; was it mounted?"
         )
     size = options.mini_batch_size or DEFAULT_FILES_PER_BATCH
     out: list[_Found] = []
-    for start in range(0, len(files), size):
-        chunk = files[start : start + size]
-        names = [str(p.relative_to(folder)) if p != folder else p.name for p in chunk]
-        key = f"files:{number}:{names[0]}:{names[-1]}:{len(chunk)}"
-        out.append((key, len(chunk), [str(p) for p in chunk], None, None))
+    for start in range(0, len(names), size):
+        chunk = names[start : start + size]
+        key = f"files:{number}:{chunk[0]}:{chunk[-1]}:{len(chunk)}"
+        out.append(
+            (key, len(chunk), [os.path.join(base, n) for n in chunk], None, None)
+        )
     return out
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _walk(folder: str) -> Iterator[str]:
+    """Every file's path relative to ``folder``, as a string: no ``Path`` object or
+    ``stat`` per file (10,000 ``relative_to`` calls took 0.3 s of a step's start)."""
+    cut = len(folder) + 1
     for root, _dirs, names in os.walk(folder):
+        prefix = root[cut:]
         for name in names:
-            yield Path(root, name)
+            yield os.path.join(prefix, name) if prefix else name
+
+
+def _path_order(relative: str) -> list[str]:
+    """Sort key of a relative path: part by part, as ``Path`` objects sort."""
+    return relative.split(os.sep)
 
 
 def _tabular_batches(

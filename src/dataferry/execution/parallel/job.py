@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -147,11 +148,11 @@ def _drive(
 ) -> None:
     by_index = {b.index: b for b in pending}
     tries = dict.fromkeys(by_index, 0)
-    queue = list(pending)
+    queue = deque(pending)  # popped from the front: 10,000s of mini-batches
     running = 0
     while queue or running:
         while queue and pool.idle():
-            batch = queue.pop(0)
+            batch = queue.popleft()
             tries[batch.index] += 1
             pool.submit(batch)
             running += 1

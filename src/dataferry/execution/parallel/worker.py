@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataferry.data.file_ranges import FilePiece, read_piece
 from dataferry.execution.parallel.entry_script import (
     AGENT_VARIABLE,
     LEVEL_VARIABLE,
@@ -98,7 +97,7 @@ def _call(
     run: Any, payload: Any, partition: dict[str, Any] | None, dataset_id: str | None
 ) -> Any:
     """``run(mini_batch)``; a piece is read, and a table made a DataFrame, first."""
-    if isinstance(payload, FilePiece):
+    if _is_piece(payload):
         payload = _read_piece(str(dataset_id), payload)
     batch = payload if isinstance(payload, list) else payload.to_pandas()
     if partition is None:
@@ -108,10 +107,19 @@ def _call(
     )
 
 
+def _is_piece(payload: Any) -> bool:
+    """True for a ``FilePiece``. Its module (which loads pyarrow, about a second per
+    worker on a loaded machine) is imported only once a piece arrives: unpickling one
+    imports it, so a worker of file mini-batches never pays for it."""
+    module = sys.modules.get(_PIECES_MODULE)
+    return module is not None and isinstance(payload, module.FilePiece)
+
+
+_PIECES_MODULE = "dataferry.data.file_ranges"
 _READERS: dict[str, tuple[Any, Any]] = {}  # dataset id: (dataset, reader), per worker
 
 
-def _read_piece(dataset_id: str, piece: FilePiece) -> Any:
+def _read_piece(dataset_id: str, piece: Any) -> Any:
     """The piece's records, read from the input by this worker (the reader, with its
     inferred schema, is kept for the worker's next pieces)."""
     if dataset_id not in _READERS:
@@ -123,6 +131,8 @@ def _read_piece(dataset_id: str, piece: FilePiece) -> Any:
             raise RuntimeError("a mini-batch worker runs inside a step process only")
         dataset: Any = AbstractDataset.get_by_id(workspace, dataset_id)
         _READERS[dataset_id] = (dataset, dataset._reader())
+    from dataferry.data.file_ranges import read_piece
+
     dataset, reader = _READERS[dataset_id]
     return read_piece(dataset, piece, reader)
 
