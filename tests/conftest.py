@@ -112,16 +112,6 @@ def blobstore(workspace: Workspace) -> Datastore:
     return workspace.get_default_datastore()
 
 
-def write_csv(
-    path: Path, rows: int, *, header: str = "id,value,label", start: int = 0
-) -> Path:
-    """A CSV with ``rows`` rows: id (int), value (float), label (text)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [header] + [f"{i},{i * 0.5},item{i}" for i in range(start, start + rows)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """One azurite-blob for the session (installed on first use), stopped at its end.

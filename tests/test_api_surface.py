@@ -52,6 +52,7 @@ EXECUTION_NAMES = {
     "Experiment",
     "Model",
     "Pipeline",
+    "PipelineEndpoint",
     "PublishedPipeline",
     "PipelineRun",
     "PortDataReference",

@@ -89,6 +89,7 @@ CLIENT_MODULES = frozenset(
         "dataferry.pipeline.parameters",
         "dataferry.pipeline.runconfig",
         "dataferry.pipeline.script_run_config",
+        "dataferry.pipeline.step_resources",
         "dataferry.pipeline.steps",
         "dataferry.storage",
         "dataferry.storage.azure_shapes",

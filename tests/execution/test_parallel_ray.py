@@ -104,7 +104,7 @@ def test_tabular_pieces_on_ray_actors_give_the_local_pools_rows(
     tmp_path: Path,
     on_ray: str,
 ) -> None:
-    from conftest import write_csv
+    from csv_kit import write_csv
 
     write_csv(store_root / "t/a.csv", 40)
     write_csv(store_root / "t/b.csv", 7, start=40)

@@ -117,7 +117,7 @@ def test_tabular_batches_never_span_files_and_write_dataframe_rows(
     tmp_path: Path,
     spy_dir: Path,
 ) -> None:
-    from conftest import write_csv
+    from csv_kit import write_csv
 
     write_csv(store_root / "t/a.csv", 5)
     write_csv(store_root / "t/b.csv", 3, start=5)

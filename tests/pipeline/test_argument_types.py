@@ -435,7 +435,8 @@ class TestExperiment:
         self, workspace: Workspace
     ) -> None:
         with refused(
-            r"Experiment.submit\(\): config must be a Pipeline, PublishedPipeline or "
+            r"Experiment.submit\(\): config must be a Pipeline, PublishedPipeline, "
+            r"PipelineEndpoint or "
             r"ScriptRunConfig, not str \('p'\)"
         ):
             Experiment(workspace, "exp").submit("p")

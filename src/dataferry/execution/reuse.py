@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 
 # an input's per-file hashes are kept for explanations up to this many files
 MAX_EXPLAINED_FILES = 10_000
+# the end of a damage a reuse check records (the catalog keeps where it was found)
+FOUND_BY_CHECK = "; found by a reuse check"
 # allow_reuse says whether to look for an earlier run, not what the step computes: a run
 # made with allow_reuse=False serves a later run with allow_reuse=True
 _NOT_HASHED = (
@@ -386,7 +388,9 @@ class ReuseAdvisor:
                 missing.append(rec.name)
                 continue
             if rec.damage is not None:
-                changed.append(f"{rec.name}: {rec.damage}")
+                # what changed, whoever found it: an earlier check (the agent's look
+                # before it forks a driver) recorded it with where it was found
+                changed.append(f"{rec.name}: {rec.damage.removesuffix(FOUND_BY_CHECK)}")
                 continue
             try:
                 location = self._location(rec.datastore)
@@ -404,7 +408,7 @@ class ReuseAdvisor:
                     self.store.mark_output_damaged(
                         source,
                         rec.name,
-                        f"{', '.join(changes)}; found by a reuse check",
+                        f"{', '.join(changes)}{FOUND_BY_CHECK}",
                     )
                     changed.append(f"{rec.name}: {', '.join(changes)}")
         return missing, changed
