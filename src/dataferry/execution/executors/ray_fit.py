@@ -48,7 +48,7 @@ def check_fits(
         return
     asked = [f"label {k}={v}" for k, v in sorted(labels.items())]
     asked += [f"{k}={v:g}" for k, v in sorted(wanted.items())]
-    have = "; ".join(_describe(n) for n in alive) or "no live node"
+    have = "; ".join(sorted(_describe(n) for n in alive)) or "no live node"
     raise ComputeNodeUnavailableError(
         f"{where}: no live node of the Ray cluster has {', '.join(asked)} "
         f"(live nodes: {have}). The node it needs is gone or never joined: "
