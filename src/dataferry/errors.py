@@ -435,6 +435,19 @@ class InvalidVersionError(DatasetError, ValueError):
     exit_code = 2
 
 
+class DatasetNotRegisteredError(DatasetError, ValueError):
+    """A call that needs a registered dataset (its lineage) got an unregistered one."""
+
+    exit_code = 2
+
+
+class DatasetPreviewError(DatasetError, ValueError):
+    """A dataset preview or profile was asked for with a bad row count, or of a file
+    dataset (which has no rows)."""
+
+    exit_code = 2
+
+
 class DatasetValidationError(DatasetError, ValueError):
     """A dataset's paths do not resolve, or its first rows do not parse."""
 

@@ -221,3 +221,41 @@ def download(
     elif isinstance(ds, TabularDataset):
         written, rows = write_records(ds, target, fmt=fmt, overwrite=overwrite)
         render.say(f"Wrote {rows} record(s) of '{name}' to {written}", style="green")
+
+
+@dataset.command("lineage")
+@_name_argument
+@_version_option
+@json_out.json_option
+def lineage(name: str, version: str, as_json: bool) -> None:
+    """Show which run and step made a dataset version, and which runs read it (the
+    same as Dataset.get_lineage() and the page of dataferry serve)."""
+    import dataclasses
+
+    from dataferry.execution import views
+
+    found = views.dataset_lineage(current_workspace(), name, version)
+    if as_json:
+        json_out.emit(dataclasses.asdict(found))
+        return
+    made = found.produced_by
+    render.say(
+        f"Dataset '{found.name}' version {found.version}: "
+        + (
+            f"made by run {made.run_id}, step '{made.step_name}' "
+            f"(output '{made.output}')"
+            if made
+            else "registered outside a run"
+        )
+    )
+    if not found.read_by:
+        render.say("Read by: no run")
+        return
+    render.print_table(
+        ["run", "step", "input", "reused from", "when"],
+        [
+            (r.run_id, r.step_name, r.input_name, r.reused_from or "", r.created_at)
+            for r in found.read_by
+        ],
+        title="Read by",
+    )

@@ -23,15 +23,18 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dataferry.cli.serve_data import data_routes
 from dataferry.cli.serve_inputs import json_object, read_body, whole_number
 from dataferry.cli.serve_pages import page_routes
 from dataferry.data.authentication import is_workspace_token
 from dataferry.errors import (
     DataferryError,
+    DatasetNotFoundError,
     EventCursorError,
     PublishedPipelineNotFoundError,
     RequestMediaTypeError,
     RequestTooLargeError,
+    RunFileNotFoundError,
     RunNotFoundError,
     ServeRequestError,
 )
@@ -149,6 +152,7 @@ def build_app(
         ),
     ]
     routes += page_routes(workspace, lambda h: guarded(h, is_read=True), _json)
+    routes += data_routes(workspace, lambda h: guarded(h, is_read=True), _json)
     return Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
@@ -184,7 +188,15 @@ def _schedules(workspace: Workspace, tick: float) -> Any:
 
 def _refusal(exc: DataferryError) -> Response:
     """A typed refusal as the SDK's error body, its status by its class."""
-    if isinstance(exc, (RunNotFoundError, PublishedPipelineNotFoundError)):
+    if isinstance(
+        exc,
+        (
+            RunNotFoundError,
+            PublishedPipelineNotFoundError,
+            DatasetNotFoundError,
+            RunFileNotFoundError,
+        ),
+    ):
         return _error(404, "NotFound", str(exc))
     if isinstance(exc, RequestTooLargeError):
         return _error(413, "RequestTooLarge", str(exc))

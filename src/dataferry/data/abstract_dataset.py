@@ -11,11 +11,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from dataferry.data.seeds import new_seed
 from dataferry.data.sources import ResolvedFile, check_http, resolve_sources
-from dataferry.errors import InvalidNameError, InvalidVersionError
+from dataferry.errors import (
+    DatasetNotRegisteredError,
+    InvalidNameError,
+    InvalidVersionError,
+)
 
 if TYPE_CHECKING:
     from dataferry.catalog import DatasetRecord, DatasetVersionRecord
     from dataferry.data.consumption import DatasetConsumptionConfig
+    from dataferry.data.dataset_lineage import DatasetLineage
     from dataferry.data.workspace import Workspace
 
 D = TypeVar("D", bound="AbstractDataset")
@@ -100,6 +105,27 @@ class AbstractDataset:
     def version(self) -> int | None:
         """The registered version, or None."""
         return self._registration.version if self._registration else None
+
+    def get_lineage(self) -> DatasetLineage:
+        """This registered version's lineage (a dataferry addition: the SDK has no
+        call for it): the run and step that made it, the runs that read it.
+
+        Returns:
+            A ``DatasetLineage`` (``produced_by``, ``read_by``, ``reading_runs``).
+
+        Raises:
+            DatasetNotRegisteredError: the dataset is not registered in a workspace.
+        """
+        from dataferry.data.dataset_lineage import dataset_lineage
+
+        if self._registration is None or self._workspace is None:
+            raise DatasetNotRegisteredError(
+                "get_lineage() needs a registered dataset; get it with "
+                "Dataset.get_by_name(workspace, name, version) or register it first."
+            )
+        return dataset_lineage(
+            self._workspace, self._registration.name, self._registration.version
+        )
 
     @property
     def description(self) -> str | None:

@@ -1,6 +1,9 @@
-// The dataferry page: #/ (runs), #/run/ID (graph), #/run/ID/step/NAME (logs).
+// The dataferry page: #/ (runs), #/run/ID (graph), #/run/ID/step/NAME (logs),
+// #/run/ID/metrics, #/datasets and #/dataset/NAME[/VERSION] (datasets.js, metrics.js).
 // Live: one EventSource on /api/stream; each event re-reads what the view shows.
 import { drawGraph } from "/ui/graph.js";
+import { datasetView, datasetsView } from "/ui/datasets.js";
+import { metricsView } from "/ui/metrics.js";
 
 const view = document.getElementById("view");
 const PAGE = 65536;
@@ -52,7 +55,7 @@ async function runsView() {
 
 async function runView(id) {
   const title = h("h2", {}, `Run ${id}`), holder = h("div", { id: "graph-holder" });
-  view.replaceChildren(title, holder);
+  view.replaceChildren(title, h("a", { id: "metrics-link", href: `#/run/${esc(id)}/metrics` }, "Metrics"), holder);
   refresh = async () => {
     const [graph, detail] = await Promise.all([api(`/api/runs/${esc(id)}/graph`), api(`/api/runs/${esc(id)}`)]);
     title.textContent = `Run ${id} · ${detail.experiment} · ${detail.status}`;
@@ -101,9 +104,13 @@ async function logView(id, step) {
 
 async function route() {
   clearInterval(poll);
+  refresh = () => {}; // the data views are not live: a finished version does not change
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   try {
-    if (parts[0] === "run" && parts[2] === "step") await logView(parts[1], parts[3]);
+    if (parts[0] === "datasets") await datasetsView(view);
+    else if (parts[0] === "dataset") await datasetView(view, parts[1], parts[2] || "latest");
+    else if (parts[0] === "run" && parts[2] === "metrics") await metricsView(view, parts[1]);
+    else if (parts[0] === "run" && parts[2] === "step") await logView(parts[1], parts[3]);
     else if (parts[0] === "run") await runView(parts[1]);
     else await runsView();
   } catch (err) {

@@ -2,7 +2,9 @@
 
 Everything that shows runs (``dataferry runs ...``, ``dataferry run``, ``PipelineRun``
 and ``StepRun``, a web page) reads them through this package: run summaries, a run's
-detail with its steps, outputs, lineage, registrations and metrics; log chunks since a
+detail with its steps, outputs, lineage, registrations and metrics (grouped for a
+page: ``run_metrics``); registered datasets (list, versions, schema, preview, profile,
+lineage); log chunks since a
 byte offset; a run's events since an id; waiting until a status (woken by the
 catalog's pushed events on PostgreSQL, polling on SQLite). Statuses are the
 ``RunStatus``/``StepStatus`` enums of the catalog, re-exported here for readers.
@@ -20,6 +22,21 @@ from dataferry._lazy import lazy_exports
 if TYPE_CHECKING:
     from dataferry.catalog.status import RunStatus as RunStatus
     from dataferry.catalog.status import StepStatus as StepStatus
+    from dataferry.data.dataset_lineage import DatasetLineage as DatasetLineage
+    from dataferry.data.dataset_lineage import dataset_lineage as dataset_lineage
+    from dataferry.execution.views.dataset_profile import (
+        dataset_profile as dataset_profile,
+    )
+    from dataferry.execution.views.datasets import MAX_PREVIEW_ROWS as MAX_PREVIEW_ROWS
+    from dataferry.execution.views.datasets import DatasetSchema as DatasetSchema
+    from dataferry.execution.views.datasets import DatasetSummary as DatasetSummary
+    from dataferry.execution.views.datasets import (
+        DatasetVersionView as DatasetVersionView,
+    )
+    from dataferry.execution.views.datasets import dataset_preview as dataset_preview
+    from dataferry.execution.views.datasets import dataset_schema as dataset_schema
+    from dataferry.execution.views.datasets import dataset_versions as dataset_versions
+    from dataferry.execution.views.datasets import list_datasets as list_datasets
     from dataferry.execution.views.estimates import (
         expected_duration_s as expected_duration_s,
     )
@@ -32,6 +49,8 @@ if TYPE_CHECKING:
     from dataferry.execution.views.logs import LogTail as LogTail
     from dataferry.execution.views.logs import read_log_chunk as read_log_chunk
     from dataferry.execution.views.logs import read_whole_log as read_whole_log
+    from dataferry.execution.views.metric_groups import metric_file as metric_file
+    from dataferry.execution.views.metric_groups import run_metrics as run_metrics
     from dataferry.execution.views.model import TERMINAL as TERMINAL
     from dataferry.execution.views.model import EventView as EventView
     from dataferry.execution.views.model import LineageView as LineageView
@@ -73,6 +92,19 @@ if TYPE_CHECKING:
     from dataferry.execution.views.waiting import wait_until as wait_until
 
 _EXPORTS = {
+    "DatasetLineage": "dataferry.data.dataset_lineage",
+    "dataset_lineage": "dataferry.data.dataset_lineage",
+    "DatasetSchema": "dataferry.execution.views.datasets",
+    "DatasetSummary": "dataferry.execution.views.datasets",
+    "DatasetVersionView": "dataferry.execution.views.datasets",
+    "MAX_PREVIEW_ROWS": "dataferry.execution.views.datasets",
+    "dataset_preview": "dataferry.execution.views.datasets",
+    "dataset_schema": "dataferry.execution.views.datasets",
+    "dataset_versions": "dataferry.execution.views.datasets",
+    "list_datasets": "dataferry.execution.views.datasets",
+    "dataset_profile": "dataferry.execution.views.dataset_profile",
+    "metric_file": "dataferry.execution.views.metric_groups",
+    "run_metrics": "dataferry.execution.views.metric_groups",
     "EventView": "dataferry.execution.views.model",
     "Every": "dataferry.execution.views.waiting",
     "LATEST": "dataferry.execution.views.refs",
