@@ -99,7 +99,7 @@ def build_app(
                 # the catalog and the submit block: off the event loop
                 return await run_in_threadpool(handler, request, body)
             except DataferryError as exc:
-                return _refusal(exc)
+                return _refusal(exc, is_read=is_read)
 
         return checked
 
@@ -186,16 +186,15 @@ def _schedules(workspace: Workspace, tick: float) -> Any:
     return lifespan
 
 
-def _refusal(exc: DataferryError) -> Response:
-    """A typed refusal as the SDK's error body, its status by its class."""
-    if isinstance(
-        exc,
-        (
-            RunNotFoundError,
-            PublishedPipelineNotFoundError,
-            DatasetNotFoundError,
-            RunFileNotFoundError,
-        ),
+def _refusal(exc: DataferryError, *, is_read: bool) -> Response:
+    """A typed refusal as the SDK's error body, its status by its class.
+
+    A run or published pipeline that is not found is what the URL names: 404. A
+    dataset or run file is what a read route's URL names (404) but, in a submit's
+    body, a bad value of the request (400, as the SDK answers).
+    """
+    if isinstance(exc, (RunNotFoundError, PublishedPipelineNotFoundError)) or (
+        is_read and isinstance(exc, (DatasetNotFoundError, RunFileNotFoundError))
     ):
         return _error(404, "NotFound", str(exc))
     if isinstance(exc, RequestTooLargeError):
