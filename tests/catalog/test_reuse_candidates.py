@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from dataferry.catalog import SqlCatalog
-from dataferry.catalog.run_store import RunStore
+from dataferry.catalog.run_store import RunStore, committed_outputs
 from dataferry.catalog.status import StepStatus
 from dataferry.catalog.step_commit import StepCommit
 
@@ -89,3 +89,52 @@ def test_originals_once_newest_use_first_with_their_outputs(store: RunStore) -> 
 def test_a_reuse_of_a_step_run_that_is_gone_offers_nothing(store: RunStore) -> None:
     _reused(store, "b", 0, "vanished")
     assert store.reuse_candidates(FP) == []
+
+
+def test_reuse_lookup_reads_the_latest_finished_step_only_without_candidates(
+    store: RunStore,
+) -> None:
+    _ran(store, "old", 0, ["x"])
+    _ran(store, "new", 10, ["x"])
+    store.update_step_run("old", fingerprint="0" * 64)
+    store.update_step_run("new", fingerprint="1" * 64)
+    _ran(store, "same", 5, ["y"])
+    begins = []
+    event.listen(store.catalog.engine, "begin", lambda _c: begins.append(1))
+
+    found, latest = store.reuse_lookup(FP, "prep")
+    assert [(r.id, [o.name for o in outs]) for r, outs in found] == [("same", ["y"])]
+    assert latest is None  # a candidate: nothing to explain, nothing read for it
+
+    found, latest = store.reuse_lookup("2" * 64, "prep")
+    assert found == []
+    assert latest is not None
+    assert (latest.id, latest.fingerprint) == ("new", "1" * 64)
+
+    found, latest = store.reuse_lookup("2" * 64, "never-ran")
+    assert (found, latest) == ([], None)
+    assert len(begins) == 3  # one read each
+
+
+def test_committed_outputs_are_the_rows_outputs_of_reads_back(
+    store: RunStore,
+) -> None:
+    _step(store, "a")
+    store.move_step("a", StepStatus.RUNNING)
+    rows = [
+        {
+            "name": "x",
+            "datastore": "ds",
+            "path": "a/x",
+            "mode": "mount",
+            "size_bytes": 12,
+            "file_count": 2,
+            "signatures": {"f.txt": [6, 1_700_000_000_000_000_000, 42, None]},
+        },
+        {"name": "y", "datastore": "ds", "path": "a/y", "mode": "upload"},
+    ]
+    commit = StepCommit("a", "run-a", exit_code=0, outputs=rows, committed_at=T0)
+    store.commit_step(commit)
+
+    assert committed_outputs(commit) == store.outputs_of("a")
+    assert [o.committed_at for o in committed_outputs(commit)] == [T0, T0]

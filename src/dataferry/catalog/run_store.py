@@ -114,6 +114,35 @@ class OutputRecord:
     damage: str | None = None  # set when its bytes were found changed after commit
 
 
+def committed_outputs(commit: StepCommit) -> list[OutputRecord]:
+    """The output rows ``commit`` records, as ``outputs_of`` reads them back once it
+    is recorded: a driver keeps them for the downstream steps instead of reading."""
+    records = []
+    for out in commit.outputs:
+        given: dict[str, Any] = {k: out.get(k) for k in _ROW_FIELDS}
+        records.append(
+            OutputRecord(
+                step_run_id=commit.step_run_id,
+                committed_at=commit.committed_at,
+                deleted_at=None,
+                **given,
+            )
+        )
+    return records
+
+
+# what an output row given to a commit holds (the rest is the commit's)
+_ROW_FIELDS = (
+    "name",
+    "datastore",
+    "path",
+    "mode",
+    "size_bytes",
+    "file_count",
+    "signatures",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RunOutputRecord:
     """A live committed output with the run that made it (what gc weighs)."""
@@ -212,6 +241,24 @@ _LATEST_FINISHED = (
 )
 _LEASES_ON = select(leases).where(leases.c.datastore == bindparam("datastore"))
 _LEASE_INSERT = leases.insert()
+
+
+def _candidates(
+    conn: Connection, fingerprint: str
+) -> list[tuple[StepRunRecord, list[OutputRecord]]]:
+    """``RunStore.reuse_candidates`` inside an open read."""
+    rows = conn.execute(_ORIGINALS, {"fingerprint": fingerprint}).all()
+    ids = [r.id for r in rows]
+    found: dict[str, list[OutputRecord]] = {i: [] for i in ids}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        for r in conn.execute(_OUTPUTS_OF, {"ids": chunk}):
+            found[r.step_run_id].append(
+                OutputRecord(**_fields(OutputRecord, r._mapping))
+            )
+    return [
+        (StepRunRecord(**_fields(StepRunRecord, r._mapping)), found[r.id]) for r in rows
+    ]
 
 
 def _fields(cls: type, row: RowMapping) -> dict[str, Any]:
@@ -685,26 +732,22 @@ class RunStore:
         use first, each with its committed outputs: one read (a step run per candidate
         and its outputs were a read each, growing with every reused run)."""
         with self.catalog.read() as conn:
-            rows = conn.execute(_ORIGINALS, {"fingerprint": fingerprint}).all()
-            ids = [r.id for r in rows]
-            found: dict[str, list[OutputRecord]] = {i: [] for i in ids}
-            for start in range(0, len(ids), _IN_CHUNK):
-                chunk = ids[start : start + _IN_CHUNK]
-                for r in conn.execute(_OUTPUTS_OF, {"ids": chunk}):
-                    found[r.step_run_id].append(
-                        OutputRecord(**_fields(OutputRecord, r._mapping))
-                    )
-        return [
-            (StepRunRecord(**_fields(StepRunRecord, r._mapping)), found[r.id])
-            for r in rows
-        ]
+            return _candidates(conn, fingerprint)
 
-    def latest_finished_step(self, step_name: str) -> StepRunRecord | None:
-        """The newest successful run of a step by that name (to explain what changed)."""
+    def reuse_lookup(
+        self, fingerprint: str, step_name: str
+    ) -> tuple[list[tuple[StepRunRecord, list[OutputRecord]]], StepRunRecord | None]:
+        """``reuse_candidates(fingerprint)`` and, only when there is none, the newest
+        successful run of a step named ``step_name`` (None if none), which explains
+        what changed: one read where a step that runs cold took two."""
         with self.catalog.read() as conn:
+            found = _candidates(conn, fingerprint)
+            if found:
+                return found, None
             rows = conn.execute(_LATEST_FINISHED, {"step_name": step_name}).all()
-        return (
-            StepRunRecord(**_fields(StepRunRecord, rows[0]._mapping)) if rows else None
+        latest = rows[0] if rows else None
+        return [], (
+            StepRunRecord(**_fields(StepRunRecord, latest._mapping)) if latest else None
         )
 
     # -- outputs and leases -----------------------------------------------------------

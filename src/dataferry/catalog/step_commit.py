@@ -29,6 +29,7 @@ from dataferry.catalog.status import EventKind, StepStatus
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from datetime import datetime
 
     from sqlalchemy import Connection
 
@@ -57,7 +58,8 @@ class StepCommit:
 
     ``outputs`` are the output rows (name, datastore, path, mode, size_bytes,
     file_count, signatures); ``lineage`` the rows of what it wrote (role, name,
-    datastore, path); ``values`` other step-run columns to set (details, ...).
+    datastore, path); ``values`` other step-run columns to set (details, ...);
+    ``committed_at`` the time its output rows are stamped with.
     """
 
     step_run_id: str
@@ -67,6 +69,7 @@ class StepCommit:
     lineage: Sequence[Mapping[str, Any]] = ()
     registrations: Sequence[VersionToRegister] = ()
     values: Mapping[str, Any] = field(default_factory=dict)
+    committed_at: datetime = field(default_factory=now)
 
 
 class _Writes:
@@ -126,7 +129,7 @@ def _record(
 
 
 def _record_outputs(conn: Connection, commit: StepCommit, writes: _Writes) -> None:
-    stamp = now()
+    stamp = commit.committed_at
     for out in commit.outputs:
         place = {"_datastore": out["datastore"], "_path": out["path"]}
         conn.execute(_SUPERSEDE, {"deleted_at": stamp, **place})

@@ -84,7 +84,6 @@ class Driver:
         self.executor: Executor = executor or executor_for_run(
             workspace, run_id, self.plan, self._fresh_attempt
         )
-        self.outcomes = StepOutcomes(workspace, run_id, self.store, self.executor.name)
         self.continue_on_failure = bool(
             self.run.options.get("continue_on_step_failure")
         )
@@ -130,6 +129,9 @@ class Driver:
         self._outputs: dict[
             str, list[OutputRecord]
         ] = {}  # step run id -> its committed outputs
+        self.outcomes = StepOutcomes(
+            workspace, run_id, self.store, self.executor.name, self._outputs
+        )
 
     def _states(self) -> dict[str, StepState]:
         records = {r.node_id: r for r in self.store.step_runs(self.run_id)}

@@ -355,7 +355,8 @@ class ReuseAdvisor:
         if forced:
             return Decision(False, self._forced_reason(node))
         gone = None
-        for original, committed in self.store.reuse_candidates(fp.digest):
+        candidates, latest = self.store.reuse_lookup(fp.digest, node.name)
+        for original, committed in candidates:
             missing, changed = self._unusable_outputs(original, committed)
             if not missing and not changed:
                 return Decision(
@@ -366,7 +367,7 @@ class ReuseAdvisor:
             gone = gone or (original, missing, changed)
         if gone is not None:
             return Decision(False, _unusable_reason(*gone))
-        return Decision(False, self._why_changed(node, fp))
+        return Decision(False, why_changed(fp.to_details(), latest))
 
     def _forced_reason(self, node: PlanNode) -> str:
         start = self.rerun_from
@@ -423,10 +424,6 @@ class ReuseAdvisor:
         if datastore not in self._locations:
             self._locations[datastore] = Datastore.get(self.ws, datastore).location
         return self._locations[datastore]
-
-    def _why_changed(self, node: PlanNode, fp: Fingerprint) -> str:
-        previous = self.store.latest_finished_step(node.name)
-        return why_changed(fp.to_details(), previous)
 
 
 def _unusable_reason(

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dataferry.catalog import now
+from dataferry.catalog.run_store import committed_outputs
 from dataferry.catalog.status import EventKind, StepStatus
 from dataferry.catalog.step_commit import StepCommit
 from dataferry.data.machine_paths import home_of
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from dataferry.catalog.run_store import RunStore, StepRunRecord
+    from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
     from dataferry.data.workspace import Workspace
     from dataferry.execution.plan_model import PlanNode
     from dataferry.execution.preparation import Preparation
@@ -48,15 +49,23 @@ class StepOutcomes:
         run_id: the run whose steps these are.
         store: the catalog's run store every row is written through.
         executor_name: shown in each step run's details.
+        outputs_cache: step run id -> its committed outputs; each step this commits
+            is added, so its downstream steps need not read them back.
     """
 
     def __init__(
-        self, workspace: Workspace, run_id: str, store: RunStore, executor_name: str
+        self,
+        workspace: Workspace,
+        run_id: str,
+        store: RunStore,
+        executor_name: str,
+        outputs_cache: dict[str, list[OutputRecord]],
     ) -> None:
         self.ws = workspace
         self.run_id = run_id
         self.store = store
         self.executor_name = executor_name
+        self.outputs_cache = outputs_cache
 
     def details(self, state: StepState, **extra: Any) -> dict[str, Any]:
         """What only the step run's row holds; its inputs, outputs and registrations
@@ -289,6 +298,7 @@ class StepOutcomes:
         except BaseException:
             undo_commits(state.staged)
             raise
+        self.outputs_cache[state.record.id] = committed_outputs(commit)
 
     def _fail(
         self, state: StepState, code: int, error: str, exc: Exception | None = None
