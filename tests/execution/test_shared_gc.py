@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
-from execution.blob_kit import register_blob
+from servers.azurite import ACCOUNT, KEY
 
 from dataferry import Datastore, Experiment, Pipeline, PythonScriptStep, Workspace
 from dataferry.catalog import snapshot_holds
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 ORPHAN = "0f" * 32  # a snapshot hash no run names
 CODE = b"print('x')"  # 10 bytes
 GONE_RUN = "gone_1700000000_deadbeef"
+KEY_ENV = "DATAFERRY_SHARED_GC_KEY"
 
 
 @pytest.fixture
@@ -255,8 +256,13 @@ def test_one_folder_gcs_while_the_other_submits_the_same_content(
 
 @pytest.mark.server
 def test_gc_on_azurite_lists_and_deletes_through_the_commit_marker(
-    tmp_path: Path, catalog_url: str, azurite: Azurite, blob_container: str
+    tmp_path: Path,
+    catalog_url: str,
+    azurite: Azurite,
+    blob_container: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
     first = Workspace.create(
         "team", tmp_path / "a", catalog_url=catalog_url, show_output=False
     )
@@ -264,7 +270,16 @@ def test_gc_on_azurite_lists_and_deletes_through_the_commit_marker(
         "team", tmp_path / "b", catalog_url=catalog_url, show_output=False
     )
     try:
-        register_blob(first, azurite, blob_container, "team_blob")
+        Datastore.register_azure_blob_container(
+            first,
+            "team_blob",
+            blob_container,
+            ACCOUNT,
+            account_key_env=KEY_ENV,  # each folder reads the key from its own env
+            protocol="http",
+            endpoint=f"127.0.0.1:{azurite.port}",
+            create_if_not_exists=True,
+        )
         first.set_default_datastore("team_blob")
         _orphan_snapshot(first)
         _orphan_logs(first, tmp_path)
