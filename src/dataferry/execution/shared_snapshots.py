@@ -50,11 +50,12 @@ def snapshots_published(workspace: Workspace, stored: Iterable[str]) -> Iterator
     Raises:
         StorageError: as ``publish_snapshots``.
     """
-    from dataferry.catalog import snapshot_holds
-
     if shared_default_location(workspace) is None:
         yield
         return
+    # here: a submit to a workspace that is not shared loads no catalog code
+    from dataferry.catalog import snapshot_holds
+
     names = {PurePosixPath(s).name for s in stored}
     token = snapshot_holds.hold(workspace.catalog, names)
     try:
