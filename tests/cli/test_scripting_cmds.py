@@ -250,7 +250,9 @@ class TestJson:
             "deleted": False,
             "outputs": [],
             "staging": [],
+            "shared": [],
             "total_bytes": 0,
+            "shared_bytes": 0,
         }
 
 

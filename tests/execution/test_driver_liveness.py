@@ -58,6 +58,12 @@ SECONDS = r"\d+\.\d s"
 WS = Path("/nonexistent/workspace")
 
 
+@pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``)."""
+    return catalog_workspace
+
+
 def one_step(ws: Workspace, tmp_path: Path) -> tuple[Pipeline, Path]:
     """A pipeline of one step that logs each attempt; (pipeline, attempts log)."""
     code = write_script(tmp_path / "code", "step.py", STEP)

@@ -35,6 +35,12 @@ with open(os.path.join(out, "data.txt"), "w") as fh:
 DATASET = "evented"
 
 
+@pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``)."""
+    return catalog_workspace
+
+
 def build(ws: Workspace, tmp_path: Path) -> tuple[Pipeline, Path]:
     """One step ``w`` with a registered output; it appends to an attempts file."""
     code = write_script(tmp_path / "code", "w.py", SCRIPT)

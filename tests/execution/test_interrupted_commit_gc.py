@@ -68,6 +68,12 @@ loc.staging.commit(StagedPlace("data/out", folder, "gone_1", "out"), merge=True)
 
 
 @pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``)."""
+    return catalog_workspace
+
+
+@pytest.fixture
 def blob(workspace: Workspace, azurite: Azurite, blob_container: str) -> Datastore:
     return register_blob(workspace, azurite, blob_container)
 

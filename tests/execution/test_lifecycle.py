@@ -61,6 +61,12 @@ KIB = 1024
 
 
 @pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``)."""
+    return catalog_workspace
+
+
+@pytest.fixture
 def code(tmp_path: Path) -> Path:
     return write_script(tmp_path / "code", "step.py", STEP)
 

@@ -67,6 +67,12 @@ NEW_CLEAN = "rerun: input 'clean' changed: upstream step 'prep' produced new out
 
 
 @pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``)."""
+    return catalog_workspace
+
+
+@pytest.fixture
 def raw(store_root: Path) -> Path:
     """``raw/`` on the default datastore: four small files."""
     folder = store_root / "raw"

@@ -30,6 +30,12 @@ with open(os.path.join(out, "data.txt"), "w") as fh:
 """
 
 
+@pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``)."""
+    return catalog_workspace
+
+
 def chain(ws: Workspace, tmp_path: Path, length: int) -> Pipeline:
     """``length`` steps, each copying its upstream's output (the first writes one)."""
     code = write_script(tmp_path / "code", "copy.py", COPY)

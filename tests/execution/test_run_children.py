@@ -38,6 +38,12 @@ SLEEP = "import time\ntime.sleep(60)\n"
 
 
 @pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``)."""
+    return catalog_workspace
+
+
+@pytest.fixture
 def source(tmp_path: Path) -> Path:
     src = tmp_path / "src"
     src.mkdir()

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest revision in migrations/versions; a test keeps the two in step
-HEAD_REVISION = "0022"
+HEAD_REVISION = "0023"
 _KNOWN = {
     "0001",
     "0002",
@@ -29,6 +29,7 @@ _KNOWN = {
     "0014",
     "0020",
     "0022",
+    "0023",
 }
 _SQLITE_FILE = (
     "sqlite:///"  # the URL of a SQLite file, as Workspace.catalog_url makes it

@@ -418,3 +418,13 @@ schedule_fires = Table(
     Column("run_id", String(255)),
     Column("fired_at", UtcDateTime(), nullable=False),
 )
+
+# a submit's hold on a shared snapshot (dataferry/snapshots/<hash>/) from before it
+# checks the datastore until its run is recorded, so gc does not collect it between
+snapshot_holds = Table(
+    "snapshot_holds",
+    metadata,
+    Column("hash", String(128), primary_key=True),
+    Column("token", String(64), primary_key=True),
+    Column("taken_at", UtcDateTime(), nullable=False),
+)

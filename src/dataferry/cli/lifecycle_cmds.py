@@ -103,7 +103,8 @@ def gc(
     older_than: str | None, datastore_name: str | None, dry_run: bool, as_json: bool
 ) -> None:
     """Delete intermediate outputs of old runs (never registered data, never what a kept
-    run reuses, never anything of a running run)."""
+    run reuses, never anything of a running run); in a shared workspace also the shared
+    snapshots no run uses and the shared logs of deleted runs."""
     from dataferry.execution.lifecycle import gc as collect
     from dataferry.execution.lifecycle import parse_duration
 
@@ -135,9 +136,16 @@ def gc(
         )
     for folder in report.staging:
         render.say(f"{verb} leftover staging folder {folder}")
+    for item in report.shared:
+        render.say(f"{verb} shared {item.kind} {item.path} ({item.size_bytes} bytes)")
     render.say(
         f"{verb} {len(report.items)} output(s), {format_size(report.total_bytes)} in total"
     )
+    if report.shared:
+        render.say(
+            f"{verb} {len(report.shared)} shared snapshot/log folder(s), "
+            f"{report.shared_bytes} bytes in total"
+        )
 
 
 def gc_document(report: GcReport) -> dict[str, Any]:
@@ -159,7 +167,12 @@ def gc_document(report: GcReport) -> dict[str, Any]:
             for i in report.items
         ],
         "staging": list(report.staging),
+        "shared": [
+            {"kind": i.kind, "name": i.name, "path": i.path, "size_bytes": i.size_bytes}
+            for i in report.shared
+        ],
         "total_bytes": report.total_bytes,
+        "shared_bytes": report.shared_bytes,
     }
 
 

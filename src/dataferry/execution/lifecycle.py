@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,7 @@ from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import TERMINAL
 from dataferry.data.datastore import Datastore
 from dataferry.errors import DataferryError, InvalidDurationError, StorageError
+from dataferry.execution.shared_gc import SharedItem, collect_shared, shared_garbage
 
 if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
@@ -61,16 +62,23 @@ class OutputItem:
 
 @dataclass
 class GcReport:
-    """What ``gc`` found (and, unless a dry run, deleted)."""
+    """What ``gc`` found (and, unless a dry run, deleted): outputs, staging leftovers,
+    and a shared workspace's unused snapshots and deleted runs' logs (``shared``)."""
 
     items: list[OutputItem]
     staging: list[str]
     deleted: bool
+    shared: list[SharedItem] = field(default_factory=list)
 
     @property
     def total_bytes(self) -> int:
         """The bytes of all listed outputs."""
         return sum(i.size_bytes for i in self.items)
+
+    @property
+    def shared_bytes(self) -> int:
+        """The bytes of all listed shared snapshots and logs."""
+        return sum(i.size_bytes for i in self.shared)
 
 
 def set_retention(workspace: Workspace, datastore: str, duration: str | None) -> None:
@@ -270,7 +278,10 @@ def gc(
     datastore: str | None = None,
     dry_run: bool = False,
 ) -> GcReport:
-    """Delete intermediate outputs of runs that ended more than ``older_than`` ago.
+    """Delete intermediate outputs of runs that ended more than ``older_than`` ago,
+    staging leftovers of crashed step runs, and (in a shared workspace, unless
+    ``datastore`` names another than the default) the shared snapshots no run uses
+    and the shared logs of runs the catalog no longer has (``shared_gc``).
 
     Without ``older_than``, each datastore's retention setting applies (datastores with
     none are left alone). ``dry_run`` lists exactly what a real run would delete.
@@ -278,6 +289,7 @@ def gc(
     Raises:
         InvalidDurationError: malformed ``older_than`` (checked before anything is read).
         DatastoreNotFoundError: unknown ``datastore``.
+        StorageError: something cannot be listed or deleted (the message names it).
     """
     if datastore is not None:
         datastore = workspace.catalog.get_datastore(datastore).name
@@ -293,12 +305,16 @@ def gc(
                     workspace, older_than=parse_duration(duration), datastore=store_name
                 )
     staging = stale_staging(workspace, datastore)
+    shared = []
+    if datastore is None or datastore == workspace.get_default_datastore().name:
+        shared = shared_garbage(workspace)
     if not dry_run:
         delete_outputs(workspace, items)
         for left in staging:
             location = Datastore.get(workspace, left.datastore).location
             location.staging.discard_step(left.step_run_id)
-    return GcReport(items, [s.place for s in staging], deleted=not dry_run)
+        shared = collect_shared(workspace, shared)
+    return GcReport(items, [s.place for s in staging], not dry_run, shared)
 
 
 def delete_run_outputs(

@@ -124,7 +124,7 @@ class Pipeline(PipelineGraph):
         from dataferry.execution.parallel_size import check_parallel_sizes
         from dataferry.execution.pipeline_run import PipelineRun
         from dataferry.execution.plan import PlanCompiler
-        from dataferry.execution.shared_snapshots import publish_snapshots
+        from dataferry.execution.shared_snapshots import snapshots_published
         from dataferry.execution.submission import RunRequest, recorder_for
 
         overrides = as_dict(pipeline_parameters, "submit(): pipeline_parameters")
@@ -159,21 +159,24 @@ class Pipeline(PipelineGraph):
                 parameters = compiler.parameters(overrides)
                 check_parallel_sizes(self, recorder.facts.compute_nodes, parameters)
                 plan = compiler.compile()
-                # before the run is recorded: another folder may resume or rerun it
-                publish_snapshots(self.workspace, {n.snapshot for n in plan.nodes})
                 run_id = run_id or new_run_id(experiment.name)
-                link = recorder.record(
-                    RunRequest(
-                        run_id=run_id,
-                        experiment=experiment.name,
-                        plan=plan.to_json(),
-                        parameters=parameters,
-                        options=options,
-                        tags=tags,
-                        description=self.description,
-                        steps=_step_runs(plan.nodes),
+                # before the run is recorded (another folder may resume or rerun it),
+                # held until it is, so a concurrent gc leaves them
+                with snapshots_published(
+                    self.workspace, {n.snapshot for n in plan.nodes}
+                ):
+                    link = recorder.record(
+                        RunRequest(
+                            run_id=run_id,
+                            experiment=experiment.name,
+                            plan=plan.to_json(),
+                            parameters=parameters,
+                            options=options,
+                            tags=tags,
+                            description=self.description,
+                            steps=_step_runs(plan.nodes),
+                        )
                     )
-                )
         if run_type is None:
             print(f"Submitted PipelineRun {run_id}")
         run = PipelineRun(experiment, run_id, _link=link)

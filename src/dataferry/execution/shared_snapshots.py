@@ -25,7 +25,7 @@ from dataferry.storage.commit_marker import MARKER, PENDING
 from dataferry.storage.staging import StagedPlace
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from dataferry.data.workspace import Workspace
     from dataferry.storage.location import StorageLocation
@@ -39,6 +39,30 @@ def shared_snapshot_path(stored: str) -> str:
     """Where the snapshot a plan names as ``stored`` is kept on the datastore (its
     folder's name is the content hash)."""
     return f"{PREFIX}/{PurePosixPath(stored).name}"
+
+
+@contextlib.contextmanager
+def snapshots_published(workspace: Workspace, stored: Iterable[str]) -> Iterator[None]:
+    """Publish the snapshots ``stored`` (``publish_snapshots``) and keep them held
+    until the block ends: record the run that names them inside it, so a concurrent
+    ``gc`` never collects one in between (``catalog.snapshot_holds``).
+
+    Raises:
+        StorageError: as ``publish_snapshots``.
+    """
+    if shared_default_location(workspace) is None:
+        yield
+        return
+    # here: a submit to a workspace that is not shared loads no catalog code
+    from dataferry.catalog import snapshot_holds
+
+    names = {PurePosixPath(s).name for s in stored}
+    token = snapshot_holds.hold(workspace.catalog, names)
+    try:
+        publish_snapshots(workspace, stored)
+        yield
+    finally:
+        snapshot_holds.release(workspace.catalog, token)
 
 
 def publish_snapshots(workspace: Workspace, stored: Iterable[str]) -> list[str]:

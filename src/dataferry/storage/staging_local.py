@@ -91,8 +91,9 @@ class LocalStaging(Staging):
         return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
     def remove(self, path: str) -> None:
-        """See ``Staging.remove``: committed outputs are read-only, made writable first."""
-        remove_tree(self.location.full_path(path))
+        """See ``Staging.remove``: committed outputs are read-only, made writable first.
+        A folder is renamed aside first, so a reader sees all of it or none of it."""
+        remove_tree(_set_aside(self.location.full_path(path)))
 
     def local_path(self, full: str) -> str | None:
         """See ``Staging.local_path``: the file itself."""
@@ -105,6 +106,20 @@ class LocalStaging(Staging):
     def tree_signatures(self, path: str) -> dict[str, FileSignature] | None:
         """See ``Staging.tree_signatures``: ``lstat`` of every entry, links not followed."""
         return local_signatures(self.location.full_path(path))
+
+
+def _set_aside(full: str) -> str:
+    """Rename the folder ``full`` to a hidden name beside it and return that name;
+    ``full`` itself when it is no folder or cannot be renamed (in a sealed folder)."""
+    if not os.path.isdir(full) or os.path.islink(full):
+        return full
+    parent, name = os.path.split(full.rstrip("/"))
+    aside = os.path.join(parent, f".{name}.deleting-{os.urandom(4).hex()}")
+    try:
+        os.rename(full, aside)
+    except OSError:
+        return full
+    return aside
 
 
 def _remove(path: Path) -> None:
