@@ -323,11 +323,31 @@ class Plan:
             )
         # PlanFormatError is a ValueError: it gets the plan's name here, like the rest
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise PlanFormatError(
-                f"{where} cannot be read ({detail}); submit the pipeline again to run "
-                "it with this dataferry"
-            ) from exc
+            raise _unreadable(where, exc) from exc
+
+    @staticmethod
+    def node_json(data: Mapping[str, Any], *, where: str = "the plan") -> list[Any]:
+        """The full JSON of each node of a stored plan, in plan order, for
+        ``PlanNode.from_json`` one at a time (``from_json`` builds them all).
+
+        Raises:
+            PlanVersionError: as ``from_json``.
+            PlanFormatError: not a plan this dataferry wrote; a node that is not
+                one is found only when it is built.
+        """
+        current = _upgraded(data, where)
+        try:
+            return full_nodes(current)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise _unreadable(where, exc) from exc
+
+
+def _unreadable(where: str, exc: Exception) -> PlanFormatError:
+    detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+    return PlanFormatError(
+        f"{where} cannot be read ({detail}); submit the pipeline again to run "
+        "it with this dataferry"
+    )
 
 
 def plan_of(record: RunRecord) -> Plan:

@@ -28,9 +28,10 @@ from dataferry.execution.plan_inputs import (
     UpstreamOutputInput,
 )
 from dataferry.execution.port_identity import (
+    NameTokens,
     canonical_node,
     hashable_port,
-    name_tokens,
+    output_tokens,
     port_names,
     positional_arguments,
 )
@@ -187,8 +188,8 @@ class ReuseAdvisor:
         self._env: dict[tuple[str, str], str] = {}
         self._locations: dict[str, StorageLocation] = {}
         self.step_names: dict[str, str] = {}  # node id -> step name, for explanations
-        # node id -> {generated port name: the token the fingerprint sees instead}
-        self.tokens: dict[str, dict[str, str]] = {}
+        # generated port names and the tokens the fingerprint sees instead
+        self.tokens = NameTokens({})
         self.rerun_from: str | None = (
             None  # the step a rerun starts from, for explanations
         )
@@ -198,7 +199,18 @@ class ReuseAdvisor:
     def use_plan(self, nodes: Sequence[PlanNode]) -> None:
         """Learn the run's step names and generated port names from its plan nodes."""
         self.step_names = {n.node_id: n.name for n in nodes}
-        self.tokens = name_tokens(nodes)
+        self.tokens = NameTokens.of_nodes(nodes)
+
+    def use_plan_json(self, full: Sequence[Mapping[str, Any]]) -> None:
+        """As ``use_plan``, from a stored plan's full node JSON (``Plan.node_json``)
+        without building its nodes: the agent builds them one by one, and only until a
+        step cannot be reused.
+
+        Raises:
+            KeyError, TypeError: a malformed node.
+        """
+        self.step_names = {n["node_id"]: n["name"] for n in full}
+        self.tokens = NameTokens(output_tokens(full))
 
     def fingerprint(
         self,
@@ -216,7 +228,7 @@ class ReuseAdvisor:
         it returns, if not None, is told the input's hashing progress as the bytes are
         read (bytes and files of those not cached, rate, time left; per datastore).
         """
-        canon = canonical_node(node, self.tokens.get(node.node_id, {}))
+        canon = canonical_node(node, self.tokens.of(node))
         # another folder's run: its snapshot (and manifest) fetched from the shared store
         fetch_snapshot(self.ws, node.snapshot)
         fp = Fingerprint("", {}, read_manifest(self.ws.path / node.snapshot))
