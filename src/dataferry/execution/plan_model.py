@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import PlanFormatError, PlanVersionError
 from dataferry.execution.plan_inputs import InputBinding, input_from_json
-from dataferry.execution.plan_json import compact_plan_nodes, full_nodes
+from dataferry.execution.plan_json import (
+    StoredNodes,
+    compact_plan_nodes,
+    full_nodes,
+)
 from dataferry.execution.plan_values import (
     ArgumentItem,
     ParamArg,
@@ -326,18 +330,20 @@ class Plan:
             raise _unreadable(where, exc) from exc
 
     @staticmethod
-    def node_json(data: Mapping[str, Any], *, where: str = "the plan") -> list[Any]:
-        """The full JSON of each node of a stored plan, in plan order, for
-        ``PlanNode.from_json`` one at a time (``from_json`` builds them all).
+    def stored_nodes(
+        data: Mapping[str, Any], *, where: str = "the plan"
+    ) -> StoredNodes:
+        """The nodes of a stored plan, for ``PlanNode.from_json(stored.full(node))``
+        one at a time (``from_json`` builds them all).
 
         Raises:
             PlanVersionError: as ``from_json``.
             PlanFormatError: not a plan this dataferry wrote; a node that is not
-                one is found only when it is built.
+                one is found only when it is restored or built.
         """
         current = _upgraded(data, where)
         try:
-            return full_nodes(current)
+            return StoredNodes(current)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise _unreadable(where, exc) from exc
 

@@ -81,19 +81,10 @@ def output_token(node_id: str, index: int) -> str:
     return f"<{node_id} output {index}>"
 
 
-def output_tokens(full_nodes: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """``NameTokens``' outputs read from a stored plan's full node JSON
-    (``plan_json.full_nodes``), without building its nodes.
-
-    Raises:
-        KeyError, TypeError: a malformed node.
-    """
-    return {
-        out["name"]: output_token(node["node_id"], i)
-        for node in full_nodes
-        for i, out in enumerate(node["outputs"])
-        if out.get(AUTO_NAME)
-    }
+def output_tokens(generated: Iterable[tuple[str, int, str]]) -> dict[str, str]:
+    """``NameTokens``' outputs from ``(node id, index, generated name)`` of each output
+    whose name was generated (``StoredNodes.generated_outputs`` of a stored plan)."""
+    return {name: output_token(node_id, i) for node_id, i, name in generated}
 
 
 def name_tokens(nodes: Sequence[PlanNode]) -> dict[str, dict[str, str]]:

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
     from dataferry.data.sources import ResolvedFile
     from dataferry.data.workspace import Workspace
+    from dataferry.execution.plan_json import StoredNodes
     from dataferry.execution.plan_model import PlanNode
     from dataferry.storage.location import FileSignature, StorageLocation
     from dataferry.storage.transfer_progress import TransferSnapshot
@@ -201,16 +202,15 @@ class ReuseAdvisor:
         self.step_names = {n.node_id: n.name for n in nodes}
         self.tokens = NameTokens.of_nodes(nodes)
 
-    def use_plan_json(self, full: Sequence[Mapping[str, Any]]) -> None:
-        """As ``use_plan``, from a stored plan's full node JSON (``Plan.node_json``)
-        without building its nodes: the agent builds them one by one, and only until a
-        step cannot be reused.
+    def use_stored_plan(self, stored: StoredNodes) -> None:
+        """As ``use_plan``, from a stored plan's nodes, without building them: the
+        agent builds them one by one, and only until a step cannot be reused.
 
         Raises:
-            KeyError, TypeError: a malformed node.
+            KeyError, TypeError, AttributeError: a malformed node.
         """
-        self.step_names = {n["node_id"]: n["name"] for n in full}
-        self.tokens = NameTokens(output_tokens(full))
+        self.step_names = {n["node_id"]: n["name"] for n in stored.nodes}
+        self.tokens = NameTokens(output_tokens(stored.generated_outputs()))
 
     def fingerprint(
         self,
