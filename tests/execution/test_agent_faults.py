@@ -283,6 +283,11 @@ def _request(**change: Any) -> dict[str, Any]:
             r"field 'steps' must hold \[step run id, node id",
         ),
         (_request(steps=[["a", "b", 3]]), r"field 'steps' must hold"),
+        (_request(steps=[["a", "b", "c", "d"]]), r"field 'steps' must hold"),
+        (_request(steps=[["a", "b", "c"], []]), r"field 'steps' must hold"),
+        (_request(steps=["abc"]), r"field 'steps' must hold"),
+        (_request(steps=[{"a": 1, "b": 2, "c": 3}]), r"field 'steps' must hold"),
+        (_request(steps=[["a", "b", None]]), r"field 'steps' must hold"),
     ],
 )
 def test_a_malformed_run_request_names_its_fault(data: Any, problem: str) -> None:

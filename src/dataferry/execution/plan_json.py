@@ -269,17 +269,60 @@ def full_nodes(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         KeyError, TypeError, AttributeError: a malformed plan (``Plan.from_json``
             says which plan).
     """
-    shared = {**NODE_DEFAULTS, **(data.get("node_defaults") or {})}
-    datastore = data["default_datastore"]
-    return [
-        {
-            **shared,
+    stored = StoredNodes(data)
+    return [stored.full(node) for node in stored.nodes]
+
+
+class StoredNodes:
+    """The nodes of a stored plan (version 3, or upgraded to it), each restored to its
+    full JSON only when asked for (``full``): the agent deciding whether a submitted
+    run is wholly reused stops at the first step that is not, and restoring all of a
+    10,000-step plan's nodes first was most of its time.
+
+    Raises (on construction):
+        KeyError, TypeError, AttributeError: a malformed plan.
+    """
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.shared: dict[str, Any] = {
+            **NODE_DEFAULTS,
+            **(data.get("node_defaults") or {}),
+        }
+        self.datastore: str = data["default_datastore"]
+        self.nodes: list[Mapping[str, Any]] = list(data["nodes"])
+
+    def full(self, node: Mapping[str, Any]) -> dict[str, Any]:
+        """The full JSON of ``node``, one of ``nodes``.
+
+        Raises:
+            KeyError, TypeError, AttributeError: a malformed node.
+        """
+        datastore = self.datastore
+        return {
+            **self.shared,
             **node,
             "inputs": [_full_input(i) for i in node.get("inputs", ())],
             "outputs": [_full_output(o, datastore) for o in node.get("outputs", ())],
         }
-        for node in data["nodes"]
-    ]
+
+    def field(self, node: Mapping[str, Any], name: str) -> Any:
+        """The value of the node-level field ``name`` of ``node``, without restoring
+        the rest of it (``name`` one of ``NODE_DEFAULTS`` or ``SHARED_FIELDS``)."""
+        return node[name] if name in node else self.shared[name]
+
+    def generated_outputs(self) -> list[tuple[str, int, str]]:
+        """``(node id, index, name)`` of every output whose name was generated
+        (``auto_name``), in plan order.
+
+        Raises:
+            KeyError, TypeError, AttributeError: a malformed node.
+        """
+        return [
+            (node["node_id"], i, out["name"])
+            for node in self.nodes
+            for i, out in enumerate(node.get("outputs", ()))
+            if out.get("auto_name", OUTPUT_DEFAULTS["auto_name"])
+        ]
 
 
 class _Missing:

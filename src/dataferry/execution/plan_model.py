@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import PlanFormatError, PlanVersionError
 from dataferry.execution.plan_inputs import InputBinding, input_from_json
-from dataferry.execution.plan_json import compact_plan_nodes, full_nodes
+from dataferry.execution.plan_json import (
+    StoredNodes,
+    compact_plan_nodes,
+    full_nodes,
+)
 from dataferry.execution.plan_values import (
     ArgumentItem,
     ParamArg,
@@ -323,11 +327,33 @@ class Plan:
             )
         # PlanFormatError is a ValueError: it gets the plan's name here, like the rest
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise PlanFormatError(
-                f"{where} cannot be read ({detail}); submit the pipeline again to run "
-                "it with this dataferry"
-            ) from exc
+            raise _unreadable(where, exc) from exc
+
+    @staticmethod
+    def stored_nodes(
+        data: Mapping[str, Any], *, where: str = "the plan"
+    ) -> StoredNodes:
+        """The nodes of a stored plan, for ``PlanNode.from_json(stored.full(node))``
+        one at a time (``from_json`` builds them all).
+
+        Raises:
+            PlanVersionError: as ``from_json``.
+            PlanFormatError: not a plan this dataferry wrote; a node that is not
+                one is found only when it is restored or built.
+        """
+        current = _upgraded(data, where)
+        try:
+            return StoredNodes(current)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise _unreadable(where, exc) from exc
+
+
+def _unreadable(where: str, exc: Exception) -> PlanFormatError:
+    detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+    return PlanFormatError(
+        f"{where} cannot be read ({detail}); submit the pipeline again to run "
+        "it with this dataferry"
+    )
 
 
 def plan_of(record: RunRecord) -> Plan:

@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from dataferry.catalog.run_store import StepRunRecord
     from dataferry.execution.plan_model import PlanNode
@@ -28,43 +28,69 @@ AUTO_NAME = "auto_name"
 _GENERATED_OUTPUT = re.compile(r"output_[0-9a-f]{8}")
 
 
-def name_tokens(nodes: Sequence[PlanNode]) -> dict[str, dict[str, str]]:
-    """For each plan node, its generated names and the tokens that stand for them.
+class NameTokens:
+    """The generated names of a plan's ports and the tokens that stand for them, each
+    node's worked out when it is first asked for: a run fingerprints its steps one by
+    one, and the agent stops at the first step that cannot be reused, so working out
+    every node's up front cost a 10,000-step submit a quarter of a second.
 
-    Args:
-        nodes: the plan's nodes.
-
-    Returns:
-        node id -> {generated name: token}: the node's own inputs (``<input i>``) and
-        the outputs of any step (``<node output i>``) whose generated names occur in
-        the node, in its arguments or elsewhere. A name that does not occur in a node
-        cannot be replaced there, so leaving it out changes no fingerprint; giving
-        every node every output's name made this quadratic in the number of steps.
+    Built from ``{generated output name: "<node output i>"}`` over every node of the
+    plan (``of_nodes``, or ``output_tokens`` over a stored plan's full JSON).
     """
-    outputs = {
-        out.name: f"<{node.node_id} output {i}>"
-        for node in nodes
-        for i, out in enumerate(node.outputs)
-        if out.auto_name
-    }
-    # a name of another shape (from an older plan) is offered to every node, as before
-    everywhere = {
-        k: v for k, v in outputs.items() if not _GENERATED_OUTPUT.fullmatch(k)
-    }
-    tokens = {}
-    for node in nodes:
+
+    def __init__(self, outputs: Mapping[str, str]) -> None:
+        self.outputs = dict(outputs)
+        # a name of another shape (from an older plan) is offered to every node
+        self.everywhere = {
+            k: v for k, v in self.outputs.items() if not _GENERATED_OUTPUT.fullmatch(k)
+        }
+
+    @classmethod
+    def of_nodes(cls, nodes: Iterable[PlanNode]) -> NameTokens:
+        """The tokens of the plan whose nodes are ``nodes``."""
+        return cls(
+            {
+                out.name: output_token(node.node_id, i)
+                for node in nodes
+                for i, out in enumerate(node.outputs)
+                if out.auto_name
+            }
+        )
+
+    def of(self, node: PlanNode) -> dict[str, str]:
+        """{generated name: token} for ``node``: its own inputs (``<input i>``) and the
+        outputs of any step (``<node output i>``) whose generated names occur in the
+        node, in its arguments or elsewhere. A name that does not occur in a node
+        cannot be replaced there, so leaving it out changes no fingerprint; giving
+        every node every output's name made this quadratic in the number of steps."""
         found = {
-            name: outputs[name]
+            name: self.outputs[name]
             for name in _GENERATED_OUTPUT.findall(repr(node))
-            if name in outputs
+            if name in self.outputs
         }
         own = {
             spec.name: f"<input {i}>"
             for i, spec in enumerate(node.inputs)
             if spec.auto_name
         }
-        tokens[node.node_id] = {**everywhere, **found, **own}
-    return tokens
+        return {**self.everywhere, **found, **own}
+
+
+def output_token(node_id: str, index: int) -> str:
+    """The token that stands for output ``index`` of node ``node_id``."""
+    return f"<{node_id} output {index}>"
+
+
+def output_tokens(generated: Iterable[tuple[str, int, str]]) -> dict[str, str]:
+    """``NameTokens``' outputs from ``(node id, index, generated name)`` of each output
+    whose name was generated (``StoredNodes.generated_outputs`` of a stored plan)."""
+    return {name: output_token(node_id, i) for node_id, i, name in generated}
+
+
+def name_tokens(nodes: Sequence[PlanNode]) -> dict[str, dict[str, str]]:
+    """Every node's tokens at once (``NameTokens.of``), by node id."""
+    tokens = NameTokens.of_nodes(nodes)
+    return {node.node_id: tokens.of(node) for node in nodes}
 
 
 def canonical_node(node: PlanNode, tokens: dict[str, str]) -> dict[str, Any]:

@@ -28,9 +28,10 @@ from dataferry.execution.plan_inputs import (
     UpstreamOutputInput,
 )
 from dataferry.execution.port_identity import (
+    NameTokens,
     canonical_node,
     hashable_port,
-    name_tokens,
+    output_tokens,
     port_names,
     positional_arguments,
 )
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, RunStore, StepRunRecord
     from dataferry.data.sources import ResolvedFile
     from dataferry.data.workspace import Workspace
+    from dataferry.execution.plan_json import StoredNodes
     from dataferry.execution.plan_model import PlanNode
     from dataferry.storage.location import FileSignature, StorageLocation
     from dataferry.storage.transfer_progress import TransferSnapshot
@@ -187,8 +189,8 @@ class ReuseAdvisor:
         self._env: dict[tuple[str, str], str] = {}
         self._locations: dict[str, StorageLocation] = {}
         self.step_names: dict[str, str] = {}  # node id -> step name, for explanations
-        # node id -> {generated port name: the token the fingerprint sees instead}
-        self.tokens: dict[str, dict[str, str]] = {}
+        # generated port names and the tokens the fingerprint sees instead
+        self.tokens = NameTokens({})
         self.rerun_from: str | None = (
             None  # the step a rerun starts from, for explanations
         )
@@ -198,7 +200,17 @@ class ReuseAdvisor:
     def use_plan(self, nodes: Sequence[PlanNode]) -> None:
         """Learn the run's step names and generated port names from its plan nodes."""
         self.step_names = {n.node_id: n.name for n in nodes}
-        self.tokens = name_tokens(nodes)
+        self.tokens = NameTokens.of_nodes(nodes)
+
+    def use_stored_plan(self, stored: StoredNodes) -> None:
+        """As ``use_plan``, from a stored plan's nodes, without building them: the
+        agent builds them one by one, and only until a step cannot be reused.
+
+        Raises:
+            KeyError, TypeError, AttributeError: a malformed node.
+        """
+        self.step_names = {n["node_id"]: n["name"] for n in stored.nodes}
+        self.tokens = NameTokens(output_tokens(stored.generated_outputs()))
 
     def fingerprint(
         self,
@@ -216,7 +228,7 @@ class ReuseAdvisor:
         it returns, if not None, is told the input's hashing progress as the bytes are
         read (bytes and files of those not cached, rate, time left; per datastore).
         """
-        canon = canonical_node(node, self.tokens.get(node.node_id, {}))
+        canon = canonical_node(node, self.tokens.of(node))
         # another folder's run: its snapshot (and manifest) fetched from the shared store
         fetch_snapshot(self.ws, node.snapshot)
         fp = Fingerprint("", {}, read_manifest(self.ws.path / node.snapshot))

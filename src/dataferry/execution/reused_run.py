@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from dataferry.catalog import now
 from dataferry.catalog.run_store import ReusedStep, RunStore
 from dataferry.execution.executors.local import LocalExecutor
-from dataferry.execution.plan_model import Plan
+from dataferry.execution.plan_model import Plan, PlanNode
 from dataferry.execution.reuse import ReuseAdvisor, judge, output_identity
 from dataferry.execution.run_layout import run_dir
 from dataferry.execution.step_outcome import (
@@ -75,19 +75,22 @@ def _decide_all(workspace: Workspace, request: RunRequest) -> list[ReusedStep] |
     if options.get("delete_intermediate_outputs"):
         return None
     try:
-        plan = Plan.from_json(request.plan, where=f"run {request.run_id}'s plan")
-        if any(n.compute_target not in _LOCAL_TARGETS for n in plan.nodes):
+        # each node is built only when reached: most runs stop at their first step
+        stored = Plan.stored_nodes(request.plan, where=f"run {request.run_id}'s plan")
+        targets = {stored.field(n, "compute_target") for n in stored.nodes}
+        if not targets <= _LOCAL_TARGETS:
             return None
         step_ids = {node_id: step_id for step_id, node_id, _ in request.steps}
         advisor = ReuseAdvisor(
             workspace, RunStore(workspace.catalog), dict(request.parameters)
         )
-        advisor.use_plan(plan.nodes)
+        advisor.use_stored_plan(stored)
         advisor.rerun_from = options.get("rerun_from")
         forced = set(options.get("rerun_nodes") or [])
         identities: dict[str, str] = {}
         reused: list[ReusedStep] = []
-        for node in plan.nodes:
+        for stored_node in stored.nodes:
+            node = PlanNode.from_json(stored.full(stored_node))
             if any(u not in identities for u in node.upstream):
                 return None  # not in dependency order: the scheduler's to order
             since = now()
