@@ -70,3 +70,26 @@ def test_an_interpreter_that_cannot_say_gets_a_digest_of_its_path(
     digest = environment_digest(str(fake))
     assert digest == environment_digest(str(fake))
     assert digest != environment_digest(sys.executable)
+
+
+def test_a_develop_installs_version_is_read_again_once_its_metadata_changes(
+    tmp_path: Path,
+) -> None:
+    """Versions read from metadata files are kept per process (the local agent reads
+    them before it forks), so a changed file must be read again."""
+    site = _site(tmp_path)
+    pkg_info = site / "mytool.egg-info" / "PKG-INFO"
+    assert "mytool==0.3" in installed([str(site)])
+    assert "mytool==0.3" in installed([str(site)])  # kept: the same answer
+
+    pkg_info.write_text("Metadata-Version: 2.1\nName: mytool\nVersion: 0.4\n")
+    assert "mytool==0.4" in installed([str(site)])  # rewritten in place, same size
+
+    pkg_info.unlink()
+    replaced = site / "mytool.egg-info" / "PKG-INFO.new"
+    replaced.write_text("Metadata-Version: 2.1\nName: mytool\nVersion: 0.41\n")
+    replaced.rename(pkg_info)  # as an installer replaces it: a new file
+    assert "mytool==0.41" in installed([str(site)])
+
+    pkg_info.unlink()
+    assert "mytool==" in installed([str(site)])  # no metadata left: no version

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +95,8 @@ def is_shared(workspace: Workspace) -> bool:
 
 def home_of(folder: Path) -> dict[str, str]:
     """The record naming this machine's workspace ``folder`` (host and path)."""
+    import socket  # here: a submitting script never needs it (its enums cost ~5 ms)
+
     return {"host": socket.gethostname(), "folder": str(folder)}
 
 

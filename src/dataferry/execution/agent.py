@@ -284,6 +284,10 @@ def _preload() -> None:
     try:
         for module in _PRELOAD:
             importlib.import_module(module)
+        # read once here, not by every child judging a submission's reuse
+        from dataferry.execution.environment_digest import installed
+
+        installed(sys.path)
     finally:
         if collecting:
             gc.enable()

@@ -29,6 +29,7 @@ from dataferry.errors import AgentError
 from dataferry.execution import agent_protocol as protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from dataferry.data.workspace import Workspace
@@ -84,28 +85,8 @@ class AgentRecorder:
             DataferryError: the agent could not open the workspace's catalog (the error
                 the catalog raised, e.g. ``CatalogError``).
         """
-        from dataferry.execution.submission import WorkspaceFacts
-
-        if not protocol.enabled():
-            return None
-        folder = protocol.private_runtime_dir()
-        if folder is None:
-            return None
-        sock = connect_or_start(folder, protocol.code_key())
-        if sock is None:
-            return None
-        try:
-            sock.settimeout(HELLO_TIMEOUT_S)
-            protocol.send(sock, _hello(workspace))
-            reply = protocol.receive(sock)
-            sock.settimeout(None)
-        except OSError:  # the agent went away at that moment: record here instead
-            sock.close()
-            return None
-        if "error" in reply:
-            sock.close()
-            raise error_from(reply["error"])
-        return cls(sock, WorkspaceFacts.from_json(reply["facts"]))
+        greeting = AgentGreeting.send(workspace, start=True)
+        return None if greeting is None else greeting.answer()
 
     def __enter__(self) -> AgentRecorder:
         return self
@@ -115,8 +96,13 @@ class AgentRecorder:
             self._sock.close()
             self._sock = None
 
-    def record(self, request: RunRequest) -> AgentLink:
+    def record(
+        self, request: RunRequest, while_waiting: Callable[[], object] | None = None
+    ) -> AgentLink:
         """Have the run recorded and its driver started; the link to that driver.
+
+        ``while_waiting`` is called once the request is sent, before the answer is read:
+        this process's own work then overlaps the agent's recording.
 
         Raises:
             AgentError: the agent went away before it said the run was recorded.
@@ -127,6 +113,8 @@ class AgentRecorder:
             raise AgentError("this conversation with the local agent has ended")
         try:
             protocol.send(sock, {"run": request.to_json()})
+            if while_waiting is not None:
+                while_waiting()
             reply = protocol.receive(sock)
         except OSError as exc:
             raise AgentError(
@@ -137,6 +125,71 @@ class AgentRecorder:
             raise error_from(reply["error"])
         self._sock = None
         return AgentLink(sock)
+
+
+class AgentGreeting:
+    """A conversation's first message, sent but not yet answered: the agent's child
+    reads the workspace facts while this process goes on with its own checks."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self._sock: _socket.socket | None = sock
+
+    @classmethod
+    def send(cls, workspace: Workspace, *, start: bool) -> AgentGreeting | None:
+        """Greet the agent for this code (starting it first if none listens and
+        ``start``); None if the agent is off, none listens (and ``start`` is False) or
+        it cannot be reached."""
+        if not protocol.enabled():
+            return None
+        folder = protocol.private_runtime_dir()
+        if folder is None:
+            return None
+        key = protocol.code_key()
+        if start:
+            sock = connect_or_start(folder, key)
+        else:
+            sock = _connect(protocol.socket_path(folder, key))
+        if sock is None:
+            return None
+        try:
+            protocol.send(sock, _hello(workspace))
+        except OSError:  # the agent went away at that moment: record here instead
+            sock.close()
+            return None
+        return cls(sock)
+
+    def answer(self) -> AgentRecorder | None:
+        """The recorder, once the agent has read the workspace facts; None if the agent
+        went away meanwhile (the caller then records the run itself).
+
+        Raises:
+            AgentError: the greeting was already answered or closed.
+            DataferryError: the agent could not open the workspace's catalog (the error
+                the catalog raised, e.g. ``CatalogError``).
+        """
+        from dataferry.execution.submission import WorkspaceFacts
+
+        sock, self._sock = self._sock, None
+        if sock is None:
+            raise AgentError("this greeting of the local agent was already answered")
+        try:
+            sock.settimeout(HELLO_TIMEOUT_S)
+            reply = protocol.receive(sock)
+            sock.settimeout(None)
+        except OSError:
+            sock.close()
+            return None
+        if "error" in reply:
+            sock.close()
+            raise error_from(reply["error"])
+        return AgentRecorder(sock, WorkspaceFacts.from_json(reply["facts"]))
+
+    def close(self) -> None:
+        """End the conversation unanswered (the checks failed): the agent's child
+        records nothing."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
 
 def _hello(workspace: Workspace) -> dict[str, Any]:

@@ -19,10 +19,12 @@ from dataferry.pipeline.graph import PipelineGraph
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from dataferry.execution.agent_client import AgentLink
     from dataferry.execution.experiment import Experiment
     from dataferry.execution.pipeline_run import PipelineRun
     from dataferry.execution.plan_model import PlanNode
     from dataferry.execution.published import PublishedPipeline
+    from dataferry.execution.submission import EarlyRecorder
 
 _SUBMIT_KWARGS = {"enable_email_notification"}
 # runs submitted by this process, in order (``dataferry run FILE.py`` watches them)
@@ -118,16 +120,15 @@ class Pipeline(PipelineGraph):
         a run that is not a pipeline run, e.g. a script run.
         """
         from dataferry.execution import pipeline_capture
+        from dataferry.execution.submission import EarlyRecorder
 
         pipeline_capture.intercept(self)  # `dataferry graph FILE` draws, never submits
-        # imported here: building and validating a pipeline loads no catalog code
-        from dataferry.execution.parallel_size import check_parallel_sizes
-        from dataferry.execution.pipeline_run import PipelineRun
-        from dataferry.execution.plan import PlanCompiler
-        from dataferry.execution.shared_snapshots import snapshots_published
-        from dataferry.execution.submission import RunRequest, recorder_for
-
         overrides = as_dict(pipeline_parameters, "submit(): pipeline_parameters")
+        for label, flag in (
+            ("enable_email_notification", enable_email_notification),
+            ("credential_passthrough", credential_passthrough),
+        ):  # accepted for the original SDK's sake; neither changes a local run
+            check_type(flag, bool, f"submit(): {label}", "True or False")
         options = _options(
             continue_on_step_failure=continue_on_step_failure,
             regenerate_outputs=regenerate_outputs,
@@ -136,11 +137,43 @@ class Pipeline(PipelineGraph):
         )
         if run_type is not None:
             options["run_type"] = run_type
-        for label, flag in (
-            ("enable_email_notification", enable_email_notification),
-            ("credential_passthrough", credential_passthrough),
-        ):  # accepted for the original SDK's sake; neither changes a local run
-            check_type(flag, bool, f"submit(): {label}", "True or False")
+        # the agent reads the workspace facts while this process checks and compiles
+        builds = any(not step.has_default_runconfig for step in self.steps)
+        with EarlyRecorder(self.workspace, early=not builds) as early:
+            run_id, link = self._record(
+                early,
+                experiment,
+                tags=tags,
+                overrides=overrides,
+                options=options,
+                run_id=run_id,
+            )
+        from dataferry.execution.pipeline_run import PipelineRun
+
+        if run_type is None:
+            print(f"Submitted PipelineRun {run_id}")
+        run = PipelineRun(experiment, run_id, _link=link)
+        SUBMITTED.append(run)
+        return run
+
+    def _record(
+        self,
+        early: EarlyRecorder,
+        experiment: Experiment,
+        *,
+        tags: Mapping[str, str] | None,
+        overrides: dict[str, Any],
+        options: dict[str, Any],
+        run_id: str | None,
+    ) -> tuple[str, AgentLink | None]:
+        """Check, compile and record the run (``_submit``); its id and the link to its
+        driver, if the recorder gives one."""
+        # imported here: building and validating a pipeline loads no catalog code
+        from dataferry.execution.parallel_size import check_parallel_sizes
+        from dataferry.execution.plan import PlanCompiler
+        from dataferry.execution.shared_snapshots import snapshots_published
+        from dataferry.execution.submission import RunRequest
+
         with gc_paused():
             problems = self.validate()
             if not problems:
@@ -149,7 +182,7 @@ class Pipeline(PipelineGraph):
                     raise EnvironmentDefinitionError("\n".join(refused))
                 # before the conversation with the recorder: a build may take minutes
                 _build_environments(self)
-            with recorder_for(self.workspace) as recorder:
+            with early.ready() as recorder:
                 problems += datastore_problems(self, recorder.facts.datastores)
                 if problems:
                     raise PipelineValidationError(problems, "pipeline")
@@ -175,13 +208,11 @@ class Pipeline(PipelineGraph):
                             tags=tags,
                             description=self.description,
                             steps=_step_runs(plan.nodes),
-                        )
+                        ),
+                        # loaded while the agent records: the run is watched through it
+                        while_waiting=_load_run_class,
                     )
-        if run_type is None:
-            print(f"Submitted PipelineRun {run_id}")
-        run = PipelineRun(experiment, run_id, _link=link)
-        SUBMITTED.append(run)
-        return run
+        return run_id, link
 
     def publish(
         self,
@@ -220,6 +251,11 @@ class Pipeline(PipelineGraph):
                 raise PipelineValidationError(problems, "pipeline")
             compiler = PlanCompiler(self, self.workspace, facts.default_datastore)
             return compiler.compile().to_json(), compiler.parameters(None)
+
+
+def _load_run_class() -> None:
+    """Import ``PipelineRun`` and the modules it needs (``submit`` returns one)."""
+    import dataferry.execution.pipeline_run  # noqa: F401
 
 
 def _build_environments(graph: PipelineGraph) -> None:

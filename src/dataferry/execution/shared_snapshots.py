@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -22,7 +20,6 @@ from dataferry.data.machine_paths import shared_default_location
 from dataferry.errors import TargetExistsError
 from dataferry.execution.snapshot import snapshot_folder
 from dataferry.storage.commit_marker import MARKER, PENDING
-from dataferry.storage.staging import StagedPlace
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -87,6 +84,12 @@ def publish_snapshots(workspace: Workspace, stored: Iterable[str]) -> list[str]:
 
 
 def _publish(location: StorageLocation, folder: Path, path: str) -> None:
+    # imported here: a submission whose snapshots are stored already needs none of it
+    import shutil
+    import tempfile
+
+    from dataferry.storage.staging import StagedPlace
+
     staging = location.staging
     token = f"snapshot-{os.urandom(8).hex()}"  # this upload's own staging prefix
     with tempfile.TemporaryDirectory(prefix="dataferry-snapshot-") as scratch:
@@ -146,6 +149,8 @@ def _fetch(
 ) -> None:
     """Download into a temporary folder beside ``target``, then rename it into place:
     a crash never leaves a half snapshot under its real name."""
+    import shutil  # here: most submissions fetch nothing
+
     names = [r for r in listed if PurePosixPath(r).name not in (MARKER, PENDING)]
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{os.getpid()}.fetch"

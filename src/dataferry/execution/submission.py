@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from dataferry.data.workspace import Workspace
     from dataferry.execution.agent_client import AgentLink
@@ -190,9 +190,12 @@ class Recorder(Protocol):
 
     facts: WorkspaceFacts
 
-    def record(self, request: RunRequest) -> AgentLink | None:
+    def record(
+        self, request: RunRequest, while_waiting: Callable[[], object] | None = None
+    ) -> AgentLink | None:
         """Record the run and start its driver; a link that tells when the run ends,
-        if this recorder has one."""
+        if this recorder has one. ``while_waiting`` (the caller's own work) is called
+        once, while the recording is under way or after it."""
 
     def __enter__(self) -> Recorder: ...
 
@@ -212,8 +215,11 @@ class LocalRecorder:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def record(self, request: RunRequest) -> None:
-        """Record the run, then fork or spawn its driver from this process."""
+    def record(
+        self, request: RunRequest, while_waiting: Callable[[], object] | None = None
+    ) -> None:
+        """Record the run, then fork or spawn its driver from this process; then call
+        ``while_waiting``."""
         from dataferry.catalog.run_store import RunStore
         from dataferry.execution import driver_start
 
@@ -222,6 +228,8 @@ class LocalRecorder:
         driver_start.record_driver(
             RunStore(self.workspace.catalog), self.workspace.path, request.run_id, pid
         )
+        if while_waiting is not None:
+            while_waiting()
 
 
 def recorder_for(workspace: Workspace) -> Recorder:
@@ -234,3 +242,40 @@ def recorder_for(workspace: Workspace) -> Recorder:
     from dataferry.execution import agent_client
 
     return agent_client.AgentRecorder.open(workspace) or LocalRecorder(workspace)
+
+
+class EarlyRecorder:
+    """A recorder asked for before the pipeline's checks, so that the local agent
+    reads the workspace facts while this process checks and compiles (a context
+    manager: leaving it unanswered ends the conversation, nothing recorded).
+
+    Only an agent that already listens is greeted early; starting one (and recording
+    here when there is none) waits for ``ready``, after the checks, as before.
+    """
+
+    def __init__(self, workspace: Workspace, *, early: bool = True) -> None:
+        """Greet the listening agent now if ``early`` (False: a step's environment is
+        to be built first, which may take minutes)."""
+        from dataferry.execution.agent_client import AgentGreeting
+
+        self.workspace = workspace
+        self._greeting = AgentGreeting.send(workspace, start=False) if early else None
+
+    def __enter__(self) -> EarlyRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._greeting is not None:
+            self._greeting.close()
+
+    def ready(self) -> Recorder:
+        """The recorder, with the workspace facts read.
+
+        Raises:
+            CatalogError: the catalog cannot be opened (by the agent or here).
+        """
+        greeting, self._greeting = self._greeting, None
+        if greeting is None:
+            return recorder_for(self.workspace)
+        # an agent that went away meanwhile is not started again: recorded here
+        return greeting.answer() or LocalRecorder(self.workspace)

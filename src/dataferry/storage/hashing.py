@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from dataferry.storage.location import FileSignature, StorageLocation
 
 _BLOCK = 8 << 20
+_SMALL = 64 << 10  # slack over a file's size, for a file that grows as it is read
 # one file per CPU at a time: more threads than CPUs halve the throughput (measured
 # with benchmarks/reuse.py), as each file's hash already uses every CPU it can
 _THREADS = max(1, min(8, os.cpu_count() or 1))
@@ -44,9 +45,11 @@ def hash_file(path: str, *, on_bytes: Callable[[int], None] | None = None) -> st
     import blake3
 
     digest = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    buffer = bytearray(_BLOCK)
-    view = memoryview(buffer)
     with open(path, "rb", buffering=0) as fh:
+        # no larger than the file needs (it may grow: the loop reads to the end): a
+        # whole block is 8 MiB to zero and fault in, ~5 ms for a script of 1 kB
+        buffer = bytearray(min(_BLOCK, max(os.fstat(fh.fileno()).st_size, 1) + _SMALL))
+        view = memoryview(buffer)
         while size := fh.readinto(buffer):
             digest.update(view[:size])
             if on_bytes is not None:

@@ -14,7 +14,6 @@ datastore is local:
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from dataferry.storage.location import FileSignature, StorageLocation
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
