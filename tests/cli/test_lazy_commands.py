@@ -6,12 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import click
 import pytest
 
 from dataferry.cli import app, command_table
 from dataferry.cli.lazy_group import LazyEntry, LazyGroup
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 GROUPS = {
     (): command_table.ROOT,
@@ -135,3 +139,27 @@ def test_a_target_that_is_not_a_command_is_refused() -> None:
         TypeError, match=r"^lazy command .*command_table:ROOT is a dict$"
     ):
         group.get_command(click.Context(group), "bad")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [(["runs", "list", "--json"], []), (["runs", "list"], ["rich"])],
+)
+def test_json_output_loads_no_rich(
+    project: Path, args: list[str], expected: list[str]
+) -> None:
+    script = (
+        "import json, sys\n"
+        "from dataferry.cli.main import app\n"
+        "try:\n"
+        f"    app(['-w', {str(project)!r}, *{args!r}], prog_name='dataferry')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted({m for m in sys.modules if m == 'rich'})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    first, loaded = out.splitlines()[0], out.splitlines()[-1]
+    assert json.loads(loaded) == expected
+    assert first == ("[]" if "--json" in args else "No runs in workspace 'test-ws'.")
