@@ -163,3 +163,29 @@ def test_json_output_loads_no_rich(
     first, loaded = out.splitlines()[0], out.splitlines()[-1]
     assert json.loads(loaded) == expected
     assert first == ("[]" if "--json" in args else "No runs in workspace 'test-ws'.")
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("dataferry runs re", ["plain,rerun", "plain,resume"]),
+        ("dataferry datastore ret", ["plain,retention"]),
+        ("dataferry data", ["plain,dataset", "plain,datastore"]),
+    ],
+)
+def test_completion_offers_commands_not_yet_imported(
+    words: str, expected: list[str]
+) -> None:
+    env = {
+        **os.environ,
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split()) - 1),
+        "_DATAFERRY_COMPLETE": "bash_complete",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", "from dataferry.cli.main import main; main()"],
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
+    assert out.split() == expected
