@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+# runs a driver; the quick selection covers the same: test_shared_copies reads a run's
+# step logs from another folder's workspace, and the 0012 test and test_run_cmds check
+# that log folders are stored relative to the workspace
+@pytest.mark.slow
 def test_a_copied_workspace_finds_its_step_logs(
     workspace: Workspace, tmp_path: Path
 ) -> None:

@@ -17,14 +17,15 @@ from dataferry.catalog import SqlCatalog, migrate
 from dataferry.errors import CatalogVersionError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 
 @pytest.fixture
-def current(tmp_path: Path) -> Path:
-    """A catalog file migrated to the newest revision."""
+def current(tmp_path: Path, new_catalog: Callable[[Path], str]) -> Path:
+    """A catalog file at the newest revision (a copy of the session's migrated one)."""
     path = tmp_path / "catalog.db"
-    SqlCatalog(f"sqlite:///{path}").close()
+    new_catalog(path)
     return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import click
 import pytest
 from servers.azurite import ACCOUNT, KEY, free_port
 
@@ -37,7 +38,8 @@ def register_blob(
 
 class TestRegistryDrivesTheCommands:
     def test_one_command_per_kind_with_the_registry_flags(self) -> None:
-        group = app.commands["datastore"]
+        group = app.get_command(click.Context(app), "datastore")
+        assert isinstance(group, click.Group)
         for entry in KINDS.values():
             if not entry.cli_command:
                 continue

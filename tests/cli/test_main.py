@@ -6,6 +6,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import click
 import pytest
 
 from dataferry.cli import app, main
@@ -109,4 +110,6 @@ def test_unknown_command_is_a_usage_error(cli: CliRunner) -> None:
 
 def test_only_the_root_group_handles_dataferry_errors() -> None:
     assert isinstance(app, DataferryGroup)
-    assert all(type(cmd) is not DataferryGroup for cmd in app.commands.values())
+    ctx = click.Context(app)
+    commands = [app.get_command(ctx, name) for name in app.list_commands(ctx)]
+    assert all(type(cmd) is not DataferryGroup for cmd in commands)

@@ -128,7 +128,8 @@ def test_an_output_source_changed_after_validate_is_checked_again(
 def test_validate_after_validate_does_not_walk_the_shape_again(
     workspace: Workspace, src: Path, link: str
 ) -> None:
-    pipeline = Pipeline(workspace, chain(2_000, src, link))
+    # which checks the second validate() calls does not depend on the chain's length
+    pipeline = Pipeline(workspace, chain(300, src, link))
     assert pipeline.validate() == []
     profile = cProfile.Profile()
 

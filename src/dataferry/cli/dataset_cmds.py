@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dataferry.cli import json_out, render
+from dataferry.cli import command_table, json_out, render
 from dataferry.cli.completion import complete_datasets
 from dataferry.cli.context import current_workspace
+from dataferry.cli.lazy_group import LazyGroup
 
 if TYPE_CHECKING:
     from dataferry.data import AbstractDataset
@@ -26,7 +27,7 @@ _version_option = click.option(
 _name_argument = click.argument("name", shell_complete=complete_datasets)
 
 
-@click.group("dataset")
+@click.group("dataset", cls=LazyGroup, lazy=command_table.DATASET)
 def dataset() -> None:
     """List, inspect, preview and download registered datasets."""
 

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from dataferry.cli import json_out, render
+from dataferry.cli import command_table, json_out, render
 from dataferry.cli.completion import complete_datastores
 from dataferry.cli.context import current_workspace
 from dataferry.cli.datastore_register import register_commands
+from dataferry.cli.lazy_group import LazyGroup
 from dataferry.cli.params import KEY_JSON_VALUE, KEY_VALUE
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ _RESERVED_OPTIONS = frozenset(
 )
 
 
-@click.group("datastore")
+@click.group("datastore", cls=LazyGroup, lazy=command_table.DATASTORE)
 def datastore() -> None:
     """List, inspect and register datastores."""
 

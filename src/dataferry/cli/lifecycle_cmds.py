@@ -10,10 +10,8 @@ import click
 from dataferry.cli import json_out, render
 from dataferry.cli.completion import RunCommand, complete_datastores, complete_steps
 from dataferry.cli.context import current_workspace
-from dataferry.cli.datastore_cmds import datastore
 from dataferry.cli.run_refs import resolve, run_argument, run_experiment_option
 from dataferry.cli.run_views import format_size
-from dataferry.cli.runs_cmds import runs
 
 if TYPE_CHECKING:
     from dataferry.execution.lifecycle import GcReport
@@ -42,7 +40,7 @@ def _follow(run_id: str, wait: bool) -> None:
     )
 
 
-@runs.command("resume")
+@click.command("resume")
 @run_argument
 @run_experiment_option
 @_wait_option
@@ -57,7 +55,7 @@ def resume(run_id: str, experiment: str | None, wait: bool) -> None:
     _follow(run_id, wait)
 
 
-@runs.command("rerun", cls=RunCommand)
+@click.command("rerun", cls=RunCommand)
 @run_argument
 @run_experiment_option
 @click.option(
@@ -176,7 +174,7 @@ def gc_document(report: GcReport) -> dict[str, Any]:
     }
 
 
-@datastore.command("retention")
+@click.command("retention")
 @click.argument("name", shell_complete=complete_datastores)
 @click.argument("duration")
 def retention(name: str, duration: str) -> None:

@@ -1,8 +1,9 @@
 """The ``dataferry`` root group: global options, the command groups, error handling.
 
-To add commands, write a module with a ``click.Group`` (or command) and add it in
-``_COMMANDS`` below. Modules here import only click and rich at the top, so
-``dataferry --help`` stays fast; the data layer is imported inside each command.
+To add commands, write a module with a ``click.Group`` (or command) and add it to
+``command_table.ROOT``: a command's module is imported only when it runs, and
+``dataferry --help`` imports none of them. Command modules import only click and rich
+at the top; the data layer is imported inside each command.
 """
 
 from __future__ import annotations
@@ -13,60 +14,25 @@ from typing import Any
 import click
 
 from dataferry import __version__
-from dataferry.cli import (
-    agent_cmds,
-    catalog_cmds,
-    completion,
-    compute_cmds,
-    dataset_cmds,
-    dataset_make,
-    datastore_cmds,
-    events_cmds,
-    graph_cmds,
-    lifecycle_cmds,
-    model_cmds,
-    pipeline_cmds,
-    render,
-    run_cmds,
-    runs_cmds,
-    schedule_cmds,
-    serve_cmds,
-    workspace_cmds,
-)
+from dataferry.cli import command_table
 from dataferry.cli.context import CliState
+from dataferry.cli.lazy_group import LazyGroup
 from dataferry.errors import EXIT_CODES, DataferryError
 
-_COMMANDS: tuple[click.Command, ...] = (
-    workspace_cmds.init,
-    datastore_cmds.datastore,
-    dataset_cmds.dataset,
-    run_cmds.run,
-    graph_cmds.pipeline_graph,
-    runs_cmds.runs,  # with `resume`, `rerun` (lifecycle_cmds), `events` and `graph`, below
-    lifecycle_cmds.gc,
-    agent_cmds.agent,
-    compute_cmds.compute,
-    model_cmds.model,
-    catalog_cmds.catalog,
-    serve_cmds.serve,
-    pipeline_cmds.pipeline,
-    schedule_cmds.schedule,
-    completion.completion,
-)
 
-runs_cmds.runs.add_command(events_cmds.events)
-runs_cmds.runs.add_command(graph_cmds.run_graph)
-dataset_cmds.dataset.add_command(dataset_make.register)
-dataset_cmds.dataset.add_command(dataset_make.upload)
+class DataferryGroup(LazyGroup):
+    """Root group: the one place a ``DataferryError`` becomes a message + exit code.
 
-
-class DataferryGroup(click.Group):
-    """Root group: the one place a ``DataferryError`` becomes a message + exit code."""
+    Its commands are imported only when run (``command_table.ROOT``), so a command's
+    start-up pays for its own modules only.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DataferryError as exc:
+            from dataferry.cli import render  # rich, only once there is an error
+
             render.print_error(exc.for_cli())  # the CLI's wording, if it differs
             ctx.exit(exc.exit_code)
 
@@ -78,7 +44,9 @@ class DataferryGroup(click.Group):
 
 
 @click.group(
-    cls=DataferryGroup, context_settings={"help_option_names": ["-h", "--help"]}
+    cls=DataferryGroup,
+    lazy=command_table.ROOT,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.option(
     "-w",
@@ -96,10 +64,6 @@ def app(ctx: click.Context, workspace_path: Path | None) -> None:
     state = CliState(workspace_path)
     ctx.obj = state
     ctx.call_on_close(state.close)
-
-
-for _command in _COMMANDS:
-    app.add_command(_command)
 
 
 def main() -> None:

@@ -10,26 +10,36 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# rich is imported inside each function: a command that prints JSON or nothing (and
+# `dataferry runs list --json` start-up) never loads it
 
 _MISSING_TYPES = frozenset({"NAType", "NaTType"})
 
 
 def stdout() -> Console:
     """A console on standard output (made per call: it reads ``COLUMNS`` when made)."""
+    from rich.console import Console
+
     return Console(highlight=False)
 
 
 def say(message: str, *, style: str | None = None) -> None:
     """Print one message line to standard output, never wrapped or parsed as markup."""
+    from rich.text import Text
+
     stdout().print(Text(message, style=style or ""), soft_wrap=True)
 
 
 def print_error(message: str) -> None:
     """Print ``Error: <message>`` in red to standard error."""
+    from rich.console import Console
+    from rich.text import Text
+
     Console(stderr=True, highlight=False).print(
         Text(f"Error: {message}", style="red"), soft_wrap=True
     )
@@ -37,6 +47,9 @@ def print_error(message: str) -> None:
 
 def print_warning(message: str) -> None:
     """Print ``Warning: <message>`` in yellow to standard error."""
+    from rich.console import Console
+    from rich.text import Text
+
     Console(stderr=True, highlight=False).print(
         Text(f"Warning: {message}", style="yellow"), soft_wrap=True
     )
@@ -71,6 +84,7 @@ def print_table(
     are never folded or cut, so they can be copied; the other columns give way.
     """
     from rich.table import Table
+    from rich.text import Text
 
     console = stdout()
     # off a terminal each cell is one line, cut at its column's width: the widest
@@ -95,6 +109,7 @@ def print_table(
 def print_key_values(pairs: Mapping[str, Any], *, title: str | None = None) -> None:
     """Print a two-column ``key  value`` table without a header."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, title_justify="left", show_header=False, box=None)
     table.add_column("key", style="bold", no_wrap=True)
@@ -107,6 +122,7 @@ def print_key_values(pairs: Mapping[str, Any], *, title: str | None = None) -> N
 def print_json(value: Any, *, title: str | None = None) -> None:
     """Print a JSON-able value, indented (and coloured on a terminal)."""
     from rich.json import JSON
+    from rich.text import Text
 
     console = stdout()
     if title:

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dataferry.cli import json_out, render
+from dataferry.cli import command_table, json_out, render
 from dataferry.cli.completion import RunCommand, complete_steps
 from dataferry.cli.context import current_workspace
+from dataferry.cli.lazy_group import LazyGroup
 from dataferry.cli.run_refs import (
     experiment_option,
     resolve,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 _POLL_S = 0.2
 
 
-@click.group("runs")
+@click.group("runs", cls=LazyGroup, lazy=command_table.RUNS)
 def runs() -> None:
     """List, inspect, read the logs of, cancel, resume and rerun pipeline runs."""
 
