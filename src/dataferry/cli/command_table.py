@@ -42,7 +42,8 @@ ROOT: dict[str, LazyEntry] = {
     "gc": LazyEntry(
         _CLI + "lifecycle_cmds:gc",
         "Delete intermediate outputs of old runs (never registered data, never what "
-        "a kept run reuses, never anything of a running run).",
+        "a kept run reuses, never anything of a running run); in a shared workspace "
+        "also the shared snapshots no run uses and the shared logs of deleted runs.",
     ),
     "agent": LazyEntry(
         _CLI + "agent_cmds:agent",
