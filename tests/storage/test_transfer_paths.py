@@ -4,6 +4,7 @@ first, downloads that list once, and CSV reads that fetch the file whole."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from typing import TYPE_CHECKING
@@ -14,7 +15,8 @@ from servers.azurite import ACCOUNT, KEY
 
 from dataferry import Dataset, Datastore
 from dataferry.data.arrow_input import whole_input
-from dataferry.errors import PathNotFoundError
+from dataferry.errors import PathNotFoundError, StorageError
+from dataferry.storage import remote_transfer
 from dataferry.storage.azure_transfer import BlobTransfers
 from dataferry.storage.download_manifest import MANIFEST_NAME
 
@@ -148,6 +150,69 @@ class TestDownloads:
         blob.download(str(target), prefix="few", overwrite=True, show_progress=False)
         assert (target / "few" / "f02.bin").read_bytes() == changed.read_bytes()
         assert (target / "few" / "f01.bin").read_bytes() == paths[1].read_bytes()
+
+    @pytest.mark.parametrize("every", [1, 7, 1000])
+    def test_the_manifest_is_kept_every_few_files_and_at_the_end(
+        self,
+        blob: Datastore,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        every: int,
+    ) -> None:
+        monkeypatch.setattr(remote_transfer, "BATCH_FILES", every)
+        paths = made(tmp_path / "up", fill=9, count=23)
+        blob.upload_files([str(p) for p in paths], target_path="w", show_progress=False)
+        target = tmp_path / "down"
+        assert blob.download(str(target), prefix="w", show_progress=False) == 23
+        entries = json.loads((target / MANIFEST_NAME).read_text())["files"]
+        assert sorted(entries) == [f"w/{p.name}" for p in paths]
+        assert sorted(os.listdir(target / "w")) == [p.name for p in paths]  # no .part
+        for path in paths:
+            assert (target / "w" / path.name).read_bytes() == path.read_bytes()
+
+    @pytest.mark.parametrize("gone", [0, 5, 11])
+    def test_a_file_gone_since_the_listing_fails_and_what_finished_is_kept(
+        self, blob: Datastore, tmp_path: Path, gone: int
+    ) -> None:
+        paths = made(tmp_path / "up", fill=3, count=12)
+        blob.upload_files([str(p) for p in paths], target_path="g", show_progress=False)
+        loc = blob.location
+        files, pin = loc.resolve_pinned("g")
+        loc.fs.rm_file(files[gone])
+        target = tmp_path / "down"
+        pairs = [(f, str(target / loc.relative_path(f))) for f in files]
+        with pytest.raises(
+            StorageError,
+            match=rf"datastore 'fast': cannot download 'g/f{gone:02}\.bin': .*no such "
+            "file on the store",
+        ):
+            loc.get_files(
+                pairs,
+                overwrite=True,
+                show_progress=False,
+                resume_in=str(target),
+                listed=pin.listed,
+            )
+        # files not started when it failed are not started; each one that finished
+        # is whole, in place and noted in the manifest; nothing half-written is left
+        kept = sorted(os.listdir(target / "g"))
+        manifest = target / MANIFEST_NAME  # none if no file had finished
+        entries = json.loads(manifest.read_text())["files"] if kept else {}
+        assert sorted(entries) == [f"g/{name}" for name in kept]
+        assert paths[gone].name not in kept
+        for name in kept:
+            assert (target / "g" / name).read_bytes() == (
+                tmp_path / "up" / name
+            ).read_bytes()
+
+    def test_a_location_strips_each_path_as_its_filesystem_does(
+        self, blob: Datastore
+    ) -> None:
+        loc = blob.location
+        root = loc.root.split("/")[0]
+        for path in [f"{root}/a/b.csv", f"abfs://{root}/a/b.csv", f"/{root}/a/", root]:
+            assert loc._strip(path) == loc.fs._strip_protocol(path)
+            assert loc._strip(path) == loc.fs._strip_protocol(path)  # kept: the same
 
 
 class TestBlobTransfers:

@@ -30,6 +30,7 @@ TRANSFER_THREADS = 8
 COPY_CHUNK_BYTES = 4 << 20  # a local copy reports progress after each chunk
 SHOWN_FROM_BYTES = 1 << 20  # one file smaller than this is copied without a display
 REPORT_EVERY_S = 0.5  # how often a transfer tells its ``report`` (a step's stage)
+_STRIPPED_KEPT = 100_000  # paths whose stripped form a location keeps
 
 
 def has_glob(path: str) -> bool:
@@ -240,8 +241,20 @@ class StorageLocation:
         whole = not has_glob(pattern) and base == self._strip(full)
         return visible_files(self, stripped, markers, whole=whole, seen=seen)
 
+    @cached_property
+    def _stripped(self) -> dict[str, str]:
+        return {}
+
     def _strip(self, path: str) -> str:
-        return str(self.fs._strip_protocol(path))
+        # fsspec strips a protocol by parsing a URL on every call (adlfs: 0.2 ms;
+        # 5,000 calls were a tenth of a 1,000-file download): each path once
+        stripped = self._stripped
+        got = stripped.get(path)
+        if got is None:
+            if len(stripped) >= _STRIPPED_KEPT:
+                stripped.clear()
+            got = stripped[path] = str(self.fs._strip_protocol(path))
+        return got
 
     def exists(self, relative: str) -> bool:
         """True if a file or folder is at ``relative``."""

@@ -288,20 +288,17 @@ class ObjectStoreStaging(Staging):
 
     def markers_for(self, base: str, *, below: bool) -> list[str]:
         """See ``Staging.markers_for``: two existence checks per folder above ``base``
-        up to the root, and one listing of ``base`` for a glob."""
+        up to the root, asked at once, and one listing of ``base`` for a glob."""
         fs = self.location.fs
         root = self.location._strip(self.location.full_path("")).rstrip("/")
-        found = []
+        candidates = []
         folder = base.rstrip("/")
         while True:
-            found += [
-                f"{folder}/{name}"
-                for name in (MARKER, PENDING)
-                if fs.exists(f"{folder}/{name}")
-            ]
+            candidates += [f"{folder}/{name}" for name in (MARKER, PENDING)]
             if folder == root or "/" not in folder.strip("/"):
                 break
             folder = folder.rsplit("/", 1)[0]
+        found = _existing(fs, candidates)
         if below and fs.isdir(base):
             found += [
                 p for p in fs.find(base) if posixpath.basename(p) in (MARKER, PENDING)
@@ -327,6 +324,14 @@ class ObjectStoreStaging(Staging):
             posixpath.relpath(p, base): remote_signature(p, stripped[p])
             for p in visible_files(loc, stripped, whole=False)
         }
+
+
+def _existing(fs: Any, paths: list[str]) -> list[str]:
+    """Those of ``paths`` that exist, all asked at once: one after another, these
+    round trips were a fifth of reading one file from a loaded emulator."""
+    with ThreadPoolExecutor(len(paths), thread_name_prefix="dataferry-exists") as pool:
+        there = list(pool.map(fs.exists, paths))
+    return [path for path, yes in zip(paths, there, strict=True) if yes]
 
 
 def _local_files(folder: Path) -> dict[str, int]:
