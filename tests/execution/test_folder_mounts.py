@@ -187,3 +187,21 @@ def test_a_new_attempt_replaces_the_last_ones_mount(
     release_inputs([again])
     assert first.bind is not None and not is_mounted(first.value)
     assert len(_listing(str(data))) == 30
+
+
+def test_a_step_on_other_nodes_gets_links_they_can_see(
+    workspace: Workspace, tmp_path: Path, data: Path
+) -> None:
+    # a Ray step's processes may run in another mount namespace or on another
+    # machine: they see the step's folder through a shared folder, not a mount
+    ctx = _context(workspace, tmp_path)
+    ctx.local_readers = False
+
+    bound = bind_input(ctx, _dataset_input(workspace, "many/**"))
+
+    place = ctx.step_dir / "inputs" / "data"
+    assert (bound.bind, is_mounted(place)) == (None, False)
+    assert os.readlink(place / "sub" / "t.csv") == str(data / "sub" / "t.csv")
+    assert len(_listing(str(place))) == 30
+    release_inputs([bound])
+    assert not os.path.lexists(place)

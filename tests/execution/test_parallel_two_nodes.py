@@ -122,7 +122,8 @@ def test_ten_thousand_files_on_both_nodes_each_once(
     assert [(name, int(size)) for name, size, _ in rows] == [
         (f"f{i:05d}.txt", i % 50) for i in range(FILES)
     ]
-    assert {node for *_, node in rows} == {nodes.head_ip, nodes.worker_ip}
+    log = step(run, "score").get_job_log()
+    assert {node for *_, node in rows} == {nodes.head_ip, nodes.worker_ip}, log
 
 
 def _write_csv(path: Path, size: int) -> int:

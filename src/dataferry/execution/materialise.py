@@ -98,6 +98,9 @@ class InputContext:
     # told what binding is doing ("linking input 'x'"), for the step's shown stage;
     # whatever it raises stops the binding there (a cancel)
     report: Callable[[str], None] | None = None
+    # every process reading the inputs runs on this machine, in this mount namespace
+    # (False for a Ray step: a bind mount made here is not seen on other nodes)
+    local_readers: bool = True
 
     def stage(self, text: str) -> None:
         """Say what binding is doing now."""
@@ -385,8 +388,9 @@ def _bind_local(
     one_file: bool,
 ) -> BoundInput:
     """A mount of local files: the whole folder they are, bound read-only in O(1)
-    where this process may mount, else a read-only view of one link per file."""
-    if not one_file:
+    where this process may mount and the step runs here, else a read-only view of one
+    link per file (links in the step's folder are seen from any node sharing it)."""
+    if ctx.local_readers and not one_file:
         ctx.stage(f"mounting input '{spec.name}'")
         record = mount_records(ctx.step_dir) / f"{spec.name}.json"
         bind = folder_view(place, files, record=record)

@@ -94,6 +94,12 @@ class RayPool:
         self._per_node = per_node
         labels = options.get("label_selector") or {}
         self._nodes = chosen_nodes(ray.nodes(), node_count, labels)
+        log.info(
+            "%d actors, %d a node, on nodes %s",
+            count,
+            per_node,
+            ", ".join(self._nodes) or "Ray chooses",
+        )
         self._actors = [self._start(slot) for slot in range(count)]
 
     def _placed(self, slot: int) -> Any:
