@@ -28,6 +28,7 @@ from dataferry.catalog.run_store import RunStore
 from dataferry.errors import DamagedDataError
 from dataferry.execution.materialise import InputContext, bind_input
 from dataferry.execution.plan_inputs import UpstreamOutputInput
+from dataferry.storage.bind_mount import BIND_ENV
 
 if TYPE_CHECKING:
     from dataferry import Datastore, PipelineRun, Workspace
@@ -114,6 +115,13 @@ def damage_of(workspace: Workspace, run: PipelineRun) -> str | None:
 
 
 class TestMountedInputIsReadOnly:
+    @pytest.fixture(autouse=True)
+    def _links(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A view of links, as where bind mounts are not allowed: what root may change
+        through it is caught when the step ends (a whole folder bound read-only is
+        refused by the kernel instead: tests/execution/test_folder_mounts.py)."""
+        monkeypatch.setenv(BIND_ENV, "off")
+
     def test_append_fails_the_step_and_marks_the_output_damaged(
         self, workspace: Workspace, code: Path, tmp_path: Path
     ) -> None:

@@ -36,8 +36,9 @@ def describe(path):
     if os.path.isfile(path):
         return {"file": open(path).read()}
     found = [os.path.join(d, n) for d, _, ns in os.walk(path) for n in ns]
-    links = {os.path.relpath(f, path): os.path.realpath(f) for f in found if os.path.islink(f)}
-    return {"files": sorted(os.path.relpath(f, path) for f in found), "links": links}
+    # which file's bytes each entry is (a link to it, or it on a read-only bind mount)
+    data = {os.path.relpath(f, path): "%d:%d" % (os.stat(f).st_dev, os.stat(f).st_ino) for f in found}
+    return {"files": sorted(os.path.relpath(f, path) for f in found), "data": data}
 
 run = Run.get_context()
 seen = {"argv": sys.argv[2:], "cwd": os.getcwd(), "inputs": {}, "refs": {}}
@@ -79,6 +80,15 @@ def inputs_folder(run: Any, name: str = "see.py") -> str:
     """Where a step's inputs without a path_on_compute are: ``<step folder>/inputs``."""
     stdout = step(run, name).get_details()["logFiles"]["stdout.txt"]
     return os.path.join(os.path.dirname(stdout), "inputs")
+
+
+def same_data(folder: Path, names: list[str]) -> dict[str, str]:
+    """What ``SEE_INPUTS`` reports for entries showing these files themselves."""
+    ids = {}
+    for name in names:
+        st = os.stat(folder / name)
+        ids[name] = f"{st.st_dev}:{st.st_ino}"
+    return ids
 
 
 def see_step(
@@ -135,16 +145,17 @@ class TestDatasetInputs:
         seen = report(out)["inputs"]
         cwd = report(out)["cwd"]
         all_files = ["a.txt", "b.txt", "sub/c.csv"]
-        links = {f: str(docs / f) for f in all_files}
+        links = same_data(docs, all_files)
         inputs = inputs_folder(run)
-        # a mount of local data is a folder of links to the files, in the step's
-        # own folder (no copy); of one file, a link to the file under its own name
+        # a mount of local data shows the files themselves (no copy: a whole folder
+        # bound read-only, or links) in the step's own folder; of one file, a link to
+        # the file under its own name
         assert seen["mounted"] == {
             "env": f"{inputs}/mounted",
             "path": f"{inputs}/mounted",
             "real": f"{inputs}/mounted",
             "files": all_files,
-            "links": links,
+            "data": links,
         }
         assert seen["single"] == {
             "env": f"{inputs}/single/a.txt",
@@ -153,10 +164,10 @@ class TestDatasetInputs:
             "file": "A",
         }
         assert seen["subset"]["files"] == ["a.txt", "b.txt"]
-        assert seen["subset"]["links"] == {f: str(docs / f) for f in ["a.txt", "b.txt"]}
+        assert seen["subset"]["data"] == same_data(docs, ["a.txt", "b.txt"])
         # download copies (a single file comes as the file)
         assert seen["copied"]["files"] == all_files
-        assert seen["copied"]["links"] == {}
+        assert not set(seen["copied"]["data"].values()) & set(links.values())
         assert not seen["copied"]["real"].startswith(str(docs))
         assert seen["single_copy"]["file"] == "A"
         assert not seen["single_copy"]["real"].startswith(str(docs))
@@ -172,7 +183,7 @@ class TestDatasetInputs:
         assert seen["direct"]["paths"] == ["/a.txt", "/b.txt", "/sub/c.csv"]
         # path_on_compute is relative to the working directory
         assert seen["placed"]["path"] == os.path.join(cwd, "data/placed")
-        assert seen["placed"]["links"] == links
+        assert seen["placed"]["data"] == links
         assert seen["placed_copy"]["path"] == os.path.join(cwd, "data/copy")
         assert seen["placed_copy"]["files"] == all_files
         assert not seen["placed_copy"]["real"].startswith(str(docs))
@@ -214,7 +225,9 @@ class TestDatasetInputs:
         seen = report(out)
         # mount: the path; direct: the dataset id (as the original SDK documents)
         assert seen["argv"] == ["--m", f"{inputs_folder(run)}/m", "--t", table.id]
-        assert seen["inputs"]["m"]["links"]["a.txt"] == str(docs / "a.txt")
+        assert (
+            seen["inputs"]["m"]["data"]["a.txt"] == same_data(docs, ["a.txt"])["a.txt"]
+        )
         assert seen["inputs"]["t"]["type"] == "TabularDataset"
 
     def test_dataset_parameter(
@@ -270,7 +283,10 @@ class TestDataPathInputs:
         seen = report(out)
         refs = seen["refs"]
         assert refs["docs_ref"]["path"] == f"{inputs_folder(run)}/docs_ref"
-        assert refs["docs_ref"]["links"]["sub/c.csv"] == str(docs / "sub/c.csv")
+        assert (
+            refs["docs_ref"]["data"]["sub/c.csv"]
+            == same_data(docs, ["sub/c.csv"])["sub/c.csv"]
+        )
         assert refs["docs_copy"]["files"] == ["a.txt", "b.txt", "sub/c.csv"]
         assert not refs["docs_copy"]["path"].startswith(str(docs))
         assert refs["sub_path"]["files"] == ["c.csv"]
@@ -311,7 +327,7 @@ class TestDataPathInputs:
         assert seen["refs"]["input_path"] == {
             "path": f"{inputs_folder(run)}/input_path",
             "files": ["c.csv"],
-            "links": {"c.csv": str(docs / "sub/c.csv")},
+            "data": {"c.csv": same_data(docs, ["sub/c.csv"])["sub/c.csv"]},
         }
         assert seen["argv"] == ["--in", f"{inputs_folder(run)}/input_path"]
 

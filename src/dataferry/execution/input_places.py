@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from dataferry.data.compute_path import check_path_on_compute, normalise_path_on_compute
 from dataferry.data.file_dataset import local_target
-from dataferry.data.mount import make_link_view
+from dataferry.data.mount import make_link_view, whole_folder
 from dataferry.data.whole_read import check_unchanged
 from dataferry.errors import RunError
+from dataferry.storage.bind_mount import BindMount, bind_unavailable
 from dataferry.storage.fuse_mount import FuseMount, MountedFile
 from dataferry.storage.integrity import remove_tree, seal
 
@@ -96,6 +97,25 @@ def link_view(
     make_link_view(files, str(place))
     seal(str(place))
     return local_target(str(place), files[0]) if one_file else str(place)
+
+
+def folder_view(
+    place: Path, files: list[ResolvedFile], *, record: Path
+) -> BindMount | None:
+    """The whole folder ``files`` are, shown read-only at ``place`` by one bind mount
+    (stopped by ``release_inputs``); None if they are not a whole folder or this
+    process may not mount (the caller makes links then).
+
+    Raises:
+        MountError: the mount failed for a reason other than not being allowed.
+    """
+    if bind_unavailable() is not None:
+        return None
+    folder = whole_folder(files)
+    if folder is None:
+        return None
+    mount = BindMount(place, record)
+    return mount if mount.start(folder) else None
 
 
 def mount_records(step_dir: Path) -> Path:

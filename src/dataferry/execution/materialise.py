@@ -33,6 +33,7 @@ from dataferry.execution.input_guard import InputGuard
 from dataferry.execution.input_places import (
     copy_into,
     empty_view,
+    folder_view,
     fuse_view,
     input_place,
     link_view,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, RunStore
     from dataferry.data.sources import ResolvedFile
     from dataferry.data.workspace import Workspace
+    from dataferry.storage.bind_mount import BindMount
     from dataferry.storage.fuse_mount import FuseMount
     from dataferry.storage.location import StorageLocation
 
@@ -79,6 +81,7 @@ class BoundInput:
     )
     guard: InputGuard | None = None
     fuse: FuseMount | None = None  # a remote input's mount, stopped after the step
+    bind: BindMount | None = None  # a whole local folder's mount, stopped after it
 
 
 @dataclass
@@ -95,6 +98,9 @@ class InputContext:
     # told what binding is doing ("linking input 'x'"), for the step's shown stage;
     # whatever it raises stops the binding there (a cancel)
     report: Callable[[str], None] | None = None
+    # every process reading the inputs runs on this machine, in this mount namespace
+    # (False for a Ray step: a bind mount made here is not seen on other nodes)
+    local_readers: bool = True
 
     def stage(self, text: str) -> None:
         """Say what binding is doing now."""
@@ -122,7 +128,10 @@ def bind_input(ctx: InputContext, spec: InputBinding) -> BoundInput:
         bound = _bind_output(ctx, spec)
     else:
         bound = _bind_datapath(ctx, spec)
-    if bound.guard is not None and bound.place is not None and bound.mode == "mount":
+    # a bind mount is read-only in the kernel: its view cannot change, so it is
+    # not walked (that would cost one entry per file)
+    watched = bound.mode == "mount" and bound.bind is None
+    if bound.guard is not None and bound.place is not None and watched:
         bound.guard.watch_view(bound.place)
     return bound
 
@@ -342,10 +351,7 @@ def _bind_paths(
     clean_recorded_mounts(mount_records(ctx.step_dir))  # an earlier attempt's
     place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
     if mount and not remote:
-        ctx.stage(f"linking input '{spec.name}'")
-        named = bool(spec.path_on_compute)
-        value = link_view(place, files, one_file=one_file, as_named=named)
-        return BoundInput(spec.name, spec.style, "mount", value, lineage, place, guard)
+        return _bind_local(ctx, spec, place, files, guard, lineage, one_file=one_file)
     if remote and why_not is None:
         ctx.stage(f"mounting input '{spec.name}'")
         record = mount_records(ctx.step_dir) / f"{spec.name}.json"
@@ -369,6 +375,35 @@ def _bind_paths(
     if mount:
         seal(str(place))
     return BoundInput(spec.name, spec.style, spec.mode, value, lineage, place, guard)
+
+
+def _bind_local(
+    ctx: InputContext,
+    spec: InputBinding,
+    place: Path,
+    files: list[ResolvedFile],
+    guard: InputGuard,
+    lineage: dict[str, Any],
+    *,
+    one_file: bool,
+) -> BoundInput:
+    """A mount of local files: the whole folder they are, bound read-only in O(1)
+    where this process may mount and the step runs here, else a read-only view of one
+    link per file (links in the step's folder are seen from any node sharing it)."""
+    if ctx.local_readers and not one_file:
+        ctx.stage(f"mounting input '{spec.name}'")
+        record = mount_records(ctx.step_dir) / f"{spec.name}.json"
+        bind = folder_view(place, files, record=record)
+        if bind is not None:
+            bound = BoundInput(
+                spec.name, spec.style, "mount", str(place), lineage, place, guard
+            )
+            bound.bind = bind
+            return bound
+    ctx.stage(f"linking input '{spec.name}'")
+    named = bool(spec.path_on_compute)
+    value = link_view(place, files, one_file=one_file, as_named=named)
+    return BoundInput(spec.name, spec.style, "mount", value, lineage, place, guard)
 
 
 def _why_no_fuse(
@@ -416,4 +451,6 @@ def release_inputs(inputs: list[BoundInput]) -> None:
     for bound in inputs:
         if bound.fuse is not None:
             bound.fuse.stop()
+        if bound.bind is not None:
+            bound.bind.stop()
     remove_places(b.place for b in inputs if b.place is not None and b.mode == "mount")

@@ -187,6 +187,7 @@ class Preparation:
             self.notes,
             job.store,
             report=self.stage,
+            local_readers=not _on_ray(job.workspace, node.compute_target),
         )
         self._bind_inputs(ctx)
         self._stage_outputs(cwd)
@@ -337,6 +338,19 @@ class Preparation:
             compute_target=node.compute_target,
             resources=node.step_resources or None,
         )
+
+
+def _on_ray(workspace: Workspace, target: str | None) -> bool:
+    """True if the step runs on a Ray cluster: its processes may be on other nodes
+    (other machines, or other mount namespaces), which see the step's folder through
+    a shared folder but not a mount made here."""
+    if target in _KNOWN_LOCAL_TARGETS:
+        return False
+    from dataferry.catalog.compute_store import ComputeStore
+    from dataferry.data.compute_ray import RAY_KIND
+
+    records = ComputeStore(workspace.catalog).list()
+    return any(r.name == target and r.kind == RAY_KIND for r in records)
 
 
 def _configured(workspace: Workspace, target: str | None) -> bool:

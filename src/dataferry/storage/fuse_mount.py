@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import MountError
+from dataferry.storage import bind_mount
 
 if TYPE_CHECKING:
     import fsspec
@@ -164,8 +165,8 @@ class FuseMount:
 
 
 def clean_recorded_mounts(folder: Path) -> list[str]:
-    """Remove the mounts recorded under ``folder`` by helpers of a dead driver: unmount
-    each one still mounted and end its helper. Returns the mount points cleaned."""
+    """Remove the mounts recorded under ``folder`` by a dead driver: unmount each one
+    still mounted (FUSE or a read-only bind) and end its helper. Returns the mount points cleaned."""
     cleaned = []
     for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
@@ -173,7 +174,10 @@ def clean_recorded_mounts(folder: Path) -> list[str]:
         except (OSError, ValueError):
             continue
         point, pid = str(data.get("mount_point", "")), data.get("pid")
-        if point:
+        if point and data.get("kind") == bind_mount.RECORD_KIND:
+            bind_mount.unmount(point)
+            cleaned.append(point)
+        elif point:
             _unmount(point)
             cleaned.append(point)
         if isinstance(pid, int) and _is_helper(pid):

@@ -136,7 +136,11 @@ def _pool(spec: WorkerSpec, options: ParallelOptions, *, count: int) -> WorkerPo
     from dataferry.execution.executors.ray_executor import join_cluster
 
     log.info("running mini-batches as Ray actors on %s", address)
-    return RayPool(join_cluster(address), spec, **limits)
+    per_node = options.process_count_per_node or 1
+    ray = join_cluster(address)
+    return RayPool(
+        ray, spec, node_count=options.node_count, per_node=per_node, **limits
+    )
 
 
 def _drive(

@@ -2,7 +2,8 @@
 
 Used when the step runs on a Ray compute target (the Ray executor gives the step
 ``DATAFERRY_RAY_ADDRESS``). One actor per worker, ``node_count *
-process_count_per_node`` of them spread over the nodes (``SPREAD``), each relaying to
+process_count_per_node`` of them, ``process_count_per_node`` on each of ``node_count``
+nodes (``ray_nodes``), each relaying to
 a worker process on its node (``ray_relay``) that calls ``init()`` once and
 ``run(mini_batch)`` per call. Actors have ``max_restarts=0`` and
 ``max_task_retries=0``: the job owns the tries, so a lost actor is replaced and its
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.execution.parallel import ray_relay
 from dataferry.execution.parallel.pool import BatchOutcome, init_error, stall_error
+from dataferry.execution.parallel.ray_nodes import chosen_nodes, node_of
 
 if TYPE_CHECKING:
     from dataferry.execution.parallel.batches import MiniBatch
@@ -70,6 +72,8 @@ class RayPool:
         timeout_s: float,
         max_init_failures: int,
         stall_s: float,
+        node_count: int = 1,
+        per_node: int = 1,
     ) -> None:
         self._ray = ray
         self._spec = spec
@@ -85,10 +89,30 @@ class RayPool:
         options = json.loads(os.environ.get(OPTIONS_VARIABLE) or "{}")
         self._relay = ray.remote(max_restarts=0, max_task_retries=0)(
             ray_relay.WorkerRelay
-        ).options(num_cpus=0, scheduling_strategy="SPREAD", **options)
-        self._actors = [self._start() for _ in range(count)]
+        )
+        self._options = {"num_cpus": 0, **options}
+        self._per_node = per_node
+        labels = options.get("label_selector") or {}
+        self._nodes = chosen_nodes(ray.nodes(), node_count, labels)
+        log.info(
+            "%d actors, %d a node, on nodes %s",
+            count,
+            per_node,
+            ", ".join(self._nodes) or "Ray chooses",
+        )
+        self._actors = [self._start(slot) for slot in range(count)]
 
-    def _start(self) -> _Actor:
+    def _placed(self, slot: int) -> Any:
+        """The actor class with its options, pinned (softly) to its slot's node."""
+        node = node_of(slot, self._per_node, self._nodes)
+        if node is None:
+            return self._relay.options(scheduling_strategy="SPREAD", **self._options)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        pinned = NodeAffinitySchedulingStrategy(node, soft=True)
+        return self._relay.options(scheduling_strategy=pinned, **self._options)
+
+    def _start(self, slot: int) -> _Actor:
         agent = f"process{self._started:03d}"
         self._started += 1
         spec = {
@@ -98,7 +122,7 @@ class RayPool:
             "log_path": str(self._logs / f"{agent}.txt"),
             "worker_spec": pickle.dumps((self._spec, agent)),
         }
-        handle = self._relay.remote(spec)
+        handle = self._placed(slot).remote(spec)
         return _Actor(agent, handle, handle.ready.remote())
 
     def idle(self) -> int:
@@ -124,7 +148,7 @@ class RayPool:
             if is_lost:
                 self._ray.kill(actor.handle, no_restart=True)
                 log.info("worker %s ended; starting a new one", actor.agent)
-                self._actors[i] = self._start()
+                self._actors[i] = self._start(i)
         if outcomes:
             self._progress_at = time.monotonic()
         if not any(a.batch is not None for a in self._actors):
