@@ -47,7 +47,7 @@ from dataferry.execution.plan_inputs import (
     UpstreamOutputInput,
 )
 from dataferry.execution.registration import tabular_sources
-from dataferry.storage.fuse_mount import clean_recorded_mounts, fuse_unavailable
+from dataferry.storage.fuse_mount import clean_recorded_mount, fuse_unavailable
 from dataferry.storage.integrity import (
     differences,
     seal,
@@ -348,7 +348,9 @@ def _bind_paths(
     mount = spec.mode == "mount"
     remote = mount and not all(f.local_path for f in files)
     why_not = _why_no_fuse(ctx, spec, files) if remote else None
-    clean_recorded_mounts(mount_records(ctx.step_dir))  # an earlier attempt's
+    # an earlier attempt's mount of this input (only this one's: the inputs bound
+    # before it in this attempt keep theirs)
+    clean_recorded_mount(mount_records(ctx.step_dir) / f"{spec.name}.json")
     place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
     if mount and not remote:
         return _bind_local(ctx, spec, place, files, guard, lineage, one_file=one_file)

@@ -166,24 +166,28 @@ class FuseMount:
 
 def clean_recorded_mounts(folder: Path) -> list[str]:
     """Remove the mounts recorded under ``folder`` by a dead driver: unmount each one
-    still mounted (FUSE or a read-only bind) and end its helper. Returns the mount points cleaned."""
-    cleaned = []
-    for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            data = json.loads(record.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        point, pid = str(data.get("mount_point", "")), data.get("pid")
-        if point and data.get("kind") == bind_mount.RECORD_KIND:
-            bind_mount.unmount(point)
-            cleaned.append(point)
-        elif point:
-            _unmount(point)
-            cleaned.append(point)
-        if isinstance(pid, int) and _is_helper(pid):
-            os.kill(pid, signal.SIGKILL)
-        record.unlink(missing_ok=True)
-    return cleaned
+    still mounted (FUSE or a read-only bind) and end its helper. Returns the mount
+    points cleaned."""
+    records = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return [point for record in records if (point := clean_recorded_mount(record))]
+
+
+def clean_recorded_mount(record: Path) -> str | None:
+    """Remove the one mount ``record`` describes (as ``clean_recorded_mounts``) and
+    the record; its mount point, or None if there was no readable record."""
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    point, pid = str(data.get("mount_point", "")), data.get("pid")
+    if point and data.get("kind") == bind_mount.RECORD_KIND:
+        bind_mount.unmount(point)
+    elif point:
+        _unmount(point)
+    if isinstance(pid, int) and _is_helper(pid):
+        os.kill(pid, signal.SIGKILL)
+    record.unlink(missing_ok=True)
+    return point or None
 
 
 def _is_helper(pid: int) -> bool:
