@@ -132,6 +132,8 @@ class NodeSpec:
     run_type: str = "azureml.PipelineRun"
     run_parent_id: str | None = None
     node_root: str | None = None
+    # set by the executor: what the step's process also gets (a Ray cluster's address)
+    env: Mapping[str, str] = field(default_factory=dict)
 
     def store(self, name: str) -> StoreRef:
         """The datastore ``name`` as this spec carries it.

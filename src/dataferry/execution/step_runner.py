@@ -84,7 +84,7 @@ def _run_script(spec: NodeSpec, step: NodeStep) -> int:
                 contract, step.cwd, interpreter=resolved.interpreter
             ),
             "cwd": str(step.cwd),
-            "env": process_contract.environment(contract, step.folder),
+            "env": {**process_contract.environment(contract, step.folder), **spec.env},
             "stdout_path": str(out),
             "stderr_path": str(err),
         }
