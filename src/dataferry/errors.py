@@ -239,6 +239,13 @@ class ComputeNodeLostError(ComputeTargetException, ConnectionError):
     exit_code = 1
 
 
+class StepSpecError(ComputeTargetException, ValueError):
+    """The spec a step runner was given on its node lacks what the step needs (a
+    datastore's registration, the code snapshot by its hash); nothing ran."""
+
+    exit_code = 2
+
+
 # -- catalog --------------------------------------------------------------------------
 
 

@@ -152,7 +152,14 @@ def _start(
             [*prefix, *command],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **RAY_ENV, **allow},
+            # each node its own step-runner folder (snapshots, step folders), as on
+            # two machines: nothing of a node's folder is seen by the other
+            env={
+                **os.environ,
+                **RAY_ENV,
+                **allow,
+                "DATAFERRY_NODE_ROOT": str(folder / "dataferry-node"),
+            },
             start_new_session=True,
         )
 

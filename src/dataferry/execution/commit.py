@@ -67,6 +67,9 @@ class StagedOutput:
     write_dir: Path  # what the step is given
     moved_to_empty: bool = False  # committed into a place that was empty: can be undone
     step_run_id: str = ""
+    # written on another node, which put these files (``{relative path: size}``) at
+    # the datastore's staging prefix: the commit publishes them from there
+    on_node: dict[str, int] | None = None
 
     @property
     def name(self) -> str:
@@ -191,6 +194,20 @@ def _keep_globs(staged: StagedOutput) -> None:
                 full.unlink()
 
 
+def _globbed(globs: list[str] | None, files: dict[str, int]) -> dict[str, int]:
+    """The files a node staged that ``source_globs`` keep (all, without globs)."""
+    if not globs:
+        return files
+    return {
+        rel: size
+        for rel, size in files.items()
+        if any(
+            fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(rel.rsplit("/")[-1], g)
+            for g in globs
+        )
+    }
+
+
 def _tree_size(folder: Path) -> tuple[int, int]:
     if folder.is_file():
         return folder.stat().st_size, 1
@@ -209,12 +226,17 @@ def commit_output(staged: StagedOutput) -> dict[str, Any]:
     (as in Azure ML, not an error) commits an empty folder. An existing destination is
     merged into (overwrite, or mount mode, which writes in place).
     """
-    _keep_globs(staged)
-    if not os.path.lexists(staged.write_dir):
-        staged.write_dir.mkdir()
-    size, count = _tree_size(staged.write_dir)
     merge = staged.spec.mode == "mount" or staged.spec.overwrite
-    staged.location.staging.commit(staged.place, merge=merge)
+    if staged.on_node is not None:
+        files = _globbed(staged.spec.source_globs, staged.on_node)
+        size, count = sum(files.values()), len(files)
+        staged.location.staging.commit_staged(staged.place, files, merge=merge)
+    else:
+        _keep_globs(staged)
+        if not os.path.lexists(staged.write_dir):
+            staged.write_dir.mkdir()
+        size, count = _tree_size(staged.write_dir)
+        staged.location.staging.commit(staged.place, merge=merge)
     return {
         "name": staged.name,
         "datastore": staged.location.name,

@@ -31,15 +31,16 @@ from dataferry.catalog import now
 from dataferry.catalog.run_store import OutputRecord, RunStore
 from dataferry.catalog.status import RunStatus, StepStatus
 from dataferry.data.workspace import Workspace
-from dataferry.errors import DataferryError
+from dataferry.errors import DataferryError, StepSpecError
 from dataferry.execution.commit import renew_output
 from dataferry.execution.compute_limits import concurrency_limit
 from dataferry.execution.executors.per_step import executor_for_run
+from dataferry.execution.node_dispatch import take_result
 from dataferry.execution.plan_model import plan_of
 from dataferry.execution.preparation import Preparation, StepJob
 from dataferry.execution.processes import NUDGE_SIGNAL, mark_driver
 from dataferry.execution.reuse import ReuseAdvisor, output_identity
-from dataferry.execution.run_layout import driver_log, run_dir
+from dataferry.execution.run_layout import driver_log, run_dir, stderr_path
 from dataferry.execution.scheduler import Change, Phase, Scheduler
 from dataferry.execution.shared_logs import share_driver_log, share_step_logs
 from dataferry.execution.stage_board import StageBoard
@@ -428,8 +429,22 @@ class Driver:
                 self.outcomes.stopped(state)
                 self.scheduler.stopped(state.node_id)
             else:
-                self.outcomes.finished(state, code)
+                self.outcomes.finished(state, self._from_node(state, code))
                 self._after(state)
+
+    def _from_node(self, state: StepState, code: int) -> int:
+        """Mark the outputs a step runner staged on its node for the commit; a
+        result that does not match the step's outputs fails the step (code 1)."""
+        result = getattr(state.handle, "node_result", None)
+        if code != 0 or result is None:
+            return code
+        try:
+            take_result(state.staged, result)
+        except StepSpecError as exc:  # in the step's log, where its reader looks
+            with open(stderr_path(self.outcomes.step_dir(state)), "a") as err:
+                err.write(f"dataferry: {exc}\n")
+            return 1
+        return code
 
     def _fresh_attempt(self, step_run_id: str) -> list[str]:
         """Before a step whose node was lost runs again: discard what the lost

@@ -82,6 +82,10 @@ class BoundInput:
     guard: InputGuard | None = None
     fuse: FuseMount | None = None  # a remote input's mount, stopped after the step
     bind: BindMount | None = None  # a whole local folder's mount, stopped after it
+    # resolved but not placed (``InputContext.resolve_only``): a step runner on the
+    # node where the step runs binds these files there
+    files: list[ResolvedFile] | None = None
+    one_file: bool = False
 
 
 @dataclass
@@ -101,6 +105,9 @@ class InputContext:
     # every process reading the inputs runs on this machine, in this mount namespace
     # (False for a Ray step: a bind mount made here is not seen on other nodes)
     local_readers: bool = True
+    # resolve each input's files and check them, place nothing: the step runs on
+    # another node, whose step runner binds them there (``node_dispatch``)
+    resolve_only: bool = False
 
     def stage(self, text: str) -> None:
         """Say what binding is doing now."""
@@ -209,6 +216,8 @@ def _bind_empty_output(
     if spec.mode == "mount":
         what = f"output '{record.name}' of step run {record.step_run_id} (empty)"
         return _bind_nothing(ctx, spec, guard, lineage, what)
+    if ctx.resolve_only:
+        return _unplaced(spec, guard, lineage, [], one_file=False)
     place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
     value = copy_into(place, [], one_file=False)
     return BoundInput(spec.name, spec.style, spec.mode, value, lineage, place, guard)
@@ -345,6 +354,8 @@ def _bind_paths(
         FuseUnavailableError: a remote mount where FUSE is not available, and the
             workspace's ``mount_fallback`` is ``error``.
     """
+    if ctx.resolve_only:
+        return _unplaced(spec, guard, lineage, files, one_file=one_file)
     mount = spec.mode == "mount"
     remote = mount and not all(f.local_path for f in files)
     why_not = _why_no_fuse(ctx, spec, files) if remote else None
@@ -436,6 +447,8 @@ def _bind_nothing(
 ) -> BoundInput:
     """A mount of a path that matches nothing: an empty read-only folder, as Azure ML
     mounts a container path without checking it exists and lets the script decide."""
+    if ctx.resolve_only:
+        return _unplaced(spec, guard, lineage, [], one_file=False)
     place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
     value = empty_view(place)
     ctx.notes.append(
@@ -443,6 +456,20 @@ def _bind_nothing(
         "read-only folder"
     )
     return BoundInput(spec.name, spec.style, "mount", value, lineage, place, guard)
+
+
+def _unplaced(
+    spec: InputBinding,
+    guard: InputGuard,
+    lineage: dict[str, Any],
+    files: list[ResolvedFile],
+    *,
+    one_file: bool,
+) -> BoundInput:
+    """An input resolved to ``files`` and placed nowhere (the node places it)."""
+    bound = BoundInput(spec.name, spec.style, spec.mode, "", lineage, guard=guard)
+    bound.files, bound.one_file = files, one_file
+    return bound
 
 
 def release_inputs(inputs: list[BoundInput]) -> None:

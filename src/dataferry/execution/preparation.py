@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from dataferry.execution import process_contract
@@ -24,6 +24,11 @@ from dataferry.execution.commit import discard_output, stage_output
 from dataferry.execution.environments import resolve_environment
 from dataferry.execution.executors import PreparedStep
 from dataferry.execution.materialise import InputContext, bind_input, release_inputs
+from dataferry.execution.node_dispatch import (
+    node_spec,
+    on_ray_target,
+    uses_remote_store,
+)
 from dataferry.execution.places import failures_at, input_places, output_place
 from dataferry.execution.plan_inputs import UpstreamOutputInput
 from dataferry.execution.port_identity import reused_names
@@ -168,6 +173,8 @@ class Preparation:
             return
         job, node = self.job, self.job.node
         cwd = work_dir(job.folder)
+        if on_ray_target(job.workspace, node.compute_target) and self._for_node(cwd):
+            return
         self.stage("copying the source folder")
         remove_tree(str(cwd))  # an earlier attempt's, read-only views and all
         snapshot = local_snapshot(job.workspace, node.snapshot, node.name)
@@ -193,6 +200,34 @@ class Preparation:
         self._stage_outputs(cwd)
         self._write_notes()
         self.step = self._prepared_step(cwd, resolved.interpreter)
+
+    def _for_node(self, cwd: Path) -> bool:
+        """Resolve the inputs and stage the outputs for a step runner on another
+        node; True if the step runs that way (it uses a datastore off this machine),
+        False with nothing kept if it runs from this machine's folders."""
+        job = self.job
+        self.stage("resolving inputs")
+        ctx = InputContext(
+            job.workspace,
+            job.folder,
+            cwd,
+            dict(job.run.parameters),
+            self._committed(),
+            self.notes,
+            job.store,
+            report=self.stage,
+            resolve_only=True,
+        )
+        self._bind_inputs(ctx)
+        self._stage_outputs(cwd)
+        if not uses_remote_store(self.inputs, self.staged):
+            self.clean_up()  # a folder every node sees: the shared-folder path
+            self.inputs, self.staged = [], []
+            return False
+        self.stage("publishing the code snapshot")
+        spec = node_spec(job, self.inputs, self.staged)
+        self.step = replace(self._step_of([], str(cwd)), node_spec=spec)
+        return True
 
     def _decide_reuse(self) -> bool:
         """Fingerprint the step and decide; True if an earlier step run serves it."""
@@ -325,13 +360,17 @@ class Preparation:
         argv = process_contract.argv(contract, cwd, interpreter=interpreter)
         env = process_contract.environment(contract, job.folder)
         process_contract.write_context(contract, job.folder)
+        return replace(self._step_of(argv, str(cwd)), env=env)
+
+    def _step_of(self, argv: list[str], cwd: str) -> PreparedStep:
+        job, node = self.job, self.job.node
         timeout = node.max_duration_s(job.run.parameters)
         return PreparedStep(
             step_run_id=job.record.id,
             name=node.name,
             argv=argv,
-            cwd=str(cwd),
-            env=env,
+            cwd=cwd,
+            env={},
             stdout_path=str(stdout_path(job.folder)),
             stderr_path=str(stderr_path(job.folder)),
             timeout_s=float(timeout) if timeout else None,

@@ -13,7 +13,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dataferry.execution.plan_values import (
     ArgumentItem,
@@ -29,10 +29,23 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from dataferry.data.workspace import Workspace
     from dataferry.execution.commit import StagedOutput
     from dataferry.execution.materialise import BoundInput
     from dataferry.execution.plan_model import PlanNode
+
+
+class WorkspaceNames(Protocol):
+    """What a step is told of its workspace: a ``Workspace`` on the driver, a
+    ``node_spec.WorkspaceIdentity`` on a node that has no catalog."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def subscription_id(self) -> str | None: ...
+    @property
+    def resource_group(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,7 @@ class StepProcess:
     ``run_parent_id`` the run that submitted that run (``submit_child``), if any: a
     script's ``Run.get_context()`` is the script run, so it needs both."""
 
-    workspace: Workspace
+    workspace: WorkspaceNames
     run_id: str
     experiment: str
     parameters: Mapping[str, Any]

@@ -83,6 +83,19 @@ def publish_snapshots(workspace: Workspace, stored: Iterable[str]) -> list[str]:
     return written
 
 
+def publish_snapshot(location: StorageLocation, folder: Path, stored: str) -> None:
+    """Store the snapshot folder ``folder`` (a plan names it ``stored``) on
+    ``location`` by its content hash, unless it is there already (a step runner on
+    another node fetches it from there).
+
+    Raises:
+        StorageError: the datastore refused the upload.
+    """
+    path = shared_snapshot_path(stored)
+    if location.staging.tree_signatures(path) is None:
+        _publish(location, folder, path)
+
+
 def _publish(location: StorageLocation, folder: Path, path: str) -> None:
     # imported here: a submission whose snapshots are stored already needs none of it
     import shutil
@@ -142,6 +155,21 @@ def fetch_snapshot(workspace: Workspace, stored: str) -> Path | None:
         return None
     _fetch(location, path, listed, target)
     return target
+
+
+def fetch_by_hash(location: StorageLocation, stored: str, target: Path) -> bool:
+    """Fetch the snapshot ``stored`` (its folder's name is its content hash) from
+    ``location`` into the folder ``target``; False if the datastore does not have it.
+
+    Raises:
+        StorageError: the datastore failed while it was fetched.
+    """
+    path = shared_snapshot_path(stored)
+    listed = location.staging.tree_signatures(path)
+    if listed is None:
+        return False
+    _fetch(location, path, listed, target)
+    return True
 
 
 def _fetch(

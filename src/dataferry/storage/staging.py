@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from dataferry.storage.commit_marker import STAGING_DIR
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from dataferry.storage.location import FileSignature, StorageLocation
@@ -72,6 +73,21 @@ class Staging(ABC):
             RunError: the step wrote one file where a folder is committed already.
             StorageError: the store failed (the message names datastore and path).
         """
+
+    def commit_staged(
+        self, staged: StagedPlace, files: Mapping[str, int], *, merge: bool
+    ) -> None:
+        """Commit an output another machine put at its staging prefix
+        (``staging_prefix(step run, name)``) with ``files`` (``{relative path:
+        size}``; ``{"": size}``: one file), as ``commit`` commits a local one.
+
+        Here (a filesystem every node sees, which stages in place) the files are at
+        ``staged.write_dir`` already, so this is ``commit``.
+
+        Raises:
+            TargetExistsError, RunError, StorageError: as ``commit``.
+        """
+        self.commit(staged, merge=merge)
 
     @abstractmethod
     def discard(self, staged: StagedPlace) -> None:

@@ -42,7 +42,7 @@ from dataferry.storage.retry import with_retries
 from dataferry.storage.staging import StagedPlace, Staging
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from pathlib import Path
 
     from dataferry.storage.location import FileSignature
@@ -89,9 +89,52 @@ class ObjectStoreStaging(Staging):
         self._remove_quietly(self.staging_prefix(staged.step_run_id, staged.name))
         self._remove_step_folder(staged.step_run_id)
 
-    def _commit_file(self, staged: StagedPlace, *, merge: bool) -> None:
+    def commit_staged(
+        self, staged: StagedPlace, files: Mapping[str, int], *, merge: bool
+    ) -> None:
+        """See ``Staging.commit_staged``: the files are at the staging prefix on the
+        store already (a step runner put them there); they are published with
+        server-side copies and the marker last, as ``commit`` does after uploading.
+
+        Raises:
+            StorageUnavailableError: the store still did not answer after the retry
+                window (the output reads as absent or as before, never as a mix).
+            TargetExistsError: the destination holds data and ``merge`` is False.
+            RunError: one file staged where a folder is committed already.
+            StorageError: another failure of the store, or a staged file is missing.
+        """
         loc = self.location
-        final = loc.full_path(staged.path)
+        final = loc.full_path(staged.path).rstrip("/")
+        prefix = self.staging_prefix(staged.step_run_id, staged.name)
+        retried = functools.partial(self._retried, staged)
+        try:
+            if set(files) == {""}:
+                self._check_file_target(staged, final, merge=merge)
+                retried(lambda: loc.fs.copy(loc.full_path(prefix), final))
+            else:
+                new = dict(files)
+                old = retried(lambda: self._committed_files(final))
+                if old and not merge:
+                    raise self._exists(staged)
+                body = intent_body(staged.path, new, old)
+                intent = f"{loc.full_path(prefix)}/{INTENT}"
+                retried(lambda: loc.fs.pipe_file(intent, body))
+                self.publish(final, loc.full_path(prefix), new, old, retried)
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(
+                f"datastore '{loc.name}': cannot commit output '{staged.name}' "
+                f"to '{staged.path}' from its staging prefix {prefix}: {exc}"
+            ) from exc
+        _remove_local(staged.write_dir)  # the driver's empty scratch folder
+        self._remove_quietly(prefix)
+        self._remove_step_folder(staged.step_run_id)
+
+    def _check_file_target(
+        self, staged: StagedPlace, final: str, *, merge: bool
+    ) -> None:
+        loc = self.location
         if self._retried(staged, lambda: loc.fs.isdir(final)):
             raise RunError(
                 f"output '{staged.name}' is a file, but {loc.name}:/{staged.path} is a "
@@ -99,6 +142,11 @@ class ObjectStoreStaging(Staging):
             )
         if not merge and self._retried(staged, lambda: loc.fs.exists(final)):
             raise self._exists(staged)
+
+    def _commit_file(self, staged: StagedPlace, *, merge: bool) -> None:
+        loc = self.location
+        final = loc.full_path(staged.path)
+        self._check_file_target(staged, final, merge=merge)
         prefix = self.staging_prefix(staged.step_run_id, staged.name)
         loc.put_files(
             [(str(staged.write_dir), prefix)], overwrite=True, show_progress=False

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
+    from dataferry.execution.node_spec import NodeSpec
+
 
 @dataclass(frozen=True)
 class PreparedStep:
@@ -15,7 +17,9 @@ class PreparedStep:
 
     ``compute_target``: the target the step names (None: none), which chooses its
     executor when a run has steps on more than one kind (``executors.per_step``);
-    ``resources``: what the step asks its nodes for on top of the target's."""
+    ``resources``: what the step asks its nodes for on top of the target's;
+    ``node_spec``: the step runs through its step runner on a node (only a Ray
+    executor takes such a step)."""
 
     step_run_id: str
     name: str
@@ -28,6 +32,8 @@ class PreparedStep:
     compute_target: str | None = None
     # runconfig.step_resources: what the step asks of its target's nodes
     resources: Mapping[str, Any] | None = None
+    # set: a step runner on the step's node runs it from this (``argv`` is empty)
+    node_spec: NodeSpec | None = None
 
 
 class StepHandle(Protocol):

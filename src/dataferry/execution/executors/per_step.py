@@ -21,6 +21,7 @@ from dataferry.data.datastore import Datastore
 from dataferry.errors import ComputeConfigurationError, DatastoreNotOnComputeError
 from dataferry.execution.executors.local import LocalExecutor
 from dataferry.execution.executors.ray_executor import RayExecutor
+from dataferry.execution.node_spec import NodeResult
 from dataferry.execution.plan_inputs import DataPathInput
 from dataferry.execution.plan_values import DataPathRef
 
@@ -44,6 +45,12 @@ class RoutedHandle:
     def timed_out(self) -> bool:
         """Whether the executor stopped the step at its time limit."""
         return bool(getattr(self.inner, "timed_out", False))
+
+    @property
+    def node_result(self) -> NodeResult | None:
+        """What the step's runner handed back (a step run on its node), once ended."""
+        result = getattr(self.inner, "node_result", None)
+        return result if isinstance(result, NodeResult) else None
 
     @property
     def failure(self) -> Exception | None:

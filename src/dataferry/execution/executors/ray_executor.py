@@ -21,7 +21,7 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dataferry._extras import import_extra
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from dataferry.execution.executors.base import PreparedStep
+    from dataferry.execution.node_spec import NodeResult
 
 # a soft cancel stops the child within ray_task's grace; force only after that
 _FORCE_AFTER_S = ray_task.GRACE_S + 2.0
@@ -80,6 +81,8 @@ class RayHandle:
     unfit_since: float | None = None
     read_fd: int | None = None
     waiter: threading.Thread | None = field(default=None, repr=False)
+    # what the step runner handed back (a step with a ``node_spec``), once it ended
+    node_result: NodeResult | None = None
 
 
 class RayExecutor:
@@ -109,6 +112,7 @@ class RayExecutor:
         self.lost_node_retries = lost_node_retries
         self.on_lost = on_lost
         self._remote: Any = None
+        self._runner: Any = None
 
     # -- connecting ----------------------------------------------------------------------
 
@@ -135,6 +139,12 @@ class RayExecutor:
             ray.cloudpickle.register_pickle_by_value(ray_task)  # no dataferry on nodes
             self._remote = ray.remote(max_retries=0, retry_exceptions=False)(
                 ray_task.run_step
+            )
+            # by reference: the nodes import dataferry (the runner needs storage)
+            from dataferry.execution.step_runner import run_on_node
+
+            self._runner = ray.remote(max_retries=0, retry_exceptions=False)(
+                run_on_node
             )
         return ray
 
@@ -185,7 +195,7 @@ class RayExecutor:
             return self._unfit(ray, handle)
         self._end_waiter(handle)
         try:
-            return int(ray.get(handle.ref))
+            return self._ended(handle, ray.get(handle.ref))
         except ray.exceptions.TaskCancelledError:
             return _CANCELLED
         except (
@@ -197,8 +207,22 @@ class RayExecutor:
         except ray.exceptions.RayError as exc:
             if handle.cancelled:
                 return _CANCELLED
+            cause = getattr(exc, "cause", None)  # what the step runner raised
+            if isinstance(cause, Exception) and not isinstance(
+                cause, KeyboardInterrupt
+            ):
+                handle.failure = cause
+                exc = cause
             _note(handle.step, f"the step's Ray task failed: {_first_line(exc)}")
             return LOST_EXIT_CODE
+
+    def _ended(self, handle: RayHandle, value: Any) -> int:
+        """The exit code a task returned (a step runner's ``NodeResult`` is kept on
+        the handle for the commit)."""
+        if handle.step.node_spec is None:
+            return int(value)
+        handle.node_result = value
+        return int(value.exit_code)
 
     def cancel(self, handle: RayHandle) -> None:
         """Ask the task to stop its step (soft cancel); ``poll`` forces it after the
@@ -233,15 +257,21 @@ class RayExecutor:
 
     def _submit(self, handle: RayHandle) -> None:
         step = handle.step
-        spec = {
-            "argv": list(step.argv),
-            "cwd": step.cwd,
-            "env": {**step.env, **self._cluster_env()},
-            "stdout_path": step.stdout_path,
-            "stderr_path": step.stderr_path,
-        }
         options = step_options(self.options, step.resources)
-        remote = self._remote.options(name=f"dataferry:{step.name}", **options)
+        if step.node_spec is not None:  # the step runner binds, runs and stages there
+            spec: Any = replace(step.node_spec, env=self._cluster_env())
+            task = self._runner
+        else:
+            spec = {
+                "argv": list(step.argv),
+                "cwd": step.cwd,
+                "env": {**step.env, **self._cluster_env()},
+                "stdout_path": step.stdout_path,
+                "stderr_path": step.stderr_path,
+            }
+            task = self._remote
+        remote = task.options(name=f"dataferry:{step.name}", **options)
+        handle.node_result = None
         handle.ref = remote.remote(spec)
         # the first look at the cluster comes a check period after submission: a
         # short step never pays for a GCS call
