@@ -8,15 +8,20 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+import requests
 
+from dataferry import DataPath, Dataset
 from dataferry.errors import (
     DatasetNotFoundError,
     InvalidVersionError,
+    PathNotFoundError,
 )
 from dataferry.execution import views
 
 if TYPE_CHECKING:
-    from dataferry import TabularDataset, Workspace
+    from pathlib import Path
+
+    from dataferry import Datastore, TabularDataset, Workspace
 
 BAD_VERSIONS = [
     "0",
@@ -94,3 +99,67 @@ def test_a_corrupt_or_half_written_profile_cache_is_computed_again(
     assert again["cached"] is False
     assert json.loads(path.read_text(encoding="utf-8"))["rows"] == 8
     assert views.dataset_profile(workspace, "sales")["cached"] is True
+
+
+def test_data_deleted_after_registration_is_a_typed_refusal(
+    workspace: Workspace, sales: TabularDataset, store_root: Path
+) -> None:
+    for part in (store_root / "sales").glob("*.csv"):
+        part.unlink()
+    with pytest.raises(PathNotFoundError, match="sales"):
+        views.dataset_profile(workspace, "sales")
+    with pytest.raises(PathNotFoundError, match="sales"):
+        views.dataset_schema(workspace, "sales")
+    assert not (workspace.path / "cache" / "profiles").exists()
+
+
+def test_an_all_null_and_an_empty_dataset_are_profiled(
+    workspace: Workspace, blobstore: Datastore, store_root: Path
+) -> None:
+    folder = store_root / "odd"
+    folder.mkdir()
+    (folder / "nulls.csv").write_text("a,b\n,\n,\n")
+    (folder / "empty.csv").write_text("a,b\n")
+    for name in ("nulls", "empty"):
+        Dataset.Tabular.from_delimited_files(
+            DataPath(blobstore, f"odd/{name}.csv")
+        ).register(workspace, name)
+
+    nulls = views.dataset_profile(workspace, "nulls")
+    empty = views.dataset_profile(workspace, "empty")
+
+    assert nulls["rows"] == 2
+    assert [
+        (c["name"], c["count"], c["nulls"], c["min"]) for c in nulls["columns"]
+    ] == [
+        ("a", 0, 2, None),
+        ("b", 0, 2, None),
+    ]
+    assert empty["rows"] == 0
+    assert [(c["name"], c["count"], c["nulls"]) for c in empty["columns"]] == [
+        ("a", 0, 0),
+        ("b", 0, 0),
+    ]
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_hostile_urls_get_typed_4xx_answers(
+    workspace: Workspace, sales: TabularDataset
+) -> None:
+    from cli.test_serve import start_server
+    from cli.test_serve_refusals import refused
+
+    for url in start_server(workspace, "127.0.0.1"):
+        get = lambda path, url=url: requests.get(f"{url}{path}", timeout=60)  # noqa: E731
+        profile = "/api/datasets/sales/profile?version="
+        for version in ("%C2%B2", "%D9%A1", "1" * 5000, "9" * 19, "-1", "0", "%20"):
+            refused(get(profile + version), 400, "UserError", "for version")
+        for name in ("s%C3%A4l%C3%ABs", "x" * 3000, "%20sales"):
+            refused(get(f"/api/datasets/{name}/schema"), 404, "NotFound", "name")
+        # %2F is a slash to the router: no route, still a 404 in the SDK's shape
+        refused(get("/api/datasets/a%2Fb/schema"), 404, "NotFound", "Not Found")
+        assert get(profile + "%202").json()["version"] == 2
+        (path,) = (workspace.path / "cache" / "profiles").glob("*.json")
+        path.write_text('{"name": "sa')  # a file cut short
+        assert get(profile + "2").json()["rows"] == 8
