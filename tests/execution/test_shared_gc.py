@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -26,7 +27,6 @@ from dataferry.storage.commit_marker import MARKER
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from servers.azurite import Azurite
 
@@ -199,6 +199,59 @@ def test_the_cli_dry_run_prints_each_with_its_bytes_and_deletes_nothing(
     )
     assert _stored(first, "dataferry/snapshots") == [ORPHAN]
     assert _stored(first, "dataferry/logs") == [GONE_RUN]
+
+
+def _killed_mid_delete(ws: Workspace, prefix: str, name: str) -> str:
+    """What a gc killed (-9) between renaming ``name`` aside and freeing it leaves:
+    the folder under its hidden name, still read-only as committed outputs are."""
+    root = Path(ws.get_default_datastore().location.full_path(prefix))
+    aside = f".{name}.deleting-0a1b2c3d"
+    (root / name).rename(root / aside)
+    for path in (root / aside).rglob("*"):
+        path.chmod(0o444 if path.is_file() else 0o555)
+    (root / aside).chmod(0o555)
+    return aside
+
+
+def test_gc_finishes_a_delete_killed_after_the_folder_was_renamed_aside(
+    pair: tuple[Workspace, Workspace], tmp_path: Path
+) -> None:
+    first, second = pair
+    _orphan_snapshot(first)
+    _orphan_logs(first, tmp_path)
+    snap = _killed_mid_delete(first, "dataferry/snapshots", ORPHAN)
+    log = _killed_mid_delete(first, "dataferry/logs", GONE_RUN)
+
+    listed = gc(second, older_than="1d", dry_run=True).shared
+    done = gc(second, older_than="1d").shared
+
+    assert (
+        listed
+        == done
+        == [
+            SharedItem(SNAPSHOT, ORPHAN, f"dataferry/snapshots/{snap}", len(CODE)),
+            SharedItem(LOG, GONE_RUN, f"dataferry/logs/{log}", 5),
+        ]
+    )
+    assert _stored(first, "dataferry/snapshots") == []
+    assert _stored(first, "dataferry/logs") == []
+    assert gc(first, older_than="1d", dry_run=True).shared == []
+
+
+def test_a_folder_merely_named_like_a_leftover_is_garbage_only_when_unused(
+    pair: tuple[Workspace, Workspace], tmp_path: Path
+) -> None:
+    """A hidden folder that is not ``.<name>.deleting-<8 hex>`` is not ours: kept."""
+    first, second = pair
+    _orphan_snapshot(first)
+    root = Path(first.get_default_datastore().location.full_path("dataferry/snapshots"))
+    for odd in (".x.deleting-zz", ".x.deleting-0a1b2c3d4", ".hidden"):
+        (root / odd).mkdir()
+
+    assert [i.name for i in gc(second, older_than="1d").shared] == [ORPHAN]
+    assert _stored(first, "dataferry/snapshots") == sorted(
+        [".hidden", ".x.deleting-0a1b2c3d4", ".x.deleting-zz"]
+    )
 
 
 GC_LOOP = """

@@ -44,27 +44,38 @@ def check_dataset_name(name: object) -> str:
 
 
 def parse_version(version: object) -> int | None:
-    """``'latest'`` -> None; a positive int or int-like string -> int.
+    """``'latest'`` -> None; a positive int or a string of ASCII digits (surrounding
+    blanks allowed) -> int.
 
     Raises:
-        InvalidVersionError: anything else (``0``, ``-1``, ``'newest'``, ``1.5``).
+        InvalidVersionError: anything else (``0``, ``-1``, ``'newest'``, ``1.5``,
+            ``'1_0'``, other scripts' digits, a number beyond ``MAX_VERSION``).
     """
     if version == "latest" or version is None:
         return None
-    if isinstance(version, bool):
-        number = None
-    elif isinstance(version, int):
+    number = None
+    if isinstance(version, int) and not isinstance(version, bool):
         number = version
-    elif isinstance(version, str) and version.strip().isdigit():
+    # ASCII only: int() also reads '1_0' and other scripts' digits, and a long text
+    # of digits is a ValueError of its own rather than a refusal
+    elif isinstance(version, str) and _DIGITS.fullmatch(version.strip()):
         number = int(version)
-    else:
-        number = None
-    if number is None or number < 1:
+    if number is None or not 1 <= number <= MAX_VERSION:
         raise InvalidVersionError(
-            f'Invalid value {version!r} for version. Version value must be number or "latest"; '
-            "versions start at 1."
+            f"Invalid value {_shown(version)} for version. Version value must be "
+            f'number or "latest"; versions start at 1 (at most {MAX_VERSION}).'
         )
     return number
+
+
+MAX_VERSION = 2**63 - 1  # what the catalog's integer column holds
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def _shown(version: object) -> str:
+    """``version`` for a message, a long one cut short."""
+    text = repr(version)
+    return text if len(text) <= 60 else f"{text[:50]}... ({len(text)} characters)"
 
 
 class AbstractDataset:

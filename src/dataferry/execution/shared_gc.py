@@ -6,7 +6,9 @@ once no run or published pipeline names it and no submit holds it
 such run. Each is deleted through the datastore's staging (``Staging.remove``: an
 object store's commit marker goes first, a local folder is renamed aside), so a reader
 never fetches half of one; a snapshot is deleted under its catalog lock, so a
-concurrent submit of the same content either keeps it or uploads it again.
+concurrent submit of the same content either keeps it or uploads it again. A local
+folder renamed aside by a delete that was killed part-way (``.<name>.deleting-*``) is
+listed and removed too: its delete had happened, freeing its bytes finishes it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataferry.data.machine_paths import shared_default_location
 from dataferry.errors import StorageError
 from dataferry.execution.shared_logs import PREFIX as LOGS
 from dataferry.execution.shared_snapshots import PREFIX as SNAPSHOTS
+from dataferry.storage.staging_local import set_aside_from
 
 if TYPE_CHECKING:
     from dataferry.data.workspace import Workspace
@@ -64,6 +67,7 @@ def shared_garbage(workspace: Workspace) -> list[SharedItem]:
         for name in _names(location, LOGS)
         if not _known_run(store, name)
     ]
+    found += _unfinished(location)
     return [SharedItem(i.kind, i.name, i.path, _size(location, i.path)) for i in found]
 
 
@@ -80,7 +84,7 @@ def collect_shared(workspace: Workspace, items: list[SharedItem]) -> list[Shared
         return []
     done = []
     for item in items:
-        if item.kind == SNAPSHOT:
+        if item.kind == SNAPSHOT and not _is_unfinished(item):
             remove = functools.partial(_remove, location, item.path)
             removed = snapshot_holds.collect(workspace.catalog, item.name, remove)
             if not removed:
@@ -93,6 +97,25 @@ def collect_shared(workspace: Workspace, items: list[SharedItem]) -> list[Shared
 
 def _names(location: StorageLocation, prefix: str) -> list[str]:
     """The folder names under ``prefix`` (hidden ones, a delete under way, left out)."""
+    return [n for n in _listed(location, prefix) if not n.startswith(".")]
+
+
+def _unfinished(location: StorageLocation) -> list[SharedItem]:
+    """The snapshots and logs whose delete was killed after renaming them aside;
+    no run can name such a folder, so no lock is needed to finish it."""
+    return [
+        SharedItem(kind, original, f"{prefix}/{name}", 0)
+        for kind, prefix in ((SNAPSHOT, SNAPSHOTS), (LOG, LOGS))
+        for name in _listed(location, prefix)
+        if (original := set_aside_from(name)) is not None
+    ]
+
+
+def _is_unfinished(item: SharedItem) -> bool:
+    return set_aside_from(posixpath.basename(item.path)) is not None
+
+
+def _listed(location: StorageLocation, prefix: str) -> list[str]:
     full = location.full_path(prefix)
     try:
         if not location.fs.isdir(full):
@@ -103,7 +126,7 @@ def _names(location: StorageLocation, prefix: str) -> list[str]:
             f"cannot list '{prefix}' on the default datastore: {exc}"
         ) from exc
     names = (posixpath.basename(str(p).rstrip("/")) for p in listed)
-    return sorted(n for n in names if n and not n.startswith("."))
+    return sorted(n for n in names if n)
 
 
 def _size(location: StorageLocation, path: str) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -25,6 +26,17 @@ if TYPE_CHECKING:
     from dataferry.storage.location import FileSignature
 
 log = logging.getLogger(__name__)
+
+# a folder ``remove`` renamed aside: its delete has happened, only freeing it is left
+_SET_ASIDE = re.compile(r"\.(?P<name>.+)\.deleting-[0-9a-f]{8}")
+
+
+def set_aside_from(name: str) -> str | None:
+    """The name of the folder that ``name`` (one path segment) was before
+    ``LocalStaging.remove`` renamed it aside to delete it; None when ``name`` is no
+    such leftover. A delete killed part-way leaves one; removing it finishes that."""
+    found = _SET_ASIDE.fullmatch(name)
+    return found["name"] if found else None
 
 
 class LocalStaging(Staging):
@@ -114,6 +126,8 @@ def _set_aside(full: str) -> str:
     if not os.path.isdir(full) or os.path.islink(full):
         return full
     parent, name = os.path.split(full.rstrip("/"))
+    if set_aside_from(name) is not None:  # finishing an interrupted delete
+        return full
     aside = os.path.join(parent, f".{name}.deleting-{os.urandom(4).hex()}")
     try:
         os.rename(full, aside)

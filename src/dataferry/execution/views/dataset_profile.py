@@ -54,14 +54,30 @@ def dataset_profile(
             "columns to profile; its schema gives its file count and size."
         )
     path = profile_path(workspace, ds)
-    if path.is_file():
-        return {**json.loads(path.read_text(encoding="utf-8")), "cached": True}
+    cached = _read_cached(path)
+    if cached is not None:
+        return {**cached, "cached": True}
     profile = {"name": name, "version": ds.version, **_compute(ds)}
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
     part.write_text(json.dumps(profile), encoding="utf-8")
     os.replace(part, path)  # two servers profiling at once: either whole file wins
     return {**profile, "cached": False}
+
+
+def _read_cached(path: Path) -> dict[str, Any] | None:
+    """The profile cached at ``path``; None when there is none or it is not one (a
+    file damaged or cut short outside this module: it is computed again)."""
+    try:
+        found = json.loads(path.read_bytes())
+    except (OSError, ValueError):  # missing, undecodable or not JSON
+        return None
+    if not isinstance(found, dict) or not found.keys() >= _KEYS:
+        return None
+    return found
+
+
+_KEYS = frozenset({"name", "version", "rows", "columns"})
 
 
 def profile_path(workspace: Workspace, ds: TabularDataset) -> Path:
