@@ -56,7 +56,8 @@ class FileChange:
 @dataclass(frozen=True, slots=True)
 class RunComparison:
     """What differs from run ``left`` to run ``right``; only differences are listed,
-    except ``steps``, which lists every step of either run."""
+    except ``steps``, which lists every step of either run: the left run's in the
+    order its step runs were created, then those only the right run has."""
 
     left: str
     right: str
