@@ -52,7 +52,8 @@ async function runsView() {
     for (const box of body.querySelectorAll("input.pick")) box.checked = picked.includes(box.value);
     compare.disabled = picked.length !== 2;
   };
-  compare.onclick = () => { location.hash = `#/compare/${esc(picked[1])}/${esc(picked[0])}`; };
+  // the run picked first is the left one (what the second is compared with)
+  compare.onclick = () => { location.hash = `#/compare/${esc(picked[0])}/${esc(picked[1])}`; };
   refresh = async () => {
     const q = new URLSearchParams({ limit: "200", experiment: exp.value, status: st.value, q: search.value.trim() });
     const [all, rows] = await Promise.all([api("/api/runs?limit=200"), api(`/api/runs?${q}`)]);
