@@ -42,13 +42,14 @@ from dataferry import Workspace  # noqa: E402
 from dataferry.catalog.run_store import RunStore  # noqa: E402
 from dataferry.catalog.status import RunStatus, StepStatus  # noqa: E402
 
-GREEN_AT = """(sel) => new Promise((done) => {
+# started before the commit (not awaited: the promise is kept in the page), read after
+WATCH_GREEN = """(sel) => { window.greenAt = new Promise((done) => {
   const seen = () => document.querySelector(sel);
   if (seen()) return done(performance.timeOrigin + performance.now());
   new MutationObserver((_, obs) => {
     if (seen()) { obs.disconnect(); done(performance.timeOrigin + performance.now()); }
   }).observe(document.body, { subtree: true, childList: true, attributes: true });
-})"""
+}); }"""
 
 
 def big_graph(page: Page, url: str, run_id: str) -> tuple[float, float, float]:
@@ -72,12 +73,12 @@ def sse_delay(page: Page, ws: Workspace, url: str, run_id: str, step: str) -> fl
     page.wait_for_selector(f'g.step[data-name="{step}"][data-status="NotStarted"]')
     page.wait_for_selector("#live.on")
     sel = f'g.step[data-name="{step}"][data-status="Finished"] rect[fill="#66bb6a"]'
-    green = page.evaluate_handle(GREEN_AT, sel)
+    page.evaluate(WATCH_GREEN, sel)
     store = RunStore(ws.catalog)
     (record,) = [s for s in store.step_runs(run_id) if s.step_name == step]
     committed = time.time() * 1000
     store.move_step(record.id, StepStatus.FINISHED)
-    return float(green.json_value()) - committed
+    return float(page.evaluate("window.greenAt")) - committed
 
 
 def log_run(ws: Workspace, folder: Path, size: int, tmp: Path) -> str:
