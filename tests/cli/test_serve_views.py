@@ -101,6 +101,10 @@ def test_signing_in_sets_a_strict_httponly_cookie_every_route_accepts(
         assert posted.cookies[COOKIE] == token
         refused = requests.post(f"{url}/login", data={"token": "x"})
         assert refused.status_code == 401
+        assert "wrong token" in refused.text
+        huge = requests.post(f"{url}/login", data={"token": "x" * 5000})
+        assert huge.status_code == 413
+        assert "the sign-in form is over 4096 bytes" in huge.text
 
         for jar in ({COOKIE: "wrong"}, {COOKIE: ""}):
             r = requests.get(f"{url}/api/runs", cookies=jar)
