@@ -746,6 +746,12 @@ class EventCursorError(RunError, ValueError):
     exit_code = 2
 
 
+class RunSearchError(RunError, ValueError):
+    """A runs search names a status no run can have, or its text is too long."""
+
+    exit_code = 2
+
+
 class SchedulerStateError(RunStateError, RuntimeError):
     """The scheduler was told of an event its state does not allow (a step that is not
     running reported finished, an unknown step): a fault of the driver, not of the plan."""

@@ -59,7 +59,10 @@ def start_server(workspace: Workspace, host: str, *extra: str) -> Iterator[str]:
         try:
             requests.get(f"{url}/api/health", timeout=2)
             break
-        except requests.ConnectionError:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+        ):  # not up, or slow to answer its first request
             if proc.poll() is not None or time.monotonic() > deadline:
                 out = proc.stdout.read() if proc.stdout else b""
                 proc.kill()

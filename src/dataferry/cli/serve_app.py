@@ -2,7 +2,8 @@
 submit of published pipelines. Imported only by ``dataferry serve`` (Starlette).
 
 Who may call: a request carries ``Authorization: Bearer <workspace token>`` (what
-``get_authentication_header()`` returns). On the default loopback address
+``get_authentication_header()`` returns) or the page's sign-in cookie (``serve_auth``);
+a wrong one of either is a 401. On the default loopback address
 (127.0.0.1, ::1, localhost) reading needs no token; submitting always does. On any
 other address, 127.0.0.2 included, every route needs it.
 """
@@ -23,10 +24,11 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dataferry.cli.serve_auth import auth_routes, credentials
 from dataferry.cli.serve_data import data_routes
 from dataferry.cli.serve_inputs import json_object, read_body, whole_number
-from dataferry.cli.serve_pages import page_routes
-from dataferry.data.authentication import is_workspace_token
+from dataferry.cli.serve_pages import index_page, page_routes
+from dataferry.cli.serve_views import view_routes
 from dataferry.errors import (
     DataferryError,
     DatasetNotFoundError,
@@ -84,15 +86,14 @@ def build_app(
 
     def guarded(handler: Handler, *, is_read: bool) -> Endpoint:
         async def checked(request: Request) -> Response:
-            header = request.headers.get("authorization", "")
-            if not (is_read and open_reads) and not is_workspace_token(
-                workspace, header
-            ):
+            known = credentials(workspace, request)
+            if known is False or (known is None and not (is_read and open_reads)):
                 return _error(
                     401,
                     "Unauthorized",
                     "missing or wrong bearer token: send the header "
-                    "auth.get_authentication_header() returns",
+                    "auth.get_authentication_header() returns, or sign in on the "
+                    "page (its cookie)",
                 )
             try:
                 body = await read_body(request)
@@ -114,8 +115,16 @@ def build_app(
             minimum=1,
             maximum=MAX_LIST,
         )
-        experiment = request.query_params.get("experiment")
-        return _json(views.list_runs(workspace, experiment=experiment, limit=limit))
+        query = request.query_params
+        return _json(
+            views.search_runs(
+                workspace,
+                experiment=query.get("experiment"),
+                status=query.get("status"),
+                text=query.get("q"),
+                limit=limit,
+            )
+        )
 
     def run(request: Request, body: bytes) -> Response:
         return _json(views.run_detail(workspace, request.path_params["run_id"]))
@@ -136,6 +145,7 @@ def build_app(
         return _submit(workspace, request, body, to_endpoint=True)
 
     routes = [
+        *auth_routes(workspace, open_reads=open_reads, page=index_page),
         Route("/api/health", guarded(health, is_read=True)),
         Route("/api/runs", guarded(runs, is_read=True)),
         Route("/api/runs/{run_id}", guarded(run, is_read=True)),
@@ -153,6 +163,7 @@ def build_app(
     ]
     routes += page_routes(workspace, lambda h: guarded(h, is_read=True), _json)
     routes += data_routes(workspace, lambda h: guarded(h, is_read=True), _json)
+    routes += view_routes(workspace, lambda h: guarded(h, is_read=True), _json)
     return Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},

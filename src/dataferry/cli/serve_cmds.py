@@ -28,7 +28,8 @@ from dataferry.cli.context import current_workspace
 def serve(host: str, port: int, schedule_tick: float) -> None:
     """Serve the workspace: runs and events as JSON, published pipelines' REST
     endpoints, and due schedules fired in the background. Off the default loopback address every request needs the bearer token
-    printed at start (the one get_authentication_header() returns)."""
+    printed at start (the one get_authentication_header() returns), or the cookie the
+    page gets by signing in with it (/?token=... or its sign-in form)."""
     import socket
 
     from dataferry._extras import import_extra
@@ -55,9 +56,10 @@ def serve(host: str, port: int, schedule_tick: float) -> None:
     record_server_url(workspace, url)
     render.say(f"Serving workspace {workspace.name} on {url}")
     if host not in DEFAULT_HOSTS:
-        render.say(
-            f"Every request needs: Authorization: Bearer {workspace_token(workspace)}"
-        )
+        token = workspace_token(workspace)
+        render.say(f"Every request needs: Authorization: Bearer {token}")
+        # the page signs in once from the address, then keeps an HttpOnly cookie
+        render.say(f"In a browser, open {url}/?token={token}")
     server = uvicorn.Server(
         uvicorn.Config(
             build_app(workspace, host=host, schedule_tick=schedule_tick),

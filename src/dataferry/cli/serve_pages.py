@@ -1,6 +1,7 @@
 """The web page of ``dataferry serve``: its static files, the JSON a page needs
 beyond the run API (a run's graph, a step's log by byte range, its download), and
-the live feed over Server-Sent Events (``/api/stream``).
+the live feed over Server-Sent Events (``/api/stream``), pushed by LISTEN/NOTIFY on
+PostgreSQL and polled on SQLite.
 
 Every route reads through the read model and is wrapped by the application's
 token check (``guard``). The page itself is plain ES modules and SVG in
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
+    from dataferry.catalog.event_watch import EventWatcher
     from dataferry.data.workspace import Workspace
 
     Handler = Callable[[Request, bytes], Response]
@@ -36,7 +38,8 @@ if TYPE_CHECKING:
 
 WEB_DIR = Path(__file__).with_name("web")
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
-POLL_S = 0.25  # how often the feed reads the events table: the live delay's floor
+POLL_S = 0.25  # on SQLite, how often the feed reads the events table
+PUSH_WAIT_S = 1.0  # on PostgreSQL, how long a wait lasts before the disconnect check
 HEARTBEAT_S = 15.0  # a comment line so that proxies keep an idle stream open
 
 
@@ -88,14 +91,10 @@ def page_routes(workspace: Workspace, guard: Guard, encode: Encode) -> list[Rout
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    def page(request: Request, body: bytes) -> Response:
-        return _static("index.html")
-
     def asset(request: Request, body: bytes) -> Response:
         return _static(request.path_params["name"])
 
     return [
-        Route("/", guard(page)),
         Route("/ui/{name}", guard(asset)),
         Route("/api/stream", guard(stream)),
         Route("/api/runs/{run_id}/graph", guard(graph)),
@@ -109,25 +108,42 @@ async def _feed(
 ) -> AsyncIterator[str]:
     """SSE messages, one per event above ``after`` (of ``run_id`` if given), oldest
     first, each with its id: a reconnecting EventSource sends the last one back as
-    ``Last-Event-ID`` and misses nothing."""
+    ``Last-Event-ID`` and misses nothing.
+
+    On PostgreSQL the feed waits on LISTEN/NOTIFY (the watcher listens before the
+    first read, so nothing committed in between is missed); on SQLite it polls every
+    ``POLL_S``."""
     yield "retry: 1000\n\n"
-    idle = 0.0
-    while not await request.is_disconnected():
-        batch = await run_in_threadpool(
-            views.all_events_since, workspace, after, limit=500
-        )
-        for event in batch:
-            after = event.id
-            if run_id is None or event.run_id == run_id:
-                yield _message(event)
-        if batch:
-            idle = 0.0
-            continue
+    watcher = await run_in_threadpool(views.watch_all_events, workspace)
+    try:
+        idle = 0.0
+        while not await request.is_disconnected():
+            batch = await run_in_threadpool(
+                views.all_events_since, workspace, after, limit=500
+            )
+            for event in batch:
+                after = event.id
+                if run_id is None or event.run_id == run_id:
+                    yield _message(event)
+            if batch:
+                idle = 0.0
+                continue
+            idle += await _wait(watcher)
+            if idle >= HEARTBEAT_S:
+                idle = 0.0
+                yield ": idle\n\n"
+    finally:
+        await run_in_threadpool(watcher.close)
+
+
+async def _wait(watcher: EventWatcher) -> float:
+    """Wait for news: pushed, up to ``PUSH_WAIT_S`` (then the disconnect is checked);
+    else ``POLL_S``. Returns the seconds waited when nothing came (0 if woken)."""
+    if not watcher.pushed:
         await asyncio.sleep(POLL_S)
-        idle += POLL_S
-        if idle >= HEARTBEAT_S:
-            idle = 0.0
-            yield ": idle\n\n"
+        return POLL_S
+    woken = await run_in_threadpool(watcher.wait, PUSH_WAIT_S)
+    return 0.0 if woken else PUSH_WAIT_S
 
 
 def _message(event: views.EventView) -> str:
@@ -140,6 +156,11 @@ def _message(event: views.EventView) -> str:
         "payload": event.payload,
     }
     return f"id: {event.id}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+def index_page() -> Response:
+    """The page itself (``/``, answered after the caller's sign-in is checked)."""
+    return _static("index.html")
 
 
 def _static(name: str) -> Response:

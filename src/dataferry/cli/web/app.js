@@ -1,7 +1,10 @@
 // The dataferry page: #/ (runs), #/run/ID (graph), #/run/ID/step/NAME (logs),
-// #/run/ID/metrics, #/datasets and #/dataset/NAME[/VERSION] (datasets.js, metrics.js).
+// #/run/ID/metrics, #/run/ID/timeline (timeline.js), #/compare/A/B (compare.js),
+// #/datasets and #/dataset/NAME[/VERSION] (datasets.js, metrics.js).
 // Live: one EventSource on /api/stream; each event re-reads what the view shows.
-import { drawGraph } from "/ui/graph.js";
+import { TABLE_ABOVE, drawGraph, nodeCount, placeGraph, stepTable } from "/ui/graph.js";
+import { compareView } from "/ui/compare.js";
+import { timelineView } from "/ui/timeline.js";
 import { datasetView, datasetsView } from "/ui/datasets.js";
 import { metricsView } from "/ui/metrics.js";
 
@@ -24,43 +27,68 @@ const h = (tag, attrs = {}, ...kids) => {
 };
 const esc = encodeURIComponent;
 
-const feed = new EventSource("/api/stream?after=0");
+// the views read the current state; the feed follows only the events after it
+const newest = await api("/api/events/newest");
+const feed = new EventSource(`/api/stream?after=${newest.id}`);
 feed.onopen = () => document.getElementById("live").classList.add("on");
 feed.onerror = () => document.getElementById("live").classList.remove("on");
 feed.onmessage = () => { clearTimeout(timer); timer = setTimeout(() => refresh(), 50); };
 
 async function runsView() {
   const exp = h("select", { id: "experiment" }), st = h("select", { id: "status" });
-  const body = h("tbody");
-  view.replaceChildren(h("div", { className: "filters" }, "Experiment ", exp, "Status ", st),
-    h("table", { id: "runs" }, h("thead", {}, h("tr", {}, ...["Run", "Experiment", "Status", "Steps", "Duration"].map((t) => h("th", {}, t)))), body));
+  const search = h("input", { id: "search", type: "search", placeholder: "run id, experiment, description, tag" });
+  const compare = h("button", { id: "compare", disabled: true }, "Compare");
+  const body = h("tbody"), picked = [];
+  view.replaceChildren(h("div", { className: "filters" }, "Experiment ", exp, "Status ", st, search, " ", compare),
+    h("table", { id: "runs" }, h("thead", {}, h("tr", {}, ...["", "Run", "Experiment", "Status", "Steps", "Duration"].map((t) => h("th", {}, t)))), body));
   const fill = (sel, values) => {
     const was = sel.value;
     sel.replaceChildren(h("option", { value: "" }, "all"), ...values.map((v) => h("option", { value: v }, v)));
     sel.value = values.includes(was) ? was : "";
   };
+  const pick = (id, on) => {
+    if (on) picked.push(id); else picked.splice(picked.indexOf(id), 1);
+    while (picked.length > 2) picked.shift();
+    for (const box of body.querySelectorAll("input.pick")) box.checked = picked.includes(box.value);
+    compare.disabled = picked.length !== 2;
+  };
+  // the run picked first is the left one (what the second is compared with)
+  compare.onclick = () => { location.hash = `#/compare/${esc(picked[0])}/${esc(picked[1])}`; };
   refresh = async () => {
-    const all = await api("/api/runs?limit=200");
+    const q = new URLSearchParams({ limit: "200", experiment: exp.value, status: st.value, q: search.value.trim() });
+    const [all, rows] = await Promise.all([api("/api/runs?limit=200"), api(`/api/runs?${q}`)]);
     fill(exp, [...new Set(all.map((r) => r.experiment))].sort());
     fill(st, [...new Set(all.map((r) => r.status))].sort());
-    const rows = all.filter((r) => (!exp.value || r.experiment === exp.value) && (!st.value || r.status === st.value));
     body.replaceChildren(...rows.map((r) => h("tr", { className: "run" },
+      h("td", {}, Object.assign(h("input", { type: "checkbox", className: "pick", value: r.id, checked: picked.includes(r.id) }), { onchange: (e) => pick(r.id, e.target.checked) })),
       h("td", {}, h("a", { href: `#/run/${esc(r.id)}` }, r.id)), h("td", {}, r.experiment),
       h("td", { className: `status-${r.status}` }, r.status), h("td", {}, r.step_statuses.join(" ")),
       h("td", {}, r.duration_s == null ? "" : `${r.duration_s.toFixed(1)} s`))));
   };
   exp.onchange = st.onchange = () => refresh();
+  search.oninput = () => { clearTimeout(timer); timer = setTimeout(() => refresh(), 200); };
   await refresh();
 }
 
 async function runView(id) {
   const title = h("h2", {}, `Run ${id}`), holder = h("div", { id: "graph-holder" });
-  view.replaceChildren(title, h("a", { id: "metrics-link", href: `#/run/${esc(id)}/metrics` }, "Metrics"), holder);
+  const toggle = h("button", { id: "graph-toggle", hidden: true });
+  view.replaceChildren(title, h("a", { id: "metrics-link", href: `#/run/${esc(id)}/metrics` }, "Metrics"),
+    h("a", { id: "timeline-link", href: `#/run/${esc(id)}/timeline` }, "Timeline"), " ", toggle, holder);
+  let asTable = null; // decided on the first read: a table above TABLE_ABOVE nodes
+  let placed = null; // the layout is kept: a live refresh only recolours
+  toggle.onclick = () => { asTable = !asTable; refresh(); };
   refresh = async () => {
     const [graph, detail] = await Promise.all([api(`/api/runs/${esc(id)}/graph`), api(`/api/runs/${esc(id)}`)]);
     title.textContent = `Run ${id} · ${detail.experiment} · ${detail.status}`;
     const details = new Map(detail.steps.map((s) => [`step:${s.node_id}`, s]));
-    holder.replaceChildren(drawGraph(graph, details, (name) => { location.hash = `#/run/${esc(id)}/step/${esc(name)}`; }));
+    const open = (name) => { location.hash = `#/run/${esc(id)}/step/${esc(name)}`; };
+    asTable ??= nodeCount(graph) > TABLE_ABOVE;
+    toggle.hidden = nodeCount(graph) <= TABLE_ABOVE;
+    toggle.textContent = asTable ? "Show graph" : "Show table";
+    if (asTable) { holder.replaceChildren(stepTable(graph, details, open)); return; }
+    placed ??= await placeGraph(graph);
+    holder.replaceChildren(drawGraph(graph, details, open, placed));
   };
   await refresh();
 }
@@ -110,6 +138,8 @@ async function route() {
     if (parts[0] === "datasets") await datasetsView(view);
     else if (parts[0] === "dataset") await datasetView(view, parts[1], parts[2] || "latest");
     else if (parts[0] === "run" && parts[2] === "metrics") await metricsView(view, parts[1]);
+    else if (parts[0] === "run" && parts[2] === "timeline") await timelineView(view, parts[1], (f) => { refresh = f; });
+    else if (parts[0] === "compare") await compareView(view, parts[1], parts[2]);
     else if (parts[0] === "run" && parts[2] === "step") await logView(parts[1], parts[3]);
     else if (parts[0] === "run") await runView(parts[1]);
     else await runsView();

@@ -45,10 +45,45 @@ function el(name, attrs = {}, text) {
   return e;
 }
 
-// graph: {steps, data, edges}; details: step key -> step view (explanation...)
-export function drawGraph(graph, details, onStep) {
-  const keys = [...graph.steps.map((s) => s.key), ...graph.data.map((d) => d.key)];
-  const pos = layout(keys, graph.edges);
+export const WORKER_ABOVE = 50; // nodes: the layout leaves the main thread
+export const TABLE_ABOVE = 500; // nodes: a table is shown instead (with a toggle)
+const nodeKeys = (graph) => [...graph.steps.map((s) => s.key), ...graph.data.map((d) => d.key)];
+export const nodeCount = (graph) => graph.steps.length + graph.data.length;
+
+// the positions of a graph's nodes; above WORKER_ABOVE nodes computed by a Web
+// Worker running this same layout, so the page stays responsive meanwhile
+export function placeGraph(graph) {
+  const keys = nodeKeys(graph);
+  if (keys.length <= WORKER_ABOVE || typeof Worker === "undefined") return Promise.resolve(layout(keys, graph.edges));
+  return new Promise((resolve, reject) => {
+    const worker = new Worker("/ui/layout_worker.js", { type: "module" });
+    worker.onmessage = (e) => { worker.terminate(); resolve(e.data); };
+    worker.onerror = (e) => { worker.terminate(); reject(new Error(`graph layout failed: ${e.message}`)); };
+    worker.postMessage({ keys, edges: graph.edges });
+  });
+}
+
+// the steps as a table (status, duration, reuse): what a graph above TABLE_ABOVE
+// nodes shows first
+export function stepTable(graph, details, onStep) {
+  const row = (s) => {
+    const view = details.get(s.key) || {}, tr = document.createElement("tr");
+    tr.className = "step-row"; tr.dataset.name = s.name; tr.dataset.status = s.status || "NotStarted";
+    const reuse = s.reused_from ? `reused: ${view.explanation || s.reused_from}` : "";
+    for (const text of [s.name, s.status || "NotStarted", seconds(s.duration_s), reuse]) tr.append(Object.assign(document.createElement("td"), { textContent: text }));
+    tr.cells[1].style.background = COLOURS[s.status || "NotStarted"] || "#fff";
+    tr.onclick = () => onStep(s.name);
+    return tr;
+  };
+  const t = document.createElement("table"); t.id = "step-table";
+  t.innerHTML = "<thead><tr><th>Step</th><th>Status</th><th>Duration</th><th>Reuse</th></tr></thead>";
+  const body = document.createElement("tbody"); body.append(...graph.steps.map(row)); t.append(body);
+  return t;
+}
+
+// graph: {steps, data, edges}; details: step key -> step view (explanation...);
+// pos: the nodes' positions (placeGraph), computed here if not given
+export function drawGraph(graph, details, onStep, pos = layout(nodeKeys(graph), graph.edges)) {
   let width = 0, height = 0;
   for (const p of pos.values()) { width = Math.max(width, p.x + W + 10); height = Math.max(height, p.y + H + 10); }
   const svg = el("svg", { width, height, id: "graph" });

@@ -3,7 +3,7 @@
 Everything that shows runs (``dataferry runs ...``, ``dataferry run``, ``PipelineRun``
 and ``StepRun``, a web page) reads them through this package: run summaries, a run's
 detail with its steps, outputs, lineage, registrations and metrics (grouped for a
-page: ``run_metrics``); registered datasets (list, versions, schema, preview, profile,
+page: ``run_metrics``), its timeline from its events and two runs compared; registered datasets (list, versions, schema, preview, profile,
 lineage); log chunks since a
 byte offset; a run's events since an id; waiting until a status (woken by the
 catalog's pushed events on PostgreSQL, polling on SQLite). Statuses are the
@@ -46,6 +46,12 @@ if TYPE_CHECKING:
     from dataferry.execution.views.events import events_since as events_since
     from dataferry.execution.views.events import watch_events as watch_events
     from dataferry.execution.views.formatting import format_duration as format_duration
+    from dataferry.execution.views.live_events import (
+        newest_event_id as newest_event_id,
+    )
+    from dataferry.execution.views.live_events import (
+        watch_all_events as watch_all_events,
+    )
     from dataferry.execution.views.logs import LogTail as LogTail
     from dataferry.execution.views.logs import read_log_chunk as read_log_chunk
     from dataferry.execution.views.logs import read_whole_log as read_whole_log
@@ -68,9 +74,12 @@ if TYPE_CHECKING:
     from dataferry.execution.views.refs import check_experiment as check_experiment
     from dataferry.execution.views.refs import resolve_run as resolve_run
     from dataferry.execution.views.refs import run_ids as run_ids
+    from dataferry.execution.views.run_compare import RunComparison as RunComparison
+    from dataferry.execution.views.run_compare import compare_runs as compare_runs
     from dataferry.execution.views.run_graph import plan_graph as plan_graph
     from dataferry.execution.views.run_graph import run_graph as run_graph
     from dataferry.execution.views.run_list import list_runs as list_runs
+    from dataferry.execution.views.run_search import search_runs as search_runs
     from dataferry.execution.views.runs import driver_gone as driver_gone
     from dataferry.execution.views.runs import get_step as get_step
     from dataferry.execution.views.runs import in_run_order as in_run_order
@@ -88,6 +97,8 @@ if TYPE_CHECKING:
     from dataferry.execution.views.step_logs import LogRange as LogRange
     from dataferry.execution.views.step_logs import read_log_range as read_log_range
     from dataferry.execution.views.step_logs import step_log_file as step_log_file
+    from dataferry.execution.views.timeline import RunTimeline as RunTimeline
+    from dataferry.execution.views.timeline import run_timeline as run_timeline
     from dataferry.execution.views.waiting import Every as Every
     from dataferry.execution.views.waiting import wait_until as wait_until
 
@@ -124,6 +135,13 @@ _EXPORTS = {
     "StepView": "dataferry.execution.views.model",
     "TERMINAL": "dataferry.execution.views.model",
     "check_experiment": "dataferry.execution.views.refs",
+    "compare_runs": "dataferry.execution.views.run_compare",
+    "newest_event_id": "dataferry.execution.views.live_events",
+    "watch_all_events": "dataferry.execution.views.live_events",
+    "search_runs": "dataferry.execution.views.run_search",
+    "RunComparison": "dataferry.execution.views.run_compare",
+    "RunTimeline": "dataferry.execution.views.timeline",
+    "run_timeline": "dataferry.execution.views.timeline",
     "driver_gone": "dataferry.execution.views.runs",
     "events_since": "dataferry.execution.views.events",
     "all_events_since": "dataferry.execution.views.events",
