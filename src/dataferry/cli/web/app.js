@@ -8,7 +8,11 @@ import { timelineView } from "/ui/timeline.js";
 import { datasetView, datasetsView } from "/ui/datasets.js";
 import { metricsView } from "/ui/metrics.js";
 
-const view = document.getElementById("view");
+const root = document.getElementById("view");
+let generation = 0;
+// what a view draws into: the page's view, for the latest route only (a slow view that
+// finishes after the user moved on must not replace the newer one)
+let view = root;
 const PAGE = 65536;
 let refresh = () => {};
 let timer = null;
@@ -131,6 +135,8 @@ async function logView(id, step) {
 }
 
 async function route() {
+  const mine = ++generation;
+  view = { replaceChildren: (...kids) => { if (mine === generation) root.replaceChildren(...kids); } };
   clearInterval(poll);
   refresh = () => {}; // the data views are not live: a finished version does not change
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
