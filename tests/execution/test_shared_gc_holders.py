@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select
 from dataferry import Datastore, Experiment, Pipeline, PythonScriptStep, Workspace
 from dataferry.catalog import now
 from dataferry.catalog.schema import snapshot_holds
+from dataferry.errors import DatastoreNotFoundError
 from dataferry.execution.lifecycle import gc
 from dataferry.execution.pipeline_run import PipelineRun
 from dataferry.execution.shared_snapshots import publish_snapshots
@@ -240,3 +241,23 @@ def test_a_run_submitted_from_the_other_folder_keeps_its_snapshot_for_a_rerun(
     again = PipelineRun(Experiment(second, "e"), run.id).rerun("say")
     assert again.wait_for_completion(show_output=False) == "Finished"
     assert (second.path / "snapshots" / kept).is_dir()  # fetched by its hash
+
+
+def test_gc_naming_the_default_datastore_collects_the_shared_folders(
+    pair: tuple[Workspace, Workspace],
+) -> None:
+    first, second = pair
+    publish_snapshots(first, [_snapshot_folder(first)])
+    report = gc(second, older_than="1d", datastore="team_store")
+    assert [i.name for i in report.shared] == [ORPHAN]
+    assert _stored(first) == []
+
+
+def test_gc_naming_an_unknown_datastore_fails_before_deleting(
+    pair: tuple[Workspace, Workspace],
+) -> None:
+    first, second = pair
+    publish_snapshots(first, [_snapshot_folder(first)])
+    with pytest.raises(DatastoreNotFoundError, match="no_such_store"):
+        gc(second, older_than="1d", datastore="no_such_store")
+    assert _stored(first) == [ORPHAN]
