@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -427,4 +428,9 @@ snapshot_holds = Table(
     Column("hash", String(128), primary_key=True),
     Column("token", String(64), primary_key=True),
     Column("taken_at", UtcDateTime(), nullable=False),
+    # the submitting process (migration 0033): a hold of one gone from this host no
+    # longer holds; NULL in a hold an older dataferry took (the expiry alone decides)
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer(), nullable=True),
+    Column("started_at", Float(), nullable=True),
 )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import psutil
 
 from dataferry.execution import run_layout
+from dataferry.storage import process_identity
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -33,8 +34,6 @@ DRIVER_MODULE = "dataferry.execution.driver"
 NUDGE_SIGNAL = signal.SIGURG
 # psutil's errors for a process that is gone, or not ours to look at
 _UNREADABLE = (psutil.NoSuchProcess, psutil.AccessDenied)
-# two reads of one process's start time agree to this much (it is derived from ticks)
-_SAME_START_S = 0.05
 
 
 def mark_driver(run_folder: Path) -> None:
@@ -48,7 +47,7 @@ def mark_driver(run_folder: Path) -> None:
     mark = run_layout.driver_mark(run_folder)
     mark.parent.mkdir(parents=True, exist_ok=True)
     draft = mark.with_name(f"{mark.name}.{pid}")
-    draft.write_text(f"{pid} {_started_at(pid) or 0.0:.3f}\n")
+    draft.write_text(f"{pid} {process_identity.started_at(pid) or 0.0:.3f}\n")
     os.replace(draft, mark)
 
 
@@ -64,10 +63,7 @@ def marked_driver(run_folder: Path) -> int | None:
     if mark is None:
         return None
     pid, started = mark
-    now_started = _started_at(pid)
-    if now_started is None or abs(now_started - started) > _SAME_START_S:
-        return None
-    return pid if is_running(pid) else None
+    return pid if process_identity.is_alive(pid, started) else None
 
 
 def _read_mark(run_folder: Path) -> tuple[int, float] | None:
@@ -161,14 +157,6 @@ def _exists(pid: int) -> bool:
     return True
 
 
-def _started_at(pid: int) -> float | None:
-    """When ``pid`` started (seconds since the epoch); None if it is gone."""
-    try:
-        return float(psutil.Process(pid).create_time())
-    except _UNREADABLE:
-        return None
-
-
 def step_processes(run_folder: Path) -> list[int]:
     """Processes working for a step of the run whose folder is ``run_folder``.
 
@@ -235,13 +223,7 @@ def stop_processes(pids: Iterable[int], *, wait_s: float) -> list[int]:
         time.sleep(0.01)
 
 
-def is_running(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie (a zombie no longer writes)."""
-    try:
-        status = psutil.Process(pid).status()
-    except _UNREADABLE:
-        return False
-    return status not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+is_running = process_identity.is_running  # also named here: its callers are here
 
 
 def _members(groups: set[int]) -> set[int]:

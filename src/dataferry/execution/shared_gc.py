@@ -73,7 +73,8 @@ def shared_garbage(workspace: Workspace) -> list[SharedItem]:
 
 def collect_shared(workspace: Workspace, items: list[SharedItem]) -> list[SharedItem]:
     """Delete ``items`` (from ``shared_garbage``); return those deleted. A snapshot
-    that a run or submit has come to use since it was listed is kept.
+    that a run or submit has come to use since it was listed is kept. The holds that
+    no longer hold (``snapshot_holds.prune``) are deleted first.
 
     Raises:
         StorageError: one cannot be deleted (the message names it; those before it
@@ -82,6 +83,7 @@ def collect_shared(workspace: Workspace, items: list[SharedItem]) -> list[Shared
     location = shared_default_location(workspace)
     if location is None:
         return []
+    snapshot_holds.prune(workspace.catalog)
     done = []
     for item in items:
         if item.kind == SNAPSHOT and not _is_unfinished(item):

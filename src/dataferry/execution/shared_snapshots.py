@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from dataferry.data.workspace import Workspace
     from dataferry.storage.location import StorageLocation
+    from dataferry.storage.staging import StagedPlace, Staging
 
 PREFIX = "dataferry/snapshots"  # on the default datastore
 MANIFEST = "manifest.json"
@@ -115,10 +116,29 @@ def _publish(location: StorageLocation, folder: Path, path: str) -> None:
         try:
             staging.commit(staged, merge=False)
         except TargetExistsError:  # another folder stored the same content first
-            staging.discard(staged)
+            _settle_existing(staging, staged)
         except Exception:
             staging.discard(staged)  # nothing of it is left under the staging prefix
             raise
+
+
+def _settle_existing(staging: Staging, staged: StagedPlace) -> None:
+    """The folder ``staged`` goes to holds files already: keep it if it is committed;
+    else (a gc killed mid-delete left part of it without its commit marker, or another
+    submit's commit is still under way) commit over it, merging. Its name is the
+    content hash, so every file there is this content's own: never a mix.
+
+    Raises:
+        StorageError: the datastore refused the commit.
+    """
+    if staging.tree_signatures(staged.path) is not None:
+        staging.discard(staged)
+        return
+    try:
+        staging.commit(staged, merge=True)
+    except Exception:
+        staging.discard(staged)
+        raise
 
 
 def local_snapshot(workspace: Workspace, stored: str, step: str) -> Path:
