@@ -29,6 +29,7 @@ CLIENT_MODULES = frozenset(
         "dataferry._extras",
         "dataferry._lazy",
         "dataferry._names",
+        "dataferry._record",
         "dataferry.catalog",
         "dataferry.catalog.status",
         "dataferry.data",
@@ -106,8 +107,18 @@ CLIENT_MODULES = frozenset(
 
 # never worth their import time to a script that only builds and submits: the agent
 # reads the catalog (SQLAlchemy); steps read data (pyarrow, pandas); the CLI renders
-# (rich, click)
-HEAVY = ("sqlalchemy", "pyarrow", "pandas", "numpy", "rich", "click")
+# (rich, click); value classes are records, not dataclasses, whose import pulls in
+# inspect, ast and dis and whose classes cost ~1 ms each to build
+HEAVY = (
+    "sqlalchemy",
+    "pyarrow",
+    "pandas",
+    "numpy",
+    "rich",
+    "click",
+    "dataclasses",
+    "inspect",
+)
 # standard modules that only copying a new snapshot, an upload or logging needs: a
 # fully reused submission (its snapshot taken before) loads none of them
 REUSED_SPARES = ("logging", "socket", "shutil", "tempfile")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from dataferry import (
     PythonScriptStep,
     Workspace,
 )
+from dataferry._record import replace
 from dataferry.catalog.run_store import TERMINAL, RunStore
 from dataferry.errors import OutputLocationBusyError, PipelineValidationError
 from dataferry.storage.places import physical_place

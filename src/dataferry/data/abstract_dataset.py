@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from dataferry._lazy import LazyPattern
 from dataferry.data.seeds import new_seed
 from dataferry.data.sources import ResolvedFile, check_http, resolve_sources
 from dataferry.errors import (
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 D = TypeVar("D", bound="AbstractDataset")
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][\w.\- ]{0,254}$")
+_NAME_RE = LazyPattern(r"^[A-Za-z0-9][\w.\- ]{0,254}$")
 
 
 def check_dataset_name(name: object) -> str:

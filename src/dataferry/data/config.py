@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dataferry._record import record
 from dataferry.errors import WorkspaceNotFoundError
 
 CONFIG_DIRS = (".azureml", "aml_config")
@@ -15,7 +15,7 @@ CONFIG_FILES = ("config.json", "project.json")
 DEFAULT_WORKSPACE_DIR = ".dataferry"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class WorkspaceConfig:
     """What a config file says: the Azure keys (kept, not needed) and where the data is."""
 

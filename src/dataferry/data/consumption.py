@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from typing import Any
 
+from dataferry._lazy import LazyPattern
 from dataferry.data.compute_path import check_path_on_compute
 from dataferry.data.kinds import is_tabular_dataset, is_workspace
 from dataferry.errors import DatasetError, InvalidNameError, PipelineTypeError
 
-_NAME_RE = re.compile(r"^[a-zA-Z_]+[a-zA-Z0-9_]*$")
+_NAME_RE = LazyPattern(r"^[a-zA-Z_]+[a-zA-Z0-9_]*$")
 _ENV_NAMES = {"path", "ld_library_path", "user", "logname", "home", "pwd", "shell"}
 MODES = ("direct", "download", "mount", "hdfs")
 

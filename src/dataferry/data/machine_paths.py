@@ -112,7 +112,7 @@ def resolved_spec(workspace: Workspace, spec: DatastoreSpec) -> DatastoreSpec:
         return spec
     if is_shared(workspace):
         _refuse_foreign(workspace, spec.name)
-    from dataclasses import replace
+    from dataferry._record import replace
 
     options = {**spec.options, "path": resolved_local(workspace.path, path)}
     return replace(spec, options=options)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from dataferry._extras import protocol_hint
+from dataferry._record import field, record
 from dataferry.data.datapath import datastore_path, resolve_datastore
 from dataferry.data.url_credentials import datastore_location_for_url
 from dataferry.errors import (
@@ -36,7 +36,7 @@ Source = dict[str, str]
 _HTTP = ("http://", "https://")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ResolvedFile:
     """One file of a dataset: where it is, and its path as the dataset shows it."""
 
@@ -94,7 +94,7 @@ def parse_sources(path: Any) -> tuple[list[Source], Workspace | None]:
     return sources, (workspaces[0] if workspaces else None)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _StorePath:
     """A path on a Datastore object."""
 
@@ -106,7 +106,7 @@ class _StorePath:
         return self.store.workspace
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _NamedPath:
     """A path on a datastore given by its name, looked up once the workspace is known."""
 

@@ -23,6 +23,7 @@ standard library is imported here: this module is on the submitting script's pat
 from __future__ import annotations
 
 import _socket  # the C module: ``socket`` builds enums that take 10 ms to import
+import functools
 import hashlib
 import json
 import os
@@ -96,6 +97,16 @@ def private_runtime_dir() -> Path | None:
 
 def code_key() -> str:
     """16 hex digits naming the agent this interpreter and this dataferry code need."""
+    package, newest, count = _code_stamp()
+    parts = (sys.executable, package, os.environ.get("PYTHONPATH", ""), newest, count)
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _code_stamp() -> tuple[str, str, str]:
+    """The package folder, its newest ``.py`` mtime and its ``.py`` count, walked once a
+    process: the code this process runs is what it imported, so a later edit does not
+    change which agent it needs, and a submit that finds no agent does not walk twice."""
     package = Path(__file__).resolve().parent.parent
     newest = 0
     count = 0
@@ -109,14 +120,7 @@ def code_key() -> str:
                 elif entry.name.endswith(".py"):
                     newest = max(newest, entry.stat().st_mtime_ns)
                     count += 1
-    parts = (
-        sys.executable,
-        os.fspath(package),
-        os.environ.get("PYTHONPATH", ""),
-        str(newest),
-        str(count),
-    )
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+    return os.fspath(package), str(newest), str(count)
 
 
 def socket_path(folder: Path, key: str) -> Path:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
+from dataferry._lazy import LazyPattern
 from dataferry.errors import InvalidNameError, PipelineTypeError
 from dataferry.pipeline.checks import (
     as_dict,
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from dataferry.data.workspace import Workspace
 
-_NAME_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
+_NAME_RE = LazyPattern(r"^[a-zA-Z0-9][\w\-]{0,254}$")
 _PIPELINE_KWARGS = {
     "pipeline_parameters",
     "pipeline_params",

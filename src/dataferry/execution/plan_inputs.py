@@ -6,9 +6,9 @@ a parameter into the data it stands for, so consumers never look parameters up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dataferry._record import field, record
 from dataferry.errors import PlanFormatError
 from dataferry.execution.plan_values import (
     DataPathRef,
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 OutputKey = tuple[str, str]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, slots=True, kw_only=True)
 class _Port:
     """What every input has: its name, how it is given to the step, and where."""
 
@@ -45,7 +45,7 @@ class _Port:
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, slots=True, kw_only=True)
 class DatasetInput(_Port):
     """A dataset, or a dataset parameter."""
 
@@ -74,7 +74,7 @@ class DatasetInput(_Port):
         return {**self._base_json(self.kind), "dataset": self.source.to_json()}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class OutputView:
     """How a step reads an upstream output: as files, or as a tabular dataset."""
 
@@ -86,7 +86,7 @@ class OutputView:
         return {"tabular": self.tabular, "transforms": self.transforms}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, slots=True, kw_only=True)
 class UpstreamOutputInput(_Port):
     """An output of another step of the same run."""
 
@@ -114,7 +114,7 @@ class UpstreamOutputInput(_Port):
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, slots=True, kw_only=True)
 class DataPathInput(_Port):
     """A path on a datastore (a DataPath or DataReference), or a DataPath parameter."""
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dataferry._record import field, record
 from dataferry.errors import PlanFormatError, PlanVersionError
 from dataferry.execution.plan_inputs import InputBinding, input_from_json
 from dataferry.execution.plan_json import (
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 PLAN_VERSION = 3
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Registration:
     """``register_on_complete``: the dataset an output becomes a version of."""
 
@@ -76,7 +76,7 @@ class Registration:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, slots=True, kw_only=True)
 class OutputTarget:
     """Where one output of a step is committed, and how the step writes it.
 
@@ -137,7 +137,7 @@ class OutputTarget:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EnvironmentSpec:
     """The environment a step asks for; resolved where the step runs
     (``dataferry.execution.environments.resolve_environment``).
@@ -166,7 +166,7 @@ class EnvironmentSpec:
         return bool(self.request) and "pip" in (self.request or {})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, slots=True, kw_only=True)
 class PlanNode:
     """One step of the plan: what it runs, with which data, and its options.
 
@@ -282,7 +282,7 @@ class PlanNode:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Plan:
     """Every step of a run, in an order where each step comes after its producers."""
 

@@ -7,9 +7,9 @@ and ``ParamRef.resolve`` the one place that looks a parameter up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from dataferry._record import record
 from dataferry.errors import PlanFormatError
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ParamRef:
     """A pipeline parameter, by name, whose value the run's parameters hold."""
 
@@ -73,7 +73,7 @@ def resolve_value(value: T | ParamRef, parameters: Mapping[str, Any]) -> T | Any
     return value.resolve(parameters) if isinstance(value, ParamRef) else value
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DatasetRef:
     """A dataset by definition: what a dataset input (or dataset parameter) reads."""
 
@@ -91,7 +91,7 @@ class DatasetRef:
         return cls(_str(data["kind"], "kind"), dict(data["definition"]), data.get("id"))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DataPathRef:
     """A path on a datastore: what a DataPath input (or DataPath parameter) reads."""
 
@@ -111,35 +111,35 @@ class DataPathRef:
 # -- arguments ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LiteralArg:
     """An argument given as text."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class InputArg:
     """The path (or dataset id) of one of the step's inputs."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class OutputArg:
     """The folder the step writes one of its outputs to."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ParamArg:
     """A pipeline parameter's value (also given as ``$AML_PARAMETER_<name>``)."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StepParamArg:
     """A value of the step's ``params`` (``"parameter:<name>"`` in the arguments)."""
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from dataferry._lazy import LazyPattern
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -25,7 +27,7 @@ AUTO_NAME = "auto_name"
 
 
 # what ``OutputFileDatasetConfig()`` names an unnamed output (``pipeline.outputs``)
-_GENERATED_OUTPUT = re.compile(r"output_[0-9a-f]{8}")
+_GENERATED_OUTPUT = LazyPattern(r"output_[0-9a-f]{8}")
 
 
 class NameTokens:

@@ -9,8 +9,9 @@ the first call.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from dataferry._record import record
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from dataferry.execution.model import Model
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModelSource:
     """Whose files a run registers from: the step run (or run), its experiment, and
     whether it is asked from inside the running step (whose ``./outputs`` counts at

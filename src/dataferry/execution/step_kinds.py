@@ -8,10 +8,10 @@ entry in ``STEP_KINDS``; the driver does not change.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from dataferry._record import record
 from dataferry.errors import PlanFormatError
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class StepKind(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ScriptStepKind:
     """A Python script of the step's snapshot, run by the step's interpreter."""
 
@@ -59,7 +59,7 @@ class ScriptStepKind:
         return cls(node["script"])
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CommandStepKind:
     """A command: an argv list, or (``shell``) one string run by bash.
 
@@ -93,7 +93,7 @@ class CommandStepKind:
         return cls(bool(node["shell"]))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ParallelStepKind:
     """A ParallelRunStep: dataferry's parallel driver runs ``script`` (the entry
     script) over mini-batches, in the step's process and the workers it starts."""

@@ -16,8 +16,9 @@ each thing:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from dataferry._record import record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from dataferry.execution.agent_client import AgentLink
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WorkspaceFacts:
     """What submit checks a pipeline against: the workspace's default datastore, the
     names of its registered datastores (lower case: names are case-insensitive) and
@@ -53,7 +54,7 @@ class WorkspaceFacts:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunRequest:
     """A run to record: its id, experiment, plan JSON and options, and its step runs
     ``(step run id, node id, step name)`` in plan order."""

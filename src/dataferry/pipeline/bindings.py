@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numbers
 import os
-from dataclasses import dataclass
 from typing import Any
 
+from dataferry._record import record
 from dataferry.data.consumption import DatasetConsumptionConfig
 from dataferry.data.kinds import (
     is_compute_binding,
@@ -36,7 +36,7 @@ from dataferry.pipeline.parameters import PipelineParameter
 
 # slots: a big pipeline holds one of each per port, and objects without a __dict__
 # are half the work for the cyclic garbage collector while the steps are built
-@dataclass(slots=True)
+@record(slots=True)
 class InputSpec:
     """One input of a step.
 
@@ -57,7 +57,7 @@ class InputSpec:
     auto_name: bool = False
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class OutputSpec:
     """One output of a step (an OutputDatasetConfig, a PipelineData or a promoted one)."""
 
@@ -67,7 +67,7 @@ class OutputSpec:
     auto_name: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ArgRef:
     """An argument that resolves at run time: ``input``, ``output`` or ``param``."""
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataferry._extras import import_extra
+from dataferry._lazy import LazyPattern
 from dataferry.errors import (
     EnvironmentArgumentError,
     EnvironmentDefinitionError,
@@ -35,7 +35,7 @@ CURATED_PREFIXES = ("AzureML-", "Microsoft-")
 ENVIRONMENT_FILE = "azureml_environment.json"
 CONDA_FILE = "conda_dependencies.yml"
 DOCKERFILE = "BaseDockerfile"
-_PYTHON_VERSION = re.compile(r"^\d+(\.\d+){0,2}(\.\*)?$")
+_PYTHON_VERSION = LazyPattern(r"^\d+(\.\d+){0,2}(\.\*)?$")
 
 
 def is_curated(name: str | None) -> bool:
@@ -459,7 +459,7 @@ def _yaml(data: dict[str, Any]) -> str:
     return text
 
 
-_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
+_LABEL_RE = LazyPattern(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
 
 
 def _check_labels(name: str, labels: Sequence[object]) -> None:

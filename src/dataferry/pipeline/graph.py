@@ -5,12 +5,12 @@ Pure: building and validating a graph reads no data and writes nothing.
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dataferry._lazy import LazyPattern
+from dataferry._record import field, record
 from dataferry.data.compute_path import normalise_path_on_compute, places_overlap
 from dataferry.errors import PipelineTypeError, StepDefinitionError
 from dataferry.pipeline.bindings import ArgRef
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 _ALLOWED_KWARGS = {"enable_email_notification"}
 
 
-@dataclass
+@record
 class Node:
     """A step in the graph, with its id and the ids it must wait for."""
 
@@ -110,7 +110,7 @@ def _step_names(names: list[str]) -> str:
     return f"steps {shown}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
-_NOT_SLUG = re.compile(r"[^A-Za-z0-9_]+")
+_NOT_SLUG = LazyPattern(r"[^A-Za-z0-9_]+")
 
 
 def _slug(name: str) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import copy
 import os
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dataferry._lazy import LazyPattern
+from dataferry._record import field, record
 from dataferry.data.column_types import header_mode, normalise
 from dataferry.data.compute_path import check_path_on_compute
 from dataferry.data.consumption import DatasetConsumptionConfig, validate_port_name
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
     from dataferry.data.datastore import Datastore
 
-_WORD = re.compile(r"^\w+$")
+_WORD = LazyPattern(r"^\w+$")
 
 
 class _Origin:
@@ -42,7 +43,7 @@ class _Origin:
         self.producers: list[Any] = []  # the steps that list the output (one, if valid)
 
 
-@dataclass
+@record
 class Registration:
     """``register_on_complete``: a new dataset version once the output is committed."""
 
@@ -52,8 +53,8 @@ class Registration:
 
 
 PLACEHOLDERS = ("{run-id}", "{output-name}")
-_VALID_PLACEHOLDER = re.compile(r"\{(?:run-id|output-name)\}")
-_BRACED = re.compile(r"\{[^{}]*\}|[{}]")
+_VALID_PLACEHOLDER = LazyPattern(r"\{(?:run-id|output-name)\}")
+_BRACED = LazyPattern(r"\{[^{}]*\}|[{}]")
 
 
 def _destination(destination: Any, output: str) -> tuple[Any, str] | None:

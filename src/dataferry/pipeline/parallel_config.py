@@ -6,9 +6,9 @@ nothing is read or written.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
+from dataferry._lazy import LazyPattern
 from dataferry.errors import ParallelRunConfigError
 from dataferry.pipeline.checks import as_dict, as_str_list, type_error
 from dataferry.pipeline.environment import Environment
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 DEFAULT_APPEND_ROW_FILE = "parallel_run_step.txt"
 OUTPUT_ACTIONS = ("append_row", "summary_only")
 LOGGING_LEVELS = ("WARNING", "INFO", "DEBUG")
-_SIZE = re.compile(r"^(\d+)([kKmMgG][bB])?$")
+_SIZE = LazyPattern(r"^(\d+)([kKmMgG][bB])?$")
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _BAD_FILE_CHARS = set('~"#%&*:<>?/\\{}|')
 _WHERE = "ParallelRunConfig"

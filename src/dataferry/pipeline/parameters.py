@@ -6,6 +6,7 @@ import numbers
 import re
 from typing import Any
 
+from dataferry._lazy import LazyPattern
 from dataferry.data.kinds import is_datapath, is_dataset, is_tabular_dataset
 from dataferry.errors import ParameterTypeError, StepDefinitionError
 from dataferry.pipeline.checks import type_error
@@ -62,8 +63,8 @@ class PipelineParameter:
 
 
 # re.ASCII: \d is 0-9 only, as the service's parser reads it ('١٢' is not 12)
-_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
-_FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
+_INT_TEXT = LazyPattern(r"\s*[+-]?\d+\s*", re.ASCII)
+_FLOAT_TEXT = LazyPattern(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
 
 
 def coerce_override(param: PipelineParameter, value: Any) -> Any:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from dataferry._lazy import LazyPattern
 from dataferry.errors import DatastoreShapeError
 
 if TYPE_CHECKING:
@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 # Azure's rules: containers, ADLS filesystems and shares 3-63 lowercase letters, digits
 # and single hyphens, starting and ending with a letter or digit; accounts 3-24
 # lowercase letters and digits. $root, $web and $logs are the system containers.
-_CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+_CONTAINER = LazyPattern(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 _SYSTEM_CONTAINERS = ("$root", "$web", "$logs")
-_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
-_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
+_ACCOUNT = LazyPattern(r"^[a-z0-9]{3,24}$")
+_HOST = LazyPattern(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
 _CONTAINER_OPTIONS = {
     "azure_blob": "container_name",
     "azure_data_lake_gen2": "filesystem",

@@ -18,9 +18,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
+from dataferry._record import record
 from dataferry.storage.transfer_progress import TransferProgress, TransferSnapshot
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def hash_bytes(data: bytes) -> str:
     return str(blake3.blake3(data).hexdigest())
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HashedFile:
     """A file's signature and the hash of its content."""
 

@@ -10,13 +10,13 @@ are all derived from these entries. Nothing here imports a cloud SDK.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import MappingProxyType
 
+from dataferry._record import record
 from dataferry.errors import DatastoreError
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CliFlag:
     """One option of a kind's ``dataferry datastore register-*`` command.
 
@@ -37,7 +37,7 @@ class CliFlag:
         return f"--{name}-env" if self.env else f"--{name}"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DatastoreKind:
     """What one kind of datastore is (see the module docstring)."""
 

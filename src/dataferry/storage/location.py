@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from dataferry._lazy import logger
+from dataferry._record import record
 from dataferry.errors import PathNotFoundError, StorageError
 from dataferry.storage.commit_marker import visible_files
 from dataferry.storage.paths import normalise_datastore_path
@@ -38,7 +38,7 @@ def has_glob(path: str) -> bool:
     return any(ch in _GLOB_CHARS for ch in path)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FileSignature:
     """What identifies one version of a file cheaply: a changed file changes this."""
 
@@ -49,7 +49,7 @@ class FileSignature:
     etag: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StorageLocation:
     """A datastore's filesystem and root; paths given to it are relative to the root.
 

@@ -9,16 +9,15 @@ pipeline layer may use it.
 
 from __future__ import annotations
 
-import re
-
+from dataferry._lazy import LazyPattern
 from dataferry.errors import DatastorePathError
 
 RESERVED_PREFIX = ".dataferry-"  # staging prefixes and commit markers
 _GLOB_CHARS = frozenset("*?[]")
 MAX_PATH_CHARS = 1024  # Azure's limit for a blob name
 MAX_SEGMENT_BYTES = 255  # a file name on most local filesystems
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_DRIVE = re.compile(r"^[A-Za-z]:(/|$)")  # C:/data, after backslashes became slashes
+_URL = LazyPattern(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_DRIVE = LazyPattern(r"^[A-Za-z]:(/|$)")  # C:/data, after backslashes became slashes
 
 
 def normalise_datastore_path(

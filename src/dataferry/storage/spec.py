@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dataferry._lazy import LazyPattern
+from dataferry._record import field, record
 from dataferry.errors import (
     DatastoreError,
     InvalidNameError,
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from dataferry.storage.location import StorageLocation
     from dataferry.storage.secrets import SecretStore
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+_NAME_RE = LazyPattern(r"^[A-Za-z0-9_]{1,255}$")
 
 
 def validate_datastore_name(name: object) -> str:
@@ -47,7 +47,7 @@ def validate_datastore_name(name: object) -> str:
     return name.lower()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DatastoreSpec:
     """A datastore registration as the catalog stores it (no secret values)."""
 

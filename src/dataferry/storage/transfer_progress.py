@@ -13,8 +13,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from dataferry._record import record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,7 +39,7 @@ def _seconds(seconds: float) -> str:
     return f"{seconds / 60:.1f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TransferSnapshot:
     """Where a transfer is: ``bytes_done`` of ``total_bytes``, ``files_done`` of
     ``total_files``, after ``elapsed_s`` seconds."""
