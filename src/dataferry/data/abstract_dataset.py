@@ -69,7 +69,7 @@ def parse_version(version: object) -> int | None:
 
 
 MAX_VERSION = 2**63 - 1  # what the catalog's integer column holds
-_DIGITS = re.compile(r"[0-9]{1,19}")
+_DIGITS = LazyPattern(r"[0-9]{1,19}")
 
 
 def _shown(version: object) -> str:
