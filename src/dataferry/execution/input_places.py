@@ -21,6 +21,7 @@ from dataferry.errors import RunError
 from dataferry.storage.bind_mount import BindMount, bind_unavailable
 from dataferry.storage.fuse_mount import FuseMount, MountedFile
 from dataferry.storage.integrity import remove_tree, seal
+from dataferry.storage.read_pin import mount_pin
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -125,20 +126,33 @@ def mount_records(step_dir: Path) -> Path:
 
 
 def fuse_view(
-    place: Path, files: list[ResolvedFile], *, one_file: bool, record: Path
+    place: Path,
+    files: list[ResolvedFile],
+    *,
+    one_file: bool,
+    record: Path,
+    step_log: Path,
 ) -> tuple[str, FuseMount]:
     """A read-only FUSE mount of exactly ``files`` (all on one datastore) at ``place``;
     return the path the step is given and the mount (stopped by ``release_inputs``).
 
+    The mount keeps the pins the files were listed under: once an output among them
+    is overwritten, its reads fail with EIO and ``step_log`` is told why
+    (``storage.mount_guard``).
+
     Raises:
+        OutputChangedError: an output among ``files`` was overwritten since they were
+            listed (nothing is mounted).
         MountError: the mount did not start.
     """
+    check_unchanged(files, f"mounting input files at {place}")
     mount = FuseMount(place, record)
     entries = [
         MountedFile(os.path.relpath(local_target(str(place), f), place), f.full)
         for f in files
     ]
-    mount.start(files[0].location.fs, entries)
+    pin = mount_pin(f.pin for f in files if f.pin is not None)
+    mount.start(files[0].location.fs, entries, pin, step_log)
     return (local_target(str(place), files[0]) if one_file else str(place)), mount
 
 

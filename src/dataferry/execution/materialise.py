@@ -47,6 +47,7 @@ from dataferry.execution.plan_inputs import (
     UpstreamOutputInput,
 )
 from dataferry.execution.registration import tabular_sources
+from dataferry.execution.run_layout import stderr_path
 from dataferry.storage.fuse_mount import clean_recorded_mount, fuse_unavailable
 from dataferry.storage.integrity import (
     differences,
@@ -368,7 +369,13 @@ def _bind_paths(
     if remote and why_not is None:
         ctx.stage(f"mounting input '{spec.name}'")
         record = mount_records(ctx.step_dir) / f"{spec.name}.json"
-        value, fuse = fuse_view(place, files, one_file=one_file, record=record)
+        value, fuse = fuse_view(
+            place,
+            files,
+            one_file=one_file,
+            record=record,
+            step_log=stderr_path(ctx.step_dir),
+        )
         bound = BoundInput(spec.name, spec.style, "mount", value, lineage, place, guard)
         bound.fuse = fuse
         return bound

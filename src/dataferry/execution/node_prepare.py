@@ -30,7 +30,7 @@ from dataferry.execution.input_places import (
     mount_records,
 )
 from dataferry.execution.materialise import BoundInput
-from dataferry.execution.run_layout import work_dir
+from dataferry.execution.run_layout import stderr_path, work_dir
 from dataferry.execution.shared_snapshots import fetch_by_hash
 from dataferry.storage.fuse_mount import fuse_unavailable
 from dataferry.storage.integrity import remove_tree, seal
@@ -135,7 +135,13 @@ def _bind(spec: NodeSpec, step: NodeStep, given: NodeInput) -> BoundInput:
     why_not = fuse_unavailable() if len(locations) == 1 else "it spans datastores"
     if given.mode == "mount" and why_not is None:
         record = mount_records(step.folder) / f"{given.name}.json"
-        value, fuse = fuse_view(place, files, one_file=given.one_file, record=record)
+        value, fuse = fuse_view(
+            place,
+            files,
+            one_file=given.one_file,
+            record=record,
+            step_log=stderr_path(step.folder),
+        )
         bound = BoundInput(given.name, given.style, "mount", value, place=place)
         bound.fuse = fuse
         return bound

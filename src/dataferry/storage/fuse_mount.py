@@ -40,9 +40,12 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import MountError
 from dataferry.storage import bind_mount
+from dataferry.storage.mount_guard import MountGuard
 
 if TYPE_CHECKING:
     import fsspec
+
+    from dataferry.storage.read_pin import MountPin
 
 FUSE_ENV = "DATAFERRY_FUSE"  # "off": behave as if FUSE were not available
 _READY_S = 15.0  # how long a helper may take to show its mount
@@ -103,8 +106,18 @@ class FuseMount:
         self.record = record
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self, fs: fsspec.AbstractFileSystem, files: list[MountedFile]) -> None:
+    def start(
+        self,
+        fs: fsspec.AbstractFileSystem,
+        files: list[MountedFile],
+        pin: MountPin | None = None,
+        step_log: Path | None = None,
+    ) -> None:
         """Mount ``files`` of ``fs`` read-only at ``mount_point`` (made, must not exist).
+
+        ``pin``: the commit markers the files were listed under; while the mount lives,
+        a read of an output overwritten since fails with EIO and one line saying so is
+        appended to ``step_log`` (``mount_guard``). None: nothing is checked.
 
         Raises:
             MountError: the helper did not show the mount within its time; the message
@@ -127,7 +140,7 @@ class FuseMount:
         self._write_record()
         assert self._process.stdin is not None
         with self._process.stdin as pipe:
-            pipe.write(pickle.dumps((fs, files)))
+            pipe.write(pickle.dumps((fs, files, pin, step_log)))
         self._wait_ready(log)
 
     def _write_record(self) -> None:
@@ -204,8 +217,14 @@ def _is_helper(pid: int) -> bool:
 class _ReadOnlyView:
     """fusepy operations over a fixed set of files: read-only, nothing else visible."""
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, files: list[MountedFile]) -> None:
+    def __init__(
+        self,
+        fs: fsspec.AbstractFileSystem,
+        files: list[MountedFile],
+        guard: MountGuard | None = None,
+    ) -> None:
         self.fs = fs
+        self.guard = guard
         self.files = {"/" + f.display.strip("/"): f for f in files}
         self.dirs: dict[str, set[str]] = {"/": set()}
         for path in self.files:
@@ -259,6 +278,8 @@ class _ReadOnlyView:
         found = self.files.get(path)
         if found is None:
             raise FuseOSError(errno.ENOENT)
+        if self.guard is not None:
+            self.guard.opening(found.full)
         handle = self.fs.open(
             found.full, "rb", block_size=_BLOCK, cache_type="blockcache"
         )
@@ -271,8 +292,16 @@ class _ReadOnlyView:
 
     def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
         handle = self.handles[fh]
+        if self.guard is None:
+            handle.seek(offset)
+            data: bytes = handle.read(size)
+            return data
+        self.guard.refuse_if_broken()
+        fetches = _fetches(handle)
         handle.seek(offset)
-        data: bytes = handle.read(size)
+        data = handle.read(size)
+        if fetches is None or _fetches(handle) != fetches:
+            self.guard.fetched(self.files[path].full)
         return data
 
     def release(self, path: str, fh: int) -> int:
@@ -309,6 +338,13 @@ class _ReadOnlyView:
         return 0
 
 
+def _fetches(handle: Any) -> int | None:
+    """How many blocks ``handle`` fetched from the store so far (fsspec's read cache
+    counts them); None for a file with no such cache: its every read is a fetch."""
+    count = getattr(getattr(handle, "cache", None), "miss_count", None)
+    return count if isinstance(count, int) else None
+
+
 def _watch_parent(mount_point: str) -> None:
     """Unmount when the process that started this helper is gone (the FUSE loop then
     returns and the helper exits): a driver killed with ``kill -9`` leaves no mount."""
@@ -322,11 +358,11 @@ def _serve(mount_point: str) -> None:
     from fuse import FUSE
 
     # the driver that started this helper wrote it, through a pipe only it holds
-    fs, files = pickle.loads(sys.stdin.buffer.read())  # noqa: S301
+    fs, files, pin, step_log = pickle.loads(sys.stdin.buffer.read())  # noqa: S301
     threading.Thread(target=_watch_parent, args=(mount_point,), daemon=True).start()
-    FUSE(
-        _ReadOnlyView(fs, files), mount_point, foreground=True, ro=True, nothreads=True
-    )
+    guard = MountGuard(fs, pin, mount_point, step_log) if pin and pin.markers else None
+    view = _ReadOnlyView(fs, files, guard)
+    FUSE(view, mount_point, foreground=True, ro=True, nothreads=True)
 
 
 if __name__ == "__main__":

@@ -72,3 +72,35 @@ def changed_error(outputs: list[str], what: str, attempts: int) -> OutputChanged
         f"({times}), so what was read could mix its old and new files; read it "
         "again once the step writing it is done."
     )
+
+
+@dataclass(frozen=True)
+class MountPin:
+    """The pins of a mount's files as its helper process checks them: no location
+    (the helper has the filesystem already), so it pickles small.
+
+    ``markers``: each commit marker's full path and the bytes read when the files were
+    listed; ``outputs``: each marker's output as ``datastore:/output``, for messages.
+    """
+
+    markers: Mapping[str, bytes] = field(default_factory=dict)
+    outputs: Mapping[str, str] = field(default_factory=dict)
+
+    def governing(self, full: str) -> tuple[str, ...]:
+        """The markers of the outputs ``full`` (a file's full path) belongs to."""
+        return tuple(
+            m for m in self.markers if full.startswith(posixpath.dirname(m) + "/")
+        )
+
+
+def mount_pin(pins: Iterable[ReadPin]) -> MountPin:
+    """One ``MountPin`` of every marker the ``pins`` went through (each pin once)."""
+    unique = {id(pin): pin for pin in pins}
+    markers: dict[str, bytes] = {}
+    outputs: dict[str, str] = {}
+    for pin in unique.values():
+        for path, raw in pin.markers.items():
+            markers[path] = raw
+            folder = pin.location.relative_path(posixpath.dirname(path))
+            outputs[path] = pin.location.url(folder)
+    return MountPin(markers, outputs)
