@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest revision in migrations/versions; a test keeps the two in step
-HEAD_REVISION = "0023"
+HEAD_REVISION = "0032"
 _KNOWN = {
     "0001",
     "0002",
@@ -30,6 +30,7 @@ _KNOWN = {
     "0020",
     "0022",
     "0023",
+    "0032",
 }
 _SQLITE_FILE = (
     "sqlite:///"  # the URL of a SQLite file, as Workspace.catalog_url makes it

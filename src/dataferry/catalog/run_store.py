@@ -18,6 +18,7 @@ from dataferry.catalog.schema import (
     lineage,
     metrics,
     outputs,
+    pending_commits,
     runs,
     step_runs,
 )
@@ -601,8 +602,8 @@ class RunStore:
             run_events.move_steps(conn, to, moves)
 
     def restart_step(self, step_run_id: str, explanation: str) -> None:
-        """Put a step run its dead driver had begun back to NotStarted: its leases and
-        the inputs it recorded are dropped, in one transaction with the move. A step
+        """Put a step run its dead driver had begun back to NotStarted: its leases,
+        its commits on record and the inputs it recorded are dropped, in one transaction with the move. A step
         still NotStarted (its driver died before recording the start) is only cleaned.
 
         Raises:
@@ -611,6 +612,12 @@ class RunStore:
         with self.catalog.write() as conn:
             conn.execute(leases.delete().where(leases.c.step_run_id == step_run_id))
             conn.execute(lineage.delete().where(lineage.c.step_run_id == step_run_id))
+            # the resume settled what its commit left (discard_step) and stages anew
+            conn.execute(
+                pending_commits.delete().where(
+                    pending_commits.c.step_run_id == step_run_id
+                )
+            )
             reset: dict[str, Any] = {
                 "started_at": None,
                 "ended_at": None,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -175,6 +176,23 @@ leases = Table(
     Column("step_run_id", String(64), nullable=False),
     Column("run_id", String(64), nullable=False),
     Column("acquired_at", UtcDateTime(), nullable=False),
+)
+
+# an output commit under way: written before the storage commit begins, deleted once
+# it has ended; one left behind names a writer that was killed mid-commit, which an
+# open of the workspace settles (``data.commit_settling``) once that writer is gone
+pending_commits = Table(
+    "pending_commits",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("datastore", String(255), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("step_run_id", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    # the writer's process start time (seconds since the epoch): a reused pid differs
+    Column("pid_started", Float, nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
 )
 
 lineage = Table(

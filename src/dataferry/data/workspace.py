@@ -109,6 +109,16 @@ class Workspace:
             bind(self)
         self._catalog: SqlCatalog | None = None
         _ensure_folder(config)
+        self._commits_settled = False
+        from dataferry.data.commit_settling import quick_pending
+
+        # a commit whose writer was killed is settled as the workspace opens: with a
+        # SQLite catalog now if one is on record, else when the catalog first opens
+        found = quick_pending(self.catalog_url)
+        if found:
+            self._settle_killed_commits()
+        elif found is False:
+            self._commits_settled = True
 
     @staticmethod
     def _lookup(name: str) -> Path:
@@ -308,7 +318,16 @@ class Workspace:
 
             self._catalog = SqlCatalog(self.catalog_url)
             _ensure_builtin_datastores(self)
+        if not self._commits_settled:
+            self._settle_killed_commits()
         return self._catalog
+
+    def _settle_killed_commits(self) -> None:
+        """Settle the commits on record whose writer is gone (``commit_settling``)."""
+        self._commits_settled = True  # once per open; it reads the catalog itself
+        from dataferry.data.commit_settling import settle_killed_commits
+
+        settle_killed_commits(self)
 
     @property
     def secrets(self) -> SecretStore:

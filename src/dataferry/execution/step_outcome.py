@@ -274,7 +274,7 @@ class StepOutcomes:
         """
         places = [output_place(o.spec, state.record.id) for o in state.staged]
         with failures_at(f"step '{state.node.name}'", places):
-            committed = commit_outputs(state.staged)
+            committed = commit_outputs(state.staged, self.store.catalog)
             try:  # what will be registered is checked before anything is recorded
                 planned = plan_registrations(self.ws, state.node, committed)
             except Exception:
