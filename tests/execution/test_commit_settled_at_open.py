@@ -1,10 +1,13 @@
-"""A workspace open settles an output commit whose writer was killed mid-commit.
+"""The first use of the catalog settles an output commit whose writer was killed
+mid-commit.
 
 A separate process opens the workspace, stages ``{a,b,c}.csv`` over an output that
-holds ``{a,b}.csv`` and commits it through ``commit_outputs`` (so the commit is on
-record in the catalog), killing itself with SIGKILL at a chosen point. A fresh process
-then only opens the workspace: the output must read whole (old or new), with nothing
-left staged and no commit on record. A live writer's commit is never settled.
+holds ``{a,b}.csv``, puts the commit on record as a step's move to Running does, and
+commits it through ``commit_outputs``, killing itself with SIGKILL at a chosen point.
+A fresh process then opens the workspace and uses its catalog: the output must read
+whole (old or new), with nothing left staged and no commit on record. A live writer's
+commit is never settled. (Real drivers killed while a step runs or inside its step
+commit: ``test_commit_records``.)
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ COMMITTER = """
 import os, signal, sys
 from pathlib import Path
 from dataferry import Datastore, Workspace
+from dataferry.catalog import now, pending_commits
+from dataferry.data.commit_settling import this_writer
 from dataferry.execution.commit import StagedOutput, commit_outputs
 from dataferry.execution.plan_model import OutputTarget
 from dataferry.storage import staging_local, staging_object
@@ -70,11 +75,19 @@ elif kill_at == "second_copy":
 spec = OutputTarget(name="out", type="dataset_output", mode="upload", datastore=name,
                     path_template="data/out", overwrite=True)
 staged = StagedOutput(spec, loc, "data/out", folder, step_run_id="gone_1")
-commit_outputs([staged], ws.catalog)
+with ws.catalog.write() as conn:  # as the step's move to Running records it
+    pending_commits.record_in(
+        conn, pending_commits.rows(this_writer(), "gone_1", [(name, "data/out")], now())
+    )
+commit_outputs([staged])
 print("committed")
 """
 
-OPEN = "import sys; from dataferry import Workspace; Workspace.from_config(sys.argv[1])"
+# the first use of the catalog in a process settles (a bare open reads nothing)
+OPEN = (
+    "import sys; from dataferry import Workspace;"
+    " Workspace.from_config(sys.argv[1]).datastores"
+)
 
 
 def project(workspace: Workspace) -> str:
@@ -211,11 +224,10 @@ def test_a_writer_on_another_host_with_a_live_run_is_left_alone(
 def test_an_open_with_nothing_on_record_settles_nothing(
     workspace: Workspace,
 ) -> None:
-    from dataferry.data.commit_settling import quick_pending, settle_killed_commits
+    from dataferry.data.commit_settling import settle_killed_commits
 
-    assert quick_pending(workspace.catalog_url) is False
-    assert quick_pending("postgresql://nowhere/db") is None
     assert settle_killed_commits(workspace) == []
+    assert on_record(workspace) == []
 
 
 # -- Azure Blob on Azurite ---------------------------------------------------------------

@@ -178,9 +178,10 @@ leases = Table(
     Column("acquired_at", UtcDateTime(), nullable=False),
 )
 
-# an output commit under way: written before the storage commit begins, deleted once
-# it has ended; one left behind names a writer that was killed mid-commit, which an
-# open of the workspace settles (``data.commit_settling``) once that writer is gone
+# an output commit that may be under way: written as its step moves to Running,
+# deleted in the transaction that ends the step; one left behind names a driver
+# killed while the step ran or committed, which the first use of the catalog settles
+# (``data.commit_settling``) once that writer is gone
 pending_commits = Table(
     "pending_commits",
     metadata,
@@ -193,6 +194,8 @@ pending_commits = Table(
     # the writer's process start time (seconds since the epoch): a reused pid differs
     Column("pid_started", Float, nullable=False),
     Column("started_at", UtcDateTime(), nullable=False),
+    # every step that ran with outputs deletes its records by step run as it ends
+    Index("ix_pending_commits_step_run_id", "step_run_id"),
 )
 
 lineage = Table(

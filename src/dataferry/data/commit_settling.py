@@ -1,29 +1,30 @@
-"""Settling, at a workspace open, output commits whose writer was killed.
+"""Settling output commits whose writer was killed, at the first use of the catalog.
 
-A commit is on record in the catalog while it lasts (``catalog.pending_commits``). A
-record left behind when its writer is gone is settled the way ``resume`` and ``gc``
-settle one (``Staging.discard_step``): on an object store the interrupted publish is
-finished or undone (``storage.commit_recovery``) so the output reads whole, old or new;
-on a local datastore, whose commit is a rename, the staging leftovers are removed.
+A step's output commits are on record in the catalog from its move to Running to its
+end (``catalog.pending_commits``). A record left behind when its writer (the driver)
+is gone is settled the way ``resume`` and ``gc`` settle one (``Staging.discard_step``):
+on an object store an interrupted publish is finished or undone
+(``storage.commit_recovery``) so the output reads whole, old or new; on a local
+datastore, whose commit is a rename, the staging leftovers are removed.
 
 The writer is gone when (the rule ``resume`` applies to a driver):
 
 - on this host: no process has its pid with its start time (a reused pid is another);
 - on another host: its run has ended (the lease rule: a lease of an ended run is
-  stale). A live run elsewhere is never settled from here: its own open, ``resume``
+  stale). A live run elsewhere is never settled from here: its own host, ``resume``
   or ``gc`` settles it.
 
-An open where nothing is pending costs one query: on a SQLite catalog, read with the
-standard library before SQLAlchemy is loaded (``quick_pending``).
+A process where nothing is on record pays one query, once (``Workspace.catalog``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
-import sqlite3
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from dataferry.data.process_identity import start_time
 
 if TYPE_CHECKING:
     from dataferry.catalog.pending_commits import PendingCommit, Writer
@@ -31,79 +32,49 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_SQLITE_FILE = "sqlite:///"
 _SAME_START_S = 0.01  # two start times of one process differ by rounding only
-
-
-def quick_pending(url: str) -> bool | None:
-    """Whether the SQLite catalog file ``url`` has a commit on record; None when that
-    cannot be told without opening the catalog (another database, no file yet, a
-    catalog not yet migrated)."""
-    if not url.startswith(_SQLITE_FILE):
-        return None
-    path = Path(url.removeprefix(_SQLITE_FILE))
-    if not path.is_file():
-        return None
-    try:
-        # read-only, as migrate.is_current_sqlite: never waits for nor blocks a writer
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
-        try:
-            row = conn.execute("SELECT 1 FROM pending_commits LIMIT 1").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return None
-    return row is not None
+_ME: dict[int, Writer] = {}  # by pid: a forked child is another writer
 
 
 def this_writer() -> Writer:
-    """This process, as a commit's record names its writer."""
-    import os
-
-    import psutil
-
-    from dataferry.catalog.pending_commits import Writer
-
+    """This process, as a commit's record names its writer (looked up once)."""
     pid = os.getpid()
-    return Writer(socket.gethostname(), pid, float(psutil.Process(pid).create_time()))
+    found = _ME.get(pid)
+    if found is None:
+        from dataferry.catalog.pending_commits import Writer
+
+        started = start_time(pid)
+        assert started is not None  # this process runs
+        found = _ME[pid] = Writer(socket.gethostname(), pid, started)
+    return found
 
 
-def writer_alive(workspace: Workspace, record: PendingCommit) -> bool:
+def writer_alive(record: PendingCommit) -> bool:
     """Whether the writer of ``record`` may still be committing (see the module)."""
     writer = record.writer
     if writer.host == socket.gethostname():
         return _process_alive(writer)
-    from dataferry.catalog.run_store import RunStore
     from dataferry.catalog.status import TERMINAL
 
-    store = RunStore(workspace.catalog)
-    try:
-        run = store.get_run(store.get_step_run(record.step_run_id).run_id)
-    except LookupError:
-        return True  # a run another host has not recorded yet: not ours to judge
-    return run.status not in TERMINAL
+    # a run this catalog does not know (yet): not ours to judge
+    return record.run_status is None or record.run_status not in TERMINAL
 
 
 def _process_alive(writer: Writer) -> bool:
-    import psutil
-
     try:
-        process = psutil.Process(writer.pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return abs(float(process.create_time()) - writer.started) < _SAME_START_S
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
+        started = start_time(writer.pid)
+    except PermissionError:
         return True  # another user's process: it may be the writer
+    return started is not None and abs(started - writer.started) < _SAME_START_S
 
 
 def settle_killed_commits(workspace: Workspace) -> list[str]:
     """Settle every commit on record whose writer is gone; return the places settled
-    (``datastore:/path``). One query when nothing is on record.
+    (``datastore:/path``). One query when nothing is on record; a live writer's
+    commit (a step running now) costs a look at its process, no write.
 
     A commit that cannot be settled now (its store does not answer) is logged and
-    kept on record, for the next open; a datastore no longer registered has nothing
+    kept on record, for the next process; a datastore no longer registered has nothing
     left to settle, and its record is dropped.
     """
     from dataferry.catalog import pending_commits
@@ -115,9 +86,7 @@ def settle_killed_commits(workspace: Workspace) -> list[str]:
     me = this_writer()
     settled = []
     for record in records:
-        if writer_alive(workspace, record) or not pending_commits.claim(
-            catalog, record, me
-        ):
+        if writer_alive(record) or not pending_commits.claim(catalog, record, me):
             continue
         if _settle(workspace, record):
             pending_commits.end(catalog, [record.id])
@@ -137,8 +106,8 @@ def _settle(workspace: Workspace, record: PendingCommit) -> bool:
         return True
     except (DataferryError, OSError) as exc:
         log.warning(
-            "could not settle the commit of %s:/%s killed at %s (step run %s); the "
-            "next open of the workspace tries again: %s",
+            "could not settle the commit of %s:/%s on record since %s (step run %s); "
+            "the next process that uses the catalog tries again: %s",
             record.datastore,
             record.path,
             record.started_at,
@@ -147,7 +116,8 @@ def _settle(workspace: Workspace, record: PendingCommit) -> bool:
         )
         return False
     log.warning(
-        "settled the commit of %s:/%s whose writer (pid %d on %s) was killed at %s",
+        "settled the commit of %s:/%s whose writer (pid %d on %s) is gone; on "
+        "record since %s",
         record.datastore,
         record.path,
         record.writer.pid,

@@ -42,6 +42,9 @@ def _log() -> logging.Logger:
 
 BUILTIN_DATASTORES = ("workspaceblobstore", "workspacefilestore")
 _META_FILE = "workspace.json"
+# catalogs (by URL) whose killed commits this process has settled: a check is one
+# query, paid by the first use of each catalog and not by every open
+_SETTLED: set[str] = set()
 _WORKSPACE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -109,16 +112,6 @@ class Workspace:
             bind(self)
         self._catalog: SqlCatalog | None = None
         _ensure_folder(config)
-        self._commits_settled = False
-        from dataferry.data.commit_settling import quick_pending
-
-        # a commit whose writer was killed is settled as the workspace opens: with a
-        # SQLite catalog now if one is on record, else when the catalog first opens
-        found = quick_pending(self.catalog_url)
-        if found:
-            self._settle_killed_commits()
-        elif found is False:
-            self._commits_settled = True
 
     @staticmethod
     def _lookup(name: str) -> Path:
@@ -318,13 +311,15 @@ class Workspace:
 
             self._catalog = SqlCatalog(self.catalog_url)
             _ensure_builtin_datastores(self)
-        if not self._commits_settled:
-            self._settle_killed_commits()
+            if self.catalog_url not in _SETTLED:
+                self._settle_killed_commits()
         return self._catalog
 
     def _settle_killed_commits(self) -> None:
-        """Settle the commits on record whose writer is gone (``commit_settling``)."""
-        self._commits_settled = True  # once per open; it reads the catalog itself
+        """Settle the commits on record whose writer is gone (``commit_settling``),
+        once per catalog per process: a bare open pays nothing, the first use one
+        query."""
+        _SETTLED.add(self.catalog_url)  # first: settling uses the catalog itself
         from dataferry.data.commit_settling import settle_killed_commits
 
         settle_killed_commits(self)

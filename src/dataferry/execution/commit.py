@@ -28,7 +28,6 @@ from dataferry.storage.staging import StagedPlace
 
 if TYPE_CHECKING:
     from dataferry.catalog.run_store import RunStore
-    from dataferry.catalog.sql_catalog import SqlCatalog
     from dataferry.data.workspace import Workspace
     from dataferry.execution.plan_model import OutputTarget
     from dataferry.storage import StorageLocation
@@ -263,19 +262,16 @@ def _seal(staged: StagedOutput) -> dict[str, list[Any]] | None:
     return to_record(tree_signatures(loc, staged.path) or {})
 
 
-def commit_outputs(
-    outputs: list[StagedOutput], catalog: SqlCatalog | None = None
-) -> list[dict[str, Any]]:
+def commit_outputs(outputs: list[StagedOutput]) -> list[dict[str, Any]]:
     """Commit every output of a step, or none: if one fails, those already moved into a
     place that was empty before are taken back out (a merge into an existing folder
     cannot be undone and is left; the catalog, which records nothing, is what counts).
 
-    With ``catalog``, the commits are on record there while they last
-    (``catalog.pending_commits``), so a workspace open settles them if this process
-    is killed in the middle (``data.commit_settling``).
+    A process killed in the middle leaves the commit on record in the catalog since
+    the step's move to Running (``catalog.pending_commits``): it is settled once this
+    process is gone (``data.commit_settling``).
     """
     rows: list[dict[str, Any]] = []
-    on_record = _record_commits(outputs, catalog)
     try:
         for staged in outputs:
             was_empty = not staged.location.exists(staged.path)
@@ -284,29 +280,7 @@ def commit_outputs(
     except BaseException:
         undo_commits(outputs)
         raise
-    finally:  # ended either way: a failure is discarded (settled) by this process
-        if catalog is not None and on_record:
-            from dataferry.catalog import pending_commits
-
-            pending_commits.end(catalog, on_record)
     return rows
-
-
-def _record_commits(
-    outputs: list[StagedOutput], catalog: SqlCatalog | None
-) -> list[str]:
-    if catalog is None or not outputs:
-        return []
-    # imported here: a script that only builds a pipeline loads no catalog code
-    from dataferry.catalog import pending_commits
-    from dataferry.data.commit_settling import this_writer
-
-    return pending_commits.begin(
-        catalog,
-        this_writer(),
-        outputs[0].step_run_id,
-        [(staged.location.name, staged.path) for staged in outputs],
-    )
 
 
 def undo_commits(outputs: list[StagedOutput]) -> None:

@@ -1,4 +1,4 @@
-"""output commits under way, settled at a workspace open once their writer is gone
+"""output commits that may be under way, settled once their writer is gone
 
 Revision ID: 0032
 Revises: 0023
@@ -28,6 +28,9 @@ def upgrade() -> None:
         sa.Column("pid_started", sa.Float(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pending_commits")),
+    )
+    op.create_index(
+        "ix_pending_commits_step_run_id", "pending_commits", ["step_run_id"]
     )
 
 
