@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import RowMapping, Select, and_, bindparam, func, select, update
 
-from dataferry.catalog import run_events, step_commit
+from dataferry.catalog import pending_commits, run_events, step_commit
 from dataferry.catalog.bulk_insert import insert_many
 from dataferry.catalog.db_guard import guard_public
 from dataferry.catalog.locks import insert_new, lock
@@ -545,6 +545,8 @@ class RunStore:
         reuse: Mapping[str, Any] | None = None,
         preparing_since: datetime | None = None,
         preparing_note: Mapping[str, Any] | None = None,
+        commits: Sequence[Mapping[str, Any]] = (),
+        forget_commits: bool = False,
         **values: Any,
     ) -> None:
         """Move a step run to ``to`` (setting ``values``), with its event, in one
@@ -558,6 +560,10 @@ class RunStore:
         row does not say so yet: its move to Preparing (``started_at``, its event of
         that time, with ``preparing_note``) goes first, in the same transaction (a step
         that prepares in milliseconds takes one transaction to begin, not two).
+        ``commits``: records of the output commits its driver may leave half done
+        (``pending_commits.rows``), written with a move to Running; ``forget_commits``
+        deletes the step's records, with a move that ends it (no transaction of
+        their own: issue 8 counts them).
 
         Raises:
             RunNotFoundError: no step run has that id.
@@ -575,6 +581,9 @@ class RunStore:
                     lineage.insert(),  # one executemany; every row has the same keys
                     [{**row, "step_run_id": step_run_id} for row in inputs],
                 )
+            pending_commits.record_in(conn, commits)
+            if forget_commits:
+                pending_commits.forget_in(conn, step_run_id)
             run_events.move_step(
                 conn,
                 step_run_id,
@@ -601,9 +610,10 @@ class RunStore:
             run_events.move_steps(conn, to, moves)
 
     def restart_step(self, step_run_id: str, explanation: str) -> None:
-        """Put a step run its dead driver had begun back to NotStarted: its leases and
-        the inputs it recorded are dropped, in one transaction with the move. A step
-        still NotStarted (its driver died before recording the start) is only cleaned.
+        """Put a step run its dead driver had begun back to NotStarted: its leases,
+        its commits on record and the inputs it recorded are dropped, in one
+        transaction with the move. A step still NotStarted (its driver died before
+        recording the start) is only cleaned.
 
         Raises:
             StatusTransitionError: the step run has ended (a Finished step is kept).
@@ -611,6 +621,8 @@ class RunStore:
         with self.catalog.write() as conn:
             conn.execute(leases.delete().where(leases.c.step_run_id == step_run_id))
             conn.execute(lineage.delete().where(lineage.c.step_run_id == step_run_id))
+            # the resume settled what its commit left (discard_step) and stages anew
+            pending_commits.forget_in(conn, step_run_id)
             reset: dict[str, Any] = {
                 "started_at": None,
                 "ended_at": None,

@@ -178,6 +178,26 @@ leases = Table(
     Column("acquired_at", UtcDateTime(), nullable=False),
 )
 
+# an output commit that may be under way: written as its step moves to Running,
+# deleted in the transaction that ends the step; one left behind names a driver
+# killed while the step ran or committed, which the first use of the catalog settles
+# (``data.commit_settling``) once that writer is gone
+pending_commits = Table(
+    "pending_commits",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("datastore", String(255), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("step_run_id", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    # the writer's process start time (seconds since the epoch): a reused pid differs
+    Column("pid_started", Float, nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    # every step that ran with outputs deletes its records by step run as it ends
+    Index("ix_pending_commits_step_run_id", "step_run_id"),
+)
+
 lineage = Table(
     "lineage",
     metadata,

@@ -1,5 +1,6 @@
 """Recording a finished step in one transaction: outputs, lineage, dataset versions,
-lease release, the Finished status and their events, all or nothing.
+lease release, the end of its commits on record, the Finished status and their
+events, all or nothing.
 
 The bytes are moved into place before this runs; if the transaction fails (or the
 process dies inside it) nothing of the step is recorded, the step is not Finished, and
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, update
 
+from dataferry.catalog import pending_commits
 from dataferry.catalog.prebuilt import checked
 from dataferry.catalog.run_events import append_event, move_step
 from dataferry.catalog.schema import leases, lineage, outputs
@@ -114,6 +116,8 @@ def _record(
         )
         writes.wrote()
     registered = [_register(conn, commit, reg, writes) for reg in commit.registrations]
+    if commit.outputs:  # their commits, on record since the step began, have ended
+        pending_commits.forget_in(conn, commit.step_run_id)
     conn.execute(_LEASES_DELETE, {"_step_run_id": commit.step_run_id})
     writes.wrote()
     move_step(

@@ -42,6 +42,9 @@ def _log() -> logging.Logger:
 
 BUILTIN_DATASTORES = ("workspaceblobstore", "workspacefilestore")
 _META_FILE = "workspace.json"
+# catalogs (by URL) whose killed commits this process has settled: a check is one
+# query, paid by the first use of each catalog and not by every open
+_SETTLED: set[str] = set()
 _WORKSPACE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -308,7 +311,18 @@ class Workspace:
 
             self._catalog = SqlCatalog(self.catalog_url)
             _ensure_builtin_datastores(self)
+            if self.catalog_url not in _SETTLED:
+                self._settle_killed_commits()
         return self._catalog
+
+    def _settle_killed_commits(self) -> None:
+        """Settle the commits on record whose writer is gone (``commit_settling``),
+        once per catalog per process: a bare open pays nothing, the first use one
+        query."""
+        _SETTLED.add(self.catalog_url)  # first: settling uses the catalog itself
+        from dataferry.data.commit_settling import settle_killed_commits
+
+        settle_killed_commits(self)
 
     @property
     def secrets(self) -> SecretStore:

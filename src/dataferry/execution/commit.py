@@ -265,7 +265,12 @@ def _seal(staged: StagedOutput) -> dict[str, list[Any]] | None:
 def commit_outputs(outputs: list[StagedOutput]) -> list[dict[str, Any]]:
     """Commit every output of a step, or none: if one fails, those already moved into a
     place that was empty before are taken back out (a merge into an existing folder
-    cannot be undone and is left; the catalog, which records nothing, is what counts)."""
+    cannot be undone and is left; the catalog, which records nothing, is what counts).
+
+    A process killed in the middle leaves the commit on record in the catalog since
+    the step's move to Running (``catalog.pending_commits``): it is settled once this
+    process is gone (``data.commit_settling``).
+    """
     rows: list[dict[str, Any]] = []
     try:
         for staged in outputs:

@@ -13,10 +13,11 @@ import socket
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from dataferry.catalog import now
+from dataferry.catalog import now, pending_commits
 from dataferry.catalog.run_store import committed_outputs
 from dataferry.catalog.status import EventKind, StepStatus
 from dataferry.catalog.step_commit import StepCommit
+from dataferry.data.commit_settling import this_writer
 from dataferry.data.machine_paths import home_of
 from dataferry.errors import DataferryError, InputChangedError
 from dataferry.execution import run_layout
@@ -133,8 +134,10 @@ class StepOutcomes:
         return {"preparing_since": since, "preparing_note": PREPARING_NOTE}
 
     def started(self, state: StepState, pid: int | None) -> None:
-        """Record the step as Running with its pid, what it reads and why it was not
-        reused, before its process may run."""
+        """Record the step as Running with its pid, what it reads, why it was not
+        reused and the commits of its staged outputs (this driver is their writer:
+        killed before the step ends, they are settled once it is gone), before its
+        process may run."""
         inputs = [
             {"role": "input", "name": b.name, "mode": b.mode, "value": b.value}
             | {k: b.lineage.get(k) for k in ("dataset_id", "datastore", "path")}
@@ -146,11 +149,19 @@ class StepOutcomes:
             **self._preparing_move(state),
             inputs=inputs,
             reuse=_reuse_event(state, reuse=False),
+            commits=self._commits(state),
             fingerprint=state.fingerprint,
             explanation=state.explanation,
             log_dir=run_layout.stored_path(self.ws, self.step_dir(state)),
             details=self.details(state, pid=pid, host=socket.gethostname()),
         )
+
+    def _commits(self, state: StepState) -> list[dict[str, Any]]:
+        """The records of the step's output commits, for its move to Running."""
+        if not state.staged:
+            return []
+        places = [(o.location.name, o.path) for o in state.staged]
+        return pending_commits.rows(this_writer(), state.record.id, places, now())
 
     def reused(self, state: StepState, prep: Preparation) -> None:
         """Record the step as Finished with the outputs of the step run it reuses."""
@@ -237,6 +248,7 @@ class StepOutcomes:
             **self._preparing_move(state),
             fingerprint=state.fingerprint,
             explanation=state.explanation,
+            forget_commits=bool(state.staged),  # on record if it got to Running
             ended_at=now(),
             details=self.details(state, error=message, error_type=type(exc).__name__),
         )
@@ -340,6 +352,7 @@ class StepOutcomes:
         self.store.move_step(
             state.record.id,
             status,
+            forget_commits=bool(state.staged),  # discarded by this driver
             ended_at=now(),
             exit_code=code,
             details=self.details(state, **extra),

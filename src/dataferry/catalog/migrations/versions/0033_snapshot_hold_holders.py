@@ -4,7 +4,7 @@ A hold whose process is gone from its host no longer keeps its snapshot from gc;
 holds an older dataferry took have none of these and expire after an hour, as before.
 
 Revision ID: 0033
-Revises: 0023
+Revises: 0032
 Create Date: 2027-02-24 10:00:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0033"
-down_revision = "0023"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 
