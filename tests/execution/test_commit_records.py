@@ -141,7 +141,9 @@ def test_a_running_steps_commits_are_on_record_until_it_ends(
     driver = RunStore(workspace.catalog).get_run(run.id).driver_pid
     assert on_record(workspace) == [("workspaceblobstore", step.id, driver)]
 
-    go.write_text(code)
+    # written aside, then renamed: the step never reads a created, still empty file
+    (tmp_path / "go.part").write_text(code)
+    (tmp_path / "go.part").rename(go)
 
     assert (
         run.wait_for_completion(
