@@ -85,7 +85,9 @@ def _run_script(spec: NodeSpec, step: NodeStep, log_relay: Any) -> int:
     out, err = stdout_path(step.folder), stderr_path(step.folder)
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = {"stdout": str(out), "stderr": str(err)}
-    tail = LogTail(log_relay, spec.step_run_id, paths) if log_relay else None
+    tail = (
+        LogTail(log_relay, spec.step_run_id, paths) if log_relay is not None else None
+    )
     with tail or contextlib.nullcontext():
         with open(out, "a", encoding="utf-8") as fh:
             fh.writelines(f"dataferry: {note}\n" for note in step.notes)

@@ -277,7 +277,9 @@ class RayExecutor:
             task = self._remote
         remote = task.options(name=f"dataferry:{step.name}", **options)
         handle.node_result = None
-        handle.ref = remote.remote(spec, relay) if relay else remote.remote(spec)
+        handle.ref = (
+            remote.remote(spec, relay) if relay is not None else remote.remote(spec)
+        )
         # the first look at the cluster comes a check period after submission: a
         # short step never pays for a GCS call
         handle.fit_checked = time.monotonic()
