@@ -13,24 +13,31 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dataferry.execution import process_contract
 from dataferry.execution.environments import resolve_environment
 from dataferry.execution.executors import ray_task
+from dataferry.execution.executors.ray_logs import LogTail
 from dataferry.execution.materialise import release_inputs
 from dataferry.execution.node_prepare import node_root, prepare_on_node
 from dataferry.execution.node_spec import NodeResult, StagedOnNode
 from dataferry.execution.run_layout import stderr_path, stdout_path
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dataferry.execution.commit import StagedOutput
     from dataferry.execution.node_prepare import NodeStep
     from dataferry.execution.node_spec import NodeSpec
 
 
-def run_on_node(spec: NodeSpec) -> NodeResult:
+def run_on_node(spec: NodeSpec, log_relay: Any = None) -> NodeResult:
     """Run one step here (see the module docstring); return its result.
+
+    ``log_relay``: a ``ray_logs.LogRelay`` actor handle; when given, what the
+    script writes to stdout and stderr is sent to it as the step runs (the driver
+    appends it to the run's log files), the last of it before this returns.
 
     Raises:
         StepSpecError: the spec lacks the snapshot or a datastore the step uses.
@@ -41,7 +48,7 @@ def run_on_node(spec: NodeSpec) -> NodeResult:
     """
     step = prepare_on_node(spec)
     try:
-        code = _run_script(spec, step)
+        code = _run_script(spec, step, log_relay)
         staged = tuple(_hand_over(o) for o in step.staged) if code == 0 else ()
     except BaseException:
         _discard(step)
@@ -55,8 +62,9 @@ def run_on_node(spec: NodeSpec) -> NodeResult:
     )
 
 
-def _run_script(spec: NodeSpec, step: NodeStep) -> int:
-    """Write the contract and run the step's command; its exit code."""
+def _run_script(spec: NodeSpec, step: NodeStep, log_relay: Any) -> int:
+    """Write the contract and run the step's command (its logs sent to
+    ``log_relay`` as it runs, when given); its exit code."""
     node = spec.node
     env_root = node_root(spec)  # the environment cache is the node's: built once
     resolved = resolve_environment(node.environment, env_root)
@@ -76,17 +84,30 @@ def _run_script(spec: NodeSpec, step: NodeStep) -> int:
     process_contract.write_context(contract, step.folder)
     out, err = stdout_path(step.folder), stderr_path(step.folder)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "a", encoding="utf-8") as fh:
-        fh.writelines(f"dataferry: {note}\n" for note in step.notes)
+    paths = {"stdout": str(out), "stderr": str(err)}
+    tail = (
+        LogTail(log_relay, spec.step_run_id, paths) if log_relay is not None else None
+    )
+    with tail or contextlib.nullcontext():
+        with open(out, "a", encoding="utf-8") as fh:
+            fh.writelines(f"dataferry: {note}\n" for note in step.notes)
+        return _run_command(contract, step, spec.env, resolved.interpreter)
+
+
+def _run_command(
+    contract: process_contract.StepProcess,
+    step: NodeStep,
+    env: Mapping[str, str],
+    interpreter: str,
+) -> int:
+    """Run the step's command in its own session; its exit code."""
     return ray_task.run_step(
         {
-            "argv": process_contract.argv(
-                contract, step.cwd, interpreter=resolved.interpreter
-            ),
+            "argv": process_contract.argv(contract, step.cwd, interpreter=interpreter),
             "cwd": str(step.cwd),
-            "env": {**process_contract.environment(contract, step.folder), **spec.env},
-            "stdout_path": str(out),
-            "stderr_path": str(err),
+            "env": {**process_contract.environment(contract, step.folder), **env},
+            "stdout_path": str(stdout_path(step.folder)),
+            "stderr_path": str(stderr_path(step.folder)),
         }
     )
 

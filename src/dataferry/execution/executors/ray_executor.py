@@ -30,7 +30,7 @@ from dataferry.errors import (
     ComputeNodeUnavailableError,
     ComputeUnreachableError,
 )
-from dataferry.execution.executors import ray_task
+from dataferry.execution.executors import ray_logs, ray_task
 from dataferry.execution.executors.ray_fit import check_fits
 from dataferry.execution.parallel.ray_pool import ADDRESS_VARIABLE, OPTIONS_VARIABLE
 
@@ -83,6 +83,7 @@ class RayHandle:
     waiter: threading.Thread | None = field(default=None, repr=False)
     # what the step runner handed back (a step with a ``node_spec``), once it ended
     node_result: NodeResult | None = None
+    logs_pulled: float = 0.0  # when its node's logs were last taken from the relay
 
 
 class RayExecutor:
@@ -113,6 +114,7 @@ class RayExecutor:
         self.on_lost = on_lost
         self._remote: Any = None
         self._runner: Any = None
+        self._relay: Any = None  # the LogRelay actor, made for the first runner step
 
     # -- connecting ----------------------------------------------------------------------
 
@@ -191,9 +193,11 @@ class RayExecutor:
         ray = self.connect()
         ready, _ = ray.wait([handle.ref], timeout=0)
         if not ready:
+            self._pull_logs(handle, at_end=False)
             self._enforce(ray, handle)
             return self._unfit(ray, handle)
         self._end_waiter(handle)
+        self._pull_logs(handle, at_end=True)  # the node sent the last before ending
         try:
             return self._ended(handle, ray.get(handle.ref))
         except ray.exceptions.TaskCancelledError:
@@ -258,9 +262,10 @@ class RayExecutor:
     def _submit(self, handle: RayHandle) -> None:
         step = handle.step
         options = step_options(self.options, step.resources)
+        relay = None
         if step.node_spec is not None:  # the step runner binds, runs and stages there
             spec: Any = replace(step.node_spec, env=self._cluster_env())
-            task = self._runner
+            task, relay = self._runner, self._log_relay(ray_module=self.connect())
         else:
             spec = {
                 "argv": list(step.argv),
@@ -272,11 +277,39 @@ class RayExecutor:
             task = self._remote
         remote = task.options(name=f"dataferry:{step.name}", **options)
         handle.node_result = None
-        handle.ref = remote.remote(spec)
+        handle.ref = (
+            remote.remote(spec, relay) if relay is not None else remote.remote(spec)
+        )
         # the first look at the cluster comes a check period after submission: a
         # short step never pays for a GCS call
         handle.fit_checked = time.monotonic()
         self._watch(handle)
+
+    def _log_relay(self, ray_module: Any) -> Any:
+        """The run's ``LogRelay`` actor (made once, on the driver's node when it is
+        one of the cluster's, so a lost worker node does not take it along)."""
+        if self._relay is None:
+            strategy = ray_module.util.scheduling_strategies
+            here = ray_module.get_runtime_context().get_node_id()
+            actor = ray_module.remote(num_cpus=0, max_restarts=0)(ray_logs.LogRelay)
+            self._relay = actor.options(
+                scheduling_strategy=strategy.NodeAffinitySchedulingStrategy(
+                    here, soft=True
+                ),
+            ).remote()
+        return self._relay
+
+    def _pull_logs(self, handle: RayHandle, *, at_end: bool) -> None:
+        """Append what the step's node sent since the last pull to its log files
+        (at most every ``PULL_EVERY_S`` while it runs; always at its end)."""
+        if handle.step.node_spec is None or self._relay is None:
+            return
+        moment = time.monotonic()
+        if not at_end and moment - handle.logs_pulled < ray_logs.PULL_EVERY_S:
+            return
+        handle.logs_pulled = moment
+        paths = {"stdout": handle.step.stdout_path, "stderr": handle.step.stderr_path}
+        ray_logs.append_taken(self._relay, handle.step_run_id, paths)
 
     def _cluster_env(self) -> dict[str, str]:
         """What a step needs to start Ray work of its own on this cluster (a

@@ -5,7 +5,8 @@ runs a step without dataferry installed. The child runs in its own session (canc
 reaches its whole process group), with the prepared folder and environment, its
 stdout and stderr appended to the step's log files as it writes them. The task polls
 the child rather than blocking in ``wait``: Ray's soft cancel interrupts the task's
-Python code, which then stops the child's group (TERM, then KILL after a grace).
+Python code, which then stops the child's group and every process below the child,
+found in ``/proc`` (TERM, then KILL after a grace).
 """
 
 from __future__ import annotations
@@ -69,14 +70,52 @@ def _die_with_worker() -> None:
 
 
 def _stop_group(child: subprocess.Popen[bytes]) -> None:
-    """TERM the child's process group, KILL it if still there after the grace."""
-    _signal(child.pid, signal.SIGTERM)
+    """TERM the child's process group and every process below it (one that left the
+    group with ``setsid`` too), KILL them if still there after the grace."""
+    # taken before any signal: a descendant whose parent dies is reparented and
+    # could no longer be found from the child
+    tree = _descendants(child.pid)
+    _signal(child.pid, tree, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         child.wait(timeout=GRACE_S)
-    _signal(child.pid, signal.SIGKILL)  # its children may outlive it: the group goes
+    tree |= _descendants(child.pid)
+    _signal(child.pid, tree, signal.SIGKILL)  # children may outlive it: all go
     child.wait()
 
 
-def _signal(pgid: int, sig: signal.Signals) -> None:
+def _signal(pgid: int, tree: set[int], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _descendants(root: int) -> set[int]:
+    """The pids below ``root`` (from ``/proc``; empty where there is none)."""
+    parents: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                parent = _parent_of(entry)
+                if parent is not None:
+                    parents.setdefault(parent, []).append(int(entry))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for pid in parents.get(todo.pop(), ()):
+            if pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
+
+
+def _parent_of(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:  # it ended meanwhile
+        return None
+    # the name (field 2) is in parentheses and may hold spaces: split after it
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 else None
