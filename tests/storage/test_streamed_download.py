@@ -143,11 +143,12 @@ def test_large_files_move_in_blocks_after_the_listing(
 ) -> None:
     monkeypatch.setattr(streamed_download, "LARGE_FILE_BYTES", 1000)
     files = {f"data/f{i:02}.bin": os.urandom(500 + 100 * i) for i in range(12)}
+    files["data/alone/big.bin"] = os.urandom(5000)  # no small file makes its folder
     put(blob, files)
 
     written = blob.download(str(tmp_path / "down"), prefix="data", show_progress=False)
 
-    assert written == 12
+    assert written == 13
     assert on_disk(tmp_path / "down") == files
 
 

@@ -139,8 +139,8 @@ class _Run:
                 self._complete.append(full)
             else:
                 self._local[full] = local
+                os.makedirs(os.path.dirname(local), exist_ok=True)
                 if size < LARGE_FILE_BYTES and not self._stop.is_set():
-                    os.makedirs(os.path.dirname(local), exist_ok=True)
                     pool = _pool(SMALL_FILES_AT_ONCE)
                     self._futures.append(pool.submit(self._fetch, full, local))
 
