@@ -162,3 +162,28 @@ def test_a_file_or_nothing_takes_the_ordinary_way(
 
     assert (one, none) == (1, 0)
     assert on_disk(tmp_path / "a") == {"data/one.csv": b"a,b\n1,2\n"}
+
+
+def test_a_whole_read_gets_every_byte_of_the_blob(blob: Datastore) -> None:
+    from dataferry.storage.streamed_read import reading_whole
+
+    data = os.urandom(900_000)  # pipe_file warns from 1 MiB on
+    put(blob, {"r/blob.bin": data})
+    loc = blob.location
+
+    with reading_whole(loc, loc.full_path("r/blob.bin")) as grown:
+        reader = grown.reader()
+        got = b"".join(iter(lambda: reader.read(1 << 20), b""))
+
+    assert (grown.size, got == data) == (len(data), True)
+
+
+def test_a_whole_read_of_a_missing_blob_is_file_not_found(blob: Datastore) -> None:
+    from dataferry.storage.streamed_read import reading_whole
+
+    loc = blob.location
+    with (
+        pytest.raises(FileNotFoundError, match=r"no such file on the store"),
+        reading_whole(loc, loc.full_path("r/none.bin")),
+    ):
+        pass

@@ -33,6 +33,7 @@ from dataferry.storage.azure import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
+    from typing import IO
 
 CONNECTIONS = 80  # files (64) or blocks (2 x 8) in flight, with room to spare
 LIST_PAGE = 250  # blobs a listing page asks for (the store sends up to 5,000): the
@@ -109,6 +110,37 @@ class BlobTransfers:
             )
             with open(local, "wb") as fh:
                 stream.readinto(fh)
+
+    def open_download(
+        self, container: str, blob: str, *, max_concurrency: int, etag: str = ""
+    ) -> tuple[int, str, Callable[[IO[bytes]], object]]:
+        """Start downloading ``blob`` (its first block is asked now): its size, its
+        etag, and a call writing all of it into a seekable sink, ``max_concurrency``
+        blocks at once, each on condition of that etag. ``etag``: only this version
+        (another one raises ``TransferIncompleteError``).
+
+        Raises:
+            ConnectionError, PermissionError, FileNotFoundError: as for ``get_file``.
+            TransferIncompleteError: the blob is not (or no longer) version ``etag``.
+        """
+        path = f"{container}/{blob}"
+        condition: dict[str, Any] = {}
+        if etag:
+            from azure.core import MatchConditions
+
+            condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        with _as_oserror(path, upload=False):
+            stream = (
+                self._client()
+                .get_blob_client(container, blob)
+                .download_blob(max_concurrency=max_concurrency, **condition)
+            )
+
+        def into(sink: IO[bytes]) -> object:
+            with _as_oserror(path, upload=False):
+                return stream.readinto(sink)
+
+        return int(stream.size), str(stream.properties.etag), into
 
     def list_pages(
         self, container: str, prefix: str
@@ -189,6 +221,7 @@ def _as_oserror(path: str, *, upload: bool) -> Iterator[None]:
 def _mapped(exc: BaseException, path: str, *, upload: bool) -> OSError | None:
     from azure.core.exceptions import (
         HttpResponseError,
+        ResourceModifiedError,
         ResourceNotFoundError,
         ServiceRequestError,
         ServiceResponseError,
@@ -199,6 +232,13 @@ def _mapped(exc: BaseException, path: str, *, upload: bool) -> OSError | None:
             f"no answer for {path} within {CONNECT_TIMEOUT_S} s (connect) / "
             f"{READ_TIMEOUT_S} s (read): {type(exc).__name__}; check the endpoint "
             "and that the store is running"
+        )
+    if isinstance(exc, ResourceModifiedError):
+        from dataferry.errors import TransferIncompleteError
+
+        return TransferIncompleteError(
+            f"'{path}' was overwritten during the read (its etag changed); read it "
+            "again"
         )
     if isinstance(exc, ResourceNotFoundError):
         container = path.split("/", 1)[0]
