@@ -230,7 +230,8 @@ class StorageLocation:
             return {}
         if not isinstance(found, dict):  # adlfs on a file: a bare list of it
             return {}
-        below = self._strip(full).rstrip("/") + "/"
+        base = self._strip(full).rstrip("/")
+        below = f"{base}/" if base else ""  # a filesystem's root ("" on dirfs)
         return {
             p: i
             for p, i in found.items()
