@@ -128,3 +128,46 @@ def test_reuse_takes_each_files_signature_from_its_listing(
 
     assert _listed_signatures([*resolved, unpinned]) == dict(pin.listed)
     assert sorted(pin.listed) == sorted(files)
+
+
+def test_a_folder_is_listed_once_not_asked_whether_it_is_one_first(
+    store: StorageLocation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = put(store, 6)
+    counts = counting(store, monkeypatch)
+
+    files = store.resolve(folder)
+
+    assert [store.relative_path(f) for f in files] == sorted(
+        f"{folder}/sub{i % 3}/f{i}.csv" for i in range(6)
+    )
+    assert counts["find"] == 1
+    assert not {"isdir", "isfile", "info", "ls"} & set(counts)
+
+
+@pytest.mark.parametrize("name", ["{}/sub1/f1.csv", "{}/sub1"])
+def test_a_file_or_a_prefix_sibling_is_not_read_as_the_folder(
+    store: StorageLocation, name: str
+) -> None:
+    # "sub1" is a prefix of no other folder here, but "f1.csv" of "f1.csv.bak": a
+    # listing by prefix must keep only what is below the folder
+    folder = put(store, 6)
+    store.fs.pipe_file(store.full_path(f"{folder}/sub1/f1.csv.bak"), b"old")
+    store.fs.pipe_file(store.full_path(f"{folder}/sub1x/g.csv"), b"other")
+    store.fs.invalidate_cache()
+    path = name.format(folder)
+
+    files = [store.relative_path(f) for f in store.resolve(path)]
+
+    if path.endswith(".csv"):
+        assert files == [path]
+    else:
+        assert files == [f"{path}/f1.csv", f"{path}/f1.csv.bak", f"{path}/f4.csv"]
+
+
+def test_a_missing_folder_is_still_a_typed_error(store: StorageLocation) -> None:
+    from dataferry.errors import PathNotFoundError
+
+    put(store, 1)
+    with pytest.raises(PathNotFoundError, match=r"path 'nothing-here' matches no file"):
+        store.resolve("nothing-here")

@@ -559,6 +559,18 @@ class Datastore:
             TransferIncompleteError: a file is missing or has another size afterwards.
         """
         loc = self.location
+        from dataferry.storage.streamed_download import download_folder
+
+        streamed = download_folder(
+            loc,
+            prefix or "",
+            str(target_path),
+            overwrite=overwrite,
+            show_progress=show_progress,
+        )
+        if streamed is not None:  # listed and transferred at once
+            _warn_skipped(streamed.skipped, Path(target_path))
+            return streamed.written
         try:  # the listing's sizes and etags serve the transfer too: listed once
             fulls, pin = loc.resolve_pinned(prefix or "")
             listed = pin.listed
@@ -573,14 +585,7 @@ class Datastore:
                 skipped.append(str(local))
                 continue
             pairs.append((full, str(local)))
-        if skipped:  # one line, not one per file: a re-download skips thousands
-            logger(__name__).warning(
-                "%d files already exist in %s (first: %s) and were skipped; pass "
-                "overwrite=True to replace them.",
-                len(skipped),
-                target,
-                skipped[0],
-            )
+        _warn_skipped(skipped, target)
         # the manifest in the target lets a re-download skip what is complete
         loc.get_files(
             pairs,
@@ -731,3 +736,14 @@ class AzureFileDatastore(Datastore, kind="azure_file"):
 
 class FsspecDatastore(Datastore, kind="fsspec"):
     """Any location fsspec can open, by URL."""
+
+
+def _warn_skipped(skipped: list[str], target: Path) -> None:
+    if skipped:  # one line, not one per file: a re-download skips thousands
+        logger(__name__).warning(
+            "%d files already exist in %s (first: %s) and were skipped; pass "
+            "overwrite=True to replace them.",
+            len(skipped),
+            target,
+            skipped[0],
+        )

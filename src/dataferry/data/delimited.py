@@ -30,6 +30,7 @@ from dataferry.data.delimited_text import (
     unique_names,
 )
 from dataferry.errors import DataFormatError, DatasetValidationError
+from dataferry.storage.growing_file import GrowingFile
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -266,15 +267,21 @@ class CsvReader:
         )
         return read, parse, convert
 
-    def _open(self, index: int, f: ResolvedFile, whole: str | None = None) -> _Opened:
+    def _open(
+        self, index: int, f: ResolvedFile, whole: str | GrowingFile | None = None
+    ) -> _Opened:
         """The file as pyarrow reads it: decoded, checked, header dropped if it has
-        one; ``whole`` a local path holding all of it (``whole_input``), if any."""
+        one; ``whole`` all of it (``whole_input``: a local path or a file filling), if
+        any."""
         span = self._span
         drop = self._has_header(index) and (span is None or span[0] == 0)
         state = DecodedStream(
             self.codec, self.separator, drop_header=drop, name=f.display
         )
-        source = whole if whole is not None else open_input(f)
+        if isinstance(whole, GrowingFile):  # read as its download fills it
+            source: Any = whole.reader()
+        else:
+            source = whole if whole is not None else open_input(f)
         if span is None:
             raw = pa.input_stream(source)
         else:  # a worker's mini-batch: only its bytes are read
@@ -347,7 +354,7 @@ class CsvReader:
         schema: pa.Schema,
         streaming: bool,
         columns: list[str],
-        whole: str | None,
+        whole: str | GrowingFile | None,
     ) -> Iterator[Any]:
         as_text: set[str] = set()  # columns read again as text after a bad value
         rows = _Progress()

@@ -33,8 +33,11 @@ from dataferry.storage.azure import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
+    from typing import IO
 
 CONNECTIONS = 80  # files (64) or blocks (2 x 8) in flight, with room to spare
+LIST_PAGE = 250  # blobs a listing page asks for (the store sends up to 5,000): the
+# first transfers start after a quarter of a 1,000-file listing, not after all of it
 
 
 class BlobTransfers:
@@ -108,6 +111,66 @@ class BlobTransfers:
             with open(local, "wb") as fh:
                 stream.readinto(fh)
 
+    def open_download(
+        self, container: str, blob: str, *, max_concurrency: int, etag: str = ""
+    ) -> tuple[int, str, Callable[[IO[bytes]], object]]:
+        """Start downloading ``blob`` (its first block is asked now): its size, its
+        etag, and a call writing all of it into a seekable sink, ``max_concurrency``
+        blocks at once, each on condition of that etag. ``etag``: only this version
+        (another one raises ``TransferIncompleteError``).
+
+        Raises:
+            ConnectionError, PermissionError, FileNotFoundError: as for ``get_file``.
+            TransferIncompleteError: the blob is not (or no longer) version ``etag``.
+        """
+        path = f"{container}/{blob}"
+        condition: dict[str, Any] = {}
+        if etag:
+            from azure.core import MatchConditions
+
+            condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        with _as_oserror(path, upload=False):
+            stream = (
+                self._client()
+                .get_blob_client(container, blob)
+                .download_blob(max_concurrency=max_concurrency, **condition)
+            )
+
+        def into(sink: IO[bytes]) -> object:
+            with _as_oserror(path, upload=False):
+                return stream.readinto(sink)
+
+        return int(stream.size), str(stream.properties.etag), into
+
+    def list_pages(
+        self, container: str, prefix: str
+    ) -> Iterator[list[tuple[str, int, str]]]:
+        """The blobs of ``container`` whose names start with ``prefix``, page by page
+        as the store sends them (``LIST_PAGE`` a page): ``(name, size, etag)`` each,
+        folder placeholders left out (as adlfs's listing leaves them out).
+
+        Raises:
+            ConnectionError, PermissionError, FileNotFoundError: as for ``get_file``
+                (FileNotFoundError: no such container).
+        """
+        with _as_oserror(f"{container}/{prefix}", upload=False):
+            pages = (
+                self._client()
+                .get_container_client(container)
+                .list_blobs(
+                    name_starts_with=prefix or None,
+                    include=["metadata"],
+                    results_per_page=LIST_PAGE,
+                )
+                .by_page()
+            )
+            for page in pages:
+                yield [
+                    (b.name, int(b.size or 0), str(b.etag or "").strip('"'))
+                    for b in page
+                    if not _is_folder(b.metadata)
+                ]
+
     def _client(self) -> Any:
         with self._lock:
             if self._service is None:
@@ -158,6 +221,7 @@ def _as_oserror(path: str, *, upload: bool) -> Iterator[None]:
 def _mapped(exc: BaseException, path: str, *, upload: bool) -> OSError | None:
     from azure.core.exceptions import (
         HttpResponseError,
+        ResourceModifiedError,
         ResourceNotFoundError,
         ServiceRequestError,
         ServiceResponseError,
@@ -168,6 +232,13 @@ def _mapped(exc: BaseException, path: str, *, upload: bool) -> OSError | None:
             f"no answer for {path} within {CONNECT_TIMEOUT_S} s (connect) / "
             f"{READ_TIMEOUT_S} s (read): {type(exc).__name__}; check the endpoint "
             "and that the store is running"
+        )
+    if isinstance(exc, ResourceModifiedError):
+        from dataferry.errors import TransferIncompleteError
+
+        return TransferIncompleteError(
+            f"'{path}' was overwritten during the read (its etag changed); read it "
+            "again"
         )
     if isinstance(exc, ResourceNotFoundError):
         container = path.split("/", 1)[0]
@@ -191,6 +262,12 @@ def _mapped(exc: BaseException, path: str, *, upload: bool) -> OSError | None:
             )
         return OSError(errno.EIO, f"the store answered HTTP {status}", path)
     return None
+
+
+def _is_folder(metadata: Mapping[str, str] | None) -> bool:
+    # adlfs marks a folder it made with ``is_directory``, ADLS Gen2 with ``hdi_isfolder``
+    meta = {k.lower(): str(v).lower() for k, v in (metadata or {}).items()}
+    return "true" in (meta.get("is_directory"), meta.get("hdi_isfolder"))
 
 
 def split(fs: Any, full: str) -> tuple[str, str]:

@@ -220,9 +220,23 @@ class StorageLocation:
                 if info.get("type") == "directory":
                     infos.update(self.fs.find(d, detail=True))
             return infos
-        if self.fs.isdir(full):
-            return dict(self.fs.find(full, detail=True))
-        return {}
+        # a folder's listing says by itself that it is one: no ``isdir`` first (an
+        # object store answered both with a listing). Only entries below ``full``
+        # count: a file named ``full`` (or ``full`` + more, on a prefix listing) is not
+        # the folder's; the caller then looks ``full`` up as a file.
+        try:
+            found = self.fs.find(full, detail=True)
+        except FileNotFoundError:
+            return {}
+        if not isinstance(found, dict):  # adlfs on a file: a bare list of it
+            return {}
+        base = self._strip(full).rstrip("/")
+        below = f"{base}/" if base else ""  # a filesystem's root ("" on dirfs)
+        return {
+            p: i
+            for p, i in found.items()
+            if self._strip(p).startswith(below) and i.get("type", "file") == "file"
+        }
 
     def _visible(
         self, pattern: str, full: str, files: list[str], seen: dict[str, bytes]
