@@ -41,10 +41,12 @@ from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import TERMINAL, RunStatus, StepStatus
 from dataferry.errors import RunNotFoundError, RunStateError, StepNotFoundError
 from dataferry.execution.commit import STAGING_DIR
+from dataferry.execution.input_places import mount_records
 from dataferry.execution.pipeline_run import PipelineRun
 from dataferry.execution.processes import step_processes
 from dataferry.execution.resume import is_orphaned, resume_run
-from dataferry.execution.run_layout import run_dir
+from dataferry.execution.run_layout import run_dir, step_dir
+from dataferry.storage.fuse_mount import clean_recorded_mounts
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -182,7 +184,9 @@ class Orphan:
 
 
 @pytest.fixture
-def orphan(workspace: Workspace, tmp_path: Path, stray_pids: list[int]) -> Orphan:
+def orphan(
+    workspace: Workspace, tmp_path: Path, stray_pids: list[int]
+) -> Iterator[Orphan]:
     setup = chain(workspace, tmp_path, wait_in_b=True)
     run = setup.pipeline.submit("resume")
     ready = _wait_ready(run, setup.marker)
@@ -205,7 +209,10 @@ def orphan(workspace: Workspace, tmp_path: Path, stray_pids: list[int]) -> Orpha
     assert is_orphaned(store.get_run(run.id), workspace)
     assert step(run, "a").get_status() == "Finished"
     assert step(run, "b").get_status() == "Running"
-    return Orphan(run, setup, ready["pid"], driver_pid)
+    yield Orphan(run, setup, ready["pid"], driver_pid)
+    # a test that does not resume leaves the dead driver's mounts: resume's job
+    for s in run.get_steps():
+        clean_recorded_mounts(mount_records(step_dir(workspace, run.id, s.id)))
 
 
 @pytest.mark.slow
