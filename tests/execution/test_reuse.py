@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from dataferry import PipelineRun
 
 # Reads every file of its input (argv[1]) and writes, into its output (argv[2]), where
-# it read from (the folder of the first file, links resolved), a digest of what it
+# it read from (the folder of the first file, links resolved, as device and inode: a
+# read-only bind mount shows the same folder at another path), a digest of what it
 # read, and its other arguments.
 STEP = """
 import hashlib, json, os, sys
@@ -56,7 +57,8 @@ for folder, dirs, names in os.walk(src):
 os.makedirs(dst, exist_ok=True)
 with open(os.path.join(dst, "result.json"), "w") as fh:
     first = min(os.path.join(f, n) for f, _, ns in os.walk(src) for n in ns)
-    seen = {"read_from": os.path.dirname(os.path.realpath(first)), "digest": digest.hexdigest()}
+    st = os.stat(os.path.dirname(os.path.realpath(first)))
+    seen = {"read_from": [st.st_dev, st.st_ino], "digest": digest.hexdigest()}
     json.dump({**seen, "args": extra}, fh)
 # version 1
 """
@@ -223,8 +225,9 @@ class TestReuse:
         }
         # the rerun train read prep's original output in place
         clean = step(first, "prep").get_output_data("clean").path_on_datastore
-        read_from = Path(result(second, "train", "model")["read_from"])
-        assert read_from == (store_root / clean).resolve()
+        place = (store_root / clean).stat()
+        read_from = result(second, "train", "model")["read_from"]
+        assert read_from == [place.st_dev, place.st_ino]
 
     @pytest.mark.parametrize(
         ("folder", "ignored"),
