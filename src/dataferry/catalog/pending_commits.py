@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, bindparam, delete, select, update
 
 from dataferry.catalog.schema import pending_commits, runs, step_runs
+from dataferry.storage.process_identity import ProcessIdentity
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -30,15 +31,8 @@ if TYPE_CHECKING:
 # a first use of the catalog reads at most this many records; the rest wait for the
 # next process
 OPEN_BATCH = 100
-
-
-@dataclass(frozen=True)
-class Writer:
-    """A process that commits: its host, pid and the pid's start time."""
-
-    host: str
-    pid: int
-    started: float
+# a commit's writer: one process, named for good (host, pid, start time)
+Writer = ProcessIdentity
 
 
 @dataclass(frozen=True)

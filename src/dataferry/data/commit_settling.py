@@ -24,7 +24,7 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from dataferry.storage.process_identity import SAME_START_S, started_at
+from dataferry.storage.process_identity import is_alive, started_at
 
 if TYPE_CHECKING:
     from dataferry.catalog.pending_commits import PendingCommit, Writer
@@ -60,8 +60,7 @@ def writer_alive(record: PendingCommit) -> bool:
 
 
 def _process_alive(writer: Writer) -> bool:
-    started = started_at(writer.pid)
-    return started is not None and abs(started - writer.started) < SAME_START_S
+    return is_alive(writer.pid, writer.started)
 
 
 def settle_killed_commits(workspace: Workspace) -> list[str]:
