@@ -47,9 +47,13 @@ ws = Workspace(path=Path(ws_dir))
 step = PythonScriptStep("step.py", name="hold", source_directory=code,
                         arguments=[release])
 run = Pipeline(ws, steps=[step]).submit("start")
-children = [int(p) for p in os.listdir("/proc") if p.isdigit()
-            and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1]
-            == str(os.getpid())]
+def parent(pid):  # None for a process that ended since /proc was listed
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+children = [int(p) for p in os.listdir("/proc")
+            if p.isdigit() and parent(p) == str(os.getpid())]
 print(json.dumps({"run": run.id, "pid": os.getpid(), "children": children}))
 """
 
