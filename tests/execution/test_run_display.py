@@ -51,6 +51,37 @@ def test_feed_orders_a_steps_output_between_its_start_and_end(
     assert feed.poll() == []  # read on from where it was: nothing twice
 
 
+def test_feed_read_at_once_keeps_a_chain_in_the_order_it_ran(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # one poll after the run: the first step's end still comes before the second's start
+    src = write_script(tmp_path / "src", "say.py", "import sys\nprint(sys.argv[1])\n")
+    first, second = (
+        PythonScriptStep(
+            "say.py",
+            name=name,
+            arguments=[name],
+            source_directory=str(src),
+            allow_reuse=False,
+        )
+        for name in ("first", "second")
+    )
+    second.run_after(first)
+    run = run_pipeline(Pipeline(workspace, [second]))
+
+    texts = [(line.step, line.text) for line in RunFeed(workspace, run.id).poll()]
+    wanted = [
+        ("first", "Running"),
+        ("first", "first"),
+        ("first", "Finished"),
+        ("second", "Running"),
+        ("second", "second"),
+        ("second", "Finished"),
+        (None, "Finished"),
+    ]
+    assert [t for t in texts if t in wanted] == wanted
+
+
 def test_plain_display_writes_timestamped_lines_and_a_headline(
     workspace: Workspace, finished: PipelineRun
 ) -> None:

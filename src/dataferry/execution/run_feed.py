@@ -65,16 +65,22 @@ class RunFeed:
         self.detail: RunDetail | None = None
 
     def poll(self) -> list[FeedLine]:
-        """The lines since the last poll: events first, then each step's new output,
-        then the events that ended steps or the run (so a step's last lines come before
-        it ends)."""
+        """The lines since the last poll, in the order things happened: the events,
+        each step's new output placed just before the event that ended that step (so
+        its last lines come before it ends; the run's end comes after every step's
+        output), and the output of steps still going last."""
         events = self._new_events()
         # read after the events: every step they ended has its whole log written
         self.detail = views.run_detail(self.workspace, self.run_id)
-        ending = [e for e in events if _ends(e)]
-        lines = [_line(e) for e in events if not _ends(e)]
-        lines += self._log_lines(self.detail)
-        lines += [_line(e) for e in ending]
+        output = self._log_lines(self.detail)
+        lines: list[FeedLine] = []
+        for event in events:
+            if _ends(event):
+                ended = [event.step_run_id] if event.step_run_id else list(output)
+                for step_id in ended:
+                    lines += output.pop(step_id, [])
+            lines.append(_line(event))
+        lines += [line for step_lines in output.values() for line in step_lines]
         return [line for line in lines if line.text]
 
     def _new_events(self) -> list[EventView]:
@@ -84,13 +90,16 @@ class RunFeed:
             found += [e for e in batch if not self.only or e.step_run_id in self.only]
         return found
 
-    def _log_lines(self, run: RunDetail) -> list[FeedLine]:
+    def _log_lines(self, run: RunDetail) -> dict[str, list[FeedLine]]:
+        """Each followed step's new output lines, by step run id, in step order."""
         at = datetime.now(UTC)
-        return [
-            FeedLine(at, step.name, line if stream == "stdout" else f"! {line}")
+        return {
+            step.id: [
+                FeedLine(at, step.name, line if stream == "stdout" else f"! {line}")
+                for stream, line in self._tail.step_lines(step, final=step.is_terminal)
+            ]
             for step in self._steps(run)
-            for stream, line in self._tail.step_lines(step, final=step.is_terminal)
-        ]
+        }
 
     def _steps(self, run: RunDetail) -> list[StepView]:
         return [s for s in run.steps if not self.only or s.id in self.only]
