@@ -78,6 +78,8 @@ if TYPE_CHECKING:
     from dataferry.execution.views.run_compare import compare_runs as compare_runs
     from dataferry.execution.views.run_graph import plan_graph as plan_graph
     from dataferry.execution.views.run_graph import run_graph as run_graph
+    from dataferry.execution.views.run_graph_diff import GraphDiff as GraphDiff
+    from dataferry.execution.views.run_graph_diff import graph_diff as graph_diff
     from dataferry.execution.views.run_list import list_runs as list_runs
     from dataferry.execution.views.run_search import search_runs as search_runs
     from dataferry.execution.views.runs import driver_gone as driver_gone
@@ -166,6 +168,8 @@ _EXPORTS = {
     "resolve_run": "dataferry.execution.views.refs",
     "run_detail": "dataferry.execution.views.runs",
     "run_graph": "dataferry.execution.views.run_graph",
+    "graph_diff": "dataferry.execution.views.run_graph_diff",
+    "GraphDiff": "dataferry.execution.views.run_graph_diff",
     "run_ids": "dataferry.execution.views.refs",
     "run_status": "dataferry.execution.views.runs",
     "step_view": "dataferry.execution.views.runs",
