@@ -36,7 +36,19 @@ const newest = await api("/api/events/newest");
 const feed = new EventSource(`/api/stream?after=${newest.id}`);
 feed.onopen = () => document.getElementById("live").classList.add("on");
 feed.onerror = () => document.getElementById("live").classList.remove("on");
-feed.onmessage = () => { clearTimeout(timer); timer = setTimeout(() => refresh(), 50); };
+// a run's metrics events are coalesced (one per second at most per writer: see
+// catalog/metric_events.py), so a metrics event is read again once that window ended
+const METRICS_WINDOW_MS = 1200;
+let wants = () => true; // which events the view re-reads on (the data views choose)
+let late = null;
+feed.onmessage = (message) => {
+  const event = JSON.parse(message.data);
+  if (!wants(event)) return;
+  clearTimeout(timer); timer = setTimeout(() => refresh(), 50);
+  if (event.kind === "metrics") { clearTimeout(late); late = setTimeout(() => refresh(), METRICS_WINDOW_MS); }
+};
+// a data view's live part: `again` re-reads it on the events `on` accepts
+const live = (again, on) => { refresh = again; wants = on; };
 
 async function runsView() {
   const exp = h("select", { id: "experiment" }), st = h("select", { id: "status" });
@@ -138,12 +150,14 @@ async function route() {
   const mine = ++generation;
   view = { replaceChildren: (...kids) => { if (mine === generation) root.replaceChildren(...kids); } };
   clearInterval(poll);
-  refresh = () => {}; // the data views are not live: a finished version does not change
+  refresh = () => {};
+  wants = () => true;
+  clearTimeout(late);
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   try {
-    if (parts[0] === "datasets") await datasetsView(view);
-    else if (parts[0] === "dataset") await datasetView(view, parts[1], parts[2] || "latest");
-    else if (parts[0] === "run" && parts[2] === "metrics") await metricsView(view, parts[1]);
+    if (parts[0] === "datasets") await datasetsView(view, live);
+    else if (parts[0] === "dataset") await datasetView(view, parts[1], parts[2] || "latest", live);
+    else if (parts[0] === "run" && parts[2] === "metrics") await metricsView(view, parts[1], live);
     else if (parts[0] === "run" && parts[2] === "timeline") await timelineView(view, parts[1], (f) => { refresh = f; });
     else if (parts[0] === "compare") await compareView(view, parts[1], parts[2]);
     else if (parts[0] === "run" && parts[2] === "step") await logView(parts[1], parts[3]);
