@@ -4,6 +4,9 @@ test's tmp folder, its path printed."""
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,13 +16,16 @@ from servers.chromium import ARGS, chromium
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from playwright.sync_api import Page
 
     from dataferry import Workspace
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
+ARTIFACTS = Path(
+    os.environ.get("DATAFERRY_TEST_ARTIFACTS")
+    or Path(__file__).parents[2] / ".artifacts" / "screenshots"
+)
 GREEN = "#66bb6a"  # COLOURS.Finished in cli/web/graph.js
 
 
@@ -35,9 +41,15 @@ def page() -> Iterator[Page]:
 
 
 def shot(page: Page, tmp_path: Path, name: str) -> None:
+    """A full-page screenshot, in the test's tmp folder and kept as a CI artifact in
+    ``$DATAFERRY_TEST_ARTIFACTS`` (default ``.artifacts/screenshots`` in the checkout,
+    which outlives pytest's tmp folders)."""
     path = tmp_path / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
+    kept = ARTIFACTS / f"{name}.png"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, kept)
+    print(f"screenshot: {kept}")
 
 
 def step_box(page: Page, name: str, status: str) -> str:
