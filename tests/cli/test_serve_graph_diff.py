@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from cli.big_run import recorded_run
 from cli.test_serve import start_server
 from cli.test_serve_browser import page, shot  # noqa: F401  # the browser fixture
+from cli.test_serve_views_browser import COUNT_WORKERS
 from pipeline.kit import run_pipeline, write_script
 
 from dataferry import (
@@ -165,4 +167,28 @@ def test_the_page_draws_the_graph_diff(
         assert page.get_attribute(output, "data-change") == "same"
         assert page.locator("#compare-steps").count() == 1  # the table stays below
         shot(page, tmp_path, "compare-graph-diff")
+        page.goto("about:blank")
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_a_big_graph_diff_is_laid_out_by_the_worker(
+    workspace: Workspace,
+    tmp_path: Path,
+    page: Page,  # noqa: F811  # the fixture imported above
+) -> None:
+    longer = recorded_run(workspace, tmp_path, 40)  # ~80 nodes merged: the worker
+    shorter = recorded_run(workspace, tmp_path, 30)
+    page.add_init_script(COUNT_WORKERS)
+    for url in start_server(workspace, "127.0.0.1"):
+        page.goto(f"{url}/#/compare/{longer}/{shorter}")
+        page.wait_for_selector("#graph-diff g.diff-step >> nth=39")
+        assert page.evaluate("window.workersStarted") == 1
+        removed = page.locator('#graph-diff g.diff-step[data-change="removed"]')
+        assert removed.count() == 10
+        assert removed.first.get_attribute("data-name") == "s30"
+        # never run: nothing recorded to compare, which the node says
+        s0 = '#graph-diff g.diff-step[data-name="s0"]'
+        assert page.text_content(f"{s0} title") == "no fingerprint recorded to compare"
+        shot(page, tmp_path, "compare-graph-diff-worker")
         page.goto("about:blank")
