@@ -12,7 +12,13 @@ from cli.test_serve import start_server
 from cli.test_serve_browser import page, shot  # noqa: F401  # the browser fixture
 from pipeline.kit import write_script
 
-from dataferry import OutputFileDatasetConfig, Pipeline, PythonScriptStep
+from dataferry import (
+    DataPath,
+    Dataset,
+    OutputFileDatasetConfig,
+    Pipeline,
+    PythonScriptStep,
+)
 from dataferry.catalog.status import EventKind
 from dataferry.execution import views
 
@@ -101,6 +107,36 @@ def test_a_version_registered_by_a_running_run_appears(
     finally:
         finish(run, flag)
     assert run.get_status() == "Finished"
+
+
+def test_a_new_version_joins_the_open_datasets_picker(
+    workspace: Workspace,
+    tmp_path: Path,
+    page: Page,  # noqa: F811  # the fixture imported above
+) -> None:
+    store = workspace.get_default_datastore()
+    with open(f"{store.location.root}/seed.csv", "w") as fh:
+        fh.write("x\n0\n")
+    Dataset.File.from_files(DataPath(store, "seed.csv")).register(workspace, "fresh")
+    flag = tmp_path / "go"
+    out = OutputFileDatasetConfig("fresh").register_on_complete("fresh")
+    run = one_step(workspace, tmp_path, MAKE, [out, str(flag)]).submit("live")
+    try:
+        for url in start_server(workspace, "127.0.0.1"):
+            page.goto(f"{url}/#/dataset/fresh")
+            page.wait_for_selector("#lineage")
+            assert "registered outside a run" in page.text_content("#lineage")
+            flag.touch()
+            page.wait_for_selector(
+                '#version option[value="2"]', state="attached", timeout=60_000
+            )
+            options = page.locator("#version option").all_text_contents()
+            assert options == ["version 1", "version 2"]
+            assert page.input_value("#version") == "1"  # the version shown stays
+            shot(page, tmp_path, "dataset-live")
+            page.goto("about:blank")
+    finally:
+        finish(run, flag)
 
 
 def test_metrics_logged_by_a_running_step_appear(
