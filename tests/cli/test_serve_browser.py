@@ -85,6 +85,26 @@ def test_a_finished_runs_graph_and_a_steps_log(
         assert "line 0 é" not in page.text_content("#log")
         assert "of " in page.text_content("#log-info")
         shot(page, tmp_path, "log")
+
+        # the whole log searched on the server: 1999, 19990-19999, 199900-199999
+        page.fill("#log-search", "LINE 1999")
+        page.press("#log-search", "Enter")
+        page.wait_for_selector("#search-on")
+        assert page.text_content("#match-count") == "100 line(s) so far"
+        page.click("#search-on")
+        page.wait_for_function(
+            "document.querySelector('#match-count').textContent === '111 line(s)'"
+        )
+        page.click("#log-matches .match >> nth=0")
+        page.wait_for_function(
+            "document.querySelector('#log').textContent.startsWith('line 1999 é\\n')"
+        )
+        assert page.is_visible("#log-end")
+        shot(page, tmp_path, "log-search")
+        page.click("#log-end")  # back to the last page
+        page.wait_for_function(
+            "document.querySelector('#log')?.textContent.endsWith('line 199999 é\\n')"
+        )
         page.goto("about:blank")  # closes the page's event stream: the server can stop
 
 

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from dataferry.execution.views.live_events import (
         watch_all_events as watch_all_events,
     )
+    from dataferry.execution.views.log_search import LogSearch as LogSearch
+    from dataferry.execution.views.log_search import search_log as search_log
     from dataferry.execution.views.logs import LogTail as LogTail
     from dataferry.execution.views.logs import read_log_chunk as read_log_chunk
     from dataferry.execution.views.logs import read_whole_log as read_whole_log
@@ -162,6 +164,8 @@ _EXPORTS = {
     "read_log_chunk": "dataferry.execution.views.logs",
     "read_whole_log": "dataferry.execution.views.logs",
     "read_log_range": "dataferry.execution.views.step_logs",
+    "search_log": "dataferry.execution.views.log_search",
+    "LogSearch": "dataferry.execution.views.log_search",
     "step_log_file": "dataferry.execution.views.step_logs",
     "plan_graph": "dataferry.execution.views.run_graph",
     "registrations": "dataferry.execution.views.runs",
