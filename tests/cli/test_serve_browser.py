@@ -71,6 +71,9 @@ def test_a_finished_runs_graph_and_a_steps_log(
         page.click(f'#runs a[href="#/run/{run.id}"]')
         page.wait_for_selector(step_box(page, "wait", "Finished"))
         assert page.locator('g.data:has-text("made")').count() == 1
+        # a committed output shows its size ("made": 4 bytes)
+        made = page.text_content('g.data:has-text("made") text.data-detail')
+        assert made == "output: talk · 4 B"
         assert (
             page.get_attribute(f"{step_box(page, 'talk', 'Finished')} rect", "fill")
             == GREEN

@@ -888,6 +888,14 @@ class RunStore:
         """The committed outputs of a step run."""
         return self._outputs(_OUTPUTS_OF, {"ids": [step_run_id]})
 
+    def outputs_of_many(self, step_run_ids: Sequence[str]) -> list[OutputRecord]:
+        """The committed outputs of many step runs (a run's graph), a read per 500."""
+        ids = list(dict.fromkeys(step_run_ids))
+        found: list[OutputRecord] = []
+        for i in range(0, len(ids), 500):  # SQLite caps a statement's parameters
+            found += self._outputs(_OUTPUTS_OF, {"ids": ids[i : i + 500]})
+        return found
+
     def _outputs(
         self, query: Select[Any], params: dict[str, Any]
     ) -> list[OutputRecord]:

@@ -38,6 +38,14 @@ function seconds(s) {
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
+// a committed output's size: 4 B, 1.5 KiB, 2.0 MiB...
+export function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return i ? `${n.toFixed(1)} ${units[i]}` : `${n} B`;
+}
+
 export function el(name, attrs = {}, text) {
   const e = document.createElementNS("http://www.w3.org/2000/svg", name);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -103,7 +111,8 @@ export function drawGraph(graph, details, onStep, pos = layout(nodeKeys(graph), 
   const svg = canvas(graph.edges, pos, "graph");
   for (const d of graph.data) {
     const p = pos.get(d.key), g = el("g", { class: "data", "data-key": d.key, transform: `translate(${p.x},${p.y})` });
-    g.append(el("rect", { width: W, height: H, rx: 12 }), el("text", { x: 8, y: 22 }, d.label), el("text", { x: 8, y: 42, fill: "#666" }, `${d.kind}: ${d.detail}`));
+    const size = d.size_bytes == null ? "" : ` · ${bytes(d.size_bytes)}`;
+    g.append(el("rect", { width: W, height: H, rx: 12 }), el("text", { x: 8, y: 22 }, d.label), el("text", { x: 8, y: 42, fill: "#666", class: "data-detail" }, `${d.kind}: ${d.detail}${size}`));
     svg.append(g);
   }
   for (const s of graph.steps) {
