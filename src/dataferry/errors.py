@@ -55,6 +55,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidVersionError",
     "LogOffsetError",
+    "LogSearchError",
     "LogStreamError",
     "ModelArgumentError",
     "ModelDownloadExistsError",
@@ -790,6 +791,13 @@ class LogOffsetError(RunError, ValueError):
 
 class LogStreamError(RunError, ValueError):
     """A step's log was asked for by a stream name that is not stdout or stderr."""
+
+    exit_code = 2
+
+
+class LogSearchError(RunError, ValueError):
+    """A step's log was searched for an empty, multi-line or too long text, or with a
+    match limit out of range."""
 
     exit_code = 2
 

@@ -4,6 +4,9 @@ test's tmp folder, its path printed."""
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,13 +16,16 @@ from servers.chromium import ARGS, chromium
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from playwright.sync_api import Page
 
     from dataferry import Workspace
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
+ARTIFACTS = Path(
+    os.environ.get("DATAFERRY_TEST_ARTIFACTS")
+    or Path(__file__).parents[2] / ".artifacts" / "screenshots"
+)
 GREEN = "#66bb6a"  # COLOURS.Finished in cli/web/graph.js
 
 
@@ -35,9 +41,15 @@ def page() -> Iterator[Page]:
 
 
 def shot(page: Page, tmp_path: Path, name: str) -> None:
+    """A full-page screenshot, in the test's tmp folder and kept as a CI artifact in
+    ``$DATAFERRY_TEST_ARTIFACTS`` (default ``.artifacts/screenshots`` in the checkout,
+    which outlives pytest's tmp folders)."""
     path = tmp_path / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
+    kept = ARTIFACTS / f"{name}.png"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, kept)
+    print(f"screenshot: {kept}")
 
 
 def step_box(page: Page, name: str, status: str) -> str:
@@ -59,6 +71,9 @@ def test_a_finished_runs_graph_and_a_steps_log(
         page.click(f'#runs a[href="#/run/{run.id}"]')
         page.wait_for_selector(step_box(page, "wait", "Finished"))
         assert page.locator('g.data:has-text("made")').count() == 1
+        # a committed output shows its size ("made": 4 bytes)
+        made = page.text_content('g.data:has-text("made") text.data-detail')
+        assert made == "output: talk · 4 B"
         assert (
             page.get_attribute(f"{step_box(page, 'talk', 'Finished')} rect", "fill")
             == GREEN
@@ -73,6 +88,26 @@ def test_a_finished_runs_graph_and_a_steps_log(
         assert "line 0 é" not in page.text_content("#log")
         assert "of " in page.text_content("#log-info")
         shot(page, tmp_path, "log")
+
+        # the whole log searched on the server: 1999, 19990-19999, 199900-199999
+        page.fill("#log-search", "LINE 1999")
+        page.press("#log-search", "Enter")
+        page.wait_for_selector("#search-on")
+        assert page.text_content("#match-count") == "100 line(s) so far"
+        page.click("#search-on")
+        page.wait_for_function(
+            "document.querySelector('#match-count').textContent === '111 line(s)'"
+        )
+        page.click("#log-matches .match >> nth=0")
+        page.wait_for_function(
+            "document.querySelector('#log').textContent.startsWith('line 1999 é\\n')"
+        )
+        assert page.is_visible("#log-end")
+        shot(page, tmp_path, "log-search")
+        page.click("#log-end")  # back to the last page
+        page.wait_for_function(
+            "document.querySelector('#log')?.textContent.endsWith('line 199999 é\\n')"
+        )
         page.goto("about:blank")  # closes the page's event stream: the server can stop
 
 

@@ -41,6 +41,18 @@ def test_timeline_compare_and_search_routes(
             {"key": "score/nums", "left": "nums:1", "right": "nums:2"}
         ]
         assert [f["path"] for f in c["files"]] == ["helper.py", "score.py"]
+        # the graph diff: steps and data by name, the input read at another version
+        g = c["graph"]
+        marks = {n["key"]: n["change"] for n in [*g["steps"], *g["data"]]}
+        assert marks == {
+            "step:keep": "same",
+            "step:score": "changed",
+            "step:extra": "added",
+            "external:score/nums": "changed",
+        }
+        [nums] = g["data"]
+        assert nums["reasons"] == ["score read nums:2 (was nums:1)"]
+        assert g["edges"] == [["external:score/nums", "step:score"]]
 
         t = requests.get(f"{url}/api/runs/{second.id}/timeline").json()
         assert {s["name"]: s["reused"] for s in t["steps"]} == {

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import RowMapping, Select, and_, bindparam, func, select, update
 
-from dataferry.catalog import pending_commits, run_events, step_commit
+from dataferry.catalog import metric_events, pending_commits, run_events, step_commit
 from dataferry.catalog.bulk_insert import insert_many
 from dataferry.catalog.db_guard import guard_public
 from dataferry.catalog.locks import insert_new, lock
@@ -888,6 +888,14 @@ class RunStore:
         """The committed outputs of a step run."""
         return self._outputs(_OUTPUTS_OF, {"ids": [step_run_id]})
 
+    def outputs_of_many(self, step_run_ids: Sequence[str]) -> list[OutputRecord]:
+        """The committed outputs of many step runs (a run's graph), a read per 500."""
+        ids = list(dict.fromkeys(step_run_ids))
+        found: list[OutputRecord] = []
+        for i in range(0, len(ids), 500):  # SQLite caps a statement's parameters
+            found += self._outputs(_OUTPUTS_OF, {"ids": ids[i : i + 500]})
+        return found
+
     def _outputs(
         self, query: Select[Any], params: dict[str, Any]
     ) -> list[OutputRecord]:
@@ -956,7 +964,7 @@ class RunStore:
         step: int | None = None,
         description: str | None = None,
     ) -> None:
-        """Append one metric value."""
+        """Append one metric value (and, coalesced, a ``metrics`` event)."""
         with self.catalog.write() as conn:
             conn.execute(
                 metrics.insert().values(
@@ -969,6 +977,7 @@ class RunStore:
                     created_at=now(),
                 )
             )
+            metric_events.announce(conn, run_id, name)
 
     def metrics_of(self, run_ids: Sequence[str]) -> list[MetricRecord]:
         """Every metric value of the given runs, in logging order."""

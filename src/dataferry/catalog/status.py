@@ -58,6 +58,7 @@ class EventKind(StrEnum):
     REUSE = "reuse"  # reuse (bool), explanation, reused_from
     OUTPUT_COMMITTED = "output_committed"  # output, datastore, path
     REGISTERED = "registered"  # dataset, version, output
+    METRICS = "metrics"  # metric: the first name of a burst (coalesced: metric_events)
     STEP_RETRY = "step_retry"  # attempt, reason: run again after its node was lost
 
 

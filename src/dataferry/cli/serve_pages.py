@@ -1,5 +1,6 @@
 """The web page of ``dataferry serve``: its static files, the JSON a page needs
-beyond the run API (a run's graph, a step's log by byte range, its download), and
+beyond the run API (a run's graph, a step's log by byte range, its search and its
+download), and
 the live feed over Server-Sent Events (``/api/stream``), pushed by LISTEN/NOTIFY on
 PostgreSQL and polled on SQLite.
 
@@ -21,7 +22,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from dataferry.cli.serve_inputs import MAX_ID, whole_number
-from dataferry.errors import EventCursorError, LogOffsetError
+from dataferry.errors import EventCursorError, LogOffsetError, LogSearchError
 from dataferry.execution import views
 
 if TYPE_CHECKING:
@@ -70,6 +71,25 @@ def page_routes(workspace: Workspace, guard: Guard, encode: Encode) -> list[Rout
             )
         )
 
+    def search(request: Request, body: bytes) -> Response:
+        query = request.query_params
+        after = whole_number(query.get("after", "0"), "after", LogOffsetError)
+        limit = whole_number(
+            query.get("limit", "100"), "limit", LogSearchError, minimum=-MAX_ID
+        )
+        params = request.path_params
+        return encode(
+            views.search_log(
+                workspace,
+                params["run_id"],
+                params["step"],
+                query.get("q", ""),
+                stream=query.get("stream", "stdout"),
+                after=after,
+                limit=limit,
+            )
+        )
+
     def download(request: Request, body: bytes) -> Response:
         run_id, step = request.path_params["run_id"], request.path_params["step"]
         stream = request.query_params.get("stream", "stdout")
@@ -100,6 +120,7 @@ def page_routes(workspace: Workspace, guard: Guard, encode: Encode) -> list[Rout
         Route("/api/runs/{run_id}/graph", guard(graph)),
         Route("/api/runs/{run_id}/steps/{step}/log", guard(log)),
         Route("/api/runs/{run_id}/steps/{step}/log/download", guard(download)),
+        Route("/api/runs/{run_id}/steps/{step}/log/search", guard(search)),
     ]
 
 

@@ -1,10 +1,11 @@
-"""The page's run views beyond the graph: a run's timeline, two runs compared, and
-the id the live feed is at (a page reads the current state, then follows the events
-after that id). Every route reads through the read model and is wrapped by the
+"""The page's run views beyond the graph: a run's timeline, two runs compared (with
+their graph diff), and the id the live feed is at (a page reads the current state,
+then follows the events after that id). Every route reads through the read model and is wrapped by the
 application's token check (``guard``)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from starlette.routing import Route
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 
 def view_routes(workspace: Workspace, guard: Guard, encode: Encode) -> list[Route]:
-    """``/api/runs/{id}/timeline``, ``/api/compare?left=A&right=B`` and
+    """``/api/runs/{id}/timeline``, ``/api/compare?left=A&right=B`` (the
+    comparison and, under ``graph``, the two graphs merged with each node marked) and
     ``/api/events/newest``; ``guard`` checks the caller, ``encode`` makes JSON."""
 
     def timeline(request: Request, body: bytes) -> Response:
@@ -38,7 +40,9 @@ def view_routes(workspace: Workspace, guard: Guard, encode: Encode) -> list[Rout
             raise ServeRequestError(
                 "compare needs two runs: /api/compare?left=<run id>&right=<run id>"
             )
-        return encode(views.compare_runs(workspace, left, right))
+        comparison = views.compare_runs(workspace, left, right)
+        graph = views.graph_diff(workspace, comparison)
+        return encode({**dataclasses.asdict(comparison), "graph": graph})
 
     def newest(request: Request, body: bytes) -> Response:
         return encode({"id": views.newest_event_id(workspace)})

@@ -204,4 +204,6 @@ _TEXTS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     EventKind.REUSE: _reuse,
     EventKind.OUTPUT_COMMITTED: _committed,
     EventKind.REGISTERED: _registered,
+    # a notice for live pages; the feed's reader sees the metrics at the run's end
+    EventKind.METRICS: lambda p: "",
 }

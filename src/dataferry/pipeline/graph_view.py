@@ -37,12 +37,14 @@ class StepNode:
 @dataclass(frozen=True, slots=True)
 class DataNode:
     """Data between steps: a step's output (``kind='output'``) or what a step reads
-    from outside the pipeline (``'external'``: a dataset or a datastore path)."""
+    from outside the pipeline (``'external'``: a dataset or a datastore path). In a
+    run, a committed output carries its size (None before it is committed)."""
 
     key: str
     label: str
     kind: str
     detail: str = ""  # ``dataset``, ``datapath``, or the output's producer step
+    size_bytes: int | None = None  # in a run: a committed output's size
 
 
 @dataclass(frozen=True, slots=True)

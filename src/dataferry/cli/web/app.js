@@ -36,7 +36,19 @@ const newest = await api("/api/events/newest");
 const feed = new EventSource(`/api/stream?after=${newest.id}`);
 feed.onopen = () => document.getElementById("live").classList.add("on");
 feed.onerror = () => document.getElementById("live").classList.remove("on");
-feed.onmessage = () => { clearTimeout(timer); timer = setTimeout(() => refresh(), 50); };
+// a run's metrics events are coalesced (one per second at most per writer: see
+// catalog/metric_events.py), so a metrics event is read again once that window ended
+const METRICS_WINDOW_MS = 1200;
+let wants = () => true; // which events the view re-reads on (the data views choose)
+let late = null;
+feed.onmessage = (message) => {
+  const event = JSON.parse(message.data);
+  if (!wants(event)) return;
+  clearTimeout(timer); timer = setTimeout(() => refresh(), 50);
+  if (event.kind === "metrics") { clearTimeout(late); late = setTimeout(() => refresh(), METRICS_WINDOW_MS); }
+};
+// a data view's live part: `again` re-reads it on the events `on` accepts
+const live = (again, on) => { refresh = again; wants = on; };
 
 async function runsView() {
   const exp = h("select", { id: "experiment" }), st = h("select", { id: "status" });
@@ -101,9 +113,11 @@ async function logView(id, step) {
   const stream = h("select", { id: "stream" }, h("option", { value: "stdout" }, "stdout"), h("option", { value: "stderr" }, "stderr"));
   const older = h("button", { id: "older" }, "Load earlier"), pre = h("pre", { id: "log" });
   const info = h("span", { id: "log-info" }), download = h("a", { id: "download" }, "Download");
+  const find = h("input", { id: "log-search", type: "search", placeholder: "find in the whole log" });
+  const found = h("div", { id: "log-matches" }), last = h("button", { id: "log-end", hidden: true }, "Back to the end");
   view.replaceChildren(h("h2", {}, h("a", { href: `#/run/${esc(id)}` }, id), ` / ${step}`),
-    h("div", {}, stream, " ", older, " ", download, " ", info), pre);
-  let start = 0, end = 0;
+    h("div", {}, stream, " ", older, " ", download, " ", info), h("div", {}, find, " ", last), found, pre);
+  let start = 0, end = 0, tail = true; // tail: the live tail is followed (not after a jump)
   const url = (offset, length = PAGE) => `/api/runs/${esc(id)}/steps/${esc(step)}/log?stream=${stream.value}&offset=${offset}&length=${length}`;
   const show = (r) => { info.textContent = `bytes ${start}–${end} of ${r.size}${r.final ? "" : " · live"}`; older.disabled = start === 0; };
   // the last page first: a huge log is never read whole
@@ -116,6 +130,7 @@ async function logView(id, step) {
     end = r.end; pre.textContent = r.text; show(r); pre.scrollTop = pre.scrollHeight;
   };
   refresh = async () => { // the live tail: what was written since `end`
+    if (!tail) return;
     let r;
     do {
       r = await api(url(end));
@@ -130,6 +145,26 @@ async function logView(id, step) {
     const from = Math.max(0, start - PAGE), r = await api(url(from, start - from));
     pre.textContent = r.text + pre.textContent; start = from; show(r);
   };
+  // a match's page: from its line on (a jump leaves the tail until "Back to the end")
+  const jump = async (offset) => {
+    tail = false; last.hidden = false;
+    const r = await api(url(offset));
+    start = offset; end = r.end; pre.textContent = r.text; show(r); pre.scrollTop = 0;
+  };
+  // the whole log searched on the server, a slice per request (`next`: search on)
+  const search = async (after = 0) => {
+    const q = find.value.trim();
+    if (!q) { found.replaceChildren(); return; }
+    const r = await api(`/api/runs/${esc(id)}/steps/${esc(step)}/log/search?stream=${stream.value}&q=${esc(q)}&after=${after}`);
+    if (after === 0) found.replaceChildren(h("p", { id: "match-count" }));
+    for (const m of r.matches) found.append(Object.assign(h("div", { className: "match" }, h("code", {}, `@${m.offset} `), m.text), { onclick: () => jump(m.offset) }));
+    found.querySelector("#search-on")?.remove();
+    const n = found.querySelectorAll(".match").length;
+    found.querySelector("#match-count").textContent = `${n} line(s)${r.next == null ? "" : " so far"}`;
+    if (r.next != null) found.append(Object.assign(h("button", { id: "search-on" }, "Search on"), { onclick: () => search(r.next) }));
+  };
+  find.onkeydown = (e) => { if (e.key === "Enter") search().catch((err) => found.replaceChildren(h("p", { className: "error" }, err.message))); };
+  last.onclick = async () => { tail = true; last.hidden = true; await open(); };
   stream.onchange = open;
   await open();
 }
@@ -138,12 +173,14 @@ async function route() {
   const mine = ++generation;
   view = { replaceChildren: (...kids) => { if (mine === generation) root.replaceChildren(...kids); } };
   clearInterval(poll);
-  refresh = () => {}; // the data views are not live: a finished version does not change
+  refresh = () => {};
+  wants = () => true;
+  clearTimeout(late);
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   try {
-    if (parts[0] === "datasets") await datasetsView(view);
-    else if (parts[0] === "dataset") await datasetView(view, parts[1], parts[2] || "latest");
-    else if (parts[0] === "run" && parts[2] === "metrics") await metricsView(view, parts[1]);
+    if (parts[0] === "datasets") await datasetsView(view, live);
+    else if (parts[0] === "dataset") await datasetView(view, parts[1], parts[2] || "latest", live);
+    else if (parts[0] === "run" && parts[2] === "metrics") await metricsView(view, parts[1], live);
     else if (parts[0] === "run" && parts[2] === "timeline") await timelineView(view, parts[1], (f) => { refresh = f; });
     else if (parts[0] === "compare") await compareView(view, parts[1], parts[2]);
     else if (parts[0] === "run" && parts[2] === "step") await logView(parts[1], parts[3]);

@@ -2,17 +2,29 @@
 // the first rows, the per-column profile (computed on demand) and lineage.
 import { api, h, esc, table } from "/ui/kit.js";
 
-export async function datasetsView(view) {
-  const all = await api("/api/datasets");
-  view.replaceChildren(h("h2", {}, "Datasets"), table("datasets", ["Name", "Latest version", "Type", "Created"],
-    all.map((d) => [h("a", { href: `#/dataset/${esc(d.name)}` }, d.name), d.latest_version, d.kind, d.created_at])));
+// a version registered (by a run's step, or outside a run) while the page is open
+const registered = (e) => e.kind === "registered";
+
+// live(again, on): the page calls `again` on each feed event `on` accepts
+export async function datasetsView(view, live) {
+  const draw = async () => {
+    const all = await api("/api/datasets");
+    view.replaceChildren(h("h2", {}, "Datasets"), table("datasets", ["Name", "Latest version", "Type", "Created"],
+      all.map((d) => [h("a", { href: `#/dataset/${esc(d.name)}` }, d.name), d.latest_version, d.kind, d.created_at])));
+  };
+  live(draw, registered);
+  await draw();
 }
 
-export async function datasetView(view, name, version = "latest") {
+export async function datasetView(view, name, version, live) {
   const q = `?version=${esc(version)}`, base = `/api/datasets/${esc(name)}`;
   const [versions, schema, lineage] = await Promise.all([api(`${base}/versions`), api(`${base}/schema${q}`), api(`${base}/lineage${q}`)]);
-  const pick = h("select", { id: "version" }, ...versions.map((v) => h("option", { value: v.version }, `version ${v.version}`)));
-  pick.value = String(schema.version);
+  const pick = h("select", { id: "version" });
+  const fill = (all) => {
+    pick.replaceChildren(...all.map((v) => h("option", { value: v.version }, `version ${v.version}`)));
+    pick.value = String(schema.version);
+  };
+  fill(versions);
   pick.onchange = () => { location.hash = `#/dataset/${esc(name)}/${pick.value}`; };
   const parts = [h("h2", {}, h("a", { href: "#/datasets" }, "Datasets"), ` / ${name} `, pick), lineageBlock(lineage)];
   if (schema.kind === "File") {
@@ -39,6 +51,13 @@ export async function datasetView(view, name, version = "latest") {
     await load();
   }
   view.replaceChildren(...parts);
+  // live: a new version joins the picker, and the lineage gains the runs that read
+  // this one (the version shown, its preview and profile stay as they are)
+  live(async () => {
+    const [all, now] = await Promise.all([api(`${base}/versions`), api(`${base}/lineage${q}`)]);
+    fill(all);
+    document.getElementById("lineage")?.replaceWith(lineageBlock(now));
+  }, (e) => (registered(e) && e.payload.dataset === name) || e.kind === "step_status");
 }
 
 function lineageBlock(l) {

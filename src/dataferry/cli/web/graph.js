@@ -5,7 +5,7 @@ export const COLOURS = {
   Finished: "#66bb6a", Failed: "#ef5350", Running: "#42a5f5", Preparing: "#90caf9",
   Queued: "#e0e0e0", NotStarted: "#f5f5f5", Canceled: "#bdbdbd", CancelRequested: "#bdbdbd",
 };
-const W = 200, H = 56, GAP_X = 60, GAP_Y = 24;
+export const W = 200, H = 56, GAP_X = 60, GAP_Y = 24;
 
 export function layout(keys, edges) {
   const preds = new Map(keys.map((k) => [k, []]));
@@ -38,7 +38,15 @@ function seconds(s) {
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
-function el(name, attrs = {}, text) {
+// a committed output's size: 4 B, 1.5 KiB, 2.0 MiB...
+export function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return i ? `${n.toFixed(1)} ${units[i]}` : `${n} B`;
+}
+
+export function el(name, attrs = {}, text) {
   const e = document.createElementNS("http://www.w3.org/2000/svg", name);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   if (text != null) e.textContent = text;
@@ -81,23 +89,30 @@ export function stepTable(graph, details, onStep) {
   return t;
 }
 
-// graph: {steps, data, edges}; details: step key -> step view (explanation...);
-// pos: the nodes' positions (placeGraph), computed here if not given
-export function drawGraph(graph, details, onStep, pos = layout(nodeKeys(graph), graph.edges)) {
+// an SVG sized to the placed nodes, with its arrow marker and the edges drawn
+export function canvas(edges, pos, id) {
   let width = 0, height = 0;
   for (const p of pos.values()) { width = Math.max(width, p.x + W + 10); height = Math.max(height, p.y + H + 10); }
-  const svg = el("svg", { width, height, id: "graph" });
+  const svg = el("svg", { width, height, id });
   const defs = el("defs");
   const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 6, markerHeight: 6, orient: "auto" });
   marker.append(el("path", { d: "M0,0 L10,5 L0,10 z", fill: "#888" }));
   defs.append(marker); svg.append(defs);
-  for (const [a, b] of graph.edges) {
+  for (const [a, b] of edges) {
     const p = pos.get(a), q = pos.get(b);
     if (p && q) svg.append(el("path", { class: "edge", d: `M${p.x + W},${p.y + H / 2} C${p.x + W + GAP_X / 2},${p.y + H / 2} ${q.x - GAP_X / 2},${q.y + H / 2} ${q.x},${q.y + H / 2}` }));
   }
+  return svg;
+}
+
+// graph: {steps, data, edges}; details: step key -> step view (explanation...);
+// pos: the nodes' positions (placeGraph), computed here if not given
+export function drawGraph(graph, details, onStep, pos = layout(nodeKeys(graph), graph.edges)) {
+  const svg = canvas(graph.edges, pos, "graph");
   for (const d of graph.data) {
     const p = pos.get(d.key), g = el("g", { class: "data", "data-key": d.key, transform: `translate(${p.x},${p.y})` });
-    g.append(el("rect", { width: W, height: H, rx: 12 }), el("text", { x: 8, y: 22 }, d.label), el("text", { x: 8, y: 42, fill: "#666" }, `${d.kind}: ${d.detail}`));
+    const size = d.size_bytes == null ? "" : ` · ${bytes(d.size_bytes)}`;
+    g.append(el("rect", { width: W, height: H, rx: 12 }), el("text", { x: 8, y: 22 }, d.label), el("text", { x: 8, y: 42, fill: "#666", class: "data-detail" }, `${d.kind}: ${d.detail}${size}`));
     svg.append(g);
   }
   for (const s of graph.steps) {

@@ -1,5 +1,5 @@
 // #/run/ID/metrics: each step's scalars (a table), series (small SVG line charts),
-// tables and images (served from the run's files).
+// tables and images (served from the run's files); live while the run logs.
 import { api, h, esc, table } from "/ui/kit.js";
 
 const NS = "http://www.w3.org/2000/svg";
@@ -23,7 +23,14 @@ export function lineChart(name, values) {
   return chart;
 }
 
-export async function metricsView(view, id) {
+// live(again, on): re-drawn on this run's metrics events and its steps' ends
+export async function metricsView(view, id, live) {
+  const draw = () => drawMetrics(view, id);
+  live(draw, (e) => e.run_id === id && ["metrics", "step_status", "run_status"].includes(e.kind));
+  await draw();
+}
+
+async function drawMetrics(view, id) {
   const groups = await api(`/api/runs/${esc(id)}/metrics`);
   const parts = [h("h2", {}, h("a", { href: `#/run/${esc(id)}` }, id), " / metrics")];
   if (!groups.length) parts.push(h("p", {}, "This run logged no metrics."));

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from dataferry.execution.views.live_events import (
         watch_all_events as watch_all_events,
     )
+    from dataferry.execution.views.log_search import LogSearch as LogSearch
+    from dataferry.execution.views.log_search import search_log as search_log
     from dataferry.execution.views.logs import LogTail as LogTail
     from dataferry.execution.views.logs import read_log_chunk as read_log_chunk
     from dataferry.execution.views.logs import read_whole_log as read_whole_log
@@ -78,6 +80,8 @@ if TYPE_CHECKING:
     from dataferry.execution.views.run_compare import compare_runs as compare_runs
     from dataferry.execution.views.run_graph import plan_graph as plan_graph
     from dataferry.execution.views.run_graph import run_graph as run_graph
+    from dataferry.execution.views.run_graph_diff import GraphDiff as GraphDiff
+    from dataferry.execution.views.run_graph_diff import graph_diff as graph_diff
     from dataferry.execution.views.run_list import list_runs as list_runs
     from dataferry.execution.views.run_search import search_runs as search_runs
     from dataferry.execution.views.runs import driver_gone as driver_gone
@@ -160,12 +164,16 @@ _EXPORTS = {
     "read_log_chunk": "dataferry.execution.views.logs",
     "read_whole_log": "dataferry.execution.views.logs",
     "read_log_range": "dataferry.execution.views.step_logs",
+    "search_log": "dataferry.execution.views.log_search",
+    "LogSearch": "dataferry.execution.views.log_search",
     "step_log_file": "dataferry.execution.views.step_logs",
     "plan_graph": "dataferry.execution.views.run_graph",
     "registrations": "dataferry.execution.views.runs",
     "resolve_run": "dataferry.execution.views.refs",
     "run_detail": "dataferry.execution.views.runs",
     "run_graph": "dataferry.execution.views.run_graph",
+    "graph_diff": "dataferry.execution.views.run_graph_diff",
+    "GraphDiff": "dataferry.execution.views.run_graph_diff",
     "run_ids": "dataferry.execution.views.refs",
     "run_status": "dataferry.execution.views.runs",
     "step_view": "dataferry.execution.views.runs",

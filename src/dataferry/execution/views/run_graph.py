@@ -1,8 +1,9 @@
 """A run as a graph: its plan's steps and data, each step with its status, duration
-and reuse (``dataferry runs graph RUN``)."""
+and reuse, each committed output with its size (``dataferry runs graph RUN``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from dataferry.execution.plan_inputs import UpstreamOutputInput
@@ -28,7 +29,8 @@ __all__ = ["plan_graph", "run_graph"]
 
 
 def run_graph(workspace: Workspace, run_id: str) -> GraphView:
-    """The graph of run ``run_id`` with each step's status, duration and reuse.
+    """The graph of run ``run_id`` with each step's status, duration and reuse, and
+    each committed output's size.
 
     Raises:
         RunNotFoundError: no run has that id.
@@ -38,9 +40,20 @@ def run_graph(workspace: Workspace, run_id: str) -> GraphView:
     from dataferry.execution.plan_model import plan_of
     from dataferry.execution.views.runs import run_detail
 
+    store = RunStore(workspace.catalog)
     detail = run_detail(workspace, run_id)
-    plan = plan_of(RunStore(workspace.catalog).get_run(run_id))
-    return plan_graph(plan, detail.steps)
+    graph = plan_graph(plan_of(store.get_run(run_id)), detail.steps)
+    # a reused step shows the outputs of the step run it reused
+    node_of = {s.source_id: s.node_id for s in detail.steps}
+    sizes = {
+        output_key(node_of[o.step_run_id], o.name): o.size_bytes
+        for o in store.outputs_of_many(list(node_of))
+        if o.deleted_at is None
+    }
+    data = tuple(
+        replace(d, size_bytes=sizes[d.key]) if d.key in sizes else d for d in graph.data
+    )
+    return replace(graph, data=data)
 
 
 def plan_graph(plan: Plan, steps: Iterable[StepView] = ()) -> GraphView:
