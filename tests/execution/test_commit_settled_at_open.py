@@ -152,6 +152,13 @@ NEW = {"a.csv": "new-a", "b.csv": "new-b", "c.csv": "new-c"}
 # -- a local datastore ------------------------------------------------------------------
 
 
+@pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``):
+    a killed commit is settled from the catalog's pending commits."""
+    return catalog_workspace
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("at", "whole"), [("exchange", OLD), ("after_exchange", NEW)])
 def test_a_killed_local_commit_is_settled_by_the_next_open(

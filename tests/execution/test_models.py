@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``):
+    model versions are numbered in the catalog, under its lock."""
+    return catalog_workspace
+
+
+@pytest.fixture
 def model_file(tmp_path: Path) -> Path:
     path = tmp_path / "work" / "outputs" / "model.pkl"
     path.parent.mkdir(parents=True)

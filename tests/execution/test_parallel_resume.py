@@ -54,6 +54,13 @@ def run(mini_batch):
 
 
 @pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``):
+    a resume reads what the killed run committed from the catalog."""
+    return catalog_workspace
+
+
+@pytest.fixture
 def spy_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     parts = [str(ROOT / "src"), str(ROOT / "compat" / "src")]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(parts))

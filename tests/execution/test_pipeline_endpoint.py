@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from dataferry import Workspace
 
 
+@pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``):
+    endpoint versions are numbered in the catalog, under its lock."""
+    return catalog_workspace
+
+
 def test_publish_adds_versions_and_moves_the_default(
     workspace: Workspace, tmp_path: Path
 ) -> None:

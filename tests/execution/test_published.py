@@ -41,6 +41,13 @@ def echo_pipeline(workspace: Workspace, tmp_path: Path) -> Pipeline:
     return Pipeline(workspace, [step])
 
 
+@pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``):
+    published pipelines and their runs are catalog rows."""
+    return catalog_workspace
+
+
 @pytest.mark.slow
 def test_a_published_pipeline_runs_with_its_parameters(
     workspace: Workspace, tmp_path: Path

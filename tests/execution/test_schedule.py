@@ -61,6 +61,13 @@ def copy_pipeline(
     return Pipeline(workspace, [step])
 
 
+@pytest.fixture
+def workspace(catalog_workspace: Workspace) -> Workspace:
+    """These tests run on SQLite and on PostgreSQL (the PostgreSQL half: ``server``):
+    schedules, and the runs they fire, are catalog rows."""
+    return catalog_workspace
+
+
 def test_create_checks_as_the_sdk(
     workspace: Workspace, blobstore: Datastore, tmp_path: Path
 ) -> None:

@@ -1,8 +1,9 @@
 """A shared workspace keeps run snapshots and ended steps' and runs' logs on its shared
 default datastore, so another workspace folder (machine) sharing the catalog reruns
 the runs and reads the logs of the first. Here the catalog is a SQLite file outside
-both folders and the shared datastore a folder both reach by an absolute path; the
-PostgreSQL and Azurite version is tests/execution/test_two_folders.py."""
+both folders or a PostgreSQL database (``server``), and the shared datastore a folder
+both reach by an absolute path; the Azurite version is
+tests/execution/test_two_folders.py."""
 
 from __future__ import annotations
 
@@ -32,9 +33,12 @@ SCRIPT = "import sys\nprint('out of', sys.argv[1])\nprint('err', file=sys.stderr
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Workspace, Workspace, Path]]:
-    """Two workspace folders on one catalog, a shared folder as default datastore."""
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+def pair(
+    tmp_path: Path, catalog_url: str
+) -> Iterator[tuple[Workspace, Workspace, Path]]:
+    """Two workspace folders on one catalog (SQLite or PostgreSQL), a shared folder
+    as default datastore."""
+    url = catalog_url
     first = Workspace.create("team", tmp_path / "a", catalog_url=url, show_output=False)
     second = Workspace.create(
         "team", tmp_path / "b", catalog_url=url, show_output=False

@@ -30,6 +30,7 @@ from dataferry.cli import app
 from dataferry.execution import views
 from dataferry.execution.lifecycle import gc
 from dataferry.execution.pipeline_run import PipelineRun
+from dataferry.execution.published import PublishedPipeline
 from dataferry.execution.resume import resume_run
 
 if TYPE_CHECKING:
@@ -191,6 +192,20 @@ def test_two_folders_share_runs_datasets_and_logs(pair: Pair) -> None:
     assert Dataset.get_by_name(b, "made").download(
         str(pair.tmp / "again"), overwrite=True
     )
+
+
+def test_a_pipeline_published_in_one_folder_is_submitted_from_the_other(
+    pair: Pair,
+) -> None:
+    a, b = pair.a, pair.b
+    published = _chain(a, pair.tmp / "a").publish("chain")
+
+    run = PublishedPipeline.get(b, published.id).submit(b, "pub")
+
+    assert _finish(a, run.id).status == "Finished"
+    assert _stdout(a, run.id, "use") == "got 42\n"
+    assert (b.path / "snapshots").is_dir()  # fetched from the blob datastore
+    assert gc(b, older_than="0s").shared == []  # the published pipeline keeps them
 
 
 def _step_id(ws: Workspace, run_id: str, name: str) -> str:

@@ -228,6 +228,8 @@ class Pipeline(PipelineGraph):
             PipelineTypeError: an argument is of the wrong type.
             PipelineValidationError: the graph has problems (every one is listed).
             EnvironmentDefinitionError, EnvironmentBuildError: as ``submit``.
+            StorageError: a shared workspace's default datastore refused its code
+                snapshots (they are stored there, so another folder can submit it).
         """
         from dataferry.execution.published import publish
 

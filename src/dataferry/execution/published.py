@@ -2,7 +2,8 @@
 
 Publishing validates the graph, builds its environments, takes its snapshots and
 compiles its plan once, as ``Pipeline.submit`` does, and stores the plan and the
-parameter defaults in the catalog. A submit records a new run of that stored plan
+parameter defaults in the catalog; a shared workspace's snapshots go to its shared
+default datastore too, so any workspace folder on the catalog can submit it. A submit records a new run of that stored plan
 with the given parameter values; the graph's code is not needed any more.
 """
 
@@ -152,6 +153,7 @@ def publish(
         PipelineTypeError: an argument is of the wrong type.
         PipelineValidationError: the graph has problems (every one is listed).
         EnvironmentDefinitionError, EnvironmentBuildError: as ``Pipeline.submit``.
+        StorageError: a shared workspace's default datastore refused its snapshots.
     """
     for label, value in (("name", name), ("description", description)):
         check_type(value, str, f"publish(): {label}", "a str")
@@ -188,6 +190,8 @@ def publish_run(
 
     Raises:
         PipelineTypeError: an argument is of the wrong type.
+        SnapshotMissingError, StorageError: on a shared workspace, a snapshot of the
+            run is neither on its default datastore nor here, or cannot be stored.
     """
     for label, value in (("name", name), ("description", description)):
         check_type(value, str, f"publish_pipeline(): {label}", "a str")
@@ -216,7 +220,18 @@ def publish_run(
 def _store_published(
     workspace: Workspace, record: PublishedRecord
 ) -> PublishedPipeline:
-    return PublishedPipeline(workspace, PublishedStore(workspace.catalog).add(record))
+    """Store ``record``; on a shared workspace its code snapshots go to the shared
+    default datastore first (another workspace folder submits it), held until the
+    record names them, so a concurrent gc leaves them (gc keeps them while it exists).
+
+    Raises:
+        SnapshotMissingError, StorageError: as ``publish_snapshots``.
+    """
+    from dataferry.execution.shared_snapshots import plan_snapshots, snapshots_published
+
+    with snapshots_published(workspace, plan_snapshots(record.plan)):
+        stored = PublishedStore(workspace.catalog).add(record)
+    return PublishedPipeline(workspace, stored)
 
 
 def submit_published(
@@ -242,10 +257,14 @@ def submit_published(
         ParameterTypeError: a value cannot be read as its parameter's kind.
         InvalidNameError: the experiment name is no valid name (and so no run id).
         PipelineTypeError: ``tags`` is not a dict of str to str.
+        SnapshotMissingError: on a shared workspace, a code snapshot of it is neither
+            on the shared default datastore nor in this workspace folder.
+        StorageError: the shared default datastore failed.
     """
     from dataferry.execution.experiment import Experiment, validate_experiment_name
     from dataferry.execution.pipeline import new_run_id
     from dataferry.execution.pipeline_run import PipelineRun
+    from dataferry.execution.shared_snapshots import plan_snapshots, snapshots_published
     from dataferry.execution.submission import RunRequest, recorder_for
 
     record = check_submittable(workspace, pipeline_id)
@@ -269,7 +288,12 @@ def submit_published(
         "published_pipeline_id": record.id,
     }
     run_id = new_run_id(experiment_name)
-    with recorder_for(workspace) as recorder:
+    # a pipeline published before its snapshots were shared has them stored from the
+    # folder that took them; from any other folder a missing one is refused here
+    with (
+        snapshots_published(workspace, plan_snapshots(record.plan)),
+        recorder_for(workspace) as recorder,
+    ):
         link = recorder.record(
             RunRequest(
                 run_id=run_id,

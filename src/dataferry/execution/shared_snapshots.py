@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from dataferry.data.machine_paths import shared_default_location
-from dataferry.errors import TargetExistsError
+from dataferry.errors import SnapshotMissingError, TargetExistsError
 from dataferry.execution.snapshot import snapshot_folder
 from dataferry.storage.commit_marker import MARKER, PENDING
 
@@ -46,7 +46,7 @@ def snapshots_published(workspace: Workspace, stored: Iterable[str]) -> Iterator
     ``gc`` never collects one in between (``catalog.snapshot_holds``).
 
     Raises:
-        StorageError: as ``publish_snapshots``.
+        SnapshotMissingError, StorageError: as ``publish_snapshots``.
     """
     if shared_default_location(workspace) is None:
         yield
@@ -70,6 +70,7 @@ def publish_snapshots(workspace: Workspace, stored: Iterable[str]) -> list[str]:
     its default datastore is a folder of one workspace folder.
 
     Raises:
+        SnapshotMissingError: one is neither on the datastore nor in this folder.
         StorageError: the datastore refused the upload (its message names it).
     """
     location = shared_default_location(workspace)
@@ -79,9 +80,44 @@ def publish_snapshots(workspace: Workspace, stored: Iterable[str]) -> list[str]:
     for snap in sorted(set(stored)):
         path = shared_snapshot_path(snap)
         if location.staging.tree_signatures(path) is None:
-            _publish(location, workspace.path / snap, path)
+            _publish(location, _local_folder(workspace, snap), path)
             written.append(path)
     return written
+
+
+def plan_snapshots(plan: object) -> set[str]:
+    """Every snapshot (as stored: relative to the workspace folder) a plan's JSON
+    names, at any depth: a published pipeline's plan is a stored dict, not a Plan."""
+    if isinstance(plan, list):
+        return {s for item in plan for s in plan_snapshots(item)}
+    if not isinstance(plan, dict):
+        return set()
+    found: set[str] = set()
+    for key, item in plan.items():
+        if key == "snapshot" and isinstance(item, str) and item:
+            found.add(item)
+        else:
+            found |= plan_snapshots(item)
+    return found
+
+
+def _local_folder(workspace: Workspace, stored: str) -> Path:
+    """The snapshot folder to upload; it must be in this workspace folder, as the
+    datastore does not have it.
+
+    Raises:
+        SnapshotMissingError: it is not here either (a plan recorded in another
+            folder before the workspace was shared, say).
+    """
+    folder = workspace.path / stored
+    if not folder.is_dir():
+        raise SnapshotMissingError(
+            f"source snapshot '{stored}' is neither in this workspace folder "
+            f"({workspace.path}) nor on the shared default datastore "
+            f"('{shared_snapshot_path(stored)}'); submit or publish from the workspace "
+            "folder that took it, or publish the pipeline again from here."
+        )
+    return folder
 
 
 def publish_snapshot(location: StorageLocation, folder: Path, stored: str) -> None:
