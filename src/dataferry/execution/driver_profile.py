@@ -4,7 +4,9 @@ With ``DATAFERRY_PROFILE_DRIVER`` set to a folder in the submitting script's
 environment, the driver (the agent's child, from the submission on; or a spawned or
 forked driver) runs under ``cProfile`` and writes ``<folder>/driver-<pid>.prof``
 when it ends (read it with ``python -m pstats``), and ``driver-<pid>.cpu``: the
-process's user and system CPU seconds, its worker threads' included. The profile
+process's user and system CPU seconds (its worker threads' included), then those of
+the children it waited for (the steps' processes), on one line. Each file appears
+whole, the ``.cpu`` one last: the run's status turns final before its driver ends. The profile
 counts the main thread's CPU time, not wall time: on a loaded machine wall time
 mostly measures the load. With ``DATAFERRY_PROFILE_DRIVER_MODE=cpu`` only the
 ``.cpu`` file is written (the driver runs unprofiled, at its own speed). Unset,
@@ -47,7 +49,13 @@ def profiled(call: Callable[[], R]) -> R:
         os.makedirs(folder, exist_ok=True)
         base = os.path.join(folder, f"driver-{os.getpid()}")
         if profile is not None:
-            profile.dump_stats(f"{base}.prof")
+            profile.dump_stats(f"{base}.prof.tmp")
+            os.replace(f"{base}.prof.tmp", f"{base}.prof")
         used = os.times()
-        with open(f"{base}.cpu", "w", encoding="utf-8") as out:
-            out.write(f"{used.user:.3f} {used.system:.3f}\n")
+        # written last, whole (renamed into place): once it is there, both are
+        with open(f"{base}.cpu.tmp", "w", encoding="utf-8") as out:
+            out.write(
+                f"{used.user:.3f} {used.system:.3f} "
+                f"{used.children_user:.3f} {used.children_system:.3f}\n"
+            )
+        os.replace(f"{base}.cpu.tmp", f"{base}.cpu")
