@@ -7,6 +7,7 @@ handle carries becomes readable when the process ends.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -14,12 +15,15 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import psutil
 import pytest
 
 from dataferry.execution.executors import LocalExecutor, PreparedStep
 from dataferry.execution.executors import local as local_module
+from dataferry.execution.executors.local import LocalStart
 from dataferry.execution.processes import nudge_driver
 from dataferry.execution.wakeup import Wakeup
 
@@ -175,3 +179,93 @@ class TestNudge:
         assert nudge_driver("run-1", "another-host", os.getpid(), tmp_path) is False
         # this test process is alive but is no driver of run-1
         assert nudge_driver("run-1", here, os.getpid(), tmp_path) is False
+
+
+MARKS = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text('ran')\n"
+
+
+def marking_step(tmp_path: Path, code: str = MARKS) -> PreparedStep:
+    """A step that writes ``ran`` into ``tmp_path/ran.txt``."""
+    return PreparedStep(
+        step_run_id="s1",
+        name="s",
+        argv=[sys.executable, "-c", code, str(tmp_path / "ran.txt")],
+        cwd=str(tmp_path),
+        env=dict(os.environ),
+        stdout_path=str(tmp_path / "logs" / "stdout.txt"),
+        stderr_path=str(tmp_path / "logs" / "stderr.txt"),
+    )
+
+
+def children_in(folder: Path) -> list[int]:
+    """This process's children working in ``folder`` (a session may have others)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # ended meanwhile
+            if child.cwd() == str(folder):
+                found.append(child.pid)
+    return found
+
+
+class TestRecordedFirst:
+    """A step is on record before its process exists (issue 8, item 6: no shell is
+    started in front of it to hold it until then)."""
+
+    def test_before_run_is_called_before_the_process_exists(
+        self, tmp_path: Path
+    ) -> None:
+        executor = LocalExecutor()
+        step = marking_step(tmp_path)
+        executor.prepare(step)
+        seen: list[tuple[object, object, list[int]]] = []
+
+        def record(pending: LocalStart) -> None:
+            seen.append((pending, executor.pid(pending), children_in(tmp_path)))
+
+        handle = executor.start(step, before_run=record)
+        assert poll_until_ended(executor, handle) == 0
+        assert seen == [(LocalStart("s1"), None, [])]
+        assert (tmp_path / "ran.txt").read_text() == "ran"
+        assert executor.pid(handle) == handle.process.pid
+
+    def test_a_failing_record_starts_no_process(self, tmp_path: Path) -> None:
+        executor = LocalExecutor()
+        step = marking_step(tmp_path)
+        executor.prepare(step)
+
+        def refuse(_pending: LocalStart) -> None:
+            raise RuntimeError("the catalog refused the Running row")
+
+        with pytest.raises(
+            RuntimeError, match=r"^the catalog refused the Running row$"
+        ):
+            executor.start(step, before_run=refuse)
+        assert children_in(tmp_path) == []
+        assert not (tmp_path / "ran.txt").exists()
+
+    @pytest.mark.parametrize("code", [MARKS, "import time; time.sleep(60)"])
+    def test_the_process_is_the_step_itself(self, tmp_path: Path, code: str) -> None:
+        """The started pid runs the step's own program from the first instant, in its
+        own session, reading ``/dev/null``: one ``exec`` a step."""
+        executor = LocalExecutor()
+        step = marking_step(tmp_path, code)
+        executor.prepare(step)
+        handle = executor.start(step, before_run=lambda _pending: None)
+        try:
+            process = psutil.Process(handle.process.pid)
+            assert process.exe() == os.path.realpath(sys.executable)
+            assert os.getsid(process.pid) == process.pid
+            assert os.readlink(f"/proc/{process.pid}/fd/0") == os.devnull
+        finally:
+            executor.stop(handle)
+
+    def test_a_program_that_cannot_start_raises_after_the_record(
+        self, tmp_path: Path
+    ) -> None:
+        executor = LocalExecutor()
+        step = replace(marking_step(tmp_path), argv=[str(tmp_path / "no-such-program")])
+        executor.prepare(step)
+        recorded: list[LocalStart] = []
+        with pytest.raises(FileNotFoundError, match="no-such-program"):
+            executor.start(step, before_run=recorded.append)
+        assert recorded == [LocalStart("s1")]

@@ -40,6 +40,7 @@ from dataferry.catalog import now
 from dataferry.catalog.run_store import RunStore
 from dataferry.catalog.status import TERMINAL, RunStatus, StepStatus
 from dataferry.errors import RunNotFoundError, RunStateError, StepNotFoundError
+from dataferry.execution import views
 from dataferry.execution.commit import STAGING_DIR
 from dataferry.execution.input_places import mount_records
 from dataferry.execution.pipeline_run import PipelineRun
@@ -72,7 +73,8 @@ with open(os.path.join(dst, "part-1.bin"), "wb") as fh:
     fh.write(b"y" * 2000)
 """
 
-# A driver that SIGKILLs itself after starting step `b`'s process, before recording it.
+# A driver that SIGKILLs itself as it records step `b` as Running: before the write
+# ("before-running") or right after it, before it starts b's process ("after-running").
 CRASHING_DRIVER = """
 import os, signal, sys
 from dataferry.catalog.run_store import RunStore
@@ -80,13 +82,17 @@ from dataferry.catalog.status import StepStatus
 from dataferry.execution import driver
 
 workspace, run_id, point = sys.argv[1:4]
-assert point == "before-running"
+assert point in ("before-running", "after-running")
 real = RunStore.move_step
 
 def move_step(self, step_run_id, to, **kwargs):
-    if step_run_id.startswith("b_") and to == StepStatus.RUNNING:
+    crash = step_run_id.startswith("b_") and to == StepStatus.RUNNING
+    if crash and point == "before-running":
         os.kill(os.getpid(), signal.SIGKILL)
-    return real(self, step_run_id, to, **kwargs)
+    moved = real(self, step_run_id, to, **kwargs)
+    if crash:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return moved
 
 RunStore.move_step = move_step
 sys.exit(driver.main([workspace, run_id]))
@@ -411,9 +417,9 @@ class TestEveryStepProcessIsStopped:
         tmp_path: Path,
         crashing_driver: ScriptedDriver,
     ) -> None:
-        """A step's process is held until the driver has recorded it: the driver died
-        first, so the step never ran (its row says it has not begun, truly: its process
-        was never let run), and runs once."""
+        """A step's process is started only once the driver has recorded it: the
+        driver died first, so the step never ran (its row says it has not begun,
+        truly: its process was never started), and runs once."""
         crashing_driver.args = ["before-running"]
         setup = chain(workspace, tmp_path, wait_in_b=False)
         run = setup.pipeline.submit("resume")
@@ -427,6 +433,40 @@ class TestEveryStepProcessIsStopped:
         assert (store_root / STAGING_DIR / b.id).is_dir()  # prepared, never released
         folder = run_dir(workspace, run.id)
         wait_until(lambda: step_processes(folder) == [], "the held step's exit")
+        assert setup.attempts_made() == ["a"]
+
+        resume_run(workspace, run.id)
+
+        assert _finish(run) == "Finished", run.get_details()
+        assert setup.attempts_made() == ["a", "b", "c"]
+        assert _files_under(store_root) == _expected_files(run)
+        assert store.leases_of_run(run.id) == []
+
+    def test_driver_killed_between_recording_a_step_and_starting_it(
+        self,
+        workspace: Workspace,
+        store_root: Path,
+        tmp_path: Path,
+        crashing_driver: ScriptedDriver,
+    ) -> None:
+        """The step is on record as Running, with its output commits, but its process
+        was never started: resume finds nothing to stop, settles the commits and runs
+        the step once."""
+        crashing_driver.args = ["after-running"]
+        setup = chain(workspace, tmp_path, wait_in_b=False)
+        run = setup.pipeline.submit("resume")
+        (driver,) = crashing_driver.started
+        assert driver.wait(timeout=WAIT_S) == -signal.SIGKILL
+        store = RunStore(workspace.catalog)
+        b = store.get_step_run(step(run, "b").id)
+        assert b.status == "Running"
+        last = views.events_since(workspace, run.id)[-1]  # b's move, its last word
+        assert (last.step_name, last.kind, last.payload["to"]) == (
+            "b",
+            "step_status",
+            "Running",
+        )
+        assert step_processes(run_dir(workspace, run.id)) == []
         assert setup.attempts_made() == ["a"]
 
         resume_run(workspace, run.id)

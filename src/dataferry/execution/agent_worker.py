@@ -22,6 +22,7 @@ from dataferry.data.workspace import Workspace
 from dataferry.execution import agent_protocol as protocol
 from dataferry.execution import run_layout, views
 from dataferry.execution.driver import drive_run
+from dataferry.execution.driver_profile import profiled
 from dataferry.execution.driver_start import fresh_process, redirect_output
 from dataferry.execution.processes import mark_driver
 from dataferry.execution.reused_run import record_if_reused
@@ -37,7 +38,11 @@ def serve_submission(conn: socket.socket, hello: dict[str, Any], log: Path) -> i
     os.setsid()
     fresh_process(log, keep={conn.fileno()})
     _take_on(hello)
-    workspace = Workspace(path=Path(hello["workspace"]))
+    return profiled(lambda: _serve(conn, Workspace(path=Path(hello["workspace"]))))
+
+
+def _serve(conn: socket.socket, workspace: Workspace) -> int:
+    """The conversation, then the run's driver (``serve_submission``)."""
     try:
         facts = read_facts(workspace)
     except Exception as exc:

@@ -34,6 +34,7 @@ from dataferry.data.workspace import Workspace
 from dataferry.errors import DataferryError, StepSpecError
 from dataferry.execution.commit import renew_output
 from dataferry.execution.compute_limits import concurrency_limit
+from dataferry.execution.driver_profile import profiled
 from dataferry.execution.executors.per_step import executor_for_run
 from dataferry.execution.node_dispatch import take_result
 from dataferry.execution.plan_model import plan_of
@@ -498,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Workspace(path=Path(args[0]))
     run_id = args[1]
     mark_driver(run_dir(workspace, run_id))
-    return drive_run(workspace, run_id)
+    return profiled(lambda: drive_run(workspace, run_id))
 
 
 def drive_run(workspace: Workspace, run_id: str) -> int:

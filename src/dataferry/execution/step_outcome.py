@@ -134,10 +134,11 @@ class StepOutcomes:
         return {"preparing_since": since, "preparing_note": PREPARING_NOTE}
 
     def started(self, state: StepState, pid: int | None) -> None:
-        """Record the step as Running with its pid, what it reads, why it was not
-        reused and the commits of its staged outputs (this driver is their writer:
-        killed before the step ends, they are settled once it is gone), before its
-        process may run."""
+        """Record the step as Running, what it reads, why it was not reused and the
+        commits of its staged outputs (this driver is their writer: killed before the
+        step ends, they are settled once it is gone), before its process may run;
+        ``pid`` where the executor knows one that early (a local step is recorded
+        before its process exists: None)."""
         inputs = [
             {"role": "input", "name": b.name, "mode": b.mode, "value": b.value}
             | {k: b.lineage.get(k) for k in ("dataset_id", "datastore", "path")}

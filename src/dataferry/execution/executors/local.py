@@ -16,10 +16,14 @@ if TYPE_CHECKING:
     from dataferry.execution.executors.base import PreparedStep
 
 _GRACE_S = 5.0
-# The step's process first waits for one line on stdin, then becomes the step's command
-# (same pid, group and folder). The driver sends the line once it has recorded the pid;
-# if the driver dies before that, the pipe closes, `read` fails and the step never runs.
-_GATE = 'IFS= read -r go || exit 125; exec "$@" </dev/null'
+
+
+@dataclass(frozen=True)
+class LocalStart:
+    """A step about to be started: what ``before_run`` is given, before its process
+    exists (its pid is not known yet)."""
+
+    step_run_id: str
 
 
 @dataclass
@@ -57,54 +61,40 @@ class LocalExecutor:
         os.makedirs(os.path.dirname(step.stdout_path), exist_ok=True)
 
     def start(
-        self, step: PreparedStep, *, before_run: Callable[[LocalHandle], None]
+        self, step: PreparedStep, *, before_run: Callable[[LocalStart], None]
     ) -> LocalHandle:
-        """Start the step's process, stdout and stderr going to its log files.
+        """Record the step (``before_run``), then start its process, stdout and stderr
+        going to its log files, stdin on ``/dev/null``; return at once.
 
-        The process is held before the step's command runs until ``before_run(handle)``
-        has returned, so whoever started it is on record first.
+        Recording first is what keeps a step from running off the record: a driver
+        that dies before ``before_run`` has returned started nothing, and one that dies
+        after it left a row saying Running, whose process resume finds by its folder
+        (``processes.step_processes``). No process is held waiting for the record, so
+        a step costs one ``exec``, its own.
 
         Raises:
-            OSError: the process could not be started.
-            Exception: whatever ``before_run`` raised; the held process is stopped.
+            Exception: whatever ``before_run`` raised; no process was started.
+            OSError: the process could not be started (after ``before_run``: the
+                caller ends the recorded step).
         """
-        hold, release = os.pipe()
-        try:
-            with (
-                open(step.stdout_path, "ab") as out,
-                open(step.stderr_path, "ab") as err,
-            ):
-                process = subprocess.Popen(
-                    ["/bin/sh", "-c", _GATE, "dataferry-step", *step.argv],
-                    cwd=step.cwd,
-                    env=dict(step.env),
-                    stdin=hold,
-                    stdout=out,
-                    stderr=err,
-                    start_new_session=True,  # its own group: cancel reaches its children
-                )
-        except BaseException:
-            os.close(release)
-            raise
-        finally:
-            os.close(hold)
+        before_run(LocalStart(step.step_run_id))
+        with (
+            open(step.stdout_path, "ab") as out,
+            open(step.stderr_path, "ab") as err,
+        ):
+            process = subprocess.Popen(
+                list(step.argv),
+                cwd=step.cwd,
+                env=dict(step.env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,  # its own group: cancel reaches its children
+            )
         deadline = time.monotonic() + step.timeout_s if step.timeout_s else None
-        handle = LocalHandle(
+        return LocalHandle(
             step.step_run_id, process, deadline=deadline, exit_fd=_pidfd(process.pid)
         )
-        try:
-            before_run(handle)
-        except BaseException:
-            os.close(release)  # end of input: the held process exits without running
-            process.wait()
-            _close_exit_fd(handle)
-            raise
-        try:
-            with contextlib.suppress(BrokenPipeError):  # it died: poll reports how
-                os.write(release, b"go\n")
-        finally:
-            os.close(release)
-        return handle
 
     def poll(self, handle: LocalHandle) -> int | None:
         """The exit code (negative: killed by that signal), or None while it runs.
@@ -152,9 +142,9 @@ class LocalExecutor:
         """The process's pidfd while it runs (None where the system has none)."""
         return handle.exit_fd
 
-    def pid(self, handle: LocalHandle) -> int:
-        """The step's process id."""
-        return handle.process.pid
+    def pid(self, handle: LocalHandle | LocalStart) -> int | None:
+        """The step's process id (None before its process is started)."""
+        return handle.process.pid if isinstance(handle, LocalHandle) else None
 
 
 def _signal_group(handle: LocalHandle, sig: signal.Signals) -> None:
