@@ -93,3 +93,32 @@ def test_bad_definitions_are_refused() -> None:
 
     with pytest.raises(ValueError, match="not both"):
         field(default=1, default_factory=int)  # type: ignore[call-overload]
+
+
+@record(frozen=True, slots=True)
+class Empty(Point):
+    """A slotted frozen record adding no field: every field is its base's slot."""
+
+
+@record(frozen=True, slots=True)
+class Stated:  # its own __init__ is kept
+    value: int
+
+    def __init__(self, value: int) -> None:
+        object.__setattr__(self, "value", value * 2)
+
+
+def test_frozen_slots_init_stores_through_the_slots() -> None:
+    # the generated __init__ stores each field through the class's own slot (fast);
+    # every field still arrives, inherited ones too, and the record stays frozen
+    child = Child(name="a", size=3)
+    assert (child.name, child.size) == ("a", 3)
+    assert "_s0" in Child.__init__.__globals__
+    empty = Empty(1, 2, ["t"])
+    assert (empty.x, empty.y, empty.tags) == (1, 2, ["t"])
+    assert empty == Empty(1, 2, ["t"]) and empty != Point(1, 2, ["t"])
+    with pytest.raises(FrozenInstanceError, match="cannot assign to field 'x'"):
+        empty.x = 5  # type: ignore[misc]
+    assert not hasattr(empty, "__dict__")
+    assert Stated(4).value == 8
+    assert pickle.loads(pickle.dumps(child)) == child

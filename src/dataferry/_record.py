@@ -13,6 +13,7 @@ exactly as it checks a dataclass (fields, ``__init__`` signature, frozen assignm
 from __future__ import annotations
 
 from operator import attrgetter
+from types import MemberDescriptorType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, dataclass_transform, overload
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ def replace(obj: _T, /, **changes: Any) -> _T:
 
 def _build(cls: Any, frozen: bool, slots: bool, kw_only: bool) -> Any:
     fields = _collect_fields(cls, kw_only)
+    own_init = "__init__" in cls.__dict__
     cls._record_fields_ = tuple(fields)
     _set(cls, "__init__", _make_init(cls, fields, frozen))
     _set(cls, "__repr__", _make_repr(tuple(f.name for f in fields if f.repr)))
@@ -120,7 +122,15 @@ def _build(cls: Any, frozen: bool, slots: bool, kw_only: bool) -> Any:
     if frozen:
         cls.__setattr__ = _frozen_setattr
         cls.__delattr__ = _frozen_delattr
-    return _with_slots(cls, fields, frozen) if slots else cls
+    if not slots:
+        return cls
+    new = _with_slots(cls, fields, frozen)
+    if frozen and not own_init:
+        # again, storing through the new class's slots: a third of the time of a
+        # frozen field's store (object.__setattr__ looks the slot up every time),
+        # and a plan builds ~40 fields a step
+        new.__init__ = _make_init(new, fields, frozen)
+    return new
 
 
 def _collect_fields(cls: Any, kw_only: bool) -> list[Field]:
@@ -176,11 +186,14 @@ def _make_init(cls: Any, fields: list[Field], frozen: bool) -> Any:
             param += "=_FACTORY"
             body.append(f" if {f.name} is _FACTORY: {f.name} = _f{i}()")
         (kw_params if f.kw_only else params).append(param)
-        store = (
-            f"_setattr(self, {f.name!r}, {f.name})"
-            if frozen
-            else f"self.{f.name} = {f.name}"
-        )
+        slot = getattr(cls, f.name, None) if "__slots__" in cls.__dict__ else None
+        if frozen and isinstance(slot, MemberDescriptorType):
+            env[f"_s{i}"] = slot.__set__
+            store = f"_s{i}(self, {f.name})"
+        elif frozen:
+            store = f"_setattr(self, {f.name!r}, {f.name})"
+        else:
+            store = f"self.{f.name} = {f.name}"
         body.append(f" {store}")
     if hasattr(cls, "__post_init__"):
         body.append(" self.__post_init__()")

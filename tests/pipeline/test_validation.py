@@ -121,12 +121,21 @@ class TestStepDefinition:
         assert [i.name for i in step.ports.inputs] == ["INPUT_data"]
         assert [o.name for o in step.ports.outputs] == ["data"]
 
-    @pytest.mark.parametrize("name", ["bad-name", "1st", "with space", ""])
+    # a trailing newline and non-ASCII letters too: the name is an environment variable
+    @pytest.mark.parametrize(
+        "name",
+        ["bad-name", "1st", "with space", "", "name\n", "na\u00efve", "a.b", "\u0661x"],
+    )
     def test_bad_port_names(self, files: FileDataset, name: str) -> None:
         with pytest.raises(InvalidNameError, match="invalid input name"):
             files.as_named_input(name)
         with pytest.raises(InvalidNameError, match="invalid output name"):
             OutputFileDatasetConfig(name=name or "-")
+
+    @pytest.mark.parametrize("name", ["_", "_x1", "A1_b", "class", "x" * 200])
+    def test_good_port_names(self, files: FileDataset, name: str) -> None:
+        assert files.as_named_input(name).name == name
+        assert OutputFileDatasetConfig(name=name).name == name
 
     @pytest.mark.parametrize("name", ["bad-name", "with space"])
     def test_bad_pipeline_data_names(self, name: str) -> None:

@@ -27,6 +27,7 @@ from dataferry.execution.driver_start import fresh_process, redirect_output
 from dataferry.execution.processes import mark_driver
 from dataferry.execution.reused_run import record_if_reused
 from dataferry.execution.submission import RunRequest, read_facts, record_run
+from dataferry.pipeline.gc_pause import gc_paused
 
 if TYPE_CHECKING:
     import socket
@@ -49,6 +50,27 @@ def _serve(conn: socket.socket, workspace: Workspace) -> int:
         _reply_error(conn, exc)
         return 1
     protocol.send(conn, {"facts": facts.to_json()})
+    # the collector paused: decoding a 10,000-step plan makes ~100,000 objects that
+    # all stay alive, and each collection they set off walks them all and frees
+    # nothing (up to a quarter of a second before the run was recorded)
+    with gc_paused():
+        request = _recorded(conn, workspace)
+    if not isinstance(request, RunRequest):
+        return request
+    folder = run_layout.run_dir(workspace, request.run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    redirect_output(run_layout.driver_out(workspace, request.run_id))
+    mark_driver(folder)
+    _tell(conn, {"recorded": os.getpid()})
+    code = drive_run(workspace, request.run_id)
+    _tell(conn, {"ended": str(views.run_status(workspace, request.run_id))})
+    return code
+
+
+def _recorded(conn: socket.socket, workspace: Workspace) -> RunRequest | int:
+    """Receive the run and record it; the request, or the child's exit status if
+    it is not to drive a run (0: recorded whole as reused, or the script ended the
+    conversation; 1: refused, the error told to the script)."""
     try:
         message = protocol.receive(conn)
     except OSError:  # the script found problems and ended the conversation
@@ -64,14 +86,7 @@ def _serve(conn: socket.socket, workspace: Workspace) -> int:
     except Exception as exc:
         _reply_error(conn, exc)
         return 1
-    folder = run_layout.run_dir(workspace, request.run_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    redirect_output(run_layout.driver_out(workspace, request.run_id))
-    mark_driver(folder)
-    _tell(conn, {"recorded": os.getpid()})
-    code = drive_run(workspace, request.run_id)
-    _tell(conn, {"ended": str(views.run_status(workspace, request.run_id))})
-    return code
+    return request
 
 
 def _take_on(hello: dict[str, Any]) -> None:

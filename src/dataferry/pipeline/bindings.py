@@ -282,6 +282,7 @@ class StepPorts:
         # found once: the ports are fixed from here on, and validate(), submit() and
         # the plan each ask for them (a walk of every port of every step each time)
         self._parameters = tuple(self._find_parameters())
+        del self._arg_params  # in _parameters now: one list fewer kept per step
 
     # plain loops: a step has a few ports, and a generator per lookup cost more
     def _find_input(self, origin: _Origin) -> InputSpec | None:

@@ -157,7 +157,9 @@ class OutputDatasetConfig:
         self.registration: Registration | None = None
         self._origin = _Origin()
         self._tabular: dict[str, Any] | None = None  # read options of a tabular view
-        self._transforms: list[dict[str, Any]] = []
+        # a tuple: never changed in place (a view gets a new one), and unlike a list
+        # it is not one more object per output for the garbage collector to walk
+        self._transforms: tuple[dict[str, Any], ...] = ()
 
     @property
     def destination(self) -> tuple[Any, str] | None:
@@ -195,7 +197,7 @@ class OutputDatasetConfig:
         clone = copy.copy(self)  # shallow on purpose: the _Origin stays shared
         clone.registration = copy.deepcopy(self.registration)
         clone.source_globs = list(self.source_globs) if self.source_globs else None
-        clone._transforms = list(self._transforms)
+        clone._transforms = self._transforms
         return clone
 
     def as_mount(self, disable_metadata_cache: bool = False) -> Any:
@@ -335,7 +337,7 @@ class OutputTabularDatasetConfig(OutputDatasetConfig):
         self, transform: dict[str, Any], name: str | None = None
     ) -> OutputTabularDatasetConfig:
         clone = self._copy()
-        clone._transforms = [*self._transforms, transform]
+        clone._transforms = (*self._transforms, transform)
         if name:
             clone._name = name
         return clone  # type: ignore[no-any-return]
@@ -534,7 +536,7 @@ class PipelineOutputFileDataset:
         self.path_on_compute = check_path_on_compute(path_on_compute, port=input_name)
         self.registration = registration
         self._tabular: dict[str, Any] | None = None
-        self._transforms: list[dict[str, Any]] = []
+        self._transforms: tuple[dict[str, Any], ...] = ()
 
     @property
     def name(self) -> str:
@@ -641,12 +643,12 @@ class PipelineOutputTabularDataset(PipelineOutputFileDataset):
         view.mode = "direct"
         glob = f"*{file_extension}" if file_extension else None
         view._tabular = {"format": fmt, "file_glob": glob}
-        view._transforms = list(base._transforms)
+        view._transforms = base._transforms
         return view
 
     def _with(self, transform: dict[str, Any]) -> PipelineOutputTabularDataset:
         clone: PipelineOutputTabularDataset = self._clone()
-        clone._transforms = [*self._transforms, transform]
+        clone._transforms = (*self._transforms, transform)
         return clone
 
     def keep_columns(
