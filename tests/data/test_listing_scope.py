@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dataferry.data.listing_scope import one_listing
-from dataferry.data.sources import resolve_sources
+from dataferry.data.listing_scope import forget_listings, one_listing
+from dataferry.data.sources import ResolvedFile, resolve_sources
+from dataferry.data.whole_read import read_whole
 from dataferry.errors import PathNotFoundError
+from dataferry.storage.read_pin import ReadPin
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -79,3 +81,43 @@ def test_another_thread_is_outside_the_scope(tmp_path: Path) -> None:
         thread.start()
         thread.join()
     assert seen == [["/f0.txt", "/f1.txt"]]
+
+
+def test_forget_listings_makes_the_next_resolve_list_afresh(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, 1)
+    sources = [{"local": str(folder)}]
+    forget_listings()  # outside a scope: nothing to forget
+    with one_listing():
+        resolve_sources(sources, None)
+        (folder / "f1.txt").write_text("1")
+        forget_listings()
+        assert _names(resolve_sources(sources, None)) == ["/f0.txt", "/f1.txt"]
+        (folder / "f2.txt").write_text("2")
+        assert _names(resolve_sources(sources, None)) == ["/f0.txt", "/f1.txt"]
+
+
+def test_a_whole_read_retried_after_an_overwrite_lists_again(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, 1)
+    sources = [{"local": str(folder)}]
+    marker = tmp_path / "marker"
+    marker.write_bytes(b"new")  # the listing below pins b"old": an overwrite
+    attempts: list[list[str]] = []
+
+    def list_files() -> list[ResolvedFile]:
+        files = resolve_sources(sources, None)
+        stale = {str(marker): b"old"} if not attempts else {}
+        return [
+            ResolvedFile(f.location, f.full, f.display, ReadPin(f.location, stale))
+            for f in files
+        ]
+
+    def read(files: list[ResolvedFile]) -> list[str]:
+        attempts.append(_names(files))
+        (folder / "f1.txt").write_text("1")  # what the overwrite published
+        return attempts[-1]
+
+    with one_listing():
+        resolve_sources(sources, None)
+        got = read_whole(list_files, read, "input 'i'")
+    assert attempts == [["/f0.txt"], ["/f0.txt", "/f1.txt"]]
+    assert got == ["/f0.txt", "/f1.txt"]

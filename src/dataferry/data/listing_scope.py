@@ -5,7 +5,9 @@ folder of 10,000 files took a glob, a stat and a commit-marker check per file ea
 time (seconds). Inside :func:`one_listing` the second resolve of the same sources
 answers with the first one's files, so the fingerprint also describes exactly the
 files the step is given (two listings a moment apart could differ). Outside it,
-every resolve lists afresh. A failed resolve is not kept: it fails again.
+every resolve lists afresh. A failed resolve is not kept: it fails again. A reader
+that found an output overwritten while it read (``whole_read``) calls
+:func:`forget_listings` before it lists again, so it never gets the old listing.
 
 The scope is a context variable, so it holds for the thread (a preparation's worker)
 that entered it and for nobody else.
@@ -59,3 +61,13 @@ def listed_once(
     if key not in kept:
         kept[key] = resolve()
     return list(kept[key])
+
+
+def forget_listings() -> None:
+    """Make the next resolve of every source in this scope list afresh (and keep that).
+
+    Inputs: none. Output: none. Raises: nothing. Outside a scope it does nothing.
+    """
+    kept = _LISTINGS.get()
+    if kept is not None:
+        kept.clear()
