@@ -25,7 +25,10 @@ def local_target(folder: str, file: ResolvedFile) -> str:
         DatasetError: the display path climbs out of ``folder`` (``..``).
     """
     local = os.path.normpath(os.path.join(folder, file.display.lstrip("/")))
-    if os.path.commonpath([folder, local]) != os.path.normpath(folder):
+    base = os.path.normpath(folder)
+    inside = base if base.endswith(os.sep) else base + os.sep  # "/" ends with it
+    # a prefix test, as commonpath would say (which costs 0.1 ms a file)
+    if local != base and not local.startswith(inside):
         raise DatasetError(
             f"file {file.full} would be placed outside {folder} (as {file.display!r}); "
             "this is a bug in resolving the dataset's paths, please report it."

@@ -47,9 +47,13 @@ def make_link_view(files: list[ResolvedFile], folder: str) -> None:
     from dataferry.data.file_dataset import local_target
 
     os.makedirs(folder)
+    made = {os.path.normpath(folder)}  # each folder made once, not a stat per file
     for f in files:
         link = local_target(folder, f)
-        os.makedirs(os.path.dirname(link), exist_ok=True)
+        parent = os.path.dirname(link)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
         os.symlink(f.full, link)
 
 

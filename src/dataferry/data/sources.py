@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from dataferry._extras import protocol_hint
 from dataferry._record import field, record
 from dataferry.data.datapath import datastore_path, resolve_datastore
+from dataferry.data.listing_scope import listed_once
 from dataferry.data.url_credentials import datastore_location_for_url
 from dataferry.errors import (
     DamagedDataError,
@@ -23,6 +24,7 @@ from dataferry.errors import (
 )
 from dataferry.storage import StorageLocation
 from dataferry.storage.location import has_glob
+from dataferry.storage.paths import relative_below
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -201,11 +203,19 @@ def _location_for(
 def resolve_sources(
     sources: Sequence[Source], workspace: Workspace | None
 ) -> list[ResolvedFile]:
-    """List the files the sources name, in a stable order.
+    """List the files the sources name, in a stable order (listed once per
+    ``listing_scope.one_listing`` block).
 
     Raises:
         PathNotFoundError: a path or glob matches no file (the message names it).
     """
+    where = str(workspace.path) if workspace is not None else None
+    return listed_once(sources, where, lambda: _resolve(sources, workspace))
+
+
+def _resolve(
+    sources: Sequence[Source], workspace: Workspace | None
+) -> list[ResolvedFile]:
     cache: dict[str, StorageLocation] = {}
     per_source: list[tuple[StorageLocation, list[str], str]] = []
     pins: dict[int, ReadPin] = {}  # per source: what its readers check after reading
@@ -242,9 +252,9 @@ def resolve_sources(
                 continue
             seen.add((loc.name, full))
             if common is not None:
-                display = "/" + posixpath.relpath(full.split("?", 1)[0], common or "/")
+                display = "/" + relative_below(full.split("?", 1)[0], common or "/")
             else:
-                display = f"/{loc.name}/" + posixpath.relpath(
+                display = f"/{loc.name}/" + relative_below(
                     full.split("?", 1)[0], base or "/"
                 )
             resolved.append(ResolvedFile(loc, full, display, pins.get(index)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, TypeVar
 
+from dataferry.data.listing_scope import forget_listings
 from dataferry.errors import PathNotFoundError, TransferIncompleteError
 from dataferry.storage.read_pin import READ_ATTEMPTS, changed_error, changed_outputs
 
@@ -56,6 +57,8 @@ def read_whole(
     """
     changed: list[str] = []
     for attempt in range(1, READ_ATTEMPTS + 1):
+        if attempt > 1:
+            forget_listings()  # the listing kept for this preparation is the old one
         files = list_files()
         try:
             result = read(files)

@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from dataferry.data.listing_scope import one_listing
 from dataferry.execution import process_contract
 from dataferry.execution.commit import discard_output, stage_output
 from dataferry.execution.environments import resolve_environment
@@ -169,6 +170,11 @@ class Preparation:
     # -- the work ---------------------------------------------------------------------
 
     def _prepare(self) -> None:
+        # the inputs are listed once for fingerprint and binding (data.listing_scope)
+        with one_listing():
+            self._prepare_listed()
+
+    def _prepare_listed(self) -> None:
         if self._decide_reuse():
             return
         job, node = self.job, self.job.node

@@ -25,7 +25,7 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from dataferry.errors import DamagedDataError
-from dataferry.storage.paths import RESERVED_PREFIX
+from dataferry.storage.paths import RESERVED_PREFIX, relative_below
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -178,25 +178,38 @@ def visible_files(
             if f"{folder}/{MARKER}" in inside:
                 check_complete(location, folder, inside, marked_files)
     kept = []
+    # the walk up to the root is made once per folder, not per file: 10,000 files
+    # of one folder took 90,000 dirname calls (1 s of a step's preparation)
+    verdicts: dict[str, _Verdict] = {}
     for full in listed:
         if is_reserved(location.relative_path(full)):
             continue
-        if _shown(full, pending, allowed):
+        folder = posixpath.dirname(full)
+        verdict = verdicts.get(folder)
+        if verdict is None:
+            verdict = verdicts[folder] = _verdict(folder, pending, allowed)
+        hidden, by = verdict
+        if hidden:
+            continue
+        if by is None or relative_below(full, by) in allowed[by]:
             kept.append(full)
     return kept
 
 
-def _shown(full: str, pending: set[str], allowed: Mapping[str, Any]) -> bool:
-    folder = posixpath.dirname(full)
-    decided = False
-    shown = True
+# a folder's verdict: (hidden, the innermost folder whose marker decides its files)
+_Verdict = tuple[bool, "str | None"]
+
+
+def _verdict(folder: str, pending: set[str], allowed: Mapping[str, Any]) -> _Verdict:
+    """Whether the files of ``folder`` are hidden (a folder above is being
+    committed), else which marker's list decides them (None: no marker, all shown)."""
+    by = None
     while True:
         if folder in pending:
-            return False
-        if not decided and folder in allowed:
-            shown = posixpath.relpath(full, folder) in allowed[folder]
-            decided = True
+            return True, None
+        if by is None and folder in allowed:
+            by = folder
         parent = posixpath.dirname(folder)
         if parent == folder:
-            return shown
+            return False, by
         folder = parent

@@ -62,9 +62,11 @@ class StorageLocation:
     root: str
     is_case_insensitive: bool = False
 
-    @property
+    @cached_property
     def is_local(self) -> bool:
-        """True if files live on this machine's filesystem (zero-copy mount, rename)."""
+        """True if files live on this machine's filesystem (zero-copy mount, rename).
+
+        Kept after the first look (``fs`` never changes): it is asked per file."""
         from fsspec.implementations.local import LocalFileSystem
 
         return isinstance(self.fs, LocalFileSystem)

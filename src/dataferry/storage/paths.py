@@ -9,6 +9,8 @@ pipeline layer may use it.
 
 from __future__ import annotations
 
+import posixpath
+
 from dataferry._lazy import LazyPattern
 from dataferry.errors import DatastorePathError
 
@@ -148,3 +150,23 @@ def _part_problem(part: str) -> str:
             f"{MAX_SEGMENT_BYTES}: shorten '{part[:20]}...'."
         )
     return ""
+
+
+def relative_below(path: str, start: str) -> str:
+    """``posixpath.relpath(path, start)``, as a slice when ``path`` is a normal path
+    below the normal folder ``start`` (relpath normalises both: 20 µs a file).
+
+    Inputs: paths as a listing gives them. Output: the relative path. Raises
+    ValueError where ``posixpath.relpath`` does (an empty ``path``).
+    """
+    prefix = start if start.endswith("/") else start + "/"
+    if start and path.startswith(prefix) and _normal(start.rstrip("/") or "/"):
+        rest = path[len(prefix) :]
+        # no empty, "." or ".." part (a dot file takes the slow path too)
+        if rest and "//" not in rest and rest[-1] != "/" and "/." not in "/" + rest:
+            return rest
+    return posixpath.relpath(path, start)
+
+
+def _normal(folder: str) -> bool:
+    return posixpath.normpath(folder) == folder
