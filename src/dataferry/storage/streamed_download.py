@@ -79,7 +79,7 @@ def download_folder(
     if transfers is None or has_glob(prefix):
         return None
     base = loc._strip(loc.full_path(prefix)).rstrip("/")
-    container, folder = split(loc.fs, base)
+    container, folder = split(loc, base)
     run = _Run(loc, target, overwrite, DownloadManifest.load(target))
     try:
         for page in transfers.list_pages(container, f"{folder}/" if folder else ""):
@@ -124,6 +124,7 @@ class _Run:
         self._waiting: list[str] | None = []  # finished before the gate opened
         self._shown: set[str] = set()
         self._progress: TransferProgress | None = None
+        self._folders: set[str] = set()  # local folders made so far
 
     def listed_page(self, entries: list[tuple[str, int, str]]) -> None:
         """Note a page of the listing; start fetching its files (small ones)."""
@@ -139,10 +140,18 @@ class _Run:
                 self._complete.append(full)
             else:
                 self._local[full] = local
-                os.makedirs(os.path.dirname(local), exist_ok=True)
+                self._folder_for(local)
                 if size < LARGE_FILE_BYTES and not self._stop.is_set():
                     pool = _pool(SMALL_FILES_AT_ONCE)
                     self._futures.append(pool.submit(self._fetch, full, local))
+
+    def _folder_for(self, local: str) -> None:
+        # each folder made once: a makedirs for every one of 1,000 files in one
+        # folder was a serial cost while the listing's pages came in
+        folder = os.path.dirname(local)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
 
     def _fetch(self, full: str, local: str) -> None:
         from fsspec.callbacks import NoOpCallback
