@@ -82,6 +82,27 @@ def test_a_folder_of_many_pages_arrives_exact(blob: Datastore, tmp_path: Path) -
     assert not [p for p in (tmp_path / "down").rglob("*.part")]
 
 
+def test_deep_folders_spread_over_pages_are_made_again_on_each_download(
+    blob: Datastore, tmp_path: Path
+) -> None:
+    import shutil
+
+    files = {
+        f"t/a{i % 3}/b{i % 2}/c/f{i:02}.bin": bytes([i]) * (20 + i) for i in range(25)
+    }
+    put(blob, files)
+    target = tmp_path / "down"
+    assert blob.download(str(target), prefix="t", show_progress=False) == 25
+    shutil.rmtree(target / "t")
+
+    written = blob.download(
+        str(target), prefix="t", overwrite=True, show_progress=False
+    )
+
+    assert written == 25
+    assert on_disk(target) == files
+
+
 def test_only_what_the_markers_show_is_written(blob: Datastore, tmp_path: Path) -> None:
     files = {f"data/done/f{i:02}.bin": b"d" * (50 + i) for i in range(12)}
     files |= {f"data/busy/f{i:02}.bin": b"b" * 40 for i in range(9)}
