@@ -120,6 +120,20 @@ def test_only_what_the_markers_show_is_written(blob: Datastore, tmp_path: Path) 
     assert not [p for p in (tmp_path / "down").rglob("*.part")]
 
 
+def test_a_marker_above_the_folder_governs_it(blob: Datastore, tmp_path: Path) -> None:
+    files = {f"out/part/f{i:02}.bin": b"p" * (30 + i) for i in range(10)}
+    put(blob, files | {"out/part/stray.bin": b"written after the commit"})
+    body = marker(blob, "out", [f"part/f{i:02}.bin" for i in range(10)])
+    put(blob, {f"out/{MARKER}": body})
+
+    written = blob.download(
+        str(tmp_path / "down"), prefix="out/part", show_progress=False
+    )
+
+    assert written == 10
+    assert on_disk(tmp_path / "down") == files
+
+
 def test_a_marker_listing_a_missing_file_is_damage_and_nothing_is_left(
     blob: Datastore, tmp_path: Path
 ) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from concurrent.futures import Future, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -81,21 +81,26 @@ def download_folder(
     base = loc._strip(loc.full_path(prefix)).rstrip("/")
     container, folder = split(loc, base)
     run = _Run(loc, target, overwrite, DownloadManifest.load(target))
-    try:
-        for page in transfers.list_pages(container, f"{folder}/" if folder else ""):
-            run.listed_page([(f"{container}/{n}", s, e) for n, s, e in page])
-        shown = _shown(loc, base, run) if run.listed else None
-    except (OSError, DamagedDataError):
-        shown = None  # the ordinary path lists again and says what is wrong
+    # the markers above ``base`` are looked up while the listing comes in: after it,
+    # their round trips waited behind the transfers already started and held every
+    # finished file back (measured: half of a 300-file download's time)
+    with ThreadPoolExecutor(1, thread_name_prefix="dataferry-markers") as side:
+        markers = side.submit(loc.staging.markers_for, base, below=False)
+        try:
+            for page in transfers.list_pages(container, f"{folder}/" if folder else ""):
+                run.listed_page([(f"{container}/{n}", s, e) for n, s, e in page])
+            shown = _shown(loc, run, markers.result()) if run.listed else None
+        except (OSError, DamagedDataError):
+            shown = None  # the ordinary path lists again and says what is wrong
     if shown is None:
         run.abandon()
         return None
     return run.finish(shown, show_progress)
 
 
-def _shown(loc: StorageLocation, base: str, run: _Run) -> set[str]:
-    """The files of the whole listing that a reader may see (as ``resolve``)."""
-    markers = loc.staging.markers_for(base, below=False)
+def _shown(loc: StorageLocation, run: _Run, markers: list[str]) -> set[str]:
+    """The files of the whole listing that a reader may see (as ``resolve``), given
+    the commit markers that govern the listed folder."""
     return set(visible_files(loc, list(run.listed), markers, whole=True))
 
 
