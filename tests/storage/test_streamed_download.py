@@ -82,6 +82,27 @@ def test_a_folder_of_many_pages_arrives_exact(blob: Datastore, tmp_path: Path) -
     assert not [p for p in (tmp_path / "down").rglob("*.part")]
 
 
+def test_deep_folders_spread_over_pages_are_made_again_on_each_download(
+    blob: Datastore, tmp_path: Path
+) -> None:
+    import shutil
+
+    files = {
+        f"t/a{i % 3}/b{i % 2}/c/f{i:02}.bin": bytes([i]) * (20 + i) for i in range(25)
+    }
+    put(blob, files)
+    target = tmp_path / "down"
+    assert blob.download(str(target), prefix="t", show_progress=False) == 25
+    shutil.rmtree(target / "t")
+
+    written = blob.download(
+        str(target), prefix="t", overwrite=True, show_progress=False
+    )
+
+    assert written == 25
+    assert on_disk(target) == files
+
+
 def test_only_what_the_markers_show_is_written(blob: Datastore, tmp_path: Path) -> None:
     files = {f"data/done/f{i:02}.bin": b"d" * (50 + i) for i in range(12)}
     files |= {f"data/busy/f{i:02}.bin": b"b" * 40 for i in range(9)}
@@ -97,6 +118,20 @@ def test_only_what_the_markers_show_is_written(blob: Datastore, tmp_path: Path) 
     assert written == 13
     assert on_disk(tmp_path / "down") == expected
     assert not [p for p in (tmp_path / "down").rglob("*.part")]
+
+
+def test_a_marker_above_the_folder_governs_it(blob: Datastore, tmp_path: Path) -> None:
+    files = {f"out/part/f{i:02}.bin": b"p" * (30 + i) for i in range(10)}
+    put(blob, files | {"out/part/stray.bin": b"written after the commit"})
+    body = marker(blob, "out", [f"part/f{i:02}.bin" for i in range(10)])
+    put(blob, {f"out/{MARKER}": body})
+
+    written = blob.download(
+        str(tmp_path / "down"), prefix="out/part", show_progress=False
+    )
+
+    assert written == 10
+    assert on_disk(tmp_path / "down") == files
 
 
 def test_a_marker_listing_a_missing_file_is_damage_and_nothing_is_left(

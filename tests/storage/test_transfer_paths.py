@@ -17,7 +17,7 @@ from dataferry import Dataset, Datastore
 from dataferry.data.arrow_input import whole_input
 from dataferry.errors import PathNotFoundError, StorageError
 from dataferry.storage import remote_transfer
-from dataferry.storage.azure_transfer import BlobTransfers
+from dataferry.storage.azure_transfer import BlobTransfers, split
 from dataferry.storage.download_manifest import MANIFEST_NAME
 
 if TYPE_CHECKING:
@@ -213,6 +213,52 @@ class TestDownloads:
         for path in [f"{root}/a/b.csv", f"abfs://{root}/a/b.csv", f"/{root}/a/", root]:
             assert loc._strip(path) == loc.fs._strip_protocol(path)
             assert loc._strip(path) == loc.fs._strip_protocol(path)  # kept: the same
+
+    def test_a_path_splits_as_adlfs_splits_it(self, blob: Datastore) -> None:
+        loc = blob.location
+        root = loc.root.split("/")[0]
+        for path in [
+            f"{root}/a/b.csv",
+            f"abfs://{root}/a/b.csv",
+            f"az://{root}/deep/er/c d.bin",
+            f"/{root}/a/",
+            f"{root}/name#with%hash.bin",
+            root,
+            "",
+        ]:
+            container, blob_name, _version = loc.fs.split_path(path)
+            assert split(loc, path) == (container, blob_name), path
+
+    def test_files_reached_through_a_link_keep_their_own_paths(
+        self, blob: Datastore, tmp_path: Path
+    ) -> None:
+        paths = made(tmp_path / "real" / "sub", fill=4, count=3)
+        (tmp_path / "link").symlink_to(tmp_path / "real")
+        linked = [tmp_path / "link" / "sub" / p.name for p in paths]
+        blob.upload_files(
+            linked,
+            relative_root=tmp_path / "link",
+            target_path="l",
+            show_progress=False,
+        )
+        target = tmp_path / "down"
+        assert blob.download(str(target), prefix="l", show_progress=False) == 3
+        for path in paths:
+            assert (target / "l" / "sub" / path.name).read_bytes() == path.read_bytes()
+
+    def test_a_file_beside_the_relative_root_is_not_under_it(
+        self, blob: Datastore, tmp_path: Path
+    ) -> None:
+        # "/x/sub2/f" starts with the text "/x/sub" but is not under that folder
+        made(tmp_path / "sub", fill=1, count=1)
+        (other,) = made(tmp_path / "sub2", fill=2, count=1)
+        with pytest.raises(
+            StorageError, match=r"f00\.bin: it is not under relative_root .*sub$"
+        ):
+            blob.upload_files(
+                [other], relative_root=tmp_path / "sub", show_progress=False
+            )
+        assert not blob.location.fs.exists(blob.location.full_path("f00.bin"))
 
 
 class TestBlobTransfers:

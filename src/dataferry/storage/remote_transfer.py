@@ -90,7 +90,9 @@ def _by_parent(loc: StorageLocation, fulls: Sequence[str]) -> dict[str, list[str
 def _where(loc: StorageLocation, fulls: Sequence[str]) -> str:
     """The one path that names a transfer in a message: the file, or the folder
     holding all its files."""
-    rels = [loc.relative_path(loc._strip(f)) for f in fulls]
+    # paths made by ``full_path`` are stripped already: only a URL is parsed (adlfs
+    # parses every path it strips, a serial cost in front of every transfer)
+    rels = [loc.relative_path(loc._strip(f) if "://" in f else f) for f in fulls]
     return rels[0] if len(rels) == 1 else posixpath.commonpath(rels) or "/"
 
 
@@ -497,7 +499,7 @@ def _mover(
     ) -> None:
         concurrency = int(options.get("max_concurrency") or 1)
         if method == "put_file":
-            container, blob = split(loc.fs, target)
+            container, blob = split(loc, target)
             transfers.put_file(
                 source,
                 container,
@@ -506,7 +508,7 @@ def _mover(
                 max_concurrency=concurrency,
             )
         else:
-            container, blob = split(loc.fs, source)
+            container, blob = split(loc, source)
             transfers.get_file(
                 container,
                 blob,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from concurrent.futures import Future, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -79,23 +79,28 @@ def download_folder(
     if transfers is None or has_glob(prefix):
         return None
     base = loc._strip(loc.full_path(prefix)).rstrip("/")
-    container, folder = split(loc.fs, base)
+    container, folder = split(loc, base)
     run = _Run(loc, target, overwrite, DownloadManifest.load(target))
-    try:
-        for page in transfers.list_pages(container, f"{folder}/" if folder else ""):
-            run.listed_page([(f"{container}/{n}", s, e) for n, s, e in page])
-        shown = _shown(loc, base, run) if run.listed else None
-    except (OSError, DamagedDataError):
-        shown = None  # the ordinary path lists again and says what is wrong
+    # the markers above ``base`` are looked up while the listing comes in: after it,
+    # their round trips waited behind the transfers already started and held every
+    # finished file back (measured: half of a 300-file download's time)
+    with ThreadPoolExecutor(1, thread_name_prefix="dataferry-markers") as side:
+        markers = side.submit(loc.staging.markers_for, base, below=False)
+        try:
+            for page in transfers.list_pages(container, f"{folder}/" if folder else ""):
+                run.listed_page([(f"{container}/{n}", s, e) for n, s, e in page])
+            shown = _shown(loc, run, markers.result()) if run.listed else None
+        except (OSError, DamagedDataError):
+            shown = None  # the ordinary path lists again and says what is wrong
     if shown is None:
         run.abandon()
         return None
     return run.finish(shown, show_progress)
 
 
-def _shown(loc: StorageLocation, base: str, run: _Run) -> set[str]:
-    """The files of the whole listing that a reader may see (as ``resolve``)."""
-    markers = loc.staging.markers_for(base, below=False)
+def _shown(loc: StorageLocation, run: _Run, markers: list[str]) -> set[str]:
+    """The files of the whole listing that a reader may see (as ``resolve``), given
+    the commit markers that govern the listed folder."""
     return set(visible_files(loc, list(run.listed), markers, whole=True))
 
 
@@ -124,6 +129,7 @@ class _Run:
         self._waiting: list[str] | None = []  # finished before the gate opened
         self._shown: set[str] = set()
         self._progress: TransferProgress | None = None
+        self._folders: set[str] = set()  # local folders made so far
 
     def listed_page(self, entries: list[tuple[str, int, str]]) -> None:
         """Note a page of the listing; start fetching its files (small ones)."""
@@ -139,10 +145,18 @@ class _Run:
                 self._complete.append(full)
             else:
                 self._local[full] = local
-                os.makedirs(os.path.dirname(local), exist_ok=True)
+                self._folder_for(local)
                 if size < LARGE_FILE_BYTES and not self._stop.is_set():
                     pool = _pool(SMALL_FILES_AT_ONCE)
                     self._futures.append(pool.submit(self._fetch, full, local))
+
+    def _folder_for(self, local: str) -> None:
+        # each folder made once: a makedirs for every one of 1,000 files in one
+        # folder was a serial cost while the listing's pages came in
+        folder = os.path.dirname(local)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
 
     def _fetch(self, full: str, local: str) -> None:
         from fsspec.callbacks import NoOpCallback

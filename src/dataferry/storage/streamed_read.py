@@ -42,7 +42,7 @@ def reading_whole(loc: StorageLocation, full: str) -> Iterator[GrowingFile]:
             (``TransferIncompleteError``: the blob was overwritten meanwhile).
     """
     transfers: Any = getattr(loc.fs, "blob_transfers")  # noqa: B009
-    container, blob = split(loc.fs, full)
+    container, blob = split(loc, full)
     where = loc.relative_path(loc._strip(full))
 
     def start(etag: str = "") -> tuple[int, str, Any]:
