@@ -9,7 +9,9 @@ and ``Datastore.download``, i.e. the datastore's location) and through the SDK's
 * ``--files`` small files adding up to ``--size-mib``, up and down.
 
 Same concurrency: one file moves in ``CONCURRENCY`` blocks at once both ways, small
-files ``SMALL_FILES_AT_ONCE`` at a time both ways (``storage.remote_transfer``).
+files ``SMALL_FILES_AT_ONCE`` at a time both ways (``storage.remote_transfer``). Same
+task: a download fetches the folder at a prefix, so the SDK side lists the prefix
+(``list_blobs``) as dataferry does, rather than being handed the names.
 
 It prints MB/s for each and the ratio dataferry/SDK (target: >= 1.0x; the SDK is
 the ceiling here). Then it writes a CSV of about ``--size-mib`` and reads it into
@@ -27,6 +29,7 @@ average printed first: on a busy machine the figures mean little.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import tempfile
@@ -93,8 +96,15 @@ def sdk_upload(container: object, paths: list[Path], prefix: str) -> None:
         list(pool.map(lambda p: one(p, 1), paths))
 
 
-def sdk_download(container: object, names: list[str], target: Path) -> None:
+def sdk_download(container: object, prefix: str, target: Path) -> None:
+    """The folder at ``prefix`` through the SDK as its users write it: list the
+    prefix (``list_blobs``, lazily paged, so transfers start while it lists), then
+    ``download_blob`` each name. dataferry's ``download(prefix=...)`` lists too."""
     target.mkdir(parents=True)
+    names = (
+        blob.name
+        for blob in container.list_blobs(name_starts_with=f"{prefix}/")  # type: ignore[attr-defined]
+    )
 
     def one(name: str, concurrency: int) -> None:
         with (target / os.path.basename(name)).open("wb") as fh:
@@ -102,11 +112,13 @@ def sdk_download(container: object, names: list[str], target: Path) -> None:
                 name, max_concurrency=concurrency
             ).readinto(fh)
 
-    if len(names) == 1:
-        one(names[0], CONCURRENCY)
+    first = next(names)
+    rest = list(itertools.islice(names, 1))
+    if not rest:  # one blob: its blocks in CONCURRENCY ranges at once
+        one(first, CONCURRENCY)
         return
     with ThreadPoolExecutor(SMALL_FILES_AT_ONCE) as pool:
-        list(pool.map(lambda n: one(n, 1), names))
+        list(pool.map(lambda n: one(n, 1), itertools.chain([first], rest, names)))
 
 
 def report(what: str, nbytes: int, ours: float, sdk: float) -> float:
@@ -152,8 +164,7 @@ def compare(
             show_progress=False,
         )
     )
-    names = [f"sdk/{tag}/{p.name}" for p in paths]
-    sdk = timed(lambda: sdk_download(container, names, tmp / f"down-sdk-{tag}"))
+    sdk = timed(lambda: sdk_download(container, f"sdk/{tag}", tmp / f"down-sdk-{tag}"))
     report(f"download {label}", nbytes, ours, sdk)
 
 
