@@ -1,11 +1,22 @@
 """Fixtures shared by every test: an isolated home, a fresh workspace, sample files."""
 
+# ruff: noqa: E402 (the bytecode setting below comes before the first dataferry import)
+
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+# The test processes write bytecode even under PYTHONDONTWRITEBYTECODE: pytest then
+# keeps its assertion-rewritten test modules (rewriting them all costs each xdist
+# worker about 6 s of CPU per run), and the drivers, agents and helpers the tests
+# start read dataferry's compiled modules instead of compiling them again each (a
+# third of a driver's import). Only these git-ignored __pycache__ folders are
+# written; the started processes keep the environment's setting.
+sys.dont_write_bytecode = False
 
 import pytest
 

@@ -10,6 +10,7 @@ itself with SIGKILL at its sixth server-side copy.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,14 +68,23 @@ def crash_while_committing(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def killed(tmp_path: Path) -> Path:
-    """A committed output (two old files) whose overwrite was killed mid-publish."""
-    location = dirfs(tmp_path)
-    commit(location, tmp_path, {"part-00.csv": "old 0", "old.csv": "old"})
-    done = crash_while_committing(tmp_path)
+@pytest.fixture(scope="module")
+def killed_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A committed output (two old files) whose overwrite was killed mid-publish, made
+    once per module: the spawned interpreter was most of this module's time."""
+    folder = tmp_path_factory.mktemp("killed")
+    location = dirfs(folder)
+    commit(location, folder, {"part-00.csv": "old 0", "old.csv": "old"})
+    done = crash_while_committing(folder)
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert done.stdout == ""
+    return folder
+
+
+@pytest.fixture
+def killed(killed_once: Path, tmp_path: Path) -> Path:
+    """A copy of ``killed_once`` of the test's own in ``tmp_path`` (a test changes it)."""
+    shutil.copytree(killed_once, tmp_path, dirs_exist_ok=True, symlinks=True)
     return tmp_path
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from dataferry.storage.paths import check_written_path
 from dataferry.storage.places import physical_place
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from dataferry import Workspace
@@ -299,17 +300,56 @@ STAGES = ["after-upload", "mid-publish", "before-marker", "after-marker",
           "before-catalog"]  # fmt: skip
 
 
-def kill_during_commit(tmp_path: Path, stage: str) -> StorageLocation:
-    location = dirfs(tmp_path)
-    commit(location, tmp_path, OLD)
-    script = tmp_path / "helper.py"
+def _killed_tree(folder: Path, stage: str) -> None:
+    """``folder/store``: OLD committed, then a helper killed at ``stage`` overwriting it."""
+    commit(dirfs(folder), folder, OLD)
+    script = folder / "helper.py"
     script.write_text(HELPER)
     done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "store"), str(tmp_path / "s2"), stage],
+        [sys.executable, str(script), str(folder / "store"), str(folder / "s2"), stage],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == -signal.SIGKILL, done.stderr
-    return location
+
+
+@pytest.fixture(scope="module")
+def killed_trees(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``killed_trees(stage)``: a folder left by a helper killed at ``stage``, made once
+    per stage and module: both tests of a stage read a copy of the same kill (a spawned
+    interpreter each cost most of the quick selection's time in this module)."""
+    made: dict[str, Path] = {}
+
+    def killed(stage: str) -> Path:
+        if stage not in made:
+            made[stage] = tmp_path_factory.mktemp(f"killed-{stage}")
+            _killed_tree(made[stage], stage)
+        return made[stage]
+
+    return killed
+
+
+@pytest.fixture
+def kill_during_commit(
+    killed_trees: Callable[[str], Path], tmp_path: Path
+) -> Callable[[str], StorageLocation]:
+    """``kill_during_commit(stage)``: the store of a commit killed at ``stage``, a
+    copy of its own in ``tmp_path/store`` (a test changes it)."""
+
+    def copied(stage: str) -> StorageLocation:
+        shutil.copytree(
+            killed_trees(stage), tmp_path, dirs_exist_ok=True, symlinks=True
+        )
+        return StorageLocation(
+            "s",
+            DirFileSystem(
+                str(tmp_path / "store"),
+                target_protocol="file",
+                target_options={"auto_mkdir": True},
+            ),
+            "",
+        )
+
+    return copied
 
 
 def seen_or_absent(location: StorageLocation) -> dict[str, str] | None:
@@ -321,9 +361,9 @@ def seen_or_absent(location: StorageLocation) -> dict[str, str] | None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_kill_9_at_every_commit_stage_leaves_old_absent_or_whole(
-    tmp_path: Path, stage: str
+    kill_during_commit: Callable[[str], StorageLocation], stage: str
 ) -> None:
-    location = kill_during_commit(tmp_path, stage)
+    location = kill_during_commit(stage)
     seen = seen_or_absent(location)
     merged = {**OLD, **NEW}
 
@@ -340,9 +380,9 @@ def test_kill_9_at_every_commit_stage_leaves_old_absent_or_whole(
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_after_a_kill_9_resume_cleans_staging_and_commits_whole(
-    tmp_path: Path, stage: str
+    kill_during_commit: Callable[[str], StorageLocation], tmp_path: Path, stage: str
 ) -> None:
-    location = kill_during_commit(tmp_path, stage)
+    location = kill_during_commit(stage)
 
     location.staging.discard_step("step_2")  # what resume and gc do
     assert location.staging.staged_steps() == []
