@@ -280,6 +280,14 @@ def _print_logs(steps: Sequence[StepView]) -> None:
             click.echo(f"[{step.name}{marker}] {line}")
         if step.log_dir is None:
             click.echo(f"[{step.name}] -- no logs ({step.status})")
+        elif not step.is_terminal and not step.log_dir.is_dir():
+            # a step running from another folder writes its logs there; only its end
+            # is copied to the shared datastore, so nothing can be shown here yet
+            click.echo(
+                f"[{step.name}] -- no logs in this workspace folder yet "
+                f"({step.status}): a step running from another folder of a shared "
+                "workspace stores them on its shared datastore when it ends"
+            )
 
 
 def _select(
