@@ -249,6 +249,11 @@ def test_a_step_running_in_the_other_folder_says_where_its_logs_are(
                 app, ["-w", project, "runs", "logs", run.id, *extra]
             )
             assert result.exit_code == 0, result.output
+            assert result.output.splitlines()[0] == (
+                f"Driver log: {second.path / 'runs' / run.id / 'driver.log'} (not in "
+                "this workspace folder: the run is driven from another one, which "
+                "stores it on its shared datastore when the run ends)"
+            )
             assert result.output.splitlines()[1:] == [
                 "[wait] -- no logs in this workspace folder yet (Running): a step "
                 "running from another folder of a shared workspace stores them on its "
@@ -258,4 +263,9 @@ def test_a_step_running_in_the_other_folder_says_where_its_logs_are(
         go.touch()
     assert run.wait_for_completion(show_output=False) == "Finished"
     result = CliRunner().invoke(app, ["-w", project, "runs", "logs", run.id])
-    assert result.output.splitlines()[1:] == ["[wait] started", "[wait] done"]
+    cached = second.path / "cache" / "logs" / run.id / "driver.log"
+    assert result.output.splitlines() == [
+        f"Driver log: {cached}",
+        "[wait] started",
+        "[wait] done",
+    ]
