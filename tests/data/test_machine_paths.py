@@ -134,8 +134,9 @@ def test_a_shared_workspace_refuses_another_folders_local_datastore(
         with pytest.raises(
             MachineBoundDatastoreError,
             match=(
-                rf"datastore 'workspacefilestore' is the folder {first.path} on "
-                rf"{socket.gethostname()}, the workspace folder that made it; this "
+                rf"datastore 'workspacefilestore' is the folder "
+                rf"{first.path / 'datastores' / 'workspacefilestore'} on "
+                rf"{socket.gethostname()}, in the workspace folder that made it; this "
                 rf"workspace folder \({second.path} on .*\) shares the catalog but "
                 r"not that folder\. Register a shared datastore"
             ),
@@ -145,6 +146,35 @@ def test_a_shared_workspace_refuses_another_folders_local_datastore(
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize("name", ["workspaceblobstore", "workspacefilestore"])
+def test_another_folders_local_datastore_is_shown_where_it_is(
+    tmp_path: Path, name: str
+) -> None:
+    """`datastore show|list` from the second folder name the first folder's datastore
+    folder (they named a folder of the second, which holds none of its files)."""
+    first, second = _shared_pair(tmp_path)
+    try:
+        there = str(first.path / "datastores" / name)
+        assert Datastore.get(first, name)._describe()["path"] == there
+        assert Datastore.get(second, name)._describe()["path"] == there
+        assert second.datastores[name]._describe()["path"] == there
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_moved_unshared_workspace_shows_its_own_datastore_folder(
+    tmp_path: Path,
+) -> None:
+    ws = Workspace.create("solo", tmp_path / "a", show_output=False)
+    try:
+        assert Datastore.get(ws, "workspaceblobstore")._describe()["path"] == str(
+            ws.path / "datastores" / "workspaceblobstore"
+        )
+    finally:
+        ws.close()
 
 
 def test_a_shared_workspace_reads_another_folders_dataset_on_a_shared_store(

@@ -5,6 +5,7 @@ Every answer says what it waits for, and never 'pid None on None'.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -260,6 +261,48 @@ class TestDriverState:
         )
         assert is_orphaned(replace(here, driver_pid=not_a_driver), WS)
 
+    @pytest.mark.parametrize("log", ["driver.log", "driver.out"])
+    @pytest.mark.parametrize("heartbeat_s", [1, 60], ids=["fresh", "stale"])
+    def test_a_driver_of_another_workspace_folder_on_this_host_is_alive(
+        self, record: RunRecord, tmp_path: Path, log: str, heartbeat_s: float
+    ) -> None:
+        """Two folders of one shared workspace on one host (two people on one machine):
+        the driver started from the other folder is a forked submitter (no driver
+        command line) with no ``driver.pid`` here, but it holds its run's log open."""
+        other_run = tmp_path / "other" / ".dataferry" / "runs" / record.id
+        with _holding(other_run / log) as holder:
+            here = replace(
+                record,
+                driver_host=HERE,
+                driver_pid=holder.pid,
+                heartbeat_at=ago(heartbeat_s),
+            )
+            alive, why = driver_state(here, WS)
+            orphaned = is_orphaned(here, WS)
+
+        assert alive
+        assert not orphaned
+        assert why.startswith(f"its driver (pid {holder.pid} on this host) ")
+
+    def test_a_process_holding_another_runs_log_is_not_the_driver(
+        self, record: RunRecord, tmp_path: Path
+    ) -> None:
+        """Holding a file of some other run's folder (or a step's log of this run)
+        does not make a process this run's driver."""
+        other = tmp_path / ".dataferry" / "runs"
+        for held in (
+            other / "exp_2_9999ffff" / "driver.log",
+            other / record.id / "only_1234abcd" / "stdout.txt",
+        ):
+            with _holding(held) as holder:
+                here = replace(
+                    record, driver_host=HERE, driver_pid=holder.pid, heartbeat_at=ago(1)
+                )
+                assert driver_state(here, WS) == (
+                    False,
+                    f"its driver (pid {holder.pid}) is gone",
+                )
+
     def test_no_driver_recorded_yet_on_this_host(self, record: RunRecord) -> None:
         """Between submitting (or claiming) a run and recording its driver's pid."""
         here = replace(record, driver_host=HERE)
@@ -323,3 +366,29 @@ class TestDriverState:
             f"its driver (pid {stand_in.pid} on this host) still runs but its heartbeat "
             f"is 60 s old; if it is stuck, stop it (kill {stand_in.pid}) and resume",
         )
+
+
+@contextlib.contextmanager
+def _holding(path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process (not a driver by its command line) that keeps ``path`` open."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ready = path.parent / f".{path.name}.ready"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; fh = open(sys.argv[1], 'a'); "
+            "open(sys.argv[2], 'w').close(); time.sleep(60)",
+            str(path),
+            str(ready),
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not ready.exists():
+            assert time.monotonic() < deadline, "the holding process never started"
+            time.sleep(0.01)
+        yield process
+    finally:
+        process.kill()
+        process.wait()

@@ -208,3 +208,64 @@ def test_a_store_that_refuses_the_logs_does_not_fail_the_run(
     assert "could not store logs on the default datastore" in driver
     (there,) = views.run_detail(second, run.id).steps
     assert [views.read_whole_log(p) for _, p in there.log_files()] == ["", ""]
+
+
+WAITING = """
+import os, sys, time
+print('started', flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+print('done')
+"""
+
+
+def test_a_step_running_in_the_other_folder_says_where_its_logs_are(
+    pair: tuple[Workspace, Workspace, Path], tmp_path: Path
+) -> None:
+    """`runs logs` of a step running from another folder names why nothing is shown
+    (it used to print nothing for it); once it ends its logs are read here."""
+    from click.testing import CliRunner
+
+    from dataferry.cli import app
+
+    first, second, _shared = pair
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "wait.py").write_text(WAITING)
+    go = tmp_path / "go"
+    step = PythonScriptStep(
+        "wait.py", name="wait", source_directory=str(code), arguments=[str(go)]
+    )
+    run = Experiment(first, "e").submit(Pipeline(first, steps=[step]))
+    try:
+        views.wait_until(
+            lambda: views.run_detail(first, run.id).steps,
+            lambda steps: bool(steps) and steps[0].status == "Running",
+            poll_s=0.05,
+        )
+        project = str(second.path.parent)
+        for extra in ([], ["--step", "wait"]):
+            result = CliRunner().invoke(
+                app, ["-w", project, "runs", "logs", run.id, *extra]
+            )
+            assert result.exit_code == 0, result.output
+            assert result.output.splitlines()[0] == (
+                f"Driver log: {second.path / 'runs' / run.id / 'driver.log'} (not in "
+                "this workspace folder: the run is driven from another one, which "
+                "stores it on its shared datastore when the run ends)"
+            )
+            assert result.output.splitlines()[1:] == [
+                "[wait] -- no logs in this workspace folder yet (Running): a step "
+                "running from another folder of a shared workspace stores them on its "
+                "shared datastore when it ends"
+            ]
+    finally:
+        go.touch()
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    result = CliRunner().invoke(app, ["-w", project, "runs", "logs", run.id])
+    cached = second.path / "cache" / "logs" / run.id / "driver.log"
+    assert result.output.splitlines() == [
+        f"Driver log: {cached}",
+        "[wait] started",
+        "[wait] done",
+    ]

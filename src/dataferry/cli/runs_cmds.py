@@ -259,7 +259,7 @@ def logs(
     run_id = resolve(run_id, experiment)
     first = run_detail(ws, run_id)  # an unknown id fails before anything is printed
     chosen = _select(first.steps, run_id, step_name)
-    render.say(f"Driver log: {first.driver_log}")
+    render.say(f"Driver log: {first.driver_log}{_driven_elsewhere(first)}")
     if follow:
         from dataferry.execution.watch import watch
 
@@ -267,6 +267,17 @@ def logs(
         watch(ws, run_id, only=only, refresh_s=_POLL_S, console=render.stdout())
         return
     _print_logs(chosen)
+
+
+def _driven_elsewhere(detail: RunDetail) -> str:
+    """A note for a running run whose folder is not here: driven from another folder of
+    a shared workspace, whose driver log reaches the shared datastore at the end."""
+    if detail.is_terminal or detail.driver_log.parent.is_dir():
+        return ""
+    return (
+        " (not in this workspace folder: the run is driven from another one, which "
+        "stores it on its shared datastore when the run ends)"
+    )
 
 
 def _print_logs(steps: Sequence[StepView]) -> None:
@@ -280,6 +291,14 @@ def _print_logs(steps: Sequence[StepView]) -> None:
             click.echo(f"[{step.name}{marker}] {line}")
         if step.log_dir is None:
             click.echo(f"[{step.name}] -- no logs ({step.status})")
+        elif not step.is_terminal and not step.log_dir.is_dir():
+            # a step running from another folder writes its logs there; only its end
+            # is copied to the shared datastore, so nothing can be shown here yet
+            click.echo(
+                f"[{step.name}] -- no logs in this workspace folder yet "
+                f"({step.status}): a step running from another folder of a shared "
+                "workspace stores them on its shared datastore when it ends"
+            )
 
 
 def _select(

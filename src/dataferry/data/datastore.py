@@ -632,13 +632,13 @@ class Datastore:
         }
 
     def _local_folder(self) -> dict[str, str]:
-        """A local folder as this machine has it (the catalog may keep it relative
-        to the workspace folder); nothing for other kinds."""
+        """A local folder where it is (the catalog may keep it relative to the
+        workspace folder that made it: ``local_folder``); nothing for other kinds."""
         if self._spec.kind != "local":
             return {}
-        from dataferry.data.machine_paths import resolved_local
+        from dataferry.data.machine_paths import local_folder
 
-        return {"path": resolved_local(self.workspace.path, self._spec.options["path"])}
+        return {"path": local_folder(self.workspace, self._spec.options["path"])}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name='{self.name}')"

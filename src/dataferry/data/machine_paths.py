@@ -111,21 +111,42 @@ def resolved_spec(workspace: Workspace, spec: DatastoreSpec) -> DatastoreSpec:
     if not isinstance(path, str) or os.path.isabs(path):
         return spec
     if is_shared(workspace):
-        _refuse_foreign(workspace, spec.name)
+        _refuse_foreign(workspace, spec.name, path)
     from dataferry._record import replace
 
     options = {**spec.options, "path": resolved_local(workspace.path, path)}
     return replace(spec, options=options)
 
 
-def _refuse_foreign(workspace: Workspace, name: str) -> None:
+def local_folder(workspace: Workspace, stored: str) -> str:
+    """Where the local datastore folder ``stored`` is, for display: resolved in this
+    workspace folder, or, for a shared workspace's built-in datastore made by another
+    workspace folder, in that one (whose machine alone holds its files)."""
+    home = _foreign_home(workspace) if not os.path.isabs(stored) else None
+    folder = workspace.path if home is None else Path(str(home.get("folder")))
+    return resolved_local(folder, stored)
+
+
+def _foreign_home(workspace: Workspace) -> dict[str, Any] | None:
+    """The home record of a shared workspace's built-in datastores when it is another
+    workspace folder's; None when they are this folder's (or it is not shared)."""
+    if not is_shared(workspace):
+        return None
     home = workspace.catalog.get_setting(HOME_SETTING)
-    here = home_of(workspace.path)
-    if not isinstance(home, dict) or home == here:
+    if not isinstance(home, dict) or home == home_of(workspace.path):
+        return None
+    return home
+
+
+def _refuse_foreign(workspace: Workspace, name: str, stored: str) -> None:
+    home = _foreign_home(workspace)
+    if home is None:
         return
+    here = home_of(workspace.path)
+    there = resolved_local(Path(str(home.get("folder"))), stored)
     raise MachineBoundDatastoreError(
-        f"datastore '{name}' is the folder {home.get('folder')} on "
-        f"{home.get('host')}, the workspace folder that made it; this workspace folder "
+        f"datastore '{name}' is the folder {there} on {home.get('host')}, in the "
+        f"workspace folder that made it; this workspace folder "
         f"({here['folder']} on {here['host']}) shares the catalog but not that folder. "
         "Register a shared datastore (Azure Blob, ADLS Gen2) as the default "
         "(`dataferry datastore add ... --set-default`, or ws.set_default_datastore) "

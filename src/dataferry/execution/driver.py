@@ -31,7 +31,7 @@ from dataferry.catalog import now
 from dataferry.catalog.run_store import OutputRecord, RunStore
 from dataferry.catalog.status import RunStatus, StepStatus
 from dataferry.data.workspace import Workspace
-from dataferry.errors import DataferryError, StepSpecError
+from dataferry.errors import CatalogUnavailableError, DataferryError, StepSpecError
 from dataferry.execution.commit import renew_output
 from dataferry.execution.compute_limits import concurrency_limit
 from dataferry.execution.driver_profile import profiled
@@ -256,7 +256,14 @@ class Driver:
     def _check_cancel(self) -> None:
         if self.scheduler.cancelled:
             return
-        if self.store.run_status(self.run_id) == RunStatus.CANCEL_REQUESTED:
+        try:
+            status = self.store.run_status(self.run_id)
+        except CatalogUnavailableError as exc:
+            # a server restart outlasts the catalog's retries: the steps run on, and
+            # the next check (or their end, which must record them) asks again
+            log.warning("could not check for a cancel: %s", exc)
+            return
+        if status == RunStatus.CANCEL_REQUESTED:
             log.info("run %s: cancel requested", self.run_id)
             self._apply(self.scheduler.cancel(), "the run was canceled")
 

@@ -100,20 +100,42 @@ def pid_is_driver(pid: int, run_id: str, run_folder: Path) -> bool:
     return _drives(cmdline, run_id)
 
 
+def holds_driver_log(pid: int, run_id: str) -> bool:
+    """True while ``pid`` keeps the ``driver.log`` or ``driver.out`` of a folder of
+    ``run_id`` open: the driver of that run, started from another folder of a shared
+    workspace on this host (a forked driver's command line is its submitter's, and its
+    ``driver.pid`` lies in that other folder). False if it is gone or not ours to read.
+    """
+    logs = {run_layout.DRIVER_LOG, run_layout.DRIVER_OUT}
+    try:
+        held = [Path(f.path) for f in psutil.Process(pid).open_files()]
+    except (*_UNREADABLE, psutil.ZombieProcess):
+        return False
+    return any(
+        p.name in logs
+        and p.parent.name == run_id
+        and p.parent.parent.name == run_layout.RUNS_DIR
+        for p in held
+    )
+
+
 def nudge_driver(
     run_id: str, host: str | None, pid: int | None, run_folder: Path
 ) -> bool:
     """Wake the driver of ``run_id`` (``NUDGE_SIGNAL``) if it runs on this host, so it
     reads the run's row now rather than at its next check; True if it was signalled.
 
-    A driver not yet on the run's row is found through its ``driver.pid``. A driver
+    A driver not yet on the run's row is found through its ``driver.pid``; one started
+    from another folder of the workspace on this host by the log it holds. A driver
     elsewhere, gone, or not ours to signal reads the row on its next check.
     """
     if host != socket.gethostname():
         return False
     if pid is None:
         pid = marked_driver(run_folder)
-    if pid is None or not pid_is_driver(pid, run_id, run_folder):
+    if pid is None or not (
+        pid_is_driver(pid, run_id, run_folder) or holds_driver_log(pid, run_id)
+    ):
         return False
     try:
         os.kill(pid, NUDGE_SIGNAL)

@@ -28,6 +28,7 @@ from dataferry.execution.plan_model import plan_of
 from dataferry.execution.processes import (
     find_driver,
     forget_driver,
+    holds_driver_log,
     marked_pid,
     pid_is_driver,
     step_processes,
@@ -94,9 +95,13 @@ def driver_state(
 
 
 def _local_driver(record: RunRecord, folder: Path) -> int | None:
-    """The pid of the process on this host that drives the run, if one does."""
-    if record.driver_pid and pid_is_driver(record.driver_pid, record.id, folder):
-        return record.driver_pid
+    """The pid of the process on this host that drives the run, if one does: also
+    one started from another folder of a shared workspace (it holds the run's log)."""
+    pid = record.driver_pid
+    if pid and (
+        pid_is_driver(pid, record.id, folder) or holds_driver_log(pid, record.id)
+    ):
+        return pid
     return find_driver(record.id, folder)
 
 
