@@ -14,17 +14,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
-from dataferry.catalog.schema import datastores, events, metadata, runs
+from dataferry.catalog.locks import insert_new
+from dataferry.catalog.schema import datastores, events, experiments, metadata, runs
 from dataferry.catalog.sql_catalog import make_engine
 
 _PROBE_RUN = "warm-up"
 
 
 def warm_up() -> int:
-    """Create the catalog's tables in a private in-memory SQLite database, then read and
-    write a row the way a run's recording does; the rows read back (1).
+    """Create some of the catalog's tables in a private in-memory SQLite database, then
+    read, insert and update rows the way a run's recording does; the events read back
+    (1).
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the in-memory database refused a statement (a
@@ -33,8 +35,10 @@ def warm_up() -> int:
     engine = make_engine("sqlite://")
     try:
         with engine.begin() as conn:
-            metadata.create_all(conn, tables=[datastores, events, runs])
+            metadata.create_all(conn, tables=[datastores, events, experiments, runs])
             conn.execute(select(datastores).order_by(datastores.c.name)).all()
+            row = {"name": _PROBE_RUN, "created_at": datetime.now(UTC)}
+            insert_new(conn, experiments, row, ["name"])
             conn.execute(
                 insert(events).values(
                     run_id=_PROBE_RUN,
@@ -49,6 +53,9 @@ def warm_up() -> int:
                 .where(events.c.run_id == _PROBE_RUN)
             ).scalar_one()
             conn.execute(select(runs).where(runs.c.id == _PROBE_RUN)).all()
+            conn.execute(
+                update(runs).where(runs.c.id == _PROBE_RUN).values(status="Finished")
+            )
         return int(found)
     finally:
         engine.dispose()  # the in-memory database goes with its only connection
