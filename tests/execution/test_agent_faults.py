@@ -367,6 +367,17 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _serving(agent_pid: int) -> list[int]:
+    """The agent's children serving a submission: each leads its own session (a spare
+    waiting for one is in the agent's)."""
+    return [
+        pid
+        for pid in _children(agent_pid)
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3]
+        == str(pid)
+    ]
+
+
 def test_a_child_killed_mid_conversation_records_nothing(
     rt: Path, workspace: Workspace
 ) -> None:
@@ -375,7 +386,7 @@ def test_a_child_killed_mid_conversation_records_nothing(
     recorder = AgentRecorder.open(workspace)
     assert recorder is not None
     (agent,) = running_agents()
-    (child,) = _children(int(agent["pid"]))
+    (child,) = _serving(int(agent["pid"]))
     os.kill(child, signal.SIGKILL)
     _wait_for(lambda: not _alive(child), "the child's end")
 

@@ -120,7 +120,7 @@ def _engine_for(url: str) -> Engine:
         kept = _ENGINES.get(url)
         found = _file_identity(url)
         if kept is None:
-            kept = _ENGINES[url] = (_make_engine(url), found)
+            kept = _ENGINES[url] = (make_engine(url), found)
             while len(_ENGINES) > _ENGINES_KEPT:  # the catalogs using it keep it alive
                 _ENGINES.popitem(last=False)
         elif found is None or kept[1] != found:  # not the file they opened, if any
@@ -143,7 +143,11 @@ def _file_identity(url: str) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
-def _make_engine(url: str) -> Engine:
+def make_engine(url: str) -> Engine:
+    """A new engine for ``url``, set up as every catalog's is (SQLite: WAL, foreign
+    keys, a busy timeout, writers' ``BEGIN IMMEDIATE``; a server: a bounded connect
+    timeout); nothing is connected yet. Catalogs share theirs through ``_engine_for``.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 

@@ -7,7 +7,8 @@ asks the agent (``agent_client``), which forks a child per submission: the child
 on the script's environment, folder and umask, reads the workspace facts, records the
 run and then drives it, telling the script when the run has ended. The agent itself
 never opens a catalog and runs one thread, so every fork is safe; each child opens the
-catalog afresh.
+catalog afresh. The child is usually forked ahead, while the agent is idle, and warmed
+(``agent_spare``): the submission is handed to it.
 
 It is one per user, interpreter and dataferry version (``agent_protocol.code_key``), is
 started by the first submission that finds none (``python -P -m
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from dataferry.execution import agent_protocol as protocol
+from dataferry.execution.agent_spare import Spare
 
 # what every child needs, imported once here rather than in each child
 _PRELOAD = (
@@ -54,10 +56,13 @@ _PRELOAD = (
     "dataferry.catalog.migrate",
     "dataferry.storage.backends",
     "dataferry.storage.hashing",
+    "dataferry.storage.staging_local",  # judging reuse checks the outputs' staging
+    "blake3",  # a fingerprint's hashes: a C extension, loaded at its first use
     "fsspec.implementations.local",
     "sqlalchemy.dialects.sqlite",
 )
 _FIRST_MESSAGE_S = 5.0  # a client sends its first message right after connecting
+SPARE_AFTER_S = 0.1  # after a submission, before the next spare: leave it the CPU
 LOG_LIMIT = 1 << 20  # bytes of agent log kept before it is rotated (_rotate_log)
 _MAX_PENDING = 256  # connections whose first message is still on its way
 
@@ -88,6 +93,8 @@ class Agent:
         self.last_active = time.monotonic()
         self.children: set[int] = set()
         self.served = 0
+        self.spare: Spare | None = None  # forked ahead of the next submission
+        self.spare_due = time.monotonic()  # when to fork the next one
 
     def serve(self) -> None:
         """Accept connections until idle, asked to stop, or the socket is not ours.
@@ -106,6 +113,7 @@ class Agent:
                         self._read(selector, found.fileobj, found.data)  # type: ignore[arg-type]
                 self._expire(selector)
                 self._reap()
+                self._refill()
                 if self.children:
                     self.last_active = time.monotonic()
                 if not self._owns_socket():
@@ -115,6 +123,8 @@ class Agent:
         except _Stop:
             return
         finally:
+            if self.spare is not None:
+                self.spare.close()  # it exits on its own
             for found in list(selector.get_map().values()):
                 if found.data is not None:
                     found.fileobj.close()  # type: ignore[union-attr]
@@ -169,6 +179,8 @@ class Agent:
         deadlines: list[float] = [
             f.data.deadline for f in selector.get_map().values() if f.data
         ]
+        if self.spare is None:
+            deadlines.append(self.spare_due)
         if not deadlines:
             return 1.0
         return max(0.0, min(1.0, min(deadlines) - time.monotonic()))
@@ -209,6 +221,13 @@ class Agent:
 
     def _fork(self, conn: socket.socket, hello: dict[str, Any]) -> None:
         self.served += 1
+        spare, self.spare = self.spare, None
+        self.spare_due = time.monotonic() + SPARE_AFTER_S
+        if spare is not None and spare.hand_over(conn, hello):
+            self.children.add(spare.pid)
+            return
+        if spare is not None:  # gone: reaped as a child
+            self.children.add(spare.pid)
         try:
             pid = os.fork()
         except OSError as exc:
@@ -232,6 +251,14 @@ class Agent:
             finally:
                 os._exit(code)
         self.children.add(pid)
+
+    def _refill(self) -> None:
+        """Fork the next spare once it is due and none is waiting."""
+        if self.spare is None and time.monotonic() >= self.spare_due:
+            self.spare = Spare.fork(
+                self.listener, protocol.log_path(self.folder, self.key)
+            )
+            self.spare_due = time.monotonic() + SPARE_AFTER_S  # if the fork failed
 
     def _reap(self) -> None:
         for pid in list(self.children):

@@ -5,7 +5,9 @@ environment, the driver (the agent's child, from the submission on; or a spawned
 forked driver) runs under ``cProfile`` and writes ``<folder>/driver-<pid>.prof``
 when it ends (read it with ``python -m pstats``), and ``driver-<pid>.cpu``: the
 process's user and system CPU seconds (its worker threads' included), then those of
-the children it waited for (the steps' processes), on one line. Each file appears
+the children it waited for (the steps' processes), on one line; an agent's child
+forked ahead of the submission (``agent_spare``) counts its warm-up too, done
+before the submission reached it. Each file appears
 whole, the ``.cpu`` one last: the run's status turns final before its driver ends. The profile
 counts the main thread's CPU time, not wall time: on a loaded machine wall time
 mostly measures the load. With ``DATAFERRY_PROFILE_DRIVER_MODE=cpu`` only the
