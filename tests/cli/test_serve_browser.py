@@ -130,3 +130,34 @@ def test_a_step_turns_green_live(
     finally:
         flag.touch()
         run.wait_for_completion(show_output=False, timeout_seconds=120)
+
+
+def test_every_step_shows_its_reuse_decision_and_reason(
+    workspace: Workspace, tmp_path: Path, page: Page
+) -> None:
+    from execution.test_published import echo_pipeline
+
+    from dataferry import Experiment
+
+    pipeline = echo_pipeline(workspace, tmp_path)
+    runs = []
+    for label in ("base", "base", "other"):  # first run, reused, rerun
+        run = Experiment(workspace, "why").submit(
+            pipeline, pipeline_parameters={"label": label}
+        )
+        run.wait_for_completion(show_output=False, timeout_seconds=120)
+        runs.append(run)
+    step = step_box(page, "echo.py", "Finished")
+    expected = [
+        "run: first run of this step, nothing to reuse",
+        f"reused from run {runs[0].id}",
+        "rerun: ",
+    ]
+    for url in start_server(workspace, "127.0.0.1"):
+        for run, reason in zip(runs, expected, strict=True):
+            page.goto(f"{url}/#/run/{run.id}")
+            page.wait_for_selector(step)
+            assert reason in (page.text_content(f"{step} title") or "")
+        assert "label" in (page.text_content(f"{step} title") or "")
+        shot(page, tmp_path, "reuse-reasons")
+        page.goto("about:blank")
