@@ -38,14 +38,33 @@ def parameter_values(
 
     Raises:
         PipelineValidationError: an override names no parameter (each is named).
-        ParameterTypeError: an override cannot be read as its parameter's kind.
+        ParameterTypeError: ``overrides`` is not a dict with str keys, or an override
+            cannot be read as its parameter's kind.
     """
-    overrides = dict(overrides or {})
+    overrides = _as_mapping(overrides)
     check_names(defaults, overrides)
     values = dict(defaults)
     for name, value in overrides.items():
         values[name] = _read(name, defaults[name], value)
     return values
+
+
+def _as_mapping(overrides: object) -> dict[str, Any]:
+    # dict() would also take a list of pairs or raise a bare ValueError on a str
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, dict):
+        raise ParameterTypeError(
+            "pipeline_parameters must be a dict of name: value, not "
+            f"{type(overrides).__name__}; pass e.g. {{'count': 3}}."
+        )
+    for name in overrides:
+        if not isinstance(name, str):
+            raise ParameterTypeError(
+                f"pipeline_parameters: parameter names are strings, not "
+                f"{type(name).__name__} {name!r}"
+            )
+    return dict(overrides)
 
 
 def check_names(defaults: Mapping[str, Any], names: Iterable[str]) -> None:
