@@ -161,3 +161,28 @@ def test_every_step_shows_its_reuse_decision_and_reason(
         assert "label" in (page.text_content(f"{step} title") or "")
         shot(page, tmp_path, "reuse-reasons")
         page.goto("about:blank")
+
+
+def test_an_unknown_steps_log_is_one_refusal_not_a_poll(
+    workspace: Workspace, tmp_path: Path, page: Page
+) -> None:
+    from execution.test_published import echo_pipeline
+
+    from dataferry import Experiment
+
+    run = Experiment(workspace, "why").submit(echo_pipeline(workspace, tmp_path))
+    run.wait_for_completion(show_output=False, timeout_seconds=120)
+    asked: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/steps/" in r.url else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for url in start_server(workspace, "127.0.0.1"):
+        page.goto(f"{url}/#/run/{run.id}/step/nope")
+        page.wait_for_selector("p.error")
+        assert "has no step 'nope'; its steps are echo.py" in (
+            page.text_content("p.error") or ""
+        )
+        page.wait_for_timeout(3000)  # three polls' time
+        assert len(asked) == 1, asked
+        assert errors == []
+        page.goto("about:blank")

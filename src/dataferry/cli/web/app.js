@@ -140,7 +140,6 @@ async function logView(id, step) {
     show(r);
     if (r.final) clearInterval(poll);
   };
-  poll = setInterval(() => refresh(), 1000);
   older.onclick = async () => {
     const from = Math.max(0, start - PAGE), r = await api(url(from, start - from));
     pre.textContent = r.text + pre.textContent; start = from; show(r);
@@ -167,6 +166,11 @@ async function logView(id, step) {
   last.onclick = async () => { tail = true; last.hidden = true; await open(); };
   stream.onchange = open;
   await open();
+  // polled only once the log opened (an unknown step is one error, not one a
+  // second); a failed read stops the tail and says why instead of failing unseen
+  poll = setInterval(() => refresh().catch((err) => {
+    clearInterval(poll); info.textContent = `live tail stopped: ${err.message}`;
+  }), 1000);
 }
 
 async function route() {
