@@ -186,3 +186,32 @@ def test_an_unknown_steps_log_is_one_refusal_not_a_poll(
         assert len(asked) == 1, asked
         assert errors == []
         page.goto("about:blank")
+
+
+def test_a_refused_runs_search_is_said_and_cleared(
+    workspace: Workspace, tmp_path: Path, page: Page
+) -> None:
+    from execution.test_published import echo_pipeline
+
+    from dataferry import Experiment
+
+    run = Experiment(workspace, "why").submit(echo_pipeline(workspace, tmp_path))
+    run.wait_for_completion(show_output=False, timeout_seconds=120)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for url in start_server(workspace, "127.0.0.1"):
+        page.goto(f"{url}/#/")
+        page.wait_for_selector(f'#runs a[href="#/run/{run.id}"]')
+        page.fill("#search", "x" * 201)
+        page.wait_for_function(
+            "document.querySelector('#runs-error').textContent.includes("
+            "'the search text is 201 characters; pass at most 200.')"
+        )
+        assert page.locator("#runs tr.run").count() == 1  # the rows left as they were
+        page.fill("#search", "nomatch")
+        page.wait_for_function(
+            "document.querySelector('#runs-error').textContent === ''"
+        )
+        page.wait_for_function("document.querySelectorAll('#runs tr.run').length === 0")
+        assert errors == []
+        page.goto("about:blank")
