@@ -16,6 +16,7 @@ import requests
 from execution.test_published import echo_pipeline
 
 from dataferry import InteractiveLoginAuthentication, Workspace
+from dataferry.execution import views
 from dataferry.execution.experiment import Experiment
 from dataferry.execution.pipeline_run import PipelineRun
 
@@ -189,6 +190,7 @@ def test_a_rest_post_to_a_pipeline_endpoint_runs_the_chosen_version(
             "ExperimentName": "rest",
             "RunSource": "API",
             "ParameterAssignments": {"label": label},
+            "ContinueRunOnStepFailure": version is None,
         }
         if version is not None:
             body["PipelineVersion"] = version
@@ -199,6 +201,8 @@ def test_a_rest_post_to_a_pipeline_endpoint_runs_the_chosen_version(
         run = PipelineRun(Experiment(workspace, "rest"), response.json()["Id"])
         run.wait_for_completion(show_output=False)
         assert json.loads((tmp_path / "out.json").read_text()) == ["3", label]
+        options = views.run_detail(workspace, run.id).options
+        assert options["continue_on_step_failure"] is (version is None)
 
     body = {"ExperimentName": "rest", "PipelineVersion": "9"}
     unknown = requests.post(endpoint.endpoint, headers=header, json=body, timeout=30)
