@@ -100,6 +100,7 @@ def test_a_rest_post_starts_a_run_with_its_parameters(
         json={
             "ExperimentName": "rest",
             "ParameterAssignments": {"count": "9", "label": "x"},
+            "Description": "nightly retrain",
         },
         timeout=60,
     )
@@ -112,6 +113,7 @@ def test_a_rest_post_starts_a_run_with_its_parameters(
     assert json.loads((tmp_path / "out.json").read_text()) == ["9", "x"]
     detail = requests.get(f"{server}/api/runs/{run_id}", timeout=10).json()
     assert detail["status"] == "Finished"
+    assert detail["description"] == "nightly retrain"
     assert [r["id"] for r in requests.get(f"{server}/api/runs", timeout=10).json()] == [
         run_id
     ]

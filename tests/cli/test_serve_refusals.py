@@ -92,6 +92,7 @@ ASSIGNMENTS: list[tuple[bytes, str]] = [
     (assign(Tags=[1]), "tags must be a dict of str to str, not list"),
     (assign(Tags={"a": {"b": 1}}), "tag 'a' has a dict value"),
     (assign(ContinueRunOnStepFailure="yes"), "continue_on_step_failure must be a bool"),
+    (assign(Description=["a"]), "submit(): description must be a str, not list"),
 ]
 
 

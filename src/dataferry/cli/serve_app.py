@@ -267,6 +267,7 @@ def _submit(
         rest_overrides(workspace, body, record.parameters),
         continue_on_step_failure=body.get("ContinueRunOnStepFailure"),
         tags=rest_tags(body),
+        description=body.get("Description"),
         quiet=True,
     )
     return _json({"Id": run.id})
