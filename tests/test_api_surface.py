@@ -45,8 +45,10 @@ PIPELINE_NAMES = {
     "PipelineParameter",
     "PythonScriptStep",
     "RunConfiguration",
+    "ScheduleRecurrence",
     "ScriptRunConfig",
     "StepSequence",
+    "TimeZone",
 }
 EXECUTION_NAMES = {
     "Experiment",
@@ -57,6 +59,7 @@ EXECUTION_NAMES = {
     "PipelineRun",
     "PortDataReference",
     "Run",
+    "Schedule",
     "ScriptRun",
     "StepRun",
 }

@@ -69,6 +69,8 @@ EXPORTS: Final[Mapping[str, str]] = MappingProxyType(
         "PythonScriptStep": _PIPELINE,
         "Run": "dataferry.execution.run_context",
         "RunConfiguration": _PIPELINE,
+        "Schedule": "dataferry.execution.schedule",
+        "ScheduleRecurrence": _PIPELINE,
         "ScriptRun": "dataferry.execution.script_run",
         "ScriptRunConfig": _PIPELINE,
         "ServicePrincipalAuthentication": _AUTH,
@@ -76,13 +78,11 @@ EXPORTS: Final[Mapping[str, str]] = MappingProxyType(
         "StepSequence": _PIPELINE,
         "TabularDataset": _DATA,
         "TabularDatasetFactory": _DATA,
+        "TimeZone": _PIPELINE,
         "TokenAuthentication": _AUTH,
         "Workspace": _DATA,
     }
 )
-
-
-_SCHEDULE_RECURRENCE = "dataferry.pipeline.schedule_recurrence"
 
 
 def _exported(*names: str) -> dict[str, str]:
@@ -253,17 +253,15 @@ AZUREML: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "PipelineEndpoint",
             ),
             **_from(_PIPELINE, "PipelineStep"),
-            **_from("dataferry.execution.schedule", "Schedule"),
-            **_from(_SCHEDULE_RECURRENCE, "ScheduleRecurrence", "TimeZone"),
+            **_exported("Schedule", "ScheduleRecurrence", "TimeZone"),
         },
         "azureml.pipeline.core.graph": _exported(
             "PipelineParameter", "PipelineData", "InputPortBinding"
         ),
         "azureml.pipeline.core.pipeline": _exported("Pipeline"),
-        "azureml.pipeline.core.schedule": {
-            **_from("dataferry.execution.schedule", "Schedule"),
-            **_from(_SCHEDULE_RECURRENCE, "ScheduleRecurrence", "TimeZone"),
-        },
+        "azureml.pipeline.core.schedule": _exported(
+            "Schedule", "ScheduleRecurrence", "TimeZone"
+        ),
         "azureml.pipeline.core.pipeline_endpoint": _exported("PipelineEndpoint"),
         "azureml.pipeline.core.run": _exported(
             "PipelineRun", "StepRun", "PortDataReference"

@@ -16,6 +16,7 @@ import requests
 from execution.test_published import echo_pipeline
 
 from dataferry import InteractiveLoginAuthentication, Workspace
+from dataferry.execution import views
 from dataferry.execution.experiment import Experiment
 from dataferry.execution.pipeline_run import PipelineRun
 
@@ -99,6 +100,7 @@ def test_a_rest_post_starts_a_run_with_its_parameters(
         json={
             "ExperimentName": "rest",
             "ParameterAssignments": {"count": "9", "label": "x"},
+            "Description": "nightly retrain",
         },
         timeout=60,
     )
@@ -111,6 +113,7 @@ def test_a_rest_post_starts_a_run_with_its_parameters(
     assert json.loads((tmp_path / "out.json").read_text()) == ["9", "x"]
     detail = requests.get(f"{server}/api/runs/{run_id}", timeout=10).json()
     assert detail["status"] == "Finished"
+    assert detail["description"] == "nightly retrain"
     assert [r["id"] for r in requests.get(f"{server}/api/runs", timeout=10).json()] == [
         run_id
     ]
@@ -189,6 +192,7 @@ def test_a_rest_post_to_a_pipeline_endpoint_runs_the_chosen_version(
             "ExperimentName": "rest",
             "RunSource": "API",
             "ParameterAssignments": {"label": label},
+            "ContinueRunOnStepFailure": version is None,
         }
         if version is not None:
             body["PipelineVersion"] = version
@@ -199,6 +203,8 @@ def test_a_rest_post_to_a_pipeline_endpoint_runs_the_chosen_version(
         run = PipelineRun(Experiment(workspace, "rest"), response.json()["Id"])
         run.wait_for_completion(show_output=False)
         assert json.loads((tmp_path / "out.json").read_text()) == ["3", label]
+        options = views.run_detail(workspace, run.id).options
+        assert options["continue_on_step_failure"] is (version is None)
 
     body = {"ExperimentName": "rest", "PipelineVersion": "9"}
     unknown = requests.post(endpoint.endpoint, headers=header, json=body, timeout=30)

@@ -130,3 +130,88 @@ def test_a_step_turns_green_live(
     finally:
         flag.touch()
         run.wait_for_completion(show_output=False, timeout_seconds=120)
+
+
+def test_every_step_shows_its_reuse_decision_and_reason(
+    workspace: Workspace, tmp_path: Path, page: Page
+) -> None:
+    from execution.test_published import echo_pipeline
+
+    from dataferry import Experiment
+
+    pipeline = echo_pipeline(workspace, tmp_path)
+    runs = []
+    for label in ("base", "base", "other"):  # first run, reused, rerun
+        run = Experiment(workspace, "why").submit(
+            pipeline, pipeline_parameters={"label": label}
+        )
+        run.wait_for_completion(show_output=False, timeout_seconds=120)
+        runs.append(run)
+    step = step_box(page, "echo.py", "Finished")
+    expected = [
+        "run: first run of this step, nothing to reuse",
+        f"reused from run {runs[0].id}",
+        "rerun: ",
+    ]
+    for url in start_server(workspace, "127.0.0.1"):
+        for run, reason in zip(runs, expected, strict=True):
+            page.goto(f"{url}/#/run/{run.id}")
+            page.wait_for_selector(step)
+            assert reason in (page.text_content(f"{step} title") or "")
+        assert "label" in (page.text_content(f"{step} title") or "")
+        shot(page, tmp_path, "reuse-reasons")
+        page.goto("about:blank")
+
+
+def test_an_unknown_steps_log_is_one_refusal_not_a_poll(
+    workspace: Workspace, tmp_path: Path, page: Page
+) -> None:
+    from execution.test_published import echo_pipeline
+
+    from dataferry import Experiment
+
+    run = Experiment(workspace, "why").submit(echo_pipeline(workspace, tmp_path))
+    run.wait_for_completion(show_output=False, timeout_seconds=120)
+    asked: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/steps/" in r.url else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for url in start_server(workspace, "127.0.0.1"):
+        page.goto(f"{url}/#/run/{run.id}/step/nope")
+        page.wait_for_selector("p.error")
+        assert "has no step 'nope'; its steps are echo.py" in (
+            page.text_content("p.error") or ""
+        )
+        page.wait_for_timeout(3000)  # three polls' time
+        assert len(asked) == 1, asked
+        assert errors == []
+        page.goto("about:blank")
+
+
+def test_a_refused_runs_search_is_said_and_cleared(
+    workspace: Workspace, tmp_path: Path, page: Page
+) -> None:
+    from execution.test_published import echo_pipeline
+
+    from dataferry import Experiment
+
+    run = Experiment(workspace, "why").submit(echo_pipeline(workspace, tmp_path))
+    run.wait_for_completion(show_output=False, timeout_seconds=120)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for url in start_server(workspace, "127.0.0.1"):
+        page.goto(f"{url}/#/")
+        page.wait_for_selector(f'#runs a[href="#/run/{run.id}"]')
+        page.fill("#search", "x" * 201)
+        page.wait_for_function(
+            "document.querySelector('#runs-error').textContent.includes("
+            "'the search text is 201 characters; pass at most 200.')"
+        )
+        assert page.locator("#runs tr.run").count() == 1  # the rows left as they were
+        page.fill("#search", "nomatch")
+        page.wait_for_function(
+            "document.querySelector('#runs-error').textContent === ''"
+        )
+        page.wait_for_function("document.querySelectorAll('#runs tr.run').length === 0")
+        assert errors == []
+        page.goto("about:blank")

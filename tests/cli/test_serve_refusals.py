@@ -49,7 +49,7 @@ BODIES: list[tuple[bytes, int, str, str]] = [
     (b"\xff\xfe", 400, "UserError", "the request body is not JSON"),
     (b"[" * 50_000 + b"]" * 50_000, 400, "UserError", "(RecursionError)"),
     (b"[1]", 400, "UserError", "the request body is a JSON list, not an object"),
-    (b'{"ExperimentName": null}', 400, "UserError", "needs a string ExperimentName"),
+    (b'{"ExperimentName": null}', 400, "UserError", "the body has no ExperimentName"),
     (b'{"ExperimentName": "../../etc"}', 400, "UserError", "invalid experiment name"),
     ('{"ExperimentName": "é x"}'.encode(), 400, "UserError", "invalid experiment"),
 ]
@@ -92,6 +92,7 @@ ASSIGNMENTS: list[tuple[bytes, str]] = [
     (assign(Tags=[1]), "tags must be a dict of str to str, not list"),
     (assign(Tags={"a": {"b": 1}}), "tag 'a' has a dict value"),
     (assign(ContinueRunOnStepFailure="yes"), "continue_on_step_failure must be a bool"),
+    (assign(Description=["a"]), "submit(): description must be a str, not list"),
 ]
 
 
@@ -157,7 +158,12 @@ def test_tokens_in_wrong_forms_are_401s(
 @pytest.mark.parametrize(
     ("path", "headers", "status", "match"),
     [
-        ("/api/runs?limit=abc", {}, 400, "limit='abc' is not a whole number"),
+        (
+            "/api/runs?limit=abc",
+            {},
+            400,
+            "limit='abc' is not a whole number; pass one such as 1.",
+        ),
         ("/api/runs?limit=-5", {}, 400, "limit=-5 is out of range; pass 1 to 10000"),
         ("/api/events?after=99999999999999999999999", {}, 400, "is not a whole number"),
         ("/api/events?after=-5", {}, 400, "after=-5 is out of range"),
@@ -193,3 +199,113 @@ def test_wrong_method_is_a_json_405(served: tuple[str, str, dict[str, str]]) -> 
     _, endpoint, header = served
     response = requests.get(endpoint, headers=header, timeout=10)
     refused(response, 405, "MethodNotAllowed", "Method Not Allowed")
+
+
+UNKNOWN_NAMES: list[tuple[dict[str, Any], str]] = [
+    # the name is checked before its datastore or dataset is looked up
+    (
+        {
+            "DataPathAssignments": {
+                "nope": {"DataStoreName": "gone", "RelativePath": "x"}
+            }
+        },
+        "Pipeline parameter with name nope does not exist",
+    ),
+    (
+        {"DataSetDefinitionValueAssignments": {"ghost": {"DataSetReference": {}}}},
+        "Pipeline parameter with name ghost does not exist",
+    ),
+    (
+        {
+            "DataSetDefinitionValueAssignments": {
+                "other": {"SavedDataSetReference": {"Id": "gone"}}
+            }
+        },
+        "Pipeline parameter with name other does not exist",
+    ),
+]
+
+
+def test_an_unknown_assigned_name_is_named_whatever_its_section(
+    workspace: Workspace, served: tuple[str, str, dict[str, str]]
+) -> None:
+    _, endpoint, header = served
+    for sections, match in UNKNOWN_NAMES:
+        response = requests.post(
+            endpoint,
+            headers=header,
+            json={"ExperimentName": "e", **sections},
+            timeout=30,
+        )
+        refused(response, 400, "UserError", match)
+        assert "(parameters: ['count', 'label'])" in response.json()["error"]["message"]
+    assert list(Experiment(workspace, "e").get_runs()) == []
+
+
+def test_an_endpoint_is_checked_before_the_body_it_is_sent(
+    workspace: Workspace, tmp_path: Path, served: tuple[str, str, dict[str, str]]
+) -> None:
+    from dataferry.execution.pipeline_endpoint import PipelineEndpoint
+
+    header = served[2]
+    endpoint = PipelineEndpoint.publish(
+        workspace, "ep", "d", echo_pipeline(workspace, tmp_path).publish("a")
+    )
+    bad = {
+        "ExperimentName": "e",
+        "DataSetDefinitionValueAssignments": {
+            "count": {"SavedDataSetReference": {"Id": "gone"}}
+        },
+    }
+    missing = endpoint.endpoint.replace(endpoint.id, "nope")
+    response = requests.post(missing, headers=header, json=bad, timeout=30)
+    refused(response, 404, "NotFound", "nope")
+    for version, match in (
+        (True, "PipelineVersion must be a string"),
+        ("9", "no version '9'"),
+    ):
+        body = {**bad, "PipelineVersion": version}
+        response = requests.post(
+            endpoint.endpoint, headers=header, json=body, timeout=30
+        )
+        refused(response, 400, "UserError", match)
+    unknown = {"ExperimentName": "e", "DataPathAssignments": {"x": {}}}
+    response = requests.post(
+        endpoint.endpoint, headers=header, json=unknown, timeout=30
+    )
+    refused(response, 400, "UserError", "Pipeline parameter with name x does not exist")
+    response = requests.post(
+        endpoint.endpoint,
+        headers=header,
+        json={"ExperimentName": "e", "ContinueRunOnStepFailure": "yes"},
+        timeout=30,
+    )
+    refused(response, 400, "UserError", "continue_on_step_failure must be a bool")
+    endpoint.disable()
+    response = requests.post(endpoint.endpoint, headers=header, json=bad, timeout=30)
+    refused(response, 400, "UserError", "Status must be Active, its Disabled")
+    assert list(Experiment(workspace, "e").get_runs()) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ({}, "the body has no ExperimentName; send"),
+        ({"experimentName": "e"}, "the body has no ExperimentName; send"),
+        ({"ExperimentName": 5}, "ExperimentName must be a string, not int"),
+    ],
+)
+def test_a_missing_experiment_name_says_so(
+    served: tuple[str, str, dict[str, str]], body: dict[str, Any], match: str
+) -> None:
+    _, endpoint, header = served
+    response = requests.post(endpoint, headers=header, json=body, timeout=30)
+    refused(response, 400, "UserError", match)
+
+
+@pytest.mark.parametrize("run", ["nope", "..%2F..%2Fetc", "%C3%A9"])
+def test_a_stream_of_an_unknown_run_is_a_404(
+    served: tuple[str, str, dict[str, str]], run: str
+) -> None:
+    response = requests.get(f"{served[0]}/api/stream?run={run}", timeout=10)
+    refused(response, 404, "NotFound", "no run with id")

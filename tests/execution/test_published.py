@@ -113,12 +113,19 @@ def test_published_pipeline_properties_list_and_status(
             PipelineValidationError,
             r"2 problem\(s\)(.|\n)*name aa(.|\n)*name zz",
         ),
+        (
+            [("count", 1)],
+            ParameterTypeError,
+            r"pipeline_parameters must be a dict of name: value, not list",
+        ),
+        ("count=1", ParameterTypeError, "must be a dict of name: value, not str"),
+        ({1: 2}, ParameterTypeError, "parameter names are strings, not int 1"),
     ],
 )
 def test_bad_parameters_are_refused_before_a_run_is_recorded(
     workspace: Workspace,
     tmp_path: Path,
-    overrides: dict[str, object],
+    overrides: object,
     error: type[Exception],
     message: str,
 ) -> None:

@@ -90,6 +90,10 @@ def test_create_checks_as_the_sdk(
             {"recurrence": every, "pipeline_parameters": {"count": object()}},
             "stores str, int, float or bool",
         ),
+        (
+            {"recurrence": every, "pipeline_parameters": [("count", 4)]},
+            r"pipeline_parameters must be a dict of name: value, not list",
+        ),
     ]
     for kwargs, message in cases:
         with pytest.raises(ScheduleValidationError, match=message):

@@ -41,7 +41,7 @@ from dataferry.errors import (
     ServeRequestError,
 )
 from dataferry.execution import views
-from dataferry.execution.pipeline_endpoint import submit_endpoint
+from dataferry.execution.pipeline_endpoint import submittable_version
 from dataferry.execution.published import check_submittable, submit_published
 from dataferry.execution.published_params import rest_overrides, rest_tags
 from dataferry.execution.serve_settings import ENDPOINT_SUBMIT_PATH, SUBMIT_PATH
@@ -242,35 +242,47 @@ def _submit(
     """POST body as the SDK sends it -> ``{"Id": <run id>}``. To an endpoint, the
     body's ``PipelineVersion`` picks the version (the default if absent)."""
     body = json_object(raw, request.headers.get("content-type", ""))
-    if not isinstance(body.get("ExperimentName"), str):
-        raise ServeRequestError(
-            "the body needs a string ExperimentName, not "
-            f"{type(body.get('ExperimentName')).__name__}"
-        )
+    experiment = _experiment_name(body)
     version = body.get("PipelineVersion")
-    if version is not None and not isinstance(version, str | int):
+    # bool is an int to isinstance: True would be read as the version 'True'
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, str | int)
+    ):
         raise ServeRequestError('PipelineVersion must be a string like "1"')
-    if to_endpoint:
-        run = submit_endpoint(
+    pipeline_id = (
+        submittable_version(
             workspace,
             request.path_params["endpoint_id"],
-            body["ExperimentName"],
-            rest_overrides(workspace, body),
-            pipeline_version=None if version is None else str(version),
-            tags=rest_tags(body),
-            quiet=True,
+            None if version is None else str(version),
         )
-        return _json({"Id": run.id})
-    pipeline_id = request.path_params["pipeline_id"]
+        if to_endpoint
+        else request.path_params["pipeline_id"]
+    )
     # the pipeline first: a missing or disabled one is named before its parameters
-    check_submittable(workspace, pipeline_id)
+    record = check_submittable(workspace, pipeline_id)
     run = submit_published(
         workspace,
         pipeline_id,
-        body["ExperimentName"],
-        rest_overrides(workspace, body),
+        experiment,
+        rest_overrides(workspace, body, record.parameters),
         continue_on_step_failure=body.get("ContinueRunOnStepFailure"),
         tags=rest_tags(body),
+        description=body.get("Description"),
         quiet=True,
     )
     return _json({"Id": run.id})
+
+
+def _experiment_name(body: dict[str, Any]) -> str:
+    name = body.get("ExperimentName")
+    if name is None:
+        raise ServeRequestError(
+            "the body has no ExperimentName; send "
+            '{"ExperimentName": "my-exp", "ParameterAssignments": {...}} '
+            "(keys are case-sensitive)."
+        )
+    if not isinstance(name, str):
+        raise ServeRequestError(
+            f"ExperimentName must be a string, not {type(name).__name__}"
+        )
+    return name

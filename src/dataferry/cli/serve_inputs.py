@@ -103,7 +103,11 @@ def whole_number(
     digits = value[1:] if value[:1] in "+-" else value
     # isdecimal first: int() also reads '1_000' and would convert 4,300+ digits slowly
     if not digits.isascii() or not digits.isdecimal() or len(digits) > 19:
-        raise error(f"{name}={text!r} is not a whole number; pass one such as 0.")
+        # the example is in range: 'pass one such as 0' misleads where 0 is refused
+        example = min(max(minimum, 0), maximum)
+        raise error(
+            f"{name}={text!r} is not a whole number; pass one such as {example}."
+        )
     number = int(value)
     if not minimum <= number <= maximum:
         raise error(f"{name}={number} is out of range; pass {minimum} to {maximum}.")

@@ -104,7 +104,11 @@ def page_routes(workspace: Workspace, guard: Guard, encode: Encode) -> list[Rout
             "after", "0"
         )
         after = whole_number(cursor, "Last-Event-ID", EventCursorError)
-        events = _feed(workspace, request, after, request.query_params.get("run"))
+        run_id = request.query_params.get("run") or None
+        if run_id is not None:
+            # an unknown run is a 404 now, not a stream that stays silent forever
+            views.events_since(workspace, run_id, after, limit=1)
+        events = _feed(workspace, request, after, run_id)
         return StreamingResponse(
             events,
             media_type="text/event-stream",

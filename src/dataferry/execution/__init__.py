@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from dataferry.execution.run_context import (
         RunEnvironmentException as RunEnvironmentException,
     )
+    from dataferry.execution.schedule import Schedule as Schedule
     from dataferry.execution.script_run import ScriptRun as ScriptRun
 
 _LAZY = {
@@ -50,6 +51,7 @@ _LAZY = {
     "PublishedPipeline": "dataferry.execution.published",
     "Run": "dataferry.execution.run_context",
     "RunEnvironmentException": "dataferry.execution.run_context",
+    "Schedule": "dataferry.execution.schedule",
     "ScriptRun": "dataferry.execution.script_run",
     "StepRun": "dataferry.execution.pipeline_run",
     "StepRunOutput": "dataferry.execution.pipeline_run",

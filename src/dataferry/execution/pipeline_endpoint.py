@@ -244,6 +244,27 @@ class PipelineEndpoint:
         )
 
 
+def submittable_version(
+    workspace: Workspace, endpoint_id: str, pipeline_version: str | None
+) -> str:
+    """The id of the published pipeline that a submit to version ``pipeline_version``
+    (the default if None) of endpoint ``endpoint_id`` runs, if the endpoint may be
+    submitted: what a REST submit checks before it reads the body's assignments.
+
+    Raises:
+        PublishedPipelineNotFoundError: no endpoint has that id.
+        PublishedPipelineStateError: the endpoint is disabled, or has no such version.
+    """
+    record = PublishedStore(workspace.catalog).get_endpoint(endpoint_id=endpoint_id)
+    if record.status != ACTIVE:
+        raise PublishedPipelineStateError(
+            f"Status must be Active, its {record.status} (PipelineEndpoint "
+            f"{record.name!r}, id {record.id}); enable() it to submit it."
+        )
+    version = record.default_version if pipeline_version is None else pipeline_version
+    return _version_of(record, str(version))
+
+
 def _version_of(record: EndpointRecord, version: str) -> str:
     if version not in record.versions:
         raise PublishedPipelineStateError(
@@ -287,16 +308,9 @@ def submit_endpoint(
         PublishedPipelineStateError: the endpoint is disabled, or has no such version.
         PipelineValidationError, ParameterTypeError: as ``submit_published``.
     """
-    record = PublishedStore(workspace.catalog).get_endpoint(endpoint_id=endpoint_id)
-    if record.status != ACTIVE:
-        raise PublishedPipelineStateError(
-            f"Status must be Active, its {record.status} (PipelineEndpoint "
-            f"{record.name!r}, id {record.id}); enable() it to submit it."
-        )
-    version = record.default_version if pipeline_version is None else pipeline_version
     return submit_published(
         workspace,
-        _version_of(record, str(version)),
+        submittable_version(workspace, endpoint_id, pipeline_version),
         experiment_name,
         overrides,
         parent_run_id=parent_run_id,

@@ -243,9 +243,12 @@ def submit_published(
     parent_run_id: str | None = None,
     continue_on_step_failure: bool | None = None,
     tags: object = None,
+    description: object = None,
     quiet: bool = False,
 ) -> PipelineRun:
-    """Record a run of the published pipeline and start its driver.
+    """Record a run of the published pipeline and start its driver; the run's
+    description is ``description`` (a REST body's ``Description``) if given, else
+    the pipeline's.
 
     Nothing is recorded unless every check passes.
 
@@ -256,7 +259,8 @@ def submit_published(
             experiment name is empty.
         ParameterTypeError: a value cannot be read as its parameter's kind.
         InvalidNameError: the experiment name is no valid name (and so no run id).
-        PipelineTypeError: ``tags`` is not a dict of str to str.
+        PipelineTypeError: ``tags`` is not a dict of str to str, or ``description``
+            is not a str.
         SnapshotMissingError: on a shared workspace, a code snapshot of it is neither
             on the shared default datastore nor in this workspace folder.
         StorageError: the shared default datastore failed.
@@ -274,6 +278,7 @@ def submit_published(
     # before the run id is made of it: '../x' or 'é' is no folder name
     validate_experiment_name(experiment_name)
     check_tags(tags)
+    check_type(description, str, "submit(): description", "a str")
     check_type(
         continue_on_step_failure, bool, "submit(): continue_on_step_failure", "a bool"
     )
@@ -302,7 +307,9 @@ def submit_published(
                 parameters=parameters,
                 options=options,
                 tags=cast("dict[str, str] | None", tags),
-                description=record.graph_description,
+                description=record.graph_description
+                if description is None
+                else cast("str", description),
                 steps=_step_runs(record.plan),
             )
         )

@@ -14,7 +14,7 @@ from dataferry.execution.plan import serialise_value
 from dataferry.pipeline.parameters import PipelineParameter, coerce_override
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from dataferry.data.workspace import Workspace
 
@@ -38,10 +38,39 @@ def parameter_values(
 
     Raises:
         PipelineValidationError: an override names no parameter (each is named).
-        ParameterTypeError: an override cannot be read as its parameter's kind.
+        ParameterTypeError: ``overrides`` is not a dict with str keys, or an override
+            cannot be read as its parameter's kind.
     """
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(defaults))
+    overrides = _as_mapping(overrides)
+    check_names(defaults, overrides)
+    values = dict(defaults)
+    for name, value in overrides.items():
+        values[name] = _read(name, defaults[name], value)
+    return values
+
+
+def _as_mapping(overrides: object) -> dict[str, Any]:
+    # dict() would also take a list of pairs or raise a bare ValueError on a str
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, dict):
+        raise ParameterTypeError(
+            "pipeline_parameters must be a dict of name: value, not "
+            f"{type(overrides).__name__}; pass e.g. {{'count': 3}}."
+        )
+    for name in overrides:
+        if not isinstance(name, str):
+            raise ParameterTypeError(
+                f"pipeline_parameters: parameter names are strings, not "
+                f"{type(name).__name__} {name!r}"
+            )
+    return dict(overrides)
+
+
+def check_names(defaults: Mapping[str, Any], names: Iterable[str]) -> None:
+    """Raises PipelineValidationError naming each of ``names`` that is not a
+    parameter of ``defaults`` (the published pipeline's parameters)."""
+    unknown = sorted(set(names) - set(defaults))
     if unknown:
         raise PipelineValidationError(
             [
@@ -51,10 +80,6 @@ def parameter_values(
             ],
             "the published pipeline's parameters",
         )
-    values = dict(defaults)
-    for name, value in overrides.items():
-        values[name] = _read(name, defaults[name], value)
-    return values
 
 
 def _read(name: str, default: Any, value: Any) -> Any:
@@ -73,11 +98,16 @@ def _read(name: str, default: Any, value: Any) -> Any:
     return serialise_value(value)
 
 
-def rest_overrides(workspace: Workspace, body: Mapping[str, Any]) -> dict[str, Any]:
+def rest_overrides(
+    workspace: Workspace, body: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> dict[str, Any]:
     """The overrides a REST submit body assigns (``ParameterAssignments``,
-    ``DataPathAssignments``, ``DataSetDefinitionValueAssignments``) as Python values.
+    ``DataPathAssignments``, ``DataSetDefinitionValueAssignments``) as Python values,
+    for a published pipeline whose parameter defaults are ``defaults``.
 
     Raises:
+        PipelineValidationError: an assigned name, in any section, is no parameter
+            (each is named, before any datastore or dataset is looked up).
         ParameterTypeError: an assignment is not of the SDK's shape (which, and why).
         DatastoreNotFoundError, DatasetNotFoundError: an assignment names a datastore
             or dataset the workspace does not have.
@@ -86,12 +116,22 @@ def rest_overrides(workspace: Workspace, body: Mapping[str, Any]) -> dict[str, A
     from dataferry.data.datapath import DataPath
     from dataferry.data.datastore import Datastore
 
-    found: dict[str, Any] = dict(_section(body, "ParameterAssignments"))
-    for name, spec in _section(body, "DataPathAssignments").items():
+    sections = [
+        _section(body, key)
+        for key in (
+            "ParameterAssignments",
+            "DataPathAssignments",
+            "DataSetDefinitionValueAssignments",
+        )
+    ]
+    # a misspelt name is the likelier fault than a missing datastore or dataset
+    check_names(defaults, [name for section in sections for name in section])
+    found: dict[str, Any] = dict(sections[0])
+    for name, spec in sections[1].items():
         store = _field(spec, "DataStoreName", f"DataPathAssignments.{name}")
         path = _field(spec, "RelativePath", f"DataPathAssignments.{name}")
         found[name] = DataPath(Datastore.get(workspace, store), path)
-    for name, spec in _section(body, "DataSetDefinitionValueAssignments").items():
+    for name, spec in sections[2].items():
         where = f"DataSetDefinitionValueAssignments.{name}"
         saved = spec.get("SavedDataSetReference") if isinstance(spec, dict) else None
         if saved is not None:

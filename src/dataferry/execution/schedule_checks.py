@@ -68,10 +68,17 @@ def checked_parameters(
     parameter of the pipeline and readable as its kind.
 
     Raises:
-        ScheduleValidationError: a value is not a scalar (DataPath and dataset values
-            are set by a datastore schedule or the pipeline's defaults).
+        ScheduleValidationError: ``overrides`` is not a dict, or a value is not a
+            scalar (DataPath and dataset values are set by a datastore schedule or
+            the pipeline's defaults).
         PipelineValidationError, ParameterTypeError: as a submit.
     """
+    if overrides is not None and not isinstance(overrides, dict):
+        # dict() would read a list of pairs, or fail with a bare ValueError
+        raise ScheduleValidationError(
+            "pipeline_parameters must be a dict of name: value, not "
+            f"{type(overrides).__name__}; pass e.g. {{'count': 3}}."
+        )
     overrides = dict(overrides or {})
     for name, value in overrides.items():
         if not isinstance(value, str | int | float | bool):

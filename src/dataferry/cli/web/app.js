@@ -54,8 +54,9 @@ async function runsView() {
   const exp = h("select", { id: "experiment" }), st = h("select", { id: "status" });
   const search = h("input", { id: "search", type: "search", placeholder: "run id, experiment, description, tag" });
   const compare = h("button", { id: "compare", disabled: true }, "Compare");
+  const note = h("span", { id: "runs-error", className: "error" });
   const body = h("tbody"), picked = [];
-  view.replaceChildren(h("div", { className: "filters" }, "Experiment ", exp, "Status ", st, search, " ", compare),
+  view.replaceChildren(h("div", { className: "filters" }, "Experiment ", exp, "Status ", st, search, " ", compare, " ", note),
     h("table", { id: "runs" }, h("thead", {}, h("tr", {}, ...["", "Run", "Experiment", "Status", "Steps", "Duration"].map((t) => h("th", {}, t)))), body));
   const fill = (sel, values) => {
     const was = sel.value;
@@ -81,8 +82,11 @@ async function runsView() {
       h("td", { className: `status-${r.status}` }, r.status), h("td", {}, r.step_statuses.join(" ")),
       h("td", {}, r.duration_s == null ? "" : `${r.duration_s.toFixed(1)} s`))));
   };
-  exp.onchange = st.onchange = () => refresh();
-  search.oninput = () => { clearTimeout(timer); timer = setTimeout(() => refresh(), 200); };
+  // a refused filter (a search over 200 characters) is said next to the filters,
+  // the rows left as they were
+  const filter = () => refresh().then(() => { note.textContent = ""; }, (err) => { note.textContent = err.message; });
+  exp.onchange = st.onchange = filter;
+  search.oninput = () => { clearTimeout(timer); timer = setTimeout(filter, 200); };
   await refresh();
 }
 
@@ -140,7 +144,6 @@ async function logView(id, step) {
     show(r);
     if (r.final) clearInterval(poll);
   };
-  poll = setInterval(() => refresh(), 1000);
   older.onclick = async () => {
     const from = Math.max(0, start - PAGE), r = await api(url(from, start - from));
     pre.textContent = r.text + pre.textContent; start = from; show(r);
@@ -167,6 +170,11 @@ async function logView(id, step) {
   last.onclick = async () => { tail = true; last.hidden = true; await open(); };
   stream.onchange = open;
   await open();
+  // polled only once the log opened (an unknown step is one error, not one a
+  // second); a failed read stops the tail and says why instead of failing unseen
+  poll = setInterval(() => refresh().catch((err) => {
+    clearInterval(poll); info.textContent = `live tail stopped: ${err.message}`;
+  }), 1000);
 }
 
 async function route() {

@@ -71,13 +71,19 @@ export function placeGraph(graph) {
   });
 }
 
+// the step's reuse decision with its reason, in the run feed's words: "reused from
+// run ...", or why it ran ("rerun: input 'x' changed: ...", "run: first run ...")
+function reuseReason(s, view) {
+  return view.explanation || (s.reused_from ? `reused from step run ${s.reused_from}` : "");
+}
+
 // the steps as a table (status, duration, reuse): what a graph above TABLE_ABOVE
 // nodes shows first
 export function stepTable(graph, details, onStep) {
   const row = (s) => {
-    const view = details.get(s.key) || {}, tr = document.createElement("tr");
+    const tr = document.createElement("tr");
     tr.className = "step-row"; tr.dataset.name = s.name; tr.dataset.status = s.status || "NotStarted";
-    const reuse = s.reused_from ? `reused: ${view.explanation || s.reused_from}` : "";
+    const reuse = reuseReason(s, details.get(s.key) || {});
     for (const text of [s.name, s.status || "NotStarted", seconds(s.duration_s), reuse]) tr.append(Object.assign(document.createElement("td"), { textContent: text }));
     tr.cells[1].style.background = COLOURS[s.status || "NotStarted"] || "#fff";
     tr.onclick = () => onStep(s.name);
@@ -116,10 +122,10 @@ export function drawGraph(graph, details, onStep, pos = layout(nodeKeys(graph), 
     svg.append(g);
   }
   for (const s of graph.steps) {
-    const p = pos.get(s.key), view = details.get(s.key) || {};
+    const p = pos.get(s.key);
     const status = s.status || "NotStarted";
     const g = el("g", { class: "step", "data-name": s.name, "data-status": status, transform: `translate(${p.x},${p.y})` });
-    const reuse = s.reused_from ? `reused: ${view.explanation || s.reused_from}` : "";
+    const reuse = reuseReason(s, details.get(s.key) || {});
     g.append(el("rect", { width: W, height: H, rx: 4, fill: COLOURS[status] || "#fff" }),
       el("text", { x: 8, y: 18, "font-weight": "bold" }, s.name),
       el("text", { x: 8, y: 34 }, `${status} ${seconds(s.duration_s)}`),
