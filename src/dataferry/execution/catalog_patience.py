@@ -217,7 +217,6 @@ class PatientRunStore(RunStore):
 
 
 def _patient(name: str) -> Callable[..., Any]:
-    method = getattr(RunStore, name)
     operation = name.replace("_", " ")
 
     def call(self: PatientRunStore, *args: Any, **kwargs: Any) -> Any:
@@ -230,6 +229,8 @@ def _patient(name: str) -> Callable[..., Any]:
             )
         elif name == "move_run":
             recorded = (partial(self._run_is, *_moved(args, kwargs, "run_id")), True)
+        # looked up per call: RunStore's method as it is now (a test may wrap it)
+        method = getattr(RunStore, name)
         return self.patience.call(
             operation, lambda: method(self, *args, **kwargs), recorded=recorded
         )
