@@ -292,6 +292,13 @@ class CatalogUnavailableError(CatalogError, ConnectionError):
     through every retry."""
 
 
+class CatalogOutageWindowError(CatalogError, ValueError):
+    """The workspace setting ``catalog_outage_window_s`` (how long a driver waits for
+    a catalog it cannot reach) is not a number of seconds >= 0."""
+
+    exit_code = 2
+
+
 # -- storage --------------------------------------------------------------------------
 
 

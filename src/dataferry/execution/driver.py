@@ -31,7 +31,17 @@ from dataferry.catalog import now
 from dataferry.catalog.run_store import OutputRecord, RunStore
 from dataferry.catalog.status import RunStatus, StepStatus
 from dataferry.data.workspace import Workspace
-from dataferry.errors import CatalogUnavailableError, DataferryError, StepSpecError
+from dataferry.errors import (
+    CatalogError,
+    CatalogUnavailableError,
+    DataferryError,
+    StepSpecError,
+)
+from dataferry.execution.catalog_patience import (
+    CatalogPatience,
+    PatientRunStore,
+    outage_window,
+)
 from dataferry.execution.commit import renew_output
 from dataferry.execution.compute_limits import concurrency_limit
 from dataferry.execution.driver_profile import profiled
@@ -79,7 +89,11 @@ class Driver:
     ) -> None:
         self.ws = workspace
         self.run_id = run_id
-        self.store = RunStore(workspace.catalog)
+        # its writes wait out a catalog outage; the heartbeat's skip a beat instead
+        self.store = PatientRunStore(
+            workspace.catalog, CatalogPatience(outage_window(workspace.catalog))
+        )
+        self._beat_store = RunStore(workspace.catalog)
         self.run = self.store.get_run(run_id)
         self.plan = plan_of(self.run)
         # local processes, or an executor per step when a step is on a Ray target
@@ -270,7 +284,7 @@ class Driver:
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
             try:
-                self.store.update_run(self.run_id, heartbeat_at=now())
+                self._beat_store.update_run(self.run_id, heartbeat_at=now())
             except (
                 Exception
             ):  # a busy catalog must not kill the run; the next beat retries
@@ -482,17 +496,22 @@ class Driver:
             assert state.handle is not None
             self.executor.stop(state.handle)
         self._running.clear()
-        for state in stopping:
-            share_step_logs(self.ws, self.outcomes.step_dir(state))
-            state.stop_reason = reason
-            self.outcomes.stopped(state)
-        self.outcomes.skipped(
-            [
-                (state, reason)
-                for state in self.states.values()
-                if state.status in (StepStatus.NOT_STARTED, StepStatus.PREPARING)
-            ]
-        )
+        try:
+            for state in stopping:
+                share_step_logs(self.ws, self.outcomes.step_dir(state))
+                state.stop_reason = reason
+                self.outcomes.stopped(state)
+            self.outcomes.skipped(
+                [
+                    (state, reason)
+                    for state in self.states.values()
+                    if state.status in (StepStatus.NOT_STARTED, StepStatus.PREPARING)
+                ]
+            )
+        except CatalogError as exc:
+            # the catalog that stopped the loop may stop this too: the processes are
+            # stopped all the same, and ``runs resume`` ends the rows left
+            log.error("could not record the stopped steps: %s", exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -526,13 +545,23 @@ def drive_run(workspace: Workspace, run_id: str) -> int:
     except Exception as exc:
         log.exception("driver failed")
         share_driver_log(workspace, run_id)
-        RunStore(workspace.catalog).move_run(
-            run_id,
-            RunStatus.FAILED,
-            strict=False,  # the run may have ended before the driver failed
-            ended_at=now(),
-            error=f"driver failed: {exc}",
-        )
+        try:
+            RunStore(workspace.catalog).move_run(
+                run_id,
+                RunStatus.FAILED,
+                strict=False,  # the run may have ended before the driver failed
+                ended_at=now(),
+                error=f"driver failed: {exc}",
+            )
+        except CatalogError as still:
+            # the run stays Running with no driver: ``runs resume`` carries it on
+            log.error(
+                "could not mark run %s Failed: %s; once the catalog is back, "
+                "`dataferry runs resume %s` carries it on",
+                run_id,
+                still,
+                run_id,
+            )
         return 1
     return 0 if final == RunStatus.FINISHED else 1
 

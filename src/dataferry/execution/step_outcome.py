@@ -19,7 +19,11 @@ from dataferry.catalog.status import EventKind, StepStatus
 from dataferry.catalog.step_commit import StepCommit
 from dataferry.data.commit_settling import this_writer
 from dataferry.data.machine_paths import home_of
-from dataferry.errors import DataferryError, InputChangedError
+from dataferry.errors import (
+    CatalogUnavailableError,
+    DataferryError,
+    InputChangedError,
+)
 from dataferry.execution import run_layout
 from dataferry.execution.commit import commit_outputs, discard_output, undo_commits
 from dataferry.execution.input_guard import check_inputs
@@ -196,6 +200,10 @@ class StepOutcomes:
         if code == 0:
             try:
                 self._commit(state)
+            except CatalogUnavailableError:
+                # waited out for the whole window (``catalog_patience``): the driver
+                # fails; what the commit moved is settled once it is gone
+                raise
             except Exception as exc:
                 self._discard(state)
                 self._fail(state, code, f"committing outputs failed: {exc}", exc)
@@ -308,6 +316,10 @@ class StepOutcomes:
         )
         try:
             self.store.commit_step(commit)
+        except CatalogUnavailableError:
+            # whether the transaction was recorded is unknown: the outputs stay where
+            # they are, and the commit's record settles them (``commit_settling``)
+            raise
         except BaseException:
             undo_commits(state.staged)
             raise
