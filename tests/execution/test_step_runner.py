@@ -12,7 +12,7 @@ from pipeline.kit import run_pipeline, write_script
 
 from dataferry import Dataset, OutputFileDatasetConfig, Pipeline, PythonScriptStep
 from dataferry.catalog.run_store import RunStore
-from dataferry.errors import StepSpecError
+from dataferry.errors import FuseUnavailableError, StepSpecError
 from dataferry.execution.node_spec import (
     NodeFile,
     NodeInput,
@@ -22,6 +22,7 @@ from dataferry.execution.node_spec import (
     store_ref,
 )
 from dataferry.execution.plan_model import plan_of
+from dataferry.execution.run_layout import stdout_path
 from dataferry.execution.shared_snapshots import publish_snapshot
 from dataferry.execution.step_runner import run_on_node
 
@@ -152,3 +153,37 @@ def test_a_spec_without_the_snapshot_or_a_datastore_is_refused(
     gone = NodeSpec(**{**spec.__dict__, "snapshot": "snapshots/0123abcd"})
     with pytest.raises(StepSpecError, match="code snapshot 0123abcd is not on"):
         run_on_node(gone)
+
+
+def test_a_node_places_a_mount_without_fuse_as_the_workspace_says(
+    workspace: Workspace,
+    blob: Datastore,
+    node: PlanNode,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same placing as a local step's: a remote mount without FUSE is a
+    read-only downloaded copy the log tells of, or, with ``mount_fallback`` set to
+    ``error``, a typed error before anything runs or is staged."""
+    monkeypatch.setenv("DATAFERRY_FUSE", "off")
+    spec = spec_for(workspace, blob, node, tmp_path / "node", "sr-5")
+    result = run_on_node(spec)
+    assert result.exit_code == 0
+    # (a sealed copy: read-only, though not to root, as which the tests may run)
+    seen = blobs(blob, ".dataferry-staging/sr-5/out")["seen.txt"]
+    assert seen.startswith("['a.txt', 'b.txt'] AB ")
+    assert result.notes == (
+        "input 'mnt': its datastore is not on this machine and FUSE is turned off by "
+        "DATAFERRY_FUSE=off, so the mount is a read-only downloaded copy",
+    )
+    refusing = NodeSpec(
+        **{**spec.__dict__, "step_run_id": "sr-6", "mount_fallback": "error"}
+    )
+    with pytest.raises(
+        FuseUnavailableError,
+        match=r"input 'mnt' is to be mounted from a datastore that is not on this "
+        r"machine, but FUSE is turned off .*mount_fallback is 'error'",
+    ):
+        run_on_node(refusing)
+    assert blobs(blob, ".dataferry-staging/sr-6") == {}
+    assert not stdout_path(tmp_path / "node" / "steps" / "sr-6").exists()  # no run

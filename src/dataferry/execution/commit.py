@@ -11,7 +11,6 @@ failed or cancelled step leaves nothing at the destination and nothing registere
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataferry.data.datastore import Datastore
 from dataferry.errors import RunError
+from dataferry.execution.step_phases import hand_over
 from dataferry.storage.commit_marker import STAGING_DIR
 from dataferry.storage.integrity import remove_tree, to_record, tree_signatures
 from dataferry.storage.paths import check_written_path
@@ -171,72 +171,26 @@ def _source_dir(name: str, source: str, work_dir: Path) -> Path:
     return folder
 
 
-def _keep_globs(staged: StagedOutput) -> None:
-    globs = staged.spec.source_globs
-    if not globs:
-        return
-    if staged.write_dir.is_file():
-        name = staged.write_dir.name
-        if not any(
-            fnmatch.fnmatch(staged.write_dir.as_posix(), g) or fnmatch.fnmatch(name, g)
-            for g in globs
-        ):
-            staged.write_dir.unlink()
-        return
-    for dirpath, _dirs, names in os.walk(staged.write_dir):
-        for name in names:
-            full = Path(dirpath, name)
-            if not any(
-                fnmatch.fnmatch(full.as_posix(), g)
-                or fnmatch.fnmatch(full.relative_to(staged.write_dir).as_posix(), g)
-                for g in globs
-            ):
-                full.unlink()
-
-
-def _globbed(globs: list[str] | None, files: dict[str, int]) -> dict[str, int]:
-    """The files a node staged that ``source_globs`` keep (all, without globs)."""
-    if not globs:
-        return files
-    return {
-        rel: size
-        for rel, size in files.items()
-        if any(
-            fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(rel.rsplit("/")[-1], g)
-            for g in globs
-        )
-    }
-
-
-def _tree_size(folder: Path) -> tuple[int, int]:
-    if folder.is_file():
-        return folder.stat().st_size, 1
-    size = count = 0
-    for dirpath, _dirs, names in os.walk(folder):
-        for name in names:
-            size += os.path.getsize(os.path.join(dirpath, name))
-            count += 1
-    return size, count
-
-
 def commit_output(staged: StagedOutput) -> dict[str, Any]:
     """Move the written data to its destination, whole; return the catalog row values.
 
     What the step left at its path is the output: a folder, or a single file; nothing
     (as in Azure ML, not an error) commits an empty folder. An existing destination is
-    merged into (overwrite, or mount mode, which writes in place).
+    merged into (overwrite, or mount mode, which writes in place). An output written
+    on this machine is first handed over (``step_phases.hand_over``: globs applied,
+    files listed, put at the staging prefix), as a step runner does on its node, so
+    every output is committed from its staging prefix the same way.
+
+    Raises:
+        StorageError: the output could not be handed over or published.
+        TargetExistsError, RunError: as ``Staging.commit``.
     """
     merge = staged.spec.mode == "mount" or staged.spec.overwrite
-    if staged.on_node is not None:
-        files = _globbed(staged.spec.source_globs, staged.on_node)
-        size, count = sum(files.values()), len(files)
-        staged.location.staging.commit_staged(staged.place, files, merge=merge)
-    else:
-        _keep_globs(staged)
-        if not os.path.lexists(staged.write_dir):
-            staged.write_dir.mkdir()
-        size, count = _tree_size(staged.write_dir)
-        staged.location.staging.commit(staged.place, merge=merge)
+    if staged.on_node is None:  # written here: handed over as a step runner does
+        staged.on_node = dict(hand_over(staged).files)
+    files = staged.on_node
+    size, count = sum(files.values()), len(files)
+    staged.location.staging.commit_staged(staged.place, files, merge=merge)
     return {
         "name": staged.name,
         "datastore": staged.location.name,

@@ -16,7 +16,7 @@ matches nothing is an empty read-only folder (the step's log says so), as in Azu
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dataferry.data.abstract_dataset import AbstractDataset, build_dataset
@@ -25,20 +25,17 @@ from dataferry.data.file_dataset import FileDataset
 from dataferry.data.mount import mount_fallback
 from dataferry.errors import (
     DamagedDataError,
-    FuseUnavailableError,
     PathNotFoundError,
     RunError,
 )
+from dataferry.execution.input_binding import BoundInput as BoundInput
+from dataferry.execution.input_binding import Placing, place_files
+from dataferry.execution.input_binding import release_inputs as release_inputs
 from dataferry.execution.input_guard import InputGuard
 from dataferry.execution.input_places import (
     copy_into,
     empty_view,
-    folder_view,
-    fuse_view,
     input_place,
-    link_view,
-    mount_records,
-    remove_places,
 )
 from dataferry.execution.plan_inputs import (
     DataPathInput,
@@ -47,11 +44,8 @@ from dataferry.execution.plan_inputs import (
     UpstreamOutputInput,
 )
 from dataferry.execution.registration import tabular_sources
-from dataferry.execution.run_layout import stderr_path
-from dataferry.storage.fuse_mount import clean_recorded_mount, fuse_unavailable
 from dataferry.storage.integrity import (
     differences,
-    seal,
     tree_signatures,
 )
 from dataferry.storage.location import has_glob
@@ -63,30 +57,7 @@ if TYPE_CHECKING:
     from dataferry.catalog.run_store import OutputRecord, RunStore
     from dataferry.data.sources import ResolvedFile
     from dataferry.data.workspace import Workspace
-    from dataferry.storage.bind_mount import BindMount
-    from dataferry.storage.fuse_mount import FuseMount
     from dataferry.storage.location import StorageLocation
-
-
-@dataclass
-class BoundInput:
-    """An input as the step sees it."""
-
-    name: str
-    style: str  # 'dataset' -> env {name}; 'dataref' -> env AZUREML_DATAREFERENCE_{name}
-    mode: str
-    value: str  # a path, or a dataset id in direct mode
-    lineage: dict[str, Any] = field(default_factory=dict)
-    place: Path | None = (
-        None  # the private place made for it (a mount's is removed after the step)
-    )
-    guard: InputGuard | None = None
-    fuse: FuseMount | None = None  # a remote input's mount, stopped after the step
-    bind: BindMount | None = None  # a whole local folder's mount, stopped after it
-    # resolved but not placed (``InputContext.resolve_only``): a step runner on the
-    # node where the step runs binds these files there
-    files: list[ResolvedFile] | None = None
-    one_file: bool = False
 
 
 @dataclass
@@ -357,92 +328,17 @@ def _bind_paths(
     """
     if ctx.resolve_only:
         return _unplaced(spec, guard, lineage, files, one_file=one_file)
-    mount = spec.mode == "mount"
-    remote = mount and not all(f.local_path for f in files)
-    why_not = _why_no_fuse(ctx, spec, files) if remote else None
-    # an earlier attempt's mount of this input (only this one's: the inputs bound
-    # before it in this attempt keep theirs)
-    clean_recorded_mount(mount_records(ctx.step_dir) / f"{spec.name}.json")
-    place = input_place(ctx.step_dir, ctx.work_dir, spec, ctx.notes)
-    if mount and not remote:
-        return _bind_local(ctx, spec, place, files, guard, lineage, one_file=one_file)
-    if remote and why_not is None:
-        ctx.stage(f"mounting input '{spec.name}'")
-        record = mount_records(ctx.step_dir) / f"{spec.name}.json"
-        value, fuse = fuse_view(
-            place,
-            files,
-            one_file=one_file,
-            record=record,
-            step_log=stderr_path(ctx.step_dir),
-        )
-        bound = BoundInput(spec.name, spec.style, "mount", value, lineage, place, guard)
-        bound.fuse = fuse
-        return bound
-    if remote:
-        ctx.notes.append(
-            f"input '{spec.name}': its datastore is not on this machine and {why_not}, "
-            "so the mount is a read-only downloaded copy"
-        )
-    doing = f"downloading input '{spec.name}'"
-    ctx.stage(doing)
-    value = copy_into(
-        place,
-        files,
-        one_file=one_file,
-        report=lambda snap: ctx.stage(f"{doing}: {snap.describe()}"),
+    how = Placing(
+        ctx.step_dir,
+        ctx.work_dir,
+        ctx.notes,
+        local_readers=ctx.local_readers,
+        fallback=lambda: mount_fallback(ctx.workspace),
+        report=ctx.report,
     )
-    if mount:
-        seal(str(place))
-    return BoundInput(spec.name, spec.style, spec.mode, value, lineage, place, guard)
-
-
-def _bind_local(
-    ctx: InputContext,
-    spec: InputBinding,
-    place: Path,
-    files: list[ResolvedFile],
-    guard: InputGuard,
-    lineage: dict[str, Any],
-    *,
-    one_file: bool,
-) -> BoundInput:
-    """A mount of local files: the whole folder they are, bound read-only in O(1)
-    where this process may mount and the step runs here, else a read-only view of one
-    link per file (links in the step's folder are seen from any node sharing it)."""
-    if ctx.local_readers and not one_file:
-        ctx.stage(f"mounting input '{spec.name}'")
-        record = mount_records(ctx.step_dir) / f"{spec.name}.json"
-        bind = folder_view(place, files, record=record)
-        if bind is not None:
-            bound = BoundInput(
-                spec.name, spec.style, "mount", str(place), lineage, place, guard
-            )
-            bound.bind = bind
-            return bound
-    ctx.stage(f"linking input '{spec.name}'")
-    named = bool(spec.path_on_compute)
-    value = link_view(place, files, one_file=one_file, as_named=named)
-    return BoundInput(spec.name, spec.style, "mount", value, lineage, place, guard)
-
-
-def _why_no_fuse(
-    ctx: InputContext, spec: InputBinding, files: list[ResolvedFile]
-) -> str | None:
-    """Why a remote input cannot be a FUSE mount (None: it can); raise if the
-    workspace wants that to be an error."""
-    if len({f.location.name for f in files}) > 1:
-        return "its files are on several datastores (one mount serves one)"
-    why = fuse_unavailable()
-    if why is not None and mount_fallback(ctx.workspace) == "error":
-        raise FuseUnavailableError(
-            f"input '{spec.name}' is to be mounted from a datastore that is not on "
-            f"this machine, but {why}; the workspace's mount_fallback is 'error'. "
-            "Install FUSE (apt-get install fuse3 libfuse2; pip install "
-            "'dataferry[fuse]'), use as_download(), or set mount_fallback to "
-            "'download'."
-        )
-    return why
+    return place_files(
+        how, spec, files, one_file=one_file, guard=guard, lineage=lineage
+    )
 
 
 def _bind_nothing(
@@ -477,16 +373,3 @@ def _unplaced(
     bound = BoundInput(spec.name, spec.style, spec.mode, "", lineage, guard=guard)
     bound.files, bound.one_file = files, one_file
     return bound
-
-
-def release_inputs(inputs: list[BoundInput]) -> None:
-    """Remove the read-only places made for a step's mounted inputs (links, or copies
-    of remote data: the data itself is never touched), so that nothing read-only is
-    left in the step's folder. A download is the step's own copy and stays, with its
-    logs, for a look afterwards. FUSE mounts are unmounted first."""
-    for bound in inputs:
-        if bound.fuse is not None:
-            bound.fuse.stop()
-        if bound.bind is not None:
-            bound.bind.stop()
-    remove_places(b.place for b in inputs if b.place is not None and b.mode == "mount")

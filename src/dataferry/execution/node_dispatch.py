@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from dataferry.catalog.compute_store import ComputeStore
 from dataferry.data.compute_ray import RAY_KIND
+from dataferry.data.mount import mount_fallback
 from dataferry.errors import ComputeConfigurationError, StepSpecError
 from dataferry.execution.node_spec import (
     NodeFile,
@@ -107,6 +108,7 @@ def node_spec(
         outputs=written,
         run_type=run_type_of(run.options),
         run_parent_id=run.options.get("parent_run_id"),
+        mount_fallback=mount_fallback(job.workspace),
     )
 
 

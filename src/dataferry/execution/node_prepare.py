@@ -4,9 +4,11 @@ A node keeps its own folder (``NodeSpec.node_root``): ``snapshots/<hash>/``, the
 snapshots it fetched, each once (under a lock, so two steps starting together fetch
 it once), and ``steps/<step run>/``, each step's folder, emptied before every attempt
 so a retry after a lost node starts from nothing the lost attempt left. Inputs are
-bound in their modes from the files the driver resolved (download: a writable copy;
-mount: a read-only FUSE mount, or a read-only copy where FUSE is missing), outputs
-staged through their datastore's staging; nothing here reads the catalog.
+bound in their modes from the files the driver resolved, by the same function that
+places a local step's inputs (``input_binding.place_files``: download, a writable
+copy; mount, links to local files, a read-only FUSE mount of remote ones, or a
+read-only copy where FUSE is missing), outputs staged through their datastore's
+staging; nothing here reads the catalog.
 """
 
 from __future__ import annotations
@@ -22,18 +24,11 @@ from typing import TYPE_CHECKING
 from dataferry.data.sources import ResolvedFile
 from dataferry.errors import StepSpecError
 from dataferry.execution.commit import StagedOutput
-from dataferry.execution.input_places import (
-    copy_into,
-    empty_view,
-    fuse_view,
-    input_place,
-    mount_records,
-)
-from dataferry.execution.materialise import BoundInput
-from dataferry.execution.run_layout import stderr_path, work_dir
+from dataferry.execution.input_binding import BoundInput, Placing, place_files
+from dataferry.execution.input_places import empty_view, input_place
+from dataferry.execution.run_layout import work_dir
 from dataferry.execution.shared_snapshots import fetch_by_hash
-from dataferry.storage.fuse_mount import fuse_unavailable
-from dataferry.storage.integrity import remove_tree, seal
+from dataferry.storage.integrity import remove_tree
 
 if TYPE_CHECKING:
     from dataferry.execution.node_spec import NodeInput, NodeSpec
@@ -92,6 +87,9 @@ def prepare_on_node(spec: NodeSpec) -> NodeStep:
         StepSpecError: the spec lacks the snapshot or a datastore the step uses.
         StorageError: a datastore failed while an input was copied or mounted.
         RunError: an input's ``path_on_compute`` is not a place the step may use.
+        FuseUnavailableError: an input is to be mounted from a remote datastore,
+            FUSE is missing on this node and the workspace's ``mount_fallback`` is
+            ``error``.
     """
     root = node_root(spec)
     snapshot, fetched = cached_snapshot(spec, root)
@@ -121,8 +119,8 @@ def _bind(spec: NodeSpec, step: NodeStep, given: NodeInput) -> BoundInput:
     if given.mode == "direct":
         return BoundInput(given.name, given.style, "direct", given.value)
     binding = next(b for b in spec.node.inputs if b.name == given.name)
-    place = input_place(step.folder, step.cwd, binding, step.notes)
     if not given.files:
+        place = input_place(step.folder, step.cwd, binding, step.notes)
         step.notes.append(f"input '{given.name}': matched nothing; it is empty")
         value = empty_view(place)
         return BoundInput(given.name, given.style, given.mode, value, place=place)
@@ -132,23 +130,13 @@ def _bind(spec: NodeSpec, step: NodeStep, given: NodeInput) -> BoundInput:
         if f.datastore not in locations:
             locations[f.datastore] = spec.store(f.datastore).open()
         files.append(ResolvedFile(locations[f.datastore], f.full, f.display))
-    why_not = fuse_unavailable() if len(locations) == 1 else "it spans datastores"
-    if given.mode == "mount" and why_not is None:
-        record = mount_records(step.folder) / f"{given.name}.json"
-        value, fuse = fuse_view(
-            place,
-            files,
-            one_file=given.one_file,
-            record=record,
-            step_log=stderr_path(step.folder),
-        )
-        bound = BoundInput(given.name, given.style, "mount", value, place=place)
-        bound.fuse = fuse
-        return bound
-    value = copy_into(place, files, one_file=given.one_file)
-    if given.mode == "mount":
-        step.notes.append(
-            f"input '{given.name}': {why_not}, so the mount is a read-only copy"
-        )
-        seal(str(place))
-    return BoundInput(given.name, given.style, given.mode, value, place=place)
+    # placed as a local step's inputs are; a bind mount made in this task would not
+    # be the step's own (the worker outlives it), so local files are linked
+    how = Placing(
+        step.folder,
+        step.cwd,
+        step.notes,
+        local_readers=False,
+        fallback=lambda: spec.mount_fallback,
+    )
+    return place_files(how, binding, files, one_file=given.one_file)

@@ -115,7 +115,8 @@ class NodeSpec:
     ``snapshot``: the content hash of the code snapshot, fetched from
     ``snapshot_store`` (``dataferry/snapshots/<hash>/``) unless the node has it;
     ``node_root``: the node's folder for snapshots and step folders (None: the
-    ``DATAFERRY_NODE_ROOT`` variable, else a folder in the system's temp folder).
+    ``DATAFERRY_NODE_ROOT`` variable, else a folder in the system's temp folder);
+    ``mount_fallback``: the workspace's setting (``download`` or ``error``).
     """
 
     run_id: str
@@ -132,6 +133,8 @@ class NodeSpec:
     run_type: str = "azureml.PipelineRun"
     run_parent_id: str | None = None
     node_root: str | None = None
+    # the workspace's mount_fallback: a remote mount without FUSE downloads or fails
+    mount_fallback: str = "download"
     # set by the executor: what the step's process also gets (a Ray cluster's address)
     env: Mapping[str, str] = field(default_factory=dict)
 

@@ -37,6 +37,7 @@ from dataferry.execution.reuse import judge
 from dataferry.execution.run_layout import stderr_path, stdout_path, work_dir
 from dataferry.execution.run_listing import run_type_of
 from dataferry.execution.shared_snapshots import local_snapshot
+from dataferry.execution.step_phases import step_command
 from dataferry.storage.integrity import remove_tree
 
 if TYPE_CHECKING:
@@ -204,7 +205,6 @@ class Preparation:
         )
         self._bind_inputs(ctx)
         self._stage_outputs(cwd)
-        self._write_notes()
         self.step = self._prepared_step(cwd, resolved.interpreter)
 
     def _for_node(self, cwd: Path) -> bool:
@@ -297,12 +297,6 @@ class Preparation:
             ):
                 self.inputs.append(bind_input(ctx, spec))
 
-    def _write_notes(self) -> None:
-        """The notes binding and staging made go to the top of the step's log."""
-        if self.notes:
-            with open(stdout_path(self.job.folder), "a", encoding="utf-8") as fh:
-                fh.writelines(f"dataferry: {note}\n" for note in self.notes)
-
     def _stage_outputs(self, cwd: Path) -> None:
         job, node = self.job, self.job.node
         for spec in node.outputs:
@@ -363,10 +357,16 @@ class Preparation:
             run_type=run_type_of(job.run.options),
             run_parent_id=job.run.options.get("parent_run_id"),
         )
-        argv = process_contract.argv(contract, cwd, interpreter=interpreter)
-        env = process_contract.environment(contract, job.folder)
-        process_contract.write_context(contract, job.folder)
-        return replace(self._step_of(argv, str(cwd)), env=env)
+        # the runner's contract phase: context file, notes, command line, variables
+        command = step_command(
+            contract, job.folder, cwd, interpreter=interpreter, notes=self.notes
+        )
+        return replace(
+            self._step_of(command.argv, command.cwd),
+            env=command.env,
+            stdout_path=command.stdout_path,
+            stderr_path=command.stderr_path,
+        )
 
     def _step_of(self, argv: list[str], cwd: str) -> PreparedStep:
         job, node = self.job, self.job.node
