@@ -12,7 +12,6 @@ from dataferry._lazy import LazyPattern
 # the modules whose patterns a submitting script imports without compiling them
 MODULES = (
     "dataferry.data.abstract_dataset",
-    "dataferry.data.consumption",
     "dataferry.execution.experiment",
     "dataferry.execution.port_identity",
     "dataferry.pipeline.environment",

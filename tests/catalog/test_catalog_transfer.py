@@ -109,7 +109,9 @@ def test_postgresql_ids_go_on_after_the_imported_ones(
 
 @pytest.fixture
 def exported(catalog_url: str, tmp_path: Path) -> Path:
-    """An export of a catalog holding two settings and three metrics."""
+    """An export of a catalog holding two settings, three metrics and the one
+    (coalesced) ``metrics`` event that logging them wrote, in that file order:
+    header, event, metrics, settings."""
     catalog = SqlCatalog(catalog_url)
     catalog.set_setting("default_datastore", "workspaceblobstore")
     catalog.set_setting("retention", {"days": 30.0})
@@ -127,8 +129,9 @@ def test_the_header_names_revision_and_counts(exported: Path) -> None:
     assert header["revision"] == HEAD
     assert header["tables"]["settings"] == 2
     assert header["tables"]["metrics"] == 3
+    assert header["tables"]["events"] == 1
     assert header["tables"]["runs"] == 0
-    assert len(exported.read_text().splitlines()) == 1 + 5
+    assert len(exported.read_text().splitlines()) == 1 + 6
 
 
 def test_export_never_overwrites_a_file(catalog_url: str, tmp_path: Path) -> None:
@@ -154,7 +157,8 @@ def test_import_refuses_a_catalog_holding_rows(
 ) -> None:
     with pytest.raises(
         CatalogTargetExistsError,
-        match=r"already holds rows \(metrics: 3, settings: 2\); import only into an "
+        match=r"already holds rows \(events: 1, metrics: 3, settings: 2\); import only "
+        "into an "
         "empty catalog",
     ):
         import_catalog(catalog_url, exported)
@@ -173,15 +177,15 @@ def _header_revision(lines: list[str]) -> list[str]:
 
 
 def _bad_time(lines: list[str]) -> list[str]:
-    item = json.loads(lines[1])
+    item = json.loads(lines[2])  # the first metric
     item["row"]["created_at"] = "yesterday"
-    return [lines[0], json.dumps(item) + "\n", *lines[2:]]
+    return [*lines[:2], json.dumps(item) + "\n", *lines[3:]]
 
 
 def _wrong_columns(lines: list[str]) -> list[str]:
-    item = json.loads(lines[1])
+    item = json.loads(lines[2])
     del item["row"]["step"]
-    return [lines[0], json.dumps(item) + "\n", *lines[2:]]
+    return [*lines[:2], json.dumps(item) + "\n", *lines[3:]]
 
 
 def _out_of_order(lines: list[str]) -> list[str]:
@@ -211,8 +215,8 @@ def _out_of_order(lines: list[str]) -> list[str]:
             lambda ls: [*ls[:2], '{"table": "nope", "row": {}}\n'],
             r"line 3: it is not a row of a catalog table",
         ),
-        (_wrong_columns, r"line 2: its columns are not those of metrics"),
-        (_bad_time, r"line 2: created_at is not a time"),
+        (_wrong_columns, r"line 3: its columns are not those of metrics"),
+        (_bad_time, r"line 3: created_at is not a time"),
         (
             _out_of_order,
             r"line 4: metrics rows come after settings rows, out of the dependency order",

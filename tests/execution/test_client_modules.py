@@ -41,6 +41,7 @@ CLIENT_MODULES = frozenset(
         "dataferry.data.datapath",
         "dataferry.data.datastore",
         "dataferry.data.kinds",
+        "dataferry.data.listing_scope",
         "dataferry.data.machine_paths",
         "dataferry.data.seeds",
         "dataferry.data.sources",

@@ -19,7 +19,6 @@ from dataferry.pipeline.runconfig import (
     Estimator,
     RunConfiguration,
 )
-from dataferry.pipeline.schedule_recurrence import ScheduleRecurrence, TimeZone
 from dataferry.pipeline.script_run_config import ScriptRunConfig
 from dataferry.pipeline.steps import (
     CommandStep,
@@ -50,8 +49,6 @@ __all__ = [
     "PipelineStep",
     "PythonScriptStep",
     "RunConfiguration",
-    "ScheduleRecurrence",
     "ScriptRunConfig",
     "StepSequence",
-    "TimeZone",
 ]
