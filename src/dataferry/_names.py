@@ -23,8 +23,6 @@ AZUREML_VERSION: Final = f"1.61.0+dataferry.{DATAFERRY_VERSION}"
 
 _DATA = "dataferry.data"
 _PIPELINE = "dataferry.pipeline"
-# not re-exported by dataferry.pipeline: its dataclasses would load into every script
-_SCHEDULE_RECURRENCE = "dataferry.pipeline.schedule_recurrence"
 _COMPUTE = "dataferry.data.compute"
 _AUTH = "dataferry.data.authentication"
 
@@ -72,7 +70,7 @@ EXPORTS: Final[Mapping[str, str]] = MappingProxyType(
         "Run": "dataferry.execution.run_context",
         "RunConfiguration": _PIPELINE,
         "Schedule": "dataferry.execution.schedule",
-        "ScheduleRecurrence": _SCHEDULE_RECURRENCE,
+        "ScheduleRecurrence": _PIPELINE,
         "ScriptRun": "dataferry.execution.script_run",
         "ScriptRunConfig": _PIPELINE,
         "ServicePrincipalAuthentication": _AUTH,
@@ -80,7 +78,7 @@ EXPORTS: Final[Mapping[str, str]] = MappingProxyType(
         "StepSequence": _PIPELINE,
         "TabularDataset": _DATA,
         "TabularDatasetFactory": _DATA,
-        "TimeZone": _SCHEDULE_RECURRENCE,
+        "TimeZone": _PIPELINE,
         "TokenAuthentication": _AUTH,
         "Workspace": _DATA,
     }

@@ -1,4 +1,10 @@
-"""Pipeline layer: steps, data bindings, parameters and the graph. Pure: no I/O."""
+"""Pipeline layer: steps, data bindings, parameters and the graph. Pure: no I/O.
+
+``ScheduleRecurrence`` and ``TimeZone`` are imported on first use (PEP 562): their
+module is built on dataclasses, which a script that only submits does not load.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from dataferry.pipeline.graph import Node, PipelineGraph
 from dataferry.pipeline.outputs import (
@@ -28,6 +34,20 @@ from dataferry.pipeline.steps import (
     StepSequence,
 )
 
+if TYPE_CHECKING:
+    from dataferry.pipeline.schedule_recurrence import ScheduleRecurrence, TimeZone
+
+_ON_FIRST_USE = frozenset({"ScheduleRecurrence", "TimeZone"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ON_FIRST_USE:
+        from dataferry.pipeline import schedule_recurrence
+
+        return getattr(schedule_recurrence, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "CommandStep",
     "CondaDependencies",
@@ -49,6 +69,8 @@ __all__ = [
     "PipelineStep",
     "PythonScriptStep",
     "RunConfiguration",
+    "ScheduleRecurrence",
     "ScriptRunConfig",
     "StepSequence",
+    "TimeZone",
 ]
