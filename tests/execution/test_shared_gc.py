@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
+from execution.shared_folders import two_folders
 from servers.azurite import ACCOUNT, KEY
 
 from dataferry import Datastore, Experiment, Pipeline, PythonScriptStep, Workspace
@@ -38,19 +39,8 @@ KEY_ENV = "DATAFERRY_SHARED_GC_KEY"
 
 @pytest.fixture
 def pair(tmp_path: Path, catalog_url: str) -> Iterator[tuple[Workspace, Workspace]]:
-    """Two workspace folders on one catalog (SQLite or PostgreSQL), a folder both
-    reach by an absolute path as the default datastore."""
-    first = Workspace.create(
-        "team", tmp_path / "a", catalog_url=catalog_url, show_output=False
-    )
-    second = Workspace.create(
-        "team", tmp_path / "b", catalog_url=catalog_url, show_output=False
-    )
-    Datastore.register_local(first, "team_store", tmp_path / "nfs")
-    first.set_default_datastore("team_store")
-    yield first, second
-    first.close()
-    second.close()
+    """Two workspace folders on one catalog, a shared folder as default datastore."""
+    yield from two_folders(tmp_path, catalog_url)
 
 
 def _orphan_snapshot(ws: Workspace, name: str = ORPHAN) -> None:

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 import psutil
 import pytest
+from execution.shared_folders import two_folders
 from sqlalchemy import func, insert, select
 
-from dataferry import Datastore, Experiment, Pipeline, PythonScriptStep, Workspace
+from dataferry import Experiment, Pipeline, PythonScriptStep, Workspace
 from dataferry.catalog import now
 from dataferry.catalog.schema import snapshot_holds
 from dataferry.errors import DatastoreNotFoundError
@@ -46,19 +47,8 @@ with snapshots_published(ws, [sys.argv[2]]):
 
 @pytest.fixture
 def pair(tmp_path: Path, catalog_url: str) -> Iterator[tuple[Workspace, Workspace]]:
-    """Two workspace folders on one catalog, a folder both reach as the default
-    datastore (as in test_shared_gc.py)."""
-    first = Workspace.create(
-        "team", tmp_path / "a", catalog_url=catalog_url, show_output=False
-    )
-    second = Workspace.create(
-        "team", tmp_path / "b", catalog_url=catalog_url, show_output=False
-    )
-    Datastore.register_local(first, "team_store", tmp_path / "nfs")
-    first.set_default_datastore("team_store")
-    yield first, second
-    first.close()
-    second.close()
+    """Two workspace folders on one catalog, a shared folder as default datastore."""
+    yield from two_folders(tmp_path, catalog_url)
 
 
 def _snapshot_folder(ws: Workspace, name: str = ORPHAN) -> str:

@@ -10,10 +10,10 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+from execution.shared_folders import two_folders
 from pipeline.kit import write_script
 
 from dataferry import (
-    Datastore,
     Experiment,
     Pipeline,
     PipelineEndpoint,
@@ -40,19 +40,8 @@ json.dump(sys.argv[2:], open(sys.argv[1], "w"))
 
 @pytest.fixture
 def pair(tmp_path: Path, catalog_url: str) -> Iterator[tuple[Workspace, Workspace]]:
-    """Two workspace folders on one catalog (SQLite or PostgreSQL), a folder both
-    reach by an absolute path as the default datastore."""
-    first = Workspace.create(
-        "team", tmp_path / "a", catalog_url=catalog_url, show_output=False
-    )
-    second = Workspace.create(
-        "team", tmp_path / "b", catalog_url=catalog_url, show_output=False
-    )
-    Datastore.register_local(first, "team_store", tmp_path / "nfs")
-    first.set_default_datastore("team_store")
-    yield first, second
-    first.close()
-    second.close()
+    """Two workspace folders on one catalog, a shared folder as default datastore."""
+    yield from two_folders(tmp_path, catalog_url)
 
 
 def _echo(ws: Workspace, tmp_path: Path, word: str = "base") -> Pipeline:
